@@ -1,0 +1,39 @@
+"""The project's error types.
+
+Every error a user can cause derives from :class:`ScratchpackError`, which the CLI turns into
+one line on stderr and an exit code; anything else escaping is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ScratchpackError(Exception):
+    """A failure the user can understand and act on (exit code 1)."""
+
+    exit_code = 1
+
+
+class UsageError(ScratchpackError):
+    """The command line asked for something impossible or malformed (exit code 2)."""
+
+    exit_code = 2
+
+
+class ReferenceError_(UsageError):
+    """An image reference (``oci:DIR:TAG`` ...) does not parse."""
+
+
+class DigestMismatchError(ScratchpackError):
+    """Bytes read do not hash to the digest that names them: corrupt or tampered data."""
+
+
+class FormatError(ScratchpackError):
+    """An image, manifest, config or archive is malformed."""
+
+
+class NotFoundError(ScratchpackError):
+    """An image, tag or blob does not exist where the reference points."""
+
+
+class TransportError(ScratchpackError):
+    """A daemon or registry could not be reached or refused the request."""

@@ -1,0 +1,1 @@
+"""Reproducible layer tarballs and their (parallel) compression."""

@@ -1,0 +1,154 @@
+"""An image as the transports hand it over: manifest, config and layers with their blobs.
+
+Blobs are opened lazily through a :class:`BlobSource`, and every stream a source hands out
+is verified against its digest, so operations never see unchecked bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, cast
+
+import zstandard
+
+from scratchpack.errors import FormatError
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.config import ImageConfig
+from scratchpack.model.descriptor import Descriptor
+from scratchpack.model.digest import Digest, VerifyingReader
+from scratchpack.model.manifest import Manifest
+
+
+class BlobSource(Protocol):
+    """Where an image's blobs can be read from."""
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        """Open the blob; the stream raises DigestMismatchError at EOF if it is corrupt."""
+        ...
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        """A file holding exactly the blob, when there is one (lets writers hard-link)."""
+        ...
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def detect_compression(head: bytes) -> str:
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+class _PeekReader:
+    """A stream with its first bytes already read, so compression can be sniffed."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._rest.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._rest.close()
+
+
+@dataclass(frozen=True)
+class Layer:
+    descriptor: Descriptor
+    diff_id: Digest
+    source: BlobSource
+
+    @property
+    def compression(self) -> str:
+        return mt.layer_compression(self.descriptor.media_type)
+
+    def open(self) -> BinaryIO:
+        """The stored blob (maybe compressed), verified against the descriptor."""
+        return self.source.open_blob(self.descriptor)
+
+    @contextmanager
+    def open_uncompressed(self) -> Iterator[BinaryIO]:
+        """The layer's tar stream, verified against the config's diff_id at EOF."""
+        raw = self.open()
+        try:
+            head = raw.read(4)
+            peek = cast(BinaryIO, _PeekReader(head, raw))
+            kind = detect_compression(head)
+            stream: BinaryIO
+            if kind == "gzip":
+                stream = cast(BinaryIO, gzip.GzipFile(fileobj=peek, mode="rb"))
+            elif kind == "zstd":
+                reader = zstandard.ZstdDecompressor().stream_reader(peek, read_across_frames=True)
+                stream = cast(BinaryIO, reader)
+            else:
+                stream = peek
+            yield cast(
+                BinaryIO,
+                VerifyingReader(stream, self.diff_id, None, f"layer {self.diff_id} (uncompressed)"),
+            )
+        except (OSError, EOFError, zstandard.ZstdError) as exc:
+            raise FormatError(f"layer {self.descriptor.digest}: cannot decompress: {exc}") from exc
+        finally:
+            raw.close()
+
+
+@dataclass(frozen=True)
+class Image:
+    """One single-platform image."""
+
+    manifest: Manifest
+    manifest_bytes: bytes
+    config: ImageConfig
+    config_bytes: bytes
+    layers: tuple[Layer, ...]
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.of(self.manifest_bytes)
+
+    @property
+    def config_digest(self) -> Digest:
+        return self.manifest.config.digest
+
+    @classmethod
+    def assemble(cls, manifest_bytes: bytes, config_bytes: bytes, source: BlobSource) -> Image:
+        """Build from a manifest and its config, checking that they agree."""
+        manifest = Manifest.parse(manifest_bytes)
+        config = ImageConfig.parse(config_bytes)
+        diff_ids = config.diff_ids
+        if len(diff_ids) != len(manifest.layers):
+            raise FormatError(
+                f"manifest has {len(manifest.layers)} layers but the config lists "
+                f"{len(diff_ids)} diff_ids"
+            )
+        layers = tuple(
+            Layer(desc, diff_id, source)
+            for desc, diff_id in zip(manifest.layers, diff_ids, strict=True)
+        )
+        return cls(manifest, manifest_bytes, config, config_bytes, layers)
+
+    def total_size(self) -> int:
+        """Stored size of the image: manifest, config and layer blobs."""
+        return (
+            len(self.manifest_bytes)
+            + self.manifest.config.size
+            + sum(layer.descriptor.size for layer in self.layers)
+        )

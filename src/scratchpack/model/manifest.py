@@ -1,0 +1,130 @@
+"""Image manifests and indexes (OCI and Docker schema 2), parsed and serialised."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from scratchpack.errors import FormatError
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.digest import Digest
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Serialise with a fixed layout so that equal objects always give equal digests."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load_json(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what} is not a JSON object")
+    return obj
+
+
+def sniff_media_type(data: dict[str, Any]) -> str:
+    """Media type of a manifest document, from its own field or its shape."""
+    declared = data.get("mediaType")
+    if isinstance(declared, str) and declared:
+        return declared
+    if data.get("schemaVersion") == 1:
+        return "application/vnd.docker.distribution.manifest.v1+json"
+    if "manifests" in data:
+        return mt.OCI_INDEX
+    if "config" in data and "layers" in data:
+        return mt.OCI_MANIFEST
+    raise FormatError("document is neither an image manifest nor an index")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A single-platform image manifest: a config and an ordered list of layers."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    media_type: str = mt.OCI_MANIFEST
+    annotations: dict[str, str] = field(default_factory=dict)
+    subject: Descriptor | None = None
+
+    @classmethod
+    def parse(cls, data: bytes) -> Manifest:
+        doc = load_json(data, "manifest")
+        media_type = sniff_media_type(doc)
+        if media_type not in mt.MANIFEST_TYPES:
+            raise FormatError(f"unsupported manifest media type {media_type!r}")
+        if doc.get("schemaVersion") != 2:
+            raise FormatError(f"unsupported manifest schemaVersion {doc.get('schemaVersion')!r}")
+        layers = doc.get("layers")
+        if not isinstance(layers, list):
+            raise FormatError("manifest 'layers' is not a list")
+        return cls(
+            config=Descriptor.from_json(doc.get("config")),
+            layers=tuple(Descriptor.from_json(layer) for layer in layers),
+            media_type=media_type,
+            annotations=dict(doc.get("annotations") or {}),
+            subject=Descriptor.from_json(doc["subject"]) if doc.get("subject") else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type}
+        out["config"] = self.config.to_json()
+        out["layers"] = [layer.to_json() for layer in self.layers]
+        if self.subject:
+            out["subject"] = self.subject.to_json()
+        if self.annotations:
+            out["annotations"] = dict(sorted(self.annotations.items()))
+        return out
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_json())
+
+
+@dataclass(frozen=True)
+class Index:
+    """A list of manifests, usually one per platform (OCI index or Docker manifest list)."""
+
+    manifests: tuple[Descriptor, ...]
+    media_type: str = mt.OCI_INDEX
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: bytes, what: str = "index") -> Index:
+        doc = load_json(data, what)
+        media_type = doc.get("mediaType") or mt.OCI_INDEX
+        if media_type not in mt.INDEX_TYPES:
+            raise FormatError(f"{what}: unsupported index media type {media_type!r}")
+        if doc.get("schemaVersion") != 2:
+            raise FormatError(f"{what}: unsupported schemaVersion {doc.get('schemaVersion')!r}")
+        entries = doc.get("manifests")
+        if not isinstance(entries, list):
+            raise FormatError(f"{what}: 'manifests' is not a list")
+        return cls(
+            manifests=tuple(Descriptor.from_json(entry) for entry in entries),
+            media_type=str(media_type),
+            annotations=dict(doc.get("annotations") or {}),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type}
+        out["manifests"] = [entry.to_json() for entry in self.manifests]
+        if self.annotations:
+            out["annotations"] = dict(sorted(self.annotations.items()))
+        return out
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    def select_platform(self, wanted: Platform) -> Descriptor | None:
+        for entry in self.manifests:
+            if entry.platform and wanted.matches(entry.platform):
+                return entry
+        return None
+
+
+def digest_of(data: bytes) -> Digest:
+    return Digest.of(data)

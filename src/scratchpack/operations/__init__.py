@@ -1,0 +1,1 @@
+"""Operations turn images into images (pack) or into reports (inspect)."""

@@ -1,0 +1,434 @@
+"""``pack``: one static binary plus its essentials, as an image ``FROM scratch``.
+
+Two layers: the essentials first, the application second. The essentials layer depends only
+on the essentials' content and the run user, so rebuilding with a new binary reuses it byte
+for byte and registries and engines keep it cached.
+
+Layer entries always carry mtime 0, and ``SOURCE_DATE_EPOCH`` sets only the config's
+``created`` times (and the ``created`` annotation). This is the choice ko makes: CI usually
+sets ``SOURCE_DATE_EPOCH`` to the commit time, and stamping it into layers would change the
+essentials layer on every commit and defeat the reuse above.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.fsutil import describe_os_error, scratch_directory
+from scratchpack.layers.compress import CompressedBlob, CompressingWriter
+from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch, write_tar
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.digest import Digest, VerifyingReader
+from scratchpack.model.image import Image
+from scratchpack.model.manifest import Manifest, canonical_json
+from scratchpack.operations.elf import ElfInfo, dynamic_refusal, read_elf
+from scratchpack.operations.essentials import (
+    DEFAULT_CA_BUNDLE,
+    DEFAULT_ZONEINFO,
+    EssentialsReport,
+    RunUser,
+    add_essentials,
+)
+from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
+from scratchpack.transports.names import ArchiveName, ImageName, OciName
+from scratchpack.transports.preflight import check_destination
+
+LAYER_MTIME = 0
+DEFAULT_PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class AddSpec:
+    """``--add SRC:DEST[:MODE]``."""
+
+    source: Path
+    dest: str
+    mode: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> AddSpec:
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise UsageError(f"invalid --add {text!r}: expected SRC:DEST[:MODE]")
+        if not parts[1].startswith("/"):
+            raise UsageError(f"invalid --add {text!r}: DEST must be an absolute path")
+        mode = None
+        if len(parts) == 3:
+            try:
+                mode = int(parts[2], 8)
+            except ValueError:
+                raise UsageError(f"invalid --add {text!r}: MODE must be octal, e.g. 0444") from None
+            if not 0 <= mode <= 0o7777:
+                raise UsageError(f"invalid --add {text!r}: MODE out of range")
+        normalize_path(parts[1])
+        return cls(Path(parts[0]), parts[1], mode)
+
+
+@dataclass
+class PackOptions:
+    binary: Path
+    destination: ImageName
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    user: RunUser = field(default_factory=lambda: RunUser("nonroot", 65532, 65532))
+    workdir: str | None = None
+    binary_dest: str | None = None
+    env: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    expose: list[str] = field(default_factory=list)
+    adds: list[AddSpec] = field(default_factory=list)
+    tz: str = "all"
+    certs: bool = True
+    ca_bundle: Path = DEFAULT_CA_BUNDLE
+    zoneinfo: Path = DEFAULT_ZONEINFO
+    platform: Platform | None = None
+    compression: str | None = None
+    level: int | None = None
+    allow_dynamic: bool = False
+    strip: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    name: str
+    digest: str
+    diff_id: str
+    size: int
+    uncompressed_size: int
+    files: int
+
+
+@dataclass(frozen=True)
+class PackResult:
+    destination: str
+    digest: Digest
+    config_digest: Digest
+    platform: str
+    compression: str
+    binary: str
+    binary_size: int
+    linkage: str
+    layers: tuple[LayerSummary, ...]
+    stored_size: int
+    uncompressed_size: int
+    essentials: EssentialsReport
+    daemon_message: str = ""
+
+    @property
+    def essentials_layer(self) -> LayerSummary:
+        return self.layers[0]
+
+    @property
+    def app_layer(self) -> LayerSummary:
+        return self.layers[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "destination": self.destination,
+            "digest": str(self.digest),
+            "config_digest": str(self.config_digest),
+            "platform": self.platform,
+            "compression": self.compression,
+            "binary": {"path": self.binary, "size": self.binary_size, "linkage": self.linkage},
+            "layers": [layer.__dict__ for layer in self.layers],
+            "size": {"stored": self.stored_size, "uncompressed": self.uncompressed_size},
+            "essentials": {
+                "stored": self.essentials_layer.size,
+                "uncompressed": self.essentials_layer.uncompressed_size,
+                "files": self.essentials_layer.files,
+                "zones": self.essentials.zones,
+                "ca_bundle": self.essentials.ca_bundle,
+            },
+            "binary_share": round(self.app_layer.size / self.stored_size, 4)
+            if self.stored_size
+            else 0,
+        }
+
+
+class StagedBlobs:
+    """Blobs written by pack into a scratch directory, named by their hex digest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return self.root / descriptor.digest.hex
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        handle = (self.root / descriptor.digest.hex).open("rb")
+        return VerifyingReader(handle, descriptor.digest, descriptor.size, "staged blob")  # type: ignore[return-value]
+
+
+def parse_command(text: str, what: str) -> list[str]:
+    """A JSON array (exec form) or a shell-like string split into words."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"invalid {what}: not a JSON array: {exc}") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"invalid {what}: must be a JSON array of strings")
+        return value
+    try:
+        return shlex.split(stripped)
+    except ValueError as exc:
+        raise UsageError(f"invalid {what}: {exc}") from None
+
+
+def rfc3339(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pack(options: PackOptions) -> PackResult:
+    check_destination(options.destination, force=options.force)
+    binary = options.binary
+    if not binary.exists():
+        raise UsageError(f"{binary}: no such file")
+    info = read_elf(binary)
+    if info.is_dynamic and not options.allow_dynamic:
+        raise ScratchpackError(dynamic_refusal(info))
+    platform = _platform(info, options.platform)
+    compression = _compression(options)
+    epoch = source_date_epoch()
+    created = rfc3339(epoch)
+    with scratch_directory(_near(options.destination)) as scratch:
+        if options.strip:
+            binary = _strip(binary, scratch)
+        binary_size = binary.stat().st_size
+        binary_dest = options.binary_dest or f"/usr/local/bin/{options.binary.name}"
+        workdir = options.workdir or ("/" if options.user.is_root else options.user.home)
+
+        essentials = LayerContents()
+        report = add_essentials(
+            essentials,
+            options.user,
+            workdir,
+            certs=options.certs,
+            ca_bundle=options.ca_bundle,
+            tz=options.tz,
+            zoneinfo=options.zoneinfo,
+        )
+        app = LayerContents()
+        app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
+        for spec in options.adds:
+            _add_path(app, spec, essentials)
+        for path in app.paths():
+            found = essentials.get(path)
+            if found is not None and found.kind != "dir":
+                raise UsageError(
+                    f"/{path} is an essential file; use --no-certs/--tz none to drop it"
+                )
+
+        blob_dir = scratch / "blobs"
+        blob_dir.mkdir()
+        layers = [
+            _write_layer(essentials, blob_dir, compression, options.level),
+            _write_layer(app, blob_dir, compression, options.level),
+        ]
+        config = _config(options, platform, created, layers, binary_dest, workdir, report)
+        config_bytes = canonical_json(config)
+        config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes))
+        annotations = {mt.ANNOTATION_CREATED: created, **options.annotations}
+        manifest = Manifest(
+            config=config_desc,
+            layers=tuple(
+                Descriptor(mt.oci_layer_type(blob.compression), blob.digest, blob.size)
+                for blob in layers
+            ),
+            media_type=mt.OCI_MANIFEST,
+            annotations=annotations,
+        )
+        image = Image.assemble(manifest.to_bytes(), config_bytes, StagedBlobs(blob_dir))
+        written: WriteResult = write_image(options.destination, image, force=options.force)
+    summaries = tuple(
+        LayerSummary(
+            name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n
+        )
+        for name, blob, n in zip(
+            ("essentials", "app"),
+            layers,
+            (len(essentials.entries()), len(app.entries())),
+            strict=True,
+        )
+    )
+    return PackResult(
+        destination=written.destination,
+        digest=image.digest,
+        config_digest=image.config_digest,
+        platform=str(platform),
+        compression=compression,
+        binary=str(options.binary),
+        binary_size=binary_size,
+        linkage=info.linkage,
+        layers=summaries,
+        stored_size=image.total_size(),
+        uncompressed_size=sum(blob.uncompressed_size for blob in layers),
+        essentials=report,
+        daemon_message=written.detail,
+    )
+
+
+def _near(name: ImageName) -> Path:
+    """Where to stage blobs: beside the output, so that finishing is a rename, not a copy."""
+    if isinstance(name, OciName):
+        return name.directory.parent if not name.directory.is_dir() else name.directory
+    if isinstance(name, ArchiveName):
+        return name.file.parent
+    return Path(tempfile.gettempdir())
+
+
+def _platform(info: ElfInfo, wanted: Platform | None) -> Platform:
+    actual = Platform("linux", info.architecture, info.variant)
+    if wanted is None:
+        return actual
+    if wanted.os != "linux" or wanted.architecture != info.architecture:
+        raise UsageError(
+            f"--platform {wanted} does not match the binary, which is built for {actual}"
+        )
+    return Platform("linux", info.architecture, wanted.variant or info.variant)
+
+
+def _compression(options: PackOptions) -> str:
+    uncompressed_dest = stores_uncompressed(options.destination)
+    if options.compression is None:
+        return "none" if uncompressed_dest else "gzip"
+    if uncompressed_dest and options.compression != "none":
+        raise UsageError(
+            f"{options.destination} stores uncompressed layers (the docker save format); "
+            "--compression applies to oci: outputs"
+        )
+    return options.compression
+
+
+def _strip(binary: Path, scratch: Path) -> Path:
+    tool = shutil.which("strip")
+    if tool is None:
+        raise ScratchpackError("--strip needs the strip tool: apt-get install binutils")
+    out = scratch / binary.name
+    proc = subprocess.run(
+        [tool, "--strip-all", "-o", str(out), str(binary)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ScratchpackError(f"strip failed on {binary}: {proc.stderr.strip()}")
+    return out
+
+
+def _add_path(layer: LayerContents, spec: AddSpec, essentials: LayerContents) -> None:
+    source = spec.source
+    if not source.exists() and not source.is_symlink():
+        raise UsageError(f"--add {source}: no such file or directory")
+    dest = normalize_path(spec.dest)
+    if source.is_symlink() or source.is_file():
+        _add_one(layer, source, dest, spec.mode)
+        return
+    if not source.is_dir():
+        raise UsageError(f"--add {source}: not a regular file or directory")
+    layer.add_dir(dest)
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source).as_posix()
+        target = f"{dest}/{rel}"
+        if path.is_dir() and not path.is_symlink():
+            layer.add_dir(target)
+        else:
+            _add_one(layer, path, target, spec.mode)
+
+
+def _add_one(layer: LayerContents, path: Path, dest: str, mode: int | None) -> None:
+    try:
+        if path.is_symlink():
+            layer.add_symlink(dest, str(path.readlink()))
+            return
+        st_mode = path.stat().st_mode
+    except OSError as exc:
+        raise ScratchpackError(f"cannot read {path}: {describe_os_error(exc)}") from exc
+    if not path.is_file():
+        raise UsageError(f"--add {path}: only regular files, directories and symlinks can be added")
+    default = 0o555 if st_mode & 0o111 else 0o444
+    layer.add_file(
+        dest, source=path, mode=default if mode is None else mode, origin=f"--add {path}"
+    )
+
+
+def _write_layer(
+    contents: LayerContents, blob_dir: Path, compression: str, level: int | None
+) -> CompressedBlob:
+    tmp = blob_dir / "layer.tmp"
+    try:
+        with tmp.open("wb") as out:
+            writer = CompressingWriter(out, compression, level)
+            try:
+                write_tar(contents, writer, LAYER_MTIME)  # type: ignore[arg-type]
+            finally:
+                blob = writer.finish()
+    except OSError as exc:
+        raise ScratchpackError(f"cannot write layer: {describe_os_error(exc)}") from exc
+    tmp.rename(blob_dir / blob.digest.hex)
+    return blob
+
+
+def _config(
+    options: PackOptions,
+    platform: Platform,
+    created: str,
+    layers: list[CompressedBlob],
+    binary_dest: str,
+    workdir: str,
+    report: EssentialsReport,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {"User": options.user.spec}
+    for item in options.expose:
+        container.setdefault("ExposedPorts", {})[item] = {}
+    env = [DEFAULT_PATH_ENV] + [e for e in options.env if not e.startswith("PATH=")]
+    if any(e.startswith("PATH=") for e in options.env):
+        env = options.env
+    container["Env"] = env
+    container["Entrypoint"] = (
+        options.entrypoint if options.entrypoint is not None else [binary_dest]
+    )
+    if options.cmd:
+        container["Cmd"] = options.cmd
+    container["WorkingDir"] = "/" + normalize_path(workdir)
+    if options.labels:
+        container["Labels"] = dict(sorted(options.labels.items()))
+    essentials_desc = ["passwd", "group", "nsswitch.conf", "/tmp"]
+    if report.ca_bundle:
+        essentials_desc.insert(0, "ca-certificates")
+    if report.zones:
+        essentials_desc.insert(1 if report.ca_bundle else 0, f"zoneinfo ({report.zones} zones)")
+    config: dict[str, Any] = {
+        "created": created,
+        "architecture": platform.architecture,
+        "os": platform.os,
+    }
+    if platform.variant:
+        config["variant"] = platform.variant
+    config["config"] = container
+    config["rootfs"] = {"type": "layers", "diff_ids": [str(blob.diff_id) for blob in layers]}
+    config["history"] = [
+        {
+            "created": created,
+            "created_by": "scratchpack pack: essentials (" + ", ".join(essentials_desc) + ")",
+        },
+        {
+            "created": created,
+            "created_by": f"scratchpack pack: {options.binary.name} -> {binary_dest}"
+            + (f" + {len(options.adds)} added path(s)" if options.adds else ""),
+        },
+    ]
+    return config

@@ -1,0 +1,50 @@
+"""One entry point to read or write an image, whatever transport its name selects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from scratchpack.errors import ScratchpackError
+from scratchpack.model.descriptor import Platform
+from scratchpack.model.image import Image
+from scratchpack.transports import docker_archive, docker_daemon, oci_layout
+from scratchpack.transports.names import ArchiveName, DaemonName, ImageName, OciName
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    destination: str
+    detail: str
+
+
+@contextmanager
+def open_image(name: ImageName, platform: Platform | None = None) -> Iterator[Image]:
+    if isinstance(name, OciName):
+        yield oci_layout.read_image(name.directory, name.tag, platform)
+    elif isinstance(name, ArchiveName):
+        with docker_archive.open_archive(name.file, name.reference) as image:
+            yield image
+    else:
+        with docker_daemon.open_daemon_image(name.reference) as image:
+            yield image
+
+
+def write_image(name: ImageName, image: Image, *, force: bool = False) -> WriteResult:
+    if isinstance(name, OciName):
+        entry = oci_layout.write_image(name.directory, name.tag, image, force=force)
+        tag = entry.annotations.get("org.opencontainers.image.ref.name", "")
+        return WriteResult(f"oci:{name.directory}:{tag}", "")
+    if isinstance(name, ArchiveName):
+        docker_archive.write_archive(name.file, image, name.reference, force=force)
+        return WriteResult(str(name), "")
+    if isinstance(name, DaemonName):
+        message = docker_daemon.load_image(image, name.reference)
+        return WriteResult(str(name), message)
+    raise ScratchpackError(f"cannot write to {name}")
+
+
+def stores_uncompressed(name: ImageName) -> bool:
+    """Docker archives and the daemon hold uncompressed layers (the ``docker save`` format)."""
+    return isinstance(name, ArchiveName | DaemonName)

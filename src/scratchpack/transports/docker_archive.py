@@ -1,0 +1,276 @@
+"""The ``docker save`` archive: a tar holding ``manifest.json``, image configs and layer tars.
+
+Reading accepts both layouts Docker has produced: the legacy one (``<id>/layer.tar``,
+``<id>.json``) and the OCI-in-tar one of Docker 25+ (``blobs/sha256/...``), since
+``manifest.json`` names the paths either way. Writing produces what ``docker load`` and
+``podman load`` accept: uncompressed layers named ``<diff_id>.tar``, the config as
+``<config digest>.json``, ``manifest.json`` and ``repositories``, deterministically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from scratchpack.errors import FormatError, NotFoundError, ScratchpackError
+from scratchpack.fsutil import atomic_file, check_parent_writable
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor
+from scratchpack.model.digest import Digest, VerifyingReader
+from scratchpack.model.image import Image, Layer, detect_compression
+from scratchpack.model.manifest import Manifest, canonical_json
+from scratchpack.model.reference import Reference
+
+_MAX_JSON = 16 << 20
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    config_path: str
+    repo_tags: tuple[str, ...]
+    layer_paths: tuple[str, ...]
+
+
+class ArchiveBlobs:
+    """Blobs of one archive, looked up by digest through the paths ``manifest.json`` gives."""
+
+    def __init__(self, tar: tarfile.TarFile, where: str) -> None:
+        self._tar = tar
+        self._where = where
+        self._paths: dict[Digest, str] = {}
+
+    def register(self, digest: Digest, path: str) -> None:
+        self._paths[digest] = path
+
+    def member(self, path: str) -> tarfile.TarInfo:
+        try:
+            info = self._tar.getmember(path)
+        except KeyError:
+            # manifest.json may name "./x" while the tar says "x", or the reverse.
+            alt = path[2:] if path.startswith("./") else f"./{path}"
+            try:
+                info = self._tar.getmember(alt)
+            except KeyError:
+                raise FormatError(f"{self._where}: {path} is missing from the archive") from None
+        if info.issym() or info.islnk():
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), info.linkname))
+            if info.islnk():
+                target = info.linkname
+            return self.member(target)
+        if not info.isfile():
+            raise FormatError(f"{self._where}: {path} is not a regular file")
+        return info
+
+    def read_member(self, path: str) -> bytes:
+        info = self.member(path)
+        if info.size > _MAX_JSON:
+            raise FormatError(f"{self._where}: {path} is too large ({info.size} bytes)")
+        handle = self._tar.extractfile(info)
+        assert handle is not None
+        return handle.read()
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        path = self._paths.get(descriptor.digest)
+        if path is None:
+            raise NotFoundError(f"{self._where}: no blob {descriptor.digest}")
+        info = self.member(path)
+        handle = self._tar.extractfile(info)
+        assert handle is not None
+        return cast(
+            BinaryIO,
+            VerifyingReader(
+                cast(BinaryIO, handle), descriptor.digest, descriptor.size, f"{self._where}:{path}"
+            ),
+        )
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return None
+
+    def _open_member(self, path: str) -> BinaryIO:
+        handle = self._tar.extractfile(self.member(path))
+        assert handle is not None
+        return cast(BinaryIO, handle)
+
+    def peek(self, path: str) -> bytes:
+        return self._open_member(path).read(4)
+
+    def hash_member(self, path: str) -> Digest:
+        handle = self._open_member(path)
+        hasher = hashlib.sha256()
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+        return Digest("sha256", hasher.hexdigest())
+
+
+def _parse_manifest_json(data: bytes, where: str) -> list[ArchiveEntry]:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: manifest.json is not valid JSON: {exc}") from exc
+    if not isinstance(doc, list) or not doc:
+        raise FormatError(f"{where}: manifest.json lists no image")
+    entries = []
+    for item in doc:
+        if not isinstance(item, dict) or not isinstance(item.get("Config"), str):
+            raise FormatError(f"{where}: manifest.json entry without a Config: {item!r}")
+        layers = item.get("Layers") or []
+        tags = item.get("RepoTags") or []
+        if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers):
+            raise FormatError(f"{where}: manifest.json 'Layers' is not a list of paths")
+        entries.append(ArchiveEntry(item["Config"], tuple(map(str, tags)), tuple(layers)))
+    return entries
+
+
+def _normalise_tag(tag: str) -> str:
+    try:
+        return str(Reference.parse(tag))
+    except ScratchpackError:
+        return tag
+
+
+@contextmanager
+def open_archive(path: Path, reference: Reference | None) -> Iterator[Image]:
+    """Open the image named ``reference`` (or the only one) in the archive at ``path``."""
+    where = f"docker-archive:{path}"
+    if not path.exists():
+        raise NotFoundError(f"{where}: no such file")
+    if path.is_dir():
+        raise ScratchpackError(f"{where}: is a directory, not an archive")
+    with ExitStack() as stack:
+        try:
+            tar = stack.enter_context(tarfile.open(path, "r:*"))
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise FormatError(f"{where}: not a readable tar archive: {exc}") from exc
+        blobs = ArchiveBlobs(tar, where)
+        try:
+            entries = _parse_manifest_json(blobs.read_member("manifest.json"), where)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise FormatError(f"{where}: corrupt archive: {exc}") from exc
+        entry = _choose(entries, reference, where)
+        yield _image_from_entry(blobs, entry, where)
+
+
+def _choose(entries: list[ArchiveEntry], reference: Reference | None, where: str) -> ArchiveEntry:
+    if reference is None:
+        if len(entries) != 1:
+            names = ", ".join(t for e in entries for t in e.repo_tags) or "untagged"
+            raise FormatError(f"{where} holds {len(entries)} images ({names}): name one")
+        return entries[0]
+    wanted = str(reference)
+    for entry in entries:
+        if any(_normalise_tag(tag) == wanted for tag in entry.repo_tags):
+            return entry
+    names = ", ".join(t for e in entries for t in e.repo_tags) or "none"
+    raise NotFoundError(f"{where}: no image tagged {reference.familiar()} (tags: {names})")
+
+
+def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> Image:
+    config_bytes = blobs.read_member(entry.config_path)
+    config_digest = Digest.of(config_bytes)
+    blobs.register(config_digest, entry.config_path)
+    config_doc = json.loads(config_bytes) if config_bytes else {}
+    diff_ids = [str(d) for d in (config_doc.get("rootfs") or {}).get("diff_ids") or []]
+    if len(diff_ids) != len(entry.layer_paths):
+        raise FormatError(
+            f"{where}: config lists {len(diff_ids)} diff_ids but manifest.json "
+            f"{len(entry.layer_paths)} layers"
+        )
+    layer_descs = []
+    for diff_id_text, layer_path in zip(diff_ids, entry.layer_paths, strict=True):
+        info = blobs.member(layer_path)
+        head = blobs.peek(layer_path)
+        compression = detect_compression(head)
+        if compression == "none":
+            digest = Digest.parse(diff_id_text)
+            media_type = mt.DOCKER_LAYER
+        else:
+            # A compressed layer in an archive: its own digest is only known by hashing it.
+            digest = blobs.hash_member(layer_path)
+            media_type = mt.DOCKER_LAYER_GZIP if compression == "gzip" else mt.OCI_LAYER_ZSTD
+        blobs.register(digest, layer_path)
+        layer_descs.append(Descriptor(media_type, digest, info.size))
+    manifest = Manifest(
+        config=Descriptor(mt.DOCKER_CONFIG, config_digest, len(config_bytes)),
+        layers=tuple(layer_descs),
+        media_type=mt.DOCKER_MANIFEST,
+    )
+    return Image.assemble(manifest.to_bytes(), config_bytes, blobs)
+
+
+def repo_tag(reference: Reference) -> str:
+    """How ``docker save`` writes a tag: the familiar form, always with a tag."""
+    tagged = Reference(reference.domain, reference.path, reference.tag or "latest", None)
+    return tagged.familiar()
+
+
+def write_archive(
+    path: Path, image: Image, reference: Reference | None, *, force: bool = False
+) -> None:
+    """Write ``image`` as a ``docker load``-able archive at ``path`` (atomically)."""
+    if path.is_dir():
+        raise ScratchpackError(f"cannot write docker-archive:{path}: it is a directory")
+    if path.exists() and not force:
+        raise ScratchpackError(f"docker-archive:{path} already exists; use --force to replace it")
+    check_parent_writable(path)
+    with atomic_file(path) as out:
+        write_archive_stream(out, image, reference)
+
+
+def write_archive_stream(out: BinaryIO, image: Image, reference: Reference | None) -> None:
+    config_name = f"{image.config_digest.hex}.json"
+    layer_names = [f"{layer.diff_id.hex}.tar" for layer in image.layers]
+    tags = [repo_tag(reference)] if reference else []
+    manifest = [{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        _add_bytes(tar, config_name, image.config_bytes)
+        written: set[str] = set()
+        for layer, name in zip(image.layers, layer_names, strict=True):
+            if name in written:
+                continue  # the same layer twice in one image: docker save stores it once
+            written.add(name)
+            _add_layer(tar, name, layer)
+        _add_bytes(tar, "manifest.json", canonical_json(manifest))
+        if reference:
+            tagged = repo_tag(reference)
+            repo, _, tag = tagged.rpartition(":")
+            last_layer = image.layers[-1].diff_id.hex if image.layers else image.config_digest.hex
+            _add_bytes(tar, "repositories", canonical_json({repo: {tag: last_layer}}))
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = _info(name, len(data))
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o644
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> None:
+    if layer.compression == "none":
+        with layer.open() as stream:
+            tar.addfile(_info(name, layer.descriptor.size), stream)
+        return
+    # Compressed input: docker save stores uncompressed tars and needs the size up front.
+    with tempfile.TemporaryFile() as spool:
+        with layer.open_uncompressed() as stream:
+            shutil.copyfileobj(stream, spool, 1 << 20)
+        size = spool.tell()
+        spool.seek(0)
+        tar.addfile(_info(name, size), spool)

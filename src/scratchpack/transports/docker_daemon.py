@@ -1,0 +1,116 @@
+"""A running Docker daemon, reached over its HTTP API (``DOCKER_HOST``, unix socket by default).
+
+Writing streams a ``docker save`` archive to ``POST /images/load``; reading fetches one from
+``GET /images/get`` and opens it like any archive. Uses httpx, which speaks HTTP over a unix
+socket, rather than shelling out to a ``docker`` CLI that may not match the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from scratchpack.errors import NotFoundError, TransportError
+from scratchpack.model.image import Image
+from scratchpack.model.reference import Reference
+from scratchpack.transports.docker_archive import open_archive, write_archive_stream
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def _client() -> tuple[httpx.Client, str]:
+    host = os.environ.get("DOCKER_HOST", "").strip() or f"unix://{DEFAULT_SOCKET}"
+    timeout = httpx.Timeout(connect=10.0, read=None, write=None, pool=10.0)
+    if host.startswith("unix://"):
+        socket_path = host.removeprefix("unix://")
+        transport = httpx.HTTPTransport(uds=socket_path)
+        return httpx.Client(transport=transport, base_url="http://docker", timeout=timeout), host
+    if host.startswith("tcp://"):
+        return httpx.Client(base_url="http://" + host.removeprefix("tcp://"), timeout=timeout), host
+    raise TransportError(f"unsupported DOCKER_HOST {host!r}: use unix://PATH or tcp://HOST:PORT")
+
+
+def _request_error(host: str, exc: httpx.HTTPError) -> TransportError:
+    return TransportError(
+        f"cannot reach the Docker daemon at {host}: {exc} (is dockerd running? set DOCKER_HOST)"
+    )
+
+
+def load_image(image: Image, reference: Reference) -> str:
+    """Load ``image`` into the daemon as ``reference``; returns the daemon's message."""
+    client, host = _client()
+    with client, tempfile.TemporaryFile() as spool:
+        # The archive is spooled first: the daemon needs a complete tar, and a failure while
+        # building it must not leave a half-loaded image behind.
+        write_archive_stream(spool, image, reference)
+        size = spool.tell()
+        spool.seek(0)
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := spool.read(1 << 20):
+                yield chunk
+
+        try:
+            with client.stream(
+                "POST",
+                "/images/load",
+                params={"quiet": "1"},
+                content=chunks(),
+                headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
+            ) as response:
+                body = response.read().decode(errors="replace")
+        except httpx.HTTPError as exc:
+            raise _request_error(host, exc) from exc
+    if response.status_code != 200:
+        raise TransportError(f"docker daemon refused the image: {_message(body)}")
+    messages = []
+    for line in body.splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if item.get("error") or item.get("errorDetail"):
+            raise TransportError(f"docker daemon failed to load the image: {item.get('error')}")
+        if item.get("stream"):
+            messages.append(str(item["stream"]).strip())
+    return "; ".join(messages)
+
+
+def _message(body: str) -> str:
+    try:
+        return str(json.loads(body).get("message", body)).strip()
+    except (json.JSONDecodeError, AttributeError):
+        return body.strip()
+
+
+@contextmanager
+def open_daemon_image(reference: Reference) -> Iterator[Image]:
+    """Export ``reference`` from the daemon (``docker save``) and open it."""
+    client, host = _client()
+    name = reference.familiar()
+    workdir = Path(tempfile.mkdtemp(prefix="scratchpack-daemon."))
+    try:
+        archive = workdir / "image.tar"
+        try:
+            with client, client.stream("GET", "/images/get", params={"names": name}) as response:
+                if response.status_code == 404:
+                    raise NotFoundError(f"docker-daemon:{name}: no such image in the daemon")
+                if response.status_code != 200:
+                    detail = _message(response.read().decode(errors="replace"))
+                    raise TransportError(f"docker daemon could not export {name}: {detail}")
+                with archive.open("wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise _request_error(host, exc) from exc
+        with open_archive(archive, reference) as image:
+            yield image
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

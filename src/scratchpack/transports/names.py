@@ -1,0 +1,71 @@
+"""Parse transport-qualified image names into typed locations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scratchpack.errors import ReferenceError_, UsageError
+from scratchpack.model.reference import Reference, valid_tag
+
+TRANSPORTS = ("oci", "docker-archive", "docker-daemon")
+
+
+@dataclass(frozen=True)
+class OciName:
+    directory: Path
+    tag: str | None
+
+    def __str__(self) -> str:
+        return f"oci:{self.directory}" + (f":{self.tag}" if self.tag else "")
+
+
+@dataclass(frozen=True)
+class ArchiveName:
+    file: Path
+    reference: Reference | None
+
+    def __str__(self) -> str:
+        return f"docker-archive:{self.file}" + (
+            f":{self.reference.familiar()}" if self.reference else ""
+        )
+
+
+@dataclass(frozen=True)
+class DaemonName:
+    reference: Reference
+
+    def __str__(self) -> str:
+        return f"docker-daemon:{self.reference.familiar()}"
+
+
+ImageName = OciName | ArchiveName | DaemonName
+
+
+def parse_image_name(text: str) -> ImageName:
+    """Parse ``TRANSPORT:DETAILS``; every malformed name is a :class:`UsageError`."""
+    transport, sep, rest = text.partition(":")
+    if not sep or transport not in TRANSPORTS:
+        hint = f"unknown transport {transport!r}" if sep else "no transport given"
+        raise UsageError(
+            f"invalid image name {text!r}: {hint}; use oci:DIR[:TAG], "
+            "docker-archive:FILE[:NAME[:TAG]] or docker-daemon:NAME[:TAG]"
+        )
+    if transport == "oci":
+        directory, _, tag = rest.partition(":")
+        if not directory:
+            raise UsageError(f"invalid image name {text!r}: oci: needs a directory")
+        if tag and not valid_tag(tag):
+            raise ReferenceError_(
+                f"invalid image name {text!r}: bad tag {tag!r} "
+                "(letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')"
+            )
+        return OciName(Path(directory), tag or None)
+    if transport == "docker-archive":
+        file, _, ref = rest.partition(":")
+        if not file:
+            raise UsageError(f"invalid image name {text!r}: docker-archive: needs a file")
+        return ArchiveName(Path(file), Reference.parse(ref) if ref else None)
+    if not rest:
+        raise UsageError(f"invalid image name {text!r}: docker-daemon: needs NAME[:TAG]")
+    return DaemonName(Reference.parse(rest))

@@ -1,0 +1,116 @@
+"""Shared helpers for scratchpack's own tests: example binaries, CLI runs, layer reading."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@dataclass(frozen=True)
+class Examples:
+    hello: Path
+    httpd: Path
+    dynamic: Path
+
+
+def static_cc() -> list[str]:
+    if shutil.which("musl-gcc"):
+        return ["musl-gcc", "-static", "-Os", "-s"]
+    return ["gcc", "-static", "-Os", "-s"]
+
+
+def build_examples(dest: Path) -> Examples:
+    """Compile the example programs into ``dest`` (statically, plus one dynamic build)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    hello = dest / "hello"
+    httpd = dest / "httpd"
+    dynamic = dest / "hello-dynamic"
+    subprocess.run([*static_cc(), "-o", str(hello), str(EXAMPLES / "hello/hello.c")], check=True)
+    subprocess.run([*static_cc(), "-o", str(httpd), str(EXAMPLES / "httpd/httpd.c")], check=True)
+    subprocess.run(["gcc", "-Os", "-o", str(dynamic), str(EXAMPLES / "hello/hello.c")], check=True)
+    return Examples(hello, httpd, dynamic)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(
+    *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> CliResult:
+    """Run ``python -m scratchpack`` as a real process (so tracebacks would show)."""
+    full_env = dict(os.environ)
+    full_env.pop("SOURCE_DATE_EPOCH", None)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_clean_error(result: CliResult, code: int, *fragments: str) -> None:
+    """One line on stderr naming the problem, the right exit code, no traceback."""
+    assert result.code == code, (result.code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    error_lines = [line for line in lines if line.startswith("scratchpack: error:")]
+    assert len(error_lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in error_lines[0], (fragment, error_lines[0])
+
+
+def decompress(data: bytes) -> bytes:
+    if data[:2] == b"\x1f\x8b":
+        return gzip.decompress(data)
+    if data[:4] == b"\x28\xb5\x2f\xfd":
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(data), read_across_frames=True
+        )
+        return reader.read()
+    return data
+
+
+def layout_manifest(layout: Path, tag: str = "latest") -> dict[str, Any]:
+    index = json.loads((layout / "index.json").read_text())
+    for entry in index["manifests"]:
+        if entry.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+            return dict(json.loads(blob(layout, entry["digest"])))
+    raise AssertionError(f"no tag {tag} in {layout}")
+
+
+def blob(layout: Path, digest: str) -> bytes:
+    algorithm, hexdigest = digest.split(":")
+    return (layout / "blobs" / algorithm / hexdigest).read_bytes()
+
+
+def layer_members(layout: Path, digest: str) -> list[tarfile.TarInfo]:
+    data = decompress(blob(layout, digest))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.getmembers()
