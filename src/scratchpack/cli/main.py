@@ -179,6 +179,7 @@ def _print_pack(result: PackResult, console: Console) -> None:
     app = result.app_layer
     table: list[tuple[str, str]] = []
     table.append(("digest", str(result.digest)))
+    table.append(("image id", str(result.config_digest)))
     table.append(("platform", result.platform))
     table.append(
         (

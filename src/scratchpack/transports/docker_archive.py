@@ -274,3 +274,12 @@ def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> None:
         size = spool.tell()
         spool.seek(0)
         tar.addfile(_info(name, size), spool)
+
+
+def manifest_entries(path: Path) -> list[dict[str, object]]:
+    """The raw ``manifest.json`` of an archive (for tests and diagnostics)."""
+    with tarfile.open(path, "r:*") as tar:
+        handle = tar.extractfile("manifest.json")
+        if handle is None:
+            raise FormatError(f"docker-archive:{path}: manifest.json is not a file")
+        return cast(list[dict[str, object]], json.loads(handle.read()))
