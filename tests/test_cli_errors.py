@@ -210,3 +210,18 @@ def test_inspect_errors(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.tar"
     garbage.write_bytes(b"this is not a tar at all" * 100)
     assert_clean_error(run_cli("inspect", f"docker-archive:{garbage}"), 1, "tar")
+
+
+def test_missing_essentials_name_the_package(examples: Examples, out_dir: Path) -> None:
+    dest = f"oci:{out_dir / 'img'}"
+    r = run_cli("pack", examples.hello, "-o", dest, "--ca-bundle", "/nonexistent/ca.crt")
+    assert_clean_error(r, 1, "CA bundle", "ca-certificates", "--no-certs")
+    r = run_cli("pack", examples.hello, "-o", dest, "--zoneinfo", "/nonexistent/zoneinfo")
+    assert_clean_error(r, 1, "zoneinfo", "tzdata", "--tz none")
+    assert _listing(out_dir) == []
+    # asking for neither needs neither
+    r = run_cli(
+        "pack", examples.hello, "-o", dest, "--no-certs", "--tz", "none",
+        "--ca-bundle", "/nonexistent/ca.crt", "--zoneinfo", "/nonexistent/zoneinfo",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr

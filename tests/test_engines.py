@@ -113,8 +113,8 @@ def test_podman_load_and_run(
     out = podman("run", "--rm", "--network", "none", podman_image).stdout.decode()
     assert "Hello from scratchpack! uid=65532 gid=65532" in out
     _pack(examples.hello, "-o", f"oci:{tmp_path / 'layout'}:v1")
-    out = podman("run", "--rm", "--network", "none", f"oci:{tmp_path / 'layout'}:v1").stdout
-    assert b"uid=65532 gid=65532" in out
+    from_layout = podman("run", "--rm", "--network", "none", f"oci:{tmp_path / 'layout'}:v1")
+    assert b"uid=65532 gid=65532" in from_layout.stdout
 
 
 def test_docker_daemon_transport_round_trip(

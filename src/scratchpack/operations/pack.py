@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error, scratch_directory
@@ -168,7 +168,8 @@ class StagedBlobs:
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
         handle = (self.root / descriptor.digest.hex).open("rb")
-        return VerifyingReader(handle, descriptor.digest, descriptor.size, "staged blob")  # type: ignore[return-value]
+        reader = VerifyingReader(handle, descriptor.digest, descriptor.size, "staged blob")
+        return cast(BinaryIO, reader)
 
 
 def parse_command(text: str, what: str) -> list[str]:
@@ -373,7 +374,7 @@ def _write_layer(
         with tmp.open("wb") as out:
             writer = CompressingWriter(out, compression, level)
             try:
-                write_tar(contents, writer, LAYER_MTIME)  # type: ignore[arg-type]
+                write_tar(contents, cast(BinaryIO, writer), LAYER_MTIME)
             finally:
                 blob = writer.finish()
     except OSError as exc:

@@ -1,0 +1,77 @@
+"""Fixtures for the real container tools (see tests/realtools.py and docs/testing.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from realtools import ROOT, Runner, free_tcp_port, make_runner, need, provisioned_env, unavailable
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> Iterator[dict[str, str]]:
+    env, started = provisioned_env()
+    yield env
+    if started:
+        subprocess.run([str(ROOT / "scripts/provision-test-env"), "down"], check=False)
+
+
+def _tool(name: str, env: dict[str, str]) -> Runner:
+    need(name)
+    return make_runner(name, env)
+
+
+@pytest.fixture(scope="session")
+def docker(tool_env: dict[str, str]) -> Runner:
+    run = _tool("docker", tool_env)
+    proc = run("version", "--format", "{{.Server.Version}}", check=False, timeout=30)
+    if proc.returncode != 0:
+        unavailable(f"dockerd does not answer: {proc.stderr.decode(errors='replace').strip()}")
+    return run
+
+
+@pytest.fixture(scope="session")
+def podman(tool_env: dict[str, str]) -> Runner:
+    return _tool("podman", tool_env)
+
+
+@pytest.fixture(scope="session")
+def buildah(tool_env: dict[str, str]) -> Runner:
+    return _tool("buildah", tool_env)
+
+
+@pytest.fixture(scope="session")
+def skopeo(tool_env: dict[str, str]) -> Runner:
+    return _tool("skopeo", tool_env)
+
+
+@pytest.fixture(scope="session")
+def umoci(tool_env: dict[str, str]) -> Runner:
+    return _tool("umoci", tool_env)
+
+
+@pytest.fixture(scope="session")
+def registry(tool_env: dict[str, str]) -> str:
+    address = tool_env.get("SCRATCHPACK_TEST_REGISTRY", "")
+    if not address:
+        unavailable("no test registry in the provisioned environment")
+    return address
+
+
+@pytest.fixture(scope="session")
+def registry_access_log(tool_env: dict[str, str]) -> Path:
+    return Path(tool_env["SCRATCHPACK_TEST_REGISTRY_LOG"])
+
+
+@pytest.fixture
+def free_port() -> int:
+    return free_tcp_port()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    return f"sptest-{uuid.uuid4().hex[:12]}"

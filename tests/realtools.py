@@ -1,0 +1,120 @@
+"""Access to the real container tools provisioned by ``scripts/provision-test-env``.
+
+In CI (``CI=true``) a missing tool or daemon fails the test; elsewhere it skips with the reason,
+so a developer without root can still run the engine-free tests.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("SCRATCHPACK_TEST_ENV", "/tmp/scratchpack-test-env"))
+Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip elsewhere."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: real tools are required)")
+    pytest.skip(reason)
+
+
+def need(tool: str, reason: str = "") -> None:
+    if shutil.which(tool) is None:
+        unavailable(f"{tool} is not installed{': ' + reason if reason else ''}")
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value
+    return values
+
+
+@contextmanager
+def _locked() -> Iterator[None]:
+    STATE.mkdir(parents=True, exist_ok=True)
+    with (STATE / ".pytest-lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def provisioned_env() -> tuple[dict[str, str], bool]:
+    """The tool environment, provisioning it when absent; True if this call started it."""
+    env_file = STATE / "env"
+    started = False
+    with _locked():
+        if not env_file.exists():
+            proc = subprocess.run(
+                [str(ROOT / "scripts/provision-test-env"), "up"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                unavailable(f"scripts/provision-test-env up failed: {proc.stderr.strip()[-2000:]}")
+            started = True
+    return {**os.environ, **parse_env_file(env_file)}, started
+
+
+def make_runner(tool: str, env: dict[str, str]) -> Runner:
+    def run(
+        *args: str, check: bool = True, input: bytes | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[bytes]:
+        cmd = [tool, *args]
+        proc = subprocess.run(
+            cmd, env=env, input=input, capture_output=True, timeout=timeout, check=False
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout.decode(errors='replace')[-3000:]}\n"
+                f"stderr: {proc.stderr.decode(errors='replace')[-3000:]}"
+            )
+        return proc
+
+    return run
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 20) -> bytes:
+    """Poll ``url`` until it answers 2xx; return the body."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=2)
+            if 200 <= response.status_code < 300:
+                return response.content
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = str(exc) or type(exc).__name__
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout}s (last: {last})")
