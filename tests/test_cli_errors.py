@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from realtools import in_ci
 
 from helpers import Examples, assert_clean_error, build_examples, run_cli
+from realtools import in_ci
 
 
 @pytest.fixture(scope="module")

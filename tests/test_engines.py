@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from realtools import wait_http
 
 from helpers import Examples, build_examples, run_cli
+from realtools import wait_http
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 HARDENED = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
