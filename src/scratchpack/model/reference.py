@@ -87,21 +87,17 @@ class Reference:
             return self.path.removeprefix("library/")
         return self.name
 
+    def _with_tag_and_digest(self, name: str) -> str:
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return f"{name}{tag}{digest}"
+
     def __str__(self) -> str:
-        out = self.name
-        if self.tag:
-            out += f":{self.tag}"
-        if self.digest:
-            out += f"@{self.digest}"
-        return out
+        return self._with_tag_and_digest(self.name)
 
     def familiar(self) -> str:
-        out = self.familiar_name
-        if self.tag:
-            out += f":{self.tag}"
-        if self.digest:
-            out += f"@{self.digest}"
-        return out
+        """The short form ``docker images`` shows, e.g. ``alpine:3.21``."""
+        return self._with_tag_and_digest(self.familiar_name)
 
 
 def _split_domain(name: str) -> tuple[str, str]:
