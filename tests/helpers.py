@@ -56,7 +56,10 @@ class CliResult:
 
 
 def run_cli(
-    *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
 ) -> CliResult:
     """Run ``python -m scratchpack`` as a real process (so tracebacks would show)."""
     full_env = dict(os.environ)
@@ -69,6 +72,7 @@ def run_cli(
         text=True,
         env=full_env,
         cwd=cwd,
+        input=stdin,
         timeout=300,
         check=False,
     )

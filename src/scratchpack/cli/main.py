@@ -15,14 +15,33 @@ from rich.table import Table
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
+from scratchpack.cli.progress import RichProgress, wants_progress
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.compress import COMPRESSIONS
 from scratchpack.model.descriptor import Platform
+from scratchpack.model.digest import Digest
+from scratchpack.model.reference import Reference
+from scratchpack.operations.copy import CopyOptions, copy
 from scratchpack.operations.essentials import DEFAULT_CA_BUNDLE, DEFAULT_ZONEINFO, RunUser
 from scratchpack.operations.inspect import inspect_image
 from scratchpack.operations.pack import AddSpec, PackOptions, PackResult, pack, parse_command
+from scratchpack.transports import oci_layout
 from scratchpack.transports.dispatch import open_image
-from scratchpack.transports.names import parse_image_name
+from scratchpack.transports.names import (
+    TRANSPORTS,
+    ImageName,
+    OciName,
+    RegistryName,
+    parse_image_name,
+)
+from scratchpack.transports.registry.auth import Credentials
+from scratchpack.transports.registry.auth import store as store_credentials
+from scratchpack.transports.registry.client import RegistryClient
+from scratchpack.transports.registry.transport import (
+    RegistryOptions,
+    manifest_reference,
+    repository,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +53,43 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _registry_flags() -> _Parser:
+    flags = _Parser(add_help=False)
+    group = flags.add_argument_group("registry options")
+    group.add_argument(
+        "--tls-verify",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="require HTTPS with verified certificates (default true; plain HTTP is always "
+        "allowed for localhost and 127.0.0.1)",
+    )
+    group.add_argument("--creds", metavar="USER:PASS", help="credentials for the registry")
+    group.add_argument(
+        "--jobs", type=int, default=4, metavar="N", help="blobs transferred in parallel"
+    )
+    group.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    return flags
+
+
+def _registry_options(args: argparse.Namespace) -> RegistryOptions:
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    creds = Credentials.parse(args.creds) if args.creds else None
+    return RegistryOptions(tls_verify=args.tls_verify, credentials=creds, jobs=args.jobs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="scratchpack",
@@ -43,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
+    registry_flags = _registry_flags()
     p = sub.add_parser(
         "pack",
+        parents=[registry_flags],
         help="pack a static binary into a FROM-scratch image",
         description="Pack one static binary and its run-time essentials (CA certificates, "
         "zoneinfo, passwd/group, nsswitch.conf, /tmp) into a minimal image.",
@@ -55,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         metavar="DEST",
-        help="oci:DIR[:TAG], docker-archive:FILE[:NAME[:TAG]] or docker-daemon:NAME[:TAG]",
+        help="oci:DIR[:TAG], docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG] "
+        "or docker://HOST/REPO[:TAG]",
     )
     p.add_argument("--entrypoint", help='exec form as JSON (\'["/app","-v"]\') or words')
     p.add_argument("--cmd", help="default arguments, JSON array or words")
@@ -101,13 +160,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_pack)
 
-    i = sub.add_parser("inspect", help="show an image's digest, config, layers and history")
+    i = sub.add_parser(
+        "inspect", parents=[registry_flags], help="show an image's digest, config, layers, history"
+    )
     i.add_argument(
         "image", help="oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG"
     )
     i.add_argument("--platform", help="platform to pick from a multi-platform index")
     i.add_argument("--format", choices=("text", "json"), default="text")
     i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser(
+        "copy",
+        parents=[registry_flags],
+        help="copy an image between any two transports",
+        description="Copy an image between oci:, docker-archive:, docker-daemon: and docker://. "
+        "Between oci: and docker:// the manifest digest is preserved.",
+    )
+    c.add_argument("source")
+    c.add_argument("destination")
+    c.add_argument("--all", action="store_true", help="copy every platform of an index")
+    c.add_argument("--platform", help="platform to pick from an index (default: this host's)")
+    c.add_argument("--force", action="store_true", help="replace an existing oci:/archive output")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.set_defaults(func=cmd_copy)
+
+    d = sub.add_parser(
+        "digest", parents=[registry_flags], help="print the digest a reference points at"
+    )
+    d.add_argument("image", help="docker://HOST/REPO:TAG (or HOST/REPO:TAG), oci:DIR:TAG ...")
+    d.set_defaults(func=cmd_digest)
+
+    t = sub.add_parser("tags", parents=[registry_flags], help="list a repository's tags")
+    t.add_argument("repository", help="docker://HOST/REPO (or HOST/REPO), or oci:DIR")
+    t.add_argument("--format", choices=("text", "json"), default="text")
+    t.set_defaults(func=cmd_tags)
+
+    lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")
+    lg.add_argument("registry", help="HOST[:PORT]")
+    lg.add_argument("--username", "-u", required=True)
+    lg.add_argument("--password", "-p", help="the password (prefer --password-stdin)")
+    lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    lg.set_defaults(func=cmd_login)
     return parser
 
 
@@ -162,6 +256,7 @@ def cmd_pack(args: argparse.Namespace, console: Console) -> int:
         strip=args.strip,
         annotations=annotations,
         force=args.force,
+        registry=_registry_options(args),
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
@@ -224,8 +319,12 @@ def print_fields(console: Console, rows: list[tuple[str, str]]) -> None:
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     name = parse_image_name(args.image)
     platform = Platform.parse(args.platform) if args.platform else None
-    with open_image(name, platform) as image:
-        report = inspect_image(image, str(name))
+    options = _registry_options(args)
+    try:
+        with open_image(name, platform, options) as image:
+            report = inspect_image(image, str(name))
+    finally:
+        options.close()
     if args.format == "json":
         print(json.dumps(report, indent=2))
         return 0
@@ -259,6 +358,112 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
             created_by,
         )
     console.print(layers)
+    return 0
+
+
+def _image_name(text: str) -> ImageName:
+    """A transport-qualified name, or a bare registry reference (``host/repo:tag``)."""
+    if text.split(":", 1)[0] in TRANSPORTS:
+        return parse_image_name(text)
+    return RegistryName(Reference.parse(text))
+
+
+def cmd_copy(args: argparse.Namespace, console: Console) -> int:
+    options = _registry_options(args)
+    copy_options = CopyOptions(
+        source=parse_image_name(args.source),
+        destination=parse_image_name(args.destination),
+        all_platforms=args.all,
+        platform=Platform.parse(args.platform) if args.platform else None,
+        force=args.force,
+        registry=options,
+    )
+    try:
+        if wants_progress(args.quiet) and args.format == "text":
+            with RichProgress() as progress:
+                copy_options.progress = progress
+                result = copy(copy_options)
+        else:
+            result = copy(copy_options)
+    finally:
+        options.close()
+    if args.format == "json":
+        print(json.dumps({
+            "source": result.source,
+            "destination": result.destination,
+            "digest": str(result.digest),
+            "media_type": result.media_type,
+            "manifests": result.manifests,
+            "digest_preserved": result.preserved,
+            "blobs": result.outcomes,
+        }, indent=2))  # fmt: skip
+        return 0
+    blobs = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
+    console.print(f"[green]Copied[/green] {escape(result.source)} -> {escape(result.destination)}")
+    print_fields(
+        console,
+        [
+            ("digest", str(result.digest) + ("" if result.preserved else " (converted)")),
+            ("manifests", str(result.manifests)),
+            ("blobs", blobs),
+        ],
+    )
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace, console: Console) -> int:
+    name = _image_name(args.image)
+    options = _registry_options(args)
+    try:
+        if isinstance(name, RegistryName):
+            repo = repository(name.reference, options)
+            digest = repo.head_manifest(manifest_reference(name.reference))
+            if digest is None:
+                data, _ = repo.get_manifest(manifest_reference(name.reference))
+                digest = Digest.of(data)
+        elif isinstance(name, OciName):
+            digest = oci_layout.find_entry(name.directory, name.tag).digest
+        else:
+            with open_image(name) as image:
+                digest = image.config_digest  # archives and daemons keep no manifest: image ID
+    finally:
+        options.close()
+    print(digest)
+    return 0
+
+
+def cmd_tags(args: argparse.Namespace, console: Console) -> int:
+    name = _image_name(args.repository)
+    options = _registry_options(args)
+    try:
+        if isinstance(name, RegistryName):
+            tags = repository(name.reference, options).tags()
+        elif isinstance(name, OciName):
+            tags = oci_layout.list_tags(name.directory)
+        else:
+            raise UsageError("tags works on docker:// repositories and oci: layouts")
+    finally:
+        options.close()
+    if args.format == "json":
+        print(json.dumps(tags))
+    else:
+        for tag in tags:
+            print(tag)
+    return 0
+
+
+def cmd_login(args: argparse.Namespace, console: Console) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.password is not None:
+        password = args.password
+    else:
+        raise UsageError("give --password-stdin (or --password)")
+    creds = Credentials(args.username, password)
+    with RegistryClient(args.registry, args.tls_verify, creds) as client:
+        client.check_login()
+    path = store_credentials(args.registry, creds)
+    console.print(f"Login succeeded; credentials stored in {escape(str(path))}")
     return 0
 
 

@@ -42,6 +42,7 @@ from scratchpack.operations.essentials import (
 from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 from scratchpack.transports.preflight import check_destination
+from scratchpack.transports.registry.transport import RegistryOptions
 
 LAYER_MTIME = 0
 DEFAULT_PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
@@ -98,6 +99,7 @@ class PackOptions:
     strip: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
     force: bool = False
+    registry: RegistryOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,9 @@ def pack(options: PackOptions) -> PackResult:
             annotations=annotations,
         )
         image = Image.assemble(manifest.to_bytes(), config_bytes, StagedBlobs(blob_dir))
-        written: WriteResult = write_image(options.destination, image, force=options.force)
+        written: WriteResult = write_image(
+            options.destination, image, force=options.force, registry_options=options.registry
+        )
     summaries = tuple(
         LayerSummary(
             name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n

@@ -10,7 +10,8 @@ from scratchpack.errors import ScratchpackError
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.image import Image
 from scratchpack.transports import docker_archive, docker_daemon, oci_layout
-from scratchpack.transports.names import ArchiveName, DaemonName, ImageName, OciName
+from scratchpack.transports.names import ArchiveName, DaemonName, ImageName, OciName, RegistryName
+from scratchpack.transports.registry import transport as registry
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,19 @@ class WriteResult:
 
 
 @contextmanager
-def open_image(name: ImageName, platform: Platform | None = None) -> Iterator[Image]:
-    if isinstance(name, OciName):
+def open_image(
+    name: ImageName,
+    platform: Platform | None = None,
+    registry_options: registry.RegistryOptions | None = None,
+) -> Iterator[Image]:
+    if isinstance(name, RegistryName):
+        options = registry_options or registry.RegistryOptions()
+        try:
+            yield registry.read_image(name.reference, options, platform)
+        finally:
+            if registry_options is None:
+                options.close()
+    elif isinstance(name, OciName):
         yield oci_layout.read_image(name.directory, name.tag, platform)
     elif isinstance(name, ArchiveName):
         with docker_archive.open_archive(name.file, name.reference) as image:
@@ -31,7 +43,21 @@ def open_image(name: ImageName, platform: Platform | None = None) -> Iterator[Im
             yield image
 
 
-def write_image(name: ImageName, image: Image, *, force: bool = False) -> WriteResult:
+def write_image(
+    name: ImageName,
+    image: Image,
+    *,
+    force: bool = False,
+    registry_options: registry.RegistryOptions | None = None,
+) -> WriteResult:
+    if isinstance(name, RegistryName):
+        options = registry_options or registry.RegistryOptions()
+        try:
+            entry = registry.write_image(name.reference, image, options)
+        finally:
+            if registry_options is None:
+                options.close()
+        return WriteResult(str(name), f"pushed {entry.digest}")
     if isinstance(name, OciName):
         entry = oci_layout.write_image(name.directory, name.tag, image, force=force)
         tag = entry.annotations.get("org.opencontainers.image.ref.name", "")

@@ -8,7 +8,7 @@ from pathlib import Path
 from scratchpack.errors import ReferenceError_, UsageError
 from scratchpack.model.reference import Reference, valid_tag
 
-TRANSPORTS = ("oci", "docker-archive", "docker-daemon")
+TRANSPORTS = ("oci", "docker-archive", "docker-daemon", "docker")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,15 @@ class DaemonName:
         return f"docker-daemon:{self.reference.familiar()}"
 
 
-ImageName = OciName | ArchiveName | DaemonName
+@dataclass(frozen=True)
+class RegistryName:
+    reference: Reference
+
+    def __str__(self) -> str:
+        return f"docker://{self.reference}"
+
+
+ImageName = OciName | ArchiveName | DaemonName | RegistryName
 
 
 def parse_image_name(text: str) -> ImageName:
@@ -49,8 +57,13 @@ def parse_image_name(text: str) -> ImageName:
         hint = f"unknown transport {transport!r}" if sep else "no transport given"
         raise UsageError(
             f"invalid image name {text!r}: {hint}; use oci:DIR[:TAG], "
-            "docker-archive:FILE[:NAME[:TAG]] or docker-daemon:NAME[:TAG]"
+            "docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG] or "
+            "docker://HOST/REPO[:TAG|@DIGEST]"
         )
+    if transport == "docker":
+        if not rest.startswith("//") or len(rest) == 2:
+            raise UsageError(f"invalid image name {text!r}: expected docker://[HOST/]REPO[:TAG]")
+        return RegistryName(Reference.parse(rest[2:]))
     if transport == "oci":
         directory, _, tag = rest.partition(":")
         if not directory:

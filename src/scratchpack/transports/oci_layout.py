@@ -103,8 +103,13 @@ def list_tags(directory: Path) -> list[str]:
 
 def read_image(directory: Path, tag: str | None, platform: Platform | None = None) -> Image:
     """Open the image named ``tag`` (or the only one) in the layout."""
+    entry = find_entry(directory, tag)
+    return resolve_manifest(LayoutBlobs(directory), entry, platform, f"oci:{directory}")
+
+
+def find_entry(directory: Path, tag: str | None) -> Descriptor:
+    """The ``index.json`` entry named ``tag``, or the only entry when no tag is given."""
     index = read_index(directory)
-    blobs = LayoutBlobs(directory)
     if tag:
         matches = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) == tag]
         if not matches:
@@ -118,7 +123,7 @@ def read_image(directory: Path, tag: str | None, platform: Platform | None = Non
                 f"oci:{directory} holds {len(matches)} images: name one with oci:DIR:TAG "
                 f"(tags: {known})"
             )
-    return resolve_manifest(blobs, matches[0], platform, f"oci:{directory}")
+    return matches[0]
 
 
 def resolve_manifest(
@@ -170,12 +175,12 @@ def write_image(
         if not directory.parent.exists():
             directory.parent.mkdir(parents=True, exist_ok=True)
         with staged_directory(directory) as staging:
-            _init_layout(staging)
+            init_layout(staging)
             return _add_image(staging, tag, image, force, extra_annotations)
     return _add_image(directory, tag, image, force, extra_annotations)
 
 
-def _init_layout(directory: Path) -> None:
+def init_layout(directory: Path) -> None:
     (directory / "blobs" / "sha256").mkdir(parents=True)
     atomic_write(
         directory / "oci-layout", canonical_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION})
@@ -210,10 +215,22 @@ def _add_image(
         annotations,
         image.config.platform if image.config.platform.architecture else None,
     )
-    kept = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) != tag]
-    new_index = Index((*kept, entry), mt.OCI_INDEX, index.annotations)
-    atomic_write(directory / "index.json", new_index.to_bytes())
+    set_tag(directory, tag, entry)
     return entry
+
+
+def set_tag(directory: Path, tag: str, entry: Descriptor) -> None:
+    """Point ``tag`` at ``entry`` in index.json, keeping every other entry."""
+    index = read_index(directory)
+    named = entry.with_annotations({**entry.annotations, mt.ANNOTATION_REF_NAME: tag})
+    kept = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) != tag]
+    new_index = Index((*kept, named), mt.OCI_INDEX, index.annotations)
+    atomic_write(directory / "index.json", new_index.to_bytes())
+
+
+def verified_file(path: Path, descriptor: Descriptor) -> BinaryIO:
+    handle = path.open("rb")
+    return cast(BinaryIO, VerifyingReader(handle, descriptor.digest, descriptor.size, str(path)))
 
 
 def _blob_path(directory: Path, digest: Digest) -> Path:

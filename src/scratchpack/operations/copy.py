@@ -1,0 +1,402 @@
+"""``copy``: move an image (or a whole multi-platform index) between any two transports.
+
+Between OCI layouts and registries nothing is converted: manifests and blobs move byte for
+byte, so the manifest digest is preserved, and ``--all`` copies every manifest of an index.
+Anything involving a ``docker save`` archive or the daemon goes through the image model:
+uncompressed archive layers are gzip-compressed for OCI layouts and registries (as skopeo
+does), and compressed layers are expanded for archives.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol, cast
+
+from scratchpack.errors import FormatError, ScratchpackError, UsageError
+from scratchpack.fsutil import atomic_file, link_or_copy, staged_directory
+from scratchpack.layers.compress import CompressingWriter
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.digest import Digest
+from scratchpack.model.image import Image
+from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
+from scratchpack.transports import oci_layout
+from scratchpack.transports.dispatch import open_image, write_image
+from scratchpack.transports.names import ImageName, OciName, RegistryName
+from scratchpack.transports.preflight import check_destination
+from scratchpack.transports.registry.repository import Repository
+from scratchpack.transports.registry.transport import (
+    RegistryOptions,
+    manifest_reference,
+    push_blob,
+    repository,
+)
+
+
+class Progress(Protocol):
+    def blob_started(self, descriptor: Descriptor) -> None: ...
+    def blob_advanced(self, descriptor: Descriptor, n: int) -> None: ...
+    def blob_finished(self, descriptor: Descriptor, outcome: str) -> None: ...
+
+
+class NoProgress:
+    def blob_started(self, descriptor: Descriptor) -> None:
+        pass
+
+    def blob_advanced(self, descriptor: Descriptor, n: int) -> None:
+        pass
+
+    def blob_finished(self, descriptor: Descriptor, outcome: str) -> None:
+        pass
+
+
+class CountingReader:
+    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._on_read = on_read
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class CopyOptions:
+    source: ImageName
+    destination: ImageName
+    all_platforms: bool = False
+    platform: Platform | None = None
+    force: bool = False
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    progress: Progress = field(default_factory=NoProgress)
+
+
+@dataclass
+class CopyResult:
+    source: str
+    destination: str
+    digest: Digest
+    media_type: str
+    manifests: int = 0
+    preserved: bool = True
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+# -- raw sources and destinations (OCI layouts and registries) ----------------------------
+
+
+class RawSource(Protocol):
+    repository: Repository | None
+
+    def top(self) -> tuple[bytes, str]: ...
+    def manifest(self, descriptor: Descriptor) -> tuple[bytes, str]: ...
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO: ...
+    def local_path(self, descriptor: Descriptor) -> Path | None: ...
+
+
+class OciSource:
+    repository: Repository | None = None
+
+    def __init__(self, name: OciName) -> None:
+        self.name = name
+        self.blobs = oci_layout.LayoutBlobs(name.directory)
+
+    def top(self) -> tuple[bytes, str]:
+        entry = oci_layout.find_entry(self.name.directory, self.name.tag)
+        return self.manifest(entry)
+
+    def manifest(self, descriptor: Descriptor) -> tuple[bytes, str]:
+        data = self.blobs.read_bytes(descriptor)
+        return data, descriptor.media_type or sniff_media_type(load_json(data, str(self.name)))
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        return self.blobs.open_blob(descriptor)
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return self.blobs.local_path(descriptor)
+
+
+class RegistrySource:
+    def __init__(self, name: RegistryName, options: RegistryOptions) -> None:
+        self.name = name
+        self.repository: Repository | None = repository(name.reference, options)
+
+    @property
+    def repo(self) -> Repository:
+        assert self.repository is not None
+        return self.repository
+
+    def top(self) -> tuple[bytes, str]:
+        data, media_type = self.repo.get_manifest(manifest_reference(self.name.reference))
+        return data, media_type or sniff_media_type(load_json(data, str(self.name)))
+
+    def manifest(self, descriptor: Descriptor) -> tuple[bytes, str]:
+        data, media_type = self.repo.get_manifest(str(descriptor.digest))
+        return data, media_type or descriptor.media_type
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        return self.repo.open_blob(descriptor)
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return None
+
+
+class RawDestination(Protocol):
+    def ensure_blob(
+        self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
+    ) -> str: ...
+    def put_manifest(self, data: bytes, media_type: str, top: bool) -> None: ...
+
+
+class OciDestination:
+    """Blobs into the layout (a staged copy when it is new); index.json written at commit."""
+
+    def __init__(self, root: Path, name: OciName) -> None:
+        self.root = root
+        self.name = name
+        (root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        self.top_entry: Descriptor | None = None
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self.root / "blobs" / digest.algorithm / digest.hex
+
+    def ensure_blob(
+        self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
+    ) -> str:
+        path = self.blob_path(descriptor.digest)
+        if path.is_file() and path.stat().st_size == descriptor.size:
+            return "existing"
+        source = fetch()
+        if source.parent == path.parent:
+            source.replace(path)
+        else:
+            link_or_copy(source, path)
+        return "copied"
+
+    def put_manifest(self, data: bytes, media_type: str, top: bool) -> None:
+        digest = Digest.of(data)
+        path = self.blob_path(digest)
+        if not path.exists():
+            with atomic_file(path) as out:
+                out.write(data)
+        if top:
+            self.top_entry = Descriptor(media_type, digest, len(data))
+
+    def commit(self) -> None:
+        assert self.top_entry is not None
+        tag = self.name.tag or oci_layout.DEFAULT_TAG
+        oci_layout.set_tag(self.root, tag, self.top_entry)
+
+    def spool_dir(self) -> Path:
+        return self.root / "blobs" / "sha256"
+
+
+class RegistryDestination:
+    def __init__(self, name: RegistryName, options: RegistryOptions) -> None:
+        self.name = name
+        self.options = options
+        self.repo = repository(name.reference, options)
+
+    def ensure_blob(
+        self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
+    ) -> str:
+        def opener() -> BinaryIO:
+            return fetch().open("rb")
+
+        return push_blob(self.repo, descriptor, opener, self.options, mount_from)
+
+    def put_manifest(self, data: bytes, media_type: str, top: bool) -> None:
+        reference = manifest_reference(self.name.reference) if top else str(Digest.of(data))
+        self.repo.put_manifest(reference, data, media_type)
+
+
+def copy(options: CopyOptions) -> CopyResult:
+    src, dst = options.source, options.destination
+    if isinstance(dst, OciName | RegistryName) and isinstance(src, OciName | RegistryName):
+        return _copy_raw(options)
+    if options.all_platforms:
+        raise UsageError("--all needs an oci: or docker:// source and destination")
+    return _copy_converted(options)
+
+
+def _raw_source(options: CopyOptions) -> RawSource:
+    if isinstance(options.source, OciName):
+        return OciSource(options.source)
+    assert isinstance(options.source, RegistryName)
+    return RegistrySource(options.source, options.registry)
+
+
+@contextmanager
+def _raw_destination(options: CopyOptions) -> Iterator[tuple[RawDestination, Path]]:
+    """The destination and a spool directory for blobs that are not local files yet."""
+    dst = options.destination
+    if isinstance(dst, RegistryName):
+        with tempfile.TemporaryDirectory(prefix="scratchpack-copy.") as tmp:
+            yield RegistryDestination(dst, options.registry), Path(tmp)
+        return
+    assert isinstance(dst, OciName)
+    check_destination(dst, force=options.force)
+    if oci_layout.is_layout(dst.directory):
+        target = OciDestination(dst.directory, dst)
+        yield target, target.spool_dir()
+        target.commit()
+        return
+    if dst.directory.is_dir():
+        dst.directory.rmdir()  # empty, or check_destination would have refused it
+    dst.directory.parent.mkdir(parents=True, exist_ok=True)
+    with staged_directory(dst.directory) as staging:
+        oci_layout.init_layout(staging)
+        target = OciDestination(staging, dst)
+        yield target, target.spool_dir()
+        target.commit()
+
+
+def _copy_raw(options: CopyOptions) -> CopyResult:
+    source = _raw_source(options)
+    lock = threading.Lock()
+    with _raw_destination(options) as (destination, spool):
+        data, media_type = source.top()
+        result = CopyResult(
+            str(options.source), str(options.destination), Digest.of(data), media_type
+        )
+
+        def fetch_blob(descriptor: Descriptor) -> Callable[[], Path]:
+            def fetch() -> Path:
+                local = source.local_path(descriptor)
+                if local is not None and local.is_file():
+                    return local
+                path = spool / f".{descriptor.digest.hex}.download"
+                options.progress.blob_started(descriptor)
+                with (
+                    source.open_blob(descriptor) as stream,
+                    atomic_file(path) as out,
+                ):
+                    while chunk := stream.read(1 << 20):
+                        out.write(chunk)
+                        options.progress.blob_advanced(descriptor, len(chunk))
+                return path
+
+            return fetch
+
+        def copy_blob(descriptor: Descriptor) -> None:
+            outcome = destination.ensure_blob(descriptor, fetch_blob(descriptor), source.repository)
+            options.progress.blob_finished(descriptor, outcome)
+            with lock:
+                result.count(outcome)
+
+        def copy_manifest(data: bytes, media_type: str, top: bool) -> None:
+            if media_type in mt.INDEX_TYPES:
+                index = Index.parse(data)
+                for child in index.manifests:
+                    child_data, child_type = source.manifest(child)
+                    copy_manifest(child_data, child_type or child.media_type, False)
+            else:
+                manifest = Manifest.parse(data)
+                with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
+                    list(pool.map(copy_blob, manifest.layers))
+                copy_blob(manifest.config)
+            destination.put_manifest(data, media_type, top)
+            result.manifests += 1
+
+        if media_type in mt.INDEX_TYPES and not options.all_platforms:
+            index = Index.parse(data, str(options.source))
+            wanted = options.platform or Platform.host()
+            chosen = index.select_platform(wanted)
+            if chosen is None:
+                available = ", ".join(str(d.platform) for d in index.manifests if d.platform)
+                raise ScratchpackError(
+                    f"{options.source}: no image for {wanted} (available: {available}); "
+                    "use --platform or --all"
+                )
+            data, media_type = source.manifest(chosen)
+            result.digest, result.media_type = Digest.of(data), media_type or chosen.media_type
+        copy_manifest(data, result.media_type, True)
+    return result
+
+
+def _copy_converted(options: CopyOptions) -> CopyResult:
+    with ExitStack() as stack:
+        image = stack.enter_context(open_image(options.source, options.platform, options.registry))
+        converted = False
+        if isinstance(options.destination, OciName | RegistryName) and any(
+            layer.compression == "none" for layer in image.layers
+        ):
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scratchpack-gz.")))
+            image = _compress_layers(image, tmp)
+            converted = True
+        if isinstance(options.destination, OciName | RegistryName):
+            check_destination(options.destination, force=options.force)
+        written = write_image(
+            options.destination, image, force=options.force, registry_options=options.registry
+        )
+        result = CopyResult(
+            str(options.source), written.destination, image.digest, image.manifest.media_type
+        )
+        result.preserved = not converted and not _is_archive_like(options.destination)
+        result.manifests = 1
+        result.outcomes["copied"] = len(image.layers) + 1
+    return result
+
+
+def _is_archive_like(name: ImageName) -> bool:
+    return not isinstance(name, OciName | RegistryName)
+
+
+class _SpooledBlobs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        return oci_layout.verified_file(self.root / descriptor.digest.hex, descriptor)
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return self.root / descriptor.digest.hex
+
+
+def _compress_layers(image: Image, tmp: Path) -> Image:
+    """Uncompressed archive layers -> gzip, in a Docker schema 2 manifest (as skopeo does)."""
+    descriptors = []
+    for layer in image.layers:
+        spool = tmp / "layer.tmp"
+        with spool.open("wb") as out, layer.open_uncompressed() as stream:
+            writer = CompressingWriter(out, "gzip")
+            shutil.copyfileobj(stream, cast(BinaryIO, writer), 1 << 20)
+            blob = writer.finish()
+        if blob.diff_id != layer.diff_id:
+            raise FormatError(f"layer {layer.diff_id} changed while being compressed")
+        spool.rename(tmp / blob.digest.hex)
+        descriptors.append(Descriptor(mt.DOCKER_LAYER_GZIP, blob.digest, blob.size))
+    (tmp / image.config_digest.hex).write_bytes(image.config_bytes)
+    manifest = Manifest(
+        config=Descriptor(mt.DOCKER_CONFIG, image.config_digest, len(image.config_bytes)),
+        layers=tuple(descriptors),
+        media_type=mt.DOCKER_MANIFEST,
+    )
+    return Image.assemble(manifest.to_bytes(), image.config_bytes, _SpooledBlobs(tmp))

@@ -1,0 +1,318 @@
+"""One repository of a registry: manifests, blobs, uploads, mounts and tags."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO, cast
+from urllib.parse import urljoin
+
+import httpx
+
+from scratchpack.errors import DigestMismatchError, FormatError, ScratchpackError, TransportError
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor
+from scratchpack.model.digest import Digest, VerifyingReader, verify_bytes
+from scratchpack.transports.registry.client import RegistryClient, scope_for
+
+MANIFEST_ACCEPT = ", ".join(
+    [mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST]
+)
+MAX_MANIFEST = 4 << 20
+CHUNK_THRESHOLD = 32 << 20  # blobs above this go up in chunks, so a failure loses one chunk
+CHUNK_SIZE = 16 << 20
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+class ResumingReader:
+    """A blob download that survives dropped connections by resuming with a Range request."""
+
+    def __init__(self, repo: Repository, descriptor: Descriptor, max_resumes: int = 5) -> None:
+        self._repo = repo
+        self._descriptor = descriptor
+        self._received = 0  # bytes taken off the network so far (returned or buffered)
+        self._resumes = max_resumes
+        self._buffer = b""
+        self._response: httpx.Response | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._open()
+
+    def _open(self) -> None:
+        headers = {"Range": f"bytes={self._received}-"} if self._received else {}
+        response = self._repo.client.request(
+            "GET",
+            self._repo.path(f"blobs/{self._descriptor.digest}"),
+            scope=self._repo.scope("pull"),
+            headers=headers,
+            ok=(200, 206),
+            stream=True,
+        )
+        self._response, self._chunks = response, response.iter_bytes(1 << 16)
+        if self._received and response.status_code == 200:
+            # The server ignored the Range: read past what we already have.
+            skip = self._received
+            while skip > 0:
+                piece = next(self._chunks, b"")
+                if not piece:
+                    break
+                if len(piece) > skip:
+                    self._buffer += piece[skip:]
+                    self._received += len(piece) - skip
+                skip -= len(piece)
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) < n:
+            assert self._chunks is not None
+            try:
+                piece = next(self._chunks, b"")
+            except httpx.TransportError as exc:
+                self._resume(exc)
+                continue
+            if not piece:
+                if self._received < self._descriptor.size:
+                    self._resume(None)
+                    continue
+                break
+            self._buffer += piece
+            self._received += len(piece)
+        if n < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+    def _resume(self, exc: Exception | None) -> None:
+        self.close()
+        if self._resumes <= 0:
+            raise TransportError(
+                f"{self._repo.client.host}: download of {self._descriptor.digest} kept failing"
+                + (f": {exc}" if exc else " (connection closed early)")
+            )
+        self._resumes -= 1
+        self._repo.client.stats["retries"] += 1
+        self._open()
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+
+
+class Repository:
+    """``HOST/PATH`` on a registry, speaking the distribution API through ``client``."""
+
+    def __init__(self, client: RegistryClient, name: str) -> None:
+        self.client = client
+        self.name = name
+        self.stats: dict[str, int] = {"uploaded": 0, "mounted": 0, "existing": 0}
+
+    def path(self, suffix: str) -> str:
+        return f"/v2/{self.name}/{suffix}"
+
+    def scope(self, actions: str) -> str:
+        return scope_for(self.name, actions)
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def get_manifest(self, reference: str) -> tuple[bytes, str]:
+        """Manifest or index bytes and media type; verified when ``reference`` is a digest."""
+        response = self.client.request(
+            "GET",
+            self.path(f"manifests/{reference}"),
+            scope=self.scope("pull"),
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        data = response.content
+        if len(data) > MAX_MANIFEST:
+            raise FormatError(f"{self.name}:{reference}: manifest larger than 4 MiB")
+        if reference.startswith("sha256:"):
+            verify_bytes(data, Digest.parse(reference), None, f"manifest {self.name}@{reference}")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return data, media_type
+
+    def head_manifest(self, reference: str) -> Digest | None:
+        response = self.client.request(
+            "HEAD",
+            self.path(f"manifests/{reference}"),
+            scope=self.scope("pull"),
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        header = response.headers.get("Docker-Content-Digest")
+        return Digest.parse(header) if header else None
+
+    def put_manifest(self, reference: str, data: bytes, media_type: str) -> Digest:
+        response = self.client.request(
+            "PUT",
+            self.path(f"manifests/{reference}"),
+            scope=self.scope("pull,push"),
+            headers={"Content-Type": media_type},
+            content=lambda: data,
+            ok=(200, 201, 202),
+        )
+        digest = Digest.of(data)
+        header = response.headers.get("Docker-Content-Digest")
+        if header and header != str(digest):
+            raise DigestMismatchError(
+                f"{self.client.host}/{self.name}: registry stored the manifest as {header}, "
+                f"expected {digest}"
+            )
+        return digest
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    def has_blob(self, digest: Digest) -> bool:
+        response = self.client.request(
+            "HEAD", self.path(f"blobs/{digest}"), scope=self.scope("pull"), ok=(200, 404)
+        )
+        return response.status_code == 200
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        reader = cast(BinaryIO, ResumingReader(self, descriptor))
+        where = f"{self.client.host}/{self.name}@{descriptor.digest}"
+        return cast(BinaryIO, VerifyingReader(reader, descriptor.digest, descriptor.size, where))
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return None
+
+    def read_blob_bytes(self, descriptor: Descriptor) -> bytes:
+        if descriptor.size > MAX_MANIFEST:
+            raise FormatError(f"{descriptor.digest}: {descriptor.size} bytes is too large for JSON")
+        response = self.client.request(
+            "GET", self.path(f"blobs/{descriptor.digest}"), scope=self.scope("pull")
+        )
+        return verify_bytes(
+            response.content, descriptor.digest, descriptor.size, f"blob {descriptor.digest}"
+        )
+
+    def mount_blob(self, digest: Digest, source_repo: str) -> bool:
+        """Ask the registry to link a blob from another repository; False if it would not."""
+        response = self.client.request(
+            "POST",
+            self.path("blobs/uploads/"),
+            scope=f"{self.scope('pull,push')} {scope_for(source_repo, 'pull')}",
+            params={"mount": str(digest), "from": source_repo},
+            ok=(201, 202),
+        )
+        if response.status_code == 201:
+            self.stats["mounted"] += 1
+            return True
+        location = response.headers.get("Location")
+        if location:  # an upload session we do not need
+            self.client.request(
+                "DELETE", self._absolute(location), scope=self.scope("pull,push"),
+                ok=(200, 202, 204, 404),
+            )  # fmt: skip
+        return False
+
+    def upload_blob(self, descriptor: Descriptor, opener: Callable[[], BinaryIO]) -> str:
+        """Upload unless present; returns ``existing`` or ``uploaded``."""
+        if self.has_blob(descriptor.digest):
+            self.stats["existing"] += 1
+            return "existing"
+        location = self._start_upload()
+        if descriptor.size <= CHUNK_THRESHOLD:
+
+            def body() -> bytes:
+                with opener() as stream:
+                    return stream.read()
+
+            self._finish_upload(location, descriptor.digest, body)
+        else:
+            location = self._upload_chunks(location, descriptor, opener)
+            self._finish_upload(location, descriptor.digest, lambda: b"")
+        self.stats["uploaded"] += 1
+        return "uploaded"
+
+    def _absolute(self, location: str) -> str:
+        return urljoin(self.client.base + "/", location)
+
+    def _start_upload(self) -> str:
+        response = self.client.request(
+            "POST", self.path("blobs/uploads/"), scope=self.scope("pull,push"), ok=(202,)
+        )
+        location = response.headers.get("Location")
+        if not location:
+            raise TransportError(f"{self.client.host}: upload started without a Location")
+        return self._absolute(location)
+
+    def _finish_upload(self, location: str, digest: Digest, body: Callable[[], bytes]) -> None:
+        self.client.request(
+            "PUT",
+            location,
+            scope=self.scope("pull,push"),
+            params={"digest": str(digest)},
+            headers={"Content-Type": "application/octet-stream"},
+            content=body,
+            ok=(201, 204),
+        )
+
+    def _upload_chunks(
+        self, location: str, descriptor: Descriptor, opener: Callable[[], BinaryIO]
+    ) -> str:
+        """PATCH chunk after chunk; after a failure, continue where the registry says it stands.
+
+        If the registry cannot say (distribution refuses a status query whose signed ``_state``
+        is stale, which happens when it applied a chunk whose answer was lost), the upload
+        starts again from zero, a bounded number of times.
+        """
+        offset = 0
+        failures = 0
+        with opener() as stream:
+            while offset < descriptor.size:
+                stream.seek(offset)
+                chunk = stream.read(CHUNK_SIZE)
+                end = offset + len(chunk) - 1
+                try:
+                    response = self.client.request(
+                        "PATCH",
+                        location,
+                        scope=self.scope("pull,push"),
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Range": f"{offset}-{end}",
+                        },
+                        content=lambda chunk=chunk: chunk,  # type: ignore[misc]
+                        ok=(202,),
+                        retry=False,
+                    )
+                except ScratchpackError:
+                    failures += 1
+                    if failures > self.client.retry.attempts:
+                        raise
+                    self.client._wait(failures, None)
+                    try:
+                        offset, location = self._upload_status(location)
+                        self.stats["resumed"] = self.stats.get("resumed", 0) + 1
+                    except ScratchpackError:
+                        location, offset = self._start_upload(), 0
+                        self.stats["restarted"] = self.stats.get("restarted", 0) + 1
+                    continue
+                location = self._absolute(response.headers.get("Location", location))
+                offset = end + 1
+        return location
+
+    def _upload_status(self, location: str) -> tuple[int, str]:
+        """Where an interrupted upload stands: ``Range: 0-N`` means resume at N+1."""
+        response = self.client.request("GET", location, scope=self.scope("pull,push"), ok=(204,))
+        value = response.headers.get("Range", "")
+        match = re.match(r"^(?:bytes=)?0-(\d+)$", value)
+        offset = int(match.group(1)) + 1 if match else 0
+        return offset, self._absolute(response.headers.get("Location", location))
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def tags(self) -> list[str]:
+        tags: list[str] = []
+        url: str | None = self.path("tags/list")
+        params: dict[str, str] | None = {"n": "1000"}
+        while url:
+            response = self.client.request("GET", url, scope=self.scope("pull"), params=params)
+            tags.extend(response.json().get("tags") or [])
+            match = _LINK_NEXT.search(response.headers.get("Link", ""))
+            url = self._absolute(match.group(1)) if match else None
+            params = None
+        return sorted(tags)

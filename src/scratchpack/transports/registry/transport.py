@@ -1,0 +1,137 @@
+"""Read and write whole images on a registry."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from scratchpack.errors import FormatError, NotFoundError
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.image import Image
+from scratchpack.model.manifest import Index, load_json, sniff_media_type
+from scratchpack.model.reference import Reference
+from scratchpack.transports.registry.auth import Credentials
+from scratchpack.transports.registry.client import RegistryClient
+from scratchpack.transports.registry.repository import Repository
+
+DEFAULT_JOBS = 4
+
+
+@dataclass
+class RegistryOptions:
+    tls_verify: bool = True
+    credentials: Credentials | None = None
+    jobs: int = DEFAULT_JOBS
+    on_blob: Callable[[Descriptor, str], None] | None = None
+    wrap_stream: Callable[[Descriptor, BinaryIO], BinaryIO] | None = None
+    clients: dict[str, RegistryClient] = field(default_factory=dict)
+
+    def client(self, host: str) -> RegistryClient:
+        if host not in self.clients:
+            self.clients[host] = RegistryClient(host, self.tls_verify, self.credentials)
+        return self.clients[host]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+
+
+def repository(reference: Reference, options: RegistryOptions) -> Repository:
+    return Repository(options.client(reference.domain), reference.path)
+
+
+def manifest_reference(reference: Reference) -> str:
+    return str(reference.digest) if reference.digest else reference.tag or "latest"
+
+
+def resolve(
+    repo: Repository, reference: str, platform: Platform | None, where: str
+) -> tuple[bytes, str]:
+    """Follow an index to the manifest for ``platform``; returns its bytes and media type."""
+    data, media_type = repo.get_manifest(reference)
+    media_type = media_type or sniff_media_type(load_json(data, f"{where} manifest"))
+    depth = 0
+    while media_type in mt.INDEX_TYPES:
+        depth += 1
+        if depth > 4:
+            raise FormatError(f"{where}: indexes nested too deep")
+        index = Index.parse(data, f"{where} index")
+        wanted = platform or Platform.host()
+        chosen = index.select_platform(wanted)
+        if chosen is None:
+            available = ", ".join(str(d.platform) for d in index.manifests if d.platform)
+            raise NotFoundError(
+                f"{where}: no image for {wanted} (available: {available or 'none'})"
+            )
+        data, media_type = repo.get_manifest(str(chosen.digest))
+        media_type = media_type or chosen.media_type
+    return data, media_type
+
+
+def read_image(
+    reference: Reference, options: RegistryOptions, platform: Platform | None = None
+) -> Image:
+    repo = repository(reference, options)
+    where = f"docker://{reference}"
+    data, _ = resolve(repo, manifest_reference(reference), platform, where)
+    doc = load_json(data, f"{where} manifest")
+    config = Descriptor.from_json(doc.get("config"))
+    return Image.assemble(data, repo.read_blob_bytes(config), repo)
+
+
+def push_blob(
+    repo: Repository,
+    descriptor: Descriptor,
+    opener: Callable[[], BinaryIO],
+    options: RegistryOptions,
+    mount_from: Repository | None = None,
+) -> str:
+    """Put one blob: skip if present, mount if the source is on the same registry, else upload."""
+    if repo.has_blob(descriptor.digest):
+        repo.stats["existing"] += 1
+        outcome = "existing"
+    elif (
+        mount_from is not None
+        and mount_from.client.host == repo.client.host
+        and mount_from.name != repo.name
+        and repo.mount_blob(descriptor.digest, mount_from.name)
+    ):
+        outcome = "mounted"
+    else:
+
+        def open_wrapped() -> BinaryIO:
+            stream = opener()
+            return options.wrap_stream(descriptor, stream) if options.wrap_stream else stream
+
+        outcome = repo.upload_blob(descriptor, open_wrapped)
+    if options.on_blob:
+        options.on_blob(descriptor, outcome)
+    return outcome
+
+
+def write_image(reference: Reference, image: Image, options: RegistryOptions) -> Descriptor:
+    """Push blobs (in parallel), then the config, then the manifest, by tag and digest."""
+    repo = repository(reference, options)
+    source = image.layers[0].source if image.layers else None
+    mount_from = source if isinstance(source, Repository) else None
+
+    def push_layer(index: int) -> str:
+        layer = image.layers[index]
+        return push_blob(repo, layer.descriptor, layer.open, options, mount_from)
+
+    with ThreadPoolExecutor(max(1, options.jobs)) as pool:
+        list(pool.map(push_layer, range(len(image.layers))))
+    config = image.manifest.config
+    push_blob(repo, config, lambda: _bytes_stream(image.config_bytes), options, None)
+    target = manifest_reference(reference)
+    digest = repo.put_manifest(target, image.manifest_bytes, image.manifest.media_type)
+    return Descriptor(image.manifest.media_type, digest, len(image.manifest_bytes))
+
+
+def _bytes_stream(data: bytes) -> BinaryIO:
+    return io.BytesIO(data)

@@ -1,0 +1,407 @@
+"""The docker:// transport against the real distribution server, skopeo, docker and podman."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import bcrypt
+import httpx
+import pytest
+
+from faultproxy import Fault, FaultProxy
+from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
+from realtools import free_tcp_port, need
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.digest import Digest
+from scratchpack.model.manifest import Index, canonical_json
+from scratchpack.model.reference import Reference
+from scratchpack.operations.copy import CopyOptions, copy
+from scratchpack.transports.names import OciName, RegistryName
+from scratchpack.transports.registry import repository as repository_module
+from scratchpack.transports.registry.transport import RegistryOptions
+
+Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
+NO_TLS = "--tls-verify=false"
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
+    return build_examples(tmp_path_factory.mktemp("examples"))
+
+
+@pytest.fixture
+def repo(registry: str, unique_name: str) -> str:
+    """A fresh repository on the shared test registry."""
+    return f"{registry}/{unique_name}"
+
+
+def _ok(*args: str | Path, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    result = run_cli(*args, "--format", "json", env=env)
+    assert result.code == 0, result.stderr
+    assert result.stderr == "", result.stderr  # not a terminal: no progress noise
+    return dict(result.json())
+
+
+def _layout(examples: Examples, path: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    return _ok("pack", examples.hello, "-o", f"oci:{path}:v1", *extra)
+
+
+def test_push_is_read_by_skopeo_and_docker(
+    examples: Examples, repo: str, skopeo: Run, docker: Run, tmp_path: Path
+) -> None:
+    summary = _ok("pack", examples.hello, "-o", f"docker://{repo}:v1")
+    info = json.loads(skopeo("inspect", NO_TLS, f"docker://{repo}:v1").stdout)
+    assert info["Digest"] == summary["digest"]
+    skopeo("copy", "--src-tls-verify=false", f"docker://{repo}:v1", f"oci:{tmp_path / 's'}:v1")
+    report = run_cli("inspect", f"oci:{tmp_path / 's'}:v1", "--format", "json")
+    assert report.json()["digest"] == summary["digest"]
+    docker("pull", "-q", f"{repo}:v1")
+    try:
+        out = docker("run", "--rm", "--network", "none", f"{repo}:v1").stdout.decode()
+        assert "uid=65532 gid=65532" in out
+        image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{repo}:v1").stdout.decode()
+        assert image_id.strip() == summary["config_digest"]
+    finally:
+        docker("rmi", "-f", f"{repo}:v1", check=False)
+
+
+def test_skopeo_push_then_we_pull_and_podman_runs(
+    examples: Examples, repo: str, skopeo: Run, podman: Run, tmp_path: Path
+) -> None:
+    summary = _layout(examples, tmp_path / "ours")
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'ours'}:v1", f"docker://{repo}:v1")
+    result = _ok("copy", f"docker://{repo}:v1", f"oci:{tmp_path / 'pulled'}:v1")
+    assert result["digest"] == summary["digest"] and result["digest_preserved"]
+    assert _ok("inspect", f"docker://{repo}:v1")["digest"] == summary["digest"]
+    out = podman("run", "--rm", "--network", "none", f"oci:{tmp_path / 'pulled'}:v1").stdout
+    assert b"uid=65532 gid=65532" in out
+    for name in ("index.json",):
+        assert (
+            json.loads((tmp_path / "pulled" / name).read_text())["manifests"][0]["digest"]
+            == (summary["digest"])
+        )
+
+
+def test_pushing_twice_uploads_no_blob(
+    examples: Examples, repo: str, registry_access_log: Path, tmp_path: Path
+) -> None:
+    _layout(examples, tmp_path / "l")
+    first = _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    assert first["blobs"] == {"uploaded": 3}
+    time.sleep(0.2)
+    path = repo.split("/", 1)[1]
+    uploads_before = _count_uploads(registry_access_log, path)
+    second = _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    assert second["blobs"] == {"existing": 3}
+    time.sleep(0.2)
+    assert _count_uploads(registry_access_log, path) == uploads_before
+    assert uploads_before >= 3
+
+
+def _count_uploads(log: Path, path: str) -> int:
+    lines = log.read_text(errors="replace").splitlines()
+    return sum(1 for line in lines if f"/v2/{path}/blobs/uploads" in line and '"POST ' in line)
+
+
+def test_copy_within_a_registry_mounts_blobs(examples: Examples, repo: str, tmp_path: Path) -> None:
+    _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    moved = _ok("copy", f"docker://{repo}:v1", f"docker://{repo}-copy:v1")
+    assert moved["blobs"] == {"mounted": 3}
+    assert moved["digest_preserved"]
+
+
+def test_digest_and_tags(examples: Examples, repo: str, tmp_path: Path) -> None:
+    summary = _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v2")
+    digest = run_cli("digest", f"docker://{repo}:v1")
+    assert digest.code == 0 and digest.stdout.strip() == summary["digest"]
+    assert run_cli("digest", f"{repo}:v2").stdout.strip() == summary["digest"]
+    assert run_cli("digest", f"oci:{tmp_path / 'l'}:v1").stdout.strip() == summary["digest"]
+    tags = run_cli("tags", f"docker://{repo}", "--format", "json")
+    assert tags.code == 0 and json.loads(tags.stdout) == ["v1", "v2"]
+    by_digest = _ok("inspect", f"docker://{repo}@{summary['digest']}")
+    assert by_digest["digest"] == summary["digest"]
+    assert_clean_error(run_cli("digest", f"docker://{repo}:nope"), 1, "not found")
+    assert_clean_error(
+        run_cli("copy", f"docker://{repo}:nope", f"oci:{tmp_path}/x"), 1, "not found"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def _multi_platform_layout(examples: Examples, path: Path) -> tuple[str, str, str]:
+    """A layout whose tag 'multi' is an index of an amd64 and an arm64 image."""
+    _layout(examples, path)
+    amd64 = layout_manifest(path, "v1")
+    blobs = path / "blobs/sha256"
+    amd64_bytes = canonical_json(amd64)
+    assert Digest.of(amd64_bytes).hex in {p.name for p in blobs.iterdir()}
+    config = json.loads((blobs / amd64["config"]["digest"][7:]).read_text())
+    config["architecture"] = "arm64"
+    config_bytes = canonical_json(config)
+    (blobs / Digest.of(config_bytes).hex).write_bytes(config_bytes)
+    arm = dict(amd64)
+    arm["config"] = dict(
+        amd64["config"], digest=str(Digest.of(config_bytes)), size=len(config_bytes)
+    )
+    arm_bytes = canonical_json(arm)
+    (blobs / Digest.of(arm_bytes).hex).write_bytes(arm_bytes)
+    index = Index(
+        (
+            Descriptor(mt.OCI_MANIFEST, Digest.of(amd64_bytes), len(amd64_bytes),
+                       platform=Platform("linux", "amd64")),
+            Descriptor(mt.OCI_MANIFEST, Digest.of(arm_bytes), len(arm_bytes),
+                       platform=Platform("linux", "arm64", "v8")),
+        )
+    ).to_bytes()  # fmt: skip
+    (blobs / Digest.of(index).hex).write_bytes(index)
+    top = json.loads((path / "index.json").read_text())
+    top["manifests"].append(
+        {"mediaType": mt.OCI_INDEX, "digest": str(Digest.of(index)), "size": len(index),
+         "annotations": {mt.ANNOTATION_REF_NAME: "multi"}}
+    )  # fmt: skip
+    (path / "index.json").write_text(json.dumps(top))
+    return str(Digest.of(index)), str(Digest.of(amd64_bytes)), str(Digest.of(arm_bytes))
+
+
+def test_multi_platform_copy_all_and_platform_selection(
+    examples: Examples, repo: str, skopeo: Run, tmp_path: Path
+) -> None:
+    index, amd64, arm64 = _multi_platform_layout(examples, tmp_path / "l")
+    pushed = _ok("copy", "--all", f"oci:{tmp_path / 'l'}:multi", f"docker://{repo}:multi")
+    assert pushed["digest"] == index and pushed["manifests"] == 3
+    raw = json.loads(skopeo("inspect", NO_TLS, "--raw", f"docker://{repo}:multi").stdout)
+    assert {m["digest"] for m in raw["manifests"]} == {amd64, arm64}
+    assert run_cli("digest", f"docker://{repo}:multi").stdout.strip() == index
+    arm = _ok(
+        "copy", "--platform", "linux/arm64", f"docker://{repo}:multi", f"oci:{tmp_path / 'a'}"
+    )
+    assert arm["digest"] == arm64
+    assert _ok("inspect", f"docker://{repo}:multi", "--platform", "linux/arm64")["digest"] == arm64
+    host = _ok("copy", f"docker://{repo}:multi", f"oci:{tmp_path / 'h'}")
+    assert host["digest"] == amd64
+    back = _ok("copy", "--all", f"docker://{repo}:multi", f"oci:{tmp_path / 'all'}:m")
+    assert back["digest"] == index
+    missing = run_cli(
+        "copy", "--platform", "linux/s390x", f"docker://{repo}:multi", f"oci:{tmp_path}/s"
+    )
+    assert_clean_error(missing, 1, "no image for linux/s390x")
+
+
+# -- faults -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(registry: str) -> Iterator[FaultProxy]:
+    with FaultProxy(registry) as p:
+        yield p
+
+
+def _blob_paths(layout: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (layout / "blobs/sha256").iterdir()}
+
+
+def test_pull_survives_500s_429s_and_dropped_connections(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    summary = _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    path = repo.split("/", 1)[1]
+    via = f"docker://{proxy.address}/{path}:v1"
+    proxy.add(Fault("GET", "/manifests/", "status", times=2, status=500))
+    proxy.add(Fault("GET", "/blobs/", "status", times=1, status=429, headers={"Retry-After": "1"}))
+    biggest = max(summary["layers"], key=lambda la: la["size"])["digest"]
+    proxy.add(Fault("GET", f"/blobs/{biggest}", "drop", times=2))
+    started = time.monotonic()
+    result = _ok("copy", via, f"oci:{tmp_path / 'p'}:v1")
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+    assert result["digest"] == summary["digest"]
+    assert _blob_paths(tmp_path / "p") == _blob_paths(tmp_path / "l")
+    assert all(f.hits == f.times for f in proxy.faults)
+
+
+def test_push_survives_server_errors(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    summary = _layout(examples, tmp_path / "l")
+    path = repo.split("/", 1)[1]
+    proxy.add(Fault("POST", "/blobs/uploads/", "status", times=2, status=503))
+    proxy.add(Fault("PUT", "/blobs/uploads/", "status", times=1, status=500))
+    proxy.add(Fault("PUT", "/manifests/", "status", times=1, status=502))
+    result = _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{proxy.address}/{path}:v1")
+    assert result["digest"] == summary["digest"]
+    assert run_cli("digest", f"docker://{repo}:v1").stdout.strip() == summary["digest"]
+
+
+def test_corrupt_bytes_fail_and_leave_nothing(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    path = repo.split("/", 1)[1]
+    proxy.add(Fault("GET", "/blobs/sha256:", "corrupt", times=100))
+    dest = tmp_path / "out"
+    result = run_cli("copy", f"docker://{proxy.address}/{path}:v1", f"oci:{dest}:v1")
+    assert_clean_error(result, 1, "digest mismatch")
+    assert not dest.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["l"]
+
+
+@pytest.mark.parametrize(("action", "outcome"), [("reset", "resumed"), ("swallow", "restarted")])
+def test_interrupted_chunked_upload_recovers(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, action: str, outcome: str,
+) -> None:  # fmt: skip
+    """A chunk lost on the way resumes at the registry's offset; one lost on the way back
+    (the registry applied it, the client cannot know) restarts the upload."""
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(3 << 20))  # incompressible: a 3 MiB layer
+    layout = tmp_path / "l"
+    summary = _ok(
+        "pack", examples.hello, "-o", f"oci:{layout}:v1", "--compression", "none",
+        "--add", f"{payload}:/data/payload.bin", "--tz", "none",
+    )  # fmt: skip
+    monkeypatch.setattr(repository_module, "CHUNK_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(repository_module, "CHUNK_SIZE", 512 << 10)
+    fault = proxy.add(Fault("PATCH", "/blobs/uploads/", action, times=1, after=1))
+    path = repo.split("/", 1)[1]
+    options = RegistryOptions(tls_verify=False)
+    try:
+        result = copy(
+            CopyOptions(
+                OciName(layout, "v1"),
+                RegistryName(Reference.parse(f"{proxy.address}/{path}:v1")),
+                registry=options,
+            )
+        )
+    finally:
+        options.close()
+    assert str(result.digest) == summary["digest"]
+    assert fault.hits == 1
+    patches = sum(
+        n for key, n in proxy.requests.items() if key.startswith(f"PATCH /v2/{path}/blobs/uploads/")
+    )
+    chunks = sum(-(-la["size"] // (512 << 10)) for la in summary["layers"] if la["size"] > 1 << 20)
+    if outcome == "resumed":
+        assert patches == chunks + 1  # only the lost chunk was sent twice
+    else:
+        assert patches > chunks + 1
+    pulled = _ok("copy", f"docker://{repo}:v1", f"oci:{tmp_path / 'back'}:v1")
+    assert pulled["digest"] == summary["digest"]
+    assert _blob_paths(tmp_path / "back") == _blob_paths(layout)
+
+
+# -- authentication -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second registry that wants HTTP basic auth (htpasswd, bcrypt): alice / s3cret."""
+    need("docker-registry")
+    root = tmp_path_factory.mktemp("auth-registry")
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
+    (root / "htpasswd").write_text(f"alice:{hashed}\n")
+    port = free_tcp_port()
+    (root / "config.yml").write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n"
+        f"auth:\n  htpasswd:\n    realm: test\n    path: {root}/htpasswd\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(root / "config.yml")],
+        stdout=subprocess.DEVNULL, stderr=(root / "log").open("wb"),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (root / "log").read_text()
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_basic_auth(examples: Examples, auth_registry: str, tmp_path: Path) -> None:
+    _layout(examples, tmp_path / "l")
+    src = f"oci:{tmp_path / 'l'}:v1"
+    dest = f"docker://{auth_registry}/team/app:v1"
+    no_config = {"DOCKER_CONFIG": str(tmp_path / "empty"), "REGISTRY_AUTH_FILE": ""}
+    anonymous = run_cli("copy", src, dest, env=no_config)
+    assert_clean_error(anonymous, 1, "requires authentication", "scratchpack login")
+    wrong = run_cli("copy", src, dest, "--creds", "alice:nope", env=no_config)
+    assert_clean_error(wrong, 1, "invalid username or password")
+    assert run_cli("copy", src, dest, "--creds", "alice:s3cret", env=no_config).code == 0
+    # credentials from a Docker config.json
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    token = base64.b64encode(b"alice:s3cret").decode()
+    (config_dir / "config.json").write_text(json.dumps({"auths": {auth_registry: {"auth": token}}}))
+    env = {"DOCKER_CONFIG": str(config_dir), "REGISTRY_AUTH_FILE": ""}
+    tags = run_cli("tags", f"docker://{auth_registry}/team/app", "--format", "json", env=env)
+    assert tags.code == 0, tags.stderr
+    assert json.loads(tags.stdout) == ["v1"]
+    # scratchpack login writes REGISTRY_AUTH_FILE, which later commands read
+    auth_file = tmp_path / "auth.json"
+    login_env = {"REGISTRY_AUTH_FILE": str(auth_file), "DOCKER_CONFIG": str(tmp_path / "empty")}
+    login = ("login", auth_registry, "-u", "alice", "--password-stdin")
+    bad = run_cli(*login, env=login_env, stdin="wrong\n")
+    assert_clean_error(bad, 1, "invalid username or password")
+    assert not auth_file.exists()
+    good = run_cli(*login, env=login_env, stdin="s3cret\n")
+    assert good.code == 0, good.stderr
+    assert auth_file.stat().st_mode & 0o777 == 0o600
+    pushed = run_cli("copy", src, f"docker://{auth_registry}/team/app:v2", env=login_env)
+    assert pushed.code == 0, pushed.stderr
+
+
+def test_credential_helper(examples: Examples, auth_registry: str, tmp_path: Path) -> None:
+    _layout(examples, tmp_path / "l")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-testhelper"
+    helper.write_text(
+        "#!/bin/sh\nread host\n"
+        f'[ "$host" = "{auth_registry}" ] || exit 1\n'
+        'echo \'{"Username":"alice","Secret":"s3cret"}\'\n'
+    )
+    helper.chmod(0o755)
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(
+        json.dumps({"credHelpers": {auth_registry: "testhelper"}})
+    )
+    env = {
+        "DOCKER_CONFIG": str(config_dir),
+        "REGISTRY_AUTH_FILE": "",
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    result = run_cli(
+        "copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{auth_registry}/h/app:v1", env=env
+    )
+    assert result.code == 0, result.stderr
+
+
+def test_invalid_registry_references(tmp_path: Path) -> None:
+    assert_clean_error(run_cli("copy", "docker://", f"oci:{tmp_path}/x"), 2, "docker://")
+    assert_clean_error(run_cli("copy", "docker://Bad/Name", f"oci:{tmp_path}/x"), 2, "lowercase")
+    assert_clean_error(run_cli("tags", "docker://a/b:c@sha256:zz"), 2, "bad digest")
+    unreachable = f"127.0.0.1:{free_tcp_port()}"
+    result = run_cli("copy", f"docker://{unreachable}/x:1", f"oci:{tmp_path}/x")
+    assert_clean_error(result, 1, "failed after")
+    assert not (tmp_path / "x").exists()
+    tls = run_cli("digest", "docker://registry.invalid/x:1")
+    assert tls.code == 1 and "Traceback" not in tls.stderr
