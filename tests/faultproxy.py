@@ -120,8 +120,10 @@ class FaultProxy:
         for key, value in upstream.headers.items():
             if key.lower() not in ("content-length", "transfer-encoding", "connection", "date"):
                 h.send_header(key, value.replace(self.upstream, self.address))
-        h.send_header("Content-Length", str(len(data) if h.command != "HEAD" else
-                                            upstream.headers.get("Content-Length", "0")))  # fmt: skip
+        if h.command == "HEAD":
+            h.send_header("Content-Length", upstream.headers.get("Content-Length", "0"))
+        else:
+            h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         if h.command == "HEAD":
             return
