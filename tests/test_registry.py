@@ -26,6 +26,7 @@ from scratchpack.operations.copy import CopyOptions, copy
 from scratchpack.transports.names import OciName, RegistryName
 from scratchpack.transports.registry import repository as repository_module
 from scratchpack.transports.registry.transport import RegistryOptions
+from tokenserver import TokenServer
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
@@ -302,37 +303,89 @@ def test_interrupted_chunked_upload_recovers(
 # -- authentication -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second registry that wants HTTP basic auth (htpasswd, bcrypt): alice / s3cret."""
+def _start_registry(root: Path, auth_yaml: str) -> subprocess.Popen[bytes]:
     need("docker-registry")
-    root = tmp_path_factory.mktemp("auth-registry")
-    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
-    (root / "htpasswd").write_text(f"alice:{hashed}\n")
     port = free_tcp_port()
     (root / "config.yml").write_text(
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n"
-        f"auth:\n  htpasswd:\n    realm: test\n    path: {root}/htpasswd\n"
+        f"    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}"
     )
     proc = subprocess.Popen(
         ["docker-registry", "serve", str(root / "config.yml")],
         stdout=subprocess.DEVNULL, stderr=(root / "log").open("wb"),
     )  # fmt: skip
+    proc.address = f"127.0.0.1:{port}"  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise AssertionError((root / "log").read_text())
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second registry that wants HTTP basic auth (htpasswd, bcrypt): alice / s3cret."""
+    root = tmp_path_factory.mktemp("auth-registry")
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
+    (root / "htpasswd").write_text(f"alice:{hashed}\n")
+    proc = _start_registry(
+        root, f"auth:\n  htpasswd:\n    realm: test\n    path: {root}/htpasswd\n"
+    )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (root / "log").read_text()
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield str(proc.address)  # type: ignore[attr-defined]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TokenServer]]:
+    """A registry with bearer-token auth, and the token server it trusts."""
+    root = tmp_path_factory.mktemp("token-registry")
+    with TokenServer(root) as tokens:
+        proc = _start_registry(root, tokens.registry_auth_yaml())
+        try:
+            yield str(proc.address), tokens  # type: ignore[attr-defined]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_bearer_token_flow(
+    examples: Examples, token_registry: tuple[str, TokenServer], tmp_path: Path
+) -> None:
+    address, tokens = token_registry
+    _layout(examples, tmp_path / "l")
+    src = f"oci:{tmp_path / 'l'}:v1"
+    env = {"DOCKER_CONFIG": str(tmp_path / "empty"), "REGISTRY_AUTH_FILE": ""}
+    wrong = run_cli("copy", src, f"docker://{address}/team/app:v1", "--creds", "alice:x", env=env)
+    assert_clean_error(wrong, 1, "invalid username or password")
+    tokens.requests.clear()
+    pushed = run_cli(
+        "copy", src, f"docker://{address}/team/app:v1", "--creds", "alice:s3cret", env=env
+    )
+    assert pushed.code == 0, pushed.stderr
+    # one token for the push scope, reused for every blob and the manifest
+    assert tokens.requests == {"repository:team/app:pull,push": 1}
+    pulled = run_cli(
+        "copy", f"docker://{address}/team/app:v1", f"oci:{tmp_path / 'p'}:v1",
+        "--creds", "alice:s3cret", "--format", "json", env=env,
+    )  # fmt: skip
+    assert pulled.code == 0, pulled.stderr
+    assert pulled.json()["digest_preserved"]
+    # a copy within the registry asks for one token covering both repositories (for the mount)
+    moved = run_cli(
+        "copy", f"docker://{address}/team/app:v1", f"docker://{address}/team/other:v1",
+        "--creds", "alice:s3cret", "--format", "json", env=env,
+    )  # fmt: skip
+    assert moved.code == 0, moved.stderr
+    assert moved.json()["blobs"] == {"mounted": 3}
 
 
 def test_basic_auth(examples: Examples, auth_registry: str, tmp_path: Path) -> None:

@@ -222,7 +222,7 @@ class RegistryDestination:
     def __init__(self, name: RegistryName, options: RegistryOptions) -> None:
         self.name = name
         self.options = options
-        self.repo = repository(name.reference, options)
+        self.repo = repository(name.reference, options, pushing=True)
 
     def ensure_blob(
         self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None

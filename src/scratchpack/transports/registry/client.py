@@ -72,6 +72,7 @@ class RegistryClient:
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
         self._tokens: dict[str, str] = {}
         self._basic = False
         self._challenge: Challenge | None = None
@@ -120,7 +121,13 @@ class RegistryClient:
                 return {"Authorization": self.credentials.basic_header()}
         return {}
 
-    def _authenticate(self, response: httpx.Response, scope: str, sent_basic: bool) -> None:
+    def _authenticate(self, response: httpx.Response, scope: str, sent: str) -> None:
+        """Answer a 401: enable basic auth, or get a bearer token for ``scope``.
+
+        ``sent`` is the Authorization header the refused request carried: if another thread
+        got a token for this scope since, it is reused instead of asking the server again.
+        """
+        sent_basic = sent.startswith("Basic ")
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         creds = self._creds()
         if challenge is None:
@@ -138,9 +145,11 @@ class RegistryClient:
             return
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
             raise AuthError(f"{self.host}: unsupported authentication scheme {challenge.scheme!r}")
-        token = self._fetch_token(challenge, scope, creds)
-        with self._lock:
-            self._tokens[scope] = token
+        with self._token_lock:
+            current = self._tokens.get(scope)
+            if current is not None and sent != f"Bearer {current}":
+                return
+            self._tokens[scope] = self._fetch_token(challenge, scope, creds)
 
     def _fetch_token(self, challenge: Challenge, scope: str, creds: Credentials | None) -> str:
         params: list[tuple[str, str | int | float | bool | None]] = [
@@ -212,8 +221,7 @@ class RegistryClient:
             if response.status_code == 401 and auth_tries < 2:
                 auth_tries += 1
                 response.close()
-                sent_basic = all_headers.get("Authorization", "").startswith("Basic ")
-                self._authenticate(response, scope, sent_basic)
+                self._authenticate(response, scope, all_headers.get("Authorization", ""))
                 continue
             if retry and response.status_code in RETRY_STATUS and attempt + 1 < self.retry.attempts:
                 retry_after = response.headers.get("Retry-After")

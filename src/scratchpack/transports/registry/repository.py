@@ -105,16 +105,18 @@ class ResumingReader:
 class Repository:
     """``HOST/PATH`` on a registry, speaking the distribution API through ``client``."""
 
-    def __init__(self, client: RegistryClient, name: str) -> None:
+    def __init__(self, client: RegistryClient, name: str, *, pushing: bool = False) -> None:
         self.client = client
         self.name = name
+        # A repository we push to asks for pull,push even to read, so one token serves all.
+        self.pushing = pushing
         self.stats: dict[str, int] = {"uploaded": 0, "mounted": 0, "existing": 0}
 
     def path(self, suffix: str) -> str:
         return f"/v2/{self.name}/{suffix}"
 
     def scope(self, actions: str) -> str:
-        return scope_for(self.name, actions)
+        return scope_for(self.name, "pull,push" if self.pushing else actions)
 
     # -- manifests -------------------------------------------------------------------------
 

@@ -41,8 +41,10 @@ class RegistryOptions:
         self.clients.clear()
 
 
-def repository(reference: Reference, options: RegistryOptions) -> Repository:
-    return Repository(options.client(reference.domain), reference.path)
+def repository(
+    reference: Reference, options: RegistryOptions, *, pushing: bool = False
+) -> Repository:
+    return Repository(options.client(reference.domain), reference.path, pushing=pushing)
 
 
 def manifest_reference(reference: Reference) -> str:
@@ -116,7 +118,7 @@ def push_blob(
 
 def write_image(reference: Reference, image: Image, options: RegistryOptions) -> Descriptor:
     """Push blobs (in parallel), then the config, then the manifest, by tag and digest."""
-    repo = repository(reference, options)
+    repo = repository(reference, options, pushing=True)
     source = image.layers[0].source if image.layers else None
     mount_from = source if isinstance(source, Repository) else None
 
