@@ -458,3 +458,25 @@ def test_invalid_registry_references(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     tls = run_cli("digest", "docker://registry.invalid/x:1")
     assert tls.code == 1 and "Traceback" not in tls.stderr
+
+
+def test_registry_to_daemon_and_back(
+    examples: Examples, repo: str, docker: Run, skopeo: Run, unique_name: str,
+    tool_env: dict[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    summary = _ok("pack", examples.hello, "-o", f"docker://{repo}:v1")
+    env = {"DOCKER_HOST": tool_env["DOCKER_HOST"]}
+    local = f"{unique_name}-local:v1"
+    try:
+        loaded = _ok("copy", f"docker://{repo}:v1", f"docker-daemon:{local}", env=env)
+        assert not loaded["digest_preserved"]  # the daemon keeps no manifest
+        out = docker("run", "--rm", "--network", "none", local).stdout.decode()
+        assert "uid=65532 gid=65532" in out
+        pushed = _ok("copy", f"docker-daemon:{local}", f"docker://{repo}-back:v1", env=env)
+        raw = json.loads(skopeo("inspect", NO_TLS, "--raw", f"docker://{repo}-back:v1").stdout)
+        assert raw["mediaType"] == mt.DOCKER_MANIFEST
+        assert {la["mediaType"] for la in raw["layers"]} == {mt.DOCKER_LAYER_GZIP}
+        assert raw["config"]["digest"] == summary["config_digest"]  # same image ID
+        assert pushed["digest"] == run_cli("digest", f"docker://{repo}-back:v1").stdout.strip()
+    finally:
+        docker("rmi", "-f", local, check=False)

@@ -21,13 +21,13 @@ from scratchpack.model.descriptor import Descriptor
 class RichProgress:
     """One bar per blob and one overall, on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
