@@ -15,100 +15,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = Path(os.environ.get("SCRATCHPACK_TEST_ENV", "/tmp/scratchpack-test-env"))
-SCRATCHPACK = [sys.executable, "-m", "scratchpack"]
+from common import (
+    SCRATCHPACK,
+    Case,
+    binary_like_bytes,
+    machine_info,
+    print_table,
+    reset_path,
+    sh,
+    stop_env,
+    timed,
+    tool_env,
+)
+
 BARE = ["--tz", "none", "--no-certs"]
 
 
-@dataclass
-class Case:
-    name: str
-    ours: list[float]
-    peer: list[float] | None
-    target: float | None
-    size: int
-
-    @property
-    def ratio(self) -> float | None:
-        if not self.peer:
-            return None
-        return statistics.median(self.ours) / statistics.median(self.peer)
-
-
-def sh(cmd: list[str] | str, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        cmd, shell=isinstance(cmd, str), env=env, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed: {cmd}\n{proc.stderr[-2000:]}")
-    return proc.stdout
-
-
-def timed(fn: Callable[[], object], runs: int, reset: Callable[[], object]) -> list[float]:
-    """Warm once (not counted), then ``runs`` timed repetitions with a reset before each."""
-    reset()
-    fn()
-    times = []
-    for _ in range(runs):
-        reset()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def make_binary(work: Path, size: int) -> Path:
+    """A static ELF with real binaries appended: pack accepts it and it compresses like one."""
     source = work / "main.c"
     source.write_text('#include <stdio.h>\nint main(void){puts("big");return 0;}\n')
     binary = work / "big"
     sh(["gcc", "-static", "-Os", "-o", str(binary), str(source)])
     with binary.open("ab") as out:
-        written = binary.stat().st_size
-        for directory in ("/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/lib"):
-            for path in sorted(Path(directory).glob("*")):
-                if written >= size:
-                    break
-                if path.is_file() and not path.is_symlink() and path.stat().st_size > 100_000:
-                    data = path.read_bytes()[: size - written]
-                    out.write(data)
-                    written += len(data)
+        out.write(binary_like_bytes(size - binary.stat().st_size))
     return binary
-
-
-def tool_env() -> tuple[dict[str, str], bool]:
-    env_file = STATE / "env"
-    started = False
-    if not env_file.exists():
-        sh([str(ROOT / "scripts/provision-test-env"), "up"])
-        started = True
-    env = dict(os.environ)
-    for line in env_file.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value
-    return env, started
-
-
-def reset_path(path: Path) -> Callable[[], None]:
-    def reset() -> None:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-
-    return reset
 
 
 def pack(binary: Path, dest: str, *extra: str) -> Callable[[], object]:
@@ -117,28 +54,6 @@ def pack(binary: Path, dest: str, *extra: str) -> Callable[[], object]:
 
 def blobs_size(layout: Path) -> int:
     return sum(p.stat().st_size for p in (layout / "blobs").rglob("*") if p.is_file())
-
-
-def machine_info(env: dict[str, str]) -> list[str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
-    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    lines = [
-        f"- CPU: {cpu}, {os.cpu_count()} cores; memory {int(mem) // 1024 // 1024} GiB",
-        f"- kernel {platform.release()}, Python {platform.python_version()}",
-    ]
-    for cmd in (["docker", "version", "--format", "{{.Server.Version}}"], ["buildah", "--version"]):
-        if shutil.which(cmd[0]):
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-            lines.append(f"- {cmd[0]}: {proc.stdout.strip() or proc.stderr.strip()[:80]}")
-    lines.append(f"- gzip: {sh(['gzip', '--version']).splitlines()[0]}")
-    return lines
 
 
 def main() -> int:
@@ -235,27 +150,9 @@ def main() -> int:
                 )
             )
     finally:
-        if started:
-            subprocess.run([str(ROOT / "scripts/provision-test-env"), "down"], check=False)
+        stop_env(started)
 
-    print()
-    print(f"{args.runs} timed runs each after one warm-up; medians in seconds; ratio = ours / peer")
-    print()
-    print("| case | ours (s) | peer (s) | ratio | target | verdict | output |")
-    print("|---|---:|---:|---:|---:|---|---:|")
-    for case in cases:
-        ours_m = statistics.median(case.ours)
-        peer_m = f"{statistics.median(case.peer):.2f}" if case.peer else "-"
-        ratio = f"{case.ratio:.2f}x" if case.ratio is not None else "-"
-        target = f"<= {case.target}x" if case.target else "-"
-        if case.target and case.ratio is not None:
-            verdict = "met" if case.ratio <= case.target else "MISSED"
-        else:
-            verdict = "-"
-        print(
-            f"| {case.name} | {ours_m:.2f} | {peer_m} | {ratio} | {target} | {verdict} | "
-            f"{case.size / 1e6:.1f} MB |"
-        )
+    print_table(cases, args.runs)
     print()
     print("\n".join(machine_info(env)))
     return 0

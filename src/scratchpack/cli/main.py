@@ -7,24 +7,22 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
 from scratchpack.cli.progress import RichProgress, wants_progress
+
+if TYPE_CHECKING:
+    from scratchpack.operations.pack import PackResult
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.compress import COMPRESSIONS
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.digest import Digest
 from scratchpack.model.reference import Reference
-from scratchpack.operations.copy import CopyOptions, copy
-from scratchpack.operations.essentials import DEFAULT_CA_BUNDLE, DEFAULT_ZONEINFO, RunUser
-from scratchpack.operations.inspect import inspect_image
-from scratchpack.operations.pack import AddSpec, PackOptions, PackResult, pack, parse_command
 from scratchpack.transports import oci_layout
 from scratchpack.transports.dispatch import open_image
 from scratchpack.transports.names import (
@@ -143,8 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--tz", default="all", metavar="all|none|ZONE,...", help="zoneinfo to include (default all)"
     )
     p.add_argument("--no-certs", action="store_true", help="leave out the CA bundle")
-    p.add_argument("--ca-bundle", type=Path, default=DEFAULT_CA_BUNDLE, help=argparse.SUPPRESS)
-    p.add_argument("--zoneinfo", type=Path, default=DEFAULT_ZONEINFO, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--ca-bundle",
+        type=Path,
+        default=Path("/etc/ssl/certs/ca-certificates.crt"),
+        help=argparse.SUPPRESS,
+    )
+    p.add_argument(
+        "--zoneinfo", type=Path, default=Path("/usr/share/zoneinfo"), help=argparse.SUPPRESS
+    )
     p.add_argument("--platform", help="OS/ARCH[/VARIANT]; must match the binary")
     p.add_argument(
         "--compression",
@@ -227,6 +232,10 @@ def _ports(items: list[str]) -> list[str]:
 
 
 def cmd_pack(args: argparse.Namespace, console: Console) -> int:
+    # Imported here: pyelftools and the layer writer are only needed to pack.
+    from scratchpack.operations.essentials import RunUser
+    from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
+
     env = [f"{k}={v}" for k, v in _key_values(args.env, "--env").items()]
     annotations = _key_values(args.annotation, "--annotation")
     if args.source:
@@ -317,6 +326,10 @@ def print_fields(console: Console, rows: list[tuple[str, str]]) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from scratchpack.operations.inspect import inspect_image
+
     name = parse_image_name(args.image)
     platform = Platform.parse(args.platform) if args.platform else None
     options = _registry_options(args)
@@ -369,6 +382,8 @@ def _image_name(text: str) -> ImageName:
 
 
 def cmd_copy(args: argparse.Namespace, console: Console) -> int:
+    from scratchpack.operations.copy import CopyOptions, copy
+
     options = _registry_options(args)
     copy_options = CopyOptions(
         source=parse_image_name(args.source),

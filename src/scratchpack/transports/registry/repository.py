@@ -48,7 +48,7 @@ class ResumingReader:
             ok=(200, 206),
             stream=True,
         )
-        self._response, self._chunks = response, response.iter_bytes(1 << 16)
+        self._response, self._chunks = response, response.iter_bytes()
         if self._received and response.status_code == 200:
             # The server ignored the Range: read past what we already have.
             skip = self._received
@@ -62,7 +62,21 @@ class ResumingReader:
                 skip -= len(piece)
 
     def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buffer) < n:
+        """Up to ``n`` bytes (fewer is not EOF; ``b""`` is), without re-copying a buffer."""
+        if n < 0:
+            parts = [self._buffer]
+            self._buffer = b""
+            while piece := self._next_piece():
+                parts.append(piece)
+            return b"".join(parts)
+        if not self._buffer:
+            self._buffer = self._next_piece()
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+    def _next_piece(self) -> bytes:
+        """The next bytes off the network, resuming after drops; ``b""`` at the real end."""
+        while True:
             assert self._chunks is not None
             try:
                 piece = next(self._chunks, b"")
@@ -73,14 +87,9 @@ class ResumingReader:
                 if self._received < self._descriptor.size:
                     self._resume(None)
                     continue
-                break
-            self._buffer += piece
+                return b""
             self._received += len(piece)
-        if n < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return data
+            return piece
 
     def _resume(self, exc: Exception | None) -> None:
         self.close()

@@ -1,0 +1,137 @@
+"""Benchmark ``scratchpack copy`` against ``skopeo copy``: registry -> oci: and oci: -> registry.
+
+The image has six gzip layers of binary-like data (840 MB uncompressed, about 300 MB stored). Both tools
+talk to the same loopback registry in the same run; every push goes to a fresh repository so
+that every blob is really uploaded, and every pull to an empty directory.
+Run: ``.venv/bin/python bench/bench_copy.py [--runs N] [--layers N] [--layer-mb N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+import uuid
+from pathlib import Path
+
+from common import (
+    SCRATCHPACK,
+    Case,
+    binary_like_bytes,
+    machine_info,
+    print_table,
+    reset_path,
+    sh,
+    stop_env,
+    timed,
+    tool_env,
+)
+from scratchpack.layers.compress import CompressingWriter
+from scratchpack.layers.tarwriter import LayerContents, write_tar
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.descriptor import Descriptor
+from scratchpack.model.digest import Digest
+from scratchpack.model.manifest import Manifest, canonical_json
+from scratchpack.transports import oci_layout
+
+SKOPEO_BLOB_CACHE = Path("/var/lib/containers/cache/blob-info-cache-v1.boltdb")
+
+
+def make_layout(path: Path, layers: int, layer_bytes: int) -> int:
+    """An OCI layout tagged ``bench`` with ``layers`` distinct gzip layers; returns its size."""
+    data = binary_like_bytes(layers * layer_bytes)
+    path.mkdir(parents=True)
+    oci_layout.init_layout(path)
+    blobs = path / "blobs/sha256"
+    descriptors, diff_ids = [], []
+    for n in range(layers):
+        contents = LayerContents()
+        contents.add_file(f"data/part{n}.bin", data=data[n * layer_bytes : (n + 1) * layer_bytes])
+        tmp = blobs / "layer.tmp"
+        with tmp.open("wb") as out:
+            writer = CompressingWriter(out, "gzip")
+            write_tar(contents, writer, 0)  # type: ignore[arg-type]
+            blob = writer.finish()
+        tmp.rename(blobs / blob.digest.hex)
+        descriptors.append(Descriptor(mt.OCI_LAYER_GZIP, blob.digest, blob.size))
+        diff_ids.append(str(blob.diff_id))
+    config = canonical_json(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    )
+    (blobs / Digest.of(config).hex).write_bytes(config)
+    manifest = Manifest(
+        Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config)), tuple(descriptors)
+    )
+    data_m = manifest.to_bytes()
+    (blobs / Digest.of(data_m).hex).write_bytes(data_m)
+    oci_layout.set_tag(path, "bench", Descriptor(mt.OCI_MANIFEST, Digest.of(data_m), len(data_m)))
+    return sum(d.size for d in descriptors)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="scratchpack copy vs skopeo copy")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--layer-mb", type=int, default=140)
+    args = parser.parse_args()
+    env, started = tool_env()
+    registry = env["SCRATCHPACK_TEST_REGISTRY"]
+    counter = itertools.count()
+    run_id = uuid.uuid4().hex[:8]  # fresh repositories even on a registry that outlived runs
+    outcomes: list[dict[str, int]] = []
+    cases: list[Case] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
+            work = Path(tmp)
+            source = work / "source"
+            size = make_layout(source, args.layers, args.layer_mb * 1_000_000)
+            print(f"image: {args.layers} layers, {args.layers * args.layer_mb} MB uncompressed, "
+                  f"{size / 1e6:.1f} MB compressed")  # fmt: skip
+            seed = f"docker://{registry}/bench/{run_id}-seed:1"
+            sh([*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench", seed], env)
+
+            pulled = work / "pulled"
+            ours = timed(
+                lambda: sh([*SCRATCHPACK, "copy", "-q", seed, f"oci:{pulled}:1"], env),
+                args.runs,
+                reset_path(pulled),
+            )
+            peer = timed(
+                lambda: sh(
+                    ["skopeo", "copy", "-q", "--src-tls-verify=false", seed, f"oci:{pulled}:1"], env
+                ),  # fmt: skip
+                args.runs,
+                reset_path(pulled),
+            )
+            cases.append(Case("registry -> oci: copy vs skopeo copy", ours, peer, 1.0, size))
+
+            def push_ours() -> None:
+                dest = f"docker://{registry}/bench/{run_id}-ours{next(counter)}:1"
+                out = sh([*SCRATCHPACK, "copy", "-q", "--format", "json", f"oci:{source}:bench",
+                          dest], env)  # fmt: skip
+                outcomes.append(json.loads(out)["blobs"])
+
+            def push_skopeo() -> None:
+                dest = f"docker://{registry}/bench/{run_id}-skopeo{next(counter)}:1"
+                sh(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{source}:bench",
+                    dest], env)  # fmt: skip
+
+            ours = timed(push_ours, args.runs, lambda: None)
+            # skopeo remembers where it saw each blob and would mount it from the last run's
+            # repository instead of uploading: forget that, so both tools move the same bytes.
+            peer = timed(push_skopeo, args.runs, reset_path(SKOPEO_BLOB_CACHE))
+            cases.append(Case("oci: -> registry: copy vs skopeo copy", ours, peer, 1.0, size))
+    finally:
+        stop_env(started)
+    print_table(cases, args.runs)
+    print(f"\nour pushes, blob outcomes per run: {outcomes}")
+    if any(set(o) != {"uploaded"} for o in outcomes):
+        print("WARNING: some of our pushes did not upload every blob")
+    print()
+    print("\n".join(machine_info(env)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
