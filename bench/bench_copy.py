@@ -1,8 +1,8 @@
 """Benchmark ``scratchpack copy`` against ``skopeo copy``: registry -> oci: and oci: -> registry.
 
-The image has six gzip layers of binary-like data (840 MB uncompressed, about 300 MB stored). Both tools
-talk to the same loopback registry in the same run; every push goes to a fresh repository so
-that every blob is really uploaded, and every pull to an empty directory.
+The image has six gzip layers of binary-like data (840 MB uncompressed, about 300 MB stored).
+Both tools talk to the same loopback registry in the same run; every push goes to a fresh
+repository so that every blob is really uploaded, and every pull to an empty directory.
 Run: ``.venv/bin/python bench/bench_copy.py [--runs N] [--layers N] [--layer-mb N]``.
 """
 
@@ -97,13 +97,15 @@ def main() -> int:
                 args.runs,
                 reset_path(pulled),
             )
-            peer = timed(
-                lambda: sh(
-                    ["skopeo", "copy", "-q", "--src-tls-verify=false", seed, f"oci:{pulled}:1"], env
-                ),  # fmt: skip
-                args.runs,
-                reset_path(pulled),
-            )
+            skopeo_pull = [
+                "skopeo",
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                seed,
+                f"oci:{pulled}:1",
+            ]
+            peer = timed(lambda: sh(skopeo_pull, env), args.runs, reset_path(pulled))
             cases.append(Case("registry -> oci: copy vs skopeo copy", ours, peer, 1.0, size))
 
             def push_ours() -> None:
