@@ -32,7 +32,8 @@ class RichProgress:
         )
         self._tasks: dict[str, TaskID] = {}
         self._lock = threading.Lock()
-        self._overall = self._progress.add_task("total", total=None)
+        self._overall = self._progress.add_task("total", total=0)
+        self._expected = 0
 
     def __enter__(self) -> RichProgress:
         self._progress.start()
@@ -48,6 +49,8 @@ class RichProgress:
                 self._tasks[key] = self._progress.add_task(
                     descriptor.digest.short(), total=descriptor.size
                 )
+                self._expected += descriptor.size
+                self._progress.update(self._overall, total=self._expected)
             return self._tasks[key]
 
     def blob_started(self, descriptor: Descriptor) -> None:

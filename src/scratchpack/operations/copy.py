@@ -219,16 +219,20 @@ class OciDestination:
 
 
 class RegistryDestination:
-    def __init__(self, name: RegistryName, options: RegistryOptions) -> None:
+    def __init__(self, name: RegistryName, options: RegistryOptions, progress: Progress) -> None:
         self.name = name
         self.options = options
+        self.progress = progress
         self.repo = repository(name.reference, options, pushing=True)
 
     def ensure_blob(
         self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
     ) -> str:
         def opener() -> BinaryIO:
-            return fetch().open("rb")
+            self.progress.blob_started(descriptor)
+            stream = fetch().open("rb")
+            counted = CountingReader(stream, lambda n: self.progress.blob_advanced(descriptor, n))
+            return cast(BinaryIO, counted)
 
         return push_blob(self.repo, descriptor, opener, self.options, mount_from)
 
@@ -259,7 +263,7 @@ def _raw_destination(options: CopyOptions) -> Iterator[tuple[RawDestination, Pat
     dst = options.destination
     if isinstance(dst, RegistryName):
         with tempfile.TemporaryDirectory(prefix="scratchpack-copy.") as tmp:
-            yield RegistryDestination(dst, options.registry), Path(tmp)
+            yield RegistryDestination(dst, options.registry, options.progress), Path(tmp)
         return
     assert isinstance(dst, OciName)
     check_destination(dst, force=options.force)
