@@ -64,13 +64,8 @@ class RegistryClient:
     def __post_init__(self) -> None:
         self.registry_host = "registry-1.docker.io" if self.host == "docker.io" else self.host
         self._scheme: str | None = None
-        self._http = httpx.Client(
-            verify=self.tls_verify,
-            timeout=httpx.Timeout(self.timeout, connect=15.0),
-            follow_redirects=True,
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-        )
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
         self._lock = threading.Lock()
         self._token_lock = threading.Lock()
         self._tokens: dict[str, str] = {}
@@ -81,23 +76,58 @@ class RegistryClient:
 
     @property
     def base(self) -> str:
-        """``https://HOST``, or ``http://HOST`` where plain HTTP is allowed and TLS fails."""
+        """``https://HOST``; ``http://HOST`` only on loopback or with ``--tls-verify=false``."""
         with self._lock:
             if self._scheme is None:
                 self._scheme = self._probe_scheme()
             return f"{self._scheme}://{self.registry_host}"
 
+    @property
+    def _http(self) -> httpx.Client:
+        """The HTTP client, made once the scheme is known: a verifying TLS context costs ~40 ms
+        to build (the CA bundle is parsed), which a plain-HTTP loopback registry never needs."""
+        with self._client_lock:
+            if self._client is None:
+                scheme = self._scheme or "https"
+                self._client = self._make_client(verify=self.tls_verify and scheme == "https")
+            return self._client
+
+    def _make_client(self, verify: bool) -> httpx.Client:
+        return httpx.Client(
+            verify=verify,
+            timeout=httpx.Timeout(self.timeout, connect=15.0),
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+
     def _probe_scheme(self) -> str:
+        """HTTPS for remote registries; loopback ones are asked over plain HTTP first (nothing
+        can intercept loopback traffic), and ``--tls-verify=false`` allows a fallback to HTTP."""
         if self.tls_verify and not plain_http_allowed(self.host):
             return "https"
+        if plain_http_allowed(self.host):
+            probe = self._make_client(verify=False)
+            try:
+                response = probe.get(f"http://{self.registry_host}/v2/", timeout=5.0)
+                if response.status_code in (200, 401) or "Docker-Distribution-API-Version" in (
+                    response.headers
+                ):
+                    self._client = probe
+                    return "http"
+            except httpx.HTTPError:
+                pass
+            probe.close()
+            return "https"
         try:
-            self._http.get(f"https://{self.registry_host}/v2/", timeout=5.0)
+            self._make_client(verify=False).get(f"https://{self.registry_host}/v2/", timeout=5.0)
             return "https"
         except httpx.HTTPError:
             return "http"
 
     def close(self) -> None:
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> RegistryClient:
         return self
