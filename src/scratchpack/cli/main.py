@@ -14,7 +14,6 @@ from rich.markup import escape
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
-from scratchpack.cli.progress import RichProgress, wants_progress
 
 if TYPE_CHECKING:
     from scratchpack.operations.pack import PackResult
@@ -394,7 +393,9 @@ def cmd_copy(args: argparse.Namespace, console: Console) -> int:
         registry=options,
     )
     try:
-        if wants_progress(args.quiet) and args.format == "text":
+        if not args.quiet and args.format == "text" and sys.stderr.isatty():
+            from scratchpack.cli.progress import RichProgress
+
             with RichProgress() as progress:
                 copy_options.progress = progress
                 result = copy(copy_options)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 from rich.console import Console
@@ -65,7 +64,3 @@ class RichProgress:
         self._progress.update(
             task, completed=descriptor.size, description=f"{descriptor.digest.short()} {outcome}"
         )
-
-
-def wants_progress(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()

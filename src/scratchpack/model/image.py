@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
-import zstandard
-
 from scratchpack.errors import FormatError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.config import ImageConfig
@@ -88,6 +86,7 @@ class Layer:
     def open_uncompressed(self) -> Iterator[BinaryIO]:
         """The layer's tar stream, verified against the config's diff_id at EOF."""
         raw = self.open()
+        decode_errors: tuple[type[BaseException], ...] = (OSError, EOFError)
         try:
             head = raw.read(4)
             peek = cast(BinaryIO, _PeekReader(head, raw))
@@ -96,6 +95,9 @@ class Layer:
             if kind == "gzip":
                 stream = cast(BinaryIO, gzip.GzipFile(fileobj=peek, mode="rb"))
             elif kind == "zstd":
+                import zstandard  # only zstd layers need it; slow to import
+
+                decode_errors = (OSError, EOFError, zstandard.ZstdError)
                 reader = zstandard.ZstdDecompressor().stream_reader(peek, read_across_frames=True)
                 stream = cast(BinaryIO, reader)
             else:
@@ -104,7 +106,7 @@ class Layer:
                 BinaryIO,
                 VerifyingReader(stream, self.diff_id, None, f"layer {self.diff_id} (uncompressed)"),
             )
-        except (OSError, EOFError, zstandard.ZstdError) as exc:
+        except decode_errors as exc:
             raise FormatError(f"layer {self.descriptor.digest}: cannot decompress: {exc}") from exc
         finally:
             raw.close()

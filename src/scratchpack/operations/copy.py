@@ -21,7 +21,6 @@ from typing import BinaryIO, Protocol, cast
 
 from scratchpack.errors import FormatError, ScratchpackError, UsageError
 from scratchpack.fsutil import atomic_file, link_or_copy, staged_directory
-from scratchpack.layers.compress import CompressingWriter
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
@@ -386,6 +385,8 @@ class _SpooledBlobs:
 
 def _compress_layers(image: Image, tmp: Path) -> Image:
     """Uncompressed archive layers -> gzip, in a Docker schema 2 manifest (as skopeo does)."""
+    from scratchpack.layers.compress import CompressingWriter  # only this path compresses
+
     descriptors = []
     for layer in image.layers:
         spool = tmp / "layer.tmp"

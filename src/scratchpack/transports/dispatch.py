@@ -1,4 +1,7 @@
-"""One entry point to read or write an image, whatever transport its name selects."""
+"""One entry point to read or write an image, whatever transport its name selects.
+
+Transports are imported when a name selects them: every command pays for what it uses only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from dataclasses import dataclass
 from scratchpack.errors import ScratchpackError
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.image import Image
-from scratchpack.transports import docker_archive, docker_daemon, oci_layout
+from scratchpack.transports import oci_layout
 from scratchpack.transports.names import ArchiveName, DaemonName, ImageName, OciName, RegistryName
 from scratchpack.transports.registry import transport as registry
 
@@ -36,9 +39,13 @@ def open_image(
     elif isinstance(name, OciName):
         yield oci_layout.read_image(name.directory, name.tag, platform)
     elif isinstance(name, ArchiveName):
+        from scratchpack.transports import docker_archive
+
         with docker_archive.open_archive(name.file, name.reference) as image:
             yield image
     else:
+        from scratchpack.transports import docker_daemon
+
         with docker_daemon.open_daemon_image(name.reference) as image:
             yield image
 
@@ -63,9 +70,13 @@ def write_image(
         tag = entry.annotations.get("org.opencontainers.image.ref.name", "")
         return WriteResult(f"oci:{name.directory}:{tag}", "")
     if isinstance(name, ArchiveName):
+        from scratchpack.transports import docker_archive
+
         docker_archive.write_archive(name.file, image, name.reference, force=force)
         return WriteResult(str(name), "")
     if isinstance(name, DaemonName):
+        from scratchpack.transports import docker_daemon
+
         message = docker_daemon.load_image(image, name.reference)
         return WriteResult(str(name), message)
     raise ScratchpackError(f"cannot write to {name}")
