@@ -9,35 +9,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
+from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
     from scratchpack.operations.pack import PackResult
+    from scratchpack.transports.registry.transport import RegistryOptions
+
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.layers.compress import COMPRESSIONS
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.digest import Digest
+from scratchpack.model.mediatypes import COMPRESSIONS
 from scratchpack.model.reference import Reference
 from scratchpack.transports import oci_layout
-from scratchpack.transports.dispatch import open_image
 from scratchpack.transports.names import (
     TRANSPORTS,
     ImageName,
     OciName,
     RegistryName,
     parse_image_name,
-)
-from scratchpack.transports.registry.auth import Credentials
-from scratchpack.transports.registry.auth import store as store_credentials
-from scratchpack.transports.registry.client import RegistryClient
-from scratchpack.transports.registry.transport import (
-    RegistryOptions,
-    manifest_reference,
-    repository,
 )
 
 
@@ -81,6 +72,9 @@ def _registry_flags() -> _Parser:
 
 
 def _registry_options(args: argparse.Namespace) -> RegistryOptions:
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.transport import RegistryOptions
+
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     creds = Credentials.parse(args.creds) if args.creds else None
@@ -230,7 +224,7 @@ def _ports(items: list[str]) -> list[str]:
     return out
 
 
-def cmd_pack(args: argparse.Namespace, console: Console) -> int:
+def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     # Imported here: pyelftools and the layer writer are only needed to pack.
     from scratchpack.operations.essentials import RunUser
     from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
@@ -272,11 +266,11 @@ def cmd_pack(args: argparse.Namespace, console: Console) -> int:
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
     else:
-        _print_pack(result, console)
+        _print_pack(result, out)
     return 0
 
 
-def _print_pack(result: PackResult, console: Console) -> None:
+def _print_pack(result: PackResult, out: Output) -> None:
     stored = "uncompressed" if result.compression == "none" else result.compression
     ess = result.essentials_layer
     app = result.app_layer
@@ -311,26 +305,21 @@ def _print_pack(result: PackResult, console: Console) -> None:
             f"({', '.join(parts)})",
         )
     )
-    console.print(f"[green]Packed[/green] {escape(result.destination)}")
-    print_fields(console, table)
+    out.status("Packed", result.destination)
+    out.fields(table)
     if result.daemon_message:
-        console.print(result.daemon_message)
+        out.line(result.daemon_message)
 
 
-def print_fields(console: Console, rows: list[tuple[str, str]]) -> None:
-    """Aligned ``key  value`` lines that never truncate (digests must stay copyable)."""
-    width = max((len(key) for key, _ in rows), default=0)
-    for key, value in rows:
-        console.print(f"[bold]{key.ljust(width)}[/bold]  {escape(value)}")
-
-
-def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
+def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     from rich.table import Table
 
     from scratchpack.operations.inspect import inspect_image
 
     name = parse_image_name(args.image)
     platform = Platform.parse(args.platform) if args.platform else None
+    from scratchpack.transports.dispatch import open_image
+
     options = _registry_options(args)
     try:
         with open_image(name, platform, options) as image:
@@ -352,7 +341,7 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     table.extend(("label", f"{k}={v}") for k, v in report["labels"].items())
     table.extend(("annotation", f"{k}={v}") for k, v in report["annotations"].items())
     table.append(("size", human_size(report["size"])))
-    print_fields(console, table)
+    out.fields(table)
     layers = Table(title="layers", title_justify="left")
     layers.add_column("#", justify="right")
     layers.add_column("digest")
@@ -369,7 +358,7 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
             layer["compression"],
             created_by,
         )
-    console.print(layers)
+    out.renderable(layers)
     return 0
 
 
@@ -380,7 +369,7 @@ def _image_name(text: str) -> ImageName:
     return RegistryName(Reference.parse(text))
 
 
-def cmd_copy(args: argparse.Namespace, console: Console) -> int:
+def cmd_copy(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.copy import CopyOptions, copy
 
     options = _registry_options(args)
@@ -415,9 +404,8 @@ def cmd_copy(args: argparse.Namespace, console: Console) -> int:
         }, indent=2))  # fmt: skip
         return 0
     blobs = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
-    console.print(f"[green]Copied[/green] {escape(result.source)} -> {escape(result.destination)}")
-    print_fields(
-        console,
+    out.status("Copied", f"{result.source} -> {result.destination}")
+    out.fields(
         [
             ("digest", str(result.digest) + ("" if result.preserved else " (converted)")),
             ("manifests", str(result.manifests)),
@@ -427,7 +415,10 @@ def cmd_copy(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_digest(args: argparse.Namespace, console: Console) -> int:
+def cmd_digest(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.transports.dispatch import open_image
+    from scratchpack.transports.registry.transport import manifest_reference, repository
+
     name = _image_name(args.image)
     options = _registry_options(args)
     try:
@@ -448,7 +439,9 @@ def cmd_digest(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_tags(args: argparse.Namespace, console: Console) -> int:
+def cmd_tags(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.transports.registry.transport import repository
+
     name = _image_name(args.repository)
     options = _registry_options(args)
     try:
@@ -468,7 +461,11 @@ def cmd_tags(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_login(args: argparse.Namespace, console: Console) -> int:
+def cmd_login(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.auth import store as store_credentials
+    from scratchpack.transports.registry.client import RegistryClient
+
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif args.password is not None:
@@ -479,16 +476,16 @@ def cmd_login(args: argparse.Namespace, console: Console) -> int:
     with RegistryClient(args.registry, args.tls_verify, creds) as client:
         client.check_login()
     path = store_credentials(args.registry, creds)
-    console.print(f"Login succeeded; credentials stored in {escape(str(path))}")
+    out.line(f"Login succeeded; credentials stored in {path}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False, soft_wrap=True)
+    out = Output()
     try:
-        return int(args.func(args, console))
+        return int(args.func(args, out))
     except BrokenPipeError:
         return 1
     except ScratchpackError as exc:

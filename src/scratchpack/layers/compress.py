@@ -24,9 +24,9 @@ from zlib_ng import zlib_ng
 
 from scratchpack.errors import UsageError
 from scratchpack.model.digest import Digest
+from scratchpack.model.mediatypes import COMPRESSIONS
 
 CHUNK_SIZE = 4 << 20
-COMPRESSIONS = ("gzip", "zstd", "none")
 DEFAULT_LEVELS = {"gzip": 6, "zstd": 3, "none": 0}
 
 

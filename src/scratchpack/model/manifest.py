@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scratchpack.errors import FormatError
+from scratchpack.errors import FormatError, NotFoundError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
@@ -124,6 +124,17 @@ class Index:
             if entry.platform and wanted.matches(entry.platform):
                 return entry
         return None
+
+    def choose(self, wanted: Platform | None, where: str, hint: str = "") -> Descriptor:
+        """The entry for ``wanted`` (default: this host), or an error naming what there is."""
+        platform = wanted or Platform.host()
+        chosen = self.select_platform(platform)
+        if chosen is None:
+            available = ", ".join(str(d.platform) for d in self.manifests if d.platform)
+            raise NotFoundError(
+                f"{where}: no image for {platform} (available: {available or 'none'}){hint}"
+            )
+        return chosen
 
 
 def digest_of(data: bytes) -> Digest:

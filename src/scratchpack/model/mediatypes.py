@@ -30,6 +30,9 @@ ANNOTATION_BASE_NAME = "org.opencontainers.image.base.name"
 ANNOTATION_BASE_DIGEST = "org.opencontainers.image.base.digest"
 
 
+COMPRESSIONS = ("gzip", "zstd", "none")
+
+
 def layer_compression(media_type: str) -> str:
     """Return ``gzip``, ``zstd`` or ``none`` for a layer media type."""
     if media_type.endswith(("+gzip", ".tar.gzip")):

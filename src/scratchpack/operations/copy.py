@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
-from scratchpack.errors import FormatError, ScratchpackError, UsageError
+from scratchpack.errors import FormatError, UsageError
 from scratchpack.fsutil import atomic_file, link_or_copy, staged_directory
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
@@ -330,14 +330,9 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
 
         if media_type in mt.INDEX_TYPES and not options.all_platforms:
             index = Index.parse(data, str(options.source))
-            wanted = options.platform or Platform.host()
-            chosen = index.select_platform(wanted)
-            if chosen is None:
-                available = ", ".join(str(d.platform) for d in index.manifests if d.platform)
-                raise ScratchpackError(
-                    f"{options.source}: no image for {wanted} (available: {available}); "
-                    "use --platform or --all"
-                )
+            chosen = index.choose(
+                options.platform, str(options.source), "; use --platform or --all"
+            )
             data, media_type = source.manifest(chosen)
             result.digest, result.media_type = Digest.of(data), media_type or chosen.media_type
         copy_manifest(data, result.media_type, True)

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error, scratch_directory
@@ -42,7 +42,9 @@ from scratchpack.operations.essentials import (
 from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 from scratchpack.transports.preflight import check_destination
-from scratchpack.transports.registry.transport import RegistryOptions
+
+if TYPE_CHECKING:
+    from scratchpack.transports.registry.transport import RegistryOptions
 
 LAYER_MTIME = 0
 DEFAULT_PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"

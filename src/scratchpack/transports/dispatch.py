@@ -8,13 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scratchpack.errors import ScratchpackError
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.image import Image
 from scratchpack.transports import oci_layout
+
+if TYPE_CHECKING:
+    from scratchpack.transports.registry.transport import RegistryOptions
 from scratchpack.transports.names import ArchiveName, DaemonName, ImageName, OciName, RegistryName
-from scratchpack.transports.registry import transport as registry
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,11 @@ class WriteResult:
 def open_image(
     name: ImageName,
     platform: Platform | None = None,
-    registry_options: registry.RegistryOptions | None = None,
+    registry_options: RegistryOptions | None = None,
 ) -> Iterator[Image]:
     if isinstance(name, RegistryName):
+        from scratchpack.transports.registry import transport as registry
+
         options = registry_options or registry.RegistryOptions()
         try:
             yield registry.read_image(name.reference, options, platform)
@@ -55,9 +60,11 @@ def write_image(
     image: Image,
     *,
     force: bool = False,
-    registry_options: registry.RegistryOptions | None = None,
+    registry_options: RegistryOptions | None = None,
 ) -> WriteResult:
     if isinstance(name, RegistryName):
+        from scratchpack.transports.registry import transport as registry
+
         options = registry_options or registry.RegistryOptions()
         try:
             entry = registry.write_image(name.reference, image, options)
