@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _host_platform
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ class Platform:
 
     @classmethod
     def host(cls) -> Platform:
-        machine = _host_platform.machine().lower()
+        machine = os.uname().machine.lower()
         arch = _MACHINE_TO_ARCH.get(machine, machine)
         variant = "v7" if machine == "armv7l" else ("v8" if arch == "arm64" else None)
         return cls("linux", arch, variant)
