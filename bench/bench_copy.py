@@ -24,7 +24,7 @@ from common import (
     reset_path,
     sh,
     stop_env,
-    timed,
+    timed_pair,
     tool_env,
 )
 from scratchpack.layers.compress import CompressingWriter
@@ -92,20 +92,22 @@ def main() -> int:
             sh([*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench", seed], env)
 
             pulled = work / "pulled"
-            ours = timed(
-                lambda: sh([*SCRATCHPACK, "copy", "-q", seed, f"oci:{pulled}:1"], env),
-                args.runs,
-                reset_path(pulled),
-            )
+            theirs = work / "pulled-skopeo"
             skopeo_pull = [
                 "skopeo",
                 "copy",
                 "-q",
                 "--src-tls-verify=false",
                 seed,
-                f"oci:{pulled}:1",
+                f"oci:{theirs}:1",
             ]
-            peer = timed(lambda: sh(skopeo_pull, env), args.runs, reset_path(pulled))
+            ours, peer = timed_pair(
+                lambda: sh([*SCRATCHPACK, "copy", "-q", seed, f"oci:{pulled}:1"], env),
+                lambda: sh(skopeo_pull, env),
+                args.runs,
+                reset_path(pulled),
+                reset_path(theirs),
+            )
             cases.append(Case("registry -> oci: copy vs skopeo copy", ours, peer, 1.0, size))
 
             def push_ours() -> None:
@@ -119,10 +121,11 @@ def main() -> int:
                 sh(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{source}:bench",
                     dest], env)  # fmt: skip
 
-            ours = timed(push_ours, args.runs, lambda: None)
             # skopeo remembers where it saw each blob and would mount it from the last run's
             # repository instead of uploading: forget that, so both tools move the same bytes.
-            peer = timed(push_skopeo, args.runs, reset_path(SKOPEO_BLOB_CACHE))
+            ours, peer = timed_pair(
+                push_ours, push_skopeo, args.runs, lambda: None, reset_path(SKOPEO_BLOB_CACHE)
+            )
             cases.append(Case("oci: -> registry: copy vs skopeo copy", ours, peer, 1.0, size))
     finally:
         stop_env(started)

@@ -55,6 +55,32 @@ def timed(fn: Callable[[], object], runs: int, reset: Callable[[], object]) -> l
     return times
 
 
+def timed_pair(
+    ours: Callable[[], object],
+    peer: Callable[[], object],
+    runs: int,
+    reset_ours: Callable[[], object],
+    reset_peer: Callable[[], object],
+) -> tuple[list[float], list[float]]:
+    """Time two tools interleaved, alternating which goes first (ABBA), after one warm-up each,
+    so that drift during the run (page cache, the registry's state) falls on both alike."""
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    steps = {"ours": (ours, reset_ours), "peer": (peer, reset_peer)}
+    for name in ("ours", "peer"):
+        fn, reset = steps[name]
+        reset()
+        fn()
+    for n in range(runs):
+        order = ("ours", "peer") if n % 2 == 0 else ("peer", "ours")
+        for name in order:
+            fn, reset = steps[name]
+            reset()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times["ours"], times["peer"]
+
+
 def reset_path(path: Path) -> Callable[[], None]:
     def reset() -> None:
         if path.is_dir():
@@ -99,7 +125,10 @@ def binary_like_bytes(size: int) -> bytes:
 
 def print_table(cases: list[Case], runs: int) -> None:
     print()
-    print(f"{runs} timed runs each after one warm-up; medians in seconds; ratio = ours / peer")
+    print(
+        f"{runs} timed runs each after one warm-up (interleaved where both tools run); "
+        "medians in seconds; ratio = ours / peer"
+    )
     print()
     print("| case | ours (s) | peer (s) | ratio | target | verdict | output |")
     print("|---|---:|---:|---:|---:|---|---:|")
