@@ -237,8 +237,11 @@ def test_push_survives_server_errors(
     proxy.add(Fault("POST", "/blobs/uploads/", "status", times=2, status=503))
     proxy.add(Fault("PUT", "/blobs/uploads/", "status", times=1, status=500))
     proxy.add(Fault("PUT", "/manifests/", "status", times=1, status=502))
+    # a connection reset before the registry sees the body: the PUT is sent again, in full
+    reset = proxy.add(Fault("PUT", "/blobs/uploads/", "reset", times=1, after=1))
     result = _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{proxy.address}/{path}:v1")
     assert result["digest"] == summary["digest"]
+    assert reset.hits == 1
     assert run_cli("digest", f"docker://{repo}:v1").stdout.strip() == summary["digest"]
 
 
