@@ -194,6 +194,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", choices=("text", "json"), default="text")
     t.set_defaults(func=cmd_tags)
 
+    li = sub.add_parser(
+        "lint",
+        help="find what makes Dockerfiles big or unsafe",
+        description="Lint Dockerfiles. Exit 0: clean; 1: a finding at or above the failure "
+        "threshold; 2: a file could not be read or parsed.",
+    )
+    li.add_argument("files", nargs="*", type=Path, help="Dockerfiles (default: ./Dockerfile)")
+    li.add_argument("--format", choices=("text", "json"), default="text")
+    li.add_argument(
+        "--failure-threshold",
+        choices=("error", "warning", "info", "none"),
+        default="warning",
+        help="lowest severity that makes the exit code 1 (default warning)",
+    )
+    li.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="rule code to skip (SPxxx, or a hadolint DLxxxx code); repeatable",
+    )
+    li.add_argument("--explain", metavar="CODE", help="print what a rule checks and why")
+    li.set_defaults(func=cmd_lint)
+
     lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")
     lg.add_argument("registry", help="HOST[:PORT]")
     lg.add_argument("--username", "-u", required=True)
@@ -459,6 +483,44 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
         for tag in tags:
             print(tag)
     return 0
+
+
+def cmd_lint(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.dockerfile.ruledocs import DOCS
+    from scratchpack.dockerfile.rules import RULES, Severity
+    from scratchpack.operations.lint import exit_code, lint_file
+
+    if args.explain:
+        code = args.explain.upper()
+        if code not in RULES:
+            raise UsageError(f"unknown rule {args.explain!r}; rules: {', '.join(RULES)}")
+        rule, doc = RULES[code], DOCS[code]
+        out.line(f"{code} ({rule.severity}, {rule.category}): {rule.title}", "bold")
+        out.line(doc.why)
+        out.line(f"Fix: {doc.fix}")
+        return 0
+    files = args.files or [Path("Dockerfile")]
+    ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
+    reports = [lint_file(path, ignore) for path in files]
+    if args.format == "json":
+        print(json.dumps([item for r in reports for item in r.to_json()], indent=2))
+    else:
+        for report in reports:
+            for finding in report.findings:
+                rule = RULES[finding.code]
+                out.line(
+                    f"{report.path}:{finding.line}: {finding.code} {finding.severity}: "
+                    f"{finding.message}",
+                    {"error": "red", "warning": "yellow"}.get(str(rule.severity)),
+                )
+                if 0 < finding.line <= len(report.source):
+                    out.line(f"    {report.source[finding.line - 1].rstrip()}", "dim")
+                    out.line("    ^", "dim")
+    for report in reports:
+        if report.error:
+            sys.stderr.write(f"scratchpack: error: {report.error}\n")
+    threshold = None if args.failure_threshold == "none" else Severity.parse(args.failure_threshold)
+    return exit_code(reports, threshold)
 
 
 def cmd_login(args: argparse.Namespace, out: Output) -> int:

@@ -1,0 +1,176 @@
+"""Parse a Dockerfile with BuildKit's own parser (the ``dockerfile`` bindings), then add what it
+drops: parser directives, ignore pragmas, stages, and ``ARG``-before-``FROM`` substitution.
+
+Why this parser: it is the reference implementation (heredocs, ``# escape=``, flags, JSON form
+are exactly what ``docker build`` accepts) and it parsed all 711 files of a real corpus here;
+the pure-Python alternative mis-parses heredocs. Its wheels cover Linux x86_64 (abi3).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dockerfile as buildkit
+
+from scratchpack.dockerfile.model import Dockerfile, Heredoc, Instruction, Stage
+from scratchpack.errors import FormatError, ScratchpackError
+
+INSTRUCTIONS = frozenset(
+    {
+        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
+        "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME",
+        "WORKDIR",
+    }
+)  # fmt: skip
+_DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(.*?)\s*$", re.IGNORECASE)
+_PRAGMA = re.compile(
+    r"^\s*#\s*(scratchpack|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$"
+)
+_VAR = re.compile(r"\$(?:\{(\w+)(?:(:[-+])([^}]*))?\}|(\w+))")
+
+
+class DockerfileError(FormatError):
+    """Not a valid Dockerfile; the message names the file and line."""
+
+    exit_code = 2
+
+
+def read(path: Path) -> Dockerfile:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScratchpackError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScratchpackError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise ScratchpackError(f"{path}: {exc.strerror}") from exc
+    if b"\x00" in raw:
+        raise DockerfileError(f"{path}:1: not a Dockerfile (binary data)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DockerfileError(f"{path}:{line}: not valid UTF-8") from None
+    return parse(text, str(path))
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alt}`` as BuildKit expands them."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(4)
+        value = variables.get(name, "")
+        operator, word = match.group(2), match.group(3) or ""
+        if operator == ":-":
+            return value or word
+        if operator == ":+":
+            return word if value else ""
+        return value
+
+    return _VAR.sub(replace, text)
+
+
+def _pragmas(lines: list[str]) -> tuple[dict[int, frozenset[str]], frozenset[str]]:
+    """Codes ignored per line (the pragma's line) and for the whole file."""
+    per_line: dict[int, frozenset[str]] = {}
+    global_codes: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        match = _PRAGMA.match(line)
+        if not match:
+            continue
+        codes = frozenset(c.strip().upper() for c in match.group(3).split(",") if c.strip())
+        if match.group(2):
+            global_codes |= codes
+        else:
+            per_line[number] = codes
+    return per_line, frozenset(global_codes)
+
+
+def _ignored_for(
+    line: int, lines: list[str], per_line: dict[int, frozenset[str]]
+) -> frozenset[str]:
+    """Pragmas on the comment lines directly above an instruction apply to it."""
+    codes: set[str] = set()
+    number = line - 1
+    while number >= 1 and lines[number - 1].lstrip().startswith("#"):
+        codes |= per_line.get(number, frozenset())
+        number -= 1
+    return frozenset(codes)
+
+
+def _flags(raw: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for flag in raw:
+        name, _, value = flag.lstrip("-").partition("=")
+        pairs.append((name.lower(), value))
+    return tuple(pairs)
+
+
+def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
+    lines = text.splitlines()
+    try:
+        commands = buildkit.parse_string(text)
+    except buildkit.GoParseError as exc:
+        raise DockerfileError(f"{path}:{_error_line(str(exc), lines)}: {exc}") from None
+    directives: dict[str, str] = {}
+    for line in lines:
+        match = _DIRECTIVE.match(line)
+        if not match:
+            break
+        directives[match.group(1).lower()] = match.group(2)
+    per_line, global_ignored = _pragmas(lines)
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for command in commands:
+        cmd = command.cmd.upper()
+        if cmd not in INSTRUCTIONS:
+            raise DockerfileError(f"{path}:{command.start_line}: unknown instruction {command.cmd}")
+        instruction = Instruction(
+            cmd=cmd,
+            args=tuple(command.value),
+            flags=_flags(command.flags),
+            original=command.original,
+            line=command.start_line,
+            end_line=command.end_line,
+            json=command.json,
+            heredocs=tuple(Heredoc(h.name, h.content) for h in command.heredocs),
+            sub_cmd=command.sub_cmd.upper() if command.sub_cmd else None,
+            ignored=_ignored_for(command.start_line, lines, per_line),
+        )
+        if cmd == "FROM":
+            stages.append(_stage(instruction, len(stages), global_args, path))
+        elif not stages:
+            if cmd != "ARG":
+                raise DockerfileError(
+                    f"{path}:{instruction.line}: {cmd} before the first FROM (only ARG may be)"
+                )
+            for item in instruction.args:
+                name, _, default = item.partition("=")
+                global_args[name] = default.strip('"')
+        else:
+            stages[-1].instructions.append(instruction)
+    if not stages:
+        raise DockerfileError(f"{path}:1: no FROM instruction")
+    return Dockerfile(path, lines, directives, global_args, stages, global_ignored)
+
+
+def _stage(instruction: Instruction, index: int, args: dict[str, str], path: str) -> Stage:
+    words = list(instruction.args)
+    if len(words) not in (1, 3) or (len(words) == 3 and words[1].upper() != "AS"):
+        raise DockerfileError(
+            f"{path}:{instruction.line}: FROM needs IMAGE [AS NAME], got {instruction.text!r}"
+        )
+    base = substitute(words[0], args)
+    name = words[2].lower() if len(words) == 3 else None
+    stage = Stage(index, base, name, instruction.line, instruction.flag("platform"))
+    stage.instructions.append(instruction)
+    return stage
+
+
+def _error_line(message: str, lines: list[str]) -> int:
+    if "heredoc" in message:
+        for number in range(len(lines), 0, -1):
+            if "<<" in lines[number - 1]:
+                return number
+    return 1

@@ -1,0 +1,231 @@
+"""Why each rule matters, with a Dockerfile that breaks it and one that does not.
+
+One source for three uses: ``docs/rules/SPxxx.md`` is generated from it
+(``scripts/gen-rule-docs``), the tests check every bad example fires its rule and every good
+one does not, and ``scratchpack lint --explain CODE`` prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    why: str
+    bad: str
+    good: str
+    fix: str
+
+
+_SAFE_TAIL = "USER 65532:65532\nWORKDIR /app\n"
+_PINNED = "debian:12-slim@sha256:" + "a" * 64
+
+DOCS: dict[str, RuleDoc] = {
+    "SP100": RuleDoc(
+        why="A process running as root inside the container is root on the container's file "
+        "system and one kernel bug away from root on the host. Images without USER run as root.",
+        bad=f'FROM {_PINNED}\nWORKDIR /app\nCMD ["/app/run"]\n',
+        good=f'FROM {_PINNED}\nUSER 65532:65532\nWORKDIR /app\nCMD ["/app/run"]\n',
+        fix="Add `USER 65532:65532` (or a named user that exists in the image) to the final stage.",
+    ),
+    "SP101": RuleDoc(
+        why="A tag is a moving pointer: the same Dockerfile builds different images on different "
+        "days, and a compromised registry can serve anything under it. A digest names exactly "
+        "one image.",
+        bad=f"FROM debian:12-slim\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Pin with `image:tag@sha256:...`; `scratchpack digest docker://IMAGE:TAG` prints it.",
+    ),
+    "SP102": RuleDoc(
+        why="`latest` (or no tag) changes whenever upstream publishes, so builds are not "
+        "repeatable and upgrades arrive unannounced.",
+        bad=f"FROM debian\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Name a version tag, and pin it by digest.",
+    ),
+    "SP103": RuleDoc(
+        why="Without WORKDIR the process starts in `/`, and relative paths in the app or in later "
+        "instructions land in the root directory.",
+        bad=f"FROM {_PINNED}\nUSER 65532:65532\n",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Set `WORKDIR /app` (or the app's home) in the final stage.",
+    ),
+    "SP200": RuleDoc(
+        why="apt installs Recommends by default: often tens of megabytes of packages the app "
+        "never uses, each one more thing to patch.",
+        bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y curl && "
+        f"rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix="Add `--no-install-recommends`.",
+    ),
+    "SP201": RuleDoc(
+        why="`apt-get update` downloads package lists (tens of MB) into /var/lib/apt/lists; "
+        "removing them in a later RUN does not shrink the earlier layer.",
+        bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix="End the same RUN with `rm -rf /var/lib/apt/lists/*`, or use a cache mount.",
+    ),
+    "SP202": RuleDoc(
+        why="Docker caches each RUN: an `apt-get update` alone stays cached while a later "
+        "`apt-get install` line changes, so installs use stale lists and fail or get old "
+        "versions.",
+        bad=f"FROM {_PINNED}\nRUN apt-get update\nRUN apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix="Run `apt-get update && apt-get install ...` in one RUN.",
+    ),
+    "SP203": RuleDoc(
+        why="An upgrade inside the build makes the image depend on the day it was built and "
+        "hides what the base image really ships.",
+        bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get upgrade -y && "
+        f"rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Use a newer base image (pinned by digest) instead of upgrading in place.",
+    ),
+    "SP204": RuleDoc(
+        why="`apk add` keeps the package index in /var/cache/apk unless told not to.",
+        bad="FROM alpine:3.21@sha256:" + "b" * 64 + f"\nRUN apk add curl\n{_SAFE_TAIL}",
+        good="FROM alpine:3.21@sha256:" + "b" * 64 + f"\nRUN apk add --no-cache curl\n{_SAFE_TAIL}",
+        fix="Use `apk add --no-cache`.",
+    ),
+    "SP205": RuleDoc(
+        why="pip keeps every downloaded wheel in ~/.cache/pip: often as large as what it "
+        "installed, and useless at run time.",
+        bad=f"FROM {_PINNED}\nRUN pip install flask\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN pip install --no-cache-dir flask\n{_SAFE_TAIL}",
+        fix="Add `--no-cache-dir`, set `PIP_NO_CACHE_DIR=1`, or use a cache mount.",
+    ),
+    "SP206": RuleDoc(
+        why="Every RUN is a layer: files written in one and deleted in the next still ship, and "
+        "many small layers slow pulls.",
+        bad=f"FROM {_PINNED}\nRUN mkdir /data\nRUN touch /data/x\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN mkdir /data && touch /data/x\n{_SAFE_TAIL}",
+        fix="Join RUNs that belong together with `&&` (or a heredoc).",
+    ),
+    "SP300": RuleDoc(
+        why="`COPY --from` must name a stage defined earlier (or an image). A typo or a later "
+        "stage makes Docker try to pull an image of that name.",
+        bad=f"FROM {_PINNED} AS build\nRUN touch /out\nFROM scratch\nCOPY --from=biuld /out /out\n"
+        f"{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS build\nRUN touch /out\nFROM scratch\nCOPY --from=build /out /out\n"
+        f"{_SAFE_TAIL}",
+        fix="Name an earlier stage (by its AS name or index).",
+    ),
+    "SP301": RuleDoc(
+        why="A relative WORKDIR is resolved against whatever the previous WORKDIR was, often set "
+        "by the base image, so the path changes when the base does.",
+        bad=f"FROM {_PINNED}\nUSER 65532:65532\nWORKDIR app\n",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Use an absolute path.",
+    ),
+    "SP302": RuleDoc(
+        why="`cd` in RUN lasts for that RUN only; later instructions silently run elsewhere.",
+        bad=f"FROM {_PINNED}\nRUN cd /tmp && touch x\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nWORKDIR /tmp\nRUN touch x\n{_SAFE_TAIL}",
+        fix="Use WORKDIR.",
+    ),
+    "SP303": RuleDoc(
+        why="Shell form runs the command under `/bin/sh -c`: the app is not PID 1, SIGTERM never "
+        "reaches it (containers take 10 s to stop, then are killed), and a scratch or distroless "
+        "image has no /bin/sh at all.",
+        bad=f"FROM scratch\n{_SAFE_TAIL}ENTRYPOINT /app/server --port 8080\n",
+        good=f'FROM scratch\n{_SAFE_TAIL}ENTRYPOINT ["/app/server", "--port", "8080"]\n',
+        fix='Use the exec (JSON) form: `ENTRYPOINT ["/app/server", "--port", "8080"]`.',
+    ),
+    "SP304": RuleDoc(
+        why="Two stages with one name make `COPY --from` and `--target` ambiguous.",
+        bad=f"FROM {_PINNED} AS build\nFROM {_PINNED} AS build\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS deps\nFROM {_PINNED} AS build\n{_SAFE_TAIL}",
+        fix="Give every stage its own name.",
+    ),
+    "SP305": RuleDoc(
+        why="Only the last CMD (or ENTRYPOINT) of a stage counts; earlier ones are dead code that "
+        "misleads readers.",
+        bad=f'FROM scratch\n{_SAFE_TAIL}CMD ["a"]\nCMD ["b"]\n',
+        good=f'FROM scratch\n{_SAFE_TAIL}CMD ["b"]\n',
+        fix="Keep one.",
+    ),
+    "SP400": RuleDoc(
+        why="ENV values are stored in the image config, and ARG values in its history: anyone who "
+        "can pull the image can read them.",
+        bad=f"FROM {_PINNED}\nENV API_TOKEN=abc123\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nENV API_URL=https://api.example.com\n{_SAFE_TAIL}",
+        fix="Use `RUN --mount=type=secret,id=token ...` at build time, or inject at run time.",
+    ),
+    "SP401": RuleDoc(
+        why="`curl ... | sh` runs whatever the server sends at build time, unverified, and hides "
+        "download failures from `set -e`.",
+        bad=f"FROM {_PINNED}\nRUN curl -fsSL https://example.com/install.sh | sh\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN curl -fsSLo /tmp/i.sh https://example.com/install.sh && "
+        f'echo "<sha256>  /tmp/i.sh" | sha256sum -c - && sh /tmp/i.sh\n{_SAFE_TAIL}',
+        fix="Download to a file, verify its checksum, then run it.",
+    ),
+    "SP402": RuleDoc(
+        why="sudo in a build is unnecessary (RUN runs as the stage's USER) and its presence in an "
+        "image is a privilege-escalation path.",
+        bad=f"FROM {_PINNED}\nRUN sudo touch /x\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN touch /x\n{_SAFE_TAIL}",
+        fix="Drop sudo; switch USER around the RUN that needs root.",
+    ),
+    "SP403": RuleDoc(
+        why="An SSH server in a container is a second way in that bypasses the orchestrator; use "
+        "`docker exec` / `kubectl exec` for access.",
+        bad=f"FROM {_PINNED}\nEXPOSE 22\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nEXPOSE 8080\n{_SAFE_TAIL}",
+        fix="Remove the SSH server and EXPOSE 22.",
+    ),
+    "SP404": RuleDoc(
+        why="World-writable files let any process in the container (any user) rewrite them: "
+        "configuration, binaries, scripts.",
+        bad=f"FROM {_PINNED}\nRUN mkdir /data && chmod 777 /data\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN mkdir /data && chown 65532:65532 /data\n{_SAFE_TAIL}",
+        fix="Give ownership to the run user instead (`chown`, `COPY --chown`).",
+    ),
+    "SP405": RuleDoc(
+        why="ADD fetches the URL at build time and trusts whatever is served.",
+        bad=f"FROM {_PINNED}\nADD https://example.com/tool.tgz /tmp/\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nADD --checksum=sha256:{'c' * 64} https://example.com/tool.tgz "
+        f"/tmp/\n{_SAFE_TAIL}",
+        fix="Add `--checksum=sha256:...` (BuildKit), or download and verify in RUN.",
+    ),
+}
+
+
+def render_page(code: str) -> str:
+    from scratchpack.dockerfile.rules import RULES  # the rules import nothing from here
+
+    rule, doc = RULES[code], DOCS[code]
+    peers = ", ".join([*rule.hadolint, *([rule.dockle] if rule.dockle else [])]) or "none"
+    return (
+        f"# {code}: {rule.title}\n\n"
+        f"Severity: **{rule.severity}** · Category: **{rule.category}** · "
+        f"Equivalent: {peers}\n\n"
+        f"## Why it matters\n\n{doc.why}\n\n"
+        f"## Bad\n\n```dockerfile\n{doc.bad}```\n\n"
+        f"## Good\n\n```dockerfile\n{doc.good}```\n\n"
+        f"## Fix\n\n{doc.fix}\n\n"
+        f"Ignore it for one instruction with `# scratchpack ignore={code}` on the line above"
+        + (f" (or `# hadolint ignore={rule.hadolint[0]}`)" if rule.hadolint else "")
+        + ", or everywhere with `--ignore "
+        + code
+        + "`.\n"
+    )
+
+
+def render_index() -> str:
+    from scratchpack.dockerfile.rules import RULES
+
+    rows = "\n".join(
+        f"| [{code}]({code}.md) | {rule.severity} | {rule.category} | {rule.title} | "
+        f"{', '.join(rule.hadolint) or '-'} |"
+        for code, rule in sorted(RULES.items())
+    )
+    return (
+        "# Lint rules\n\nGenerated by `scripts/gen-rule-docs` from the rule registry.\n\n"
+        "| code | severity | category | rule | hadolint |\n|---|---|---|---|---|\n" + rows + "\n"
+    )

@@ -1,0 +1,486 @@
+"""Lint rules: each finds one thing that makes an image big, unsafe, unreproducible or wrong.
+
+A rule is a function from a parsed Dockerfile to findings, registered with a stable code
+(``SP`` + number), a severity, a category, and the hadolint/dockle code it matches, if any.
+Codes are grouped: SP1xx bases and the final stage, SP2xx size, SP3xx correctness,
+SP4xx security. Each has a page at ``docs/rules/SPxxx.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import lru_cache
+
+from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
+from scratchpack.dockerfile.shell import ShellCommand, commands
+
+
+class Severity(IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    line: int
+    column: int = 1
+
+
+Check = Callable[[Dockerfile], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    category: str
+    title: str
+    check: Check
+    hadolint: tuple[str, ...] = ()
+    dockle: str | None = None
+
+    def finding(self, message: str, line: int) -> Finding:
+        return Finding(self.code, self.severity, message, line)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    severity: Severity,
+    category: str,
+    title: str,
+    hadolint: tuple[str, ...] = (),
+    dockle: str | None = None,
+) -> Callable[[Callable[[Dockerfile, Rule], Iterator[Finding]]], None]:
+    def register(fn: Callable[[Dockerfile, Rule], Iterator[Finding]]) -> None:
+        meta: list[Rule] = []
+
+        def check(dockerfile: Dockerfile) -> Iterable[Finding]:
+            return fn(dockerfile, meta[0])
+
+        meta.append(Rule(code, severity, category, title, check, hadolint, dockle))
+        RULES[code] = meta[0]
+
+    return register
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def shell_of(instruction: Instruction) -> list[ShellCommand]:
+    return _shell(instruction)
+
+
+@lru_cache(maxsize=4096)
+def _shell(instruction: Instruction) -> list[ShellCommand]:
+    if instruction.cmd != "RUN":
+        return []
+    if instruction.json:
+        args = instruction.args
+        return [ShellCommand(args[0], tuple(args[1:]))] + (
+            commands(args[2]) if len(args) > 2 and args[1] == "-c" else []
+        )
+    found = (
+        []
+        if instruction.heredocs and instruction.text.startswith("<<")
+        else commands(instruction.text)
+    )
+    for heredoc in instruction.heredocs:
+        found.extend(commands(heredoc.content))
+    return found
+
+
+def runs(dockerfile: Dockerfile) -> Iterator[tuple[Stage, Instruction]]:
+    for stage in dockerfile.stages:
+        for instruction in stage.of("RUN"):
+            yield stage, instruction
+
+
+def cache_mount(instruction: Instruction, path_fragment: str) -> bool:
+    mount = instruction.flag("mount") or ""
+    return "type=cache" in mount and path_fragment in mount
+
+
+def _apt(cmd: ShellCommand) -> str | None:
+    """The apt-get/apt subcommand (install, update...) or None."""
+    if cmd.name not in ("apt-get", "apt"):
+        return None
+    words = [a for a in cmd.args if not a.startswith("-")]
+    return words[0] if words else None
+
+
+def _image_parts(base: str) -> tuple[str, str | None, str | None]:
+    name, _, digest = base.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    repo = name[: len(name) - len(tag) - 1] if tag else name
+    return repo, tag, digest or None
+
+
+def _is_stage_reference(dockerfile: Dockerfile, stage: Stage) -> bool:
+    return any(s.name == stage.base.lower() for s in dockerfile.stages[: stage.index])
+
+
+# -- bases and the final stage (SP1xx) --------------------------------------------------------
+
+
+@rule("SP100", Severity.WARNING, "security", "The final stage runs as root",
+      hadolint=("DL3002",), dockle="CIS-DI-0001")  # fmt: skip
+def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    users = final.of("USER")
+    if users:
+        user = users[-1].text.split(":")[0].strip()
+        if user in ("root", "0"):
+            yield meta.finding(
+                f"the final stage runs as root (USER {users[-1].text})", users[-1].line
+            )
+        return
+    if "nonroot" in final.base or _is_stage_reference(dockerfile, final):
+        return
+    yield meta.finding(
+        "the final stage has no USER, so it runs as root: add an unprivileged user "
+        "(e.g. USER 65532:65532)",
+        final.line,
+    )
+
+
+@rule("SP101", Severity.WARNING, "reproducibility", "FROM is not pinned by digest")
+def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        if stage.base == "scratch" or _is_stage_reference(dockerfile, stage):
+            continue
+        if "@sha256:" not in stage.base:
+            yield meta.finding(
+                f"{stage.base} is not pinned by digest: the image can change under the same tag "
+                f"(pin it: {stage.base}@sha256:..., see `scratchpack digest`)",
+                stage.line,
+            )
+
+
+@rule("SP102", Severity.WARNING, "reproducibility", "FROM uses :latest or no tag",
+      hadolint=("DL3006", "DL3007"))  # fmt: skip
+def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        if stage.base == "scratch" or _is_stage_reference(dockerfile, stage):
+            continue
+        _, tag, digest = _image_parts(stage.base)
+        if digest is None and tag in (None, "latest"):
+            what = "the latest tag" if tag else "no tag (so latest)"
+            yield meta.finding(f"{stage.base} uses {what}: name a version", stage.line)
+
+
+@rule("SP103", Severity.INFO, "maintainability", "The final stage sets no WORKDIR")
+def final_no_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if not final.of("WORKDIR") and not _is_stage_reference(dockerfile, final):
+        yield meta.finding("the final stage sets no WORKDIR (it runs in /)", final.line)
+
+
+# -- size (SP2xx) -----------------------------------------------------------------------------
+
+
+@rule("SP200", Severity.WARNING, "size", "apt-get install without --no-install-recommends",
+      hadolint=("DL3015",))  # fmt: skip
+def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            if _apt(cmd) == "install" and not cmd.has("--no-install-recommends"):
+                yield meta.finding(
+                    "apt-get install without --no-install-recommends pulls in recommended "
+                    "packages you did not ask for",
+                    run.line,
+                )
+
+
+@rule("SP201", Severity.INFO, "size", "apt lists are not removed in the same RUN",
+      hadolint=("DL3009",))  # fmt: skip
+def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        cmds = shell_of(run)
+        if not any(_apt(c) == "install" for c in cmds) or cache_mount(run, "/var/lib/apt"):
+            continue
+        removed = any(
+            c.name == "rm" and any("/var/lib/apt/lists" in a for a in c.args) for c in cmds
+        )
+        if not removed:
+            yield meta.finding(
+                "apt lists stay in the layer: end the RUN with rm -rf /var/lib/apt/lists/*",
+                run.line,
+            )
+
+
+@rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN")
+def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        subs = [s for s in (_apt(c) for c in shell_of(run)) if s]
+        if subs and set(subs) == {"update"}:
+            yield meta.finding(
+                "apt-get update in a RUN of its own is cached separately: a later install may "
+                "use stale lists; update and install in one RUN",
+                run.line,
+            )
+
+
+@rule("SP203", Severity.WARNING, "reproducibility", "apt-get upgrade or dist-upgrade",
+      hadolint=("DL3005",), dockle="DKL-DI-0003")  # fmt: skip
+def apt_upgrade(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            sub = _apt(cmd)
+            if sub in ("upgrade", "dist-upgrade", "full-upgrade"):
+                yield meta.finding(
+                    f"apt-get {sub} makes the build depend on the day it runs: use a newer base",
+                    run.line,
+                )
+
+
+@rule("SP204", Severity.INFO, "size", "apk add without --no-cache",
+      hadolint=("DL3019",), dockle="DKL-DI-0004")  # fmt: skip
+def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if cache_mount(run, "/var/cache/apk"):
+            continue
+        for cmd in shell_of(run):
+            if cmd.name == "apk" and "add" in cmd.args and not cmd.has("--no-cache"):
+                yield meta.finding(
+                    "apk add without --no-cache keeps the index in the layer", run.line
+                )
+
+
+@rule("SP205", Severity.INFO, "size", "pip install without --no-cache-dir", hadolint=("DL3042",))
+def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage, run in runs(dockerfile):
+        if cache_mount(run, "/root/.cache") or any(
+            "PIP_NO_CACHE_DIR" in env.text for env in stage.of("ENV")
+        ):
+            continue
+        for cmd in shell_of(run):
+            pip = cmd.name in ("pip", "pip3") or (
+                cmd.name.startswith("python") and cmd.args[:2] == ("-m", "pip")
+            )
+            if pip and "install" in cmd.args and not cmd.has("--no-cache-dir"):
+                message = "pip install without --no-cache-dir keeps its cache in the layer"
+                yield meta.finding(message, run.line)
+
+
+@rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",))
+def consecutive_runs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        previous: Instruction | None = None
+        for instruction in stage.instructions:
+            if (
+                previous is not None
+                and previous.cmd == "RUN"
+                and instruction.cmd == "RUN"
+                and not instruction.flags
+                and not previous.flags
+            ):
+                yield meta.finding(
+                    f"RUN follows the RUN at line {previous.line}: each makes a layer; join them "
+                    "with && when they belong together",
+                    instruction.line,
+                )
+            previous = instruction
+
+
+# -- correctness (SP3xx) ----------------------------------------------------------------------
+
+
+@rule("SP300", Severity.ERROR, "correctness", "COPY --from names no earlier stage",
+      hadolint=("DL3022", "DL3023"))  # fmt: skip
+def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for copy in stage.of("COPY"):
+            source = copy.flag("from")
+            if not source or "/" in source or ":" in source or "$" in source:
+                continue  # an image reference, or a build argument
+            earlier = dockerfile.stages[: stage.index]
+            if source.isdigit():
+                known = int(source) < stage.index
+            else:
+                known = any(s.name == source.lower() for s in earlier)
+            if known:
+                continue
+            if source.lower() == (stage.name or "") or (
+                source.isdigit() and int(source) == stage.index
+            ):
+                why = "the stage it is in"
+            elif dockerfile.stage_named(source) is not None:
+                why = "a stage defined later"
+            else:
+                why = "no stage of this Dockerfile (and it is not an image name)"
+            yield meta.finding(f"COPY --from={source} names {why}", copy.line)
+
+
+@rule("SP301", Severity.WARNING, "correctness", "WORKDIR is relative", hadolint=("DL3000",))
+def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for workdir in stage.of("WORKDIR"):
+            path = workdir.text.strip().strip('"')
+            if path and not path.startswith(("/", "$")):
+                yield meta.finding(
+                    f"WORKDIR {path} is relative to whatever the base image set: use an "
+                    "absolute path",
+                    workdir.line,
+                )
+
+
+@rule("SP302", Severity.INFO, "maintainability", "cd in RUN instead of WORKDIR",
+      hadolint=("DL3003",))  # fmt: skip
+def cd_in_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if any(cmd.name == "cd" for cmd in shell_of(run)):
+            yield meta.finding("cd in RUN: use WORKDIR to change directory", run.line)
+
+
+@rule("SP303", Severity.WARNING, "correctness", "CMD or ENTRYPOINT in shell form",
+      hadolint=("DL3025",))  # fmt: skip
+def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for instruction in dockerfile.final.of("CMD", "ENTRYPOINT"):
+        if not instruction.json:
+            yield meta.finding(
+                f"{instruction.cmd} in shell form runs under /bin/sh -c: signals never reach the "
+                f'app, and scratch has no shell; use the exec form {instruction.cmd} ["..."]',
+                instruction.line,
+            )
+
+
+@rule("SP304", Severity.ERROR, "correctness", "Duplicate stage name", hadolint=("DL3024",))
+def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    seen: dict[str, int] = {}
+    for stage in dockerfile.stages:
+        if stage.name is None:
+            continue
+        if stage.name in seen:
+            yield meta.finding(
+                f"stage name {stage.name} is already used at line {seen[stage.name]}", stage.line
+            )
+        else:
+            seen[stage.name] = stage.line
+
+
+@rule("SP305", Severity.WARNING, "correctness", "More than one CMD or ENTRYPOINT in a stage",
+      hadolint=("DL4003", "DL4004"))  # fmt: skip
+def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for cmd in ("CMD", "ENTRYPOINT"):
+            found = stage.of(cmd)
+            for extra in found[1:]:
+                yield meta.finding(
+                    f"{cmd} again (first at line {found[0].line}): only the last one counts",
+                    extra.line,
+                )
+
+
+# -- security (SP4xx) -------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)", re.I
+)
+_ENV_PAIR = re.compile(r"(\w+)=(\"[^\"]*\"|'[^']*'|\S*)")
+
+
+def _pairs(instruction: Instruction) -> list[tuple[str, str]]:
+    text = instruction.text
+    pairs = [(m.group(1), m.group(2).strip("\"'")) for m in _ENV_PAIR.finditer(text)]
+    if not pairs and instruction.cmd == "ENV" and len(instruction.args) >= 1:
+        key, _, value = text.partition(" ")
+        pairs = [(key, value)]
+    if instruction.cmd == "ARG" and not pairs:
+        pairs = [(arg, "") for arg in instruction.args]
+    return pairs
+
+
+@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", dockle="CIS-DI-0010")
+def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.of("ENV", "ARG"):
+            for key, value in _pairs(instruction):
+                if not _SECRET_NAME.search(key):
+                    continue
+                if instruction.cmd == "ENV" or value:
+                    where = "the image config" if instruction.cmd == "ENV" else "the build history"
+                    yield meta.finding(
+                        f"{instruction.cmd} {key} puts a secret into {where}: use a build secret "
+                        "(RUN --mount=type=secret) or inject it at run time",
+                        instruction.line,
+                    )
+
+
+@rule("SP401", Severity.WARNING, "security", "A download piped into a shell")
+def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    shells = ("sh", "bash", "zsh", "dash", "ash", "/bin/sh", "/bin/bash")
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            if cmd.name in ("curl", "wget") and cmd.pipe_to in shells:
+                yield meta.finding(
+                    f"{cmd.name} | {cmd.pipe_to} runs whatever the server sends today: download, "
+                    "verify a checksum, then run",
+                    run.line,
+                )
+
+
+@rule("SP402", Severity.WARNING, "security", "sudo in RUN", hadolint=("DL3004",),
+      dockle="DKL-DI-0001")  # fmt: skip
+def sudo(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if any(cmd.name == "sudo" for cmd in shell_of(run)):
+            yield meta.finding("sudo in a build: RUN already runs as the stage's USER", run.line)
+
+
+@rule("SP403", Severity.WARNING, "security", "EXPOSE 22 (SSH)")
+def expose_ssh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for expose in stage.of("EXPOSE"):
+            if any(port.split("/")[0] == "22" for port in expose.args):
+                yield meta.finding("EXPOSE 22: containers should not run an SSH server",
+                                   expose.line)  # fmt: skip
+
+
+@rule("SP404", Severity.WARNING, "security", "World-writable permissions")
+def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            if cmd.name != "chmod":
+                continue
+            modes = [a for a in cmd.args if not a.startswith("-")][:1]
+            if modes and (
+                re.fullmatch(r"0?[0-7]?[0-7][0-7][2367]", modes[0])
+                or re.search(r"(^|,)[ao]*\+\w*w", modes[0])
+            ):
+                yield meta.finding(f"chmod {modes[0]} makes files world-writable", run.line)
+    for stage in dockerfile.stages:
+        for copy in stage.of("COPY", "ADD"):
+            mode = copy.flag("chmod") or ""
+            if re.fullmatch(r"0?[0-7]?[0-7][0-7][2367]", mode):
+                yield meta.finding(f"{copy.cmd} --chmod={mode} makes files world-writable",
+                                   copy.line)  # fmt: skip
+
+
+@rule("SP405", Severity.WARNING, "security", "ADD from a URL without --checksum")
+def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for add in stage.of("ADD"):
+            urls = [a for a in add.args[:-1] if a.startswith(("http://", "https://"))]
+            if urls and not add.flag("checksum"):
+                yield meta.finding(
+                    f"ADD {urls[0]} without --checksum=sha256:... trusts whatever is served",
+                    add.line,
+                )

@@ -1,0 +1,100 @@
+"""The commands inside a RUN, found with a real shell grammar (tree-sitter-bash).
+
+Rules see ``apt-get install`` whether it stands alone, in a ``&&`` chain, after ``;``, in a
+heredoc body or inside ``sh -c '...'``. A script the grammar cannot read still yields what it
+could read; nothing here raises on odd shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import tree_sitter
+import tree_sitter_bash
+
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "/bin/sh", "/bin/bash", "/bin/dash"})
+_WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"})
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    name: str
+    args: tuple[str, ...]
+    pipe_to: str | None = None  # the next command when this one's output is piped
+
+    def has(self, *options: str) -> bool:
+        return any(arg == o or arg.startswith(o + "=") for arg in self.args for o in options)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.args)
+
+
+@cache
+def _parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+
+
+def _word(node: tree_sitter.Node) -> str:
+    text = (node.text or b"").decode(errors="replace")
+    if node.type == "raw_string" and len(text) >= 2:
+        return text[1:-1]
+    if node.type == "string" and len(text) >= 2:
+        return text[1:-1]
+    return text
+
+
+def commands(script: str, depth: int = 0) -> list[ShellCommand]:
+    """Every simple command in ``script``, in order, including those of ``sh -c`` strings."""
+    tree = _parser().parse(script.encode())
+    found: list[ShellCommand] = []
+
+    def visit(node: tree_sitter.Node) -> None:
+        if node.type == "pipeline":
+            parts = [c for c in node.children if c.type == "command"]
+            for n, part in enumerate(parts):
+                nxt = parts[n + 1] if n + 1 < len(parts) else None
+                add(part, _command_name(nxt) if nxt is not None else None)
+            for child in node.children:
+                if child.type != "command":
+                    visit(child)
+            return
+        if node.type == "command":
+            add(node, None)
+            return
+        for child in node.children:
+            visit(child)
+
+    def add(node: tree_sitter.Node, pipe_to: str | None) -> None:
+        name = _command_name(node)
+        if not name:
+            return
+        args = tuple(
+            _word(c) for c in node.children if c.type not in ("command_name", "variable_assignment")
+            and not c.type.startswith("file_redirect") and c.type != "herestring_redirect"
+        )  # fmt: skip
+        while name in _WRAPPERS and args:
+            if name == "sudo":
+                found.append(ShellCommand("sudo", args, pipe_to))
+            rest = [a for a in args if not a.startswith("-") and "=" not in a]
+            if not rest:
+                break
+            name, args = rest[0], tuple(args[args.index(rest[0]) + 1 :])
+        found.append(ShellCommand(name, args, pipe_to))
+        if name in _SHELLS and "-c" in args and depth < 3:
+            index = args.index("-c")
+            if index + 1 < len(args):
+                found.extend(commands(args[index + 1], depth + 1))
+
+    visit(tree.root_node)
+    return found
+
+
+def _command_name(node: tree_sitter.Node | None) -> str:
+    if node is None:
+        return ""
+    for child in node.children:
+        if child.type == "command_name":
+            return _word(child)
+    return ""

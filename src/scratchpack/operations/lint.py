@@ -1,0 +1,75 @@
+"""``lint``: run every rule over Dockerfiles and honour ignores.
+
+Ignores come from ``--ignore``, from ``# scratchpack ignore=SP200,SP201`` (or
+``# hadolint ignore=DL3015``, for rules with a hadolint equivalent) on the comment lines above
+an instruction, and from the file-level ``# scratchpack global ignore=...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scratchpack.dockerfile.model import Dockerfile
+from scratchpack.dockerfile.parser import read
+from scratchpack.dockerfile.rules import RULES, Finding, Rule, Severity
+from scratchpack.errors import ScratchpackError
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    source: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "file": self.path,
+                "line": f.line,
+                "column": f.column,
+                "code": f.code,
+                "severity": str(f.severity),
+                "category": RULES[f.code].category,
+                "message": f.message,
+                "hadolint": list(RULES[f.code].hadolint),
+            }
+            for f in self.findings
+        ]
+
+
+def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
+    return rule.code in codes or any(code in codes for code in rule.hadolint)
+
+
+def lint_dockerfile(dockerfile: Dockerfile, ignore: frozenset[str] = frozenset()) -> list[Finding]:
+    by_line = {
+        i.line: i.ignored for stage in dockerfile.stages for i in stage.instructions
+    }  # fmt: skip
+    findings: list[Finding] = []
+    for rule in RULES.values():
+        if _ignored(rule, ignore | dockerfile.global_ignored):
+            continue
+        for finding in rule.check(dockerfile):
+            if not _ignored(rule, by_line.get(finding.line, frozenset())):
+                findings.append(finding)
+    return sorted(findings, key=lambda f: (f.line, f.code))
+
+
+def lint_file(path: Path, ignore: frozenset[str] = frozenset()) -> FileReport:
+    try:
+        dockerfile = read(path)
+    except ScratchpackError as exc:
+        return FileReport(str(path), error=str(exc))
+    return FileReport(str(path), lint_dockerfile(dockerfile, ignore), source=dockerfile.lines)
+
+
+def exit_code(reports: list[FileReport], threshold: Severity | None) -> int:
+    """2 when a file could not be linted, 1 when a finding reaches the threshold, else 0."""
+    if any(r.error for r in reports):
+        return 2
+    if threshold is not None and any(f.severity >= threshold for r in reports for f in r.findings):
+        return 1
+    return 0

@@ -1,0 +1,162 @@
+"""``scratchpack lint``: every rule fires on its bad example and not on its good one; syntax
+corner cases; pragmas; bad input; output formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, assert_clean_error, run_cli
+from scratchpack.dockerfile.parser import DockerfileError, parse, substitute
+from scratchpack.dockerfile.ruledocs import DOCS, render_index, render_page
+from scratchpack.dockerfile.rules import RULES
+from scratchpack.operations.lint import lint_dockerfile
+
+
+def codes(text: str) -> set[str]:
+    return {f.code for f in lint_dockerfile(parse(text))}
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_rule_fires_on_bad_and_not_on_good(code: str) -> None:
+    assert code in codes(DOCS[code].bad), DOCS[code].bad
+    assert code not in codes(DOCS[code].good), DOCS[code].good
+
+
+def test_every_rule_is_documented_and_the_pages_are_current() -> None:
+    for code in RULES:
+        page = ROOT / "docs" / "rules" / f"{code}.md"
+        assert page.read_text() == render_page(code), f"{page} is stale: run scripts/gen-rule-docs"
+    assert (ROOT / "docs/rules/README.md").read_text() == render_index()
+
+
+PINNED = "debian:12-slim@sha256:" + "a" * 64
+
+
+def test_heredoc_and_sh_c_bodies_are_linted() -> None:
+    heredoc = f"FROM {PINNED}\nRUN <<EOF\nset -e\napt-get update\napt-get install -y curl\nEOF\n"
+    assert {"SP200", "SP201"} <= codes(heredoc)
+    sh_c = f"FROM {PINNED}\nRUN sh -c 'apt-get install -y curl'\n"
+    assert "SP200" in codes(sh_c)
+    exec_form = f'FROM {PINNED}\nRUN ["/bin/sh", "-c", "pip install flask"]\n'
+    assert "SP205" in codes(exec_form)
+
+
+def test_escape_directive_and_continuation_comments() -> None:
+    text = (
+        "# escape=`\n"
+        f"FROM {PINNED}\n"
+        "RUN apt-get update && `\n"
+        "    # a comment inside the continued line\n"
+        "    apt-get install -y --no-install-recommends curl && `\n"
+        "    rm -rf /var/lib/apt/lists/*\n"
+    )
+    dockerfile = parse(text)
+    assert dockerfile.directives == {"escape": "`"}
+    run = dockerfile.final.of("RUN")[0]
+    assert (run.line, run.end_line) == (3, 6)
+    found = codes(text)
+    assert not {"SP200", "SP201", "SP202"} & found
+
+
+def test_arg_before_from_is_substituted() -> None:
+    assert substitute("${BASE:-debian}:${TAG}", {"TAG": "12"}) == "debian:12"
+    assert substitute("x${FLAG:+-on}", {"FLAG": "1"}) == "x-on"
+    dockerfile = parse("ARG BASE=debian\nARG TAG=12\nFROM ${BASE}:${TAG} AS build\nFROM scratch\n")
+    assert dockerfile.stages[0].base == "debian:12"
+    assert dockerfile.stages[0].name == "build"
+    assert "SP102" not in {f.code for f in lint_dockerfile(dockerfile) if f.line == 3}
+
+
+def test_stage_awareness() -> None:
+    text = (
+        f"FROM {PINNED} AS build\nRUN touch /app\n"
+        "FROM build AS test\nRUN true\n"
+        "FROM scratch\nCOPY --from=build /app /app\nCOPY --from=0 /app /app2\n"
+        "COPY --from=docker.io/library/busybox:1.36 /bin/busybox /busybox\n"
+        'USER 65532:65532\nWORKDIR /\nENTRYPOINT ["/app"]\n'
+    )
+    found = lint_dockerfile(parse(text))
+    assert not [f for f in found if f.code in ("SP300", "SP101", "SP102", "SP100")], found
+    later = "FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\n"
+    messages = [f.message for f in lint_dockerfile(parse(later)) if f.code == "SP300"]
+    assert messages == ["COPY --from=b names a stage defined later"]
+
+
+def test_pragmas() -> None:
+    base = f"FROM {PINNED}\nUSER 65532:65532\nWORKDIR /app\n"
+    bad = "RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+    assert "SP200" in codes(base + bad)
+    assert "SP200" not in codes(base + "# scratchpack ignore=SP200\n" + bad)
+    assert "SP200" not in codes(base + "# hadolint ignore=DL3015\n" + bad)
+    assert "SP200" not in codes(base + "# why: vendor needs it\n# hadolint ignore=DL3015\n" + bad)
+    assert "SP200" in codes(base + "# scratchpack ignore=SP201\n" + bad)
+    assert "SP200" not in codes("# scratchpack global ignore=SP200,SP101\n" + base + bad)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "no instructions"),
+        (b"\x7fELF\x00\x01\x02", "binary"),
+        (b"# only a comment\n", "no instructions"),
+        (b"FROM debian\nFROBNICATE x\n", ":2: unknown instruction FROBNICATE"),
+        (b"FROM debian\nRUN <<EOF\necho hi\n", ":2: unterminated heredoc"),
+        (b"RUN echo before from\nFROM debian\n", ":1: RUN before the first FROM"),
+        (b"FROM\n", "FROM"),
+        (b"FROM a b c d\n", ":1: FROM needs IMAGE [AS NAME]"),
+        (b"\xff\xfeFROM x\n", "UTF-8"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path: Path, content: bytes, fragment: str) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(content)
+    result = run_cli("lint", path)
+    assert_clean_error(result, 2, fragment)
+
+
+def test_missing_file_and_unknown_rule(tmp_path: Path) -> None:
+    assert_clean_error(run_cli("lint", tmp_path / "nope"), 2, "no such file")
+    assert_clean_error(run_cli("lint", "--explain", "SP999"), 2, "unknown rule")
+    explained = run_cli("lint", "--explain", "sp303")
+    assert explained.code == 0 and "exec (JSON) form" in explained.stdout
+
+
+def test_parse_error_type() -> None:
+    with pytest.raises(DockerfileError):
+        parse("")
+
+
+def test_cli_formats_thresholds_and_many_files(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.Dockerfile"
+    clean.write_text(DOCS["SP100"].good)
+    risky = tmp_path / "risky.Dockerfile"
+    risky.write_text(DOCS["SP200"].bad + DOCS["SP103"].bad.split("\n", 1)[1])
+    assert run_cli("lint", clean).code == 0
+    text = run_cli("lint", clean, risky)
+    assert text.code == 1
+    assert f"{risky}:2: SP200 warning:" in text.stdout
+    assert "    RUN apt-get update" in text.stdout and "    ^" in text.stdout
+    as_json = run_cli("lint", "--format", "json", clean, risky)
+    findings = json.loads(as_json.stdout)
+    assert {f["code"] for f in findings} >= {"SP200"}
+    assert all(f["file"] == str(risky) for f in findings)
+    sp200 = next(f for f in findings if f["code"] == "SP200")
+    assert sp200["hadolint"] == ["DL3015"] and sp200["severity"] == "warning"
+    assert run_cli("lint", "--failure-threshold", "error", risky).code == 0
+    assert run_cli("lint", "--failure-threshold", "none", risky).code == 0
+    assert run_cli("lint", "--failure-threshold", "info", clean).code == 0
+    assert run_cli("lint", "--ignore", "SP200", "--ignore", "SP201,SP206", risky).code == 0
+    broken = tmp_path / "broken.Dockerfile"
+    broken.write_text("FROM debian\nNOPE x\n")
+    mixed = run_cli("lint", risky, broken)
+    assert mixed.code == 2
+    assert "SP200" in mixed.stdout  # the readable file is still reported
+    assert "broken.Dockerfile:2: unknown instruction NOPE" in mixed.stderr
+
+
+def test_default_file_is_dockerfile_in_cwd(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCS["SP100"].good)
+    assert run_cli("lint", cwd=tmp_path).code == 0
