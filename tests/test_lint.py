@@ -12,17 +12,37 @@ from helpers import ROOT, assert_clean_error, run_cli
 from scratchpack.dockerfile.parser import DockerfileError, parse, substitute
 from scratchpack.dockerfile.ruledocs import DOCS, render_index, render_page
 from scratchpack.dockerfile.rules import RULES
-from scratchpack.operations.lint import lint_dockerfile
+from scratchpack.operations.lint import lint_dockerfile, lint_file
 
 
 def codes(text: str) -> set[str]:
     return {f.code for f in lint_dockerfile(parse(text))}
 
 
+def _on_disk(directory: Path, dockerfile: str, context: tuple[tuple[str, str], ...]) -> set[str]:
+    """Lint the example as a file in its own build context (a .dockerignore by default)."""
+    directory.mkdir()
+    (directory / ".dockerignore").write_text(".git\n")
+    for name, content in context:
+        (directory / name).write_text(content)
+    (directory / "Dockerfile").write_text(dockerfile)
+    return {f.code for f in lint_file(directory / "Dockerfile").findings}
+
+
 @pytest.mark.parametrize("code", sorted(RULES))
-def test_rule_fires_on_bad_and_not_on_good(code: str) -> None:
-    assert code in codes(DOCS[code].bad), DOCS[code].bad
-    assert code not in codes(DOCS[code].good), DOCS[code].good
+def test_rule_fires_on_bad_and_not_on_good(code: str, tmp_path: Path) -> None:
+    doc = DOCS[code]
+    bad_context = doc.bad_context
+    if code == "SP208":  # the bad case is the context without a .dockerignore
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        for name, content in bad_context:
+            (bad / name).write_text(content)
+        (bad / "Dockerfile").write_text(doc.bad)
+        assert code in {f.code for f in lint_file(bad / "Dockerfile").findings}
+    else:
+        assert code in _on_disk(tmp_path / "bad", doc.bad, bad_context), doc.bad
+    assert code not in _on_disk(tmp_path / "good", doc.good, doc.good_context), doc.good
 
 
 def test_every_rule_is_documented_and_the_pages_are_current() -> None:
@@ -130,6 +150,7 @@ def test_parse_error_type() -> None:
 
 
 def test_cli_formats_thresholds_and_many_files(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(".git\n")
     clean = tmp_path / "clean.Dockerfile"
     clean.write_text(DOCS["SP100"].good)
     risky = tmp_path / "risky.Dockerfile"
@@ -158,5 +179,62 @@ def test_cli_formats_thresholds_and_many_files(tmp_path: Path) -> None:
 
 
 def test_default_file_is_dockerfile_in_cwd(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(".git\n")
     (tmp_path / "Dockerfile").write_text(DOCS["SP100"].good)
     assert run_cli("lint", cwd=tmp_path).code == 0
+
+
+def test_dockerignore_checks(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text("[package]\n")
+    (tmp_path / "Dockerfile").write_text(DOCS["SP100"].good)
+    (tmp_path / ".dockerignore").write_text("# nothing useful\n*.md\n")
+    messages = [f.message for f in lint_file(tmp_path / "Dockerfile").findings if f.code == "SP208"]
+    assert messages == [".dockerignore does not exclude .git, target"]
+    (tmp_path / ".dockerignore").write_text(".git/\n**/target\n")
+    assert "SP208" not in {f.code for f in lint_file(tmp_path / "Dockerfile").findings}
+
+
+def test_static_build_rules_follow_the_stages_copied_into_scratch() -> None:
+    go = "golang:1.23@sha256:" + "d" * 64
+    env_form = (
+        f"FROM {go} AS base\nENV CGO_ENABLED=0\nFROM base AS build\nRUN go build -o /app .\n"
+        "FROM scratch\nCOPY --from=build /app /app\n"
+    )
+    assert "SP500" not in codes(env_form)  # inherited through FROM base
+    not_copied = (
+        f"FROM {go} AS tools\nRUN go build -o /tool .\nFROM {go} AS build\n"
+        "RUN CGO_ENABLED=0 go build -o /app .\nFROM scratch\nCOPY --from=build /app /app\n"
+    )
+    assert "SP500" not in codes(not_copied)  # the dynamic tool never reaches scratch
+    distroless_base = (
+        f"FROM {go} AS build\nRUN go build -o /app .\n"
+        "FROM gcr.io/distroless/base-debian12\nCOPY --from=build /app /app\n"
+    )
+    assert "SP500" not in codes(distroless_base)  # base has libc: dynamic is fine
+    rust_flags = (
+        "FROM rust:1.83 AS build\nENV RUSTFLAGS='-C target-feature=+crt-static'\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-gnu\n"
+        "FROM scratch\nCOPY --from=build /t/app /app\n"
+    )
+    assert "SP501" not in codes(rust_flags)
+
+
+@pytest.mark.parametrize(
+    ("mode", "flagged"),
+    [("777", True), ("0777", True), ("666", True), ("o+w", True), ("a+rwx", True),
+     ("1777", False), ("755", False), ("0644", False), ("u+w", False), ("g+w", False)],
+)  # fmt: skip
+def test_world_writable_modes(mode: str, flagged: bool) -> None:
+    text = f"FROM {PINNED}\nRUN chmod {mode} /data\n"
+    assert ("SP404" in codes(text)) is flagged
+
+
+def test_cache_order_is_right_when_dependencies_come_first() -> None:
+    go = "golang:1.23@sha256:" + "d" * 64
+    right = (
+        f"FROM {go} AS build\nCOPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\n"
+        "RUN CGO_ENABLED=0 go build -o /app .\n"
+    )
+    assert "SP207" not in codes(right)
+    wrong = f"FROM {go} AS build\nCOPY . .\nRUN go mod download\n"
+    assert "SP207" in codes(wrong)

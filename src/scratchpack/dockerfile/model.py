@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Dockerfile:
     global_args: dict[str, str]
     stages: list[Stage]
     global_ignored: frozenset[str] = frozenset()
+    context: Path | None = None  # the build context (the Dockerfile's directory), when on disk
 
     @property
     def final(self) -> Stage:

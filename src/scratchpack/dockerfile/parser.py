@@ -52,7 +52,9 @@ def read(path: Path) -> Dockerfile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DockerfileError(f"{path}:{line}: not valid UTF-8") from None
-    return parse(text, str(path))
+    dockerfile = parse(text, str(path))
+    dockerfile.context = path.parent
+    return dockerfile
 
 
 def substitute(text: str, variables: dict[str, str]) -> str:

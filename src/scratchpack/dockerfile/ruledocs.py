@@ -16,9 +16,19 @@ class RuleDoc:
     bad: str
     good: str
     fix: str
+    # files beside the Dockerfile (the build context) for rules that look at it
+    bad_context: tuple[tuple[str, str], ...] = ()
+    good_context: tuple[tuple[str, str], ...] = ()
 
 
 _SAFE_TAIL = "USER 65532:65532\nWORKDIR /app\n"
+_SCRATCH_TAIL = (
+    "COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
+    "COPY --from=build --chmod=1777 /tmp /tmp\n" + _SAFE_TAIL
+)
+_GO = "golang:1.23@sha256:" + "d" * 64
+_RUST = "rust:1.83@sha256:" + "e" * 64
+_GCC = "gcc:14@sha256:" + "f" * 64
 _PINNED = "debian:12-slim@sha256:" + "a" * 64
 
 DOCS: dict[str, RuleDoc] = {
@@ -193,6 +203,96 @@ DOCS: dict[str, RuleDoc] = {
         f"/tmp/\n{_SAFE_TAIL}",
         fix="Add `--checksum=sha256:...` (BuildKit), or download and verify in RUN.",
     ),
+    "SP104": RuleDoc(
+        why="Toolchain images (golang, rust, node, gcc, maven, JDKs) are hundreds of megabytes of "
+        "compilers, headers and package managers: attack surface and pull time the running app "
+        "never uses.",
+        bad=f"FROM {_GO}\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'USER 65532:65532\nENTRYPOINT ["/app"]\n',
+        good=f"FROM {_GO} AS build\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Build in a named stage and copy only the binary into `scratch` or distroless.",
+    ),
+    "SP105": RuleDoc(
+        why="A final stage that only copies a built binary does not need a shell, a package "
+        "manager or a libc it does not link: each is attack surface and size.",
+        bad=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM {_PINNED}\nCOPY --from=build /app /app\n{_SAFE_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Use `scratch` for a static binary (or `scratchpack pack`), distroless for a dynamic "
+        "one.",
+    ),
+    "SP106": RuleDoc(
+        why="scratch is empty: no CA bundle, so HTTPS clients fail with 'certificate signed by "
+        "unknown authority'. Only info, because an app that makes no TLS connections is fine.",
+        bad=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SAFE_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="`COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/`.",
+    ),
+    "SP107": RuleDoc(
+        why="scratch has no /tmp; libraries that create temporary files (uploads, caches, "
+        "os.TempDir) fail at run time.",
+        bad=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\nFROM scratch\n"
+        "COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
+        f'COPY --from=build /app /app\n{_SAFE_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Copy an empty directory with mode 1777 to /tmp, or mount a tmpfs at run time.",
+    ),
+    "SP207": RuleDoc(
+        why="Docker reuses a layer only while everything before it is unchanged. Copying the "
+        "whole context before installing dependencies makes every source edit reinstall them.",
+        bad="FROM node:22@sha256:" + "9" * 64 + f"\nWORKDIR /app\nCOPY . .\nRUN npm ci\n"
+        f"{_SAFE_TAIL}",
+        good="FROM node:22@sha256:" + "9" * 64 + "\nWORKDIR /app\nCOPY package.json "
+        f"package-lock.json ./\nRUN npm ci\nCOPY . .\n{_SAFE_TAIL}",
+        fix="Copy the dependency manifests first, install, then copy the sources.",
+    ),
+    "SP208": RuleDoc(
+        why="Without a .dockerignore the whole directory is sent to the builder: .git (with its "
+        "history and maybe secrets), build output, local .env files. `COPY . .` then puts them "
+        "in the image.",
+        bad=f"FROM {_PINNED}\nCOPY . /app\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nCOPY . /app\n{_SAFE_TAIL}",
+        fix="Add a .dockerignore that excludes at least `.git` and the language's build output "
+        "(`target/`, `node_modules/`, `__pycache__`, `.venv`).",
+        bad_context=(("package.json", "{}\n"),),
+        good_context=(("package.json", "{}\n"), (".dockerignore", ".git\nnode_modules\n")),
+    ),
+    "SP500": RuleDoc(
+        why="With cgo on (the default when a C compiler is present), Go links libc dynamically "
+        "for net and os/user; the binary then fails in scratch with 'no such file or "
+        "directory', the missing dynamic loader.",
+        bad=f"FROM {_GO} AS build\nRUN go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="`CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (or `ENV CGO_ENABLED=0`).",
+    ),
+    "SP501": RuleDoc(
+        why="cargo's default gnu target links glibc dynamically: the binary needs "
+        "/lib64/ld-linux-x86-64.so.2 and libc.so.6, which scratch lacks.",
+        bad=f"FROM {_RUST} AS build\nRUN cargo build --release\nFROM scratch\n"
+        f'COPY --from=build /target/release/app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_RUST} AS build\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\nFROM scratch\n"
+        "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
+        f'{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Build for `x86_64-unknown-linux-musl`, or with "
+        "`RUSTFLAGS='-C target-feature=+crt-static' --target x86_64-unknown-linux-gnu`.",
+    ),
+    "SP502": RuleDoc(
+        why="A C or C++ program linked dynamically needs the loader and shared libraries, which "
+        "scratch does not have.",
+        bad=f"FROM {_GCC} AS build\nRUN gcc -O2 -o /app main.c\nFROM scratch\n"
+        f'COPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_GCC} AS build\nRUN gcc -O2 -static -o /app main.c\nFROM scratch\n"
+        f'COPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Link with `-static` (musl-gcc gives the smallest binaries).",
+    ),
 }
 
 
@@ -206,8 +306,8 @@ def render_page(code: str) -> str:
         f"Severity: **{rule.severity}** · Category: **{rule.category}** · "
         f"Equivalent: {peers}\n\n"
         f"## Why it matters\n\n{doc.why}\n\n"
-        f"## Bad\n\n```dockerfile\n{doc.bad}```\n\n"
-        f"## Good\n\n```dockerfile\n{doc.good}```\n\n"
+        f"## Bad\n\n```dockerfile\n{doc.bad}```\n{_context(doc.bad_context)}\n"
+        f"## Good\n\n```dockerfile\n{doc.good}```\n{_context(doc.good_context)}\n"
         f"## Fix\n\n{doc.fix}\n\n"
         f"Ignore it for one instruction with `# scratchpack ignore={code}` on the line above"
         + (f" (or `# hadolint ignore={rule.hadolint[0]}`)" if rule.hadolint else "")
@@ -215,6 +315,13 @@ def render_page(code: str) -> str:
         + code
         + "`.\n"
     )
+
+
+def _context(files: tuple[tuple[str, str], ...]) -> str:
+    if not files:
+        return ""
+    listed = "".join(f"\n`{name}`:\n\n```\n{content}```\n" for name, content in files)
+    return f"\nBuild context:\n{listed}"
 
 
 def render_index() -> str:

@@ -394,17 +394,18 @@ def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _SECRET_NAME = re.compile(
     r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)", re.I
 )
-_ENV_PAIR = re.compile(r"(\w+)=(\"[^\"]*\"|'[^']*'|\S*)")
 
 
 def _pairs(instruction: Instruction) -> list[tuple[str, str]]:
-    text = instruction.text
-    pairs = [(m.group(1), m.group(2).strip("\"'")) for m in _ENV_PAIR.finditer(text)]
-    if not pairs and instruction.cmd == "ENV" and len(instruction.args) >= 1:
-        key, _, value = text.partition(" ")
-        pairs = [(key, value)]
-    if instruction.cmd == "ARG" and not pairs:
-        pairs = [(arg, "") for arg in instruction.args]
+    """Name/value pairs of ENV (BuildKit gives alternating names and values, quotes kept) and
+    ARG (``NAME=default`` or ``NAME``)."""
+    if instruction.cmd == "ENV":
+        args = instruction.args
+        return [(k, v.strip("\"'")) for k, v in zip(args[0::2], args[1::2], strict=False)]
+    pairs = []
+    for arg in instruction.args:
+        name, _, default = arg.partition("=")
+        pairs.append((name, default.strip("\"'")))
     return pairs
 
 
@@ -454,6 +455,15 @@ def expose_ssh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                                    expose.line)  # fmt: skip
 
 
+def _world_writable(mode: str) -> bool:
+    """Octal modes with the other-write bit, unless sticky (a 1777 /tmp is the idiom)."""
+    octal = re.fullmatch(r"0?([0-7]?)[0-7][0-7]([0-7])", mode)
+    if octal:
+        special = int(octal.group(1) or "0")
+        return int(octal.group(2)) & 2 != 0 and special & 1 == 0
+    return bool(re.search(r"(^|,)[ao]*\+[rwxXst]*w", mode)) and "+t" not in mode
+
+
 @rule("SP404", Severity.WARNING, "security", "World-writable permissions")
 def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
@@ -461,15 +471,12 @@ def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             if cmd.name != "chmod":
                 continue
             modes = [a for a in cmd.args if not a.startswith("-")][:1]
-            if modes and (
-                re.fullmatch(r"0?[0-7]?[0-7][0-7][2367]", modes[0])
-                or re.search(r"(^|,)[ao]*\+\w*w", modes[0])
-            ):
+            if modes and _world_writable(modes[0]):
                 yield meta.finding(f"chmod {modes[0]} makes files world-writable", run.line)
     for stage in dockerfile.stages:
         for copy in stage.of("COPY", "ADD"):
             mode = copy.flag("chmod") or ""
-            if re.fullmatch(r"0?[0-7]?[0-7][0-7][2367]", mode):
+            if mode and _world_writable(mode):
                 yield meta.finding(f"{copy.cmd} --chmod={mode} makes files world-writable",
                                    copy.line)  # fmt: skip
 
@@ -484,3 +491,242 @@ def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     f"ADD {urls[0]} without --checksum=sha256:... trusts whatever is served",
                     add.line,
                 )
+
+
+# -- the final stage and static builds (SP104-SP107, SP207-SP208, SP5xx) ----------------------
+
+_TOOLCHAINS = frozenset(
+    {"golang", "rust", "node", "gcc", "maven", "gradle", "openjdk", "buildpack-deps", "clang",
+     "haskell", "swift", "elixir", "erlang", "sdk"}
+)  # fmt: skip
+_FULL_OS = frozenset(
+    {"debian", "ubuntu", "alpine", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
+     "oraclelinux", "archlinux", "opensuse", "busybox"}
+)  # fmt: skip
+
+
+def _repo_name(base: str) -> str:
+    repo, _, _ = _image_parts(base)
+    return repo.rsplit("/", 1)[-1].lower()
+
+
+def stage_env(dockerfile: Dockerfile, stage: Stage) -> dict[str, str]:
+    """ENV (and ARG defaults) of a stage, including what it inherits through FROM <stage>."""
+    env: dict[str, str] = {}
+    parent = next(
+        (s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None
+    )
+    if parent is not None:
+        env.update(stage_env(dockerfile, parent))
+    for instruction in stage.of("ENV", "ARG"):
+        env.update(_pairs(instruction))
+    return env
+
+
+def copied_into_final(dockerfile: Dockerfile) -> list[Stage]:
+    """Earlier stages whose files the final stage copies (COPY --from), and their parents."""
+    final = dockerfile.final
+    found: list[Stage] = []
+    for copy in final.of("COPY"):
+        source = copy.flag("from")
+        stage = dockerfile.stage_named(source) if source else None
+        while stage is not None and stage.index < final.index and stage not in found:
+            found.append(stage)
+            stage = next(
+                (s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None
+            )
+    return found
+
+
+def _static_final(dockerfile: Dockerfile) -> bool:
+    base = dockerfile.final.base.lower()
+    return base == "scratch" or "distroless/static" in base
+
+
+def _copies_to(stage: Stage, fragment: str) -> bool:
+    return any(fragment in copy.text for copy in stage.of("COPY", "ADD"))
+
+
+@rule("SP104", Severity.WARNING, "size", "The final stage is a build toolchain image")
+def final_toolchain(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if _is_stage_reference(dockerfile, final):
+        return
+    name = _repo_name(final.base)
+    if name in _TOOLCHAINS or (name.endswith("jdk") and "jre" not in name):
+        yield meta.finding(
+            f"the final stage runs FROM {final.base}, a whole toolchain (compilers, headers, "
+            "package managers): build in an earlier stage and copy only the result into "
+            "scratch or distroless",
+            final.line,
+        )
+
+
+@rule("SP105", Severity.INFO, "size", "A full OS base for a final stage that only copies files")
+def final_full_os(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if _is_stage_reference(dockerfile, final) or _repo_name(final.base) not in _FULL_OS:
+        return
+    builds = [c for c in final.of("COPY") if c.flag("from")]
+    if builds and not final.of("RUN"):
+        yield meta.finding(
+            f"the final stage only copies build output, yet ships {final.base} with a shell "
+            "and a package manager: a static binary needs scratch, a dynamic one distroless",
+            final.line,
+        )
+
+
+@rule("SP106", Severity.INFO, "correctness", "FROM scratch without CA certificates")
+def scratch_without_certs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if final.base == "scratch" and not (
+        _copies_to(final, "ca-certificates") or _copies_to(final, "/etc/ssl")
+    ):
+        yield meta.finding(
+            "FROM scratch has no CA certificates: every TLS connection the app makes will fail "
+            "(COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/)",
+            final.line,
+        )
+
+
+@rule("SP107", Severity.INFO, "correctness", "FROM scratch without /tmp")
+def scratch_without_tmp(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if final.base == "scratch" and not any(
+        " /tmp" in c.text or c.text.endswith("/tmp/") for c in final.of("COPY", "ADD")
+    ):
+        yield meta.finding(
+            "FROM scratch has no /tmp: libraries that create temporary files will fail "
+            "(copy an empty directory with mode 1777, or mount a tmpfs at run time)",
+            final.line,
+        )
+
+
+_DEPENDENCY_INSTALLS = (
+    ("npm", ("ci", "install", "i")), ("yarn", ("install",)), ("pnpm", ("install", "i")),
+    ("pip", ("install",)), ("pip3", ("install",)), ("poetry", ("install",)),
+    ("cargo", ("build", "fetch")), ("go", ("mod", "build")), ("bundle", ("install",)),
+    ("composer", ("install",)), ("mvn", ()), ("gradle", ()), ("dotnet", ("restore",)),
+)  # fmt: skip
+
+
+def _installs_dependencies(cmd: ShellCommand) -> bool:
+    for name, subcommands in _DEPENDENCY_INSTALLS:
+        if cmd.name == name and (not subcommands or any(a in subcommands for a in cmd.args[:1])):
+            return True
+    return False
+
+
+@rule("SP207", Severity.WARNING, "size", "The whole context is copied before dependencies install")
+def cache_order(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        whole_context = None
+        for instruction in stage.instructions:
+            if (
+                instruction.cmd == "RUN"
+                and whole_context is None
+                and any(_installs_dependencies(c) for c in shell_of(instruction))
+            ):
+                break  # dependencies come first: the cache order is right
+            if instruction.cmd in ("COPY", "ADD") and not instruction.flag("from"):
+                sources = instruction.args[:-1]
+                if any(s in (".", "./", "*") for s in sources) and whole_context is None:
+                    whole_context = instruction
+            elif (
+                instruction.cmd == "RUN"
+                and whole_context is not None
+                and any(_installs_dependencies(c) for c in shell_of(instruction))
+            ):
+                yield meta.finding(
+                    f"COPY of the whole context comes before the dependency install at line "
+                    f"{instruction.line}: every source change reinstalls everything; copy the "
+                    "dependency manifest (package.json, requirements.txt, Cargo.toml, "
+                    "go.mod...) first, install, then copy the rest",
+                    whole_context.line,
+                )
+                break
+
+
+_LANGUAGE_OUTPUTS = {
+    "package.json": ("node_modules",),
+    "Cargo.toml": ("target",),
+    "pyproject.toml": ("__pycache__", ".venv"),
+    "requirements.txt": ("__pycache__", ".venv"),
+}
+
+
+@rule("SP208", Severity.WARNING, "size", "No .dockerignore, or one that lets .git through")
+def dockerignore(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    if dockerfile.context is None:
+        return
+    ignore_file = dockerfile.context / ".dockerignore"
+    if not ignore_file.is_file():
+        yield meta.finding(
+            f"no .dockerignore beside the build context ({dockerfile.context}): .git, build "
+            "output and local secrets are sent to the builder and can end up in the image",
+            1,
+        )
+        return
+    patterns = {
+        line.strip().strip("/").removeprefix("**/")
+        for line in ignore_file.read_text(errors="replace").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    missing = [] if (".git" in patterns or "*" in patterns) else [".git"]
+    for manifest, outputs in _LANGUAGE_OUTPUTS.items():
+        if (dockerfile.context / manifest).exists():
+            missing += [o for o in outputs if o not in patterns and "*" not in patterns]
+    if missing:
+        yield meta.finding(f".dockerignore does not exclude {', '.join(dict.fromkeys(missing))}", 1)
+
+
+def _builds_into_scratch(
+    dockerfile: Dockerfile,
+) -> Iterator[tuple[Stage, Instruction, ShellCommand]]:
+    if not _static_final(dockerfile):
+        return
+    for stage in copied_into_final(dockerfile):
+        for run in stage.of("RUN"):
+            for cmd in shell_of(run):
+                yield stage, run, cmd
+
+
+@rule("SP500", Severity.WARNING, "correctness", "Go built without CGO_ENABLED=0 for scratch")
+def go_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage, run, cmd in _builds_into_scratch(dockerfile):
+        if cmd.name != "go" or cmd.args[:1] not in (("build",), ("install",)):
+            continue
+        cgo = cmd.env_value("CGO_ENABLED") or stage_env(dockerfile, stage).get("CGO_ENABLED")
+        if cgo != "0":
+            yield meta.finding(
+                "go build without CGO_ENABLED=0 may link libc dynamically, and the binary "
+                "will not start in scratch ('no such file or directory')",
+                run.line,
+            )
+
+
+@rule("SP501", Severity.WARNING, "correctness", "Rust built without a static target for scratch")
+def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage, run, cmd in _builds_into_scratch(dockerfile):
+        if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",)):
+            target = next((a for a in cmd.args if "musl" in a), None)
+            flags = cmd.env_value("RUSTFLAGS") or stage_env(dockerfile, stage).get("RUSTFLAGS", "")
+            if target is None and "crt-static" not in flags:
+                yield meta.finding(
+                    "cargo build for the gnu target links glibc dynamically: build for "
+                    "x86_64-unknown-linux-musl, or with RUSTFLAGS='-C target-feature=+crt-static'",
+                    run.line,
+                )
+
+
+@rule("SP502", Severity.WARNING, "correctness", "C/C++ linked without -static for scratch")
+def c_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    compilers = ("gcc", "g++", "cc", "c++", "clang", "clang++", "musl-gcc")
+    for _, run, cmd in _builds_into_scratch(dockerfile):
+        links = cmd.name in compilers and "-o" in cmd.args and "-c" not in cmd.args
+        if links and "-static" not in cmd.args and "-static-pie" not in cmd.args:
+            yield meta.finding(
+                f"{cmd.name} links dynamically without -static: the binary needs a loader "
+                "and libc that scratch does not have",
+                run.line,
+            )

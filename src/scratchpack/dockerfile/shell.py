@@ -22,6 +22,13 @@ class ShellCommand:
     name: str
     args: tuple[str, ...]
     pipe_to: str | None = None  # the next command when this one's output is piped
+    env: tuple[tuple[str, str], ...] = ()  # inline assignments: CGO_ENABLED=0 go build
+
+    def env_value(self, name: str) -> str | None:
+        for key, value in self.env:
+            if key == name:
+                return value
+        return None
 
     def has(self, *options: str) -> bool:
         return any(arg == o or arg.startswith(o + "=") for arg in self.args for o in options)
@@ -74,14 +81,24 @@ def commands(script: str, depth: int = 0) -> list[ShellCommand]:
             _word(c) for c in node.children if c.type not in ("command_name", "variable_assignment")
             and not c.type.startswith("file_redirect") and c.type != "herestring_redirect"
         )  # fmt: skip
+        env = tuple(
+            (key, value.strip("\"'"))
+            for key, _, value in (
+                _word(c).partition("=") for c in node.children if c.type == "variable_assignment"
+            )
+        )
         while name in _WRAPPERS and args:
             if name == "sudo":
-                found.append(ShellCommand("sudo", args, pipe_to))
+                found.append(ShellCommand("sudo", args, pipe_to, env))
+            if name == "env":
+                env += tuple(
+                    (k, v) for k, _, v in (a.partition("=") for a in args if "=" in a) if k
+                )
             rest = [a for a in args if not a.startswith("-") and "=" not in a]
             if not rest:
                 break
             name, args = rest[0], tuple(args[args.index(rest[0]) + 1 :])
-        found.append(ShellCommand(name, args, pipe_to))
+        found.append(ShellCommand(name, args, pipe_to, env))
         if name in _SHELLS and "-c" in args and depth < 3:
             index = args.index("-c")
             if index + 1 < len(args):
