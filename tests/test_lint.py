@@ -238,3 +238,50 @@ def test_cache_order_is_right_when_dependencies_come_first() -> None:
     assert "SP207" not in codes(right)
     wrong = f"FROM {go} AS build\nCOPY . .\nRUN go mod download\n"
     assert "SP207" in codes(wrong)
+
+
+def test_config_file_and_pyproject(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {PINNED}\nRUN mkdir /a\nRUN mkdir /b\n{'USER 65532:65532'}\n")
+    assert "SP206" in run_cli("lint", dockerfile, cwd=tmp_path).stdout
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.scratchpack]\nignore = ["DL3059"]\n'
+        'failure-threshold = "info"\n[tool.scratchpack.severity]\nSP103 = "error"\n'
+    )
+    result = run_cli("lint", "--format", "json", dockerfile, cwd=tmp_path)
+    found = {f["code"]: f["severity"] for f in json.loads(result.stdout)}
+    assert "SP206" not in found  # ignored through its hadolint code
+    assert found["SP103"] == "error"
+    assert result.code == 1
+    # a .scratchpack.toml nearer to the working directory wins
+    (tmp_path / ".scratchpack.toml").write_text('failure-threshold = "none"\n')
+    assert run_cli("lint", dockerfile, cwd=tmp_path).code == 0
+    # an explicit --config, and bad configurations
+    strict = tmp_path / "strict.toml"
+    strict.write_text('trusted-registries = ["ghcr.io"]\n')
+    untrusted = run_cli("lint", "--config", strict, "--format", "json", dockerfile)
+    assert "SP108" in {f["code"] for f in json.loads(untrusted.stdout)}
+    strict.write_text('colour = "blue"\n')
+    assert_clean_error(run_cli("lint", "--config", strict, dockerfile), 2, "unknown key")
+    strict.write_text("[severity]\nSP999 = 'error'\n")
+    assert_clean_error(run_cli("lint", "--config", strict, dockerfile), 2, "unknown rule SP999")
+    strict.write_text("not = [toml\n")
+    assert_clean_error(run_cli("lint", "--config", strict, dockerfile), 2, "configuration")
+
+
+def test_typosquat_and_registry_checks() -> None:
+    assert "SP108" in codes(f"FROM pyhton:3.12@sha256:{'a' * 64}\n")
+    assert "SP108" in codes(f"FROM ubunut:24.04@sha256:{'a' * 64}\n")
+    assert "SP108" not in codes(f"FROM python:3.12@sha256:{'a' * 64}\n")
+    assert "SP108" not in codes(f"FROM myorg/pyhton:1@sha256:{'a' * 64}\n")  # not an official name
+    assert "SP108" not in codes(f"FROM ghcr.io/org/app:1@sha256:{'a' * 64}\n")  # no allow-list set
+
+
+def test_github_annotations(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    path = tmp_path / "Dockerfile"
+    path.write_text(DOCS["SP400"].bad)
+    result = run_cli("lint", "--format", "github", path)
+    assert result.code == 1
+    assert f"::error file={path},line=2,title=SP400::ENV API_TOKEN puts a secret" in result.stdout

@@ -201,12 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
         "threshold; 2: a file could not be read or parsed.",
     )
     li.add_argument("files", nargs="*", type=Path, help="Dockerfiles (default: ./Dockerfile)")
-    li.add_argument("--format", choices=("text", "json"), default="text")
+    li.add_argument("--format", choices=("text", "json", "github"), default="text")
     li.add_argument(
         "--failure-threshold",
         choices=("error", "warning", "info", "none"),
-        default="warning",
-        help="lowest severity that makes the exit code 1 (default warning)",
+        help="lowest severity that makes the exit code 1 (default: the config's, else warning)",
+    )
+    li.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="configuration file (default: .scratchpack.toml or [tool.scratchpack] in "
+        "pyproject.toml, from the current directory up)",
     )
     li.add_argument(
         "--ignore",
@@ -486,9 +492,10 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.dockerfile.config import find_config, parse_config
     from scratchpack.dockerfile.ruledocs import DOCS
     from scratchpack.dockerfile.rules import RULES, Severity
-    from scratchpack.operations.lint import exit_code, lint_file
+    from scratchpack.operations.lint import exit_code, github_annotations, lint_file
 
     if args.explain:
         code = args.explain.upper()
@@ -499,11 +506,23 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
         out.line(doc.why)
         out.line(f"Fix: {doc.fix}")
         return 0
+    if args.config:
+        import tomllib
+
+        try:
+            config = parse_config(tomllib.loads(args.config.read_text()), args.config)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{args.config}: cannot read configuration: {exc}") from exc
+    else:
+        config = find_config(Path.cwd())
     files = args.files or [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
-    reports = [lint_file(path, ignore) for path in files]
+    reports = [lint_file(path, ignore, config) for path in files]
     if args.format == "json":
         print(json.dumps([item for r in reports for item in r.to_json()], indent=2))
+    elif args.format == "github":
+        for line in github_annotations(reports):
+            print(line)
     else:
         for report in reports:
             for finding in report.findings:
@@ -519,7 +538,8 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for report in reports:
         if report.error:
             sys.stderr.write(f"scratchpack: error: {report.error}\n")
-    threshold = None if args.failure_threshold == "none" else Severity.parse(args.failure_threshold)
+    chosen = args.failure_threshold or config.failure_threshold or "warning"
+    threshold = None if chosen == "none" else Severity.parse(chosen)
     return exit_code(reports, threshold)
 
 

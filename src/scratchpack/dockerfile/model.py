@@ -65,6 +65,7 @@ class Dockerfile:
     stages: list[Stage]
     global_ignored: frozenset[str] = frozenset()
     context: Path | None = None  # the build context (the Dockerfile's directory), when on disk
+    trusted_registries: frozenset[str] = frozenset()  # from the config; empty: any registry
 
     @property
     def final(self) -> Stage:

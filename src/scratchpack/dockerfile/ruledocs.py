@@ -293,6 +293,14 @@ DOCS: dict[str, RuleDoc] = {
         f'COPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
         fix="Link with `-static` (musl-gcc gives the smallest binaries).",
     ),
+    "SP108": RuleDoc(
+        why="Images are pulled by name: a one-letter typo (`debain`, `pyhton`) can fetch a "
+        "squatter's image, and an unvetted registry is code you run without review.",
+        bad=f"FROM debain:12@sha256:{'a' * 64}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Fix the name; list the registries you trust in `.scratchpack.toml` "
+        '(`trusted-registries = ["docker.io", "ghcr.io"]`).',
+    ),
 }
 
 

@@ -730,3 +730,59 @@ def c_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 "and libc that scratch does not have",
                 run.line,
             )
+
+
+# -- base image provenance (SP108) ------------------------------------------------------------
+
+OFFICIAL_NAMES = (
+    "alpine", "debian", "ubuntu", "busybox", "centos", "fedora", "python", "node", "golang",
+    "rust", "openjdk", "eclipse-temurin", "nginx", "httpd", "redis", "postgres", "mysql",
+    "mariadb", "mongo", "ruby", "php", "perl", "gcc", "maven", "gradle", "amazonlinux",
+    "rockylinux", "almalinux", "archlinux", "haproxy", "traefik", "memcached", "rabbitmq",
+)  # fmt: skip
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance; names are short, so the quadratic table is cheap."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _registry_of(base: str) -> str:
+    first, sep, _ = base.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+@rule("SP108", Severity.WARNING, "security", "A base image from an untrusted registry or with a "
+      "name that looks mistyped")  # fmt: skip
+def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    trusted = dockerfile.trusted_registries
+    for stage in dockerfile.stages:
+        if stage.base == "scratch" or _is_stage_reference(dockerfile, stage) or "$" in stage.base:
+            continue
+        registry = _registry_of(stage.base)
+        if trusted and registry not in trusted:
+            yield meta.finding(
+                f"{stage.base} comes from {registry}, which is not a trusted registry "
+                f"({', '.join(sorted(trusted))})",
+                stage.line,
+            )
+            continue
+        repo = _image_parts(stage.base)[0]
+        if registry != "docker.io" or "/" in repo.removeprefix("library/"):
+            continue
+        name = repo.removeprefix("library/")
+        near = [o for o in OFFICIAL_NAMES if o != name and _distance(name, o) <= (len(o) > 5) + 1]
+        if near and name not in OFFICIAL_NAMES:
+            yield meta.finding(
+                f"{stage.base}: did you mean {near[0]}? a near-miss of an official image name "
+                "is how typosquatted images get pulled",
+                stage.line,
+            )

@@ -7,10 +7,11 @@ an instruction, and from the file-level ``# scratchpack global ignore=...``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import read
 from scratchpack.dockerfile.rules import RULES, Finding, Rule, Severity
@@ -44,7 +45,12 @@ def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
     return rule.code in codes or any(code in codes for code in rule.hadolint)
 
 
-def lint_dockerfile(dockerfile: Dockerfile, ignore: frozenset[str] = frozenset()) -> list[Finding]:
+def lint_dockerfile(
+    dockerfile: Dockerfile, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+) -> list[Finding]:
+    config = config or LintConfig()
+    dockerfile.trusted_registries = config.trusted_registries
+    ignore = ignore | config.ignore
     by_line = {
         i.line: i.ignored for stage in dockerfile.stages for i in stage.instructions
     }  # fmt: skip
@@ -52,18 +58,39 @@ def lint_dockerfile(dockerfile: Dockerfile, ignore: frozenset[str] = frozenset()
     for rule in RULES.values():
         if _ignored(rule, ignore | dockerfile.global_ignored):
             continue
+        override = config.severity.get(rule.code)
         for finding in rule.check(dockerfile):
             if not _ignored(rule, by_line.get(finding.line, frozenset())):
+                if override:
+                    finding = replace(finding, severity=Severity.parse(override))  # noqa: PLW2901
                 findings.append(finding)
     return sorted(findings, key=lambda f: (f.line, f.code))
 
 
-def lint_file(path: Path, ignore: frozenset[str] = frozenset()) -> FileReport:
+def lint_file(
+    path: Path, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+) -> FileReport:
     try:
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc))
-    return FileReport(str(path), lint_dockerfile(dockerfile, ignore), source=dockerfile.lines)
+    findings = lint_dockerfile(dockerfile, ignore, config)
+    return FileReport(str(path), findings, source=dockerfile.lines)
+
+
+def github_annotations(reports: list[FileReport]) -> list[str]:
+    """GitHub Actions workflow commands: one annotation per finding."""
+    kinds = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+    lines = []
+    for report in reports:
+        for f in report.findings:
+            message = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            lines.append(
+                f"::{kinds[f.severity]} file={report.path},line={f.line},title={f.code}::{message}"
+            )
+        if report.error:
+            lines.append(f"::error file={report.path}::{report.error}")
+    return lines
 
 
 def exit_code(reports: list[FileReport], threshold: Severity | None) -> int:

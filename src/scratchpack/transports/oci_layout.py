@@ -136,14 +136,7 @@ def resolve_manifest(
         if seen > 4:
             raise FormatError(f"{where}: indexes nested too deep")
         nested = Index.parse(blobs.read_bytes(descriptor), f"{where} index {descriptor.digest}")
-        wanted = platform or Platform.host()
-        chosen = nested.select_platform(wanted)
-        if chosen is None:
-            available = ", ".join(str(d.platform) for d in nested.manifests if d.platform)
-            raise NotFoundError(
-                f"{where}: no image for {wanted} (available: {available or 'none'})"
-            )
-        descriptor = chosen
+        descriptor = nested.choose(platform, where)
     if descriptor.media_type and descriptor.media_type not in mt.MANIFEST_TYPES:
         raise FormatError(f"{where}: unsupported manifest media type {descriptor.media_type!r}")
     manifest_bytes = blobs.read_bytes(descriptor)

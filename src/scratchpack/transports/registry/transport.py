@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from scratchpack.errors import FormatError, NotFoundError
+from scratchpack.errors import FormatError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.image import Image
@@ -62,14 +62,7 @@ def resolve(
         depth += 1
         if depth > 4:
             raise FormatError(f"{where}: indexes nested too deep")
-        index = Index.parse(data, f"{where} index")
-        wanted = platform or Platform.host()
-        chosen = index.select_platform(wanted)
-        if chosen is None:
-            available = ", ".join(str(d.platform) for d in index.manifests if d.platform)
-            raise NotFoundError(
-                f"{where}: no image for {wanted} (available: {available or 'none'})"
-            )
+        chosen = Index.parse(data, f"{where} index").choose(platform, where)
         data, media_type = repo.get_manifest(str(chosen.digest))
         media_type = media_type or chosen.media_type
     return data, media_type

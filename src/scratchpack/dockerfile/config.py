@@ -1,0 +1,77 @@
+"""Lint configuration: ``.scratchpack.toml`` or ``[tool.scratchpack]`` in ``pyproject.toml``.
+
+Looked up from the current directory upwards; the first file found wins. Keys (all optional)::
+
+    ignore = ["SP206", "DL3059"]          # rule codes to skip (SP or hadolint codes)
+    failure-threshold = "warning"          # error | warning | info | none
+    trusted-registries = ["docker.io", "ghcr.io"]
+    [severity]
+    SP103 = "warning"                      # change a rule's severity
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scratchpack.errors import UsageError
+
+THRESHOLDS = ("error", "warning", "info", "none")
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    ignore: frozenset[str] = frozenset()
+    failure_threshold: str | None = None
+    trusted_registries: frozenset[str] = frozenset()
+    severity: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None
+
+
+def find_config(start: Path) -> LintConfig:
+    for directory in [start, *start.parents]:
+        for name in (".scratchpack.toml", "pyproject.toml"):
+            path = directory / name
+            if not path.is_file():
+                continue
+            data = _load(path)
+            if name == "pyproject.toml":
+                data = data.get("tool", {}).get("scratchpack")
+                if data is None:
+                    continue
+            return parse_config(data, path)
+    return LintConfig()
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: invalid configuration: {exc}") from exc
+
+
+def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
+    from scratchpack.dockerfile.rules import RULES
+
+    known = {"ignore", "failure-threshold", "trusted-registries", "severity"}
+    unknown = set(data) - known
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    threshold = data.get("failure-threshold")
+    if threshold is not None and threshold not in THRESHOLDS:
+        raise UsageError(f"{path}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
+    severity = {str(k).upper(): str(v).lower() for k, v in (data.get("severity") or {}).items()}
+    for code, level in severity.items():
+        if code not in RULES:
+            raise UsageError(f"{path}: [severity] names an unknown rule {code}")
+        if level not in ("error", "warning", "info"):
+            raise UsageError(f"{path}: [severity] {code} must be error, warning or info")
+    return LintConfig(
+        ignore=frozenset(str(c).upper() for c in data.get("ignore") or []),
+        failure_threshold=threshold,
+        trusted_registries=frozenset(str(r) for r in data.get("trusted-registries") or []),
+        severity=severity,
+        source=path,
+    )
