@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from realtools import ROOT, Runner, free_tcp_port, make_runner, need, provisioned_env, unavailable
+from realtools import (
+    ROOT,
+    Runner,
+    debian_image,
+    free_tcp_port,
+    make_runner,
+    need,
+    provisioned_env,
+    unavailable,
+)
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +84,15 @@ def free_port() -> int:
 @pytest.fixture
 def unique_name() -> str:
     return f"sptest-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def debian_docker(docker: Runner) -> str:
+    """A Debian bookworm minbase image in the test dockerd (see realtools.debian_rootfs)."""
+    return debian_image(docker, "docker")
+
+
+@pytest.fixture(scope="session")
+def debian_podman(podman: Runner) -> str:
+    """The same Debian image in podman/buildah storage."""
+    return debian_image(podman, "podman")

@@ -4,8 +4,10 @@ Each :class:`Fault` matches requests by method and path fragment and applies an 
 limited number of times: ``status`` (answer with an HTTP error, e.g. 500 or 429 with
 Retry-After), ``drop`` (send the headers and half the body, then cut the connection),
 ``swallow`` (forward the request, then cut the connection without answering: the upstream
-applied it, the client cannot know), ``reset`` (cut the connection without forwarding), or
-``corrupt`` (flip bytes in the body). ``after`` skips that many matching requests first.
+applied it, the client cannot know), ``reset`` (cut the connection without forwarding),
+``corrupt`` (flip bytes in the body), or ``stall`` (send the headers and half the body, then
+go silent for ``delay`` seconds before cutting). ``after`` skips that many matching requests
+first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,7 @@ class Fault:
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     after: int = 0
+    delay: float = 5.0
     hits: int = 0
     seen: int = 0
 
@@ -127,9 +131,11 @@ class FaultProxy:
         h.end_headers()
         if h.command == "HEAD":
             return
-        if fault is not None and fault.action == "drop":
+        if fault is not None and fault.action in ("drop", "stall"):
             h.wfile.write(data[: len(data) // 2])
             h.wfile.flush()
+            if fault.action == "stall":
+                time.sleep(fault.delay)
             self._cut(h)
             return
         h.wfile.write(data)

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -51,9 +51,10 @@ def parse_env_file(path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _locked() -> Iterator[None]:
-    STATE.mkdir(parents=True, exist_ok=True)
-    with (STATE / ".pytest-lock").open("w") as handle:
+def _flocked(directory: Path, name: str = ".lock") -> Iterator[None]:
+    """An exclusive lock across processes (pytest-xdist workers, parallel runs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / name).open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -65,7 +66,7 @@ def provisioned_env() -> tuple[dict[str, str], bool]:
     """The tool environment, provisioning it when absent; True if this call started it."""
     env_file = STATE / "env"
     started = False
-    with _locked():
+    with _flocked(STATE, ".pytest-lock"):
         if not env_file.exists():
             proc = subprocess.run(
                 [str(ROOT / "scripts/provision-test-env"), "up"],
@@ -118,3 +119,56 @@ def wait_http(url: str, timeout: float = 20) -> bytes:
             last = str(exc) or type(exc).__name__
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout}s (last: {last})")
+
+
+CACHE = Path(os.environ.get("SCRATCHPACK_TEST_CACHE", "/var/tmp/scratchpack-test-cache"))
+DEBIAN_IMAGE = "docker.io/scratchpack-test/debian:bookworm"
+
+
+def _cache_lock() -> AbstractContextManager[None]:
+    return _flocked(CACHE)
+
+
+def debian_rootfs() -> Path:
+    """A Debian bookworm minbase root filesystem (tar) made with mmdebstrap from the machine's
+    apt sources, built once and kept in CACHE across runs (no registry has base images here).
+
+    The image's apt is configured as the host's is (no Valid-Until check: the mirror may be
+    a snapshot), so ``apt-get install`` works inside builds that use the host network."""
+    need("mmdebstrap", "it makes the Debian base image")
+    path = CACHE / "debian-bookworm-minbase.tar"
+    with _cache_lock():
+        if path.exists():
+            return path
+        archives = CACHE / "apt-archives"
+        archives.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        proc = subprocess.run(
+            [
+                "mmdebstrap", "--variant=minbase", "--format=tar", "--quiet",
+                "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
+                "--aptopt=Acquire::Check-Valid-Until \"false\"",
+                "--aptopt=APT::Install-Recommends \"false\"",
+                '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
+                f"--setup-hook=sync-in {archives} /var/cache/apt/archives/",
+                f"--customize-hook=sync-out /var/cache/apt/archives/ {archives}",
+                "--customize-hook=rm -f \"$1\"/var/cache/apt/archives/*.deb",
+                "bookworm", str(tmp),
+            ],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            unavailable(f"mmdebstrap failed: {proc.stderr.strip()[-2000:]}")
+        tmp.rename(path)
+    return path
+
+
+def debian_image(run: Runner, engine: str) -> str:
+    """DEBIAN_IMAGE imported into docker's or podman/buildah's storage (once); its name."""
+    rootfs = debian_rootfs()
+    with _cache_lock():
+        if run("image", "inspect", DEBIAN_IMAGE, check=False).returncode != 0:
+            change = ["--change", 'CMD ["bash"]'] if engine == "podman" else ["-c", 'CMD ["bash"]']
+            run("import", *change, str(rootfs), DEBIAN_IMAGE, timeout=300)
+    return DEBIAN_IMAGE

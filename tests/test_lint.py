@@ -11,7 +11,7 @@ import pytest
 from helpers import ROOT, assert_clean_error, run_cli
 from scratchpack.dockerfile.parser import DockerfileError, parse, substitute
 from scratchpack.dockerfile.ruledocs import DOCS, render_index, render_page
-from scratchpack.dockerfile.rules import RULES
+from scratchpack.dockerfile.rules import RULES, Finding
 from scratchpack.operations.lint import lint_dockerfile, lint_file
 
 
@@ -285,3 +285,176 @@ def test_github_annotations(tmp_path: Path) -> None:
     result = run_cli("lint", "--format", "github", path)
     assert result.code == 1
     assert f"::error file={path},line=2,title=SP400::ENV API_TOKEN puts a secret" in result.stdout
+
+
+NODE = "node:22-slim@sha256:" + "9" * 64
+
+
+def test_npm_ci_and_dev_dependencies() -> None:
+    head = f"FROM {NODE}\nWORKDIR /app\nCOPY package*.json ./\n"
+    assert "SP209" in codes(head + "RUN npm install --omit=dev\n")
+    assert "SP209" in codes(head + "RUN set -e; npm i\n")
+    # a named package is not "install the manifest"; no lock file copied: nothing to ci from
+    assert "SP209" not in codes(head + "RUN npm install -g pm2@5.4.0\n")
+    assert "SP209" not in codes(f"FROM {NODE}\nCOPY package.json ./\nRUN npm install\n")
+    # dev dependencies: only where the final image gets them
+    assert "SP210" in codes(head + "RUN npm ci\n")
+    assert "SP210" not in codes(head + "RUN npm ci --omit=dev\n")
+    assert "SP210" not in codes(head + "ENV NODE_ENV=production\nRUN npm ci\n")
+    assert "SP210" not in codes(head + "RUN NODE_ENV=production npm ci\n")
+    builder = f"FROM {NODE} AS build\nCOPY package*.json ./\nRUN npm ci && npm run build\n"
+    assert "SP210" not in codes(builder + f"FROM {NODE}\nCOPY --from=build /dist /dist\n")
+    # inherited through FROM <stage>
+    assert "SP210" in codes(builder + "FROM build\nUSER 1000\n")
+    python = f"FROM {PINNED}\n"
+    assert "SP210" in codes(python + "RUN pip install --no-cache-dir -r requirements-dev.txt\n")
+    assert "SP210" not in codes(python + "RUN pip install --no-cache-dir -r requirements.txt\n")
+    assert "SP210" in codes(python + "RUN poetry install\n")
+    assert "SP210" not in codes(python + "RUN poetry install --only main --no-root\n")
+    assert "SP210" in codes(python + "RUN composer install --optimize-autoloader\n")
+    assert "SP210" not in codes(python + "RUN composer install --no-dev\n")
+    assert "SP210" in codes(python + "RUN <<EOF\nbundle install\nEOF\n")
+    assert "SP210" not in codes(
+        python + "ENV BUNDLE_WITHOUT=development:test\nRUN bundle install\n"
+    )
+
+
+def test_files_deleted_in_a_later_layer() -> None:
+    base = f"FROM {PINNED}\n"
+    copied = (
+        base
+        + "COPY big.tar.gz /tmp/\nRUN tar -xzf /tmp/big.tar.gz -C /opt\nRUN rm /tmp/big.tar.gz\n"
+    )
+    [finding] = [f for f in lint_dockerfile(parse(copied)) if f.code == "SP211"]
+    assert (finding.line, "/tmp/big.tar.gz was added by the layer at line 2") == (
+        4,
+        finding.message.split(":")[0],
+    )
+    # same RUN: fine
+    same = base + "RUN curl -fsSLo /tmp/x.tgz https://example.com/x.tgz && rm /tmp/x.tgz\n"
+    assert "SP211" not in codes(same)
+    # relative to WORKDIR, wget's default name, a glob, a directory
+    assert "SP211" in codes(base + "WORKDIR /src\nRUN wget https://e.com/a.zip\nRUN rm -f a.zip\n")
+    assert "SP211" in codes(
+        base + "COPY a.deb /pkgs/a.deb\nRUN dpkg -i /pkgs/*.deb\nRUN rm /pkgs/*.deb\n"
+    )
+    assert "SP211" in codes(base + "COPY vendor /build/vendor\nRUN make\nRUN rm -rf /build\n")
+    # apt lists from an earlier RUN
+    lists = base + "RUN apt-get update && apt-get install -y --no-install-recommends curl\n"
+    assert "SP211" in codes(lists + "RUN rm -rf /var/lib/apt/lists/*\n")
+    # another stage's files are not this layer's
+    other = f"FROM {PINNED} AS a\nCOPY x /x\nFROM {PINNED}\nRUN rm -f /x\n"
+    assert "SP211" not in codes(other)
+
+
+def test_add_where_copy_fits() -> None:
+    base = f"FROM {PINNED}\n"
+    assert "SP212" in codes(base + "ADD app.py /app/\n")
+    assert "SP212" in codes(base + "ADD --chown=1:1 src/ /app/src/\n")
+    assert "SP212" in codes(base + "ADD release.tar.gz /opt/release.tar.gz\n")
+    assert "SP212" not in codes(base + "ADD rootfs.tar.xz /\n")
+    assert "SP212" not in codes(
+        base + "ADD --checksum=sha256:" + "1" * 64 + " https://e.com/a /a\n"
+    )
+    assert "SP212" not in codes(base + "ADD https://github.com/o/r.git#v1 /src\n")
+    assert "SP212" not in codes(base + "ADD <<EOF /etc/motd\nhello\nEOF\n")
+
+
+def test_insecure_run_options() -> None:
+    base = f"FROM {PINNED}\n"
+    assert "SP406" in codes(base + "RUN --security=insecure mount -t proc none /mnt\n")
+    assert "SP406" in codes(base + "RUN --network=host curl -fsS http://127.0.0.1:8080/\n")
+    assert "SP406" in codes(base + "RUN --mount=type=bind,source=.,target=/src,rw make\n")
+    assert "SP406" not in codes(base + "RUN --network=none --mount=type=bind,target=/src make\n")
+    assert "SP406" not in codes(base + "RUN --security=sandbox true\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "flagged"),
+    [
+        ("ENV AWS_KEY_ID=AKIAIOSFODNN7EXAMPLE", True),
+        ("ARG GH=ghp_" + "a" * 36, True),
+        ("RUN git clone https://bot:s3cret@git.example.com/r.git", True),
+        ("ENV DATABASE_URL=postgres://app:pw@db:5432/app", True),
+        ("RUN <<EOF\necho '-----BEGIN OPENSSH PRIVATE KEY-----' > /k\nEOF", True),
+        ("LABEL slack=xoxb-1234567890-abcdefghij", True),
+        ("RUN git clone https://${TOKEN}@git.example.com/r.git", False),
+        ("RUN curl -fsSL https://example.com/install.sh -o /tmp/i.sh", False),
+        ("ENV URL=https://user@example.com/", False),
+        ("COPY id_ed25519.pub /keys/", False),
+    ],
+)
+def test_secret_values(line: str, flagged: bool) -> None:
+    assert ("SP407" in codes(f"FROM {PINNED}\n{line}\n")) is flagged
+
+
+def test_rust_release_profile(tmp_path: Path) -> None:
+    doc = DOCS["SP503"]
+    tuned = doc.good_context
+    partial = (("Cargo.toml", '[package]\nname = "a"\n[profile.release]\nlto = "thin"\n'),)
+    found = lint_file_with_context(tmp_path / "partial", doc.bad, partial)
+    [message] = [f.message for f in found if f.code == "SP503"]
+    assert "codegen-units = 1, strip = true" in message and "lto" not in message.split(":")[0]
+    assert "SP503" not in {f.code for f in lint_file_with_context(tmp_path / "ok", doc.bad, tuned)}
+    # no Cargo.toml beside the Dockerfile, or not built into scratch: nothing to say
+    assert "SP503" not in {f.code for f in lint_file_with_context(tmp_path / "none", doc.bad, ())}
+    dynamic = doc.bad.replace("FROM scratch", f"FROM {PINNED}")
+    assert "SP503" not in {
+        f.code for f in lint_file_with_context(tmp_path / "dyn", dynamic, partial)
+    }
+    env = doc.bad.replace(
+        "RUN cargo",
+        "ENV CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 "
+        "CARGO_PROFILE_RELEASE_STRIP=true\nRUN cargo",
+    )
+    assert "SP503" not in {f.code for f in lint_file_with_context(tmp_path / "env", env, partial)}
+
+
+def lint_file_with_context(
+    directory: Path, dockerfile: str, context: tuple[tuple[str, str], ...]
+) -> list[Finding]:
+    directory.mkdir()
+    for name, content in context:
+        (directory / name).write_text(content)
+    (directory / "Dockerfile").write_text(dockerfile)
+    return lint_file(directory / "Dockerfile").findings
+
+
+def test_sarif_is_valid_against_the_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests/data/schemas/sarif-2.1.0-rtm.5.json").read_text())
+    bad = tmp_path / "Dockerfile"
+    bad.write_text(DOCS["SP200"].bad + "RUN --network=host pip install flask\n")
+    broken = tmp_path / "broken.Dockerfile"
+    broken.write_text("FROM debian:12\nFROBNICATE now\n")
+    result = run_cli("lint", "--format", "sarif", str(bad), str(broken), "missing.Dockerfile")
+    assert result.code == 2, result.stderr
+    log = json.loads(result.stdout)
+    jsonschema.Draft4Validator(schema).validate(log)
+    [run] = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == sorted(RULES)
+    assert all(r["helpUri"].endswith(f"/docs/rules/{r['id']}.md") for r in rules)
+    assert all(r["help"]["markdown"].startswith(f"# {r['id']}: ") for r in rules)
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["SP200"]["level"] == "warning"
+    assert by_rule["SP205"]["level"] == "note"
+    assert rules[by_rule["SP200"]["ruleIndex"]]["id"] == "SP200"
+    region = by_rule["SP406"]["locations"][0]["physicalLocation"]
+    assert region["artifactLocation"]["uri"] == bad.as_uri()
+    assert region["region"]["startLine"] == len(DOCS["SP200"].bad.splitlines()) + 1
+    assert rules[by_rule["SP406"]["ruleIndex"]]["properties"]["security-severity"] == "5.0"
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    failed = {n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: n["message"]["text"]
+              for n in invocation["toolExecutionNotifications"]}  # fmt: skip
+    assert "unknown instruction FROBNICATE" in failed[broken.as_uri()]
+    assert "no such file" in failed["missing.Dockerfile"]
+    # a clean file: an empty result list, still a valid log
+    clean = tmp_path / "clean.Dockerfile"
+    clean.write_text(DOCS["SP100"].good)
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    log = json.loads(run_cli("lint", "--format", "sarif", str(clean), cwd=tmp_path).stdout)
+    jsonschema.Draft4Validator(schema).validate(log)
+    assert log["runs"][0]["results"] == []

@@ -229,6 +229,29 @@ def test_pull_survives_500s_429s_and_dropped_connections(
     assert all(f.hits == f.times for f in proxy.faults)
 
 
+def test_stalled_transfer_times_out_then_retries_or_fails_cleanly(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    summary = _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    via = f"docker://{proxy.address}/{repo.split('/', 1)[1]}:v1"
+    biggest = max(summary["layers"], key=lambda la: la["size"])["digest"]
+    stall = proxy.add(Fault("GET", f"/blobs/{biggest}", "stall", times=1, delay=6))
+    started = time.monotonic()
+    result = _ok("copy", "--timeout", "1", via, f"oci:{tmp_path / 'p'}:v1")
+    assert time.monotonic() - started < 5  # gave up on the silent connection, did not wait it out
+    assert stall.hits == 1
+    assert result["digest"] == summary["digest"]
+    assert _blob_paths(tmp_path / "p") == _blob_paths(tmp_path / "l")
+    # no retries left: a clear error naming the timeout, and nothing written
+    proxy.add(Fault("GET", f"/blobs/{biggest}", "stall", times=1, delay=6))
+    failed = run_cli("copy", "--timeout", "1", "--retries", "0", via, f"oci:{tmp_path / 'q'}:v1")
+    assert_clean_error(failed, 1, "timed out")
+    assert not (tmp_path / "q").exists()
+    assert_clean_error(run_cli("copy", "--timeout", "0", via, "oci:x:1"), 2, "--timeout")
+    assert_clean_error(run_cli("copy", "--retries", "-1", via, "oci:x:1"), 2, "--retries")
+
+
 def test_push_survives_server_errors(
     examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
 ) -> None:

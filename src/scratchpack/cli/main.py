@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,12 +14,13 @@ from scratchpack.cli.format import human_size, percent
 from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
+    from scratchpack.dockerfile.config import LintConfig
+    from scratchpack.operations.lint import FileReport
     from scratchpack.operations.pack import PackResult
     from scratchpack.transports.registry.transport import RegistryOptions
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.descriptor import Platform
-from scratchpack.model.digest import Digest
 from scratchpack.model.mediatypes import COMPRESSIONS
 from scratchpack.model.reference import Reference
 from scratchpack.transports import oci_layout
@@ -67,6 +68,20 @@ def _registry_flags() -> _Parser:
     group.add_argument(
         "--jobs", type=int, default=4, metavar="N", help="blobs transferred in parallel"
     )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up on a registry request that makes no progress for this long (default 60)",
+    )
+    group.add_argument(
+        "--retries",
+        type=int,
+        default=4,
+        metavar="N",
+        help="retries of a failed registry request (5xx, 429, resets, timeouts; default 4)",
+    )
     group.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     return flags
 
@@ -77,8 +92,18 @@ def _registry_options(args: argparse.Namespace) -> RegistryOptions:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if not args.timeout > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.retries < 0:
+        raise UsageError("--retries must be 0 or more")
     creds = Credentials.parse(args.creds) if args.creds else None
-    return RegistryOptions(tls_verify=args.tls_verify, credentials=creds, jobs=args.jobs)
+    return RegistryOptions(
+        tls_verify=args.tls_verify,
+        credentials=creds,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        retries=args.retries,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         "threshold; 2: a file could not be read or parsed.",
     )
     li.add_argument("files", nargs="*", type=Path, help="Dockerfiles (default: ./Dockerfile)")
-    li.add_argument("--format", choices=("text", "json", "github"), default="text")
+    li.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
     li.add_argument(
         "--failure-threshold",
         choices=("error", "warning", "info", "none"),
@@ -222,6 +247,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="rule code to skip (SPxxx, or a hadolint DLxxxx code); repeatable",
     )
     li.add_argument("--explain", metavar="CODE", help="print what a rule checks and why")
+    fixing = li.add_argument_group("fixing")
+    fixing.add_argument(
+        "--fix",
+        action="store_true",
+        help="rewrite the files in place with the safe fixes, then report what is left",
+    )
+    fixing.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff and change nothing (exit 1 if there are any)",
+    )
+    fixing.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not look up digests to pin FROM lines (no network)",
+    )
+    fixing.add_argument(
+        "--tls-verify", type=_bool, nargs="?", const=True, default=True, metavar="BOOL",
+        help="for digest lookups: require verified HTTPS (default true; loopback may use HTTP)",
+    )  # fmt: skip
+    fixing.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    fixing.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS",
+        help="for digest lookups: give up on a registry after this long (default 10)",
+    )  # fmt: skip
     li.set_defaults(func=cmd_lint)
 
     lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")
@@ -446,18 +496,14 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_digest(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.operations.digest import registry_digest
     from scratchpack.transports.dispatch import open_image
-    from scratchpack.transports.registry.transport import manifest_reference, repository
 
     name = _image_name(args.image)
     options = _registry_options(args)
     try:
         if isinstance(name, RegistryName):
-            repo = repository(name.reference, options)
-            digest = repo.head_manifest(manifest_reference(name.reference))
-            if digest is None:
-                data, _ = repo.get_manifest(manifest_reference(name.reference))
-                digest = Digest.of(data)
+            digest = registry_digest(name.reference, options)
         elif isinstance(name, OciName):
             digest = oci_layout.find_entry(name.directory, name.tag).digest
         else:
@@ -495,7 +541,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.config import find_config, parse_config
     from scratchpack.dockerfile.ruledocs import DOCS
     from scratchpack.dockerfile.rules import RULES, Severity
-    from scratchpack.operations.lint import exit_code, github_annotations, lint_file
+    from scratchpack.operations.lint import exit_code, github_annotations, lint_file, sarif
 
     if args.explain:
         code = args.explain.upper()
@@ -515,11 +561,23 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
             raise UsageError(f"{args.config}: cannot read configuration: {exc}") from exc
     else:
         config = find_config(Path.cwd())
-    files = args.files or [Path("Dockerfile")]
+    files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
-    reports = [lint_file(path, ignore, config) for path in files]
+    if args.fix or args.diff:
+        if args.fix and args.diff:
+            raise UsageError("--fix and --diff do not go together: --diff only shows")
+        reports, changed = _lint_fix(args, files, ignore, config)
+        if args.diff:
+            for report in reports:
+                if report.error:
+                    sys.stderr.write(f"scratchpack: error: {report.error}\n")
+            return 2 if any(r.error for r in reports) else int(changed)
+    else:
+        reports = [lint_file(path, ignore, config) for path in files]
     if args.format == "json":
         print(json.dumps([item for r in reports for item in r.to_json()], indent=2))
+    elif args.format == "sarif":
+        print(json.dumps(sarif(reports), indent=2))
     elif args.format == "github":
         for line in github_annotations(reports):
             print(line)
@@ -541,6 +599,80 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     chosen = args.failure_threshold or config.failure_threshold or "warning"
     threshold = None if chosen == "none" else Severity.parse(chosen)
     return exit_code(reports, threshold)
+
+
+def _expand_globs(patterns: list[Path]) -> list[Path]:
+    """``'**/Dockerfile*'`` as the shell would have expanded it (quoted, or on Windows shells);
+    a pattern that matches nothing stays, to be reported as a missing file."""
+    import glob
+
+    files: list[Path] = []
+    for pattern in patterns:
+        text = str(pattern)
+        if pattern.exists() or not glob.has_magic(text):
+            files.append(pattern)
+            continue
+        # glob.glob, not Path.glob: the pattern may be absolute or start with ../
+        found = glob.glob(text, recursive=True)  # noqa: PTH207
+        matches = sorted(Path(m) for m in found if Path(m).is_file())
+        files += matches or [pattern]
+    return list(dict.fromkeys(files))
+
+
+def _lint_fix(
+    args: argparse.Namespace, files: list[Path], ignore: frozenset[str], config: LintConfig
+) -> tuple[list[FileReport], bool]:
+    """Fix or show fixes for each file; notices and a summary go to stderr."""
+    from scratchpack.operations.lint import fix_file, unified_diff
+
+    resolve, options = _digest_resolver(args)
+    reports: list[FileReport] = []
+    changed = False
+    try:
+        for path in files:
+            report, result = fix_file(path, ignore, config, resolve, write=args.fix)
+            reports.append(report)
+            if result is None:
+                continue
+            for notice in result.notices:
+                sys.stderr.write(f"{path}: {notice}\n")
+            if not result.changed:
+                continue
+            changed = True
+            if args.diff:
+                sys.stdout.write(unified_diff(result))
+            else:
+                summary = ", ".join(
+                    f"{code}" + (f" x{n}" if n > 1 else "")
+                    for code, n in sorted(result.applied.items())
+                )
+                sys.stderr.write(f"{path}: fixed {summary}\n")
+    finally:
+        if options is not None:
+            options.close()
+    return reports, changed
+
+
+def _digest_resolver(
+    args: argparse.Namespace,
+) -> tuple[Callable[[str], str] | None, RegistryOptions | None]:
+    if args.no_pin:
+        return None, None
+    from scratchpack.operations.digest import registry_digest
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.transport import RegistryOptions
+
+    if not args.timeout > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    creds = Credentials.parse(args.creds) if args.creds else None
+    options = RegistryOptions(
+        tls_verify=args.tls_verify, credentials=creds, timeout=args.timeout, retries=1
+    )
+
+    def resolve(base: str) -> str:
+        return str(registry_digest(Reference.parse(base), options))
+
+    return resolve, options
 
 
 def cmd_login(args: argparse.Namespace, out: Output) -> int:

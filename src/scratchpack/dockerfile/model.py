@@ -66,6 +66,7 @@ class Dockerfile:
     global_ignored: frozenset[str] = frozenset()
     context: Path | None = None  # the build context (the Dockerfile's directory), when on disk
     trusted_registries: frozenset[str] = frozenset()  # from the config; empty: any registry
+    source: str = ""  # the text as read, for rewrites that must keep everything else
 
     @property
     def final(self) -> Stage:

@@ -110,7 +110,10 @@ def _flags(raw: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
-    lines = text.splitlines()
+    # BuildKit counts lines at "\n" only (a \f or \u2028 is not a line break to it)
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if text.endswith("\n"):
+        lines.pop()
     try:
         commands = buildkit.parse_string(text)
     except buildkit.GoParseError as exc:
@@ -154,7 +157,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             stages[-1].instructions.append(instruction)
     if not stages:
         raise DockerfileError(f"{path}:1: no FROM instruction")
-    return Dockerfile(path, lines, directives, global_args, stages, global_ignored)
+    return Dockerfile(path, lines, directives, global_args, stages, global_ignored, source=text)
 
 
 def _stage(instruction: Instruction, index: int, args: dict[str, str], path: str) -> Stage:

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scratchpack.reports.sarif import INFORMATION_URI
+
+
+def help_uri(code: str) -> str:
+    """Where a rule's page is published: the docs/rules/ folder of the project's repository."""
+    return f"{INFORMATION_URI}/blob/main/docs/rules/{code}.md"
+
 
 @dataclass(frozen=True)
 class RuleDoc:
@@ -30,6 +37,7 @@ _GO = "golang:1.23@sha256:" + "d" * 64
 _RUST = "rust:1.83@sha256:" + "e" * 64
 _GCC = "gcc:14@sha256:" + "f" * 64
 _PINNED = "debian:12-slim@sha256:" + "a" * 64
+_NODE = "node:22-slim@sha256:" + "9" * 64
 
 DOCS: dict[str, RuleDoc] = {
     "SP100": RuleDoc(
@@ -300,6 +308,88 @@ DOCS: dict[str, RuleDoc] = {
         good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
         fix="Fix the name; list the registries you trust in `.scratchpack.toml` "
         '(`trusted-registries = ["docker.io", "ghcr.io"]`).',
+    ),
+    "SP209": RuleDoc(
+        why="`npm install` resolves package.json again and may rewrite the lock file, so the "
+        "image gets whatever versions are newest that day. `npm ci` installs exactly what "
+        "package-lock.json pins and fails when the two disagree.",
+        bad=f"FROM {_NODE} AS build\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm install --omit=dev\nCOPY . .\n{_SAFE_TAIL}",
+        good=f"FROM {_NODE} AS build\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm ci --omit=dev\nCOPY . .\n{_SAFE_TAIL}",
+        fix="Use `npm ci` (with `--omit=dev` in the image that ships).",
+    ),
+    "SP210": RuleDoc(
+        why="Test runners, linters, bundlers and type checkers are often most of "
+        "node_modules or site-packages; in the shipped image they are dead weight and more "
+        "code to patch.",
+        bad=f"FROM {_NODE}\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm ci\nCOPY . .\n{_SAFE_TAIL}",
+        good=f"FROM {_NODE}\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm ci --omit=dev\nCOPY . .\n{_SAFE_TAIL}",
+        fix="Install production dependencies only in the final stage (`npm ci --omit=dev`, "
+        "`poetry install --only main`, `composer install --no-dev`, `pip install -r "
+        "requirements.txt`), or build in an earlier stage and copy the result.",
+    ),
+    "SP211": RuleDoc(
+        why="Layers only add: a file deleted by a later layer is hidden by a whiteout but its "
+        "bytes are still in the earlier layer, pulled and stored by everyone.",
+        bad=f"FROM {_PINNED}\nCOPY app.tar.gz /tmp/app.tar.gz\n"
+        f"RUN tar -xzf /tmp/app.tar.gz -C /opt && rm /tmp/app.tar.gz\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS unpack\nCOPY app.tar.gz /tmp/app.tar.gz\n"
+        f"RUN mkdir /opt/app && tar -xzf /tmp/app.tar.gz -C /opt/app\n"
+        f"FROM {_PINNED}\nCOPY --from=unpack /opt/app /opt/app\n{_SAFE_TAIL}",
+        fix="Download, use and delete in one RUN, or do the work in an earlier stage and copy "
+        "only the result.",
+    ),
+    "SP212": RuleDoc(
+        why="ADD also downloads URLs and unpacks local tar archives; for a plain file it does "
+        "what COPY does, but a reader cannot tell which behaviour was meant, and an archive "
+        "added to a file-like destination silently becomes a directory.",
+        bad=f"FROM {_PINNED}\nADD config.yaml /etc/app/config.yaml\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nCOPY config.yaml /etc/app/config.yaml\n{_SAFE_TAIL}",
+        fix="Use COPY for files and directories; keep ADD for archives you mean to unpack.",
+    ),
+    "SP406": RuleDoc(
+        why="`RUN --security=insecure` is `docker run --privileged` for a build step; "
+        "`--network=host` lets the step reach services on the build host's loopback; a "
+        "read-write bind mount lets it change its inputs. A build should need none of them.",
+        bad=f"FROM {_PINNED}\nRUN --security=insecure mount -t tmpfs none /mnt\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN --mount=type=tmpfs,target=/mnt ls /mnt\n{_SAFE_TAIL}",
+        fix="Drop the option; use a tmpfs or cache mount, or a build secret, for what it "
+        "was needed for.",
+    ),
+    "SP407": RuleDoc(
+        why="Anything in ENV, ARG, LABEL or a RUN line is kept in the image config or history, "
+        "readable by anyone who can pull the image, even after a later layer deletes it.",
+        bad=f"FROM {_PINNED}\nRUN git clone https://deploy:hunter2@git.example.com/app.git\n"
+        f"{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN --mount=type=secret,id=netrc,target=/root/.netrc "
+        f"git clone https://git.example.com/app.git\n{_SAFE_TAIL}",
+        fix="Revoke the credential, and pass it with `RUN --mount=type=secret` instead.",
+    ),
+    "SP503": RuleDoc(
+        why="Cargo's default release profile optimises for speed with 16 codegen units, no "
+        "link-time optimisation and symbols kept: `lto = true`, `codegen-units = 1` and "
+        "`strip = true` commonly halve the binary that scratch ships.",
+        bad=f"FROM {_RUST} AS build\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\nFROM scratch\n"
+        "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
+        f'{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {_RUST} AS build\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\nFROM scratch\n"
+        "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
+        f'{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Add `[profile.release]` with `lto = true`, `codegen-units = 1`, `strip = true` "
+        '(and `panic = "abort"` if the app does not catch panics).',
+        bad_context=(("Cargo.toml", '[package]\nname = "app"\nversion = "0.1.0"\n'),),
+        good_context=(
+            (
+                "Cargo.toml",
+                '[package]\nname = "app"\nversion = "0.1.0"\n\n[profile.release]\n'
+                'lto = true\ncodegen-units = 1\nstrip = true\npanic = "abort"\n',
+            ),
+        ),
     ),
 }
 

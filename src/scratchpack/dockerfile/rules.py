@@ -786,3 +786,320 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 "is how typosquatted images get pulled",
                 stage.line,
             )
+
+
+# -- dependencies, layers and ADD (SP209-SP212) -----------------------------------------------
+
+
+def _copies_lockfile(dockerfile: Dockerfile, stage: Stage, lockfile: str) -> bool:
+    copied = any(
+        lockfile in source or source.endswith(("*.json", "*"))
+        for copy in stage.of("COPY", "ADD")
+        if not copy.flag("from")
+        for source in copy.args[:-1]
+    )
+    on_disk = dockerfile.context is not None and (dockerfile.context / lockfile).is_file()
+    return copied or on_disk
+
+
+def _npm_install_from_manifest(cmd: ShellCommand) -> bool:
+    """``npm install`` / ``npm i`` with no package named: it installs package.json."""
+    if cmd.name != "npm" or cmd.args[:1] not in (("install",), ("i",)):
+        return False
+    return not [a for a in cmd.args[1:] if not a.startswith("-")]
+
+
+@rule("SP209", Severity.WARNING, "reproducibility", "npm install where npm ci fits")
+def npm_install(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage, run in runs(dockerfile):
+        if not _copies_lockfile(dockerfile, stage, "package-lock.json"):
+            continue
+        for cmd in shell_of(run):
+            if _npm_install_from_manifest(cmd):
+                yield meta.finding(
+                    "npm install may rewrite package-lock.json and install other versions than "
+                    "it pins: npm ci installs exactly the lock file, and fails when it is stale",
+                    run.line,
+                )
+
+
+_DEV_REQUIREMENTS = re.compile(r"(^|[/_-])(dev|test|tests|testing|lint|docs)([/_.-]|$)", re.I)
+
+
+def _dev_install(cmd: ShellCommand, env: dict[str, str]) -> str | None:
+    """Why ``cmd`` installs development dependencies, or None."""
+    production = env.get("NODE_ENV") == "production"
+    if cmd.name == "npm" and cmd.args[:1] in (("ci",), ("install",), ("i",)):
+        if cmd.args[0] != "ci" and not _npm_install_from_manifest(cmd):
+            return None
+        omitted = cmd.has("--production", "--only", "--omit") or production
+        omitted = omitted or env.get("NPM_CONFIG_OMIT") == "dev"
+        return None if omitted else f"npm {cmd.args[0]} installs devDependencies too"
+    if cmd.name == "yarn" and cmd.args[:1] in ((), ("install",)):
+        if cmd.has("--production", "--prod") or production:
+            return None
+        return "yarn install installs devDependencies too"
+    if cmd.name == "pnpm" and cmd.args[:1] in (("install",), ("i",)):
+        if cmd.has("--prod", "-P", "--production") or production:
+            return None
+        return "pnpm install installs devDependencies too"
+    if cmd.name == "composer" and cmd.args[:1] == ("install",) and not cmd.has("--no-dev"):
+        return "composer install installs require-dev too"
+    if cmd.name == "poetry" and cmd.args[:1] in (("install",), ("sync",)):
+        if cmd.has("--only", "--without", "--no-dev", "--only-root"):
+            return None
+        return f"poetry {cmd.args[0]} installs every dependency group"
+    if cmd.name in ("pip", "pip3") or cmd.args[:2] == ("-m", "pip"):
+        args = list(cmd.args)
+        for n, arg in enumerate(args[:-1]):
+            target = args[n + 1]
+            if arg in ("-r", "--requirement") and _DEV_REQUIREMENTS.search(target):
+                return f"pip installs {target}"
+    if cmd.name == "bundle" and cmd.args[:1] == ("install",):
+        if cmd.has("--without") or "BUNDLE_WITHOUT" in env or "BUNDLE_DEPLOYMENT" in env:
+            return None
+        return "bundle install installs the development and test groups too"
+    return None
+
+
+@rule("SP210", Severity.WARNING, "size", "Development dependencies in the final stage")
+def dev_dependencies(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    chain = [final]
+    while (parent := dockerfile.stage_named(chain[-1].base)) is not None and parent.index < chain[
+        -1
+    ].index:
+        chain.append(parent)
+    for stage in chain:
+        env = stage_env(dockerfile, stage)
+        for run in stage.of("RUN"):
+            for cmd in shell_of(run):
+                why = _dev_install(cmd, {**env, **dict(cmd.env)})
+                if why:
+                    yield meta.finding(
+                        f"{why} into the image that ships: install production dependencies "
+                        "only (npm ci --omit=dev, poetry install --only main, composer "
+                        "install --no-dev...), or build in an earlier stage",
+                        run.line,
+                    )
+
+
+def _resolve(path: str, workdir: str) -> str:
+    path = path.strip("\"'")
+    if not path.startswith("/"):
+        path = f"{workdir.rstrip('/')}/{path}"
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _created_by(instruction: Instruction, workdir: str) -> list[str]:
+    """Paths an instruction puts into its layer that a later ``rm`` could name."""
+    if instruction.cmd in ("COPY", "ADD"):
+        if len(instruction.args) < 2 or instruction.heredocs:
+            return []
+        *sources, dest = instruction.args
+        target = _resolve(dest, workdir)
+        if dest.endswith("/") or len(sources) > 1:
+            return [
+                f"{target.rstrip('/')}/{s.rstrip('/').rsplit('/', 1)[-1]}"
+                for s in sources
+                if "*" not in s and s not in (".", "./")
+            ]
+        return [target]
+    created = []
+    for cmd in shell_of(instruction):
+        sub = _apt(cmd)
+        if sub == "update":
+            created.append("/var/lib/apt/lists")
+        if cmd.name in ("curl", "wget"):
+            args = list(cmd.args)
+            for n, arg in enumerate(args[:-1]):
+                if arg in ("-o", "--output", "-O", "--output-document"):
+                    created.append(_resolve(args[n + 1], workdir))
+            if cmd.name == "wget" and not cmd.has("-O", "--output-document", "-q0", "-qO"):
+                urls = [a for a in args if a.startswith(("http://", "https://"))]
+                created += [_resolve(u.rsplit("/", 1)[-1], workdir) for u in urls]
+    return [c for c in created if c != "/"]
+
+
+def _rm_targets(instruction: Instruction, workdir: str) -> list[str]:
+    return [
+        _resolve(arg, workdir)
+        for cmd in shell_of(instruction)
+        if cmd.name == "rm"
+        for arg in cmd.args
+        if not arg.startswith("-") and "$" not in arg
+    ]
+
+
+@rule("SP211", Severity.WARNING, "size", "A file added in one layer and deleted in a later one")
+def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    import fnmatch
+
+    for stage in dockerfile.stages:
+        workdir = "/"
+        created: list[tuple[str, int]] = []
+        for instruction in stage.instructions:
+            if instruction.cmd == "WORKDIR":
+                workdir = _resolve(instruction.text, workdir)
+                continue
+            if instruction.cmd == "RUN":
+                own = set(_created_by(instruction, workdir))
+                for target in _rm_targets(instruction, workdir):
+                    for path, line in created:
+                        if path in own:
+                            continue
+                        directory = target.rstrip("/*")
+                        inside = path == directory or path.startswith(directory + "/")
+                        if inside or fnmatch.fnmatch(path, target):
+                            yield meta.finding(
+                                f"{path} was added by the layer at line {line}: removing it "
+                                "in a later layer hides it but still ships its bytes; remove "
+                                "it in the same RUN, or use a multi-stage build",
+                                instruction.line,
+                            )
+                            break
+            created += [(path, instruction.line) for path in _created_by(instruction, workdir)]
+
+
+_ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.I)
+
+
+@rule("SP212", Severity.WARNING, "maintainability", "ADD where COPY fits",
+      hadolint=("DL3020",), dockle="CIS-DI-0009")  # fmt: skip
+def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for add in stage.of("ADD"):
+            if add.heredocs or len(add.args) < 2:
+                continue
+            *sources, dest = add.args
+            local = [
+                s for s in sources if "://" not in s and not s.startswith("git@") and "$" not in s
+            ]
+            if not local:
+                continue
+            archives = [s for s in local if _ARCHIVE.search(s)]
+            if len(archives) < len(local):
+                plain = next(s for s in local if s not in archives)
+                yield meta.finding(
+                    f"ADD {plain} copies a plain file: use COPY, which does only that (ADD also "
+                    "fetches URLs and unpacks archives, which surprises readers)",
+                    add.line,
+                )
+            elif _ARCHIVE.search(dest.rstrip("/")):
+                yield meta.finding(
+                    f"ADD {archives[0]} {dest} unpacks the archive into a directory named "
+                    f"{dest}: use COPY to copy the archive as a file",
+                    add.line,
+                )
+
+
+# -- insecure build options, secret values, Rust profile (SP406, SP407, SP503) ----------------
+
+
+@rule("SP406", Severity.WARNING, "security", "RUN with privileged-like options")
+def insecure_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if run.flag("security") == "insecure":
+            yield meta.finding(
+                "RUN --security=insecure runs the step with all capabilities and no "
+                "seccomp/AppArmor, like docker run --privileged: the build can change the host",
+                run.line,
+            )
+        if run.flag("network") == "host":
+            yield meta.finding(
+                "RUN --network=host gives the step the host's network namespace (its loopback "
+                "services included): use the default network",
+                run.line,
+            )
+        for mount in [v for k, v in run.flags if k == "mount"]:
+            options = dict(o.partition("=")[::2] for o in mount.split(","))
+            if options.get("type") == "bind" and ("rw" in options or options.get("readwrite")):
+                source = options.get("source") or options.get("src") or "the context"
+                yield meta.finding(
+                    f"RUN --mount=type=bind,rw on {source}: a build step that writes into what it "
+                    "mounts; bind the context read-only",
+                    run.line,
+                )
+
+
+_SECRET_VALUES = (
+    ("an AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b")),
+    ("a Slack token", re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b")),
+    ("a Stripe key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}\b")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@$]+@")),
+)
+
+
+@rule("SP407", Severity.ERROR, "security", "A value that looks like a credential",
+      dockle="CIS-DI-0010")  # fmt: skip
+def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.instructions:
+            if instruction.cmd not in ("ENV", "ARG", "RUN", "LABEL"):
+                continue
+            text = instruction.original + "".join(h.content for h in instruction.heredocs)
+            for what, pattern in _SECRET_VALUES:
+                if pattern.search(text):
+                    yield meta.finding(
+                        f"{instruction.cmd} holds what looks like {what}: it stays in the image "
+                        "history for anyone who pulls it; revoke it, and pass secrets with "
+                        "RUN --mount=type=secret",
+                        instruction.line,
+                    )
+                    break
+
+
+def _cargo_profile(dockerfile: Dockerfile) -> dict[str, object] | None:
+    """``[profile.release]`` of the context's Cargo.toml (empty if absent), None without one."""
+    import tomllib
+
+    if dockerfile.context is None:
+        return None
+    try:
+        manifest = tomllib.loads((dockerfile.context / "Cargo.toml").read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    profile = manifest.get("profile", {}).get("release", {})
+    return profile if isinstance(profile, dict) else {}
+
+
+@rule("SP503", Severity.INFO, "size", "Rust release profile not tuned for a small binary")
+def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    builds = [
+        (stage, run)
+        for stage, run, cmd in _builds_into_scratch(dockerfile)
+        if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",))
+    ]
+    if not builds:
+        return
+    profile = _cargo_profile(dockerfile)
+    if profile is None:
+        return
+    stage, run = builds[0]
+    env = stage_env(dockerfile, stage)
+    missing = []
+    if profile.get("lto") in (None, False, "off") and "CARGO_PROFILE_RELEASE_LTO" not in env:
+        missing.append("lto = true")
+    if profile.get("codegen-units") != 1 and "CARGO_PROFILE_RELEASE_CODEGEN_UNITS" not in env:
+        missing.append("codegen-units = 1")
+    if profile.get("strip") in (None, False, "none") and "CARGO_PROFILE_RELEASE_STRIP" not in env:
+        missing.append("strip = true")
+    if missing:
+        yield meta.finding(
+            f"Cargo.toml's [profile.release] lacks {', '.join(missing)}: the binary could be "
+            'much smaller (and panic = "abort" drops the unwinding tables)',
+            run.line,
+        )

@@ -115,3 +115,72 @@ def _command_name(node: tree_sitter.Node | None) -> str:
         if child.type == "command_name":
             return _word(child)
     return ""
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: int  # byte offsets into the script given to spanned_commands
+    end: int
+
+
+@dataclass(frozen=True)
+class SpannedCommand:
+    """A simple command with where each word is, for rewrites that insert an option."""
+
+    name: Word
+    args: tuple[Word, ...]
+    start: int
+    end: int
+
+    def has(self, *options: str) -> bool:
+        return any(a.text == o or a.text.startswith(o + "=") for a in self.args for o in options)
+
+    def first_operand(self) -> Word | None:
+        return next((a for a in self.args if not a.text.startswith("-")), None)
+
+
+def spanned_commands(script: bytes, base: int = 0, depth: int = 0) -> list[SpannedCommand]:
+    """Every simple command in ``script`` with byte offsets (plus ``base``), looking into
+    ``sh -c '...'`` when the string is literal, so an edit lands exactly on the word."""
+    tree = _parser().parse(script)
+    found: list[SpannedCommand] = []
+
+    def visit(node: tree_sitter.Node) -> None:
+        if node.type == "command":
+            add(node)
+        for child in node.children:
+            visit(child)
+
+    def add(node: tree_sitter.Node) -> None:
+        name_node = next((c for c in node.children if c.type == "command_name"), None)
+        if name_node is None:
+            return
+        words = [
+            Word(_word(c), base + c.start_byte, base + c.end_byte)
+            for c in node.children
+            if c.type not in ("variable_assignment", "herestring_redirect")
+            and not c.type.startswith("file_redirect")
+        ]
+        while words and words[0].text in _WRAPPERS and len(words) > 1:
+            rest = [w for w in words[1:] if not w.text.startswith("-") and "=" not in w.text]
+            if not rest:
+                break
+            words = words[words.index(rest[0]) :]
+        if not words:
+            return
+        command = SpannedCommand(
+            words[0], tuple(words[1:]), base + node.start_byte, base + node.end_byte
+        )
+        found.append(command)
+        if command.name.text in _SHELLS and depth < 3:
+            texts = [a.text for a in command.args]
+            if "-c" in texts and texts.index("-c") + 1 < len(texts):
+                script_word = command.args[texts.index("-c") + 1]
+                raw = script[script_word.start - base : script_word.end - base]
+                literal = raw[:1] == b"'" or (raw[:1] == b'"' and not set(raw) & set(b"$`\\"))
+                if literal and len(raw) >= 2:
+                    found.extend(spanned_commands(raw[1:-1], script_word.start + 1, depth + 1))
+
+    visit(tree.root_node)
+    return found

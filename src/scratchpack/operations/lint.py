@@ -7,15 +7,20 @@ an instruction, and from the file-level ``# scratchpack global ignore=...``.
 
 from __future__ import annotations
 
+import difflib
+import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from scratchpack.dockerfile.config import LintConfig
+from scratchpack.dockerfile.fix import DigestResolver, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import read
 from scratchpack.dockerfile.rules import RULES, Finding, Rule, Severity
 from scratchpack.errors import ScratchpackError
+from scratchpack.fsutil import atomic_write
 
 
 @dataclass
@@ -100,3 +105,68 @@ def exit_code(reports: list[FileReport], threshold: Severity | None) -> int:
     if threshold is not None and any(f.severity >= threshold for r in reports for f in r.findings):
         return 1
     return 0
+
+
+def sarif(reports: list[FileReport]) -> dict[str, Any]:
+    """One SARIF run over every file, with every rule described (help text and page)."""
+    from scratchpack import __version__
+    from scratchpack.dockerfile.ruledocs import DOCS, help_uri, render_page
+    from scratchpack.reports.sarif import SarifResult, SarifRule, SarifRun, sarif_log
+
+    rules = [
+        SarifRule(
+            id=code,
+            name="".join(word[:1].upper() + word[1:] for word in re.findall(r"\w+", rule.title)),
+            short=rule.title,
+            full=DOCS[code].why,
+            help_markdown=render_page(code),
+            help_uri=help_uri(code),
+            severity=str(rule.severity),
+            tags=(rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])),
+        )
+        for code, rule in sorted(RULES.items())
+    ]
+    run = SarifRun("scratchpack", __version__, rules)
+    for report in reports:
+        run.results += [
+            SarifResult(f.code, str(f.severity), f.message, report.path, f.line, f.column)
+            for f in report.findings
+        ]
+        if report.error:
+            run.errors.append((report.path, report.error))
+    return sarif_log(run)
+
+
+def fix_file(
+    path: Path,
+    ignore: frozenset[str] = frozenset(),
+    config: LintConfig | None = None,
+    resolve: DigestResolver | None = None,
+    write: bool = False,
+) -> tuple[FileReport, FixResult | None]:
+    """Fix what can be fixed; with ``write`` the file is replaced atomically (mode kept,
+    through a symlink to its target) and the report is of the fixed file."""
+    try:
+        dockerfile = read(path)
+    except ScratchpackError as exc:
+        return FileReport(str(path), error=str(exc)), None
+    findings = lint_dockerfile(dockerfile, ignore, config)
+    result = fix(dockerfile, findings, resolve)
+    if write and result.changed:
+        target = path.resolve()
+        mode = stat.S_IMODE(target.stat().st_mode)
+        atomic_write(target, result.fixed.encode(), mode=mode)
+        dockerfile = read(path)
+        findings = lint_dockerfile(dockerfile, ignore, config)
+    return FileReport(str(path), findings, source=dockerfile.lines), result
+
+
+def unified_diff(result: FixResult) -> str:
+    return "".join(
+        difflib.unified_diff(
+            result.original.splitlines(keepends=True),
+            result.fixed.splitlines(keepends=True),
+            fromfile=f"a/{result.path}",
+            tofile=f"b/{result.path}",
+        )
+    )

@@ -95,7 +95,7 @@ class RegistryClient:
     def _make_client(self, verify: bool) -> httpx.Client:
         return httpx.Client(
             verify=verify,
-            timeout=httpx.Timeout(self.timeout, connect=15.0),
+            timeout=httpx.Timeout(self.timeout, connect=min(15.0, self.timeout)),
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),

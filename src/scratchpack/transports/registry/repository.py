@@ -28,11 +28,12 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 class ResumingReader:
     """A blob download that survives dropped connections by resuming with a Range request."""
 
-    def __init__(self, repo: Repository, descriptor: Descriptor, max_resumes: int = 5) -> None:
+    def __init__(self, repo: Repository, descriptor: Descriptor) -> None:
         self._repo = repo
         self._descriptor = descriptor
         self._received = 0  # bytes taken off the network so far (returned or buffered)
-        self._resumes = max_resumes
+        self._attempts = 1
+        self._resumes = repo.client.retry.attempts - 1  # the same budget as any request
         self._buffer = b""
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
@@ -94,11 +95,15 @@ class ResumingReader:
     def _resume(self, exc: Exception | None) -> None:
         self.close()
         if self._resumes <= 0:
+            why = f"{exc or 'connection closed early'}"
+            if isinstance(exc, httpx.TimeoutException):
+                why = f"timed out after {self._repo.client.timeout:g} s without data"
             raise TransportError(
-                f"{self._repo.client.host}: download of {self._descriptor.digest} kept failing"
-                + (f": {exc}" if exc else " (connection closed early)")
+                f"{self._repo.client.host}: download of {self._descriptor.digest} failed after "
+                f"{self._attempts} attempt{'s' if self._attempts > 1 else ''}: {why}"
             )
         self._resumes -= 1
+        self._attempts += 1
         self._repo.client.stats["retries"] += 1
         self._open()
 

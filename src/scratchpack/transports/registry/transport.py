@@ -15,7 +15,7 @@ from scratchpack.model.image import Image
 from scratchpack.model.manifest import Index, load_json, sniff_media_type
 from scratchpack.model.reference import Reference
 from scratchpack.transports.registry.auth import Credentials
-from scratchpack.transports.registry.client import RegistryClient
+from scratchpack.transports.registry.client import RegistryClient, RetryPolicy
 from scratchpack.transports.registry.repository import Repository
 
 DEFAULT_JOBS = 4
@@ -29,10 +29,18 @@ class RegistryOptions:
     on_blob: Callable[[Descriptor, str], None] | None = None
     wrap_stream: Callable[[Descriptor, BinaryIO], BinaryIO] | None = None
     clients: dict[str, RegistryClient] = field(default_factory=dict)
+    timeout: float = 60.0  # seconds without progress on one request
+    retries: int = 4  # after the first attempt
 
     def client(self, host: str) -> RegistryClient:
         if host not in self.clients:
-            self.clients[host] = RegistryClient(host, self.tls_verify, self.credentials)
+            self.clients[host] = RegistryClient(
+                host,
+                self.tls_verify,
+                self.credentials,
+                retry=RetryPolicy(attempts=self.retries + 1),
+                timeout=self.timeout,
+            )
         return self.clients[host]
 
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""Machine-readable report formats shared by the commands that report findings."""
