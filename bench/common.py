@@ -63,7 +63,9 @@ def timed_pair(
     reset_peer: Callable[[], object],
 ) -> tuple[list[float], list[float]]:
     """Time two tools interleaved, alternating which goes first (ABBA), after one warm-up each,
-    so that drift during the run (page cache, the registry's state) falls on both alike."""
+    so that drift during the run (page cache, the registry's state) falls on both alike.
+    Before each timed run the output is reset and ``sync`` runs (untimed): nobody pays for
+    the writeback of the run before."""
     times: dict[str, list[float]] = {"ours": [], "peer": []}
     steps = {"ours": (ours, reset_ours), "peer": (peer, reset_peer)}
     for name in ("ours", "peer"):
@@ -75,6 +77,7 @@ def timed_pair(
         for name in order:
             fn, reset = steps[name]
             reset()
+            os.sync()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

@@ -129,14 +129,15 @@ def _cache_lock() -> AbstractContextManager[None]:
     return _flocked(CACHE)
 
 
-def debian_rootfs() -> Path:
+def debian_rootfs(packages: tuple[str, ...] = ()) -> Path:
     """A Debian bookworm minbase root filesystem (tar) made with mmdebstrap from the machine's
     apt sources, built once and kept in CACHE across runs (no registry has base images here).
 
     The image's apt is configured as the host's is (no Valid-Until check: the mirror may be
     a snapshot), so ``apt-get install`` works inside builds that use the host network."""
     need("mmdebstrap", "it makes the Debian base image")
-    path = CACHE / "debian-bookworm-minbase.tar"
+    suffix = "-" + "-".join(sorted(packages)) if packages else ""
+    path = CACHE / f"debian-bookworm-minbase{suffix}.tar"
     with _cache_lock():
         if path.exists():
             return path
@@ -149,6 +150,7 @@ def debian_rootfs() -> Path:
                 "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
                 "--aptopt=Acquire::Check-Valid-Until \"false\"",
                 "--aptopt=APT::Install-Recommends \"false\"",
+                *([f"--include={','.join(packages)}"] if packages else []),
                 '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
                 f"--setup-hook=sync-in {archives} /var/cache/apt/archives/",
                 f"--customize-hook=sync-out /var/cache/apt/archives/ {archives}",
@@ -164,11 +166,30 @@ def debian_rootfs() -> Path:
     return path
 
 
-def debian_image(run: Runner, engine: str) -> str:
-    """DEBIAN_IMAGE imported into docker's or podman/buildah's storage (once); its name."""
-    rootfs = debian_rootfs()
+def debian_image(
+    run: Runner, engine: str, packages: tuple[str, ...] = (), name: str = DEBIAN_IMAGE
+) -> str:
+    """A Debian image (minbase plus ``packages``) imported into docker's or podman/buildah's
+    storage once, under ``name``."""
+    rootfs = debian_rootfs(packages)
     with _cache_lock():
-        if run("image", "inspect", DEBIAN_IMAGE, check=False).returncode != 0:
+        if run("image", "inspect", name, check=False).returncode != 0:
             change = ["--change", 'CMD ["bash"]'] if engine == "podman" else ["-c", 'CMD ["bash"]']
-            run("import", *change, str(rootfs), DEBIAN_IMAGE, timeout=300)
-    return DEBIAN_IMAGE
+            run("import", *change, str(rootfs), name, timeout=600)
+    return name
+
+
+# Stand-ins for the official builder images `scratchpack init` writes into Dockerfiles, made
+# from Debian packages (no public registry here): the tests pass them with --build-arg.
+BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "go": ("docker.io/scratchpack-test/golang:1.19", ("ca-certificates", "golang-go")),
+    "rust": (
+        "docker.io/scratchpack-test/rust:1.63",
+        ("ca-certificates", "cargo", "rustc", "libc6-dev", "gcc"),
+    ),
+    "c": ("docker.io/scratchpack-test/gcc:12", ("ca-certificates", "gcc", "libc6-dev", "make")),
+    "python": (
+        "docker.io/scratchpack-test/python:3.11",
+        ("ca-certificates", "python3", "python3-pip"),
+    ),
+}

@@ -282,3 +282,25 @@ def test_from_is_pinned_to_the_registry_digest(
     assert run_cli("digest", f"docker://{image}").stdout.strip() == digest
     again = run_cli("lint", "--diff", "--timeout", "3", str(dockerfile))
     assert again.stdout == "" and again.code == 0
+
+
+def test_from_build_argument_default_is_pinned(
+    registry: str, unique_name: str, tmp_path: Path
+) -> None:
+    examples = build_examples(tmp_path / "examples")
+    image = f"{registry}/{unique_name}:2"
+    pushed = run_cli("pack", str(examples.hello), "-o", f"docker://{image}", "--format", "json")
+    digest = pushed.json()["digest"]
+    dockerfile = tmp_path / "Dockerfile"
+    text = (
+        f'ARG BASE="{image}"\n'
+        "ARG OTHER=${BASE}\n"
+        "FROM ${BASE} AS one\n"
+        "FROM $BASE AS two\n"
+        "FROM ${OTHER}\n"
+        "USER 1\n"
+    )
+    dockerfile.write_text(text)
+    result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+    assert dockerfile.read_text() == text.replace(f'{image}"', f'{image}@{digest}"'), result.stderr
+    assert "line 5: FROM" in result.stderr  # ${OTHER} is an ARG of an ARG: left alone

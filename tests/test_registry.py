@@ -23,7 +23,7 @@ from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import Index, canonical_json
 from scratchpack.model.reference import Reference
 from scratchpack.operations.copy import CopyOptions, copy
-from scratchpack.transports.names import OciName, RegistryName
+from scratchpack.transports.names import ArchiveName, OciName, RegistryName
 from scratchpack.transports.registry import repository as repository_module
 from scratchpack.transports.registry.transport import RegistryOptions
 from tokenserver import TokenServer
@@ -506,3 +506,39 @@ def test_registry_to_daemon_and_back(
         assert pushed["digest"] == run_cli("digest", f"docker://{repo}-back:v1").stdout.strip()
     finally:
         docker("rmi", "-f", local, check=False)
+
+
+@pytest.mark.parametrize("action", ["reset", "swallow"])
+def test_chunked_upload_of_a_converted_layer_recovers(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, action: str,
+) -> None:  # fmt: skip
+    """From docker-archive: the layer is gzipped on the fly, a stream that cannot seek: a
+    resume reopens it and reads forward (it used to fail with an AttributeError)."""
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(3 << 20))
+    archive = tmp_path / "image.tar"
+    _ok("pack", examples.hello, "-o", f"docker-archive:{archive}", "--tz", "none",
+        "--add", f"{payload}:/data/payload.bin")  # fmt: skip
+    monkeypatch.setattr(repository_module, "CHUNK_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(repository_module, "CHUNK_SIZE", 512 << 10)
+    fault = proxy.add(Fault("PATCH", "/blobs/uploads/", action, times=1, after=2))
+    path = repo.split("/", 1)[1]
+    options = RegistryOptions(tls_verify=False)
+    try:
+        result = copy(
+            CopyOptions(
+                ArchiveName(archive, None),
+                RegistryName(Reference.parse(f"{proxy.address}/{path}:v1")),
+                registry=options,
+            )
+        )
+    finally:
+        options.close()
+    assert fault.hits == 1
+    pulled = _ok("copy", f"docker://{repo}:v1", f"docker-archive:{tmp_path / 'back.tar'}")
+    assert pulled["digest"] != ""
+    again = _ok("inspect", f"docker-archive:{tmp_path / 'back.tar'}")
+    original = _ok("inspect", f"docker-archive:{archive}")
+    assert [la["diff_id"] for la in again["layers"]] == [la["diff_id"] for la in original["layers"]]
+    assert str(result.digest) == run_cli("digest", f"docker://{repo}:v1").stdout.strip()

@@ -274,6 +274,42 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     li.set_defaults(func=cmd_lint)
 
+    it = sub.add_parser(
+        "init",
+        help="write the Dockerfile, .dockerignore and compose.yaml a project should have",
+        description="Detect the project in DIR and write a multi-stage Dockerfile (build, "
+        "essentials, debug, production FROM scratch or distroless), a .dockerignore and a "
+        "hardened compose.yaml. Base images are pinned by digest when their registry answers.",
+    )
+    it.add_argument("directory", nargs="?", type=Path, default=Path(), metavar="DIR")
+    it.add_argument("--lang", choices=("go", "rust", "c", "python", "node"),
+                    help="the language, when detection is ambiguous")  # fmt: skip
+    it.add_argument(
+        "--runtime",
+        choices=("scratch", "distroless", "alpine", "debian-slim"),
+        help="production base (default: scratch for Go/Rust/C, distroless for Python/Node)",
+    )
+    it.add_argument("--rust-static", choices=("musl", "gnu"), default="musl",
+                    help="Rust: musl target (default) or a static glibc build")  # fmt: skip
+    it.add_argument("--platform", default="linux/amd64", help="linux/amd64 or linux/arm64")
+    it.add_argument("--port", type=int, help="the port to EXPOSE (default: found in the sources)")
+    it.add_argument("--buildkit", action="store_true",
+                    help="declare the BuildKit syntax and use cache mounts")  # fmt: skip
+    it.add_argument("--registry", metavar="HOST[:PORT]",
+                    help="take base images from this mirror (HOST/library/golang:...)")  # fmt: skip
+    it.add_argument("--no-pin", action="store_true", help="do not look up digests (no network)")
+    it.add_argument("--stdout", action="store_true", help="print the files instead of writing")
+    it.add_argument("--force", action="store_true", help="overwrite existing files")
+    it.add_argument(
+        "--tls-verify", type=_bool, nargs="?", const=True, default=True, metavar="BOOL",
+        help="for digest lookups: require verified HTTPS (default true; loopback may use HTTP)",
+    )  # fmt: skip
+    it.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    it.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="for digest lookups: give up on a registry after this long")  # fmt: skip
+    it.add_argument("--format", choices=("text", "json"), default="text")
+    it.set_defaults(func=cmd_init)
+
     lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")
     lg.add_argument("registry", help="HOST[:PORT]")
     lg.add_argument("--username", "-u", required=True)
@@ -673,6 +709,58 @@ def _digest_resolver(
         return str(registry_digest(Reference.parse(base), options))
 
     return resolve, options
+
+
+def cmd_init(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.dockerfile.generate import Options
+    from scratchpack.operations.init import init, write
+
+    platform = Platform.parse(args.platform)
+    if platform.os != "linux":
+        raise UsageError(f"--platform {args.platform}: only linux images")
+    options = Options(
+        runtime=args.runtime,
+        rust_static=args.rust_static,
+        arch=platform.architecture,
+        buildkit=args.buildkit,
+        port=args.port,
+    )
+    resolve, registry_options = _digest_resolver(args)
+    try:
+        result = init(args.directory, args.lang, options, resolve, args.registry)
+    finally:
+        if registry_options is not None:
+            registry_options.close()
+    for notice in result.notices:
+        sys.stderr.write(f"scratchpack: notice: {notice}\n")
+    if args.stdout:
+        for name, content in result.files.items():
+            print(f"# ---- {name} ----")
+            sys.stdout.write(content)
+        return 0
+    write(result, args.directory, args.force)
+    if args.format == "json":
+        print(json.dumps({
+            "language": result.project.language,
+            "name": result.project.name,
+            "runtime": result.runtime,
+            "port": args.port or result.project.port,
+            "files": [str(p) for p in result.written],
+            "images": {i.arg: {"reference": i.reference, "digest": i.digest}
+                       for i in result.images},
+            "notices": result.notices,
+        }, indent=2))  # fmt: skip
+        return 0
+    out.line(
+        f"{result.project.name}: {result.project.language}, production on {result.runtime}",
+        "bold",
+    )
+    for path in result.written:
+        out.line(f"  wrote {path}")
+    for image in result.images:
+        state = image.digest or "NOT PINNED"
+        out.line(f"  {image.arg}={image.reference} ({state})")
+    return 0
 
 
 def cmd_login(args: argparse.Namespace, out: Output) -> int:

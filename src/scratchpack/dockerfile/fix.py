@@ -292,14 +292,27 @@ def _pin_edit(
     source: _Source,
     stage: Stage,
     resolve: DigestResolver | None,
-    cache: dict[str, str | Exception],
+    cache: dict[str | int, str | Exception],
     notices: list[str],
 ) -> Edit | None:
     base = stage.base
     from_line = stage.instructions[0]
     start = source.after_keyword(from_line)
     word = re.compile(rb"[^\s\\`]+").match(source.data, start)
-    if word is None or word.group().decode() != base or "$" in base:
+    if word is None:
+        return None
+    at = word.end()
+    if word.group().decode() != base:
+        # FROM ${IMAGE}: pin the default of the ARG before the first FROM instead
+        variable = re.fullmatch(rb"\$\{?(\w+)\}?", word.group())
+        argument = _arg_default(source, variable.group(1)) if variable else None
+        if argument is None or argument[1].decode() != base or "$" in base:
+            notices.append(f"line {stage.line}: FROM {base} not pinned: it uses build arguments")
+            return None
+        at = argument[0]
+        if at in cache:
+            return None  # the same ARG, pinned for an earlier stage
+    if "$" in base:
         notices.append(f"line {stage.line}: FROM {base} not pinned: it uses build arguments")
         return None
     if resolve is None:
@@ -314,7 +327,22 @@ def _pin_edit(
     if isinstance(digest, Exception):
         notices.append(f"line {stage.line}: FROM {base} not pinned: {digest}")
         return None
-    return Edit(word.end(), word.end(), f"@{digest}".encode(), "SP101")
+    if at != word.end():
+        cache[at] = digest
+    return Edit(at, at, f"@{digest}".encode(), "SP101")
+
+
+def _arg_default(source: _Source, name: bytes) -> tuple[int, bytes] | None:
+    """Where the default of ``ARG name=...`` before the first FROM ends, and the default."""
+    pattern = re.compile(rb"^[ \t]*ARG[ \t]+" + re.escape(name) + rb"=([^\s\\`]+)", re.I | re.M)
+    first_from = re.search(rb"^[ \t]*FROM[ \t]", source.data, re.I | re.M)
+    limit = first_from.start() if first_from else len(source.data)
+    match = pattern.search(source.data, 0, limit)
+    if match is None:
+        return None
+    raw = match.group(1)
+    end = match.end(1) - (1 if raw[-1:] in (b'"', b"'") else 0)
+    return end, raw.strip(b"\"'")
 
 
 def plan(
@@ -329,7 +357,7 @@ def plan(
             by_line.setdefault(finding.line, set()).add(finding.code)
     edits: list[Edit] = []
     notices: list[str] = []
-    digests: dict[str, str | Exception] = {}
+    digests: dict[str | int, str | Exception] = {}
     for stage in dockerfile.stages:
         foreign_shell = bool(stage.of("SHELL"))
         for instruction in stage.instructions:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 from scratchpack import __version__
@@ -51,6 +52,23 @@ class RetryPolicy:
                 pass
         backoff = min(self.max_delay, self.base_delay * (2**attempt))
         return float(backoff * (0.5 + random.random()))
+
+
+SOCKET_READ = 256 * 1024
+
+
+def _larger_socket_reads() -> None:
+    """Read HTTP/1.1 bodies off the socket in 256 KiB pieces instead of httpcore's 64 KiB.
+
+    httpcore has no option for it, only this class constant; a blob pull spends its Python
+    time per piece (h11 events, buffer slicing), and 4x fewer pieces cut about 0.1 s of CPU
+    from a 300 MB pull here (docs/benchmarks.md). Guarded so that a httpcore without the
+    constant keeps working as before.
+    """
+    connection = getattr(getattr(httpcore, "_sync", None), "http11", None)
+    cls = getattr(connection, "HTTP11Connection", None)
+    if cls is not None and getattr(cls, "READ_NUM_BYTES", SOCKET_READ) < SOCKET_READ:
+        cls.READ_NUM_BYTES = SOCKET_READ
 
 
 @dataclass
@@ -93,6 +111,7 @@ class RegistryClient:
             return self._client
 
     def _make_client(self, verify: bool) -> httpx.Client:
+        _larger_socket_reads()
         return httpx.Client(
             verify=verify,
             timeout=httpx.Timeout(self.timeout, connect=min(15.0, self.timeout)),

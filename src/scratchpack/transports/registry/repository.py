@@ -116,6 +116,53 @@ class ResumingReader:
             self._response = None
 
 
+class _Positioned:
+    """Reads a blob at an offset, from any stream: seeks when it can, else (a layer being
+    converted or compressed on the fly) reopens it and reads forward; full chunks even from
+    streams whose reads return less."""
+
+    def __init__(self, opener: Callable[[], BinaryIO]) -> None:
+        self._opener = opener
+        self._stream: BinaryIO | None = None
+        self._position = 0
+
+    def __enter__(self) -> _Positioned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        if self._stream is None:
+            self._stream, self._position = self._opener(), 0
+        if offset != self._position:
+            seekable = getattr(self._stream, "seekable", None)
+            if callable(seekable) and seekable():
+                self._stream.seek(offset)
+            else:
+                if offset < self._position:
+                    self._stream.close()
+                    self._stream, self._position = self._opener(), 0
+                while self._position < offset:
+                    skipped = self._stream.read(min(CHUNK_SIZE, offset - self._position))
+                    if not skipped:
+                        break
+                    self._position += len(skipped)
+            self._position = offset
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            data = self._stream.read(wanted)
+            if not data:
+                break
+            parts.append(data)
+            wanted -= len(data)
+        chunk = b"".join(parts)
+        self._position += len(chunk)
+        return chunk
+
+
 class Repository:
     """``HOST/PATH`` on a registry, speaking the distribution API through ``client``."""
 
@@ -277,10 +324,15 @@ class Repository:
         """
         offset = 0
         failures = 0
-        with opener() as stream:
+        source = _Positioned(opener)
+        with source:
             while offset < descriptor.size:
-                stream.seek(offset)
-                chunk = stream.read(CHUNK_SIZE)
+                chunk = source.read_at(offset, CHUNK_SIZE)
+                if not chunk:
+                    raise FormatError(
+                        f"{descriptor.digest}: the blob ended at {offset} bytes, "
+                        f"{descriptor.size} were declared"
+                    )
                 end = offset + len(chunk) - 1
                 try:
                     response = self.client.request(

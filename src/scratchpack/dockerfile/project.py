@@ -1,0 +1,248 @@
+"""What kind of project a directory holds, for ``scratchpack init``: language, binary name,
+toolchain version and port, read from the project's own files (never a fixed name)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scratchpack.errors import UsageError
+
+# Manifest files per language, in the order they are looked for.
+MARKERS: dict[str, tuple[str, ...]] = {
+    "rust": ("Cargo.toml",),
+    "go": ("go.mod",),
+    "c": ("CMakeLists.txt", "Makefile", "makefile", "GNUmakefile"),
+    "python": ("pyproject.toml", "requirements.txt", "setup.py"),
+    "node": ("package.json",),
+}
+LANGUAGES = tuple(MARKERS)
+NAMES = {"rust": "Rust", "go": "Go", "c": "C/C++", "python": "Python", "node": "Node.js"}
+_UNSUPPORTED = {
+    "pom.xml": "Java (Maven)", "build.gradle": "Java (Gradle)", "build.gradle.kts": "Kotlin",
+    "Gemfile": "Ruby", "composer.json": "PHP", "mix.exs": "Elixir", "Package.swift": "Swift",
+}  # fmt: skip
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_PORT = re.compile(
+    r"""(?:listen|Listen|bind|Bind|serve|PORT|port|Addr|addr|htons)\W{0,12}?"""
+    r"""(?:[\w.]*?["':=,\s(]{1,4})?(?:0\.0\.0\.0|localhost|127\.0\.0\.1|\[::\])?:?(\d{4,5})\b"""
+)
+_SOURCES = {
+    "go": ("*.go",), "rust": ("*.rs",), "c": ("*.c", "*.cc", "*.cpp"),
+    "python": ("*.py",), "node": ("*.js", "*.mjs", "*.ts"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Project:
+    language: str
+    name: str  # the binary or app name, from the project's files
+    root: Path
+    port: int | None = None
+    toolchain: str | None = None  # version from the project (go directive, rust-version...)
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def detect(root: Path, language: str | None = None) -> Project:
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    found = [lang for lang, files in MARKERS.items() if any((root / f).is_file() for f in files)]
+    if language is None:
+        if not found:
+            others = [what for f, what in _UNSUPPORTED.items() if (root / f).exists()]
+            if others:
+                raise UsageError(
+                    f"{root} is a {others[0]} project, which init does not support yet "
+                    f"(supported: {', '.join(NAMES.values())})"
+                )
+            raise UsageError(
+                f"no project found in {root}: expected one of "
+                + ", ".join(f for files in MARKERS.values() for f in files[:2])
+                + " (or choose with --lang)"
+            )
+        if len(found) > 1:
+            listed = " and ".join(f"{NAMES[lang]} ({_marker(root, lang)})" for lang in found)
+            raise UsageError(f"{root} looks like {listed}: choose one with --lang")
+        language = found[0]
+    elif language not in MARKERS:
+        raise UsageError(f"unsupported language {language!r} (supported: {', '.join(MARKERS)})")
+    elif language not in found:
+        raise UsageError(f"--lang {language}: {root} has none of {', '.join(MARKERS[language])}")
+    reader = {"rust": _rust, "go": _go, "c": _c, "python": _python, "node": _node}[language]
+    project = reader(root)
+    port = _port(root, language)
+    return Project(language, project.name, root, port, project.toolchain, project.details)
+
+
+def _marker(root: Path, language: str) -> str:
+    return next(f for f in MARKERS[language] if (root / f).is_file())
+
+
+def _clean(name: str, root: Path) -> str:
+    cleaned = _NAME.sub("-", name).strip("-.") or _NAME.sub("-", root.resolve().name)
+    return cleaned or "app"
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from exc
+
+
+def _table(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _rust(root: Path) -> Project:
+    manifest = _read_toml(root / "Cargo.toml")
+    package = _table(manifest.get("package"))
+    if not package:
+        raise UsageError(
+            f"{root / 'Cargo.toml'} has no [package] (a workspace?): run init in the crate"
+        )
+    targets = manifest.get("bin")
+    bins = (
+        [b for b in targets if isinstance(b, dict) and "name" in b]
+        if isinstance(targets, list)
+        else []
+    )
+    name = str(bins[0]["name"]) if bins else str(package.get("name", ""))
+    profile = _table(_table(manifest.get("profile")).get("release"))
+    tuned = (
+        profile.get("lto") not in (None, False, "off")
+        and profile.get("codegen-units") == 1
+        and profile.get("strip") not in (None, False, "none")
+    )
+    version = package.get("rust-version")
+    return Project(
+        "rust",
+        _clean(name, root),
+        root,
+        toolchain=str(version) if version else None,
+        details={"profile_tuned": "yes" if tuned else "no", "package": str(package.get("name"))},
+    )
+
+
+def _go(root: Path) -> Project:
+    text = (root / "go.mod").read_text(errors="replace")
+    module = re.search(r"^\s*module\s+(\S+)", text, re.M)
+    version = re.search(r"^\s*go\s+(\d+\.\d+)", text, re.M)
+    if module is None:
+        raise UsageError(f"{root / 'go.mod'} has no module line")
+    target = "."
+    if not list(root.glob("*.go")):
+        commands = sorted(p.parent for p in root.glob("cmd/*/main.go"))
+        if commands:
+            target = f"./cmd/{commands[0].name}"
+    name = target.rsplit("/", 1)[-1] if target != "." else module.group(1).rsplit("/", 1)[-1]
+    return Project(
+        "go",
+        _clean(name, root),
+        root,
+        toolchain=version.group(1) if version else None,
+        details={"package": target, "has_sum": "yes" if (root / "go.sum").exists() else "no"},
+    )
+
+
+def _c(root: Path) -> Project:
+    cmake = root / "CMakeLists.txt"
+    if cmake.is_file():
+        text = cmake.read_text(errors="replace")
+        target = re.search(r"add_executable\s*\(\s*([\w.-]+)", text)
+        if target is None:
+            raise UsageError(f"{cmake} defines no add_executable target")
+        return Project("c", _clean(target.group(1), root), root, details={"build": "cmake"})
+    makefile = next(root / f for f in MARKERS["c"][1:] if (root / f).is_file())
+    text = makefile.read_text(errors="replace")
+    # The program a Makefile builds: a BIN/TARGET/PROG variable, else the first real target.
+    variable = re.search(r"^(?:BIN|TARGET|PROG|PROGRAM|NAME|EXE)\s*[:?]?=\s*(\S+)", text, re.M)
+    rules = [
+        m.group(1)
+        for m in re.finditer(r"^([A-Za-z0-9_][\w.-]*)\s*:(?!=)", text, re.M)
+        if m.group(1) not in ("all", "clean", "install", "test", "check") and "." not in m.group(1)
+    ]
+    name = variable.group(1) if variable else (rules[0] if rules else root.resolve().name)
+    return Project("c", _clean(name, root), root, details={"build": "make"})
+
+
+def _python(root: Path) -> Project:
+    details = {"requirements": "yes" if (root / "requirements.txt").is_file() else "no"}
+    name = ""
+    version = None
+    if (root / "pyproject.toml").is_file():
+        pyproject = _read_toml(root / "pyproject.toml")
+        project = _table(pyproject.get("project"))
+        name = str(project.get("name", ""))
+        scripts = _table(project.get("scripts"))
+        if scripts:
+            script, target = next(iter(scripts.items()))
+            name = name or script
+            details["entry"] = str(target)  # "pkg.module:function"
+        # a package to install (pip install .) only when it says how it is built
+        details["installable"] = "yes" if "build-system" in pyproject else "no"
+        requires = re.search(r"3\.(\d+)", str(project.get("requires-python", "")))
+        version = f"3.{requires.group(1)}" if requires else None
+    if "entry" not in details:
+        main = next(
+            (f for f in ("main.py", "app.py", "__main__.py", "server.py") if (root / f).is_file()),
+            None,
+        )
+        if main is None:
+            raise UsageError(
+                f"{root}: no entry point found (a [project.scripts] entry in pyproject.toml, "
+                "or main.py / app.py)"
+            )
+        details["main"] = main
+    return Project("python", _clean(name, root), root, toolchain=version, details=details)
+
+
+def _node(root: Path) -> Project:
+    try:
+        package = json.loads((root / "package.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{root / 'package.json'}: cannot read: {exc}") from exc
+    if not isinstance(package, dict):
+        raise UsageError(f"{root / 'package.json'}: not a JSON object")
+    name = str(package.get("name", "")).rsplit("/", 1)[-1]
+    main = str(
+        package.get("main") or ("server.js" if (root / "server.js").exists() else "index.js")
+    )
+    engines = _table(package.get("engines"))
+    major = re.search(r"(\d+)", str(engines.get("node", "")))
+    return Project(
+        "node",
+        _clean(name, root),
+        root,
+        toolchain=major.group(1) if major else None,
+        details={
+            "main": main,
+            "lock": "yes" if (root / "package-lock.json").exists() else "no",
+            "build": "yes" if "build" in _table(package.get("scripts")) else "no",
+        },
+    )
+
+
+def _port(root: Path, language: str) -> int | None:
+    """The port the sources listen on, when one literal is plain to see (else no EXPOSE)."""
+    budget = 200
+    for pattern in _SOURCES[language]:
+        for path in sorted(root.rglob(pattern)):
+            parts = set(path.relative_to(root).parts)
+            if parts & {"target", "node_modules", ".git", ".venv", "vendor", "build"}:
+                continue
+            budget -= 1
+            if budget < 0:
+                return None
+            try:
+                text = path.read_text(errors="replace")[:200_000]
+            except OSError:
+                continue
+            for match in _PORT.finditer(text):
+                port = int(match.group(1))
+                if 1024 <= port <= 65535:
+                    return port
+    return None

@@ -1,0 +1,83 @@
+"""``scratchpack init``: detect the project, pin its base images, write the files.
+
+Base images are pinned to the digest their registry serves now (through the registry
+transport); when a registry cannot be reached the reference stays a tag, with a notice and a
+comment in the Dockerfile saying how to pin it later. ``--registry`` points every base image
+at a mirror (``HOST/library/golang:...``), which is also how an air-gapped site resolves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scratchpack.dockerfile import generate
+from scratchpack.dockerfile.project import Project, detect
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.fsutil import atomic_write
+
+FILES = ("Dockerfile", ".dockerignore", "compose.yaml")
+DigestResolver = Callable[[str], str]
+
+
+@dataclass
+class InitResult:
+    project: Project
+    runtime: str
+    files: dict[str, str]
+    images: list[generate.BaseImage]
+    notices: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+
+def mirror(reference: str, registry: str | None) -> str:
+    """``golang:1.23`` -> ``HOST/library/golang:1.23``; ``gcr.io/distroless/x`` ->
+    ``HOST/distroless/x``: the layout registry mirrors use."""
+    if not registry:
+        return reference
+    first, sep, rest = reference.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return f"{registry}/{rest}"
+    return f"{registry}/{reference if sep else 'library/' + reference}"
+
+
+def init(
+    root: Path,
+    language: str | None,
+    options: generate.Options,
+    resolve: DigestResolver | None,
+    registry: str | None = None,
+) -> InitResult:
+    project = detect(root, language)
+    plan = generate.plan(project, options)
+    notices: list[str] = []
+    for image in plan.images.values():
+        image.reference = mirror(image.reference, registry)
+        if resolve is None:
+            image.why = "digest lookup was off"
+            continue
+        try:
+            image.digest = resolve(image.reference)
+        except ScratchpackError as exc:
+            image.why = "its registry could not be reached"
+            notices.append(f"{image.arg}={image.reference} not pinned: {exc}")
+    files = {
+        "Dockerfile": generate.dockerfile(plan),
+        ".dockerignore": generate.dockerignore(plan),
+        "compose.yaml": generate.compose(plan),
+    }
+    return InitResult(project, plan.runtime, files, list(plan.images.values()), notices)
+
+
+def write(result: InitResult, root: Path, force: bool) -> None:
+    """All or nothing: every file is checked before any is written."""
+    existing = [name for name in FILES if (root / name).exists()]
+    if existing and not force:
+        raise UsageError(
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {root}: "
+            "use --force to overwrite, or --stdout to print"
+        )
+    for name in FILES:
+        atomic_write(root / name, result.files[name].encode())
+        result.written.append(root / name)

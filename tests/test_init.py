@@ -1,0 +1,317 @@
+"""``scratchpack init``: detection, the files it writes, lint-clean output for every language
+and runtime, pinning through a real registry, and real builds of the sample projects with
+docker (legacy builder) and buildah: production and debug targets, run on docker and podman
+as non-root with a read-only root file system, and a size within 10% of ``pack``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, assert_clean_error, run_cli
+from realtools import BUILDERS, Runner, debian_image, free_tcp_port, wait_http
+from scratchpack.dockerfile import generate
+from scratchpack.dockerfile.parser import parse
+from scratchpack.dockerfile.project import detect
+from scratchpack.operations.init import init, mirror
+from scratchpack.operations.lint import lint_file
+
+SAMPLES = ROOT / "examples/init"
+SAMPLE = {"go": "go-greeter", "c": "c-hello", "rust": "rust-hello", "python": "python-hello"}
+EXPECTED = {
+    "go": ("greeter", 8080, "1.19"),
+    "c": ("hello", None, None),
+    "rust": ("rust-hello", None, None),
+    "python": ("python-hello", None, "3.11"),
+}
+
+
+def _copy_sample(language: str, tmp_path: Path) -> Path:
+    project = tmp_path / SAMPLE[language]
+    shutil.copytree(SAMPLES / SAMPLE[language], project)
+    return project
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLE))
+def test_detection_reads_the_project(language: str) -> None:
+    project = detect(SAMPLES / SAMPLE[language])
+    assert (project.language, (project.name, project.port, project.toolchain)) == (
+        language,
+        EXPECTED[language],
+    )
+
+
+def test_names_come_from_the_project(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "pkg"\nversion = "0.1.0"\n[[bin]]\nname = "tool"\npath = "src/t.rs"\n'
+    )
+    assert detect(tmp_path).name == "tool"
+    go = tmp_path / "go"
+    (go / "cmd/server").mkdir(parents=True)
+    (go / "go.mod").write_text("module github.com/acme/platform\n\ngo 1.22\n")
+    (go / "cmd/server/main.go").write_text('package main\nfunc main() { listen(":9090") }\n')
+    project = detect(go)
+    assert (project.name, project.details["package"], project.port) == (
+        "server",
+        "./cmd/server",
+        9090,
+    )
+    cmake = tmp_path / "cm"
+    cmake.mkdir()
+    (cmake / "CMakeLists.txt").write_text("project(x C)\nadd_executable(worker main.c)\n")
+    assert detect(cmake).name == "worker"
+
+
+def _pinned(reference: str) -> str:
+    return "sha256:" + "1" * 64  # any digest: lint only checks that one is there
+
+
+@pytest.mark.parametrize("runtime", [None, "distroless", "alpine", "debian-slim"])
+@pytest.mark.parametrize("language", ["go", "rust", "c", "python", "node"])
+def test_generated_files_lint_clean(language: str, runtime: str | None, tmp_path: Path) -> None:
+    if language == "node":
+        project = tmp_path / "web"
+        project.mkdir()
+        (project / "package.json").write_text(
+            json.dumps({"name": "@acme/web", "main": "server.js", "scripts": {"build": "tsc"}})
+        )
+        (project / "package-lock.json").write_text("{}")
+        (project / "server.js").write_text("require('http').createServer().listen(3000)\n")
+    else:
+        project = _copy_sample(language, tmp_path)
+    options = generate.Options(runtime=runtime, rust_static="gnu" if runtime else "musl")
+    result = init(project, None, options, _pinned)
+    for name, content in result.files.items():
+        (project / name).write_text(content)
+    report = lint_file(project / "Dockerfile")
+    assert report.error is None
+    loud = [f for f in report.findings if f.severity >= 2]
+    assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)
+    dockerfile = parse(result.files["Dockerfile"])
+    assert [s.name for s in dockerfile.stages][-2:] == ["debug", "production"]
+    assert all(f"@sha256:{'1' * 64}" in s.base for s in dockerfile.stages if s.base != "scratch")
+    compose = result.files["compose.yaml"]
+    for line in ("read_only: true", "- /tmp", "- ALL", "no-new-privileges:true", '"65532:65532"'):
+        assert line in compose
+    ignore = result.files[".dockerignore"].splitlines()
+    assert ".git" in ignore
+    assert {"rust": "target/", "node": "node_modules/", "python": ".venv/"}.get(
+        language, ".git"
+    ) in ignore
+
+
+def test_cli_writes_refuses_to_overwrite_and_prints(tmp_path: Path) -> None:
+    project = _copy_sample("go", tmp_path)
+    result = run_cli("init", str(project), "--no-pin", "--format", "json")
+    assert result.code == 0, result.stderr
+    summary = result.json()
+    assert (summary["language"], summary["name"], summary["runtime"]) == (
+        "go",
+        "greeter",
+        "scratch",
+    )
+    assert sorted(Path(p).name for p in summary["files"]) == [
+        ".dockerignore",
+        "Dockerfile",
+        "compose.yaml",
+    ]
+    before = (project / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["/greeter"]' in before and "EXPOSE 8080" in before
+    again = run_cli("init", str(project), "--no-pin", "--runtime", "distroless")
+    assert_clean_error(again, 2, "--force")
+    assert (project / "Dockerfile").read_text() == before
+    printed = run_cli("init", str(project), "--no-pin", "--stdout", "--runtime", "distroless")
+    assert "FROM ${RUNTIME_IMAGE} AS production" in printed.stdout
+    assert (project / "Dockerfile").read_text() == before
+    forced = run_cli("init", str(project), "--no-pin", "--force", "--runtime", "distroless")
+    assert forced.code == 0 and "distroless" in (project / "Dockerfile").read_text()
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_clean_error(run_cli("init", str(empty), "--no-pin"), 2, "no project found")
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "go.mod").write_text("module x\n")
+    (both / "requirements.txt").write_text("")
+    assert_clean_error(run_cli("init", str(both), "--no-pin"), 2, "--lang")
+    assert run_cli("init", str(both), "--no-pin", "--lang", "go", "--stdout").code == 0
+    assert_clean_error(run_cli("init", str(both), "--lang", "cobol"), 2, "invalid choice")
+    java = tmp_path / "java"
+    java.mkdir()
+    (java / "pom.xml").write_text("<project/>")
+    assert_clean_error(run_cli("init", str(java), "--no-pin"), 2, "does not support")
+    python = _copy_sample("python", tmp_path)
+    scratch = run_cli("init", str(python), "--no-pin", "--runtime", "scratch")
+    assert_clean_error(scratch, 2, "interpreter")
+    assert_clean_error(run_cli("init", str(tmp_path / "nope")), 2, "not a directory")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "Cargo.toml").write_text("[package\nname=")
+    assert_clean_error(run_cli("init", str(broken), "--no-pin"), 2, "Cargo.toml")
+    assert not list(empty.iterdir())
+
+
+def test_mirror_names() -> None:
+    assert mirror("golang:1.23-bookworm", "reg:5000") == "reg:5000/library/golang:1.23-bookworm"
+    assert mirror("gcr.io/distroless/static-debian12:nonroot", "reg:5000") == (
+        "reg:5000/distroless/static-debian12:nonroot"
+    )
+    assert mirror("acme/tool:1", None) == "acme/tool:1"
+
+
+# -- real builds ------------------------------------------------------------------------------
+
+
+def _build_args(language: str, builder: str, debian: str) -> list[str]:
+    args = ["--build-arg", f"BUILDER_IMAGE={builder}", "--build-arg", f"DEBUG_IMAGE={debian}"]
+    if language == "python":  # the distroless stand-in: Debian's python3, no pip needed
+        args += ["--build-arg", f"RUNTIME_IMAGE={builder}"]
+    return args
+
+
+def _check_runs(run: Runner, image: str, language: str) -> None:
+    """Production: non-root, read-only root, no capabilities, answers or prints."""
+    hardened = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    if language == "go":
+        port = free_tcp_port()
+        container = run("run", "-d", *hardened, "-p", f"127.0.0.1:{port}:8080", image)
+        name = container.stdout.decode().strip()
+        try:
+            body = wait_http(f"http://127.0.0.1:{port}/").decode()
+        finally:
+            run("rm", "-f", name, check=False)
+        assert body == "hello from greeter uid=65532 zone=Europe/Paris\n"
+        return
+    out = run("run", "--rm", *hardened, image).stdout.decode()
+    if language == "python":
+        assert json.loads(out) == {"greeting": "hello from python-hello", "uid": 65532}
+    else:
+        assert out == f"hello from {SAMPLE[language]} uid=65532\n"
+
+
+def _check_debug(run: Runner, image: str) -> None:
+    out = run(
+        "run", "--rm", "--entrypoint", "sh", image, "-c", "curl --version >/dev/null && id -u"
+    )
+    assert out.stdout.decode().strip() == "65532"
+
+
+def _check_size(run: Runner, image: str, language: str, tmp_path: Path) -> None:
+    """Within 10% of `scratchpack pack` of the same binary (uncompressed sizes)."""
+    if language not in ("go", "c", "rust"):
+        return
+    binary = f"/{EXPECTED[language][0]}"
+    container = run("create", image).stdout.decode().strip()
+    try:
+        run("cp", f"{container}:{binary}", str(tmp_path / "binary"))
+    finally:
+        run("rm", container, check=False)
+    packed = run_cli("pack", str(tmp_path / "binary"), "-o", f"oci:{tmp_path / 'packed'}:1",
+                     "--format", "json").json()  # fmt: skip
+    ours = packed["size"]["uncompressed"]
+    theirs = int(run("image", "inspect", "-f", "{{.Size}}", image).stdout)
+    assert theirs <= ours * 1.10, (theirs, ours)
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLE))
+def test_init_builds_with_docker_and_runs(
+    language: str, docker: Runner, debian_docker: str, tmp_path: Path, unique_name: str
+) -> None:
+    name, packages = BUILDERS[language]
+    builder = debian_image(docker, "docker", packages, name)
+    project = _copy_sample(language, tmp_path)
+    init_result = run_cli("init", str(project), "--no-pin", "--rust-static", "gnu")
+    assert init_result.code == 0, init_result.stderr
+    args = _build_args(language, builder, debian_docker)
+    tags = {target: f"{unique_name}-{language}:{target}" for target in ("production", "debug")}
+    try:
+        for target, tag in tags.items():
+            docker("build", "-q", "--network", "host", *args, "--target", target, "-t", tag,
+                   str(project), timeout=900)  # fmt: skip
+        config = json.loads(docker("image", "inspect", tags["production"]).stdout)[0]["Config"]
+        assert config["User"] == "65532:65532"
+        _check_runs(docker, tags["production"], language)
+        _check_debug(docker, tags["debug"])
+        _check_size(docker, tags["production"], language, tmp_path)
+    finally:
+        docker("rmi", "-f", *tags.values(), check=False)
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLE))
+def test_init_builds_with_buildah_and_runs_on_podman(
+    language: str,
+    buildah: Runner,
+    podman: Runner,
+    debian_podman: str,
+    tmp_path: Path,
+    unique_name: str,
+) -> None:
+    name, packages = BUILDERS[language]
+    builder = debian_image(podman, "podman", packages, name)
+    project = _copy_sample(language, tmp_path)
+    assert run_cli("init", str(project), "--no-pin", "--rust-static", "gnu").code == 0
+    args = _build_args(language, builder, debian_podman)
+    tags = {t: f"localhost/{unique_name}-{language}:{t}" for t in ("production", "debug")}
+    try:
+        for target, tag in tags.items():
+            buildah("bud", "-q", "--layers", "--network", "host", *args, "--target", target,
+                    "-t", tag, str(project), timeout=900)  # fmt: skip
+        _check_runs(podman, tags["production"], language)
+        _check_debug(podman, tags["debug"])
+        _check_size(podman, tags["production"], language, tmp_path)
+    finally:
+        podman("rmi", "-f", *tags.values(), check=False)
+
+
+def test_images_pinned_through_a_mirror_build_without_build_args(
+    docker: Runner, debian_docker: str, registry: str, tmp_path: Path, unique_name: str
+) -> None:
+    """--registry: every base image resolved on the mirror and pinned; lint finds nothing
+    above info; the Dockerfile then builds as written, pulling by digest."""
+    name, packages = BUILDERS["go"]
+    builder = debian_image(docker, "docker", packages, name)
+    mirror_host = f"{registry}"
+    prefix = f"{mirror_host}/{unique_name}"
+    pushed = {}
+    for source, path in (
+        (builder, "library/golang:1.19-bookworm"),
+        (debian_docker, "library/debian:12-slim"),
+    ):
+        result = run_cli(
+            "copy", f"docker-daemon:{source}", f"docker://{prefix}/{path}", "--format", "json"
+        )
+        assert result.code == 0, result.stderr
+        pushed[path] = result.json()["digest"]
+    project = _copy_sample("go", tmp_path)
+    result = run_cli("init", str(project), "--registry", prefix, "--format", "json")
+    assert result.code == 0, result.stderr
+    images = result.json()["images"]
+    assert images["BUILDER_IMAGE"] == {
+        "reference": f"{prefix}/library/golang:1.19-bookworm",
+        "digest": pushed["library/golang:1.19-bookworm"],
+    }
+    assert images["DEBUG_IMAGE"]["digest"] == pushed["library/debian:12-slim"]
+    lint = run_cli("lint", "--format", "json", str(project / "Dockerfile"))
+    assert lint.code == 0, lint.stdout
+    assert {f["severity"] for f in lint.json()} <= {"info"}
+    tag = f"{unique_name}-mirror:1"
+    try:
+        docker("build", "-q", "--network", "host", "-t", tag, str(project), timeout=900)
+        _check_runs(docker, tag, "go")
+    finally:
+        docker("rmi", "-f", tag, check=False)
+    # an unreachable mirror: a notice, unpinned references, files still written
+    offline = run_cli(
+        "init", str(project), "--force", "--registry", "127.0.0.1:1", "--timeout", "2"
+    )
+    assert offline.code == 0
+    assert "not pinned" in offline.stderr
+    assert (
+        "ARG BUILDER_IMAGE=127.0.0.1:1/library/golang:1.19-bookworm\n"
+        in (project / "Dockerfile").read_text()
+    )
