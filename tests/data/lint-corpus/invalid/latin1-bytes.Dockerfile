@@ -1,0 +1,3 @@
+# corpus-expect: error
+FROM alpine:3.20
+LABEL author="José"
