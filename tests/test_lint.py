@@ -458,3 +458,13 @@ def test_sarif_is_valid_against_the_schema(tmp_path: Path) -> None:
     log = json.loads(run_cli("lint", "--format", "sarif", str(clean), cwd=tmp_path).stdout)
     jsonschema.Draft4Validator(schema).validate(log)
     assert log["runs"][0]["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("workdir", "flagged"),
+    [("app", True), ("./app", True), ("C:app", True), ("/app", False), ("$HOME/app", False),
+     ('"C:\\Program Files\\App"', False), ("C:\\src", False), ("c:/src", False),
+     ("\\app", False)],
+)  # fmt: skip
+def test_relative_workdir_knows_windows_paths(workdir: str, flagged: bool) -> None:
+    assert ("SP301" in codes(f"FROM {PINNED}\nWORKDIR {workdir}\n")) is flagged

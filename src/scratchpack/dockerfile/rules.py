@@ -329,12 +329,20 @@ def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             yield meta.finding(f"COPY --from={source} names {why}", copy.line)
 
 
+# C:\app, c:/app, \app: absolute on the Windows images that use them
+_WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
+
+
+def _absolute_workdir(path: str) -> bool:
+    return path.startswith(("/", "$")) or _WINDOWS_ABSOLUTE.match(path) is not None
+
+
 @rule("SP301", Severity.WARNING, "correctness", "WORKDIR is relative", hadolint=("DL3000",))
 def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for workdir in stage.of("WORKDIR"):
             path = workdir.text.strip().strip('"')
-            if path and not path.startswith(("/", "$")):
+            if path and not _absolute_workdir(path):
                 yield meta.finding(
                     f"WORKDIR {path} is relative to whatever the base image set: use an "
                     "absolute path",
