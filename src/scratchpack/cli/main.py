@@ -310,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
+    from scratchpack.cli import audit
+
+    audit.add_parser(sub, registry_flags)
+
     lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")
     lg.add_argument("registry", help="HOST[:PORT]")
     lg.add_argument("--username", "-u", required=True)
@@ -576,8 +580,9 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.config import find_config, parse_config
     from scratchpack.dockerfile.ruledocs import DOCS
-    from scratchpack.dockerfile.rules import RULES, Severity
+    from scratchpack.dockerfile.rules import RULES
     from scratchpack.operations.lint import exit_code, github_annotations, lint_file, sarif
+    from scratchpack.reports.severity import Severity
 
     if args.explain:
         code = args.explain.upper()

@@ -11,24 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import lru_cache
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.shell import ShellCommand, commands
-
-
-class Severity(IntEnum):
-    INFO = 1
-    WARNING = 2
-    ERROR = 3
-
-    def __str__(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        return cls[text.upper()]
+from scratchpack.reports.severity import Severity
+from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
 
 @dataclass(frozen=True)
@@ -399,9 +387,7 @@ def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 # -- security (SP4xx) -------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)", re.I
-)
+_SECRET_NAME = SECRET_NAME
 
 
 def _pairs(instruction: Instruction) -> list[tuple[str, str]]:
@@ -1039,16 +1025,7 @@ def insecure_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
-_SECRET_VALUES = (
-    ("an AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b")),
-    ("a Slack token", re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b")),
-    ("a Stripe key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}\b")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@$]+@")),
-)
+_SECRET_VALUES = SECRET_VALUES
 
 
 @rule("SP407", Severity.ERROR, "security", "A value that looks like a credential",

@@ -49,6 +49,23 @@ class ElfInfo:
         return "static-pie" if self.elf_type == "ET_DYN" else "static"
 
 
+def dynamic_needs(elf: ELFFile) -> tuple[str | None, list[str]]:
+    """The loader (PT_INTERP) and the DT_NEEDED libraries: what must exist for it to start."""
+    interpreter = None
+    for segment in elf.iter_segments():
+        if isinstance(segment, InterpSegment):
+            interpreter = segment.get_interp_name()
+    needed: list[str] = []
+    for section in elf.iter_sections():
+        if isinstance(section, DynamicSection):
+            needed.extend(
+                str(getattr(tag, "needed", ""))
+                for tag in section.iter_tags()
+                if tag.entry.d_tag == "DT_NEEDED"
+            )
+    return interpreter, needed
+
+
 def read_elf(path: Path) -> ElfInfo:
     try:
         handle = path.open("rb")
@@ -71,18 +88,7 @@ def read_elf(path: Path) -> ElfInfo:
             elf_type = elf.header["e_type"]
             if elf_type not in ("ET_EXEC", "ET_DYN"):
                 raise UsageError(f"{path} is an ELF {elf_type}, not an executable")
-            interpreter = None
-            for segment in elf.iter_segments():
-                if isinstance(segment, InterpSegment):
-                    interpreter = segment.get_interp_name()
-            needed: list[str] = []
-            for section in elf.iter_sections():
-                if isinstance(section, DynamicSection):
-                    needed.extend(
-                        str(getattr(tag, "needed", ""))
-                        for tag in section.iter_tags()
-                        if tag.entry.d_tag == "DT_NEEDED"
-                    )
+            interpreter, needed = dynamic_needs(elf)
             stripped = elf.get_section_by_name(".symtab") is None
             is_le = elf.little_endian
         except ELFError as exc:

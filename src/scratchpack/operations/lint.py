@@ -8,7 +8,6 @@ an instruction, and from the file-level ``# scratchpack global ignore=...``.
 from __future__ import annotations
 
 import difflib
-import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,9 +17,10 @@ from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.fix import DigestResolver, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import read
-from scratchpack.dockerfile.rules import RULES, Finding, Rule, Severity
+from scratchpack.dockerfile.rules import RULES, Finding, Rule
 from scratchpack.errors import ScratchpackError
 from scratchpack.fsutil import atomic_write
+from scratchpack.reports.severity import Severity
 
 
 @dataclass
@@ -111,12 +111,18 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
     """One SARIF run over every file, with every rule described (help text and page)."""
     from scratchpack import __version__
     from scratchpack.dockerfile.ruledocs import DOCS, help_uri, render_page
-    from scratchpack.reports.sarif import SarifResult, SarifRule, SarifRun, sarif_log
+    from scratchpack.reports.sarif import (
+        SarifResult,
+        SarifRule,
+        SarifRun,
+        rule_name,
+        sarif_log,
+    )
 
     rules = [
         SarifRule(
             id=code,
-            name="".join(word[:1].upper() + word[1:] for word in re.findall(r"\w+", rule.title)),
+            name=rule_name(rule.title),
             short=rule.title,
             full=DOCS[code].why,
             help_markdown=render_page(code),

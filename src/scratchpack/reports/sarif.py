@@ -21,6 +21,13 @@ _PROBLEM = {"critical": "error", "error": "error", "warning": "warning", "info":
 _SECURITY = {"critical": "9.0", "error": "7.5", "warning": "5.0", "info": "2.0"}
 
 
+def rule_name(title: str) -> str:
+    """SARIF's ``name``: the title in PascalCase ("Runs as root" -> "RunsAsRoot")."""
+    import re
+
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"\w+", title))
+
+
 @dataclass(frozen=True)
 class SarifRule:
     id: str

@@ -1,0 +1,41 @@
+"""Audit findings as a SARIF 2.1.0 log, located in the image (``/path`` inside it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scratchpack.operations.audit import AuditResult
+from scratchpack.operations.audit.checks import CHECKS
+from scratchpack.operations.audit.docs import DOCS, help_uri, render_page
+
+
+def audit_sarif(result: AuditResult) -> dict[str, Any]:
+    from scratchpack import __version__
+    from scratchpack.reports.sarif import (
+        SarifResult,
+        SarifRule,
+        SarifRun,
+        rule_name,
+        sarif_log,
+    )
+
+    rules = [
+        SarifRule(
+            id=code,
+            name=rule_name(meta.title),
+            short=meta.title,
+            full=DOCS[code].why,
+            help_markdown=render_page(code),
+            help_uri=help_uri(code),
+            severity=str(meta.severity),
+            tags=(meta.category, *([meta.dockle] if meta.dockle else [])),
+        )
+        for code, meta in sorted(CHECKS.items())
+    ]
+    run = SarifRun("scratchpack", __version__, rules)
+    image = str(result.report["image"])
+    for finding in result.findings:
+        # a location code scanning can show: the image, and the path inside it when there is one
+        where = f"{image}{finding.path}" if finding.path else image
+        run.results.append(SarifResult(finding.code, str(finding.severity), finding.message, where))
+    return sarif_log(run)

@@ -1,0 +1,214 @@
+"""Will the image start? Resolve the command as the runtime would and check what it needs.
+
+The runtime execs ``ENTRYPOINT + CMD``: a bare name is looked up in the image's ``PATH``, a
+relative one from ``WORKDIR``, symlinks are followed. A script needs its ``#!`` interpreter; a
+dynamic ELF needs its loader (``PT_INTERP``) and every ``DT_NEEDED`` library in the loader's
+search path (``RUNPATH``/``RPATH``, ``LD_LIBRARY_PATH``, ``/etc/ld.so.conf``, the default
+directories). Anything missing means "exec format error" or "no such file or directory" at
+``docker run``, which this names before anyone ships it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import IO
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+from scratchpack.operations.audit.scan import Scan
+from scratchpack.operations.elf import dynamic_needs
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_LIB_DIRS = ("lib", "usr/lib", "lib64", "usr/lib64", "usr/local/lib")
+_MULTIARCH = {
+    "EM_X86_64": "x86_64-linux-gnu",
+    "EM_AARCH64": "aarch64-linux-gnu",
+    "EM_ARM": "arm-linux-gnueabihf",
+    "EM_386": "i386-linux-gnu",
+    "EM_PPC64": "powerpc64le-linux-gnu",
+    "EM_S390": "s390x-linux-gnu",
+    "EM_RISCV": "riscv64-linux-gnu",
+}
+# Byte strings that betray TLS code in a binary: Go's and Rust's TLS stacks, OpenSSL, BoringSSL,
+# GnuTLS, NSS, mbed TLS, wolfSSL (statically linked, they leave their names in .rodata).
+_TLS_MARKERS = re.compile(
+    rb"crypto/tls\.|rustls|OpenSSL \d|BoringSSL|GnuTLS|libssl\.so|libgnutls|libnss3|mbedtls|"
+    rb"wolfSSL|libcurl\.so"
+)
+
+
+@dataclass
+class Startup:
+    argv: list[str]
+    path: str | None = None  # the resolved file, image-relative
+    kind: str = "none"  # none, missing, not-executable, script, elf-static, elf-dynamic, other
+    interpreter: str | None = None
+    needed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    uses_tls: bool = False
+    note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "argv": self.argv,
+            "path": "/" + self.path if self.path is not None else None,
+            "kind": self.kind,
+            "interpreter": self.interpreter,
+            "needed": self.needed,
+            "missing": self.missing,
+            "uses_tls": self.uses_tls,
+            "note": self.note,
+        }
+
+
+def command_line(entrypoint: list[str], cmd: list[str]) -> list[str]:
+    return [*entrypoint, *cmd] if entrypoint else list(cmd)
+
+
+def env_value(env: list[str], name: str) -> str | None:
+    for item in env:
+        key, sep, value = item.partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+def candidate_names(argv: list[str]) -> frozenset[str]:
+    """Base names worth capturing while the layers stream by."""
+    return frozenset({posixpath.basename(argv[0])} if argv and argv[0] else set())
+
+
+def _lookup(scan: Scan, name: str, env: list[str], workdir: str) -> str | None:
+    fs = scan.filesystem
+    if "/" in name:
+        path = name if name.startswith("/") else posixpath.join(workdir or "/", name)
+        return fs.resolve(path)
+    for directory in (env_value(env, "PATH") or DEFAULT_PATH).split(":"):
+        found = fs.resolve(posixpath.join(directory or ".", name))
+        if found is not None and fs.nodes[found].kind == "file":
+            return found
+    return None
+
+
+def analyse(
+    scan: Scan, entrypoint: list[str], cmd: list[str], env: list[str], workdir: str
+) -> Startup:
+    argv = command_line(entrypoint, cmd)
+    result = Startup(argv)
+    if not argv or not argv[0]:
+        result.note = "the image has neither ENTRYPOINT nor CMD: it runs only with a command"
+        return result
+    path = _lookup(scan, argv[0], env, workdir)
+    if path is None:
+        result.kind = "missing"
+        result.note = f"{argv[0]} is not in the image"
+        return result
+    result.path = path
+    node = scan.filesystem.nodes[path]
+    if node.kind != "file":
+        result.kind = "other"
+        result.note = f"/{path} is a {node.kind}, not a file"
+        return result
+    if not stat.S_IMODE(node.mode) & 0o111:
+        result.kind = "not-executable"
+        result.note = f"/{path} has mode {stat.S_IMODE(node.mode):04o}: no execute permission"
+        return result
+    content = scan.binary(path)
+    if content is None:
+        result.kind = "unread"
+        result.note = f"/{path} was reached through a link under another name; not inspected"
+        return result
+    head = content.read(256)
+    content.seek(0)
+    if head.startswith(b"#!"):
+        _script(scan, result, head, env, workdir)
+    elif head.startswith(b"\x7fELF"):
+        _elf(scan, result, content, env)
+    else:
+        result.kind = "other"
+        result.note = f"/{path} is neither an ELF binary nor a script"
+    return result
+
+
+def _script(scan: Scan, result: Startup, head: bytes, env: list[str], workdir: str) -> None:
+    result.kind = "script"
+    line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    interpreter = line.split()[0] if line else ""
+    result.interpreter = interpreter
+    if not interpreter or scan.filesystem.resolve(interpreter) is None:
+        result.missing.append(interpreter or "(empty #! line)")
+        return
+    if posixpath.basename(interpreter) == "env" and len(line.split()) > 1:
+        program = line.split()[-1]
+        if _lookup(scan, program, env, workdir) is None:
+            result.missing.append(program)
+
+
+def _search_dirs(scan: Scan, elf: ELFFile, origin: str, env: list[str]) -> list[str]:
+    dirs: list[str] = []
+    runpath: list[str] = []
+    for section in elf.iter_sections():
+        if isinstance(section, DynamicSection):
+            for tag in section.iter_tags():
+                if tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
+                    text = str(getattr(tag, "runpath", "") or getattr(tag, "rpath", ""))
+                    runpath += text.split(":")
+    dirs += [d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for d in runpath if d]
+    dirs += [d for d in (env_value(env, "LD_LIBRARY_PATH") or "").split(":") if d]
+    conf = [scan.config_file("etc/ld.so.conf") or b""]
+    conf += [
+        scan.config_file(p) or b""
+        for p in sorted(scan.filesystem.nodes)
+        if p.startswith("etc/ld.so.conf.d/")
+    ]
+    for raw in conf:
+        for line in raw.decode("utf-8", "replace").splitlines():
+            directory = line.split("#", 1)[0].strip()
+            if directory.startswith("/"):
+                dirs.append(directory)
+    triple = _MULTIARCH.get(str(elf.header["e_machine"]))
+    for base in _LIB_DIRS:
+        if triple:
+            dirs.append(f"/{base}/{triple}")
+        dirs.append(f"/{base}")
+    return dirs
+
+
+def _elf(scan: Scan, result: Startup, content: IO[bytes], env: list[str]) -> None:
+    try:
+        elf = ELFFile(content)
+        interpreter, needed = dynamic_needs(elf)
+        origin = "/" + posixpath.dirname(result.path or "")
+        dirs = _search_dirs(scan, elf, origin, env) if needed else []
+    except (ELFError, ValueError, KeyError) as exc:
+        result.kind = "other"
+        result.note = f"damaged ELF file: {exc}"
+        return
+    result.interpreter = interpreter
+    result.needed = needed
+    result.kind = "elf-dynamic" if interpreter or needed else "elf-static"
+    if interpreter and scan.filesystem.resolve(interpreter) is None:
+        result.missing.append(interpreter)
+    for library in needed:
+        if "/" in library:
+            found = scan.filesystem.resolve(library) is not None
+        else:
+            found = any(
+                scan.filesystem.resolve(posixpath.join(d, library)) is not None for d in dirs
+            )
+        if not found:
+            result.missing.append(library)
+    result.uses_tls = any(_TLS_MARKERS.search(n.encode()) for n in needed)
+    if not result.uses_tls:
+        content.seek(0)
+        tail = b""
+        while chunk := content.read(1 << 20):
+            if _TLS_MARKERS.search(tail + chunk):
+                result.uses_tls = True
+                break
+            tail = chunk[-64:]

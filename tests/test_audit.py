@@ -1,0 +1,549 @@
+"""``scratchpack audit``: layers, dive's waste numbers, findings, and "will it start".
+
+Synthetic images (tar layers written here, byte by byte, into an OCI layout) pin down the
+numbers exactly; real images built by docker and saved by docker, podman and skopeo show that
+every source is read and that the verdicts match what the engines do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from helpers import ROOT, CliResult, assert_clean_error, run_cli
+from realtools import Runner
+
+SARIF_SCHEMA = ROOT / "tests/data/schemas/sarif-2.1.0-rtm.5.json"
+
+
+@dataclass(frozen=True)
+class T:
+    """One tar member of a synthetic layer."""
+
+    name: str
+    data: bytes | None = b""  # None: a directory
+    mode: int = 0o644
+    uid: int = 0
+    link: str = ""  # symlink target
+    kind: bytes = tarfile.REGTYPE
+
+
+def D(name: str, mode: int = 0o755) -> T:
+    return T(name, None, mode, kind=tarfile.DIRTYPE)
+
+
+def L(name: str, target: str) -> T:
+    return T(name, b"", 0o777, link=target, kind=tarfile.SYMTYPE)
+
+
+def layer_tar(members: list[T]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for m in members:
+            info = tarfile.TarInfo(m.name)
+            info.mode, info.uid, info.gid, info.mtime = m.mode, m.uid, m.uid, 0
+            info.type = m.kind
+            info.linkname = m.link
+            data = m.data or b""
+            info.size = len(data) if m.kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(data) if info.size else None)
+    return out.getvalue()
+
+
+def write_layout(
+    directory: Path, layers: list[list[T]], config: dict[str, Any] | None = None,
+    history: list[str] | None = None,
+) -> str:  # fmt: skip
+    """An OCI layout holding one image made of these (uncompressed) layers; its oci: name."""
+    blobs = directory / "blobs/sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return f"sha256:{digest}"
+
+    tars = [layer_tar(members) for members in layers]
+    layer_descs = [
+        {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": put(t), "size": len(t)}
+        for t in tars
+    ]
+    cfg = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": config or {},
+        "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in layer_descs]},
+        "history": [{"created_by": h} for h in history or [f"layer {n}" for n in range(len(tars))]],
+    }
+    config_bytes = json.dumps(cfg).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": put(config_bytes),
+                "size": len(config_bytes),
+            },
+            "layers": layer_descs,
+        }
+    ).encode()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": put(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": "t"},
+            }
+        ],
+    }
+    (directory / "index.json").write_text(json.dumps(index))
+    (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    return f"oci:{directory}:t"
+
+
+def audit(*args: str | Path) -> CliResult:
+    return run_cli("audit", *args)
+
+
+def audit_json(name: str, *args: str) -> dict[str, Any]:
+    result = audit(name, "--format", "json", "--fail-on", "none", *args)
+    assert result.code == 0, result.stderr
+    report: dict[str, Any] = result.json()
+    return report
+
+
+def codes(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        found.setdefault(finding["code"], []).append(finding)
+    return found
+
+
+# -- dive's waste numbers --------------------------------------------------------------------
+
+WASTE_LAYERS = [
+    [D("a"), T("a/file1", b"x" * 100), D("a/dir"), T("a/dir/x", b"y" * 50),
+     T("a/dir/y", b"z" * 30), T("b", b"w" * 10), D("e")],
+    [D("a"), T("a/file1", b"X" * 200), T(".wh.b"), T("a/.wh.dir")],
+    [T("c", b"c" * 5)],
+]  # fmt: skip
+
+
+def test_waste_is_computed_as_dive_computes_it(tmp_path: Path) -> None:
+    report = audit_json(write_layout(tmp_path / "img", WASTE_LAYERS))
+    eff = report["efficiency"]
+    # leaves per layer: L1 a/file1=100 a/dir/x=50 a/dir/y=30 b=10 e=0; L2 a/file1=200,
+    # b (whiteout of a file)=0, a/dir (whiteout of a directory: what it held below)=80; L3 c=5
+    minimum = 100 + 50 + 30 + 0 + 0 + 80 + 5
+    cumulative = 300 + 50 + 30 + 10 + 0 + 80 + 5
+    assert eff["score"] == pytest.approx(minimum / cumulative)
+    assert eff["wasted_bytes"] == 300 + 10  # the paths seen twice, every copy counted
+    assert {(i["path"], i["count"], i["wasted_bytes"]) for i in eff["inefficiencies"]} == {
+        ("/a/file1", 2, 300),
+        ("/b", 2, 10),
+    }
+    assert eff["size"] == 190 + 200 + 5 and eff["user_size"] == 205
+    assert eff["user_wasted_percent"] == pytest.approx(310 / 205 * 100)
+    layers = report["layers"]
+    assert [(ly["added"], ly["changed"], ly["removed"]) for ly in layers] == [
+        (7, 0, 0),
+        (0, 2, 4),  # a, a/file1 changed; b, a/dir, a/dir/x, a/dir/y removed
+        (1, 0, 0),
+    ]
+    assert [ly["created_by"] for ly in layers] == ["layer 0", "layer 1", "layer 2"]
+    assert all(ly["uncompressed_size"] == ly["compressed_size"] for ly in layers)
+    assert report["size"]["files"] == 2  # a/file1, c
+    assert report["largest_files"][0] == {"path": "/a/file1", "size": 200, "layer": 2}
+    [code] = [f for f in report["findings"] if f["code"] == "SPI109"]
+    assert "310 bytes in 2 paths" in code["message"]
+
+
+def test_opaque_directories_hide_the_layers_below(tmp_path: Path) -> None:
+    layers = [*WASTE_LAYERS, [D("a"), T("a/.wh..wh..opq"), T("a/new", b"n" * 7)]]
+    report = audit_json(write_layout(tmp_path / "img", layers))
+    assert report["layers"][3]["removed"] == 1  # a/file1, hidden by the opaque marker
+    assert [f["path"] for f in report["largest_files"]] == ["/a/new", "/c"]
+    # dive ignores opaque markers: the efficiency only gains the new leaf
+    assert report["efficiency"]["wasted_bytes"] == 310
+
+
+def test_thresholds_and_exit_codes(tmp_path: Path) -> None:
+    name = write_layout(tmp_path / "img", WASTE_LAYERS, {"User": "65532"})
+    assert audit(name, "--fail-on", "none").code == 0
+    result = audit(name, "--fail-on", "none", "--lowest-efficiency", "0.9")
+    assert result.code == 1 and "threshold crossed: efficiency 0.5579 < 0.9" in result.stdout
+    assert audit(name, "--fail-on", "none", "--lowest-efficiency", "50%").code == 0
+    assert audit(name, "--fail-on", "none", "--highest-wasted-bytes", "309").code == 1
+    assert audit(name, "--fail-on", "none", "--highest-wasted-bytes", "1KB").code == 0
+    assert audit(name, "--fail-on", "none", "--highest-user-wasted-percent", "1.0").code == 1
+    as_json = audit(name, "--format", "json", "--fail-on", "none", "--highest-wasted-bytes", "1")
+    assert as_json.code == 1
+    assert as_json.json()["thresholds_crossed"] == ["wasted bytes 310 > 1"]
+    # the findings: SPI109 is a warning, so --fail-on warning fails and error passes
+    assert audit(name, "--fail-on", "warning").code == 1
+    assert audit(name).code == 0  # default --fail-on error
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--highest-wasted-bytes", "lots"], "not a size"),
+        (["--lowest-efficiency", "1.5"], "must be between 0 and 1"),
+        (["--lowest-efficiency", "x"], "not a number"),
+        (["--fail-on", "fatal"], "invalid choice"),
+        (["--top", "0"], "--top must be at least 1"),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, args: list[str], fragment: str) -> None:
+    name = write_layout(tmp_path / "img", WASTE_LAYERS)
+    assert_clean_error(audit(name, *args), 2, fragment)
+
+
+def test_unreadable_images_are_clean_errors(tmp_path: Path) -> None:
+    assert_clean_error(audit(), 2, "audit needs an image")
+    assert_clean_error(audit(f"oci:{tmp_path}/none:t"), 2)
+    hostile = write_layout(tmp_path / "hostile", [[T("../../etc/passwd", b"root::0:0")]])
+    assert_clean_error(audit(hostile), 2, "climbs out of the image root")
+    # a blob whose bytes do not match its digest
+    corrupt = write_layout(tmp_path / "corrupt", [[T("f", b"a" * 1000)]])
+    manifest = json.loads((tmp_path / "corrupt/index.json").read_text())["manifests"][0]
+    blobs = tmp_path / "corrupt/blobs/sha256"
+    layer = json.loads((blobs / manifest["digest"].split(":")[1]).read_bytes())["layers"][0]
+    path = blobs / layer["digest"].split(":")[1]
+    path.write_bytes(path.read_bytes().replace(b"a" * 1000, b"b" * 1000))
+    assert_clean_error(audit(corrupt), 2, "digest")
+    garbage = write_layout(tmp_path / "garbage", [[T("f", b"x")]])
+    for blob in (tmp_path / "garbage/blobs/sha256").iterdir():
+        if blob.stat().st_size > 1000:  # the layer
+            blob.write_bytes(b"not a tar" * 200)
+    assert audit(garbage).code == 2
+
+
+# -- findings on synthetic images ------------------------------------------------------------
+
+KEY = (
+    b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+    b"-----END OPENSSH PRIVATE KEY-----\n"
+)
+PASSWD = (
+    b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n"
+)
+
+
+def test_security_findings(tmp_path: Path) -> None:
+    layers = [
+        [D("etc"), T("etc/passwd", PASSWD, 0o644), T("etc/app.conf", b"a=1", 0o644, uid=65532),
+         D("tmp", 0o1777), D("data", 0o777), T("usr/bin/su", b"\x7fELF", 0o4755),
+         D("root"), T("root/id_ed25519", KEY, 0o600), T("app/.npmrc", b"//r/:_authToken=abc\n"),
+         T("var/lib/apt/lists/deb_Packages", b"p" * 4000),
+         T("var/lib/apt/lists/lock", b""), D("src/.git")],
+        [T("root/.wh.id_ed25519")],
+    ]  # fmt: skip
+    config = {"User": "nonroot", "Env": ["AWS_KEY=AKIAIOSFODNN7EXAMPLE", "HOME=/root",
+              "DB_PASSWORD=hunter2", "PASSWORD_FILE=/run/secrets/pw"]}  # fmt: skip
+    history = ["|1 API_TOKEN=s3cr3t /bin/sh -c make", "rm key"]
+    report = audit_json(write_layout(tmp_path / "img", layers, config, history))
+    found = codes(report)
+    assert report["user"] == {
+        "configured": "nonroot",
+        "uid": 65532,
+        "how": "USER nonroot (uid 65532)",
+    }
+    assert "SPI100" not in found
+    assert [f["path"] for f in found["SPI103"]] == ["/usr/bin/su"]
+    assert "setuid" in found["SPI103"][0]["message"]
+    assert [f["path"] for f in found["SPI104"]] == ["/data"]  # a sticky /tmp is fine
+    secrets = {f["path"]: f["message"] for f in found["SPI105"]}
+    assert "a private key, in layer 1 (deleted later" in secrets["/root/id_ed25519"]
+    assert "credentials in a .npmrc file, in the image" in secrets["/app/.npmrc"]
+    assert "a .git directory" in secrets["/src/.git"]
+    config_secrets = [f["message"] for f in found["SPI106"]]
+    assert any("ENV AWS_KEY holds an AWS access key" in m for m in config_secrets)
+    assert any("ENV DB_PASSWORD" in m for m in config_secrets)
+    assert not any("PASSWORD_FILE" in m for m in config_secrets)  # a path, not a secret
+    assert any("history entry 1 holds the build argument API_TOKEN" in m for m in config_secrets)
+    [cache] = found["SPI107"]
+    assert cache["message"].startswith("apt lists: 1 files, 4000 bytes")
+    # minimal (no shell, no package manager) and the runtime user owns a config file
+    assert [f["path"] for f in found["SPI108"]] == ["/etc/app.conf"]
+    assert found["SPI105"][0]["severity"] == "error" and found["SPI105"][0]["dockle"]
+    assert report["summary"]["error"] == len(found["SPI105"]) + len(found["SPI106"])
+
+
+def test_root_shell_package_manager_and_unknown_user(tmp_path: Path) -> None:
+    layers = [[T("usr/bin/dash", b"\x7fELF", 0o755), L("bin", "usr/bin"), L("usr/bin/sh", "dash"),
+               T("usr/bin/apt-get", b"#!", 0o755), T("etc/passwd", PASSWD)]]  # fmt: skip
+    report = audit_json(write_layout(tmp_path / "root", layers))
+    found = codes(report)
+    assert "no USER" in found["SPI100"][0]["message"]
+    assert report["shells"] == ["/bin/sh", "/bin/dash"] and "SPI101" in found
+    assert report["package_managers"] == ["/bin/apt-get"] and "SPI102" in found
+    assert "SPI108" not in found  # runs as root: SPI100 says it already
+    report = audit_json(write_layout(tmp_path / "ghost", layers, {"User": "ghost"}))
+    assert "USER ghost is not in /etc/passwd" in codes(report)["SPI202"][0]["message"]
+    report = audit_json(write_layout(tmp_path / "zero", layers, {"User": "0:0"}))
+    assert "USER 0" in codes(report)["SPI100"][0]["message"]
+
+
+@pytest.fixture(scope="module")
+def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A static and a dynamic C program, and a static one that carries TLS code markers."""
+    out = tmp_path_factory.mktemp("bin")
+    src = out / "hello.c"
+    src.write_text('#include <stdio.h>\nint main(void){puts("hi");return 0;}\n')
+    tls = out / "tls.c"
+    tls.write_text(
+        '#include <stdio.h>\nconst char *lib = "crypto/tls.(*Conn).Handshake";\n'
+        "int main(void){puts(lib);return 0;}\n"
+    )
+    built = {
+        "static": ["-static", str(src)],
+        "dynamic": [str(src)],
+        "tls": ["-static", str(tls)],
+    }
+    for name, args in built.items():
+        subprocess.run(["gcc", "-O2", "-o", str(out / name), *args], check=True)
+    return {name: out / name for name in built}
+
+
+def _elf(path: Path, dest: str, mode: int = 0o755) -> T:
+    return T(dest, path.read_bytes(), mode)
+
+
+def _host_lib(name: str) -> bytes:
+    return Path(name).resolve().read_bytes()
+
+
+def test_dynamic_binary_without_its_loader_will_not_start(
+    tmp_path: Path, binaries: dict[str, Path]
+) -> None:
+    config = {"Entrypoint": ["/app"], "User": "65532"}
+    report = audit_json(
+        write_layout(tmp_path / "dyn", [[_elf(binaries["dynamic"], "app")]], config)
+    )
+    start = report["startup"]
+    assert start["kind"] == "elf-dynamic" and start["path"] == "/app"
+    assert start["missing"] == ["/lib64/ld-linux-x86-64.so.2", "libc.so.6"]
+    [finding] = codes(report)["SPI201"]
+    assert finding["severity"] == "critical"
+    assert "dynamic loader /lib64/ld-linux-x86-64.so.2" in finding["message"]
+    assert "libc.so.6" in finding["message"] and "will not start" in finding["message"]
+    result = audit(write_layout(tmp_path / "dyn2", [[_elf(binaries["dynamic"], "app")]], config))
+    assert result.code == 1 and "SPI201 critical" in result.stdout
+    # the loader and libc where Debian puts them (through the /lib64 link): it starts
+    libs = [
+        _elf(binaries["dynamic"], "app"),
+        L("lib64", "usr/lib64"),
+        L("usr/lib64/ld-linux-x86-64.so.2", "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+        T("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+          _host_lib("/lib64/ld-linux-x86-64.so.2"), 0o755),
+        T("usr/lib/x86_64-linux-gnu/libc.so.6",
+          _host_lib("/lib/x86_64-linux-gnu/libc.so.6"), 0o755),
+    ]  # fmt: skip
+    report = audit_json(write_layout(tmp_path / "ok", [libs], config))
+    assert report["startup"]["missing"] == [] and "SPI201" not in codes(report)
+
+
+def test_entrypoint_resolution(tmp_path: Path, binaries: dict[str, Path]) -> None:
+    static = binaries["static"]
+    cases: list[tuple[list[T], dict[str, Any], str, str | None]] = [
+        # (layer, config, kind, the code expected)
+        ([_elf(static, "opt/app/bin/real"), L("usr/local/bin/app", "../../../opt/app/bin/real")],
+         {"Cmd": ["app", "--serve"]}, "elf-static", None),
+        ([_elf(static, "srv/run")], {"Entrypoint": ["./run"], "WorkingDir": "/srv"},
+         "elf-static", None),
+        ([_elf(static, "app", 0o644)], {"Entrypoint": ["/app"]}, "not-executable", "SPI200"),
+        ([_elf(static, "app")], {"Entrypoint": ["/nope"]}, "missing", "SPI200"),
+        ([T("run.sh", b"#!/bin/sh\nexec /app\n", 0o755)], {"Cmd": ["/run.sh"]}, "script", "SPI201"),
+        ([T("run.py", b"#!/usr/bin/env python3\n", 0o755), T("usr/bin/env", b"\x7fELF", 0o755)],
+         {"Cmd": ["/run.py"]}, "script", "SPI201"),
+        ([D("app")], {"Entrypoint": ["/app"]}, "other", "SPI200"),
+        ([_elf(static, "app")], {}, "none", None),
+    ]  # fmt: skip
+    for n, (layer, config, kind, code) in enumerate(cases):
+        report = audit_json(write_layout(tmp_path / f"c{n}", [layer], {"User": "1", **config}))
+        assert report["startup"]["kind"] == kind, (n, report["startup"])
+        found = {c for c in codes(report) if c.startswith("SPI2")}
+        assert found == ({code} if code else set()), (n, report["findings"])
+    report = audit_json(write_layout(tmp_path / "py", [cases[5][0]], {"Cmd": ["/run.py"]}))
+    assert report["startup"]["missing"] == ["python3"]
+
+
+def test_tls_code_without_ca_certificates(tmp_path: Path, binaries: dict[str, Path]) -> None:
+    config = {"Entrypoint": ["/app"], "User": "65532"}
+    bare = audit_json(write_layout(tmp_path / "bare", [[_elf(binaries["tls"], "app")]], config))
+    assert bare["startup"]["uses_tls"] and "SPI203" in codes(bare)
+    certs = [_elf(binaries["tls"], "app"), T("etc/ssl/certs/ca-certificates.crt", b"-----")]
+    with_ca = audit_json(write_layout(tmp_path / "ca", [certs], config))
+    assert with_ca["ca_bundle"] and "SPI203" not in codes(with_ca)
+    plain = audit_json(write_layout(tmp_path / "p", [[_elf(binaries["static"], "app")]], config))
+    assert not plain["startup"]["uses_tls"] and "SPI203" not in codes(plain)
+
+
+# -- output formats --------------------------------------------------------------------------
+
+
+def test_sarif_and_text_output(tmp_path: Path, binaries: dict[str, Path]) -> None:
+    layers = [[_elf(binaries["dynamic"], "app"), T("key.pem", KEY)]]
+    name = write_layout(tmp_path / "img", layers, {"Entrypoint": ["/app"]})
+    result = audit(name, "--format", "sarif")
+    assert result.code == 1
+    log = json.loads(result.stdout)
+    jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(log)
+    [run] = log["runs"]
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["SPI201"]["level"] == "error"
+    assert by_rule["SPI105"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        f"{name}/key.pem"
+    )
+    rules = run["tool"]["driver"]["rules"]
+    assert all(r["helpUri"].endswith(f"/docs/rules/{r['id']}.md") for r in rules)
+    text = audit(name)
+    assert text.code == 1
+    assert "SPI201 critical: the image will not start" in text.stdout
+    assert "findings: 1 critical, 1 error, 1 warning, 2 info" in text.stdout
+    explain = audit("--explain", "spi201")
+    assert explain.code == 0 and "no such file or directory" in explain.stdout
+    assert_clean_error(audit("--explain", "SPI999"), 2, "unknown check")
+
+
+def test_every_check_is_documented_and_the_pages_are_current() -> None:
+    from scratchpack.operations.audit.checks import CHECKS
+    from scratchpack.operations.audit.docs import DOCS, render_page
+
+    assert set(CHECKS) == set(DOCS)
+    for code in CHECKS:
+        page = ROOT / "docs/rules" / f"{code}.md"
+        assert page.read_text() == render_page(code), f"{page} is stale: run scripts/gen-rule-docs"
+
+
+# -- real images: docker build, docker save, podman save, skopeo copy ---------------------------
+
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+FAULTY = f"""\
+FROM {{base}}
+RUN mkdir -p /var/lib/apt/lists \\
+ && head -c 50000 /dev/zero > /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_Packages
+RUN cp /bin/true /usr/local/bin/suidtool && chmod 4755 /usr/local/bin/suidtool
+RUN mkdir -p /root/.ssh /app \\
+ && printf '%s\\n' '-----BEGIN OPENSSH PRIVATE KEY-----' 'b3BlbnNzaC1rZXk' \\
+    '-----END OPENSSH PRIVATE KEY-----' > /root/.ssh/id_ed25519 \\
+ && echo 'GITHUB_TOKEN={TOKEN}' > /app/.env
+RUN head -c 300000 /dev/zero > /opt/big.bin
+RUN rm /opt/big.bin
+CMD ["bash"]
+"""
+
+
+@pytest.fixture(scope="module")
+def faulty_image(
+    docker: Runner, debian_docker: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A Debian image with known faults, built by docker's legacy builder."""
+    context = tmp_path_factory.mktemp("faulty")
+    (context / "Dockerfile").write_text(FAULTY.format(base=debian_docker))
+    tag = f"scratchpack-test/faulty:{context.name}"
+    docker("build", "-q", "--network", "none", "-t", tag, str(context), timeout=600)
+    return tag
+
+
+def assert_faults_found(report: dict[str, Any]) -> None:
+    found = codes(report)
+    assert "no USER" in found["SPI100"][0]["message"]
+    assert "/bin/sh" in report["shells"] and "/bin/bash" in report["shells"]
+    assert "SPI101" in found
+    assert {"/bin/apt-get", "/bin/dpkg"} <= set(report["package_managers"])
+    assert "/usr/local/bin/suidtool" in [f["path"] for f in found["SPI103"]]
+    secrets = {f["path"]: f["message"] for f in found["SPI105"]}
+    assert "a private key, in the image" in secrets["/root/.ssh/id_ed25519"]
+    assert "a GitHub token, in the image" in secrets["/app/.env"]
+    apt = [f for f in found["SPI107"] if f["message"].startswith("apt lists")]
+    assert apt and "bytes in /var/lib/apt/lists" in apt[0]["message"]
+    eff = report["efficiency"]
+    waste = {i["path"]: i for i in eff["inefficiencies"]}
+    assert waste["/opt/big.bin"] == {"path": "/opt/big.bin", "count": 2, "wasted_bytes": 300000}
+    assert eff["wasted_bytes"] == sum(i["wasted_bytes"] for i in eff["inefficiencies"])
+    assert "SPI109" in found
+    # the layers: one per RUN on top of the base, each with the instruction that made it
+    layers = report["layers"]
+    assert len(layers) == 6
+    assert "rm /opt/big.bin" in layers[5]["created_by"] and layers[5]["removed"] == 1
+    assert report["startup"]["kind"] == "elf-dynamic" and report["startup"]["missing"] == []
+
+
+def test_faulty_debian_image_from_every_source(
+    faulty_image: str, docker: Runner, podman: Runner, skopeo: Runner, tmp_path: Path
+) -> None:
+    from_daemon = audit_json(f"docker-daemon:{faulty_image}")
+    assert_faults_found(from_daemon)
+    docker_saved = tmp_path / "docker.tar"
+    docker("save", "-o", str(docker_saved), faulty_image)
+    podman("load", "-i", str(docker_saved))
+    podman_saved = tmp_path / "podman.tar"
+    podman("save", "-o", str(podman_saved), faulty_image)
+    skopeo("copy", f"docker-archive:{docker_saved}", f"oci:{tmp_path / 'layout'}:faulty")
+    reports = [
+        audit_json(f"docker-archive:{docker_saved}"),
+        audit_json(f"docker-archive:{podman_saved}"),
+        audit_json(f"oci:{tmp_path / 'layout'}:faulty"),
+    ]
+    for report in reports:
+        assert_faults_found(report)
+        # the same image, whatever carried it: same files, findings and waste
+        for key in ("findings", "efficiency", "largest_files", "startup", "summary"):
+            assert report[key] == from_daemon[key], key
+        assert report["size"]["files"] == from_daemon["size"]["files"]
+    podman("rmi", "-f", faulty_image, check=False)
+
+
+def test_our_pack_output_has_nothing_above_info(tmp_path: Path, binaries: dict[str, Path]) -> None:
+    from helpers import run_cli as cli
+
+    packed = cli("pack", binaries["tls"], "-o", f"oci:{tmp_path / 'out'}:v1")
+    assert packed.code == 0, packed.stderr
+    report = audit_json(f"oci:{tmp_path / 'out'}:v1")
+    assert {f["severity"] for f in report["findings"]} <= {"info"}, report["findings"]
+    assert report["startup"]["kind"] == "elf-static" and report["startup"]["uses_tls"]
+    assert report["ca_bundle"] and report["user"]["uid"] == 65532
+    assert report["efficiency"]["score"] == 1.0
+    assert audit(f"oci:{tmp_path / 'out'}:v1", "--fail-on", "warning").code == 0
+
+
+def test_dynamic_binary_in_scratch_will_not_start_and_indeed_does_not(
+    docker: Runner, podman: Runner, binaries: dict[str, Path], tmp_path: Path
+) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    shutil.copy(binaries["dynamic"], context / "hello")
+    (context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY hello /hello\nUSER 65532\nENTRYPOINT ["/hello"]\n'
+    )
+    tag = f"scratchpack-test/dynamic:{tmp_path.name.lower()}"
+    docker("build", "-q", "-t", tag, str(context))
+    try:
+        result = audit(f"docker-daemon:{tag}")
+        assert result.code == 1
+        assert "SPI201 critical: the image will not start" in result.stdout
+        assert "dynamic loader /lib64/ld-linux-x86-64.so.2" in result.stdout
+        archive = tmp_path / "dynamic.tar"
+        docker("save", "-o", str(archive), tag)
+        podman("load", "-i", str(archive))
+        ran = podman("run", "--rm", "--network", "none", tag, check=False)
+        assert ran.returncode != 0
+        assert b"no such file or directory" in ran.stderr.lower(), ran.stderr
+    finally:
+        docker("rmi", "-f", tag, check=False)
+        podman("rmi", "-f", tag, check=False)
