@@ -25,12 +25,24 @@ SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@$]+@")),
 )
 
-# The same patterns over bytes, for file contents (one pass of the combined expression finds
-# whether anything matches; the named patterns then say what).
-SECRET_BYTES: tuple[tuple[str, re.Pattern[bytes]], ...] = tuple(
-    (what, re.compile(pattern.pattern.encode())) for what, pattern in SECRET_VALUES
+# The same patterns over bytes, for file contents. Each has literal anchors that any match
+# contains: bytes.find skips through megabytes of binaries at memchr speed, and the expression
+# runs only on a window around each anchor (a regular expression over every file of an image
+# was 10 s for a Debian base; this is a few hundred ms).
+_ANCHORS: dict[str, tuple[bytes, ...]] = {
+    "an AWS access key": (b"AKIA", b"ASIA"),
+    "a GitHub token": (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"),
+    "a GitLab token": (b"glpat-",),
+    "a Slack token": (b"xoxb-", b"xoxa-", b"xoxp-", b"xoxr-", b"xoxs-"),
+    "a Stripe key": (b"k_live_",),
+    "a Google API key": (b"AIza",),
+    "a private key": (b"PRIVATE KEY-----",),
+    "a password in a URL": (b"://",),
+}
+SECRET_BYTES: tuple[tuple[str, tuple[bytes, ...], re.Pattern[bytes]], ...] = tuple(
+    (what, _ANCHORS[what], re.compile(pattern.pattern.encode())) for what, pattern in SECRET_VALUES
 )
-ANY_SECRET_BYTES = re.compile(b"|".join(b"(?:" + p.pattern + b")" for _, p in SECRET_BYTES))
+_BEFORE, _AFTER, _MAX_ANCHORS = 64, 512, 256
 
 
 def secret_in_text(text: str) -> str | None:
@@ -42,9 +54,13 @@ def secret_in_text(text: str) -> str | None:
 
 
 def secret_in_bytes(data: bytes) -> str | None:
-    if ANY_SECRET_BYTES.search(data) is None:
-        return None
-    for what, pattern in SECRET_BYTES:
-        if pattern.search(data):
-            return what
+    """What kind of credential ``data`` holds, or None (looked for around each anchor, at most
+    256 anchors of a kind per file)."""
+    for what, anchors, pattern in SECRET_BYTES:
+        for anchor in anchors:
+            at, seen = data.find(anchor), 0
+            while at != -1 and seen < _MAX_ANCHORS:
+                if pattern.search(data, max(0, at - _BEFORE), at + len(anchor) + _AFTER):
+                    return what
+                at, seen = data.find(anchor, at + 1), seen + 1
     return None
