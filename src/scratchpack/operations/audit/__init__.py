@@ -22,8 +22,9 @@ from scratchpack.operations.audit.checks import (
     run_user,
     shells,
 )
-from scratchpack.operations.audit.scan import fetch_file, scan_image
 from scratchpack.operations.audit.startup import analyse, candidate_names, command_line
+from scratchpack.operations.contents.scan import fetch_file, scan_image
+from scratchpack.operations.sbom.collect import packages_of
 from scratchpack.reports.severity import Severity
 
 
@@ -50,6 +51,7 @@ def audit_image(image: Image, name: str, top: int = 10) -> AuditResult:
         if startup.kind == "unread" and startup.path is not None:
             fetch_file(image, scan, startup.path, stack)
             startup = analyse(scan, config.entrypoint, config.cmd, config.env, config.workdir)
+        packages = packages_of(image, scan, stack)
     fs = scan.filesystem
     efficiency = fs.efficiency()
     evidence = Evidence(config, scan, startup, efficiency)
@@ -107,6 +109,13 @@ def audit_image(image: Image, name: str, top: int = 10) -> AuditResult:
             {"path": "/" + path, "size": size, "files": files}
             for path, size, files in fs.largest_dirs(top)
         ],
+        "packages": {
+            "count": len(packages),
+            "by_type": {
+                kind: sum(1 for p in packages if p.type == kind)
+                for kind in sorted({p.type for p in packages})
+            },
+        },
         "startup": startup.as_dict(),
         "shells": shells(scan),
         "package_managers": package_managers(scan),

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from scratchpack.model.config import ImageConfig
-from scratchpack.operations.audit.filesystem import Efficiency
-from scratchpack.operations.audit.scan import Scan, iter_user_records
 from scratchpack.operations.audit.startup import Startup, env_value
+from scratchpack.operations.contents.filesystem import Efficiency
+from scratchpack.operations.contents.scan import Scan, iter_user_records
 from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, secret_in_text
 

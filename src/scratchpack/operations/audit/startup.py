@@ -20,7 +20,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-from scratchpack.operations.audit.scan import Scan
+from scratchpack.operations.contents.scan import Scan
 from scratchpack.operations.elf import dynamic_needs
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

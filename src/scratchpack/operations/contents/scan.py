@@ -15,16 +15,18 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, cast
 
 from scratchpack.layers.reader import LayerEntry, layer_entries, read_layer
 from scratchpack.model.image import Image
-from scratchpack.operations.audit.filesystem import FileSystem
+from scratchpack.operations.contents.filesystem import FileSystem
+from scratchpack.operations.sbom.packages import find_go_build_info, is_package_file
 from scratchpack.secrets import secret_in_bytes
 
 SPOOL_IN_MEMORY = 32 << 20
 SMALL_FILE_LIMIT = 4 << 20
 SECRET_SCAN_LIMIT = 1 << 20
+PACKAGE_DB_LIMIT = 64 << 20  # a dpkg status of a large distribution is a few MB
 
 # Files the checks read, by exact path.
 CONFIG_FILES = frozenset(
@@ -66,6 +68,17 @@ class Scan:
     secrets: list[SecretHit] = field(default_factory=list)
     # (path, layer) -> spooled content of an entrypoint candidate
     binaries: dict[tuple[str, int], IO[bytes]] = field(default_factory=dict)
+    # package databases and metadata files (dpkg, apk, dist-info, package.json), by (path, layer)
+    package_files: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    # Go build info (version, modinfo) of executables, and executables that may carry a
+    # cargo-auditable section, by (path, layer)
+    go_binaries: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    rust_candidates: set[tuple[str, int]] = field(default_factory=set)
+
+    def present(self, path: str, layer: int) -> bool:
+        """Whether what a layer held at ``path`` is what the final file system holds."""
+        node = self.filesystem.nodes.get(path)
+        return node is not None and node.layer == layer
 
     def config_file(self, path: str) -> bytes | None:
         """A small file's content if it is in the final file system as it was captured."""
@@ -123,18 +136,50 @@ class _Collector:
                     head += chunk[: SECRET_SCAN_LIMIT - len(head)]
                 spool.write(chunk)
             self.scan.binaries[(path, self.layer)] = spool
+            if head.startswith(b"\x7fELF"):
+                spool.seek(0)
+                self._executable(path, spool.read(SECRET_SCAN_LIMIT), spool)
         elif path in CONFIG_FILES or path.startswith("etc/ld.so.conf.d/"):
             head = content.read(SMALL_FILE_LIMIT)
             self.scan.config_files[path] = (self.layer, head)
+        elif is_package_file(path):
+            data = content.read(PACKAGE_DB_LIMIT)
+            self.scan.package_files[(path, self.layer)] = data
+            head = data[:SECRET_SCAN_LIMIT]
         else:
-            if entry.size > SECRET_SCAN_LIMIT and not _credential_file(path):
-                return
             head = content.read(SECRET_SCAN_LIMIT)
+            if head.startswith(b"\x7fELF"):
+                self._executable(path, head, content)
         if path.startswith(_PUBLIC_PLACES):
             return
+        if entry.size > SECRET_SCAN_LIMIT and not _credential_file(path):
+            head = head[:SECRET_SCAN_LIMIT]
         what = _secret_in(entry, head)
         if what is not None:
             self.scan.secrets.append(SecretHit(path, self.layer, what))
+
+    def _executable(self, path: str, head: bytes, rest: IO[bytes]) -> None:
+        """Go build info and the cargo-auditable marker, streamed (the rest is not kept)."""
+
+        class _Watch:
+            """Passes chunks through, noting whether the Rust section name went by."""
+
+            def __init__(self) -> None:
+                self.rust = b".dep-v0" in head
+
+            def read(self, n: int = -1) -> bytes:
+                chunk = rest.read(n)
+                self.rust = self.rust or b".dep-v0" in chunk
+                return chunk
+
+        watch = _Watch()
+        info = find_go_build_info(head, cast(IO[bytes], watch))
+        while not watch.rust and watch.read(1 << 20):
+            pass  # the section names sit near the end of the file
+        if info is not None:
+            self.scan.go_binaries[(path, self.layer)] = info
+        if watch.rust:
+            self.scan.rust_candidates.add((path, self.layer))
 
 
 def scan_image(image: Image, entrypoint_names: frozenset[str], stack: ExitStack) -> Scan:

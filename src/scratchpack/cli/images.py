@@ -1,0 +1,38 @@
+"""Opening the image a report command names: transport, platform, registry flags, and exit 2
+(not 1) when it cannot be read, so CI tells "unreadable" from "failed the check"."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TypeVar
+
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.model.image import Image
+
+T = TypeVar("T")
+
+
+class ImageUnreadable(ScratchpackError):
+    exit_code = 2
+
+
+def with_image(args: argparse.Namespace, text: str, work: Callable[[Image, str], T]) -> T:
+    """Open ``text`` (any transport, ``--platform`` and registry flags from ``args``) and
+    return ``work(image, name)``."""
+    from scratchpack.cli.main import _image_name, _registry_options
+    from scratchpack.model.descriptor import Platform
+    from scratchpack.transports.dispatch import open_image
+
+    name = _image_name(text)
+    platform = Platform.parse(args.platform) if args.platform else None
+    options = _registry_options(args)
+    try:
+        with open_image(name, platform, options) as image:
+            return work(image, str(name))
+    except UsageError:
+        raise
+    except ScratchpackError as exc:
+        raise ImageUnreadable(str(exc)) from exc
+    finally:
+        options.close()

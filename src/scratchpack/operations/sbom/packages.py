@@ -1,0 +1,266 @@
+"""What packages an image holds, read from the files package managers and compilers leave.
+
+Sources: dpkg (``/var/lib/dpkg/status``, and distroless' one-file-per-package
+``/var/lib/dpkg/status.d/``, parsed with python-debian), apk (``/lib/apk/db/installed``),
+Python (``*.dist-info/METADATA``, ``*.egg-info/PKG-INFO``), npm
+(``node_modules/**/package.json``), Go binaries (the build info the linker embeds), and Rust
+binaries built with cargo-auditable (the ``.dep-v0`` section). Each package gets a purl
+(packageurl-python) so scanners can match it against vulnerability databases.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import zlib
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from typing import IO
+
+from packageurl import PackageURL
+
+GO_MAGIC = b"\xff Go buildinf:"
+_GO_SENTINEL = 16  # modinfo is wrapped in 16-byte markers
+
+
+@dataclass(frozen=True, order=True)
+class Package:
+    type: str  # deb, apk, pypi, npm, golang, cargo
+    name: str
+    version: str
+    path: str  # where it was found, image-absolute
+    purl: str
+    license: str = ""
+    arch: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "version": self.version,
+            "purl": self.purl,
+            "path": self.path,
+            "license": self.license,
+            "arch": self.arch,
+        }
+
+
+def is_package_file(path: str) -> bool:
+    """The files whose content the package readers need (captured during the scan)."""
+    if path in ("var/lib/dpkg/status", "lib/apk/db/installed"):
+        return True
+    if path.startswith("var/lib/dpkg/status.d/"):
+        return not path.endswith(".md5sums")
+    directory, name = posixpath.split(path)
+    if name == "METADATA" and directory.endswith(".dist-info"):
+        return True
+    if name == "PKG-INFO" and directory.endswith(".egg-info"):
+        return True
+    return name == "package.json" and "node_modules/" in path and _npm_package_dir(directory)
+
+
+def _npm_package_dir(directory: str) -> bool:
+    """``.../node_modules/NAME`` or ``.../node_modules/@scope/NAME``: a package's own
+    package.json, not one of the stubs some packages keep in subdirectories."""
+    parent, _ = posixpath.split(directory)
+    if posixpath.basename(parent) == "node_modules":
+        return True
+    grand, scope = posixpath.split(parent)
+    return scope.startswith("@") and posixpath.basename(grand) == "node_modules"
+
+
+def _purl(kind: str, name: str, version: str, namespace: str | None = None,
+          qualifiers: dict[str, str] | None = None) -> str:  # fmt: skip
+    return str(
+        PackageURL(type=kind, namespace=namespace, name=name, version=version or None,
+                   qualifiers=qualifiers or None).to_string()
+    )  # fmt: skip
+
+
+def distro(os_release: bytes | None) -> tuple[str, str]:
+    """(ID, VERSION_ID) from os-release, for deb/apk purl namespaces and qualifiers."""
+    values: dict[str, str] = {}
+    for line in (os_release or b"").decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip("\"'")
+    return values.get("ID", ""), values.get("VERSION_ID", "")
+
+
+def dpkg_packages(data: bytes, path: str, os_release: bytes | None) -> list[Package]:
+    from debian.deb822 import Deb822
+
+    distro_id, version_id = distro(os_release)
+    namespace = distro_id or "debian"
+    found = []
+    for para in Deb822.iter_paragraphs(data.decode("utf-8", "replace").splitlines()):
+        name, version = para.get("Package", ""), para.get("Version", "")
+        status = para.get("Status", "install ok installed")
+        if not name or not status.endswith(" installed"):
+            continue
+        arch = para.get("Architecture", "")
+        qualifiers = {"arch": arch} if arch else {}
+        if distro_id and version_id:
+            qualifiers["distro"] = f"{distro_id}-{version_id}"
+        found.append(
+            Package("deb", name, version, "/" + path,
+                    _purl("deb", name, version, namespace, qualifiers), arch=arch)
+        )  # fmt: skip
+    return found
+
+
+def apk_packages(data: bytes, path: str, os_release: bytes | None) -> list[Package]:
+    """apk's installed database: ``P:name``, ``V:version``, ``A:arch``, ``L:license`` lines,
+    a blank line between packages. No library reads it; the format is this simple."""
+    distro_id, version_id = distro(os_release)
+    found = []
+    for block in data.decode("utf-8", "replace").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and len(key) == 1 and key not in fields:
+                fields[key] = value
+        name, version = fields.get("P", ""), fields.get("V", "")
+        if not name:
+            continue
+        qualifiers = {"arch": fields["A"]} if fields.get("A") else {}
+        if distro_id and version_id:
+            qualifiers["distro"] = f"{distro_id}-{version_id}"
+        found.append(
+            Package("apk", name, version, "/" + path,
+                    _purl("apk", name, version, distro_id or "alpine", qualifiers),
+                    license=fields.get("L", ""), arch=fields.get("A", ""))
+        )  # fmt: skip
+    return found
+
+
+def python_package(data: bytes, path: str) -> list[Package]:
+    headers = BytesHeaderParser().parsebytes(data)
+    name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
+    if not name:
+        return []
+    normalised = re.sub(r"[-_.]+", "-", name).lower()
+    license_ = str(headers.get("License-Expression") or headers.get("License") or "")
+    return [Package("pypi", normalised, version, "/" + path, _purl("pypi", normalised, version),
+                    license=license_ if len(license_) < 100 else "")]  # fmt: skip
+
+
+def npm_package(data: bytes, path: str) -> list[Package]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    name, version = doc.get("name"), doc.get("version")
+    if not isinstance(name, str) or not isinstance(version, str) or not name:
+        return []
+    namespace, _, bare = name.rpartition("/")
+    license_ = doc.get("license") if isinstance(doc.get("license"), str) else ""
+    purl = _purl("npm", bare, version, namespace or None)
+    return [Package("npm", name, version, "/" + path, purl, license=str(license_))]
+
+
+# -- Go build info ---------------------------------------------------------------------------
+
+
+def _uvarint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while at < len(data):
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+    raise ValueError("truncated varint")
+
+
+def go_build_info(blob: bytes) -> tuple[str, str] | None:
+    """(Go version, modinfo) from the bytes at the build info magic: the 32-byte header, then
+    (Go 1.18+, inline flag) two varint-prefixed strings. Older pointer-based build info is not
+    read (it needs the binary's address map); None then."""
+    if not blob.startswith(GO_MAGIC) or len(blob) < 32:
+        return None
+    if not blob[15] & 0x2:
+        return None
+    try:
+        length, at = _uvarint(blob, 32)
+        version = blob[at : at + length].decode("utf-8", "replace")
+        length, at = _uvarint(blob, at + length)
+        modinfo = blob[at : at + length]
+    except ValueError:
+        return None
+    if len(modinfo) >= 2 * _GO_SENTINEL:
+        modinfo = modinfo[_GO_SENTINEL:-_GO_SENTINEL]
+    return version, modinfo.decode("utf-8", "replace")
+
+
+def go_packages(version: str, modinfo: str, path: str) -> list[Package]:
+    """The main module and every dependency (``mod``/``dep`` lines, ``=>`` replacements)."""
+    found: list[Package] = [
+        Package("golang", "stdlib", version.removeprefix("go"), "/" + path,
+                _purl("golang", "stdlib", version.removeprefix("go")))
+    ]  # fmt: skip
+    lines = modinfo.splitlines()
+    for n, line in enumerate(lines):
+        fields = line.split("\t")
+        if fields[0] not in ("mod", "dep") or len(fields) < 3:
+            continue
+        module, mod_version = fields[1], fields[2]
+        if n + 1 < len(lines) and lines[n + 1].startswith("=>\t"):
+            replaced = lines[n + 1].split("\t")
+            if len(replaced) >= 3:
+                module, mod_version = replaced[1], replaced[2]
+        if mod_version == "(devel)":
+            mod_version = ""
+        namespace, _, name = module.rpartition("/")
+        found.append(
+            Package("golang", module, mod_version, "/" + path,
+                    _purl("golang", name, mod_version, namespace or None))
+        )  # fmt: skip
+    return found
+
+
+def find_go_build_info(head: bytes, rest: IO[bytes]) -> tuple[str, str] | None:
+    """Stream the rest of an executable looking for the build info magic; read on as far as
+    the strings need. Memory: one chunk and 64 KiB."""
+    window = head
+    while True:
+        at = window.find(GO_MAGIC)
+        if at != -1:
+            blob = window[at:]
+            while len(blob) < 64 << 10:
+                more = rest.read(64 << 10)
+                if not more:
+                    break
+                blob += more
+            return go_build_info(blob)
+        chunk = rest.read(1 << 20)
+        if not chunk:
+            return None
+        window = window[-(len(GO_MAGIC) - 1) :] + chunk
+
+
+# -- Rust (cargo-auditable) ------------------------------------------------------------------
+
+
+def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
+    """The dependency list cargo-auditable embeds: zlib-compressed JSON in ``.dep-v0``."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        section = ELFFile(binary).get_section_by_name(".dep-v0")
+        if section is None:
+            return []
+        doc = json.loads(zlib.decompress(section.data()))
+    except (ELFError, ValueError, zlib.error):
+        return []
+    found = []
+    for item in doc.get("packages", []) if isinstance(doc, dict) else []:
+        name, version = str(item.get("name", "")), str(item.get("version", ""))
+        if name:
+            found.append(Package("cargo", name, version, "/" + path, _purl("cargo", name, version)))
+    return found
