@@ -100,6 +100,16 @@ class LayerContents:
         self._entries[entry.path] = entry
         return entry
 
+    def replace(self, entry: Entry) -> Entry:
+        """Put ``entry`` at its path whatever was there (a later package's file replacing an
+        earlier one's, as dpkg does); the parents must exist as for :meth:`add`."""
+        entry.path = normalize_path(entry.path)
+        if not entry.path:
+            raise UsageError("cannot add the root directory as an entry")
+        self._check_parents(entry.path)
+        self._entries[entry.path] = entry
+        return entry
+
     def _check_parents(self, path: str) -> None:
         parent = posixpath.dirname(path)
         while parent:

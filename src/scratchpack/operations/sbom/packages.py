@@ -94,7 +94,9 @@ def dpkg_packages(data: bytes, path: str, os_release: bytes | None) -> list[Pack
     distro_id, version_id = distro(os_release)
     namespace = distro_id or "debian"
     found = []
-    for para in Deb822.iter_paragraphs(data.decode("utf-8", "replace").splitlines()):
+    for para in Deb822.iter_paragraphs(
+        data.decode("utf-8", "replace").splitlines(), use_apt_pkg=False
+    ):
         name, version = para.get("Package", ""), para.get("Version", "")
         status = para.get("Status", "install ok installed")
         if not name or not status.endswith(" installed"):

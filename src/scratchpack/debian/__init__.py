@@ -1,0 +1,1 @@
+"""Debian packages to image layers, without dpkg or a daemon."""
