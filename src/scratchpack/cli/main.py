@@ -310,9 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, inventory
+    from scratchpack.cli import audit, build, inventory
 
     audit.add_parser(sub, registry_flags)
+    build.add_parser(sub, registry_flags)
     inventory.add_parsers(sub, registry_flags)
 
     lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")

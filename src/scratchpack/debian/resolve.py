@@ -53,6 +53,13 @@ class Resolution:
 
 Constraint = tuple[str, str] | None  # (operator, version)
 
+
+def relations(text: str) -> list[list[PkgRelation.ParsedRelation]]:
+    """Parsed ``Depends``-style field; empty fields are most fields (and python-debian logs a
+    warning for each empty one)."""
+    return PkgRelation.parse_relations(text) if text.strip() else []
+
+
 _OPS = {
     "<<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -84,7 +91,7 @@ class Universe:
             if record.architecture not in (arch, "all"):
                 continue
             universe.packages.setdefault(record.name, []).append(record)
-            for group in PkgRelation.parse_relations(record.provides):
+            for group in relations(record.provides):
                 for item in group:
                     version = item.get("version")
                     provided = version[1] if version else None
@@ -140,7 +147,7 @@ class _Resolver:
     def choose(self, record: PackageRecord, reason: str) -> None:
         self.chosen[record.name] = record
         self.result.chosen.append(Choice(record, reason))
-        for group in PkgRelation.parse_relations(record.provides):
+        for group in relations(record.provides):
             for item in group:
                 self.provided.setdefault(str(item["name"]), []).append(record)
         self.queue.append(record)
@@ -161,9 +168,7 @@ class _Resolver:
             self.choose(record, "requested")
         while self.queue:
             record = self.queue.pop(0)
-            for group in PkgRelation.parse_relations(
-                record.pre_depends
-            ) + PkgRelation.parse_relations(record.depends):
+            for group in relations(record.pre_depends) + relations(record.depends):
                 self.satisfy(record, group)
         self.result.chosen.sort(key=lambda c: c.record.name)
         self.result.skipped = sorted(set(self.result.skipped))

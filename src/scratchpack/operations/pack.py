@@ -209,7 +209,7 @@ def pack(options: PackOptions) -> PackResult:
     compression = _compression(options)
     epoch = source_date_epoch()
     created = rfc3339(epoch)
-    with scratch_directory(_near(options.destination)) as scratch:
+    with scratch_directory(staging_near(options.destination)) as scratch:
         if options.strip:
             binary = _strip(binary, scratch)
         binary_size = binary.stat().st_size
@@ -240,8 +240,8 @@ def pack(options: PackOptions) -> PackResult:
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
         layers = [
-            _write_layer(essentials, blob_dir, compression, options.level),
-            _write_layer(app, blob_dir, compression, options.level),
+            write_layer_blob(essentials, blob_dir, compression, options.level),
+            write_layer_blob(app, blob_dir, compression, options.level),
         ]
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         config_bytes = canonical_json(config)
@@ -288,7 +288,7 @@ def pack(options: PackOptions) -> PackResult:
     )
 
 
-def _near(name: ImageName) -> Path:
+def staging_near(name: ImageName) -> Path:
     """Where to stage blobs: beside the output, so that finishing is a rename, not a copy."""
     if isinstance(name, OciName):
         return name.directory.parent if not name.directory.is_dir() else name.directory
@@ -372,7 +372,7 @@ def _add_one(layer: LayerContents, path: Path, dest: str, mode: int | None) -> N
     )
 
 
-def _write_layer(
+def write_layer_blob(
     contents: LayerContents, blob_dir: Path, compression: str, level: int | None
 ) -> CompressedBlob:
     tmp = blob_dir / "layer.tmp"

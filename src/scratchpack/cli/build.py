@@ -1,0 +1,92 @@
+"""``scratchpack build``: parse, call operations/build, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from scratchpack.cli.format import human_size
+from scratchpack.cli.output import Output
+from scratchpack.errors import UsageError
+
+
+def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
+    b = sub.add_parser(
+        "build",
+        parents=[registry_flags],
+        help="build a distroless-style image from Debian packages",
+        description="Build an image from a TOML spec (docs/build.md) or a preset: static, base, "
+        "cc, python3, each also NAME:debug. The resolved package set is printed and written to "
+        "a lock file; --locked builds exactly the lock.",
+    )
+    b.add_argument("spec", nargs="?", type=Path, help="the image spec (TOML)")
+    b.add_argument("--preset", help="a built-in spec instead of a file (e.g. cc, python3:debug)")
+    b.add_argument("-o", "--output", help="destination (any transport; default: the spec's)")
+    b.add_argument(
+        "--lock", type=Path, help="lock file (default: SPEC.lock.json, or PRESET.lock.json)"
+    )
+    b.add_argument("--locked", action="store_true", help="build exactly the lock file's packages")
+    b.add_argument("--compression", choices=("gzip", "zstd", "none"), default="gzip")
+    b.add_argument("--force", action="store_true", help="replace an existing output")
+    b.add_argument("--print-spec", action="store_true", help="print the preset's spec and exit")
+    b.add_argument("--format", choices=("text", "json"), default="text")
+    b.set_defaults(func=cmd_build)
+
+
+def cmd_build(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.cli.main import _image_name, _registry_options
+    from scratchpack.debian.presets import preset_spec
+    from scratchpack.debian.spec import parse_spec, read_spec
+    from scratchpack.operations.build import BuildOptions, build
+
+    if (args.spec is None) == (args.preset is None):
+        raise UsageError("give a spec file or --preset NAME (one of them)")
+    if args.preset:
+        text = preset_spec(args.preset)
+        if args.print_spec:
+            print(text, end="")
+            return 0
+        spec = parse_spec(text)
+        lock = args.lock or Path(f"{args.preset.replace(':', '-')}.lock.json")
+    else:
+        if args.print_spec:
+            raise UsageError("--print-spec goes with --preset")
+        spec = read_spec(args.spec)
+        lock = args.lock or args.spec.with_name(args.spec.name.rsplit(".", 1)[0] + ".lock.json")
+    destination = args.output or spec.output
+    if not destination:
+        raise UsageError("no destination: give -o DEST (or output in the spec's [image])")
+    options = _registry_options(args)
+    try:
+        result = build(
+            BuildOptions(spec, _image_name(destination), lock, locked=args.locked,
+                         force=args.force, compression=args.compression, registry=options)
+        )  # fmt: skip
+    finally:
+        options.close()
+    plan = result.plan
+    if args.format == "json":
+        print(json.dumps({
+            "destination": result.destination, "digest": str(result.digest),
+            "lock": str(lock), "architecture": plan.arch,
+            "packages": [{"name": p.name, "version": p.version, "reason": p.reason}
+                         for p in plan.packages],
+            "skipped": [{"name": n, "why": w} for n, w in plan.skipped],
+            "notes": plan.notes, "stored_size": result.stored_size,
+            "uncompressed_size": result.uncompressed_size,
+        }, indent=2))  # fmt: skip
+        return 0
+    width = max(len(p.name) for p in plan.packages)
+    for p in plan.packages:
+        out.line(f"  {p.name:{width}}  {p.version:24}  {p.reason}")
+    for name, why in plan.skipped:
+        out.line(f"  {name:{width}}  {'(skipped)':24}  {why}", "dim")
+    for note in plan.notes:
+        out.line(f"note: {note}", "yellow")
+    out.status("Built", f"{result.destination} ({len(plan.packages)} packages, "
+                        f"{human_size(result.stored_size)} stored, "
+                        f"{human_size(result.uncompressed_size)} uncompressed)")  # fmt: skip
+    out.fields([("digest", str(result.digest)), ("lock", str(lock))])
+    return 0
