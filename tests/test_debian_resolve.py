@@ -268,3 +268,21 @@ def test_bad_signature_and_unreachable_source(tmp_path: Path) -> None:
     local.write_bytes(b"abc")
     digest = hashlib.sha256(b"abc").hexdigest()
     assert fetch_verified(fetcher, f"file://{local}", digest, 3, "local").read_bytes() == b"abc"
+
+
+def test_parsed_indexes_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = next(s for s in system_sources() if s.suite == "bookworm-updates")
+    fetcher = Fetcher()
+    first = list(read_index(fetcher, source, "amd64"))
+    [parsed] = list((tmp_path / "scratchpack/debian/parsed").iterdir())
+
+    class Offline(Fetcher):
+        def get(self, url: str) -> bytes:
+            if url.endswith("InRelease"):
+                return fetcher.get(url)  # the release is always checked afresh
+            raise AssertionError(f"fetched {url} although it is cached")
+
+    assert list(read_index(Offline(), source, "amd64")) == first
+    parsed.write_text("[not json")  # a damaged cache entry is parsed again
+    assert list(read_index(fetcher, source, "amd64")) == first

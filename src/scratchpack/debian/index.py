@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import lzma
 import os
 import subprocess
@@ -190,10 +191,35 @@ def read_index(fetcher: Fetcher, source: Source, arch: str) -> Iterator[PackageR
             if key in checksums:
                 sha256, size = checksums[key]
                 path = fetch_verified(fetcher, f"{base}/{key}", sha256, size, f"{source} {key}")
-                yield from parse_packages(_decompress(name, path.read_bytes()), source)
+                yield from _parsed_index(path, name, sha256, source)
                 break
         else:
             raise SourceUnreachable(f"{source}: the release lists no {component}/binary-{arch}")
+
+
+# The fields of a PackageRecord kept in the parsed-index cache, in order.
+_CACHED_FIELDS = ("name", "version", "architecture", "depends", "pre_depends", "provides",
+                  "essential", "priority", "filename", "size", "sha256")  # fmt: skip
+
+
+def _parsed_index(path: Path, name: str, sha256: str, source: Source) -> list[PackageRecord]:
+    """The records of an index, parsed once per index content: python-debian takes ~10 s for
+    bookworm's 64,000 packages, the cached JSON a fraction of a second."""
+    cached = cache_dir() / "parsed" / f"{sha256}.json"
+    if cached.is_file():
+        try:
+            rows = json.loads(cached.read_bytes())
+            return [
+                PackageRecord(**dict(zip(_CACHED_FIELDS, row, strict=True)), source=source)
+                for row in rows
+            ]
+        except (ValueError, TypeError):
+            pass  # a damaged cache entry: parse again
+    records = list(parse_packages(_decompress(name, path.read_bytes()), source))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    rows = [[getattr(r, f) for f in _CACHED_FIELDS] for r in records]
+    atomic_write(cached, json.dumps(rows, separators=(",", ":")).encode())
+    return records
 
 
 def parse_packages(text: bytes, source: Source) -> Iterator[PackageRecord]:
