@@ -198,3 +198,42 @@ def test_bad_builds_write_nothing(presets: dict[str, Path], tmp_path: Path) -> N
     assert_clean_error(build("--preset", "cc"), 2, "no destination")
     printed = build("--preset", "python3", "--print-spec")
     assert printed.code == 0 and "python3.11-minimal" in printed.stdout
+
+
+def test_pack_onto_a_preset(
+    presets: dict[str, Path], programs: dict[str, Path], podman: Runner, tmp_path: Path
+) -> None:
+    from helpers import layout_manifest
+
+    base = f"oci:{presets['cc']}:latest"
+    packed = run_cli("pack", programs["cc"], "--base", base, "-o", f"oci:{tmp_path / 'app'}:v1",
+                     "--format", "json")  # fmt: skip
+    assert packed.code == 0, packed.stderr
+    assert packed.json()["base"] == base and packed.json()["binary"]["linkage"] == "dynamic"
+    # the base's layers are kept byte for byte; one layer on top
+    ours = [d["digest"] for d in layout_manifest(tmp_path / "app", "v1")["layers"]]
+    theirs = [d["digest"] for d in layout_manifest(presets["cc"], "latest")["layers"]]
+    assert ours[:-1] == theirs and len(ours) == len(theirs) + 1
+    ran = podman("run", "--rm", "--network", "none", "--read-only", f"oci:{tmp_path / 'app'}:v1")
+    assert ran.stdout.decode() == "hello from c++ \n"
+    report = run_cli("audit", f"oci:{tmp_path / 'app'}:v1", "--format", "json").json()
+    assert report["startup"]["kind"] == "elf-dynamic" and report["startup"]["missing"] == []
+    # the pre-flight check: the static preset has no C++ runtime, so nothing is written
+    refused = run_cli("pack", programs["cc"], "--base", f"oci:{presets['static']}:latest",
+                      "-o", f"oci:{tmp_path / 'no'}:v1")  # fmt: skip
+    assert_clean_error(refused, 1, "lacks /lib64/ld-linux-x86-64.so.2, libstdc++.so.6",
+                       "would not start")  # fmt: skip
+    assert not (tmp_path / "no").exists()
+    # a static binary needs nothing from the base; the result loads into podman as an archive
+    archive = tmp_path / "zone.tar"
+    zone = run_cli("pack", programs["zone"], "--base", f"oci:{presets['static']}:latest",
+                   "-o", f"docker-archive:{archive}:zone:1")  # fmt: skip
+    assert zone.code == 0, zone.stderr
+    podman("load", "-i", str(archive))
+    ran = podman("run", "--rm", "--network", "none", "localhost/zone:1")
+    assert ran.stdout.decode() == "2023-11-14 23:13 CET\n"
+    podman("rmi", "-f", "localhost/zone:1", check=False)
+    missing = run_cli("pack", programs["zone"], "--base", f"oci:{tmp_path}/none:x",
+                      "-o", f"oci:{tmp_path / 'x'}:v1")  # fmt: skip
+    assert missing.code != 0 and "Traceback" not in missing.stderr
+    assert not (tmp_path / "x").exists()

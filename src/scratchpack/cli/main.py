@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-dynamic", action="store_true", help="pack a dynamically linked binary anyway"
     )
     p.add_argument("--strip", action="store_true", help="strip symbols with strip(1) first")
+    p.add_argument(
+        "--base",
+        metavar="IMAGE",
+        help="put the binary on this image instead of scratch (e.g. a `scratchpack build` "
+        "preset); a dynamic binary's libraries are checked in it first",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_pack)
@@ -381,6 +387,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         annotations=annotations,
         force=args.force,
         registry=_registry_options(args),
+        base=_image_name(args.base) if args.base else None,
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
@@ -414,6 +421,19 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"{percent(app.size, result.stored_size)} of the image",
         )
     )
+    if result.base:
+        base = result.essentials_layer  # the base's layers, summed
+        table.append(
+            (
+                "base",
+                f"{result.base}: {human_size(base.size)} stored, {base.files} files, kept as is",
+            )
+        )
+        out.status("Packed", result.destination)
+        out.fields(table)
+        if result.daemon_message:
+            out.line(result.daemon_message)
+        return
     parts = []
     if result.essentials.ca_bundle:
         parts.append("CA bundle")

@@ -102,6 +102,7 @@ class PackOptions:
     annotations: dict[str, str] = field(default_factory=dict)
     force: bool = False
     registry: RegistryOptions | None = None
+    base: ImageName | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class PackResult:
     uncompressed_size: int
     essentials: EssentialsReport
     daemon_message: str = ""
+    base: str | None = None  # pack --base: the image under the binary (no essentials layer)
 
     @property
     def essentials_layer(self) -> LayerSummary:
@@ -148,7 +150,10 @@ class PackResult:
             "binary": {"path": self.binary, "size": self.binary_size, "linkage": self.linkage},
             "layers": [layer.__dict__ for layer in self.layers],
             "size": {"stored": self.stored_size, "uncompressed": self.uncompressed_size},
-            "essentials": {
+            **({"base": self.base} if self.base else {}),
+            "essentials": None
+            if self.base
+            else {
                 "stored": self.essentials_layer.size,
                 "uncompressed": self.essentials_layer.uncompressed_size,
                 "files": self.essentials_layer.files,
@@ -198,6 +203,10 @@ def rfc3339(epoch: int) -> str:
 
 
 def pack(options: PackOptions) -> PackResult:
+    if options.base is not None:
+        from scratchpack.operations.pack_base import pack_on_base
+
+        return pack_on_base(options, options.base)
     check_destination(options.destination, force=options.force)
     binary = options.binary
     if not binary.exists():
@@ -205,8 +214,8 @@ def pack(options: PackOptions) -> PackResult:
     info = read_elf(binary)
     if info.is_dynamic and not options.allow_dynamic:
         raise ScratchpackError(dynamic_refusal(info))
-    platform = _platform(info, options.platform)
-    compression = _compression(options)
+    platform = platform_for(info, options.platform)
+    compression = compression_for(options)
     epoch = source_date_epoch()
     created = rfc3339(epoch)
     with scratch_directory(staging_near(options.destination)) as scratch:
@@ -229,7 +238,7 @@ def pack(options: PackOptions) -> PackResult:
         app = LayerContents()
         app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
         for spec in options.adds:
-            _add_path(app, spec, essentials)
+            add_path(app, spec, essentials)
         for path in app.paths():
             found = essentials.get(path)
             if found is not None and found.kind != "dir":
@@ -297,7 +306,7 @@ def staging_near(name: ImageName) -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _platform(info: ElfInfo, wanted: Platform | None) -> Platform:
+def platform_for(info: ElfInfo, wanted: Platform | None) -> Platform:
     actual = Platform("linux", info.architecture, info.variant)
     if wanted is None:
         return actual
@@ -308,7 +317,7 @@ def _platform(info: ElfInfo, wanted: Platform | None) -> Platform:
     return Platform("linux", info.architecture, wanted.variant or info.variant)
 
 
-def _compression(options: PackOptions) -> str:
+def compression_for(options: PackOptions) -> str:
     uncompressed_dest = stores_uncompressed(options.destination)
     if options.compression is None:
         return "none" if uncompressed_dest else "gzip"
@@ -336,7 +345,7 @@ def _strip(binary: Path, scratch: Path) -> Path:
     return out
 
 
-def _add_path(layer: LayerContents, spec: AddSpec, essentials: LayerContents) -> None:
+def add_path(layer: LayerContents, spec: AddSpec, essentials: LayerContents) -> None:
     source = spec.source
     if not source.exists() and not source.is_symlink():
         raise UsageError(f"--add {source}: no such file or directory")

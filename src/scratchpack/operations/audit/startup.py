@@ -212,3 +212,11 @@ def _elf(scan: Scan, result: Startup, content: IO[bytes], env: list[str]) -> Non
                 result.uses_tls = True
                 break
             tail = chunk[-64:]
+
+
+def check_binary(scan: Scan, content: IO[bytes], path: str, env: list[str]) -> Startup:
+    """What an ELF file placed at ``path`` would need from the scanned image to start (its
+    loader and libraries, searched as the loader would), as ``Startup.missing``."""
+    result = Startup([path], path=path.lstrip("/"))
+    _elf(scan, result, content, env)
+    return result

@@ -1,0 +1,167 @@
+"""``pack --base REF``: the binary onto an existing image instead of ``FROM scratch``.
+
+The base is any image any transport reads (a ``scratchpack build`` preset, distroless, a
+registry image). Its layers are kept byte for byte (same digests, so registries and engines
+reuse them) and one layer with the binary (and ``--add`` files) goes on top. Before anything
+is written the base's file system is read once: a dynamically linked binary must find its
+loader and every library it needs there, or pack refuses and names what is missing. That is
+the pre-flight check that makes a dynamic binary on ``build --preset cc`` safe, and one on
+``static`` a clear error instead of "no such file or directory" at run time.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.fsutil import scratch_directory
+from scratchpack.layers.tarwriter import LayerContents, source_date_epoch
+from scratchpack.model import mediatypes as mt
+from scratchpack.model.config import ImageConfig
+from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.digest import Digest
+from scratchpack.model.image import Image, Layer
+from scratchpack.model.manifest import Manifest, canonical_json
+from scratchpack.operations.audit.startup import check_binary
+from scratchpack.operations.contents.scan import scan_image
+from scratchpack.operations.elf import read_elf
+from scratchpack.operations.essentials import EssentialsReport
+from scratchpack.operations.pack import (
+    LayerSummary,
+    PackOptions,
+    PackResult,
+    StagedBlobs,
+    add_path,
+    compression_for,
+    platform_for,
+    rfc3339,
+    staging_near,
+    write_layer_blob,
+)
+from scratchpack.transports.dispatch import open_image, write_image
+from scratchpack.transports.names import ImageName
+from scratchpack.transports.preflight import check_destination
+
+
+def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
+    check_destination(options.destination, force=options.force)
+    binary = options.binary
+    if not binary.exists():
+        raise UsageError(f"{binary}: no such file")
+    info = read_elf(binary)
+    platform = platform_for(info, options.platform)
+    compression = compression_for(options)
+    created = rfc3339(source_date_epoch())
+    binary_dest = options.binary_dest or f"/usr/local/bin/{binary.name}"
+    with ExitStack() as stack:
+        image = stack.enter_context(open_image(base, Platform("linux", platform.architecture),
+                                               options.registry))  # fmt: skip
+        if image.config.platform.architecture != platform.architecture:
+            raise UsageError(f"{base} is for {image.config.platform}, the binary for {platform}")
+        scan = scan_image(image, frozenset(), stack)
+        if info.is_dynamic:
+            env = image.config.env
+            with binary.open("rb") as handle:
+                needs = check_binary(scan, handle, binary_dest, env)
+            if needs.missing:
+                raise ScratchpackError(
+                    f"{binary} is dynamically linked and {base} lacks "
+                    f"{', '.join(needs.missing)}: it would not start there. Use a base that has "
+                    "them (scratchpack build --preset cc has the C and C++ runtimes) or build "
+                    "statically"
+                )
+        app = LayerContents()
+        app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
+        for spec in options.adds:
+            add_path(app, spec, LayerContents())
+        scratch = stack.enter_context(scratch_directory(staging_near(options.destination)))
+        blob_dir = scratch / "blobs"
+        blob_dir.mkdir()
+        blob = write_layer_blob(app, blob_dir, compression, options.level)
+        config = _config(options, image.config, created, str(blob.diff_id), binary_dest, str(base))
+        config_bytes = canonical_json(config)
+        base_layers = tuple(
+            Layer(
+                Descriptor(mt.oci_layer_type(layer.compression), layer.descriptor.digest,
+                           layer.descriptor.size),
+                layer.diff_id,
+                layer.source,
+            )
+            for layer in image.layers
+        )  # fmt: skip
+        new = Descriptor(mt.oci_layer_type(blob.compression), blob.digest, blob.size)
+        manifest = Manifest(
+            config=Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes)),
+            layers=(*(layer.descriptor for layer in base_layers), new),
+            media_type=mt.OCI_MANIFEST,
+            annotations={mt.ANNOTATION_CREATED: created, **options.annotations},
+        )
+        manifest_bytes = manifest.to_bytes()
+        result = Image(
+            manifest,
+            manifest_bytes,
+            ImageConfig.parse(config_bytes),
+            config_bytes,
+            (*base_layers, Layer(new, blob.diff_id, StagedBlobs(blob_dir))),
+        )
+        written = write_image(options.destination, result, force=options.force,
+                              registry_options=options.registry)  # fmt: skip
+        base_stored = sum(layer.descriptor.size for layer in image.layers)
+        base_raw = sum(scan.uncompressed_sizes)
+    summaries = (
+        LayerSummary(f"base {base}", "", "", base_stored, base_raw, scan.filesystem.file_count),
+        LayerSummary("app", str(blob.digest), str(blob.diff_id), blob.size,
+                     blob.uncompressed_size, len(app.entries())),
+    )  # fmt: skip
+    return PackResult(
+        destination=written.destination,
+        digest=result.digest,
+        config_digest=result.config_digest,
+        platform=str(platform),
+        compression=compression,
+        binary=str(binary),
+        binary_size=binary.stat().st_size,
+        linkage=info.linkage,
+        layers=summaries,
+        stored_size=result.total_size(),
+        uncompressed_size=base_raw + blob.uncompressed_size,
+        essentials=EssentialsReport(),
+        daemon_message=written.detail,
+        base=str(base),
+    )
+
+
+def _config(
+    options: PackOptions, base: ImageConfig, created: str, diff_id: str, binary_dest: str,
+    base_name: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The base's config with pack's settings on top (entrypoint, user, env, labels...)."""
+    raw = dict(base.raw)
+    container = dict(base.container_config)
+    container["Entrypoint"] = (
+        options.entrypoint if options.entrypoint is not None else [binary_dest]
+    )
+    if options.cmd:
+        container["Cmd"] = options.cmd
+    else:
+        container.pop("Cmd", None)  # the base's command was for its own entrypoint
+    container["User"] = options.user.spec
+    if options.workdir:
+        container["WorkingDir"] = options.workdir
+    env = {e.split("=", 1)[0]: e for e in base.env}
+    env.update({e.split("=", 1)[0]: e for e in options.env})
+    container["Env"] = list(env.values())
+    if options.labels:
+        container["Labels"] = dict(sorted({**base.labels, **options.labels}.items()))
+    for port in options.expose:
+        container.setdefault("ExposedPorts", {})[port] = {}
+    raw["config"] = container
+    raw["created"] = created
+    raw["rootfs"] = {"type": "layers", "diff_ids": [*map(str, base.diff_ids), diff_id]}
+    raw["history"] = [
+        *(base.raw.get("history") or []),
+        {"created": created,
+         "created_by": f"scratchpack pack: {options.binary.name} -> {binary_dest} on {base_name}"},
+    ]  # fmt: skip
+    return raw
