@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from debian.deb822 import Deb822
 
+from realtools import unavailable
 from scratchpack.debian.certificates import BUNDLE_PATH, add_ca_bundle, ca_bundle
 from scratchpack.debian.deb import (
     DebContents,
@@ -43,7 +44,7 @@ def _host_arch() -> str:
 def _apt_download(dest: Path, *specs: str) -> dict[str, Path]:
     """``apt-get download`` into ``dest``; skips the test module when apt cannot fetch."""
     if shutil.which("apt-get") is None:
-        pytest.skip("apt-get is not available")
+        unavailable("apt-get is not available")
     dest.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         ["apt-get", "download", *specs],
@@ -54,7 +55,7 @@ def _apt_download(dest: Path, *specs: str) -> dict[str, Path]:
         check=False,
     )
     if proc.returncode != 0:
-        pytest.skip(f"apt-get download {' '.join(specs)} failed: {proc.stderr.strip()[-300:]}")
+        unavailable(f"apt-get download {' '.join(specs)} failed: {proc.stderr.strip()[-300:]}")
     found: dict[str, Path] = {}
     for deb in dest.glob("*.deb"):
         found[deb.name.split("_", 1)[0]] = deb
@@ -223,7 +224,7 @@ def test_unpacking_is_reproducible(debs: dict[str, Path]) -> None:
 def host_ca_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ca-certificates .deb of exactly the version installed on this machine."""
     if shutil.which("dpkg-query") is None:
-        pytest.skip("not a Debian host")
+        unavailable("not a Debian host")
     proc = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status} ${Version}", "ca-certificates"],
         capture_output=True,
@@ -231,7 +232,7 @@ def host_ca_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     if proc.returncode != 0 or not proc.stdout.startswith("install ok installed"):
-        pytest.skip("ca-certificates is not installed on this machine")
+        unavailable("ca-certificates is not installed on this machine")
     version = proc.stdout.split()[-1]
     found = _apt_download(tmp_path_factory.mktemp("ca"), f"ca-certificates={version}")
     deb = found["ca-certificates"]
@@ -243,7 +244,7 @@ def test_ca_bundle_matches_update_ca_certificates(host_ca_deb: Path) -> None:
     host_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
     conf = Path("/etc/ca-certificates.conf")
     if not host_bundle.is_file() or not conf.is_file():
-        pytest.skip("no host CA bundle to compare with")
+        unavailable("no host CA bundle to compare with")
     if any(line.startswith("!") for line in conf.read_text().splitlines()):
         pytest.skip("the host deselected certificates in /etc/ca-certificates.conf")
     layer = LayerContents()
