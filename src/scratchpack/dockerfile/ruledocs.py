@@ -9,13 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scratchpack.reports.sarif import INFORMATION_URI
-
-
-def help_uri(code: str) -> str:
-    """Where a rule's page is published: the docs/rules/ folder of the project's repository."""
-    return f"{INFORMATION_URI}/blob/main/docs/rules/{code}.md"
-
 
 @dataclass(frozen=True)
 class RuleDoc:

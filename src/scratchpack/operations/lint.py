@@ -110,28 +110,14 @@ def exit_code(reports: list[FileReport], threshold: Severity | None) -> int:
 def sarif(reports: list[FileReport]) -> dict[str, Any]:
     """One SARIF run over every file, with every rule described (help text and page)."""
     from scratchpack import __version__
-    from scratchpack.dockerfile.ruledocs import DOCS, help_uri, render_page
-    from scratchpack.reports.sarif import (
-        SarifResult,
-        SarifRule,
-        SarifRun,
-        rule_name,
-        sarif_log,
-    )
+    from scratchpack.dockerfile.ruledocs import DOCS, render_page
+    from scratchpack.reports.sarif import SarifResult, SarifRun, documented_rule, sarif_log
 
     rules = [
-        SarifRule(
-            id=code,
-            name=rule_name(rule.title),
-            short=rule.title,
-            full=DOCS[code].why,
-            help_markdown=render_page(code),
-            help_uri=help_uri(code),
-            severity=str(rule.severity),
-            tags=(rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])),
-        )
+        documented_rule(code, rule.title, DOCS[code].why, render_page(code), str(rule.severity),
+                        (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])))
         for code, rule in sorted(RULES.items())
-    ]
+    ]  # fmt: skip
     run = SarifRun("scratchpack", __version__, rules)
     for report in reports:
         run.results += [

@@ -40,6 +40,23 @@ class SarifRule:
     tags: tuple[str, ...] = ()
 
 
+def documented_rule(
+    code: str, title: str, why: str, page: str, severity: str, tags: tuple[str, ...]
+) -> SarifRule:
+    """A rule as lint and audit both describe theirs: the title, why it matters, its
+    docs/rules page as help, and that page's published address."""
+    return SarifRule(
+        id=code,
+        name=rule_name(title),
+        short=title,
+        full=why,
+        help_markdown=page,
+        help_uri=f"{INFORMATION_URI}/blob/main/docs/rules/{code}.md",
+        severity=severity,
+        tags=tags,
+    )
+
+
 @dataclass(frozen=True)
 class SarifResult:
     rule_id: str

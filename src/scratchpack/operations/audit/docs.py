@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scratchpack.dockerfile.ruledocs import help_uri
-
-__all__ = ["DOCS", "help_uri", "render_index", "render_page"]
+__all__ = ["DOCS", "render_index", "render_page"]
 
 
 @dataclass(frozen=True)

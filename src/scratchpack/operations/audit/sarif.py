@@ -6,32 +6,18 @@ from typing import Any
 
 from scratchpack.operations.audit import AuditResult
 from scratchpack.operations.audit.checks import CHECKS
-from scratchpack.operations.audit.docs import DOCS, help_uri, render_page
+from scratchpack.operations.audit.docs import DOCS, render_page
 
 
 def audit_sarif(result: AuditResult) -> dict[str, Any]:
     from scratchpack import __version__
-    from scratchpack.reports.sarif import (
-        SarifResult,
-        SarifRule,
-        SarifRun,
-        rule_name,
-        sarif_log,
-    )
+    from scratchpack.reports.sarif import SarifResult, SarifRun, documented_rule, sarif_log
 
     rules = [
-        SarifRule(
-            id=code,
-            name=rule_name(meta.title),
-            short=meta.title,
-            full=DOCS[code].why,
-            help_markdown=render_page(code),
-            help_uri=help_uri(code),
-            severity=str(meta.severity),
-            tags=(meta.category, *([meta.dockle] if meta.dockle else [])),
-        )
+        documented_rule(code, meta.title, DOCS[code].why, render_page(code), str(meta.severity),
+                        (meta.category, *([meta.dockle] if meta.dockle else [])))
         for code, meta in sorted(CHECKS.items())
-    ]
+    ]  # fmt: skip
     run = SarifRun("scratchpack", __version__, rules)
     image = str(result.report["image"])
     for finding in result.findings:
