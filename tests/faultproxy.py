@@ -1,13 +1,32 @@
 """A loopback reverse proxy in front of the test registry that injects faults on demand.
 
 Each :class:`Fault` matches requests by method and path fragment and applies an action a
-limited number of times: ``status`` (answer with an HTTP error, e.g. 500 or 429 with
-Retry-After), ``drop`` (send the headers and half the body, then cut the connection),
-``swallow`` (forward the request, then cut the connection without answering: the upstream
-applied it, the client cannot know), ``reset`` (cut the connection without forwarding),
-``corrupt`` (flip bytes in the body), or ``stall`` (send the headers and half the body, then
-go silent for ``delay`` seconds before cutting). ``after`` skips that many matching requests
-first.
+limited number of times (``after`` skips that many matching requests first; ``max_body``
+matches only requests with at most that many body bytes, e.g. 0 for a chunked upload's final
+PUT):
+
+- ``status``: answer with an HTTP error (e.g. 500, or 429 with ``Retry-After`` in ``headers``);
+- ``reset``: cut the connection without forwarding;
+- ``hang``: read the request, forward nothing, stay silent ``delay`` seconds, then cut;
+- ``delay``: wait ``delay`` seconds, then forward and answer normally;
+- ``swallow``: forward the request, then cut without answering (the upstream applied it, the
+  client cannot know);
+- ``drop``: send the headers and half the body, then cut;
+- ``stall``: send the headers and half the body, go silent ``delay`` seconds, then cut;
+- ``corrupt``: flip a byte of the request body (PUT/PATCH/POST with one) or else of the
+  response body;
+- ``length``: send the whole body under a ``Content-Length`` off by ``extra`` bytes, then cut;
+- ``append``: send ``extra`` bytes more than the upstream did (and a matching length);
+- ``inflate``: answer 200 with ``extra`` bytes of padding, with a ``Content-Length`` if
+  ``declare`` else delimited by closing the connection (a hostile huge response);
+- ``redirect``: answer 307 to the same path on ``target`` (``HOST:PORT``);
+- ``relocate``: forward, then point the response's ``Location`` at ``target``;
+- ``header``: forward, then add ``headers`` to the response (``{n}`` is the hit count).
+
+Every request's ``Authorization`` header is recorded in ``authorizations`` (with the path), so
+a test can prove which credentials reached this address. ``upstream_headers`` replace the
+client's headers towards the upstream: a proxy on another address can stand in for a storage
+service that needs no credentials from the client (it brings its own).
 """
 
 from __future__ import annotations
@@ -19,8 +38,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+BODY_METHODS = ("PUT", "PATCH", "POST")
 
 
 @dataclass
@@ -33,21 +55,34 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     after: int = 0
     delay: float = 5.0
+    target: str = ""
+    extra: int = 0
+    declare: bool = True
+    max_body: int | None = None
     hits: int = 0
     seen: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: int) -> bool:
         if method != self.method or self.path_contains not in path or self.hits >= self.times:
+            return False
+        if self.max_body is not None and body > self.max_body:
             return False
         self.seen += 1
         return self.seen > self.after
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        bind: str = "127.0.0.1",
+        upstream_headers: dict[str, str] | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.upstream_headers = dict(upstream_headers or {})
         self.faults: list[Fault] = []
         self.requests: Counter[str] = Counter()
+        self.authorizations: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=60, follow_redirects=False)
         proxy = self
@@ -63,9 +98,9 @@ class FaultProxy:
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((bind, 0), Handler)
         self.server.daemon_threads = True
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.address = f"{bind}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> FaultProxy:
@@ -81,11 +116,11 @@ class FaultProxy:
         self.faults.append(fault)
         return fault
 
-    def _fault_for(self, method: str, path: str) -> Fault | None:
+    def _fault_for(self, method: str, path: str, body: int) -> Fault | None:
         with self._lock:
             self.requests[f"{method} {path.split('?', 1)[0]}"] += 1
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, body):
                     fault.hits += 1
                     return fault
         return None
@@ -93,11 +128,75 @@ class FaultProxy:
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
-        fault = self._fault_for(h.command, h.path)
-        if fault is not None and fault.action == "reset":
+        if h.headers.get("Authorization"):
+            with self._lock:
+                self.authorizations.append((h.path, h.headers["Authorization"]))
+        fault = self._fault_for(h.command, h.path, len(body)) or Fault(h.command, "", "none")
+        action = fault.action
+        if self._answer_without_upstream(h, fault):
+            return
+        if action == "delay":
+            time.sleep(fault.delay)
+        headers = {
+            k: v for k, v in h.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        headers["Host"] = self.address
+        headers.update(self.upstream_headers)
+        if action == "corrupt" and h.command in BODY_METHODS and body:
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        upstream = self._client.request(
+            h.command, f"http://{self.upstream}{h.path}", headers=headers, content=body
+        )
+        data = upstream.content
+        if action == "swallow":
             self._cut(h)
             return
-        if fault is not None and fault.action == "status":
+        if action == "corrupt" and h.command not in BODY_METHODS and data:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if action == "append":
+            data += b"\0" * fault.extra
+        if action == "inflate":
+            self._inflate(h, upstream, fault)
+            return
+        h.send_response(upstream.status_code)
+        for key, raw in upstream.headers.items():
+            if key.lower() in ("content-length", "transfer-encoding", "connection", "date"):
+                continue
+            value = raw.replace(self.upstream, self.address)
+            if action == "relocate" and key.lower() == "location":
+                value = _with_netloc(value, fault.target)
+            h.send_header(key, value)
+        if action == "header":
+            for key, value in fault.headers.items():
+                h.send_header(key, value.replace("{n}", str(fault.hits)))
+        if h.command == "HEAD":
+            h.send_header("Content-Length", upstream.headers.get("Content-Length", "0"))
+        elif action == "length":
+            h.send_header("Content-Length", str(len(data) + fault.extra))
+        else:
+            h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command == "HEAD":
+            return
+        if action in ("drop", "stall"):
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            if action == "stall":
+                time.sleep(fault.delay)
+            self._cut(h)
+            return
+        with contextlib.suppress(OSError):
+            h.wfile.write(data)
+        if action == "length":
+            self._cut(h)
+
+    def _answer_without_upstream(self, h: BaseHTTPRequestHandler, fault: Fault) -> bool:
+        if fault.action == "reset":
+            self._cut(h)
+        elif fault.action == "hang":
+            time.sleep(fault.delay)
+            self._cut(h)
+        elif fault.action == "status":
             payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}'
             h.send_response(fault.status)
             for key, value in fault.headers.items():
@@ -106,42 +205,40 @@ class FaultProxy:
             h.send_header("Content-Length", str(len(payload)))
             h.end_headers()
             h.wfile.write(payload)
-            return
-        headers = {
-            k: v for k, v in h.headers.items() if k.lower() not in ("host", "content-length")
-        }
-        headers["Host"] = self.address
-        upstream = self._client.request(
-            h.command, f"http://{self.upstream}{h.path}", headers=headers, content=body
-        )
-        data = upstream.content
-        if fault is not None and fault.action == "swallow":
-            self._cut(h)
-            return
-        if fault is not None and fault.action == "corrupt" and data:
-            data = bytes([data[0] ^ 0xFF]) + data[1:]
-        h.send_response(upstream.status_code)
-        for key, value in upstream.headers.items():
-            if key.lower() not in ("content-length", "transfer-encoding", "connection", "date"):
-                h.send_header(key, value.replace(self.upstream, self.address))
-        if h.command == "HEAD":
-            h.send_header("Content-Length", upstream.headers.get("Content-Length", "0"))
+        elif fault.action == "redirect":
+            h.send_response(307)
+            h.send_header("Location", f"http://{fault.target}{h.path}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
         else:
-            h.send_header("Content-Length", str(len(data)))
+            return False
+        return True
+
+    def _inflate(self, h: BaseHTTPRequestHandler, upstream: httpx.Response, fault: Fault) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", upstream.headers.get("Content-Type", "application/json"))
+        if fault.declare:
+            h.send_header("Content-Length", str(fault.extra))
+        else:
+            h.send_header("Connection", "close")
         h.end_headers()
-        if h.command == "HEAD":
-            return
-        if fault is not None and fault.action in ("drop", "stall"):
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            if fault.action == "stall":
-                time.sleep(fault.delay)
-            self._cut(h)
-            return
-        h.wfile.write(data)
+        piece = b"{" + b" " * ((1 << 20) - 1)
+        left = fault.extra
+        try:
+            while left > 0:
+                h.wfile.write(piece[:left])
+                left -= len(piece)
+        except OSError:
+            pass  # the client stopped reading: what it should do
+        self._cut(h)
 
     @staticmethod
     def _cut(h: BaseHTTPRequestHandler) -> None:
         h.close_connection = True
         with contextlib.suppress(OSError):
             h.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _with_netloc(url: str, netloc: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme or "http", netloc, parts.path, parts.query, parts.fragment))

@@ -10,13 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import bcrypt
-import httpx
 import pytest
 
 from faultproxy import Fault, FaultProxy
 from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
-from realtools import free_tcp_port, need
+from realtools import free_tcp_port
+from registryserver import htpasswd_yaml, running_registry
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
@@ -329,58 +328,20 @@ def test_interrupted_chunked_upload_recovers(
 # -- authentication -----------------------------------------------------------------------
 
 
-def _start_registry(root: Path, auth_yaml: str) -> subprocess.Popen[bytes]:
-    need("docker-registry")
-    port = free_tcp_port()
-    (root / "config.yml").write_text(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}"
-    )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(root / "config.yml")],
-        stdout=subprocess.DEVNULL, stderr=(root / "log").open("wb"),
-    )  # fmt: skip
-    proc.address = f"127.0.0.1:{port}"  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 401:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise AssertionError((root / "log").read_text())
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second registry that wants HTTP basic auth (htpasswd, bcrypt): alice / s3cret."""
     root = tmp_path_factory.mktemp("auth-registry")
-    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
-    (root / "htpasswd").write_text(f"alice:{hashed}\n")
-    proc = _start_registry(
-        root, f"auth:\n  htpasswd:\n    realm: test\n    path: {root}/htpasswd\n"
-    )
-    try:
-        yield str(proc.address)  # type: ignore[attr-defined]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_registry(root, htpasswd_yaml(root)) as address:
+        yield address
 
 
 @pytest.fixture
 def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TokenServer]]:
     """A registry with bearer-token auth, and the token server it trusts."""
     root = tmp_path_factory.mktemp("token-registry")
-    with TokenServer(root) as tokens:
-        proc = _start_registry(root, tokens.registry_auth_yaml())
-        try:
-            yield str(proc.address), tokens  # type: ignore[attr-defined]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with TokenServer(root) as tokens, running_registry(root, tokens.registry_auth_yaml()) as addr:
+        yield addr, tokens
 
 
 def test_bearer_token_flow(

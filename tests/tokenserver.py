@@ -3,7 +3,9 @@
 It signs RS256 JWTs with a self-signed certificate carried in the ``x5c`` header; the registry
 trusts that certificate through ``rootcertbundle``. Basic credentials alice/s3cret get every
 action they ask for; anything else is refused with 401. Requests are counted so that tests can
-check tokens are reused.
+check tokens are reused, and the credentials they carried are recorded (``authorizations``).
+``bind`` picks the listening address (the realm names it); ``inflate`` pads every answer with
+that many bytes of JSON whitespace (a hostile, huge but valid token response).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _b64(data: bytes) -> str:
 
 
 class TokenServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, bind: str = "127.0.0.1") -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scratchpack test tokens")])
         now = dt.datetime.now(dt.UTC)
@@ -51,6 +53,8 @@ class TokenServer:
         self.cert_path = directory / "token-cert.pem"
         self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.requests: Counter[str] = Counter()
+        self.authorizations: list[str] = []
+        self.inflate = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,9 +64,9 @@ class TokenServer:
             def do_GET(self) -> None:
                 server.handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((bind, 0), Handler)
         self.httpd.daemon_threads = True
-        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.realm = f"http://{bind}:{self.httpd.server_address[1]}/token"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> TokenServer:
@@ -94,6 +98,8 @@ class TokenServer:
         query = parse_qs(urlparse(h.path).query)
         scopes = query.get("scope", [])
         self.requests[" ".join(sorted(scopes))] += 1
+        if h.headers.get("Authorization"):
+            self.authorizations.append(h.headers["Authorization"])
         expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         if h.headers.get("Authorization") != expected or query.get("service") != [SERVICE]:
             h.send_response(401)
@@ -103,9 +109,16 @@ class TokenServer:
         body = json.dumps({"token": self.token(scopes), "expires_in": 300}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(body)))
+        h.send_header("Content-Length", str(len(body) + self.inflate))
         h.end_headers()
         h.wfile.write(body)
+        left, padding = self.inflate, b" " * (1 << 20)
+        try:
+            while left > 0:
+                h.wfile.write(padding[:left])
+                left -= len(padding)
+        except OSError:
+            pass  # the client stopped reading
 
     def registry_auth_yaml(self) -> str:
         return (

@@ -30,6 +30,7 @@ from scratchpack.transports.names import (
     OciName,
     RegistryName,
     parse_image_name,
+    parse_registry_reference,
 )
 
 
@@ -508,7 +509,7 @@ def _image_name(text: str) -> ImageName:
     """A transport-qualified name, or a bare registry reference (``host/repo:tag``)."""
     if text.split(":", 1)[0] in TRANSPORTS:
         return parse_image_name(text)
-    return RegistryName(Reference.parse(text))
+    return RegistryName(parse_registry_reference(text))
 
 
 def cmd_copy(args: argparse.Namespace, out: Output) -> int:

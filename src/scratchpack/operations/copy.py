@@ -322,8 +322,10 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     copy_manifest(child_data, child_type or child.media_type, False)
             else:
                 manifest = Manifest.parse(data)
+                # one fetch per digest: a layer listed twice must not race on one spool file
+                unique = {layer.digest: layer for layer in manifest.layers}.values()
                 with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
-                    list(pool.map(copy_blob, manifest.layers))
+                    list(pool.map(copy_blob, unique))
                 copy_blob(manifest.config)
             destination.put_manifest(data, media_type, top)
             result.manifests += 1

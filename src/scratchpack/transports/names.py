@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,28 @@ from scratchpack.errors import ReferenceError_, UsageError
 from scratchpack.model.reference import Reference, valid_tag
 
 TRANSPORTS = ("oci", "docker-archive", "docker-daemon", "docker", "containers-storage")
+# USER[:PASS]@ before the first "/" (NAME@sha256:... is a digest, not credentials)
+_USERINFO = re.compile(r"^((?:[a-z-]+:)?//)?([^/@]*)@(?!sha(?:256|384|512):)")
+
+
+def redact_userinfo(text: str) -> str:
+    """``[docker://]USER:PASSWORD@HOST...`` as it may be shown: ``USER:***@HOST...``."""
+    match = _USERINFO.match(text)
+    if not match:
+        return text
+    user = match.group(2).split(":", 1)[0]
+    return f"{match.group(1) or ''}{user}:***@{text[match.end() :]}"
+
+
+def parse_registry_reference(text: str, shown: str | None = None) -> Reference:
+    """``[HOST/]REPO[:TAG|@DIGEST]``; credentials written into it are refused without ever
+    being echoed (``shown`` is how the whole name may be quoted)."""
+    if _USERINFO.match(text):
+        raise UsageError(
+            f"invalid image name {redact_userinfo(shown or text)!r}: credentials do not belong "
+            "in an image name; use --creds USER:PASS or `scratchpack login`"
+        )
+    return Reference.parse(text)
 
 
 @dataclass(frozen=True)
@@ -66,15 +89,17 @@ def parse_image_name(text: str) -> ImageName:
     transport, sep, rest = text.partition(":")
     if not sep or transport not in TRANSPORTS:
         hint = f"unknown transport {transport!r}" if sep else "no transport given"
+        if _USERINFO.match(text):
+            hint = "credentials do not belong in an image name"
         raise UsageError(
-            f"invalid image name {text!r}: {hint}; use oci:DIR[:TAG], "
+            f"invalid image name {redact_userinfo(text)!r}: {hint}; use oci:DIR[:TAG], "
             "docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG], "
             "docker://HOST/REPO[:TAG|@DIGEST] or containers-storage:NAME[:TAG]"
         )
     if transport == "docker":
         if not rest.startswith("//") or len(rest) == 2:
             raise UsageError(f"invalid image name {text!r}: expected docker://[HOST/]REPO[:TAG]")
-        return RegistryName(Reference.parse(rest[2:]))
+        return RegistryName(parse_registry_reference(rest[2:], text))
     if transport == "containers-storage":
         if not rest or rest.startswith("["):
             raise UsageError(

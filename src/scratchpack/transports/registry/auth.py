@@ -146,10 +146,31 @@ def lookup(host: str, explicit: Credentials | None = None) -> Credentials | None
     return None
 
 
+def _private_directory(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as 0700 whatever the umask (``mkdir -p``
+    would make the parents 0777 under umask 000); an existing directory is left alone."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        path.chmod(0o700)
+
+
 def store(host: str, credentials: Credentials) -> Path:
-    """Save credentials as Docker does without a helper (``auths`` in config.json)."""
+    """Save credentials as Docker does without a helper (``auths`` in config.json): the file
+    0600 and a directory we create 0700, whatever the umask."""
     path = config_paths()[0] if os.environ.get("REGISTRY_AUTH_FILE") else config_paths()[-1]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _private_directory(path.parent)
+    except OSError as exc:
+        raise ScratchpackError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
     config = _load(path)
     auths = config.setdefault("auths", {})
     key = DOCKER_HUB_KEYS[0] if host == "docker.io" else host

@@ -5,11 +5,26 @@ can move in parallel. Every request goes through :meth:`RegistryClient.request`,
 401 challenges (basic or bearer, tokens cached per scope) and retries what may succeed on a
 second try: connection errors, timeouts, 5xx and 429 (honouring ``Retry-After``), with
 exponential backoff and jitter, a bounded number of times.
+
+Trust rules (the registry, or someone on the network, may be hostile):
+
+- Credentials (a bearer token or the Basic password) go only to the registry's own origin
+  (scheme, host and port). Absolute URLs the registry hands out (upload ``Location``, tags
+  ``Link``, redirects to a storage host) are followed without them.
+- Redirects are followed here, not by httpx, a bounded number of times, with the same rule;
+  nothing is ever sent from an HTTPS registry down to plain HTTP (unless to loopback or with
+  ``--tls-verify=false``).
+- Every response body is read with a cap: a body the caller only needs the headers of, an
+  error document, a manifest, a token; ``Accept-Encoding: identity`` so a small compressed
+  answer cannot expand into a large one.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,20 +36,105 @@ import httpcore
 import httpx
 
 from scratchpack import __version__
-from scratchpack.errors import NotFoundError, ScratchpackError, TransportError
+from scratchpack.errors import (
+    FormatError,
+    NotFoundError,
+    ScratchpackError,
+    TransportError,
+    UsageError,
+)
+from scratchpack.transports.names import redact_userinfo
 from scratchpack.transports.registry.auth import Challenge, Credentials, lookup, parse_challenge
 
 USER_AGENT = f"scratchpack/{__version__}"
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+BODY_LIMIT = 1 << 20  # a response whose body we do not need (or an error document)
+ERROR_LIMIT = 64 << 10  # the part of an error document worth reading
+TOKEN_LIMIT = 1 << 20  # Docker Hub's tokens are a few kB
+# TLS failures a retry may fix (the peer went away mid-handshake); any other SSL error (a
+# plain-HTTP server, an untrusted certificate) fails at once.
+_TRANSIENT_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 
 
 class AuthError(ScratchpackError):
     """The registry refused our credentials (or wants some and we have none)."""
 
 
+def split_host(host: str) -> str:
+    """The name or address part of ``HOST[:PORT]`` (an IPv6 address without its brackets)."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_loopback(name: str) -> bool:
+    """``localhost`` or a loopback address, parsed (``127.attacker.example`` is a name, not an
+    address); an IPv4-mapped IPv6 address counts as the IPv4 address it maps."""
+    if name.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
 def plain_http_allowed(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
-    return name in ("localhost", "127.0.0.1", "[::1]") or name.startswith("127.")
+    """Plain HTTP is used without ``--tls-verify=false`` only on loopback, where nothing can
+    intercept the traffic."""
+    return is_loopback(split_host(host))
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.scheme, url.host.lower(), port
+
+
+def _permanent_tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` behind a connection failure, when retrying cannot help."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) and not isinstance(current, _TRANSIENT_TLS):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The body of a streamed ``response``, refused when larger than ``limit`` bytes: on its
+    ``Content-Length`` before reading anything, else as soon as ``limit + 1`` bytes arrived."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise FormatError(f"{what}: {int(declared)} bytes, more than the {_size(limit)} allowed")
+    parts: list[bytes] = []
+    total = 0
+    for piece in response.iter_raw(min(limit + 1, 1 << 18)):
+        total += len(piece)
+        if total > limit:
+            response.close()
+            raise FormatError(f"{what}: more than the {_size(limit)} allowed")
+        parts.append(piece)
+    return b"".join(parts)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n} bytes"
+
+
+def _buffered(response: httpx.Response, data: bytes) -> httpx.Response:
+    """A copy of ``response`` holding ``data`` (read raw: no content decoding)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+    copy = httpx.Response(
+        response.status_code, headers=headers, content=data, request=response.request
+    )
+    return copy
 
 
 @dataclass
@@ -80,9 +180,15 @@ class RegistryClient:
     timeout: float = 60.0
 
     def __post_init__(self) -> None:
+        if "@" in self.host or "/" in self.host:
+            raise UsageError(
+                f"invalid registry {redact_userinfo(self.host)!r}: give HOST[:PORT] (credentials "
+                "go in --creds or `scratchpack login`, never in a name)"
+            )
         self.registry_host = "registry-1.docker.io" if self.host == "docker.io" else self.host
         self._scheme: str | None = None
-        self._client: httpx.Client | None = None
+        self._origin: tuple[str, str, int] | None = None
+        self._clients: dict[str, httpx.Client] = {}
         self._client_lock = threading.Lock()
         self._lock = threading.Lock()
         self._token_lock = threading.Lock()
@@ -100,23 +206,26 @@ class RegistryClient:
                 self._scheme = self._probe_scheme()
             return f"{self._scheme}://{self.registry_host}"
 
-    @property
-    def _http(self) -> httpx.Client:
-        """The HTTP client, made once the scheme is known: a verifying TLS context costs ~40 ms
-        to build (the CA bundle is parsed), which a plain-HTTP loopback registry never needs."""
+    def _client_for(self, url: httpx.URL) -> httpx.Client:
+        """The HTTP client for ``url``'s scheme, made when first needed: a verifying TLS
+        context costs ~40 ms to build (the CA bundle is parsed), which a plain-HTTP loopback
+        registry never needs; any HTTPS URL (a token realm, a storage host) gets one that
+        verifies unless ``--tls-verify=false``."""
+        scheme = "https" if url.scheme == "https" else "http"
         with self._client_lock:
-            if self._client is None:
-                scheme = self._scheme or "https"
-                self._client = self._make_client(verify=self.tls_verify and scheme == "https")
-            return self._client
+            if scheme not in self._clients:
+                self._clients[scheme] = self._make_client(
+                    verify=self.tls_verify and scheme == "https"
+                )
+            return self._clients[scheme]
 
     def _make_client(self, verify: bool) -> httpx.Client:
         _larger_socket_reads()
         return httpx.Client(
             verify=verify,
             timeout=httpx.Timeout(self.timeout, connect=min(15.0, self.timeout)),
-            follow_redirects=True,
-            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,  # followed by request(), which decides on credentials
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
 
@@ -132,27 +241,52 @@ class RegistryClient:
                 if response.status_code in (200, 401) or "Docker-Distribution-API-Version" in (
                     response.headers
                 ):
-                    self._client = probe
+                    with self._client_lock:
+                        self._clients.setdefault("http", probe)
                     return "http"
             except httpx.HTTPError:
                 pass
             probe.close()
             return "https"
         try:
-            self._make_client(verify=False).get(f"https://{self.registry_host}/v2/", timeout=5.0)
+            self._client_for(httpx.URL(f"https://{self.registry_host}/")).get(
+                f"https://{self.registry_host}/v2/", timeout=5.0
+            )
             return "https"
         except httpx.HTTPError:
             return "http"
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        with self._client_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- trust -----------------------------------------------------------------------------
+
+    def owns(self, url: httpx.URL) -> bool:
+        """Whether ``url`` is on the registry itself (same scheme, host and port): the only
+        place its credentials may go."""
+        if self._origin is None:
+            self._origin = _origin(httpx.URL(self.base))
+        return _origin(url) == self._origin
+
+    def check_scheme(self, url: httpx.URL, what: str) -> None:
+        """Refuse anything but HTTP(S), and plain HTTP to a non-loopback host unless the
+        registry itself is plain HTTP by choice (``--tls-verify=false``)."""
+        if url.scheme not in ("http", "https"):
+            raise TransportError(f"{self.host}: {what} is not an HTTP(S) URL: {url.scheme}:")
+        if url.scheme == "http" and self.tls_verify and not is_loopback(url.host):
+            raise TransportError(
+                f"{self.host}: refusing plain HTTP to {url.netloc.decode()} ({what}): use "
+                "--tls-verify=false only if you trust the network"
+            )
 
     # -- auth ------------------------------------------------------------------------------
 
@@ -162,7 +296,9 @@ class RegistryClient:
             self._creds_loaded = True
         return self.credentials
 
-    def _auth_header(self, scope: str) -> dict[str, str]:
+    def _auth_header(self, scope: str, url: httpx.URL) -> dict[str, str]:
+        if not self.owns(url):
+            return {}
         with self._lock:
             if scope in self._tokens:
                 return {"Authorization": f"Bearer {self._tokens[scope]}"}
@@ -201,34 +337,92 @@ class RegistryClient:
             self._tokens[scope] = self._fetch_token(challenge, scope, creds)
 
     def _fetch_token(self, challenge: Challenge, scope: str, creds: Credentials | None) -> str:
+        """A bearer token from the challenge's realm (Docker's token spec): the registry's
+        credentials go to the realm as Basic auth, as the spec says, but only over HTTPS or to
+        loopback (or with ``--tls-verify=false``), and never on to where it redirects."""
+        try:
+            realm = httpx.URL(challenge.params["realm"])
+        except httpx.InvalidURL as exc:
+            raise AuthError(f"{self.host}: the token realm is not a URL") from exc
+        try:
+            self.check_scheme(realm, "its token server")
+        except TransportError as exc:
+            raise AuthError(str(exc)) from None
         params: list[tuple[str, str | int | float | bool | None]] = [
             ("service", challenge.params.get("service", ""))
         ]
         wanted = scope or challenge.params.get("scope", "")
         params.extend(("scope", item) for item in wanted.split() if item)
-        headers = {"Authorization": creds.basic_header()} if creds else {}
+        url = realm.copy_merge_params(params)
+        basic = {"Authorization": creds.basic_header()} if creds else {}
+        realm_origin = _origin(realm)
         try:
-            response = self._http.get(challenge.params["realm"], params=params, headers=headers)
-        except httpx.HTTPError as exc:
+            response = self._send_following(
+                "GET", url, {}, None, lambda u: basic if _origin(u) == realm_origin else {}
+            )
+            try:
+                status = response.status_code
+                data = read_capped(response, TOKEN_LIMIT, f"{self.host}: token server answer")
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
             raise TransportError(f"{self.host}: token server unreachable: {exc}") from exc
-        if response.status_code in (401, 403):
+        if status in (401, 403):
             raise AuthError(f"{self.host}: invalid username or password (token server refused)")
-        if response.status_code != 200:
-            raise AuthError(f"{self.host}: token server answered HTTP {response.status_code}")
+        if status != 200:
+            raise AuthError(f"{self.host}: token server answered HTTP {status}")
         try:
-            data = response.json()
-            token = data.get("token") or data.get("access_token")
-        except ValueError:
+            answer = json.loads(data)
+            token = answer.get("token") or answer.get("access_token")
+        except (ValueError, AttributeError):
             token = None
-        if not token:
+        if not token or not isinstance(token, str):
             raise AuthError(f"{self.host}: token server sent no token")
-        return str(token)
+        return token
 
     def check_login(self) -> None:
         """Prove the credentials work: ``GET /v2/`` through the full auth flow."""
         self.request("GET", "/v2/", ok=(200,))
 
     # -- requests --------------------------------------------------------------------------
+
+    def url(self, path: str, params: dict[str, str] | None = None) -> httpx.URL:
+        """``path`` on the registry, or an absolute URL it gave us, with ``params`` merged in
+        (httpx would replace the query; upload locations carry state there)."""
+        url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base + path)
+        return url.copy_merge_params(params) if params else url
+
+    def _send_following(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: Callable[[], Any] | None,
+        auth_for: Callable[[httpx.URL], dict[str, str]],
+    ) -> httpx.Response:
+        """Send (streamed) and follow redirects ourselves, asking ``auth_for`` at each hop which
+        credentials that URL may have; a 303 (and a 301/302 of a POST) turns into a GET."""
+        for _ in range(MAX_REDIRECTS + 1):
+            client = self._client_for(url)
+            request = client.build_request(
+                method, url, headers={**headers, **auth_for(url)},
+                content=content() if content else None,
+            )  # fmt: skip
+            response = client.send(request, stream=True)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUS or not location:
+                return response
+            _discard(response)
+            try:
+                url = url.join(location)
+            except httpx.InvalidURL as exc:
+                raise TransportError(f"{self.host}: redirected to an invalid URL") from exc
+            self.check_scheme(url, "a redirect")
+            if (response.status_code == 303 and method != "HEAD") or (
+                response.status_code in (301, 302) and method == "POST"
+            ):
+                method, content = "GET", None
+        raise TransportError(f"{self.host}: more than {MAX_REDIRECTS} redirects")
 
     def request(
         self,
@@ -242,62 +436,103 @@ class RegistryClient:
         ok: tuple[int, ...] = (200,),
         stream: bool = False,
         retry: bool = True,
+        limit: int = BODY_LIMIT,
     ) -> httpx.Response:
-        """Send with auth and retries; ``content`` is a factory so a retry can resend the body."""
-        url = path if path.startswith("http") else f"{self.base}{path}"
-        if params:
-            # httpx replaces a URL's query with ``params``; upload locations carry state there.
-            url = str(httpx.URL(url).copy_merge_params(params))
+        """Send with auth and retries; ``content`` is a factory so a retry can resend the body.
+
+        Unless ``stream``, the body is read here, at most ``limit`` bytes (else FormatError);
+        a streamed response is the caller's to read and close.
+        """
+        url = self.url(path, params)
+        if not self.owns(url):
+            self.check_scheme(url, "a location it gave")
+        where = f"{method} {path.split('?', 1)[0]}"
         auth_tries = 0
         attempt = 0
         while True:
-            all_headers = {**(headers or {}), **self._auth_header(scope)}
             self.stats["requests"] += 1
+            sent: dict[str, str] = {}
+
+            def auth_for(u: httpx.URL, sent: dict[str, str] = sent) -> dict[str, str]:
+                header = self._auth_header(scope, u)
+                sent.clear()
+                sent.update(header)
+                return header
+
             try:
-                req = self._http.build_request(
-                    method, url, headers=all_headers, content=content() if content else None
-                )
-                response = self._http.send(req, stream=stream)
+                response = self._send_following(method, url, headers or {}, content, auth_for)
+                status = response.status_code
+                if status in ok and not stream:
+                    data = (
+                        b""
+                        if method == "HEAD"
+                        else read_capped(response, limit, f"{self.host}: {where}")
+                    )
+                    response.close()
+                    return _buffered(response, data)
             except httpx.TransportError as exc:
+                tls = _permanent_tls_failure(exc)
+                if tls is not None:
+                    raise self._tls_error(tls) from exc
                 if not retry or attempt + 1 >= self.retry.attempts:
                     raise TransportError(
-                        f"{self.host}: {method} {path} failed after {attempt + 1} attempts: "
+                        f"{self.host}: {where} failed after {attempt + 1} attempts: "
                         f"{exc or type(exc).__name__}"
                     ) from exc
-                self._wait(attempt, None)
+                self.backoff(attempt, None)
                 attempt += 1
                 continue
-            if response.status_code == 401 and auth_tries < 2:
+            if status == 401 and auth_tries < 2 and self.owns(response.url):
                 auth_tries += 1
-                response.close()
-                self._authenticate(response, scope, all_headers.get("Authorization", ""))
+                _discard(response)
+                self._authenticate(response, scope, sent.get("Authorization", ""))
                 continue
-            if retry and response.status_code in RETRY_STATUS and attempt + 1 < self.retry.attempts:
+            if retry and status in RETRY_STATUS and attempt + 1 < self.retry.attempts:
                 retry_after = response.headers.get("Retry-After")
-                response.close()
-                self._wait(attempt, retry_after)
+                _discard(response)
+                self.backoff(attempt, retry_after)
                 attempt += 1
                 continue
-            if response.status_code in ok:
+            if status in ok:
                 return response
             raise self._error(method, path, response)
 
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
+    def _tls_error(self, exc: ssl.SSLError) -> TransportError:
+        reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return TransportError(
+                f"{self.host}: TLS certificate not trusted ({reason}); use --tls-verify=false "
+                "only for a registry you trust"
+            )
+        return TransportError(
+            f"{self.host}: TLS handshake failed ({reason}): if {self.host} is a plain-HTTP "
+            "registry, use --tls-verify=false"
+        )
+
+    def backoff(self, attempt: int, retry_after: str | None) -> None:
+        """Wait before retry number ``attempt`` (counted in ``stats``)."""
         self.stats["retries"] += 1
         self.retry.sleep(self.retry.delay(attempt, retry_after))
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ScratchpackError:
+        detail = ""
         try:
-            response.read()
-            errors = response.json().get("errors") or []
+            body = read_capped(response, ERROR_LIMIT, "error")
+            errors = json.loads(body).get("errors") or []
             detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
-        except (ValueError, AttributeError, httpx.HTTPError):
-            detail = response.text[:200] if not response.is_stream_consumed else ""
+        except (ValueError, AttributeError, TypeError, httpx.HTTPError, ScratchpackError):
+            detail = ""
         finally:
             response.close()
+        detail = detail[:300]
         status = response.status_code
         where = f"{self.host}: {method} {path}"
         if status == 401:
+            if not self.owns(response.url):
+                return AuthError(
+                    f"{where}: {response.url.netloc.decode()} asked for credentials; they are "
+                    f"only ever sent to {self.registry_host}"
+                )
             return AuthError(f"{self.host}: authentication failed ({detail or 'HTTP 401'})")
         if status == 403:
             return AuthError(f"{where}: access denied ({detail or 'HTTP 403'})")
@@ -312,6 +547,19 @@ class RegistryClient:
             yield response
         finally:
             response.close()
+
+
+def _discard(response: httpx.Response) -> None:
+    """Close a response we will not use, reading a small body first so that the connection
+    can be reused."""
+    try:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) <= ERROR_LIMIT:
+            response.read()
+    except httpx.HTTPError:
+        pass
+    finally:
+        response.close()
 
 
 def scope_for(repository: str, actions: str) -> str:

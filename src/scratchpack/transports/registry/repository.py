@@ -10,7 +10,13 @@ from urllib.parse import urljoin
 
 import httpx
 
-from scratchpack.errors import DigestMismatchError, FormatError, ScratchpackError, TransportError
+from scratchpack.errors import (
+    DigestMismatchError,
+    FormatError,
+    NotFoundError,
+    ScratchpackError,
+    TransportError,
+)
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest, VerifyingReader, verify_bytes
@@ -19,14 +25,23 @@ from scratchpack.transports.registry.client import RegistryClient, scope_for
 MANIFEST_ACCEPT = ", ".join(
     [mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST]
 )
-MAX_MANIFEST = 4 << 20
+MAX_MANIFEST = 4 << 20  # distribution refuses larger manifests too
+MAX_TAG_PAGE = 4 << 20  # one page of a tags list
+MAX_TAG_PAGES = 1000
+MAX_TAG_BYTES = 32 << 20  # all pages together
 CHUNK_THRESHOLD = 32 << 20  # blobs above this go up in chunks, so a failure loses one chunk
 CHUNK_SIZE = 16 << 20
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class ResumingReader:
-    """A blob download that survives dropped connections by resuming with a Range request."""
+    """A blob download that survives dropped connections by resuming with a Range request.
+
+    It never asks for a range at or past the declared size: once that many bytes are in, the
+    download is over whatever the connection does next (a server that declared a wrong
+    ``Content-Length`` and closed, or one that keeps sending), and the :class:`VerifyingReader`
+    around it decides, refusing a body longer than the descriptor on its first extra byte.
+    """
 
     def __init__(self, repo: Repository, descriptor: Descriptor) -> None:
         self._repo = repo
@@ -40,7 +55,8 @@ class ResumingReader:
         self._open()
 
     def _open(self) -> None:
-        headers = {"Range": f"bytes={self._received}-"} if self._received else {}
+        resuming = self._received > 0
+        headers = {"Range": f"bytes={self._received}-"} if resuming else {}
         response = self._repo.client.request(
             "GET",
             self._repo.path(f"blobs/{self._descriptor.digest}"),
@@ -49,18 +65,26 @@ class ResumingReader:
             ok=(200, 206),
             stream=True,
         )
-        self._response, self._chunks = response, response.iter_bytes()
-        if self._received and response.status_code == 200:
-            # The server ignored the Range: read past what we already have.
-            skip = self._received
-            while skip > 0:
-                piece = next(self._chunks, b"")
-                if not piece:
-                    break
-                if len(piece) > skip:
-                    self._buffer += piece[skip:]
-                    self._received += len(piece) - skip
-                skip -= len(piece)
+        self._response, self._chunks = response, response.iter_raw()
+        skip = self._received if response.status_code == 200 else 0
+        if resuming and response.status_code == 206:
+            start = _range_start(response.headers.get("Content-Range", ""))
+            if start is None or start > self._received:
+                self.close()
+                raise TransportError(
+                    f"{self._repo.client.host}: asked for {self._descriptor.digest} from byte "
+                    f"{self._received}, got Content-Range {response.headers.get('Content-Range')!r}"
+                )
+            skip = self._received - start
+        # The server ignored the Range (or sent an earlier one): read past what we have.
+        while skip > 0:
+            piece = next(self._chunks, b"")
+            if not piece:
+                break
+            if len(piece) > skip:
+                self._buffer += piece[skip:]
+                self._received += len(piece) - skip
+            skip -= len(piece)
 
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (fewer is not EOF; ``b""`` is), without re-copying a buffer."""
@@ -78,19 +102,27 @@ class ResumingReader:
     def _next_piece(self) -> bytes:
         """The next bytes off the network, resuming after drops; ``b""`` at the real end."""
         while True:
-            assert self._chunks is not None
+            if self._chunks is None:
+                return b""
             try:
                 piece = next(self._chunks, b"")
             except httpx.TransportError as exc:
+                if self._received >= self._descriptor.size:
+                    return self._finished()  # all declared bytes are in: the drop is moot
                 self._resume(exc)
                 continue
             if not piece:
                 if self._received < self._descriptor.size:
                     self._resume(None)
                     continue
-                return b""
+                return self._finished()
             self._received += len(piece)
             return piece
+
+    def _finished(self) -> bytes:
+        self.close()
+        self._chunks = None
+        return b""
 
     def _resume(self, exc: Exception | None) -> None:
         self.close()
@@ -114,6 +146,12 @@ class ResumingReader:
         if self._response is not None:
             self._response.close()
             self._response = None
+
+
+def _range_start(value: str) -> int | None:
+    """The first byte of a ``Content-Range: bytes START-END/TOTAL`` answer."""
+    match = re.match(r"^bytes (\d+)-\d+/(?:\d+|\*)$", value.strip())
+    return int(match.group(1)) if match else None
 
 
 class _Positioned:
@@ -188,10 +226,9 @@ class Repository:
             self.path(f"manifests/{reference}"),
             scope=self.scope("pull"),
             headers={"Accept": MANIFEST_ACCEPT},
+            limit=MAX_MANIFEST,
         )
         data = response.content
-        if len(data) > MAX_MANIFEST:
-            raise FormatError(f"{self.name}:{reference}: manifest larger than 4 MiB")
         if reference.startswith("sha256:"):
             verify_bytes(data, Digest.parse(reference), None, f"manifest {self.name}@{reference}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -245,8 +282,9 @@ class Repository:
         if descriptor.size > MAX_MANIFEST:
             raise FormatError(f"{descriptor.digest}: {descriptor.size} bytes is too large for JSON")
         response = self.client.request(
-            "GET", self.path(f"blobs/{descriptor.digest}"), scope=self.scope("pull")
-        )
+            "GET", self.path(f"blobs/{descriptor.digest}"), scope=self.scope("pull"),
+            limit=descriptor.size,
+        )  # fmt: skip
         return verify_bytes(
             response.content, descriptor.digest, descriptor.size, f"blob {descriptor.digest}"
         )
@@ -272,21 +310,35 @@ class Repository:
         return False
 
     def upload_blob(self, descriptor: Descriptor, opener: Callable[[], BinaryIO]) -> str:
-        """Upload unless present; returns ``existing`` or ``uploaded``."""
+        """Upload unless present; returns ``existing`` or ``uploaded``.
+
+        When the final PUT fails (its answer lost, then the retry told "upload unknown" because
+        the first one had completed it), the blob is looked up before anything else: present
+        means done. An upload the registry forgot otherwise is started again, once.
+        """
         if self.has_blob(descriptor.digest):
             self.stats["existing"] += 1
             return "existing"
-        location = self._start_upload()
-        if descriptor.size <= CHUNK_THRESHOLD:
+        for attempt in range(2):
+            location = self._start_upload()
+            try:
+                if descriptor.size <= CHUNK_THRESHOLD:
 
-            def body() -> bytes:
-                with opener() as stream:
-                    return stream.read()
+                    def body() -> bytes:
+                        with opener() as stream:
+                            return stream.read()
 
-            self._finish_upload(location, descriptor.digest, body)
-        else:
-            location = self._upload_chunks(location, descriptor, opener)
-            self._finish_upload(location, descriptor.digest, lambda: b"")
+                    self._finish_upload(location, descriptor.digest, body)
+                else:
+                    location = self._upload_chunks(location, descriptor, opener)
+                    self._finish_upload(location, descriptor.digest, lambda: b"")
+                break
+            except ScratchpackError as exc:
+                if self.has_blob(descriptor.digest):
+                    break
+                if attempt or not isinstance(exc, NotFoundError):
+                    raise
+                self.stats["restarted"] = self.stats.get("restarted", 0) + 1
         self.stats["uploaded"] += 1
         return "uploaded"
 
@@ -319,7 +371,8 @@ class Repository:
         """PATCH chunk after chunk; after a failure, continue where the registry says it stands.
 
         If the registry cannot say (distribution refuses a status query whose signed ``_state``
-        is stale, which happens when it applied a chunk whose answer was lost), the upload
+        is stale, which happens when it applied a chunk whose answer was lost), or says
+        something that fits neither "the chunk was lost" nor "the chunk was applied", the upload
         starts again from zero, a bounded number of times.
         """
         offset = 0
@@ -351,36 +404,81 @@ class Repository:
                     failures += 1
                     if failures > self.client.retry.attempts:
                         raise
-                    self.client._wait(failures, None)
+                    self.client.backoff(failures, None)
                     try:
-                        offset, location = self._upload_status(location)
-                        self.stats["resumed"] = self.stats.get("resumed", 0) + 1
+                        stored, location = self._upload_status(location)
                     except ScratchpackError:
+                        stored = None
+                    resumed = resume_offset(stored, offset, end + 1)
+                    if resumed is None:
                         location, offset = self._start_upload(), 0
                         self.stats["restarted"] = self.stats.get("restarted", 0) + 1
+                    else:
+                        offset = resumed
+                        self.stats["resumed"] = self.stats.get("resumed", 0) + 1
                     continue
                 location = self._absolute(response.headers.get("Location", location))
                 offset = end + 1
         return location
 
-    def _upload_status(self, location: str) -> tuple[int, str]:
-        """Where an interrupted upload stands: ``Range: 0-N`` means resume at N+1."""
+    def _upload_status(self, location: str) -> tuple[int | None, str]:
+        """The last byte the registry holds of an interrupted upload (``Range: 0-N``; None
+        without a Range), and the location to continue at."""
         response = self.client.request("GET", location, scope=self.scope("pull,push"), ok=(204,))
-        value = response.headers.get("Range", "")
-        match = re.match(r"^(?:bytes=)?0-(\d+)$", value)
-        offset = int(match.group(1)) + 1 if match else 0
-        return offset, self._absolute(response.headers.get("Location", location))
+        match = re.match(r"^(?:bytes=)?0-(\d+)$", response.headers.get("Range", "").strip())
+        last = int(match.group(1)) if match else None
+        return last, self._absolute(response.headers.get("Location", location))
 
     # -- tags ------------------------------------------------------------------------------
 
     def tags(self) -> list[str]:
+        """Every tag, following ``Link: <...>; rel="next"`` pages, a bounded number of them and
+        never the same page twice (a hostile registry could link back forever)."""
         tags: list[str] = []
         url: str | None = self.path("tags/list")
         params: dict[str, str] | None = {"n": "1000"}
+        seen: set[str] = set()
+        total = 0
         while url:
-            response = self.client.request("GET", url, scope=self.scope("pull"), params=params)
-            tags.extend(response.json().get("tags") or [])
+            full = str(self.client.url(url, params))
+            if full in seen:
+                raise FormatError(f"{self.client.host}/{self.name}: tags list pages loop")
+            if len(seen) >= MAX_TAG_PAGES:
+                raise FormatError(
+                    f"{self.client.host}/{self.name}: tags list longer than {MAX_TAG_PAGES} pages"
+                )
+            seen.add(full)
+            response = self.client.request(
+                "GET", full, scope=self.scope("pull"), limit=MAX_TAG_PAGE
+            )
+            total += len(response.content)
+            if total > MAX_TAG_BYTES:
+                raise FormatError(
+                    f"{self.client.host}/{self.name}: tags list larger than "
+                    f"{MAX_TAG_BYTES >> 20} MiB"
+                )
+            try:
+                page = response.json().get("tags") or []
+            except (ValueError, AttributeError) as exc:
+                raise FormatError(f"{self.client.host}/{self.name}: malformed tags list") from exc
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise FormatError(f"{self.client.host}/{self.name}: malformed tags list")
+            tags.extend(page)
             match = _LINK_NEXT.search(response.headers.get("Link", ""))
-            url = self._absolute(match.group(1)) if match else None
+            url = urljoin(full, match.group(1)) if match else None
             params = None
-        return sorted(tags)
+        return sorted(set(tags))
+
+
+def resume_offset(last: int | None, acknowledged: int, sent: int) -> int | None:
+    """Where to continue an upload whose chunk ``[acknowledged, sent)`` failed, given the
+    registry's ``Range: 0-last``; None to start again.
+
+    ``0-N`` means N+1 bytes, except that distribution (2.8 and before) also answers ``0-0``
+    for an upload holding nothing: 0-0 is read as 0 bytes when nothing was acknowledged yet
+    (our chunks are megabytes, so a registry holding exactly one byte is not a real case).
+    An answer outside what we acknowledged and what we sent is not trusted: distribution 2.8
+    ignores ``Content-Range``, so a wrong offset would silently shift every byte after it.
+    """
+    stored = 0 if last is None or (last == 0 and acknowledged == 0) else last + 1
+    return stored if acknowledged <= stored <= sent else None

@@ -123,12 +123,15 @@ def write_image(reference: Reference, image: Image, options: RegistryOptions) ->
     source = image.layers[0].source if image.layers else None
     mount_from = source if isinstance(source, Repository) else None
 
+    # A layer listed twice (BuildKit's empty layer) is pushed once, not twice in parallel.
+    layers = list({layer.descriptor.digest: layer for layer in image.layers}.values())
+
     def push_layer(index: int) -> str:
-        layer = image.layers[index]
+        layer = layers[index]
         return push_blob(repo, layer.descriptor, layer.open, options, mount_from)
 
     with ThreadPoolExecutor(max(1, options.jobs)) as pool:
-        list(pool.map(push_layer, range(len(image.layers))))
+        list(pool.map(push_layer, range(len(layers))))
     config = image.manifest.config
     push_blob(repo, config, lambda: _bytes_stream(image.config_bytes), options, None)
     target = manifest_reference(reference)

@@ -1,0 +1,293 @@
+"""The fault matrix: push and pull through tests/faultproxy.py in front of a real, password
+protected docker-registry, one injected fault per case, small (monolithic) and large (> 32 MiB,
+chunked) blobs.
+
+Every case ends in one of two ways: success with a byte-identical result (the registry serves
+the manifest under the same digest and every blob reads back byte for byte; a pulled layout
+has the same blob files), or a clean failure (one error line, exit 1, no traceback, nothing at
+the destination). In every case no credential reached the second address (a "storage host" on
+127.0.0.2 that uploads or downloads are sent to).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from faultproxy import Fault, FaultProxy
+from helpers import CliResult, Examples, assert_clean_error, build_examples, run_cli
+from registryserver import PASSWORD, USER, htpasswd_yaml, running_registry
+
+Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
+CREDS = f"{USER}:{PASSWORD}"
+BASIC = "Basic " + base64.b64encode(CREDS.encode()).decode()
+LARGE_PAYLOAD = 33 << 20  # above the 32 MiB chunking threshold: three PATCHes of <= 16 MiB
+
+
+@dataclass(frozen=True)
+class Source:
+    layout: Path
+    digest: str
+    biggest: str  # the largest layer's digest
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
+    return build_examples(tmp_path_factory.mktemp("examples"))
+
+
+@pytest.fixture(scope="module")
+def registry_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """No credentials from the machine: only --creds counts."""
+    empty = tmp_path_factory.mktemp("no-docker-config")
+    return {"DOCKER_CONFIG": str(empty), "REGISTRY_AUTH_FILE": ""}
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("faults-registry")
+    with running_registry(root, htpasswd_yaml(root)) as address:
+        yield address
+
+
+def _pack(examples: Examples, layout: Path, *extra: str) -> Source:
+    result = run_cli("pack", examples.hello, "-o", f"oci:{layout}:v1", "--format", "json", *extra)
+    assert result.code == 0, result.stderr
+    summary = result.json()
+    biggest = max(summary["layers"], key=lambda la: la["size"])["digest"]
+    return Source(layout, summary["digest"], biggest)
+
+
+@pytest.fixture(scope="module")
+def small(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Source:
+    return _pack(examples, tmp_path_factory.mktemp("small") / "l")
+
+
+@pytest.fixture(scope="module")
+def large(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Source:
+    root = tmp_path_factory.mktemp("large")
+    payload = root / "payload.bin"
+    payload.write_bytes(os.urandom(LARGE_PAYLOAD))
+    return _pack(
+        examples, root / "l", "--compression", "none", "--tz", "none",
+        "--add", f"{payload}:/data/payload.bin",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pushed(
+    auth_registry: str, small: Source, large: Source, registry_env: dict[str, str]
+) -> dict[str, Source]:
+    """Both images on the registry (pushed without faults), for the pull cases."""
+    for name, source in (("small", small), ("large", large)):
+        dest = f"docker://{auth_registry}/faults/{name}:v1"
+        result = run_cli(
+            "copy", f"oci:{source.layout}:v1", dest, "--creds", CREDS, env=registry_env
+        )
+        assert result.code == 0, result.stderr
+    return {"small": small, "large": large}
+
+
+def _blob_files(layout: Path) -> dict[str, str]:
+    """Each blob file's name and the SHA-256 of its bytes (a diff of 33 MiB values would take
+    pytest a minute to print)."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (layout / "blobs/sha256").iterdir()
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # a path fragment; BIGGEST stands for the largest layer's digest
+    action: str
+    succeeds: bool
+    times: int = 1
+    status: int = 500
+    headers: tuple[tuple[str, str], ...] = ()
+    extra: int = 0
+    after: int = 0
+    max_body: int | None = None
+    flags: tuple[str, ...] = ()
+    error: str = ""
+
+    def fault(self, source: Source, storage: str) -> Fault:
+        return Fault(
+            self.method, self.path.replace("BIGGEST", source.biggest), self.action,
+            times=self.times, status=self.status, headers=dict(self.headers), extra=self.extra,
+            after=self.after, max_body=self.max_body, delay=4.0, target=storage,
+        )  # fmt: skip
+
+
+STALL = ("--timeout", "1")
+PULL_CASES = {
+    "drop": Case("GET", "/blobs/BIGGEST", "reset", True),
+    "5xx": Case("GET", "/manifests/", "status", True, times=2, status=503),
+    "429": Case("GET", "/blobs/", "status", True, status=429, headers=(("Retry-After", "1"),)),
+    "corrupt": Case("GET", "/blobs/BIGGEST", "corrupt", False, times=100, error="digest"),
+    "truncated": Case("GET", "/blobs/BIGGEST", "drop", True, times=2),
+    "length-long": Case("GET", "/blobs/BIGGEST", "length", True, extra=1000),
+    "length-short": Case("GET", "/blobs/BIGGEST", "length", True, extra=-1000),
+    "body-too-long": Case(
+        "GET",
+        "/blobs/BIGGEST",
+        "append",
+        False,
+        times=100,
+        extra=10,
+        error="more than the declared",
+    ),
+    "stall": Case("GET", "/blobs/BIGGEST", "stall", True, flags=STALL),
+    "redirect": Case("GET", "/blobs/", "redirect", True, times=100),
+}
+LARGE_PULL_CASES = ("truncated", "length-long")
+PUSH_CASES = {
+    "drop": Case("PUT", "/blobs/uploads/", "reset", True),
+    "5xx": Case("POST", "/blobs/uploads/", "status", True, times=2, status=503),
+    "429": Case("PUT", "/manifests/", "status", True, status=429, headers=(("Retry-After", "1"),)),
+    "corrupt": Case("PUT", "/blobs/uploads/", "corrupt", False, times=100, error="DIGEST_INVALID"),
+    "length": Case("POST", "/blobs/uploads/", "length", True, extra=10),
+    "stall": Case("PUT", "/blobs/uploads/", "hang", True, flags=STALL),
+    "relocate": Case("POST", "/blobs/uploads/", "relocate", True, times=100),
+    "redirect": Case("PUT", "/blobs/uploads/", "redirect", True, times=100),
+    "lost-final-put": Case("PUT", "/blobs/uploads/", "swallow", True),
+}
+LARGE_PUSH_CASES = {
+    "5xx-first-patch": Case("PATCH", "/blobs/uploads/", "status", True, status=503),
+    "stall-first-patch": Case("PATCH", "/blobs/uploads/", "hang", True, flags=STALL),
+    "lost-final-put": Case("PUT", "/blobs/uploads/", "swallow", True, max_body=0),
+}
+
+
+@pytest.fixture
+def proxies(auth_registry: str) -> Iterator[tuple[FaultProxy, FaultProxy]]:
+    """The registry's front door, and a "storage host" on another address that brings its own
+    credentials upstream (as a presigned URL would): it must never get ours."""
+    with (
+        FaultProxy(auth_registry) as front,
+        FaultProxy(
+            auth_registry, bind="127.0.0.2", upstream_headers={"Authorization": BASIC}
+        ) as storage,
+    ):
+        yield front, storage
+
+
+def _pull_params() -> list[object]:
+    params: list[object] = [pytest.param("small", name, id=f"small-{name}") for name in PULL_CASES]
+    params += [pytest.param("large", name, id=f"large-{name}") for name in LARGE_PULL_CASES]
+    return params
+
+
+@pytest.mark.parametrize(("size", "name"), _pull_params())
+def test_pull_through_a_fault(
+    pushed: dict[str, Source], proxies: tuple[FaultProxy, FaultProxy],
+    registry_env: dict[str, str], tmp_path: Path, size: str, name: str,
+) -> None:  # fmt: skip
+    front, storage = proxies
+    source, case = pushed[size], PULL_CASES[name]
+    fault = front.add(case.fault(source, storage.address))
+    dest = tmp_path / "pulled"
+    result = run_cli(
+        "copy", f"docker://{front.address}/faults/{size}:v1", f"oci:{dest}:v1",
+        "--creds", CREDS, "--format", "json", *case.flags, env=registry_env,
+    )  # fmt: skip
+    assert fault.hits >= 1
+    if case.succeeds:
+        assert result.code == 0, result.stderr
+        assert result.json()["digest"] == source.digest
+        assert _blob_files(dest) == _blob_files(source.layout)
+    else:
+        assert_clean_error(result, 1, case.error)
+        assert not dest.exists()
+        assert list(tmp_path.iterdir()) == []
+    if name == "redirect":
+        assert any(key.startswith("GET /v2/faults/") for key in storage.requests)
+    assert storage.authorizations == [], "credentials reached another host"
+
+
+def _push_params() -> list[object]:
+    params: list[object] = [pytest.param("small", name, id=f"small-{name}") for name in PUSH_CASES]
+    params += [pytest.param("large", name, id=f"large-{name}") for name in LARGE_PUSH_CASES]
+    return params
+
+
+@pytest.mark.parametrize(("size", "name"), _push_params())
+def test_push_through_a_fault(
+    small: Source, large: Source, auth_registry: str, proxies: tuple[FaultProxy, FaultProxy],
+    registry_env: dict[str, str], skopeo: Run, tmp_path: Path, unique_name: str,
+    size: str, name: str,
+) -> None:  # fmt: skip
+    front, storage = proxies
+    source = small if size == "small" else large
+    case = PUSH_CASES[name] if size == "small" else LARGE_PUSH_CASES[name]
+    fault = front.add(case.fault(source, storage.address))
+    repo = f"faults/{unique_name}"
+    result = run_cli(
+        "copy", f"oci:{source.layout}:v1", f"docker://{front.address}/{repo}:v1",
+        "--creds", CREDS, *case.flags, env=registry_env,
+    )  # fmt: skip
+    assert fault.hits >= 1
+    direct = f"docker://{auth_registry}/{repo}:v1"
+    creds = ("--tls-verify=false", "--creds", CREDS)
+    assert storage.authorizations == [], "credentials reached another host"
+    if not case.succeeds:
+        assert_clean_error(result, 1, case.error)
+        gone = skopeo("inspect", "--raw", *creds, direct, check=False)
+        assert gone.returncode != 0 and b"manifest unknown" in gone.stderr
+        return
+    assert result.code == 0, result.stderr
+    raw = skopeo("inspect", "--raw", *creds, direct).stdout
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == source.digest
+    if size == "small":  # skopeo reads (and verifies) every blob; it would recompress a large one
+        skopeo("copy", "--src-tls-verify=false", "--src-creds", CREDS, direct, f"oci:{tmp_path}/s")
+    back = tmp_path / "back"
+    pulled = run_cli("copy", direct, f"oci:{back}:v1", "--creds", CREDS, env=registry_env)
+    assert pulled.code == 0, pulled.stderr
+    assert _blob_files(back) == _blob_files(source.layout)
+    if name in ("relocate", "redirect"):
+        assert any(key.startswith("PUT /v2/faults/") for key in storage.requests)
+
+
+def test_a_layer_listed_twice_is_fetched_once(
+    pushed: dict[str, Source], auth_registry: str, proxies: tuple[FaultProxy, FaultProxy],
+    registry_env: dict[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    """BuildKit writes the same empty layer twice into a manifest; parallel downloads of one
+    digest raced on one spool file. Each digest is now fetched once, and every pull works."""
+    front, _ = proxies
+    source = pushed["small"]
+    index = json.loads((source.layout / "index.json").read_text())
+    manifest_path = source.layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]
+    manifest = json.loads(manifest_path.read_text())
+    manifest["layers"] = [manifest["layers"][0], *manifest["layers"]]
+    data = json.dumps(manifest, separators=(",", ":")).encode()
+    media_type = index["manifests"][0]["mediaType"]
+    # put the manifest on the registry as a tag (its blobs are there already)
+    put = httpx.put(
+        f"http://{auth_registry}/v2/faults/small/manifests/twice", content=data,
+        headers={"Content-Type": media_type, "Authorization": BASIC},
+    )  # fmt: skip
+    assert put.status_code == 201, put.text
+    duplicated = manifest["layers"][0]["digest"]
+    # slow the blob down so that parallel fetches of it would overlap
+    front.add(Fault("GET", f"/blobs/{duplicated}", "delay", times=100, delay=0.3))
+    for attempt in range(2):
+        front.requests.clear()
+        dest = tmp_path / f"pulled-{attempt}"
+        result: CliResult = run_cli(
+            "copy", f"docker://{front.address}/faults/small:twice", f"oci:{dest}:v1",
+            "--creds", CREDS, "--format", "json", env=registry_env,
+        )  # fmt: skip
+        assert result.code == 0, result.stderr
+        assert front.requests[f"GET /v2/faults/small/blobs/{duplicated}"] == 1
+        assert _blob_files(dest).keys() >= {duplicated[7:]}
