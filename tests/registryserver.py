@@ -12,7 +12,7 @@ from pathlib import Path
 import bcrypt
 import httpx
 
-from realtools import free_tcp_port, need
+from realtools import free_tcp_port, need, unavailable
 
 USER, PASSWORD = "alice", "s3cret"
 
@@ -59,3 +59,17 @@ def running_registry(root: Path, auth_yaml: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def non_loopback_address() -> str:
+    """An IPv4 address of this machine that is not loopback (the provisioned bridge or the
+    network interface): plain HTTP to it crosses a network as far as the rules are concerned."""
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[2] == "inet" and not fields[3].startswith("127."):
+            return fields[3].split("/", 1)[0]
+    unavailable("no non-loopback IPv4 address on this machine")
+    raise AssertionError("unreachable")

@@ -1,15 +1,20 @@
-"""Registry pieces that need no server: challenges, credentials, schemes, retries, progress."""
+"""Registry pieces that need no server: challenges, credentials, schemes, retries, progress,
+the trust rules (loopback, origins, upload offsets, private credential files, no password
+echoed)."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import os
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
+from helpers import assert_clean_error, run_cli
 from scratchpack.cli.progress import RichProgress
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model import mediatypes as mt
@@ -17,6 +22,7 @@ from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
 from scratchpack.transports.registry import auth
 from scratchpack.transports.registry.client import RegistryClient, RetryPolicy, plain_http_allowed
+from scratchpack.transports.registry.repository import resume_offset
 
 
 def test_parse_challenge() -> None:
@@ -122,3 +128,94 @@ def test_progress_bars_render_on_a_terminal() -> None:
     assert blob.digest.short() in text
     assert "uploaded" in text
     assert "2.0 MB" in text
+
+
+def test_plain_http_only_for_parsed_loopback_addresses() -> None:
+    for host in ("localhost", "LOCALHOST:5000", "127.0.0.1", "127.0.0.2:5000", "[::1]:5000",
+                 "[::ffff:127.0.0.1]:5000", "[::1]"):  # fmt: skip
+        assert plain_http_allowed(host), host
+    for host in ("127.attacker.example", "127.attacker.example:5000", "localhost.attacker.example",
+                 "[::ffff:10.0.0.1]:5000", "0.0.0.0:5000", "10.0.0.1", "[2001:db8::1]:443",
+                 "1270.0.0.1", "127.0.0.1.nip.io:5000"):  # fmt: skip
+        assert not plain_http_allowed(host), host
+
+
+def test_credentials_belong_to_the_registry_origin_only() -> None:
+    with RegistryClient("registry.example.com") as client:
+        assert client.owns(httpx.URL("https://registry.example.com/v2/x/blobs/uploads/1"))
+        assert client.owns(httpx.URL("https://REGISTRY.example.com:443/v2/"))
+        for other in ("http://registry.example.com/v2/", "https://registry.example.com:5000/",
+                      "https://storage.example.com/blob", "https://registry.example.com.evil/",
+                      "https://[::ffff:127.0.0.1]/v2/"):  # fmt: skip
+            assert not client.owns(httpx.URL(other)), other
+    with RegistryClient("docker.io") as hub:  # the credentials for docker.io go to its API host
+        assert hub.owns(httpx.URL("https://registry-1.docker.io/v2/"))
+        assert not hub.owns(httpx.URL("https://docker.io/v2/"))
+
+
+def test_upload_resume_offset_reads_distribution_ranges() -> None:
+    mib = 1 << 20
+    # distribution 2.8 answers "0-0" for an upload that holds nothing: resume at 0, not 1
+    assert resume_offset(0, 0, 16 * mib) == 0
+    assert resume_offset(None, 0, 16 * mib) == 0
+    assert resume_offset(16 * mib - 1, 0, 16 * mib) == 16 * mib  # the chunk was applied
+    assert resume_offset(16 * mib - 1, 16 * mib, 32 * mib) == 16 * mib  # it was lost
+    assert resume_offset(32 * mib - 1, 16 * mib, 32 * mib) == 32 * mib
+    # anything else is not trusted: start again
+    assert resume_offset(5, 16 * mib, 32 * mib) is None
+    assert resume_offset(40 * mib, 16 * mib, 32 * mib) is None
+    assert resume_offset(None, 16 * mib, 32 * mib) is None
+
+
+def test_login_store_is_private_under_umask_000(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    config_dir = tmp_path / "home" / ".docker"
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    previous = os.umask(0)
+    try:
+        path = auth.store("reg.example.com", auth.Credentials("a", "b"))
+        os.umask(0)
+        existing = tmp_path / "shared"
+        existing.mkdir(mode=0o755)
+        monkeypatch.setenv("REGISTRY_AUTH_FILE", str(existing / "auth.json"))
+        other = auth.store("reg.example.com", auth.Credentials("a", "b"))
+    finally:
+        os.umask(previous)
+    assert config_dir.stat().st_mode & 0o777 == 0o700
+    assert config_dir.parent.stat().st_mode & 0o777 == 0o700  # created for it, so private too
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert existing.stat().st_mode & 0o777 == 0o755  # an existing directory is left alone
+    assert other.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("copy", "docker://alice:s3cret@127.0.0.1:5000/x:1", "oci:out"),
+        ("copy", "alice:s3cret@127.0.0.1:5000/x:1", "oci:out"),
+        ("copy", "oci:in", "docker://alice:s3cret@registry.example.com/x:1"),
+        ("digest", "alice:s3cret@registry.example.com/x:1"),
+        ("inspect", "docker://alice:s3cret@registry.example.com:5000/x"),
+        ("tags", "docker://alice:s3cret@registry.example.com"),
+        ("login", "alice:s3cret@registry.example.com", "-u", "alice", "--password-stdin"),
+    ],
+)
+def test_a_password_in_an_image_name_is_never_echoed(args: tuple[str, ...], tmp_path: Path) -> None:
+    result = run_cli(*args, cwd=tmp_path, stdin="x\n")
+    assert "s3cret" not in result.stdout + result.stderr
+    assert_clean_error(result, 2, "alice:***@", "credentials")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nothing_goes_from_https_down_to_plain_http() -> None:
+    with RegistryClient("registry.example.com") as client:
+        with pytest.raises(ScratchpackError, match=r"refusing plain HTTP to storage\.example\.com"):
+            client.check_scheme(httpx.URL("http://storage.example.com/blob"), "a redirect")
+        with pytest.raises(ScratchpackError, match="not an HTTP"):
+            client.check_scheme(httpx.URL("file:///etc/passwd"), "a redirect")
+        client.check_scheme(httpx.URL("https://storage.example.com/blob"), "a redirect")
+        client.check_scheme(httpx.URL("http://127.0.0.1:5000/blob"), "a redirect")  # loopback
+    with RegistryClient("registry.example.com", tls_verify=False) as insecure:
+        insecure.check_scheme(httpx.URL("http://storage.example.com/blob"), "a redirect")
