@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,16 @@ def layout(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Path
     result = run_cli("pack", examples.hello, "-o", f"oci:{path}:v1")
     assert result.code == 0, result.stderr
     return path
+
+
+@pytest.fixture(scope="module")
+def shared(registry: str, layout: Path) -> str:
+    """The layout pushed once (as REPO:v1) to the shared test registry, for the tests that
+    only read it."""
+    repo = f"trust/shared-{uuid.uuid4().hex[:12]}"
+    result = run_cli("copy", f"oci:{layout}:v1", f"docker://{registry}/{repo}:v1")
+    assert result.code == 0, result.stderr
+    return repo
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +182,7 @@ class _CountingPlainServer:
 
 
 def test_plain_http_registry_on_https_fails_at_once_and_names_the_fix(
-    registry: str, layout: Path, tmp_path: Path
+    registry: str, shared: str
 ) -> None:
     address = non_loopback_address()
     server = _CountingPlainServer(address)
@@ -183,21 +194,16 @@ def test_plain_http_registry_on_https_fails_at_once_and_names_the_fix(
     assert "failed after" not in result.stderr
     assert server.connections == 1  # not retried
     # the advice works: the same kind of server, a real registry behind it
-    pushed = run_cli("copy", f"oci:{layout}:v1", f"docker://{registry}/trust/plain:v1")
-    assert pushed.code == 0, pushed.stderr
     with FaultProxy(registry, bind=address) as plain:
-        via = f"docker://{plain.address}/trust/plain:v1"
-        assert_clean_error(run_cli("digest", via), 1, "--tls-verify=false")
-        ok = run_cli("digest", via, "--tls-verify=false")
+        ok = run_cli("digest", f"docker://{plain.address}/{shared}:v1", "--tls-verify=false")
         assert ok.code == 0, ok.stderr
         assert ok.stdout.strip().startswith("sha256:")
 
 
 def test_tags_link_loops_and_endless_pages_are_refused(
-    registry: str, layout: Path, unique_name: str, monkeypatch: pytest.MonkeyPatch
+    registry: str, shared: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = f"trust/{unique_name}"
-    assert run_cli("copy", f"oci:{layout}:v1", f"docker://{registry}/{repo}:v1").code == 0
+    repo = shared
     with FaultProxy(registry) as front:
         same = f'</v2/{repo}/tags/list?n=1000>; rel="next"'
         front.add(Fault("GET", "/tags/list", "header", times=3, headers={"Link": same}))
@@ -243,11 +249,10 @@ def _run_measured(tmp_path: Path, *args: str, env: dict[str, str] | None = None)
     ],
 )
 def test_huge_answers_are_refused_without_reading_them(
-    registry: str, layout: Path, tmp_path: Path, unique_name: str,
+    registry: str, shared: str, tmp_path: Path,
     what: str, method: str, path: str, declare: bool, command: str, message: str,
 ) -> None:  # fmt: skip
-    repo = f"trust/{unique_name}"
-    assert run_cli("copy", f"oci:{layout}:v1", f"docker://{registry}/{repo}:v1").code == 0
+    repo = shared
     with FaultProxy(registry) as front:
         front.add(Fault(method, path, "inflate", times=100, extra=HUGE, declare=declare))
         target = f"docker://{front.address}/{repo}" + ("" if command == "tags" else ":v1")
