@@ -15,7 +15,9 @@ PUT):
 - ``stall``: send the headers and half the body, go silent ``delay`` seconds, then cut;
 - ``corrupt``: flip a byte of the request body (PUT/PATCH/POST with one) or else of the
   response body;
-- ``length``: send the whole body under a ``Content-Length`` off by ``extra`` bytes, then cut;
+- ``length``: send the whole body under a ``Content-Length`` off by ``extra`` bytes, then cut
+  (or, with ``keep_alive``, leave the connection open: a short length leaves the rest of the
+  body on it, where the client's next request would find it);
 - ``append``: send ``extra`` bytes more than the upstream did (and a matching length);
 - ``inflate``: answer 200 with ``extra`` bytes of padding, with a ``Content-Length`` if
   ``declare`` else delimited by closing the connection (a hostile huge response);
@@ -59,6 +61,7 @@ class Fault:
     extra: int = 0
     declare: bool = True
     max_body: int | None = None
+    keep_alive: bool = False
     hits: int = 0
     seen: int = 0
 
@@ -187,7 +190,7 @@ class FaultProxy:
             return
         with contextlib.suppress(OSError):
             h.wfile.write(data)
-        if action == "length":
+        if action == "length" and not fault.keep_alive:
             self._cut(h)
 
     def _answer_without_upstream(self, h: BaseHTTPRequestHandler, fault: Fault) -> bool:

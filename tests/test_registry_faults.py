@@ -124,6 +124,7 @@ class Case:
     extra: int = 0
     after: int = 0
     max_body: int | None = None
+    keep: bool = False  # the connection stays open after a wrong Content-Length
     flags: tuple[str, ...] = ()
     error: str = ""
 
@@ -131,7 +132,8 @@ class Case:
         return Fault(
             self.method, self.path.replace("BIGGEST", source.biggest), self.action,
             times=self.times, status=self.status, headers=dict(self.headers), extra=self.extra,
-            after=self.after, max_body=self.max_body, delay=4.0, target=storage,
+            after=self.after, max_body=self.max_body, keep_alive=self.keep, delay=4.0,
+            target=storage,
         )  # fmt: skip
 
 
@@ -144,6 +146,7 @@ PULL_CASES = {
     "truncated": Case("GET", "/blobs/BIGGEST", "drop", True, times=2),
     "length-long": Case("GET", "/blobs/BIGGEST", "length", True, extra=1000),
     "length-short": Case("GET", "/blobs/BIGGEST", "length", True, extra=-1000),
+    "length-short-kept": Case("GET", "/blobs/", "length", True, times=3, extra=-100, keep=True),
     "body-too-long": Case(
         "GET",
         "/blobs/BIGGEST",

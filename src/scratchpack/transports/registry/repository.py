@@ -125,19 +125,24 @@ class ResumingReader:
         return b""
 
     def _resume(self, exc: Exception | None) -> None:
-        self.close()
-        if self._resumes <= 0:
-            why = f"{exc or 'connection closed early'}"
-            if isinstance(exc, httpx.TimeoutException):
-                why = f"timed out after {self._repo.client.timeout:g} s without data"
-            raise TransportError(
-                f"{self._repo.client.host}: download of {self._descriptor.digest} failed after "
-                f"{self._attempts} attempt{'s' if self._attempts > 1 else ''}: {why}"
-            )
-        self._resumes -= 1
-        self._attempts += 1
-        self._repo.client.stats["retries"] += 1
-        self._open()
+        while True:
+            self.close()
+            if self._resumes <= 0:
+                why = f"{exc or 'connection closed early'}"
+                if isinstance(exc, httpx.TimeoutException):
+                    why = f"timed out after {self._repo.client.timeout:g} s without data"
+                raise TransportError(
+                    f"{self._repo.client.host}: download of {self._descriptor.digest} failed "
+                    f"after {self._attempts} attempt{'s' if self._attempts > 1 else ''}: {why}"
+                )
+            self._resumes -= 1
+            self._attempts += 1
+            self._repo.client.stats["retries"] += 1
+            try:
+                self._open()
+                return
+            except httpx.TransportError as again:  # dropped while skipping what we have
+                exc = again
 
     def readable(self) -> bool:
         return True
