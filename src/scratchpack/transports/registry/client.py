@@ -131,10 +131,9 @@ def _size(n: int) -> str:
 def _buffered(response: httpx.Response, data: bytes) -> httpx.Response:
     """A copy of ``response`` holding ``data`` (read raw: no content decoding)."""
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
-    copy = httpx.Response(
+    return httpx.Response(
         response.status_code, headers=headers, content=data, request=response.request
     )
-    return copy
 
 
 @dataclass
@@ -451,26 +450,21 @@ class RegistryClient:
         attempt = 0
         while True:
             self.stats["requests"] += 1
-            sent: dict[str, str] = {}
-
-            def auth_for(u: httpx.URL, sent: dict[str, str] = sent) -> dict[str, str]:
-                header = self._auth_header(scope, u)
-                sent.clear()
-                sent.update(header)
-                return header
-
+            response = None
             try:
-                response = self._send_following(method, url, headers or {}, content, auth_for)
+                response = self._send_following(
+                    method, url, headers or {}, content, lambda u: self._auth_header(scope, u)
+                )
                 status = response.status_code
                 if status in ok and not stream:
-                    data = (
-                        b""
-                        if method == "HEAD"
-                        else read_capped(response, limit, f"{self.host}: {where}")
-                    )
+                    data = b""
+                    if method != "HEAD":
+                        data = read_capped(response, limit, f"{self.host}: {where}")
                     response.close()
                     return _buffered(response, data)
             except httpx.TransportError as exc:
+                if response is not None:
+                    response.close()
                 tls = _permanent_tls_failure(exc)
                 if tls is not None:
                     raise self._tls_error(tls) from exc
@@ -485,7 +479,8 @@ class RegistryClient:
             if status == 401 and auth_tries < 2 and self.owns(response.url):
                 auth_tries += 1
                 _discard(response)
-                self._authenticate(response, scope, sent.get("Authorization", ""))
+                sent = response.request.headers.get("Authorization", "")
+                self._authenticate(response, scope, sent)
                 continue
             if retry and status in RETRY_STATUS and attempt + 1 < self.retry.attempts:
                 retry_after = response.headers.get("Retry-After")
