@@ -269,6 +269,46 @@ def test_compressed_archive_layer_is_checked_against_its_diff_id(
     assert not dest.exists()
 
 
+def test_hard_links_only_to_files_nobody_else_can_change(
+    examples: Examples, tmp_path: Path
+) -> None:
+    """A layout's blob is shared by hard link only if it is ours and not group/other
+    writable: anyone else could change a shared inode after we verified it."""
+    source = tmp_path / "src"
+    ok = run_cli("pack", examples.hello, "-o", f"oci:{source}:v1", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    app = layout_manifest(source, "v1")["layers"][1]["digest"].split(":")[1]
+    linked, copied = tmp_path / "linked", tmp_path / "copied"
+    assert run_cli("copy", f"oci:{source}:v1", f"oci:{linked}:v1").code == 0
+    (source / "blobs/sha256" / app).chmod(0o664)
+    assert run_cli("copy", f"oci:{source}:v1", f"oci:{copied}:v1").code == 0
+    original = (source / "blobs/sha256" / app).stat()
+    assert (linked / "blobs/sha256" / app).stat().st_ino == original.st_ino
+    assert (copied / "blobs/sha256" / app).stat().st_ino != original.st_ino
+    assert (copied / "blobs/sha256" / app).read_bytes() == (
+        source / "blobs/sha256" / app
+    ).read_bytes()
+
+
+def test_a_damaged_blob_already_in_the_layout_is_replaced(
+    examples: Examples, tmp_path: Path, skopeo: Run, umoci: Run
+) -> None:
+    """A blob of the right name and size is hashed, not trusted: a damaged one is rewritten."""
+    layout = tmp_path / "out"
+    ok = run_cli("pack", examples.hello, "-o", f"oci:{layout}:v1", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    shared = layout_manifest(layout, "v1")["layers"][0]["digest"].split(":")[1]
+    path = layout / "blobs/sha256" / shared
+    path.write_bytes(_corrupt(path.read_bytes(), "flip"))
+    ok = run_cli("pack", examples.httpd, "-o", f"oci:{layout}:v2", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    assert layout_manifest(layout, "v2")["layers"][0]["digest"] == f"sha256:{shared}"
+    import hashlib
+
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == shared
+    _check_readers(layout, {"v1", "v2"}, skopeo, umoci)
+
+
 # -- 3. conversions into oci: that skopeo and umoci read -------------------------------------
 
 

@@ -3,8 +3,13 @@
 Between OCI layouts and registries nothing is converted: manifests and blobs move byte for
 byte, so the manifest digest is preserved, and ``--all`` copies every manifest of an index.
 Anything involving a ``docker save`` archive or the daemon goes through the image model:
-uncompressed archive layers are gzip-compressed for OCI layouts and registries (as skopeo
-does), and compressed layers are expanded for archives.
+uncompressed archive layers are gzip-compressed for OCI layouts and registries, in an OCI
+manifest for layouts and a Docker schema 2 one for registries (as skopeo does), and compressed
+layers are expanded for archives.
+
+Every blob is verified before it enters the destination: a layout's ``LayoutWriter`` checks
+size and digest while staging, a registry push hashes a local blob first and streams it
+verified again, and a remote blob is spooled to a verified private file.
 """
 
 from __future__ import annotations

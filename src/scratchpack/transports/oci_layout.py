@@ -245,7 +245,7 @@ def _can_share_inode(path: Path) -> bool:
     (our uid) can modify. Anyone else's file, or one others may write, is copied instead,
     since a later write to a shared inode would change our copy too."""
     try:
-        info = path.stat()
+        info = path.lstat()  # a symlink is never linked: the link would be the symlink
     except OSError:
         return False
     return (
@@ -279,7 +279,10 @@ class LayoutWriter:
             raise ScratchpackError(
                 f"cannot write oci:{directory}: it exists and is not a directory"
             )
+        # A non-empty directory may be a layout another writer renamed into place just now.
         self.new = not is_layout(directory)
+        if self.new and directory.is_dir() and any(directory.iterdir()):
+            self.new = not is_layout(directory)
         if self.new:
             if directory.is_dir() and any(directory.iterdir()):
                 raise ScratchpackError(
@@ -370,6 +373,8 @@ class LayoutWriter:
         try:
             if linked:
                 with tmp.open("rb") as handle:
+                    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode) or tmp.is_symlink():
+                        raise ScratchpackError(f"{path}: {_blob_name(descriptor)} changed type")
                     _hash_to_end(_verifying(handle, descriptor))
                 tmp.replace(target)
             else:
