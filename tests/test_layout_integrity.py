@@ -309,6 +309,27 @@ def test_a_damaged_blob_already_in_the_layout_is_replaced(
     _check_readers(layout, {"v1", "v2"}, skopeo, umoci)
 
 
+def test_archive_config_must_hash_to_its_name(examples: Examples, tmp_path: Path) -> None:
+    archive = tmp_path / "src.tar"
+    ok = run_cli("pack", examples.httpd, "-o", f"docker-archive:{archive}:src:v1", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    config = str(docker_archive.manifest_entries(archive)[0]["Config"])
+    out = archive.with_suffix(".new")
+    with tarfile.open(archive) as src, tarfile.open(out, "w") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == config:
+                doc = json.loads(data)
+                doc["config"]["User"] = "0:0"  # root, under the old name
+                data = json.dumps(doc).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    out.replace(archive)
+    result = run_cli("copy", f"docker-archive:{archive}", f"oci:{tmp_path / 'dest'}:v1")
+    assert_clean_error(result, 1, config.removesuffix(".json"), "digest mismatch")
+    assert not (tmp_path / "dest").exists()
+
+
 # -- 3. conversions into oci: that skopeo and umoci read -------------------------------------
 
 
@@ -433,6 +454,32 @@ def test_stale_temporary_files_are_removed_on_the_next_write(
     assert ok.code == 0, ok.stderr
     assert [p for p in stale if p.exists()] == []
     assert [p for p in live if p.exists()] == live
+
+
+def test_a_live_writers_temporaries_are_never_removed(tmp_path: Path) -> None:
+    """Its lock protects a live temporary even when its pid means nothing here (another pid
+    namespace) and it is old; a symlink under a temporary name is removed, not followed."""
+    from scratchpack.fsutil import atomic_file, remove_stale
+
+    target = tmp_path / "victim"
+    target.write_text("keep me")
+    (tmp_path / f".x.{_dead_pid()}.abcd.tmp").symlink_to(target)
+    sweep = [sys.executable, "-c", "import sys; from pathlib import Path; "
+             "from scratchpack.fsutil import remove_stale; "
+             "print(len(remove_stale(Path(sys.argv[1]))))", str(tmp_path)]  # fmt: skip
+    with atomic_file(tmp_path / "blob") as out:
+        out.write(b"partial")
+        (live,) = [p for p in tmp_path.iterdir() if p.name.startswith(".blob.")]
+        renamed = live.with_name(f".blob.{_dead_pid()}.zzzz.tmp")  # as seen from elsewhere
+        live.rename(renamed)
+        os.utime(renamed, (time.time() - 7200, time.time() - 7200))
+        swept = subprocess.run(sweep, capture_output=True, text=True, check=True, env=_env())
+        assert swept.stdout.strip() == "1"  # the symlink only
+        assert renamed.exists()
+        renamed.rename(live)
+    assert (tmp_path / "blob").read_bytes() == b"partial"
+    assert target.read_text() == "keep me"
+    assert remove_stale(tmp_path) == []
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def fsync_directory(directory: Path) -> None:
 
 
 class TempDirectory:
-    """A private (0700) temporary directory beside ``near``'s contents, locked while it lives.
+    """A private (0700) temporary directory in ``parent``, locked while it lives.
 
     ``release()`` lets go of it without deleting (after it was renamed into place);
     ``remove()`` deletes it.

@@ -376,6 +376,7 @@ class LayoutWriter:
                     if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode) or tmp.is_symlink():
                         raise ScratchpackError(f"{path}: {_blob_name(descriptor)} changed type")
                     _hash_to_end(_verifying(handle, descriptor))
+                    os.fsync(handle.fileno())  # its writer may not have: durable before named
                 tmp.replace(target)
             else:
                 tmp.unlink(missing_ok=True)
