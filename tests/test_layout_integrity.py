@@ -456,6 +456,36 @@ def test_stale_temporary_files_are_removed_on_the_next_write(
     assert [p for p in live if p.exists()] == live
 
 
+def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
+    examples: Examples, tmp_path: Path
+) -> None:
+    layout = tmp_path / "out"
+    ok = run_cli("pack", examples.hello, "-o", f"oci:{layout}:v1", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    before = _listing(layout)
+    big = tmp_path / "big"
+    big.write_bytes(examples.hello.read_bytes() + os.urandom(64 << 20))
+    proc = subprocess.Popen(
+        _cli("pack", big, "-o", f"oci:{layout}:big", "--tz", "UTC"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        p.endswith(".tmp") and p.count("/") == 0 for p in _listing(layout)
+    ):
+        time.sleep(0.01)
+    time.sleep(0.3)  # let it write part of a layer
+    proc.kill()
+    proc.wait()
+    leftovers = [p for p in _listing(layout) if ".tmp" in p]
+    assert leftovers, "the killed pack left nothing to clean up: test timing is off"
+    ok = run_cli("pack", examples.httpd, "-o", f"oci:{layout}:v2", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    assert [p for p in _listing(layout) if ".tmp" in p] == []
+    assert _tags(layout) == {"v1", "v2"}
+    assert set(before) <= set(_listing(layout))
+
+
 def test_a_live_writers_temporaries_are_never_removed(tmp_path: Path) -> None:
     """Its lock protects a live temporary even when its pid means nothing here (another pid
     namespace) and it is old; a symlink under a temporary name is removed, not followed."""
