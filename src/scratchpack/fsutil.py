@@ -1,36 +1,71 @@
-"""Atomic file system writes: nothing half-written is ever left under a final name."""
+"""Atomic file system writes: nothing half-written is ever left under a final name.
+
+Every temporary name this module makes is ``.<name>.<pid>.<random>.tmp`` beside its target,
+and its creator holds a shared ``flock`` on it while it lives, so that a later writer can tell
+the leftovers of a killed process (lock free, and its pid dead or the file old) from the work
+of a live one, even one in another pid namespace, and remove them (``remove_stale``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from scratchpack.errors import ScratchpackError
 
+STALE_AGE = 3600  # seconds: a temporary whose creator cannot be identified is stale after this
+_TEMP_RE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?(?P<token>[A-Za-z0-9_]+)\.tmp$")
+
 
 def describe_os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def temp_prefix(name: str) -> str:
+    """The start of a temporary name for ``name``: ``.<name>.<pid>.`` (mkstemp adds the rest)."""
+    return f".{name}.{os.getpid()}."
+
+
+def _hold(fd: int) -> None:
+    """A shared lock on our own temporary, so cleaners know it is alive."""
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+
+
 @contextlib.contextmanager
-def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only on success."""
+def atomic_file(path: Path, mode: int = 0o644, *, fsync: bool = False) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only on success.
+
+    With ``fsync`` the data reach the disk before the rename, so that after a crash the
+    name holds either the old content or the whole new one.
+    """
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent
+        )
     except OSError as exc:
         raise ScratchpackError(f"cannot write {path}: {describe_os_error(exc)}") from exc
+    _hold(fd)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-        tmp.chmod(mode & ~_umask())
-        tmp.replace(path)
+            if fsync:
+                os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode & ~_umask())
+            tmp.replace(path)
+        if fsync:
+            fsync_directory(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ScratchpackError(f"cannot write {path}: {describe_os_error(exc)}") from exc
@@ -39,28 +74,57 @@ def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    with atomic_file(path, mode) as handle:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = False) -> None:
+    with atomic_file(path, mode, fsync=fsync) as handle:
         handle.write(data)
 
 
-@contextlib.contextmanager
-def staged_directory(final: Path) -> Iterator[Path]:
-    """A temporary directory beside ``final``, renamed to ``final`` only on success."""
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        os.fsync(fd)
     except OSError as exc:
-        raise ScratchpackError(f"cannot write {final}: {describe_os_error(exc)}") from exc
-    try:
-        yield tmp
-        tmp.chmod(0o755 & ~_umask())
-        tmp.rename(final)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ScratchpackError(f"cannot write {final}: {describe_os_error(exc)}") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # some file systems cannot
+            raise
+    finally:
+        os.close(fd)
+
+
+class TempDirectory:
+    """A private (0700) temporary directory in ``parent``, locked while it lives.
+
+    ``release()`` lets go of it without deleting (after it was renamed into place);
+    ``remove()`` deletes it.
+    """
+
+    def __init__(self, parent: Path, name: str) -> None:
+        try:
+            self.path = Path(tempfile.mkdtemp(prefix=temp_prefix(name), suffix=".tmp", dir=parent))
+        except OSError as exc:
+            raise ScratchpackError(
+                f"cannot write {parent / name}: {describe_os_error(exc)}"
+            ) from exc
+        self._fd: int | None = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        _hold(self._fd)
+
+    def rename_to(self, final: Path) -> None:
+        """Publish the directory as ``final`` (mode 0755 less the umask); OSError if taken."""
+        self.path.chmod(0o755 & ~_umask())
+        self.path.rename(final)
+        self.path = final
+        self.release()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def remove(self) -> None:
+        """Delete the directory, unless it was published."""
+        if self._fd is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.release()
 
 
 @contextlib.contextmanager
@@ -68,28 +132,90 @@ def scratch_directory(near: Path, prefix: str = "scratchpack") -> Iterator[Path]
     """A temporary work directory on the same file system as ``near`` (so renames work)."""
     base = near if near.is_dir() else near.parent
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{prefix}.", suffix=".tmp", dir=base))
-    except OSError:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}."))
+        scratch = TempDirectory(base, prefix)
+    except ScratchpackError:
+        scratch = TempDirectory(Path(tempfile.gettempdir()), prefix)
     try:
-        yield tmp
+        yield scratch.path
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        scratch.remove()
 
 
-def link_or_copy(source: Path, dest: Path) -> None:
-    """Put ``source``'s bytes at ``dest`` atomically, by hard link when on one file system."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold ``flock(LOCK_EX)`` on ``path`` (created if missing, never a symlink followed).
+
+    The lock file is never renamed or deleted: a lock on a file that a rename replaces
+    would lock nothing.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-        tmp.replace(dest)
+        fd = os.open(path, flags, 0o644)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ScratchpackError(f"cannot write {dest}: {describe_os_error(exc)}") from exc
+        raise ScratchpackError(f"cannot lock {path}: {describe_os_error(exc)}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def remove_stale(directory: Path, name: str | None = None) -> list[Path]:
+    """Delete the temporaries in ``directory`` that no live writer owns; return them.
+
+    A temporary (``.<name>[.<pid>].<random>.tmp``, for one ``name`` if given) is stale when
+    nobody holds a lock on it and either its pid is not a running process or it is older
+    than ``STALE_AGE``. Symlinks are removed, never followed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_RE.match(entry.name)
+        if not match or (name is not None and match["name"] != name):
+            continue
+        path = Path(entry.path)
+        if _is_stale(path, match["pid"]):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
+def _is_stale(path: Path, pid_text: str | None) -> bool:
+    try:
+        info = path.lstat()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP  # a symlink under a temporary name: never ours
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # its writer is alive
+    finally:
+        os.close(fd)
+    if pid_text is not None and not _pid_alive(int(pid_text)):
+        return True
+    return time.time() - info.st_mtime > STALE_AGE
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a pid we can judge: leave it to the age rule
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # EPERM: someone else's live process
+    return True
 
 
 def check_parent_writable(path: Path) -> None:

@@ -15,7 +15,7 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from scratchpack.errors import ScratchpackError, UsageError
 
@@ -208,11 +208,28 @@ def write_tar(contents: LayerContents, out: BinaryIO, mtime: int) -> None:
                     _add_source(tar, info, entry.source)
 
 
+class _SourceReader:
+    """A source file for ``tar.addfile``: its read errors name the file; errors writing the
+    output (a full disk) pass through untouched, for the writer to report as such."""
+
+    def __init__(self, handle: BinaryIO, source: Path) -> None:
+        self._handle = handle
+        self._source = source
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._handle.read(n)
+        except OSError as exc:
+            raise ScratchpackError(f"cannot read {self._source}: {exc.strerror or exc}") from exc
+
+
 def _add_source(tar: tarfile.TarFile, info: tarfile.TarInfo, source: Path) -> None:
     try:
-        with source.open("rb") as handle:
-            if os.fstat(handle.fileno()).st_size != info.size:
-                raise ScratchpackError(f"{source} changed size while it was being packed")
-            tar.addfile(info, handle)
+        handle = source.open("rb")
+        size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise ScratchpackError(f"cannot read {source}: {exc.strerror or exc}") from exc
+    with handle:
+        if size != info.size:
+            raise ScratchpackError(f"{source} changed size while it was being packed")
+        tar.addfile(info, cast(BinaryIO, _SourceReader(handle, source)))

@@ -3,28 +3,33 @@
 Between OCI layouts and registries nothing is converted: manifests and blobs move byte for
 byte, so the manifest digest is preserved, and ``--all`` copies every manifest of an index.
 Anything involving a ``docker save`` archive or the daemon goes through the image model:
-uncompressed archive layers are gzip-compressed for OCI layouts and registries (as skopeo
-does), and compressed layers are expanded for archives.
+uncompressed archive layers are gzip-compressed for OCI layouts and registries, in an OCI
+manifest for layouts and a Docker schema 2 one for registries (as skopeo does), and compressed
+layers are expanded for archives.
+
+Every blob is verified before it enters the destination: a layout's ``LayoutWriter`` checks
+size and digest while staging, a registry push hashes a local blob first and streams it
+verified again, and a remote blob is spooled to a verified private file.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
 from scratchpack.errors import FormatError, UsageError
-from scratchpack.fsutil import atomic_file, link_or_copy, staged_directory
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
-from scratchpack.model.image import Image
+from scratchpack.model.image import BlobSource, Image
 from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
 from scratchpack.transports import oci_layout
 from scratchpack.transports.dispatch import open_image, write_image
@@ -168,72 +173,87 @@ class RegistrySource:
 
 
 class RawDestination(Protocol):
-    def ensure_blob(
-        self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
-    ) -> str: ...
+    def ensure_blob(self, descriptor: Descriptor, source: RawSource) -> str: ...
     def put_manifest(self, data: bytes, media_type: str, top: bool) -> None: ...
 
 
 class OciDestination:
-    """Blobs into the layout (a staged copy when it is new); index.json written at commit."""
+    """Blobs verified into the layout writer's staging; index.json written at commit."""
 
-    def __init__(self, root: Path, name: OciName) -> None:
-        self.root = root
+    def __init__(self, writer: oci_layout.LayoutWriter, name: OciName, progress: Progress) -> None:
+        self.writer = writer
         self.name = name
-        (root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        self.progress = progress
         self.top_entry: Descriptor | None = None
 
-    def blob_path(self, digest: Digest) -> Path:
-        return self.root / "blobs" / digest.algorithm / digest.hex
-
-    def ensure_blob(
-        self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
-    ) -> str:
-        path = self.blob_path(descriptor.digest)
-        if path.is_file() and path.stat().st_size == descriptor.size:
+    def ensure_blob(self, descriptor: Descriptor, source: RawSource) -> str:
+        if self.writer.has_blob(descriptor):
             return "existing"
-        source = fetch()
-        if source.parent == path.parent:
-            source.replace(path)
-        else:
-            link_or_copy(source, path)
+        local = source.local_path(descriptor)
+        if local is not None and local.is_file():
+            self.writer.put_file(descriptor, local)
+            return "copied"
+        self.progress.blob_started(descriptor)
+        with source.open_blob(descriptor) as stream:
+            counted = CountingReader(stream, lambda n: self.progress.blob_advanced(descriptor, n))
+            self.writer.put_stream(descriptor, cast(BinaryIO, counted))
         return "copied"
 
     def put_manifest(self, data: bytes, media_type: str, top: bool) -> None:
-        digest = Digest.of(data)
-        path = self.blob_path(digest)
-        if not path.exists():
-            with atomic_file(path) as out:
-                out.write(data)
+        descriptor = Descriptor(media_type, Digest.of(data), len(data))
+        self.writer.put_bytes(descriptor, data)
         if top:
-            self.top_entry = Descriptor(media_type, digest, len(data))
+            self.top_entry = descriptor
 
-    def commit(self) -> None:
+    def commit(self, force: bool) -> None:
         assert self.top_entry is not None
         tag = self.name.tag or oci_layout.DEFAULT_TAG
-        oci_layout.set_tag(self.root, tag, self.top_entry)
-
-    def spool_dir(self) -> Path:
-        return self.root / "blobs" / "sha256"
+        self.writer.commit(tag, self.top_entry, force=force)
 
 
 class RegistryDestination:
-    def __init__(self, name: RegistryName, options: RegistryOptions, progress: Progress) -> None:
+    def __init__(
+        self, name: RegistryName, options: RegistryOptions, progress: Progress, spool: Path
+    ) -> None:
         self.name = name
         self.options = options
         self.progress = progress
+        self.spool = spool
         self.repo = repository(name.reference, options, pushing=True)
 
-    def ensure_blob(
-        self, descriptor: Descriptor, fetch: Callable[[], Path], mount_from: Repository | None
-    ) -> str:
+    def ensure_blob(self, descriptor: Descriptor, source: RawSource) -> str:
+        local = source.local_path(descriptor)
+        spooled: list[Path] = []
+
+        def verified_path() -> Path:
+            """The source's file, hashed first, or a verified download (made once)."""
+            if local is not None and local.is_file():
+                with oci_layout.verified_file(local, descriptor) as stream:
+                    while stream.read(1 << 20):
+                        pass
+                return local
+            if not spooled:
+                spooled.append(self._download(descriptor, source))
+            return spooled[0]
+
         def opener() -> BinaryIO:
+            path = verified_path()
             self.progress.blob_started(descriptor)
-            stream = fetch().open("rb")
+            # verified again while it streams: a file changed after the check still fails
+            stream = oci_layout.verified_file(path, descriptor)
             counted = CountingReader(stream, lambda n: self.progress.blob_advanced(descriptor, n))
             return cast(BinaryIO, counted)
 
-        return push_blob(self.repo, descriptor, opener, self.options, mount_from)
+        if local is not None and local.is_file():
+            verified_path()  # a corrupt local blob fails before anything is sent
+        return push_blob(self.repo, descriptor, opener, self.options, source.repository)
+
+    def _download(self, descriptor: Descriptor, source: RawSource) -> Path:
+        fd, name = tempfile.mkstemp(prefix=f"{descriptor.digest.hex}.", dir=self.spool)
+        with source.open_blob(descriptor) as stream, os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                out.write(chunk)
+        return Path(name)
 
     def put_manifest(self, data: bytes, media_type: str, top: bool) -> None:
         reference = manifest_reference(self.name.reference) if top else str(Digest.of(data))
@@ -257,59 +277,32 @@ def _raw_source(options: CopyOptions) -> RawSource:
 
 
 @contextmanager
-def _raw_destination(options: CopyOptions) -> Iterator[tuple[RawDestination, Path]]:
-    """The destination and a spool directory for blobs that are not local files yet."""
+def _raw_destination(options: CopyOptions) -> Iterator[RawDestination]:
+    """The destination; an OCI layout is committed (tag set under its lock) on success."""
     dst = options.destination
     if isinstance(dst, RegistryName):
         with tempfile.TemporaryDirectory(prefix="scratchpack-copy.") as tmp:
-            yield RegistryDestination(dst, options.registry, options.progress), Path(tmp)
+            yield RegistryDestination(dst, options.registry, options.progress, Path(tmp))
         return
     assert isinstance(dst, OciName)
     check_destination(dst, force=options.force)
-    if oci_layout.is_layout(dst.directory):
-        target = OciDestination(dst.directory, dst)
-        yield target, target.spool_dir()
-        target.commit()
-        return
-    if dst.directory.is_dir():
-        dst.directory.rmdir()  # empty, or check_destination would have refused it
-    dst.directory.parent.mkdir(parents=True, exist_ok=True)
-    with staged_directory(dst.directory) as staging:
-        oci_layout.init_layout(staging)
-        target = OciDestination(staging, dst)
-        yield target, target.spool_dir()
-        target.commit()
+    with oci_layout.LayoutWriter(dst.directory) as writer:
+        target = OciDestination(writer, dst, options.progress)
+        yield target
+        target.commit(options.force)
 
 
 def _copy_raw(options: CopyOptions) -> CopyResult:
     source = _raw_source(options)
     lock = threading.Lock()
-    with _raw_destination(options) as (destination, spool):
+    with _raw_destination(options) as destination:
         data, media_type = source.top()
         result = CopyResult(
             str(options.source), str(options.destination), Digest.of(data), media_type
         )
 
-        def fetch_blob(descriptor: Descriptor) -> Callable[[], Path]:
-            def fetch() -> Path:
-                local = source.local_path(descriptor)
-                if local is not None and local.is_file():
-                    return local
-                path = spool / f".{descriptor.digest.hex}.download"
-                options.progress.blob_started(descriptor)
-                with (
-                    source.open_blob(descriptor) as stream,
-                    atomic_file(path) as out,
-                ):
-                    while chunk := stream.read(1 << 20):
-                        out.write(chunk)
-                        options.progress.blob_advanced(descriptor, len(chunk))
-                return path
-
-            return fetch
-
         def copy_blob(descriptor: Descriptor) -> None:
-            outcome = destination.ensure_blob(descriptor, fetch_blob(descriptor), source.repository)
+            outcome = destination.ensure_blob(descriptor, source)
             options.progress.blob_finished(descriptor, outcome)
             with lock:
                 result.count(outcome)
@@ -322,10 +315,9 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     copy_manifest(child_data, child_type or child.media_type, False)
             else:
                 manifest = Manifest.parse(data)
-                # one fetch per digest: a layer listed twice must not race on one spool file
-                unique = {layer.digest: layer for layer in manifest.layers}.values()
+                layers = oci_layout.unique_descriptors(list(manifest.layers))
                 with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
-                    list(pool.map(copy_blob, unique))
+                    list(pool.map(copy_blob, layers))
                 copy_blob(manifest.config)
             destination.put_manifest(data, media_type, top)
             result.manifests += 1
@@ -342,24 +334,27 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
 
 
 def _copy_converted(options: CopyOptions) -> CopyResult:
+    destination = options.destination
     with ExitStack() as stack:
         image = stack.enter_context(open_image(options.source, options.platform, options.registry))
         converted = False
-        if isinstance(options.destination, OciName | RegistryName) and any(
-            layer.compression == "none" for layer in image.layers
-        ):
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scratchpack-gz.")))
-            image = _compress_layers(image, tmp)
-            converted = True
-        if isinstance(options.destination, OciName | RegistryName):
-            check_destination(options.destination, force=options.force)
+        if isinstance(destination, OciName | RegistryName):
+            oci = isinstance(destination, OciName)
+            if any(layer.compression == "none" for layer in image.layers) or (
+                oci and image.manifest.media_type != mt.OCI_MANIFEST
+            ):
+                spool = tempfile.TemporaryDirectory(prefix="scratchpack-gz.")
+                tmp = Path(stack.enter_context(spool))
+                image = _convert(image, tmp, oci=oci)
+                converted = True
+            check_destination(destination, force=options.force)
         written = write_image(
-            options.destination, image, force=options.force, registry_options=options.registry
+            destination, image, force=options.force, registry_options=options.registry
         )
         result = CopyResult(
             str(options.source), written.destination, image.digest, image.manifest.media_type
         )
-        result.preserved = not converted and not _is_archive_like(options.destination)
+        result.preserved = not converted and not _is_archive_like(destination)
         result.manifests = 1
         result.outcomes["copied"] = len(image.layers) + 1
     return result
@@ -369,36 +364,59 @@ def _is_archive_like(name: ImageName) -> bool:
     return not isinstance(name, OciName | RegistryName)
 
 
-class _SpooledBlobs:
+class _ConvertedBlobs:
+    """Layers compressed into ``root`` (named by digest), others still read from their source."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.kept: dict[Digest, BlobSource] = {}
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        if descriptor.digest in self.kept:
+            return self.kept[descriptor.digest].open_blob(descriptor)
         return oci_layout.verified_file(self.root / descriptor.digest.hex, descriptor)
 
     def local_path(self, descriptor: Descriptor) -> Path | None:
+        if descriptor.digest in self.kept:
+            return self.kept[descriptor.digest].local_path(descriptor)
         return self.root / descriptor.digest.hex
 
 
-def _compress_layers(image: Image, tmp: Path) -> Image:
-    """Uncompressed archive layers -> gzip, in a Docker schema 2 manifest (as skopeo does)."""
+def _convert(image: Image, tmp: Path, *, oci: bool) -> Image:
+    """An archive's image for a layout (``oci``) or a registry, as skopeo converts it.
+
+    Uncompressed layers are gzip-compressed. For a layout the manifest becomes an OCI
+    manifest (OCI config and layer media types): what umoci requires and skopeo writes. For a
+    registry it stays Docker schema 2. The config bytes, hence the image ID, never change.
+    """
     from scratchpack.layers.compress import CompressingWriter  # only this path compresses
 
+    blobs = _ConvertedBlobs(tmp)
+    compressed: dict[Digest, Descriptor] = {}
     descriptors = []
     for layer in image.layers:
-        spool = tmp / "layer.tmp"
-        with spool.open("wb") as out, layer.open_uncompressed() as stream:
-            writer = CompressingWriter(out, "gzip")
-            shutil.copyfileobj(stream, cast(BinaryIO, writer), 1 << 20)
-            blob = writer.finish()
-        if blob.diff_id != layer.diff_id:
-            raise FormatError(f"layer {layer.diff_id} changed while being compressed")
-        spool.rename(tmp / blob.digest.hex)
-        descriptors.append(Descriptor(mt.DOCKER_LAYER_GZIP, blob.digest, blob.size))
-    (tmp / image.config_digest.hex).write_bytes(image.config_bytes)
+        if layer.compression != "none":
+            blobs.kept[layer.descriptor.digest] = layer.source
+            kind = layer.compression
+            media_type = mt.oci_layer_type(kind) if oci or kind != "gzip" else mt.DOCKER_LAYER_GZIP
+            descriptors.append(replace(layer.descriptor, media_type=media_type))
+            continue
+        if layer.diff_id not in compressed:
+            spool = tmp / "layer.tmp"
+            with spool.open("wb") as out, layer.open_uncompressed() as stream:
+                writer = CompressingWriter(out, "gzip")
+                shutil.copyfileobj(stream, cast(BinaryIO, writer), 1 << 20)
+                blob = writer.finish()
+            if blob.diff_id != layer.diff_id:
+                raise FormatError(f"layer {layer.diff_id} changed while being compressed")
+            spool.rename(tmp / blob.digest.hex)
+            media_type = mt.OCI_LAYER_GZIP if oci else mt.DOCKER_LAYER_GZIP
+            compressed[layer.diff_id] = Descriptor(media_type, blob.digest, blob.size)
+        descriptors.append(compressed[layer.diff_id])
+    config_type = mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG
     manifest = Manifest(
-        config=Descriptor(mt.DOCKER_CONFIG, image.config_digest, len(image.config_bytes)),
+        config=Descriptor(config_type, image.config_digest, len(image.config_bytes)),
         layers=tuple(descriptors),
-        media_type=mt.DOCKER_MANIFEST,
+        media_type=mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST,
     )
-    return Image.assemble(manifest.to_bytes(), image.config_bytes, _SpooledBlobs(tmp))
+    return Image.assemble(manifest.to_bytes(), image.config_bytes, blobs)

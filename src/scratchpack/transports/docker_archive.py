@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from scratchpack.errors import FormatError, NotFoundError, ScratchpackError
+from scratchpack.errors import DigestMismatchError, FormatError, NotFoundError, ScratchpackError
 from scratchpack.fsutil import atomic_file, check_parent_writable
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
@@ -174,9 +174,23 @@ def _choose(entries: list[ArchiveEntry], reference: Reference | None, where: str
     raise NotFoundError(f"{where}: no image tagged {reference.familiar()} (tags: {names})")
 
 
+def _check_diff_id(layer: Layer) -> None:
+    with layer.open_uncompressed() as stream:
+        while stream.read(1 << 20):
+            pass
+
+
+def _check_named_digest(path: str, digest: Digest, where: str) -> None:
+    """A config stored as ``<hex>.json`` or ``blobs/sha256/<hex>`` must hash to that name."""
+    stem = posixpath.basename(path).removesuffix(".json")
+    if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem) and stem != digest.hex:
+        raise DigestMismatchError(f"{where}:{path}: digest mismatch, the config hashes to {digest}")
+
+
 def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> Image:
     config_bytes = blobs.read_member(entry.config_path)
     config_digest = Digest.of(config_bytes)
+    _check_named_digest(entry.config_path, config_digest, where)
     blobs.register(config_digest, entry.config_path)
     config_doc = json.loads(config_bytes) if config_bytes else {}
     diff_ids = [str(d) for d in (config_doc.get("rootfs") or {}).get("diff_ids") or []]
@@ -194,11 +208,15 @@ def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> I
             digest = Digest.parse(diff_id_text)
             media_type = mt.DOCKER_LAYER
         else:
-            # A compressed layer in an archive: its own digest is only known by hashing it.
+            # A compressed layer in an archive: its own digest is only known by hashing it,
+            # and nothing vouches for those bytes until they decompress to the diff_id.
             digest = blobs.hash_member(layer_path)
             media_type = mt.DOCKER_LAYER_GZIP if compression == "gzip" else mt.OCI_LAYER_ZSTD
         blobs.register(digest, layer_path)
-        layer_descs.append(Descriptor(media_type, digest, info.size))
+        descriptor = Descriptor(media_type, digest, info.size)
+        if compression != "none":
+            _check_diff_id(Layer(descriptor, Digest.parse(diff_id_text), blobs))
+        layer_descs.append(descriptor)
     manifest = Manifest(
         config=Descriptor(mt.DOCKER_CONFIG, config_digest, len(config_bytes)),
         layers=tuple(layer_descs),
@@ -266,6 +284,13 @@ def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> None:
     if layer.compression == "none":
         with layer.open() as stream:
             tar.addfile(_info(name, layer.descriptor.size), stream)
+            # tarfile reads exactly the declared size: one more read reaches the EOF at
+            # which the stream checks the digest (and refuses a longer blob).
+            if stream.read(1):
+                raise DigestMismatchError(
+                    f"layer {layer.descriptor.digest}: more than the declared "
+                    f"{layer.descriptor.size} bytes"
+                )
         return
     # Compressed input: docker save stores uncompressed tars and needs the size up front.
     with tempfile.TemporaryFile() as spool:

@@ -1,33 +1,50 @@
 """The OCI image layout (image-spec v1.0/1.1): ``oci-layout``, ``index.json``, ``blobs/``.
 
 Several images share one layout, each named by the ``org.opencontainers.image.ref.name``
-annotation of its ``index.json`` entry, as skopeo and umoci do. Blobs are written under
-temporary names and renamed; ``index.json`` is replaced last, so a failed write never leaves
-an index that points at missing blobs.
+annotation of its ``index.json`` entry, as skopeo and umoci do.
+
+Writing goes through :class:`LayoutWriter`: every blob is verified (size and digest) into a
+private staging directory first, so a corrupt input or a failure leaves the layout exactly as
+it was; then, holding ``flock(LOCK_EX)`` on ``index.json.lock`` in the layout, the writer
+checks the tag, renames its blobs in and replaces ``index.json`` (temp, fsync, rename). Parallel
+writers therefore never lose each other's tags. skopeo and umoci take no such lock
+(containers/image#1028), so the lock orders scratchpack's writers only.
 """
 
 from __future__ import annotations
 
-import shutil
+import errno
+import os
+import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from scratchpack.errors import FormatError, NotFoundError, ScratchpackError, UsageError
+from scratchpack.errors import (
+    DigestMismatchError,
+    FormatError,
+    NotFoundError,
+    ScratchpackError,
+    UsageError,
+)
 from scratchpack.fsutil import (
+    TempDirectory,
     atomic_file,
     atomic_write,
     describe_os_error,
-    link_or_copy,
-    staged_directory,
+    exclusive_lock,
+    fsync_directory,
+    remove_stale,
 )
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader, verify_bytes
-from scratchpack.model.image import Image, Layer
+from scratchpack.model.image import BlobSource, Image
 from scratchpack.model.manifest import Index, canonical_json, load_json
 
 DEFAULT_TAG = "latest"
+LOCK_FILE = "index.json.lock"
 _COPY_CHUNK = 1 << 20
 
 
@@ -156,21 +173,34 @@ def write_image(
 ) -> Descriptor:
     """Add ``image`` to the layout at ``directory`` under ``tag`` (default ``latest``)."""
     tag = tag or DEFAULT_TAG
-    if directory.exists() and not directory.is_dir():
-        raise ScratchpackError(f"cannot write oci:{directory}: it exists and is not a directory")
-    if directory.is_dir() and not is_layout(directory):
-        if any(directory.iterdir()):
-            raise ScratchpackError(
-                f"cannot write oci:{directory}: the directory exists and is not an OCI layout"
-            )
-        directory.rmdir()
-    if not directory.exists():
-        if not directory.parent.exists():
-            directory.parent.mkdir(parents=True, exist_ok=True)
-        with staged_directory(directory) as staging:
-            init_layout(staging)
-            return _add_image(staging, tag, image, force, extra_annotations)
-    return _add_image(directory, tag, image, force, extra_annotations)
+    with LayoutWriter(directory) as writer:
+        sources = {layer.descriptor.digest: layer.source for layer in image.layers}
+        for descriptor in unique_descriptors([layer.descriptor for layer in image.layers]):
+            writer.put_blob(descriptor, sources[descriptor.digest])
+        writer.put_bytes(image.manifest.config, image.config_bytes)
+        writer.put_bytes(
+            Descriptor(image.manifest.media_type, image.digest, len(image.manifest_bytes)),
+            image.manifest_bytes,
+        )
+        entry = Descriptor(
+            image.manifest.media_type,
+            image.digest,
+            len(image.manifest_bytes),
+            {**(extra_annotations or {})},
+            image.config.platform if image.config.platform.architecture else None,
+        )
+        return writer.commit(tag, entry, force=force)
+
+
+def unique_descriptors(descriptors: list[Descriptor]) -> list[Descriptor]:
+    """Each blob once (an image may list one layer twice), in order."""
+    seen: set[Digest] = set()
+    unique = []
+    for descriptor in descriptors:
+        if descriptor.digest not in seen:
+            seen.add(descriptor.digest)
+            unique.append(descriptor)
+    return unique
 
 
 def init_layout(directory: Path) -> None:
@@ -181,44 +211,18 @@ def init_layout(directory: Path) -> None:
     atomic_write(directory / "index.json", Index(()).to_bytes())
 
 
-def _add_image(
-    directory: Path,
-    tag: str,
-    image: Image,
-    force: bool,
-    extra_annotations: dict[str, str] | None,
-) -> Descriptor:
-    index = read_index(directory)
-    taken = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) == tag]
-    if taken and not force and taken[0].digest != image.digest:
-        raise ScratchpackError(
-            f"oci:{directory}:{tag} already exists ({taken[0].digest}); use --force to replace it"
-        )
-    blobs_dir = directory / "blobs" / "sha256"
-    blobs_dir.mkdir(parents=True, exist_ok=True)
-    for layer in image.layers:
-        _put_layer(directory, layer)
-    _put_bytes(directory, image.manifest.config.digest, image.config_bytes)
-    _put_bytes(directory, image.digest, image.manifest_bytes)
-    annotations = {mt.ANNOTATION_REF_NAME: tag, **(extra_annotations or {})}
-    entry = Descriptor(
-        image.manifest.media_type,
-        image.digest,
-        len(image.manifest_bytes),
-        annotations,
-        image.config.platform if image.config.platform.architecture else None,
-    )
-    set_tag(directory, tag, entry)
-    return entry
-
-
 def set_tag(directory: Path, tag: str, entry: Descriptor) -> None:
-    """Point ``tag`` at ``entry`` in index.json, keeping every other entry."""
+    """Point ``tag`` at ``entry`` in index.json, keeping every other entry (under the lock)."""
+    with exclusive_lock(directory / LOCK_FILE):
+        _write_tag(directory, tag, entry)
+
+
+def _write_tag(directory: Path, tag: str, entry: Descriptor) -> None:
     index = read_index(directory)
     named = entry.with_annotations({**entry.annotations, mt.ANNOTATION_REF_NAME: tag})
     kept = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) != tag]
     new_index = Index((*kept, named), mt.OCI_INDEX, index.annotations)
-    atomic_write(directory / "index.json", new_index.to_bytes())
+    atomic_write(directory / "index.json", new_index.to_bytes(), fsync=True)
 
 
 def verified_file(path: Path, descriptor: Descriptor) -> BinaryIO:
@@ -226,26 +230,238 @@ def verified_file(path: Path, descriptor: Descriptor) -> BinaryIO:
     return cast(BinaryIO, VerifyingReader(handle, descriptor.digest, descriptor.size, str(path)))
 
 
-def _blob_path(directory: Path, digest: Digest) -> Path:
-    path = directory / "blobs" / digest.algorithm / digest.hex
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+def _blob_name(descriptor: Descriptor) -> str:
+    return f"blob {descriptor.digest}"
 
 
-def _put_bytes(directory: Path, digest: Digest, data: bytes) -> None:
-    path = _blob_path(directory, digest)
-    if path.is_file() and path.stat().st_size == len(data):
-        return
-    atomic_write(path, data, 0o644)
+def _verifying(stream: BinaryIO, descriptor: Descriptor) -> BinaryIO:
+    """Checked here, at the sink, whatever the source already checks."""
+    reader = VerifyingReader(stream, descriptor.digest, descriptor.size, _blob_name(descriptor))
+    return cast(BinaryIO, reader)
 
 
-def _put_layer(directory: Path, layer: Layer) -> None:
-    path = _blob_path(directory, layer.descriptor.digest)
-    if path.is_file() and path.stat().st_size == layer.descriptor.size:
-        return  # content-addressed: a blob of the right name and size is already there
-    source_path = layer.source.local_path(layer.descriptor)
-    if source_path is not None and source_path.is_file():
-        link_or_copy(source_path, path)
-        return
-    with layer.open() as stream, atomic_file(path) as out:
-        shutil.copyfileobj(stream, out, _COPY_CHUNK)
+def _can_share_inode(path: Path) -> bool:
+    """Whether a hard link to ``path`` stays what we verified: a regular file that only we
+    (our uid) can modify. Anyone else's file, or one others may write, is copied instead,
+    since a later write to a shared inode would change our copy too."""
+    try:
+        info = path.lstat()  # a symlink is never linked: the link would be the symlink
+    except OSError:
+        return False
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _hash_to_end(stream: BinaryIO) -> None:
+    while stream.read(_COPY_CHUNK):
+        pass
+
+
+class LayoutWriter:
+    """One write into an OCI layout: blobs staged and verified, then committed under the lock.
+
+    For a new layout the staging directory (beside it) is a whole layout, renamed into place
+    on commit; if another writer created the layout meanwhile, the rename fails and this
+    writer adds into that layout under the lock instead. For an existing layout the staging
+    directory is ``.scratchpack.<pid>.<random>.tmp`` inside it, holding the new blobs only.
+    Nothing enters the layout before ``commit``; leaving the ``with`` block without a commit
+    removes the staging directory and leaves the layout untouched.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._verified: set[Digest] = set()
+        self._guard = threading.Lock()
+        if directory.exists() and not directory.is_dir():
+            raise ScratchpackError(
+                f"cannot write oci:{directory}: it exists and is not a directory"
+            )
+        # A non-empty directory may be a layout another writer renamed into place just now.
+        self.new = not is_layout(directory)
+        if self.new and directory.is_dir() and any(directory.iterdir()):
+            self.new = not is_layout(directory)
+        if self.new:
+            if directory.is_dir() and any(directory.iterdir()):
+                raise ScratchpackError(
+                    f"cannot write oci:{directory}: the directory exists and is not an OCI layout"
+                )
+            try:
+                directory.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ScratchpackError(
+                    f"cannot write oci:{directory}: {describe_os_error(exc)}"
+                ) from exc
+            remove_stale(directory.parent, directory.name)
+            self._stage = TempDirectory(directory.parent, directory.name)
+        else:
+            self._stage = TempDirectory(directory, "scratchpack")
+        try:
+            if self.new:
+                init_layout(self._stage.path)
+            else:
+                (self._stage.path / "blobs").mkdir()
+        except OSError as exc:
+            self._stage.remove()
+            raise ScratchpackError(
+                f"cannot write oci:{directory}: {describe_os_error(exc)}"
+            ) from exc
+        except BaseException:
+            self._stage.remove()
+            raise
+
+    def __enter__(self) -> LayoutWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stage.remove()
+
+    def _staged(self, digest: Digest) -> Path:
+        return self._stage.path / "blobs" / digest.algorithm / digest.hex
+
+    def _final(self, digest: Digest) -> Path:
+        return self.directory / "blobs" / digest.algorithm / digest.hex
+
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        """Already staged, or in the layout with the right bytes (hashed, not trusted)."""
+        with self._guard:
+            if descriptor.digest in self._verified:
+                return True
+        if self.new:
+            return False
+        path = self._final(descriptor.digest)
+        try:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_size != descriptor.size:
+                return False
+            with verified_file(path, descriptor) as stream:
+                _hash_to_end(stream)
+        except (OSError, DigestMismatchError):
+            return False  # absent or damaged: the verified copy staged now replaces it
+        with self._guard:
+            self._verified.add(descriptor.digest)
+        return True
+
+    def put_blob(self, descriptor: Descriptor, source: BlobSource) -> str:
+        """Stage one blob from ``source``: ``existing`` or ``copied``."""
+        if self.has_blob(descriptor):
+            return "existing"
+        local = source.local_path(descriptor)
+        if local is not None and local.is_file():
+            self.put_file(descriptor, local)
+        else:
+            with source.open_blob(descriptor) as stream:
+                self.put_stream(descriptor, stream)
+        return "copied"
+
+    def put_file(self, descriptor: Descriptor, path: Path) -> None:
+        """Stage a local file: hard-linked when that is safe (see ``_can_share_inode``),
+        else copied; either way the staged inode is hashed, and a mismatch refused."""
+        target = self._staged(descriptor.digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.unlink(missing_ok=True)
+        linked = False
+        if _can_share_inode(path):
+            try:
+                os.link(path, tmp, follow_symlinks=False)
+                linked = True
+            except OSError:
+                pass
+        try:
+            if linked:
+                with tmp.open("rb") as handle:
+                    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode) or tmp.is_symlink():
+                        raise ScratchpackError(f"{path}: {_blob_name(descriptor)} changed type")
+                    _hash_to_end(_verifying(handle, descriptor))
+                    os.fsync(handle.fileno())  # its writer may not have: durable before named
+                tmp.replace(target)
+            else:
+                tmp.unlink(missing_ok=True)
+                try:
+                    handle = path.open("rb")
+                except OSError as exc:
+                    raise ScratchpackError(f"cannot read {path}: {describe_os_error(exc)}") from exc
+                with handle:
+                    self.put_stream(descriptor, cast(BinaryIO, handle))
+                return
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with self._guard:
+            self._verified.add(descriptor.digest)
+
+    def put_stream(self, descriptor: Descriptor, stream: BinaryIO) -> None:
+        """Stage a blob from a stream, verified against the descriptor before it is named."""
+        target = self._staged(descriptor.digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        checked = _verifying(stream, descriptor)
+        with atomic_file(target, fsync=True) as out:
+            while chunk := checked.read(_COPY_CHUNK):
+                out.write(chunk)
+        with self._guard:
+            self._verified.add(descriptor.digest)
+
+    def put_bytes(self, descriptor: Descriptor, data: bytes) -> None:
+        """Stage a small blob (config, manifest) held in memory."""
+        verify_bytes(data, descriptor.digest, descriptor.size, _blob_name(descriptor))
+        if self.has_blob(descriptor):
+            return
+        target = self._staged(descriptor.digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, data, fsync=True)
+        with self._guard:
+            self._verified.add(descriptor.digest)
+
+    def commit(self, tag: str, entry: Descriptor, *, force: bool) -> Descriptor:
+        """Publish the staged blobs and point ``tag`` at ``entry``; returns the named entry."""
+        named = entry.with_annotations({**entry.annotations, mt.ANNOTATION_REF_NAME: tag})
+        if self.new:
+            stage = self._stage.path
+            index = Index((named,), mt.OCI_INDEX)
+            atomic_write(stage / "index.json", index.to_bytes(), fsync=True)
+            _fsync_blobs(stage)
+            try:
+                self._stage.rename_to(self.directory)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not is_layout(
+                    self.directory
+                ):
+                    raise ScratchpackError(
+                        f"cannot write oci:{self.directory}: {describe_os_error(exc)}"
+                    ) from exc
+                # Another writer created the layout first: add to it like to any layout.
+            else:
+                fsync_directory(self.directory.parent)
+                return named
+        with exclusive_lock(self.directory / LOCK_FILE):
+            remove_stale(self.directory)
+            for algorithm in ("sha256", "sha512"):
+                remove_stale(self.directory / "blobs" / algorithm)
+            index = read_index(self.directory)
+            taken = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) == tag]
+            if taken and not force and taken[0].digest != entry.digest:
+                raise ScratchpackError(
+                    f"oci:{self.directory}:{tag} already exists ({taken[0].digest}); "
+                    "use --force to replace it"
+                )
+            self._publish_blobs()
+            _write_tag(self.directory, tag, entry)
+        return named
+
+    def _publish_blobs(self) -> None:
+        staged_root = self._stage.path / "blobs"
+        for algorithm_dir in sorted(p for p in staged_root.iterdir() if p.is_dir()):
+            final_dir = self.directory / "blobs" / algorithm_dir.name
+            final_dir.mkdir(parents=True, exist_ok=True)
+            for blob in sorted(algorithm_dir.iterdir()):
+                if not blob.name.startswith("."):
+                    blob.replace(final_dir / blob.name)
+            fsync_directory(final_dir)
+
+
+def _fsync_blobs(root: Path) -> None:
+    for algorithm_dir in (root / "blobs").iterdir():
+        fsync_directory(algorithm_dir)

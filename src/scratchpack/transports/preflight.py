@@ -23,7 +23,11 @@ def check_destination(name: ImageName, *, force: bool) -> None:
                 raise ScratchpackError(
                     f"oci:{directory}:{tag} already exists; use --force to replace it"
                 )
-        elif directory.is_dir() and any(directory.iterdir()):
+        elif (
+            directory.is_dir()
+            and any(directory.iterdir())
+            and not oci_layout.is_layout(directory)  # not one a parallel writer just created
+        ):
             raise ScratchpackError(
                 f"cannot write {name}: {directory} exists and is not an OCI layout"
             )
