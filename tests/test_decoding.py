@@ -437,6 +437,20 @@ def test_pack_output_decodes(examples: Examples, tmp_path: Path) -> None:
         assert r.code == 0, r.stderr
 
 
+def test_pack_on_a_base_whose_fields_are_null(examples: Examples, tmp_path: Path) -> None:
+    config = base_config()
+    config["config"].update(Env=None, Labels=None, ExposedPorts=None, Cmd=None, Entrypoint=None)
+    config["history"] = None
+    base = write_layout(tmp_path / "base", Case("config", "", raw=json.dumps(config).encode()))
+    dest = f"oci:{tmp_path / 'out'}:v1"
+    r = run_cli("pack", examples.hello, "--base", base, "-o", dest, "--expose", "8080",
+                "--label", "a=b", "--env", "X=1", "--tz", "none", "--no-certs")  # fmt: skip
+    assert r.code == 0, r.stderr
+    report = run_cli("inspect", dest, "--format", "json").json()
+    assert report["exposed_ports"] == ["8080/tcp"] and report["labels"] == {"a": "b"}
+    assert report["env"] == ["X=1"] and report["entrypoint"] == ["/usr/local/bin/hello"]
+
+
 @pytest.mark.docker
 def test_a_real_debian_image_decodes(docker: Runner, debian_docker: str, tmp_path: Path) -> None:
     """dockerd 20.10 writes "Env": null, "Entrypoint": null, "Labels": null: accepted."""
