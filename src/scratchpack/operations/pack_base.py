@@ -155,8 +155,8 @@ def _config(
     if options.labels:
         container["Labels"] = dict(sorted({**base.labels, **options.labels}.items()))
     if options.expose:  # the base's may be null: decoding reads null as empty
-        ports = {port: {} for port in base.exposed_ports}
-        container["ExposedPorts"] = {**ports, **{port: {} for port in options.expose}}
+        ports: dict[str, dict[str, Any]] = {p: {} for p in [*base.exposed_ports, *options.expose]}
+        container["ExposedPorts"] = ports
     raw["config"] = container
     raw["created"] = created
     raw["rootfs"] = {"type": "layers", "diff_ids": [*map(str, base.diff_ids), diff_id]}
