@@ -19,9 +19,11 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -557,6 +559,32 @@ def test_broken_pipe_stays_quiet(tmp_path: Path) -> None:
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1
     assert stderr == ""
+
+
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
+
+
+@pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
+def test_interrupt_exits_130_without_a_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scratchpack", "login", "127.0.0.1:1", "-u", "me",
+         "--password-stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # wait until it blocks reading the password from stdin (fd 0), then press Ctrl-C
+        syscall = Path(f"/proc/{proc.pid}/syscall")
+        waiting = f"{_READ_SYSCALL[os.uname().machine]} 0x0 "
+        for _ in range(3000):
+            if syscall.read_text().startswith(waiting):
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr == "scratchpack: interrupted\n"
 
 
 # -- C: bounded reads -----------------------------------------------------------------------
