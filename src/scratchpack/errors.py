@@ -1,7 +1,9 @@
 """The project's error types.
 
 Every error a user can cause derives from :class:`ScratchpackError`, which the CLI turns into
-one line on stderr and an exit code; anything else escaping is a bug and keeps its traceback.
+one line on stderr and an exit code. Anything else escaping is a bug (or memory or recursion
+exhausted): the CLI still prints one line naming the input, exit 2, and the traceback only
+with ``--debug``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Small, secure, reproducible container images without a Docker daemon.",
     )
     parser.add_argument("--version", action="version", version=f"scratchpack {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an unexpected error (also SCRATCHPACK_DEBUG=1); may "
+        "also follow the command",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -329,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--password", "-p", help="the password (prefer --password-stdin)")
     lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     lg.set_defaults(func=cmd_login)
+    for command in set(sub.choices.values()):
+        # --debug after the command too; SUPPRESS: when absent there, the global one stays
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
@@ -810,25 +823,67 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+_INPUT_ARGUMENTS = ("image", "source", "images", "binary", "files", "directory", "repository")
+
+
+def _subject(args: argparse.Namespace) -> str:
+    """The command and what it was given, to name the input an unexpected error came from."""
+    for name in _INPUT_ARGUMENTS:
+        value = getattr(args, name, None)
+        if value:
+            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            return f"{args.command} {shown}"
+    return str(args.command)
+
+
+def _unexpected(exc: Exception) -> str:
+    detail = " ".join(str(exc).split())
+    if len(detail) > 200:
+        detail = detail[:197] + "..."
+    kind = type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return f"ran out of memory ({kind})"
+    return f"unexpected {kind}: {detail}" if detail else f"unexpected {kind}"
+
+
+def _debugging(args: argparse.Namespace) -> bool:
+    env = os.environ.get("SCRATCHPACK_DEBUG", "").strip().lower()
+    return bool(getattr(args, "debug", False)) or env in ("1", "true", "yes")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. This is the boundary: whatever escapes a command ends as one line on
+    stderr and an exit code, and a traceback only when --debug asks for one."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = _debugging(args)
     out = Output()
     try:
         return int(args.func(args, out))
     except BrokenPipeError:
-        return 1
+        return 1  # the reader went away (`| head`): nothing to say
+    except KeyboardInterrupt:
+        sys.stderr.write("scratchpack: interrupted\n")
+        return 130
     except ScratchpackError as exc:
+        if debug:
+            traceback.print_exc()
         sys.stderr.write(f"scratchpack: error: {exc}\n")
         return exc.exit_code
     except OSError as exc:
         # Environmental failures (disk full, permissions) that escaped a more specific message.
+        if debug:
+            traceback.print_exc()
         where = f" ({exc.filename})" if exc.filename else ""
         sys.stderr.write(f"scratchpack: error: {exc.strerror or exc}{where}\n")
         return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("scratchpack: interrupted\n")
-        return 130
+    except Exception as exc:
+        # A bug, or memory or recursion exhausted: still one line, naming the input.
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (run with --debug for the traceback)"
+        sys.stderr.write(f"scratchpack: error: {_subject(args)}: {_unexpected(exc)}{hint}\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,18 +1,23 @@
 """The image configuration (OCI image config / Docker image JSON).
 
 The raw document is kept as read so that re-serialising an image we did not build never
-changes its digest; typed accessors read the fields the rest of the project needs.
+changes its digest; the typed fields come from :mod:`scratchpack.model.decoding`, which has
+checked every field the rest of the project reads (``null`` reads as empty).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from scratchpack.errors import FormatError
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.digest import Digest
-from scratchpack.model.manifest import canonical_json, load_json
+from scratchpack.model.limits import MAX_CONFIG_BYTES, too_large
+from scratchpack.model.manifest import canonical_json
+
+if TYPE_CHECKING:
+    from scratchpack.model.decoding import ConfigDoc, ContainerConfigDoc
 
 
 @dataclass(frozen=True)
@@ -26,79 +31,85 @@ class HistoryEntry:
 @dataclass(frozen=True)
 class ImageConfig:
     raw: dict[str, Any]
+    doc: ConfigDoc = field(compare=False, repr=False)
 
     @classmethod
-    def parse(cls, data: bytes) -> ImageConfig:
-        doc = load_json(data, "image config")
-        rootfs = doc.get("rootfs")
-        if not isinstance(rootfs, dict) or not isinstance(rootfs.get("diff_ids", []), list):
-            raise FormatError("image config lacks a valid 'rootfs'")
-        return cls(doc)
+    def parse(cls, data: bytes, what: str = "image config") -> ImageConfig:
+        from scratchpack.model import decoding  # msgspec: loaded by commands that decode
+
+        if len(data) > MAX_CONFIG_BYTES:
+            raise FormatError(too_large(what, len(data), MAX_CONFIG_BYTES))
+        raw = decoding.decode_object(data, what)
+        return cls(raw, decoding.convert(raw, decoding.ConfigDoc, what))
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.raw)
 
     @property
     def container_config(self) -> dict[str, Any]:
+        """The raw ``config`` object (unknown fields included), for writing a derived image."""
         cfg = self.raw.get("config")
         return cfg if isinstance(cfg, dict) else {}
 
     @property
+    def _container(self) -> ContainerConfigDoc:
+        from scratchpack.model.decoding import ContainerConfigDoc
+
+        return self.doc.config or ContainerConfigDoc()
+
+    @property
     def platform(self) -> Platform:
-        return Platform(
-            str(self.raw.get("os", "linux")),
-            str(self.raw.get("architecture", "")),
-            self.raw.get("variant"),
-        )
+        return Platform(self.doc.os or "linux", self.doc.architecture or "", self.doc.variant)
 
     @property
     def diff_ids(self) -> list[Digest]:
-        return [Digest.parse(str(d)) for d in self.raw.get("rootfs", {}).get("diff_ids", [])]
+        return [Digest.parse(d) for d in self.doc.rootfs.diff_ids or ()]
 
     @property
     def created(self) -> str | None:
-        value = self.raw.get("created")
-        return str(value) if value else None
+        return self.doc.created or None
 
     @property
     def user(self) -> str:
-        return str(self.container_config.get("User") or "")
+        return self._container.user or ""
 
     @property
     def entrypoint(self) -> list[str]:
-        return list(self.container_config.get("Entrypoint") or [])
+        return list(self._container.entrypoint or ())
 
     @property
     def cmd(self) -> list[str]:
-        return list(self.container_config.get("Cmd") or [])
+        return list(self._container.cmd or ())
 
     @property
     def env(self) -> list[str]:
-        return list(self.container_config.get("Env") or [])
+        return list(self._container.env or ())
 
     @property
     def workdir(self) -> str:
-        return str(self.container_config.get("WorkingDir") or "")
+        return self._container.working_dir or ""
 
     @property
     def labels(self) -> dict[str, str]:
-        return dict(self.container_config.get("Labels") or {})
+        return dict(self._container.labels or {})
 
     @property
     def exposed_ports(self) -> list[str]:
-        return sorted((self.container_config.get("ExposedPorts") or {}).keys())
+        return sorted(self._container.exposed_ports or {})
+
+    @property
+    def healthcheck_test(self) -> list[str]:
+        health = self._container.healthcheck
+        return list(health.test or ()) if health else []
 
     @property
     def history(self) -> list[HistoryEntry]:
-        out = []
-        for item in self.raw.get("history") or []:
-            if isinstance(item, dict):
-                out.append(
-                    HistoryEntry(
-                        created=item.get("created"),
-                        created_by=str(item.get("created_by", "")),
-                        comment=str(item.get("comment", "")),
-                        empty_layer=bool(item.get("empty_layer", False)),
-                    )
-                )
-        return out
+        return [
+            HistoryEntry(
+                created=item.created,
+                created_by=item.created_by or "",
+                comment=item.comment or "",
+                empty_layer=bool(item.empty_layer),
+            )
+            for item in self.doc.history or ()
+        ]

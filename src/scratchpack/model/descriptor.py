@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scratchpack.errors import FormatError, UsageError
+from scratchpack.errors import UsageError
 from scratchpack.model.digest import Digest
+
+if TYPE_CHECKING:
+    from scratchpack.model.decoding import DescriptorDoc, PlatformDoc
 
 _MACHINE_TO_ARCH = {
     "x86_64": "amd64",
@@ -49,16 +52,14 @@ class Platform:
         return cls("linux", arch, variant)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Platform:
-        try:
-            return cls(
-                str(data["os"]),
-                str(data["architecture"]),
-                data.get("variant"),
-                data.get("os.version"),
-            )
-        except (KeyError, TypeError) as exc:
-            raise FormatError(f"invalid platform object: {data!r}") from exc
+    def from_json(cls, data: Any, what: str = "platform") -> Platform:
+        from scratchpack.model import decoding  # msgspec: loaded by commands that decode
+
+        return cls.from_doc(decoding.convert(data, decoding.PlatformDoc, what))
+
+    @classmethod
+    def from_doc(cls, doc: PlatformDoc) -> Platform:
+        return cls(doc.os, doc.architecture, doc.variant, doc.os_version)
 
     def to_json(self) -> dict[str, str]:
         out = {"architecture": self.architecture, "os": self.os}
@@ -92,27 +93,23 @@ class Descriptor:
     artifact_type: str | None = None
 
     @classmethod
-    def from_json(cls, data: Any) -> Descriptor:
-        if not isinstance(data, dict):
-            raise FormatError(f"descriptor is not an object: {data!r}")
-        try:
-            size = data["size"]
-            if not isinstance(size, int) or size < 0:
-                raise FormatError(f"descriptor has an invalid size: {size!r}")
-            annotations = data.get("annotations") or {}
-            if not isinstance(annotations, dict):
-                raise FormatError("descriptor annotations are not an object")
-            return cls(
-                media_type=str(data.get("mediaType", "")),
-                digest=Digest.parse(str(data["digest"])),
-                size=size,
-                annotations={str(k): str(v) for k, v in annotations.items()},
-                platform=Platform.from_json(data["platform"]) if data.get("platform") else None,
-                urls=tuple(data.get("urls") or ()),
-                artifact_type=data.get("artifactType"),
-            )
-        except KeyError as exc:
-            raise FormatError(f"descriptor lacks {exc.args[0]!r}") from exc
+    def from_json(cls, data: Any, what: str = "descriptor") -> Descriptor:
+        from scratchpack.model import decoding  # msgspec: loaded by commands that decode
+
+        return cls.from_doc(decoding.convert(data, decoding.DescriptorDoc, what))
+
+    @classmethod
+    def from_doc(cls, doc: DescriptorDoc) -> Descriptor:
+        """From a decoded descriptor, whose digest, size and types are already checked."""
+        return cls(
+            media_type=doc.media_type,
+            digest=Digest.parse(doc.digest),
+            size=doc.size,
+            annotations=dict(doc.annotations or {}),
+            platform=Platform.from_doc(doc.platform) if doc.platform else None,
+            urls=tuple(doc.urls or ()),
+            artifact_type=doc.artifact_type,
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

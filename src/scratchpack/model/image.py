@@ -131,14 +131,20 @@ class Image:
         return self.manifest.config.digest
 
     @classmethod
-    def assemble(cls, manifest_bytes: bytes, config_bytes: bytes, source: BlobSource) -> Image:
-        """Build from a manifest and its config, checking that they agree."""
-        manifest = Manifest.parse(manifest_bytes)
-        config = ImageConfig.parse(config_bytes)
+    def assemble(
+        cls, manifest_bytes: bytes, config_bytes: bytes, source: BlobSource, where: str = ""
+    ) -> Image:
+        """Build from a manifest and its config, checking that they agree.
+
+        ``where`` (``oci:DIR:TAG``...) starts every error message about the two documents.
+        """
+        prefix = f"{where}: " if where else ""
+        manifest = Manifest.parse(manifest_bytes, f"{prefix}manifest")
+        config = ImageConfig.parse(config_bytes, f"{prefix}image config")
         diff_ids = config.diff_ids
         if len(diff_ids) != len(manifest.layers):
             raise FormatError(
-                f"manifest has {len(manifest.layers)} layers but the config lists "
+                f"{prefix}manifest has {len(manifest.layers)} layers but the config lists "
                 f"{len(diff_ids)} diff_ids"
             )
         layers = tuple(

@@ -10,21 +10,27 @@ from scratchpack.errors import FormatError, NotFoundError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
+from scratchpack.model.limits import MAX_MANIFEST_BYTES, too_large
 
 
 def canonical_json(obj: Any) -> bytes:
     """Serialise with a fixed layout so that equal objects always give equal digests."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except RecursionError as exc:  # an unknown field of a base image nested ~1000 deep
+        raise FormatError("a JSON document is nested too deeply to write") from exc
 
 
 def load_json(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{what} is not valid JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise FormatError(f"{what} is not a JSON object")
-    return obj
+    """A JSON object; anything else (not JSON, too deep, not an object) is a FormatError."""
+    from scratchpack.model import decoding  # msgspec: loaded by commands that decode
+
+    return decoding.decode_object(data, what)
+
+
+def _check_size(data: bytes, what: str) -> None:
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise FormatError(too_large(what, len(data), MAX_MANIFEST_BYTES))
 
 
 def sniff_media_type(data: dict[str, Any]) -> str:
@@ -52,22 +58,21 @@ class Manifest:
     subject: Descriptor | None = None
 
     @classmethod
-    def parse(cls, data: bytes) -> Manifest:
-        doc = load_json(data, "manifest")
-        media_type = sniff_media_type(doc)
+    def parse(cls, data: bytes, what: str = "manifest") -> Manifest:
+        from scratchpack.model import decoding
+
+        _check_size(data, what)
+        raw = decoding.decode_object(data, what)
+        media_type = sniff_media_type(raw)
         if media_type not in mt.MANIFEST_TYPES:
-            raise FormatError(f"unsupported manifest media type {media_type!r}")
-        if doc.get("schemaVersion") != 2:
-            raise FormatError(f"unsupported manifest schemaVersion {doc.get('schemaVersion')!r}")
-        layers = doc.get("layers")
-        if not isinstance(layers, list):
-            raise FormatError("manifest 'layers' is not a list")
+            raise FormatError(f"{what}: unsupported manifest media type {media_type!r}")
+        doc = decoding.convert(raw, decoding.ManifestDoc, what)
         return cls(
-            config=Descriptor.from_json(doc.get("config")),
-            layers=tuple(Descriptor.from_json(layer) for layer in layers),
+            config=Descriptor.from_doc(doc.config),
+            layers=tuple(Descriptor.from_doc(layer) for layer in doc.layers),
             media_type=media_type,
-            annotations=dict(doc.get("annotations") or {}),
-            subject=Descriptor.from_json(doc["subject"]) if doc.get("subject") else None,
+            annotations=dict(doc.annotations or {}),
+            subject=Descriptor.from_doc(doc.subject) if doc.subject else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -94,19 +99,17 @@ class Index:
 
     @classmethod
     def parse(cls, data: bytes, what: str = "index") -> Index:
-        doc = load_json(data, what)
-        media_type = doc.get("mediaType") or mt.OCI_INDEX
+        from scratchpack.model import decoding
+
+        _check_size(data, what)
+        doc = decoding.convert(decoding.decode_object(data, what), decoding.IndexDoc, what)
+        media_type = doc.media_type or mt.OCI_INDEX
         if media_type not in mt.INDEX_TYPES:
             raise FormatError(f"{what}: unsupported index media type {media_type!r}")
-        if doc.get("schemaVersion") != 2:
-            raise FormatError(f"{what}: unsupported schemaVersion {doc.get('schemaVersion')!r}")
-        entries = doc.get("manifests")
-        if not isinstance(entries, list):
-            raise FormatError(f"{what}: 'manifests' is not a list")
         return cls(
-            manifests=tuple(Descriptor.from_json(entry) for entry in entries),
-            media_type=str(media_type),
-            annotations=dict(doc.get("annotations") or {}),
+            manifests=tuple(Descriptor.from_doc(entry) for entry in doc.manifests),
+            media_type=media_type,
+            annotations=dict(doc.annotations or {}),
         )
 
     def to_json(self) -> dict[str, Any]:

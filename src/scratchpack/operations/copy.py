@@ -30,6 +30,7 @@ from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
 from scratchpack.model.image import BlobSource, Image
+from scratchpack.model.limits import MAX_CONFIG_BYTES, too_large
 from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
 from scratchpack.transports import oci_layout
 from scratchpack.transports.dispatch import open_image, write_image
@@ -314,7 +315,8 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     child_data, child_type = source.manifest(child)
                     copy_manifest(child_data, child_type or child.media_type, False)
             else:
-                manifest = Manifest.parse(data)
+                manifest = Manifest.parse(data, f"{options.source}: manifest")
+                _check_config(source, data, manifest, str(options.source))
                 layers = oci_layout.unique_descriptors(list(manifest.layers))
                 with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
                     list(pool.map(copy_blob, layers))
@@ -331,6 +333,20 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             result.digest, result.media_type = Digest.of(data), media_type or chosen.media_type
         copy_manifest(data, result.media_type, True)
     return result
+
+
+def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str) -> None:
+    """Decode an image's config as every other command does, so that copy never passes on an
+    image they would refuse (an artifact's config is not an image config: left alone)."""
+    config = manifest.config
+    if config.media_type not in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
+        return
+    if config.size > MAX_CONFIG_BYTES:
+        raise FormatError(too_large(f"{where}: image config", config.size, MAX_CONFIG_BYTES))
+    with source.open_blob(config) as stream:
+        config_bytes = stream.read(config.size + 1)
+        stream.read(1)  # the read that returns EOF verifies the digest
+    Image.assemble(data, config_bytes, source, where)
 
 
 def _copy_converted(options: CopyOptions) -> CopyResult:

@@ -154,8 +154,9 @@ def _config(
     container["Env"] = list(env.values())
     if options.labels:
         container["Labels"] = dict(sorted({**base.labels, **options.labels}.items()))
-    for port in options.expose:
-        container.setdefault("ExposedPorts", {})[port] = {}
+    if options.expose:  # the base's may be null: decoding reads null as empty
+        ports: dict[str, dict[str, Any]] = {p: {} for p in [*base.exposed_ports, *options.expose]}
+        container["ExposedPorts"] = ports
     raw["config"] = container
     raw["created"] = created
     raw["rootfs"] = {"type": "layers", "diff_ids": [*map(str, base.diff_ids), diff_id]}

@@ -25,13 +25,13 @@ from typing import BinaryIO, cast
 from scratchpack.errors import DigestMismatchError, FormatError, NotFoundError, ScratchpackError
 from scratchpack.fsutil import atomic_file, check_parent_writable
 from scratchpack.model import mediatypes as mt
+from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.image import Image, Layer, detect_compression
+from scratchpack.model.limits import MAX_ARCHIVE_MANIFEST_BYTES, MAX_CONFIG_BYTES, too_large
 from scratchpack.model.manifest import Manifest, canonical_json
 from scratchpack.model.reference import Reference
-
-_MAX_JSON = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,14 @@ class ArchiveBlobs:
             raise FormatError(f"{self._where}: {path} is not a regular file")
         return info
 
-    def read_member(self, path: str) -> bytes:
+    def read_member(self, path: str, limit: int) -> bytes:
+        """A JSON member, refused unread (by its tar header's size) above ``limit``."""
         info = self.member(path)
-        if info.size > _MAX_JSON:
-            raise FormatError(f"{self._where}: {path} is too large ({info.size} bytes)")
+        if info.size > limit:
+            raise FormatError(too_large(f"{self._where}: {path}", info.size, limit))
         handle = self._tar.extractfile(info)
         assert handle is not None
-        return handle.read()
+        return handle.read(limit + 1)
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
         path = self._paths.get(descriptor.digest)
@@ -113,22 +114,17 @@ class ArchiveBlobs:
 
 
 def _parse_manifest_json(data: bytes, where: str) -> list[ArchiveEntry]:
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{where}: manifest.json is not valid JSON: {exc}") from exc
-    if not isinstance(doc, list) or not doc:
-        raise FormatError(f"{where}: manifest.json lists no image")
-    entries = []
-    for item in doc:
-        if not isinstance(item, dict) or not isinstance(item.get("Config"), str):
-            raise FormatError(f"{where}: manifest.json entry without a Config: {item!r}")
-        layers = item.get("Layers") or []
-        tags = item.get("RepoTags") or []
-        if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers):
-            raise FormatError(f"{where}: manifest.json 'Layers' is not a list of paths")
-        entries.append(ArchiveEntry(item["Config"], tuple(map(str, tags)), tuple(layers)))
-    return entries
+    from scratchpack.model import decoding
+
+    what = f"{where}: manifest.json"
+    raw = decoding.decode_json(data, what)
+    items = decoding.convert(raw, list[decoding.ArchiveEntryDoc], what)
+    if not items:
+        raise FormatError(f"{what} lists no image")
+    return [
+        ArchiveEntry(item.config, tuple(item.repo_tags or ()), tuple(item.layers or ()))
+        for item in items
+    ]
 
 
 def _normalise_tag(tag: str) -> str:
@@ -153,7 +149,8 @@ def open_archive(path: Path, reference: Reference | None) -> Iterator[Image]:
             raise FormatError(f"{where}: not a readable tar archive: {exc}") from exc
         blobs = ArchiveBlobs(tar, where)
         try:
-            entries = _parse_manifest_json(blobs.read_member("manifest.json"), where)
+            manifest_json = blobs.read_member("manifest.json", MAX_ARCHIVE_MANIFEST_BYTES)
+            entries = _parse_manifest_json(manifest_json, where)
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise FormatError(f"{where}: corrupt archive: {exc}") from exc
         entry = _choose(entries, reference, where)
@@ -188,24 +185,23 @@ def _check_named_digest(path: str, digest: Digest, where: str) -> None:
 
 
 def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> Image:
-    config_bytes = blobs.read_member(entry.config_path)
+    config_bytes = blobs.read_member(entry.config_path, MAX_CONFIG_BYTES)
     config_digest = Digest.of(config_bytes)
     _check_named_digest(entry.config_path, config_digest, where)
     blobs.register(config_digest, entry.config_path)
-    config_doc = json.loads(config_bytes) if config_bytes else {}
-    diff_ids = [str(d) for d in (config_doc.get("rootfs") or {}).get("diff_ids") or []]
+    diff_ids = ImageConfig.parse(config_bytes, f"{where}: image config").diff_ids
     if len(diff_ids) != len(entry.layer_paths):
         raise FormatError(
             f"{where}: config lists {len(diff_ids)} diff_ids but manifest.json "
             f"{len(entry.layer_paths)} layers"
         )
     layer_descs = []
-    for diff_id_text, layer_path in zip(diff_ids, entry.layer_paths, strict=True):
+    for diff_id, layer_path in zip(diff_ids, entry.layer_paths, strict=True):
         info = blobs.member(layer_path)
         head = blobs.peek(layer_path)
         compression = detect_compression(head)
         if compression == "none":
-            digest = Digest.parse(diff_id_text)
+            digest = diff_id
             media_type = mt.DOCKER_LAYER
         else:
             # A compressed layer in an archive: its own digest is only known by hashing it,
@@ -215,14 +211,14 @@ def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> I
         blobs.register(digest, layer_path)
         descriptor = Descriptor(media_type, digest, info.size)
         if compression != "none":
-            _check_diff_id(Layer(descriptor, Digest.parse(diff_id_text), blobs))
+            _check_diff_id(Layer(descriptor, diff_id, blobs))
         layer_descs.append(descriptor)
     manifest = Manifest(
         config=Descriptor(mt.DOCKER_CONFIG, config_digest, len(config_bytes)),
         layers=tuple(layer_descs),
         media_type=mt.DOCKER_MANIFEST,
     )
-    return Image.assemble(manifest.to_bytes(), config_bytes, blobs)
+    return Image.assemble(manifest.to_bytes(), config_bytes, blobs, where)
 
 
 def repo_tag(reference: Reference) -> str:

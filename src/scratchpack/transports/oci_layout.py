@@ -41,7 +41,8 @@ from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader, verify_bytes
 from scratchpack.model.image import BlobSource, Image
-from scratchpack.model.manifest import Index, canonical_json, load_json
+from scratchpack.model.limits import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, too_large
+from scratchpack.model.manifest import Index, Manifest, canonical_json, load_json
 
 DEFAULT_TAG = "latest"
 LOCK_FILE = "index.json.lock"
@@ -69,12 +70,15 @@ class LayoutBlobs:
             BinaryIO, VerifyingReader(handle, descriptor.digest, descriptor.size, f"blob {path}")
         )
 
-    def read_bytes(self, descriptor: Descriptor, limit: int = 16 << 20) -> bytes:
+    def read_bytes(self, descriptor: Descriptor, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+        """A small blob (manifest, index, config) in memory: refused unread above ``limit``,
+        and never more than its declared size + 1 bytes read, whatever the file holds."""
         if descriptor.size > limit:
-            raise FormatError(f"{descriptor.digest}: {descriptor.size} bytes is too large for JSON")
+            raise FormatError(too_large(f"blob {descriptor.digest}", descriptor.size, limit))
         path = self.path(descriptor.digest)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                data = handle.read(descriptor.size + 1)
         except FileNotFoundError:
             raise NotFoundError(f"{self.root}: blob {descriptor.digest} is missing") from None
         except OSError as exc:
@@ -89,14 +93,26 @@ def is_layout(directory: Path) -> bool:
     return (directory / "oci-layout").is_file()
 
 
+def _read_capped(path: Path, limit: int) -> bytes:
+    """The whole file if it is at most ``limit`` bytes: its size is checked before reading,
+    and at most ``limit + 1`` bytes are read in case it grows meanwhile."""
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:
+        raise FormatError(too_large(str(path), max(size, len(data)), limit))
+    return data
+
+
 def read_index(directory: Path) -> Index:
     if not directory.exists():
         raise NotFoundError(f"{directory}: no such directory")
     if not is_layout(directory):
         raise FormatError(f"{directory} is not an OCI image layout (no oci-layout file)")
     try:
-        layout = load_json((directory / "oci-layout").read_bytes(), f"{directory}/oci-layout")
-        data = (directory / "index.json").read_bytes()
+        oci_layout = _read_capped(directory / "oci-layout", MAX_MANIFEST_BYTES)
+        layout = load_json(oci_layout, f"{directory}/oci-layout")
+        data = _read_capped(directory / "index.json", MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise FormatError(f"{directory} is not an OCI image layout (no index.json)") from None
     except OSError as exc:
@@ -121,7 +137,8 @@ def list_tags(directory: Path) -> list[str]:
 def read_image(directory: Path, tag: str | None, platform: Platform | None = None) -> Image:
     """Open the image named ``tag`` (or the only one) in the layout."""
     entry = find_entry(directory, tag)
-    return resolve_manifest(LayoutBlobs(directory), entry, platform, f"oci:{directory}")
+    where = f"oci:{directory}:{tag}" if tag else f"oci:{directory}"
+    return resolve_manifest(LayoutBlobs(directory), entry, platform, where)
 
 
 def find_entry(directory: Path, tag: str | None) -> Descriptor:
@@ -157,10 +174,9 @@ def resolve_manifest(
     if descriptor.media_type and descriptor.media_type not in mt.MANIFEST_TYPES:
         raise FormatError(f"{where}: unsupported manifest media type {descriptor.media_type!r}")
     manifest_bytes = blobs.read_bytes(descriptor)
-    manifest_doc = load_json(manifest_bytes, f"{where} manifest")
-    config_desc = Descriptor.from_json(manifest_doc.get("config"))
-    config_bytes = blobs.read_bytes(config_desc)
-    return Image.assemble(manifest_bytes, config_bytes, blobs)
+    config_desc = Manifest.parse(manifest_bytes, f"{where}: manifest").config
+    config_bytes = blobs.read_bytes(config_desc, MAX_CONFIG_BYTES)
+    return Image.assemble(manifest_bytes, config_bytes, blobs, where)
 
 
 def write_image(

@@ -384,8 +384,8 @@ def no_ca_bundle(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
 
 @check("SPI300", Severity.INFO, "maintainability", "No HEALTHCHECK", dockle="CIS-DI-0006")
 def no_healthcheck(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
-    health = evidence.config.container_config.get("Healthcheck") or {}
-    if not health.get("Test") or health.get("Test") == ["NONE"]:
+    test = evidence.config.healthcheck_test
+    if not test or test == ["NONE"]:
         yield _finding(
             meta,
             "no HEALTHCHECK: orchestrators without their own probes cannot tell a hung "
