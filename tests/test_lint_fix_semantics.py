@@ -237,6 +237,17 @@ def test_lists_removed_when_every_later_install_updates_first() -> None:
     assert fixed(once) == once
 
 
+def test_no_cleanup_as_a_user_who_cannot_remove_the_lists() -> None:
+    text = HEAD + "USER 1000\nRUN sudo apt-get update && sudo apt-get install -y x\n"
+    result = run_fix(text)
+    assert CLEANUP not in result.fixed
+    assert any("SP201 not fixed: the RUN runs as USER 1000" in n for n in result.notices)
+    child = f"FROM {PINNED} AS a\nUSER app\nFROM a\nRUN sudo apt-get update && sudo apt-get install -y x\n"  # noqa: E501
+    assert CLEANUP not in fixed(child)
+    root = HEAD + "USER 1000\nUSER root:root\nRUN apt-get update && apt-get install -y x\n"
+    assert CLEANUP in fixed(root)
+
+
 @pytest.mark.parametrize(
     "between",
     ["USER 1000\n", "WORKDIR /src\n", "ENV DEBIAN_FRONTEND=noninteractive\n", "ARG V=1\n",
@@ -561,6 +572,8 @@ def _without_additions(before: Run, after: Run) -> tuple[Run, Run]:
     def strip(run: Run, cleanup: bool) -> Run:
         kept = list(run.commands)
         if cleanup and kept[-1:] == [_CLEANUP] and before.commands[-1:] != (_CLEANUP,):
+            user = str(run.context[0]).split(":")[0]
+            assert user in ("", "root", "0"), f"cleanup added as USER {user}: rm would fail"
             kept.pop()
         for n, (name, args, env) in enumerate(kept):
             sub = next((a for a in args if not a.startswith("-") and a not in ("-m", "pip")), "")
@@ -696,13 +709,11 @@ def test_every_fix_keeps_the_meaning(unsafe: bool, tmp_path: Path) -> None:
         result = run_fix(text, unsafe)
         after = parse(result.fixed)  # parses with scratchpack (BuildKit's parser)
         assert run_fix(result.fixed, unsafe).fixed == result.fixed, f"{name}: not idempotent"
-        for script in run_scripts(before):
-            assert bash_n(script) == "", (name, script)
         if not result.changed:
             continue
         changed += 1
         assert not (set(result.applied) & {"SP200"}) or unsafe, name
-        for script in run_scripts(after):
+        for script in set(run_scripts(after)) - set(run_scripts(before)):  # what a fix wrote
             assert bash_n(script) == "", (name, script, result.fixed)
         assert_same_commands(before, after, unsafe)
         assert broken_installs(after) <= broken_installs(before), (name, result.fixed)
@@ -711,8 +722,12 @@ def test_every_fix_keeps_the_meaning(unsafe: bool, tmp_path: Path) -> None:
         (tmp_path / f"{name}.after").write_text(result.fixed)
         to_check.append((name, tmp_path / f"{name}.before", tmp_path / f"{name}.after"))
     assert changed >= 100, changed
-    errors = hadolint_parse_errors([p for _, *pair in to_check for p in pair])
-    for name, before_path, after_path in to_check:
+    # hadolint reads the fixed files as well as it read the originals (asked about those only
+    # where a fixed file has a parse error: hadolint runs ShellCheck, 50 ms a file)
+    errors = hadolint_parse_errors([after for _, _, after in to_check])
+    suspects = [(name, before, after) for name, before, after in to_check if errors[str(after)]]
+    errors |= hadolint_parse_errors([before for _, before, _ in suspects]) if suspects else {}
+    for name, before_path, after_path in suspects:
         new = errors[str(after_path)] - errors[str(before_path)]
         assert not new, f"{name}: hadolint cannot read the fixed file ({new})"
 

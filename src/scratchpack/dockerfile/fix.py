@@ -261,19 +261,24 @@ def _commands(source: _Source, instruction: Instruction) -> list[SpannedCommand]
     ]
 
 
-def _one_chain(region: Region) -> Statement | str:
-    """The script's only statement when it is a plain ``a && b && c`` chain (what
-    ``update && ...`` guards as a whole), or why not."""
+def _one_chain(source: _Source, run: Instruction, label: str) -> tuple[Region, Statement] | str:
+    """The RUN's script and its only statement, when that is a plain ``a && b && c`` chain
+    (what ``update && ...`` guards as a whole), or why not."""
+    region = _script(source, run)
+    if isinstance(region, str):
+        return f"{label}: {region}"
     found = statements(region[0])
     if not found:
-        return "the shell grammar cannot read its script"
-    if len(found) > 1:
-        return "its script is more than one statement (joined by ; or newlines)"
-    if found[0].operators - {"&&"} or found[0].background:
-        return "its script uses || or & (an update chained with && would change what runs)"
-    if found[0].heredoc:
-        return "its script has a here-document"
-    return found[0]
+        why = "the shell grammar cannot read its script"
+    elif len(found) > 1:
+        why = "its script is more than one statement (joined by ; or newlines)"
+    elif found[0].operators - {"&&"} or found[0].background:
+        why = "its script uses || or & (an update chained with && would change what runs)"
+    elif found[0].heredoc:
+        why = "its script has a here-document"
+    else:
+        return region, found[0]
+    return f"{label}: {why}"
 
 
 def _parent(dockerfile: Dockerfile, stage: Stage) -> Stage | None:
@@ -285,17 +290,17 @@ def _children(dockerfile: Dockerfile, stage: Stage) -> list[Stage]:
     return [s for s in dockerfile.stages if _parent(dockerfile, s) is stage]
 
 
-def _shells(dockerfile: Dockerfile) -> dict[int, tuple[tuple[str, ...], int]]:
-    """The shell each instruction (by line) runs under, and the line of the SHELL that set it
-    (0: the default); a stage starts with the shell its parent stage ended with."""
-    found: dict[int, tuple[tuple[str, ...], int]] = {}
-    at_end: dict[int, tuple[tuple[str, ...], int]] = {}
+def _in_effect(dockerfile: Dockerfile, cmd: str) -> dict[int, Instruction | None]:
+    """For each instruction (by line), the last ``cmd`` (SHELL, USER) in effect there: set
+    earlier in its stage, or inherited from the stage it is built on; None: the default."""
+    found: dict[int, Instruction | None] = {}
+    at_end: dict[int, Instruction | None] = {}
     for stage in dockerfile.stages:
         parent = _parent(dockerfile, stage)
-        current = at_end[parent.index] if parent else (DEFAULT_SHELL, 0)
+        current = at_end[parent.index] if parent else None
         for instruction in stage.instructions:
-            if instruction.cmd == "SHELL" and instruction.json:
-                current = (instruction.args, instruction.line)
+            if instruction.cmd == cmd and (cmd != "SHELL" or instruction.json):
+                current = instruction
             found[instruction.line] = current
         at_end[stage.index] = current
     return found
@@ -387,13 +392,22 @@ def _lists_needed_after(dockerfile: Dockerfile, stage: Stage, position: int) -> 
 
 
 def _apt_lists_edit(
-    source: _Source, dockerfile: Dockerfile, stage: Stage, run: Instruction
+    source: _Source,
+    dockerfile: Dockerfile,
+    stage: Stage,
+    run: Instruction,
+    user: Instruction | None,
 ) -> Outcome:
     """``&& rm -rf /var/lib/apt/lists/*`` after the last word of the script's last statement.
 
     At the very end, chained with ``&&``: the RUN's exit status is the same with or without
     errexit (a cleanup between two statements would hide a failed install under ``set -e``,
     a cleanup on its own line would make a failed last install exit 0)."""
+    if user is not None and user.text.split(":")[0].strip() not in ("root", "0"):
+        return (
+            f"the RUN runs as USER {user.text} (line {user.line}): rm could not remove the "
+            "lists root owns, and the build would fail"
+        )
     reader = _lists_needed_after(dockerfile, stage, stage.instructions.index(run))
     if reader:
         return f"{reader} still needs the package lists this RUN leaves"
@@ -440,12 +454,9 @@ def _merge_update_edits(source: _Source, stage: Stage, update: Instruction) -> O
     subs = list(_apt_subcommands(install))
     if "install" not in subs:
         return f"the RUN at line {install.line} does not install"
-    update_region = _script(source, update)
-    if isinstance(update_region, str):
-        return update_region
-    update_chain = _one_chain(update_region)
+    update_chain = _one_chain(source, update, "the update RUN")
     if isinstance(update_chain, str):
-        return f"the update RUN: {update_chain}"
+        return update_chain
     # The update's own line(s), with their line break, go; comments above them stay.
     start = source.line_start(update.line)
     end = (
@@ -458,15 +469,13 @@ def _merge_update_edits(source: _Source, stage: Stage, update: Instruction) -> O
         return edits  # the install RUN updates first already: the lone update was redundant
     if install.heredocs:
         return f"the RUN at line {install.line} has a here-document: no chain to guard"
-    install_region = _script(source, install)
-    if isinstance(install_region, str):
-        return install_region
-    chain = _one_chain(install_region)
-    if isinstance(chain, str):
-        return f"the RUN at line {install.line}: {chain}"
-    text = source.data[update_region[1][update_chain.start] : _at(update_region, update_chain.end)]
-    first = install_region[1][chain.start]
-    edits.append(Edit(first, first, text + b" && ", "SP202"))
+    install_chain = _one_chain(source, install, f"the RUN at line {install.line}")
+    if isinstance(install_chain, str):
+        return install_chain
+    (update_region, chain), (install_region, first) = update_chain, install_chain
+    text = source.data[update_region[1][chain.start] : _at(update_region, chain.end)]
+    at = install_region[1][first.start]
+    edits.append(Edit(at, at, text + b" && ", "SP202"))
     return edits
 
 
@@ -589,7 +598,7 @@ def plan(
     edits: list[Edit] = []
     notices: list[str] = []
     digests: dict[str | int, str | Exception] = {}
-    shells = _shells(dockerfile)
+    shells, users = _in_effect(dockerfile, "SHELL"), _in_effect(dockerfile, "USER")
     explained: set[str] = set()
     for stage in dockerfile.stages:
         for instruction in stage.instructions:
@@ -600,10 +609,12 @@ def plan(
             if instruction.cmd == "FROM" and "SP101" in codes:
                 edit = _pin_edit(source, stage, resolve, digests, notices)
                 edits += [replace(edit, line=instruction.line)] if edit else []
-            shell, shell_line = shells[instruction.line]
+            shell_instruction = shells[instruction.line]
+            shell = shell_instruction.args if shell_instruction else DEFAULT_SHELL
             foreign = (
                 f"the {instruction.cmd} runs under SHELL {json.dumps(list(shell))} "
-                f"(line {shell_line}), not a POSIX shell: its script is not edited"
+                f"(line {shell_instruction.line if shell_instruction else 0}), not a POSIX "
+                "shell: its script is not edited"
             )
             wanted = sorted(codes - {"SP101"})
             if wanted and not _posix(shell):
@@ -613,8 +624,9 @@ def plan(
                     (c, _option_edits(source, instruction, c)) for c in wanted if c in _OPTION_FIXES
                 ]
                 if "SP201" in codes:
+                    user = users[instruction.line]
                     outcomes.append(
-                        ("SP201", _apt_lists_edit(source, dockerfile, stage, instruction))
+                        ("SP201", _apt_lists_edit(source, dockerfile, stage, instruction, user))
                     )
                 if "SP202" in codes:
                     outcomes.append(("SP202", _merge_update_edits(source, stage, instruction)))
