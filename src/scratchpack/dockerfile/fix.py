@@ -46,11 +46,12 @@ APT_LISTS_CLEANUP = "rm -rf /var/lib/apt/lists/*"
 
 @dataclass(frozen=True)
 class FixKind:
-    """What a rule's automatic fix does and its tier; ``unsafe`` is why it may change the build
-    (empty: safe; the exec-form fix is unsafe only on a base image it cannot see)."""
+    """What a rule's automatic fix does and its tier: ``unsafe`` is why it may change the
+    build (empty: safe), ``unsafe_when`` the case it is unsafe in (empty: always)."""
 
     does: str
     unsafe: str = ""
+    unsafe_when: str = ""
 
 
 UNSAFE_RECOMMENDS = (
@@ -59,8 +60,8 @@ UNSAFE_RECOMMENDS = (
     "tools with python3-pip), and a later step that needs it fails"
 )
 UNSAFE_ENTRYPOINT = (
-    "the base image {base} may have an ENTRYPOINT (not visible in this file), which would get "
-    "these words as arguments instead of /bin/sh -c '...'"
+    "{base} may have an ENTRYPOINT (not visible in this file), which would get these words as "
+    "arguments instead of /bin/sh -c '...'"
 )
 FIXES: dict[str, FixKind] = {
     "SP101": FixKind("pins FROM to the digest the registry serves now, keeping the tag"),
@@ -78,7 +79,8 @@ FIXES: dict[str, FixKind] = {
     "SP303": FixKind(
         "writes CMD/ENTRYPOINT in exec form when it is one program with literal words, the "
         "argv /bin/sh -c would exec (no builtin, variable, glob, redirection or operator)",
-        UNSAFE_ENTRYPOINT,
+        UNSAFE_ENTRYPOINT.format(base="the base image"),
+        "for a CMD on an image from a registry",
     ),
 }
 FIXABLE = frozenset(FIXES)
@@ -520,7 +522,7 @@ def _exec_form_edit(
                 f"the ENTRYPOINT at line {entrypoint.line} would get these words as arguments "
                 "instead of /bin/sh -c '...'"
             )
-        unsafe = UNSAFE_ENTRYPOINT.format(base=base) if base else ""
+        unsafe = UNSAFE_ENTRYPOINT.format(base=f"the base image {base}") if base else ""
     text = json.dumps(list(argv), ensure_ascii=False).encode()
     return [Edit(start, end, text, "SP303", unsafe=unsafe)]
 
