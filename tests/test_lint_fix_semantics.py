@@ -237,6 +237,23 @@ def test_lists_removed_when_every_later_install_updates_first() -> None:
     assert fixed(once) == once
 
 
+@pytest.mark.parametrize(
+    "run",
+    [
+        "RUN set -ef; apt-get update && apt-get install -y x\n",  # lists/* would not expand
+        "RUN set -o noglob; apt-get update && apt-get install -y x\n",
+        "RUN --mount=type=bind,target=/var/lib/apt/lists,rw apt-get install -y x\n",
+        "RUN --mount=type=cache,target=/root/.cache --mount=type=tmpfs,target=/var/lib/apt "
+        "apt-get update && apt-get install -y x\n",  # the second mount counts too
+        "RUN apt-get update && apt-get install -y x && exec /bin/true\n",  # rm would not run
+    ],
+)
+def test_no_cleanup_where_it_would_not_remove_the_layers_lists(run: str) -> None:
+    result = run_fix(HEAD + run)
+    assert CLEANUP not in result.fixed
+    assert any(n.startswith("line 2: SP201 not fixed") for n in result.notices), result.notices
+
+
 def test_no_cleanup_as_a_user_who_cannot_remove_the_lists() -> None:
     text = HEAD + "USER 1000\nRUN sudo apt-get update && sudo apt-get install -y x\n"
     result = run_fix(text)

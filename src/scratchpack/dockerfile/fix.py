@@ -413,6 +413,8 @@ def _apt_lists_edit(
     reader = _lists_needed_after(dockerfile, stage, stage.instructions.index(run))
     if reader:
         return f"{reader} still needs the package lists this RUN leaves"
+    if any(name == "mount" and "/var/lib/apt" in value for name, value in run.flags):
+        return "the RUN mounts something at /var/lib/apt: the lists there are not the layer's"
     region = _script(source, run)
     if isinstance(region, str):
         return region
@@ -424,11 +426,22 @@ def _apt_lists_edit(
         return "its last statement runs in the background (&)"
     if last.heredoc:
         return "its last statement has a here-document"
-    names = {c.name.text for c in spanned_commands(region[0]) if c.start >= last.start}
-    if names & {"exit", "exec"}:
+    spanned = spanned_commands(region[0])
+    script = region[0]
+    if any(
+        c.start >= last.start and script[c.start : c.end].split()[:1] in ([b"exit"], [b"exec"])
+        for c in spanned
+    ):
         return "its last statement leaves the shell (exit or exec): a cleanup would not run"
+    if any(c.name.text == "set" and _sets_noglob(c) for c in spanned):
+        return "the script turns globbing off (set -f): lists/* would not match"
     at = _at(region, last.end)
     return [Edit(at, at, f" && {APT_LISTS_CLEANUP}".encode(), "SP201")]
+
+
+def _sets_noglob(cmd: SpannedCommand) -> bool:
+    words = [a.text for a in cmd.args]
+    return "noglob" in words or any(re.fullmatch(r"-[a-z]*f[a-z]*", w) for w in words)
 
 
 def _merge_update_edits(source: _Source, stage: Stage, update: Instruction) -> Outcome:
