@@ -168,6 +168,18 @@ def test_exec_form_of_plain_words() -> None:
         assert "ENTRYPOINT [" not in fixed("FROM scratch\nUSER 1\nWORKDIR /a\n" + order)
 
 
+def test_exec_form_across_continuation_lines() -> None:
+    """The words are those BuildKit hands to the shell (continuations joined); comment lines
+    between them would be lost on one line, so such a CMD stays."""
+    head = "FROM scratch\nUSER 1\nWORKDIR /a\n"
+    text = head + "ENTRYPOINT /app \\\n    --port 8080 \\\n    'a \\\nb'\n"
+    assert fixed(text) == head + 'ENTRYPOINT ["/app", "--port", "8080", "a b"]\n'
+    commented = head + "ENTRYPOINT /app \\\n    # the port\n    --port 8080\n"
+    result = run_fix(commented)
+    assert result.fixed == commented
+    assert any("comments" in n for n in result.notices)
+
+
 def test_exec_form_of_cmd_on_an_image_is_unsafe() -> None:
     """An image from a registry may have an ENTRYPOINT (node, postgres...): it would get
     ``["app", ...]`` instead of ``["/bin/sh", "-c", "app ..."]``. Offered with --unsafe-fixes."""
@@ -488,6 +500,7 @@ _FINAL = [
     "CMD /app --port 8080", "CMD app 'a b' \"c d\"", "CMD exec /app", "CMD $HOME/app",
     "ENTRYPOINT /init", 'CMD ["x"]', "CMD cd /x && ./run", "CMD server.py", "ENTRYPOINT app -v",
     "CMD A=1 app", "CMD app > /log", "CMD node server.js # start",
+    "ENTRYPOINT app \\\n    --flag 'a b'", "CMD app \\\n    # why\n    --flag", "CMD app \\\n  $X",
 ]  # fmt: skip
 
 

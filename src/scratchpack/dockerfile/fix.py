@@ -513,16 +513,20 @@ def _exec_form_edit(
 ) -> Outcome:
     """``CMD app --flag`` -> ``CMD ["app", "--flag"]`` when that is the argv the shell would
     exec, and nothing else (an ENTRYPOINT) would receive other arguments because of it."""
-    if instruction.line != instruction.end_line:
-        return "it spans lines"
-    start = source.after_keyword(instruction)
-    end = source.line_end(instruction.end_line)
-    argv = literal_argv(source.data[start:end])
+    # the text BuildKit hands to /bin/sh -c: continuations joined, comment lines dropped
+    argv = literal_argv(instruction.text.encode())
     if argv is None:
         return (
             "it needs the shell (a builtin such as exec or cd, an assignment, a variable, a "
             "glob, a redirection, an operator or a comment)"
         )
+    start = source.after_keyword(instruction)
+    end = source.line_end(instruction.end_line)
+    lines = source.data[source.line_start(instruction.line + 1) : end].split(b"\n")
+    if instruction.end_line > instruction.line and any(
+        line.lstrip().startswith(b"#") for line in lines
+    ):
+        return "it spans lines with comments between them, which exec form on one line would lose"
     unsafe = ""
     if instruction.cmd == "ENTRYPOINT":
         cmd = next(iter(stage.of("CMD")), None)
