@@ -32,6 +32,7 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.parser import parse
 from scratchpack.dockerfile.ruledocs import DOCS
 from scratchpack.dockerfile.shell import ShellCommand, commands
+from scratchpack.errors import ScratchpackError
 from scratchpack.operations.lint import lint_dockerfile
 
 PINNED = "debian:12-slim@sha256:" + "a" * 64
@@ -827,3 +828,32 @@ def test_docker_builds_the_fixed_file_and_runs_the_same_commands(
         docker("rmi", "-f", f"{unique_name}:before", f"{unique_name}:after", check=False)
     assert outputs[after].replace(" --no-install-recommends", "") == outputs[before]
     assert outputs[before].endswith("after-gcc\napt-get install -y tini\napp --port 8080\n")
+
+
+def test_mangled_files_never_make_the_fixer_raise() -> None:
+    """Random insertions of shell and Dockerfile syntax into the corpus (a fixed seed): every
+    file the parser accepts is fixed, or left alone with notices, without an exception, and
+    a second fix changes nothing more."""
+    seeds = [text for _, text in corpus()]
+    pieces = [*";&|#\\`'\"$(){}<>\n\r\t *?=-", "apt-get install -y x", "<<EOF\n", "EOF\n",
+              "CMD ", "RUN ", "USER 1\n", 'SHELL ["bash", "-c"]\n', "exec ", "é"]  # fmt: skip
+    rng = random.Random(12)
+    fixed_files = 0
+    for _ in range(600):
+        text = rng.choice(seeds)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(text) + 1)
+            if rng.random() < 0.5:
+                text = text[:at] + rng.choice(pieces) + text[at:]
+            else:
+                text = text[:at] + text[at + rng.randint(1, 5) :]
+        text = text.rstrip("\n") if rng.random() < 0.3 else text  # no newline at the end
+        try:
+            parse(text)
+        except ScratchpackError:
+            continue
+        for unsafe in (False, True):
+            result = run_fix(text, unsafe)
+            fixed_files += result.changed
+            assert run_fix(result.fixed, unsafe).fixed == result.fixed, text
+    assert fixed_files > 100

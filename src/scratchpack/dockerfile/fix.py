@@ -522,10 +522,8 @@ def _exec_form_edit(
         )
     start = source.after_keyword(instruction)
     end = source.line_end(instruction.end_line)
-    lines = source.data[source.line_start(instruction.line + 1) : end].split(b"\n")
-    if instruction.end_line > instruction.line and any(
-        line.lstrip().startswith(b"#") for line in lines
-    ):
+    continued = range(instruction.line + 1, instruction.end_line + 1)
+    if any(source.data[source.line_start(n) : end].lstrip().startswith(b"#") for n in continued):
         return "it spans lines with comments between them, which exec form on one line would lose"
     unsafe = ""
     if instruction.cmd == "ENTRYPOINT":
