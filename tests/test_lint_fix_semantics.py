@@ -213,6 +213,31 @@ def test_no_install_recommends_is_an_unsafe_fix() -> None:
     assert any("SP200" in n and "Recommends" in n for n in unsafe.notices)
 
 
+def test_unsafe_no_install_recommends_keeps_the_ca_bundle_a_later_step_needs() -> None:
+    """Within the unsafe fix: when the stage, a stage built on it, or a COPY of /etc/ssl needs
+    TLS and nothing names ca-certificates, the fix names it (it came as a Recommends)."""
+    cleanup = f" && {CLEANUP}"
+    for later in ("RUN git clone https://e.org/x.git\n", "RUN curl -o /x https://e.org\n",
+                  "FROM base\nRUN pip install flask\n",
+                  "FROM scratch\nCOPY --from=base /etc/ssl/certs /etc/ssl/certs\n"):  # fmt: skip
+        text = f"FROM {PINNED} AS base\nRUN apt-get update && apt-get install -y gcc{cleanup}\n"
+        result = run_fix(text + later, unsafe=True)
+        assert f"install --no-install-recommends -y gcc ca-certificates{cleanup}\n" in result.fixed
+        assert any("ca-certificates added" in n for n in result.notices), result.notices
+        assert "ca-certificates" not in run_fix(text + later).fixed  # not without the tier
+    # the cleanup added in the same run goes after the package, not before it
+    text = f"FROM {PINNED} AS b\nRUN apt-get update && apt-get install -y gcc\nFROM scratch\n"
+    copy = "COPY --from=b /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
+    assert f"-y gcc ca-certificates{cleanup}\n" in fixed(text + copy, unsafe=True)
+    # nothing needs TLS, or the package is named already (here or before): nothing added
+    for text in (
+        HEAD + "RUN apt-get update && apt-get install -y make\nRUN make\n",
+        HEAD + "RUN apt-get update && apt-get install -y ca-certificates\n"
+        "RUN apt-get update && apt-get install -y wget && wget https://e.org\n",
+    ):
+        assert fixed(text, unsafe=True).count("ca-certificates") == text.count("ca-certificates")
+
+
 @pytest.mark.parametrize(
     "later",
     [
@@ -463,6 +488,10 @@ HAND_MADE = [
     HEAD + "RUN cat <<EOF > /x && apt-get install -y y\nhello\nEOF\n",
     HEAD + "RUN apt-get update && apt-get install -y x || echo failed\n",
     "FROM scratch\nUSER 1\nWORKDIR /a\nCMD /app 'a b' \"c d\" 80\n",
+    f"FROM {PINNED} AS b\nRUN apt-get update && apt-get install -y gcc\nFROM scratch\n"
+    "COPY --from=b /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n",
+    HEAD + "RUN apt-get update && apt-get install -y curl\nRUN curl -fsSLo /x https://e.org/x\n",
+    HEAD + "RUN apt-get update && apt-get install -y wget ca-certificates && wget https://e.org\n",
 ]
 
 _PACKAGES = ["curl", "git", "ca-certificates", "gcc make", "python3 python3-pip", "tini"]
@@ -611,7 +640,10 @@ def _without_additions(before: Run, after: Run) -> tuple[Run, Run]:
             option = _ADDED_OPTIONS.get((name, sub))
             if name.rsplit("/", 1)[-1] in SHELLS and "-c" in args:
                 args = ("-c", "(its commands follow)")  # noqa: PLW2901
-            kept[n] = (name, tuple(a for a in args if a != option), env)
+            added = (
+                (option, "ca-certificates") if option == "--no-install-recommends" else (option,)
+            )
+            kept[n] = (name, tuple(a for a in args if a not in added), env)
         return Run(run.stage, run.context, tuple(kept))
 
     return strip(before, cleanup=False), strip(after, cleanup=True)
@@ -648,8 +680,8 @@ def assert_same_commands(before: Dockerfile, after: Dockerfile, unsafe: bool) ->
         i, j = i + 2, j + 1
     assert j == len(new), f"RUNs added: {new[j:]}"
     if not unsafe:  # the unsafe fix is not made without --unsafe-fixes
-        option = "--no-install-recommends"
-        assert before.source.count(option) == after.source.count(option)
+        for added in ("--no-install-recommends", "ca-certificates"):
+            assert before.source.count(added) == after.source.count(added)
 
 
 def broken_installs(dockerfile: Dockerfile) -> set[tuple[int, int]]:

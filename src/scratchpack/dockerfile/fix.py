@@ -32,6 +32,7 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.parser import DockerfileError, parse
 from scratchpack.dockerfile.rules import Finding, shell_of
 from scratchpack.dockerfile.shell import (
+    ShellCommand,
     SpannedCommand,
     Statement,
     Word,
@@ -65,7 +66,12 @@ UNSAFE_ENTRYPOINT = (
 )
 FIXES: dict[str, FixKind] = {
     "SP101": FixKind("pins FROM to the digest the registry serves now, keeping the tag"),
-    "SP200": FixKind("adds --no-install-recommends after apt-get install", UNSAFE_RECOMMENDS),
+    "SP200": FixKind(
+        "adds --no-install-recommends after apt-get install, and names ca-certificates when a "
+        "later step of the stage (or of a stage built on it, or a COPY of /etc/ssl) uses TLS "
+        "and nothing names it",
+        UNSAFE_RECOMMENDS,
+    ),
     "SP201": FixKind(
         f"appends `&& {APT_LISTS_CLEANUP}` to the RUN's last statement, when no later RUN of the "
         "stage (or of a stage built on it) installs without an apt-get update of its own"
@@ -107,6 +113,7 @@ class Edit:
     code: str
     line: int = 0  # the finding's line, stamped by plan()
     unsafe: str = ""  # why this edit may change the build; empty: a safe fix
+    note: str = ""  # what else the edit does, for the notice
 
 
 @dataclass
@@ -333,10 +340,14 @@ def _apt_subcommands(instruction: Instruction) -> Iterator[str]:
 Outcome = list[Edit] | str  # the edits, or why the finding is left alone
 
 
-def _option_edits(source: _Source, instruction: Instruction, code: str) -> Outcome:
-    """An option right after the subcommand's word, in every command the rule is about."""
+def _option_edits(
+    source: _Source, dockerfile: Dockerfile, stage: Stage, instruction: Instruction, code: str
+) -> Outcome:
+    """An option right after the subcommand's word, in every command the rule is about; with
+    ``--no-install-recommends``, also ``ca-certificates`` when a later step needs it."""
     subcommand, option = _OPTION_FIXES[code]
     edits: list[Edit] = []
+    tls = _tls_needed(dockerfile, stage, instruction) if code == "SP200" else None
     for cmd in _commands(source, instruction):
         name = cmd.name.text
         if code == "SP200":
@@ -347,11 +358,93 @@ def _option_edits(source: _Source, instruction: Instruction, code: str) -> Outco
             wanted = _is_pip(cmd) and any(a.text == "install" for a in cmd.args)
         if wanted and not cmd.has(option):
             word = next((a for a in cmd.args if a.text == subcommand), None)
-            if word is not None:
-                edits.append(
-                    Edit(word.end, word.end, f" {option}".encode(), code, unsafe=FIXES[code].unsafe)
-                )
+            if word is None:
+                continue
+            unsafe = FIXES[code].unsafe
+            edits.append(Edit(word.end, word.end, f" {option}".encode(), code, unsafe=unsafe))
+            if tls and not any(a.text == "ca-certificates" for a in cmd.args):
+                end = cmd.args[-1].end
+                note = f"ca-certificates added: {tls} needs it, and it came as a Recommends"
+                edits.append(Edit(end, end, b" ca-certificates", code, unsafe=unsafe, note=note))
     return edits or "no command the grammar can edit was found for it"
+
+
+# What makes TLS connections (so needs the CA bundle of ca-certificates): these programs,
+# with these subcommands (None: any use), and any URL or remote an argument names.
+_TLS_PROGRAMS: dict[str, frozenset[str] | None] = {
+    "curl": None, "wget": None, "git": frozenset({"clone", "fetch", "pull", "push",
+    "submodule", "ls-remote", "remote"}), "pip": frozenset({"install", "download", "wheel"}),
+    "pip3": frozenset({"install", "download", "wheel"}), "npm": frozenset({"install", "i",
+    "ci", "add", "update"}), "yarn": None, "pnpm": None, "go": frozenset({"get", "install",
+    "mod", "build"}), "gem": frozenset({"install"}), "cargo": frozenset({"install", "build",
+    "fetch"}), "composer": None, "bundle": None,
+}  # fmt: skip
+_TLS_WORD = re.compile(r"https://|ssh://|^git@|^[\w.-]+@[\w.-]+:")
+
+
+def _uses_tls(cmd: ShellCommand) -> bool:
+    args = (
+        cmd.args[2:]
+        if cmd.name.startswith("python") and cmd.args[:2] == ("-m", "pip")
+        else cmd.args
+    )
+    name = "pip" if args is not cmd.args else cmd.name.rsplit("/", 1)[-1]
+    if any(_TLS_WORD.search(a) for a in args):
+        return True
+    if name not in _TLS_PROGRAMS:
+        return False
+    subcommands = _TLS_PROGRAMS[name]
+    operand = next((a for a in args if not a.startswith("-")), None)
+    return subcommands is None or operand in subcommands
+
+
+def _tls_needed(dockerfile: Dockerfile, stage: Stage, run: Instruction) -> str:
+    """What needs the CA bundle from this RUN on (``curl`` at line 7...), in the stage, the
+    stages built on it, or a COPY --from of /etc/ssl; '' when nothing does, or when
+    ca-certificates is installed by name already (here, before, or in a parent stage)."""
+    chain: list[Stage] = []
+    current: Stage | None = stage
+    while current is not None:
+        chain.append(current)
+        current = _parent(dockerfile, current)
+    upto = stage.instructions.index(run)
+    earlier = [*stage.instructions[: upto + 1], *(i for s in chain[1:] for i in s.instructions)]
+    named = any(
+        cmd.name in ("apt-get", "apt") and "ca-certificates" in cmd.args
+        for instruction in earlier
+        for cmd in shell_of(instruction)
+    )
+    return "" if named else _tls_user(dockerfile, stage, upto)
+
+
+def _tls_user(dockerfile: Dockerfile, stage: Stage, start: int) -> str:
+    for instruction in _onwards(dockerfile, stage, start):
+        cmd = next((c for c in shell_of(instruction) if _uses_tls(c)), None)
+        if cmd is not None:
+            return f"{cmd.name} at line {instruction.line}"
+    copy = _copy_of(dockerfile, stage, "/etc/ssl")
+    return f"the COPY at line {copy.line}" if copy else ""
+
+
+def _onwards(dockerfile: Dockerfile, stage: Stage, start: int) -> Iterator[Instruction]:
+    """The stage's instructions from ``start``, then those of every stage built on it."""
+    yield from stage.instructions[start:]
+    for child in _children(dockerfile, stage):
+        yield from _onwards(dockerfile, child, 0)
+
+
+def _copy_of(dockerfile: Dockerfile, stage: Stage, path: str) -> Instruction | None:
+    """A ``COPY --from`` of this stage whose source is ``path``, is in it, or holds it."""
+    names = {stage.label, str(stage.index)}
+    for other in dockerfile.stages:
+        for copy in other.of("COPY"):
+            if copy.flag("from") not in names:
+                continue
+            for source in copy.args[:-1]:
+                source = source.rstrip("/") or "/"  # noqa: PLW2901
+                if source.startswith(path) or path.startswith(source.rstrip("/") + "/"):
+                    return copy
+    return None
 
 
 def _operand(cmd: SpannedCommand, *names: str) -> bool:
@@ -382,15 +475,8 @@ def _lists_needed_after(dockerfile: Dockerfile, stage: Stage, position: int) -> 
         reader = _lists_needed_after(dockerfile, child, 0)
         if reader:
             return reader
-    names = {stage.label, str(stage.index)}
-    for other in dockerfile.stages:
-        for copy in other.of("COPY"):
-            sources = copy.args[:-1]
-            if copy.flag("from") in names and any(
-                "/var/lib/apt/lists".startswith(p.rstrip("/") or "/") for p in sources
-            ):
-                return f"the COPY at line {copy.line} (it copies the lists)"
-    return None
+    copy = _copy_of(dockerfile, stage, "/var/lib/apt/lists")
+    return f"the COPY at line {copy.line} (it copies the lists)" if copy else None
 
 
 def _apt_lists_edit(
@@ -638,7 +724,9 @@ def plan(
                 outcomes += [(code, foreign) for code in wanted]
             elif instruction.cmd == "RUN":
                 outcomes += [
-                    (c, _option_edits(source, instruction, c)) for c in wanted if c in _OPTION_FIXES
+                    (c, _option_edits(source, dockerfile, stage, instruction, c))
+                    for c in wanted
+                    if c in _OPTION_FIXES
                 ]
                 if "SP201" in codes:
                     user = users[instruction.line]
@@ -672,16 +760,20 @@ def _settle(
     explained.add(reason)
     if not unsafe:
         return [], f"{where} not fixed: unsafe fix, made with --unsafe-fixes: {text}"
+    text += "".join(f"; {e.note}" for e in edits if e.note)
     return edits, f"{where} fixed with --unsafe-fixes: {text}"
 
 
 def apply(data: bytes, edits: list[Edit]) -> tuple[bytes, list[Edit]]:
     """Apply non-overlapping edits, last first; an edit inside a range another one replaces
-    is skipped. Returns the result and the edits applied."""
+    is skipped. Insertions at one offset land in the order they were planned (the package
+    added to an install, then the cleanup after it). Returns the result and the edits
+    applied."""
     result = data
     taken: list[tuple[int, int]] = []
     applied: list[Edit] = []
-    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+    order = sorted(range(len(edits)), key=lambda n: (edits[n].start, edits[n].end, n))
+    for edit in (edits[n] for n in reversed(order)):
         if any(edit.start < end and start < edit.end for start, end in taken) or any(
             start < edit.start < end for start, end in taken
         ):
