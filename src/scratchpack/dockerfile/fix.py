@@ -364,7 +364,7 @@ def _option_edits(
             edits.append(Edit(word.end, word.end, f" {option}".encode(), code, unsafe=unsafe))
             if tls and not any(a.text == "ca-certificates" for a in cmd.args):
                 end = cmd.args[-1].end
-                note = f"ca-certificates added: {tls} needs it, and it came as a Recommends"
+                note = f"ca-certificates added: {tls} needs the CA bundle, often only a Recommends"
                 edits.append(Edit(end, end, b" ca-certificates", code, unsafe=unsafe, note=note))
     return edits or "no command the grammar can edit was found for it"
 
