@@ -373,6 +373,13 @@ def test_cli_unsafe_fixes_and_notices(tmp_path: Path) -> None:
     alone = run_cli("lint", "--unsafe-fixes", str(dockerfile))
     assert alone.code == 2 and "--unsafe-fixes" in alone.stderr
     assert "Traceback" not in alone.stderr
+    # a RUN under a SHELL that is not POSIX: said in --diff and in --fix, nothing written
+    dockerfile.write_text(HEAD + 'SHELL ["pwsh", "-Command"]\nRUN pip install x\n')
+    for mode in ("--diff", "--fix"):
+        shown = run_cli("lint", mode, "--no-pin", str(dockerfile))
+        assert (shown.code, shown.stdout) == (0, "") or mode == "--fix"  # --fix: findings left
+        assert f"{dockerfile}: line 3: SP205 not fixed: the RUN runs under SHELL" in shown.stderr
+    assert "--no-cache-dir" not in dockerfile.read_text()
 
 
 # -- the suite: many files, every fix, every invariant -------------------------------------
