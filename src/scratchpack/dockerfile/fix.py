@@ -73,8 +73,9 @@ FIXES: dict[str, FixKind] = {
         UNSAFE_RECOMMENDS,
     ),
     "SP201": FixKind(
-        f"appends `&& {APT_LISTS_CLEANUP}` to the RUN's last statement, when no later RUN of the "
-        "stage (or of a stage built on it) installs without an apt-get update of its own"
+        f"appends `&& {APT_LISTS_CLEANUP}` to the RUN's last statement, unless a later RUN of "
+        "the stage (or of a stage built on it) reads the lists without an apt-get update of its "
+        "own, or the RUN runs as a USER other than root"
     ),
     "SP202": FixKind(
         "moves a lone apt-get update into the RUN right after it (`apt-get update && ...`), "
