@@ -269,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite the files in place with the safe fixes, then report what is left",
     )
     fixing.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff: also make the fixes that may change what the build "
+        "installs or runs (--no-install-recommends...); each says why it is unsafe",
+    )
+    fixing.add_argument(
         "--diff",
         action="store_true",
         help="print the fixes as a unified diff and change nothing (exit 1 if there are any)",
@@ -640,9 +646,11 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
         config = find_config(Path.cwd())
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
+    if args.fix and args.diff:
+        raise UsageError("--fix and --diff do not go together: --diff only shows")
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        raise UsageError("--unsafe-fixes goes with --fix or --diff")
     if args.fix or args.diff:
-        if args.fix and args.diff:
-            raise UsageError("--fix and --diff do not go together: --diff only shows")
         reports, changed = _lint_fix(args, files, ignore, config)
         if args.diff:
             for report in reports:
@@ -707,7 +715,9 @@ def _lint_fix(
     changed = False
     try:
         for path in files:
-            report, result = fix_file(path, ignore, config, resolve, write=args.fix)
+            report, result = fix_file(
+                path, ignore, config, resolve, write=args.fix, unsafe=args.unsafe_fixes
+            )
             reports.append(report)
             if result is None:
                 continue

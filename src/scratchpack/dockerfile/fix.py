@@ -1,36 +1,107 @@
-"""``lint --fix``: safe rewrites of a Dockerfile that keep everything else byte for byte.
+"""``lint --fix``: rewrites of a Dockerfile that keep its meaning and everything else byte for byte.
 
 A fix is a set of byte-range edits on the source as read, never a re-rendering of the parsed
 file: comments, continuations, indentation, the escape character and line endings all stay.
-Each rewrite is made only where it cannot change what the build does beyond the finding
-(an option added to one command, a cleanup appended to the same RUN, a shell-form command
-turned into the exact argv ``sh -c`` would have run). Words are located with the same shell
-grammar the rules use (tree-sitter-bash), with byte offsets, so an edit lands on the word the
-rule saw, also inside ``sh -c '...'`` and heredoc bodies.
+Every edit is placed with the shell grammar (tree-sitter-bash byte ranges of words and
+statements, mapped back to the source), never by appending text to a line: an option goes
+right after its subcommand's word, a cleanup after the last word of the script's last
+statement (before a trailing ``;`` or comment), also inside ``sh -c '...'`` and heredoc bodies.
 
-Fixing is idempotent: the rewritten file no longer triggers the fixed rules, so a second run
-finds nothing to change. The result is parsed again before it is returned; a rewrite that
-would not parse is dropped with a notice instead of written.
+Two tiers, as ruff has them. A safe fix keeps what the build runs, in which context and order,
+and what it installs, except for the fix's documented purpose (``FIXES``); it is made only
+where that can be shown from the file (no later install needs the apt lists a cleanup
+removes, an update is merged only into the RUN right after it with the same flags and a script
+it can guard with ``&&``...). An unsafe fix may change what gets installed or run
+(``--no-install-recommends`` drops Recommends; exec form hands a base image's unseen
+ENTRYPOINT other arguments): it is made only with ``unsafe=True`` (``--unsafe-fixes``), and
+its reason is a notice either way. Every finding that is left alone gets a notice saying why.
+
+Fixing is idempotent: the rewritten file no longer triggers the fixed rules, or triggers them
+where they were left alone for the same reason, so a second run changes nothing. The result is
+parsed again before it is returned; a rewrite that would not parse is dropped with a notice.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.parser import DockerfileError, parse
 from scratchpack.dockerfile.rules import Finding, shell_of
-from scratchpack.dockerfile.shell import SpannedCommand, Word, spanned_commands
+from scratchpack.dockerfile.shell import (
+    ShellCommand,
+    SpannedCommand,
+    Statement,
+    Word,
+    literal_argv,
+    spanned_commands,
+    statements,
+)
 from scratchpack.errors import ScratchpackError
 
-FIXABLE = frozenset({"SP101", "SP200", "SP201", "SP202", "SP204", "SP205", "SP303"})
 APT_LISTS_CLEANUP = "rm -rf /var/lib/apt/lists/*"
-# Characters that make a shell-form command mean more than its words: left to the shell.
-_SHELL_SYNTAX = re.compile(r"[$`\\|&;<>(){}*?\[\]~#!\n]")
+
+
+@dataclass(frozen=True)
+class FixKind:
+    """What a rule's automatic fix does and its tier: ``unsafe`` is why it may change the
+    build (empty: safe), ``unsafe_when`` the case it is unsafe in (empty: always)."""
+
+    does: str
+    unsafe: str = ""
+    unsafe_when: str = ""
+
+
+UNSAFE_RECOMMENDS = (
+    "--no-install-recommends changes which packages are installed: whatever came only as a "
+    "Recommends is dropped (ca-certificates with curl, git or wget; dirmngr with gnupg; build "
+    "tools with python3-pip), and a later step that needs it fails"
+)
+UNSAFE_ENTRYPOINT = (
+    "{base} may have an ENTRYPOINT (not visible in this file), which would get these words as "
+    "arguments instead of /bin/sh -c '...'"
+)
+FIXES: dict[str, FixKind] = {
+    "SP101": FixKind("pins FROM to the digest the registry serves now, keeping the tag"),
+    "SP200": FixKind(
+        "adds --no-install-recommends after apt-get install, and names ca-certificates when a "
+        "later step of the stage (or of a stage built on it, or a COPY of /etc/ssl) uses TLS "
+        "and nothing names it",
+        UNSAFE_RECOMMENDS,
+    ),
+    "SP201": FixKind(
+        f"appends `&& {APT_LISTS_CLEANUP}` to the RUN's last statement, unless a later RUN of "
+        "the stage (or of a stage built on it) reads the lists without an apt-get update of its "
+        "own, or the RUN runs as a USER other than root"
+    ),
+    "SP202": FixKind(
+        "moves a lone apt-get update into the RUN right after it (`apt-get update && ...`), "
+        "when that RUN installs, has the same flags, and is one &&-chain"
+    ),
+    "SP204": FixKind("adds --no-cache after apk add"),
+    "SP205": FixKind("adds --no-cache-dir after pip install"),
+    "SP303": FixKind(
+        "writes CMD/ENTRYPOINT in exec form when it is one program with literal words, the "
+        "argv /bin/sh -c would exec (no builtin, variable, glob, redirection or operator)",
+        UNSAFE_ENTRYPOINT.format(base="the base image"),
+        "for a CMD on an image from a registry",
+    ),
+}
+FIXABLE = frozenset(FIXES)
+_OPTION_FIXES = {"SP200": ("install", "--no-install-recommends"), "SP204": ("add", "--no-cache"),
+                 "SP205": ("install", "--no-cache-dir")}  # fmt: skip
+# apt subcommands that read the package lists in /var/lib/apt/lists
+_LIST_READERS = frozenset(
+    {"install", "upgrade", "dist-upgrade", "full-upgrade", "build-dep", "source", "download",
+     "reinstall", "satisfy", "search", "show", "showsrc", "policy", "madison", "depends",
+     "rdepends", "showpkg", "dump", "dumpavail", "pkgnames"}
+)  # fmt: skip
+_APT = frozenset({"apt-get", "apt", "apt-cache", "aptitude"})
+_POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash"})
+DEFAULT_SHELL = ("/bin/sh", "-c")
 
 DigestResolver = Callable[[str], str]
 
@@ -42,6 +113,8 @@ class Edit:
     text: bytes
     code: str
     line: int = 0  # the finding's line, stamped by plan()
+    unsafe: str = ""  # why this edit may change the build; empty: a safe fix
+    note: str = ""  # what else the edit does, for the notice
 
 
 @dataclass
@@ -133,16 +206,28 @@ class _Source:
         return bytes(out), where
 
 
+# -- where things are: scripts, stages and shells ---------------------------------------------
+
+Region = tuple[bytes, list[int]]  # a script as the shell reads it, and each byte's source offset
+
+
 def _heredoc_body(source: _Source, instruction: Instruction) -> tuple[int, int] | None:
-    """Byte range of the first heredoc's body when it is the RUN's script (``RUN <<EOF``)."""
-    if not instruction.heredocs or not instruction.text.startswith("<<"):
+    """Byte range of the heredoc's body when it is the RUN's script (``RUN <<EOF``, or
+    ``RUN <<EOF bash -e``), not data for a command and not a script for another interpreter."""
+    if len(instruction.heredocs) != 1 or not instruction.text.startswith("<<"):
         return None
-    name = instruction.heredocs[0].name.encode()
-    start = (
-        source.line_start(instruction.line + 1) if instruction.line < instruction.end_line else None
-    )
-    if start is None:
+    words = instruction.text.split()
+    if len(words) > 1 and words[1].rsplit("/", 1)[-1] not in _POSIX_SHELLS:
+        return None  # RUN <<EOF python3: the body is python
+    heredoc = instruction.heredocs[0]
+    if heredoc.content.startswith("#!") and not re.match(
+        r"#!\s*\S*/(?:env\s+)?(?:sh|bash|dash|ash)\b", heredoc.content
+    ):
+        return None  # a shebang BuildKit runs the body with
+    if instruction.line >= instruction.end_line:
         return None
+    start = source.line_start(instruction.line + 1)
+    name = heredoc.name.encode()
     for line in range(instruction.line + 1, instruction.end_line + 1):
         text = source.data[source.line_start(line) : source.line_end(line)]
         if text.lstrip(b"\t") == name:
@@ -150,16 +235,30 @@ def _heredoc_body(source: _Source, instruction: Instruction) -> tuple[int, int] 
     return None
 
 
+def _script(source: _Source, instruction: Instruction) -> Region | str:
+    """The RUN's script (heredoc body, or the shell-form text) with source offsets, or why
+    the RUN has none a fix can edit."""
+    if instruction.json:
+        return "the RUN is in exec (JSON) form: no shell reads it"
+    if instruction.heredocs:
+        body = _heredoc_body(source, instruction)
+        if body is None:
+            return "the RUN has a here-document that is not its shell script"
+        return source.script(*body)
+    return source.script(source.after_keyword(instruction), source.line_end(instruction.end_line))
+
+
+def _at(region: Region, offset: int) -> int:
+    """The source offset just after script byte ``offset - 1`` (an end offset)."""
+    return region[1][offset - 1] + 1
+
+
 def _commands(source: _Source, instruction: Instruction) -> list[SpannedCommand]:
     """The RUN's commands with source offsets (heredoc body, or the shell-form script)."""
-    body = _heredoc_body(source, instruction)
-    if body is not None:
-        start, end = body
-    elif instruction.heredocs:
-        return []  # a heredoc that is data (cat <<EOF > file): leave the RUN alone
-    else:
-        start, end = source.after_keyword(instruction), source.line_end(instruction.end_line)
-    script, where = source.script(start, end)
+    region = _script(source, instruction)
+    if isinstance(region, str):
+        return []
+    script, where = region
 
     def mapped(word: Word) -> Word:
         return Word(word.text, where[word.start], where[word.end - 1] + 1)
@@ -170,6 +269,183 @@ def _commands(source: _Source, instruction: Instruction) -> list[SpannedCommand]
         )
         for c in spanned_commands(script)
     ]
+
+
+def _one_chain(source: _Source, run: Instruction, label: str) -> tuple[Region, Statement] | str:
+    """The RUN's script and its only statement, when that is a plain ``a && b && c`` chain
+    (what ``update && ...`` guards as a whole), or why not."""
+    region = _script(source, run)
+    if isinstance(region, str):
+        return f"{label}: {region}"
+    found = statements(region[0])
+    if not found:
+        why = "the shell grammar cannot read its script"
+    elif len(found) > 1:
+        why = "its script is more than one statement (joined by ; or newlines)"
+    elif found[0].operators - {"&&"} or found[0].background:
+        why = "its script uses || or & (an update chained with && would change what runs)"
+    elif found[0].heredoc:
+        why = "its script has a here-document"
+    else:
+        return region, found[0]
+    return f"{label}: {why}"
+
+
+def _parent(dockerfile: Dockerfile, stage: Stage) -> Stage | None:
+    """The earlier stage this one is built FROM, if any."""
+    return next((s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None)
+
+
+def _children(dockerfile: Dockerfile, stage: Stage) -> list[Stage]:
+    return [s for s in dockerfile.stages if _parent(dockerfile, s) is stage]
+
+
+def _in_effect(dockerfile: Dockerfile, cmd: str) -> dict[int, Instruction | None]:
+    """For each instruction (by line), the last ``cmd`` (SHELL, USER) in effect there: set
+    earlier in its stage, or inherited from the stage it is built on; None: the default."""
+    found: dict[int, Instruction | None] = {}
+    at_end: dict[int, Instruction | None] = {}
+    for stage in dockerfile.stages:
+        parent = _parent(dockerfile, stage)
+        current = at_end[parent.index] if parent else None
+        for instruction in stage.instructions:
+            if instruction.cmd == cmd and (cmd != "SHELL" or instruction.json):
+                current = instruction
+            found[instruction.line] = current
+        at_end[stage.index] = current
+    return found
+
+
+def _posix(shell: tuple[str, ...]) -> bool:
+    """``sh -c``, ``/bin/bash -o pipefail -c``, ``bash -eux -c``...: a shell that reads the
+    script with the grammar the fixes edit it with."""
+    if len(shell) < 2 or shell[0].rsplit("/", 1)[-1] not in _POSIX_SHELLS:
+        return False
+    options = shell[1:-1]
+    return re.fullmatch(r"-[euxv]*c", shell[-1]) is not None and all(
+        re.fullmatch(r"[-+][euxv]*o?|pipefail|errexit|nounset|xtrace", o) for o in options
+    )
+
+
+def _apt_subcommands(instruction: Instruction) -> Iterator[str]:
+    """apt-get/apt/apt-cache subcommands the RUN runs, in order."""
+    for cmd in shell_of(instruction):
+        if cmd.name in _APT:
+            sub = next((a for a in cmd.args if not a.startswith("-")), None)
+            if sub is not None:
+                yield sub
+
+
+# -- the fixes --------------------------------------------------------------------------------
+
+Outcome = list[Edit] | str  # the edits, or why the finding is left alone
+
+
+def _option_edits(
+    source: _Source, dockerfile: Dockerfile, stage: Stage, instruction: Instruction, code: str
+) -> Outcome:
+    """An option right after the subcommand's word, in every command the rule is about; with
+    ``--no-install-recommends``, also ``ca-certificates`` when a later step needs it."""
+    subcommand, option = _OPTION_FIXES[code]
+    edits: list[Edit] = []
+    tls = _tls_needed(dockerfile, stage, instruction) if code == "SP200" else None
+    for cmd in _commands(source, instruction):
+        name = cmd.name.text
+        if code == "SP200":
+            wanted = name in ("apt-get", "apt") and _operand(cmd, "install")
+        elif code == "SP204":
+            wanted = name == "apk" and _operand(cmd, "add")
+        else:
+            wanted = _is_pip(cmd) and any(a.text == "install" for a in cmd.args)
+        if wanted and not cmd.has(option):
+            word = next((a for a in cmd.args if a.text == subcommand), None)
+            if word is None:
+                continue
+            unsafe = FIXES[code].unsafe
+            edits.append(Edit(word.end, word.end, f" {option}".encode(), code, unsafe=unsafe))
+            if tls and not any(a.text == "ca-certificates" for a in cmd.args):
+                end = cmd.args[-1].end
+                note = f"ca-certificates added: {tls} needs the CA bundle, often only a Recommends"
+                edits.append(Edit(end, end, b" ca-certificates", code, unsafe=unsafe, note=note))
+    return edits or "no command the grammar can edit was found for it"
+
+
+# What makes TLS connections (so needs the CA bundle of ca-certificates): these programs,
+# with these subcommands (None: any use), and any URL or remote an argument names.
+_TLS_PROGRAMS: dict[str, frozenset[str] | None] = {
+    "curl": None, "wget": None, "git": frozenset({"clone", "fetch", "pull", "push",
+    "submodule", "ls-remote", "remote"}), "pip": frozenset({"install", "download", "wheel"}),
+    "pip3": frozenset({"install", "download", "wheel"}), "npm": frozenset({"install", "i",
+    "ci", "add", "update"}), "yarn": None, "pnpm": None, "go": frozenset({"get", "install",
+    "mod", "build"}), "gem": frozenset({"install"}), "cargo": frozenset({"install", "build",
+    "fetch"}), "composer": None, "bundle": None,
+}  # fmt: skip
+_TLS_WORD = re.compile(r"https://|ssh://|^git@|^[\w.-]+@[\w.-]+:")
+
+
+def _uses_tls(cmd: ShellCommand) -> bool:
+    args = (
+        cmd.args[2:]
+        if cmd.name.startswith("python") and cmd.args[:2] == ("-m", "pip")
+        else cmd.args
+    )
+    name = "pip" if args is not cmd.args else cmd.name.rsplit("/", 1)[-1]
+    if any(_TLS_WORD.search(a) for a in args):
+        return True
+    if name not in _TLS_PROGRAMS:
+        return False
+    subcommands = _TLS_PROGRAMS[name]
+    operand = next((a for a in args if not a.startswith("-")), None)
+    return subcommands is None or operand in subcommands
+
+
+def _tls_needed(dockerfile: Dockerfile, stage: Stage, run: Instruction) -> str:
+    """What needs the CA bundle from this RUN on (``curl`` at line 7...), in the stage, the
+    stages built on it, or a COPY --from of /etc/ssl; '' when nothing does, or when
+    ca-certificates is installed by name already (here, before, or in a parent stage)."""
+    chain: list[Stage] = []
+    current: Stage | None = stage
+    while current is not None:
+        chain.append(current)
+        current = _parent(dockerfile, current)
+    upto = stage.instructions.index(run)
+    earlier = [*stage.instructions[: upto + 1], *(i for s in chain[1:] for i in s.instructions)]
+    named = any(
+        cmd.name in ("apt-get", "apt") and "ca-certificates" in cmd.args
+        for instruction in earlier
+        for cmd in shell_of(instruction)
+    )
+    return "" if named else _tls_user(dockerfile, stage, upto)
+
+
+def _tls_user(dockerfile: Dockerfile, stage: Stage, start: int) -> str:
+    for instruction in _onwards(dockerfile, stage, start):
+        cmd = next((c for c in shell_of(instruction) if _uses_tls(c)), None)
+        if cmd is not None:
+            return f"{cmd.name} at line {instruction.line}"
+    copy = _copy_of(dockerfile, stage, "/etc/ssl")
+    return f"the COPY at line {copy.line}" if copy else ""
+
+
+def _onwards(dockerfile: Dockerfile, stage: Stage, start: int) -> Iterator[Instruction]:
+    """The stage's instructions from ``start``, then those of every stage built on it."""
+    yield from stage.instructions[start:]
+    for child in _children(dockerfile, stage):
+        yield from _onwards(dockerfile, child, 0)
+
+
+def _copy_of(dockerfile: Dockerfile, stage: Stage, path: str) -> Instruction | None:
+    """A ``COPY --from`` of this stage whose source is ``path``, is in it, or holds it."""
+    names = {stage.label, str(stage.index)}
+    for other in dockerfile.stages:
+        for copy in other.of("COPY"):
+            if copy.flag("from") not in names:
+                continue
+            for source in copy.args[:-1]:
+                source = source.rstrip("/") or "/"  # noqa: PLW2901
+                if source.startswith(path) or path.startswith(source.rstrip("/") + "/"):
+                    return copy
+    return None
 
 
 def _operand(cmd: SpannedCommand, *names: str) -> bool:
@@ -184,65 +460,105 @@ def _is_pip(cmd: SpannedCommand) -> bool:
     )
 
 
-def _insert_after_subcommand(
-    cmd: SpannedCommand, subcommand: str, option: str, code: str
-) -> Edit | None:
-    if cmd.has(option):
-        return None
-    word = next((a for a in cmd.args if a.text == subcommand), None)
-    if word is None:
-        return None
-    return Edit(word.end, word.end, f" {option}".encode(), code)
+def _lists_needed_after(dockerfile: Dockerfile, stage: Stage, position: int) -> str | None:
+    """The first later instruction that reads the apt lists left by the instruction at
+    ``position`` without refreshing them first: later in the stage, in stages built on it,
+    or a COPY --from of the lists. None when every later reader updates first."""
+    for instruction in stage.instructions[position + 1 :]:
+        if instruction.cmd != "RUN":
+            continue
+        for sub in _apt_subcommands(instruction):
+            if sub == "update":
+                return None
+            if sub in _LIST_READERS:
+                return f"the RUN at line {instruction.line} (apt-get {sub}, no update first)"
+    for child in _children(dockerfile, stage):
+        reader = _lists_needed_after(dockerfile, child, 0)
+        if reader:
+            return reader
+    copy = _copy_of(dockerfile, stage, "/var/lib/apt/lists")
+    return f"the COPY at line {copy.line} (it copies the lists)" if copy else None
 
 
-def _option_edits(source: _Source, instruction: Instruction, codes: set[str]) -> list[Edit]:
-    edits: list[Edit] = []
-    for cmd in _commands(source, instruction):
-        name = cmd.name.text
-        edit = None
-        if "SP200" in codes and name in ("apt-get", "apt") and _operand(cmd, "install"):
-            edit = _insert_after_subcommand(cmd, "install", "--no-install-recommends", "SP200")
-        elif "SP204" in codes and name == "apk" and _operand(cmd, "add"):
-            edit = _insert_after_subcommand(cmd, "add", "--no-cache", "SP204")
-        elif "SP205" in codes and _is_pip(cmd) and any(a.text == "install" for a in cmd.args):
-            edit = _insert_after_subcommand(cmd, "install", "--no-cache-dir", "SP205")
-        if edit is not None:
-            edits.append(edit)
-    return edits
+def _apt_lists_edit(
+    source: _Source,
+    dockerfile: Dockerfile,
+    stage: Stage,
+    run: Instruction,
+    user: Instruction | None,
+) -> Outcome:
+    """``&& rm -rf /var/lib/apt/lists/*`` after the last word of the script's last statement.
+
+    At the very end, chained with ``&&``: the RUN's exit status is the same with or without
+    errexit (a cleanup between two statements would hide a failed install under ``set -e``,
+    a cleanup on its own line would make a failed last install exit 0)."""
+    if user is not None and user.text.split(":")[0].strip() not in ("root", "0"):
+        return (
+            f"the RUN runs as USER {user.text} (line {user.line}): rm could not remove the "
+            "lists root owns, and the build would fail"
+        )
+    reader = _lists_needed_after(dockerfile, stage, stage.instructions.index(run))
+    if reader:
+        return f"{reader} still needs the package lists this RUN leaves"
+    if any(name == "mount" and "/var/lib/apt" in value for name, value in run.flags):
+        return "the RUN mounts something at /var/lib/apt: the lists there are not the layer's"
+    region = _script(source, run)
+    if isinstance(region, str):
+        return region
+    found = statements(region[0])
+    if not found:
+        return "the shell grammar cannot read its script"
+    last = found[-1]
+    if last.background:
+        return "its last statement runs in the background (&)"
+    if last.heredoc:
+        return "its last statement has a here-document"
+    spanned = spanned_commands(region[0])
+    script = region[0]
+    if any(
+        c.start >= last.start and script[c.start : c.end].split()[:1] in ([b"exit"], [b"exec"])
+        for c in spanned
+    ):
+        return "its last statement leaves the shell (exit or exec): a cleanup would not run"
+    if any(c.name.text == "set" and _sets_noglob(c) for c in spanned):
+        return "the script turns globbing off (set -f): lists/* would not match"
+    at = _at(region, last.end)
+    return [Edit(at, at, f" && {APT_LISTS_CLEANUP}".encode(), "SP201")]
 
 
-def _apt_lists_edit(source: _Source, instruction: Instruction) -> Edit | None:
-    """Append the cleanup to the same RUN: after the script, or as the heredoc's last line."""
-    if instruction.json:
-        return None
-    body = _heredoc_body(source, instruction)
-    if body is not None:
-        newline = b"\r\n" if source.data[body[0] - 2 : body[0]] == b"\r\n" else b"\n"
-        return Edit(body[1], body[1], APT_LISTS_CLEANUP.encode() + newline, "SP201")
-    if instruction.heredocs or not _commands(source, instruction):
-        return None
-    end = source.line_end(instruction.end_line)
-    while end > 0 and source.data[end - 1 : end] in (b" ", b"\t"):
-        end -= 1
-    return Edit(end, end, f" && {APT_LISTS_CLEANUP}".encode(), "SP201")
+def _sets_noglob(cmd: SpannedCommand) -> bool:
+    words = [a.text for a in cmd.args]
+    return "noglob" in words or any(re.fullmatch(r"-[a-z]*f[a-z]*", w) for w in words)
 
 
-def _merge_update_edits(source: _Source, stage: Stage, update: Instruction) -> list[Edit]:
-    """Fold a RUN that only runs ``apt-get update`` into the RUN right after it that installs."""
-    if update.flags or update.json or update.heredocs:
-        return []
+def _merge_update_edits(source: _Source, stage: Stage, update: Instruction) -> Outcome:
+    """Move a RUN that only runs ``apt-get update`` into the RUN right after it that
+    installs, as ``apt-get update && <its chain>``: only where that runs the same commands in
+    the same context, and an update that fails still stops the build."""
+    if update.json or update.heredocs:
+        return "the update RUN is in exec form or has a here-document"
+    if any(c.name not in ("apt-get", "apt") for c in shell_of(update)):
+        return "the update RUN runs other commands too"
     position = stage.instructions.index(update)
     following = stage.instructions[position + 1 : position + 2]
-    if not following or following[0].cmd != "RUN" or following[0].json:
-        return []
+    if not following:
+        return "no instruction follows it in the stage"
     install = following[0]
-    subcommands = [
-        next((a for a in c.args if not a.startswith("-")), None)
-        for c in shell_of(install)
-        if c.name in ("apt-get", "apt")
-    ]
-    if "install" not in subcommands:
-        return []
+    if install.cmd != "RUN":
+        return (
+            f"it is followed by {install.cmd} (line {install.line}): merging would move the "
+            "update across it"
+        )
+    if install.json:
+        return f"the RUN at line {install.line} is in exec form"
+    if install.flags != update.flags:
+        return f"the RUN at line {install.line} has other flags: the update would run with them"
+    subs = list(_apt_subcommands(install))
+    if "install" not in subs:
+        return f"the RUN at line {install.line} does not install"
+    update_chain = _one_chain(source, update, "the update RUN")
+    if isinstance(update_chain, str):
+        return update_chain
     # The update's own line(s), with their line break, go; comments above them stay.
     start = source.line_start(update.line)
     end = (
@@ -251,41 +567,66 @@ def _merge_update_edits(source: _Source, stage: Stage, update: Instruction) -> l
         else len(source.data)
     )
     edits = [Edit(start, end, b"", "SP202")]
-    if "update" in subcommands:
-        return edits  # the install RUN already updates: the lone update was redundant
-    body = _heredoc_body(source, install)
-    if body is not None:
-        edits.append(Edit(body[0], body[0], b"apt-get update\n", "SP202"))
-        return edits
-    commands = _commands(source, install)
-    if install.heredocs or not commands:
-        return []
-    first = min(c.start for c in commands)
-    update_text = " ".join(update.args) if update.args else "apt-get update"
-    edits.append(Edit(first, first, f"{update_text} && ".encode(), "SP202"))
+    if subs[0] == "update":
+        return edits  # the install RUN updates first already: the lone update was redundant
+    if install.heredocs:
+        return f"the RUN at line {install.line} has a here-document: no chain to guard"
+    install_chain = _one_chain(source, install, f"the RUN at line {install.line}")
+    if isinstance(install_chain, str):
+        return install_chain
+    (update_region, chain), (install_region, first) = update_chain, install_chain
+    text = source.data[update_region[1][chain.start] : _at(update_region, chain.end)]
+    at = install_region[1][first.start]
+    edits.append(Edit(at, at, text + b" && ", "SP202"))
     return edits
 
 
-def _exec_form_edit(source: _Source, stage: Stage, instruction: Instruction) -> Edit | None:
-    """``CMD app --flag`` -> ``CMD ["app", "--flag"]`` when the shell would add nothing."""
-    if instruction.json or stage.of("SHELL"):
-        return None
-    if instruction.cmd == "ENTRYPOINT" and any(
-        i.cmd == "CMD" for i in stage.instructions if i.line > instruction.line
-    ):
-        return None  # exec form would start passing that CMD as arguments
+def _entrypoint_of(dockerfile: Dockerfile, stage: Stage) -> tuple[str, Instruction | None]:
+    """The ENTRYPOINT a CMD of ``stage`` is given to: one in the stage or a parent stage, or
+    the base image's name when the chain starts from an image this file cannot see into."""
+    current: Stage | None = stage
+    root = stage
+    while current is not None:
+        entrypoints = current.of("ENTRYPOINT")
+        if entrypoints:
+            return "", entrypoints[-1]
+        root = current
+        current = _parent(dockerfile, current)
+    return ("" if root.base == "scratch" else root.base), None
+
+
+def _exec_form_edit(
+    source: _Source, dockerfile: Dockerfile, stage: Stage, instruction: Instruction
+) -> Outcome:
+    """``CMD app --flag`` -> ``CMD ["app", "--flag"]`` when that is the argv the shell would
+    exec, and nothing else (an ENTRYPOINT) would receive other arguments because of it."""
+    # the text BuildKit hands to /bin/sh -c: continuations joined, comment lines dropped
+    argv = literal_argv(instruction.text.encode())
+    if argv is None:
+        return (
+            "it needs the shell (a builtin such as exec or cd, an assignment, a variable, a "
+            "glob, a redirection, an operator or a comment)"
+        )
     start = source.after_keyword(instruction)
     end = source.line_end(instruction.end_line)
-    text = source.data[start:end].decode(errors="replace")
-    if instruction.line != instruction.end_line or _SHELL_SYNTAX.search(text):
-        return None
-    try:
-        argv = shlex.split(text)
-    except ValueError:
-        return None
-    if not argv or "=" in argv[0]:
-        return None  # VAR=value cmd is shell syntax too
-    return Edit(start, end, json.dumps(argv).encode(), "SP303")
+    continued = range(instruction.line + 1, instruction.end_line + 1)
+    if any(source.data[source.line_start(n) : end].lstrip().startswith(b"#") for n in continued):
+        return "it spans lines with comments between them, which exec form on one line would lose"
+    unsafe = ""
+    if instruction.cmd == "ENTRYPOINT":
+        cmd = next(iter(stage.of("CMD")), None)
+        if cmd is not None:
+            return f"exec form would pass the stage's CMD (line {cmd.line}) to it as arguments"
+    else:
+        base, entrypoint = _entrypoint_of(dockerfile, stage)
+        if entrypoint is not None:
+            return (
+                f"the ENTRYPOINT at line {entrypoint.line} would get these words as arguments "
+                "instead of /bin/sh -c '...'"
+            )
+        unsafe = UNSAFE_ENTRYPOINT.format(base=f"the base image {base}") if base else ""
+    text = json.dumps(list(argv), ensure_ascii=False).encode()
+    return [Edit(start, end, text, "SP303", unsafe=unsafe)]
 
 
 def _pin_edit(
@@ -346,10 +687,13 @@ def _arg_default(source: _Source, name: bytes) -> tuple[int, bytes] | None:
 
 
 def plan(
-    dockerfile: Dockerfile, findings: list[Finding], resolve: DigestResolver | None = None
+    dockerfile: Dockerfile,
+    findings: list[Finding],
+    resolve: DigestResolver | None = None,
+    unsafe: bool = False,
 ) -> tuple[list[Edit], list[str]]:
-    """The edits that fix ``findings`` (those that can be fixed safely), and notices for the
-    ones that could not be."""
+    """The edits that fix ``findings`` (the unsafe ones only with ``unsafe``), and a notice
+    for every finding left alone, and for every unsafe fix, with the reason."""
     source = _Source(dockerfile)
     by_line: dict[int, set[str]] = {}
     for finding in findings:
@@ -358,41 +702,79 @@ def plan(
     edits: list[Edit] = []
     notices: list[str] = []
     digests: dict[str | int, str | Exception] = {}
+    shells, users = _in_effect(dockerfile, "SHELL"), _in_effect(dockerfile, "USER")
+    explained: set[str] = set()
     for stage in dockerfile.stages:
-        foreign_shell = bool(stage.of("SHELL"))
         for instruction in stage.instructions:
             codes = by_line.get(instruction.line, set())
             if not codes:
                 continue
-            first = len(edits)
+            outcomes: list[tuple[str, Outcome]] = []
             if instruction.cmd == "FROM" and "SP101" in codes:
                 edit = _pin_edit(source, stage, resolve, digests, notices)
-                edits += [edit] if edit else []
-            if instruction.cmd == "RUN" and not foreign_shell:
-                edits += _option_edits(source, instruction, codes)
-                if "SP201" in codes and (edit := _apt_lists_edit(source, instruction)):
-                    edits.append(edit)
-                if "SP202" in codes:
-                    edits += _merge_update_edits(source, stage, instruction)
-            if instruction.cmd in ("CMD", "ENTRYPOINT") and "SP303" in codes:
-                edit = _exec_form_edit(source, stage, instruction)
-                if edit is None:
-                    notices.append(
-                        f"line {instruction.line}: {instruction.cmd} left in shell form: it uses "
-                        "shell syntax (variables, operators, globs) or spans lines"
+                edits += [replace(edit, line=instruction.line)] if edit else []
+            shell_instruction = shells[instruction.line]
+            shell = shell_instruction.args if shell_instruction else DEFAULT_SHELL
+            foreign = (
+                f"the {instruction.cmd} runs under SHELL {json.dumps(list(shell))} "
+                f"(line {shell_instruction.line if shell_instruction else 0}), not a POSIX "
+                "shell: its script is not edited"
+            )
+            wanted = sorted(codes - {"SP101"})
+            if wanted and not _posix(shell):
+                outcomes += [(code, foreign) for code in wanted]
+            elif instruction.cmd == "RUN":
+                outcomes += [
+                    (c, _option_edits(source, dockerfile, stage, instruction, c))
+                    for c in wanted
+                    if c in _OPTION_FIXES
+                ]
+                if "SP201" in codes:
+                    user = users[instruction.line]
+                    outcomes.append(
+                        ("SP201", _apt_lists_edit(source, dockerfile, stage, instruction, user))
                     )
-                edits += [edit] if edit else []
-            edits[first:] = [replace(e, line=instruction.line) for e in edits[first:]]
-    return edits, notices
+                if "SP202" in codes:
+                    outcomes.append(("SP202", _merge_update_edits(source, stage, instruction)))
+            elif instruction.cmd in ("CMD", "ENTRYPOINT") and "SP303" in codes:
+                outcomes.append(("SP303", _exec_form_edit(source, dockerfile, stage, instruction)))
+            for code, outcome in outcomes:
+                made, notice = _settle(code, instruction.line, outcome, unsafe, explained)
+                edits += made
+                notices += [notice] if notice else []
+    return edits, list(dict.fromkeys(notices))
+
+
+def _settle(
+    code: str, line: int, outcome: Outcome, unsafe: bool, explained: set[str]
+) -> tuple[list[Edit], str]:
+    """The edits to make for one finding, and its notice ('' for none): an unsafe fix is
+    made only with ``unsafe``, and its reason is given the first time it comes up."""
+    where = f"line {line}: {code}"
+    if isinstance(outcome, str):
+        return [], f"{where} not fixed: {outcome}"
+    edits = [replace(e, line=line) for e in outcome]
+    reason = next((e.unsafe for e in edits if e.unsafe), "")
+    if not reason:
+        return edits, ""
+    text = "as above" if reason in explained else reason
+    explained.add(reason)
+    if not unsafe:
+        return [], f"{where} not fixed: unsafe fix, made with --unsafe-fixes: {text}"
+    text += "".join(f"; {e.note}" for e in edits if e.note)
+    return edits, f"{where} fixed with --unsafe-fixes: {text}"
 
 
 def apply(data: bytes, edits: list[Edit]) -> tuple[bytes, list[Edit]]:
     """Apply non-overlapping edits, last first; an edit inside a range another one replaces
-    is skipped. Returns the result and the edits applied."""
+    is skipped. Insertions at one offset land in the order they were planned (the package
+    added to an install, then the cleanup after it). Returns the result and the edits
+    applied."""
     result = data
     taken: list[tuple[int, int]] = []
     applied: list[Edit] = []
-    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+    order = sorted(range(len(edits)), key=lambda n: (edits[n].start, edits[n].end, n))
+    for edit in (edits[n] for n in reversed(order)):
         if any(edit.start < end and start < edit.end for start, end in taken) or any(
             start < edit.start < end for start, end in taken
         ):
@@ -405,9 +787,12 @@ def apply(data: bytes, edits: list[Edit]) -> tuple[bytes, list[Edit]]:
 
 
 def fix(
-    dockerfile: Dockerfile, findings: list[Finding], resolve: DigestResolver | None = None
+    dockerfile: Dockerfile,
+    findings: list[Finding],
+    resolve: DigestResolver | None = None,
+    unsafe: bool = False,
 ) -> FixResult:
-    edits, notices = plan(dockerfile, findings, resolve)
+    edits, notices = plan(dockerfile, findings, resolve, unsafe)
     original = dockerfile.source
     data, edits = apply(original.encode(), edits)
     fixed = data.decode()

@@ -399,12 +399,28 @@ def render_page(code: str) -> str:
         f"## Why it matters\n\n{doc.why}\n\n"
         f"## Bad\n\n```dockerfile\n{doc.bad}```\n{_context(doc.bad_context)}\n"
         f"## Good\n\n```dockerfile\n{doc.good}```\n{_context(doc.good_context)}\n"
-        f"## Fix\n\n{doc.fix}\n\n"
+        f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}"
         f"Ignore it for one instruction with `# scratchpack ignore={code}` on the line above"
         + (f" (or `# hadolint ignore={rule.hadolint[0]}`)" if rule.hadolint else "")
         + ", or everywhere with `--ignore "
         + code
         + "`.\n"
+    )
+
+
+def _automatic(code: str) -> str:
+    """The rule's ``lint --fix`` and its tier, from the fix's own metadata."""
+    from scratchpack.dockerfile.fix import FIXES  # fix imports nothing from here
+
+    kind = FIXES.get(code)
+    if kind is None:
+        return ""
+    if not kind.unsafe:
+        return f"`lint --fix` {kind.does} (a safe fix).\n\n"
+    when = f" {kind.unsafe_when}" if kind.unsafe_when else ""
+    return (
+        f"`lint --fix` {kind.does}. It is an unsafe fix{when}, made only with "
+        f"`--unsafe-fixes`: {kind.unsafe}.\n\n"
     )
 
 

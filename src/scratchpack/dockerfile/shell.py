@@ -184,3 +184,104 @@ def spanned_commands(script: bytes, base: int = 0, depth: int = 0) -> list[Spann
 
     visit(tree.root_node)
     return found
+
+
+# -- byte ranges of whole statements, for fixes that append to a script or rewrite one --------
+
+# Shell builtins and reserved words (POSIX, dash, bash): a command named one of these is not a
+# program, so ``CMD exec /app`` has no exec-form equivalent.
+SHELL_BUILTINS = frozenset(
+    {
+        ".", ":", "[", "[[", "]]", "{", "}", "!", "alias", "bg", "bind", "break", "builtin",
+        "caller", "case", "cd", "command", "compgen", "complete", "compopt", "continue",
+        "coproc", "declare", "dirs", "disown", "do", "done", "echo", "elif", "else", "enable",
+        "esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi", "for", "function",
+        "getopts", "hash", "help", "history", "if", "in", "jobs", "kill", "let", "local",
+        "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly",
+        "return", "select", "set", "shift", "shopt", "source", "suspend", "test", "then",
+        "time", "times", "trap", "true", "type", "typeset", "ulimit", "umask", "unalias",
+        "unset", "until", "wait", "while",
+    }
+)  # fmt: skip
+# An unquoted word made of these characters means itself to the shell: no expansion, no glob.
+_PLAIN_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A top-level statement of a script (between ``;``, ``&`` or newlines), with offsets
+    into the script: the end is the last byte of its last word, before any trailing ``;``,
+    ``&`` or comment."""
+
+    start: int
+    end: int
+    kind: str  # tree-sitter node type: command, list, pipeline, if_statement...
+    operators: frozenset[str]  # the list operators at its top level: "&&", "||"
+    background: bool  # ended by ``&``
+    heredoc: bool  # has a here-document, whose body follows the line
+
+
+def statements(script: bytes) -> list[Statement] | None:
+    """The script's top-level statements in order, or None when the grammar cannot read it
+    (a fix must not edit what it cannot read)."""
+    root = _parser().parse(script).root_node
+    if root.has_error:
+        return None
+    found: list[Statement] = []
+    children = [c for c in root.children if c.type != "comment"]
+    for n, node in enumerate(children):
+        if node.type in (";", "&", "\n"):
+            continue
+        nxt = children[n + 1] if n + 1 < len(children) else None
+        found.append(
+            Statement(
+                node.start_byte,
+                node.end_byte,
+                node.type,
+                frozenset(_list_operators(node)),
+                nxt is not None and nxt.type == "&",
+                _has_heredoc(node),
+            )
+        )
+    return found
+
+
+def _list_operators(node: tree_sitter.Node) -> list[str]:
+    if node.type != "list":
+        return []
+    found: list[str] = []
+    for child in node.children:
+        found += _list_operators(child) if child.type == "list" else []
+        if child.type in ("&&", "||"):
+            found.append(child.type)
+    return found
+
+
+def _has_heredoc(node: tree_sitter.Node) -> bool:
+    return node.type == "heredoc_redirect" or any(_has_heredoc(c) for c in node.children)
+
+
+def literal_argv(script: bytes) -> tuple[str, ...] | None:
+    """The argv ``sh -c script`` would exec, when the script is one simple command of plain
+    or quoted words with nothing for the shell to do (no builtin, assignment, expansion, glob,
+    redirection, operator or comment); None otherwise."""
+    root = _parser().parse(script).root_node
+    if root.has_error or [c.type for c in root.children] != ["command"]:
+        return None
+    argv: list[str] = []
+    for child in root.children[0].children:
+        node = child.children[0] if child.type == "command_name" and child.children else child
+        raw = node.text or b""
+        if node.type in ("word", "number") and raw and set(raw) <= _PLAIN_WORD:
+            argv.append(raw.decode())
+        elif (node.type == "raw_string" and len(raw) >= 2) or (
+            node.type == "string"
+            and all(c.type in ('"', "string_content") for c in node.children)
+            and b"\\" not in raw
+        ):
+            argv.append(raw[1:-1].decode(errors="replace"))
+        else:
+            return None
+    if not argv or argv[0] in SHELL_BUILTINS:
+        return None
+    return tuple(argv)

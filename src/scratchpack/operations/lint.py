@@ -135,15 +135,17 @@ def fix_file(
     config: LintConfig | None = None,
     resolve: DigestResolver | None = None,
     write: bool = False,
+    unsafe: bool = False,
 ) -> tuple[FileReport, FixResult | None]:
-    """Fix what can be fixed; with ``write`` the file is replaced atomically (mode kept,
-    through a symlink to its target) and the report is of the fixed file."""
+    """Fix what can be fixed safely (and the unsafe fixes too with ``unsafe``); with ``write``
+    the file is replaced atomically (mode kept, through a symlink to its target) and the
+    report is of the fixed file."""
     try:
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc)), None
     findings = lint_dockerfile(dockerfile, ignore, config)
-    result = fix(dockerfile, findings, resolve)
+    result = fix(dockerfile, findings, resolve, unsafe)
     if write and result.changed:
         target = path.resolve()
         mode = stat.S_IMODE(target.stat().st_mode)
