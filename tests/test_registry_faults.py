@@ -290,6 +290,24 @@ def test_a_layer_listed_twice_is_fetched_once(
     manifest_path = source.layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]
     manifest = json.loads(manifest_path.read_text())
     manifest["layers"] = [manifest["layers"][0], *manifest["layers"]]
+    # the config lists the layer twice too, as BuildKit's does: a new config blob
+    config_path = source.layout / "blobs/sha256" / manifest["config"]["digest"][7:]
+    config = json.loads(config_path.read_text())
+    config["rootfs"]["diff_ids"] = [config["rootfs"]["diff_ids"][0], *config["rootfs"]["diff_ids"]]
+    config_data = json.dumps(config, separators=(",", ":")).encode()
+    config_digest = f"sha256:{_sha(config_data)}"
+    start = httpx.post(
+        f"http://{auth_registry}/v2/faults/small/blobs/uploads/",
+        headers={"Authorization": BASIC},
+    )  # fmt: skip
+    assert start.status_code == 202, start.text
+    location = httpx.URL(f"http://{auth_registry}").join(start.headers["Location"])
+    uploaded = httpx.put(
+        location.copy_merge_params({"digest": config_digest}), content=config_data,
+        headers={"Authorization": BASIC, "Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    assert uploaded.status_code == 201, uploaded.text
+    manifest["config"] = {**manifest["config"], "digest": config_digest, "size": len(config_data)}
     data = json.dumps(manifest, separators=(",", ":")).encode()
     media_type = index["manifests"][0]["mediaType"]
     # put the manifest on the registry as a tag (its blobs are there already)

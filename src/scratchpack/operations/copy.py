@@ -343,9 +343,13 @@ def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str
         return
     if config.size > MAX_CONFIG_BYTES:
         raise FormatError(too_large(f"{where}: image config", config.size, MAX_CONFIG_BYTES))
+    parts: list[bytes] = []
     with source.open_blob(config) as stream:
-        config_bytes = stream.read(config.size + 1)
-        stream.read(1)  # the read that returns EOF verifies the digest
+        # a read may return less than asked (a registry stream resuming after a short body);
+        # the read that returns EOF verifies size and digest
+        while piece := stream.read(max(1, config.size + 1 - sum(map(len, parts)))):
+            parts.append(piece)
+    config_bytes = b"".join(parts)
     Image.assemble(data, config_bytes, source, where)
 
 
