@@ -6,6 +6,7 @@ must end in one error line naming the blob, with the destination left exactly as
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -416,6 +417,72 @@ def test_archive_to_registry_keeps_docker_schema_2(
     assert result.code == 0, result.stderr
     raw = json.loads(skopeo("inspect", "--raw", NO_TLS, dest).stdout)
     assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def test_docker_schema_2_from_a_registry_converts_to_a_readable_layout(
+    examples: Examples, registry: str, unique_name: str, skopeo: Run, umoci: Run, tmp_path: Path
+) -> None:
+    """A registry image in Docker schema 2 (one manifest, and a manifest list with --all)
+    copied into oci: gets OCI media types, as skopeo writes: umoci reads it, blobs are the
+    registry's byte for byte, and the digest reported is the one written."""
+    archive = tmp_path / "ours.tar"
+    ok = run_cli("pack", examples.hello, "-o", f"docker-archive:{archive}:ours:v1", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    dest = f"docker://{registry}/{unique_name}:v1"
+    assert run_cli("copy", f"docker-archive:{archive}", dest, NO_TLS).code == 0
+    raw = skopeo("inspect", "--raw", NO_TLS, dest).stdout
+    docker_manifest = json.loads(raw)
+    assert docker_manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    # a Docker manifest list pointing at it
+    listing = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            {
+                "mediaType": docker_manifest["mediaType"],
+                "digest": "sha256:" + hashlib.sha256(raw).hexdigest(),
+                "size": len(raw),
+                "platform": {"os": "linux", "architecture": "amd64"},
+            }
+        ],
+    }
+    put = httpx.put(
+        f"http://{registry}/v2/{unique_name}/manifests/list",
+        content=json.dumps(listing).encode(),
+        headers={"Content-Type": listing["mediaType"]},
+    )
+    assert put.status_code == 201, put.text
+
+    layout = tmp_path / "layout"
+    one = run_cli("copy", dest, f"oci:{layout}:one", NO_TLS, "--format", "json")
+    assert one.code == 0, one.stderr
+    _check_oci_output(layout, "one", skopeo, umoci, tmp_path)
+    written = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+    assert one.json()["digest"] == written
+    manifest = layout_manifest(layout, "one")
+    assert [la["digest"] for la in manifest["layers"]] == [
+        la["digest"] for la in docker_manifest["layers"]
+    ]
+    assert manifest["config"]["digest"] == docker_manifest["config"]["digest"]
+
+    every = run_cli(
+        "copy", "--all", f"docker://{registry}/{unique_name}:list", f"oci:{layout}:all", NO_TLS
+    )
+    assert every.code == 0, every.stderr
+    entry = next(
+        m
+        for m in json.loads((layout / "index.json").read_text())["manifests"]
+        if m["annotations"]["org.opencontainers.image.ref.name"] == "all"
+    )
+    assert entry["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    index = json.loads((layout / "blobs/sha256" / entry["digest"][7:]).read_text())
+    child = index["manifests"][0]
+    assert child["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert child["platform"] == {"os": "linux", "architecture": "amd64"}
+    assert child["digest"] == written  # the converted manifest, stored once
+    assert (layout / "blobs/sha256" / child["digest"][7:]).is_file()
+    skopeo("inspect", f"oci:{layout}:all")
+    umoci("stat", "--image", f"{layout}:one")
 
 
 # -- 4. loose ends ---------------------------------------------------------------------------

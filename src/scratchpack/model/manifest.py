@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scratchpack.errors import FormatError, NotFoundError
@@ -87,6 +87,19 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_json())
+
+    def as_oci(self) -> Manifest:
+        """The same image with OCI media types (Docker schema 2 types mapped, as skopeo
+        does for an OCI layout); the config and layer blobs it names are unchanged."""
+        return replace(
+            self,
+            config=replace(self.config, media_type=mt.oci_equivalent(self.config.media_type)),
+            layers=tuple(
+                replace(layer, media_type=mt.oci_equivalent(layer.media_type))
+                for layer in self.layers
+            ),
+            media_type=mt.oci_equivalent(self.media_type),
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,17 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_FOREIGN_LAYER_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
+# Docker schema 2 types and the OCI types skopeo writes for them into an OCI layout: the
+# blobs stay byte for byte the same, only the documents that name them change.
+_OCI_EQUIVALENT = {
+    DOCKER_MANIFEST: OCI_MANIFEST,
+    DOCKER_MANIFEST_LIST: OCI_INDEX,
+    DOCKER_CONFIG: OCI_CONFIG,
+    DOCKER_LAYER: OCI_LAYER,
+    DOCKER_LAYER_GZIP: OCI_LAYER_GZIP,
+    DOCKER_FOREIGN_LAYER_GZIP: OCI_LAYER_NONDIST_GZIP,
+}
+
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 
@@ -42,6 +53,15 @@ def layer_compression(media_type: str) -> str:
     if media_type.endswith(("v1.tar", ".diff.tar")):
         return "none"
     return "unknown"
+
+
+def oci_equivalent(media_type: str) -> str:
+    """The OCI media type for a Docker schema 2 one; any other type is returned as it is."""
+    return _OCI_EQUIVALENT.get(media_type, media_type)
+
+
+def is_docker_type(media_type: str) -> bool:
+    return media_type in _OCI_EQUIVALENT
 
 
 def oci_layer_type(compression: str) -> str:

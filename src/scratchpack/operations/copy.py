@@ -295,6 +295,7 @@ def _raw_destination(options: CopyOptions) -> Iterator[RawDestination]:
 
 def _copy_raw(options: CopyOptions) -> CopyResult:
     source = _raw_source(options)
+    to_oci = isinstance(options.destination, OciName)
     lock = threading.Lock()
     with _raw_destination(options) as destination:
         data, media_type = source.top()
@@ -308,12 +309,20 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             with lock:
                 result.count(outcome)
 
-        def copy_manifest(data: bytes, media_type: str, top: bool) -> None:
+        def copy_manifest(data: bytes, media_type: str, top: bool) -> Descriptor:
+            """Copy the blobs, then write the manifest (or index) itself; returns what was
+            written, which differs from ``data`` only when converted for an OCI layout."""
             if media_type in mt.INDEX_TYPES:
                 index = Index.parse(data)
+                written = []
                 for child in index.manifests:
                     child_data, child_type = source.manifest(child)
-                    copy_manifest(child_data, child_type or child.media_type, False)
+                    done = copy_manifest(child_data, child_type or child.media_type, False)
+                    written.append(replace(child, media_type=done.media_type, digest=done.digest,
+                                           size=done.size))  # fmt: skip
+                if to_oci and mt.is_docker_type(media_type):
+                    index = replace(index, manifests=tuple(written), media_type=mt.OCI_INDEX)
+                    data, media_type = index.to_bytes(), mt.OCI_INDEX
             else:
                 manifest = Manifest.parse(data, f"{options.source}: manifest")
                 _check_config(source, data, manifest, str(options.source))
@@ -321,8 +330,13 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                 with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
                     list(pool.map(copy_blob, layers))
                 copy_blob(manifest.config)
+                if to_oci and mt.is_docker_type(media_type):
+                    # An OCI layout holds OCI manifests (umoci refuses Docker ones); skopeo
+                    # converts the same way. Blobs are untouched; the manifest digest changes.
+                    data, media_type = manifest.as_oci().to_bytes(), mt.OCI_MANIFEST
             destination.put_manifest(data, media_type, top)
             result.manifests += 1
+            return Descriptor(media_type, Digest.of(data), len(data))
 
         if media_type in mt.INDEX_TYPES and not options.all_platforms:
             index = Index.parse(data, str(options.source))
@@ -331,7 +345,9 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             )
             data, media_type = source.manifest(chosen)
             result.digest, result.media_type = Digest.of(data), media_type or chosen.media_type
-        copy_manifest(data, result.media_type, True)
+        top = copy_manifest(data, result.media_type, True)
+        if top.digest != result.digest:
+            result.digest, result.media_type, result.preserved = top.digest, top.media_type, False
     return result
 
 
