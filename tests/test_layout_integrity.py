@@ -449,7 +449,7 @@ def test_docker_schema_2_from_a_registry_converts_to_a_readable_layout(
     put = httpx.put(
         f"http://{registry}/v2/{unique_name}/manifests/list",
         content=json.dumps(listing).encode(),
-        headers={"Content-Type": listing["mediaType"]},
+        headers={"Content-Type": str(listing["mediaType"])},
     )
     assert put.status_code == 201, put.text
 
