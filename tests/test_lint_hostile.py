@@ -151,3 +151,15 @@ def test_fuzz_seed_corpus_lints_through_the_cli() -> None:
     assert result.code in (0, 2), result.stderr
     for line in result.stderr.splitlines():
         assert line.startswith("scratchpack: error: ") and "/tests/fuzz/corpus/" in line, line
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        ("FROM a\nHEALTHCHECK \u981d x\n", 2),  # found by tests/test_fuzz.py (hypothesis)
+        ("FROM a\nRUN echo\nCOPY --\u981d a b\n", 3),
+    ],
+)
+def test_non_ascii_flags_are_a_parse_error(tmp_path: Path, content: str, line: int) -> None:
+    path, result = lint(tmp_path, content)
+    assert_clean_error(result, 2, f"{path}:{line}: a flag or keyword that is not ASCII")

@@ -140,6 +140,12 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
         commands = buildkit.parse_string(text)
     except buildkit.GoParseError as exc:
         raise DockerfileError(f"{path}:{_error_line(str(exc), lines)}: {exc}") from None
+    except UnicodeDecodeError:
+        # BuildKit cuts some words by byte (a flag or HEALTHCHECK's type that is not ASCII) and
+        # the bindings cannot decode the half character it returns.
+        raise DockerfileError(
+            f"{path}:{_undecodable_line(lines)}: a flag or keyword that is not ASCII"
+        ) from None
     directives: dict[str, str] = {}
     for line in lines:
         match = _DIRECTIVE.match(line)
@@ -224,6 +230,20 @@ def _stage(instruction: Instruction, index: int, args: dict[str, str], path: str
     stage = Stage(index, base, name, instruction.line, instruction.flag("platform"))
     stage.instructions.append(instruction)
     return stage
+
+
+def _undecodable_line(lines: list[str]) -> int:
+    """The first line BuildKit's bindings cannot return on its own (error path only)."""
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            buildkit.parse_string(line.lstrip("\ufeff"))
+        except UnicodeDecodeError:
+            return number
+        except buildkit.GoParseError:
+            continue
+    return 1
 
 
 def _error_line(message: str, lines: list[str]) -> int:
