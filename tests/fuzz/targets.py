@@ -109,6 +109,22 @@ _CHUNK = 1 << 16
 EXPANSION = 1024
 
 
+class _EndOfLayer(io.BytesIO):
+    """The layer's bytes; reading on and on past their end is a hang in the making (tarfile
+    in stream mode skips a member by reading ``size / bufsize`` times, however much is left),
+    so the hundredth read at the end is reported instead of waited for."""
+
+    reads_at_end = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk and size != 0:
+            self.reads_at_end += 1
+            if self.reads_at_end > 100:
+                raise ContractViolation("reads on and on at the end of the layer (a hang)")
+        return chunk
+
+
 def layer(data: bytes) -> None:
     budget = EXPANSION * len(data) + (1 << 20)
 
@@ -122,7 +138,7 @@ def layer(data: bytes) -> None:
                 )
 
     try:
-        for entry in read_layer(io.BytesIO(data), wants=lambda entry: True, sink=drain):
+        for entry in read_layer(_EndOfLayer(data), wants=lambda entry: True, sink=drain):
             if not isinstance(entry.path, str) or entry.path.startswith("/"):
                 raise ContractViolation(f"entry path not normalised: {entry!r}")
     except ScratchpackError:
