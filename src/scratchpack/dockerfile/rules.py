@@ -742,13 +742,16 @@ OFFICIAL_NAMES = (
 )  # fmt: skip
 
 
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance; names are short, so the quadratic table is cheap."""
+def _distance(a: str, b: str, limit: int | None = None) -> int:
+    """Levenshtein distance; names are short, so the quadratic table is cheap. With ``limit``,
+    any distance above it comes back as ``limit + 1`` as soon as a row shows it."""
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, start=1):
         current = [i]
         for j, cb in enumerate(b, start=1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if limit is not None and min(current) > limit:  # rows never get smaller
+            return limit + 1
         previous = current
     return previous[-1]
 
@@ -786,7 +789,7 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             for o in OFFICIAL_NAMES
             if o != name
             and abs(len(name) - len(o)) <= (len(o) > 5) + 1
-            and _distance(name, o) <= (len(o) > 5) + 1
+            and _distance(name, o, (len(o) > 5) + 1) <= (len(o) > 5) + 1
         ]
         if near and name not in OFFICIAL_NAMES:
             yield meta.finding(
