@@ -21,7 +21,7 @@ from fuzz import strategies
 from fuzz.targets import TARGETS
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "corpus"
-EXAMPLES = int(os.environ.get("SCRATCHPACK_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("SCRATCHPACK_FUZZ_EXAMPLES", "1000"))
 
 # Crashes found by the fuzzer in code other helpers are rewriting (issue 12): decode-boundary
 # owns model/, hostile-layers owns layers/reader.py. The saved inputs replay as expected

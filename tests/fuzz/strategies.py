@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Iterable
 
 from hypothesis import strategies as st
 
@@ -42,30 +43,32 @@ def _line() -> st.SearchStrategy[str]:
     )
 
 
+def _spliced(
+    samples: Iterable[str], pieces: tuple[str, ...], reach: int
+) -> st.SearchStrategy[bytes]:
+    """A sample with one piece inserted somewhere in its first ``reach`` characters."""
+    return st.builds(
+        lambda base, at, piece: (base[:at] + piece + base[at:]).encode(),
+        st.sampled_from(sorted(samples)),
+        st.integers(0, reach),
+        st.sampled_from(pieces),
+    )
+
+
 def dockerfiles() -> st.SearchStrategy[bytes]:
     structured = st.builds(
         lambda lines, pieces: ("".join(f"{line}\n" for line in lines) + "".join(pieces)).encode(),
         st.lists(_line(), min_size=1, max_size=12),
         st.lists(st.sampled_from(_PIECES), max_size=4),
     )
-    spliced = st.builds(
-        lambda base, at, piece: (base[:at] + piece + base[at:]).encode(),
-        st.sampled_from(sorted(DOCKERFILES.values())),
-        st.integers(0, 400),
-        st.sampled_from(_PIECES),
-    )
+    spliced = _spliced(DOCKERFILES.values(), _PIECES, 400)
     return st.one_of(structured, spliced, st.binary(max_size=200))
 
 
 def scripts() -> st.SearchStrategy[bytes]:
     tokens = st.lists(st.one_of(st.sampled_from(_OPERATORS), st.text(max_size=6)), max_size=40)
     built = tokens.map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass"))
-    spliced = st.builds(
-        lambda base, at, piece: (base[:at] + piece + base[at:]).encode(),
-        st.sampled_from(sorted(SCRIPTS.values())),
-        st.integers(0, 300),
-        st.sampled_from(_OPERATORS),
-    )
+    spliced = _spliced(SCRIPTS.values(), _OPERATORS, 300)
     return st.one_of(built, spliced, st.binary(max_size=200))
 
 
