@@ -29,6 +29,7 @@ _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"
 # Seconds of tree-sitter time for one script, or for all scripts parsed inside time_budget().
 PARSE_SECONDS = 2.0
 MAX_PIPES = 500
+CALLBACK_ABOVE = 4096  # bytes; see _tree
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _budget: ContextVar[list[float] | None] = ContextVar("shell_parse_budget", default=None)
 
@@ -91,12 +92,17 @@ def _tree(script: bytes) -> tree_sitter.Tree:
     if not script.isascii():
         script = _NON_ASCII.sub(b"x", script)
     budget = _budget.get() or [PARSE_SECONDS]
+    if budget[0] <= 0:
+        raise ScriptTooComplex(f"shell scripts too complex to read in {PARSE_SECONDS:g} s")
     started = time.monotonic()
     deadline = started + budget[0]
     parser = _parser()
     try:
-        # The progress callback (tree-sitter's way to cancel) only runs with a read callback;
-        # Node.text reads through it too, so it hands out small chunks, not the whole rest.
+        if len(script) <= CALLBACK_ABOVE:  # at worst 0.4 s, and counted in the budget
+            return parser.parse(script)
+        # Only a parse through a read callback can be cancelled (by the progress callback),
+        # but py-tree-sitter 0.26.1 leaks every chunk that callback returns, so only long
+        # scripts, whose worst case is minutes, are parsed this way.
         return parser.parse(
             lambda offset, _point: script[offset : offset + 4096],
             progress_callback=lambda _offset, _error: time.monotonic() > deadline,
