@@ -172,3 +172,16 @@ def test_non_ascii_after_a_brace_does_not_crash_the_grammar(tmp_path: Path) -> N
     assert_linted(first)
     for _ in range(7):
         assert_linted(run_cli("lint", "--format", "json", tmp_path / "Dockerfile"))
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ("FROM a\nRUN x\nENV a\nRUN y\n", ":3: ENV must have two arguments"),
+        ("FROM a\nRUN x \\\n  y\n\n# c\nENV b\n", ":6: ENV must have two arguments"),
+    ],
+)
+def test_buildkit_errors_name_their_line(tmp_path: Path, content: str, where: str) -> None:
+    """BuildKit's messages name no line; the one reported is where the error is (was :1:)."""
+    path, result = lint(tmp_path, content)
+    assert_clean_error(result, 2, f"{path}{where}")

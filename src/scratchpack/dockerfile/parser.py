@@ -247,8 +247,22 @@ def _undecodable_line(lines: list[str]) -> int:
 
 
 def _error_line(message: str, lines: list[str]) -> int:
+    """The line BuildKit's error is about (its messages name none): the shortest run of first
+    lines that fails with the same message ends there. Bisection, on the error path only."""
     if "heredoc" in message:
         for number in range(len(lines), 0, -1):
             if "<<" in lines[number - 1]:
                 return number
-    return 1
+    low, high = 1, len(lines)  # the first `high` lines fail with this message
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            buildkit.parse_string("\n".join(lines[:middle]) + "\n")
+        except buildkit.GoParseError as exc:
+            if str(exc) == message:
+                high = middle
+                continue
+        except UnicodeDecodeError:
+            pass
+        low = middle + 1
+    return high if lines else 1
