@@ -1,5 +1,5 @@
 """The fuzz suite's bounded run inside pytest (docs/fuzzing.md): every seed and every saved
-crash of tests/fuzz/corpus replayed through its target, then a few hundred hypothesis examples
+crash of tests/fuzz/corpus replayed through its target, then 1,000 hypothesis examples
 per target, derandomized so that CI runs the same inputs every time.
 
 ``SCRATCHPACK_FUZZ_EXAMPLES=5000 scripts/test tests/test_fuzz.py`` runs more examples (and is
