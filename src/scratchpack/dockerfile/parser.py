@@ -30,6 +30,18 @@ _PRAGMA = re.compile(
 _VAR = re.compile(r"\$(?:\{(\w+)(?:(:[-+])([^}]*))?\}|(\w+))")
 
 
+# Limits, each far above any real Dockerfile, that keep lint's time bounded on hostile input
+# (measured in docs/fuzzing.md). BuildKit's parser copies strings in ways quadratic in a word's
+# length, in the lines of a heredoc and in the lines continued into one instruction, so a
+# 256 KiB file of 2-byte heredoc lines alone would take 11 s; within these limits any file
+# parses and lints in a few seconds at most.
+MAX_SIZE = 256 << 10
+MAX_LINES = 5_000
+MAX_WORD = 16 << 10  # one run of non-blank characters, continued lines joined
+MAX_LINE = 65_535  # BuildKit's own limit for one physical line
+MAX_STAGES = 500
+
+
 class DockerfileError(FormatError):
     """Not a valid Dockerfile; the message names the file and line."""
 
@@ -38,13 +50,24 @@ class DockerfileError(FormatError):
 
 def read(path: Path) -> Dockerfile:
     try:
-        raw = path.read_bytes()
+        # At most one byte past the limit: /dev/zero or a 50 GB file costs no more than this.
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_SIZE + 1)
     except FileNotFoundError:
         raise ScratchpackError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ScratchpackError(f"{path}: is a directory") from None
     except OSError as exc:
         raise ScratchpackError(f"{path}: {exc.strerror}") from exc
+    dockerfile = parse_bytes(raw, str(path))
+    dockerfile.context = path.parent
+    return dockerfile
+
+
+def parse_bytes(raw: bytes, path: str = "Dockerfile") -> Dockerfile:
+    """A Dockerfile's bytes as read from disk: refused when too large, binary or not UTF-8."""
+    if len(raw) > MAX_SIZE:
+        raise DockerfileError(f"{path}:1: larger than {MAX_SIZE >> 10} KiB: not a Dockerfile")
     if b"\x00" in raw:
         raise DockerfileError(f"{path}:1: not a Dockerfile (binary data)")
     try:
@@ -52,9 +75,7 @@ def read(path: Path) -> Dockerfile:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DockerfileError(f"{path}:{line}: not valid UTF-8") from None
-    dockerfile = parse(text, str(path))
-    dockerfile.context = path.parent
-    return dockerfile
+    return parse(text, path)
 
 
 def substitute(text: str, variables: dict[str, str]) -> str:
@@ -114,10 +135,17 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if text.endswith("\n"):
         lines.pop()
+    _check_limits(text, lines, path)
     try:
         commands = buildkit.parse_string(text)
     except buildkit.GoParseError as exc:
         raise DockerfileError(f"{path}:{_error_line(str(exc), lines)}: {exc}") from None
+    except UnicodeDecodeError:
+        # BuildKit cuts some words by byte (a flag or HEALTHCHECK's type that is not ASCII) and
+        # the bindings cannot decode the half character it returns.
+        raise DockerfileError(
+            f"{path}:{_undecodable_line(lines)}: a flag or keyword that is not ASCII"
+        ) from None
     directives: dict[str, str] = {}
     for line in lines:
         match = _DIRECTIVE.match(line)
@@ -128,6 +156,13 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     global_args: dict[str, str] = {}
     stages: list[Stage] = []
     for command in commands:
+        if command.cmd is None:
+            # BuildKit's node for an escape character that continues into the end of the file
+            escape = directives.get("escape", "\\")
+            raise DockerfileError(
+                f"{path}:{command.start_line}: line continuation ({escape}) "
+                "with no instruction before the end of the file"
+            )
         cmd = command.cmd.upper()
         if cmd not in INSTRUCTIONS:
             raise DockerfileError(f"{path}:{command.start_line}: unknown instruction {command.cmd}")
@@ -144,6 +179,8 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             ignored=_ignored_for(command.start_line, lines, per_line),
         )
         if cmd == "FROM":
+            if len(stages) == MAX_STAGES:
+                raise DockerfileError(f"{path}:{command.start_line}: more than {MAX_STAGES} stages")
             stages.append(_stage(instruction, len(stages), global_args, path))
         elif not stages:
             if cmd != "ARG":
@@ -160,6 +197,28 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     return Dockerfile(path, lines, directives, global_args, stages, global_ignored, source=text)
 
 
+def _check_limits(text: str, lines: list[str], path: str) -> None:
+    """Refuse, naming the line, what BuildKit would take too long over (see MAX_SIZE)."""
+    if len(lines) > MAX_LINES:
+        raise DockerfileError(f"{path}:{MAX_LINES + 1}: more than {MAX_LINES} lines")
+    for number, line in enumerate(lines, start=1):
+        if len(line.encode()) > MAX_LINE:
+            raise DockerfileError(f"{path}:{number}: line longer than {MAX_LINE} bytes")
+    if len(text) <= MAX_WORD:
+        return
+    # Words continue across escaped newlines; whichever escape character is used, removing both
+    # kinds can only join more, so the check errs on the safe side.
+    for word in _WORD.finditer(_CONTINUATION.sub("", text)):
+        if word.end() - word.start() > MAX_WORD:
+            where = text.find(word.group()[:16])
+            at = text.count("\n", 0, where) + 1 if where >= 0 else 1
+            raise DockerfileError(f"{path}:{at}: a word longer than {MAX_WORD} characters")
+
+
+_CONTINUATION = re.compile(r"[\\`][ \t]*\r?\n")
+_WORD = re.compile(r"\S+")
+
+
 def _stage(instruction: Instruction, index: int, args: dict[str, str], path: str) -> Stage:
     words = list(instruction.args)
     if len(words) not in (1, 3) or (len(words) == 3 and words[1].upper() != "AS"):
@@ -173,9 +232,37 @@ def _stage(instruction: Instruction, index: int, args: dict[str, str], path: str
     return stage
 
 
+def _undecodable_line(lines: list[str]) -> int:
+    """The first line BuildKit's bindings cannot return on its own (error path only)."""
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            buildkit.parse_string(line.lstrip("\ufeff"))
+        except UnicodeDecodeError:
+            return number
+        except buildkit.GoParseError:
+            continue
+    return 1
+
+
 def _error_line(message: str, lines: list[str]) -> int:
+    """The line BuildKit's error is about (its messages name none): the shortest run of first
+    lines that fails with the same message ends there. Bisection, on the error path only."""
     if "heredoc" in message:
         for number in range(len(lines), 0, -1):
             if "<<" in lines[number - 1]:
                 return number
-    return 1
+    low, high = 1, len(lines)  # the first `high` lines fail with this message
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            buildkit.parse_string("\n".join(lines[:middle]) + "\n")
+        except buildkit.GoParseError as exc:
+            if str(exc) == message:
+                high = middle
+                continue
+        except UnicodeDecodeError:
+            pass
+        low = middle + 1
+    return high if lines else 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
-from scratchpack.dockerfile.shell import ShellCommand, commands
+from scratchpack.dockerfile.shell import ScriptTooComplex, ShellCommand, commands
 from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
@@ -72,15 +72,21 @@ def rule(
 
 
 def shell_of(instruction: Instruction) -> list[ShellCommand]:
-    return _shell(instruction)
+    try:
+        return _shell(instruction)
+    except ScriptTooComplex as exc:
+        exc.line = instruction.line
+        raise
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)  # above MAX_LINES: each RUN is parsed once per file
 def _shell(instruction: Instruction) -> list[ShellCommand]:
     if instruction.cmd != "RUN":
         return []
     if instruction.json:
         args = instruction.args
+        if not args:  # RUN []: no command (BuildKit refuses it when building)
+            return []
         return [ShellCommand(args[0], tuple(args[1:]))] + (
             commands(args[2]) if len(args) > 2 and args[1] == "-c" else []
         )
@@ -254,18 +260,18 @@ def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 @rule("SP205", Severity.INFO, "size", "pip install without --no-cache-dir", hadolint=("DL3042",))
 def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    for stage, run in runs(dockerfile):
-        if cache_mount(run, "/root/.cache") or any(
-            "PIP_NO_CACHE_DIR" in env.text for env in stage.of("ENV")
-        ):
-            continue
-        for cmd in shell_of(run):
-            pip = cmd.name in ("pip", "pip3") or (
-                cmd.name.startswith("python") and cmd.args[:2] == ("-m", "pip")
-            )
-            if pip and "install" in cmd.args and not cmd.has("--no-cache-dir"):
-                message = "pip install without --no-cache-dir keeps its cache in the layer"
-                yield meta.finding(message, run.line)
+    for stage in dockerfile.stages:  # per stage, not per RUN: linear in the instructions
+        env_off = any("PIP_NO_CACHE_DIR" in env.text for env in stage.of("ENV"))
+        for run in stage.of("RUN"):
+            if env_off or cache_mount(run, "/root/.cache"):
+                continue
+            for cmd in shell_of(run):
+                pip = cmd.name in ("pip", "pip3") or (
+                    cmd.name.startswith("python") and cmd.args[:2] == ("-m", "pip")
+                )
+                if pip and "install" in cmd.args and not cmd.has("--no-cache-dir"):
+                    message = "pip install without --no-cache-dir keeps its cache in the layer"
+                    yield meta.finding(message, run.line)
 
 
 @rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",))
@@ -736,13 +742,16 @@ OFFICIAL_NAMES = (
 )  # fmt: skip
 
 
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance; names are short, so the quadratic table is cheap."""
+def _distance(a: str, b: str, limit: int | None = None) -> int:
+    """Levenshtein distance; names are short, so the quadratic table is cheap. With ``limit``,
+    any distance above it comes back as ``limit + 1`` as soon as a row shows it."""
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, start=1):
         current = [i]
         for j, cb in enumerate(b, start=1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if limit is not None and min(current) > limit:  # rows never get smaller
+            return limit + 1
         previous = current
     return previous[-1]
 
@@ -773,7 +782,15 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         if registry != "docker.io" or "/" in repo.removeprefix("library/"):
             continue
         name = repo.removeprefix("library/")
-        near = [o for o in OFFICIAL_NAMES if o != name and _distance(name, o) <= (len(o) > 5) + 1]
+        # the distance is at least the difference in length: only names that close are compared
+        # (a 16 KiB image name would otherwise cost seconds)
+        near = [
+            o
+            for o in OFFICIAL_NAMES
+            if o != name
+            and abs(len(name) - len(o)) <= (len(o) > 5) + 1
+            and _distance(name, o, (len(o) > 5) + 1) <= (len(o) > 5) + 1
+        ]
         if near and name not in OFFICIAL_NAMES:
             yield meta.finding(
                 f"{stage.base}: did you mean {near[0]}? a near-miss of an official image name "
@@ -805,16 +822,18 @@ def _npm_install_from_manifest(cmd: ShellCommand) -> bool:
 
 @rule("SP209", Severity.WARNING, "reproducibility", "npm install where npm ci fits")
 def npm_install(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    for stage, run in runs(dockerfile):
+    for stage in dockerfile.stages:  # per stage, not per RUN: linear in the instructions
         if not _copies_lockfile(dockerfile, stage, "package-lock.json"):
             continue
-        for cmd in shell_of(run):
-            if _npm_install_from_manifest(cmd):
-                yield meta.finding(
-                    "npm install may rewrite package-lock.json and install other versions than "
-                    "it pins: npm ci installs exactly the lock file, and fails when it is stale",
-                    run.line,
-                )
+        for run in stage.of("RUN"):
+            for cmd in shell_of(run):
+                if _npm_install_from_manifest(cmd):
+                    yield meta.finding(
+                        "npm install may rewrite package-lock.json and install other versions "
+                        "than it pins: npm ci installs exactly the lock file, and fails when it "
+                        "is stale",
+                        run.line,
+                    )
 
 
 _DEV_REQUIREMENTS = re.compile(r"(^|[/_-])(dev|test|tests|testing|lint|docs)([/_.-]|$)", re.I)
@@ -934,13 +953,24 @@ def _rm_targets(instruction: Instruction, workdir: str) -> list[str]:
     ]
 
 
+_GLOB = frozenset("*?[")
+# Comparisons of rm globs (or very deep paths) with the files added before, per file: beyond
+# this the rule stops looking at those, so a hostile file of thousands of both stays fast.
+GLOB_COMPARISONS = 200_000
+_INDEXED_DEPTH = 32  # deeper rm targets are compared one by one, within the same budget
+
+
 @rule("SP211", Severity.WARNING, "size", "A file added in one layer and deleted in a later one")
 def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     import fnmatch
 
+    budget = GLOB_COMPARISONS
     for stage in dockerfile.stages:
         workdir = "/"
         created: list[tuple[str, int]] = []
+        # every created path and each of its parent directories -> positions in ``created``,
+        # so a plain rm target finds what it removes without a scan of everything added
+        under: dict[str, list[int]] = {}
         for instruction in stage.instructions:
             if instruction.cmd == "WORKDIR":
                 workdir = _resolve(instruction.text, workdir)
@@ -948,12 +978,23 @@ def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             if instruction.cmd == "RUN":
                 own = set(_created_by(instruction, workdir))
                 for target in _rm_targets(instruction, workdir):
-                    for path, line in created:
-                        if path in own:
+                    directory = target.rstrip("/*")
+                    if _GLOB & set(target) or directory.count("/") > _INDEXED_DEPTH:
+                        budget -= len(created)
+                        if budget < 0:
                             continue
-                        directory = target.rstrip("/*")
-                        inside = path == directory or path.startswith(directory + "/")
-                        if inside or fnmatch.fnmatch(path, target):
+                        candidates: Iterable[int] = (
+                            n for n, (path, _) in enumerate(created)
+                            if path == directory or path.startswith(directory + "/")
+                            or fnmatch.fnmatch(path, target)
+                        )  # fmt: skip
+                    else:
+                        candidates = (
+                            range(len(created)) if not directory else under.get(directory, [])
+                        )
+                    for n in candidates:
+                        path, line = created[n]
+                        if path not in own:
                             yield meta.finding(
                                 f"{path} was added by the layer at line {line}: removing it "
                                 "in a later layer hides it but still ships its bytes; remove "
@@ -961,7 +1002,14 @@ def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                                 instruction.line,
                             )
                             break
-            created += [(path, instruction.line) for path in _created_by(instruction, workdir)]
+            for path in _created_by(instruction, workdir):
+                created.append((path, instruction.line))
+                end = 0
+                for _ in range(_INDEXED_DEPTH):
+                    end = path.find("/", end + 1)
+                    under.setdefault(path[:end] if end > 0 else path, []).append(len(created) - 1)
+                    if end < 0:
+                        break
 
 
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.I)

@@ -2,19 +2,56 @@
 
 Rules see ``apt-get install`` whether it stands alone, in a ``&&`` chain, after ``;``, in a
 heredoc body or inside ``sh -c '...'``. A script the grammar cannot read still yields what it
-could read; nothing here raises on odd shell.
+could read; nothing here raises on odd shell, with one exception: tree-sitter-bash's error
+recovery can take time quadratic in the script (``a|a|a|...`` of 40 kB: 40 s; ``a)a)a)...``),
+so parsing stops at a deadline, or before it starts for thousands of ``|``, and
+:class:`ScriptTooComplex` says so (docs/fuzzing.md).
 """
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
 import tree_sitter
 import tree_sitter_bash
 
+from scratchpack.errors import FormatError
+
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "/bin/sh", "/bin/bash", "/bin/dash"})
 _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"})
+
+# Seconds of tree-sitter time for one script, or for all scripts parsed inside time_budget().
+PARSE_SECONDS = 2.0
+MAX_PIPES = 500
+CALLBACK_ABOVE = 4096  # bytes; see _tree
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_budget: ContextVar[list[float] | None] = ContextVar("shell_parse_budget", default=None)
+
+
+class ScriptTooComplex(FormatError):
+    """A script tree-sitter could not read in time; ``line`` is set by whoever knows where the
+    script is (the Dockerfile rules)."""
+
+    exit_code = 2
+    line = 0
+
+
+@contextmanager
+def time_budget(seconds: float = PARSE_SECONDS) -> Iterator[None]:
+    """One budget of parsing time for every script parsed inside: linting a file costs at most
+    this much tree-sitter time, however many RUN instructions it has. Only time spent parsing
+    counts, so a big file of ordinary scripts (0.1 ms each) stays far below it."""
+    token = _budget.set([seconds])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
 
 
 @dataclass(frozen=True)
@@ -43,8 +80,44 @@ def _parser() -> tree_sitter.Parser:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 
 
-def _word(node: tree_sitter.Node) -> str:
-    text = (node.text or b"").decode(errors="replace")
+def _tree(script: bytes) -> tree_sitter.Tree:
+    # The deadline does not cut pipelines short (tree-sitter checks it too rarely there), so
+    # they are bounded by count: 500 "|" parse in about 0.03 s.
+    if script.count(b"|") > MAX_PIPES:
+        raise ScriptTooComplex(f"shell script with more than {MAX_PIPES} '|': not read")
+    # tree-sitter-bash 0.25.1 crashes (SIGSEGV, about one run in three) on some non-ASCII
+    # after "{" ("{\U000692a1", found by tests/test_fuzz.py). The grammar reads any non-ASCII
+    # character as part of a word, as "x" is, so each such byte becomes "x": the same words at
+    # the same offsets, and the words' text is taken from the script, not from the tree.
+    if not script.isascii():
+        script = _NON_ASCII.sub(b"x", script)
+    budget = _budget.get() or [PARSE_SECONDS]
+    if budget[0] <= 0:
+        raise ScriptTooComplex(f"shell scripts too complex to read in {PARSE_SECONDS:g} s")
+    started = time.monotonic()
+    deadline = started + budget[0]
+    parser = _parser()
+    try:
+        if len(script) <= CALLBACK_ABOVE:  # at worst 0.4 s, and counted in the budget
+            return parser.parse(script)
+        # Only a parse through a read callback can be cancelled (by the progress callback),
+        # but py-tree-sitter 0.26.1 leaks every chunk that callback returns, so only long
+        # scripts, whose worst case is minutes, are parsed this way.
+        return parser.parse(
+            lambda offset, _point: script[offset : offset + 4096],
+            progress_callback=lambda _offset, _error: time.monotonic() > deadline,
+        )
+    except ValueError:  # cancelled
+        parser.reset()  # or the next parse would resume this one
+        raise ScriptTooComplex(
+            f"shell script too complex to read in {PARSE_SECONDS:g} s ({len(script)} bytes)"
+        ) from None
+    finally:
+        budget[0] -= time.monotonic() - started
+
+
+def _word(node: tree_sitter.Node, source: bytes) -> str:
+    text = source[node.start_byte : node.end_byte].decode(errors="replace")
     if node.type == "raw_string" and len(text) >= 2:
         return text[1:-1]
     if node.type == "string" and len(text) >= 2:
@@ -54,37 +127,41 @@ def _word(node: tree_sitter.Node) -> str:
 
 def commands(script: str, depth: int = 0) -> list[ShellCommand]:
     """Every simple command in ``script``, in order, including those of ``sh -c`` strings."""
-    tree = _parser().parse(script.encode())
+    source = script.encode()
+    tree = _tree(source)
     found: list[ShellCommand] = []
 
-    def visit(node: tree_sitter.Node) -> None:
-        if node.type == "pipeline":
-            parts = [c for c in node.children if c.type == "command"]
-            for n, part in enumerate(parts):
-                nxt = parts[n + 1] if n + 1 < len(parts) else None
-                add(part, _command_name(nxt) if nxt is not None else None)
-            for child in node.children:
-                if child.type != "command":
-                    visit(child)
-            return
-        if node.type == "command":
-            add(node, None)
-            return
-        for child in node.children:
-            visit(child)
+    def visit(root: tree_sitter.Node) -> None:
+        # An explicit stack, not recursion: a RUN of 1,000 nested "(" is a tree 1,000 deep.
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node.type == "pipeline":
+                parts = [c for c in node.children if c.type == "command"]
+                for n, part in enumerate(parts):
+                    nxt = parts[n + 1] if n + 1 < len(parts) else None
+                    add(part, _command_name(nxt, source) if nxt is not None else None)
+                stack.extend(reversed([c for c in node.children if c.type != "command"]))
+            elif node.type == "command":
+                add(node, None)
+            else:
+                stack.extend(reversed(node.children))
 
     def add(node: tree_sitter.Node, pipe_to: str | None) -> None:
-        name = _command_name(node)
+        name = _command_name(node, source)
         if not name:
             return
         args = tuple(
-            _word(c) for c in node.children if c.type not in ("command_name", "variable_assignment")
+            _word(c, source) for c in node.children
+            if c.type not in ("command_name", "variable_assignment")
             and not c.type.startswith("file_redirect") and c.type != "herestring_redirect"
         )  # fmt: skip
         env = tuple(
             (key, value.strip("\"'"))
             for key, _, value in (
-                _word(c).partition("=") for c in node.children if c.type == "variable_assignment"
+                _word(c, source).partition("=")
+                for c in node.children
+                if c.type == "variable_assignment"
             )
         )
         while name in _WRAPPERS and args:
@@ -108,12 +185,12 @@ def commands(script: str, depth: int = 0) -> list[ShellCommand]:
     return found
 
 
-def _command_name(node: tree_sitter.Node | None) -> str:
+def _command_name(node: tree_sitter.Node | None, source: bytes) -> str:
     if node is None:
         return ""
     for child in node.children:
         if child.type == "command_name":
-            return _word(child)
+            return _word(child, source)
     return ""
 
 
@@ -143,21 +220,23 @@ class SpannedCommand:
 def spanned_commands(script: bytes, base: int = 0, depth: int = 0) -> list[SpannedCommand]:
     """Every simple command in ``script`` with byte offsets (plus ``base``), looking into
     ``sh -c '...'`` when the string is literal, so an edit lands exactly on the word."""
-    tree = _parser().parse(script)
+    tree = _tree(script)
     found: list[SpannedCommand] = []
 
-    def visit(node: tree_sitter.Node) -> None:
-        if node.type == "command":
-            add(node)
-        for child in node.children:
-            visit(child)
+    def visit(root: tree_sitter.Node) -> None:
+        stack = [root]  # iterative, as in commands()
+        while stack:
+            node = stack.pop()
+            if node.type == "command":
+                add(node)
+            stack.extend(reversed(node.children))
 
     def add(node: tree_sitter.Node) -> None:
         name_node = next((c for c in node.children if c.type == "command_name"), None)
         if name_node is None:
             return
         words = [
-            Word(_word(c), base + c.start_byte, base + c.end_byte)
+            Word(_word(c, script), base + c.start_byte, base + c.end_byte)
             for c in node.children
             if c.type not in ("variable_assignment", "herestring_redirect")
             and not c.type.startswith("file_redirect")

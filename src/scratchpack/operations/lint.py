@@ -18,6 +18,7 @@ from scratchpack.dockerfile.fix import DigestResolver, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import read
 from scratchpack.dockerfile.rules import RULES, Finding, Rule
+from scratchpack.dockerfile.shell import ScriptTooComplex, time_budget
 from scratchpack.errors import ScratchpackError
 from scratchpack.fsutil import atomic_write
 from scratchpack.reports.severity import Severity
@@ -60,16 +61,27 @@ def lint_dockerfile(
         i.line: i.ignored for stage in dockerfile.stages for i in stage.instructions
     }  # fmt: skip
     findings: list[Finding] = []
-    for rule in RULES.values():
-        if _ignored(rule, ignore | dockerfile.global_ignored):
-            continue
-        override = config.severity.get(rule.code)
-        for finding in rule.check(dockerfile):
-            if not _ignored(rule, by_line.get(finding.line, frozenset())):
-                if override:
-                    finding = replace(finding, severity=Severity.parse(override))  # noqa: PLW2901
-                findings.append(finding)
+    with time_budget():  # shell parsing of the whole file is bounded, not each RUN's
+        for rule in RULES.values():
+            if _ignored(rule, ignore | dockerfile.global_ignored):
+                continue
+            override = config.severity.get(rule.code)
+            for finding in rule.check(dockerfile):
+                if not _ignored(rule, by_line.get(finding.line, frozenset())):
+                    if override:
+                        finding = replace(finding, severity=Severity.parse(override))  # noqa: PLW2901
+                    findings.append(finding)
     return sorted(findings, key=lambda f: (f.line, f.code))
+
+
+def _lint_or_error(
+    dockerfile: Dockerfile, path: Path, ignore: frozenset[str], config: LintConfig | None
+) -> list[Finding] | str:
+    """The findings, or the one-line error for a RUN too complex to read (FILE:LINE: ...)."""
+    try:
+        return lint_dockerfile(dockerfile, ignore, config)
+    except ScriptTooComplex as exc:
+        return f"{path}:{exc.line}: {exc}"
 
 
 def lint_file(
@@ -79,7 +91,9 @@ def lint_file(
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc))
-    findings = lint_dockerfile(dockerfile, ignore, config)
+    findings = _lint_or_error(dockerfile, path, ignore, config)
+    if isinstance(findings, str):
+        return FileReport(str(path), error=findings)
     return FileReport(str(path), findings, source=dockerfile.lines)
 
 
@@ -144,7 +158,9 @@ def fix_file(
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc)), None
-    findings = lint_dockerfile(dockerfile, ignore, config)
+    findings = _lint_or_error(dockerfile, path, ignore, config)
+    if isinstance(findings, str):
+        return FileReport(str(path), error=findings), None
     result = fix(dockerfile, findings, resolve, unsafe)
     if write and result.changed:
         target = path.resolve()

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Write the seed corpus, tests/fuzz/corpus/<target>/seed-*: small valid inputs of every kind
+the parsers meet, made here (no file is copied from anywhere). Deterministic: running it again
+rewrites the same bytes. Crashing inputs found by fuzzing live beside them as ``crash-*`` and
+are kept by this script; see docs/fuzzing.md.
+
+    .venv/bin/python tests/fuzz/make_corpus.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fuzz.samples import DOCKERFILES, SCRIPTS
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+SHA = "sha256:" + hashlib.sha256(b"scratchpack fuzz").hexdigest()
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def descriptor(media_type: str, **extra: Any) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": SHA, "size": 1234, **extra}
+
+
+def model_documents() -> dict[str, Any]:
+    platform = {"os": "linux", "architecture": "arm64", "variant": "v8"}
+    return {
+        "oci-manifest": {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(OCI_CONFIG),
+            "layers": [descriptor(OCI_LAYER), descriptor(OCI_LAYER, urls=["https://x/y"])],
+            "annotations": {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"},
+            "subject": descriptor(OCI_MANIFEST),
+        },
+        "docker-manifest": {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": descriptor("application/vnd.docker.container.image.v1+json"),
+            "layers": [descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip")],
+        },
+        "sniffed-manifest": {"schemaVersion": 2, "config": descriptor(OCI_CONFIG), "layers": []},
+        "oci-index": {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                descriptor(OCI_MANIFEST, platform={"os": "linux", "architecture": "amd64"}),
+                descriptor(OCI_MANIFEST, platform=platform),
+                descriptor(OCI_MANIFEST, annotations={"org.opencontainers.image.ref.name": "v"}),
+            ],
+        },
+        "docker-list": {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_LIST,
+            "manifests": [descriptor(DOCKER_MANIFEST, platform=platform)],
+        },
+        "config": {
+            "created": "2024-01-01T00:00:00Z",
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "User": "65532:65532",
+                "Env": ["PATH=/usr/bin"],
+                "Entrypoint": ["/app"],
+                "Cmd": ["--serve"],
+                "WorkingDir": "/srv",
+                "Labels": {"org.opencontainers.image.source": "x"},
+                "ExposedPorts": {"8080/tcp": {}},
+            },
+            "rootfs": {"type": "layers", "diff_ids": [SHA, SHA]},
+            "history": [
+                {"created": "2024-01-01T00:00:00Z", "created_by": "COPY app /app"},
+                {"created_by": "ENV X=1", "empty_layer": True, "comment": "c"},
+            ],
+        },
+        "config-minimal": {"rootfs": {"type": "layers", "diff_ids": []}},
+        "schema1": {"schemaVersion": 1, "fsLayers": []},
+    }
+
+
+def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes]], fmt: int) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
+        for info, content in members:
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(content) if info.isreg() else None)
+    return out.getvalue()
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, content: bytes = b"", link: str = "",
+           mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:  # fmt: skip
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = len(content) if kind == tarfile.REGTYPE else 0
+    info.linkname = link
+    info.mode = mode
+    return info, content
+
+
+def layers() -> dict[str, bytes]:
+    tree = [
+        member("./etc/", tarfile.DIRTYPE, mode=0o755),
+        member("./etc/passwd", content=b"root:x:0:0::/root:/bin/sh\n"),
+        member("./bin/sh", tarfile.SYMTYPE, link="busybox"),
+        member("./bin/busybox", content=b"\x7fELF" + bytes(60), mode=0o4755),
+        member("./bin/ash", tarfile.LNKTYPE, link="bin/busybox"),
+        member("./dev/null", tarfile.CHRTYPE, mode=0o666),
+        member("./run/fifo", tarfile.FIFOTYPE),
+        member("./var/cache/.wh.apk"),
+        member("./tmp/.wh..wh..opq"),
+    ]
+    long_name = "./" + "/".join(["d" * 60] * 4) + "/file"
+    return {
+        "tree-gnu": tar_bytes(tree, tarfile.GNU_FORMAT),
+        "tree-pax": tar_bytes(tree, tarfile.PAX_FORMAT),
+        "tree-ustar": tar_bytes(tree[:4], tarfile.USTAR_FORMAT),
+        "long-name-gnu": tar_bytes([member(long_name, content=b"x")], tarfile.GNU_FORMAT),
+        "long-name-pax": tar_bytes([member(long_name, content=b"x")], tarfile.PAX_FORMAT),
+        "utf8-name-pax": tar_bytes([member("./caf\u00e9", content=b"x")], tarfile.PAX_FORMAT),
+        "empty": tar_bytes([], tarfile.PAX_FORMAT),
+        "big-content": tar_bytes(
+            [member("blob", content=bytes(range(256)) * 40)], tarfile.PAX_FORMAT
+        ),
+    }
+
+
+def write(target: str, name: str, data: bytes) -> None:
+    directory = CORPUS / target
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"seed-{name}").write_bytes(data)
+
+
+def main() -> None:
+    for target in ("dockerfile", "shell", "model", "layer"):
+        for old in (CORPUS / target).glob("seed-*"):
+            old.unlink()
+    for name, text in DOCKERFILES.items():
+        write("dockerfile", name, text.encode())
+    for name, script in SCRIPTS.items():
+        write("shell", name, script.encode())
+    for name, doc in model_documents().items():
+        write("model", name, json.dumps(doc, indent=1).encode())
+    for name, data in layers().items():
+        write("layer", name, data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""hypothesis strategies for the fuzz targets: inputs built from the pieces each parser cares
+about (instructions, flags, heredocs, shell operators, manifest fields, tar members), mixed
+with arbitrary text and bytes, so a few hundred examples reach the odd corners."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterable
+
+from hypothesis import strategies as st
+
+from fuzz.mutators import JSON_KEYS, JSON_SCALARS, JSON_STRINGS
+from fuzz.samples import DOCKERFILES, SCRIPTS
+
+_INSTRUCTIONS = (
+    "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
+    "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL", "from",
+)  # fmt: skip
+_PIECES = (
+    " ", "  ", "\t", "\n", "\r\n", "\\\n", "\\", "`", "#", "# escape=`\n", "# escape=\\\n",
+    "# syntax=x\n", "# scratchpack ignore=SP200\n", "# hadolint global ignore=DL3008\n",
+    "<<EOF", "<<-EOF", "<<'EOF'", "\nEOF\n", "EOF", "--from=", "--mount=type=cache,target=/x",
+    "--platform=$P", "--chmod=", "--chown=", "--link", " AS ", "=", '"', "'", "[", "]", '["',
+    '", "', '"]', "$", "${", "}", ":-", ":+", "$(", ")", "(", "&&", "||", "|", ";", "&", ">",
+    "<", "scratch", "alpine", "debian:12@sha256:", "apt-get install -y ", "apt-get update",
+    "pip install ", "npm install", "npm ci", "curl -o /x ", "rm -rf /", "sudo ", "sh -c '",
+    "chmod 777 ", "/tmp/*", "\u00e9", "\ufeff", "\x0b", "\x0c", "\u2028",
+)  # fmt: skip
+_OPERATORS = (
+    " ", "\n", "&&", "||", "|", "|&", ";", ";;", "&", "(", ")", "{ ", " }", "$(", "`", "'",
+    '"', "\\", "<<EOF\n", "\nEOF\n", "<<<", ">", ">>", "2>&1", "<(", "${", "}", "=", "#",
+    "if ", "then ", "fi", "for x in ", "do ", "done", "case ", " in ", "esac", "[[ ", " ]]",
+    "sh -c ", "bash -c ", "sudo ", "env A=1 ", "apt-get", "install", "-y", "curl", "pip",
+)  # fmt: skip
+
+
+def _line() -> st.SearchStrategy[str]:
+    words = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=8)), max_size=8)
+    return st.builds(
+        lambda cmd, rest: cmd + " " + "".join(rest), st.sampled_from(_INSTRUCTIONS), words
+    )
+
+
+def _spliced(
+    samples: Iterable[str], pieces: tuple[str, ...], reach: int
+) -> st.SearchStrategy[bytes]:
+    """A sample with one piece inserted somewhere in its first ``reach`` characters."""
+    return st.builds(
+        lambda base, at, piece: (base[:at] + piece + base[at:]).encode(),
+        st.sampled_from(sorted(samples)),
+        st.integers(0, reach),
+        st.sampled_from(pieces),
+    )
+
+
+def dockerfiles() -> st.SearchStrategy[bytes]:
+    structured = st.builds(
+        lambda lines, pieces: ("".join(f"{line}\n" for line in lines) + "".join(pieces)).encode(),
+        st.lists(_line(), min_size=1, max_size=12),
+        st.lists(st.sampled_from(_PIECES), max_size=4),
+    )
+    spliced = _spliced(DOCKERFILES.values(), _PIECES, 400)
+    return st.one_of(structured, spliced, st.binary(max_size=200))
+
+
+def scripts() -> st.SearchStrategy[bytes]:
+    tokens = st.lists(st.one_of(st.sampled_from(_OPERATORS), st.text(max_size=6)), max_size=40)
+    built = tokens.map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass"))
+    spliced = _spliced(SCRIPTS.values(), _OPERATORS, 300)
+    return st.one_of(built, spliced, st.binary(max_size=200))
+
+
+_json_values = st.recursive(
+    st.one_of(st.sampled_from(JSON_SCALARS), st.sampled_from(JSON_STRINGS), st.text(max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(JSON_KEYS), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+_DOCUMENTS = ("oci-manifest", "oci-index", "config")
+
+
+def model_documents() -> st.SearchStrategy[bytes]:
+    """A valid manifest, index or config (from make_corpus) with some fields replaced."""
+    from fuzz.make_corpus import model_documents as valid
+
+    documents = valid()
+
+    def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
+        doc = json.loads(json.dumps(documents[name]))
+        for path, value in changes:
+            node = doc
+            for key in path[:-1]:
+                child = node.get(key) if isinstance(node, dict) else None
+                if not isinstance(child, dict):
+                    break
+                node = child
+            if isinstance(node, dict):
+                node[path[-1]] = value
+        return json.dumps(doc).encode("utf-8", "surrogatepass")
+
+    paths = st.lists(
+        st.sampled_from(("config", "rootfs", "manifests", "layers", *JSON_KEYS)),
+        min_size=1,
+        max_size=3,
+    )
+    changes = st.lists(st.tuples(paths, _json_values), min_size=1, max_size=3)
+    return st.one_of(
+        st.builds(mutate, st.sampled_from(_DOCUMENTS), changes),
+        _json_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")),
+        st.binary(max_size=100),
+    )
+
+
+_TAR_TYPES = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
+              tarfile.CHRTYPE, tarfile.FIFOTYPE, b"7", b"S", b"V", b"Z")  # fmt: skip
+_TAR_NAMES = ("a", "./a/b", "../x", "/abs", ".wh.x", "d/.wh..wh..opq", "caf\u00e9", "a" * 120, "")
+
+
+def _tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt: int) -> bytes:
+    try:
+        return _write_tar(members, fmt)
+    except (ValueError, UnicodeError, tarfile.TarError):  # tarfile will not write this one
+        return b""
+
+
+def _write_tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt: int) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
+        for name, kind, link, content, pax in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = link
+            info.pax_headers = pax
+            info.size = len(content) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(content) if kind == tarfile.REGTYPE else None)
+    return out.getvalue()
+
+
+def layers() -> st.SearchStrategy[bytes]:
+    """A tar written by tarfile (odd names, types and PAX records), then maybe corrupted:
+    bytes overwritten at a few places, or cut short."""
+    pax = st.dictionaries(
+        st.sampled_from(
+            (
+                "path",
+                "linkpath",
+                "size",
+                "uid",
+                "mtime",
+                "GNU.sparse.size",
+                "GNU.sparse.map",
+                "hdrcharset",
+                "comment",
+            )
+        ),
+        st.sampled_from(("1", "-1", "x", "", "1e3", "0,10", "BINARY", "99999999999")),
+        max_size=2,
+    )
+    member = st.tuples(
+        st.one_of(st.sampled_from(_TAR_NAMES), st.text(min_size=1, max_size=10)),
+        st.sampled_from(_TAR_TYPES),
+        st.sampled_from(_TAR_NAMES),
+        st.binary(max_size=600),
+        pax,
+    )
+    tars = st.builds(
+        _tar,
+        st.lists(member, max_size=4),
+        st.sampled_from((tarfile.PAX_FORMAT, tarfile.GNU_FORMAT)),
+    )
+    corrupt = st.lists(
+        st.tuples(st.integers(0, 4096), st.binary(min_size=1, max_size=8)), max_size=3
+    )
+
+    def damage(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
+        out = bytearray(data)
+        for at, patch in changes:
+            out[at : at + len(patch)] = patch
+        return bytes(out[:cut] if cut is not None else out)
+
+    return st.one_of(
+        st.builds(damage, tars, corrupt, st.one_of(st.none(), st.integers(0, 4096))),
+        st.binary(max_size=1200),
+    )

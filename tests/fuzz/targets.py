@@ -1,0 +1,170 @@
+"""The fuzz targets: one function per parser, each taking arbitrary bytes and asserting that
+parser's contract. A target returns normally when the contract held and raises otherwise; the
+exception that escapes is the crash (atheris saves the input, hypothesis shrinks it).
+
+The same functions run under atheris for long runs (tests/fuzz/fuzz_*.py) and under hypothesis
+inside pytest (tests/test_fuzz.py), so a crash found by either is replayed by both.
+
+Contracts:
+
+- ``dockerfile``: the bytes of a file given to ``scratchpack lint``. Parsing either succeeds or
+  raises :class:`DockerfileError` whose message is one line ``Dockerfile:LINE: ...``; linting a
+  parsed file raises nothing but :class:`ScriptTooComplex` (whose line is the RUN's).
+- ``shell``: a RUN's script. :func:`commands` and :func:`spanned_commands` raise nothing but
+  :class:`ScriptTooComplex`, and every span lies inside the script.
+- ``model``: a manifest, index or image config as read from a registry or a layout.
+  ``Manifest.parse``, ``Index.parse``, ``ImageConfig.parse`` and every accessor of what they
+  return either succeed or raise :class:`ScratchpackError` (``FormatError``).
+- ``layer``: an uncompressed layer tar. Reading every entry and its content with
+  :func:`read_layer` either succeeds or raises :class:`ScratchpackError`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from typing import IO
+
+from scratchpack.dockerfile.parser import DockerfileError, parse_bytes
+from scratchpack.dockerfile.shell import ScriptTooComplex, commands, spanned_commands, time_budget
+from scratchpack.errors import ScratchpackError
+from scratchpack.layers.reader import LayerEntry, read_layer
+from scratchpack.model.config import ImageConfig
+from scratchpack.model.descriptor import Platform
+from scratchpack.model.manifest import Index, Manifest
+from scratchpack.operations.lint import lint_dockerfile
+
+_PARSE_ERROR = re.compile(r"Dockerfile:[1-9][0-9]*: \S")
+
+
+class ContractViolation(AssertionError):
+    """A target's contract did not hold in a way no exception of the parser shows."""
+
+
+def dockerfile(data: bytes) -> None:
+    try:
+        parsed = parse_bytes(data, "Dockerfile")
+    except DockerfileError as exc:
+        message = str(exc)
+        if "\n" in message or "\r" in message or not _PARSE_ERROR.match(message):
+            raise ContractViolation(
+                f"parse error is not one 'FILE:LINE: ...' line: {message!r}"
+            ) from exc
+        return
+    try:
+        lint_dockerfile(parsed)
+    except ScriptTooComplex as exc:
+        if exc.line < 1:
+            raise ContractViolation(f"script too complex, but where? {exc}") from exc
+
+
+# Scripts tree-sitter is slow on are what the deadline is for; a short one keeps the fuzzer
+# busy with new inputs instead of waiting 2 s on each of those.
+SHELL_SECONDS = 0.1
+
+
+def shell(data: bytes) -> None:
+    try:
+        with time_budget(SHELL_SECONDS):
+            _shell(data)
+    except ScriptTooComplex:
+        return
+
+
+def _shell(data: bytes) -> None:
+    for command in commands(data.decode("utf-8", "replace")):
+        if not isinstance(command.name, str) or not all(isinstance(a, str) for a in command.args):
+            raise ContractViolation(f"command with non-text words: {command!r}")
+    for spanned in spanned_commands(data):
+        if not 0 <= spanned.start <= spanned.end <= len(data):
+            raise ContractViolation(f"command span outside the script: {spanned!r}")
+        for word in (spanned.name, *spanned.args):
+            if not spanned.start <= word.start <= word.end <= spanned.end:
+                raise ContractViolation(f"word span outside its command: {word!r} {spanned!r}")
+
+
+_HOST = Platform("linux", "amd64")
+
+
+def _manifest(data: bytes) -> None:
+    manifest = Manifest.parse(data)
+    manifest.to_bytes()
+    _ = (manifest.config.digest, manifest.config.size, [d.digest for d in manifest.layers])
+
+
+def _index(data: bytes) -> None:
+    index = Index.parse(data)
+    index.to_bytes()
+    index.select_platform(_HOST)
+    index.choose(_HOST, "fuzz")
+
+
+def _config(data: bytes) -> None:
+    config = ImageConfig.parse(data)
+    config.to_bytes()
+    _ = (
+        config.platform, config.diff_ids, config.created, config.user, config.entrypoint,
+        config.cmd, config.env, config.workdir, config.labels, config.exposed_ports,
+        config.history,
+    )  # fmt: skip
+
+
+def model(data: bytes) -> None:
+    for decode in (_manifest, _index, _config):
+        try:
+            decode(data)
+        except ScratchpackError:
+            continue
+
+
+# Content is read in chunks to its end, as the audit's sink does for executables. More content
+# than EXPANSION times the layer's own size is a contract violation: a tar member's bytes are in
+# the tar, so only a hostile header (a GNU sparse map of holes, a lying PAX size) gets there,
+# and a reader must refuse it rather than hand out terabytes of zeros.
+_CHUNK = 1 << 16
+EXPANSION = 1024
+
+
+class _EndOfLayer(io.BytesIO):
+    """The layer's bytes; reading on and on past their end is a hang in the making (tarfile
+    in stream mode skips a member by reading ``size / bufsize`` times, however much is left),
+    so the hundredth read at the end is reported instead of waited for."""
+
+    reads_at_end = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk and size != 0:
+            self.reads_at_end += 1
+            if self.reads_at_end > 100:
+                raise ContractViolation("reads on and on at the end of the layer (a hang)")
+        return chunk
+
+
+def layer(data: bytes) -> None:
+    budget = EXPANSION * len(data) + (1 << 20)
+
+    def drain(entry: LayerEntry, content: IO[bytes]) -> None:
+        nonlocal budget
+        while chunk := content.read(_CHUNK):
+            budget -= len(chunk)
+            if budget < 0:
+                raise ContractViolation(
+                    f"{entry.path}: more than {EXPANSION}x the layer's size in content"
+                )
+
+    try:
+        for entry in read_layer(_EndOfLayer(data), wants=lambda entry: True, sink=drain):
+            if not isinstance(entry.path, str) or entry.path.startswith("/"):
+                raise ContractViolation(f"entry path not normalised: {entry!r}")
+    except ScratchpackError:
+        return
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "dockerfile": dockerfile,
+    "shell": shell,
+    "model": model,
+    "layer": layer,
+}
