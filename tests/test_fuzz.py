@@ -28,7 +28,6 @@ EXAMPLES = int(os.environ.get("SCRATCHPACK_FUZZ_EXAMPLES", "1000"))
 # failures and the property tests let exceptions raised *there* pass; everything else must
 # hold. Empty these once those fixes are merged: the corpus cases then XPASS to say so.
 PENDING = {
-    "model": ("scratchpack/model/",),
     "layer": ("scratchpack/layers/reader.py", "tarfile.py"),
 }
 
