@@ -256,8 +256,11 @@ def test_unreadable_images_are_clean_errors(tmp_path: Path) -> None:
     assert_clean_error(audit("containers-storage:"), 2, "needs NAME[:TAG]")
     assert_clean_error(audit("containers-storage:[vfs@/x]img"), 2, "not supported")
     assert_clean_error(audit(f"oci:{tmp_path}/none:t"), 2)
+    # a hostile member is shown, not followed (and not a reason to stop reading the image)
     hostile = write_layout(tmp_path / "hostile", [[T("../../etc/passwd", b"root::0:0")]])
-    assert_clean_error(audit(hostile), 2, "climbs out of the image root")
+    shown = audit(hostile)
+    assert shown.code == 1 and not shown.stderr
+    assert "SPI110 error: layer 1: tar member name climbs out of the image root: " in shown.stdout
     # a blob whose bytes do not match its digest
     corrupt = write_layout(tmp_path / "corrupt", [[T("f", b"a" * 1000)]])
     manifest = json.loads((tmp_path / "corrupt/index.json").read_text())["manifests"][0]

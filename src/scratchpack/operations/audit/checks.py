@@ -12,6 +12,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from scratchpack.layers.reader import shown
 from scratchpack.model.config import ImageConfig
 from scratchpack.operations.audit.startup import Startup, env_value
 from scratchpack.operations.contents.filesystem import Efficiency
@@ -298,6 +299,33 @@ def wasted_space(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
             f"once or deleted by a later layer (largest: {top}); efficiency "
             f"{evidence.efficiency.score:.1%}. Remove files in the RUN that creates them",
         )
+
+
+HOSTILE_SHOWN = 50
+
+
+@check("SPI110", Severity.ERROR, "security", "Hostile or malformed tar members")
+def hostile_members(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
+    scan = evidence.scan
+    for hit in scan.hostile[:HOSTILE_SHOWN]:
+        yield _finding(meta, f"layer {hit.layer + 1}: {hit.what}: {hit.name}")
+    if scan.hostile_count > HOSTILE_SHOWN:
+        yield _finding(
+            meta, f"... and {scan.hostile_count - HOSTILE_SHOWN} more hostile tar members"
+        )
+
+
+@check("SPI111", Severity.WARNING, "security", "Device files in the image")
+def device_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
+    devices = [
+        (path, node.kind)
+        for path, node in evidence.scan.filesystem.nodes.items()
+        if node.kind in ("char", "block")
+    ]
+    for path, kind in sorted(devices)[:HOSTILE_SHOWN]:
+        yield _finding(meta, f"/{shown(path)} is a {kind} device node", path)
+    if len(devices) > HOSTILE_SHOWN:
+        yield _finding(meta, f"... and {len(devices) - HOSTILE_SHOWN} more device nodes")
 
 
 # -- will it start? --------------------------------------------------------------------------
