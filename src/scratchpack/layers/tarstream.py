@@ -26,6 +26,8 @@ of it through :meth:`TarStream.read_content`, the rest is skipped as the stream 
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
@@ -39,7 +41,10 @@ _CHUNK = 1 << 20
 REGULAR = frozenset({b"0", b"\x00", b"7"})
 # types whose size field does not announce content (as tarfile and Go's archive/tar read them)
 HEADER_ONLY = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
-_PAX = frozenset({b"x", b"X"})
+_META = frozenset({b"x", b"X", b"g", b"L", b"K"})  # headers that describe the next member
+# name, mode, uid, gid, size, (mtime, chksum), type, linkname, magic, (version, uname, gname,
+# devmajor, devminor), prefix
+_HEADER = struct.Struct("100s8s8s8s12s20xc100s6s82x155s")
 _USTAR_MAGIC = b"ustar\x00"
 
 
@@ -72,6 +77,10 @@ def _number(raw: bytes, what: str, offset: int) -> int:
     if lead & 0x80:
         value = int.from_bytes(raw[1:], "big")
         return value - (1 << (8 * (len(raw) - 1))) if lead == 0xFF else value
+    try:
+        return int(raw.strip(b" \x00") or b"0", 8)  # the usual "0000644\x00"
+    except ValueError:
+        pass
     text = _field(raw).strip()
     try:
         return int(text, 8) if text else 0
@@ -82,20 +91,23 @@ def _number(raw: bytes, what: str, offset: int) -> int:
 
 
 def _checksum_ok(block: bytes) -> bool:
-    stored = _field(block[148:156]).strip()
+    """The header checksum: the sum of its bytes, the checksum field counted as spaces."""
+    stored = block[148:156]
     try:
-        expected = int(stored, 8)
+        expected = int(stored.strip(b" \x00") or b"x", 8)
     except ValueError:
-        return False
-    unsigned = sum(block) - sum(block[148:156]) + 256
-    if unsigned == expected:
+        try:
+            expected = int(_field(stored).strip(), 8)
+        except ValueError:
+            return False
+    # adler32's low half is 1 + the byte sum modulo 65521 (zlib, C speed); a 512-byte block
+    # sums to at most 130560, so the sum is one of two values
+    low = (zlib.adler32(block) & 0xFFFF) - 1 - sum(stored) + 256
+    if expected in (low, low + 65521):
         return True
     # some old tar implementations summed signed chars
-    signed = (
-        unsigned
-        - 256 * sum(1 for b in block if b > 127)
-        + 256 * sum(1 for b in block[148:156] if b > 127)
-    )
+    signed = sum(block) - sum(stored) + 256
+    signed -= 256 * (sum(1 for b in block if b > 127) - sum(1 for b in stored if b > 127))
     return signed == expected
 
 
@@ -220,16 +232,23 @@ class TarStream:
         pax: dict[str, str] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
+        unpack = _HEADER.unpack_from
         while True:
-            self._finish_member()
+            if self._remaining or self._padding:
+                self._finish_member()
             at = self.offset
-            if not self._fill(BLOCK):
+            if self._pos + BLOCK <= len(self._buf):  # the usual case: the header is buffered
+                block = self._buf[self._pos : self._pos + BLOCK]
+                self._pos += BLOCK
+                self.offset += BLOCK
+            elif self._fill(BLOCK):
+                block = self._take(BLOCK, "a header")
+            else:
                 if self._pos < len(self._buf):
                     raise FormatError(f"layer tar is truncated: a header at byte {at} is cut short")
                 if at == 0:
                     raise FormatError("layer tar is empty (not even the end-of-archive blocks)")
                 return  # no end-of-archive blocks: tolerated, as tarfile and GNU tar do
-            block = self._take(BLOCK, "a header")
             if block == _ZERO:
                 if not self._fill(BLOCK) or self._buf[self._pos : self._pos + BLOCK] == _ZERO:
                     return
@@ -240,40 +259,41 @@ class TarStream:
                 raise FormatError(
                     f"tar header at byte {at} has a bad checksum: not a tar, or corrupt"
                 )
-            kind = block[156:157]
-            size = _number(block[124:136], "size", at)
+            raw_name, raw_mode, raw_uid, raw_gid, raw_size, kind, raw_link, magic, raw_prefix = (
+                unpack(block)
+            )
+            size = _number(raw_size, "size", at)
             if size < 0:
                 raise FormatError(f"tar header at byte {at} declares a negative size")
-            if kind in _PAX or kind == b"g":
-                records = parse_pax(self._meta(size, "PAX header", at), at)
-                (pax_global if kind == b"g" else pax).update(records)
-                continue
-            if kind == b"L":
-                long_name = _field(self._meta(size, "GNU long name", at))
-                continue
-            if kind == b"K":
-                long_link = _field(self._meta(size, "GNU long link name", at))
+            if kind in _META:
+                if kind == b"L":
+                    long_name = _field(self._meta(size, "GNU long name", at))
+                elif kind == b"K":
+                    long_link = _field(self._meta(size, "GNU long link name", at))
+                else:
+                    records = parse_pax(self._meta(size, "PAX header", at), at)
+                    (pax_global if kind == b"g" else pax).update(records)
                 continue
             if kind == b"S":
-                raise FormatError(f"tar member at byte {at} is a GNU sparse file: not supported")
-            extended = {**pax_global, **pax} if pax_global else pax
-            if any(key.startswith("GNU.sparse.") for key in extended):
                 raise FormatError(f"tar member at byte {at} is a GNU sparse file: not supported")
             if long_name is not None:
                 name = _text(long_name)
             else:
-                name = _text(_field(block[0:100]))
-                if block[257:263] == _USTAR_MAGIC:
-                    prefix = _field(block[345:500])
-                    if prefix:
-                        name = _text(prefix) + "/" + name
+                name = _text(_field(raw_name))
+                if magic == _USTAR_MAGIC and raw_prefix[0]:
+                    name = _text(_field(raw_prefix)) + "/" + name
             if kind == b"\x00" and name.endswith("/"):
                 kind = b"5"
-            linkname = _text(long_link if long_link is not None else _field(block[157:257]))
-            mode = _number(block[100:108], "mode", at)
-            uid = _number(block[108:116], "uid", at)
-            gid = _number(block[116:124], "gid", at)
-            if extended:
+            linkname = _text(long_link if long_link is not None else _field(raw_link))
+            mode = _number(raw_mode, "mode", at)
+            uid = _number(raw_uid, "uid", at)
+            gid = _number(raw_gid, "gid", at)
+            if pax or pax_global:
+                extended = {**pax_global, **pax}
+                if any(key.startswith("GNU.sparse.") for key in extended):
+                    raise FormatError(
+                        f"tar member at byte {at} is a GNU sparse file: not supported"
+                    )
                 name = extended.get("path", name)
                 linkname = extended.get("linkpath", linkname)
                 pax_size = _pax_int(extended, "size", at)
@@ -285,10 +305,11 @@ class TarStream:
                 pax_gid = _pax_int(extended, "gid", at)
                 uid = uid if pax_uid is None else pax_uid
                 gid = gid if pax_gid is None else pax_gid
-            pax = {}
+                pax = {}
             long_name = long_link = None
-            if kind not in HEADER_ONLY:
+            if kind in HEADER_ONLY:
+                size = 0
+            else:
                 self._remaining = size
                 self._padding = -size % BLOCK
-            yield TarMember(name, kind, size if kind not in HEADER_ONLY else 0, mode, uid, gid,
-                            linkname, at)  # fmt: skip
+            yield TarMember(name, kind, size, mode, uid, gid, linkname, at)

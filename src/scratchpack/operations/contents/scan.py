@@ -56,6 +56,9 @@ _CREDENTIAL_CONTENT = re.compile(
     rb"\"auth\"\s*:|[A-Z0-9_]*(TOKEN|SECRET|PASSWORD|API_KEY)[A-Z0-9_]*\s*=\s*\S)",
     re.IGNORECASE,
 )
+# The names ``is_package_file`` accepts (a cheap test before it)
+_PACKAGE_NAMES = frozenset({"status", "installed", "METADATA", "PKG-INFO", "package.json"})
+_DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 # Public certificates and trust stores match *.pem but hold nothing secret.
 _PUBLIC_PLACES = ("etc/ssl/certs/", "usr/share/ca-certificates/", "etc/pki/ca-trust/")
 
@@ -141,16 +144,6 @@ def _credential_file(path: str) -> bool:
     return _CREDENTIAL_FILES.search(path) is not None and not path.startswith(_PUBLIC_PLACES)
 
 
-def _secret_in(entry: LayerEntry, data: bytes) -> str | None:
-    what = secret_in_bytes(data)
-    if what is not None:
-        return what
-    name = posixpath.basename(entry.path)
-    if _credential_file(entry.path) and _CREDENTIAL_CONTENT.search(data):
-        return f"credentials in a {name} file"
-    return None
-
-
 class _Watch:
     """Passes an executable's chunks through, noting what goes by: the cargo-auditable
     section name, TLS code markers, and the pieces an :class:`ElfProbe` wants."""
@@ -198,25 +191,30 @@ class _Collector:
         if path in self.spool:
             self._spool(path, content)
             return
+        name = path[path.rfind("/") + 1 :]
         if path in CONFIG_FILES or path.startswith("etc/ld.so.conf.d/"):
             head = content.read(SMALL_FILE_LIMIT)
             self.scan.config_files[path] = (self.layer, head)
-        elif is_package_file(path):
+        elif entry.size == 0:
+            if name in self.names and len(self.scan.binaries) < CANDIDATES_KEPT:
+                self.scan.binaries[(path, self.layer)] = Executable(b"")
+            return  # nothing to search for in an empty file
+        elif (name in _PACKAGE_NAMES or path.startswith(_DPKG_STATUS_D)) and is_package_file(path):
             data = content.read(PACKAGE_DB_LIMIT)
             self.scan.package_files[(path, self.layer)] = data
             head = data[:SECRET_SCAN_LIMIT]
         else:
             head = content.read(SECRET_SCAN_LIMIT)
-            candidate = posixpath.basename(path) in self.names
-            if candidate and len(self.scan.binaries) < CANDIDATES_KEPT:
+            if name in self.names and len(self.scan.binaries) < CANDIDATES_KEPT:
                 self._candidate(path, head, content)
             elif head.startswith(b"\x7fELF"):
                 self._executable(path, head, content, None)
         if path.startswith(_PUBLIC_PLACES):
             return
-        if entry.size > SECRET_SCAN_LIMIT and not _credential_file(path):
-            head = head[:SECRET_SCAN_LIMIT]
-        what = _secret_in(entry, head)
+        head = head[:SECRET_SCAN_LIMIT]
+        what = secret_in_bytes(head)
+        if what is None and _credential_file(path) and _CREDENTIAL_CONTENT.search(head):
+            what = f"credentials in a {name} file"
         if what is not None:
             self.scan.secrets.append(SecretHit(path, self.layer, what))
 
