@@ -622,3 +622,78 @@ def test_compare_scratch_and_debian_variants(
     assert columns[2]["packages"] == columns[1]["packages"]  # the faults add no package
     assert columns[2]["error"] >= 2 and columns[0]["error"] == 0
     assert columns[1]["compressed"] > 20 * columns[0]["compressed"]
+
+
+def test_a_link_to_a_later_file_is_read_in_the_first_pass(
+    tmp_path: Path, binaries: dict[str, Path]
+) -> None:
+    """``python3 -> python3.11`` with the file after the link in the tar: its loader needs
+    are learnt while the layer streams by, not by reading the layer a second time."""
+    from contextlib import ExitStack
+
+    from scratchpack.operations.audit.startup import candidate_names
+    from scratchpack.operations.contents.scan import scan_image
+    from scratchpack.transports.dispatch import open_image
+    from scratchpack.transports.names import parse_image_name
+
+    layer = [L("usr/bin/python3", "python3.11"), _elf(binaries["dynamic"], "usr/bin/python3.11")]
+    name = write_layout(tmp_path / "img", [layer], {"Entrypoint": ["python3"]})
+    with ExitStack() as stack:
+        image = stack.enter_context(open_image(parse_image_name(name), None, None))
+        scan = scan_image(image, candidate_names(["python3"]), stack)
+        found = scan.binary("usr/bin/python3.11")
+        assert found is not None and found.needs is not None
+        assert found.needs.interpreter == "/lib64/ld-linux-x86-64.so.2"
+        assert found.needs.needed == ("libc.so.6",)
+    report = audit_json(name)
+    assert report["startup"]["path"] == "/usr/bin/python3.11"
+    assert report["startup"]["missing"] == ["/lib64/ld-linux-x86-64.so.2", "libc.so.6"]
+
+
+def _pyelftools_needs(path: Path) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    from scratchpack.operations.elf import dynamic_needs
+
+    with path.open("rb") as handle:
+        elf = ELFFile(handle)
+        interpreter, needed = dynamic_needs(elf)
+        runpath = tuple(
+            str(getattr(tag, "runpath", "") or getattr(tag, "rpath", ""))
+            for section in elf.iter_sections() if isinstance(section, DynamicSection)
+            for tag in section.iter_tags() if tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH")
+        )  # fmt: skip
+    return interpreter, tuple(needed), runpath
+
+
+def test_elf_probe_reads_what_pyelftools_reads(binaries: dict[str, Path]) -> None:
+    """The streaming probe against pyelftools (whole file, random access) on real binaries,
+    also with a head so short that the string table goes by before the probe knows it needs it
+    (it says so, and a second pass with that range gets it)."""
+    from scratchpack.operations.elf import ElfProbe, probe_file, probe_stream
+
+    paths = [binaries["static"], binaries["dynamic"], Path(sys.executable).resolve()]
+    paths += [p for p in (Path("/usr/bin/ls"), Path("/usr/bin/gzip"), Path(shutil.which("git") or
+              "/nonexistent")) if p.exists()]  # fmt: skip
+    for path in paths:
+        expected = _pyelftools_needs(path)
+        with path.open("rb") as handle:
+            needs = probe_file(handle)
+        assert (needs.interpreter, needs.needed, needs.runpath) == expected, path
+        data = path.read_bytes()
+        if not expected[1]:
+            continue
+        # the head ends with the program headers (64-bit little-endian ELF)
+        end = int.from_bytes(data[32:40], "little") + data[54] * int.from_bytes(
+            data[56:58], "little"
+        )
+        head, rest = data[:end], data[end:]
+        probe = probe_stream(head, io.BytesIO(rest))
+        assert probe.behind is not None, path  # .dynstr comes before .dynamic
+        with pytest.raises(ValueError, match="string table"):
+            probe.needs()
+        again = probe_stream(head, io.BytesIO(rest), (probe.behind,))
+        assert again.needs().needed == expected[1], path
+    with pytest.raises(ValueError, match="not an ELF"):
+        ElfProbe(b"#!/bin/sh\n" + bytes(100))

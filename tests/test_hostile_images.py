@@ -16,6 +16,7 @@ start; a quadratic path kept in the code overshoots it by orders of magnitude.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -259,3 +261,36 @@ def test_big_hostile_inputs_stay_bounded(
     print(f"{command} {name}: {run.rss_mb:.0f} MB, {run.cpu_s:.2f} s CPU "
           f"(gzip -d {references[name]:.2f} s; budget {budget:.1f} s)")  # fmt: skip
     assert run.cpu_s <= budget, (command, name, run.cpu_s, references[name])
+
+
+def test_a_huge_entrypoint_is_never_copied(world: Path, tmp_path: Path) -> None:
+    """A 256 MiB entrypoint (a real static binary, padded): the will-it-start check reads its
+    headers from the stream; nothing is spooled to memory or TMPDIR (bytes written by the
+    process, from /proc/self/io, stay at the size of its report)."""
+    binary = (world / "hello").read_bytes()
+    pad = 256 << 20
+
+    def write(out: BinaryIO) -> None:
+        out.write(hostile.header(b"app", size=len(binary) + pad, mode=0o755))
+        out.write(binary)
+        zeros = bytes(1 << 20)
+        for _ in range(pad >> 20):
+            out.write(zeros)
+        out.write(b"\x00" * (-(len(binary) + pad) % hostile.BLOCK) + hostile.END)
+
+    case = hostile.Case("huge-entrypoint", write, "clean",
+                        config={"Entrypoint": ["/app"], "User": "1"}, gzip_layer=True)  # fmt: skip
+    image = hostile.write_oci(case, tmp_path / "img")
+    code = (
+        "import sys; from scratchpack.cli.main import main; sys.argv[0] = 'scratchpack'; "
+        "rc = main(sys.argv[1:]); sys.stderr.write(open('/proc/self/io').read()); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, "audit", image, "--format", "json"],
+                          capture_output=True, text=True, cwd=world / "work", timeout=600,
+                          check=False,
+                          env={**os.environ, "TMPDIR": str(world / "work")})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    io_stats = dict(line.split(": ") for line in proc.stderr.splitlines() if ": " in line)
+    assert int(io_stats["wchar"]) < 4 << 20, io_stats
+    startup = json.loads(proc.stdout)["startup"]
+    assert startup["kind"] == "elf-static" and startup["missing"] == []

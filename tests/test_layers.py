@@ -234,15 +234,15 @@ def test_tar_parser_reads_what_tarfile_reads(fmt: int) -> None:
 def test_layer_reader_entries_equal_tarfiles() -> None:
     """Through the reader (normalised paths, kinds): the same entries as tarfile gives."""
     rng = random.Random(7)
+    seen: list[str] = []
     for _ in range(30):
         data = _random_archive(rng, tarfile.PAX_FORMAT)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             expected = [(normalise(m.name), m.size if m.isreg() else 0, m.linkname if m.issym()
                          else normalise(m.linkname)) for m in tar.getmembers()]  # fmt: skip
-        seen: list[str] = []
-        got = [(e.path, e.size, e.link) for e in read_layer(io.BytesIO(data), report=lambda n, w:
-               seen.append(w))]  # fmt: skip
-        assert got == expected and not seen
+        entries = read_layer(io.BytesIO(data), report=lambda name, what: seen.append(what))
+        assert [(e.path, e.size, e.link) for e in entries] == expected
+        assert not seen
 
 
 def test_tar_parser_bounded_memory_per_member() -> None:

@@ -289,6 +289,8 @@ class ElfProbe:
             raise DamagedElf("the dynamic section lies beyond the end of the file")
         entries = self._dynamic_entries(data)
         table = self._get(self._strtab) if self._strtab is not None else None
+        if table is None and self.behind is not None:
+            raise DamagedElf("the dynamic string table went by before the dynamic section")
         if table is None:
             raise DamagedElf("the dynamic string table lies beyond the end of the file")
 

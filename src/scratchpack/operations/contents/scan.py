@@ -177,7 +177,7 @@ class _Watch:
 @dataclass
 class _Collector:
     layer: int
-    names: frozenset[str]
+    names: set[str] | frozenset[str]
     scan: Scan
     stack: ExitStack
     extra: tuple[tuple[int, int], ...] = ()  # ranges an earlier pass found it needed
@@ -262,10 +262,21 @@ class _Collector:
         self.scan.spooled[(path, self.layer)] = spool
 
 
-def _git_dirs(entries: Iterator[LayerEntry], scan: Scan, layer: int) -> Iterator[LayerEntry]:
+def _watch_entries(
+    entries: Iterator[LayerEntry], scan: Scan, layer: int, names: set[str]
+) -> Iterator[LayerEntry]:
+    """``.git`` directories, and symbolic links named like the entrypoint: their target's name
+    becomes a candidate too, so a link to a file later in the tar (``python3 ->
+    python3.11``) is followed in this pass instead of a second one."""
     for entry in entries:
-        if (
-            entry.kind == "dir"
+        kind = entry.kind
+        if kind == "symlink":
+            path = entry.path
+            if path[path.rfind("/") + 1 :] in names:
+                link = entry.link.rstrip("/")
+                names.add(link[link.rfind("/") + 1 :])
+        elif (
+            kind == "dir"
             and entry.path.endswith(".git")
             and (entry.path == ".git" or entry.path.endswith("/.git"))
         ):
@@ -276,13 +287,14 @@ def _git_dirs(entries: Iterator[LayerEntry], scan: Scan, layer: int) -> Iterator
 def scan_image(image: Image, entrypoint_names: frozenset[str], stack: ExitStack) -> Scan:
     """Read every layer once, each entry as it streams by (no layer is held in memory)."""
     scan = Scan(FileSystem(), [])
+    names = set(entrypoint_names)
     for index, layer in enumerate(image.layers):
-        collector = _Collector(index, entrypoint_names, scan, stack)
+        collector = _Collector(index, names, scan, stack)
         report = scan.report(index)
         with layer.open_uncompressed() as stream:
             counter = CountingReader(stream)
             entries = counter.iter_entries(collector.wants, collector.sink, report)
-            scan.filesystem.apply(_git_dirs(entries, scan, index), report)
+            scan.filesystem.apply(_watch_entries(entries, scan, index, names), report)
         scan.uncompressed_sizes.append(counter.count)
     return scan
 
