@@ -697,3 +697,18 @@ def test_elf_probe_reads_what_pyelftools_reads(binaries: dict[str, Path]) -> Non
         assert again.needs().needed == expected[1], path
     with pytest.raises(ValueError, match="not an ELF"):
         ElfProbe(b"#!/bin/sh\n" + bytes(100))
+
+
+def test_second_pass_over_a_hostile_layer(tmp_path: Path, binaries: dict[str, Path]) -> None:
+    """The entrypoint is read again from its layer (a link that comes after its target, or
+    past the candidates the first pass probes): the layer's hostile members, reported by the
+    first pass, do not stop the second."""
+    static = binaries["static"]
+    linked = [T("../evil", b"x"), _elf(static, "opt/real"), L("app", "opt/real")]
+    report = audit_json(write_layout(tmp_path / "linked", [linked], {"Entrypoint": ["/app"]}))
+    assert report["startup"]["kind"] == "elf-static", report["startup"]
+    assert [f["code"] for f in report["findings"]].count("SPI110") == 1
+    crowd = [T(f"d{n:03d}/app", b"#!/bin/sh\n", 0o755) for n in range(300)]
+    crowd.append(_elf(static, "zz/app"))
+    report = audit_json(write_layout(tmp_path / "crowd", [crowd], {"Entrypoint": ["/zz/app"]}))
+    assert report["startup"]["kind"] == "elf-static", report["startup"]

@@ -182,6 +182,7 @@ class _Collector:
     stack: ExitStack
     extra: tuple[tuple[int, int], ...] = ()  # ranges an earlier pass found it needed
     spool: frozenset[str] = frozenset()  # paths to keep whole (random access needed)
+    kept: int = CANDIDATES_KEPT  # candidates probed at most
 
     def wants(self, entry: LayerEntry) -> bool:
         return True  # every regular file up to the scan limit is searched for secrets
@@ -196,7 +197,7 @@ class _Collector:
             head = content.read(SMALL_FILE_LIMIT)
             self.scan.config_files[path] = (self.layer, head)
         elif entry.size == 0:
-            if name in self.names and len(self.scan.binaries) < CANDIDATES_KEPT:
+            if name in self.names and len(self.scan.binaries) < self.kept:
                 self.scan.binaries[(path, self.layer)] = Executable(b"")
             return  # nothing to search for in an empty file
         elif (name in _PACKAGE_NAMES or path.startswith(_DPKG_STATUS_D)) and is_package_file(path):
@@ -205,7 +206,7 @@ class _Collector:
             head = data[:SECRET_SCAN_LIMIT]
         else:
             head = content.read(SECRET_SCAN_LIMIT)
-            if name in self.names and len(self.scan.binaries) < CANDIDATES_KEPT:
+            if name in self.names and len(self.scan.binaries) < self.kept:
                 self._candidate(path, head, content)
             elif head.startswith(b"\x7fELF"):
                 self._executable(path, head, content, None)
@@ -308,6 +309,10 @@ def iter_user_records(passwd: bytes) -> Iterator[tuple[str, int, int, str]]:
         yield fields[0], int(fields[2]), int(fields[3]), fields[6]
 
 
+def _ignore(name: str, what: str) -> None:
+    """The first pass has reported the layer's hostile members already."""
+
+
 def fetch_file(image: Image, scan: Scan, path: str, stack: ExitStack, whole: bool = False) -> None:
     """Read one more time the one layer that holds ``path`` in the final file system, to get
     a file the first pass could not know it needed (reached through a link of another name,
@@ -319,13 +324,11 @@ def fetch_file(image: Image, scan: Scan, path: str, stack: ExitStack, whole: boo
     known = scan.binaries.get((path, node.layer))
     extra = (known.behind,) if known is not None and known.behind is not None else ()
     scan.binaries.pop((path, node.layer), None)
-    collector = _Collector(node.layer, frozenset({posixpath.basename(path)}), scan, stack, extra,
-                           frozenset({path}) if whole else frozenset())  # fmt: skip
-    secrets, hostile, count = len(scan.secrets), len(scan.hostile), scan.hostile_count
+    names = frozenset({posixpath.basename(path)})
+    spool = frozenset({path}) if whole else frozenset()
+    collector = _Collector(node.layer, names, scan, stack, extra, spool, len(scan.binaries) + 1)
+    secrets = len(scan.secrets)
     with image.layers[node.layer].open_uncompressed() as stream:
-        for _ in read_layer(stream, lambda e: e.path == path, collector.sink):
+        for _ in read_layer(stream, lambda e: e.path == path, collector.sink, _ignore):
             pass
-    # the first pass already searched this file and reported the layer's hostile members
-    del scan.secrets[secrets:]
-    del scan.hostile[hostile:]
-    scan.hostile_count = count
+    del scan.secrets[secrets:]  # the first pass already searched this file
