@@ -712,3 +712,16 @@ def test_second_pass_over_a_hostile_layer(tmp_path: Path, binaries: dict[str, Pa
     crowd.append(_elf(static, "zz/app"))
     report = audit_json(write_layout(tmp_path / "crowd", [crowd], {"Entrypoint": ["/zz/app"]}))
     assert report["startup"]["kind"] == "elf-static", report["startup"]
+
+
+def test_secret_search_in_one_pass_keeps_the_kinds_order() -> None:
+    from scratchpack.secrets import secret_in_bytes
+
+    url, aws = b"see https://user:hunter2@db.example/ ", b"key AKIAIOSFODNN7EXAMPLE "
+    assert secret_in_bytes(url + aws) == "an AWS access key"  # the first kind, not the first hit
+    assert secret_in_bytes(url) == "a password in a URL"
+    assert secret_in_bytes(b"AKIA " * 1000 + b"xoxb-1234567890abc") == "a Slack token"
+    filler = b"x:// " + b" " * 600  # an anchor, and more than the window after it
+    assert secret_in_bytes(filler * 300 + url) is None  # 256 anchors of a kind per file
+    assert secret_in_bytes(filler * 200 + url) == "a password in a URL"
+    assert secret_in_bytes(b"") is None and secret_in_bytes(b"AKIA" + b"x" * 20) is None

@@ -49,6 +49,9 @@ _KINDS: dict[bytes, Kind] = {
 }
 
 
+_MODES: dict[int, int] = {}
+
+
 class LayerEntry(NamedTuple):
     """One tar member. For a whiteout, ``path`` is what it deletes; for an opaque marker, the
     directory it makes opaque. ``size`` is the tar header's (0 for links and directories)."""
@@ -142,6 +145,8 @@ def _entry(member: TarMember, report: Report | None) -> LayerEntry | None:
         if mode < 0 or member.uid < 0 or member.gid < 0:
             report(shown(name), f"negative mode or owner ({mode}, {member.uid}:{member.gid})")
     mode = max(mode, 0)
+    if mode <= 0o177777:
+        mode = _MODES.setdefault(mode, mode)  # one int object per distinct mode, not per entry
     directory, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT_PREFIX):
         if base == OPAQUE_MARKER:
