@@ -171,12 +171,13 @@ def _many_entries(count: int, distinct: bool) -> Callable[[BinaryIO], None]:
     return write
 
 
-def _deep_paths(count: int, components: int) -> Callable[[BinaryIO], None]:
-    """``count`` entries, each a PAX path of ``components`` components below a new directory:
-    quadratic work and memory for anything that keeps every prefix of every path."""
+def _deep_paths(count: int, components: int, width: int = 1) -> Callable[[BinaryIO], None]:
+    """``count`` entries, each a PAX path of ``components`` components of ``width`` bytes
+    below a new directory: quadratic work and memory for anything that keeps every prefix of
+    every path."""
 
     def write(out: BinaryIO) -> None:
-        tail = deep_path(components)
+        tail = b"/".join([b"d" * width] * components) + b"/f"
         for n in range(count):
             out.write(pax({"path": b"t%d/" % n + tail}) + header(b"placeholder"))
         out.write(END)
@@ -288,6 +289,7 @@ def cases(canary: Path) -> list[Case]:
         Case("gnu-long-deep", _bytes(gnu_long(deep_path(20_000)), member(b"x"), END),
              "finding", "longer than"),
         Case("many-deep", _deep_paths(2000, 1000), "finding", "components", big=True),
+        Case("deep-within-bounds", _deep_paths(2000, 250, 15), "clean", big=True, base_ok=True),
         Case("many-distinct", _many_entries(200_000, True), "clean", big=True, base_ok=True),
         Case("many-same", _many_entries(200_000, False), "clean", big=True, base_ok=True),
         Case("bomb", _bomb(1), "clean", gzip_layer=True, big=True, base_ok=True),

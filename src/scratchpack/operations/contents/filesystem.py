@@ -165,34 +165,39 @@ class FileSystem:
             tree = tree.children[part]
         return tree, True
 
+    def _drop(self, path: str, below: int | None) -> Node | None:
+        """Remove the node at ``path`` if a layer before ``below`` (or any) put it there."""
+        node = self.nodes.get(path)
+        if node is None or (below is not None and node.layer >= below):
+            return None
+        del self.nodes[path]
+        return node
+
     def _purge(self, prefix: str, tree: _Tree, below: int | None) -> tuple[int, int]:
         """Remove the nodes under ``tree`` (those of layers before ``below``, or all), and the
         branches left empty; (how many, their bytes)."""
         count = size = 0
         for name, child in list(tree.children.items()):
             path = _join(prefix, name)
-            node = self.nodes.get(path)
-            if node is not None and (below is None or node.layer < below):
-                del self.nodes[path]
+            dropped = self._drop(path, below)
+            if dropped is not None:
                 count += 1
-                size += node.size
-                node = None
+                size += dropped.size
             empty = True
             if child is not None:
                 removed = self._purge(path, child, below)
                 count += removed[0]
                 size += removed[1]
                 empty = not child.children
-            if node is None and empty:
-                del tree.children[name]
-            elif empty:
-                tree.children[name] = None
+            if empty:
+                if path in self.nodes:
+                    tree.children[name] = None
+                else:
+                    del tree.children[name]
         return count, size
 
     def _delete(self, path: str, below: int | None, keep_self: bool) -> tuple[int, int]:
         """Remove ``path`` (unless ``keep_self``) and what is under it; (how many, bytes)."""
-        parent_path, _, name = path.rpartition("/")
-        parent, found = self._find(parent_path) if path else (None, False)
         tree, exists = self._find(path)
         if not exists:
             return 0, 0
@@ -201,14 +206,15 @@ class FileSystem:
             count, size = self._purge(path, tree, below)
         if keep_self or not path:
             return count, size
-        node = self.nodes.get(path)
-        if node is not None and (below is None or node.layer < below):
-            del self.nodes[path]
+        dropped = self._drop(path, below)
+        if dropped is not None:
             count += 1
-            size += node.size
-            node = None
-        if found and parent is not None and node is None and (tree is None or not tree.children):
-            parent.children.pop(name, None)
+            size += dropped.size
+        if path not in self.nodes and (tree is None or not tree.children):
+            parent_path, _, name = path.rpartition("/")
+            parent, _ = self._find(parent_path)
+            if parent is not None:
+                parent.children.pop(name, None)
         return count, size
 
     def _is_directory(self, path: str) -> bool:
