@@ -289,7 +289,7 @@ def cases(canary: Path) -> list[Case]:
         Case("gnu-long-deep", _bytes(gnu_long(deep_path(20_000)), member(b"x"), END),
              "finding", "longer than"),
         Case("many-deep", _deep_paths(2000, 1000), "finding", "components", big=True),
-        Case("deep-within-bounds", _deep_paths(2000, 250, 15), "clean", big=True, base_ok=True),
+        Case("deep-within-bounds", _deep_paths(2000, 125, 30), "clean", big=True, base_ok=True),
         Case("many-distinct", _many_entries(200_000, True), "clean", big=True, base_ok=True),
         Case("many-same", _many_entries(200_000, False), "clean", big=True, base_ok=True),
         Case("bomb", _bomb(1), "clean", gzip_layer=True, big=True, base_ok=True),

@@ -82,7 +82,7 @@ DOCS: dict[str, CheckDoc] = {
     "SPI110": CheckDoc(
         why="A layer whose tar names paths outside the image root (`../`, absolute names), "
         "writes through a symbolic link, hard-links a file no layer has put there, or carries "
-        "names no file system takes (NUL bytes, longer than PATH_MAX, hundreds of "
+        "names no file system takes (NUL bytes, longer than PATH_MAX, more than 128 "
         "components), negative modes or unknown member types was crafted or broken: an "
         "extractor less careful than the engines writes outside the root or over the host. "
         "scratchpack never extracts and skips such members; the audit shows them.",

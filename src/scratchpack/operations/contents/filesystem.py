@@ -34,8 +34,9 @@ there yet, a member written through a symbolic link) is reported as the entries 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from scratchpack.layers.reader import Kind, LayerEntry, shown
 
@@ -370,29 +371,50 @@ class FileSystem:
         files = ((p, n) for p, n in self.nodes.items() if n.kind == "file")
         return heapq.nsmallest(limit, files, key=lambda item: (-item[1].size, item[0]))
 
-    def _dir_totals(self, prefix: str, tree: _Tree) -> Iterator[tuple[str, int, int]]:
-        """(directory, bytes, files) of every directory below ``tree`` that holds a file,
-        children before parents; the directory's own totals come last."""
-        size = count = 0
-        for name, child in tree.children.items():
-            path = _join(prefix, name)
-            node = self.nodes.get(path)
-            if node is not None and node.kind == "file":
-                size += node.size
-                count += 1
-            if child is not None:
-                for total in self._dir_totals(path, child):
-                    if total[0] == path:
-                        size += total[1]
-                        count += total[2]
-                    yield total
-        if count:
-            yield prefix, size, count
-
     def largest_dirs(self, limit: int) -> list[tuple[str, int, int]]:
-        """(directory, bytes below it, files below it), biggest first, the root excluded."""
-        totals = (t for t in self._dir_totals("", self._root) if t[0])
-        return heapq.nsmallest(limit, totals, key=lambda t: (-t[1], t[0]))
+        """(directory, bytes below it, files below it), biggest first, the root excluded.
+
+        One walk of the component tree, children in name order, keeps the top ``limit``
+        (equal sizes: the first in that walk). Only the paths of files are built (each once,
+        as long as the path itself) and of the directories that make the list, so time and
+        memory stay linear however deep the tree. (A file that has entries below it, which
+        only a broken tar makes, is not counted.)"""
+        best: list[tuple[int, int, int, tuple[str, ...]]] = []  # (bytes, -order, files, parts)
+        order = 0
+        parts: list[str] = []  # the components of the directory being walked
+        # one frame per directory on the way down: [its tree, child names, next, bytes, files]
+        stack: list[list[Any]] = [[self._root, sorted(self._root.children), 0, 0, 0]]
+        while stack:
+            frame = stack[-1]
+            names = frame[1]
+            if frame[2] < len(names):
+                name = names[frame[2]]
+                frame[2] += 1
+                child = frame[0].children[name]
+                if child is not None:
+                    parts.append(name)
+                    stack.append([child, sorted(child.children), 0, 0, 0])
+                    continue
+                node = self.nodes.get("/".join([*parts, name]))
+                if node is not None and node.kind == "file":
+                    frame[3] += node.size
+                    frame[4] += 1
+                continue
+            stack.pop()
+            size, files = frame[3], frame[4]
+            if not stack:
+                break
+            stack[-1][3] += size
+            stack[-1][4] += files
+            if files:
+                order += 1
+                if len(best) < limit:
+                    heapq.heappush(best, (size, -order, files, tuple(parts)))
+                elif (size, -order) > best[0][:2]:
+                    heapq.heapreplace(best, (size, -order, files, tuple(parts)))
+            parts.pop()
+        found = [("/".join(dirs), size, files) for size, _, files, dirs in best]
+        return sorted(found, key=lambda t: (-t[1], t[0]))
 
     @property
     def file_count(self) -> int:
