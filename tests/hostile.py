@@ -282,6 +282,8 @@ def cases(canary: Path) -> list[Case]:
                                      b"\x00" * 4096), "error", "long name"),
         Case("pax-bad-record", _bytes(pax({"path": "x"})[:512] + b"99999999 path=x\n".ljust(512,
                                       b"\x00"), member(b"f"), END), "error", "PAX"),
+        Case("root-names", _bytes(member(b"././", kind=b"5"), member(b".//", kind=b"5"), hello,
+                                  END), "clean", base_ok=True),
         Case("long-path", _bytes(pax({"path": b"a" * 5000}), member(b"x"), END), "finding",
              "longer than"),
         Case("deep-path", _bytes(pax({"path": deep_path(30_000)}), member(b"x"), END),

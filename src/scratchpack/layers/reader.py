@@ -88,16 +88,12 @@ def shown(name: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(name)} characters)"
 
 
-def _bound(name: str) -> None:
-    if len(name) > PATH_MAX or (not name.isascii() and len(name.encode()) > PATH_MAX):
-        raise HostilePath(f"tar member name is longer than PATH_MAX ({PATH_MAX} bytes)")
-
-
 def normalise(name: str) -> str:
     """The image path of a tar member name: ``./usr/bin/`` -> ``usr/bin``; ``""`` for the root."""
     if "\x00" in name:
         raise HostilePath("tar member name contains a NUL byte")
-    _bound(name)
+    if len(name) > PATH_MAX or (not name.isascii() and len(name.encode()) > PATH_MAX):
+        raise HostilePath(f"tar member name is longer than PATH_MAX ({PATH_MAX} bytes)")
     parts = name.split("/")
     if "" not in parts and "." not in parts and ".." not in parts:
         clean = parts  # the common case: nothing to clean
@@ -139,6 +135,8 @@ def _entry(member: TarMember, report: Report | None) -> LayerEntry | None:
             raise HostilePath(f"{exc}: {shown(name)}") from None
         report(shown(name), str(exc))
         return None
+    if not path:
+        return None  # the root directory itself ("./.", "//"): nothing to add
     mode = member.mode
     if report is not None:
         if name.startswith("/"):

@@ -151,10 +151,6 @@ class FileSystem:
                 tree = child
         return tree
 
-    def _link(self, path: str, index: int) -> None:
-        parent, _, name = path.rpartition("/")
-        self._mark(parent, index).children.setdefault(name, None)
-
     def _find(self, path: str) -> tuple[_Tree | None, bool]:
         """The tree node of ``path`` (None for a leaf) and whether the path is in the tree."""
         tree: _Tree | None = self._root
@@ -233,9 +229,10 @@ class FileSystem:
         # this layer's entries as dive sees them: path -> the size of its last payload
         observed: dict[str, int] = {}
         nodes = self.nodes
+        count = content = added = changed = added_bytes = 0
         for entry in entries:
-            summary.entries += 1
-            summary.content_size += entry.size
+            count += 1
+            content += entry.size
             path, kind = entry.path, entry.kind
             if kind in ("whiteout", "opaque"):
                 old = nodes.get(path)
@@ -252,25 +249,27 @@ class FileSystem:
             if old is not None and old.layer == index:
                 pass  # listed twice in one tar: the last one wins, counted once
             elif old is None:
-                summary.added += 1
+                added += 1
             else:
-                summary.changed += 1
+                changed += 1
             if kind == "file" and (old is None or old.layer != index):
-                summary.added_bytes += entry.size
+                added_bytes += entry.size
             if old is not None and old.kind == "dir" and kind != "dir":
                 self._delete(path, None, keep_self=True)
+            parent, _, name = path.rpartition("/")
             if report is not None:
-                self._check(entry, report)
-            self._link(path, index)
+                self._check(entry, parent, report)
+            self._mark(parent, index).children.setdefault(name, None)
             nodes[path] = Node(kind, entry.size, entry.mode, entry.uid, entry.gid, entry.link,
                                index)  # fmt: skip
             observed[path] = entry.size
+        summary.entries, summary.content_size = count, content
+        summary.added, summary.changed, summary.added_bytes = added, changed, added_bytes
         self._observe_waste(observed, index)
         self.layers.append(summary)
         return summary
 
-    def _check(self, entry: LayerEntry, report: Report) -> None:
-        parent = entry.path.rpartition("/")[0]
+    def _check(self, entry: LayerEntry, parent: str, report: Report) -> None:
         above = self.nodes.get(parent) if parent else None
         if above is not None and above.kind == "symlink":
             via = f"/{shown(parent)} -> {shown(above.link)}"
