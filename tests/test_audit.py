@@ -725,3 +725,14 @@ def test_secret_search_in_one_pass_keeps_the_kinds_order() -> None:
     assert secret_in_bytes(filler * 300 + url) is None  # 256 anchors of a kind per file
     assert secret_in_bytes(filler * 200 + url) == "a password in a URL"
     assert secret_in_bytes(b"") is None and secret_in_bytes(b"AKIA" + b"x" * 20) is None
+
+
+def test_config_files_are_read_past_the_first_mib(tmp_path: Path) -> None:
+    """A 2 MiB /etc/passwd whose user comes last: the whole file is read (up to 4 MiB)."""
+    filler = b"".join(b"u%07d:x:%d:%d::/:/sbin/nologin\n" % (n, n + 1000, n + 1000)
+                      for n in range(60000))  # fmt: skip
+    passwd = filler + b"app:x:4242:4242::/home/app:/sbin/nologin\n"
+    assert len(passwd) > 2 << 20
+    layers = [[T("etc/passwd", passwd)]]
+    report = audit_json(write_layout(tmp_path / "img", layers, {"User": "app"}))
+    assert report["user"]["uid"] == 4242 and "SPI202" not in codes(report)

@@ -278,3 +278,24 @@ def test_tar_parser_bounded_memory_per_member() -> None:
     tracemalloc.stop()
     assert [(m.name, m.size) for m in members] == [("big", size)]
     assert peak < 8 << 20
+
+
+def test_tar_parser_reads_a_members_content_like_a_file() -> None:
+    """``read_content(n)`` gives n bytes (fewer only at the member's end), across the 1 MiB
+    buffer; what the caller leaves is skipped; the next member is intact."""
+    big = random.Random(1).randbytes(3 << 20)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("big", big), ("next", b"after"), ("third", big[:5000])):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    stream = TarStream(io.BytesIO(out.getvalue()))
+    members = stream.members()
+    assert next(members).name == "big"
+    head = stream.read_content(1000)
+    rest = stream.read_content(5 << 20)
+    assert head + rest == big and stream.read_content(10) == b""
+    assert next(members).name == "next" and stream.read_content() == b"after"
+    assert next(members).name == "third" and stream.read_content(100) == big[:100]
+    assert list(members) == []

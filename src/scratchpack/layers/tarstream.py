@@ -189,18 +189,28 @@ class TarStream:
             n -= step
 
     def read_content(self, n: int = -1) -> bytes:
-        """Up to ``n`` bytes (all when negative) of the current member's content."""
+        """``n`` bytes of the current member's content (all that is left when negative, or
+        less at its end), as a file's ``read`` gives them."""
         if n < 0 or n > self._remaining:
             n = self._remaining
-        if n == 0:
-            return b""
-        if len(self._buf) - self._pos < n:
-            self._fill(min(n, _CHUNK))
-        n = min(n, len(self._buf) - self._pos)
-        if n == 0:
-            raise FormatError(f"layer tar is truncated: content ends at byte {self.offset}")
-        data = self._buf[self._pos : self._pos + n]
-        self._pos += n
+        if len(self._buf) - self._pos >= n:  # the usual case: already buffered
+            data = self._buf[self._pos : self._pos + n]
+            self._pos += n
+        else:
+            pieces = [self._buf[self._pos :]]
+            got = len(pieces[0])
+            self._buf, self._pos = b"", 0
+            while got < n:
+                more = self._stream.read(max(_CHUNK, n - got))
+                if not more:
+                    raise FormatError(
+                        f"layer tar is truncated: content ends at byte {self.offset + got}"
+                    )
+                if got + len(more) > n:  # keep what belongs to the next member
+                    self._buf, more = more[n - got :], more[: n - got]
+                pieces.append(more)
+                got += len(more)
+            data = b"".join(pieces)
         self.offset += n
         self._remaining -= n
         return data
