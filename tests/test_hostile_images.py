@@ -45,19 +45,34 @@ class Run:
     cpu_s: float
 
 
+# Measures one process from a small one. A process's peak RSS (ru_maxrss) starts at the
+# peak of the address space it replaced at exec: spawned straight from a pytest worker that has
+# grown to 450 MB, any command "peaks" at 450 MB. Spawned from this helper, it starts at ~10.
+_MEASURE = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+cpu = usage.ru_utime + usage.ru_stime
+with open(sys.argv[1], "w") as out:
+    json.dump([os.waitstatus_to_exitcode(status), usage.ru_maxrss, cpu], out)
+"""
+
+
 def run_measured(*args: str | Path, cwd: Path) -> Run:
-    """A fresh CLI process: its result, peak RSS (from its own rusage) and CPU time."""
+    """A fresh CLI process: its result, peak RSS (from its rusage) and CPU time."""
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     env["TMPDIR"] = str(cwd)  # anything spooled lands where the test can see it
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "scratchpack", *map(str, args)],
-                                stdout=out, stderr=err, cwd=cwd, env=env)  # fmt: skip
-        _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:  # fmt: skip
+        measured = Path(scratch) / "usage.json"
+        subprocess.run([sys.executable, "-c", _MEASURE, str(measured), sys.executable, "-m",
+                        "scratchpack", *map(str, args)], stdout=out, stderr=err, cwd=cwd,
+                       env=env, check=True)  # fmt: skip
+        code, rss_kb, cpu = json.loads(measured.read_text())
         out.seek(0)
         err.seek(0)
-        return Run(os.waitstatus_to_exitcode(status), out.read().decode(errors="replace"),
-                   err.read().decode(errors="replace"), usage.ru_maxrss / 1024,
-                   usage.ru_utime + usage.ru_stime)  # fmt: skip
+        return Run(code, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                   rss_kb / 1024, cpu)  # fmt: skip
 
 
 def gunzip_cpu(path: Path) -> float:
