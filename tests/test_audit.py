@@ -256,8 +256,11 @@ def test_unreadable_images_are_clean_errors(tmp_path: Path) -> None:
     assert_clean_error(audit("containers-storage:"), 2, "needs NAME[:TAG]")
     assert_clean_error(audit("containers-storage:[vfs@/x]img"), 2, "not supported")
     assert_clean_error(audit(f"oci:{tmp_path}/none:t"), 2)
+    # a hostile member is shown, not followed (and not a reason to stop reading the image)
     hostile = write_layout(tmp_path / "hostile", [[T("../../etc/passwd", b"root::0:0")]])
-    assert_clean_error(audit(hostile), 2, "climbs out of the image root")
+    shown = audit(hostile)
+    assert shown.code == 1 and not shown.stderr
+    assert "SPI110 error: layer 1: tar member name climbs out of the image root: " in shown.stdout
     # a blob whose bytes do not match its digest
     corrupt = write_layout(tmp_path / "corrupt", [[T("f", b"a" * 1000)]])
     manifest = json.loads((tmp_path / "corrupt/index.json").read_text())["manifests"][0]
@@ -619,3 +622,117 @@ def test_compare_scratch_and_debian_variants(
     assert columns[2]["packages"] == columns[1]["packages"]  # the faults add no package
     assert columns[2]["error"] >= 2 and columns[0]["error"] == 0
     assert columns[1]["compressed"] > 20 * columns[0]["compressed"]
+
+
+def test_a_link_to_a_later_file_is_read_in_the_first_pass(
+    tmp_path: Path, binaries: dict[str, Path]
+) -> None:
+    """``python3 -> python3.11`` with the file after the link in the tar: its loader needs
+    are learnt while the layer streams by, not by reading the layer a second time."""
+    from contextlib import ExitStack
+
+    from scratchpack.operations.audit.startup import candidate_names
+    from scratchpack.operations.contents.scan import scan_image
+    from scratchpack.transports.dispatch import open_image
+    from scratchpack.transports.names import parse_image_name
+
+    layer = [L("usr/bin/python3", "python3.11"), _elf(binaries["dynamic"], "usr/bin/python3.11")]
+    name = write_layout(tmp_path / "img", [layer], {"Entrypoint": ["python3"]})
+    with ExitStack() as stack:
+        image = stack.enter_context(open_image(parse_image_name(name), None, None))
+        scan = scan_image(image, candidate_names(["python3"]), stack)
+        found = scan.binary("usr/bin/python3.11")
+        assert found is not None and found.needs is not None
+        assert found.needs.interpreter == "/lib64/ld-linux-x86-64.so.2"
+        assert found.needs.needed == ("libc.so.6",)
+    report = audit_json(name)
+    assert report["startup"]["path"] == "/usr/bin/python3.11"
+    assert report["startup"]["missing"] == ["/lib64/ld-linux-x86-64.so.2", "libc.so.6"]
+
+
+def _pyelftools_needs(path: Path) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    from scratchpack.operations.elf import dynamic_needs
+
+    with path.open("rb") as handle:
+        elf = ELFFile(handle)
+        interpreter, needed = dynamic_needs(elf)
+        runpath = tuple(
+            str(getattr(tag, "runpath", "") or getattr(tag, "rpath", ""))
+            for section in elf.iter_sections() if isinstance(section, DynamicSection)
+            for tag in section.iter_tags() if tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH")
+        )  # fmt: skip
+    return interpreter, tuple(needed), runpath
+
+
+def test_elf_probe_reads_what_pyelftools_reads(binaries: dict[str, Path]) -> None:
+    """The streaming probe against pyelftools (whole file, random access) on real binaries,
+    also with a head so short that the string table goes by before the probe knows it needs it
+    (it says so, and a second pass with that range gets it)."""
+    from scratchpack.operations.elf import ElfProbe, probe_file, probe_stream
+
+    paths = [binaries["static"], binaries["dynamic"], Path(sys.executable).resolve()]
+    paths += [p for p in (Path("/usr/bin/ls"), Path("/usr/bin/gzip"), Path(shutil.which("git") or
+              "/nonexistent")) if p.exists()]  # fmt: skip
+    for path in paths:
+        expected = _pyelftools_needs(path)
+        with path.open("rb") as handle:
+            needs = probe_file(handle)
+        assert (needs.interpreter, needs.needed, needs.runpath) == expected, path
+        data = path.read_bytes()
+        if not expected[1]:
+            continue
+        # the head ends with the program headers (64-bit little-endian ELF)
+        end = int.from_bytes(data[32:40], "little") + data[54] * int.from_bytes(
+            data[56:58], "little"
+        )
+        head, rest = data[:end], data[end:]
+        probe = probe_stream(head, io.BytesIO(rest))
+        assert probe.behind is not None, path  # .dynstr comes before .dynamic
+        with pytest.raises(ValueError, match="string table"):
+            probe.needs()
+        again = probe_stream(head, io.BytesIO(rest), (probe.behind,))
+        assert again.needs().needed == expected[1], path
+    with pytest.raises(ValueError, match="not an ELF"):
+        ElfProbe(b"#!/bin/sh\n" + bytes(100))
+
+
+def test_second_pass_over_a_hostile_layer(tmp_path: Path, binaries: dict[str, Path]) -> None:
+    """The entrypoint is read again from its layer (a link that comes after its target, or
+    past the candidates the first pass probes): the layer's hostile members, reported by the
+    first pass, do not stop the second."""
+    static = binaries["static"]
+    linked = [T("../evil", b"x"), _elf(static, "opt/real"), L("app", "opt/real")]
+    report = audit_json(write_layout(tmp_path / "linked", [linked], {"Entrypoint": ["/app"]}))
+    assert report["startup"]["kind"] == "elf-static", report["startup"]
+    assert [f["code"] for f in report["findings"]].count("SPI110") == 1
+    crowd = [T(f"d{n:03d}/app", b"#!/bin/sh\n", 0o755) for n in range(300)]
+    crowd.append(_elf(static, "zz/app"))
+    report = audit_json(write_layout(tmp_path / "crowd", [crowd], {"Entrypoint": ["/zz/app"]}))
+    assert report["startup"]["kind"] == "elf-static", report["startup"]
+
+
+def test_secret_search_in_one_pass_keeps_the_kinds_order() -> None:
+    from scratchpack.secrets import secret_in_bytes
+
+    url, aws = b"see https://user:hunter2@db.example/ ", b"key AKIAIOSFODNN7EXAMPLE "
+    assert secret_in_bytes(url + aws) == "an AWS access key"  # the first kind, not the first hit
+    assert secret_in_bytes(url) == "a password in a URL"
+    assert secret_in_bytes(b"AKIA " * 1000 + b"xoxb-1234567890abc") == "a Slack token"
+    filler = b"x:// " + b" " * 600  # an anchor, and more than the window after it
+    assert secret_in_bytes(filler * 300 + url) is None  # 256 anchors of a kind per file
+    assert secret_in_bytes(filler * 200 + url) == "a password in a URL"
+    assert secret_in_bytes(b"") is None and secret_in_bytes(b"AKIA" + b"x" * 20) is None
+
+
+def test_config_files_are_read_past_the_first_mib(tmp_path: Path) -> None:
+    """A 2 MiB /etc/passwd whose user comes last: the whole file is read (up to 4 MiB)."""
+    filler = b"".join(b"u%07d:x:%d:%d::/:/sbin/nologin\n" % (n, n + 1000, n + 1000)
+                      for n in range(60000))  # fmt: skip
+    passwd = filler + b"app:x:4242:4242::/home/app:/sbin/nologin\n"
+    assert len(passwd) > 2 << 20
+    layers = [[T("etc/passwd", passwd)]]
+    report = audit_json(write_layout(tmp_path / "img", layers, {"User": "app"}))
+    assert report["user"]["uid"] == 4242 and "SPI202" not in codes(report)

@@ -1,4 +1,4 @@
-"""The reproducible tar writer and the parallel compressor."""
+"""The reproducible tar writer, the parallel compressor, and the layer reader's tar parser."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import gzip
 import hashlib
 import io
 import os
+import random
 import tarfile
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 import pytest
 
 from helpers import decompress
 from scratchpack.errors import UsageError
 from scratchpack.layers.compress import CHUNK_SIZE, CompressingWriter
+from scratchpack.layers.reader import normalise, read_layer
+from scratchpack.layers.tarstream import TarStream
 from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch, write_tar
 
 
@@ -155,3 +159,143 @@ def test_empty_stream_is_valid_gzip() -> None:
 def test_unknown_compression() -> None:
     with pytest.raises(UsageError, match="unknown compression"):
         CompressingWriter(io.BytesIO(), "lz4")
+
+
+# -- the layer reader's own tar parser, against tarfile ----------------------------------------
+
+
+def _random_archive(rng: random.Random, fmt: int) -> bytes:
+    """A tar of random members in ``fmt``: long and non-ASCII names, links, big owners."""
+    alphabet = "abcXYZ019._-é€ü"
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt, encoding="utf-8") as tar:
+        if fmt == tarfile.PAX_FORMAT and rng.random() < 0.3:
+            tar.pax_headers = {"comment": "global"}
+        files: list[str] = []
+        for n in range(rng.randint(1, 40)):
+            depth = rng.randint(1, 12)
+            parts = ["".join(rng.choices(alphabet, k=rng.randint(1, 30))) for _ in range(depth)]
+            name = "/".join(parts) + f"-{n}"
+            if fmt == tarfile.USTAR_FORMAT:
+                name = name.encode("ascii", "ignore").decode()[-250:].lstrip("/") or f"f{n}"
+            info = tarfile.TarInfo(name)
+            kind = rng.choice("ffffdsl")
+            info.mode = rng.choice([0o644, 0o755, 0o4755, 0o1777, 0o600])
+            big = fmt != tarfile.USTAR_FORMAT and rng.random() < 0.2
+            info.uid = rng.choice([0, 1000, 65532, 2**31 - 1] if big else [0, 1000, 65532])
+            info.gid = rng.choice([0, 50, 3**19] if big else [0, 50])
+            info.mtime = rng.randint(0, 2**33 if big else 2**30)
+            data = b""
+            if kind == "f":
+                data = rng.randbytes(rng.randint(0, 3000))
+                info.size = len(data)
+            elif kind == "d":
+                info.type = tarfile.DIRTYPE
+            elif kind == "s":
+                info.type = tarfile.SYMTYPE
+                info.linkname = "../" * rng.randint(0, 3) + "t" * rng.randint(1, 150)
+            elif files:
+                info.type = tarfile.LNKTYPE
+                info.linkname = rng.choice(files)
+            else:
+                continue
+            if fmt == tarfile.USTAR_FORMAT and len(info.linkname) > 99:
+                info.linkname = info.linkname[:99]
+            try:
+                info.tobuf(cast(Any, fmt), "utf-8", "strict")
+            except ValueError:
+                continue  # a USTAR name that no prefix/name split fits
+            tar.addfile(info, io.BytesIO(data) if data else None)
+            if kind == "f":
+                files.append(name)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_tar_parser_reads_what_tarfile_reads(fmt: int) -> None:
+    rng = random.Random(fmt)
+    for _ in range(60):
+        data = _random_archive(rng, fmt)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            expected = [
+                (m.name.rstrip("/"), m.type, m.size if m.isreg() else 0, m.mode, m.uid, m.gid,
+                 m.linkname, (tar.extractfile(m) or io.BytesIO()).read() if m.isreg() else b"")
+                for m in tar.getmembers()
+            ]  # fmt: skip
+        stream = TarStream(io.BytesIO(data))
+        got = [
+            (m.name.rstrip("/"), m.type, m.size, m.mode, m.uid, m.gid, m.linkname,
+             stream.read_content() if m.type in (b"0", b"\x00", b"7") else b"")
+            for m in stream.members()
+        ]  # fmt: skip
+        assert got == expected
+
+
+def test_layer_reader_entries_equal_tarfiles() -> None:
+    """Through the reader (normalised paths, kinds): the same entries as tarfile gives."""
+    rng = random.Random(7)
+    seen: list[str] = []
+    for _ in range(30):
+        data = _random_archive(rng, tarfile.PAX_FORMAT)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            expected = [(normalise(m.name), m.size if m.isreg() else 0, m.linkname if m.issym()
+                         else normalise(m.linkname)) for m in tar.getmembers()]  # fmt: skip
+        entries = read_layer(io.BytesIO(data), report=lambda name, what: seen.append(what))
+        assert [(e.path, e.size, e.link) for e in entries] == expected
+        assert not seen
+
+
+def test_tar_parser_bounded_memory_per_member() -> None:
+    """A member's content is never buffered: 64 MiB of content through a 1 MiB window."""
+    import tracemalloc
+
+    size = 64 << 20
+    header = tarfile.TarInfo("big")
+    header.size = size
+
+    class Zeros(io.RawIOBase):
+        def __init__(self) -> None:
+            self.left = size + 1024 + 512
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buf: Any) -> int:
+            first = self.left == size + 1024 + 512
+            n = min(len(buf), self.left)
+            if first:
+                head = header.tobuf(tarfile.USTAR_FORMAT)
+                buf[: len(head)] = head
+                buf[len(head) : n] = bytes(n - len(head))
+            else:
+                buf[:n] = bytes(n)
+            self.left -= n
+            return n
+
+    tracemalloc.start()
+    members = list(TarStream(cast(BinaryIO, io.BufferedReader(Zeros()))).members())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [(m.name, m.size) for m in members] == [("big", size)]
+    assert peak < 8 << 20
+
+
+def test_tar_parser_reads_a_members_content_like_a_file() -> None:
+    """``read_content(n)`` gives n bytes (fewer only at the member's end), across the 1 MiB
+    buffer; what the caller leaves is skipped; the next member is intact."""
+    big = random.Random(1).randbytes(3 << 20)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("big", big), ("next", b"after"), ("third", big[:5000])):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    stream = TarStream(io.BytesIO(out.getvalue()))
+    members = stream.members()
+    assert next(members).name == "big"
+    head = stream.read_content(1000)
+    rest = stream.read_content(5 << 20)
+    assert head + rest == big and stream.read_content(10) == b""
+    assert next(members).name == "next" and stream.read_content() == b"after"
+    assert next(members).name == "third" and stream.read_content(100) == big[:100]
+    assert list(members) == []

@@ -26,9 +26,10 @@ SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 # The same patterns over bytes, for file contents. Each has literal anchors that any match
-# contains: bytes.find skips through megabytes of binaries at memchr speed, and the expression
-# runs only on a window around each anchor (a regular expression over every file of an image
-# was 10 s for a Debian base; this is a few hundred ms).
+# contains: one regular expression of all the anchors finds them in a single pass over the
+# bytes (twice as fast as a bytes.find pass per anchor, which was itself 20x faster than the
+# full expressions over every byte of an image), and the full expression runs only on a window
+# around each anchor.
 _ANCHORS: dict[str, tuple[bytes, ...]] = {
     "an AWS access key": (b"AKIA", b"ASIA"),
     "a GitHub token": (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"),
@@ -42,6 +43,13 @@ _ANCHORS: dict[str, tuple[bytes, ...]] = {
 SECRET_BYTES: tuple[tuple[str, tuple[bytes, ...], re.Pattern[bytes]], ...] = tuple(
     (what, _ANCHORS[what], re.compile(pattern.pattern.encode())) for what, pattern in SECRET_VALUES
 )
+# anchor -> (its kind's place in SECRET_BYTES, that kind's full expression)
+_KIND_OF: dict[bytes, tuple[int, re.Pattern[bytes]]] = {
+    anchor: (n, pattern)
+    for n, (_, anchors, pattern) in enumerate(SECRET_BYTES)
+    for anchor in anchors
+}
+_ANY_ANCHOR = re.compile(b"|".join(re.escape(a) for a in sorted(_KIND_OF, key=len, reverse=True)))
 _BEFORE, _AFTER, _MAX_ANCHORS = 64, 512, 256
 
 
@@ -54,13 +62,24 @@ def secret_in_text(text: str) -> str | None:
 
 
 def secret_in_bytes(data: bytes) -> str | None:
-    """What kind of credential ``data`` holds, or None (looked for around each anchor, at most
-    256 anchors of a kind per file)."""
-    for what, anchors, pattern in SECRET_BYTES:
-        for anchor in anchors:
-            at, seen = data.find(anchor), 0
-            while at != -1 and seen < _MAX_ANCHORS:
-                if pattern.search(data, max(0, at - _BEFORE), at + len(anchor) + _AFTER):
-                    return what
-                at, seen = data.find(anchor, at + 1), seen + 1
-    return None
+    """What kind of credential ``data`` holds (the first in ``SECRET_VALUES`` order), or None;
+    looked for around each anchor, at most 256 occurrences of an anchor per file."""
+    if not data:
+        return None
+    found: set[int] = set()
+    seen: dict[bytes, int] = {}
+    for match in _ANY_ANCHOR.finditer(data):
+        anchor = match.group()
+        kind, pattern = _KIND_OF[anchor]
+        count = seen.get(anchor, 0)
+        if kind in found or count >= _MAX_ANCHORS:
+            continue
+        seen[anchor] = count + 1
+        at = match.start()
+        if pattern.search(data, max(0, at - _BEFORE), at + len(anchor) + _AFTER):
+            if kind == 0:
+                break
+            found.add(kind)
+    else:
+        return SECRET_BYTES[min(found)][0] if found else None
+    return SECRET_BYTES[0][0]

@@ -2,46 +2,58 @@
 
 Entries come out with normalised paths (no leading ``/`` or ``./``) and the OCI whiteout
 conventions decoded: ``dir/.wh.name`` deletes ``dir/name`` from the layers below, and
-``dir/.wh..wh..opq`` hides everything ``dir`` held below. Hostile names (``..`` that climbs
-out of the root, NUL bytes) are reported as such instead of being trusted, so an audit of a
-malicious image shows the attack rather than following it. A caller asks for the content of
-the entries it cares about; everything else is skipped as the stream goes by.
+``dir/.wh..wh..opq`` hides everything ``dir`` held below. Hostile members are reported to the
+caller instead of being trusted, so an audit of a malicious image shows the attack rather than
+following it:
 
-``tarfile`` in stream mode (``r|``) does the tar parsing: it reads PAX, GNU and USTAR headers
-and long names, which is exactly the part worth not writing by hand.
+* names that climb out of the root with ``..``, or hold a NUL byte: skipped;
+* names longer than ``PATH_MAX`` (4096 bytes) or deeper than ``MAX_COMPONENTS`` (128)
+  components: skipped. No real image comes near (node_modules nesting reaches a few dozen);
+  every new directory costs the file system model ~300 bytes, so the bound on components is
+  what bounds memory per byte of tar (at most ~7x, for names of 128 new directories);
+* absolute names: kept without their leading ``/``, as the engines extract them;
+* hard links whose target climbs out: skipped; members of an unknown type: skipped;
+* negative modes (base-256 numbers): kept with mode 0; negative owners: kept as they are.
+
+Without a ``report`` callback, the first hostile member is a :class:`HostilePath` error.
+
+``tarstream.TarStream`` parses the headers (see there why not ``tarfile``). A caller asks for
+the content of the entries it cares about; everything else is skipped as the stream goes by.
 """
 
 from __future__ import annotations
 
-import posixpath
 import stat
-import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO, BinaryIO, Literal
+from typing import IO, BinaryIO, Literal, NamedTuple, cast
 
 from scratchpack.errors import FormatError
+from scratchpack.layers.tarstream import TarMember, TarStream
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
+PATH_MAX = 4096
+MAX_COMPONENTS = 128
 
 Kind = Literal["file", "dir", "symlink", "hardlink", "char", "block", "fifo", "whiteout", "opaque"]
 
 _KINDS: dict[bytes, Kind] = {
-    tarfile.REGTYPE: "file",
-    tarfile.AREGTYPE: "file",
-    tarfile.CONTTYPE: "file",
-    tarfile.DIRTYPE: "dir",
-    tarfile.SYMTYPE: "symlink",
-    tarfile.LNKTYPE: "hardlink",
-    tarfile.CHRTYPE: "char",
-    tarfile.BLKTYPE: "block",
-    tarfile.FIFOTYPE: "fifo",
+    b"0": "file",
+    b"\x00": "file",
+    b"7": "file",
+    b"5": "dir",
+    b"2": "symlink",
+    b"1": "hardlink",
+    b"3": "char",
+    b"4": "block",
+    b"6": "fifo",
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LayerEntry:
+_MODES: dict[int, int] = {}
+
+
+class LayerEntry(NamedTuple):
     """One tar member. For a whiteout, ``path`` is what it deletes; for an opaque marker, the
     directory it makes opaque. ``size`` is the tar header's (0 for links and directories)."""
 
@@ -63,46 +75,102 @@ class LayerEntry:
 
 
 class HostilePath(FormatError):
-    """A member whose name climbs out of the image root."""
+    """A member whose name climbs out of the image root (or is otherwise unusable)."""
+
+
+# (the member's name as the tar has it, shortened for display; what is wrong with it)
+Report = Callable[[str, str], None]
+
+
+def shown(name: str, limit: int = 120) -> str:
+    """A member name fit for one line of a report: escaped, and cut when very long."""
+    text = name.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(name)} characters)"
 
 
 def normalise(name: str) -> str:
     """The image path of a tar member name: ``./usr/bin/`` -> ``usr/bin``; ``""`` for the root."""
     if "\x00" in name:
-        raise HostilePath(f"tar member name contains a NUL byte: {name!r}")
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                raise HostilePath(f"tar member {name!r} climbs out of the image root")
-            parts.pop()
-            continue
-        parts.append(part)
-    return "/".join(parts)
+        raise HostilePath("tar member name contains a NUL byte")
+    if len(name) > PATH_MAX or (not name.isascii() and len(name.encode()) > PATH_MAX):
+        raise HostilePath(f"tar member name is longer than PATH_MAX ({PATH_MAX} bytes)")
+    parts = name.split("/")
+    if "" not in parts and "." not in parts and ".." not in parts:
+        clean = parts  # the common case: nothing to clean
+    else:
+        clean = []
+        for part in parts:
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not clean:
+                    raise HostilePath("tar member name climbs out of the image root")
+                clean.pop()
+                continue
+            clean.append(part)
+    if len(clean) > MAX_COMPONENTS:
+        raise HostilePath(
+            f"tar member name has {len(clean)} components (more than {MAX_COMPONENTS})"
+        )
+    return "/".join(clean) if clean is not parts else name
 
 
-def _entry(member: tarfile.TarInfo) -> LayerEntry:
-    path = normalise(member.name)
-    kind = _KINDS.get(member.type)
-    if kind is None:
-        raise FormatError(f"tar member {member.name!r} has unknown type {member.type!r}")
-    directory, base = posixpath.split(path)
-    link = member.linkname
-    if kind == "hardlink":
-        link = normalise(link)
-    if base == OPAQUE_MARKER:
-        return LayerEntry(directory, "opaque", member.size, member.mode, member.uid, member.gid)
+def _entry(member: TarMember, report: Report | None) -> LayerEntry | None:
+    name = member.name
+    try:
+        path = normalise(name)
+        kind = _KINDS.get(member.type)
+        if kind is None:
+            raise HostilePath(f"tar member has unknown type {member.type!r}")
+        link = member.linkname
+        if kind == "hardlink":
+            try:
+                link = normalise(link)
+            except HostilePath as exc:
+                raise HostilePath(f"hard link target {shown(link)}: {exc}") from None
+            if not link:
+                raise HostilePath("hard link to the image root")
+    except HostilePath as exc:
+        if report is None:
+            raise HostilePath(f"{exc}: {shown(name)}") from None
+        report(shown(name), str(exc))
+        return None
+    if not path:
+        return None  # the root directory itself ("./.", "//"): nothing to add
+    mode = member.mode
+    if report is not None:
+        if name.startswith("/"):
+            report(shown(name), "tar member name is absolute (extracted below the root)")
+        if mode < 0 or member.uid < 0 or member.gid < 0:
+            report(shown(name), f"negative mode or owner ({mode}, {member.uid}:{member.gid})")
+    mode = max(mode, 0)
+    if mode <= 0o177777:
+        mode = _MODES.setdefault(mode, mode)  # one int object per distinct mode, not per entry
+    directory, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT_PREFIX):
-        target = posixpath.join(directory, base[len(WHITEOUT_PREFIX) :])
-        return LayerEntry(target, "whiteout", member.size, member.mode, member.uid, member.gid)
+        if base == OPAQUE_MARKER:
+            return LayerEntry(directory, "opaque", member.size, mode, member.uid, member.gid)
+        target = f"{directory}/{base[4:]}" if directory else base[4:]
+        return LayerEntry(target, "whiteout", member.size, mode, member.uid, member.gid)
     size = member.size if kind == "file" else 0
-    return LayerEntry(path, kind, size, member.mode, member.uid, member.gid, link)
+    return LayerEntry(path, kind, size, mode, member.uid, member.gid, link)
 
 
-# What a caller wants of an entry's content: None (skip it), or at most this many bytes
-# handed to the callback as a file object positioned at the start of the content.
+class _Content:
+    """The current member's content, as a file object for the sink."""
+
+    def __init__(self, tar: TarStream) -> None:
+        self._tar = tar
+
+    def read(self, n: int = -1) -> bytes:
+        return self._tar.read_content(n)
+
+    def readable(self) -> bool:
+        return True
+
+
+# Whether a caller wants an entry's content, and what receives it: a file object positioned
+# at the start of the content (what it does not read is skipped).
 ContentWanted = Callable[[LayerEntry], bool]
 ContentSink = Callable[[LayerEntry, IO[bytes]], None]
 
@@ -111,28 +179,26 @@ def read_layer(
     stream: BinaryIO,
     wants: ContentWanted | None = None,
     sink: ContentSink | None = None,
+    report: Report | None = None,
 ) -> Iterator[LayerEntry]:
     """Yield every entry of an uncompressed layer tar. For regular files ``wants`` accepts,
     ``sink`` is called with the entry and a reader of its content before the entry is yielded.
+    Hostile members go to ``report`` (see the module docstring).
 
     The stream is read to its end, so a verifying stream checks its digest."""
-    try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 18) as tar:
-            for member in tar:
-                if member.name in ("", ".", "./", "/"):
-                    continue
-                entry = _entry(member)
-                if sink is not None and entry.is_regular and wants is not None and wants(entry):
-                    content = tar.extractfile(member)
-                    if content is not None:
-                        sink(entry, content)
-                yield entry
-    except tarfile.TarError as exc:
-        raise FormatError(f"layer is not a valid tar archive: {exc}") from exc
-    # tarfile stops at the end-of-archive blocks; the rest (padding) still has to pass the
-    # digest check of a verifying stream.
-    while stream.read(1 << 20):
-        pass
+    tar = TarStream(stream)
+    content = cast(IO[bytes], _Content(tar))
+    for member in tar.members():
+        if member.name in ("", ".", "./", "/"):
+            continue
+        entry = _entry(member, report)
+        if entry is None:
+            continue
+        if sink is not None and entry.kind == "file" and wants is not None and wants(entry):
+            sink(entry, content)
+        yield entry
+    # the rest (padding after the end-of-archive blocks) still has to pass the digest check
+    tar.drain()
 
 
 class CountingReader:
@@ -151,11 +217,12 @@ class CountingReader:
         return True
 
     def iter_entries(
-        self, wants: ContentWanted | None = None, sink: ContentSink | None = None
+        self,
+        wants: ContentWanted | None = None,
+        sink: ContentSink | None = None,
+        report: Report | None = None,
     ) -> Iterator[LayerEntry]:
-        from typing import cast
-
-        return read_layer(cast(BinaryIO, self), wants, sink)
+        return read_layer(cast(BinaryIO, self), wants, sink, report)
 
 
 def layer_entries(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -111,3 +114,215 @@ def dynamic_refusal(info: ElfInfo) -> str:
         "-C target-feature=+crt-static or a musl target; C: -static), or pass --allow-dynamic "
         "if you add the loader and libraries yourself with --add"
     )
+
+
+# -- what start-up needs, read front to back -------------------------------------------------
+
+# e_machine numbers -> pyelftools' names (the ones the tables above and startup.py use)
+_MACHINES = {62: "EM_X86_64", 183: "EM_AARCH64", 40: "EM_ARM", 3: "EM_386", 21: "EM_PPC64",
+             22: "EM_S390", 243: "EM_RISCV", 258: "EM_LOONGARCH", 8: "EM_MIPS"}  # fmt: skip
+HEAD_LIMIT = 1 << 20  # the ELF and program headers must lie in the first MiB
+_INTERP_LIMIT = 4096
+_DYNAMIC_LIMIT = 1 << 20
+_STRTAB_LIMIT = 16 << 20
+_NEEDED_LIMIT = 1024
+# Byte strings that betray TLS code in a binary: Go's and Rust's TLS stacks, OpenSSL, BoringSSL,
+# GnuTLS, NSS, mbed TLS, wolfSSL (statically linked, they leave their names in .rodata).
+TLS_MARKERS = re.compile(
+    rb"crypto/tls\.|rustls|OpenSSL \d|BoringSSL|GnuTLS|libssl\.so|libgnutls|libnss3|mbedtls|"
+    rb"wolfSSL|libcurl\.so"
+)
+_PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
+_DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 15, 29
+
+
+class DamagedElf(ValueError):
+    """An ELF file whose headers do not hold together (or exceed the bounds read)."""
+
+
+@dataclass(frozen=True)
+class StartupNeeds:
+    """What the loader needs to start an ELF file: PT_INTERP, DT_NEEDED, RUNPATH/RPATH."""
+
+    machine: str
+    interpreter: str | None
+    needed: tuple[str, ...]
+    runpath: tuple[str, ...]
+
+
+class ElfProbe:
+    """Reads what start-up needs of an ELF file (the ELF and program headers, PT_INTERP, the
+    dynamic section and its string table) from a stream going front to back, each piece
+    capped, never the whole file.
+
+    Hand-written because pyelftools needs random access to the whole file (it reads the
+    section headers at the end first): a layer's content streams by once, and a binary of
+    any size must cost a bounded amount of memory and no disk. Feed it the chunks that follow
+    ``head``; when the string table lies behind the dynamic section and outside ``head`` (it
+    went by before the probe knew it was needed), :attr:`behind` names the range to read on a
+    second pass (``extra``)."""
+
+    def __init__(self, head: bytes, extra: tuple[tuple[int, int], ...] = ()) -> None:
+        if (
+            head[:4] != b"\x7fELF"
+            or len(head) < 52
+            or head[4] not in (1, 2)
+            or head[5] not in (1, 2)
+        ):
+            raise DamagedElf("not an ELF file, or an unknown ELF class or byte order")
+        self._wide = head[4] == 2
+        self._order = "<" if head[5] == 1 else ">"
+        e = self._order
+        if self._wide:
+            fields = struct.unpack_from(f"{e}HHIQQQIHHHHHH", head, 16)
+        else:
+            fields = struct.unpack_from(f"{e}HHIIIIIHHHHHH", head, 16)
+        machine, phoff, phentsize, phnum = fields[1], fields[4], fields[8], fields[9]
+        self.machine = _MACHINES.get(machine, f"EM_{machine}")
+        expected = 56 if self._wide else 32
+        if phnum and phentsize < expected:
+            raise DamagedElf(f"program header entries of {phentsize} bytes")
+        if phoff + phnum * phentsize > min(len(head), HEAD_LIMIT):
+            raise DamagedElf("program headers beyond the first MiB")
+        self._loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+        self._interp: tuple[int, int] | None = None
+        self._dynamic: tuple[int, int] | None = None
+        for n in range(phnum):
+            at = phoff + n * phentsize
+            if self._wide:
+                kind, _, offset, vaddr, _, filesz = struct.unpack_from(f"{e}IIQQQQ", head, at)
+            else:
+                kind, offset, vaddr, _, filesz = struct.unpack_from(f"{e}IIIII", head, at)
+            if kind == _PT_LOAD:
+                self._loads.append((vaddr, offset, filesz))
+            elif kind == _PT_INTERP:
+                self._interp = (offset, min(filesz, _INTERP_LIMIT))
+            elif kind == _PT_DYNAMIC:
+                if filesz > _DYNAMIC_LIMIT:
+                    raise DamagedElf(f"a dynamic section of {filesz} bytes")
+                self._dynamic = (offset, filesz)
+        self._pieces: dict[tuple[int, int], bytearray] = {}
+        self._head = head
+        self._pos = len(head)
+        self._strtab: tuple[int, int] | None = None
+        self.behind: tuple[int, int] | None = None
+        for wanted in (self._interp, self._dynamic, *extra):
+            if wanted is not None:
+                self._want(wanted)
+        self._after_dynamic()
+
+    def _want(self, wanted: tuple[int, int]) -> None:
+        offset, size = wanted
+        if offset + size <= len(self._head) or wanted in self._pieces:
+            return
+        self._pieces[wanted] = bytearray()
+
+    def _get(self, wanted: tuple[int, int]) -> bytes | None:
+        offset, size = wanted
+        if offset + size <= len(self._head):
+            return self._head[offset : offset + size]
+        piece = self._pieces.get(wanted)
+        return bytes(piece) if piece is not None and len(piece) == size else None
+
+    def _after_dynamic(self) -> None:
+        """Once the dynamic section is in, where its string table is."""
+        if self._strtab is not None or self._dynamic is None:
+            return
+        data = self._get(self._dynamic)
+        if data is None:
+            return
+        entries = self._dynamic_entries(data)
+        address = next((v for t, v in entries if t == _DT_STRTAB), None)
+        size = next((v for t, v in entries if t == _DT_STRSZ), 0)
+        if address is None:
+            self._strtab = (0, 0)
+            return
+        if size > _STRTAB_LIMIT:
+            raise DamagedElf(f"a dynamic string table of {size} bytes")
+        offset = next((o + address - v for v, o, s in self._loads if v <= address < v + s), None)
+        if offset is None:
+            raise DamagedElf("the dynamic string table is in no loaded segment")
+        self._strtab = (offset, size)
+        if self._get(self._strtab) is None:
+            if offset >= self._pos:
+                self._want(self._strtab)
+            else:
+                self.behind = self._strtab
+
+    def _dynamic_entries(self, data: bytes) -> list[tuple[int, int]]:
+        layout = f"{self._order}qQ" if self._wide else f"{self._order}iI"
+        step = struct.calcsize(layout)
+        entries = []
+        for at in range(0, len(data) - step + 1, step):
+            tag, value = struct.unpack_from(layout, data, at)
+            if tag == 0:
+                break
+            entries.append((tag, value))
+        return entries
+
+    @property
+    def done(self) -> bool:
+        return all(len(p) == size for (_, size), p in self._pieces.items())
+
+    def feed(self, chunk: bytes) -> None:
+        """The next bytes of the file, after ``head`` and what was fed before."""
+        start, end = self._pos, self._pos + len(chunk)
+        for (offset, size), piece in self._pieces.items():
+            lo, hi = max(start, offset + len(piece)), min(end, offset + size)
+            if lo < hi and lo == offset + len(piece):
+                piece.extend(chunk[lo - start : hi - start])
+        self._pos = end
+        self._after_dynamic()
+
+    def needs(self) -> StartupNeeds:
+        """What the pieces say (call when :attr:`done`, or at the end of the file)."""
+        interpreter = None
+        if self._interp is not None:
+            data = self._get(self._interp)
+            if data is None:
+                raise DamagedElf("PT_INTERP lies beyond the end of the file")
+            interpreter = data.split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
+        if self._dynamic is None:
+            return StartupNeeds(self.machine, interpreter, (), ())
+        data = self._get(self._dynamic)
+        if data is None:
+            raise DamagedElf("the dynamic section lies beyond the end of the file")
+        entries = self._dynamic_entries(data)
+        table = self._get(self._strtab) if self._strtab is not None else None
+        if table is None and self.behind is not None:
+            raise DamagedElf("the dynamic string table went by before the dynamic section")
+        if table is None:
+            raise DamagedElf("the dynamic string table lies beyond the end of the file")
+
+        def string(at: int) -> str:
+            end = table.find(b"\x00", at)
+            if at >= len(table) or end < 0:
+                raise DamagedElf("a dynamic string outside its table")
+            return table[at:end].decode("utf-8", "backslashreplace")
+
+        needed = [string(v) for t, v in entries if t == _DT_NEEDED]
+        if len(needed) > _NEEDED_LIMIT:
+            raise DamagedElf(f"{len(needed)} DT_NEEDED entries")
+        runpath = [string(v) for t, v in entries if t in (_DT_RUNPATH, _DT_RPATH)]
+        return StartupNeeds(self.machine, interpreter, tuple(needed), tuple(runpath))
+
+
+def probe_stream(head: bytes, rest: IO[bytes], extra: tuple[tuple[int, int], ...] = ()) -> ElfProbe:
+    """An :class:`ElfProbe` fed from ``rest`` until it has what it wants (or the file ends)."""
+    probe = ElfProbe(head, extra)
+    while not probe.done:
+        chunk = rest.read(1 << 20)
+        if not chunk:
+            break
+        probe.feed(chunk)
+    return probe
+
+
+def probe_file(handle: IO[bytes]) -> StartupNeeds:
+    """What start-up needs of a local ELF file (read again from the start for a string table
+    that lies behind the dynamic section)."""
+    probe = probe_stream(handle.read(HEAD_LIMIT), handle)
+    if probe.behind is not None:
+        handle.seek(0)
+        probe = probe_stream(handle.read(HEAD_LIMIT), handle, (probe.behind,))
+    return probe.needs()

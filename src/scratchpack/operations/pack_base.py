@@ -59,7 +59,15 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
                                                options.registry))  # fmt: skip
         if image.config.platform.architecture != platform.architecture:
             raise UsageError(f"{base} is for {image.config.platform}, the binary for {platform}")
+        _check_layers(image, str(base))
         scan = scan_image(image, frozenset(), stack)
+        if scan.hostile:
+            first = scan.hostile[0]
+            raise ScratchpackError(
+                f"{base} holds {scan.hostile_count} hostile tar member(s) (layer "
+                f"{first.layer + 1}: {first.what}: {first.name}): pack will not build on it; "
+                f"`scratchpack audit {base}` lists them"
+            )
         if info.is_dynamic:
             env = image.config.env
             with binary.open("rb") as handle:
@@ -130,6 +138,24 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         daemon_message=written.detail,
         base=str(base),
     )
+
+
+def _check_layers(image: Image, base: str) -> None:
+    """Only layers pack can read and keep byte for byte: tar, tar+gzip, tar+zstd, in the
+    image (a foreign layer's bytes live elsewhere, at its ``urls``)."""
+    for n, layer in enumerate(image.layers, 1):
+        descriptor = layer.descriptor
+        if descriptor.urls or "foreign" in descriptor.media_type:
+            raise UsageError(
+                f"{base}: layer {n} is a foreign layer ({descriptor.media_type}, fetched from "
+                f"{', '.join(descriptor.urls) or 'elsewhere'}): pack --base keeps only layers "
+                "the image itself holds"
+            )
+        if layer.compression not in mt.COMPRESSIONS:
+            raise UsageError(
+                f"{base}: layer {n} has media type {descriptor.media_type!r}: pack --base "
+                "reads tar, tar+gzip and tar+zstd layers"
+            )
 
 
 def _config(

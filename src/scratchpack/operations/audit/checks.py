@@ -12,9 +12,10 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from scratchpack.layers.reader import shown
 from scratchpack.model.config import ImageConfig
 from scratchpack.operations.audit.startup import Startup, env_value
-from scratchpack.operations.contents.filesystem import Efficiency
+from scratchpack.operations.contents.filesystem import Efficiency, Node
 from scratchpack.operations.contents.scan import Scan, iter_user_records
 from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, secret_in_text
@@ -155,10 +156,16 @@ def package_manager_present(evidence: Evidence, meta: Check) -> Iterator[AuditFi
         )
 
 
+def _sorted_nodes(evidence: Evidence, keep: Callable[[Node], bool]) -> list[tuple[str, Node]]:
+    """The final file system's nodes ``keep`` accepts, by path (filtered before sorting)."""
+    return sorted((p, n) for p, n in evidence.scan.filesystem.nodes.items() if keep(n))
+
+
 @check("SPI103", Severity.WARNING, "security", "setuid or setgid files", dockle="CIS-DI-0008")
 def setuid_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
-    for path, node in sorted(evidence.scan.filesystem.nodes.items()):
-        if node.kind == "file" and node.mode & (stat.S_ISUID | stat.S_ISGID):
+    special = stat.S_ISUID | stat.S_ISGID
+    for path, node in _sorted_nodes(evidence, lambda n: n.mode & special != 0):
+        if node.kind == "file" and node.mode & special:
             bits = "setuid" if node.mode & stat.S_ISUID else "setgid"
             if node.mode & stat.S_ISUID and node.mode & stat.S_ISGID:
                 bits = "setuid and setgid"
@@ -172,7 +179,7 @@ def setuid_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
 
 @check("SPI104", Severity.WARNING, "security", "World-writable files or directories")
 def world_writable(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
-    for path, node in sorted(evidence.scan.filesystem.nodes.items()):
+    for path, node in _sorted_nodes(evidence, lambda n: n.mode & stat.S_IWOTH != 0):
         if node.kind not in ("file", "dir") or not node.mode & stat.S_IWOTH:
             continue
         if node.kind == "dir" and node.mode & stat.S_ISVTX:
@@ -245,24 +252,23 @@ _CACHES: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
 @check("SPI107", Severity.WARNING, "size", "Package manager caches left behind",
        dockle="DKL-DI-0005")  # fmt: skip
 def package_caches(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
-    nodes = evidence.scan.filesystem.nodes
-    for what, prefix, keep in _CACHES:
-        files = [
-            (p, n.size)
-            for p, n in nodes.items()
-            if n.kind == "file" and p.startswith(prefix) and keep(p)
-        ]
-        files += [
-            (p, n.size)
-            for p, n in nodes.items()
-            if what == "pip cache" and n.kind == "file" and "/.cache/pip/" in p
-            and p.startswith("home/")
-        ]  # fmt: skip
-        if files:
-            total = sum(size for _, size in files)
+    found: dict[str, list[int]] = {}
+    prefixes = tuple(prefix for _, prefix, _ in _CACHES)
+    for path, node in evidence.scan.filesystem.nodes.items():
+        if node.kind != "file":
+            continue
+        if path.startswith(prefixes):
+            for what, prefix, keep in _CACHES:
+                if path.startswith(prefix) and keep(path):
+                    found.setdefault(what, []).append(node.size)
+        elif path.startswith("home/") and "/.cache/pip/" in path:
+            found.setdefault("pip cache", []).append(node.size)
+    for what, prefix, _ in _CACHES:
+        sizes = found.get(what)
+        if sizes:
             yield _finding(
                 meta,
-                f"{what}: {len(files)} files, {total} bytes in /{prefix.rstrip('/')}; remove "
+                f"{what}: {len(sizes)} files, {sum(sizes)} bytes in /{prefix.rstrip('/')}; remove "
                 "them in the RUN that made them",
                 prefix.rstrip("/"),
             )
@@ -274,8 +280,8 @@ def writable_config(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
     uid, _ = run_user(evidence)
     if uid in (0, None) or shells(scan) or package_managers(scan):
         return  # root is reported by SPI100; a full OS image writes its /etc by design
-    for path, node in sorted(scan.filesystem.nodes.items()):
-        if node.kind != "file" or not path.startswith(("etc/", "app/", "config/")):
+    for path, node in _sorted_nodes(evidence, lambda n: n.kind == "file"):
+        if not path.startswith(("etc/", "app/", "config/")):
             continue
         writable = (node.uid == uid and node.mode & stat.S_IWUSR) or node.mode & stat.S_IWOTH
         if writable:
@@ -298,6 +304,33 @@ def wasted_space(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
             f"once or deleted by a later layer (largest: {top}); efficiency "
             f"{evidence.efficiency.score:.1%}. Remove files in the RUN that creates them",
         )
+
+
+HOSTILE_SHOWN = 50
+
+
+@check("SPI110", Severity.ERROR, "security", "Hostile or malformed tar members")
+def hostile_members(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
+    scan = evidence.scan
+    for hit in scan.hostile[:HOSTILE_SHOWN]:
+        yield _finding(meta, f"layer {hit.layer + 1}: {hit.what}: {hit.name}")
+    if scan.hostile_count > HOSTILE_SHOWN:
+        yield _finding(
+            meta, f"... and {scan.hostile_count - HOSTILE_SHOWN} more hostile tar members"
+        )
+
+
+@check("SPI111", Severity.WARNING, "security", "Device files in the image")
+def device_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
+    devices = [
+        (path, node.kind)
+        for path, node in evidence.scan.filesystem.nodes.items()
+        if node.kind in ("char", "block")
+    ]
+    for path, kind in sorted(devices)[:HOSTILE_SHOWN]:
+        yield _finding(meta, f"/{shown(path)} is a {kind} device node", path)
+    if len(devices) > HOSTILE_SHOWN:
+        yield _finding(meta, f"... and {len(devices) - HOSTILE_SHOWN} more device nodes")
 
 
 # -- will it start? --------------------------------------------------------------------------

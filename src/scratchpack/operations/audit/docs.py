@@ -79,6 +79,23 @@ DOCS: dict[str, CheckDoc] = {
         fix="Create and remove temporary files in the same `RUN`, or build in a separate stage "
         "and copy only the result.",
     ),
+    "SPI110": CheckDoc(
+        why="A layer whose tar names paths outside the image root (`../`, absolute names), "
+        "writes through a symbolic link, hard-links a file no layer has put there, or carries "
+        "names no file system takes (NUL bytes, longer than PATH_MAX, more than 128 "
+        "components), negative modes or unknown member types was crafted or broken: an "
+        "extractor less careful than the engines writes outside the root or over the host. "
+        "scratchpack never extracts and skips such members; the audit shows them.",
+        fix="Do not run or rebuild on the image; find out who made it. A build tool that writes "
+        "such tars is broken: use one that writes plain relative paths.",
+    ),
+    "SPI111": CheckDoc(
+        why="Device nodes in an image (`/dev/mem`, disks) give whoever runs it access to "
+        "hardware if the runtime honours them; the engines create `/dev` at start, so an "
+        "image never needs its own.",
+        fix="Remove the device files from the layers (they usually come from copying a host "
+        "`/dev` into the build).",
+    ),
     "SPI200": CheckDoc(
         why="If the `ENTRYPOINT`/`CMD` program is not in the image, or has no execute "
         "permission, the container fails at start with `no such file or directory` or "

@@ -11,17 +11,13 @@ directories). Anything missing means "exec format error" or "no such file or dir
 from __future__ import annotations
 
 import posixpath
-import re
 import stat
+import struct
 from dataclasses import dataclass, field
 from typing import IO
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-
 from scratchpack.operations.contents.scan import Scan
-from scratchpack.operations.elf import dynamic_needs
+from scratchpack.operations.elf import TLS_MARKERS, DamagedElf, StartupNeeds, probe_file
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _LIB_DIRS = ("lib", "usr/lib", "lib64", "usr/lib64", "usr/local/lib")
@@ -34,12 +30,6 @@ _MULTIARCH = {
     "EM_S390": "s390x-linux-gnu",
     "EM_RISCV": "riscv64-linux-gnu",
 }
-# Byte strings that betray TLS code in a binary: Go's and Rust's TLS stacks, OpenSSL, BoringSSL,
-# GnuTLS, NSS, mbed TLS, wolfSSL (statically linked, they leave their names in .rodata).
-_TLS_MARKERS = re.compile(
-    rb"crypto/tls\.|rustls|OpenSSL \d|BoringSSL|GnuTLS|libssl\.so|libgnutls|libnss3|mbedtls|"
-    rb"wolfSSL|libcurl\.so"
-)
 
 
 @dataclass
@@ -83,16 +73,21 @@ def candidate_names(argv: list[str]) -> frozenset[str]:
     return frozenset({posixpath.basename(argv[0])} if argv and argv[0] else set())
 
 
-def _lookup(scan: Scan, name: str, env: list[str], workdir: str) -> str | None:
+def _lookup(scan: Scan, name: str, env: list[str], workdir: str) -> tuple[str | None, str]:
+    """The file the runtime would exec for ``name``, or None and why not."""
     fs = scan.filesystem
     if "/" in name:
         path = name if name.startswith("/") else posixpath.join(workdir or "/", name)
-        return fs.resolve(path)
-    for directory in (env_value(env, "PATH") or DEFAULT_PATH).split(":"):
-        found = fs.resolve(posixpath.join(directory or ".", name))
-        if found is not None and fs.nodes[found].kind == "file":
-            return found
-    return None
+        found = fs.lookup(path)
+        return found.path, found.why
+    why = ""
+    for directory in (env_value(env, "PATH") or DEFAULT_PATH).split(":")[:64]:
+        found = fs.lookup(posixpath.join(directory or ".", name))
+        if found.path is not None and fs.nodes[found.path].kind == "file":
+            return found.path, ""
+        if "symbolic links" in found.why:
+            why = found.why
+    return None, why
 
 
 def analyse(
@@ -103,10 +98,11 @@ def analyse(
     if not argv or not argv[0]:
         result.note = "the image has neither ENTRYPOINT nor CMD: it runs only with a command"
         return result
-    path = _lookup(scan, argv[0], env, workdir)
+    path, why = _lookup(scan, argv[0], env, workdir)
     if path is None:
         result.kind = "missing"
-        result.note = f"{argv[0]} is not in the image"
+        loop = "symbolic links" in why
+        result.note = f"{argv[0]}: {why}" if loop else f"{argv[0]} is not in the image"
         return result
     result.path = path
     node = scan.filesystem.nodes[path]
@@ -118,17 +114,21 @@ def analyse(
         result.kind = "not-executable"
         result.note = f"/{path} has mode {stat.S_IMODE(node.mode):04o}: no execute permission"
         return result
-    content = scan.binary(path)
-    if content is None:
+    found = scan.binary(path)
+    if found is None or found.behind is not None:
         result.kind = "unread"
         result.note = f"/{path} was reached through a link under another name; not inspected"
         return result
-    head = content.read(256)
-    content.seek(0)
+    head = found.head
     if head.startswith(b"#!"):
         _script(scan, result, head, env, workdir)
     elif head.startswith(b"\x7fELF"):
-        _elf(scan, result, content, env)
+        if found.needs is None:
+            result.kind = "other"
+            result.note = f"damaged ELF file: {found.damage}"
+            return result
+        _elf(scan, result, found.needs, env)
+        result.uses_tls = result.uses_tls or found.uses_tls
     else:
         result.kind = "other"
         result.note = f"/{path} is neither an ELF binary nor a script"
@@ -145,19 +145,13 @@ def _script(scan: Scan, result: Startup, head: bytes, env: list[str], workdir: s
         return
     if posixpath.basename(interpreter) == "env" and len(line.split()) > 1:
         program = line.split()[-1]
-        if _lookup(scan, program, env, workdir) is None:
+        if _lookup(scan, program, env, workdir)[0] is None:
             result.missing.append(program)
 
 
-def _search_dirs(scan: Scan, elf: ELFFile, origin: str, env: list[str]) -> list[str]:
+def _search_dirs(scan: Scan, needs: StartupNeeds, origin: str, env: list[str]) -> list[str]:
     dirs: list[str] = []
-    runpath: list[str] = []
-    for section in elf.iter_sections():
-        if isinstance(section, DynamicSection):
-            for tag in section.iter_tags():
-                if tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
-                    text = str(getattr(tag, "runpath", "") or getattr(tag, "rpath", ""))
-                    runpath += text.split(":")
+    runpath = [d for text in needs.runpath for d in text.split(":")]
     dirs += [d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for d in runpath if d]
     dirs += [d for d in (env_value(env, "LD_LIBRARY_PATH") or "").split(":") if d]
     conf = [scan.config_file("etc/ld.so.conf") or b""]
@@ -171,52 +165,43 @@ def _search_dirs(scan: Scan, elf: ELFFile, origin: str, env: list[str]) -> list[
             directory = line.split("#", 1)[0].strip()
             if directory.startswith("/"):
                 dirs.append(directory)
-    triple = _MULTIARCH.get(str(elf.header["e_machine"]))
+    triple = _MULTIARCH.get(needs.machine)
     for base in _LIB_DIRS:
         if triple:
             dirs.append(f"/{base}/{triple}")
         dirs.append(f"/{base}")
-    return dirs
+    return list(dict.fromkeys(dirs))[:256]
 
 
-def _elf(scan: Scan, result: Startup, content: IO[bytes], env: list[str]) -> None:
-    try:
-        elf = ELFFile(content)
-        interpreter, needed = dynamic_needs(elf)
-        origin = "/" + posixpath.dirname(result.path or "")
-        dirs = _search_dirs(scan, elf, origin, env) if needed else []
-    except (ELFError, ValueError, KeyError) as exc:
-        result.kind = "other"
-        result.note = f"damaged ELF file: {exc}"
-        return
+def _elf(scan: Scan, result: Startup, needs: StartupNeeds, env: list[str]) -> None:
+    interpreter, needed = needs.interpreter, list(needs.needed)
+    origin = "/" + posixpath.dirname(result.path or "")
+    dirs = _search_dirs(scan, needs, origin, env) if needed else []
     result.interpreter = interpreter
     result.needed = needed
     result.kind = "elf-dynamic" if interpreter or needed else "elf-static"
-    if interpreter and scan.filesystem.resolve(interpreter) is None:
+    fs = scan.filesystem
+    if interpreter and fs.resolve(interpreter) is None:
         result.missing.append(interpreter)
     for library in needed:
         if "/" in library:
-            found = scan.filesystem.resolve(library) is not None
+            found = fs.resolve(library) is not None
         else:
-            found = any(
-                scan.filesystem.resolve(posixpath.join(d, library)) is not None for d in dirs
-            )
+            found = any(fs.resolve(posixpath.join(d, library)) is not None for d in dirs)
         if not found:
             result.missing.append(library)
-    result.uses_tls = any(_TLS_MARKERS.search(n.encode()) for n in needed)
-    if not result.uses_tls:
-        content.seek(0)
-        tail = b""
-        while chunk := content.read(1 << 20):
-            if _TLS_MARKERS.search(tail + chunk):
-                result.uses_tls = True
-                break
-            tail = chunk[-64:]
+    result.uses_tls = any(TLS_MARKERS.search(n.encode()) for n in needed)
 
 
 def check_binary(scan: Scan, content: IO[bytes], path: str, env: list[str]) -> Startup:
     """What an ELF file placed at ``path`` would need from the scanned image to start (its
     loader and libraries, searched as the loader would), as ``Startup.missing``."""
     result = Startup([path], path=path.lstrip("/"))
-    _elf(scan, result, content, env)
+    try:
+        needs = probe_file(content)
+    except (DamagedElf, struct.error) as exc:
+        result.kind = "other"
+        result.note = f"damaged ELF file: {exc}"
+        return result
+    _elf(scan, result, needs, env)
     return result

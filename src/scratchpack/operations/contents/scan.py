@@ -3,23 +3,30 @@ in file contents, and the bytes of the entrypoint candidates.
 
 Each layer is streamed once (decompressed on the fly, digest-checked at its end). Contents are
 kept only for what the checks need: small configuration files (``/etc/passwd``, ``os-release``,
-``ld.so.conf``...), and the files whose name is the entrypoint's, spooled to memory (to a
-temporary file past 32 MiB: the only bytes that may touch the disk, deleted at the end).
+``ld.so.conf``...), and of the files whose name is the entrypoint's, their first line and what
+the loader needs (``elf.ElfProbe``: a few capped pieces, never the whole file). The one file
+that may be copied whole is a Rust binary ``sbom`` reads cargo-auditable's section from
+(memory up to 32 MiB, then an unlinked temporary file, deleted at the end).
+
+Hostile tar members (see ``layers/reader.py``) are collected as :class:`Hostile` records for
+the audit to report, not followed.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, cast
 
-from scratchpack.layers.reader import LayerEntry, layer_entries, read_layer
+from scratchpack.layers.reader import CountingReader, LayerEntry, read_layer
 from scratchpack.model.image import Image
 from scratchpack.operations.contents.filesystem import FileSystem
+from scratchpack.operations.elf import TLS_MARKERS, DamagedElf, ElfProbe, StartupNeeds
 from scratchpack.operations.sbom.packages import find_go_build_info, is_package_file
 from scratchpack.secrets import secret_in_bytes
 
@@ -49,6 +56,9 @@ _CREDENTIAL_CONTENT = re.compile(
     rb"\"auth\"\s*:|[A-Z0-9_]*(TOKEN|SECRET|PASSWORD|API_KEY)[A-Z0-9_]*\s*=\s*\S)",
     re.IGNORECASE,
 )
+# The names ``is_package_file`` accepts (a cheap test before it)
+_PACKAGE_NAMES = frozenset({"status", "installed", "METADATA", "PKG-INFO", "package.json"})
+_DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 # Public certificates and trust stores match *.pem but hold nothing secret.
 _PUBLIC_PLACES = ("etc/ssl/certs/", "usr/share/ca-certificates/", "etc/pki/ca-trust/")
 
@@ -60,14 +70,43 @@ class SecretHit:
     what: str
 
 
+@dataclass(frozen=True)
+class Hostile:
+    """A tar member no honest image holds (see ``layers/reader.py``), as the tar names it."""
+
+    name: str
+    layer: int
+    what: str
+
+
+HOSTILE_KEPT = 200  # the first ones are kept for the report; the rest are counted
+CANDIDATES_KEPT = 256  # entrypoint candidates probed in the first pass (more: read again)
+
+
+@dataclass
+class Executable:
+    """What the first pass learnt of a file named like the entrypoint, instead of its bytes:
+    its first line (for ``#!``), and for an ELF file what the loader needs."""
+
+    head: bytes
+    needs: StartupNeeds | None = None
+    damage: str = ""  # why the ELF headers could not be read
+    behind: tuple[int, int] | None = None  # a range to read on a second pass
+    uses_tls: bool = False
+
+
 @dataclass
 class Scan:
     filesystem: FileSystem
     uncompressed_sizes: list[int]
     config_files: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     secrets: list[SecretHit] = field(default_factory=list)
-    # (path, layer) -> spooled content of an entrypoint candidate
-    binaries: dict[tuple[str, int], IO[bytes]] = field(default_factory=dict)
+    hostile: list[Hostile] = field(default_factory=list)
+    hostile_count: int = 0
+    # (path, layer) -> what the first pass learnt of an entrypoint candidate
+    binaries: dict[tuple[str, int], Executable] = field(default_factory=dict)
+    # files spooled whole for a reader that needs random access (cargo-auditable's section)
+    spooled: dict[tuple[str, int], IO[bytes]] = field(default_factory=dict)
     # package databases and metadata files (dpkg, apk, dist-info, package.json), by (path, layer)
     package_files: dict[tuple[str, int], bytes] = field(default_factory=dict)
     # Go build info (version, modinfo) of executables, and executables that may carry a
@@ -88,112 +127,176 @@ class Scan:
             return None
         return captured[1]
 
-    def binary(self, path: str) -> IO[bytes] | None:
+    def binary(self, path: str) -> Executable | None:
         node = self.filesystem.nodes.get(path)
-        if node is None:
-            return None
-        handle = self.binaries.get((path, node.layer))
-        if handle is not None:
-            handle.seek(0)
-        return handle
+        return None if node is None else self.binaries.get((path, node.layer))
+
+    def report(self, layer: int) -> Callable[[str, str], None]:
+        def hostile(name: str, what: str) -> None:
+            self.hostile_count += 1
+            if len(self.hostile) < HOSTILE_KEPT:
+                self.hostile.append(Hostile(name, layer, what))
+
+        return hostile
 
 
 def _credential_file(path: str) -> bool:
     return _CREDENTIAL_FILES.search(path) is not None and not path.startswith(_PUBLIC_PLACES)
 
 
-def _secret_in(entry: LayerEntry, data: bytes) -> str | None:
-    what = secret_in_bytes(data)
-    if what is not None:
-        return what
-    name = posixpath.basename(entry.path)
-    if _credential_file(entry.path) and _CREDENTIAL_CONTENT.search(data):
-        return f"credentials in a {name} file"
-    return None
+class _Watch:
+    """Passes an executable's chunks through, noting what goes by: the cargo-auditable
+    section name, TLS code markers, and the pieces an :class:`ElfProbe` wants."""
+
+    def __init__(self, head: bytes, rest: IO[bytes], probe: ElfProbe | None) -> None:
+        self._rest = rest
+        self.probe = probe
+        self.rust = b".dep-v0" in head
+        self.tls = probe is not None and TLS_MARKERS.search(head) is not None
+        self._tail = head[-64:]
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._rest.read(n)
+        self.rust = self.rust or b".dep-v0" in chunk
+        if self.probe is not None:
+            if not self.tls and TLS_MARKERS.search(self._tail + chunk):
+                self.tls = True
+            self._tail = chunk[-64:]
+            if chunk and not self.probe.done:
+                self.probe.feed(chunk)
+        return chunk
+
+    @property
+    def satisfied(self) -> bool:
+        """Nothing more to learn from the rest of the file."""
+        if self.probe is None:
+            return self.rust
+        return self.rust and self.tls and self.probe.done
 
 
 @dataclass
 class _Collector:
     layer: int
-    names: frozenset[str]
+    names: set[str] | frozenset[str]
     scan: Scan
     stack: ExitStack
+    extra: tuple[tuple[int, int], ...] = ()  # ranges an earlier pass found it needed
+    spool: frozenset[str] = frozenset()  # paths to keep whole (random access needed)
+    kept: int = CANDIDATES_KEPT  # candidates probed at most
 
     def wants(self, entry: LayerEntry) -> bool:
         return True  # every regular file up to the scan limit is searched for secrets
 
     def sink(self, entry: LayerEntry, content: IO[bytes]) -> None:
         path = entry.path
-        if posixpath.basename(path) in self.names:
-            spool = self.stack.enter_context(
-                tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed with the stack)
-                    max_size=SPOOL_IN_MEMORY, prefix="scratchpack-"
-                )
-            )
-            head = b""
-            while chunk := content.read(1 << 20):
-                if len(head) < SECRET_SCAN_LIMIT:
-                    head += chunk[: SECRET_SCAN_LIMIT - len(head)]
-                spool.write(chunk)
-            self.scan.binaries[(path, self.layer)] = spool
-            if head.startswith(b"\x7fELF"):
-                spool.seek(0)
-                self._executable(path, spool.read(SECRET_SCAN_LIMIT), spool)
-        elif path in CONFIG_FILES or path.startswith("etc/ld.so.conf.d/"):
+        if path in self.spool:
+            self._spool(path, content)
+            return
+        name = path[path.rfind("/") + 1 :]
+        if path in CONFIG_FILES or path.startswith("etc/ld.so.conf.d/"):
             head = content.read(SMALL_FILE_LIMIT)
             self.scan.config_files[path] = (self.layer, head)
-        elif is_package_file(path):
+        elif entry.size == 0:
+            if name in self.names and len(self.scan.binaries) < self.kept:
+                self.scan.binaries[(path, self.layer)] = Executable(b"")
+            return  # nothing to search for in an empty file
+        elif (name in _PACKAGE_NAMES or path.startswith(_DPKG_STATUS_D)) and is_package_file(path):
             data = content.read(PACKAGE_DB_LIMIT)
             self.scan.package_files[(path, self.layer)] = data
             head = data[:SECRET_SCAN_LIMIT]
         else:
             head = content.read(SECRET_SCAN_LIMIT)
-            if head.startswith(b"\x7fELF"):
-                self._executable(path, head, content)
+            if name in self.names and len(self.scan.binaries) < self.kept:
+                self._candidate(path, head, content)
+            elif head.startswith(b"\x7fELF"):
+                self._executable(path, head, content, None)
         if path.startswith(_PUBLIC_PLACES):
             return
-        if entry.size > SECRET_SCAN_LIMIT and not _credential_file(path):
-            head = head[:SECRET_SCAN_LIMIT]
-        what = _secret_in(entry, head)
+        head = head[:SECRET_SCAN_LIMIT]
+        what = secret_in_bytes(head)
+        if what is None and _credential_file(path) and _CREDENTIAL_CONTENT.search(head):
+            what = f"credentials in a {name} file"
         if what is not None:
             self.scan.secrets.append(SecretHit(path, self.layer, what))
 
-    def _executable(self, path: str, head: bytes, rest: IO[bytes]) -> None:
-        """Go build info and the cargo-auditable marker, streamed (the rest is not kept)."""
+    def _candidate(self, path: str, head: bytes, rest: IO[bytes]) -> None:
+        found = Executable(head[:256])
+        self.scan.binaries[(path, self.layer)] = found
+        if not head.startswith(b"\x7fELF"):
+            return
+        probe = None
+        try:
+            probe = ElfProbe(head, self.extra)
+        except (DamagedElf, struct.error) as exc:
+            found.damage = str(exc)
+        watch = self._executable(path, head, rest, probe)
+        found.uses_tls = watch.tls
+        if probe is not None:
+            try:
+                found.needs = probe.needs()
+            except (DamagedElf, struct.error) as exc:
+                found.damage, found.behind = str(exc), probe.behind
 
-        class _Watch:
-            """Passes chunks through, noting whether the Rust section name went by."""
-
-            def __init__(self) -> None:
-                self.rust = b".dep-v0" in head
-
-            def read(self, n: int = -1) -> bytes:
-                chunk = rest.read(n)
-                self.rust = self.rust or b".dep-v0" in chunk
-                return chunk
-
-        watch = _Watch()
+    def _executable(
+        self, path: str, head: bytes, rest: IO[bytes], probe: ElfProbe | None
+    ) -> _Watch:
+        """Go build info, the cargo-auditable marker, and what ``probe`` wants: streamed (the
+        rest is not kept)."""
+        watch = _Watch(head, rest, probe)
         info = find_go_build_info(head, cast(IO[bytes], watch))
-        while not watch.rust and watch.read(1 << 20):
+        while not watch.satisfied and watch.read(1 << 20):
             pass  # the section names sit near the end of the file
         if info is not None:
             self.scan.go_binaries[(path, self.layer)] = info
         if watch.rust:
             self.scan.rust_candidates.add((path, self.layer))
+        return watch
+
+    def _spool(self, path: str, content: IO[bytes]) -> None:
+        spool = self.stack.enter_context(
+            tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed with the stack)
+                max_size=SPOOL_IN_MEMORY, prefix="scratchpack-"
+            )
+        )
+        while chunk := content.read(1 << 20):
+            spool.write(chunk)
+        self.scan.spooled[(path, self.layer)] = spool
+
+
+def _watch_entries(
+    entries: Iterator[LayerEntry], scan: Scan, layer: int, names: set[str]
+) -> Iterator[LayerEntry]:
+    """``.git`` directories, and symbolic links named like the entrypoint: their target's name
+    becomes a candidate too, so a link to a file later in the tar (``python3 ->
+    python3.11``) is followed in this pass instead of a second one."""
+    for entry in entries:
+        kind = entry.kind
+        if kind == "symlink":
+            path = entry.path
+            if path[path.rfind("/") + 1 :] in names:
+                link = entry.link.rstrip("/")
+                names.add(link[link.rfind("/") + 1 :])
+        elif (
+            kind == "dir"
+            and entry.path.endswith(".git")
+            and (entry.path == ".git" or entry.path.endswith("/.git"))
+        ):
+            scan.secrets.append(SecretHit(entry.path, layer, "a .git directory"))
+        yield entry
 
 
 def scan_image(image: Image, entrypoint_names: frozenset[str], stack: ExitStack) -> Scan:
-    """Read every layer once. Spooled binaries live until ``stack`` closes."""
+    """Read every layer once, each entry as it streams by (no layer is held in memory)."""
     scan = Scan(FileSystem(), [])
+    names = set(entrypoint_names)
     for index, layer in enumerate(image.layers):
-        collector = _Collector(index, entrypoint_names, scan, stack)
+        collector = _Collector(index, names, scan, stack)
+        report = scan.report(index)
         with layer.open_uncompressed() as stream:
-            entries, size = layer_entries(stream, collector.wants, collector.sink)
-        for entry in entries:
-            if entry.kind == "dir" and posixpath.basename(entry.path) == ".git":
-                scan.secrets.append(SecretHit(entry.path, index, "a .git directory"))
-        scan.filesystem.apply(entries)
-        scan.uncompressed_sizes.append(size)
+            counter = CountingReader(stream)
+            entries = counter.iter_entries(collector.wants, collector.sink, report)
+            scan.filesystem.apply(_watch_entries(entries, scan, index, names), report)
+        scan.uncompressed_sizes.append(counter.count)
     return scan
 
 
@@ -206,15 +309,26 @@ def iter_user_records(passwd: bytes) -> Iterator[tuple[str, int, int, str]]:
         yield fields[0], int(fields[2]), int(fields[3]), fields[6]
 
 
-def fetch_file(image: Image, scan: Scan, path: str, stack: ExitStack) -> None:
+def _ignore(name: str, what: str) -> None:
+    """The first pass has reported the layer's hostile members already."""
+
+
+def fetch_file(image: Image, scan: Scan, path: str, stack: ExitStack, whole: bool = False) -> None:
     """Read one more time the one layer that holds ``path`` in the final file system, to get
-    a file the first pass could not know it needed (reached through a link of another name)."""
+    a file the first pass could not know it needed (reached through a link of another name,
+    or a piece of an ELF file that went by before its place was known). ``whole``: spool the
+    whole file, for a reader that needs random access."""
     node = scan.filesystem.nodes.get(path)
     if node is None or node.kind != "file":
         return
-    collector = _Collector(node.layer, frozenset({posixpath.basename(path)}), scan, stack)
-    known = len(scan.secrets)
+    known = scan.binaries.get((path, node.layer))
+    extra = (known.behind,) if known is not None and known.behind is not None else ()
+    scan.binaries.pop((path, node.layer), None)
+    names = frozenset({posixpath.basename(path)})
+    spool = frozenset({path}) if whole else frozenset()
+    collector = _Collector(node.layer, names, scan, stack, extra, spool, len(scan.binaries) + 1)
+    secrets = len(scan.secrets)
     with image.layers[node.layer].open_uncompressed() as stream:
-        for _ in read_layer(stream, lambda e: e.path == path, collector.sink):
+        for _ in read_layer(stream, lambda e: e.path == path, collector.sink, _ignore):
             pass
-    del scan.secrets[known:]  # the first pass already searched this file
+    del scan.secrets[secrets:]  # the first pass already searched this file

@@ -45,10 +45,11 @@ def packages_of(image: Image, scan: Scan, stack: ExitStack) -> list[Package]:
     for path, layer in sorted(scan.rust_candidates):
         if not scan.present(path, layer):
             continue
-        if scan.binary(path) is None:
-            fetch_file(image, scan, path, stack)
-        binary = scan.binary(path)
+        if (path, layer) not in scan.spooled:
+            fetch_file(image, scan, path, stack, whole=True)
+        binary = scan.spooled.get((path, layer))
         if binary is not None:
+            binary.seek(0)
             found += rust_packages(binary, path)
     return sorted(set(found))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import struct
 import zlib
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -248,6 +249,9 @@ def find_go_build_info(head: bytes, rest: IO[bytes]) -> tuple[str, str] | None:
 # -- Rust (cargo-auditable) ------------------------------------------------------------------
 
 
+_AUDITABLE_LIMIT = 16 << 20  # compressed and uncompressed: a large tree's list is ~100 KB
+
+
 def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
     """The dependency list cargo-auditable embeds: zlib-compressed JSON in ``.dep-v0``."""
     from elftools.common.exceptions import ELFError
@@ -255,10 +259,14 @@ def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
 
     try:
         section = ELFFile(binary).get_section_by_name(".dep-v0")
-        if section is None:
+        if section is None or section["sh_size"] > _AUDITABLE_LIMIT:
             return []
-        doc = json.loads(zlib.decompress(section.data()))
-    except (ELFError, ValueError, zlib.error):
+        inflate = zlib.decompressobj()
+        text = inflate.decompress(section.data(), _AUDITABLE_LIMIT)
+        if inflate.unconsumed_tail:
+            return []  # more than any dependency list: a decompression bomb
+        doc = json.loads(text)
+    except (ELFError, ValueError, zlib.error, struct.error):
         return []
     found = []
     for item in doc.get("packages", []) if isinstance(doc, dict) else []:
