@@ -23,13 +23,11 @@ from fuzz.targets import TARGETS
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "corpus"
 EXAMPLES = int(os.environ.get("SCRATCHPACK_FUZZ_EXAMPLES", "1000"))
 
-# Crashes found by the fuzzer in code other helpers are rewriting (issue 12): decode-boundary
-# owns model/, hostile-layers owns layers/reader.py. The saved inputs replay as expected
-# failures and the property tests let exceptions raised *there* pass; everything else must
-# hold. Empty these once those fixes are merged: the corpus cases then XPASS to say so.
-PENDING = {
-    "layer": ("scratchpack/layers/reader.py", "tarfile.py"),
-}
+# Targets with a crash whose fix is still pending, by the module it crashes in: its saved
+# inputs replay as expected failures and the property tests let exceptions raised *there*
+# pass; everything else must hold. Empty: the crashers found in model/ and the layer reader
+# (issue 12) are fixed, and their saved inputs replay clean.
+PENDING: dict[str, tuple[str, ...]] = {}
 
 
 def _pending(target: str, exc: BaseException) -> bool:
