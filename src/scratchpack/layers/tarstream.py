@@ -155,6 +155,10 @@ class TarStream:
         self.offset = 0  # bytes of the archive consumed
         self._remaining = 0  # content bytes of the current member not read yet
         self._padding = 0
+        # a file (an archive indexed by offset) skips content by seeking; a layer's stream
+        # (decompressed, verified) cannot seek and is read through
+        seekable = getattr(stream, "seekable", None)
+        self._seekable = bool(callable(seekable) and seekable())
 
     # -- bytes ------------------------------------------------------------------------------
 
@@ -177,6 +181,13 @@ class TarStream:
         return data
 
     def _skip(self, n: int, what: str) -> None:
+        buffered = len(self._buf) - self._pos
+        if self._seekable and n > buffered + _CHUNK:
+            # past the end is not detected here: the caller checks offsets against the size
+            self._stream.seek(n - buffered, 1)
+            self._buf, self._pos = b"", 0
+            self.offset += n
+            return
         while n > 0:
             if self._pos >= len(self._buf) and not self._fill(1):
                 raise FormatError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import posixpath
 import shutil
 import tarfile
@@ -41,76 +42,180 @@ class ArchiveEntry:
     layer_paths: tuple[str, ...]
 
 
-class ArchiveBlobs:
-    """Blobs of one archive, looked up by digest through the paths ``manifest.json`` gives."""
+# A docker save archive holds a handful of members per layer; the index keeps one entry per
+# member, so an archive of millions of (empty) members is refused at this count.
+MAX_MEMBERS = 100_000
+MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+_CHUNK = 1 << 20
 
-    def __init__(self, tar: tarfile.TarFile, where: str) -> None:
-        self._tar = tar
+
+@dataclass(frozen=True)
+class _Member:
+    kind: bytes  # the tar type flag
+    size: int
+    linkname: str
+    offset: int  # of the content in the (uncompressed) archive file
+
+
+class _Region:
+    """``size`` bytes of a file from ``offset``, read with ``pread`` (threads may read several
+    members of one archive at once; nothing shares a file position)."""
+
+    def __init__(self, fd: int, offset: int, size: int, what: str) -> None:
+        self._fd = fd
+        self._position = offset
+        self._left = size
+        self._what = what
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._left if n < 0 else min(n, self._left)
+        if want <= 0:
+            return b""
+        data = os.pread(self._fd, want, self._position)
+        if not data:
+            raise FormatError(f"{self._what}: the archive ends inside this member")
+        self._position += len(data)
+        self._left -= len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Region:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class ArchiveBlobs:
+    """Blobs of one archive, looked up by digest through the paths ``manifest.json`` gives.
+
+    The archive is indexed once with the layer reader's bounded tar parser (not ``tarfile``,
+    which reads a PAX header's whole declared size into memory, keeps every member, and
+    raises ``ValueError`` on sparse members); members are then read by offset.
+    """
+
+    def __init__(self, fd: int, size: int, where: str) -> None:
+        self._fd = fd
         self._where = where
         self._paths: dict[Digest, str] = {}
+        self._members = self._index(fd, size)
+
+    def _index(self, fd: int, size: int) -> dict[str, _Member]:
+        from scratchpack.layers.tarstream import BLOCK, TarStream
+
+        members: dict[str, _Member] = {}
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            stream.seek(0)  # a dup shares the file offset, wherever the opener left it
+            try:
+                for count, member in enumerate(TarStream(stream).members(), 1):
+                    if count > MAX_MEMBERS:
+                        raise FormatError(
+                            f"{self._where}: more than {MAX_MEMBERS} members: not a docker "
+                            "save archive"
+                        )
+                    offset = member.offset + BLOCK
+                    if offset + member.size > size:
+                        raise FormatError(
+                            f"{self._where}: the archive is truncated: {member.name!r} ends past its end"
+                        )
+                    # the last of two members of one name wins, as when tar extracts
+                    members[_normal(member.name)] = _Member(
+                        member.type, member.size, member.linkname, offset
+                    )
+            except FormatError as exc:
+                if str(exc).startswith(self._where):
+                    raise
+                raise FormatError(f"{self._where}: {exc}") from exc
+        return members
 
     def register(self, digest: Digest, path: str) -> None:
         self._paths[digest] = path
 
-    def member(self, path: str) -> tarfile.TarInfo:
-        try:
-            info = self._tar.getmember(path)
-        except KeyError:
-            # manifest.json may name "./x" while the tar says "x", or the reverse.
-            alt = path[2:] if path.startswith("./") else f"./{path}"
-            try:
-                info = self._tar.getmember(alt)
-            except KeyError:
-                raise FormatError(f"{self._where}: {path} is missing from the archive") from None
-        if info.issym() or info.islnk():
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), info.linkname))
-            if info.islnk():
-                target = info.linkname
-            return self.member(target)
-        if not info.isfile():
-            raise FormatError(f"{self._where}: {path} is not a regular file")
+    def _lookup(self, path: str) -> _Member:
+        found = self._members.get(_normal(path))
+        if found is None:
+            raise FormatError(f"{self._where}: {path} is missing from the archive")
+        return found
+
+    def member(self, path: str) -> _Member:
+        """The regular file ``path`` names, following links inside the archive (docker save
+        links a layer shared by two images), a bounded number of times."""
+        wanted = path
+        info = self._lookup(path)
+        for _ in range(MAX_LINK_HOPS):
+            if info.kind == b"1":  # hard link: the name is from the archive's root
+                path = info.linkname
+            elif info.kind == b"2":  # symbolic link: relative to the link's directory
+                path = posixpath.join(posixpath.dirname(_normal(path)), info.linkname)
+            else:
+                break
+            info = self._lookup(path)
+        else:
+            raise FormatError(f"{self._where}: {wanted}: more than {MAX_LINK_HOPS} links (a loop?)")
+        if info.kind not in (b"0", b"\x00", b"7"):
+            raise FormatError(f"{self._where}: {wanted} is not a regular file")
         return info
+
+    def member_size(self, path: str) -> int:
+        return self.member(path).size
+
+    def _open_member(self, path: str) -> BinaryIO:
+        info = self.member(path)
+        return cast(BinaryIO, _Region(self._fd, info.offset, info.size, f"{self._where}:{path}"))
 
     def read_member(self, path: str, limit: int) -> bytes:
         """A JSON member, refused unread (by its tar header's size) above ``limit``."""
         info = self.member(path)
         if info.size > limit:
             raise FormatError(too_large(f"{self._where}: {path}", info.size, limit))
-        handle = self._tar.extractfile(info)
-        assert handle is not None
-        return handle.read(limit + 1)
+        return self._open_member(path).read()
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
         path = self._paths.get(descriptor.digest)
         if path is None:
             raise NotFoundError(f"{self._where}: no blob {descriptor.digest}")
-        info = self.member(path)
-        handle = self._tar.extractfile(info)
-        assert handle is not None
         return cast(
             BinaryIO,
             VerifyingReader(
-                cast(BinaryIO, handle), descriptor.digest, descriptor.size, f"{self._where}:{path}"
+                self._open_member(path), descriptor.digest, descriptor.size, f"{self._where}:{path}"
             ),
         )
 
     def local_path(self, descriptor: Descriptor) -> Path | None:
         return None
 
-    def _open_member(self, path: str) -> BinaryIO:
-        handle = self._tar.extractfile(self.member(path))
-        assert handle is not None
-        return cast(BinaryIO, handle)
-
     def peek(self, path: str) -> bytes:
         return self._open_member(path).read(4)
 
     def hash_member(self, path: str) -> Digest:
-        handle = self._open_member(path)
         hasher = hashlib.sha256()
-        while chunk := handle.read(1 << 20):
+        handle = self._open_member(path)
+        while chunk := handle.read(_CHUNK):
             hasher.update(chunk)
         return Digest("sha256", hasher.hexdigest())
+
+
+def _normal(name: str) -> str:
+    """A member name as a lookup key: ``./a//b``, ``c/../a/b`` and ``a/b`` are one member (the
+    legacy layout links ``<id>/layer.tar`` to ``../<other>/layer.tar``). A name that climbs out
+    of the archive's root keeps a NUL prefix: nothing is ever extracted, it only has to match
+    no ordinary member."""
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return "\x00" + name
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts)
 
 
 def _parse_manifest_json(data: bytes, where: str) -> list[ArchiveEntry]:
@@ -144,17 +249,45 @@ def open_archive(path: Path, reference: Reference | None) -> Iterator[Image]:
         raise ScratchpackError(f"{where}: is a directory, not an archive")
     with ExitStack() as stack:
         try:
-            tar = stack.enter_context(tarfile.open(path, "r:*"))
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise FormatError(f"{where}: not a readable tar archive: {exc}") from exc
-        blobs = ArchiveBlobs(tar, where)
-        try:
-            manifest_json = blobs.read_member("manifest.json", MAX_ARCHIVE_MANIFEST_BYTES)
-            entries = _parse_manifest_json(manifest_json, where)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise FormatError(f"{where}: corrupt archive: {exc}") from exc
+            opened = cast(BinaryIO, stack.enter_context(path.open("rb")))
+        except OSError as exc:
+            raise ScratchpackError(f"{where}: cannot read: {exc.strerror or exc}") from exc
+        handle = _uncompressed(opened, stack, where)
+        blobs = ArchiveBlobs(handle.fileno(), os.fstat(handle.fileno()).st_size, where)
+        manifest_json = blobs.read_member("manifest.json", MAX_ARCHIVE_MANIFEST_BYTES)
+        entries = _parse_manifest_json(manifest_json, where)
         entry = _choose(entries, reference, where)
         yield _image_from_entry(blobs, entry, where)
+
+
+def _uncompressed(handle: BinaryIO, stack: ExitStack, where: str) -> BinaryIO:
+    """The archive itself, or (``docker save | gzip``) its tar decompressed into an unlinked
+    temporary file, as containers/image does: members are read by offset."""
+    head = handle.read(4)
+    handle.seek(0)
+    kind = detect_compression(head)
+    if kind == "none":
+        return handle
+    # closed by the caller's stack, with the archive
+    spool = cast(BinaryIO, stack.enter_context(tempfile.TemporaryFile()))  # noqa: SIM115
+    try:
+        if kind == "gzip":
+            import gzip
+
+            with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                shutil.copyfileobj(stream, spool, _CHUNK)
+        else:
+            import zstandard  # slow to import: only for a zstd archive
+
+            try:
+                reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+                shutil.copyfileobj(reader, spool, _CHUNK)
+            except zstandard.ZstdError as exc:
+                raise FormatError(f"{where}: cannot decompress the archive: {exc}") from exc
+    except (OSError, EOFError) as exc:
+        raise FormatError(f"{where}: cannot decompress the archive: {exc}") from exc
+    spool.flush()
+    return spool
 
 
 def _choose(entries: list[ArchiveEntry], reference: Reference | None, where: str) -> ArchiveEntry:
