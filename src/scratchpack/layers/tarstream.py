@@ -159,6 +159,11 @@ class TarStream:
         # (decompressed, verified) cannot seek and is read through
         seekable = getattr(stream, "seekable", None)
         self._seekable = bool(callable(seekable) and seekable())
+        self._end = 0  # of a seekable stream: its length from where the archive starts
+        if self._seekable:
+            start = stream.tell()
+            self._end = stream.seek(0, 2) - start
+            stream.seek(start)
 
     # -- bytes ------------------------------------------------------------------------------
 
@@ -183,7 +188,11 @@ class TarStream:
     def _skip(self, n: int, what: str) -> None:
         buffered = len(self._buf) - self._pos
         if self._seekable and n > buffered + _CHUNK:
-            # past the end is not detected here: the caller checks offsets against the size
+            if self.offset + n > self._end:
+                raise FormatError(
+                    f"layer tar is truncated: {what} ends at byte {self._end} with "
+                    f"{self.offset + n - self._end} bytes still declared"
+                )
             self._stream.seek(n - buffered, 1)
             self._buf, self._pos = b"", 0
             self.offset += n

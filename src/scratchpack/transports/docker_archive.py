@@ -121,7 +121,8 @@ class ArchiveBlobs:
                     offset = member.offset + BLOCK
                     if offset + member.size > size:
                         raise FormatError(
-                            f"{self._where}: the archive is truncated: {member.name!r} ends past its end"
+                            f"{self._where}: the archive is truncated: {member.name!r} "
+                            "ends past its end"
                         )
                     # the last of two members of one name wins, as when tar extracts
                     members[_normal(member.name)] = _Member(
