@@ -230,6 +230,15 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
+def _joined(parts: list[str], name: str) -> str:
+    return "/".join([*parts, name])
+
+
+def _prefix(parts: list[str]) -> str:
+    """What a directory's children's paths start with."""
+    return "/".join(parts) + "/" if parts else ""
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What a lookup reached: the path (None when nothing is there) and, if nothing, why."""
@@ -275,7 +284,7 @@ class _Nodes(Mapping[str, Node]):
         return (path for path, _ in self._fs.find())
 
     def __len__(self) -> int:
-        return self._fs._tally()[0] + sum(1 for _ in self._fs.find(("dir",)))
+        return self._fs._census()[1] + sum(1 for _ in self._fs.find(("dir",)))
 
     def items(self) -> _Items:
         return _Items(self._fs)
@@ -293,6 +302,7 @@ class FileSystem:
         self._loose: dict[str, int] = {}
         self._lookups: dict[tuple[str, bool], Lookup] = {}
         self._dirs: dict[str, _Dir] = {}  # this layer's parent directories, by path
+        self._counted: tuple[int, int, int] | None = None  # see _census
 
     # -- the component tree -------------------------------------------------------------------
 
@@ -496,6 +506,7 @@ class FileSystem:
         index = len(self.layers)
         summary = LayerSummary(index)
         self._lookups.clear()
+        self._counted = None
         dirs = self._dirs
         dirs.clear()
         loose, seen_once, waste = self._loose, self._seen, self._waste
@@ -640,34 +651,49 @@ class FileSystem:
             target = shown(entry.link)
             report(shown(entry.path), f"hard link to {target}, which no layer has put there (yet)")
 
-    def _settle_all(self) -> int:
-        """Settle every pending observation (every layer is over); the sum of the single
-        observations."""
+    def _census(self) -> tuple[int, int, int]:
+        """One walk once the layers are in (kept until the next layer): every pending
+        observation settled; (the sum of the single observations, the nodes that are not
+        directories, the bytes of the files)."""
+        if self._counted is not None:
+            return self._counted
         single = sum(self._seen.values())
-        for tree, prefix in self._trees():
+        count = total = 0
+        for tree, parts in self._trees():
             children = tree.children
             for name, record in children.items():
                 if isinstance(record, int):
+                    code = record & 0o70
+                    size = record >> 32 & _SIZE_MASK
+                    if not code:
+                        total += size
+                    count += code != 0o10
                     state = record & 7
-                    if state == 0:  # pending, nothing seen before: now seen once
-                        children[name] = record | 1
-                        single += record >> 32 & _SIZE_MASK
+                    if state <= 1:
+                        # seen once, or pending with nothing seen before: one observation of
+                        # its size. A pending one is left so (written back, a million of them
+                        # cost a cache miss each): whoever settles it later counts the same.
+                        single += size
                         continue
                     if not _STATE_PENDING[state]:
-                        if _STATE_SEEN[state] == _SIZE:
-                            single += record >> 32 & _SIZE_MASK
                         continue
+                else:
+                    kind = record.kind
+                    if kind == "file":
+                        total += record.size
+                    count += kind is not None and kind != "dir"
                 e = _entry(record)
                 if e.pending >= 0:
-                    self._settle(e, prefix + name)
+                    self._settle(e, partial(_joined, parts, name))
                     if isinstance(record, int):
                         children[name] = _stored(e)
                 if e.seen >= 0:
                     single += e.seen
-        return single
+        self._counted = single, count, total
+        return self._counted
 
     def efficiency(self) -> Efficiency:
-        single = self._settle_all()
+        single = self._census()[0]
         minimum = single + sum(w.minimum for w in self._waste.values())
         cumulative = single + sum(w.cumulative for w in self._waste.values())
         score = minimum / cumulative if cumulative else 1.0
@@ -686,20 +712,27 @@ class FileSystem:
 
     # -- the final file system ----------------------------------------------------------------
 
-    def _trees(self, under: str = "") -> Iterator[tuple[_Dir, str]]:
+    def _trees(self, under: str = "") -> Iterator[tuple[_Dir, list[str]]]:
         """The directory ``under`` and every directory below it, parents first, each with the
-        prefix of its children's paths ("" or ending in "/")."""
+        components of its path (a list the walk changes as it goes: read it before the next
+        step). No path is built here: a walk of a deep tree that built each directory's
+        would copy its name once per directory below it."""
         start, _ = self._find(under)
         if start is None:
             return
-        stack = [(start, f"{under}/" if under else "")]
+        parts = under.split("/") if under else []
+        base = len(parts)
+        stack: list[tuple[_Dir, int, str]] = [(start, base, "")]
         while stack:
-            tree, prefix = stack.pop()
-            yield tree, prefix
+            tree, depth, name = stack.pop()
+            if depth > base:
+                del parts[depth - 1 :]
+                parts.append(name)
+            yield tree, parts
             if tree.subdirs:
-                for name, record in tree.children.items():
-                    if isinstance(record, _Dir):
-                        stack.append((record, f"{prefix}{name}/"))
+                for child_name, child in tree.children.items():
+                    if isinstance(child, _Dir):
+                        stack.append((child, depth + 1, child_name))
 
     def find(self, kinds: Collection[str] = (), mode: int = 0, under: str = ""
              ) -> Iterator[tuple[str, Node]]:  # fmt: skip
@@ -707,7 +740,8 @@ class FileSystem:
         the ``mode`` bits set (any mode if 0), strictly below the directory ``under``. Packed
         records are tested before any path or :class:`Node` is made."""
         wanted = [not kinds or kind in kinds for kind in _KINDS]
-        for tree, prefix in self._trees(under):
+        for tree, parts in self._trees(under):
+            prefix = None
             for name, record in tree.children.items():
                 if isinstance(record, int):
                     code = record >> 3 & 7
@@ -723,6 +757,8 @@ class FileSystem:
                         continue
                 node = _node(record)
                 assert node is not None
+                if prefix is None:
+                    prefix = _prefix(parts)
                 yield prefix + name, node
 
     def lookup(self, path: str, follow_last: bool = True) -> Lookup:
@@ -777,65 +813,35 @@ class FileSystem:
     def exists(self, path: str) -> bool:
         return self.resolve(path) is not None
 
-    @staticmethod
-    def _file_size(record: _Record) -> int:
-        """The size of a file's record; -1 for anything else."""
-        if isinstance(record, int):
-            return -1 if record & 0o70 else record >> 32 & _SIZE_MASK
-        return record.size if record.kind == "file" else -1
-
     def largest_files(self, limit: int) -> list[tuple[str, Node]]:
-        """The ``limit`` largest files, equal sizes by path. Two walks: the ``limit``-th
-        largest size, then the paths of the files at least that large (of a directory's files
-        of exactly that size, only the ``limit`` first names can make the list)."""
-        top: list[int] = []
-        file_size = self._file_size
-        for tree, _ in self._trees():
-            for record in tree.children.values():
-                size = file_size(record)
-                if size < 0:
-                    continue
-                if len(top) < limit:
-                    heapq.heappush(top, size)
-                elif size > top[0]:
-                    heapq.heapreplace(top, size)
-        if not top:
-            return []
-        least = top[0]
-        found: list[tuple[int, str, _Record]] = []
-        for tree, prefix in self._trees():
+        """The ``limit`` largest files, equal sizes by path, in one walk: of a directory's
+        files only the ``limit`` largest (then first by name) can make the list, and only
+        their paths are made."""
+        found: list[tuple[int, str, _Record]] = []  # (-size, path, record)
+        least = 0  # once ``limit`` files are found, a smaller one cannot make the list
+        for tree, parts in self._trees():
             children = tree.children
-            ties = []
+            here = []
             for name, record in children.items():
-                size = file_size(record)
-                if size > least:
-                    found.append((-size, prefix + name, record))
-                elif size == least:
-                    ties.append(name)
-            if len(ties) > limit:
-                ties = heapq.nsmallest(limit, ties)
-            found += ((-least, prefix + name, children[name]) for name in ties)
+                if isinstance(record, int):
+                    if record & 0o70:
+                        continue
+                    size = record >> 32 & _SIZE_MASK
+                elif record.kind == "file":
+                    size = record.size
+                else:
+                    continue
+                if size >= least:
+                    here.append((-size, name))
+            if not here:
+                continue
+            prefix = _prefix(parts)
+            found += ((s, prefix + n, children[n]) for s, n in heapq.nsmallest(limit, here))
             if len(found) > 4 * limit:
                 found = heapq.nsmallest(limit, found, key=lambda f: (f[0], f[1]))
+                least = -found[-1][0] if len(found) == limit else 0
         best = heapq.nsmallest(limit, found, key=lambda f: (f[0], f[1]))
         return [(path, node) for _, path, record in best if (node := _node(record)) is not None]
-
-    def _tally(self) -> tuple[int, int]:
-        """(nodes that are not directories, bytes of the files), in one walk."""
-        count = total = 0
-        for tree, _ in self._trees():
-            for record in tree.children.values():
-                if isinstance(record, int):
-                    code = record & 0o70
-                    if not code:
-                        total += record >> 32 & _SIZE_MASK
-                    count += code != 0o10
-                    continue
-                kind = record.kind
-                if kind == "file":
-                    total += record.size
-                count += kind is not None and kind != "dir"
-        return count, total
 
     def largest_dirs(self, limit: int) -> list[tuple[str, int, int]]:
         """(directory, bytes below it, files below it), biggest first, the root excluded.
@@ -887,8 +893,8 @@ class FileSystem:
     @property
     def file_count(self) -> int:
         """Nodes that are not directories."""
-        return self._tally()[0]
+        return self._census()[1]
 
     @property
     def total_bytes(self) -> int:
-        return self._tally()[1]
+        return self._census()[2]
