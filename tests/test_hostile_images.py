@@ -278,6 +278,29 @@ def test_big_hostile_inputs_stay_bounded(
     assert run.cpu_s <= budget, (command, name, run.cpu_s, references[name])
 
 
+BYTES_PER_PATH = 160  # 1M distinct files within the 200 MB bound, with the interpreter's ~40
+
+
+def test_memory_per_distinct_path_is_bounded(world: Path, tmp_path: Path) -> None:
+    """The file system model's cost of one more path, from the peak RSS of two fresh audits
+    (100k and 300k distinct empty files; the difference cancels the interpreter's share):
+    at most 160 bytes, so that 1M files audit within the 200 MB bound. A path-keyed node
+    table beside the component tree cost ~350 (1M files: 393 MB)."""
+    rss = {}
+    for count in (100_000, 300_000):
+        case = hostile.Case(f"distinct-{count}", hostile._many_entries(count, True), "clean")
+        image = hostile.write_oci(case, tmp_path / case.name)
+        run = run_measured("audit", image, "--format", "json", cwd=world / "work")
+        assert run.code == 0 and not run.stderr.strip(), (count, run.code, run.stderr)
+        report = json.loads(run.stdout)
+        assert report["size"]["files"] == count
+        assert report["efficiency"]["wasted_bytes"] == 0
+        rss[count] = run.rss_mb
+    per_path = (rss[300_000] - rss[100_000]) * (1 << 20) / 200_000
+    print(f"audit of distinct empty files: {rss} MB peak; {per_path:.0f} bytes a path")
+    assert per_path <= BYTES_PER_PATH, (rss, per_path)
+
+
 def test_a_huge_entrypoint_is_never_copied(world: Path, tmp_path: Path) -> None:
     """A 256 MiB entrypoint (a real static binary, padded): the will-it-start check reads its
     headers from the stream; nothing is spooled to memory or TMPDIR (bytes written by the

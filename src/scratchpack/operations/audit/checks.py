@@ -156,32 +156,34 @@ def package_manager_present(evidence: Evidence, meta: Check) -> Iterator[AuditFi
         )
 
 
-def _sorted_nodes(evidence: Evidence, keep: Callable[[Node], bool]) -> list[tuple[str, Node]]:
-    """The final file system's nodes ``keep`` accepts, by path (filtered before sorting)."""
-    return sorted((p, n) for p, n in evidence.scan.filesystem.nodes.items() if keep(n))
+def _sorted_nodes(
+    evidence: Evidence, kinds: tuple[str, ...], mode: int = 0, under: tuple[str, ...] = ("",)
+) -> list[tuple[str, Node]]:
+    """The final file system's nodes of ``kinds`` with one of the ``mode`` bits (any if 0)
+    below the directories ``under``, by path (``FileSystem.find`` filters before it builds a
+    path: a million files that match nothing cost no million paths)."""
+    fs = evidence.scan.filesystem
+    return sorted(found for directory in under for found in fs.find(kinds, mode, directory))
 
 
 @check("SPI103", Severity.WARNING, "security", "setuid or setgid files", dockle="CIS-DI-0008")
 def setuid_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
     special = stat.S_ISUID | stat.S_ISGID
-    for path, node in _sorted_nodes(evidence, lambda n: n.mode & special != 0):
-        if node.kind == "file" and node.mode & special:
-            bits = "setuid" if node.mode & stat.S_ISUID else "setgid"
-            if node.mode & stat.S_ISUID and node.mode & stat.S_ISGID:
-                bits = "setuid and setgid"
-            yield _finding(
-                meta,
-                f"/{path} is {bits} (mode {stat.S_IMODE(node.mode):04o}): a way to root for "
-                "anyone who can run it; remove the bit (chmod u-s,g-s)",
-                path,
-            )
+    for path, node in _sorted_nodes(evidence, ("file",), special):
+        bits = "setuid" if node.mode & stat.S_ISUID else "setgid"
+        if node.mode & stat.S_ISUID and node.mode & stat.S_ISGID:
+            bits = "setuid and setgid"
+        yield _finding(
+            meta,
+            f"/{path} is {bits} (mode {stat.S_IMODE(node.mode):04o}): a way to root for "
+            "anyone who can run it; remove the bit (chmod u-s,g-s)",
+            path,
+        )
 
 
 @check("SPI104", Severity.WARNING, "security", "World-writable files or directories")
 def world_writable(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
-    for path, node in _sorted_nodes(evidence, lambda n: n.mode & stat.S_IWOTH != 0):
-        if node.kind not in ("file", "dir") or not node.mode & stat.S_IWOTH:
-            continue
+    for path, node in _sorted_nodes(evidence, ("file", "dir"), stat.S_IWOTH):
         if node.kind == "dir" and node.mode & stat.S_ISVTX:
             continue  # a sticky /tmp: users cannot touch each other's files
         yield _finding(
@@ -253,15 +255,13 @@ _CACHES: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
        dockle="DKL-DI-0005")  # fmt: skip
 def package_caches(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
     found: dict[str, list[int]] = {}
-    prefixes = tuple(prefix for _, prefix, _ in _CACHES)
-    for path, node in evidence.scan.filesystem.nodes.items():
-        if node.kind != "file":
-            continue
-        if path.startswith(prefixes):
-            for what, prefix, keep in _CACHES:
-                if path.startswith(prefix) and keep(path):
-                    found.setdefault(what, []).append(node.size)
-        elif path.startswith("home/") and "/.cache/pip/" in path:
+    fs = evidence.scan.filesystem
+    for what, prefix, keep in _CACHES:
+        for path, node in fs.find(("file",), under=prefix.rstrip("/")):
+            if keep(path):
+                found.setdefault(what, []).append(node.size)
+    for path, node in fs.find(("file",), under="home"):
+        if "/.cache/pip/" in path:
             found.setdefault("pip cache", []).append(node.size)
     for what, prefix, _ in _CACHES:
         sizes = found.get(what)
@@ -280,9 +280,7 @@ def writable_config(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
     uid, _ = run_user(evidence)
     if uid in (0, None) or shells(scan) or package_managers(scan):
         return  # root is reported by SPI100; a full OS image writes its /etc by design
-    for path, node in _sorted_nodes(evidence, lambda n: n.kind == "file"):
-        if not path.startswith(("etc/", "app/", "config/")):
-            continue
+    for path, node in _sorted_nodes(evidence, ("file",), under=("etc", "app", "config")):
         writable = (node.uid == uid and node.mode & stat.S_IWUSR) or node.mode & stat.S_IWOTH
         if writable:
             yield _finding(
@@ -322,11 +320,7 @@ def hostile_members(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
 
 @check("SPI111", Severity.WARNING, "security", "Device files in the image")
 def device_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
-    devices = [
-        (path, node.kind)
-        for path, node in evidence.scan.filesystem.nodes.items()
-        if node.kind in ("char", "block")
-    ]
+    devices = [(path, node.kind) for path, node in evidence.scan.filesystem.find(("char", "block"))]
     for path, kind in sorted(devices)[:HOSTILE_SHOWN]:
         yield _finding(meta, f"/{shown(path)} is a {kind} device node", path)
     if len(devices) > HOSTILE_SHOWN:

@@ -157,8 +157,7 @@ def _search_dirs(scan: Scan, needs: StartupNeeds, origin: str, env: list[str]) -
     conf = [scan.config_file("etc/ld.so.conf") or b""]
     conf += [
         scan.config_file(p) or b""
-        for p in sorted(scan.filesystem.nodes)
-        if p.startswith("etc/ld.so.conf.d/")
+        for p in sorted(p for p, _ in scan.filesystem.find(under="etc/ld.so.conf.d"))
     ]
     for raw in conf:
         for line in raw.decode("utf-8", "replace").splitlines():

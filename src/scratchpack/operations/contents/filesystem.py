@@ -1,9 +1,9 @@
 """The image's file system as the layers build it up, and what each layer did to it.
 
-Layers are applied in order to one dictionary of path -> node (the final file system when
-the last layer is in), and each layer is summarised as it goes: files added, changed and
-removed, bytes added. Only metadata is kept: memory grows with the number of files, never with
-their size.
+Layers are applied in order to one tree of path components (the final file system when the
+last layer is in), and each layer is summarised as it goes: files added, changed and removed,
+bytes added. Only metadata is kept: memory grows with the number of files, never with their
+size.
 
 Waste is computed the way dive (github.com/wagoodman/dive, ``filetree/efficiency.go``)
 defines it, so the numbers match what users see there:
@@ -24,18 +24,32 @@ Like dive, the efficiency ignores opaque-directory markers (dive drops them); th
 
 Layers stream through :meth:`FileSystem.apply` entry by entry (no layer is held as a list).
 Whiteouts and opaque markers act on the layers below only, so they delete what lower layers
-put there as they go by, whatever their place in the tar. Every path is linked into a tree of
-path components: the work per entry is linear in its length, and no prefix of a path is ever
-stored as a string of its own (keeping every prefix made a 30,000-component name cost
-1.8 GB). What a layer's tar does that no engine would do (a hard link to a file that is not
-there yet, a member written through a symbolic link) is reported as the entries go by.
+put there as they go by, whatever their place in the tar. What a layer's tar does that no
+engine would do (a hard link to a file that is not there yet, a member written through a
+symbolic link) is reported as the entries go by.
+
+Memory (an image of a million empty files must audit in 200 MB): the component tree is the
+one store. A directory is a :class:`_Dir` holding its own metadata and its children by name;
+every other path is a value in its parent's ``children``, usually one int packing kind, mode,
+owner, size, layer and its waste state (:func:`_pack`; an empty root-owned file of the first
+layer packs into a small int, which Python shares), else an :class:`_Entry`. No full path is
+kept per file, no prefix of a path is ever stored as a string of its own (keeping every prefix
+made a 30,000-component name cost 1.8 GB), and the work per entry is linear in its length.
+A path's observation by its own layer stays *pending* in its record until the layer is over
+(whether it was a leaf of that layer's tree is known only then), and is settled the next time
+a later layer touches the record, or by :meth:`FileSystem.efficiency`. Path-keyed records are
+kept only for paths observed more than once (``_waste``) or deleted after one observation
+(``_seen``), and for a layer's observations of paths the layer itself removed (``_loose``).
+:attr:`FileSystem.nodes` is a read-only mapping over the tree; :meth:`FileSystem.find` walks
+only what a check asks for, testing packed values before it builds any path.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from scratchpack.layers.reader import Kind, LayerEntry, shown
@@ -44,10 +58,13 @@ from scratchpack.layers.reader import Kind, LayerEntry, shown
 Report = Callable[[str, str], None]
 _MAX_HOPS = 40  # symbolic links followed in one lookup, as Linux does
 _MAX_STEPS = 4096  # path components walked in one lookup (links expanded)
+_DIR_CACHE = 1024  # parent directories remembered within a layer (tars list them together)
 
 
 @dataclass(slots=True)
 class Node:
+    """What the final file system holds at a path (a copy: changing it changes nothing)."""
+
     kind: Kind
     size: int
     mode: int
@@ -102,19 +119,124 @@ class Efficiency:
         return self.wasted_bytes / self.user_size if self.user_size else 0.0
 
 
-class _Tree:
-    """A directory of the component tree: its children by name (None for a leaf), and the
-    last layer that put an entry below it (what tells dive's leaves from its directories)."""
+# A path's waste state besides its pending observation (``_Entry.seen``): a size >= 0 is its
+# one settled observation; the others are these.
+_NONE = -1  # not observed (yet)
+_MANY = -2  # observed more than once: the record is in ``FileSystem._waste``
+_UNRESOLVED = -3  # a directory only ever made for what is below it: ``_seen``/``_waste`` tell
 
-    __slots__ = ("children", "stamp")
 
-    def __init__(self) -> None:
-        self.children: dict[str, _Tree | None] = {}
+class _Entry:
+    """A path's record when it does not pack into an int: its node (``kind`` None: there is
+    none), its observation by its own layer still to settle (``pending``: a size, or -1), and
+    its earlier observations (``seen``)."""
+
+    __slots__ = ("gid", "kind", "layer", "link", "mode", "pending", "seen", "size", "uid")
+
+    def __init__(self, kind: Kind | None, size: int, mode: int, uid: int, gid: int, link: str,
+                 layer: int, pending: int, seen: int) -> None:  # fmt: skip
+        self.kind, self.size, self.mode, self.uid, self.gid = kind, size, mode, uid, gid
+        self.link, self.layer, self.pending, self.seen = link, layer, pending, seen
+
+
+class _Dir(_Entry):
+    """A directory of the component tree: its own record, its children by name, and the last
+    layer that put an entry below it (what tells dive's leaves from its directories)."""
+
+    __slots__ = ("children", "stamp", "subdirs")
+
+    def __init__(self, e: _Entry | None = None) -> None:
+        if e is None:
+            super().__init__(None, 0, 0, 0, 0, "", -1, -1, _UNRESOLVED)
+        else:
+            super().__init__(e.kind, e.size, e.mode, e.uid, e.gid, e.link, e.layer, e.pending,
+                             e.seen)  # fmt: skip
+        self.children: dict[str, _Record] = {}
         self.stamp = -1
+        self.subdirs = 0  # how many of the children are directories (walks skip the others)
+
+
+_Record = int | _Entry
+
+# The packed record (see _pack): bits 0-2 state, 3-5 kind, 6-21 mode XOR the kind's usual
+# permissions, 22-31 layer, 32-71 size, 72-92 uid, 93- gid.
+_KINDS: tuple[Kind, ...] = ("file", "dir", "symlink", "hardlink", "char", "block", "fifo")
+_CODES: dict[str, int] = {kind: code for code, kind in enumerate(_KINDS)}
+_PERMS = (0o644, 0o755, 0o777, 0o644, 0o644, 0o644, 0o644)
+_SIZE_MASK = (1 << 40) - 1
+_SIZE = -10  # in _STATE_SEEN: "the record's own size"
+# state -> (pending is the size, seen)
+_STATE_PENDING = (True, False, False, False, True, True)
+_STATE_SEEN = (_NONE, _SIZE, _NONE, _MANY, _MANY, _SIZE)
+_STATES = {(p, s): n for n, (p, s) in enumerate(zip(_STATE_PENDING, _STATE_SEEN, strict=True))}
+
+
+def _pack(kind: Kind, size: int, mode: int, uid: int, gid: int, link: str, layer: int,
+          pending: int, seen: int) -> _Record:  # fmt: skip
+    """One int when the record fits (no link, small numbers, pending and seen either nothing
+    or the size): 28-36 bytes instead of an object of 104, and for an empty root-owned file
+    of the first layer a small int Python shares; else an :class:`_Entry`."""
+    code = _CODES[kind]
+    permissions = mode ^ _PERMS[code]
+    fits = not link and not (permissions >> 16 | size >> 40 | uid >> 21 | gid >> 21 | layer >> 10)
+    state = _STATES.get((pending == size, _SIZE if seen == size else seen)) if fits else None
+    if state is None or pending not in (size, -1):
+        return _Entry(kind, size, mode, uid, gid, link, layer, pending, seen)
+    return (
+        (((gid << 21 | uid) << 40 | size) << 10 | layer) << 22
+        | permissions << 6
+        | code << 3
+        | state
+    )
+
+
+def _unpack(value: int) -> _Entry:
+    code = value >> 3 & 7
+    state = value & 7
+    size = value >> 32 & _SIZE_MASK
+    seen = _STATE_SEEN[state]
+    return _Entry(_KINDS[code], size, (value >> 6 & 0xFFFF) ^ _PERMS[code], value >> 72 & 0x1FFFFF,
+                  value >> 93, "", value >> 22 & 0x3FF, size if _STATE_PENDING[state] else -1,
+                  size if seen == _SIZE else seen)  # fmt: skip
+
+
+def _entry(record: _Record) -> _Entry:
+    return _unpack(record) if isinstance(record, int) else record
+
+
+def _stored(e: _Entry) -> _Record:
+    """What goes into the parent's ``children`` for ``e`` (a directory stays its object)."""
+    if isinstance(e, _Dir) or e.kind is None:
+        return e
+    return _pack(e.kind, e.size, e.mode, e.uid, e.gid, e.link, e.layer, e.pending, e.seen)
+
+
+def _kind_of(record: _Record | None) -> Kind | None:
+    if record is None:
+        return None
+    if isinstance(record, int):
+        return _KINDS[record >> 3 & 7]
+    return record.kind
+
+
+def _node(record: _Record) -> Node | None:
+    e = _entry(record)
+    if e.kind is None:
+        return None
+    return Node(e.kind, e.size, e.mode, e.uid, e.gid, e.link, e.layer)
 
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
+
+
+def _joined(parts: list[str], name: str) -> str:
+    return "/".join([*parts, name])
+
+
+def _prefix(parts: list[str]) -> str:
+    """What a directory's children's paths start with."""
+    return "/".join(parts) + "/" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -125,93 +247,251 @@ class Lookup:
     why: str = ""
 
 
-@dataclass
+class _Items(ItemsView[str, Node]):
+    def __init__(self, fs: FileSystem) -> None:
+        super().__init__(fs.nodes)
+        self._fs = fs
+
+    def __iter__(self) -> Iterator[tuple[str, Node]]:
+        return self._fs.find()
+
+
+class _Nodes(Mapping[str, Node]):
+    """The final file system, path -> :class:`Node`, read from the tree (nothing is copied;
+    iteration walks it, in the same order every time for the same layers)."""
+
+    def __init__(self, fs: FileSystem) -> None:
+        self._fs = fs
+
+    def _at(self, path: str) -> Node | None:
+        record = self._fs._record(path)
+        return None if record is None else _node(record)
+
+    def __getitem__(self, path: str) -> Node:
+        node = self._at(path)
+        if node is None:
+            raise KeyError(path)
+        return node
+
+    def get(self, path: str, default: Any = None) -> Any:
+        node = self._at(path)
+        return default if node is None else node
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and _kind_of(self._fs._record(path)) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, _ in self._fs.find())
+
+    def __len__(self) -> int:
+        return self._fs._census()[1] + sum(1 for _ in self._fs.find(("dir",)))
+
+    def items(self) -> _Items:
+        return _Items(self._fs)
+
+
 class FileSystem:
-    nodes: dict[str, Node] = field(default_factory=dict)
-    layers: list[LayerSummary] = field(default_factory=list)
-    _root: _Tree = field(default_factory=_Tree)
-    # dive's observations: the size of a path seen once, and the paths seen more than once
-    _seen: dict[str, int] = field(default_factory=dict)
-    _waste: dict[str, _PathWaste] = field(default_factory=dict)
-    _lookups: dict[tuple[str, bool], Lookup] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.layers: list[LayerSummary] = []
+        self.nodes: Mapping[str, Node] = _Nodes(self)
+        self._root = _Dir()
+        # path-keyed waste records: paths observed more than once; paths observed once that
+        # have no record any more; this layer's observations of paths it removed itself
+        self._waste: dict[str, _PathWaste] = {}
+        self._seen: dict[str, int] = {}
+        self._loose: dict[str, int] = {}
+        self._lookups: dict[tuple[str, bool], Lookup] = {}
+        self._dirs: dict[str, _Dir] = {}  # this layer's parent directories, by path
+        self._counted: tuple[int, int, int] | None = None  # see _census
 
     # -- the component tree -------------------------------------------------------------------
 
-    def _mark(self, directory: str, index: int) -> _Tree:
-        """The tree node of ``directory`` (made if missing), it and its ancestors marked as
+    def _find(self, path: str) -> tuple[_Dir | None, bool]:
+        """The directory at ``path`` (None if something else is there) and whether there is
+        anything at ``path`` in the tree."""
+        tree = self._root
+        if not path:
+            return tree, True
+        parts = path.split("/")
+        last = len(parts) - 1
+        for depth, part in enumerate(parts):
+            child = tree.children.get(part)
+            if child is None:
+                return None, False
+            if not isinstance(child, _Dir):
+                return None, depth == last
+            tree = child
+        return tree, True
+
+    def _parent(self, path: str) -> tuple[_Dir, str] | None:
+        """The directory that holds (or would hold) ``path``, and its name there."""
+        parent, _, name = path.rpartition("/")
+        tree = self._root
+        if parent:
+            for part in parent.split("/"):
+                child = tree.children.get(part)
+                if not isinstance(child, _Dir):
+                    return None
+                tree = child
+        return tree, name
+
+    def _record(self, path: str) -> _Record | None:
+        found = self._parent(path)
+        return None if found is None else found[0].children.get(found[1])
+
+    def _mark(self, directory: str, index: int) -> _Dir:
+        """The directory ``directory`` (made if missing), it and its ancestors marked as
         holding something of layer ``index``."""
         tree = self._root
         tree.stamp = index
-        if directory:
-            for part in directory.split("/"):
-                child = tree.children.get(part)
-                if child is None:
-                    child = tree.children[part] = _Tree()
-                child.stamp = index
-                tree = child
+        if not directory:
+            return tree
+        parts = directory.split("/")
+        for depth, part in enumerate(parts):
+            children = tree.children
+            child = children.get(part)
+            if not isinstance(child, _Dir):
+                e = None if child is None else _entry(child)
+                if e is not None and e.pending >= 0 and e.layer < index:
+                    self._settle(e, partial("/".join, parts[: depth + 1]))
+                made = children[part] = _Dir(e)
+                tree.subdirs += 1
+            else:
+                made = child
+                if made.stamp != index and made.pending >= 0 and made.layer < index:
+                    self._settle(made, partial("/".join, parts[: depth + 1]))
+            made.stamp = index
+            tree = made
         return tree
 
-    def _find(self, path: str) -> tuple[_Tree | None, bool]:
-        """The tree node of ``path`` (None for a leaf) and whether the path is in the tree."""
-        tree: _Tree | None = self._root
-        if not path:
-            return tree, True
-        for part in path.split("/"):
-            if tree is None or part not in tree.children:
-                return None, False
-            tree = tree.children[part]
-        return tree, True
+    # -- waste --------------------------------------------------------------------------------
 
-    def _drop(self, path: str, below: int | None) -> Node | None:
-        """Remove the node at ``path`` if a layer before ``below`` (or any) put it there."""
-        node = self.nodes.get(path)
-        if node is None or (below is not None and node.layer >= below):
+    def _settle(self, e: _Entry, path: str | Callable[[], str]) -> None:
+        """Settle the observation of ``e`` by its layer, that layer being over: it counts if
+        the path was a leaf of that layer's tree."""
+        if e.pending >= 0:
+            if not (isinstance(e, _Dir) and e.stamp == e.layer):
+                self._observe(e, e.pending, path)
+            e.pending = -1
+
+    def _observe(self, e: _Entry, size: int, path: str | Callable[[], str]) -> None:
+        """One more observation of the path of ``e`` (made only if the record goes to
+        ``_waste``: a directory's path is not built for nothing)."""
+        seen = e.seen
+        if seen == _NONE:
+            e.seen = size
+            return
+        key = path if isinstance(path, str) else path()
+        if seen >= 0:
+            self._waste[key] = _PathWaste(seen + size, min(seen, size), 2)
+            e.seen = _MANY
+        else:
+            self._waste[key].observe(size)
+
+    def _observe_path(self, path: str, size: int) -> None:
+        """An observation of a path no record holds."""
+        waste = self._waste.get(path)
+        if waste is not None:
+            waste.observe(size)
+        elif path in self._seen:
+            first = self._seen.pop(path)
+            self._waste[path] = _PathWaste(first + size, min(first, size), 2)
+        else:
+            self._seen[path] = size
+
+    def _resolve(self, path: str) -> int:
+        """The waste state of a path getting a record, taken from the path-keyed records."""
+        if not (self._seen or self._waste):
+            return _NONE
+        if path in self._waste:
+            return _MANY
+        return self._seen.pop(path, _NONE)
+
+    def _forget(self, path: str, e: _Entry) -> None:
+        """``e`` leaves the tree: its one observation, if any, goes to the path-keyed records."""
+        if e.seen >= 0:
+            self._seen[path] = e.seen
+
+    # -- deleting -----------------------------------------------------------------------------
+
+    def _drop(self, children: dict[str, _Record], name: str, path: str, below: int | None,
+              index: int) -> int | None:  # fmt: skip
+        """Remove the node at ``path`` if a layer before ``below`` (or any) put it there; its
+        size, or None."""
+        e = _entry(children[name])
+        if e.kind is None or (below is not None and e.layer >= below):
             return None
-        del self.nodes[path]
-        return node
+        if e.pending >= 0 and e.layer == index:
+            self._loose[path] = e.pending  # this layer saw it: that still counts
+            e.pending = -1
+        else:
+            self._settle(e, path)
+        size = e.size
+        if isinstance(e, _Dir):
+            e.kind, e.link, e.size = None, "", 0
+        else:
+            del children[name]
+            self._forget(path, e)
+        return size
 
-    def _purge(self, prefix: str, tree: _Tree, below: int | None) -> tuple[int, int]:
+    def _purge(self, prefix: str, tree: _Dir, below: int | None, index: int) -> tuple[int, int]:
         """Remove the nodes under ``tree`` (those of layers before ``below``, or all), and the
         branches left empty; (how many, their bytes)."""
         count = size = 0
-        for name, child in list(tree.children.items()):
+        children = tree.children
+        for name in list(children):
             path = _join(prefix, name)
-            dropped = self._drop(path, below)
+            dropped = self._drop(children, name, path, below, index)
             if dropped is not None:
                 count += 1
-                size += dropped.size
-            empty = True
-            if child is not None:
-                removed = self._purge(path, child, below)
-                count += removed[0]
-                size += removed[1]
-                empty = not child.children
-            if empty:
-                if path in self.nodes:
-                    tree.children[name] = None
-                else:
-                    del tree.children[name]
+                size += dropped
+            child = children.get(name)
+            if not isinstance(child, _Dir):
+                continue
+            removed = self._purge(path, child, below, index)
+            count += removed[0]
+            size += removed[1]
+            if not child.children:
+                self._empty(tree, name, child, path)
         return count, size
 
-    def _delete(self, path: str, below: int | None, keep_self: bool) -> tuple[int, int]:
+    def _empty(self, parent: _Dir, name: str, tree: _Dir, path: str) -> None:
+        """A directory left with nothing below: a leaf if it has a node, else gone."""
+        parent.subdirs -= 1
+        if tree.kind is None:
+            del parent.children[name]
+            self._forget(path, tree)
+            return
+        # (its node survived the purge, so it is of this layer: its observation is settled
+        # when the layer is over, as a leaf's)
+        leaf = _Entry(tree.kind, tree.size, tree.mode, tree.uid, tree.gid, tree.link,
+                      tree.layer, tree.pending, tree.seen)  # fmt: skip
+        parent.children[name] = _stored(leaf)
+
+    def _delete(self, path: str, below: int | None, keep_self: bool, index: int) -> tuple[int, int]:
         """Remove ``path`` (unless ``keep_self``) and what is under it; (how many, bytes)."""
+        self._dirs.clear()
         tree, exists = self._find(path)
         if not exists:
             return 0, 0
         count = size = 0
         if tree is not None:
-            count, size = self._purge(path, tree, below)
+            count, size = self._purge(path, tree, below, index)
         if keep_self or not path:
             return count, size
-        dropped = self._drop(path, below)
+        found = self._parent(path)
+        if found is None:
+            return count, size
+        parent, name = found
+        dropped = self._drop(parent.children, name, path, below, index)
         if dropped is not None:
             count += 1
-            size += dropped.size
-        if path not in self.nodes and (tree is None or not tree.children):
-            parent_path, _, name = path.rpartition("/")
-            parent, _ = self._find(parent_path)
-            if parent is not None:
-                parent.children.pop(name, None)
+            size += dropped
+        record = parent.children.get(name)
+        if isinstance(record, _Dir) and record.kind is None and not record.children:
+            parent.subdirs -= 1
+            del parent.children[name]
+            self._forget(path, record)
         return count, size
 
     def _is_directory(self, path: str) -> bool:
@@ -226,77 +506,194 @@ class FileSystem:
         index = len(self.layers)
         summary = LayerSummary(index)
         self._lookups.clear()
-        # this layer's entries as dive sees them: path -> the size of its last payload
-        observed: dict[str, int] = {}
-        nodes = self.nodes
-        count = content = added = changed = added_bytes = 0
+        self._counted = None
+        dirs = self._dirs
+        dirs.clear()
+        loose, seen_once, waste = self._loose, self._seen, self._waste
+        packable = index < 1024
+        count = content = added = added_bytes = 0
         for entry in entries:
             count += 1
-            content += entry.size
+            size = entry.size
+            content += size
             path, kind = entry.path, entry.kind
             if kind in ("whiteout", "opaque"):
-                old = nodes.get(path)
-                removed, removed_bytes = self._delete(path, index, keep_self=kind == "opaque")
-                summary.removed += removed
-                summary.removed_bytes += removed_bytes
-                if kind == "whiteout":
-                    # a whiteout of a directory weighs what the layers below held under it
-                    lower_dir = old is not None and old.kind == "dir" and old.layer < index
-                    observed[path] = removed_bytes if lower_dir else 0
-                    self._mark(path.rpartition("/")[0], index)  # its parents are dive's
+                self._whiteout(entry, index, summary)
                 continue
-            old = nodes.get(path)
-            if old is not None and old.layer == index:
-                pass  # listed twice in one tar: the last one wins, counted once
-            elif old is None:
-                added += 1
-            else:
-                changed += 1
-            if kind == "file" and (old is None or old.layer != index):
-                added_bytes += entry.size
-            if old is not None and old.kind == "dir" and kind != "dir":
-                self._delete(path, None, keep_self=True)
             parent, _, name = path.rpartition("/")
-            if report is not None:
-                self._check(entry, parent, report)
-            self._mark(parent, index).children.setdefault(name, None)
-            nodes[path] = Node(kind, entry.size, entry.mode, entry.uid, entry.gid, entry.link,
-                               index)  # fmt: skip
-            observed[path] = entry.size
+            tree = dirs.get(parent)
+            if tree is None:
+                tree = self._mark(parent, index)
+                if len(dirs) >= _DIR_CACHE:
+                    dirs.clear()
+                dirs[parent] = tree
+            children = tree.children
+            old = children.get(name)
+            if old is None:  # the common case, made fast: a path new to the tree
+                added += 1
+                if kind == "file":
+                    added_bytes += size
+                if report is not None and (kind == "hardlink" or tree.kind == "symlink"):
+                    self._check(entry, tree, parent, report)
+                if loose:
+                    loose.pop(path, None)  # this entry is the layer's last word on the path
+                seen = self._resolve(path) if seen_once or waste else _NONE
+            elif isinstance(old, int) and old >> 22 & 0x3FF == index:
+                # listed twice in one tar: the last one wins, counted once; what was seen
+                # before this layer stays
+                if report is not None and (kind == "hardlink" or tree.kind == "symlink"):
+                    self._check(entry, tree, parent, report)
+                if loose:
+                    loose.pop(path, None)
+                seen = _STATE_SEEN[old & 7]
+                if seen == _SIZE:
+                    seen = old >> 32 & _SIZE_MASK
+            else:
+                self._replace(entry, tree, old, index, summary, report)
+                continue
+            mode, uid, gid, link = entry.mode, entry.uid, entry.gid, entry.link
+            code = _CODES[kind]
+            permissions = mode ^ _PERMS[code]
+            if (
+                seen == _NONE
+                and packable
+                and not link
+                and not (permissions >> 16 | size >> 40 | uid >> 21 | gid >> 21)
+            ):
+                # _pack's layout, state 0: pending, nothing seen before
+                children[name] = ((((gid << 21 | uid) << 40 | size) << 10 | index) << 22
+                                  | permissions << 6 | code << 3)  # fmt: skip
+            else:
+                children[name] = _pack(kind, size, mode, uid, gid, link, index, size, seen)
         summary.entries, summary.content_size = count, content
-        summary.added, summary.changed, summary.added_bytes = added, changed, added_bytes
-        self._observe_waste(observed, index)
+        summary.added += added
+        summary.added_bytes += added_bytes
+        self._settle_loose(index)
         self.layers.append(summary)
         return summary
 
-    def _check(self, entry: LayerEntry, parent: str, report: Report) -> None:
-        above = self.nodes.get(parent) if parent else None
-        if above is not None and above.kind == "symlink":
-            via = f"/{shown(parent)} -> {shown(above.link)}"
+    def _replace(self, entry: LayerEntry, tree: _Dir, old: _Record, index: int,
+                 summary: LayerSummary, report: Report | None) -> None:  # fmt: skip
+        """An entry for a path the tree has a record of (other than a packed one of this
+        layer)."""
+        path, kind, size = entry.path, entry.kind, entry.size
+        e = _entry(old)
+        if e.kind is None:
+            summary.added += 1
+        elif e.layer != index:
+            summary.changed += 1
+        if kind == "file" and (e.kind is None or e.layer != index):
+            summary.added_bytes += size
+        if e.kind == "dir" and kind != "dir" and isinstance(old, _Dir):
+            self._delete(path, None, True, index)
+        if report is not None and (kind == "hardlink" or tree.kind == "symlink"):
+            self._check(entry, tree, path.rpartition("/")[0], report)
+        self._loose.pop(path, None)  # this entry is the layer's last word on the path
+        if e.kind is None:
+            seen = self._resolve(path) if e.seen == _UNRESOLVED else e.seen
+        else:
+            if e.layer != index:
+                self._settle(e, path)
+            seen = e.seen  # (listed twice in one tar: the last one wins, counted once)
+        if isinstance(old, _Dir):
+            e.kind, e.size, e.mode, e.uid, e.gid = kind, size, entry.mode, entry.uid, entry.gid
+            e.link, e.layer, e.pending, e.seen = entry.link, index, size, seen
+        else:
+            tree.children[path.rpartition("/")[2]] = _pack(
+                kind, size, entry.mode, entry.uid, entry.gid, entry.link, index, size, seen
+            )
+
+    def _whiteout(self, entry: LayerEntry, index: int, summary: LayerSummary) -> None:
+        path = entry.path
+        record = self._record(path)
+        old = None if record is None else _entry(record)
+        lower_dir = old is not None and old.kind == "dir" and old.layer < index
+        removed, removed_bytes = self._delete(path, index, entry.kind == "opaque", index)
+        summary.removed += removed
+        summary.removed_bytes += removed_bytes
+        if entry.kind == "opaque":
+            return  # dive drops opaque markers: no observation
+        found = self._parent(path)
+        record = None if found is None else found[0].children.get(found[1])
+        if found is not None and record is not None:
+            e = _entry(record)
+            if e.kind is not None and e.layer == index and e.pending >= 0:
+                e.pending = -1  # the whiteout is the layer's last word on the path
+                found[0].children[found[1]] = _stored(e)
+        # a whiteout of a directory weighs what the layers below held under it
+        self._loose[path] = removed_bytes if lower_dir else 0
+        self._mark(path.rpartition("/")[0], index)  # its parents are dive's
+
+    def _settle_loose(self, index: int) -> None:
+        """The layer's observations of paths it left without a record of theirs."""
+        for path, size in self._loose.items():
+            if not path:
+                continue
+            found = self._parent(path)
+            record = None if found is None else found[0].children.get(found[1])
+            if found is None or record is None:
+                self._observe_path(path, size)
+                continue
+            if isinstance(record, _Dir) and record.stamp == index:
+                continue  # something of this layer is below it: a directory in dive's tree
+            e = _entry(record)
+            if e.seen == _UNRESOLVED:
+                e.seen = self._resolve(path)
+            self._observe(e, size, path)
+            found[0].children[found[1]] = _stored(e)
+        self._loose.clear()
+
+    def _check(self, entry: LayerEntry, parent_dir: _Dir, parent: str, report: Report) -> None:
+        if parent and parent_dir.kind == "symlink":
+            via = f"/{shown(parent)} -> {shown(parent_dir.link)}"
             report(shown(entry.path), f"written through the symlink {via}")
         if entry.kind == "hardlink" and entry.link not in self.nodes:
             target = shown(entry.link)
             report(shown(entry.path), f"hard link to {target}, which no layer has put there (yet)")
 
-    def _observe_waste(self, observed: dict[str, int], index: int) -> None:
-        """One observation per leaf of this layer's tree (see the module docstring)."""
-        for path, size in observed.items():
-            if not path:
-                continue
-            tree, _ = self._find(path)
-            if tree is not None and tree.stamp == index:
-                continue  # something of this layer is below it: a directory in dive's tree
-            waste = self._waste.get(path)
-            if waste is not None:
-                waste.observe(size)
-            elif path in self._seen:
-                first = self._seen.pop(path)
-                self._waste[path] = _PathWaste(first + size, min(first, size), 2)
-            else:
-                self._seen[path] = size
+    def _census(self) -> tuple[int, int, int]:
+        """One walk once the layers are in (kept until the next layer): every pending
+        observation settled; (the sum of the single observations, the nodes that are not
+        directories, the bytes of the files)."""
+        if self._counted is not None:
+            return self._counted
+        single = sum(self._seen.values())
+        count = total = 0
+        for tree, parts in self._trees():
+            children = tree.children
+            for name, record in children.items():
+                if isinstance(record, int):
+                    code = record & 0o70
+                    size = record >> 32 & _SIZE_MASK
+                    if not code:
+                        total += size
+                    count += code != 0o10
+                    state = record & 7
+                    if state <= 1:
+                        # seen once, or pending with nothing seen before: one observation of
+                        # its size. A pending one is left so (written back, a million of them
+                        # cost a cache miss each): whoever settles it later counts the same.
+                        single += size
+                        continue
+                    if not _STATE_PENDING[state]:
+                        continue
+                else:
+                    kind = record.kind
+                    if kind == "file":
+                        total += record.size
+                    count += kind is not None and kind != "dir"
+                e = _entry(record)
+                if e.pending >= 0:
+                    self._settle(e, partial(_joined, parts, name))
+                    if isinstance(record, int):
+                        children[name] = _stored(e)
+                if e.seen >= 0:
+                    single += e.seen
+        self._counted = single, count, total
+        return self._counted
 
     def efficiency(self) -> Efficiency:
-        single = sum(self._seen.values())
+        single = self._census()[0]
         minimum = single + sum(w.minimum for w in self._waste.values())
         cumulative = single + sum(w.cumulative for w in self._waste.values())
         score = minimum / cumulative if cumulative else 1.0
@@ -315,6 +712,55 @@ class FileSystem:
 
     # -- the final file system ----------------------------------------------------------------
 
+    def _trees(self, under: str = "") -> Iterator[tuple[_Dir, list[str]]]:
+        """The directory ``under`` and every directory below it, parents first, each with the
+        components of its path (a list the walk changes as it goes: read it before the next
+        step). No path is built here: a walk of a deep tree that built each directory's
+        would copy its name once per directory below it."""
+        start, _ = self._find(under)
+        if start is None:
+            return
+        parts = under.split("/") if under else []
+        base = len(parts)
+        stack: list[tuple[_Dir, int, str]] = [(start, base, "")]
+        while stack:
+            tree, depth, name = stack.pop()
+            if depth > base:
+                del parts[depth - 1 :]
+                parts.append(name)
+            yield tree, parts
+            if tree.subdirs:
+                for child_name, child in tree.children.items():
+                    if isinstance(child, _Dir):
+                        stack.append((child, depth + 1, child_name))
+
+    def find(self, kinds: Collection[str] = (), mode: int = 0, under: str = ""
+             ) -> Iterator[tuple[str, Node]]:  # fmt: skip
+        """(path, node) of the nodes of one of ``kinds`` (any kind if empty) that have one of
+        the ``mode`` bits set (any mode if 0), strictly below the directory ``under``. Packed
+        records are tested before any path or :class:`Node` is made."""
+        wanted = [not kinds or kind in kinds for kind in _KINDS]
+        for tree, parts in self._trees(under):
+            prefix = None
+            for name, record in tree.children.items():
+                if isinstance(record, int):
+                    code = record >> 3 & 7
+                    if not wanted[code]:
+                        continue
+                    if mode and not ((record >> 6 & 0xFFFF) ^ _PERMS[code]) & mode:
+                        continue
+                else:
+                    kind = record.kind
+                    if kind is None or (kinds and kind not in kinds):
+                        continue
+                    if mode and not record.mode & mode:
+                        continue
+                node = _node(record)
+                assert node is not None
+                if prefix is None:
+                    prefix = _prefix(parts)
+                yield prefix + name, node
+
     def lookup(self, path: str, follow_last: bool = True) -> Lookup:
         """Follow ``path`` as the kernel would: symbolic links relative and absolute, in any
         component, at most 40 of them, ``..`` stopping at the root."""
@@ -328,6 +774,7 @@ class FileSystem:
         pending = [p for p in reversed(path.split("/")) if p not in ("", ".")]
         done: list[str] = []  # the full path of each component reached so far
         hops = steps = 0
+        nodes = self.nodes
         while pending:
             steps += 1
             if steps > _MAX_STEPS:
@@ -338,7 +785,7 @@ class FileSystem:
                     done.pop()
                 continue
             current = _join(done[-1], part) if done else part
-            node = self.nodes.get(current)
+            node = nodes.get(current)
             if node is None:
                 if pending and self._is_directory(current):
                     done.append(current)  # a directory no tar entry named
@@ -352,7 +799,7 @@ class FileSystem:
                     done = []
                 pending.extend(p for p in reversed(node.link.split("/")) if p not in ("", "."))
                 continue
-            if node.kind == "hardlink" and not pending and node.link in self.nodes:
+            if node.kind == "hardlink" and not pending and node.link in nodes:
                 current = node.link
             done.append(current)
         if not done:
@@ -367,17 +814,42 @@ class FileSystem:
         return self.resolve(path) is not None
 
     def largest_files(self, limit: int) -> list[tuple[str, Node]]:
-        files = ((p, n) for p, n in self.nodes.items() if n.kind == "file")
-        return heapq.nsmallest(limit, files, key=lambda item: (-item[1].size, item[0]))
+        """The ``limit`` largest files, equal sizes by path, in one walk: of a directory's
+        files only the ``limit`` largest (then first by name) can make the list, and only
+        their paths are made."""
+        found: list[tuple[int, str, _Record]] = []  # (-size, path, record)
+        least = 0  # once ``limit`` files are found, a smaller one cannot make the list
+        for tree, parts in self._trees():
+            children = tree.children
+            here = []
+            for name, record in children.items():
+                if isinstance(record, int):
+                    if record & 0o70:
+                        continue
+                    size = record >> 32 & _SIZE_MASK
+                elif record.kind == "file":
+                    size = record.size
+                else:
+                    continue
+                if size >= least:
+                    here.append((-size, name))
+            if not here:
+                continue
+            prefix = _prefix(parts)
+            found += ((s, prefix + n, children[n]) for s, n in heapq.nsmallest(limit, here))
+            if len(found) > 4 * limit:
+                found = heapq.nsmallest(limit, found, key=lambda f: (f[0], f[1]))
+                least = -found[-1][0] if len(found) == limit else 0
+        best = heapq.nsmallest(limit, found, key=lambda f: (f[0], f[1]))
+        return [(path, node) for _, path, record in best if (node := _node(record)) is not None]
 
     def largest_dirs(self, limit: int) -> list[tuple[str, int, int]]:
         """(directory, bytes below it, files below it), biggest first, the root excluded.
 
         One walk of the component tree, children in name order, keeps the top ``limit``
-        (equal sizes: the first in that walk). Only the paths of files are built (each once,
-        as long as the path itself) and of the directories that make the list, so time and
-        memory stay linear however deep the tree. (A file that has entries below it, which
-        only a broken tar makes, is not counted.)"""
+        (equal sizes: the first in that walk). Only the paths of the directories that make the
+        list are built, so time and memory stay linear however deep the tree. (A file that
+        has entries below it, which only a broken tar makes, is not counted.)"""
         best: list[tuple[int, int, int, tuple[str, ...]]] = []  # (bytes, -order, files, parts)
         order = 0
         parts: list[str] = []  # the components of the directory being walked
@@ -390,13 +862,16 @@ class FileSystem:
                 name = names[frame[2]]
                 frame[2] += 1
                 child = frame[0].children[name]
-                if child is not None:
+                if isinstance(child, _Dir):
                     parts.append(name)
                     stack.append([child, sorted(child.children), 0, 0, 0])
                     continue
-                node = self.nodes.get("/".join([*parts, name]))
-                if node is not None and node.kind == "file":
-                    frame[3] += node.size
+                if isinstance(child, int):
+                    if not child & 0o70:
+                        frame[3] += child >> 32 & _SIZE_MASK
+                        frame[4] += 1
+                elif child.kind == "file":
+                    frame[3] += child.size
                     frame[4] += 1
                 continue
             stack.pop()
@@ -417,8 +892,9 @@ class FileSystem:
 
     @property
     def file_count(self) -> int:
-        return sum(1 for n in self.nodes.values() if n.kind != "dir")
+        """Nodes that are not directories."""
+        return self._census()[1]
 
     @property
     def total_bytes(self) -> int:
-        return sum(n.size for n in self.nodes.values() if n.kind == "file")
+        return self._census()[2]
