@@ -90,6 +90,11 @@ class VerifyingReader:
     def readable(self) -> bool:
         return True
 
+    def proves(self, digest: Digest, size: int | None) -> bool:
+        """Whether reading this stream to its end checks exactly ``digest`` and ``size``: a
+        sink handed such a stream need not hash the same bytes a second time."""
+        return self._digest == digest and self._size == size and self._count == 0
+
     def close(self) -> None:
         self._stream.close()
 

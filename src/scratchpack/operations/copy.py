@@ -79,6 +79,11 @@ class CountingReader:
     def readable(self) -> bool:
         return True
 
+    def proves(self, digest: Digest, size: int | None) -> bool:
+        """Forwarded: counting changes no byte (see ``VerifyingReader.proves``)."""
+        proves = getattr(self._stream, "proves", None)
+        return bool(callable(proves) and proves(digest, size) is True)
+
     def close(self) -> None:
         self._stream.close()
 

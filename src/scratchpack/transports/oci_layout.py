@@ -251,7 +251,12 @@ def _blob_name(descriptor: Descriptor) -> str:
 
 
 def _verifying(stream: BinaryIO, descriptor: Descriptor) -> BinaryIO:
-    """Checked here, at the sink, whatever the source already checks."""
+    """Checked here, at the sink: by the stream itself when it is (or forwards to) a
+    :class:`VerifyingReader` of exactly this digest and size, untouched so far (hashing 300 MB
+    twice cost a pull 0.2 s), else by a verifier wrapped around it."""
+    proves = getattr(stream, "proves", None)
+    if callable(proves) and proves(descriptor.digest, descriptor.size) is True:
+        return stream
     reader = VerifyingReader(stream, descriptor.digest, descriptor.size, _blob_name(descriptor))
     return cast(BinaryIO, reader)
 
