@@ -14,6 +14,7 @@ from realtools import (
     Runner,
     debian_image,
     free_tcp_port,
+    in_ci,
     make_runner,
     need,
     provisioned_env,
@@ -96,3 +97,25 @@ def debian_docker(docker: Runner) -> str:
 def debian_podman(podman: Runner) -> str:
     """The same Debian image in podman/buildah storage."""
     return debian_image(podman, "podman")
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 300 kB tmpfs, so that a write fails half-way with ENOSPC."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        message = f"cannot mount a tmpfs to simulate a full disk: {proc.stderr.strip()}"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

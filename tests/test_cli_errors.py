@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from helpers import Examples, assert_clean_error, build_examples, run_cli
-from realtools import in_ci
 
 
 @pytest.fixture(scope="module")
@@ -149,28 +147,6 @@ def test_unwritable_destinations(examples: Examples, out_dir: Path) -> None:
     r = run_cli("pack", examples.hello, "-o", f"docker-archive:{file_parent}/x.tar")
     assert_clean_error(r, 1, "not a directory")
     assert _listing(out_dir) == ["afile"]
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 300 kB tmpfs, so that a write fails half-way with ENOSPC."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        message = f"cannot mount a tmpfs to simulate a full disk: {proc.stderr.strip()}"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 @pytest.mark.parametrize("dest", ["oci:{d}/img", "docker-archive:{d}/img.tar"])

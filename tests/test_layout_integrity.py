@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
-from realtools import in_ci
 from scratchpack.transports import docker_archive
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -577,25 +576,6 @@ def test_a_live_writers_temporaries_are_never_removed(tmp_path: Path) -> None:
     assert (tmp_path / "blob").read_bytes() == b"partial"
     assert target.read_text() == "keep me"
     assert remove_stale(tmp_path) == []
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        message = f"cannot mount a tmpfs to simulate a full disk: {proc.stderr.strip()}"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 @pytest.mark.parametrize(
