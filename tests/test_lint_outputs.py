@@ -273,6 +273,7 @@ def test_hadolint_yaml_unknown_keys_warn_once(project: Path) -> None:
         ("override:\n  fatal: [DL3000]\n", "override.fatal"),
         ("failure-threshold: severe\n", "failure-threshold must be one of"),
         ("\tignored: x\n", "invalid YAML: line 1"),
+        ("no-fail: 'false'\n", "no-fail must be true or false"),  # a string is not a boolean
     ],
 )
 def test_malformed_hadolint_yaml_is_one_line_and_exit_2(

@@ -685,8 +685,8 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for report in reports:
         if report.error:
             sys.stderr.write(f"scratchpack: error: {report.error}\n")
-    chosen = HADOLINT_LEVELS.get(args.failure_threshold or "", args.failure_threshold)
-    chosen = chosen or config.failure_threshold or "warning"
+    flag = HADOLINT_LEVELS[args.failure_threshold] if args.failure_threshold else None
+    chosen = flag or config.failure_threshold or "warning"
     threshold = (
         None if chosen == "none" or args.no_fail or config.no_fail else Severity.parse(chosen)
     )

@@ -155,6 +155,9 @@ def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
     schema = data.get("label-schema") or {}
     if not isinstance(schema, dict):
         raise UsageError(f"{path}: label-schema must map label names to types")
+    no_fail = data.get("no-fail", False)
+    if not isinstance(no_fail, bool):
+        raise UsageError(f"{path}: no-fail must be true or false")
     known = {"ignored", "override", "trustedRegistries", "label-schema", "failure-threshold",
              "no-fail", "format", *_HADOLINT_QUIET}  # fmt: skip
     unused = sorted(str(key) for key in data if key not in known)
@@ -168,7 +171,7 @@ def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
         severity=severity,
         source=path,
         label_schema={str(k): str(v) for k, v in schema.items()},
-        no_fail=bool(data.get("no-fail", False)),
+        no_fail=no_fail,
         output_format=output_format,
         warnings=tuple(f"{path}: {w}" for w in warnings),
     )  # fmt: skip
