@@ -122,6 +122,8 @@ def test_sarif_parse_errors_are_at_their_line(project: Path) -> None:
     assert location["artifactLocation"]["uri"] == "broken.Dockerfile"
     assert location["region"]["startLine"] == 3
     assert notification["message"]["text"] == "unknown instruction FROBNICATE"
+    assert notification["descriptor"] == {"id": "SP000", "index": 0}
+    assert run["tool"]["driver"]["notifications"][0]["id"] == "SP000"
 
 
 # -- --explain, --diff, --no-pin ---------------------------------------------------------------
@@ -173,8 +175,9 @@ def test_hadolint_flags(project: Path) -> None:
     assert lint(project, "-t", "info", "--no-fail").code == 0
     (project / "broken.Dockerfile").write_text(BROKEN)
     assert lint(project, "--no-fail", "broken.Dockerfile").code == 2  # unreadable stays 2
-    (project / "strict.toml").write_text('failure-threshold = "info"\n')
+    (project / "strict.toml").write_text('failure-threshold = "style"\n')  # hadolint's level
     assert lint(project, "-c", "strict.toml").code == 1
+    assert_clean_error(lint(project, "-c", "nope.toml"), 2, "nope.toml: cannot read configuration")
 
 
 def test_standard_input(project: Path) -> None:

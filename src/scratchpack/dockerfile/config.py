@@ -3,7 +3,7 @@
 Looked up from the current directory upwards; the first file found wins. Keys (all optional)::
 
     ignore = ["SP206", "DL3059"]          # rule codes to skip (SP or hadolint codes)
-    failure-threshold = "warning"          # error | warning | info | none
+    failure-threshold = "warning"          # error | warning | info | none (or style, ignore)
     trusted-registries = ["docker.io", "ghcr.io"]
     [severity]
     SP103 = "warning"                      # change a rule's severity
@@ -23,7 +23,6 @@ from typing import Any
 
 from scratchpack.errors import UsageError
 
-THRESHOLDS = ("error", "warning", "info", "none")
 # hadolint's severities on our scale: we have no "style" (our "info" is the lowest), and
 # hadolint's "ignore", the lowest of its levels, as a threshold fails on any reported finding.
 HADOLINT_LEVELS = {
@@ -86,7 +85,9 @@ def load_config(path: Path) -> LintConfig:
 def _load(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: invalid configuration: {exc}") from exc
 
 
@@ -211,9 +212,7 @@ def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    threshold = data.get("failure-threshold")
-    if threshold is not None and threshold not in THRESHOLDS:
-        raise UsageError(f"{path}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
+    threshold = _hadolint_level(data.get("failure-threshold"), path)  # ours, or hadolint's
     severity = {str(k).upper(): str(v).lower() for k, v in (data.get("severity") or {}).items()}
     for code, level in severity.items():
         if code not in RULES:

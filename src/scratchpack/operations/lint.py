@@ -177,6 +177,7 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
         for code, rule in sorted(RULES.items())
     ]  # fmt: skip
     run = SarifRun("scratchpack", __version__, rules, "scratchpack/lint/")
+    run.error_descriptor = (PARSE_ERROR, "The file could not be read or parsed (hadolint DL1000)")
     for report in reports:
         run.results += [
             SarifResult(f.code, str(f.severity), f.message, report.path, f.line, f.column)

@@ -79,6 +79,9 @@ class SarifRun:
     category: str
     results: list[SarifResult] = field(default_factory=list)
     errors: list[tuple[str, str, int]] = field(default_factory=list)  # (path, message, line)
+    # (id, description) naming what every error is, e.g. lint's SP000: a notification descriptor,
+    # so a consumer can match errors by a stable code as it matches results by ruleId
+    error_descriptor: tuple[str, str] | None = None
 
 
 # RFC 3986 pchar characters kept as they are in a relative reference, besides unreserved ones
@@ -141,24 +144,28 @@ def sarif_log(run: SarifRun) -> dict[str, Any]:
         }
         for result in run.results
     ]
-    notifications = [
+    notifications: list[dict[str, Any]] = [
         {"level": "error", "message": {"text": message}, "locations": [_location(path, line)]}
         for path, message, line in run.errors
     ]
+    driver: dict[str, Any] = {
+        "name": run.tool,
+        "version": run.version,
+        "semanticVersion": run.version,
+        "informationUri": INFORMATION_URI,
+        "rules": rules,
+    }
+    if run.error_descriptor is not None:
+        code, description = run.error_descriptor
+        driver["notifications"] = [{"id": code, "shortDescription": {"text": description}}]
+        for notification in notifications:
+            notification["descriptor"] = {"id": code, "index": 0}
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": run.tool,
-                        "version": run.version,
-                        "semanticVersion": run.version,
-                        "informationUri": INFORMATION_URI,
-                        "rules": rules,
-                    }
-                },
+                "tool": {"driver": driver},
                 "automationDetails": {"id": run.category},
                 "invocations": [
                     {
