@@ -18,6 +18,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import pytest
@@ -450,9 +451,11 @@ def test_sarif_and_text_output(tmp_path: Path, binaries: dict[str, Path]) -> Non
     [run] = log["runs"]
     by_rule = {r["ruleId"]: r for r in run["results"]}
     assert by_rule["SPI201"]["level"] == "error"
+    # the image name as an RFC 3986 relative reference: "oci:" would otherwise read as a scheme
     assert by_rule["SPI105"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
-        f"{name}/key.pem"
+        quote(f"{name}/key.pem", safe="/")
     )
+    assert run["automationDetails"] == {"id": "scratchpack/audit/"}  # not lint's category
     rules = run["tool"]["driver"]["rules"]
     assert all(r["helpUri"].endswith(f"/docs/rules/{r['id']}.md") for r in rules)
     text = audit(name)

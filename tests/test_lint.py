@@ -287,7 +287,9 @@ def test_github_annotations(tmp_path: Path) -> None:
     path.write_text(DOCS["SP400"].bad)
     result = run_cli("lint", "--format", "github", path)
     assert result.code == 1
-    assert f"::error file={path},line=2,title=SP400::ENV API_TOKEN puts a secret" in result.stdout
+    assert f"::error file={path},line=2,col=1,title=SP400::ENV API_TOKEN puts a secret" in (
+        result.stdout
+    )
 
 
 NODE = "node:22-slim@sha256:" + "9" * 64

@@ -22,6 +22,7 @@ import pytest
 
 from helpers import ROOT, CliResult, assert_clean_error, run_cli
 from scratchpack.dockerfile.rules import RULES
+from scratchpack.operations.lint import PARSE_ERROR
 
 CORPUS = ROOT / "tests/data/lint-corpus"
 EXPECT = re.compile(r"# corpus-expect: (.*?)\s*$")
@@ -65,6 +66,11 @@ def expectation(name: str) -> list[str]:
         assert words, f"{name}: # corpus-expect: lists nothing"
         return words
     raise AssertionError(f"{name}: no # corpus-expect: header")
+
+
+def rule_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The JSON records of rules, without those of files that could not be parsed."""
+    return [r for r in records if r["code"] != PARSE_ERROR]
 
 
 def by_file(findings: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -126,7 +132,13 @@ def test_one_process_lints_the_whole_corpus(json_run: CliResult) -> None:
     # a file that cannot be parsed makes the exit code 2; the others are still reported
     assert json_run.code == 2, json_run.stderr
     assert_errors_reported(json_run)
-    findings = by_file(json_run.json())
+    # each invalid file is also one parse-error record, at the line its error names
+    parse_errors = {f["file"]: f"{f['file']}:{f['line']}: {f['message']}"
+                    for f in json_run.json() if f["code"] == PARSE_ERROR}  # fmt: skip
+    assert set(parse_errors) == set(invalid_files())
+    for name, fragment in INVALID.items():
+        assert f"invalid/{name}{fragment}" in parse_errors[f"invalid/{name}"]
+    findings = by_file(rule_findings(json_run.json()))
     files = corpus_files()
     assert set(findings) <= set(files), set(findings) - set(files)
     problems = []
@@ -175,7 +187,7 @@ def test_other_formats_do_not_crash(config: Path, json_run: CliResult, fmt: str)
     result = lint(config, "--format", fmt, *corpus_files(), *invalid_files())
     assert result.code == 2, result.stderr
     assert_errors_reported(result)
-    findings = json_run.json()
+    findings = rule_findings(json_run.json())
     if fmt == "sarif":
         [run] = json.loads(result.stdout)["runs"]
         assert len(run["results"]) == len(findings)

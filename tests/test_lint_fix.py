@@ -163,9 +163,9 @@ def test_cli_diff_fix_and_files(tmp_path: Path) -> None:
     original = f"FROM {PINNED}\nRUN pip install flask\nCMD python3 app.py\n"
     dockerfile.write_text(original)
     dockerfile.chmod(0o640)
-    diff = run_cli("lint", "--diff", "--unsafe-fixes", "--no-pin", str(dockerfile))
+    diff = run_cli("lint", "--diff", "--unsafe-fixes", "--no-pin", str(dockerfile), cwd=tmp_path)
     assert diff.code == 1, diff.stderr
-    assert diff.stdout.startswith(f"--- a/{dockerfile}\n+++ b/{dockerfile}\n")
+    assert diff.stdout.startswith("--- a/Dockerfile\n+++ b/Dockerfile\n")  # as git diff shows it
     assert "+RUN pip install --no-cache-dir flask\n" in diff.stdout
     assert '+CMD ["python3", "app.py"]\n' in diff.stdout
     assert dockerfile.read_text() == original  # --diff changes nothing

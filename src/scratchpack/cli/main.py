@@ -240,20 +240,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lint Dockerfiles. Exit 0: clean; 1: a finding at or above the failure "
         "threshold; 2: a file could not be read or parsed.",
     )
-    li.add_argument("files", nargs="*", type=Path, help="Dockerfiles (default: ./Dockerfile)")
-    li.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
     li.add_argument(
-        "--failure-threshold",
-        choices=("error", "warning", "info", "none"),
-        help="lowest severity that makes the exit code 1 (default: the config's, else warning)",
+        "files", nargs="*", type=Path,
+        help="Dockerfiles, or - for standard input (default: ./Dockerfile)",
+    )  # fmt: skip
+    # hadolint's short flags and level names are accepted too, so its invocations carry over
+    li.add_argument(
+        "-f", "--format", choices=("text", "json", "sarif", "github", "tty"),
+        help="output format (tty: text, as hadolint names it; default: the config's, else text)",
+    )  # fmt: skip
+    li.add_argument(
+        "-t", "--failure-threshold",
+        choices=("error", "warning", "info", "none", "style", "ignore"),
+        help="lowest severity that makes the exit code 1 (default: the config's, else warning); "
+        "hadolint's style and ignore mean info",
+    )  # fmt: skip
+    li.add_argument(
+        "--no-fail",
+        action="store_true",
+        help="exit 0 whatever the findings (a file that cannot be read is still exit 2)",
     )
     li.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="configuration file (default: .scratchpack.toml or [tool.scratchpack] in "
-        "pyproject.toml, from the current directory up)",
-    )
+        "-c", "--config", type=Path, metavar="FILE",
+        help="configuration file, TOML or hadolint's YAML (default: .scratchpack.toml or "
+        "[tool.scratchpack] in pyproject.toml, from the current directory up; else "
+        ".hadolint.yaml, then $XDG_CONFIG_HOME/hadolint.yaml)",
+    )  # fmt: skip
     li.add_argument(
         "--ignore",
         action="append",
@@ -261,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="rule code to skip (SPxxx, or a hadolint DLxxxx code); repeatable",
     )
-    li.add_argument("--explain", metavar="CODE", help="print what a rule checks and why")
+    li.add_argument(
+        "--explain", metavar="CODE",
+        help="print what a rule checks and why (an SP code, or a hadolint DL code)",
+    )  # fmt: skip
     fixing = li.add_argument_group("fixing")
     fixing.add_argument(
         "--fix",
@@ -620,36 +635,24 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.dockerfile.config import find_config, parse_config
-    from scratchpack.dockerfile.ruledocs import DOCS
+    from scratchpack.dockerfile.config import HADOLINT_LEVELS, find_config, load_config
     from scratchpack.dockerfile.rules import RULES
-    from scratchpack.operations.lint import exit_code, github_annotations, lint_file, sarif
+    from scratchpack.operations.lint import exit_code, github_annotations, sarif
     from scratchpack.reports.severity import Severity
 
     if args.explain:
-        code = args.explain.upper()
-        if code not in RULES:
-            raise UsageError(f"unknown rule {args.explain!r}; rules: {', '.join(RULES)}")
-        rule, doc = RULES[code], DOCS[code]
-        out.line(f"{code} ({rule.severity}, {rule.category}): {rule.title}", "bold")
-        out.line(doc.why)
-        out.line(f"Fix: {doc.fix}")
-        return 0
-    if args.config:
-        import tomllib
-
-        try:
-            config = parse_config(tomllib.loads(args.config.read_text()), args.config)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"{args.config}: cannot read configuration: {exc}") from exc
-    else:
-        config = find_config(Path.cwd())
+        return _explain(args.explain, out)
+    config = load_config(args.config) if args.config else find_config(Path.cwd())
+    for warning in config.warnings:
+        sys.stderr.write(f"scratchpack: warning: {warning}\n")
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
     if args.fix and args.diff:
         raise UsageError("--fix and --diff do not go together: --diff only shows")
     if args.unsafe_fixes and not (args.fix or args.diff):
         raise UsageError("--unsafe-fixes goes with --fix or --diff")
+    if (args.fix or args.diff) and Path("-") in files:
+        raise UsageError("- (standard input) can be linted, not fixed: give the file")
     if args.fix or args.diff:
         reports, changed = _lint_fix(args, files, ignore, config)
         if args.diff:
@@ -658,12 +661,13 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
                     sys.stderr.write(f"scratchpack: error: {report.error}\n")
             return 2 if any(r.error for r in reports) else int(changed)
     else:
-        reports = [lint_file(path, ignore, config) for path in files]
-    if args.format == "json":
+        reports = [_lint_one(path, ignore, config) for path in files]
+    output_format = args.format or config.output_format or "text"
+    if output_format == "json":
         print(json.dumps([item for r in reports for item in r.to_json()], indent=2))
-    elif args.format == "sarif":
+    elif output_format == "sarif":
         print(json.dumps(sarif(reports), indent=2))
-    elif args.format == "github":
+    elif output_format == "github":
         for line in github_annotations(reports):
             print(line)
     else:
@@ -681,9 +685,51 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for report in reports:
         if report.error:
             sys.stderr.write(f"scratchpack: error: {report.error}\n")
-    chosen = args.failure_threshold or config.failure_threshold or "warning"
-    threshold = None if chosen == "none" else Severity.parse(chosen)
+    flag = HADOLINT_LEVELS[args.failure_threshold] if args.failure_threshold else None
+    chosen = flag or config.failure_threshold or "warning"
+    threshold = (
+        None if chosen == "none" or args.no_fail or config.no_fail else Severity.parse(chosen)
+    )
     return exit_code(reports, threshold)
+
+
+def _lint_one(path: Path, ignore: frozenset[str], config: LintConfig) -> FileReport:
+    """One file, or standard input for ``-`` (shown as ``-``, as hadolint shows it)."""
+    from scratchpack.operations.lint import lint_file, lint_source
+
+    if str(path) != "-":
+        return lint_file(path, ignore, config)
+    from scratchpack.dockerfile.parser import MAX_SIZE
+
+    # one byte past the limit at most, as for a file: the parser refuses what is larger
+    return lint_source(sys.stdin.buffer.read(MAX_SIZE + 1), "-", ignore, config)
+
+
+def _explain(text: str, out: Output) -> int:
+    """``--explain SP200``, or ``--explain DL3015`` for every SP rule declaring that code."""
+    from scratchpack.dockerfile.ruledocs import DOCS
+    from scratchpack.dockerfile.rules import RULES
+    from scratchpack.operations.lint import PARSE_ERROR
+
+    code = text.strip().upper()
+    if code in (PARSE_ERROR, "DL1000"):
+        out.line(f"{PARSE_ERROR} (error, parse): The file could not be read or parsed", "bold")
+        out.line("Nothing else is checked in a file that cannot be read; exit code 2.")
+        return 0
+    codes = [code] if code in RULES else [c for c, r in RULES.items() if code in r.hadolint]
+    if not codes:
+        if code.startswith("DL"):
+            raise UsageError(f"hadolint's {code} has no scratchpack equivalent (yet)")
+        raise UsageError(f"unknown rule {text!r}; rules: {', '.join(RULES)}")
+    for number, sp in enumerate(codes):
+        rule, doc = RULES[sp], DOCS[sp]
+        if number:
+            out.line("")
+        hadolint = f" [hadolint {', '.join(rule.hadolint)}]" if rule.hadolint else ""
+        out.line(f"{sp} ({rule.severity}, {rule.category}): {rule.title}{hadolint}", "bold")
+        out.line(doc.why)
+        out.line(f"Fix: {doc.fix}")
+    return 0
 
 
 def _expand_globs(patterns: list[Path]) -> list[Path]:
@@ -713,6 +759,7 @@ def _lint_fix(
     resolve, options = _digest_resolver(args)
     reports: list[FileReport] = []
     changed = False
+    unpinned = 0
     try:
         for path in files:
             report, result = fix_file(
@@ -722,6 +769,9 @@ def _lint_fix(
             if result is None:
                 continue
             for notice in result.notices:
+                if args.no_pin and notice.endswith(_OFFLINE_NOTICE):
+                    unpinned += 1  # asked for: said once for the run, below
+                    continue
                 sys.stderr.write(f"{path}: {notice}\n")
             if not result.changed:
                 continue
@@ -737,7 +787,13 @@ def _lint_fix(
     finally:
         if options is not None:
             options.close()
+    if unpinned:
+        sys.stderr.write(f"scratchpack: notice: {unpinned} FROM line(s) not pinned (--no-pin)\n")
     return reports, changed
+
+
+# fix.py's notice for a FROM left unpinned because there is no digest resolver (--no-pin)
+_OFFLINE_NOTICE = "not pinned: digest lookup is off"
 
 
 def _digest_resolver(

@@ -3,10 +3,15 @@
 Looked up from the current directory upwards; the first file found wins. Keys (all optional)::
 
     ignore = ["SP206", "DL3059"]          # rule codes to skip (SP or hadolint codes)
-    failure-threshold = "warning"          # error | warning | info | none
+    failure-threshold = "warning"          # error | warning | info | none (or style, ignore)
     trusted-registries = ["docker.io", "ghcr.io"]
     [severity]
     SP103 = "warning"                      # change a rule's severity
+
+When no such file exists, hadolint's configuration is read instead, so a project switching from
+hadolint keeps its settings: ``.hadolint.yaml`` (or ``.yml``) in the current directory, else
+``$XDG_CONFIG_HOME/hadolint.yaml`` (``~/.config`` when unset). Its DL codes are mapped to the SP
+rules that declare them (:func:`parse_hadolint`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from typing import Any
 
 from scratchpack.errors import UsageError
 
-THRESHOLDS = ("error", "warning", "info", "none")
+# hadolint's severities on our scale: we have no "style" (our "info" is the lowest), and
+# hadolint's "ignore", the lowest of its levels, as a threshold fails on any reported finding.
+HADOLINT_LEVELS = {
+    "error": "error", "warning": "warning", "info": "info", "style": "info", "ignore": "info",
+    "none": "none",
+}  # fmt: skip
+# hadolint's --format names that have an equivalent here
+HADOLINT_FORMATS = {"tty": "text", "json": "json", "sarif": "sarif"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,12 @@ class LintConfig:
     trusted_registries: frozenset[str] = frozenset()
     severity: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
+    # hadolint's label-schema (label name -> type: text, url, semver, ...), kept for a label
+    # rule; no rule reads it yet.
+    label_schema: dict[str, str] = field(default_factory=dict)
+    no_fail: bool = False
+    output_format: str | None = None  # text | json | sarif, when the configuration names one
+    warnings: tuple[str, ...] = ()  # what was not understood, said once per run by the CLI
 
 
 def find_config(start: Path) -> LintConfig:
@@ -42,14 +60,149 @@ def find_config(start: Path) -> LintConfig:
                 if data is None:
                     continue
             return parse_config(data, path)
+    for path in _hadolint_candidates(start):
+        if path.is_file():
+            return load_config(path)
     return LintConfig()
+
+
+def _hadolint_candidates(start: Path) -> list[Path]:
+    """Where hadolint looks, in its order: the current directory, then the XDG config home."""
+    import os
+
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [start / ".hadolint.yaml", start / ".hadolint.yml",
+            Path(xdg) / "hadolint.yaml", Path(xdg) / "hadolint.yml"]  # fmt: skip
+
+
+def load_config(path: Path) -> LintConfig:
+    """One named configuration file (``--config``): YAML (hadolint's) by its suffix, else TOML."""
+    if path.suffix in (".yaml", ".yml"):
+        return parse_hadolint(_load_yaml(path), path)
+    return parse_config(_load(path), path)
 
 
 def _load(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: invalid configuration: {exc}") from exc
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    """The YAML mapping, or a one-line error naming the line (PyYAML's own messages span
+    several lines, with a source excerpt)."""
+    import yaml  # only when a YAML configuration is read: it is not on the common path
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: invalid configuration: not UTF-8") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UsageError(f"{path}: invalid YAML: {where}{problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: invalid configuration: expected a mapping of keys")
+    return data
+
+
+# hadolint keys with no effect here that need no warning: colour is a terminal matter
+_HADOLINT_QUIET = {"no-color"}
+
+
+def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
+    """hadolint's ``.hadolint.yaml`` as our configuration.
+
+    ``ignored`` and ``override`` take DL codes (mapped to every SP rule that declares that
+    hadolint code; DL codes without an SP equivalent have nothing to act on) or SP codes.
+    Keys hadolint knows and we do not use, and unknown keys, are one warning, not an error:
+    the same file still has to work for hadolint.
+    """
+    from scratchpack.dockerfile.rules import RULES
+
+    warnings: list[str] = []
+    ignored = _codes(data.get("ignored"), path, "ignored")
+    unknown_codes = [c for c in ignored if not _known_code(c, RULES)]
+    severity: dict[str, str] = {}
+    override = data.get("override") or {}
+    if not isinstance(override, dict):
+        raise UsageError(f"{path}: override must map error/warning/info/style to rule lists")
+    for level, codes in override.items():
+        ours = HADOLINT_LEVELS.get(str(level).lower())
+        if ours is None or ours == "none" or str(level).lower() == "ignore":
+            raise UsageError(f"{path}: override.{level}: expected error, warning, info or style")
+        for code in _codes(codes, path, f"override.{level}"):
+            matched = [rule.code for rule in RULES.values() if code in (rule.code, *rule.hadolint)]
+            if not matched and not _known_code(code, RULES):
+                unknown_codes.append(code)
+            severity.update(dict.fromkeys(matched, ours))
+    if unknown_codes:
+        warnings.append(f"unknown rule code(s) {', '.join(sorted(set(unknown_codes)))}")
+    threshold = _hadolint_level(data.get("failure-threshold"), path)
+    output_format = data.get("format")
+    if output_format is not None:
+        mapped = HADOLINT_FORMATS.get(str(output_format))
+        if mapped is None:
+            warnings.append(f"format {output_format!r} not supported (text, json, sarif): ignored")
+        output_format = mapped
+    schema = data.get("label-schema") or {}
+    if not isinstance(schema, dict):
+        raise UsageError(f"{path}: label-schema must map label names to types")
+    no_fail = data.get("no-fail", False)
+    if not isinstance(no_fail, bool):
+        raise UsageError(f"{path}: no-fail must be true or false")
+    known = {"ignored", "override", "trustedRegistries", "label-schema", "failure-threshold",
+             "no-fail", "format", *_HADOLINT_QUIET}  # fmt: skip
+    unused = sorted(str(key) for key in data if key not in known)
+    if unused:
+        warnings.append(f"key(s) not used by scratchpack: {', '.join(unused)}")
+    return LintConfig(
+        ignore=frozenset(ignored),
+        failure_threshold=threshold,
+        trusted_registries=frozenset(_strings(data.get("trustedRegistries"), path,
+                                              "trustedRegistries")),
+        severity=severity,
+        source=path,
+        label_schema={str(k): str(v) for k, v in schema.items()},
+        no_fail=no_fail,
+        output_format=output_format,
+        warnings=tuple(f"{path}: {w}" for w in warnings),
+    )  # fmt: skip
+
+
+def _known_code(code: str, rules: dict[str, Any]) -> bool:
+    """SP codes must name a rule; DL and SC codes are hadolint's and ShellCheck's, whatever
+    scratchpack implements of them today."""
+    return code in rules or code.startswith(("DL", "SC"))
+
+
+def _hadolint_level(value: Any, path: Path) -> str | None:
+    if value is None:
+        return None
+    level = HADOLINT_LEVELS.get(str(value).lower())
+    if level is None:
+        raise UsageError(f"{path}: failure-threshold must be one of {', '.join(HADOLINT_LEVELS)}")
+    return level
+
+
+def _strings(value: Any, path: Path, key: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise UsageError(f"{path}: {key} must be a list")
+    return [str(v) for v in value]
+
+
+def _codes(value: Any, path: Path, key: str) -> list[str]:
+    return [code.strip().upper() for code in _strings(value, path, key)]
 
 
 def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
@@ -59,9 +212,7 @@ def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    threshold = data.get("failure-threshold")
-    if threshold is not None and threshold not in THRESHOLDS:
-        raise UsageError(f"{path}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
+    threshold = _hadolint_level(data.get("failure-threshold"), path)  # ours, or hadolint's
     severity = {str(k).upper(): str(v).lower() for k, v in (data.get("severity") or {}).items()}
     for code, level in severity.items():
         if code not in RULES:

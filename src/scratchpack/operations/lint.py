@@ -16,12 +16,16 @@ from typing import Any
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.fix import DigestResolver, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile
-from scratchpack.dockerfile.parser import read
+from scratchpack.dockerfile.parser import parse_bytes, read
 from scratchpack.dockerfile.rules import RULES, Finding, Rule
 from scratchpack.dockerfile.shell import ScriptTooComplex, time_budget
 from scratchpack.errors import ScratchpackError
 from scratchpack.fsutil import atomic_write
 from scratchpack.reports.severity import Severity
+
+# A file that cannot be read or parsed, as a finding in the JSON, GitHub and SARIF outputs
+# (hadolint's DL1000): a job reading only those still sees why the file has no other finding.
+PARSE_ERROR = "SP000"
 
 
 @dataclass
@@ -31,8 +35,26 @@ class FileReport:
     error: str | None = None
     source: list[str] = field(default_factory=list)
 
+    def error_at(self) -> tuple[int, str] | None:
+        """The error's line (1 when it names none, as for a missing file) and its message
+        without the ``FILE:LINE:`` prefix every read and parse error starts with."""
+        if self.error is None:
+            return None
+        import re
+
+        rest = self.error.removeprefix(f"{self.path}:")
+        if rest == self.error:
+            return 1, self.error
+        match = re.match(r"(\d+): (.*)", rest, re.DOTALL)
+        return (int(match[1]), match[2]) if match else (1, rest.strip())
+
     def to_json(self) -> list[dict[str, Any]]:
-        return [
+        failed = self.error_at()
+        errors = [] if failed is None else [{
+            "file": self.path, "line": failed[0], "column": 1, "code": PARSE_ERROR,
+            "severity": "error", "category": "parse", "message": failed[1], "hadolint": ["DL1000"],
+        }]  # fmt: skip
+        return errors + [
             {
                 "file": self.path,
                 "line": f.line,
@@ -91,24 +113,46 @@ def lint_file(
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc))
-    findings = _lint_or_error(dockerfile, path, ignore, config)
+    return _report(dockerfile, str(path), ignore, config)
+
+
+def lint_source(
+    raw: bytes, name: str, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+) -> FileReport:
+    """A Dockerfile that is not a file (``-``: standard input), reported under ``name``. It has
+    no build context, so the rules about the context (.dockerignore) have nothing to look at."""
+    try:
+        dockerfile = parse_bytes(raw, name)
+    except ScratchpackError as exc:
+        return FileReport(name, error=str(exc))
+    return _report(dockerfile, name, ignore, config)
+
+
+def _report(
+    dockerfile: Dockerfile, name: str, ignore: frozenset[str], config: LintConfig | None
+) -> FileReport:
+    findings = _lint_or_error(dockerfile, Path(name), ignore, config)
     if isinstance(findings, str):
-        return FileReport(str(path), error=findings)
-    return FileReport(str(path), findings, source=dockerfile.lines)
+        return FileReport(name, error=findings)
+    return FileReport(name, findings, source=dockerfile.lines)
 
 
 def github_annotations(reports: list[FileReport]) -> list[str]:
-    """GitHub Actions workflow commands: one annotation per finding."""
+    """GitHub Actions workflow commands: one annotation per finding, and one per file that
+    could not be read, escaped as the runner unescapes them (a "," or ":" in a file name would
+    end the property, a newline the command)."""
+    from scratchpack.reports.github import annotation
+
     kinds = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
     lines = []
     for report in reports:
-        for f in report.findings:
-            message = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            lines.append(
-                f"::{kinds[f.severity]} file={report.path},line={f.line},title={f.code}::{message}"
-            )
-        if report.error:
-            lines.append(f"::error file={report.path}::{report.error}")
+        failed = report.error_at()
+        if failed is not None:
+            lines.append(annotation("error", report.path, failed[0], 1, PARSE_ERROR, failed[1]))
+        lines += [
+            annotation(kinds[f.severity], report.path, f.line, f.column, f.code, f.message)
+            for f in report.findings
+        ]
     return lines
 
 
@@ -132,14 +176,16 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
                         (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])))
         for code, rule in sorted(RULES.items())
     ]  # fmt: skip
-    run = SarifRun("scratchpack", __version__, rules)
+    run = SarifRun("scratchpack", __version__, rules, "scratchpack/lint/")
+    run.error_descriptor = (PARSE_ERROR, "The file could not be read or parsed (hadolint DL1000)")
     for report in reports:
         run.results += [
             SarifResult(f.code, str(f.severity), f.message, report.path, f.line, f.column)
             for f in report.findings
         ]
-        if report.error:
-            run.errors.append((report.path, report.error))
+        failed = report.error_at()
+        if failed is not None:
+            run.errors.append((report.path, failed[1], failed[0]))
     return sarif_log(run)
 
 
@@ -172,11 +218,19 @@ def fix_file(
 
 
 def unified_diff(result: FixResult) -> str:
+    """The fix as ``git diff`` shows it: ``a/`` and ``b/`` and the path from the current
+    directory, so ``git apply`` (or ``patch -p1``) run there applies it."""
+    import os
+
+    try:
+        shown = Path(os.path.relpath(result.path)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        shown = Path(result.path).as_posix()
     return "".join(
         difflib.unified_diff(
             result.original.splitlines(keepends=True),
             result.fixed.splitlines(keepends=True),
-            fromfile=f"a/{result.path}",
-            tofile=f"b/{result.path}",
+            fromfile=f"a/{shown}",
+            tofile=f"b/{shown}",
         )
     )

@@ -73,16 +73,33 @@ class SarifRun:
     tool: str
     version: str
     rules: Sequence[SarifRule]
+    # runAutomationDetails.id, "category/" (SARIF 2.1.0: the part before the last
+    # "/" is the category): code scanning keeps one analysis per category, so lint and audit
+    # logs uploaded for the same commit must not replace each other.
+    category: str
     results: list[SarifResult] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    errors: list[tuple[str, str, int]] = field(default_factory=list)  # (path, message, line)
+    # (id, description) naming what every error is, e.g. lint's SP000: a notification descriptor,
+    # so a consumer can match errors by a stable code as it matches results by ruleId
+    error_descriptor: tuple[str, str] | None = None
+
+
+# RFC 3986 pchar characters kept as they are in a relative reference, besides unreserved ones
+# (quote keeps letters, digits and "-._~"). ":" is not among them: in the first segment of a
+# relative reference it would read as a scheme ("oci:dir" is not a path to a viewer).
+_PATH_SAFE = "/!$&'()*+,;=@"
 
 
 def _uri(path: str) -> dict[str, str]:
-    """Relative paths stay relative to the run's source root, as code scanning expects."""
+    """A path as a URI: absolute ones as file: URIs, relative ones as RFC 3986 relative
+    references to the run's source root (as code scanning expects), percent-encoded so that a
+    space, "#", "%" or a non-ASCII name survives a viewer's URI parser."""
+    from urllib.parse import quote
+
     pure = Path(path)
     if pure.is_absolute():
         return {"uri": pure.as_uri()}
-    return {"uri": pure.as_posix(), "uriBaseId": "%SRCROOT%"}
+    return {"uri": quote(pure.as_posix(), safe=_PATH_SAFE), "uriBaseId": "%SRCROOT%"}
 
 
 def _location(path: str, line: int = 1, column: int = 1, end: int | None = None) -> dict[str, Any]:
@@ -127,24 +144,29 @@ def sarif_log(run: SarifRun) -> dict[str, Any]:
         }
         for result in run.results
     ]
-    notifications = [
-        {"level": "error", "message": {"text": message}, "locations": [_location(path)]}
-        for path, message in run.errors
+    notifications: list[dict[str, Any]] = [
+        {"level": "error", "message": {"text": message}, "locations": [_location(path, line)]}
+        for path, message, line in run.errors
     ]
+    driver: dict[str, Any] = {
+        "name": run.tool,
+        "version": run.version,
+        "semanticVersion": run.version,
+        "informationUri": INFORMATION_URI,
+        "rules": rules,
+    }
+    if run.error_descriptor is not None:
+        code, description = run.error_descriptor
+        driver["notifications"] = [{"id": code, "shortDescription": {"text": description}}]
+        for notification in notifications:
+            notification["descriptor"] = {"id": code, "index": 0}
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": run.tool,
-                        "version": run.version,
-                        "semanticVersion": run.version,
-                        "informationUri": INFORMATION_URI,
-                        "rules": rules,
-                    }
-                },
+                "tool": {"driver": driver},
+                "automationDetails": {"id": run.category},
                 "invocations": [
                     {
                         "executionSuccessful": not run.errors,

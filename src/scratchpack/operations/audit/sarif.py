@@ -18,7 +18,7 @@ def audit_sarif(result: AuditResult) -> dict[str, Any]:
                         (meta.category, *([meta.dockle] if meta.dockle else [])))
         for code, meta in sorted(CHECKS.items())
     ]  # fmt: skip
-    run = SarifRun("scratchpack", __version__, rules)
+    run = SarifRun("scratchpack", __version__, rules, "scratchpack/audit/")
     image = str(result.report["image"])
     for finding in result.findings:
         # a location code scanning can show: the image, and the path inside it when there is one
