@@ -4,11 +4,14 @@ SARIF), escaping, SARIF URIs and categories, ``--explain DLxxxx``, ``--diff`` he
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import ROOT, CliResult, assert_clean_error, run_cli
 from scratchpack.dockerfile.config import LintConfig, find_config, parse_hadolint
@@ -294,3 +297,77 @@ def test_find_config_prefers_yaml_over_yml(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / ".hadolint.yaml").write_text("ignored: [DL3059]\n")
     assert find_config(tmp_path).ignore == {"DL3059"}
     assert find_config(tmp_path / "nowhere").ignore == frozenset()
+
+
+# -- hostile configuration files (a linted repository brings its own) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        (".hadolint.yaml", "ignored: [" * 50_000, "nested too deeply"),
+        (".hadolint.yaml", "# pad\n" * 200_000, "larger than 1 MiB"),
+        (".scratchpack.toml", "x = " + "[" * 50_000, "invalid configuration"),
+        (".scratchpack.toml", "#" * (1 << 20) + "\n", "larger than 1 MiB"),
+        (".hadolint.yaml", "ignored: [\xff]", "not UTF-8"),
+    ],
+)
+def test_hostile_configuration_is_one_line_and_exit_2(
+    project: Path, name: str, content: str, fragment: str
+) -> None:
+    (project / "Dockerfile").write_text(CLEAN)
+    path = project / name
+    if "\xff" in content:
+        path.write_bytes(content.encode("latin-1"))
+    else:
+        path.write_text(content)
+    assert_clean_error(lint(project), 2, name, fragment)
+
+
+def test_a_yaml_alias_bomb_is_read_in_linear_time(tmp_path: Path) -> None:
+    """Aliases are references in PyYAML, and the mapping reads each list once: nine levels of
+    nine-fold aliases would be 387M codes if anything expanded them."""
+    levels = ["a0: &a0 [DL3000]"]
+    for i in range(1, 10):
+        refs = ", ".join([f"*a{i - 1}"] * 9)
+        levels.append(f"a{i}: &a{i} [{refs}]")
+    path = tmp_path / ".hadolint.yaml"
+    path.write_text("\n".join(levels) + "\nignored: *a9\n")
+    from scratchpack.errors import UsageError
+
+    with pytest.raises(UsageError):  # a list of lists is not a list of codes
+        find_config(tmp_path)
+
+
+_YAML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_HADOLINT_KEYS = st.sampled_from(
+    [
+        "ignored",
+        "trustedRegistries",
+        "override",
+        "failure-threshold",
+        "no-fail",
+        "format",
+        "label-schema",
+        "strict-labels",
+        "no-color",
+        "unknown",
+    ]
+)
+
+
+@given(st.dictionaries(_HADOLINT_KEYS | st.text(max_size=8), _YAML_VALUES, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_any_yaml_mapping_is_a_configuration_or_a_usage_error(document: dict[str, Any]) -> None:
+    """Whatever values a YAML file holds under hadolint's keys: a configuration, or the one
+    error a user sees (never another exception)."""
+    from scratchpack.errors import UsageError
+
+    with contextlib.suppress(UsageError):
+        assert isinstance(parse_hadolint(document, Path(".hadolint.yaml")), LintConfig)

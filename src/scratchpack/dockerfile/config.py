@@ -82,12 +82,31 @@ def load_config(path: Path) -> LintConfig:
     return parse_config(_load(path), path)
 
 
-def _load(path: Path) -> dict[str, Any]:
+# A configuration is a page of settings; a file that is bigger is not one (a Dockerfile's
+# repository can be hostile: a pull request linted in CI brings its own configuration).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, read with a cap rather than whole."""
     try:
-        return tomllib.loads(path.read_text())
+        with path.open("rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{path}: configuration larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: invalid configuration: not UTF-8") from None
+
+
+def _load(path: Path) -> dict[str, Any]:
+    text = _read_text(path)
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: invalid configuration: {exc}") from exc
 
 
@@ -96,12 +115,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     several lines, with a source excerpt)."""
     import yaml  # only when a YAML configuration is read: it is not on the common path
 
+    text = _read_text(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: invalid configuration: not UTF-8") from exc
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise UsageError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
