@@ -53,3 +53,139 @@ def test_family_modules_import_only_public_names_of_the_core() -> None:
     core = ast.parse((RULES_DIR / "core.py").read_text())
     imported = [n.module for n in ast.walk(core) if isinstance(n, ast.ImportFrom)]
     assert not [m for m in imported if (m or "").startswith("scratchpack.dockerfile.rules")]
+
+
+# -- agreement with hadolint's spec cases: each failed before the fix -------------------------
+
+PIP = f"FROM {PINNED}\n"
+
+
+def test_pip_no_cache_dir_set_inline_exported_inherited_or_in_env() -> None:
+    for disabled in (
+        "RUN PIP_NO_CACHE_DIR=1 pip install flask\n",
+        "RUN export PIP_NO_CACHE_DIR=yes && pip install flask\n",
+        "ENV PIP_NO_CACHE_DIR=on\nRUN pip install flask\n",
+        "ARG PIP_NO_CACHE_DIR=true\nRUN pip install flask\n",
+        "RUN env PIP_NO_CACHE_DIR=1 pip3 install flask\n",
+    ):
+        assert not fires(PIP + disabled, "SP205"), disabled
+    inherited = f"FROM {PINNED} AS base\nENV PIP_NO_CACHE_DIR=1\nFROM base\nRUN pip install six\n"
+    assert not fires(inherited, "SP205")
+    other_base = (
+        f"FROM {PINNED} AS base\nENV PIP_NO_CACHE_DIR=1\nFROM {PINNED}\nRUN pip install six\n"
+    )
+    assert [f.line for f in findings(other_base, "SP205")] == [4]
+
+
+def test_pip_no_cache_dir_with_a_false_value_keeps_the_cache() -> None:
+    for value in ("0", "off", "no", "false", "False"):
+        for text in (
+            f"ENV PIP_NO_CACHE_DIR={value}\nRUN pip install flask\n",
+            f"RUN PIP_NO_CACHE_DIR={value} pip install flask\n",
+            f"RUN export PIP_NO_CACHE_DIR={value} && pip install flask\n",
+        ):
+            assert fires(PIP + text, "SP205"), text
+
+
+def test_env_after_the_run_does_not_turn_the_pip_cache_off_for_it() -> None:
+    text = PIP + "RUN pip install flask\nENV PIP_NO_CACHE_DIR=1\nRUN pip install six\n"
+    assert [f.line for f in findings(text, "SP205")] == [2]
+
+
+def test_pip2_pip3_x_and_the_no_cache_abbreviation() -> None:
+    assert fires(PIP + "RUN pip2 install MySQL_python\n", "SP205")
+    assert fires(PIP + "RUN pip3.12 install flask\n", "SP205")
+    assert fires(PIP + "RUN python3 -m pip install flask\n", "SP205")
+    assert not fires(PIP + "RUN pip install --no-cache flask\n", "SP205")
+    assert not fires(PIP + "RUN pip2 install flask --no-cache-dir\n", "SP205")
+    assert not fires(PIP + "RUN pipx install black && pipenv install flask\n", "SP205")
+
+
+def test_every_mount_is_read_and_tmpfs_counts_as_a_cache() -> None:
+    pip = "RUN --mount=type=bind,source=.,target=/src --mount=type=cache,target=/root/.cache/pip "
+    assert not fires(PIP + pip + "pip install flask\n", "SP205")
+    assert not fires(PIP + "RUN --mount=type=tmpfs,target=/root/.cache pip install x\n", "SP205")
+    apt = (
+        "RUN --mount=type=cache,target=/var/cache/apt --mount=type=cache,target=/var/lib/apt "
+        "apt-get update && apt-get install -y --no-install-recommends curl\n"
+    )
+    assert not fires(PIP + apt, "SP201")
+    tmpfs = apt.replace("type=cache", "type=tmpfs")
+    assert not fires(PIP + tmpfs, "SP201")
+    only_archives = apt.replace(" --mount=type=cache,target=/var/lib/apt", "")
+    assert fires(PIP + only_archives, "SP201")
+    apk = "RUN --mount=type=secret,id=x --mount=type=cache,target=/var/cache/apk apk add curl\n"
+    assert not fires(PIP + apk, "SP204")
+
+
+def test_quotes_around_workdir_and_add_arguments() -> None:
+    assert not fires(PIP + "WORKDIR '/usr/local'\n", "SP301")
+    assert not fires(PIP + 'WORKDIR "C:\\\\"\n', "SP301")
+    assert fires(PIP + "WORKDIR 'relative/dir'\n", "SP301")
+    assert not fires(PIP + 'ADD "file.tgz" /usr/src/app/\n', "SP212")
+    assert not fires(PIP + "ADD 'file.tar.gz' /usr/src/app/\n", "SP212")
+    assert fires(PIP + 'ADD "file.zip" /usr/src/app/\n', "SP212")
+
+
+def test_a_final_stage_from_a_stage_that_ends_as_root_runs_as_root() -> None:
+    transitive = f"FROM {PINNED} AS base\nUSER root\nRUN true\nFROM base\nRUN true\n"
+    assert [f.line for f in findings(transitive, "SP100")] == [4]
+    two_levels = f"FROM {PINNED} AS a\nUSER 0:0\nFROM a AS b\nRUN true\nFROM b\n"
+    assert [f.line for f in findings(two_levels, "SP100")] == [5]
+    switched = f"FROM {PINNED} AS base\nUSER root\nRUN true\nUSER app\nFROM base\n"
+    assert not fires(switched, "SP100")
+    own_user = f"FROM {PINNED} AS base\nUSER root\nFROM base\nUSER app\n"
+    assert not fires(own_user, "SP100")
+
+
+def test_from_an_unset_build_argument_reports_no_empty_image_name() -> None:
+    found = lint_dockerfile(parse("ARG BASE\nFROM ${BASE}\nUSER app\nWORKDIR /app\n"))
+    assert not [f for f in found if f.code in ("SP101", "SP102", "SP108")], found
+    assert not [f for f in found if f.message.startswith((" ", ":"))], found
+
+
+def test_aptitude_and_apt_get_dist_clean() -> None:
+    assert fires(PIP + "RUN aptitude update && aptitude install -y python3\n", "SP201")
+    cleaned = "RUN aptitude update && aptitude install -y python3 && rm -rf /var/lib/apt/lists/*\n"
+    assert not fires(PIP + cleaned, "SP201")
+    assert fires(PIP + "RUN aptitude update\n", "SP202")
+    dist_clean = (
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl "
+        "&& apt-get dist-clean\n"
+    )
+    assert not fires(PIP + dist_clean, "SP201")
+    assert fires(PIP + dist_clean.replace("dist-clean", "clean"), "SP201")
+
+
+def test_an_empty_env_value_is_not_a_secret() -> None:
+    assert not fires(PIP + "ENV PASSWORD=\n", "SP400")
+    assert not fires(PIP + 'ENV DB_PASSWORD=""\n', "SP400")
+    assert fires(PIP + "ENV PASSWORD=hunter2\n", "SP400")
+    assert fires(PIP + "ARG TOKEN\nENV TOKEN=$TOKEN\n", "SP400")
+
+
+def test_jruby_and_mono_are_official_images_not_typos() -> None:
+    assert not fires("FROM jruby:9.4\n", "SP108")
+    assert not fires("FROM mono:6.12\n", "SP108")
+    assert fires("FROM rubyy:3.3\n", "SP108")
+
+
+def test_a_wasm_cargo_target_links_no_glibc() -> None:
+    def build(cargo: str) -> str:
+        return (
+            f"FROM rust:1.83 AS build\nRUN {cargo}\nFROM scratch\n"
+            "COPY --from=build /app.wasm /app.wasm\n"
+        )
+
+    assert not fires(build("cargo build --release --target wasm32-wasip1"), "SP501")
+    assert not fires(build("cargo build --release --target=wasm32-wasi"), "SP501")
+    assert not fires(build("CARGO_BUILD_TARGET=wasm32-unknown-unknown cargo build"), "SP501")
+    assert fires(build("cargo build --release --target x86_64-unknown-linux-gnu"), "SP501")
+    assert not fires(build("cargo build --target x86_64-unknown-linux-musl"), "SP501")
+
+
+def test_no_rule_claims_hadolint_dl3005_which_hadolint_removed() -> None:
+    assert not [code for code, r in RULES.items() if "DL3005" in r.hadolint]
+    assert (
+        "DL3005" not in (RULES_DIR.parent.parent.parent.parent / "docs/rules/SP203.md").read_text()
+    )

@@ -10,8 +10,10 @@ from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    from_image,
     image_parts,
     is_stage_reference,
+    parent_stage,
     rule,
 )
 from scratchpack.reports.severity import Severity
@@ -29,6 +31,19 @@ def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 f"the final stage runs as root (USER {users[-1].text})", users[-1].line
             )
         return
+    # FROM <stage> inherits the user that stage (or the one it starts from) ended with
+    parent = parent_stage(dockerfile, final)
+    while parent is not None:
+        if users := parent.of("USER"):
+            if users[-1].text.split(":")[0].strip() in ("root", "0"):
+                yield meta.finding(
+                    f"the final stage runs as root: it starts FROM {final.base}, whose last "
+                    f"USER (line {users[-1].line}) is {users[-1].text}; add an unprivileged "
+                    "USER to the final stage",
+                    final.line,
+                )
+            return
+        parent = parent_stage(dockerfile, parent)
     if "nonroot" in final.base or is_stage_reference(dockerfile, final):
         return
     yield meta.finding(
@@ -41,7 +56,7 @@ def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 @rule("SP101", Severity.WARNING, "reproducibility", "FROM is not pinned by digest")
 def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
-        if stage.base == "scratch" or is_stage_reference(dockerfile, stage):
+        if not from_image(dockerfile, stage):
             continue
         if "@sha256:" not in stage.base:
             yield meta.finding(
@@ -55,7 +70,7 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
       hadolint=("DL3006", "DL3007"))  # fmt: skip
 def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
-        if stage.base == "scratch" or is_stage_reference(dockerfile, stage):
+        if not from_image(dockerfile, stage):
             continue
         _, tag, digest = image_parts(stage.base)
         if digest is None and tag in (None, "latest"):
@@ -151,6 +166,8 @@ OFFICIAL_NAMES = (
     "rust", "openjdk", "eclipse-temurin", "nginx", "httpd", "redis", "postgres", "mysql",
     "mariadb", "mongo", "ruby", "php", "perl", "gcc", "maven", "gradle", "amazonlinux",
     "rockylinux", "almalinux", "archlinux", "haproxy", "traefik", "memcached", "rabbitmq",
+    # official images one edit away from another official name: not typos of it
+    "jruby", "mono",
 )  # fmt: skip
 
 
@@ -180,7 +197,7 @@ def _registry_of(base: str) -> str:
 def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     trusted = dockerfile.trusted_registries
     for stage in dockerfile.stages:
-        if stage.base == "scratch" or is_stage_reference(dockerfile, stage) or "$" in stage.base:
+        if not from_image(dockerfile, stage) or "$" in stage.base:
             continue
         registry = _registry_of(stage.base)
         if trusted and registry not in trusted:

@@ -8,10 +8,15 @@ from collections.abc import Iterable, Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.rules.core import (
+    APT_LISTS_USERS,
     Finding,
     Rule,
     apt_command,
     cache_mount,
+    env_pairs,
+    exported,
+    parent_stage,
+    pip_args,
     rule,
     runs,
     shell_of,
@@ -25,10 +30,14 @@ from scratchpack.reports.severity import Severity
 def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         cmds = shell_of(run)
-        if not any(apt_command(c) == "install" for c in cmds) or cache_mount(run, "/var/lib/apt"):
+        if not any(apt_command(c, APT_LISTS_USERS) == "install" for c in cmds) or cache_mount(
+            run, "/var/lib/apt"
+        ):
             continue
         removed = any(
-            c.name == "rm" and any("/var/lib/apt/lists" in a for a in c.args) for c in cmds
+            (c.name == "rm" and any("/var/lib/apt/lists" in a for a in c.args))
+            or apt_command(c) == "dist-clean"  # apt 2.7+: removes the lists too
+            for c in cmds
         )
         if not removed:
             yield meta.finding(
@@ -52,18 +61,32 @@ def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 @rule("SP205", Severity.INFO, "size", "pip install without --no-cache-dir", hadolint=("DL3042",))
 def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    for stage in dockerfile.stages:  # per stage, not per RUN: linear in the instructions
-        env_off = any("PIP_NO_CACHE_DIR" in env.text for env in stage.of("ENV"))
-        for run in stage.of("RUN"):
-            if env_off or cache_mount(run, "/root/.cache"):
+    # each stage's ENV and ARG at its end, for the stages built FROM it: linear in the stages
+    ended: dict[int, dict[str, str]] = {}
+    for stage in dockerfile.stages:
+        parent = parent_stage(dockerfile, stage)
+        env = dict(ended[parent.index]) if parent is not None else {}
+        for instruction in stage.instructions:
+            if instruction.cmd in ("ENV", "ARG"):
+                env.update(env_pairs(instruction))
+            if instruction.cmd != "RUN" or cache_mount(instruction, "/root/.cache"):
                 continue
-            for cmd in shell_of(run):
-                pip = cmd.name in ("pip", "pip3") or (
-                    cmd.name.startswith("python") and cmd.args[:2] == ("-m", "pip")
-                )
-                if pip and "install" in cmd.args and not cmd.has("--no-cache-dir"):
-                    message = "pip install without --no-cache-dir keeps its cache in the layer"
-                    yield meta.finding(message, run.line)
+            run_env = dict(env)
+            for cmd in shell_of(instruction):
+                run_env.update(exported(cmd))
+                args = pip_args(cmd)
+                if args is None or "install" not in args:
+                    continue
+                setting = cmd.env_value("PIP_NO_CACHE_DIR") or run_env.get("PIP_NO_CACHE_DIR")
+                # pip reads the variable as a boolean: PIP_NO_CACHE_DIR=0 keeps the cache on
+                if (setting or "").lower() in _TRUE or cmd.has("--no-cache-dir", "--no-cache"):
+                    continue
+                message = "pip install without --no-cache-dir keeps its cache in the layer"
+                yield meta.finding(message, instruction.line)
+        ended[stage.index] = env
+
+
+_TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})  # what pip's strtobool reads as true
 
 
 @rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",))

@@ -7,6 +7,7 @@ another, and nothing here imports a family, so the package has no import cycle.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,16 +104,60 @@ def runs(dockerfile: Dockerfile) -> Iterator[tuple[Stage, Instruction]]:
             yield stage, instruction
 
 
+def mounts(instruction: Instruction) -> list[dict[str, str]]:
+    """The options of every ``--mount`` of a RUN (a RUN may have several), as key=value."""
+    return [
+        {key.strip(): value for key, _, value in (o.partition("=") for o in flag.split(","))}
+        for name, flag in instruction.flags
+        if name == "mount"
+    ]
+
+
 def cache_mount(instruction: Instruction, path_fragment: str) -> bool:
-    """Whether the RUN mounts a build cache over a path containing ``path_fragment``: what a
-    cache mount holds never reaches the layer, so cache rules do not apply."""
-    mount = instruction.flag("mount") or ""
-    return "type=cache" in mount and path_fragment in mount
+    """Whether the RUN mounts a build cache or a tmpfs over a path containing
+    ``path_fragment``: what either holds never reaches the layer, so cache rules do not apply."""
+    return any(
+        mount.get("type") in ("cache", "tmpfs")
+        and path_fragment
+        in (mount.get("target") or mount.get("dst") or mount.get("destination") or "")
+        for mount in mounts(instruction)
+    )
 
 
-def apt_command(cmd: ShellCommand) -> str | None:
+def unquote(word: str) -> str:
+    """A word without one pair of enclosing quotes: BuildKit keeps them in the arguments of
+    WORKDIR, ADD and COPY (``WORKDIR '/usr/local'`` is absolute, and the shell never sees it)."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1]
+    return word
+
+
+def pip_args(cmd: ShellCommand) -> tuple[str, ...] | None:
+    """The arguments pip gets (``install ...``) from ``pip``, ``pip2``, ``pip3.12`` or
+    ``python3 -m pip``; None when the command is not pip (pipx and pipenv are not)."""
+    if re.fullmatch(r"pip[0-9.]*", cmd.name):
+        return cmd.args
+    if re.fullmatch(r"python[0-9.]*", cmd.name) and cmd.args[:2] == ("-m", "pip"):
+        return cmd.args[2:]
+    return None
+
+
+def exported(cmd: ShellCommand) -> dict[str, str]:
+    """What an ``export NAME=value`` puts into the environment of the commands after it."""
+    if cmd.name != "export":
+        return {}
+    return {k: unquote(v) for k, eq, v in (a.partition("=") for a in cmd.args) if eq and k}
+
+
+APT = ("apt-get", "apt")
+# aptitude reads and writes the same lists as apt-get, but takes other options
+# (--without-recommends), so only the rules about the lists count it
+APT_LISTS_USERS = (*APT, "aptitude")
+
+
+def apt_command(cmd: ShellCommand, frontends: tuple[str, ...] = APT) -> str | None:
     """The apt-get/apt subcommand (install, update...) or None."""
-    if cmd.name not in ("apt-get", "apt"):
+    if cmd.name not in frontends:
         return None
     words = [a for a in cmd.args if not a.startswith("-")]
     return words[0] if words else None
@@ -147,12 +192,20 @@ def env_pairs(instruction: Instruction) -> list[tuple[str, str]]:
 
 def stage_env(dockerfile: Dockerfile, stage: Stage) -> dict[str, str]:
     """ENV (and ARG defaults) of a stage, including what it inherits through FROM <stage>."""
-    env: dict[str, str] = {}
-    parent = next(
-        (s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None
-    )
-    if parent is not None:
-        env.update(stage_env(dockerfile, parent))
+    parent = parent_stage(dockerfile, stage)
+    env = stage_env(dockerfile, parent) if parent is not None else {}
     for instruction in stage.of("ENV", "ARG"):
         env.update(env_pairs(instruction))
     return env
+
+
+def parent_stage(dockerfile: Dockerfile, stage: Stage) -> Stage | None:
+    """The earlier stage this one starts FROM, if it starts from a stage and not an image."""
+    return next((s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None)
+
+
+def from_image(dockerfile: Dockerfile, stage: Stage) -> bool:
+    """Whether the stage starts from a named image, the one rules on pinning and provenance
+    judge: not scratch, not an earlier stage, and not a reference that build arguments with no
+    default leave empty (``FROM ${BASE}``, set with --build-arg when building)."""
+    return stage.base not in ("scratch", "") and not is_stage_reference(dockerfile, stage)

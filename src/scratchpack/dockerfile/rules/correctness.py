@@ -12,6 +12,7 @@ from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
     rule,
+    unquote,
 )
 from scratchpack.reports.severity import Severity
 
@@ -54,7 +55,7 @@ def _absolute_workdir(path: str) -> bool:
 def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for workdir in stage.of("WORKDIR"):
-            path = workdir.text.strip().strip('"')
+            path = unquote(workdir.text.strip())
             if path and not _absolute_workdir(path):
                 yield meta.finding(
                     f"WORKDIR {path} is relative to whatever the base image set: use an "
@@ -112,7 +113,7 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         for add in stage.of("ADD"):
             if add.heredocs or len(add.args) < 2:
                 continue
-            *sources, dest = add.args
+            *sources, dest = [unquote(a) for a in add.args]
             local = [
                 s for s in sources if "://" not in s and not s.startswith("git@") and "$" not in s
             ]

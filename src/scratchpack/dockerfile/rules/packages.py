@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
+    APT_LISTS_USERS,
     Finding,
     Rule,
     apt_command,
@@ -35,7 +36,7 @@ def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 @rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN")
 def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
-        subs = [s for s in (apt_command(c) for c in shell_of(run)) if s]
+        subs = [s for s in (apt_command(c, APT_LISTS_USERS) for c in shell_of(run)) if s]
         if subs and set(subs) == {"update"}:
             yield meta.finding(
                 "apt-get update in a RUN of its own is cached separately: a later install may "
@@ -45,7 +46,7 @@ def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 
 @rule("SP203", Severity.WARNING, "reproducibility", "apt-get upgrade or dist-upgrade",
-      hadolint=("DL3005",), dockle="DKL-DI-0003")  # fmt: skip
+      dockle="DKL-DI-0003")  # fmt: skip
 def apt_upgrade(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):

@@ -25,7 +25,7 @@ def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             for key, value in env_pairs(instruction):
                 if not SECRET_NAME.search(key):
                     continue
-                if instruction.cmd == "ENV" or value:
+                if value:  # ENV PASSWORD= (empty) declares the name; it holds no secret
                     where = "the image config" if instruction.cmd == "ENV" else "the build history"
                     yield meta.finding(
                         f"{instruction.cmd} {key} puts a secret into {where}: use a build secret "

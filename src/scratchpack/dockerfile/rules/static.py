@@ -10,6 +10,7 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    parent_stage,
     rule,
     shell_of,
     stage_env,
@@ -27,9 +28,7 @@ def copied_into_final(dockerfile: Dockerfile) -> list[Stage]:
         stage = dockerfile.stage_named(source) if source else None
         while stage is not None and stage.index < final.index and stage not in found:
             found.append(stage)
-            stage = next(
-                (s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None
-            )
+            stage = parent_stage(dockerfile, stage)
     return found
 
 
@@ -63,13 +62,25 @@ def go_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
+def _links_no_glibc(cargo: ShellCommand, env: dict[str, str]) -> bool:
+    """Whether the cargo build targets musl or WebAssembly (wasm32-wasip1, wasm32-unknown-...):
+    neither links glibc, so the binary needs no loader from the image."""
+    args = list(cargo.args)
+    targets = [env.get("CARGO_BUILD_TARGET", "")]
+    targets += [v for a in args if (v := a.removeprefix("--target=")) != a]
+    targets += [args[n + 1] for n, a in enumerate(args[:-1]) if a == "--target"]
+    return any("musl" in a for a in args) or any(
+        "musl" in t or t.startswith(("wasm32-", "wasm64-")) for t in targets
+    )
+
+
 @rule("SP501", Severity.WARNING, "correctness", "Rust built without a static target for scratch")
 def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage, run, cmd in _builds_into_scratch(dockerfile):
         if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",)):
-            target = next((a for a in cmd.args if "musl" in a), None)
-            flags = cmd.env_value("RUSTFLAGS") or stage_env(dockerfile, stage).get("RUSTFLAGS", "")
-            if target is None and "crt-static" not in flags:
+            env = {**stage_env(dockerfile, stage), **dict(cmd.env)}
+            flags = env.get("RUSTFLAGS", "")
+            if not _links_no_glibc(cmd, env) and "crt-static" not in flags:
                 yield meta.finding(
                     "cargo build for the gnu target links glibc dynamically: build for "
                     "x86_64-unknown-linux-musl, or with RUSTFLAGS='-C target-feature=+crt-static'",
