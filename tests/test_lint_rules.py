@@ -189,3 +189,105 @@ def test_no_rule_claims_hadolint_dl3005_which_hadolint_removed() -> None:
     assert (
         "DL3005" not in (RULES_DIR.parent.parent.parent.parent / "docs/rules/SP203.md").read_text()
     )
+
+
+# -- new rules --------------------------------------------------------------------------------
+
+ALPINE = "alpine:3.21@sha256:" + "8" * 64
+
+
+def test_maintainer_is_deprecated() -> None:
+    [finding] = findings(f"FROM {PINNED}\nMAINTAINER Jane <jane@example.com>\n", "SP306")
+    assert finding.line == 2 and "org.opencontainers.image.authors" in finding.message
+    assert not fires(f'FROM {PINNED}\nLABEL maintainer="Jane"\n', "SP306")
+    assert "SP306" not in {
+        f.code
+        for f in lint_dockerfile(parse(f"FROM {PINNED}\n# hadolint ignore=DL4000\nMAINTAINER x\n"))
+    }
+
+
+def test_pipe_without_pipefail() -> None:
+    pipe = "RUN wget -O - https://example.com | wc -l > /number\n"
+    assert [f.line for f in findings(f"FROM {PINNED}\n{pipe}", "SP307")] == [2]
+    assert not fires(f"FROM {PINNED}\nRUN wget -O /x https://example.com && wc -l /x\n", "SP307")
+    for shell in (
+        '["/bin/bash", "-o", "pipefail", "-c"]',
+        '["/bin/bash", "-eo", "pipefail", "-c"]',
+        '["/bin/bash", "-o", "errexit", "-o", "pipefail", "-c"]',
+        '["/usr/local/bin/zsh", "-o", "pipefail", "-c"]',
+        '["/bin/ash", "-o", "pipefail", "-c"]',
+    ):
+        assert not fires(f"FROM {PINNED}\nSHELL {shell}\n{pipe}", "SP307"), shell
+    # plain sh may not know pipefail; a later SHELL without it turns it off again
+    assert fires(f'FROM {PINNED}\nSHELL ["/bin/sh", "-o", "pipefail", "-c"]\n{pipe}', "SP307")
+    bash = 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\n'
+    later = f'FROM {PINNED}\n{bash}{pipe}SHELL ["/bin/sh", "-c"]\n{pipe}'
+    assert [f.line for f in findings(later, "SP307")] == [5]
+    assert not fires(f"FROM {PINNED}\nRUN set -eo pipefail; {pipe[4:]}", "SP307")
+    assert fires(f"FROM {PINNED}\nRUN {pipe[4:-1]}; set -o pipefail\n", "SP307")
+
+
+def test_pipefail_follows_stages_and_skips_non_posix_shells() -> None:
+    bash = 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\n'
+    pipe = "RUN curl -fsSL https://example.com/x | tar -xz\n"
+    next_image = f"FROM {PINNED} AS a\n{bash}{pipe}FROM {PINNED}\n{pipe}"
+    assert [f.line for f in findings(next_image, "SP307")] == [5]
+    from_stage = f"FROM {PINNED} AS a\n{bash}FROM a\n{pipe}"
+    assert not fires(from_stage, "SP307")
+    for shell in ('["pwsh", "-c"]', '["powershell.exe"]', '["cmd.exe", "/c"]',
+                  '["C:\\\\Program Files\\\\PowerShell\\\\pwsh.exe", "-Command"]'):  # fmt: skip
+        text = (
+            f"FROM {PINNED}\nSHELL {shell}\nRUN Get-Variable PSVersionTable | Select-Object Value\n"
+        )
+        assert not fires(text, "SP307"), shell
+
+
+def test_apk_add_without_version_pins() -> None:
+    def apk(args: str) -> list[Finding]:
+        return findings(f"FROM {ALPINE}\nRUN apk add {args}\n", "SP213")
+
+    [finding] = apk("--no-cache flex curl=8.11.1-r0 git")
+    assert "flex, git" in finding.message and finding.line == 2
+    for pinned in (
+        "flex=2.6.4-r1",
+        "--no-cache git~2.52.0",
+        "--no-cache git~=2.52 curl=~8.11",
+        '--no-cache "flex>=2.6.1-r1" "python3<3.13"',
+        "--virtual .build-deps gcc=14.2.0-r4 musl-dev=1.2.5-r8",
+        "--repository https://dl-cdn.alpinelinux.org/alpine/edge/testing flow=0.78.0-r0",
+        "-X https://dl-cdn.alpinelinux.org/alpine/edge/testing flow=0.78.0-r0",
+        "./mypackage-1.1.1.apk",
+        "$PACKAGES",
+    ):
+        assert not apk(pinned), pinned
+    assert apk("-t .build-deps gcc")  # the virtual name is no package, gcc is
+    assert not findings(f"FROM {ALPINE}\nRUN apk del curl && apk --no-cache info\n", "SP213")
+
+
+def test_apt_get_install_without_version_pins() -> None:
+    def apt(script: str) -> list[Finding]:
+        return findings(f"FROM {PINNED}\nRUN {script}\n", "SP214")
+
+    assert apt("apt-get update && apt-get install -y python3")
+    assert apt("apt install -y curl")
+    for pinned in (
+        "apt-get -yqq --no-install-recommends install nodejs=0.10",
+        "apt-get install -y python-demjson=2.2.2* wget=1.16.1* git=1:2.5.0* ruby=1:2.1.*",
+        "apt-get install -y --no-install-recommends -t bookworm-backports golang=2:1.23~1",
+        "apt-get -o Dpkg::Options::=--force-confold install -y curl=7.88.1-10+deb12u8",
+        "apt-get install -y ./wkhtmltox_0.12.5-1.bionic_amd64.deb",
+        "apt-get install -y $(cat /tmp/packages)",
+        "apt-get update && apt-get upgrade -y",
+    ):
+        assert not apt(pinned), pinned
+    [finding] = apt("apt-get install -y a b=1 c d e")
+    assert "a, c, d and 1 more" in finding.message
+
+
+def test_pinning_rules_are_warnings_and_honour_both_pragmas() -> None:
+    assert RULES["SP213"].severity == RULES["SP214"].severity == RULES["SP307"].severity
+    assert str(RULES["SP214"].severity) == "warning"
+    install = "RUN apt-get update && apt-get install -y curl\n"
+    for pragma in ("# scratchpack ignore=SP214\n", "# hadolint ignore=DL3008\n"):
+        assert not fires(f"FROM {PINNED}\n{pragma}{install}", "SP214"), pragma
+    assert fires(f"FROM {PINNED}\n# hadolint ignore=DL3018\n{install}", "SP214")

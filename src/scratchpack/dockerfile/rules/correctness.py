@@ -133,3 +133,15 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
                     f"{dest}: use COPY to copy the archive as a file",
                     add.line,
                 )
+
+
+@rule("SP306", Severity.WARNING, "maintainability", "MAINTAINER is deprecated",
+      hadolint=("DL4000",))  # fmt: skip
+def maintainer(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.of("MAINTAINER"):
+            yield meta.finding(
+                "MAINTAINER is deprecated (Docker 1.13) and tools that read labels never see "
+                f'it: use LABEL org.opencontainers.image.authors="{instruction.text}"',
+                instruction.line,
+            )

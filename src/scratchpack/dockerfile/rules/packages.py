@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
@@ -151,3 +151,96 @@ def dev_dependencies(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                         "install --no-dev...), or build in an earlier stage",
                         run.line,
                     )
+
+
+# -- version pinning (SP213-SP220): hadolint's DL3008, DL3018, DL3013, ... -------------------
+
+
+def operands(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
+    """The words of a command line that are neither options nor the values of the options in
+    ``valued`` (``-t bookworm-backports``, ``--virtual .build-deps``): what it operates on."""
+    found: list[str] = []
+    value_next = False
+    for arg in args:
+        if value_next:
+            value_next = False
+        elif arg.startswith("-"):
+            value_next = arg in valued
+        else:
+            found.append(arg)
+    return found
+
+
+def _unpinned(
+    dockerfile: Dockerfile,
+    meta: Rule,
+    tool: str,
+    packages: Callable[[ShellCommand], list[str] | None],
+    pinned: Callable[[str], bool],
+    how: str,
+) -> Iterator[Finding]:
+    """One finding per command that installs packages of which some name no version: the same
+    Dockerfile then installs whatever version the repository has on the day it is built."""
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            names = packages(cmd)
+            if not names:
+                continue
+            # a word with a variable or a glob is decided elsewhere: it may well carry the pin
+            loose = [n for n in names if not pinned(n) and not set(n) & set("$*`")]
+            if loose:
+                listed = ", ".join(loose[:3]) + (
+                    f" and {len(loose) - 3} more" if len(loose) > 3 else ""
+                )
+                yield meta.finding(
+                    f"{tool} installs {listed} without a version: each build gets whatever the "
+                    f"repository has that day; pin it ({how})",
+                    run.line,
+                )
+
+
+_APK_VALUED = frozenset(
+    {"-t", "--virtual", "-X", "--repository", "-p", "--root", "--keys-dir", "--arch",
+     "--repositories-file", "--cache-dir"}
+)  # fmt: skip
+
+
+def _apk_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "apk":
+        return None
+    words = operands(cmd.args, _APK_VALUED)
+    return [w for w in words[1:] if not w.endswith(".apk")] if words[:1] == ["add"] else None
+
+
+@rule("SP213", Severity.WARNING, "reproducibility", "apk add without version pins",
+      hadolint=("DL3018",))  # fmt: skip
+def apk_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "apk add", _apk_packages,
+        lambda p: any(op in p for op in "=~<>"), "curl=8.11.1-r0, or curl~8.11",
+    )  # fmt: skip
+
+
+_APT_VALUED = frozenset(
+    {"-t", "--target-release", "--default-release", "-o", "--option", "-c", "--config-file",
+     "-a", "--host-architecture"}
+)  # fmt: skip
+
+
+def _apt_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name not in ("apt-get", "apt"):
+        return None
+    words = operands(cmd.args, _APT_VALUED)
+    if words[:1] != ["install"]:
+        return None
+    # a .deb file or a directory is a local package: its version is that of the file
+    return [w for w in words[1:] if not w.endswith(".deb") and not w.startswith(("/", "./", "../"))]
+
+
+@rule("SP214", Severity.WARNING, "reproducibility", "apt-get install without version pins",
+      hadolint=("DL3008",))  # fmt: skip
+def apt_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "apt-get install", _apt_packages, lambda p: "=" in p,
+        "curl=7.88.1-10+deb12u8, or curl=7.88.* for the patch releases",
+    )  # fmt: skip
