@@ -291,3 +291,110 @@ def test_pinning_rules_are_warnings_and_honour_both_pragmas() -> None:
     for pragma in ("# scratchpack ignore=SP214\n", "# hadolint ignore=DL3008\n"):
         assert not fires(f"FROM {PINNED}\n{pragma}{install}", "SP214"), pragma
     assert fires(f"FROM {PINNED}\n# hadolint ignore=DL3018\n{install}", "SP214")
+
+
+def _loose(code: str, base: str, scripts: tuple[str, ...]) -> list[str]:
+    """The scripts among ``scripts`` on which ``code`` fires."""
+    return [s for s in scripts if fires(f"FROM {base}\nRUN {s}\n", code)]
+
+
+def test_pip_install_without_version_pins() -> None:
+    unpinned = (
+        "pip install flask",
+        "pip2 install MySQL_python",
+        "python3 -m pip install --index-url https://example.com/simple example",
+        "pip install --root-user-action=ignore mypkg",
+        "pip install git+https://github.com/org/repo.git#egg=repo",
+        "pipx install black",
+        "pip install -r requirements.txt extra",
+    )
+    assert _loose("SP215", PINNED, unpinned) == list(unpinned)
+    pinned = (
+        "pip install MySQL_python==1.2.2 --no-cache-dir",
+        "pip install 'alabaster>=0.7' 'sphinx<8' 'docutils!=0.21' 'six~=1.16' 'a===1'",
+        "pip3 install --target /opt/yamllint yamllint==1.20.0",
+        "pip install --no-cache-dir --root-user-action ignore poetry==1.8.5",
+        "pip install -r requirements.txt",
+        "pip install --requirement requirements.txt",
+        "pip install . ./pkg foo/bar mypkg.whl mypkg.tar.gz https://example.com/x.zip",
+        "pip install git+https://user@github.com/org/repo.git@0.6-alpha#egg=repo",
+        "pip install pykafka -c constraints.txt",
+        "pip install 'requests[socks] @ https://example.com/requests.whl'",
+        'pipx install --python "$(which python3)" "poetry==1.8.5"',
+        "pipenv install flask",
+    )
+    assert _loose("SP215", PINNED, pinned) == []
+
+
+def test_npm_install_without_version_pins() -> None:
+    unpinned = (
+        "npm install express",
+        "npm install @myorg/private",
+        "npm install express sax@0.1.1",
+        "npm i --global typescript",
+        "npm install git+ssh://git@github.com:npm/npm.git",
+    )
+    assert _loose("SP216", PINNED, unpinned) == list(unpinned)
+    pinned = (
+        "npm install",
+        "npm install --progress=false",
+        "npm ci",
+        'npm install express@4.21.2 @myorg/private@">=0.1.0 <0.2.0"',
+        "npm install -g express@4.1.1",
+        "npm install --omit dev",
+        "npm install ./folder ../other /abs ~/home pkg-1.2.3.tgz pkg.tar.gz",
+        "npm install git+https://github.com/npm/npm.git#v1.0.27",
+        "npm run --silent install",
+    )
+    assert _loose("SP216", PINNED, pinned) == []
+
+
+def test_gem_install_without_version_pins() -> None:
+    unpinned = ("gem install bundler", "gem i bundler:1 nokogiri")
+    assert _loose("SP217", PINNED, unpinned) == list(unpinned)
+    pinned = (
+        "gem install bundler:2.5.23",
+        "gem install bundler -v '2.0.1'",
+        "gem install bundler --version=2.0.1",
+        "gem install nokogiri:1.16.0 -- --use-system-libraries=true",
+        "gem install nokogiri:1.16.0 --use-system-libraries true",
+        "gem update --system",
+    )
+    assert _loose("SP217", PINNED, pinned) == []
+
+
+def test_yum_dnf_and_zypper_install_without_version_pins() -> None:
+    rocky = "rockylinux:9@sha256:" + "7" * 64
+    yum = ("yum install -y tomcat && yum clean all", "yum module install -y tomcat")
+    assert _loose("SP218", rocky, yum) == list(yum)
+    yum_pinned = (
+        "yum install -y tomcat-9.2 openssl-1:1.1.1k rpm-sign-4.16.1.3 gcc-c++-1.1.1",
+        "yum module install -y tomcat:9",
+        "yum install -y /tmp/local.rpm https://example.com/x.rpm",
+        "yum group install -y 'Development Tools'",
+        "yum clean all",
+    )
+    assert _loose("SP218", rocky, yum_pinned) == []
+    dnf = ("dnf install -y rpm-sign", "microdnf install -y tomcat", "dnf module install tomcat")
+    assert _loose("SP220", rocky, dnf) == list(dnf)
+    dnf_pinned = (
+        "dnf install -y tomcat-9.0.1 && dnf clean all",
+        "microdnf module install -y tomcat:9",
+        'dnf -y --setopt=group_package_types="mandatory" group install "Development Tools"',
+        "dnf install -y @development-tools",
+        "notdnf install tomcat",
+    )
+    assert _loose("SP220", rocky, dnf_pinned) == []
+    assert not _loose("SP218", rocky, dnf)  # yum's rule does not judge dnf, nor the reverse
+    suse = "opensuse/leap:15.6@sha256:" + "6" * 64
+    assert _loose("SP219", suse, ("zypper install -y tomcat", "zypper in -y curl")) == [
+        "zypper install -y tomcat",
+        "zypper in -y curl",
+    ]
+    zypper_pinned = (
+        "zypper install -y tomcat=9.0.39 && zypper clean",
+        "zypper install -y tomcat\\>=9.0 'curl<8.7'",
+        "zypper install -y tomcat-9.0.39-1.rpm",
+        "zypper refresh",
+    )
+    assert _loose("SP219", suse, zypper_pinned) == []

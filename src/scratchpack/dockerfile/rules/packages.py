@@ -11,6 +11,7 @@ from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
     apt_command,
+    pip_args,
     rule,
     runs,
     shell_of,
@@ -243,4 +244,169 @@ def apt_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "apt-get install", _apt_packages, lambda p: "=" in p,
         "curl=7.88.1-10+deb12u8, or curl=7.88.* for the patch releases",
+    )  # fmt: skip
+
+
+_PIP_VALUED = frozenset(
+    {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+     "--extra-index-url", "-f", "--find-links", "--trusted-host", "-t", "--target", "--prefix",
+     "--root", "--build", "--src", "--python-version", "--platform", "--implementation",
+     "--abi", "--root-user-action", "--progress-bar", "--cache-dir", "--log", "--proxy",
+     "--retries", "--timeout", "--exists-action", "--cert", "--client-cert",
+     "--upgrade-strategy", "--global-option", "--install-option", "-C", "--config-settings",
+     "--only-binary", "--no-binary", "--report", "--python", "--pip-args", "--suffix"}
+)  # fmt: skip
+_VCS = ("git+", "hg+", "svn+", "bzr+")
+
+
+def _pip_packages(cmd: ShellCommand) -> list[str] | None:
+    args = pip_args(cmd) if cmd.name != "pipx" else cmd.args
+    if args is None:
+        return None
+    words = operands(args, _PIP_VALUED)
+    if words[:1] != ["install"] or any(a in ("-c", "--constraint") for a in args):
+        return None  # a constraints file pins what the command line names
+    found = []
+    for word in words[1:]:
+        if word.startswith(_VCS):
+            found.append(word)  # pinned by @ref: judged by _pip_pinned
+        elif not ("/" in word or word.startswith(".") or word.endswith((".whl", ".zip", ".gz"))):
+            found.append(word)  # a name from the index, not a local path, archive or URL
+    return found
+
+
+def _pip_pinned(word: str) -> bool:
+    if word.startswith(_VCS):
+        path = word.split("://", 1)[-1].split("#", 1)[0].partition("/")[2]
+        return "@" in path  # git+https://host/repo.git@v1.2 (user@host is no ref)
+    return any(op in word for op in ("==", "~=", ">", "<", "!=", "@"))
+
+
+@rule("SP215", Severity.WARNING, "reproducibility", "pip install without version pins",
+      hadolint=("DL3013",))  # fmt: skip
+def pip_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "pip install", _pip_packages, _pip_pinned,
+        "flask==3.1.0, or install from a requirements file with hashes",
+    )  # fmt: skip
+
+
+_NPM_VALUED = frozenset(
+    {"--prefix", "--registry", "--cache", "--omit", "--include", "--tag", "-w", "--workspace",
+     "--loglevel", "--userconfig", "--install-strategy", "--before"}
+)  # fmt: skip
+
+
+def _npm_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "npm":
+        return None
+    words = operands(cmd.args, _NPM_VALUED)
+    if words[:1] not in (["install"], ["i"], ["add"]):
+        return None
+    return [
+        w for w in words[1:]
+        if not w.startswith(("/", "./", "../", "~/", "http://", "https://"))
+        and not w.endswith((".tar", ".tar.gz", ".tgz"))
+    ]  # fmt: skip
+
+
+def _npm_pinned(word: str) -> bool:
+    if word.startswith(("git+", "git://", "github:")):
+        return "#" in word  # a commit, tag or semver range after the #
+    return "@" in word.removeprefix("@")  # express@4.21.2, @scope/name@1.0
+
+
+@rule("SP216", Severity.WARNING, "reproducibility", "npm install of a package without a version",
+      hadolint=("DL3016",))  # fmt: skip
+def npm_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "npm install", _npm_packages, _npm_pinned,
+        "express@4.21.2, or list it in package.json and run npm ci",
+    )  # fmt: skip
+
+
+_GEM_VALUED = frozenset(
+    {"-v", "--version", "-i", "--install-dir", "-n", "--bindir", "-s", "--source", "-P",
+     "--trust-policy", "--platform", "-g", "--file"}
+)  # fmt: skip
+
+
+def _gem_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "gem":
+        return None
+    args = cmd.args[: cmd.args.index("--")] if "--" in cmd.args else cmd.args
+    words = operands(args, _GEM_VALUED)
+    if words[:1] not in (["install"], ["i"]) or cmd.has("-v", "--version"):
+        return None  # -v pins the gems the command names
+    # a word after an option (--use-system-libraries true) is that option's value
+    return [w for w in words[1:] if w not in ("true", "false") and not w.endswith(".gem")]
+
+
+@rule("SP217", Severity.WARNING, "reproducibility", "gem install without version pins",
+      hadolint=("DL3028",))  # fmt: skip
+def gem_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "gem install", _gem_packages, lambda g: ":" in g,
+        "bundler:2.5.23, or gem install bundler -v 2.5.23",
+    )  # fmt: skip
+
+
+_RPM_VALUED = frozenset(
+    {"-c", "--config", "--setopt", "--repo", "--enablerepo", "--disablerepo", "--releasever",
+     "--installroot", "-x", "--exclude", "--repofrompath", "--forcearch"}
+)  # fmt: skip
+# name-version as yum and dnf take it: a hyphen then a digit (openssl-1:3.0.7, gcc-c++-11.4)
+_RPM_VERSION = re.compile(r"-\d")
+
+
+def _rpm_packages(cmd: ShellCommand, tools: tuple[str, ...]) -> list[str] | None:
+    """Packages of ``yum/dnf install`` and streams of ``module install``; groups (``group
+    install``, ``@group``) and local .rpm files need no pin."""
+    if cmd.name not in tools:
+        return None
+    words = operands(cmd.args, _RPM_VALUED)
+    if words[:1] == ["install"]:
+        return [w for w in words[1:] if not w.endswith(".rpm") and not w.startswith(("@", "/"))]
+    return words[2:] if words[:2] == ["module", "install"] else None
+
+
+def _rpm_pinned(word: str) -> bool:
+    """name-version (openssl-1:3.0.7) or a module's name:stream (tomcat:9)."""
+    return _RPM_VERSION.search(word) is not None or ":" in word
+
+
+@rule("SP218", Severity.WARNING, "reproducibility", "yum install without version pins",
+      hadolint=("DL3033",))  # fmt: skip
+def yum_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "yum install", lambda c: _rpm_packages(c, ("yum",)), _rpm_pinned,
+        "tomcat-9.0.87, or a module stream: yum module install tomcat:9",
+    )  # fmt: skip
+
+
+def _zypper_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "zypper":
+        return None
+    words = operands(cmd.args, frozenset({"-r", "--repo", "--from", "-t", "--type", "--root"}))
+    if words[:1] not in (["install"], ["in"]):
+        return None
+    return [w for w in words[1:] if not w.endswith(".rpm")]
+
+
+@rule("SP219", Severity.WARNING, "reproducibility", "zypper install without version pins",
+      hadolint=("DL3037",))  # fmt: skip
+def zypper_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "zypper install", _zypper_packages,
+        lambda p: any(op in p for op in "=<>"), "tomcat=9.0.39, or 'tomcat>=9.0'",
+    )  # fmt: skip
+
+
+@rule("SP220", Severity.WARNING, "reproducibility", "dnf install without version pins",
+      hadolint=("DL3041",))  # fmt: skip
+def dnf_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "dnf install",
+        lambda c: _rpm_packages(c, ("dnf", "microdnf", "dnf5")), _rpm_pinned,
+        "tomcat-9.0.87, or a module stream: dnf module install tomcat:9",
     )  # fmt: skip
