@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from scratchpack.dockerfile.parser import parse
 from scratchpack.dockerfile.rules import RULES, Finding
 from scratchpack.operations.lint import lint_dockerfile
@@ -298,69 +300,75 @@ def _loose(code: str, base: str, scripts: tuple[str, ...]) -> list[str]:
     return [s for s in scripts if fires(f"FROM {base}\nRUN {s}\n", code)]
 
 
-def test_pip_install_without_version_pins() -> None:
-    unpinned = (
-        "pip install flask",
-        "pip2 install MySQL_python",
-        "python3 -m pip install --index-url https://example.com/simple example",
-        "pip install --root-user-action=ignore mypkg",
-        "pip install git+https://github.com/org/repo.git#egg=repo",
-        "pipx install black",
-        "pip install -r requirements.txt extra",
-    )
-    assert _loose("SP215", PINNED, unpinned) == list(unpinned)
-    pinned = (
-        "pip install MySQL_python==1.2.2 --no-cache-dir",
-        "pip install 'alabaster>=0.7' 'sphinx<8' 'docutils!=0.21' 'six~=1.16' 'a===1'",
-        "pip3 install --target /opt/yamllint yamllint==1.20.0",
-        "pip install --no-cache-dir --root-user-action ignore poetry==1.8.5",
-        "pip install -r requirements.txt",
-        "pip install --requirement requirements.txt",
-        "pip install . ./pkg foo/bar mypkg.whl mypkg.tar.gz https://example.com/x.zip",
-        "pip install git+https://user@github.com/org/repo.git@0.6-alpha#egg=repo",
-        "pip install pykafka -c constraints.txt",
-        "pip install 'requests[socks] @ https://example.com/requests.whl'",
-        'pipx install --python "$(which python3)" "poetry==1.8.5"',
-        "pipenv install flask",
-    )
-    assert _loose("SP215", PINNED, pinned) == []
+# rule -> (commands it must fire on, commands it must not fire on)
+PINNING = {
+    "SP215": (
+        (
+            "pip install flask",
+            "pip2 install MySQL_python",
+            "python3 -m pip install --index-url https://example.com/simple example",
+            "pip install --root-user-action=ignore mypkg",
+            "pip install git+https://github.com/org/repo.git#egg=repo",
+            "pipx install black",
+            "pip install -r requirements.txt extra",
+        ),
+        (
+            "pip install MySQL_python==1.2.2 --no-cache-dir",
+            "pip install 'alabaster>=0.7' 'sphinx<8' 'docutils!=0.21' 'six~=1.16' 'a===1'",
+            "pip3 install --target /opt/yamllint yamllint==1.20.0",
+            "pip install --no-cache-dir --root-user-action ignore poetry==1.8.5",
+            "pip install -r requirements.txt",
+            "pip install --requirement requirements.txt",
+            "pip install . ./pkg foo/bar mypkg.whl mypkg.tar.gz https://example.com/x.zip",
+            "pip install git+https://user@github.com/org/repo.git@0.6-alpha#egg=repo",
+            "pip install pykafka -c constraints.txt",
+            "pip install 'requests[socks] @ https://example.com/requests.whl'",
+            'pipx install --python "$(which python3)" "poetry==1.8.5"',
+            "pipenv install flask",
+        ),
+    ),
+    "SP216": (
+        (
+            "npm install express",
+            "npm install @myorg/private",
+            "npm install express sax@0.1.1",
+            "npm i --global typescript",
+            "npm install git+ssh://git@github.com:npm/npm.git",
+        ),
+        (
+            "npm install",
+            "npm install --progress=false",
+            "npm ci",
+            'npm install express@4.21.2 @myorg/private@">=0.1.0 <0.2.0"',
+            "npm install -g express@4.1.1",
+            "npm install --omit dev",
+            "npm install ./folder ../other /abs ~/home pkg-1.2.3.tgz pkg.tar.gz",
+            "npm install git+https://github.com/npm/npm.git#v1.0.27",
+            "npm run --silent install",
+        ),
+    ),
+    "SP217": (
+        (
+            "gem install bundler",
+            "gem i bundler:1 nokogiri",
+        ),
+        (
+            "gem install bundler:2.5.23",
+            "gem install bundler -v '2.0.1'",
+            "gem install bundler --version=2.0.1",
+            "gem install nokogiri:1.16.0 -- --use-system-libraries=true",
+            "gem install nokogiri:1.16.0 --use-system-libraries true",
+            "gem update --system",
+        ),
+    ),
+}
 
 
-def test_npm_install_without_version_pins() -> None:
-    unpinned = (
-        "npm install express",
-        "npm install @myorg/private",
-        "npm install express sax@0.1.1",
-        "npm i --global typescript",
-        "npm install git+ssh://git@github.com:npm/npm.git",
-    )
-    assert _loose("SP216", PINNED, unpinned) == list(unpinned)
-    pinned = (
-        "npm install",
-        "npm install --progress=false",
-        "npm ci",
-        'npm install express@4.21.2 @myorg/private@">=0.1.0 <0.2.0"',
-        "npm install -g express@4.1.1",
-        "npm install --omit dev",
-        "npm install ./folder ../other /abs ~/home pkg-1.2.3.tgz pkg.tar.gz",
-        "npm install git+https://github.com/npm/npm.git#v1.0.27",
-        "npm run --silent install",
-    )
-    assert _loose("SP216", PINNED, pinned) == []
-
-
-def test_gem_install_without_version_pins() -> None:
-    unpinned = ("gem install bundler", "gem i bundler:1 nokogiri")
-    assert _loose("SP217", PINNED, unpinned) == list(unpinned)
-    pinned = (
-        "gem install bundler:2.5.23",
-        "gem install bundler -v '2.0.1'",
-        "gem install bundler --version=2.0.1",
-        "gem install nokogiri:1.16.0 -- --use-system-libraries=true",
-        "gem install nokogiri:1.16.0 --use-system-libraries true",
-        "gem update --system",
-    )
-    assert _loose("SP217", PINNED, pinned) == []
+@pytest.mark.parametrize("code", sorted(PINNING))
+def test_pip_npm_and_gem_installs_without_version_pins(code: str) -> None:
+    unpinned, pinned = PINNING[code]
+    assert _loose(code, PINNED, unpinned) == list(unpinned)
+    assert _loose(code, PINNED, pinned) == []
 
 
 def test_yum_dnf_and_zypper_install_without_version_pins() -> None:
