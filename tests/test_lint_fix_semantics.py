@@ -281,8 +281,9 @@ def test_lists_removed_when_every_later_install_updates_first() -> None:
         "RUN set -ef; apt-get update && apt-get install -y x\n",  # lists/* would not expand
         "RUN set -o noglob; apt-get update && apt-get install -y x\n",
         "RUN --mount=type=bind,target=/var/lib/apt/lists,rw apt-get install -y x\n",
-        "RUN --mount=type=cache,target=/root/.cache --mount=type=tmpfs,target=/var/lib/apt "
-        "apt-get update && apt-get install -y x\n",  # the second mount counts too
+        # the second mount counts too (a tmpfs there would not: SP201 does not fire on it)
+        "RUN --mount=type=cache,target=/root/.cache --mount=type=bind,source=apt,"
+        "target=/var/lib/apt,rw apt-get update && apt-get install -y x\n",
         "RUN apt-get update && apt-get install -y x && exec /bin/true\n",  # rm would not run
     ],
 )

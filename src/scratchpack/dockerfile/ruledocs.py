@@ -31,6 +31,11 @@ _RUST = "rust:1.83@sha256:" + "e" * 64
 _GCC = "gcc:14@sha256:" + "f" * 64
 _PINNED = "debian:12-slim@sha256:" + "a" * 64
 _NODE = "node:22-slim@sha256:" + "9" * 64
+_ALPINE = "alpine:3.21@sha256:" + "8" * 64
+_PYTHON = "python:3.13-slim@sha256:" + "7" * 64
+_RUBY = "ruby:3.3-slim@sha256:" + "6" * 64
+_ROCKY = "rockylinux:9@sha256:" + "5" * 64
+_SUSE = "opensuse/leap:15.6@sha256:" + "4" * 64
 
 DOCS: dict[str, RuleDoc] = {
     "SP100": RuleDoc(
@@ -383,6 +388,132 @@ DOCS: dict[str, RuleDoc] = {
                 'lto = true\ncodegen-units = 1\nstrip = true\npanic = "abort"\n',
             ),
         ),
+    ),
+    "SP213": RuleDoc(
+        why="`apk add curl` installs whatever version the Alpine repository has on the day of "
+        "the build, so two builds of the same Dockerfile can ship different packages, and an "
+        "upgrade arrives unannounced. A pin makes the change visible in the Dockerfile (and the "
+        "build fails loudly when the pinned version leaves the repository, instead of drifting). "
+        "Pinning is a trade-off: it is noisy where a base image tracks a moving branch, so "
+        "ignore it for one instruction or everywhere when drift is what you want.",
+        bad=f"FROM {_ALPINE}\nRUN apk add --no-cache curl\n{_SAFE_TAIL}",
+        good=f"FROM {_ALPINE}\nRUN apk add --no-cache curl=8.11.1-r0\n{_SAFE_TAIL}",
+        fix="Pin each package: `name=version` (exact), `name~version` (that release series), or "
+        'a range in quotes (`"name>=1.2"`); `apk policy NAME` in the base image lists the '
+        "versions on offer. Packages in a `--virtual` group and local `.apk` files need none. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP213"]` in `.scratchpack.toml`.',
+    ),
+    "SP214": RuleDoc(
+        why="`apt-get install curl` installs whatever version the Debian or Ubuntu mirror has on "
+        "the day of the build: the same Dockerfile ships different packages from one build to "
+        "the next. A pin records what was tested (and fails the build when that version is "
+        "gone, instead of drifting silently). It is noisy, since a point release of the "
+        "distribution replaces the pinned version, so many teams pin the base image by digest "
+        "instead and ignore this rule.",
+        bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl=7.88.1-10+deb12u8 && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix="Pin each package as `name=version` (`apt-cache policy NAME` in the base image "
+        "shows the candidates); `name=1.2.*` accepts that release's patch updates. Local "
+        "`.deb` files need no pin. Pins are noisy where drift is wanted: to turn the rule "
+        'off for a whole project, put `ignore = ["SP214"]` in `.scratchpack.toml`.',
+    ),
+    "SP215": RuleDoc(
+        why="`pip install flask` installs the newest release on the day of the build, and "
+        "with it whatever its dependencies resolve to: the same Dockerfile ships different "
+        "code from one build to the next, and a new release can break the build or the app.",
+        bad=f"FROM {_PYTHON}\nRUN pip install --no-cache-dir flask\n{_SAFE_TAIL}",
+        good=f"FROM {_PYTHON}\nRUN pip install --no-cache-dir flask==3.1.0\n{_SAFE_TAIL}",
+        fix="Pin each package (`flask==3.1.0`; a range such as `flask>=3,<4` also counts), or "
+        "better, install a requirements file (`pip install -r requirements.txt`, which this "
+        "rule does not judge) that pins every dependency, with hashes (`--require-hashes`). "
+        "A constraints file (`-c`) pins the command too. Local paths, wheels, archives and "
+        "URLs need no pin; a VCS URL needs a ref (`git+https://...repo.git@v1.2`). "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP215"]` in `.scratchpack.toml`.',
+    ),
+    "SP216": RuleDoc(
+        why="`npm install -g typescript` installs the newest release on the day of the build: "
+        "the same Dockerfile ships different tools from one build to the next.",
+        bad=f"FROM {_NODE}\nRUN npm install -g typescript\n{_SAFE_TAIL}",
+        good=f"FROM {_NODE}\nRUN npm install -g typescript@5.7.2\n{_SAFE_TAIL}",
+        fix="Name the version (`typescript@5.7.2`, or a range in quotes), or list the package "
+        "in package.json and install with `npm ci` from the lock file (a bare `npm install` is "
+        "not judged here; SP209 is about it). A git URL needs `#commit`, `#tag` or "
+        "`#semver:...`. Local folders and tarballs need no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP216"]` in `.scratchpack.toml`.',
+    ),
+    "SP217": RuleDoc(
+        why="`gem install bundler` installs the newest release on the day of the build: the "
+        "same Dockerfile ships a different bundler from one build to the next.",
+        bad=f"FROM {_RUBY}\nRUN gem install bundler\n{_SAFE_TAIL}",
+        good=f"FROM {_RUBY}\nRUN gem install bundler:2.5.23\n{_SAFE_TAIL}",
+        fix="Pin as `name:version`, or with `-v VERSION` (which pins every gem of the command). "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP217"]` in `.scratchpack.toml`.',
+    ),
+    "SP218": RuleDoc(
+        why="`yum install tomcat` installs whatever version the repositories have on the day of "
+        "the build: the same Dockerfile ships different packages from one build to the next.",
+        bad=f"FROM {_ROCKY}\nRUN yum install -y tomcat && yum clean all\n{_SAFE_TAIL}",
+        good=f"FROM {_ROCKY}\nRUN yum install -y tomcat-9.0.87 && yum clean all\n{_SAFE_TAIL}",
+        fix="Pin as `name-version` (`yum list --showduplicates NAME` shows what is on offer), or "
+        "install a module stream (`yum module install tomcat:9`). Groups and local .rpm files "
+        "need no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP218"]` in `.scratchpack.toml`.',
+    ),
+    "SP219": RuleDoc(
+        why="`zypper install curl` installs whatever version the repositories have on the day "
+        "of the build: the same Dockerfile ships different packages from one build to the "
+        "next.",
+        bad=f"FROM {_SUSE}\nRUN zypper install -y curl && zypper clean\n{_SAFE_TAIL}",
+        good=f"FROM {_SUSE}\nRUN zypper install -y curl=8.6.0 && zypper clean\n{_SAFE_TAIL}",
+        fix="Pin as `name=version`, or a range in quotes (`'curl>=8.6'`). Local .rpm files need "
+        "no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP219"]` in `.scratchpack.toml`.',
+    ),
+    "SP220": RuleDoc(
+        why="`dnf install tomcat` (or microdnf) installs whatever version the repositories have "
+        "on the day of the build: the same Dockerfile ships different packages from one build "
+        "to the next.",
+        bad=f"FROM {_ROCKY}\nRUN dnf install -y tomcat && dnf clean all\n{_SAFE_TAIL}",
+        good=f"FROM {_ROCKY}\nRUN dnf install -y tomcat-9.0.87 && dnf clean all\n{_SAFE_TAIL}",
+        fix="Pin as `name-version` (`dnf list --showduplicates NAME` shows what is on offer), or "
+        "install a module stream (`dnf module install tomcat:9`). Groups and local .rpm files "
+        "need no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP220"]` in `.scratchpack.toml`.',
+    ),
+    "SP306": RuleDoc(
+        why="MAINTAINER was deprecated in Docker 1.13: it sets a field of the image config that "
+        "nothing reads any more, while registries, scanners and `docker inspect` users look "
+        "for the author in the OCI labels.",
+        bad=f"FROM {_PINNED}\nMAINTAINER Jane Doe <jane@example.com>\n{_SAFE_TAIL}",
+        good=f'FROM {_PINNED}\nLABEL org.opencontainers.image.authors="Jane Doe '
+        f'<jane@example.com>"\n{_SAFE_TAIL}',
+        fix='Replace it with `LABEL org.opencontainers.image.authors="..."`.',
+    ),
+    "SP307": RuleDoc(
+        why="A pipeline's exit status is that of its last command, so in "
+        "`RUN curl -fsSL https://example.com/key | gpg --dearmor -o key.gpg` a failed download "
+        "still builds, with an empty key, and the failure shows up much later. `pipefail` makes "
+        "the pipeline fail when any command in it fails. scratchpack also accepts `set -o "
+        "pipefail` at the start of the RUN (hadolint asks for SHELL only), and it does not "
+        "judge RUNs under a SHELL that is not POSIX (pwsh, powershell, cmd), where a pipe "
+        "means something else.",
+        bad=f"FROM {_PINNED}\nRUN curl -fsSL https://example.com/key | gpg --dearmor -o "
+        f"/usr/share/keyrings/example.gpg\n{_SAFE_TAIL}",
+        good=f'FROM {_PINNED}\nSHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN curl -fsSL '
+        f"https://example.com/key | gpg --dearmor -o /usr/share/keyrings/example.gpg\n"
+        f"{_SAFE_TAIL}",
+        fix='Add `SHELL ["/bin/bash", "-o", "pipefail", "-c"]` before the RUN (on Alpine, '
+        "`/bin/ash`), or start the script with `set -o pipefail &&`. A SHELL applies to the "
+        "rest of its stage and to the stages built FROM it.",
     ),
 }
 

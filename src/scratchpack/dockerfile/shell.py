@@ -145,6 +145,10 @@ def commands(script: str, depth: int = 0) -> list[ShellCommand]:
             elif node.type == "command":
                 add(node, None)
             else:
+                if node.type == "declaration_command" and node.children[0].type == "export":
+                    # ``export NAME=value``: what the commands after it see (PIP_NO_CACHE_DIR...)
+                    words = (_word(c, source) for c in node.children[1:])
+                    found.append(ShellCommand("export", tuple(words)))
                 stack.extend(reversed(node.children))
 
     def add(node: tree_sitter.Node, pipe_to: str | None) -> None:

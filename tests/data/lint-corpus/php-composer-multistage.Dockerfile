@@ -6,7 +6,7 @@ RUN composer install --no-dev --no-interaction --prefer-dist --optimize-autoload
 
 FROM php:8.3-fpm-bookworm@sha256:51a8f40b069e92a637bba612bd0513bb4f797850880eb059e3d83ab094ecad12
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libicu-dev \
+    && apt-get install -y --no-install-recommends libicu-dev=72.1-3+deb12u1 \
     && docker-php-ext-install intl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /var/www

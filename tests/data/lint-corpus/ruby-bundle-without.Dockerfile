@@ -4,7 +4,7 @@ ENV BUNDLE_WITHOUT="development:test" \
     BUNDLE_DEPLOYMENT=1 \
     BUNDLE_PATH=/usr/local/bundle
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential libyaml-dev \
+ && apt-get install -y --no-install-recommends build-essential=12.9 libyaml-dev=0.2.5-1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /rails
 COPY Gemfile Gemfile.lock ./

@@ -1,6 +1,6 @@
 # corpus-expect: none-above-info
 FROM rust:1.83-alpine@sha256:bb6755a99f8497739bcddfeff8cca081a6f25a7d9e30a5d1405c3a4aa669dc3b AS build
-RUN apk add --no-cache musl-dev
+RUN apk add --no-cache musl-dev=1.2.5-r8
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs \

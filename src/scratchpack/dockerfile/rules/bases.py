@@ -1,0 +1,228 @@
+"""Rules on the base images and the final stage (SP100-SP108): what the image that ships
+starts from and runs as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scratchpack.dockerfile.model import Dockerfile, Stage
+from scratchpack.dockerfile.rules.core import (
+    Finding,
+    Rule,
+    from_image,
+    image_parts,
+    is_stage_reference,
+    parent_stage,
+    rule,
+)
+from scratchpack.reports.severity import Severity
+
+
+@rule("SP100", Severity.WARNING, "security", "The final stage runs as root",
+      hadolint=("DL3002",), dockle="CIS-DI-0001")  # fmt: skip
+def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    users = final.of("USER")
+    if users:
+        user = users[-1].text.split(":")[0].strip()
+        if user in ("root", "0"):
+            yield meta.finding(
+                f"the final stage runs as root (USER {users[-1].text})", users[-1].line
+            )
+        return
+    # FROM <stage> inherits the user that stage (or the one it starts from) ended with
+    parent = parent_stage(dockerfile, final)
+    while parent is not None:
+        if users := parent.of("USER"):
+            if users[-1].text.split(":")[0].strip() in ("root", "0"):
+                yield meta.finding(
+                    f"the final stage runs as root: it starts FROM {final.base}, whose last "
+                    f"USER (line {users[-1].line}) is {users[-1].text}; add an unprivileged "
+                    "USER to the final stage",
+                    final.line,
+                )
+            return
+        parent = parent_stage(dockerfile, parent)
+    if "nonroot" in final.base or is_stage_reference(dockerfile, final):
+        return
+    yield meta.finding(
+        "the final stage has no USER, so it runs as root: add an unprivileged user "
+        "(e.g. USER 65532:65532)",
+        final.line,
+    )
+
+
+@rule("SP101", Severity.WARNING, "reproducibility", "FROM is not pinned by digest")
+def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        if not from_image(dockerfile, stage):
+            continue
+        if "@sha256:" not in stage.base:
+            yield meta.finding(
+                f"{stage.base} is not pinned by digest: the image can change under the same tag "
+                f"(pin it: {stage.base}@sha256:..., see `scratchpack digest`)",
+                stage.line,
+            )
+
+
+@rule("SP102", Severity.WARNING, "reproducibility", "FROM uses :latest or no tag",
+      hadolint=("DL3006", "DL3007"))  # fmt: skip
+def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        if not from_image(dockerfile, stage):
+            continue
+        _, tag, digest = image_parts(stage.base)
+        if digest is None and tag in (None, "latest"):
+            what = "the latest tag" if tag else "no tag (so latest)"
+            yield meta.finding(f"{stage.base} uses {what}: name a version", stage.line)
+
+
+@rule("SP103", Severity.INFO, "maintainability", "The final stage sets no WORKDIR")
+def final_no_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if not final.of("WORKDIR") and not is_stage_reference(dockerfile, final):
+        yield meta.finding("the final stage sets no WORKDIR (it runs in /)", final.line)
+
+
+_TOOLCHAINS = frozenset(
+    {"golang", "rust", "node", "gcc", "maven", "gradle", "openjdk", "buildpack-deps", "clang",
+     "haskell", "swift", "elixir", "erlang", "sdk"}
+)  # fmt: skip
+
+
+_FULL_OS = frozenset(
+    {"debian", "ubuntu", "alpine", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
+     "oraclelinux", "archlinux", "opensuse", "busybox"}
+)  # fmt: skip
+
+
+def _repo_name(base: str) -> str:
+    repo, _, _ = image_parts(base)
+    return repo.rsplit("/", 1)[-1].lower()
+
+
+def _copies_to(stage: Stage, fragment: str) -> bool:
+    return any(fragment in copy.text for copy in stage.of("COPY", "ADD"))
+
+
+@rule("SP104", Severity.WARNING, "size", "The final stage is a build toolchain image")
+def final_toolchain(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if is_stage_reference(dockerfile, final):
+        return
+    name = _repo_name(final.base)
+    if name in _TOOLCHAINS or (name.endswith("jdk") and "jre" not in name):
+        yield meta.finding(
+            f"the final stage runs FROM {final.base}, a whole toolchain (compilers, headers, "
+            "package managers): build in an earlier stage and copy only the result into "
+            "scratch or distroless",
+            final.line,
+        )
+
+
+@rule("SP105", Severity.INFO, "size", "A full OS base for a final stage that only copies files")
+def final_full_os(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if is_stage_reference(dockerfile, final) or _repo_name(final.base) not in _FULL_OS:
+        return
+    builds = [c for c in final.of("COPY") if c.flag("from")]
+    if builds and not final.of("RUN"):
+        yield meta.finding(
+            f"the final stage only copies build output, yet ships {final.base} with a shell "
+            "and a package manager: a static binary needs scratch, a dynamic one distroless",
+            final.line,
+        )
+
+
+@rule("SP106", Severity.INFO, "correctness", "FROM scratch without CA certificates")
+def scratch_without_certs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if final.base == "scratch" and not (
+        _copies_to(final, "ca-certificates") or _copies_to(final, "/etc/ssl")
+    ):
+        yield meta.finding(
+            "FROM scratch has no CA certificates: every TLS connection the app makes will fail "
+            "(COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/)",
+            final.line,
+        )
+
+
+@rule("SP107", Severity.INFO, "correctness", "FROM scratch without /tmp")
+def scratch_without_tmp(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    if final.base == "scratch" and not any(
+        " /tmp" in c.text or c.text.endswith("/tmp/") for c in final.of("COPY", "ADD")
+    ):
+        yield meta.finding(
+            "FROM scratch has no /tmp: libraries that create temporary files will fail "
+            "(copy an empty directory with mode 1777, or mount a tmpfs at run time)",
+            final.line,
+        )
+
+
+OFFICIAL_NAMES = (
+    "alpine", "debian", "ubuntu", "busybox", "centos", "fedora", "python", "node", "golang",
+    "rust", "openjdk", "eclipse-temurin", "nginx", "httpd", "redis", "postgres", "mysql",
+    "mariadb", "mongo", "ruby", "php", "perl", "gcc", "maven", "gradle", "amazonlinux",
+    "rockylinux", "almalinux", "archlinux", "haproxy", "traefik", "memcached", "rabbitmq",
+    # official images one edit away from another official name: not typos of it
+    "jruby", "mono",
+)  # fmt: skip
+
+
+def _distance(a: str, b: str, limit: int | None = None) -> int:
+    """Levenshtein distance; names are short, so the quadratic table is cheap. With ``limit``,
+    any distance above it comes back as ``limit + 1`` as soon as a row shows it."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if limit is not None and min(current) > limit:  # rows never get smaller
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def _registry_of(base: str) -> str:
+    first, sep, _ = base.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+@rule("SP108", Severity.WARNING, "security", "A base image from an untrusted registry or with a "
+      "name that looks mistyped")  # fmt: skip
+def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    trusted = dockerfile.trusted_registries
+    for stage in dockerfile.stages:
+        if not from_image(dockerfile, stage) or "$" in stage.base:
+            continue
+        registry = _registry_of(stage.base)
+        if trusted and registry not in trusted:
+            yield meta.finding(
+                f"{stage.base} comes from {registry}, which is not a trusted registry "
+                f"({', '.join(sorted(trusted))})",
+                stage.line,
+            )
+            continue
+        repo = image_parts(stage.base)[0]
+        if registry != "docker.io" or "/" in repo.removeprefix("library/"):
+            continue
+        name = repo.removeprefix("library/")
+        # the distance is at least the difference in length: only names that close are compared
+        # (a 16 KiB image name would otherwise cost seconds)
+        near = [
+            o
+            for o in OFFICIAL_NAMES
+            if o != name
+            and abs(len(name) - len(o)) <= (len(o) > 5) + 1
+            and _distance(name, o, (len(o) > 5) + 1) <= (len(o) > 5) + 1
+        ]
+        if near and name not in OFFICIAL_NAMES:
+            yield meta.finding(
+                f"{stage.base}: did you mean {near[0]}? a near-miss of an official image name "
+                "is how typosquatted images get pulled",
+                stage.line,
+            )

@@ -1,0 +1,306 @@
+"""Rules on layer size and build cache: caches and lists left in layers, layers that hide
+bytes, and an instruction order that defeats the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from scratchpack.dockerfile.model import Dockerfile, Instruction
+from scratchpack.dockerfile.rules.core import (
+    APT_LISTS_USERS,
+    Finding,
+    Rule,
+    apt_command,
+    cache_mount,
+    env_pairs,
+    exported,
+    parent_stage,
+    pip_args,
+    rule,
+    runs,
+    shell_of,
+)
+from scratchpack.dockerfile.shell import ShellCommand
+from scratchpack.reports.severity import Severity
+
+
+@rule("SP201", Severity.INFO, "size", "apt lists are not removed in the same RUN",
+      hadolint=("DL3009",))  # fmt: skip
+def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        cmds = shell_of(run)
+        if not any(apt_command(c, APT_LISTS_USERS) == "install" for c in cmds) or cache_mount(
+            run, "/var/lib/apt"
+        ):
+            continue
+        removed = any(
+            (c.name == "rm" and any("/var/lib/apt/lists" in a for a in c.args))
+            or apt_command(c) == "dist-clean"  # apt 2.7+: removes the lists too
+            for c in cmds
+        )
+        if not removed:
+            yield meta.finding(
+                "apt lists stay in the layer: end the RUN with rm -rf /var/lib/apt/lists/*",
+                run.line,
+            )
+
+
+@rule("SP204", Severity.INFO, "size", "apk add without --no-cache",
+      hadolint=("DL3019",), dockle="DKL-DI-0004")  # fmt: skip
+def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if cache_mount(run, "/var/cache/apk"):
+            continue
+        for cmd in shell_of(run):
+            if cmd.name == "apk" and "add" in cmd.args and not cmd.has("--no-cache"):
+                yield meta.finding(
+                    "apk add without --no-cache keeps the index in the layer", run.line
+                )
+
+
+@rule("SP205", Severity.INFO, "size", "pip install without --no-cache-dir", hadolint=("DL3042",))
+def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    # each stage's ENV and ARG at its end, for the stages built FROM it: linear in the stages
+    ended: dict[int, dict[str, str]] = {}
+    for stage in dockerfile.stages:
+        parent = parent_stage(dockerfile, stage)
+        env = dict(ended[parent.index]) if parent is not None else {}
+        for instruction in stage.instructions:
+            if instruction.cmd in ("ENV", "ARG"):
+                env.update(env_pairs(instruction))
+            if instruction.cmd != "RUN" or cache_mount(instruction, "/root/.cache"):
+                continue
+            run_env = dict(env)
+            for cmd in shell_of(instruction):
+                run_env.update(exported(cmd))
+                args = pip_args(cmd)
+                if args is None or "install" not in args:
+                    continue
+                setting = cmd.env_value("PIP_NO_CACHE_DIR") or run_env.get("PIP_NO_CACHE_DIR")
+                # pip reads the variable as a boolean: PIP_NO_CACHE_DIR=0 keeps the cache on
+                if (setting or "").lower() in _TRUE or cmd.has("--no-cache-dir", "--no-cache"):
+                    continue
+                message = "pip install without --no-cache-dir keeps its cache in the layer"
+                yield meta.finding(message, instruction.line)
+        ended[stage.index] = env
+
+
+_TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})  # what pip's strtobool reads as true
+
+
+@rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",))
+def consecutive_runs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        previous: Instruction | None = None
+        for instruction in stage.instructions:
+            if (
+                previous is not None
+                and previous.cmd == "RUN"
+                and instruction.cmd == "RUN"
+                and not instruction.flags
+                and not previous.flags
+            ):
+                yield meta.finding(
+                    f"RUN follows the RUN at line {previous.line}: each makes a layer; join them "
+                    "with && when they belong together",
+                    instruction.line,
+                )
+            previous = instruction
+
+
+_DEPENDENCY_INSTALLS = (
+    ("npm", ("ci", "install", "i")), ("yarn", ("install",)), ("pnpm", ("install", "i")),
+    ("pip", ("install",)), ("pip3", ("install",)), ("poetry", ("install",)),
+    ("cargo", ("build", "fetch")), ("go", ("mod", "build")), ("bundle", ("install",)),
+    ("composer", ("install",)), ("mvn", ()), ("gradle", ()), ("dotnet", ("restore",)),
+)  # fmt: skip
+
+
+def _installs_dependencies(cmd: ShellCommand) -> bool:
+    for name, subcommands in _DEPENDENCY_INSTALLS:
+        if cmd.name == name and (not subcommands or any(a in subcommands for a in cmd.args[:1])):
+            return True
+    return False
+
+
+@rule("SP207", Severity.WARNING, "size", "The whole context is copied before dependencies install")
+def cache_order(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        whole_context = None
+        for instruction in stage.instructions:
+            if (
+                instruction.cmd == "RUN"
+                and whole_context is None
+                and any(_installs_dependencies(c) for c in shell_of(instruction))
+            ):
+                break  # dependencies come first: the cache order is right
+            if instruction.cmd in ("COPY", "ADD") and not instruction.flag("from"):
+                sources = instruction.args[:-1]
+                if any(s in (".", "./", "*") for s in sources) and whole_context is None:
+                    whole_context = instruction
+            elif (
+                instruction.cmd == "RUN"
+                and whole_context is not None
+                and any(_installs_dependencies(c) for c in shell_of(instruction))
+            ):
+                yield meta.finding(
+                    f"COPY of the whole context comes before the dependency install at line "
+                    f"{instruction.line}: every source change reinstalls everything; copy the "
+                    "dependency manifest (package.json, requirements.txt, Cargo.toml, "
+                    "go.mod...) first, install, then copy the rest",
+                    whole_context.line,
+                )
+                break
+
+
+_LANGUAGE_OUTPUTS = {
+    "package.json": ("node_modules",),
+    "Cargo.toml": ("target",),
+    "pyproject.toml": ("__pycache__", ".venv"),
+    "requirements.txt": ("__pycache__", ".venv"),
+}
+
+
+@rule("SP208", Severity.WARNING, "size", "No .dockerignore, or one that lets .git through")
+def dockerignore(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    if dockerfile.context is None:
+        return
+    ignore_file = dockerfile.context / ".dockerignore"
+    if not ignore_file.is_file():
+        yield meta.finding(
+            f"no .dockerignore beside the build context ({dockerfile.context}): .git, build "
+            "output and local secrets are sent to the builder and can end up in the image",
+            1,
+        )
+        return
+    patterns = {
+        line.strip().strip("/").removeprefix("**/")
+        for line in ignore_file.read_text(errors="replace").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    missing = [] if (".git" in patterns or "*" in patterns) else [".git"]
+    for manifest, outputs in _LANGUAGE_OUTPUTS.items():
+        if (dockerfile.context / manifest).exists():
+            missing += [o for o in outputs if o not in patterns and "*" not in patterns]
+    if missing:
+        yield meta.finding(f".dockerignore does not exclude {', '.join(dict.fromkeys(missing))}", 1)
+
+
+def _resolve(path: str, workdir: str) -> str:
+    path = path.strip("\"'")
+    if not path.startswith("/"):
+        path = f"{workdir.rstrip('/')}/{path}"
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _created_by(instruction: Instruction, workdir: str) -> list[str]:
+    """Paths an instruction puts into its layer that a later ``rm`` could name."""
+    if instruction.cmd in ("COPY", "ADD"):
+        if len(instruction.args) < 2 or instruction.heredocs:
+            return []
+        *sources, dest = instruction.args
+        target = _resolve(dest, workdir)
+        if dest.endswith("/") or len(sources) > 1:
+            return [
+                f"{target.rstrip('/')}/{s.rstrip('/').rsplit('/', 1)[-1]}"
+                for s in sources
+                if "*" not in s and s not in (".", "./")
+            ]
+        return [target]
+    created = []
+    for cmd in shell_of(instruction):
+        sub = apt_command(cmd)
+        if sub == "update":
+            created.append("/var/lib/apt/lists")
+        if cmd.name in ("curl", "wget"):
+            args = list(cmd.args)
+            for n, arg in enumerate(args[:-1]):
+                if arg in ("-o", "--output", "-O", "--output-document"):
+                    created.append(_resolve(args[n + 1], workdir))
+            if cmd.name == "wget" and not cmd.has("-O", "--output-document", "-q0", "-qO"):
+                urls = [a for a in args if a.startswith(("http://", "https://"))]
+                created += [_resolve(u.rsplit("/", 1)[-1], workdir) for u in urls]
+    return [c for c in created if c != "/"]
+
+
+def _rm_targets(instruction: Instruction, workdir: str) -> list[str]:
+    return [
+        _resolve(arg, workdir)
+        for cmd in shell_of(instruction)
+        if cmd.name == "rm"
+        for arg in cmd.args
+        if not arg.startswith("-") and "$" not in arg
+    ]
+
+
+_GLOB = frozenset("*?[")
+
+
+# Comparisons of rm globs (or very deep paths) with the files added before, per file: beyond
+# this the rule stops looking at those, so a hostile file of thousands of both stays fast.
+GLOB_COMPARISONS = 200_000
+
+
+_INDEXED_DEPTH = 32  # deeper rm targets are compared one by one, within the same budget
+
+
+@rule("SP211", Severity.WARNING, "size", "A file added in one layer and deleted in a later one")
+def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    import fnmatch
+
+    budget = GLOB_COMPARISONS
+    for stage in dockerfile.stages:
+        workdir = "/"
+        created: list[tuple[str, int]] = []
+        # every created path and each of its parent directories -> positions in ``created``,
+        # so a plain rm target finds what it removes without a scan of everything added
+        under: dict[str, list[int]] = {}
+        for instruction in stage.instructions:
+            if instruction.cmd == "WORKDIR":
+                workdir = _resolve(instruction.text, workdir)
+                continue
+            if instruction.cmd == "RUN":
+                own = set(_created_by(instruction, workdir))
+                for target in _rm_targets(instruction, workdir):
+                    directory = target.rstrip("/*")
+                    if _GLOB & set(target) or directory.count("/") > _INDEXED_DEPTH:
+                        budget -= len(created)
+                        if budget < 0:
+                            continue
+                        candidates: Iterable[int] = (
+                            n for n, (path, _) in enumerate(created)
+                            if path == directory or path.startswith(directory + "/")
+                            or fnmatch.fnmatch(path, target)
+                        )  # fmt: skip
+                    else:
+                        candidates = (
+                            range(len(created)) if not directory else under.get(directory, [])
+                        )
+                    for n in candidates:
+                        path, line = created[n]
+                        if path not in own:
+                            yield meta.finding(
+                                f"{path} was added by the layer at line {line}: removing it "
+                                "in a later layer hides it but still ships its bytes; remove "
+                                "it in the same RUN, or use a multi-stage build",
+                                instruction.line,
+                            )
+                            break
+            for path in _created_by(instruction, workdir):
+                created.append((path, instruction.line))
+                end = 0
+                for _ in range(_INDEXED_DEPTH):
+                    end = path.find("/", end + 1)
+                    under.setdefault(path[:end] if end > 0 else path, []).append(len(created) - 1)
+                    if end < 0:
+                        break

@@ -1,0 +1,211 @@
+"""What every lint rule shares: the finding, the rule and its registry, and the readings of a
+Dockerfile that rules of several families need (the commands of a RUN, a stage's ENV).
+
+Kept apart from the rules so that a family module imports only this one: no family imports
+another, and nothing here imports a family, so the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
+from scratchpack.dockerfile.shell import ScriptTooComplex, ShellCommand, commands
+from scratchpack.reports.severity import Severity
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    line: int
+    column: int = 1
+
+
+Check = Callable[[Dockerfile], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    category: str
+    title: str
+    check: Check
+    hadolint: tuple[str, ...] = ()
+    dockle: str | None = None
+
+    def finding(self, message: str, line: int) -> Finding:
+        return Finding(self.code, self.severity, message, line)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    severity: Severity,
+    category: str,
+    title: str,
+    hadolint: tuple[str, ...] = (),
+    dockle: str | None = None,
+) -> Callable[[Callable[[Dockerfile, Rule], Iterator[Finding]]], None]:
+    def register(fn: Callable[[Dockerfile, Rule], Iterator[Finding]]) -> None:
+        meta: list[Rule] = []
+
+        def check(dockerfile: Dockerfile) -> Iterable[Finding]:
+            return fn(dockerfile, meta[0])
+
+        meta.append(Rule(code, severity, category, title, check, hadolint, dockle))
+        RULES[code] = meta[0]
+
+    return register
+
+
+def shell_of(instruction: Instruction) -> list[ShellCommand]:
+    """The simple commands of a RUN (its heredocs and ``sh -c`` strings included), parsed once
+    per instruction however many rules ask; a script too complex to read names its line."""
+    try:
+        return _shell(instruction)
+    except ScriptTooComplex as exc:
+        exc.line = instruction.line
+        raise
+
+
+@lru_cache(maxsize=16384)  # above MAX_LINES: each RUN is parsed once per file
+def _shell(instruction: Instruction) -> list[ShellCommand]:
+    if instruction.cmd != "RUN":
+        return []
+    if instruction.json:
+        args = instruction.args
+        if not args:  # RUN []: no command (BuildKit refuses it when building)
+            return []
+        return [ShellCommand(args[0], tuple(args[1:]))] + (
+            commands(args[2]) if len(args) > 2 and args[1] == "-c" else []
+        )
+    found = (
+        []
+        if instruction.heredocs and instruction.text.startswith("<<")
+        else commands(instruction.text)
+    )
+    for heredoc in instruction.heredocs:
+        found.extend(commands(heredoc.content))
+    return found
+
+
+def runs(dockerfile: Dockerfile) -> Iterator[tuple[Stage, Instruction]]:
+    """Every RUN of every stage, with its stage."""
+    for stage in dockerfile.stages:
+        for instruction in stage.of("RUN"):
+            yield stage, instruction
+
+
+def mounts(instruction: Instruction) -> list[dict[str, str]]:
+    """The options of every ``--mount`` of a RUN (a RUN may have several), as key=value."""
+    return [
+        {key.strip(): value for key, _, value in (o.partition("=") for o in flag.split(","))}
+        for name, flag in instruction.flags
+        if name == "mount"
+    ]
+
+
+def cache_mount(instruction: Instruction, path_fragment: str) -> bool:
+    """Whether the RUN mounts a build cache or a tmpfs over a path containing
+    ``path_fragment``: what either holds never reaches the layer, so cache rules do not apply."""
+    return any(
+        mount.get("type") in ("cache", "tmpfs")
+        and path_fragment
+        in (mount.get("target") or mount.get("dst") or mount.get("destination") or "")
+        for mount in mounts(instruction)
+    )
+
+
+def unquote(word: str) -> str:
+    """A word without one pair of enclosing quotes: BuildKit keeps them in the arguments of
+    WORKDIR, ADD and COPY (``WORKDIR '/usr/local'`` is absolute, and the shell never sees it)."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1]
+    return word
+
+
+def pip_args(cmd: ShellCommand) -> tuple[str, ...] | None:
+    """The arguments pip gets (``install ...``) from ``pip``, ``pip2``, ``pip3.12`` or
+    ``python3 -m pip``; None when the command is not pip (pipx and pipenv are not)."""
+    if re.fullmatch(r"pip[0-9.]*", cmd.name):
+        return cmd.args
+    if re.fullmatch(r"python[0-9.]*", cmd.name) and cmd.args[:2] == ("-m", "pip"):
+        return cmd.args[2:]
+    return None
+
+
+def exported(cmd: ShellCommand) -> dict[str, str]:
+    """What an ``export NAME=value`` puts into the environment of the commands after it."""
+    if cmd.name != "export":
+        return {}
+    return {k: unquote(v) for k, eq, v in (a.partition("=") for a in cmd.args) if eq and k}
+
+
+APT = ("apt-get", "apt")
+# aptitude reads and writes the same lists as apt-get, but takes other options
+# (--without-recommends), so only the rules about the lists count it
+APT_LISTS_USERS = (*APT, "aptitude")
+
+
+def apt_command(cmd: ShellCommand, frontends: tuple[str, ...] = APT) -> str | None:
+    """The apt-get/apt subcommand (install, update...) or None."""
+    if cmd.name not in frontends:
+        return None
+    words = [a for a in cmd.args if not a.startswith("-")]
+    return words[0] if words else None
+
+
+def image_parts(base: str) -> tuple[str, str | None, str | None]:
+    """Repository, tag and digest of an image reference (a registry port is not a tag)."""
+    name, _, digest = base.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    repo = name[: len(name) - len(tag) - 1] if tag else name
+    return repo, tag, digest or None
+
+
+def is_stage_reference(dockerfile: Dockerfile, stage: Stage) -> bool:
+    """Whether the stage starts FROM an earlier stage of the file rather than an image."""
+    return any(s.name == stage.base.lower() for s in dockerfile.stages[: stage.index])
+
+
+def env_pairs(instruction: Instruction) -> list[tuple[str, str]]:
+    """Name/value pairs of ENV (BuildKit gives alternating names and values, quotes kept) and
+    ARG (``NAME=default`` or ``NAME``)."""
+    if instruction.cmd == "ENV":
+        args = instruction.args
+        return [(k, v.strip("\"'")) for k, v in zip(args[0::2], args[1::2], strict=False)]
+    pairs = []
+    for arg in instruction.args:
+        name, _, default = arg.partition("=")
+        pairs.append((name, default.strip("\"'")))
+    return pairs
+
+
+def stage_env(dockerfile: Dockerfile, stage: Stage) -> dict[str, str]:
+    """ENV (and ARG defaults) of a stage, including what it inherits through FROM <stage>."""
+    parent = parent_stage(dockerfile, stage)
+    env = stage_env(dockerfile, parent) if parent is not None else {}
+    for instruction in stage.of("ENV", "ARG"):
+        env.update(env_pairs(instruction))
+    return env
+
+
+def parent_stage(dockerfile: Dockerfile, stage: Stage) -> Stage | None:
+    """The earlier stage this one starts FROM, if it starts from a stage and not an image."""
+    return next((s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None)
+
+
+def from_image(dockerfile: Dockerfile, stage: Stage) -> bool:
+    """Whether the stage starts from a named image, the one rules on pinning and provenance
+    judge: not scratch, not an earlier stage, and not a reference that build arguments with no
+    default leave empty (``FROM ${BASE}``, set with --build-arg when building)."""
+    return stage.base not in ("scratch", "") and not is_stage_reference(dockerfile, stage)

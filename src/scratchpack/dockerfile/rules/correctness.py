@@ -1,0 +1,147 @@
+"""Rules on instructions that do not do what they seem to (stage references, WORKDIR, exec
+form, duplicates, ADD).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from scratchpack.dockerfile.model import Dockerfile
+from scratchpack.dockerfile.rules.core import (
+    Finding,
+    Rule,
+    rule,
+    unquote,
+)
+from scratchpack.reports.severity import Severity
+
+
+@rule("SP300", Severity.ERROR, "correctness", "COPY --from names no earlier stage",
+      hadolint=("DL3022", "DL3023"))  # fmt: skip
+def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for copy in stage.of("COPY"):
+            source = copy.flag("from")
+            if not source or "/" in source or ":" in source or "$" in source:
+                continue  # an image reference, or a build argument
+            earlier = dockerfile.stages[: stage.index]
+            if source.isdigit():
+                known = int(source) < stage.index
+            else:
+                known = any(s.name == source.lower() for s in earlier)
+            if known:
+                continue
+            if source.lower() == (stage.name or "") or (
+                source.isdigit() and int(source) == stage.index
+            ):
+                why = "the stage it is in"
+            elif dockerfile.stage_named(source) is not None:
+                why = "a stage defined later"
+            else:
+                why = "no stage of this Dockerfile (and it is not an image name)"
+            yield meta.finding(f"COPY --from={source} names {why}", copy.line)
+
+
+# C:\app, c:/app, \app: absolute on the Windows images that use them
+_WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
+
+
+def _absolute_workdir(path: str) -> bool:
+    return path.startswith(("/", "$")) or _WINDOWS_ABSOLUTE.match(path) is not None
+
+
+@rule("SP301", Severity.WARNING, "correctness", "WORKDIR is relative", hadolint=("DL3000",))
+def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for workdir in stage.of("WORKDIR"):
+            path = unquote(workdir.text.strip())
+            if path and not _absolute_workdir(path):
+                yield meta.finding(
+                    f"WORKDIR {path} is relative to whatever the base image set: use an "
+                    "absolute path",
+                    workdir.line,
+                )
+
+
+@rule("SP303", Severity.WARNING, "correctness", "CMD or ENTRYPOINT in shell form",
+      hadolint=("DL3025",))  # fmt: skip
+def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for instruction in dockerfile.final.of("CMD", "ENTRYPOINT"):
+        if not instruction.json:
+            yield meta.finding(
+                f"{instruction.cmd} in shell form runs under /bin/sh -c: signals never reach the "
+                f'app, and scratch has no shell; use the exec form {instruction.cmd} ["..."]',
+                instruction.line,
+            )
+
+
+@rule("SP304", Severity.ERROR, "correctness", "Duplicate stage name", hadolint=("DL3024",))
+def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    seen: dict[str, int] = {}
+    for stage in dockerfile.stages:
+        if stage.name is None:
+            continue
+        if stage.name in seen:
+            yield meta.finding(
+                f"stage name {stage.name} is already used at line {seen[stage.name]}", stage.line
+            )
+        else:
+            seen[stage.name] = stage.line
+
+
+@rule("SP305", Severity.WARNING, "correctness", "More than one CMD or ENTRYPOINT in a stage",
+      hadolint=("DL4003", "DL4004"))  # fmt: skip
+def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for cmd in ("CMD", "ENTRYPOINT"):
+            found = stage.of(cmd)
+            for extra in found[1:]:
+                yield meta.finding(
+                    f"{cmd} again (first at line {found[0].line}): only the last one counts",
+                    extra.line,
+                )
+
+
+_ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.I)
+
+
+@rule("SP212", Severity.WARNING, "maintainability", "ADD where COPY fits",
+      hadolint=("DL3020",), dockle="CIS-DI-0009")  # fmt: skip
+def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for add in stage.of("ADD"):
+            if add.heredocs or len(add.args) < 2:
+                continue
+            *sources, dest = [unquote(a) for a in add.args]
+            local = [
+                s for s in sources if "://" not in s and not s.startswith("git@") and "$" not in s
+            ]
+            if not local:
+                continue
+            archives = [s for s in local if _ARCHIVE.search(s)]
+            if len(archives) < len(local):
+                plain = next(s for s in local if s not in archives)
+                yield meta.finding(
+                    f"ADD {plain} copies a plain file: use COPY, which does only that (ADD also "
+                    "fetches URLs and unpacks archives, which surprises readers)",
+                    add.line,
+                )
+            elif _ARCHIVE.search(dest.rstrip("/")):
+                yield meta.finding(
+                    f"ADD {archives[0]} {dest} unpacks the archive into a directory named "
+                    f"{dest}: use COPY to copy the archive as a file",
+                    add.line,
+                )
+
+
+@rule("SP306", Severity.WARNING, "maintainability", "MAINTAINER is deprecated",
+      hadolint=("DL4000",))  # fmt: skip
+def maintainer(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.of("MAINTAINER"):
+            yield meta.finding(
+                "MAINTAINER is deprecated (Docker 1.13) and tools that read labels never see "
+                f'it: use LABEL org.opencontainers.image.authors="{instruction.text}"',
+                instruction.line,
+            )

@@ -1,0 +1,412 @@
+"""Rules on package managers (apt, apk, npm, pip, ...): what they install and how reproducibly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from scratchpack.dockerfile.model import Dockerfile, Stage
+from scratchpack.dockerfile.rules.core import (
+    APT_LISTS_USERS,
+    Finding,
+    Rule,
+    apt_command,
+    pip_args,
+    rule,
+    runs,
+    shell_of,
+    stage_env,
+)
+from scratchpack.dockerfile.shell import ShellCommand
+from scratchpack.reports.severity import Severity
+
+
+@rule("SP200", Severity.WARNING, "size", "apt-get install without --no-install-recommends",
+      hadolint=("DL3015",))  # fmt: skip
+def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            if apt_command(cmd) == "install" and not cmd.has("--no-install-recommends"):
+                yield meta.finding(
+                    "apt-get install without --no-install-recommends pulls in recommended "
+                    "packages you did not ask for",
+                    run.line,
+                )
+
+
+@rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN")
+def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        subs = [s for s in (apt_command(c, APT_LISTS_USERS) for c in shell_of(run)) if s]
+        if subs and set(subs) == {"update"}:
+            yield meta.finding(
+                "apt-get update in a RUN of its own is cached separately: a later install may "
+                "use stale lists; update and install in one RUN",
+                run.line,
+            )
+
+
+@rule("SP203", Severity.WARNING, "reproducibility", "apt-get upgrade or dist-upgrade",
+      dockle="DKL-DI-0003")  # fmt: skip
+def apt_upgrade(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            sub = apt_command(cmd)
+            if sub in ("upgrade", "dist-upgrade", "full-upgrade"):
+                yield meta.finding(
+                    f"apt-get {sub} makes the build depend on the day it runs: use a newer base",
+                    run.line,
+                )
+
+
+def _copies_lockfile(dockerfile: Dockerfile, stage: Stage, lockfile: str) -> bool:
+    copied = any(
+        lockfile in source or source.endswith(("*.json", "*"))
+        for copy in stage.of("COPY", "ADD")
+        if not copy.flag("from")
+        for source in copy.args[:-1]
+    )
+    on_disk = dockerfile.context is not None and (dockerfile.context / lockfile).is_file()
+    return copied or on_disk
+
+
+def _npm_install_from_manifest(cmd: ShellCommand) -> bool:
+    """``npm install`` / ``npm i`` with no package named: it installs package.json."""
+    if cmd.name != "npm" or cmd.args[:1] not in (("install",), ("i",)):
+        return False
+    return not [a for a in cmd.args[1:] if not a.startswith("-")]
+
+
+@rule("SP209", Severity.WARNING, "reproducibility", "npm install where npm ci fits")
+def npm_install(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:  # per stage, not per RUN: linear in the instructions
+        if not _copies_lockfile(dockerfile, stage, "package-lock.json"):
+            continue
+        for run in stage.of("RUN"):
+            for cmd in shell_of(run):
+                if _npm_install_from_manifest(cmd):
+                    yield meta.finding(
+                        "npm install may rewrite package-lock.json and install other versions "
+                        "than it pins: npm ci installs exactly the lock file, and fails when it "
+                        "is stale",
+                        run.line,
+                    )
+
+
+_DEV_REQUIREMENTS = re.compile(r"(^|[/_-])(dev|test|tests|testing|lint|docs)([/_.-]|$)", re.I)
+
+
+def _dev_install(cmd: ShellCommand, env: dict[str, str]) -> str | None:
+    """Why ``cmd`` installs development dependencies, or None."""
+    production = env.get("NODE_ENV") == "production"
+    if cmd.name == "npm" and cmd.args[:1] in (("ci",), ("install",), ("i",)):
+        if cmd.args[0] != "ci" and not _npm_install_from_manifest(cmd):
+            return None
+        omitted = cmd.has("--production", "--only", "--omit") or production
+        omitted = omitted or env.get("NPM_CONFIG_OMIT") == "dev"
+        return None if omitted else f"npm {cmd.args[0]} installs devDependencies too"
+    if cmd.name == "yarn" and cmd.args[:1] in ((), ("install",)):
+        if cmd.has("--production", "--prod") or production:
+            return None
+        return "yarn install installs devDependencies too"
+    if cmd.name == "pnpm" and cmd.args[:1] in (("install",), ("i",)):
+        if cmd.has("--prod", "-P", "--production") or production:
+            return None
+        return "pnpm install installs devDependencies too"
+    if cmd.name == "composer" and cmd.args[:1] == ("install",) and not cmd.has("--no-dev"):
+        return "composer install installs require-dev too"
+    if cmd.name == "poetry" and cmd.args[:1] in (("install",), ("sync",)):
+        if cmd.has("--only", "--without", "--no-dev", "--only-root"):
+            return None
+        return f"poetry {cmd.args[0]} installs every dependency group"
+    if cmd.name in ("pip", "pip3") or cmd.args[:2] == ("-m", "pip"):
+        args = list(cmd.args)
+        for n, arg in enumerate(args[:-1]):
+            target = args[n + 1]
+            if arg in ("-r", "--requirement") and _DEV_REQUIREMENTS.search(target):
+                return f"pip installs {target}"
+    if cmd.name == "bundle" and cmd.args[:1] == ("install",):
+        if cmd.has("--without") or "BUNDLE_WITHOUT" in env or "BUNDLE_DEPLOYMENT" in env:
+            return None
+        return "bundle install installs the development and test groups too"
+    return None
+
+
+@rule("SP210", Severity.WARNING, "size", "Development dependencies in the final stage")
+def dev_dependencies(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    final = dockerfile.final
+    chain = [final]
+    while (parent := dockerfile.stage_named(chain[-1].base)) is not None and parent.index < chain[
+        -1
+    ].index:
+        chain.append(parent)
+    for stage in chain:
+        env = stage_env(dockerfile, stage)
+        for run in stage.of("RUN"):
+            for cmd in shell_of(run):
+                why = _dev_install(cmd, {**env, **dict(cmd.env)})
+                if why:
+                    yield meta.finding(
+                        f"{why} into the image that ships: install production dependencies "
+                        "only (npm ci --omit=dev, poetry install --only main, composer "
+                        "install --no-dev...), or build in an earlier stage",
+                        run.line,
+                    )
+
+
+# -- version pinning (SP213-SP220): hadolint's DL3008, DL3018, DL3013, ... -------------------
+
+
+def operands(args: tuple[str, ...], valued: frozenset[str]) -> list[str]:
+    """The words of a command line that are neither options nor the values of the options in
+    ``valued`` (``-t bookworm-backports``, ``--virtual .build-deps``): what it operates on."""
+    found: list[str] = []
+    value_next = False
+    for arg in args:
+        if value_next:
+            value_next = False
+        elif arg.startswith("-"):
+            value_next = arg in valued
+        else:
+            found.append(arg)
+    return found
+
+
+def _unpinned(
+    dockerfile: Dockerfile,
+    meta: Rule,
+    tool: str,
+    packages: Callable[[ShellCommand], list[str] | None],
+    pinned: Callable[[str], bool],
+    how: str,
+) -> Iterator[Finding]:
+    """One finding per command that installs packages of which some name no version: the same
+    Dockerfile then installs whatever version the repository has on the day it is built."""
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            names = packages(cmd)
+            if not names:
+                continue
+            # a word with a variable or a glob is decided elsewhere: it may well carry the pin
+            loose = [n for n in names if not pinned(n) and not set(n) & set("$*`")]
+            if loose:
+                listed = ", ".join(loose[:3]) + (
+                    f" and {len(loose) - 3} more" if len(loose) > 3 else ""
+                )
+                yield meta.finding(
+                    f"{tool} installs {listed} without a version: each build gets whatever the "
+                    f"repository has that day; pin it ({how})",
+                    run.line,
+                )
+
+
+_APK_VALUED = frozenset(
+    {"-t", "--virtual", "-X", "--repository", "-p", "--root", "--keys-dir", "--arch",
+     "--repositories-file", "--cache-dir"}
+)  # fmt: skip
+
+
+def _apk_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "apk":
+        return None
+    words = operands(cmd.args, _APK_VALUED)
+    return [w for w in words[1:] if not w.endswith(".apk")] if words[:1] == ["add"] else None
+
+
+@rule("SP213", Severity.WARNING, "reproducibility", "apk add without version pins",
+      hadolint=("DL3018",))  # fmt: skip
+def apk_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "apk add", _apk_packages,
+        lambda p: any(op in p for op in "=~<>"), "curl=8.11.1-r0, or curl~8.11",
+    )  # fmt: skip
+
+
+_APT_VALUED = frozenset(
+    {"-t", "--target-release", "--default-release", "-o", "--option", "-c", "--config-file",
+     "-a", "--host-architecture"}
+)  # fmt: skip
+
+
+def _apt_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name not in ("apt-get", "apt"):
+        return None
+    words = operands(cmd.args, _APT_VALUED)
+    if words[:1] != ["install"]:
+        return None
+    # a .deb file or a directory is a local package: its version is that of the file
+    return [w for w in words[1:] if not w.endswith(".deb") and not w.startswith(("/", "./", "../"))]
+
+
+@rule("SP214", Severity.WARNING, "reproducibility", "apt-get install without version pins",
+      hadolint=("DL3008",))  # fmt: skip
+def apt_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "apt-get install", _apt_packages, lambda p: "=" in p,
+        "curl=7.88.1-10+deb12u8, or curl=7.88.* for the patch releases",
+    )  # fmt: skip
+
+
+_PIP_VALUED = frozenset(
+    {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+     "--extra-index-url", "-f", "--find-links", "--trusted-host", "-t", "--target", "--prefix",
+     "--root", "--build", "--src", "--python-version", "--platform", "--implementation",
+     "--abi", "--root-user-action", "--progress-bar", "--cache-dir", "--log", "--proxy",
+     "--retries", "--timeout", "--exists-action", "--cert", "--client-cert",
+     "--upgrade-strategy", "--global-option", "--install-option", "-C", "--config-settings",
+     "--only-binary", "--no-binary", "--report", "--python", "--pip-args", "--suffix"}
+)  # fmt: skip
+_VCS = ("git+", "hg+", "svn+", "bzr+")
+
+
+def _pip_packages(cmd: ShellCommand) -> list[str] | None:
+    args = pip_args(cmd) if cmd.name != "pipx" else cmd.args
+    if args is None:
+        return None
+    words = operands(args, _PIP_VALUED)
+    if words[:1] != ["install"] or any(a in ("-c", "--constraint") for a in args):
+        return None  # a constraints file pins what the command line names
+    found = []
+    for word in words[1:]:
+        if word.startswith(_VCS):
+            found.append(word)  # pinned by @ref: judged by _pip_pinned
+        elif not ("/" in word or word.startswith(".") or word.endswith((".whl", ".zip", ".gz"))):
+            found.append(word)  # a name from the index, not a local path, archive or URL
+    return found
+
+
+def _pip_pinned(word: str) -> bool:
+    if word.startswith(_VCS):
+        path = word.split("://", 1)[-1].split("#", 1)[0].partition("/")[2]
+        return "@" in path  # git+https://host/repo.git@v1.2 (user@host is no ref)
+    return any(op in word for op in ("==", "~=", ">", "<", "!=", "@"))
+
+
+@rule("SP215", Severity.WARNING, "reproducibility", "pip install without version pins",
+      hadolint=("DL3013",))  # fmt: skip
+def pip_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "pip install", _pip_packages, _pip_pinned,
+        "flask==3.1.0, or install from a requirements file with hashes",
+    )  # fmt: skip
+
+
+_NPM_VALUED = frozenset(
+    {"--prefix", "--registry", "--cache", "--omit", "--include", "--tag", "-w", "--workspace",
+     "--loglevel", "--userconfig", "--install-strategy", "--before"}
+)  # fmt: skip
+
+
+def _npm_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "npm":
+        return None
+    words = operands(cmd.args, _NPM_VALUED)
+    if words[:1] not in (["install"], ["i"], ["add"]):
+        return None
+    return [
+        w for w in words[1:]
+        if not w.startswith(("/", "./", "../", "~/", "http://", "https://"))
+        and not w.endswith((".tar", ".tar.gz", ".tgz"))
+    ]  # fmt: skip
+
+
+def _npm_pinned(word: str) -> bool:
+    if word.startswith(("git+", "git://", "github:")):
+        return "#" in word  # a commit, tag or semver range after the #
+    return "@" in word.removeprefix("@")  # express@4.21.2, @scope/name@1.0
+
+
+@rule("SP216", Severity.WARNING, "reproducibility", "npm install of a package without a version",
+      hadolint=("DL3016",))  # fmt: skip
+def npm_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "npm install", _npm_packages, _npm_pinned,
+        "express@4.21.2, or list it in package.json and run npm ci",
+    )  # fmt: skip
+
+
+_GEM_VALUED = frozenset(
+    {"-v", "--version", "-i", "--install-dir", "-n", "--bindir", "-s", "--source", "-P",
+     "--trust-policy", "--platform", "-g", "--file"}
+)  # fmt: skip
+
+
+def _gem_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "gem":
+        return None
+    args = cmd.args[: cmd.args.index("--")] if "--" in cmd.args else cmd.args
+    words = operands(args, _GEM_VALUED)
+    if words[:1] not in (["install"], ["i"]) or cmd.has("-v", "--version"):
+        return None  # -v pins the gems the command names
+    # a word after an option (--use-system-libraries true) is that option's value
+    return [w for w in words[1:] if w not in ("true", "false") and not w.endswith(".gem")]
+
+
+@rule("SP217", Severity.WARNING, "reproducibility", "gem install without version pins",
+      hadolint=("DL3028",))  # fmt: skip
+def gem_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "gem install", _gem_packages, lambda g: ":" in g,
+        "bundler:2.5.23, or gem install bundler -v 2.5.23",
+    )  # fmt: skip
+
+
+_RPM_VALUED = frozenset(
+    {"-c", "--config", "--setopt", "--repo", "--enablerepo", "--disablerepo", "--releasever",
+     "--installroot", "-x", "--exclude", "--repofrompath", "--forcearch"}
+)  # fmt: skip
+# name-version as yum and dnf take it: a hyphen then a digit (openssl-1:3.0.7, gcc-c++-11.4)
+_RPM_VERSION = re.compile(r"-\d")
+
+
+def _rpm_packages(cmd: ShellCommand, tools: tuple[str, ...]) -> list[str] | None:
+    """Packages of ``yum/dnf install`` and streams of ``module install``; groups (``group
+    install``, ``@group``) and local .rpm files need no pin."""
+    if cmd.name not in tools:
+        return None
+    words = operands(cmd.args, _RPM_VALUED)
+    if words[:1] == ["install"]:
+        return [w for w in words[1:] if not w.endswith(".rpm") and not w.startswith(("@", "/"))]
+    return words[2:] if words[:2] == ["module", "install"] else None
+
+
+def _rpm_pinned(word: str) -> bool:
+    """name-version (openssl-1:3.0.7) or a module's name:stream (tomcat:9)."""
+    return _RPM_VERSION.search(word) is not None or ":" in word
+
+
+@rule("SP218", Severity.WARNING, "reproducibility", "yum install without version pins",
+      hadolint=("DL3033",))  # fmt: skip
+def yum_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "yum install", lambda c: _rpm_packages(c, ("yum",)), _rpm_pinned,
+        "tomcat-9.0.87, or a module stream: yum module install tomcat:9",
+    )  # fmt: skip
+
+
+def _zypper_packages(cmd: ShellCommand) -> list[str] | None:
+    if cmd.name != "zypper":
+        return None
+    words = operands(cmd.args, frozenset({"-r", "--repo", "--from", "-t", "--type", "--root"}))
+    if words[:1] not in (["install"], ["in"]):
+        return None
+    return [w for w in words[1:] if not w.endswith(".rpm")]
+
+
+@rule("SP219", Severity.WARNING, "reproducibility", "zypper install without version pins",
+      hadolint=("DL3037",))  # fmt: skip
+def zypper_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "zypper install", _zypper_packages,
+        lambda p: any(op in p for op in "=<>"), "tomcat=9.0.39, or 'tomcat>=9.0'",
+    )  # fmt: skip
+
+
+@rule("SP220", Severity.WARNING, "reproducibility", "dnf install without version pins",
+      hadolint=("DL3041",))  # fmt: skip
+def dnf_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "dnf install",
+        lambda c: _rpm_packages(c, ("dnf", "microdnf", "dnf5")), _rpm_pinned,
+        "tomcat-9.0.87, or a module stream: dnf module install tomcat:9",
+    )  # fmt: skip

@@ -1,0 +1,147 @@
+"""Rules on secrets, privileges and permissions (SP4xx)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from scratchpack.dockerfile.model import Dockerfile
+from scratchpack.dockerfile.rules.core import (
+    Finding,
+    Rule,
+    env_pairs,
+    rule,
+    runs,
+    shell_of,
+)
+from scratchpack.reports.severity import Severity
+from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
+
+
+@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", dockle="CIS-DI-0010")
+def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.of("ENV", "ARG"):
+            for key, value in env_pairs(instruction):
+                if not SECRET_NAME.search(key):
+                    continue
+                if value:  # ENV PASSWORD= (empty) declares the name; it holds no secret
+                    where = "the image config" if instruction.cmd == "ENV" else "the build history"
+                    yield meta.finding(
+                        f"{instruction.cmd} {key} puts a secret into {where}: use a build secret "
+                        "(RUN --mount=type=secret) or inject it at run time",
+                        instruction.line,
+                    )
+
+
+@rule("SP401", Severity.WARNING, "security", "A download piped into a shell")
+def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    shells = ("sh", "bash", "zsh", "dash", "ash", "/bin/sh", "/bin/bash")
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            if cmd.name in ("curl", "wget") and cmd.pipe_to in shells:
+                yield meta.finding(
+                    f"{cmd.name} | {cmd.pipe_to} runs whatever the server sends today: download, "
+                    "verify a checksum, then run",
+                    run.line,
+                )
+
+
+@rule("SP402", Severity.WARNING, "security", "sudo in RUN", hadolint=("DL3004",),
+      dockle="DKL-DI-0001")  # fmt: skip
+def sudo(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if any(cmd.name == "sudo" for cmd in shell_of(run)):
+            yield meta.finding("sudo in a build: RUN already runs as the stage's USER", run.line)
+
+
+@rule("SP403", Severity.WARNING, "security", "EXPOSE 22 (SSH)")
+def expose_ssh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for expose in stage.of("EXPOSE"):
+            if any(port.split("/")[0] == "22" for port in expose.args):
+                yield meta.finding("EXPOSE 22: containers should not run an SSH server",
+                                   expose.line)  # fmt: skip
+
+
+def _world_writable(mode: str) -> bool:
+    """Octal modes with the other-write bit, unless sticky (a 1777 /tmp is the idiom)."""
+    octal = re.fullmatch(r"0?([0-7]?)[0-7][0-7]([0-7])", mode)
+    if octal:
+        special = int(octal.group(1) or "0")
+        return int(octal.group(2)) & 2 != 0 and special & 1 == 0
+    return bool(re.search(r"(^|,)[ao]*\+[rwxXst]*w", mode)) and "+t" not in mode
+
+
+@rule("SP404", Severity.WARNING, "security", "World-writable permissions")
+def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            if cmd.name != "chmod":
+                continue
+            modes = [a for a in cmd.args if not a.startswith("-")][:1]
+            if modes and _world_writable(modes[0]):
+                yield meta.finding(f"chmod {modes[0]} makes files world-writable", run.line)
+    for stage in dockerfile.stages:
+        for copy in stage.of("COPY", "ADD"):
+            mode = copy.flag("chmod") or ""
+            if mode and _world_writable(mode):
+                yield meta.finding(f"{copy.cmd} --chmod={mode} makes files world-writable",
+                                   copy.line)  # fmt: skip
+
+
+@rule("SP405", Severity.WARNING, "security", "ADD from a URL without --checksum")
+def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for add in stage.of("ADD"):
+            urls = [a for a in add.args[:-1] if a.startswith(("http://", "https://"))]
+            if urls and not add.flag("checksum"):
+                yield meta.finding(
+                    f"ADD {urls[0]} without --checksum=sha256:... trusts whatever is served",
+                    add.line,
+                )
+
+
+@rule("SP406", Severity.WARNING, "security", "RUN with privileged-like options")
+def insecure_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for _, run in runs(dockerfile):
+        if run.flag("security") == "insecure":
+            yield meta.finding(
+                "RUN --security=insecure runs the step with all capabilities and no "
+                "seccomp/AppArmor, like docker run --privileged: the build can change the host",
+                run.line,
+            )
+        if run.flag("network") == "host":
+            yield meta.finding(
+                "RUN --network=host gives the step the host's network namespace (its loopback "
+                "services included): use the default network",
+                run.line,
+            )
+        for mount in [v for k, v in run.flags if k == "mount"]:
+            options = dict(o.partition("=")[::2] for o in mount.split(","))
+            if options.get("type") == "bind" and ("rw" in options or options.get("readwrite")):
+                source = options.get("source") or options.get("src") or "the context"
+                yield meta.finding(
+                    f"RUN --mount=type=bind,rw on {source}: a build step that writes into what it "
+                    "mounts; bind the context read-only",
+                    run.line,
+                )
+
+
+@rule("SP407", Severity.ERROR, "security", "A value that looks like a credential",
+      dockle="CIS-DI-0010")  # fmt: skip
+def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.instructions:
+            if instruction.cmd not in ("ENV", "ARG", "RUN", "LABEL"):
+                continue
+            text = instruction.original + "".join(h.content for h in instruction.heredocs)
+            for what, pattern in SECRET_VALUES:
+                if pattern.search(text):
+                    yield meta.finding(
+                        f"{instruction.cmd} holds what looks like {what}: it stays in the image "
+                        "history for anyone who pulls it; revoke it, and pass secrets with "
+                        "RUN --mount=type=secret",
+                        instruction.line,
+                    )
+                    break
