@@ -186,6 +186,7 @@ def _rust(p: Plan) -> list[str]:
         lines += [
             "# musl: a fully static binary. Its allocator is slow under many threads; if that",
             "# shows, add tikv-jemallocator as the global allocator.",
+            *_floating("SP213"),
             "RUN apk add --no-cache musl-dev",
         ]
     else:
@@ -283,6 +284,17 @@ def _node(p: Plan) -> list[str]:
 _BUILDERS = {"go": _go, "rust": _rust, "c": _c, "python": _python, "node": _node}
 
 
+def _floating(code: str) -> list[str]:
+    """The pragma, with its reason, above an install left unpinned on purpose: the base image is
+    pinned by digest, and a version pin on its distribution's packages breaks the build as soon
+    as the archive drops that version (Debian and Alpine keep only the current one)."""
+    return [
+        "# Packages follow the digest-pinned base's release; a version pin would break the",
+        "# build when the archive drops that version.",
+        f"# scratchpack ignore={code}",
+    ]
+
+
 def _essentials(p: Plan) -> list[str]:
     alpine_builder = "-alpine" in p.images["builder"].reference
     lines = [
@@ -292,7 +304,7 @@ def _essentials(p: Plan) -> list[str]:
         "# sticky /tmp. Config files are read-only (0444).",
     ]
     if alpine_builder:
-        lines.append("RUN apk add --no-cache ca-certificates tzdata")
+        lines += [*_floating("SP213"), "RUN apk add --no-cache ca-certificates tzdata"]
     lines.append(
         "RUN mkdir -p /out/etc/ssl/certs /out/usr/share/zoneinfo /out/tmp \\\n"
         "    && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \\\n"
@@ -344,6 +356,7 @@ def _debug(p: Plan) -> list[str]:
     lines = [
         "FROM ${DEBUG_IMAGE} AS debug",
         "# The same program with a shell and curl, for poking at it: --target debug.",
+        *_floating("SP214"),
         "RUN apt-get update \\\n"
         "    && apt-get install -y --no-install-recommends curl ca-certificates \\\n"
         "    && rm -rf /var/lib/apt/lists/*",
@@ -380,8 +393,9 @@ def _production(p: Plan) -> list[str]:
     else:
         lines = ["FROM ${RUNTIME_IMAGE} AS production"]
         if p.project.language == "node" and p.runtime == "alpine":
-            lines.append("RUN apk add --no-cache nodejs")
+            lines += [*_floating("SP213"), "RUN apk add --no-cache nodejs"]
         elif p.project.language == "node" and p.runtime == "debian-slim":
+            lines += _floating("SP214")
             lines.append(
                 "RUN apt-get update \\\n"
                 "    && apt-get install -y --no-install-recommends nodejs \\\n"
