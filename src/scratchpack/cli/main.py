@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -19,21 +20,14 @@ if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
     from scratchpack.operations.lint import FileReport
     from scratchpack.operations.pack import PackResult
+    from scratchpack.transports.names import ImageName
     from scratchpack.transports.registry.transport import RegistryOptions
 
+# Only what building the parser needs is imported here: each command imports its own modules
+# (the image model, transports, registry client), so `lint` on one file, run once per file by
+# pre-commit and editors, pays for none of them.
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.model.descriptor import Platform
 from scratchpack.model.mediatypes import COMPRESSIONS
-from scratchpack.model.reference import Reference
-from scratchpack.transports import oci_layout
-from scratchpack.transports.names import (
-    TRANSPORTS,
-    ImageName,
-    OciName,
-    RegistryName,
-    parse_image_name,
-    parse_registry_reference,
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -262,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rule code to skip (SPxxx, or a hadolint DLxxxx code); repeatable",
     )
     li.add_argument("--explain", metavar="CODE", help="print what a rule checks and why")
+    li.add_argument(
+        "--no-shellcheck",
+        action="store_true",
+        help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
+    )
+    li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
     fixing = li.add_argument_group("fixing")
     fixing.add_argument(
         "--fix",
@@ -374,8 +374,10 @@ def _ports(items: list[str]) -> list[str]:
 
 def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     # Imported here: pyelftools and the layer writer are only needed to pack.
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
     from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
+    from scratchpack.transports.names import parse_image_name
 
     env = [f"{k}={v}" for k, v in _key_values(args.env, "--env").items()]
     annotations = _key_values(args.annotation, "--annotation")
@@ -476,7 +478,9 @@ def _print_pack(result: PackResult, out: Output) -> None:
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     from rich.table import Table
 
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.inspect import inspect_image
+    from scratchpack.transports.names import parse_image_name
 
     name = parse_image_name(args.image)
     platform = Platform.parse(args.platform) if args.platform else None
@@ -526,13 +530,22 @@ def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
 
 def _image_name(text: str) -> ImageName:
     """A transport-qualified name, or a bare registry reference (``host/repo:tag``)."""
+    from scratchpack.transports.names import (
+        TRANSPORTS,
+        RegistryName,
+        parse_image_name,
+        parse_registry_reference,
+    )
+
     if text.split(":", 1)[0] in TRANSPORTS:
         return parse_image_name(text)
     return RegistryName(parse_registry_reference(text))
 
 
 def cmd_copy(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.copy import CopyOptions, copy
+    from scratchpack.transports.names import parse_image_name
 
     options = _registry_options(args)
     copy_options = CopyOptions(
@@ -579,7 +592,9 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_digest(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.digest import registry_digest
+    from scratchpack.transports import oci_layout
     from scratchpack.transports.dispatch import open_image
+    from scratchpack.transports.names import OciName, RegistryName
 
     name = _image_name(args.image)
     options = _registry_options(args)
@@ -598,6 +613,8 @@ def cmd_digest(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_tags(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.transports import oci_layout
+    from scratchpack.transports.names import OciName, RegistryName
     from scratchpack.transports.registry.transport import repository
 
     name = _image_name(args.repository)
@@ -621,15 +638,18 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.config import find_config, parse_config
-    from scratchpack.dockerfile.ruledocs import DOCS
     from scratchpack.dockerfile.rules import RULES
     from scratchpack.operations.lint import exit_code, github_annotations, lint_file, sarif
     from scratchpack.reports.severity import Severity
 
     if args.explain:
         code = args.explain.upper()
+        if code.startswith("SC") and code[2:].isdigit():
+            return _explain_shellcheck(code, out)
         if code not in RULES:
             raise UsageError(f"unknown rule {args.explain!r}; rules: {', '.join(RULES)}")
+        from scratchpack.dockerfile.ruledocs import DOCS
+
         rule, doc = RULES[code], DOCS[code]
         out.line(f"{code} ({rule.severity}, {rule.category}): {rule.title}", "bold")
         out.line(doc.why)
@@ -644,6 +664,8 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
             raise UsageError(f"{args.config}: cannot read configuration: {exc}") from exc
     else:
         config = find_config(Path.cwd())
+    if args.no_shellcheck:
+        config = dataclasses.replace(config, shellcheck=False)
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
     if args.fix and args.diff:
@@ -669,11 +691,10 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     else:
         for report in reports:
             for finding in report.findings:
-                rule = RULES[finding.code]
                 out.line(
                     f"{report.path}:{finding.line}: {finding.code} {finding.severity}: "
                     f"{finding.message}",
-                    {"error": "red", "warning": "yellow"}.get(str(rule.severity)),
+                    {"error": "red", "warning": "yellow"}.get(str(finding.severity)),
                 )
                 if 0 < finding.line <= len(report.source):
                     out.line(f"    {report.source[finding.line - 1].rstrip()}", "dim")
@@ -681,9 +702,32 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for report in reports:
         if report.error:
             sys.stderr.write(f"scratchpack: error: {report.error}\n")
+    _print_notices(reports, args.verbose)
     chosen = args.failure_threshold or config.failure_threshold or "warning"
     threshold = None if chosen == "none" else Severity.parse(chosen)
     return exit_code(reports, threshold)
+
+
+def _explain_shellcheck(code: str, out: Output) -> int:
+    from scratchpack.dockerfile import shellcheck
+
+    out.line(f"{code}: a ShellCheck check, run on every RUN", "bold")
+    out.line(f"See {shellcheck.wiki(code)}")
+    if shellcheck.binary() is None:
+        out.line("Note: shellcheck is not installed (pip install 'scratchpack[shellcheck]')")
+    return 0
+
+
+def _print_notices(reports: list[FileReport], verbose: bool) -> None:
+    """ShellCheck failing is said once whatever happens; it missing (the extra is optional,
+    lint works without it) or a RUN left out, only with --verbose."""
+    said: set[str] = set()
+    for report in reports:
+        for notice in report.notices:
+            if notice.text in said or (notice.verbose and not verbose):
+                continue
+            said.add(notice.text)
+            sys.stderr.write(f"scratchpack: note: {notice}\n")
 
 
 def _expand_globs(patterns: list[Path]) -> list[Path]:
@@ -745,6 +789,7 @@ def _digest_resolver(
 ) -> tuple[Callable[[str], str] | None, RegistryOptions | None]:
     if args.no_pin:
         return None, None
+    from scratchpack.model.reference import Reference
     from scratchpack.operations.digest import registry_digest
     from scratchpack.transports.registry.auth import Credentials
     from scratchpack.transports.registry.transport import RegistryOptions
@@ -764,6 +809,7 @@ def _digest_resolver(
 
 def cmd_init(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.generate import Options
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.init import init, write
 
     platform = Platform.parse(args.platform)

@@ -5,13 +5,13 @@ Looked up from the current directory upwards; the first file found wins. Keys (a
     ignore = ["SP206", "DL3059"]          # rule codes to skip (SP or hadolint codes)
     failure-threshold = "warning"          # error | warning | info | none
     trusted-registries = ["docker.io", "ghcr.io"]
+    shellcheck = true                      # false: no ShellCheck on RUNs (as --no-shellcheck)
     [severity]
     SP103 = "warning"                      # change a rule's severity
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class LintConfig:
     trusted_registries: frozenset[str] = frozenset()
     severity: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
+    shellcheck: bool = True  # ShellCheck on every RUN, when its binary is installed
 
 
 def find_config(start: Path) -> LintConfig:
@@ -46,6 +47,8 @@ def find_config(start: Path) -> LintConfig:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a configuration file exists
+
     try:
         return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -55,16 +58,19 @@ def _load(path: Path) -> dict[str, Any]:
 def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
     from scratchpack.dockerfile.rules import RULES
 
-    known = {"ignore", "failure-threshold", "trusted-registries", "severity"}
+    known = {"ignore", "failure-threshold", "trusted-registries", "severity", "shellcheck"}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     threshold = data.get("failure-threshold")
     if threshold is not None and threshold not in THRESHOLDS:
         raise UsageError(f"{path}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
+    shellcheck = data.get("shellcheck", True)
+    if not isinstance(shellcheck, bool):
+        raise UsageError(f"{path}: shellcheck must be true or false")
     severity = {str(k).upper(): str(v).lower() for k, v in (data.get("severity") or {}).items()}
     for code, level in severity.items():
-        if code not in RULES:
+        if code not in RULES and not (code.startswith("SC") and code[2:].isdigit()):
             raise UsageError(f"{path}: [severity] names an unknown rule {code}")
         if level not in ("error", "warning", "info"):
             raise UsageError(f"{path}: [severity] {code} must be error, warning or info")
@@ -74,4 +80,5 @@ def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
         trusted_registries=frozenset(str(r) for r in data.get("trusted-registries") or []),
         severity=severity,
         source=path,
+        shellcheck=shellcheck,
     )

@@ -3,25 +3,31 @@
 Ignores come from ``--ignore``, from ``# scratchpack ignore=SP200,SP201`` (or
 ``# hadolint ignore=DL3015``, for rules with a hadolint equivalent) on the comment lines above
 an instruction, and from the file-level ``# scratchpack global ignore=...``.
+
+ShellCheck's findings (codes ``SCxxxx``, see ``dockerfile/shellcheck.py``) join the rules' when
+a ``shellcheck`` binary is there (the ``shellcheck`` extra) and the config or ``--no-shellcheck``
+does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` too.
 """
 
 from __future__ import annotations
 
-import difflib
-import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scratchpack.dockerfile.config import LintConfig
-from scratchpack.dockerfile.fix import DigestResolver, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import read
 from scratchpack.dockerfile.rules import RULES, Finding, Rule
 from scratchpack.dockerfile.shell import ScriptTooComplex, time_budget
 from scratchpack.errors import ScratchpackError
-from scratchpack.fsutil import atomic_write
 from scratchpack.reports.severity import Severity
+
+if TYPE_CHECKING:
+    # Fixing (and its file writing) is imported by the functions that fix: lint alone, one
+    # process per file in pre-commit hooks and editors, does not pay for it.
+    from scratchpack.dockerfile.fix import DigestResolver, FixResult
+    from scratchpack.dockerfile.shellcheck import Notice
 
 
 @dataclass
@@ -30,6 +36,7 @@ class FileReport:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     source: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)  # e.g. why ShellCheck did not run
 
     def to_json(self) -> list[dict[str, Any]]:
         return [
@@ -39,12 +46,22 @@ class FileReport:
                 "column": f.column,
                 "code": f.code,
                 "severity": str(f.severity),
-                "category": RULES[f.code].category,
+                "category": _category(f.code),
                 "message": f.message,
-                "hadolint": list(RULES[f.code].hadolint),
+                "hadolint": _hadolint_codes(f.code),
             }
             for f in self.findings
         ]
+
+
+def _category(code: str) -> str:
+    return RULES[code].category if code in RULES else "shellcheck"
+
+
+def _hadolint_codes(code: str) -> list[str]:
+    """The hadolint code(s) of a finding: a rule's declared ones; ShellCheck's codes are the
+    same in hadolint's output."""
+    return list(RULES[code].hadolint) if code in RULES else [code]
 
 
 def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
@@ -52,8 +69,13 @@ def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
 
 
 def lint_dockerfile(
-    dockerfile: Dockerfile, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+    dockerfile: Dockerfile,
+    ignore: frozenset[str] = frozenset(),
+    config: LintConfig | None = None,
+    notices: list[Notice] | None = None,
 ) -> list[Finding]:
+    """Every rule's findings, and ShellCheck's unless the config turns it off; why ShellCheck's
+    are missing (no binary, a crash) is appended to ``notices``, never raised."""
     config = config or LintConfig()
     dockerfile.trusted_registries = config.trusted_registries
     ignore = ignore | config.ignore
@@ -71,15 +93,30 @@ def lint_dockerfile(
                     if override:
                         finding = replace(finding, severity=Severity.parse(override))  # noqa: PLW2901
                     findings.append(finding)
+    if config.shellcheck:
+        from scratchpack.dockerfile import shellcheck
+
+        result = shellcheck.check(dockerfile, ignore | dockerfile.global_ignored)
+        for finding in result.findings:
+            override = config.severity.get(finding.code)
+            findings.append(
+                replace(finding, severity=Severity.parse(override)) if override else finding
+            )
+        if notices is not None:
+            notices += result.notices
     return sorted(findings, key=lambda f: (f.line, f.code))
 
 
 def _lint_or_error(
-    dockerfile: Dockerfile, path: Path, ignore: frozenset[str], config: LintConfig | None
+    dockerfile: Dockerfile,
+    path: Path,
+    ignore: frozenset[str],
+    config: LintConfig | None,
+    notices: list[Notice] | None = None,
 ) -> list[Finding] | str:
     """The findings, or the one-line error for a RUN too complex to read (FILE:LINE: ...)."""
     try:
-        return lint_dockerfile(dockerfile, ignore, config)
+        return lint_dockerfile(dockerfile, ignore, config, notices)
     except ScriptTooComplex as exc:
         return f"{path}:{exc.line}: {exc}"
 
@@ -91,10 +128,11 @@ def lint_file(
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc))
-    findings = _lint_or_error(dockerfile, path, ignore, config)
+    notices: list[Notice] = []
+    findings = _lint_or_error(dockerfile, path, ignore, config, notices)
     if isinstance(findings, str):
         return FileReport(str(path), error=findings)
-    return FileReport(str(path), findings, source=dockerfile.lines)
+    return FileReport(str(path), findings, source=dockerfile.lines, notices=notices)
 
 
 def github_annotations(reports: list[FileReport]) -> list[str]:
@@ -125,13 +163,28 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
     """One SARIF run over every file, with every rule described (help text and page)."""
     from scratchpack import __version__
     from scratchpack.dockerfile.ruledocs import DOCS, render_page
-    from scratchpack.reports.sarif import SarifResult, SarifRun, documented_rule, sarif_log
+    from scratchpack.reports.sarif import (
+        SarifResult,
+        SarifRule,
+        SarifRun,
+        documented_rule,
+        sarif_log,
+    )
 
     rules = [
         documented_rule(code, rule.title, DOCS[code].why, render_page(code), str(rule.severity),
                         (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])))
         for code, rule in sorted(RULES.items())
     ]  # fmt: skip
+    # ShellCheck's codes are described by ShellCheck's wiki, one page per code.
+    seen = {f.code: f for r in reports for f in r.findings if f.code not in RULES}
+    for code, first in sorted(seen.items()):
+        uri = f"https://www.shellcheck.net/wiki/{code}"
+        title = f"ShellCheck {code}"
+        rules.append(
+            SarifRule(code, code, title, first.message, f"[{code}]({uri})", uri,
+                      str(first.severity), ("shellcheck",))
+        )  # fmt: skip
     run = SarifRun("scratchpack", __version__, rules)
     for report in reports:
         run.results += [
@@ -154,11 +207,17 @@ def fix_file(
     """Fix what can be fixed safely (and the unsafe fixes too with ``unsafe``); with ``write``
     the file is replaced atomically (mode kept, through a symlink to its target) and the
     report is of the fixed file."""
+    import stat
+
+    from scratchpack.dockerfile.fix import fix
+    from scratchpack.fsutil import atomic_write
+
     try:
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc)), None
-    findings = _lint_or_error(dockerfile, path, ignore, config)
+    notices: list[Notice] = []
+    findings = _lint_or_error(dockerfile, path, ignore, config, notices)
     if isinstance(findings, str):
         return FileReport(str(path), error=findings), None
     result = fix(dockerfile, findings, resolve, unsafe)
@@ -167,11 +226,15 @@ def fix_file(
         mode = stat.S_IMODE(target.stat().st_mode)
         atomic_write(target, result.fixed.encode(), mode=mode)
         dockerfile = read(path)
-        findings = lint_dockerfile(dockerfile, ignore, config)
-    return FileReport(str(path), findings, source=dockerfile.lines), result
+        notices = []
+        findings = lint_dockerfile(dockerfile, ignore, config, notices)
+    report = FileReport(str(path), findings, source=dockerfile.lines, notices=notices)
+    return report, result
 
 
 def unified_diff(result: FixResult) -> str:
+    import difflib
+
     return "".join(
         difflib.unified_diff(
             result.original.splitlines(keepends=True),
