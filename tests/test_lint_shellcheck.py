@@ -134,6 +134,11 @@ def test_shell_instruction_chooses_the_dialect_and_pwsh_is_skipped() -> None:
     found = sc(text)
     assert (2, 5, "SC3010") in found
     assert [f for f in found if f[0] != 2] == []
+    pragma = 'FROM debian:12\n# hadolint shell=bash\nRUN [[ -n "$HOME" ]]\n'
+    assert sc(pragma) == []
+    assert sc(pragma.replace("shell=bash", "shell=sh")) == [(3, 5, "SC3010")]
+    before_from = "# hadolint shell=pwsh\nFROM alpine\nRUN echo $x_var\nFROM alpine\nRUN echo $x\n"
+    assert sc(before_from) == []
 
 
 def test_severities_and_json_output(tmp_path: Path) -> None:
@@ -170,6 +175,10 @@ def test_turned_off_by_flag_and_by_config(tmp_path: Path) -> None:
     empty.write_text("")
     by_flag = run_cli("lint", "--config", empty, "--no-shellcheck", "--format", "json", dockerfile)
     assert not [f for f in by_flag.json() if f["code"].startswith("SC")]
+    louder = tmp_path / "louder.toml"
+    louder.write_text('[severity]\nSC2086 = "error"\n')
+    raised = run_cli("lint", "--config", louder, "--format", "json", dockerfile)
+    assert {f["severity"] for f in raised.json() if f["code"] == "SC2086"} == {"error"}
     bad = tmp_path / "bad.toml"
     bad.write_text('shellcheck = "no"\n')
     refused = run_cli("lint", "--config", bad, dockerfile)

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -907,6 +906,12 @@ def _debugging(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "debug", False)) or env in ("1", "true", "yes")
 
 
+def _print_traceback() -> None:
+    import traceback  # only with --debug: not part of every command's start-up
+
+    traceback.print_exc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
@@ -923,20 +928,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ScratchpackError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         sys.stderr.write(f"scratchpack: error: {exc}\n")
         return exc.exit_code
     except OSError as exc:
         # Environmental failures (disk full, permissions) that escaped a more specific message.
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         where = f" ({exc.filename})" if exc.filename else ""
         sys.stderr.write(f"scratchpack: error: {exc.strerror or exc}{where}\n")
         return 1
     except Exception as exc:
         # A bug, or memory or recursion exhausted: still one line, naming the input.
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         hint = "" if debug else " (run with --debug for the traceback)"
         sys.stderr.write(f"scratchpack: error: {_subject(args)}: {_unexpected(exc)}{hint}\n")
         return 2

@@ -37,6 +37,8 @@ def find_config(start: Path) -> LintConfig:
             path = directory / name
             if not path.is_file():
                 continue
+            if name == "pyproject.toml" and not _mentions_scratchpack(path):
+                continue  # most pyproject.toml files: no TOML parser loaded for them
             data = _load(path)
             if name == "pyproject.toml":
                 data = data.get("tool", {}).get("scratchpack")
@@ -44,6 +46,15 @@ def find_config(start: Path) -> LintConfig:
                     continue
             return parse_config(data, path)
     return LintConfig()
+
+
+def _mentions_scratchpack(path: Path) -> bool:
+    """Whether the file can hold a [tool.scratchpack] table, in any TOML spelling of it (an
+    unreadable file is left to _load to report)."""
+    try:
+        return b"scratchpack" in path.read_bytes()
+    except OSError:
+        return True
 
 
 def _load(path: Path) -> dict[str, Any]:

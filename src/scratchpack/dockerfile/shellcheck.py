@@ -63,6 +63,7 @@ _NAME = re.compile(r"[A-Za-z_]\w*\Z")
 _DISABLE = re.compile(r"#\s*shellcheck\s+disable\s*=\s*([\w,\s-]+)", re.IGNORECASE)
 _BARE_HEREDOC = re.compile(r"\s*<<-?\s*([\"']?)(\w+)\1\s*\Z")
 _SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
+_SHELL_PRAGMA = re.compile(r"\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*$")
 
 
 def wiki(code: str) -> str:
@@ -123,7 +124,17 @@ def _dialect(shell: tuple[str, ...]) -> str | None:
 
 
 def _scopes(dockerfile: Dockerfile) -> dict[int, _Scope]:
-    """The shell and the declared names in force at each RUN (by its line)."""
+    """The shell and the declared names in force at each RUN (by its line). A ``# hadolint
+    shell=bash`` comment sets the shell from there on in its stage, and before the first FROM
+    for every stage, as in hadolint."""
+    pragmas = [
+        (number, match.group(1))
+        for number, line in enumerate(dockerfile.lines, start=1)
+        if (match := _SHELL_PRAGMA.match(line))
+    ]
+    first = dockerfile.stages[0].line
+    default = next((shell for number, shell in reversed(pragmas) if number < first), "/bin/sh")
+    pending = [(number, shell) for number, shell in pragmas if number > first]
     at: dict[int, _Scope] = {}
     finals: dict[int, _Scope] = {}
     for stage in dockerfile.stages:
@@ -131,9 +142,11 @@ def _scopes(dockerfile: Dockerfile) -> dict[int, _Scope]:
         scope = (
             _Scope(finals[parent.index].shell, set(finals[parent.index].names))
             if parent is not None and parent.index in finals
-            else _Scope()
+            else _Scope((default, "-c"))
         )
         for instruction in stage.instructions:
+            while pending and pending[0][0] < instruction.line:
+                scope = _Scope((pending.pop(0)[1], "-c"), set(scope.names))
             cmd = instruction.cmd
             if cmd == "SHELL" and instruction.json and instruction.args:
                 scope = _Scope(instruction.args, set(scope.names))
