@@ -197,6 +197,19 @@ def agreement(
             if items:
                 lists.append(f"- {code} {label}: {', '.join(items)}")
     print(f"| **all mapped rules** | | {totals[0]} | {totals[1]} | {totals[2]} |")
+    # ShellCheck's codes are the same on both sides: (file, code) pairs, not files.
+    sc_ours = {(n, c) for n in files for c in ours.get(n, set()) if c.startswith("SC")}
+    sc_peer = {(n, c) for n in files for c in peer.get(n, set()) if c.startswith("SC")}
+    print(
+        f"| ShellCheck, (file, code) pairs | SCxxxx | {len(sc_ours & sc_peer)} | "
+        f"{len(sc_ours - sc_peer)} | {len(sc_peer - sc_ours)} |"
+    )
+    for label, pairs in (
+        ("only scratchpack", sc_ours - sc_peer),
+        ("only hadolint", sc_peer - sc_ours),
+    ):
+        if pairs:
+            lists.append(f"- ShellCheck {label}: {', '.join(f'{n} {c}' for n, c in sorted(pairs))}")
     print()
     print(
         f"{len(files)} files; hadolint could not parse {len(unparsed)} of them (DL1000), so it "

@@ -192,26 +192,50 @@ def _wrapper(tmp_path: Path, body: str) -> Path:
     return wrapper
 
 
-def test_one_shellcheck_process_per_file(tmp_path: Path) -> None:
-    calls = tmp_path / "calls"
-    wrapper = _wrapper(tmp_path, f'echo "$*" >> {calls}\nexec {REAL} "$@"')
+def _three_run_files(tmp_path: Path, count: int) -> list[Path]:
     files = []
-    for n in range(2):
+    for n in range(count):
         dockerfile = tmp_path / f"{n}.Dockerfile"
         dockerfile.write_text(
             "FROM alpine:3.20 AS a\nRUN echo $one\nRUN echo $two\n"
             "FROM a\nRUN <<EOF\necho $three\nEOF\n"
         )
         files.append(dockerfile)
+    return files
+
+
+def test_one_shellcheck_process_per_file_or_fewer(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    wrapper = _wrapper(tmp_path, f'echo "$*" >> {calls}\nexec {REAL} "$@"')
+    files = _three_run_files(tmp_path, 2)
     config = tmp_path / "empty.toml"
     config.write_text("")
     env = {shellcheck.ENV_BINARY: str(wrapper)}
-    result = run_cli("lint", "--config", config, "--format", "json", *files, env=env)
-    found = [(f["file"], f["line"]) for f in result.json() if f["code"] == "SC2154"]
+    one = run_cli("lint", "--config", config, "--format", "json", files[0], env=env)
+    assert [f["line"] for f in one.json() if f["code"] == "SC2154"] == [2, 3, 6]
+    assert [line.count(".sh") for line in calls.read_text().splitlines()] == [3]
+    calls.unlink()
+    both = run_cli("lint", "--config", config, "--format", "json", *files, env=env)
+    found = [(f["file"], f["line"]) for f in both.json() if f["code"] == "SC2154"]
     assert sorted(found) == sorted((str(p), line) for p in files for line in (2, 3, 6))
-    invocations = calls.read_text().splitlines()
-    assert len(invocations) == 2  # one per file, each with the file's three RUNs
-    assert all(line.count(".sh") == 3 for line in invocations)
+    # many files in one run share the process: its start-up is paid once
+    assert [line.count(".sh") for line in calls.read_text().splitlines()] == [6]
+
+
+def test_many_scripts_are_split_into_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = tmp_path / "calls"
+    wrapper = _wrapper(tmp_path, f'echo "$*" >> {calls}\nexec {REAL} "$@"')
+    monkeypatch.setenv(shellcheck.ENV_BINARY, str(wrapper))
+    monkeypatch.setattr(shellcheck, "BATCH", 4)
+    files = [
+        (parse(p.read_text(), str(p)), frozenset[str]()) for p in _three_run_files(tmp_path, 2)
+    ]
+    results = shellcheck.check_many(files)
+    assert [line.count(".sh") for line in calls.read_text().splitlines()] == [4, 2]
+    for result in results:
+        assert sorted(f.line for f in result.findings if f.code == "SC2154") == [2, 3, 6]
 
 
 def test_missing_shellcheck_lint_still_works(tmp_path: Path) -> None:

@@ -638,7 +638,7 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.config import find_config, parse_config
     from scratchpack.dockerfile.rules import RULES
-    from scratchpack.operations.lint import exit_code, github_annotations, lint_file, sarif
+    from scratchpack.operations.lint import exit_code, github_annotations, lint_files, sarif
     from scratchpack.reports.severity import Severity
 
     if args.explain:
@@ -679,7 +679,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
                     sys.stderr.write(f"scratchpack: error: {report.error}\n")
             return 2 if any(r.error for r in reports) else int(changed)
     else:
-        reports = [lint_file(path, ignore, config) for path in files]
+        reports = lint_files(files, ignore, config)
     if args.format == "json":
         print(json.dumps([item for r in reports for item in r.to_json()], indent=2))
     elif args.format == "sarif":

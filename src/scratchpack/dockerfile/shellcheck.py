@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,7 @@ SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Seve
 # thousands of RUNs (hadolint takes as long on it) or a hung binary must not hang lint.
 MAX_DEPTH = 64
 TIMEOUT = 20.0
+BATCH = 500  # scripts per process when one run lints many files (a command line stays small)
 WIKI = "https://www.shellcheck.net/wiki/"
 ENV_BINARY = "SCRATCHPACK_SHELLCHECK"  # a shellcheck to use instead; empty: none
 
@@ -282,73 +284,93 @@ def check(dockerfile: Dockerfile, ignore: frozenset[str] = frozenset()) -> Resul
     """ShellCheck's findings on every RUN of the file, in one process; codes in ``ignore``,
     hadolint's exclusions and the RUN's own pragmas left out. With no shellcheck binary, or
     when it fails, the result carries a notice instead and no findings."""
-    notices: list[Notice] = []
-    found = scripts(dockerfile, notices)
-    if not found:
-        return Result(notices=notices)
+    return check_many([(dockerfile, ignore)])[0]
+
+
+def check_many(files: Sequence[tuple[Dockerfile, frozenset[str]]]) -> list[Result]:
+    """``check`` for many files at once (a run of ``lint`` over a tree): their scripts share
+    processes, up to BATCH scripts each, since ShellCheck's start-up is paid per process."""
+    results = [Result() for _ in files]
+    work: list[tuple[int, Script]] = []
+    for index, (dockerfile, _) in enumerate(files):
+        work += [(index, script) for script in scripts(dockerfile, results[index].notices)]
+    if not work:
+        return results
     program = binary()
     if program is None:
         missing = Notice("shellcheck not found: RUNs were not checked with ShellCheck "
                          "(pip install 'scratchpack[shellcheck]')", verbose=True)  # fmt: skip
-        return Result(notices=[*notices, missing])
+        for index in sorted({index for index, _ in work}):
+            results[index].notices.append(missing)
+        return results
+    for start in range(0, len(work), BATCH):
+        _run(program, work[start : start + BATCH], files, results)
+    return results
+
+
+def _run(
+    program: str,
+    chunk: list[tuple[int, Script]],
+    files: Sequence[tuple[Dockerfile, frozenset[str]]],
+    results: list[Result],
+) -> None:
+    """One shellcheck process over ``chunk``; its findings, or why there are none, go to the
+    results of the files the scripts come from."""
+    affected = sorted({index for index, _ in chunk})
     with tempfile.TemporaryDirectory(prefix="scratchpack-shellcheck.") as tmp:
         names = []
-        for n, script in enumerate(found):
-            path = Path(tmp) / f"run{n}.sh"
-            path.write_text(script.text)
-            names.append(path.name)
+        for n, (index, script) in enumerate(chunk):
+            name = f"f{index}-run{n}.sh"
+            (Path(tmp) / name).write_text(script.text)
+            names.append(name)
         cmd = [program, "--format=json1", "--norc",
                f"--exclude={','.join(sorted(EXCLUDED))}", *names]  # fmt: skip
+        found: list[tuple[int, Finding]] | str
         try:
             proc = subprocess.run(
                 cmd, cwd=tmp, capture_output=True, text=True, timeout=TIMEOUT, check=False
             )
         except subprocess.TimeoutExpired:
-            failed = f"shellcheck took longer than {TIMEOUT:.0f} s: its findings are left out"
-            return Result(notices=[*notices, Notice(failed)])
+            found = f"shellcheck took longer than {TIMEOUT:.0f} s: its findings are left out"
         except OSError as exc:
-            failed = (
+            found = (
                 f"shellcheck could not be run ({exc.strerror or exc}): its findings are left out"
             )
-            return Result(notices=[*notices, Notice(failed)])
-    result = _findings(proc, found, names, ignore | EXCLUDED)
-    result.notices[:0] = notices
-    return result
+        else:
+            found = _findings(proc, dict(zip(names, chunk, strict=True)), files)
+    if isinstance(found, str):
+        for index in affected:
+            results[index].notices.append(Notice(found))
+        return
+    for index, finding in found:
+        results[index].findings.append(finding)
 
 
 def _findings(
     proc: subprocess.CompletedProcess[str],
-    found: list[Script],
-    names: list[str],
-    ignore: frozenset[str],
-) -> Result:
+    by_name: dict[str, tuple[int, Script]],
+    files: Sequence[tuple[Dockerfile, frozenset[str]]],
+) -> list[tuple[int, Finding]] | str:
+    """The findings by file index, or why ShellCheck's output cannot be used (all or none: a
+    report read halfway is not trusted)."""
     if proc.returncode not in (0, 1):
         why = proc.stderr.strip().splitlines()[:1]
         detail = f": {why[0][:200]}" if why else ""
-        failed = f"shellcheck failed (exit {proc.returncode}{detail}): its findings are left out"
-        return Result(notices=[Notice(failed)])
+        return f"shellcheck failed (exit {proc.returncode}{detail}): its findings are left out"
+    found = []
     try:
-        comments = json.loads(proc.stdout)["comments"]
-        by_name = dict(zip(names, found, strict=True))
-        result = Result()
-        for comment in comments:
-            script = by_name[Path(comment["file"]).name]
+        for comment in json.loads(proc.stdout)["comments"]:
+            index, script = by_name[Path(comment["file"]).name]
             code = f"SC{int(comment['code'])}"
             line = int(comment["line"]) + script.offset
-            if code in ignore or code in script.disabled or line < script.instruction.line:
+            ignore = files[index][1]
+            if code in ignore or code in EXCLUDED or code in script.disabled:
                 continue
-            result.findings.append(
-                Finding(
-                    code,
-                    SEVERITIES[comment["level"]],
-                    str(comment["message"]),
-                    line,
-                    max(1, int(comment["column"])),
-                )
-            )
+            if line < script.instruction.line:
+                continue  # the preamble's own lines
+            severity = SEVERITIES[comment["level"]]
+            column = max(1, int(comment["column"]))
+            found.append((index, Finding(code, severity, str(comment["message"]), line, column)))
     except (ValueError, KeyError, TypeError):
-        garbage = (
-            "shellcheck printed something that is not its JSON report: its findings are left out"
-        )
-        return Result(notices=[Notice(garbage)])
-    return result
+        return "shellcheck printed something that is not its JSON report: its findings are left out"
+    return found

@@ -11,6 +11,7 @@ does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,24 +88,27 @@ def lint_dockerfile(
         for rule in RULES.values():
             if _ignored(rule, ignore | dockerfile.global_ignored):
                 continue
-            override = config.severity.get(rule.code)
             for finding in rule.check(dockerfile):
                 if not _ignored(rule, by_line.get(finding.line, frozenset())):
-                    if override:
-                        finding = replace(finding, severity=Severity.parse(override))  # noqa: PLW2901
-                    findings.append(finding)
+                    findings.append(_with_severity(finding, config))
     if config.shellcheck:
         from scratchpack.dockerfile import shellcheck
 
         result = shellcheck.check(dockerfile, ignore | dockerfile.global_ignored)
-        for finding in result.findings:
-            override = config.severity.get(finding.code)
-            findings.append(
-                replace(finding, severity=Severity.parse(override)) if override else finding
-            )
+        findings += [_with_severity(f, config) for f in result.findings]
         if notices is not None:
             notices += result.notices
-    return sorted(findings, key=lambda f: (f.line, f.code))
+    return sorted(findings, key=_order)
+
+
+def _with_severity(finding: Finding, config: LintConfig) -> Finding:
+    """The finding at the severity the configuration gives its code, if it gives one."""
+    override = config.severity.get(finding.code)
+    return replace(finding, severity=Severity.parse(override)) if override else finding
+
+
+def _order(finding: Finding) -> tuple[int, str]:
+    return finding.line, finding.code
 
 
 def _lint_or_error(
@@ -124,15 +128,41 @@ def _lint_or_error(
 def lint_file(
     path: Path, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
 ) -> FileReport:
-    try:
-        dockerfile = read(path)
-    except ScratchpackError as exc:
-        return FileReport(str(path), error=str(exc))
-    notices: list[Notice] = []
-    findings = _lint_or_error(dockerfile, path, ignore, config, notices)
-    if isinstance(findings, str):
-        return FileReport(str(path), error=findings)
-    return FileReport(str(path), findings, source=dockerfile.lines, notices=notices)
+    return lint_files([path], ignore, config)[0]
+
+
+def lint_files(
+    paths: Sequence[Path], ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+) -> list[FileReport]:
+    """``lint_file`` for each path, with ShellCheck run over all of them together: its
+    start-up is paid per process, so a run over a tree starts one per BATCH scripts, not one
+    per file."""
+    config = config or LintConfig()
+    rules_only = replace(config, shellcheck=False)
+    reports: list[FileReport] = []
+    parsed: list[tuple[FileReport, Dockerfile]] = []
+    for path in paths:
+        try:
+            dockerfile = read(path)
+        except ScratchpackError as exc:
+            reports.append(FileReport(str(path), error=str(exc)))
+            continue
+        findings = _lint_or_error(dockerfile, path, ignore, rules_only)
+        if isinstance(findings, str):
+            reports.append(FileReport(str(path), error=findings))
+            continue
+        reports.append(FileReport(str(path), findings, source=dockerfile.lines))
+        parsed.append((reports[-1], dockerfile))
+    if config.shellcheck and parsed:
+        from scratchpack.dockerfile import shellcheck
+
+        skip = ignore | config.ignore
+        results = shellcheck.check_many([(d, skip | d.global_ignored) for _, d in parsed])
+        for (report, _), result in zip(parsed, results, strict=True):
+            found = report.findings + [_with_severity(f, config) for f in result.findings]
+            report.findings = sorted(found, key=_order)
+            report.notices += result.notices
+    return reports
 
 
 def github_annotations(reports: list[FileReport]) -> list[str]:
