@@ -6,6 +6,7 @@ a missing or broken binary never stops lint."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from helpers import run_cli
 from scratchpack.dockerfile import shellcheck
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.parser import parse
+from scratchpack.dockerfile.rules import Finding
 from scratchpack.operations.lint import lint_dockerfile
 
 REAL = shellcheck.binary()
@@ -222,6 +224,10 @@ def test_one_shellcheck_process_per_file_or_fewer(tmp_path: Path) -> None:
     assert [line.count(".sh") for line in calls.read_text().splitlines()] == [6]
 
 
+def _sorted(findings: list[Finding]) -> list[tuple[int, int, str]]:
+    return sorted((f.line, f.column, f.code) for f in findings)
+
+
 def test_many_scripts_are_split_into_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -233,9 +239,17 @@ def test_many_scripts_are_split_into_batches(
         (parse(p.read_text(), str(p)), frozenset[str]()) for p in _three_run_files(tmp_path, 2)
     ]
     results = shellcheck.check_many(files)
-    assert [line.count(".sh") for line in calls.read_text().splitlines()] == [4, 2]
+    assert sorted(line.count(".sh") for line in calls.read_text().splitlines()) == [2, 4]
     for result in results:
         assert sorted(f.line for f in result.findings if f.code == "SC2154") == [2, 3, 6]
+    # past SPLIT scripts, one process per CPU, side by side, and the same findings
+    calls.unlink()
+    monkeypatch.setattr(shellcheck, "BATCH", 500)
+    monkeypatch.setattr(shellcheck, "SPLIT", 3)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    again = shellcheck.check_many(files)
+    assert [_sorted(r.findings) for r in again] == [_sorted(r.findings) for r in results]
+    assert sorted(line.count(".sh") for line in calls.read_text().splitlines()) == [3, 3]
 
 
 def test_missing_shellcheck_lint_still_works(tmp_path: Path) -> None:

@@ -58,6 +58,9 @@ SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Seve
 MAX_DEPTH = 64
 TIMEOUT = 20.0
 BATCH = 500  # scripts per process when one run lints many files (a command line stays small)
+# A run with more scripts than this splits them over one process per CPU, run side by side:
+# below it, the start-up of a second process costs more than it saves.
+SPLIT = 64
 WIKI = "https://www.shellcheck.net/wiki/"
 ENV_BINARY = "SCRATCHPACK_SHELLCHECK"  # a shellcheck to use instead; empty: none
 
@@ -303,8 +306,23 @@ def check_many(files: Sequence[tuple[Dockerfile, frozenset[str]]]) -> list[Resul
         for index in sorted({index for index, _ in work}):
             results[index].notices.append(missing)
         return results
-    for start in range(0, len(work), BATCH):
-        _run(program, work[start : start + BATCH], files, results)
+    jobs = os.cpu_count() or 1
+    size = min(BATCH, -(-len(work) // jobs)) if len(work) > SPLIT else BATCH
+    chunks = [work[start : start + size] for start in range(0, len(work), size)]
+    if len(chunks) == 1:
+        outcomes = [_run(program, chunks[0], files)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+            outcomes = list(pool.map(lambda chunk: _run(program, chunk, files), chunks))
+    for chunk, found in zip(chunks, outcomes, strict=True):
+        if isinstance(found, str):
+            for index in sorted({index for index, _ in chunk}):
+                results[index].notices.append(Notice(found))
+            continue
+        for index, finding in found:
+            results[index].findings.append(finding)
     return results
 
 
@@ -312,11 +330,9 @@ def _run(
     program: str,
     chunk: list[tuple[int, Script]],
     files: Sequence[tuple[Dockerfile, frozenset[str]]],
-    results: list[Result],
-) -> None:
-    """One shellcheck process over ``chunk``; its findings, or why there are none, go to the
-    results of the files the scripts come from."""
-    affected = sorted({index for index, _ in chunk})
+) -> list[tuple[int, Finding]] | str:
+    """One shellcheck process over ``chunk``: its findings by file index, or why there are
+    none."""
     with tempfile.TemporaryDirectory(prefix="scratchpack-shellcheck.") as tmp:
         names = []
         for n, (index, script) in enumerate(chunk):
@@ -338,12 +354,7 @@ def _run(
             )
         else:
             found = _findings(proc, dict(zip(names, chunk, strict=True)), files)
-    if isinstance(found, str):
-        for index in affected:
-            results[index].notices.append(Notice(found))
-        return
-    for index, finding in found:
-        results[index].findings.append(finding)
+    return found
 
 
 def _findings(
