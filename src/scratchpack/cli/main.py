@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,21 +19,14 @@ if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
     from scratchpack.operations.lint import FileReport
     from scratchpack.operations.pack import PackResult
+    from scratchpack.transports.names import ImageName
     from scratchpack.transports.registry.transport import RegistryOptions
 
+# Only what building the parser needs is imported here: each command imports its own modules
+# (the image model, transports, registry client), so `lint` on one file, run once per file by
+# pre-commit and editors, pays for none of them.
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.model.descriptor import Platform
 from scratchpack.model.mediatypes import COMPRESSIONS
-from scratchpack.model.reference import Reference
-from scratchpack.transports import oci_layout
-from scratchpack.transports.names import (
-    TRANSPORTS,
-    ImageName,
-    OciName,
-    RegistryName,
-    parse_image_name,
-    parse_registry_reference,
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -277,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain", metavar="CODE",
         help="print what a rule checks and why (an SP code, or a hadolint DL code)",
     )  # fmt: skip
+    li.add_argument(
+        "--no-shellcheck",
+        action="store_true",
+        help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
+    )
+    li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
     fixing = li.add_argument_group("fixing")
     fixing.add_argument(
         "--fix",
@@ -389,8 +388,10 @@ def _ports(items: list[str]) -> list[str]:
 
 def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     # Imported here: pyelftools and the layer writer are only needed to pack.
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
     from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
+    from scratchpack.transports.names import parse_image_name
 
     env = [f"{k}={v}" for k, v in _key_values(args.env, "--env").items()]
     annotations = _key_values(args.annotation, "--annotation")
@@ -491,7 +492,9 @@ def _print_pack(result: PackResult, out: Output) -> None:
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     from rich.table import Table
 
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.inspect import inspect_image
+    from scratchpack.transports.names import parse_image_name
 
     name = parse_image_name(args.image)
     platform = Platform.parse(args.platform) if args.platform else None
@@ -541,13 +544,22 @@ def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
 
 def _image_name(text: str) -> ImageName:
     """A transport-qualified name, or a bare registry reference (``host/repo:tag``)."""
+    from scratchpack.transports.names import (
+        TRANSPORTS,
+        RegistryName,
+        parse_image_name,
+        parse_registry_reference,
+    )
+
     if text.split(":", 1)[0] in TRANSPORTS:
         return parse_image_name(text)
     return RegistryName(parse_registry_reference(text))
 
 
 def cmd_copy(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.copy import CopyOptions, copy
+    from scratchpack.transports.names import parse_image_name
 
     options = _registry_options(args)
     copy_options = CopyOptions(
@@ -594,7 +606,9 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_digest(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.digest import registry_digest
+    from scratchpack.transports import oci_layout
     from scratchpack.transports.dispatch import open_image
+    from scratchpack.transports.names import OciName, RegistryName
 
     name = _image_name(args.image)
     options = _registry_options(args)
@@ -613,6 +627,8 @@ def cmd_digest(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_tags(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.transports import oci_layout
+    from scratchpack.transports.names import OciName, RegistryName
     from scratchpack.transports.registry.transport import repository
 
     name = _image_name(args.repository)
@@ -636,7 +652,6 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.config import HADOLINT_LEVELS, find_config, load_config
-    from scratchpack.dockerfile.rules import RULES
     from scratchpack.operations.lint import exit_code, github_annotations, sarif
     from scratchpack.reports.severity import Severity
 
@@ -645,6 +660,8 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     config = load_config(args.config) if args.config else find_config(Path.cwd())
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
+    if args.no_shellcheck:
+        config = dataclasses.replace(config, shellcheck=False)
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
     if args.fix and args.diff:
@@ -661,7 +678,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
                     sys.stderr.write(f"scratchpack: error: {report.error}\n")
             return 2 if any(r.error for r in reports) else int(changed)
     else:
-        reports = [_lint_one(path, ignore, config) for path in files]
+        reports = _lint_all(files, ignore, config)
     output_format = args.format or config.output_format or "text"
     if output_format == "json":
         print(json.dumps([item for r in reports for item in r.to_json()], indent=2))
@@ -673,11 +690,10 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     else:
         for report in reports:
             for finding in report.findings:
-                rule = RULES[finding.code]
                 out.line(
                     f"{report.path}:{finding.line}: {finding.code} {finding.severity}: "
                     f"{finding.message}",
-                    {"error": "red", "warning": "yellow"}.get(str(rule.severity)),
+                    {"error": "red", "warning": "yellow"}.get(str(finding.severity)),
                 )
                 if 0 < finding.line <= len(report.source):
                     out.line(f"    {report.source[finding.line - 1].rstrip()}", "dim")
@@ -690,19 +706,28 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     threshold = (
         None if chosen == "none" or args.no_fail or config.no_fail else Severity.parse(chosen)
     )
+    _print_notices(reports, args.verbose)
     return exit_code(reports, threshold)
 
 
-def _lint_one(path: Path, ignore: frozenset[str], config: LintConfig) -> FileReport:
-    """One file, or standard input for ``-`` (shown as ``-``, as hadolint shows it)."""
-    from scratchpack.operations.lint import lint_file, lint_source
+def _lint_all(files: list[Path], ignore: frozenset[str], config: LintConfig) -> list[FileReport]:
+    """Every file in one batch (ShellCheck started once per batch of scripts, not per file),
+    and standard input for ``-`` (shown as ``-``, as hadolint shows it), in the order given."""
+    from scratchpack.operations.lint import lint_files, lint_source
 
-    if str(path) != "-":
-        return lint_file(path, ignore, config)
+    if Path("-") not in files:
+        return lint_files(files, ignore, config)
     from scratchpack.dockerfile.parser import MAX_SIZE
 
-    # one byte past the limit at most, as for a file: the parser refuses what is larger
-    return lint_source(sys.stdin.buffer.read(MAX_SIZE + 1), "-", ignore, config)
+    reports: list[FileReport] = []
+    for path in files:
+        if str(path) == "-":
+            # one byte past the limit at most, as for a file: the parser refuses what is larger
+            raw = sys.stdin.buffer.read(MAX_SIZE + 1)
+            reports.append(lint_source(raw, "-", ignore, config))
+        else:
+            reports += lint_files([path], ignore, config)
+    return reports
 
 
 def _explain(text: str, out: Output) -> int:
@@ -712,6 +737,8 @@ def _explain(text: str, out: Output) -> int:
     from scratchpack.operations.lint import PARSE_ERROR
 
     code = text.strip().upper()
+    if code.startswith("SC") and code[2:].isdigit():
+        return _explain_shellcheck(code, out)
     if code in (PARSE_ERROR, "DL1000"):
         out.line(f"{PARSE_ERROR} (error, parse): The file could not be read or parsed", "bold")
         out.line("Nothing else is checked in a file that cannot be read; exit code 2.")
@@ -730,6 +757,28 @@ def _explain(text: str, out: Output) -> int:
         out.line(doc.why)
         out.line(f"Fix: {doc.fix}")
     return 0
+
+
+def _explain_shellcheck(code: str, out: Output) -> int:
+    from scratchpack.dockerfile import shellcheck
+
+    out.line(f"{code}: a ShellCheck check, run on every RUN", "bold")
+    out.line(f"See {shellcheck.wiki(code)}")
+    if shellcheck.binary() is None:
+        out.line("Note: shellcheck is not installed (pip install 'scratchpack[shellcheck]')")
+    return 0
+
+
+def _print_notices(reports: list[FileReport], verbose: bool) -> None:
+    """ShellCheck failing is said once whatever happens; it missing (the extra is optional,
+    lint works without it) or a RUN left out, only with --verbose."""
+    said: set[str] = set()
+    for report in reports:
+        for notice in report.notices:
+            if notice.text in said or (notice.verbose and not verbose):
+                continue
+            said.add(notice.text)
+            sys.stderr.write(f"scratchpack: note: {notice}\n")
 
 
 def _expand_globs(patterns: list[Path]) -> list[Path]:
@@ -801,6 +850,7 @@ def _digest_resolver(
 ) -> tuple[Callable[[str], str] | None, RegistryOptions | None]:
     if args.no_pin:
         return None, None
+    from scratchpack.model.reference import Reference
     from scratchpack.operations.digest import registry_digest
     from scratchpack.transports.registry.auth import Credentials
     from scratchpack.transports.registry.transport import RegistryOptions
@@ -820,6 +870,7 @@ def _digest_resolver(
 
 def cmd_init(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.generate import Options
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.init import init, write
 
     platform = Platform.parse(args.platform)
@@ -917,6 +968,12 @@ def _debugging(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "debug", False)) or env in ("1", "true", "yes")
 
 
+def _print_traceback() -> None:
+    import traceback  # only with --debug: not part of every command's start-up
+
+    traceback.print_exc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
@@ -933,20 +990,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ScratchpackError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         sys.stderr.write(f"scratchpack: error: {exc}\n")
         return exc.exit_code
     except OSError as exc:
         # Environmental failures (disk full, permissions) that escaped a more specific message.
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         where = f" ({exc.filename})" if exc.filename else ""
         sys.stderr.write(f"scratchpack: error: {exc.strerror or exc}{where}\n")
         return 1
     except Exception as exc:
         # A bug, or memory or recursion exhausted: still one line, naming the input.
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         hint = "" if debug else " (run with --debug for the traceback)"
         sys.stderr.write(f"scratchpack: error: {_subject(args)}: {_unexpected(exc)}{hint}\n")
         return 2

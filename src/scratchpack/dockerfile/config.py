@@ -5,6 +5,7 @@ Looked up from the current directory upwards; the first file found wins. Keys (a
     ignore = ["SP206", "DL3059"]          # rule codes to skip (SP or hadolint codes)
     failure-threshold = "warning"          # error | warning | info | none (or style, ignore)
     trusted-registries = ["docker.io", "ghcr.io"]
+    shellcheck = true                      # false: no ShellCheck on RUNs (as --no-shellcheck)
     [severity]
     SP103 = "warning"                      # change a rule's severity
 
@@ -16,7 +17,6 @@ rules that declare them (:func:`parse_hadolint`).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class LintConfig:
     no_fail: bool = False
     output_format: str | None = None  # text | json | sarif, when the configuration names one
     warnings: tuple[str, ...] = ()  # what was not understood, said once per run by the CLI
+    shellcheck: bool = True  # ShellCheck on every RUN, when its binary is installed
 
 
 def find_config(start: Path) -> LintConfig:
@@ -54,6 +55,8 @@ def find_config(start: Path) -> LintConfig:
             path = directory / name
             if not path.is_file():
                 continue
+            if name == "pyproject.toml" and not _mentions_scratchpack(path):
+                continue  # most pyproject.toml files: no TOML parser loaded for them
             data = _load(path)
             if name == "pyproject.toml":
                 data = data.get("tool", {}).get("scratchpack")
@@ -87,6 +90,17 @@ def load_config(path: Path) -> LintConfig:
 MAX_CONFIG_BYTES = 1 << 20
 
 
+def _mentions_scratchpack(path: Path) -> bool:
+    """Whether the file can hold a [tool.scratchpack] table, in any TOML spelling of it (an
+    unreadable or oversized file is left to _load to report)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
+        return True
+    return len(head) > MAX_CONFIG_BYTES or b"scratchpack" in head
+
+
 def _read_text(path: Path) -> str:
     """The file's text, read with a cap rather than whole."""
     try:
@@ -103,6 +117,8 @@ def _read_text(path: Path) -> str:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a configuration file exists
+
     text = _read_text(path)
     try:
         return tomllib.loads(text)
@@ -226,14 +242,17 @@ def _codes(value: Any, path: Path, key: str) -> list[str]:
 def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
     from scratchpack.dockerfile.rules import RULES
 
-    known = {"ignore", "failure-threshold", "trusted-registries", "severity"}
+    known = {"ignore", "failure-threshold", "trusted-registries", "severity", "shellcheck"}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     threshold = _hadolint_level(data.get("failure-threshold"), path)  # ours, or hadolint's
+    shellcheck = data.get("shellcheck", True)
+    if not isinstance(shellcheck, bool):
+        raise UsageError(f"{path}: shellcheck must be true or false")
     severity = {str(k).upper(): str(v).lower() for k, v in (data.get("severity") or {}).items()}
     for code, level in severity.items():
-        if code not in RULES:
+        if code not in RULES and not (code.startswith("SC") and code[2:].isdigit()):
             raise UsageError(f"{path}: [severity] names an unknown rule {code}")
         if level not in ("error", "warning", "info"):
             raise UsageError(f"{path}: [severity] {code} must be error, warning or info")
@@ -243,4 +262,5 @@ def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
         trusted_registries=frozenset(str(r) for r in data.get("trusted-registries") or []),
         severity=severity,
         source=path,
+        shellcheck=shellcheck,
     )

@@ -3,29 +3,36 @@
 Ignores come from ``--ignore``, from ``# scratchpack ignore=SP200,SP201`` (or
 ``# hadolint ignore=DL3015``, for rules with a hadolint equivalent) on the comment lines above
 an instruction, and from the file-level ``# scratchpack global ignore=...``.
+
+ShellCheck's findings (codes ``SCxxxx``, see ``dockerfile/shellcheck.py``) join the rules' when
+a ``shellcheck`` binary is there (the ``shellcheck`` extra) and the config or ``--no-shellcheck``
+does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` too.
 """
 
 from __future__ import annotations
 
-import difflib
-import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scratchpack.dockerfile.config import LintConfig
-from scratchpack.dockerfile.fix import DigestResolver, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import parse_bytes, read
 from scratchpack.dockerfile.rules import RULES, Finding, Rule
 from scratchpack.dockerfile.shell import ScriptTooComplex, time_budget
 from scratchpack.errors import ScratchpackError
-from scratchpack.fsutil import atomic_write
 from scratchpack.reports.severity import Severity
 
 # A file that cannot be read or parsed, as a finding in the JSON, GitHub and SARIF outputs
 # (hadolint's DL1000): a job reading only those still sees why the file has no other finding.
 PARSE_ERROR = "SP000"
+
+if TYPE_CHECKING:
+    # Fixing (and its file writing) is imported by the functions that fix: lint alone, one
+    # process per file in pre-commit hooks and editors, does not pay for it.
+    from scratchpack.dockerfile.fix import DigestResolver, FixResult
+    from scratchpack.dockerfile.shellcheck import Notice
 
 
 @dataclass
@@ -34,6 +41,7 @@ class FileReport:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     source: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)  # e.g. why ShellCheck did not run
 
     def error_at(self) -> tuple[int, str] | None:
         """The error's line (1 when it names none, as for a missing file) and its message
@@ -61,12 +69,22 @@ class FileReport:
                 "column": f.column,
                 "code": f.code,
                 "severity": str(f.severity),
-                "category": RULES[f.code].category,
+                "category": _category(f.code),
                 "message": f.message,
-                "hadolint": list(RULES[f.code].hadolint),
+                "hadolint": _hadolint_codes(f.code),
             }
             for f in self.findings
         ]
+
+
+def _category(code: str) -> str:
+    return RULES[code].category if code in RULES else "shellcheck"
+
+
+def _hadolint_codes(code: str) -> list[str]:
+    """The hadolint code(s) of a finding: a rule's declared ones; ShellCheck's codes are the
+    same in hadolint's output."""
+    return list(RULES[code].hadolint) if code in RULES else [code]
 
 
 def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
@@ -74,8 +92,13 @@ def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
 
 
 def lint_dockerfile(
-    dockerfile: Dockerfile, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+    dockerfile: Dockerfile,
+    ignore: frozenset[str] = frozenset(),
+    config: LintConfig | None = None,
+    notices: list[Notice] | None = None,
 ) -> list[Finding]:
+    """Every rule's findings, and ShellCheck's unless the config turns it off; why ShellCheck's
+    are missing (no binary, a crash) is appended to ``notices``, never raised."""
     config = config or LintConfig()
     dockerfile.trusted_registries = config.trusted_registries
     ignore = ignore | config.ignore
@@ -87,21 +110,39 @@ def lint_dockerfile(
         for rule in RULES.values():
             if _ignored(rule, ignore | dockerfile.global_ignored):
                 continue
-            override = config.severity.get(rule.code)
             for finding in rule.check(dockerfile):
                 if not _ignored(rule, by_line.get(finding.line, frozenset())):
-                    if override:
-                        finding = replace(finding, severity=Severity.parse(override))  # noqa: PLW2901
-                    findings.append(finding)
-    return sorted(findings, key=lambda f: (f.line, f.code))
+                    findings.append(_with_severity(finding, config))
+    if config.shellcheck:
+        from scratchpack.dockerfile import shellcheck
+
+        result = shellcheck.check(dockerfile, ignore | dockerfile.global_ignored)
+        findings += [_with_severity(f, config) for f in result.findings]
+        if notices is not None:
+            notices += result.notices
+    return sorted(findings, key=_order)
+
+
+def _with_severity(finding: Finding, config: LintConfig) -> Finding:
+    """The finding at the severity the configuration gives its code, if it gives one."""
+    override = config.severity.get(finding.code)
+    return replace(finding, severity=Severity.parse(override)) if override else finding
+
+
+def _order(finding: Finding) -> tuple[int, str]:
+    return finding.line, finding.code
 
 
 def _lint_or_error(
-    dockerfile: Dockerfile, path: Path, ignore: frozenset[str], config: LintConfig | None
+    dockerfile: Dockerfile,
+    path: Path,
+    ignore: frozenset[str],
+    config: LintConfig | None,
+    notices: list[Notice] | None = None,
 ) -> list[Finding] | str:
     """The findings, or the one-line error for a RUN too complex to read (FILE:LINE: ...)."""
     try:
-        return lint_dockerfile(dockerfile, ignore, config)
+        return lint_dockerfile(dockerfile, ignore, config, notices)
     except ScriptTooComplex as exc:
         return f"{path}:{exc.line}: {exc}"
 
@@ -109,11 +150,7 @@ def _lint_or_error(
 def lint_file(
     path: Path, ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
 ) -> FileReport:
-    try:
-        dockerfile = read(path)
-    except ScratchpackError as exc:
-        return FileReport(str(path), error=str(exc))
-    return _report(dockerfile, str(path), ignore, config)
+    return lint_files([path], ignore, config)[0]
 
 
 def lint_source(
@@ -121,11 +158,37 @@ def lint_source(
 ) -> FileReport:
     """A Dockerfile that is not a file (``-``: standard input), reported under ``name``. It has
     no build context, so the rules about the context (.dockerignore) have nothing to look at."""
+    config = config or LintConfig()
     try:
         dockerfile = parse_bytes(raw, name)
     except ScratchpackError as exc:
         return FileReport(name, error=str(exc))
-    return _report(dockerfile, name, ignore, config)
+    report = _report(dockerfile, name, ignore, replace(config, shellcheck=False))
+    _add_shellcheck([(report, dockerfile)] if report.error is None else [], ignore, config)
+    return report
+
+
+def lint_files(
+    paths: Sequence[Path], ignore: frozenset[str] = frozenset(), config: LintConfig | None = None
+) -> list[FileReport]:
+    """``lint_file`` for each path, with ShellCheck run over all of them together: its
+    start-up is paid per process, so a run over a tree starts one per BATCH scripts, not one
+    per file."""
+    config = config or LintConfig()
+    rules_only = replace(config, shellcheck=False)
+    reports: list[FileReport] = []
+    parsed: list[tuple[FileReport, Dockerfile]] = []
+    for path in paths:
+        try:
+            dockerfile = read(path)
+        except ScratchpackError as exc:
+            reports.append(FileReport(str(path), error=str(exc)))
+            continue
+        reports.append(_report(dockerfile, str(path), ignore, rules_only))
+        if reports[-1].error is None:
+            parsed.append((reports[-1], dockerfile))
+    _add_shellcheck(parsed, ignore, config)
+    return reports
 
 
 def _report(
@@ -135,6 +198,22 @@ def _report(
     if isinstance(findings, str):
         return FileReport(name, error=findings)
     return FileReport(name, findings, source=dockerfile.lines)
+
+
+def _add_shellcheck(
+    parsed: list[tuple[FileReport, Dockerfile]], ignore: frozenset[str], config: LintConfig
+) -> None:
+    """ShellCheck's findings and notices added to the reports of the files that parsed."""
+    if not (config.shellcheck and parsed):
+        return
+    from scratchpack.dockerfile import shellcheck
+
+    skip = ignore | config.ignore
+    results = shellcheck.check_many([(d, skip | d.global_ignored) for _, d in parsed])
+    for (report, _), result in zip(parsed, results, strict=True):
+        found = report.findings + [_with_severity(f, config) for f in result.findings]
+        report.findings = sorted(found, key=_order)
+        report.notices += result.notices
 
 
 def github_annotations(reports: list[FileReport]) -> list[str]:
@@ -169,13 +248,28 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
     """One SARIF run over every file, with every rule described (help text and page)."""
     from scratchpack import __version__
     from scratchpack.dockerfile.ruledocs import DOCS, render_page
-    from scratchpack.reports.sarif import SarifResult, SarifRun, documented_rule, sarif_log
+    from scratchpack.reports.sarif import (
+        SarifResult,
+        SarifRule,
+        SarifRun,
+        documented_rule,
+        sarif_log,
+    )
 
     rules = [
         documented_rule(code, rule.title, DOCS[code].why, render_page(code), str(rule.severity),
                         (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])))
         for code, rule in sorted(RULES.items())
     ]  # fmt: skip
+    # ShellCheck's codes are described by ShellCheck's wiki, one page per code.
+    seen = {f.code: f for r in reports for f in r.findings if f.code not in RULES}
+    for code, first in sorted(seen.items()):
+        uri = f"https://www.shellcheck.net/wiki/{code}"
+        title = f"ShellCheck {code}"
+        rules.append(
+            SarifRule(code, code, title, first.message, f"[{code}]({uri})", uri,
+                      str(first.severity), ("shellcheck",))
+        )  # fmt: skip
     run = SarifRun("scratchpack", __version__, rules, "scratchpack/lint/")
     run.error_descriptor = (PARSE_ERROR, "The file could not be read or parsed (hadolint DL1000)")
     for report in reports:
@@ -200,11 +294,17 @@ def fix_file(
     """Fix what can be fixed safely (and the unsafe fixes too with ``unsafe``); with ``write``
     the file is replaced atomically (mode kept, through a symlink to its target) and the
     report is of the fixed file."""
+    import stat
+
+    from scratchpack.dockerfile.fix import fix
+    from scratchpack.fsutil import atomic_write
+
     try:
         dockerfile = read(path)
     except ScratchpackError as exc:
         return FileReport(str(path), error=str(exc)), None
-    findings = _lint_or_error(dockerfile, path, ignore, config)
+    notices: list[Notice] = []
+    findings = _lint_or_error(dockerfile, path, ignore, config, notices)
     if isinstance(findings, str):
         return FileReport(str(path), error=findings), None
     result = fix(dockerfile, findings, resolve, unsafe)
@@ -213,8 +313,10 @@ def fix_file(
         mode = stat.S_IMODE(target.stat().st_mode)
         atomic_write(target, result.fixed.encode(), mode=mode)
         dockerfile = read(path)
-        findings = lint_dockerfile(dockerfile, ignore, config)
-    return FileReport(str(path), findings, source=dockerfile.lines), result
+        notices = []
+        findings = lint_dockerfile(dockerfile, ignore, config, notices)
+    report = FileReport(str(path), findings, source=dockerfile.lines, notices=notices)
+    return report, result
 
 
 def unified_diff(result: FixResult) -> str:
@@ -226,6 +328,8 @@ def unified_diff(result: FixResult) -> str:
         shown = Path(os.path.relpath(result.path)).as_posix()
     except ValueError:  # another drive (Windows): no relative path exists
         shown = Path(result.path).as_posix()
+    import difflib
+
     return "".join(
         difflib.unified_diff(
             result.original.splitlines(keepends=True),

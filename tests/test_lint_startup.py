@@ -1,0 +1,67 @@
+"""``scratchpack lint FILE`` start-up: pre-commit hooks and editors run one process per file, so
+the lint path must not load what only other commands need (the image model, transports, the
+registry client, rich, a TOML parser for a pyproject.toml that configures nothing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+# Modules the lint command must not import: each is a start-up cost for nothing.
+NOT_ON_THE_LINT_PATH = (
+    "httpx",
+    "rich",
+    "msgspec",
+    "zstandard",
+    "elftools",
+    "scratchpack.transports",
+    "scratchpack.model.image",
+    "scratchpack.dockerfile.fix",
+    "scratchpack.dockerfile.ruledocs",
+    "tomllib",
+    "traceback",
+)
+
+
+def loaded_by_lint(cwd: Path, *args: str) -> set[str]:
+    """The modules a real ``scratchpack lint`` process has loaded when it ends."""
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+        "from scratchpack.cli.main import main\n"
+        f"sys.exit(main({list(args)!r}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return set(json.loads(proc.stderr.strip().splitlines()[-1]))
+
+
+def _heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules for h in NOT_ON_THE_LINT_PATH if m == h or m.startswith(h + ".")}
+
+
+def test_lint_loads_only_the_lint_path(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM alpine:3.20\nRUN apk add --no-cache curl && echo $unset_var\nUSER nobody\n"
+    )
+    modules = loaded_by_lint(tmp_path, "lint", "Dockerfile")
+    assert "scratchpack.dockerfile.rules" in modules  # the check does observe the lint path
+    assert _heavy(modules) == set()
+
+
+def test_a_pyproject_that_configures_scratchpack_is_still_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.scratchpack]\nignore = ["SP101"]\n')
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\n")
+    modules = loaded_by_lint(tmp_path, "lint", "--format", "json", "Dockerfile")
+    assert "tomllib" in modules
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", "lint", "--format", "json", "Dockerfile"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "SP101" not in {f["code"] for f in json.loads(proc.stdout)}
