@@ -316,3 +316,22 @@ def test_deeply_nested_runs_are_left_out_with_a_verbose_note(tmp_path: Path) -> 
     assert quiet.stderr == ""
     verbose = run_cli("lint", "--config", config, "--verbose", dockerfile)
     assert f"{dockerfile}:2: RUN nested more than 64 levels deep" in verbose.stderr
+
+
+def test_text_caret_sits_under_the_column(tmp_path: Path) -> None:
+    """The caret under the word ShellCheck means (tabs kept, so the terminal aligns it), and
+    under the instruction for a rule that names only the line; also for standard input."""
+    dockerfile = "FROM debian:12\nRUN\techo $foo; ls *.txt\n"
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    for args, stdin in (([], None), (["-"], dockerfile)):
+        result = run_cli("lint", *args, cwd=tmp_path, stdin=stdin)
+        lines = result.stdout.splitlines()
+        carets = {
+            line.split()[1]: lines[n + 2]
+            for n, line in enumerate(lines)
+            if line.split()[1:2] in (["SC2086"], ["SC2035"], ["SP101"])
+        }
+        indent = "    " + "   \t"  # the text's own indent, then "RUN\t" with its tab kept
+        assert carets["SC2086"] == indent + " " * 5 + "^", carets  # under the $ of $foo
+        assert carets["SC2035"] == indent + " " * 14 + "^", carets  # under *.txt
+        assert carets["SP101"] == "    ^", carets

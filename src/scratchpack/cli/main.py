@@ -696,8 +696,9 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
                     {"error": "red", "warning": "yellow"}.get(str(finding.severity)),
                 )
                 if 0 < finding.line <= len(report.source):
-                    out.line(f"    {report.source[finding.line - 1].rstrip()}", "dim")
-                    out.line("    ^", "dim")
+                    text = report.source[finding.line - 1].rstrip()
+                    out.line(f"    {text}", "dim")
+                    out.line(f"    {_caret_indent(text, finding.column)}^", "dim")
     for report in reports:
         if report.error:
             sys.stderr.write(f"scratchpack: error: {report.error}\n")
@@ -708,6 +709,13 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     )
     _print_notices(reports, args.verbose)
     return exit_code(reports, threshold)
+
+
+def _caret_indent(text: str, column: int) -> str:
+    """What goes before the caret so that it sits under ``column`` (1-based) of ``text``: tabs
+    kept as tabs, so that the terminal lines them up the same way."""
+    before = text[: max(column, 1) - 1]
+    return "".join(c if c == "\t" else " " for c in before)
 
 
 def _lint_all(files: list[Path], ignore: frozenset[str], config: LintConfig) -> list[FileReport]:
