@@ -1,0 +1,253 @@
+"""``login``/``logout`` with real credential helpers and a terminal prompt, and the registry
+errors a user meets first: refused connections, unknown hosts, missing images."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pty
+import select
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import assert_clean_error, run_cli
+from registryserver import PASSWORD, USER, htpasswd_yaml, running_registry
+
+_HELPER = """\
+#!{python}
+# A docker-credential helper (store/get/erase/list) keeping its secrets in one JSON file.
+import json, os, sys
+path = os.environ["TESTHELPER_STORE"]
+data = json.load(open(path)) if os.path.exists(path) else {{}}
+action, text = sys.argv[1], sys.stdin.read()
+with open(path + ".log", "a") as log:
+    log.write(action + "\\n")
+if os.environ.get("TESTHELPER_FAIL"):
+    print("the keychain is locked (" + text + ")")
+    sys.exit(1)
+if action == "store":
+    entry = json.loads(text)
+    data[entry["ServerURL"]] = {{"Username": entry["Username"], "Secret": entry["Secret"]}}
+elif action == "get":
+    if text.strip() not in data:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    print(json.dumps({{"ServerURL": text.strip(), **data[text.strip()]}}))
+elif action == "erase":
+    if data.pop(text.strip(), None) is None:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+elif action == "list":
+    print(json.dumps({{k: v["Username"] for k, v in data.items()}}))
+json.dump(data, open(path, "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("auth-registry")
+    with running_registry(root, htpasswd_yaml(root)) as address:
+        yield address
+
+
+class Helper:
+    """``docker-credential-testhelper`` on PATH, a DOCKER_CONFIG naming it, and the env."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        program = bin_dir / "docker-credential-testhelper"
+        program.write_text(_HELPER.format(python=sys.executable))
+        program.chmod(0o755)
+        self.store = tmp_path / "helper-store.json"
+        self.config_dir = tmp_path / "docker"
+        self.config_dir.mkdir()
+        self.config = self.config_dir / "config.json"
+        self.env = {
+            "DOCKER_CONFIG": str(self.config_dir),
+            "REGISTRY_AUTH_FILE": "",
+            "TESTHELPER_STORE": str(self.store),
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        }
+
+    def secrets(self) -> dict[str, dict[str, str]]:
+        return dict(json.loads(self.store.read_text())) if self.store.exists() else {}
+
+    def calls(self) -> list[str]:
+        log = Path(f"{self.store}.log")
+        return log.read_text().split() if log.exists() else []
+
+
+@pytest.fixture
+def helper(tmp_path: Path) -> Helper:
+    return Helper(tmp_path)
+
+
+@pytest.mark.parametrize("how", ["credsStore", "credHelpers"])
+def test_login_with_a_helper_never_writes_the_password(
+    auth_registry: str, helper: Helper, how: str
+) -> None:
+    stale = base64.b64encode(f"{USER}:old-password".encode()).decode()
+    config: dict[str, object] = {"auths": {auth_registry: {"auth": stale}}, "other": "kept"}
+    if how == "credsStore":
+        config["credsStore"] = "testhelper"
+    else:
+        config["credHelpers"] = {auth_registry: "testhelper", "other.example.com": "nope"}
+    helper.config.write_text(json.dumps(config))
+    result = run_cli(
+        "login", f"docker://{auth_registry}", "-u", USER, "--password-stdin",
+        env=helper.env, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "docker-credential-testhelper" in result.stdout
+    assert helper.secrets() == {auth_registry: {"Username": USER, "Secret": PASSWORD}}
+    text = helper.config.read_text()
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert PASSWORD not in text and token not in text
+    written = json.loads(text)
+    assert stale not in text  # the old password on disk is gone, not shadowing the helper's
+    assert written["other"] == "kept" and written.get(how) == config[how]
+    # a later command gets the credentials from the helper's `get`
+    listed = run_cli("tags", f"docker://{auth_registry}/nothing/here", env=helper.env)
+    assert "requires authentication" not in listed.stderr, listed.stderr
+    assert "NAME_UNKNOWN" in listed.stderr, listed.stderr  # authenticated: the repo is unknown
+    assert "get" in helper.calls()
+    # logout erases them from the helper; then the registry asks again
+    out = run_cli("logout", auth_registry, env=helper.env)
+    assert out.code == 0, out.stderr
+    assert "docker-credential-testhelper" in out.stdout
+    assert helper.secrets() == {}
+    assert "erase" in helper.calls()
+    after = run_cli("tags", f"docker://{auth_registry}/nothing/here", env=helper.env)
+    assert_clean_error(after, 1, "requires authentication")
+    again = run_cli("logout", auth_registry, env=helper.env)
+    assert again.code == 0 and f"Not logged in to {auth_registry}" in again.stdout
+
+
+def test_a_wrong_password_is_not_stored(auth_registry: str, helper: Helper) -> None:
+    helper.config.write_text(json.dumps({"credsStore": "testhelper"}))
+    result = run_cli(
+        "login", auth_registry, "-u", USER, "--password-stdin", env=helper.env, stdin="wrong\n"
+    )
+    assert_clean_error(result, 1, "invalid username or password")
+    assert helper.secrets() == {}
+    assert "store" not in helper.calls()
+
+
+def test_a_failing_helper_is_one_clear_error(auth_registry: str, helper: Helper) -> None:
+    helper.config.write_text(json.dumps({"credsStore": "testhelper"}))
+    result = run_cli(
+        "login", auth_registry, "-u", USER, "--password-stdin",
+        env={**helper.env, "TESTHELPER_FAIL": "1"}, stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    # the helper's own message, with the secret it echoed masked
+    assert_clean_error(result, 1, "docker-credential-testhelper could not store", "locked")
+    assert PASSWORD not in result.stderr and "***" in result.stderr
+    assert PASSWORD not in helper.config.read_text()
+
+
+def test_login_without_a_helper_writes_auths_and_logout_removes_it(
+    auth_registry: str, tmp_path: Path
+) -> None:
+    config_dir = tmp_path / "docker"
+    env = {"DOCKER_CONFIG": str(config_dir), "REGISTRY_AUTH_FILE": ""}
+    result = run_cli(
+        "login", auth_registry, "-u", USER, "--password-stdin", env=env, stdin=PASSWORD + "\n"
+    )
+    assert result.code == 0, result.stderr
+    config = config_dir / "config.json"
+    assert auth_registry in json.loads(config.read_text())["auths"]
+    assert (config_dir / "config.json.lock").exists()  # written under the lock
+    out = run_cli("logout", f"docker://{auth_registry}/", env=env)
+    assert out.code == 0, out.stderr
+    assert str(config) in out.stdout
+    assert json.loads(config.read_text())["auths"] == {}
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert_clean_error(
+        run_cli("tags", f"docker://{auth_registry}/nothing/here", env=env),
+        1,
+        "requires authentication",
+    )
+
+
+def test_password_on_the_command_line_warns_as_docker_does(
+    auth_registry: str, tmp_path: Path
+) -> None:
+    env = {"DOCKER_CONFIG": str(tmp_path / "d"), "REGISTRY_AUTH_FILE": ""}
+    result = run_cli("login", auth_registry, "-u", USER, "-p", PASSWORD, env=env)
+    assert result.code == 0, result.stderr
+    assert result.stderr == (
+        "scratchpack: warning: Using --password via the CLI is insecure. Use --password-stdin.\n"
+    )
+    quiet = run_cli(
+        "login", auth_registry, "-u", USER, "--password-stdin", env=env, stdin=PASSWORD + "\n"
+    )
+    assert quiet.code == 0 and quiet.stderr == ""
+
+
+def test_no_password_and_no_terminal_is_a_usage_error(tmp_path: Path) -> None:
+    env = {"DOCKER_CONFIG": str(tmp_path / "d"), "REGISTRY_AUTH_FILE": ""}
+    result = run_cli("login", "127.0.0.1:1", "-u", USER, env=env, stdin="")
+    assert_clean_error(result, 2, "--password-stdin", "not a terminal")
+    both = run_cli("login", "127.0.0.1:1", "-u", USER, "-p", "x", "--password-stdin", env=env)
+    assert_clean_error(both, 2, "mutually exclusive")
+    plain = run_cli("login", "http://127.0.0.1:1", "-u", USER, "-p", "x", env=env)
+    assert_clean_error(plain, 2, "--tls-verify=false")
+    assert not (tmp_path / "d").exists()
+
+
+def test_login_help_has_no_options_that_do_nothing() -> None:
+    result = run_cli("login", "--help")
+    assert result.code == 0
+    for useless in ("--quiet", "--jobs", "--creds", "--retries"):
+        assert useless not in result.stdout
+    assert "--password-stdin" in result.stdout and "examples:" in result.stdout
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float) -> bool:
+    while wanted not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return False
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return wanted in seen
+        if not chunk:
+            return wanted in seen
+        seen.extend(chunk)
+    return True
+
+
+def test_prompts_for_the_password_on_a_terminal_without_echo(
+    auth_registry: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DOCKER_CONFIG": str(tmp_path / "d"),
+        "REGISTRY_AUTH_FILE": "",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty, as in a shell
+        os.execve(sys.executable, [sys.executable, "-m", "scratchpack", "login",
+                                   auth_registry, "-u", USER], env)  # fmt: skip
+    seen = bytearray()
+    try:
+        assert _read_until(fd, b"Password:", seen, time.monotonic() + 60), bytes(seen)
+        os.write(fd, PASSWORD.encode() + b"\n")
+        _read_until(fd, b"Login succeeded", seen, time.monotonic() + 60)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = seen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "Login succeeded" in text
+    assert PASSWORD not in text  # not echoed
+    config = json.loads((tmp_path / "d/config.json").read_text())
+    assert auth_registry in config["auths"]
