@@ -8,8 +8,11 @@ import json
 import os
 import pty
 import select
+import socket
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,8 @@ import pytest
 
 from helpers import assert_clean_error, run_cli
 from registryserver import PASSWORD, USER, htpasswd_yaml, running_registry
+from scratchpack.errors import TransportError
+from scratchpack.transports.registry.client import RegistryClient, RetryPolicy
 
 _HELPER = """\
 #!{python}
@@ -251,3 +256,140 @@ def test_prompts_for_the_password_on_a_terminal_without_echo(
     assert PASSWORD not in text  # not echoed
     config = json.loads((tmp_path / "d/config.json").read_text())
     assert auth_registry in config["auths"]
+
+
+# -- item 6: errors -------------------------------------------------------------------------
+
+
+def test_a_refused_connection_fails_at_once_in_a_sentence(free_port: int) -> None:
+    slept: list[float] = []
+    client = RegistryClient(f"127.0.0.1:{free_port}", retry=RetryPolicy(sleep=slept.append))
+    with client, pytest.raises(TransportError) as caught:
+        client.request("GET", "/v2/")
+    assert str(caught.value) == (
+        f"127.0.0.1:{free_port}: GET /v2/: cannot connect to 127.0.0.1:{free_port}: "
+        "connection refused"
+    )
+    assert slept == [] and client.stats["retries"] == 0  # not retried in silence
+    result = run_cli("digest", f"docker://127.0.0.1:{free_port}/x:1")
+    assert_clean_error(result, 1, f"cannot connect to 127.0.0.1:{free_port}: connection refused")
+    assert "Errno" not in result.stderr and "attempt" not in result.stderr
+
+
+def test_an_unknown_host_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_such_name(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    slept: list[float] = []
+    client = RegistryClient("registry.example.com", retry=RetryPolicy(sleep=slept.append))
+    with client, pytest.raises(TransportError) as caught:
+        client.request("GET", "/v2/")
+    assert str(caught.value).endswith("cannot resolve registry.example.com: no such host")
+    assert slept == []
+
+
+def test_the_real_resolver_names_the_host_not_an_errno() -> None:
+    result = run_cli("digest", "docker://no-such-host.invalid/x:1", "--retries", "0")
+    assert_clean_error(result, 1, "cannot resolve no-such-host.invalid")
+    assert "Errno" not in result.stderr
+
+
+class _HangUp:
+    """A registry that answers ``GET /v2/`` and hangs up on everything else: a transient
+    failure, retried, whose attempts are counted here."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.hung_up = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                request = conn.recv(65536)
+                if request.startswith(b"GET /v2/ "):
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+                    )
+                else:
+                    self.hung_up += 1
+
+
+@pytest.mark.parametrize(("retries", "counted"), [(0, "1 attempt:"), (2, "3 attempts:")])
+def test_failed_after_counts_the_attempts(retries: int, counted: str) -> None:
+    server = _HangUp()
+    try:
+        result = run_cli("digest", f"docker://{server.address}/x:1", "--retries", str(retries))
+    finally:
+        server.sock.close()
+    assert_clean_error(result, 1, f"failed after {counted}", "closed the connection")
+    assert server.hung_up == retries + 1
+    assert "Errno" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def pushed(registry: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A repository on the shared test registry holding one image, ``:v1``."""
+    layout = tmp_path_factory.mktemp("layout") / "l"
+    repo = f"{registry}/sptest-{uuid.uuid4().hex[:12]}"
+    made = run_cli("pack", "/bin/true", "--allow-dynamic", "-o", f"oci:{layout}:v1")
+    assert made.code == 0, made.stderr
+    copied = run_cli("copy", f"oci:{layout}:v1", f"docker://{repo}:v1")
+    assert copied.code == 0, copied.stderr
+    return repo
+
+
+@pytest.mark.parametrize(
+    "where", ["oci-dir", "oci-tag", "archive", "registry-repo", "registry-tag"]
+)
+@pytest.mark.parametrize("command", ["inspect", "digest", "copy", "audit", "pack --base"])
+def test_image_not_found_is_exit_2_everywhere(
+    where: str, command: str, pushed: str, tmp_path: Path
+) -> None:
+    layout = tmp_path / "layout"
+    assert run_cli("pack", "/bin/true", "--allow-dynamic", "-o", f"oci:{layout}:v1").code == 0
+    image = {
+        "oci-dir": f"oci:{tmp_path}/nothing:v1",
+        "oci-tag": f"oci:{layout}:nope",
+        "archive": f"docker-archive:{tmp_path}/nothing.tar",
+        "registry-repo": f"docker://{pushed}-gone:v1",
+        "registry-tag": f"docker://{pushed}:nope",
+    }[where]
+    args: list[str] = {
+        "inspect": ["inspect", image],
+        "digest": ["digest", image],
+        "copy": ["copy", image, f"oci:{tmp_path}/out:v1"],
+        "audit": ["audit", image],
+        "pack --base": [
+            "pack", "/bin/true", "--allow-dynamic", "--base", image, "-o", f"oci:{tmp_path}/p:v1"
+        ],
+    }[command]  # fmt: skip
+    result = run_cli(*args)
+    fragment = "no image tagged" if where == "oci-tag" else "no such"
+    assert_clean_error(result, 2, fragment)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "p").exists()
+    # the image that does exist is found by the same command (the 2 is about absence)
+    if where == "registry-tag" and command in ("inspect", "digest"):
+        assert run_cli(command, f"docker://{pushed}:v1").code == 0
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "reason"),
+    [
+        ("unix:///nonexistent/docker.sock", "no such file or directory"),
+        ("tcp://127.0.0.1:1", "connection refused"),
+    ],
+)
+def test_an_unreachable_daemon_is_a_sentence(docker_host: str, reason: str) -> None:
+    result = run_cli("inspect", "docker-daemon:x:1", env={"DOCKER_HOST": docker_host})
+    assert_clean_error(result, 1, f"cannot reach the Docker daemon at {docker_host}: {reason}")
+    assert "Errno" not in result.stderr
