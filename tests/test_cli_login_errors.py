@@ -8,7 +8,9 @@ import json
 import os
 import pty
 import select
+import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -229,9 +231,9 @@ def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float) -> boo
     return True
 
 
-def test_prompts_for_the_password_on_a_terminal_without_echo(
-    auth_registry: str, tmp_path: Path
-) -> None:
+def _login_on_a_terminal(registry: str, tmp_path: Path, typed: bytes) -> tuple[int, str]:
+    """Run ``login REGISTRY -u alice`` with a pty as its controlling terminal (as in a shell),
+    type ``typed`` at the password prompt; the exit code and all the terminal showed."""
     env = {
         **os.environ,
         "DOCKER_CONFIG": str(tmp_path / "d"),
@@ -239,23 +241,42 @@ def test_prompts_for_the_password_on_a_terminal_without_echo(
         "PYTHONPATH": os.pathsep.join(sys.path),
     }
     pid, fd = pty.fork()
-    if pid == 0:  # the child: its controlling terminal is the pty, as in a shell
+    if pid == 0:  # the child
         os.execve(sys.executable, [sys.executable, "-m", "scratchpack", "login",
-                                   auth_registry, "-u", USER], env)  # fmt: skip
+                                   registry, "-u", USER], env)  # fmt: skip
     seen = bytearray()
+    prompted = False
     try:
-        assert _read_until(fd, b"Password:", seen, time.monotonic() + 60), bytes(seen)
-        os.write(fd, PASSWORD.encode() + b"\n")
-        _read_until(fd, b"Login succeeded", seen, time.monotonic() + 60)
+        prompted = _read_until(fd, b"Password:", seen, time.monotonic() + 60)
+        if prompted:
+            os.write(fd, typed)
+            _read_until(fd, b"\0never", seen, time.monotonic() + 60)  # until it exits
     finally:
+        if not prompted:
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     text = seen.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert prompted, text
+    return os.waitstatus_to_exitcode(status), text
+
+
+def test_prompts_for_the_password_on_a_terminal_without_echo(
+    auth_registry: str, tmp_path: Path
+) -> None:
+    code, text = _login_on_a_terminal(auth_registry, tmp_path, PASSWORD.encode() + b"\n")
+    assert code == 0, text
     assert "Login succeeded" in text
     assert PASSWORD not in text  # not echoed
     config = json.loads((tmp_path / "d/config.json").read_text())
     assert auth_registry in config["auths"]
+
+
+def test_end_of_input_at_the_prompt_is_a_usage_error(auth_registry: str, tmp_path: Path) -> None:
+    code, text = _login_on_a_terminal(auth_registry, tmp_path, b"\x04")  # Ctrl-D
+    assert code == 2, text
+    assert "scratchpack: error: no password given" in text and "Traceback" not in text
+    assert not (tmp_path / "d").exists()
 
 
 # -- item 6: errors -------------------------------------------------------------------------
@@ -295,33 +316,28 @@ def test_the_real_resolver_names_the_host_not_an_errno() -> None:
     assert "Errno" not in result.stderr
 
 
-class _HangUp:
+class _HangUpHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        if self.request.recv(65536).startswith(b"GET /v2/ "):
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+            )
+        elif isinstance(self.server, _HangUp):
+            self.server.hung_up += 1
+
+
+class _HangUp(socketserver.ThreadingTCPServer):
     """A registry that answers ``GET /v2/`` and hangs up on everything else: a transient
-    failure, retried, whose attempts are counted here."""
+    failure, retried, whose attempts are counted in ``hung_up``."""
+
+    daemon_threads = True
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.hung_up = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                request = conn.recv(65536)
-                if request.startswith(b"GET /v2/ "):
-                    conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
-                        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
-                    )
-                else:
-                    self.hung_up += 1
+        super().__init__(("127.0.0.1", 0), _HangUpHandler)
+        self.address = f"127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 @pytest.mark.parametrize(("retries", "counted"), [(0, "1 attempt:"), (2, "3 attempts:")])
@@ -330,7 +346,8 @@ def test_failed_after_counts_the_attempts(retries: int, counted: str) -> None:
     try:
         result = run_cli("digest", f"docker://{server.address}/x:1", "--retries", str(retries))
     finally:
-        server.sock.close()
+        server.shutdown()
+        server.server_close()
     assert_clean_error(result, 1, f"failed after {counted}", "closed the connection")
     assert server.hung_up == retries + 1
     assert "Errno" not in result.stderr

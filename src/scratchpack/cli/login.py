@@ -93,7 +93,16 @@ def _password(args: argparse.Namespace) -> str:
         raise UsageError(
             "no password: give --password-stdin (stdin is not a terminal to prompt on)"
         )
-    return getpass.getpass("Password: ")
+    return _ask(getpass.getpass, "Password: ")
+
+
+def _ask(prompt: Any, text: str) -> str:
+    """A terminal prompt; Ctrl-D (end of input) is "nothing given", not a traceback."""
+    try:
+        return str(prompt(text))
+    except EOFError:
+        sys.stderr.write("\n")
+        raise UsageError(f"no {text.rstrip(': ').lower()} given") from None
 
 
 def cmd_login(args: argparse.Namespace, out: Output) -> int:
@@ -106,7 +115,7 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
     if args.username is None and not args.password_stdin:
         if not sys.stdin.isatty():
             raise UsageError("give --username (stdin is not a terminal to prompt on)")
-        args.username = input("Username: ").strip()
+        args.username = _ask(input, "Username: ").strip()
     if not args.username:
         raise UsageError("a username is required")
     password = _password(args)
