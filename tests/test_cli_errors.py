@@ -180,7 +180,7 @@ def test_unreachable_daemon(examples: Examples, tmp_path: Path) -> None:
 
 
 def test_inspect_errors(tmp_path: Path) -> None:
-    assert_clean_error(run_cli("inspect", f"oci:{tmp_path}/nothing"), 1, "no such directory")
+    assert_clean_error(run_cli("inspect", f"oci:{tmp_path}/nothing"), 2, "no such directory")
     (tmp_path / "empty").mkdir()
     assert_clean_error(run_cli("inspect", f"oci:{tmp_path}/empty"), 1, "not an OCI image layout")
     garbage = tmp_path / "garbage.tar"

@@ -137,7 +137,7 @@ def test_docker_daemon_transport_round_trip(
         la["diff_id"] for la in summary["layers"]
     ]
     missing = run_cli("inspect", "docker-daemon:scratchpack-no-such-image:v9", env=env)
-    assert missing.code == 1 and "no such image" in missing.stderr
+    assert missing.code == 2 and "no such image" in missing.stderr  # absent: exit 2
 
 
 def test_http_server_runs_hardened_on_docker(

@@ -60,7 +60,7 @@ def test_corrupt_config_fails_inspect(layout: Path) -> None:
 
 
 def test_missing_blob_and_unknown_tag(layout: Path) -> None:
-    assert_clean_error(run_cli("inspect", f"oci:{layout}:nope"), 1, "no image tagged 'nope'", "v1")
+    assert_clean_error(run_cli("inspect", f"oci:{layout}:nope"), 2, "no image tagged 'nope'", "v1")
     manifest = layout_manifest(layout, "v1")
     (layout / "blobs/sha256" / manifest["config"]["digest"][7:]).unlink()
     assert_clean_error(run_cli("inspect", f"oci:{layout}:v1"), 1, "missing")

@@ -37,5 +37,15 @@ class NotFoundError(ScratchpackError):
     """An image, tag or blob does not exist where the reference points."""
 
 
+class ImageNotFoundError(NotFoundError):
+    """The image a reference names does not exist: no such layout or archive, no such tag,
+    manifest or repository, no such daemon image. Exit code 2 in every command, as skopeo's
+    (and as ``audit`` has always said of an unreadable image): a script can tell "absent"
+    from "failed" (1) without parsing the message. A missing *blob* of an image that exists
+    is corruption, not absence, and stays :class:`NotFoundError` (exit 1)."""
+
+    exit_code = 2
+
+
 class TransportError(ScratchpackError):
     """A daemon or registry could not be reached or refused the request."""

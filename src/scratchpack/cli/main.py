@@ -345,18 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, build, inventory
+    from scratchpack.cli import audit, build, inventory, login
 
     audit.add_parser(sub, registry_flags)
     build.add_parser(sub, registry_flags)
     inventory.add_parsers(sub, registry_flags)
 
-    lg = sub.add_parser("login", parents=[registry_flags], help="store registry credentials")
-    lg.add_argument("registry", help="HOST[:PORT]")
-    lg.add_argument("--username", "-u", required=True)
-    lg.add_argument("--password", "-p", help="the password (prefer --password-stdin)")
-    lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    lg.set_defaults(func=cmd_login)
+    login.add_parsers(sub, _bool)
     for command in set(sub.choices.values()):
         # --debug after the command too; SUPPRESS: when absent there, the global one stays
         command.add_argument(
@@ -926,25 +921,6 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
     for image in result.images:
         state = image.digest or "NOT PINNED"
         out.line(f"  {image.arg}={image.reference} ({state})")
-    return 0
-
-
-def cmd_login(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.transports.registry.auth import Credentials
-    from scratchpack.transports.registry.auth import store as store_credentials
-    from scratchpack.transports.registry.client import RegistryClient
-
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif args.password is not None:
-        password = args.password
-    else:
-        raise UsageError("give --password-stdin (or --password)")
-    creds = Credentials(args.username, password)
-    with RegistryClient(args.registry, args.tls_verify, creds) as client:
-        client.check_login()
-    path = store_credentials(args.registry, creds)
-    out.line(f"Login succeeded; credentials stored in {path}")
     return 0
 
 

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from scratchpack.errors import DigestMismatchError, FormatError, NotFoundError, ScratchpackError
+from scratchpack.errors import (
+    DigestMismatchError,
+    FormatError,
+    ImageNotFoundError,
+    NotFoundError,
+    ScratchpackError,
+)
 from scratchpack.fsutil import atomic_file, check_parent_writable
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.config import ImageConfig
@@ -245,7 +251,7 @@ def open_archive(path: Path, reference: Reference | None) -> Iterator[Image]:
     """Open the image named ``reference`` (or the only one) in the archive at ``path``."""
     where = f"docker-archive:{path}"
     if not path.exists():
-        raise NotFoundError(f"{where}: no such file")
+        raise ImageNotFoundError(f"{where}: no such file")
     if path.is_dir():
         raise ScratchpackError(f"{where}: is a directory, not an archive")
     with ExitStack() as stack:
@@ -302,7 +308,7 @@ def _choose(entries: list[ArchiveEntry], reference: Reference | None, where: str
         if any(_normalise_tag(tag) == wanted for tag in entry.repo_tags):
             return entry
     names = ", ".join(t for e in entries for t in e.repo_tags) or "none"
-    raise NotFoundError(f"{where}: no image tagged {reference.familiar()} (tags: {names})")
+    raise ImageNotFoundError(f"{where}: no image tagged {reference.familiar()} (tags: {names})")
 
 
 def _check_diff_id(layer: Layer) -> None:

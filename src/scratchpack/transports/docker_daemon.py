@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from scratchpack.errors import NotFoundError, TransportError
+from scratchpack.errors import ImageNotFoundError, TransportError
 from scratchpack.model.image import Image
 from scratchpack.model.reference import Reference
 from scratchpack.transports.docker_archive import open_archive, write_archive_stream
@@ -38,8 +39,19 @@ def _client() -> tuple[httpx.Client, str]:
 
 
 def _request_error(host: str, exc: httpx.HTTPError) -> TransportError:
+    """One sentence: the socket error's own words (``no such file or directory``,
+    ``connection refused``), not Python's ``[Errno 111] Connection refused``."""
+    reason = str(exc) or type(exc).__name__
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, OSError) and current.strerror:
+            reason = current.strerror
+            break
+        current = current.__cause__ or current.__context__
+    reason = re.sub(r"^\[Errno -?\d+\]\s*", "", reason)
+    reason = reason[:1].lower() + reason[1:]
     return TransportError(
-        f"cannot reach the Docker daemon at {host}: {exc} (is dockerd running? set DOCKER_HOST)"
+        f"cannot reach the Docker daemon at {host}: {reason} (is dockerd running? set DOCKER_HOST)"
     )
 
 
@@ -101,7 +113,7 @@ def open_daemon_image(reference: Reference) -> Iterator[Image]:
         try:
             with client, client.stream("GET", "/images/get", params={"names": name}) as response:
                 if response.status_code == 404:
-                    raise NotFoundError(f"docker-daemon:{name}: no such image in the daemon")
+                    raise ImageNotFoundError(f"docker-daemon:{name}: no such image in the daemon")
                 if response.status_code != 200:
                     detail = _message(response.read().decode(errors="replace"))
                     raise TransportError(f"docker daemon could not export {name}: {detail}")

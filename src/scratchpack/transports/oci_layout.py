@@ -24,6 +24,7 @@ from typing import BinaryIO, cast
 from scratchpack.errors import (
     DigestMismatchError,
     FormatError,
+    ImageNotFoundError,
     NotFoundError,
     ScratchpackError,
     UsageError,
@@ -106,7 +107,7 @@ def _read_capped(path: Path, limit: int) -> bytes:
 
 def read_index(directory: Path) -> Index:
     if not directory.exists():
-        raise NotFoundError(f"{directory}: no such directory")
+        raise ImageNotFoundError(f"{directory}: no such directory")
     if not is_layout(directory):
         raise FormatError(f"{directory} is not an OCI image layout (no oci-layout file)")
     try:
@@ -148,7 +149,7 @@ def find_entry(directory: Path, tag: str | None) -> Descriptor:
         matches = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) == tag]
         if not matches:
             known = ", ".join(list_tags(directory)) or "none"
-            raise NotFoundError(f"oci:{directory}: no image tagged {tag!r} (tags: {known})")
+            raise ImageNotFoundError(f"oci:{directory}: no image tagged {tag!r} (tags: {known})")
     else:
         matches = list(index.manifests)
         if len(matches) != 1:

@@ -14,12 +14,14 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.fsutil import atomic_write
+from scratchpack.fsutil import atomic_write, exclusive_lock
 
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io")
 
@@ -89,21 +91,50 @@ def _keys_for(host: str) -> tuple[str, ...]:
     return (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/")
 
 
-def _from_helper(helper: str, host: str) -> Credentials | None:
+def _helper_program(helper: str, host: str) -> str:
     program = shutil.which(f"docker-credential-{helper}")
     if program is None:
         raise ScratchpackError(
             f"credential helper docker-credential-{helper} (configured for {host}) is not on PATH"
         )
-    for key in _keys_for(host):
-        proc = subprocess.run(
-            [program, "get"], input=key, capture_output=True, text=True, timeout=30, check=False
+    return program
+
+
+def _run_helper(helper: str, host: str, action: str, data: str) -> subprocess.CompletedProcess[str]:
+    """Run ``docker-credential-HELPER ACTION`` with ``data`` on stdin (the credential-helper
+    protocol); a helper that cannot run or hangs is an error naming it, not a traceback."""
+    program = _helper_program(helper, host)
+    try:
+        return subprocess.run(
+            [program, action], input=data, capture_output=True, text=True, timeout=30, check=False
         )
+    except subprocess.TimeoutExpired as exc:
+        raise ScratchpackError(f"docker-credential-{helper} {action} took more than 30 s") from exc
+    except OSError as exc:
+        raise ScratchpackError(
+            f"cannot run docker-credential-{helper}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _helper_said(proc: subprocess.CompletedProcess[str], secret: str = "") -> str:
+    """What a failing helper said, one line: the protocol puts the message on stdout; else
+    the last line of its stderr (a crash's last line names the exception). A secret it
+    echoes is masked."""
+    lines = [line.strip() for line in (proc.stderr or "").splitlines() if line.strip()]
+    text = " ".join(proc.stdout.split()) or (lines[-1] if lines else "")
+    if secret:
+        text = text.replace(secret, "***")
+    return text[:200] or f"exit status {proc.returncode}"
+
+
+def _from_helper(helper: str, host: str) -> Credentials | None:
+    for key in _keys_for(host):
+        proc = _run_helper(helper, host, "get", key)
         if proc.returncode == 0:
             try:
                 data = json.loads(proc.stdout)
                 return Credentials(str(data["Username"]), str(data["Secret"]))
-            except (ValueError, KeyError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise ScratchpackError(
                     f"docker-credential-{helper} returned malformed credentials for {host}"
                 ) from exc
@@ -163,18 +194,117 @@ def _private_directory(directory: Path) -> None:
         path.chmod(0o700)
 
 
-def store(host: str, credentials: Credentials) -> Path:
-    """Save credentials as Docker does without a helper (``auths`` in config.json): the file
-    0600 and a directory we create 0700, whatever the umask."""
-    path = config_paths()[0] if os.environ.get("REGISTRY_AUTH_FILE") else config_paths()[-1]
+def login_path() -> Path:
+    """The file ``login`` and ``logout`` change: ``REGISTRY_AUTH_FILE`` when set (as podman
+    and skopeo do), else Docker's ``config.json``."""
+    return config_paths()[0] if os.environ.get("REGISTRY_AUTH_FILE") else config_paths()[-1]
+
+
+def _store_key(host: str) -> str:
+    return DOCKER_HUB_KEYS[0] if host == "docker.io" else host
+
+
+def helper_for(config: dict[str, Any], host: str) -> str | None:
+    """The credential helper ``config`` names for ``host``: its ``credHelpers`` entry, else
+    the default ``credsStore``; None when passwords go in ``auths``."""
+    helpers = config.get("credHelpers") or {}
+    if isinstance(helpers, dict):
+        for key in _keys_for(host):
+            if helpers.get(key):
+                return str(helpers[key])
+    store = config.get("credsStore")
+    return str(store) if store else None
+
+
+@contextmanager
+def _locked_config(path: Path) -> Iterator[dict[str, Any]]:
+    """The config at ``path`` under an exclusive lock on ``PATH.lock``, for read-modify-write:
+    two logins at once must not lose each other's entries. The caller writes it back."""
     try:
         _private_directory(path.parent)
     except OSError as exc:
         raise ScratchpackError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
-    config = _load(path)
-    auths = config.setdefault("auths", {})
-    key = DOCKER_HUB_KEYS[0] if host == "docker.io" else host
-    token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
-    auths[key] = {"auth": token}
+    with exclusive_lock(path.with_name(path.name + ".lock")):
+        yield _load(path)
+
+
+def _write_config(path: Path, config: dict[str, Any]) -> None:
     atomic_write(path, (json.dumps(config, indent=2) + "\n").encode(), 0o600)
+
+
+def _drop_secrets(auths: Any, host: str) -> bool:
+    """Remove every ``auths`` entry for ``host`` that holds a secret; True if any did."""
+    if not isinstance(auths, dict):
+        return False
+    dropped = False
+    for key in _keys_for(host):
+        entry = auths.get(key)
+        if isinstance(entry, dict) and (entry.get("auth") or entry.get("password")):
+            del auths[key]
+            dropped = True
+    return dropped
+
+
+def store(host: str, credentials: Credentials) -> Path:
+    """Save credentials as Docker does without a helper (``auths`` in config.json): the file
+    0600 and a directory we create 0700, whatever the umask."""
+    path = login_path()
+    with _locked_config(path) as config:
+        auths = config.setdefault("auths", {})
+        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode())
+        auths[_store_key(host)] = {"auth": token.decode()}
+        _write_config(path, config)
     return path
+
+
+def save_login(host: str, credentials: Credentials) -> str:
+    """Save credentials where the config says: through its credential helper's ``store``
+    (the password never touches config.json, and an old copy there is removed), else in
+    ``auths``. Returns where, for the user."""
+    path = login_path()
+    helper = helper_for(_load(path), host)
+    if helper is None:
+        return str(store(host, credentials))
+    payload = json.dumps(
+        {
+            "ServerURL": _store_key(host),
+            "Username": credentials.username,
+            "Secret": credentials.password,
+        }
+    )
+    proc = _run_helper(helper, host, "store", payload)
+    if proc.returncode != 0:
+        raise ScratchpackError(
+            f"docker-credential-{helper} could not store credentials for {host}: "
+            f"{_helper_said(proc, credentials.password)}"
+        )
+    with _locked_config(path) as config:
+        if _drop_secrets(config.get("auths"), host):
+            _write_config(path, config)
+    return f"docker-credential-{helper}"
+
+
+def remove_login(host: str) -> str | None:
+    """Forget ``host``'s credentials: the helper's ``erase`` and any ``auths`` entry with a
+    secret. Returns where they were, or None when there were none."""
+    path = login_path()
+    removed: list[str] = []
+    helper = helper_for(_load(path), host)
+    if helper is not None:
+        for key in dict.fromkeys((_store_key(host), *_keys_for(host))):
+            if _run_helper(helper, host, "get", key).returncode != 0:
+                continue
+            proc = _run_helper(helper, host, "erase", key)
+            if proc.returncode != 0:
+                raise ScratchpackError(
+                    f"docker-credential-{helper} could not erase credentials for {host}: "
+                    f"{_helper_said(proc)}"
+                )
+            if f"docker-credential-{helper}" not in removed:
+                removed.append(f"docker-credential-{helper}")
+    if path.exists():
+        with _locked_config(path) as config:
+            if _drop_secrets(config.get("auths"), host):
+                _write_config(path, config)
+                removed.append(str(path))
+    return " and ".join(removed) or None

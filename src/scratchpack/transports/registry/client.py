@@ -21,9 +21,14 @@ Trust rules (the registry, or someone on the network, may be hostile):
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import ipaddress
 import json
+import os
 import random
+import re
+import socket
 import ssl
 import threading
 import time
@@ -38,6 +43,7 @@ import httpx
 from scratchpack import __version__
 from scratchpack.errors import (
     FormatError,
+    ImageNotFoundError,
     NotFoundError,
     ScratchpackError,
     TransportError,
@@ -104,6 +110,65 @@ def _permanent_tls_failure(exc: BaseException) -> ssl.SSLError | None:
             return current
         current = current.__cause__ or current.__context__
     return None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it (httpx wraps httpcore, which wraps the socket error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _netloc(url: httpx.URL) -> str:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{host}:{port}"
+
+
+_ERRNO_TEXT = re.compile(r"^\[Errno -?\d+\]\s*")
+
+
+def describe_transport_error(exc: BaseException, url: httpx.URL) -> tuple[str, bool]:
+    """A sentence for a failed connection or exchange with ``url``, and whether a retry may
+    help. A refused connection or a name that does not exist fails at once: nothing listens
+    there, and five silent retries would only make the user wait for the same answer.
+    ``url`` names the peer unless httpx knows the request that failed (a redirect target)."""
+    with contextlib.suppress(RuntimeError):  # httpx raises it when the error has no request
+        url = exc.request.url if isinstance(exc, httpx.RequestError) else url
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError) or (
+            isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
+        ):
+            return f"cannot connect to {_netloc(url)}: connection refused", False
+        if isinstance(cause, socket.gaierror):
+            if cause.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+                return f"cannot resolve {url.host}: no such host", False
+            reason = (cause.strerror or "name resolution failed").lower()
+            return f"cannot resolve {url.host}: {reason}", True
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"cannot connect to {_netloc(url)}: {os.strerror(cause.errno).lower()}", False
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"cannot connect to {_netloc(url)}: no answer (timed out)", True
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{_netloc(url)} stopped answering (timed out)", True
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{_netloc(url)} closed the connection without a complete answer", True
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionResetError):
+            return f"{_netloc(url)} reset the connection", True
+    text = _ERRNO_TEXT.sub("", str(exc)).strip() or type(exc).__name__
+    return f"connection to {_netloc(url)} failed: {text[:1].lower()}{text[1:]}", True
+
+
+_IMAGE_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?:manifests/(?P<ref>[^/]+)|tags/list)$")
+
+
+def attempts(n: int) -> str:
+    """``1 attempt``, ``5 attempts``."""
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
 
 
 def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
@@ -365,7 +430,8 @@ class RegistryClient:
             finally:
                 response.close()
         except httpx.TransportError as exc:
-            raise TransportError(f"{self.host}: token server unreachable: {exc}") from exc
+            reason, _ = describe_transport_error(exc, url)
+            raise TransportError(f"{self.host}: token server unreachable: {reason}") from exc
         if status in (401, 403):
             raise AuthError(f"{self.host}: invalid username or password (token server refused)")
         if status != 200:
@@ -468,10 +534,12 @@ class RegistryClient:
                 tls = _permanent_tls_failure(exc)
                 if tls is not None:
                     raise self._tls_error(tls) from exc
+                reason, transient = describe_transport_error(exc, url)
+                if not transient:
+                    raise TransportError(f"{self.host}: {where}: {reason}") from exc
                 if not retry or attempt + 1 >= self.retry.attempts:
                     raise TransportError(
-                        f"{self.host}: {where} failed after {attempt + 1} attempts: "
-                        f"{exc or type(exc).__name__}"
+                        f"{self.host}: {where} failed after {attempts(attempt + 1)}: {reason}"
                     ) from exc
                 self.backoff(attempt, None)
                 attempt += 1
@@ -532,6 +600,13 @@ class RegistryClient:
         if status == 403:
             return AuthError(f"{where}: access denied ({detail or 'HTTP 403'})")
         if status == 404:
+            bare = httpx.URL(path).path if "://" in path else path.split("?", 1)[0]
+            image = _IMAGE_PATH.match(bare)
+            if image:
+                # the image (or its repository) is absent, not a part of it: one exit code
+                sep = "@" if image["ref"] and image["ref"].startswith("sha256:") else ":"
+                name = f"{self.host}/{image['name']}" + (sep + image["ref"] if image["ref"] else "")
+                return ImageNotFoundError(f"{name}: no such image ({detail or 'HTTP 404'})")
             return NotFoundError(f"{where}: not found ({detail or 'HTTP 404'})")
         return TransportError(f"{where}: HTTP {status} {detail}".rstrip())
 

@@ -20,7 +20,12 @@ from scratchpack.errors import (
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest, VerifyingReader, verify_bytes
-from scratchpack.transports.registry.client import RegistryClient, scope_for
+from scratchpack.transports.registry.client import (
+    RegistryClient,
+    attempts,
+    describe_transport_error,
+    scope_for,
+)
 
 MANIFEST_ACCEPT = ", ".join(
     [mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST]
@@ -129,11 +134,13 @@ class ResumingReader:
             self.close()
             if self._resumes <= 0:
                 why = f"{exc or 'connection closed early'}"
+                if isinstance(exc, httpx.TransportError):
+                    why = describe_transport_error(exc, httpx.URL(self._repo.client.base))[0]
                 if isinstance(exc, httpx.TimeoutException):
                     why = f"timed out after {self._repo.client.timeout:g} s without data"
                 raise TransportError(
                     f"{self._repo.client.host}: download of {self._descriptor.digest} failed "
-                    f"after {self._attempts} attempt{'s' if self._attempts > 1 else ''}: {why}"
+                    f"after {attempts(self._attempts)}: {why}"
                 )
             self._resumes -= 1
             self._attempts += 1
