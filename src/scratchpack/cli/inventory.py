@@ -45,7 +45,7 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
 
     def work(image: Any, name: str) -> str:
         packages = image_packages(image)
-        digest, created = str(image.digest), image.config.created
+        digest, created = str(image.manifest_digest), image.config.created
         if args.format == "cyclonedx":
             return cyclonedx_json(name, digest, created, packages)
         if args.format == "spdx":
