@@ -203,3 +203,26 @@ def test_pack_to_registry_and_an_index_pushed_whole(
 def test_digest_platform_without_image_id_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("digest", "--platform", "linux/amd64", f"oci:{tmp_path}:v1")
     assert_clean_error(result, 2, "--platform goes with --image-id")
+
+
+def test_daemon_image_digest_matches_skopeo_and_docker(
+    examples: Examples, skopeo: Run, docker: Run, tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    tag = f"digests-{uuid.uuid4().hex[:8]}:v1"
+    name = f"docker-daemon:{tag}"
+    try:
+        packed = _json("pack", examples.hello, "-o", name, "--tz", "none")
+        theirs = json.loads(
+            skopeo("inspect", "--daemon-host", tool_env["DOCKER_HOST"], name).stdout
+        )["Digest"]
+        assert packed["manifest_digest"] == theirs
+        # the image id is the one docker itself shows
+        docker_id = docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.decode().strip()
+        assert packed["image_id"] == docker_id
+        _agree(name, theirs, docker_id)
+        # the same image in an archive has the same (made-up) manifest digest
+        archive = f"docker-archive:{tmp_path / 'hello.tar'}"
+        packed_archive = _json("pack", examples.hello, "-o", f"{archive}:{tag}", "--tz", "none")
+        assert packed_archive["manifest_digest"] == theirs
+    finally:
+        docker("rmi", "-f", tag, check=False)
