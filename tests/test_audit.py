@@ -627,6 +627,35 @@ def test_compare_scratch_and_debian_variants(
     assert columns[1]["compressed"] > 20 * columns[0]["compressed"]
 
 
+def test_compare_weighs_an_archive_as_a_registry_would_store_it(
+    binaries: dict[str, Path], skopeo: Runner, registry: str, tmp_path: Path
+) -> None:
+    """An archive's layers are uncompressed: its compressed size is their gzip -6 size, close
+    to what skopeo's push of the same archive really stores, and marked as an estimate."""
+    archive = f"docker-archive:{tmp_path / 'hello.tar'}"
+    packed = run_cli("pack", binaries["static"], "-o", f"{archive}:hello:v1")
+    assert packed.code == 0, packed.stderr
+    remote = f"docker://{registry}/compare-{os.getpid()}-{tmp_path.name}:v1"
+    skopeo("copy", "--dest-tls-verify=false", archive, remote)
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", remote).stdout
+    manifest = json.loads(raw)
+    pushed = len(raw) + manifest["config"]["size"] + sum(la["size"] for la in manifest["layers"])
+
+    columns = run_cli("compare", archive, remote, "--format", "json").json()
+    ours, theirs = columns
+    assert theirs["compressed"] == pushed and not theirs["compressed_estimated"]
+    assert ours["compressed_estimated"]
+    assert ours["stored"] > 1.5 * ours["compressed"]  # not the uncompressed size any more
+    assert abs(ours["compressed"] - pushed) < 0.05 * pushed, (ours["compressed"], pushed)
+    assert ours["ratio"] < 1.1 and theirs["ratio"] < 1.1
+
+    text = run_cli("compare", archive, remote, "--format", "markdown")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.stdout.splitlines()}
+    row = rows["compressed size (in a registry)"]
+    assert row.count(" *") == 1 and row.split(" | ")[1].endswith(" *"), row
+    assert "* estimated: the source stores these layers uncompressed" in text.stdout
+
+
 def test_a_link_to_a_later_file_is_read_in_the_first_pass(
     tmp_path: Path, binaries: dict[str, Path]
 ) -> None:

@@ -105,11 +105,14 @@ def test_multi_platform_index_in_a_layout(layout: Path) -> None:
     )
     assert arm_report.code == 0, arm_report.stderr
     assert arm_report.json()["platform"] == "linux/arm64"
-    assert arm_report.json()["digest"] == str(Digest.of(arm_bytes))
+    # the tag points at the index: that is the manifest digest, whichever platform is picked
+    assert arm_report.json()["manifest_digest"] == str(Digest.of(index_bytes))
+    assert arm_report.json()["platform_manifest_digest"] == str(Digest.of(arm_bytes))
     amd_report = run_cli(
         "inspect", f"oci:{layout}:multi", "--platform", "linux/amd64", "--format", "json"
     )
-    assert amd_report.json()["digest"] == amd64_digest
+    assert amd_report.json()["manifest_digest"] == str(Digest.of(index_bytes))
+    assert amd_report.json()["platform_manifest_digest"] == amd64_digest
     missing = run_cli("inspect", f"oci:{layout}:multi", "--platform", "linux/s390x")
     assert_clean_error(missing, 1, "no image for linux/s390x", "linux/arm64/v8")
 

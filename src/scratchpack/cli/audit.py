@@ -141,7 +141,8 @@ def _print_text(report: dict[str, Any], out: Output) -> None:
     out.fields(
         [
             ("image", report["image"]),
-            ("digest", report["digest"]),
+            ("manifest digest", report["digest"]),
+            ("image id", report["image_id"]),
             ("platform", report["platform"]),
             ("size", f"{human_size(size['compressed'])} compressed, "
                      f"{human_size(size['uncompressed'])} uncompressed, {size['files']} files"),

@@ -45,7 +45,7 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
 
     def work(image: Any, name: str) -> str:
         packages = image_packages(image)
-        digest, created = str(image.digest), image.config.created
+        digest, created = str(image.manifest_digest), image.config.created
         if args.format == "cyclonedx":
             return cyclonedx_json(name, digest, created, packages)
         if args.format == "spdx":
@@ -67,13 +67,15 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.audit import audit_image
-    from scratchpack.operations.compare import ROWS, compare
+    from scratchpack.operations.compare import FOOTNOTE, ROWS, compare, registry_size
 
     if len(args.images) < 2:
         raise UsageError("compare needs at least two images")
-    reports = [with_image(args, text, lambda image, name: audit_image(image, name).report)
-               for text in args.images]  # fmt: skip
-    columns = compare(reports)
+    measured = [with_image(args, text, lambda image, name: (audit_image(image, name).report,
+                                                            registry_size(image)))
+                for text in args.images]  # fmt: skip
+    columns = compare([m[0] for m in measured], [m[1] for m in measured])
+    note = any(c["compressed_estimated"] for c in columns)
     if args.format == "json":
         print(json.dumps(columns, indent=2))
         return 0
@@ -84,6 +86,8 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
         print("|---|" + "---:|" * len(columns))
         for row in rows:
             print("| " + " | ".join(row) + " |")
+        if note:
+            print(f"\n{FOOTNOTE}")
         return 0
     from rich.table import Table
 
@@ -93,12 +97,16 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     for row in rows:
         table.add_row(*row)
     out.renderable(table)
+    if note:
+        out.line(FOOTNOTE, "dim")
     return 0
 
 
 def _cell(key: str, column: dict[str, Any]) -> str:
     value = column[key]
-    if key in ("compressed", "uncompressed"):
+    if key == "compressed":
+        return human_size(value) + (" *" if column["compressed_estimated"] else "")
+    if key == "uncompressed":
         return human_size(value)
     if key == "ratio":
         return f"{value:.1f}x"

@@ -217,9 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_copy)
 
     d = sub.add_parser(
-        "digest", parents=[registry_flags], help="print the digest a reference points at"
+        "digest",
+        parents=[registry_flags],
+        help="print the manifest digest a reference points at (or, --image-id, the image id)",
+        description="The manifest digest is what a registry and @sha256: pinning use (an "
+        "index's, for a multi-platform image), as `skopeo inspect --format '{{.Digest}}'` "
+        "prints it; the image id is the config digest `docker images` shows.",
     )
     d.add_argument("image", help="docker://HOST/REPO:TAG (or HOST/REPO:TAG), oci:DIR:TAG ...")
+    d.add_argument(
+        "--image-id",
+        action="store_true",
+        help="print the image id (config digest) instead of the manifest digest",
+    )
+    d.add_argument("--platform", help="with --image-id: the platform to pick from an index")
     d.set_defaults(func=cmd_digest)
 
     t = sub.add_parser("tags", parents=[registry_flags], help="list a repository's tags")
@@ -435,7 +446,7 @@ def _print_pack(result: PackResult, out: Output) -> None:
     ess = result.essentials_layer
     app = result.app_layer
     table: list[tuple[str, str]] = []
-    table.append(("digest", str(result.digest)))
+    table.append(("manifest digest", str(result.digest)))
     table.append(("image id", str(result.config_digest)))
     table.append(("platform", result.platform))
     table.append(
@@ -504,8 +515,14 @@ def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
         return 0
-    table: list[tuple[str, str]] = []
-    for key in ("name", "digest", "config_digest", "media_type", "platform", "created", "user"):
+    table: list[tuple[str, str]] = [
+        ("name", report["name"]),
+        ("manifest digest", report["manifest_digest"]),
+    ]
+    if report["platform_manifest_digest"] != report["manifest_digest"]:
+        table.append(("platform manifest", report["platform_manifest_digest"]))
+    table.append(("image id", report["image_id"]))
+    for key in ("media_type", "platform", "created", "user"):
         table.append((key.replace("_", " "), str(report[key] or "-")))
     table.append(("entrypoint", json.dumps(report["entrypoint"])))
     table.append(("cmd", json.dumps(report["cmd"])))
@@ -580,7 +597,9 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
         print(json.dumps({
             "source": result.source,
             "destination": result.destination,
-            "digest": str(result.digest),
+            "manifest_digest": str(result.digest),
+            "image_id": str(result.image_id) if result.image_id else None,
+            "digest": str(result.digest),  # the name before manifest_digest
             "media_type": result.media_type,
             "manifests": result.manifests,
             "digest_preserved": result.preserved,
@@ -591,7 +610,8 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
     out.status("Copied", f"{result.source} -> {result.destination}")
     out.fields(
         [
-            ("digest", str(result.digest) + ("" if result.preserved else " (converted)")),
+            ("manifest digest", str(result.digest) + ("" if result.preserved else " (converted)")),
+            *([("image id", str(result.image_id))] if result.image_id else []),
             ("manifests", str(result.manifests)),
             ("blobs", blobs),
         ],
@@ -600,6 +620,7 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_digest(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.model.descriptor import Platform
     from scratchpack.operations.digest import registry_digest
     from scratchpack.transports import oci_layout
     from scratchpack.transports.dispatch import open_image
@@ -607,14 +628,20 @@ def cmd_digest(args: argparse.Namespace, out: Output) -> int:
 
     name = _image_name(args.image)
     options = _registry_options(args)
+    platform = Platform.parse(args.platform) if args.platform else None
+    if platform and not args.image_id:
+        raise UsageError("--platform goes with --image-id: the manifest digest is the index's")
     try:
-        if isinstance(name, RegistryName):
+        if args.image_id:
+            with open_image(name, platform, options) as image:
+                digest = image.image_id
+        elif isinstance(name, RegistryName):
             digest = registry_digest(name.reference, options)
         elif isinstance(name, OciName):
             digest = oci_layout.find_entry(name.directory, name.tag).digest
         else:
             with open_image(name) as image:
-                digest = image.config_digest  # archives and daemons keep no manifest: image ID
+                digest = image.manifest_digest  # made up as skopeo does: no stored manifest
     finally:
         options.close()
     print(digest)

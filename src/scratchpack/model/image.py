@@ -114,20 +114,41 @@ class Layer:
 
 @dataclass(frozen=True)
 class Image:
-    """One single-platform image."""
+    """One single-platform image.
+
+    Two digests name it (README, "Digests"). The *manifest digest* is what a registry and
+    ``@sha256:`` pinning use: the sha256 of the manifest, or of the index the image was picked
+    from, as stored. The *image id* is the config digest, what ``docker images`` shows; it
+    survives every copy, while the manifest digest changes when layers are recompressed.
+    """
 
     manifest: Manifest
     manifest_bytes: bytes
     config: ImageConfig
     config_bytes: bytes
     layers: tuple[Layer, ...]
+    # The index the image was picked from (oci:, docker://): its digest is the manifest digest.
+    index_digest: Digest | None = None
+    # A docker-archive or the daemon stores no manifest: ``manifest_bytes`` is made up here,
+    # and the manifest digest is that of the one skopeo makes up for it (docker_archive).
+    archive_digest: Digest | None = None
 
     @property
     def digest(self) -> Digest:
+        """The digest of ``manifest_bytes``: the single-platform manifest held here."""
         return Digest.of(self.manifest_bytes)
 
     @property
+    def manifest_digest(self) -> Digest:
+        """What the name points at, as skopeo inspect and a registry report it."""
+        return self.index_digest or self.archive_digest or self.digest
+
+    @property
     def config_digest(self) -> Digest:
+        return self.manifest.config.digest
+
+    @property
+    def image_id(self) -> Digest:
         return self.manifest.config.digest
 
     @classmethod

@@ -262,7 +262,7 @@ def build(options: BuildOptions) -> BuildResult:
                               registry_options=options.registry)  # fmt: skip
     if not options.locked:
         atomic_write(options.lock, the_plan.to_json().encode())
-    return BuildResult(written.destination, image.digest, the_plan, image.total_size(),
+    return BuildResult(written.destination, written.manifest_digest, the_plan, image.total_size(),
                        blob.uncompressed_size, len(layer.entries()))  # fmt: skip
 
 

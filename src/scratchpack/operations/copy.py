@@ -114,6 +114,7 @@ class CopyResult:
     manifests: int = 0
     preserved: bool = True
     outcomes: dict[str, int] = field(default_factory=dict)
+    image_id: Digest | None = None  # none for an index copied whole (one per platform)
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -335,6 +336,8 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                 with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
                     list(pool.map(copy_blob, layers))
                 copy_blob(manifest.config)
+                if top:
+                    result.image_id = manifest.config.digest
                 if to_oci and mt.is_docker_type(media_type):
                     # An OCI layout holds OCI manifests (umoci refuses Docker ones); skopeo
                     # converts the same way. Blobs are untouched; the manifest digest changes.
@@ -392,8 +395,14 @@ def _copy_converted(options: CopyOptions) -> CopyResult:
         written = write_image(
             destination, image, force=options.force, registry_options=options.registry
         )
+        # the digest at the destination as inspect and skopeo see it there: for an archive or
+        # the daemon, the one skopeo makes up for a manifest-less image
         result = CopyResult(
-            str(options.source), written.destination, image.digest, image.manifest.media_type
+            str(options.source),
+            written.destination,
+            written.manifest_digest,
+            image.manifest.media_type,
+            image_id=image.image_id,
         )
         result.preserved = not converted and not _is_archive_like(destination)
         result.manifests = 1

@@ -21,9 +21,16 @@ def inspect_image(image: Image, name: str) -> dict[str, Any]:
     ]
     return {
         "name": name,
-        "digest": str(image.digest),
-        "media_type": image.manifest.media_type,
+        "manifest_digest": str(image.manifest_digest),
+        # the single-platform manifest's: differs when the name points at an index
+        "platform_manifest_digest": str(
+            image.digest if image.index_digest else image.manifest_digest
+        ),
+        "image_id": str(image.image_id),
+        # the names before manifest_digest and image_id, kept for scripts that read them
+        "digest": str(image.manifest_digest),
         "config_digest": str(image.config_digest),
+        "media_type": image.manifest.media_type,
         "platform": str(config.platform),
         "created": config.created,
         "user": config.user,

@@ -118,8 +118,8 @@ class LayerSummary:
 @dataclass(frozen=True)
 class PackResult:
     destination: str
-    digest: Digest
-    config_digest: Digest
+    digest: Digest  # the manifest digest at the destination (README, "Digests")
+    config_digest: Digest  # the image id
     platform: str
     compression: str
     binary: str
@@ -143,6 +143,9 @@ class PackResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "destination": self.destination,
+            "manifest_digest": str(self.digest),
+            "image_id": str(self.config_digest),
+            # the names before manifest_digest and image_id, kept for scripts that read them
             "digest": str(self.digest),
             "config_digest": str(self.config_digest),
             "platform": self.platform,
@@ -282,7 +285,7 @@ def pack(options: PackOptions) -> PackResult:
     )
     return PackResult(
         destination=written.destination,
-        digest=image.digest,
+        digest=written.manifest_digest,
         config_digest=image.config_digest,
         platform=str(platform),
         compression=compression,

@@ -124,7 +124,7 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
     )  # fmt: skip
     return PackResult(
         destination=written.destination,
-        digest=result.digest,
+        digest=written.manifest_digest,
         config_digest=result.config_digest,
         platform=str(platform),
         compression=compression,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.descriptor import Platform
+from scratchpack.model.digest import Digest
 from scratchpack.model.image import Image
 from scratchpack.transports import oci_layout
 
@@ -31,6 +32,8 @@ from scratchpack.transports.names import (
 class WriteResult:
     destination: str
     detail: str
+    # the manifest digest at the destination, as ``inspect`` and skopeo report it there
+    manifest_digest: Digest
 
 
 @contextmanager
@@ -83,21 +86,21 @@ def write_image(
         finally:
             if registry_options is None:
                 options.close()
-        return WriteResult(str(name), f"pushed {entry.digest}")
+        return WriteResult(str(name), f"pushed {entry.digest}", entry.digest)
     if isinstance(name, OciName):
         entry = oci_layout.write_image(name.directory, name.tag, image, force=force)
         tag = entry.annotations.get("org.opencontainers.image.ref.name", "")
-        return WriteResult(f"oci:{name.directory}:{tag}", "")
+        return WriteResult(f"oci:{name.directory}:{tag}", "", entry.digest)
     if isinstance(name, ArchiveName):
         from scratchpack.transports import docker_archive
 
-        docker_archive.write_archive(name.file, image, name.reference, force=force)
-        return WriteResult(str(name), "")
+        digest = docker_archive.write_archive(name.file, image, name.reference, force=force)
+        return WriteResult(str(name), "", digest)
     if isinstance(name, DaemonName):
         from scratchpack.transports import docker_daemon
 
-        message = docker_daemon.load_image(image, name.reference)
-        return WriteResult(str(name), message)
+        message, digest = docker_daemon.load_image(image, name.reference)
+        return WriteResult(str(name), message, digest)
     if isinstance(name, StorageName):
         raise UsageError(
             f"cannot write to {name}: containers-storage: is read-only here; write "

@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -311,10 +311,41 @@ def _choose(entries: list[ArchiveEntry], reference: Reference | None, where: str
     raise ImageNotFoundError(f"{where}: no image tagged {reference.familiar()} (tags: {names})")
 
 
-def _check_diff_id(layer: Layer) -> None:
+def _check_diff_id(layer: Layer) -> int:
+    """Read the layer to its end (which verifies the diff_id); returns its uncompressed size."""
+    size = 0
     with layer.open_uncompressed() as stream:
-        while stream.read(1 << 20):
-            pass
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+    return size
+
+
+def archive_manifest_digest(config_bytes: bytes, layers: list[tuple[Digest, int]]) -> Digest:
+    """The manifest digest of an image held without a manifest (docker-archive, daemon).
+
+    Such an image has no stored manifest, so every tool makes one up. skopeo (containers/image)
+    builds a Docker schema 2 manifest whose layers are the uncompressed tars (digest: the
+    diff_id, size: the tar's) under the *gzip* layer media type, serialises it as Go's
+    encoding/json does (compact, fields in declaration order) and reports its sha256; this
+    reproduces those bytes so that ``inspect`` and ``digest`` agree with
+    ``skopeo inspect docker-archive:...``. It is not the digest the image gets once pushed:
+    a push compresses the layers, which changes their digests and so the manifest's. The image
+    id (``layers`` here are ``(diff_id, uncompressed size)``) is what stays.
+    """
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST,
+        "config": {
+            "mediaType": mt.DOCKER_CONFIG,
+            "size": len(config_bytes),
+            "digest": str(Digest.of(config_bytes)),
+        },
+        "layers": [
+            {"mediaType": mt.DOCKER_LAYER_GZIP, "size": size, "digest": str(diff_id)}
+            for diff_id, size in layers
+        ],
+    }
+    return Digest.of(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _check_named_digest(path: str, digest: Digest, where: str) -> None:
@@ -336,6 +367,7 @@ def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> I
             f"{len(entry.layer_paths)} layers"
         )
     layer_descs = []
+    tar_sizes: list[tuple[Digest, int]] = []
     for diff_id, layer_path in zip(diff_ids, entry.layer_paths, strict=True):
         info = blobs.member(layer_path)
         head = blobs.peek(layer_path)
@@ -350,15 +382,18 @@ def _image_from_entry(blobs: ArchiveBlobs, entry: ArchiveEntry, where: str) -> I
             media_type = mt.DOCKER_LAYER_GZIP if compression == "gzip" else mt.OCI_LAYER_ZSTD
         blobs.register(digest, layer_path)
         descriptor = Descriptor(media_type, digest, info.size)
+        tar_size = info.size
         if compression != "none":
-            _check_diff_id(Layer(descriptor, diff_id, blobs))
+            tar_size = _check_diff_id(Layer(descriptor, diff_id, blobs))
+        tar_sizes.append((diff_id, tar_size))
         layer_descs.append(descriptor)
     manifest = Manifest(
         config=Descriptor(mt.DOCKER_CONFIG, config_digest, len(config_bytes)),
         layers=tuple(layer_descs),
         media_type=mt.DOCKER_MANIFEST,
     )
-    return Image.assemble(manifest.to_bytes(), config_bytes, blobs, where)
+    image = Image.assemble(manifest.to_bytes(), config_bytes, blobs, where)
+    return replace(image, archive_digest=archive_manifest_digest(config_bytes, tar_sizes))
 
 
 def repo_tag(reference: Reference) -> str:
@@ -369,7 +404,7 @@ def repo_tag(reference: Reference) -> str:
 
 def write_archive(
     path: Path, image: Image, reference: Reference | None, *, force: bool = False
-) -> None:
+) -> Digest:
     """Write ``image`` as a ``docker load``-able archive at ``path`` (atomically)."""
     if path.is_dir():
         raise ScratchpackError(f"cannot write docker-archive:{path}: it is a directory")
@@ -377,28 +412,34 @@ def write_archive(
         raise ScratchpackError(f"docker-archive:{path} already exists; use --force to replace it")
     check_parent_writable(path)
     with atomic_file(path) as out:
-        write_archive_stream(out, image, reference)
+        return write_archive_stream(out, image, reference)
 
 
-def write_archive_stream(out: BinaryIO, image: Image, reference: Reference | None) -> None:
+def write_archive_stream(out: BinaryIO, image: Image, reference: Reference | None) -> Digest:
+    """Write the archive; returns its manifest digest (:func:`archive_manifest_digest`), which
+    needs each layer's tar size, known here once compressed layers are decompressed."""
     config_name = f"{image.config_digest.hex}.json"
     layer_names = [f"{layer.diff_id.hex}.tar" for layer in image.layers]
     tags = [repo_tag(reference)] if reference else []
     manifest = [{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         _add_bytes(tar, config_name, image.config_bytes)
-        written: set[str] = set()
+        written: dict[str, int] = {}
         for layer, name in zip(image.layers, layer_names, strict=True):
             if name in written:
                 continue  # the same layer twice in one image: docker save stores it once
-            written.add(name)
-            _add_layer(tar, name, layer)
+            written[name] = _add_layer(tar, name, layer)
         _add_bytes(tar, "manifest.json", canonical_json(manifest))
         if reference:
             tagged = repo_tag(reference)
             repo, _, tag = tagged.rpartition(":")
             last_layer = image.layers[-1].diff_id.hex if image.layers else image.config_digest.hex
             _add_bytes(tar, "repositories", canonical_json({repo: {tag: last_layer}}))
+    sizes = [
+        (layer.diff_id, written[name])
+        for layer, name in zip(image.layers, layer_names, strict=True)
+    ]
+    return archive_manifest_digest(image.config_bytes, sizes)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -416,7 +457,8 @@ def _info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> None:
+def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> int:
+    """Add the layer's tar; returns its size."""
     if layer.compression == "none":
         with layer.open() as stream:
             tar.addfile(_info(name, layer.descriptor.size), stream)
@@ -427,7 +469,7 @@ def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> None:
                     f"layer {layer.descriptor.digest}: more than the declared "
                     f"{layer.descriptor.size} bytes"
                 )
-        return
+        return layer.descriptor.size
     # Compressed input: docker save stores uncompressed tars and needs the size up front.
     with tempfile.TemporaryFile() as spool:
         with layer.open_uncompressed() as stream:
@@ -435,6 +477,7 @@ def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> None:
         size = spool.tell()
         spool.seek(0)
         tar.addfile(_info(name, size), spool)
+    return size
 
 
 def manifest_entries(path: Path) -> list[dict[str, object]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from scratchpack.errors import ImageNotFoundError, TransportError
+from scratchpack.model.digest import Digest
 from scratchpack.model.image import Image
 from scratchpack.model.reference import Reference
 from scratchpack.transports.docker_archive import open_archive, write_archive_stream
@@ -55,13 +56,14 @@ def _request_error(host: str, exc: httpx.HTTPError) -> TransportError:
     )
 
 
-def load_image(image: Image, reference: Reference) -> str:
-    """Load ``image`` into the daemon as ``reference``; returns the daemon's message."""
+def load_image(image: Image, reference: Reference) -> tuple[str, Digest]:
+    """Load ``image`` into the daemon as ``reference``; returns the daemon's message and the
+    manifest digest the loaded image has (that of its ``docker save`` archive)."""
     client, host = _client()
     with client, tempfile.TemporaryFile() as spool:
         # The archive is spooled first: the daemon needs a complete tar, and a failure while
         # building it must not leave a half-loaded image behind.
-        write_archive_stream(spool, image, reference)
+        digest = write_archive_stream(spool, image, reference)
         size = spool.tell()
         spool.seek(0)
 
@@ -92,7 +94,7 @@ def load_image(image: Image, reference: Reference) -> str:
             raise TransportError(f"docker daemon failed to load the image: {item.get('error')}")
         if item.get("stream"):
             messages.append(str(item["stream"]).strip())
-    return "; ".join(messages)
+    return "; ".join(messages), digest
 
 
 def _message(body: str) -> str:

@@ -17,7 +17,7 @@ import errno
 import os
 import stat
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -164,7 +164,9 @@ def find_entry(directory: Path, tag: str | None) -> Descriptor:
 def resolve_manifest(
     blobs: LayoutBlobs, descriptor: Descriptor, platform: Platform | None, where: str
 ) -> Image:
-    """Follow an index to the manifest for ``platform`` and assemble the image."""
+    """Follow an index to the manifest for ``platform`` and assemble the image; an index's
+    digest stays its manifest digest (what the tag points at, as skopeo reports it)."""
+    index_digest = descriptor.digest if descriptor.media_type in mt.INDEX_TYPES else None
     seen = 0
     while descriptor.media_type in mt.INDEX_TYPES:
         seen += 1
@@ -177,7 +179,8 @@ def resolve_manifest(
     manifest_bytes = blobs.read_bytes(descriptor)
     config_desc = Manifest.parse(manifest_bytes, f"{where}: manifest").config
     config_bytes = blobs.read_bytes(config_desc, MAX_CONFIG_BYTES)
-    return Image.assemble(manifest_bytes, config_bytes, blobs, where)
+    image = Image.assemble(manifest_bytes, config_bytes, blobs, where)
+    return replace(image, index_digest=index_digest) if index_digest else image
 
 
 def write_image(

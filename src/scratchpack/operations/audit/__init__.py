@@ -80,7 +80,8 @@ def audit_image(image: Image, name: str, top: int = 10) -> AuditResult:
         counts[str(finding.severity)] += 1
     report: dict[str, Any] = {
         "image": name,
-        "digest": str(image.digest),
+        "digest": str(image.manifest_digest),  # the manifest digest (README, "Digests")
+        "image_id": str(image.image_id),
         "platform": str(config.platform),
         "user": {"configured": config.user, "uid": uid, "how": user},
         "size": {

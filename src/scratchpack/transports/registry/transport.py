@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from scratchpack.errors import FormatError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
+from scratchpack.model.digest import Digest
 from scratchpack.model.image import Image
 from scratchpack.model.manifest import Index, load_json, sniff_media_type
 from scratchpack.model.reference import Reference
@@ -60,10 +61,17 @@ def manifest_reference(reference: Reference) -> str:
 
 
 def resolve(
-    repo: Repository, reference: str, platform: Platform | None, where: str
+    repo: Repository,
+    reference: str,
+    platform: Platform | None,
+    where: str,
+    seen: list[Digest] | None = None,
 ) -> tuple[bytes, str]:
-    """Follow an index to the manifest for ``platform``; returns its bytes and media type."""
+    """Follow an index to the manifest for ``platform``; returns its bytes and media type.
+    ``seen`` collects the digest of each document read, the top one first."""
     data, media_type = repo.get_manifest(reference)
+    if seen is not None:
+        seen.append(Digest.of(data))
     media_type = media_type or sniff_media_type(load_json(data, f"{where} manifest"))
     depth = 0
     while media_type in mt.INDEX_TYPES:
@@ -72,6 +80,8 @@ def resolve(
             raise FormatError(f"{where}: indexes nested too deep")
         chosen = Index.parse(data, f"{where} index").choose(platform, where)
         data, media_type = repo.get_manifest(str(chosen.digest))
+        if seen is not None:
+            seen.append(Digest.of(data))
         media_type = media_type or chosen.media_type
     return data, media_type
 
@@ -81,10 +91,13 @@ def read_image(
 ) -> Image:
     repo = repository(reference, options)
     where = f"docker://{reference}"
-    data, _ = resolve(repo, manifest_reference(reference), platform, where)
+    seen: list[Digest] = []
+    data, _ = resolve(repo, manifest_reference(reference), platform, where, seen)
     doc = load_json(data, f"{where} manifest")
     config = Descriptor.from_json(doc.get("config"))
-    return Image.assemble(data, repo.read_blob_bytes(config), repo)
+    image = Image.assemble(data, repo.read_blob_bytes(config), repo)
+    # picked from an index: the index's digest is what the reference points at
+    return replace(image, index_digest=seen[0]) if len(seen) > 1 else image
 
 
 def push_blob(
