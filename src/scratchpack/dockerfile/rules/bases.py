@@ -10,6 +10,7 @@ from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    at_image,
     from_image,
     image_parts,
     is_stage_reference,
@@ -59,10 +60,12 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         if not from_image(dockerfile, stage):
             continue
         if "@sha256:" not in stage.base:
-            yield meta.finding(
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
                 f"{stage.base} is not pinned by digest: the image can change under the same tag "
                 f"(pin it: {stage.base}@sha256:..., see `scratchpack digest`)",
-                stage.line,
             )
 
 
@@ -75,7 +78,7 @@ def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         _, tag, digest = image_parts(stage.base)
         if digest is None and tag in (None, "latest"):
             what = "the latest tag" if tag else "no tag (so latest)"
-            yield meta.finding(f"{stage.base} uses {what}: name a version", stage.line)
+            yield at_image(meta, dockerfile, stage, f"{stage.base} uses {what}: name a version")
 
 
 @rule("SP103", Severity.INFO, "maintainability", "The final stage sets no WORKDIR")
@@ -201,10 +204,12 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             continue
         registry = _registry_of(stage.base)
         if trusted and registry not in trusted:
-            yield meta.finding(
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
                 f"{stage.base} comes from {registry}, which is not a trusted registry "
                 f"({', '.join(sorted(trusted))})",
-                stage.line,
             )
             continue
         repo = image_parts(stage.base)[0]
@@ -221,8 +226,10 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             and _distance(name, o, (len(o) > 5) + 1) <= (len(o) > 5) + 1
         ]
         if near and name not in OFFICIAL_NAMES:
-            yield meta.finding(
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
                 f"{stage.base}: did you mean {near[0]}? a near-miss of an official image name "
                 "is how typosquatted images get pulled",
-                stage.line,
             )

@@ -54,8 +54,8 @@ def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             continue
         for cmd in shell_of(run):
             if cmd.name == "apk" and "add" in cmd.args and not cmd.has("--no-cache"):
-                yield meta.finding(
-                    "apk add without --no-cache keeps the index in the layer", run.line
+                yield meta.at_command(
+                    dockerfile, run, cmd, "apk add without --no-cache keeps the index in the layer"
                 )
 
 
@@ -82,7 +82,7 @@ def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 if (setting or "").lower() in _TRUE or cmd.has("--no-cache-dir", "--no-cache"):
                     continue
                 message = "pip install without --no-cache-dir keeps its cache in the layer"
-                yield meta.finding(message, instruction.line)
+                yield meta.at_command(dockerfile, instruction, cmd, message)
         ended[stage.index] = env
 
 

@@ -40,7 +40,13 @@ def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 why = "a stage defined later"
             else:
                 why = "no stage of this Dockerfile (and it is not an image name)"
-            yield meta.finding(f"COPY --from={source} names {why}", copy.line)
+            yield meta.at_word(
+                dockerfile,
+                copy,
+                f"--from={source}",
+                f"COPY --from={source} names {why}",
+                skip=len("--from="),
+            )
 
 
 # C:\app, c:/app, \app: absolute on the Windows images that use them
@@ -57,10 +63,12 @@ def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for workdir in stage.of("WORKDIR"):
             path = unquote(workdir.text.strip())
             if path and not _absolute_workdir(path):
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    workdir,
+                    workdir.text.strip(),
                     f"WORKDIR {path} is relative to whatever the base image set: use an "
                     "absolute path",
-                    workdir.line,
                 )
 
 

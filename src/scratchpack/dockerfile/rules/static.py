@@ -55,10 +55,12 @@ def go_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             continue
         cgo = cmd.env_value("CGO_ENABLED") or stage_env(dockerfile, stage).get("CGO_ENABLED")
         if cgo != "0":
-            yield meta.finding(
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
                 "go build without CGO_ENABLED=0 may link libc dynamically, and the binary "
                 "will not start in scratch ('no such file or directory')",
-                run.line,
             )
 
 
@@ -81,10 +83,12 @@ def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             env = {**stage_env(dockerfile, stage), **dict(cmd.env)}
             flags = env.get("RUSTFLAGS", "")
             if not _links_no_glibc(cmd, env) and "crt-static" not in flags:
-                yield meta.finding(
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    cmd,
                     "cargo build for the gnu target links glibc dynamically: build for "
                     "x86_64-unknown-linux-musl, or with RUSTFLAGS='-C target-feature=+crt-static'",
-                    run.line,
                 )
 
 
@@ -94,10 +98,12 @@ def c_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run, cmd in _builds_into_scratch(dockerfile):
         links = cmd.name in compilers and "-o" in cmd.args and "-c" not in cmd.args
         if links and "-static" not in cmd.args and "-static-pie" not in cmd.args:
-            yield meta.finding(
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
                 f"{cmd.name} links dynamically without -static: the binary needs a loader "
                 "and libc that scratch does not have",
-                run.line,
             )
 
 
