@@ -206,3 +206,23 @@ def test_shell_commands_know_their_offsets() -> None:
     assert [(c.name, c.offset) for c in commands(script)] == [
         ("a", 0), ("b", 13), ("c", 17), ("sh", 20), ("d", 27),
     ]  # fmt: skip
+
+
+def test_more_words_and_commands() -> None:
+    text = (
+        "FROM debian:12 AS build\n"
+        "RUN true && \\\n"
+        "    apt-get update\n"
+        "FROM alpine:3.20 AS Build\n"
+        "ADD  'notes.txt' /srv/\n"
+        "EXPOSE 80   22/tcp\n"
+        "RUN wget https://x/y.tgz\n"
+        "RUN echo 1 && rm y.tgz\n"
+        "USER   root\n"
+    )
+    assert at(text, "SP202") == [(3, 5)]
+    assert at(text, "SP304") == [(4, 21)]
+    assert at(text, "SP212") == [(5, 6)]
+    assert at(text, "SP403") == [(6, 13)]
+    assert at(text, "SP211") == [(8, 15)]
+    assert at(text, "SP100") == [(9, 8)]

@@ -28,8 +28,11 @@ def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     if users:
         user = users[-1].text.split(":")[0].strip()
         if user in ("root", "0"):
-            yield meta.finding(
-                f"the final stage runs as root (USER {users[-1].text})", users[-1].line
+            yield meta.at_word(
+                dockerfile,
+                users[-1],
+                users[-1].args[0],
+                f"the final stage runs as root (USER {users[-1].text})",
             )
         return
     # FROM <stage> inherits the user that stage (or the one it starts from) ended with

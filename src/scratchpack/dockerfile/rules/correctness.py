@@ -91,8 +91,12 @@ def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         if stage.name is None:
             continue
         if stage.name in seen:
-            yield meta.finding(
-                f"stage name {stage.name} is already used at line {seen[stage.name]}", stage.line
+            start = stage.instructions[0]  # FROM image AS name: the name as written
+            yield meta.at_word(
+                dockerfile,
+                start,
+                start.args[-1],
+                f"stage name {stage.name} is already used at line {seen[stage.name]}",
             )
         else:
             seen[stage.name] = stage.line
@@ -121,6 +125,7 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         for add in stage.of("ADD"):
             if add.heredocs or len(add.args) < 2:
                 continue
+            written = dict(zip((unquote(a) for a in add.args), add.args, strict=True))
             *sources, dest = [unquote(a) for a in add.args]
             local = [
                 s for s in sources if "://" not in s and not s.startswith("git@") and "$" not in s
@@ -130,16 +135,20 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
             archives = [s for s in local if _ARCHIVE.search(s)]
             if len(archives) < len(local):
                 plain = next(s for s in local if s not in archives)
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    add,
+                    written[plain],
                     f"ADD {plain} copies a plain file: use COPY, which does only that (ADD also "
                     "fetches URLs and unpacks archives, which surprises readers)",
-                    add.line,
                 )
             elif _ARCHIVE.search(dest.rstrip("/")):
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    add,
+                    written[dest],
                     f"ADD {archives[0]} {dest} unpacks the archive into a directory named "
                     f"{dest}: use COPY to copy the archive as a file",
-                    add.line,
                 )
 
 

@@ -39,12 +39,14 @@ def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 @rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN")
 def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
-        subs = [s for s in (apt_command(c, APT_LISTS_USERS) for c in shell_of(run)) if s]
-        if subs and set(subs) == {"update"}:
-            yield meta.finding(
+        apt = [(c, s) for c in shell_of(run) if (s := apt_command(c, APT_LISTS_USERS))]
+        if apt and {s for _, s in apt} == {"update"}:
+            yield meta.at_command(
+                dockerfile,
+                run,
+                apt[0][0],
                 "apt-get update in a RUN of its own is cached separately: a later install may "
                 "use stale lists; update and install in one RUN",
-                run.line,
             )
 
 

@@ -66,9 +66,10 @@ def sudo(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 def expose_ssh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for expose in stage.of("EXPOSE"):
-            if any(port.split("/")[0] == "22" for port in expose.args):
-                yield meta.finding("EXPOSE 22: containers should not run an SSH server",
-                                   expose.line)  # fmt: skip
+            ssh = next((port for port in expose.args if port.split("/")[0] == "22"), None)
+            if ssh is not None:
+                message = "EXPOSE 22: containers should not run an SSH server"
+                yield meta.at_word(dockerfile, expose, ssh, message)
 
 
 def _world_writable(mode: str) -> bool:
