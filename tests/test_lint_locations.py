@@ -226,3 +226,14 @@ def test_more_words_and_commands() -> None:
     assert at(text, "SP403") == [(6, 13)]
     assert at(text, "SP211") == [(8, 15)]
     assert at(text, "SP100") == [(9, 8)]
+
+
+def test_final_stage_image_rules_point_at_the_image() -> None:
+    toolchain = "FROM  golang:1.23\nUSER 1000\n"
+    assert at(toolchain, "SP104") == [(1, 7)]
+    scratch = (
+        "FROM golang:1.23 AS build\nRUN go build -o /app .\n"
+        "FROM scratch\nCOPY --from=build /app /app\n"
+    )
+    assert at(scratch, "SP106") == [(3, 6)]
+    assert at(scratch, "SP107") == [(3, 6)]

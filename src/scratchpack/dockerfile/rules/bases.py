@@ -119,11 +119,13 @@ def final_toolchain(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         return
     name = _repo_name(final.base)
     if name in _TOOLCHAINS or (name.endswith("jdk") and "jre" not in name):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             f"the final stage runs FROM {final.base}, a whole toolchain (compilers, headers, "
             "package managers): build in an earlier stage and copy only the result into "
             "scratch or distroless",
-            final.line,
         )
 
 
@@ -134,10 +136,12 @@ def final_full_os(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         return
     builds = [c for c in final.of("COPY") if c.flag("from")]
     if builds and not final.of("RUN"):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             f"the final stage only copies build output, yet ships {final.base} with a shell "
             "and a package manager: a static binary needs scratch, a dynamic one distroless",
-            final.line,
         )
 
 
@@ -147,10 +151,12 @@ def scratch_without_certs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
     if final.base == "scratch" and not (
         _copies_to(final, "ca-certificates") or _copies_to(final, "/etc/ssl")
     ):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             "FROM scratch has no CA certificates: every TLS connection the app makes will fail "
             "(COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/)",
-            final.line,
         )
 
 
@@ -160,10 +166,12 @@ def scratch_without_tmp(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
     if final.base == "scratch" and not any(
         " /tmp" in c.text or c.text.endswith("/tmp/") for c in final.of("COPY", "ADD")
     ):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             "FROM scratch has no /tmp: libraries that create temporary files will fail "
             "(copy an empty directory with mode 1777, or mount a tmpfs at run time)",
-            final.line,
         )
 
 

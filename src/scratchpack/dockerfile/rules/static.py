@@ -124,7 +124,7 @@ def _cargo_profile(dockerfile: Dockerfile) -> dict[str, object] | None:
 @rule("SP503", Severity.INFO, "size", "Rust release profile not tuned for a small binary")
 def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     builds = [
-        (stage, run)
+        (stage, run, cmd)
         for stage, run, cmd in _builds_into_scratch(dockerfile)
         if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",))
     ]
@@ -133,7 +133,7 @@ def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     profile = _cargo_profile(dockerfile)
     if profile is None:
         return
-    stage, run = builds[0]
+    stage, run, cargo = builds[0]
     env = stage_env(dockerfile, stage)
     missing = []
     if profile.get("lto") in (None, False, "off") and "CARGO_PROFILE_RELEASE_LTO" not in env:
@@ -143,8 +143,10 @@ def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     if profile.get("strip") in (None, False, "none") and "CARGO_PROFILE_RELEASE_STRIP" not in env:
         missing.append("strip = true")
     if missing:
-        yield meta.finding(
+        yield meta.at_command(
+            dockerfile,
+            run,
+            cargo,
             f"Cargo.toml's [profile.release] lacks {', '.join(missing)}: the binary could be "
             'much smaller (and panic = "abort" drops the unwinding tables)',
-            run.line,
         )
