@@ -287,7 +287,7 @@ def test_github_annotations(tmp_path: Path) -> None:
     path.write_text(DOCS["SP400"].bad)
     result = run_cli("lint", "--format", "github", path)
     assert result.code == 1
-    assert f"::error file={path},line=2,col=1,title=SP400::ENV API_TOKEN puts a secret" in (
+    assert f"::error file={path},line=2,col=5,title=SP400::ENV API_TOKEN puts a secret" in (
         result.stdout
     )
 

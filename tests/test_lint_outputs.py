@@ -74,7 +74,7 @@ def test_github_annotations_escape_file_names_and_report_parse_errors(project: P
     result = lint(project, "--format", "github", odd, "broken.Dockerfile")
     assert result.code == 2
     lines = result.stdout.splitlines()
-    assert "::notice file=odd%2C name%3A1%25.Dockerfile,line=4,col=1,title=SP302::cd in RUN" in (
+    assert "::notice file=odd%2C name%3A1%25.Dockerfile,line=4,col=5,title=SP302::cd in RUN" in (
         "\n".join(lines)
     )
     assert (

@@ -320,7 +320,7 @@ def test_deeply_nested_runs_are_left_out_with_a_verbose_note(tmp_path: Path) -> 
 
 def test_text_caret_sits_under_the_column(tmp_path: Path) -> None:
     """The caret under the word ShellCheck means (tabs kept, so the terminal aligns it), and
-    under the instruction for a rule that names only the line; also for standard input."""
+    under the image word for a rule about the FROM's image; also for standard input."""
     dockerfile = "FROM debian:12\nRUN\techo $foo; ls *.txt\n"
     (tmp_path / "Dockerfile").write_text(dockerfile)
     for args, stdin in (([], None), (["-"], dockerfile)):
@@ -334,4 +334,4 @@ def test_text_caret_sits_under_the_column(tmp_path: Path) -> None:
         indent = "    " + "   \t"  # the text's own indent, then "RUN\t" with its tab kept
         assert carets["SC2086"] == indent + " " * 5 + "^", carets  # under the $ of $foo
         assert carets["SC2035"] == indent + " " * 14 + "^", carets  # under *.txt
-        assert carets["SP101"] == "    ^", carets
+        assert carets["SP101"] == "    " + " " * 5 + "^", carets  # under debian:12

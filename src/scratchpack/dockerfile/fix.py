@@ -698,7 +698,7 @@ def plan(
     by_line: dict[int, set[str]] = {}
     for finding in findings:
         if finding.code in FIXABLE:
-            by_line.setdefault(finding.line, set()).add(finding.code)
+            by_line.setdefault(finding.instruction_start, set()).add(finding.code)
     edits: list[Edit] = []
     notices: list[str] = []
     digests: dict[str | int, str | Exception] = {}

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import tree_sitter
@@ -60,6 +60,13 @@ class ShellCommand:
     args: tuple[str, ...]
     pipe_to: str | None = None  # the next command when this one's output is piped
     env: tuple[tuple[str, str], ...] = ()  # inline assignments: CGO_ENABLED=0 go build
+    # Where the command's name is, so a finding can point at it: the byte offset into the
+    # script given to commands() (-1: not known), and which script of the RUN that was (-1:
+    # its shell-form text, n: its n-th heredoc, -2 - n: the n-th element of its exec form), set
+    # by whoever parses the parts of a RUN.
+    # Not compared: the same command is the same command wherever it is.
+    offset: int = field(default=-1, compare=False)
+    part: int = field(default=-1, compare=False)
 
     def env_value(self, name: str) -> str | None:
         for key, value in self.env:
@@ -125,8 +132,15 @@ def _word(node: tree_sitter.Node, source: bytes) -> str:
     return text
 
 
-def commands(script: str, depth: int = 0) -> list[ShellCommand]:
-    """Every simple command in ``script``, in order, including those of ``sh -c`` strings."""
+def commands(
+    script: str, depth: int = 0, base: int = 0, at: int | None = None
+) -> list[ShellCommand]:
+    """Every simple command in ``script``, in order, including those of ``sh -c`` strings.
+
+    Each command's ``offset`` is where its name starts in ``script``, plus ``base``; with
+    ``at``, every command gets that offset instead (an ``sh -c`` string with escapes or
+    expansions, whose words are not where its text puts them: the string is pointed at).
+    """
     source = script.encode()
     tree = _tree(source)
     found: list[ShellCommand] = []
@@ -148,18 +162,23 @@ def commands(script: str, depth: int = 0) -> list[ShellCommand]:
                 if node.type == "declaration_command" and node.children[0].type == "export":
                     # ``export NAME=value``: what the commands after it see (PIP_NO_CACHE_DIR...)
                     words = (_word(c, source) for c in node.children[1:])
-                    found.append(ShellCommand("export", tuple(words)))
+                    found.append(ShellCommand("export", tuple(words), offset=where(node)))
                 stack.extend(reversed(node.children))
+
+    def where(node: tree_sitter.Node) -> int:
+        return at if at is not None else base + node.start_byte
 
     def add(node: tree_sitter.Node, pipe_to: str | None) -> None:
         name = _command_name(node, source)
         if not name:
             return
-        args = tuple(
-            _word(c, source) for c in node.children
+        name_node = next(c for c in node.children if c.type == "command_name")
+        nodes = [
+            c for c in node.children
             if c.type not in ("command_name", "variable_assignment")
             and not c.type.startswith("file_redirect") and c.type != "herestring_redirect"
-        )  # fmt: skip
+        ]  # fmt: skip
+        args = tuple(_word(c, source) for c in nodes)
         env = tuple(
             (key, value.strip("\"'"))
             for key, _, value in (
@@ -170,7 +189,7 @@ def commands(script: str, depth: int = 0) -> list[ShellCommand]:
         )
         while name in _WRAPPERS and args:
             if name == "sudo":
-                found.append(ShellCommand("sudo", args, pipe_to, env))
+                found.append(ShellCommand("sudo", args, pipe_to, env, where(name_node)))
             if name == "env":
                 env += tuple(
                     (k, v) for k, _, v in (a.partition("=") for a in args if "=" in a) if k
@@ -178,12 +197,31 @@ def commands(script: str, depth: int = 0) -> list[ShellCommand]:
             rest = [a for a in args if not a.startswith("-") and "=" not in a]
             if not rest:
                 break
-            name, args = rest[0], tuple(args[args.index(rest[0]) + 1 :])
-        found.append(ShellCommand(name, args, pipe_to, env))
+            index = args.index(rest[0])
+            name, args, name_node, nodes = (
+                rest[0],
+                args[index + 1 :],
+                nodes[index],
+                nodes[index + 1 :],
+            )
+        found.append(ShellCommand(name, args, pipe_to, env, where(name_node)))
         if name in _SHELLS and "-c" in args and depth < 3:
             index = args.index("-c")
             if index + 1 < len(args):
-                found.extend(commands(args[index + 1], depth + 1))
+                found.extend(commands(args[index + 1], depth + 1, *nested(nodes[index + 1])))
+
+    def nested(node: tree_sitter.Node) -> tuple[int, int | None]:
+        """``base`` and ``at`` for the commands of an ``sh -c`` string: exact when its text
+        is the script as written (a literal), else every command at the string itself."""
+        raw = source[node.start_byte : node.end_byte]
+        literal = (
+            node.type == "raw_string"
+            or (node.type == "word" and not set(raw) & set(b"$`\\'\""))
+            or (node.type == "string" and not set(raw[1:-1]) & set(b"$`\\"))
+        )
+        if at is not None or not literal:
+            return 0, where(node)
+        return where(node) + (0 if node.type == "word" else 1), None
 
     visit(tree.root_node)
     return found

@@ -381,7 +381,9 @@ def _findings(
                 continue  # the preamble's own lines
             severity = SEVERITIES[comment["level"]]
             column = max(1, int(comment["column"]))
-            found.append((index, Finding(code, severity, str(comment["message"]), line, column)))
+            message = str(comment["message"])
+            at = Finding(code, severity, message, line, column, script.instruction.line)
+            found.append((index, at))
     except (ValueError, KeyError, TypeError):
         return "shellcheck printed something that is not its JSON report: its findings are left out"
     return found

@@ -111,7 +111,8 @@ def lint_dockerfile(
             if _ignored(rule, ignore | dockerfile.global_ignored):
                 continue
             for finding in rule.check(dockerfile):
-                if not _ignored(rule, by_line.get(finding.line, frozenset())):
+                # the pragmas above the instruction, wherever in it the finding is
+                if not _ignored(rule, by_line.get(finding.instruction_start, frozenset())):
                     findings.append(_with_severity(finding, config))
     if config.shellcheck:
         from scratchpack.dockerfile import shellcheck

@@ -10,6 +10,7 @@ from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    at_image,
     from_image,
     image_parts,
     is_stage_reference,
@@ -27,8 +28,11 @@ def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     if users:
         user = users[-1].text.split(":")[0].strip()
         if user in ("root", "0"):
-            yield meta.finding(
-                f"the final stage runs as root (USER {users[-1].text})", users[-1].line
+            yield meta.at_word(
+                dockerfile,
+                users[-1],
+                users[-1].args[0],
+                f"the final stage runs as root (USER {users[-1].text})",
             )
         return
     # FROM <stage> inherits the user that stage (or the one it starts from) ended with
@@ -59,10 +63,12 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         if not from_image(dockerfile, stage):
             continue
         if "@sha256:" not in stage.base:
-            yield meta.finding(
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
                 f"{stage.base} is not pinned by digest: the image can change under the same tag "
                 f"(pin it: {stage.base}@sha256:..., see `scratchpack digest`)",
-                stage.line,
             )
 
 
@@ -75,7 +81,7 @@ def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         _, tag, digest = image_parts(stage.base)
         if digest is None and tag in (None, "latest"):
             what = "the latest tag" if tag else "no tag (so latest)"
-            yield meta.finding(f"{stage.base} uses {what}: name a version", stage.line)
+            yield at_image(meta, dockerfile, stage, f"{stage.base} uses {what}: name a version")
 
 
 @rule("SP103", Severity.INFO, "maintainability", "The final stage sets no WORKDIR")
@@ -113,11 +119,13 @@ def final_toolchain(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         return
     name = _repo_name(final.base)
     if name in _TOOLCHAINS or (name.endswith("jdk") and "jre" not in name):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             f"the final stage runs FROM {final.base}, a whole toolchain (compilers, headers, "
             "package managers): build in an earlier stage and copy only the result into "
             "scratch or distroless",
-            final.line,
         )
 
 
@@ -128,10 +136,12 @@ def final_full_os(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         return
     builds = [c for c in final.of("COPY") if c.flag("from")]
     if builds and not final.of("RUN"):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             f"the final stage only copies build output, yet ships {final.base} with a shell "
             "and a package manager: a static binary needs scratch, a dynamic one distroless",
-            final.line,
         )
 
 
@@ -141,10 +151,12 @@ def scratch_without_certs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
     if final.base == "scratch" and not (
         _copies_to(final, "ca-certificates") or _copies_to(final, "/etc/ssl")
     ):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             "FROM scratch has no CA certificates: every TLS connection the app makes will fail "
             "(COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/)",
-            final.line,
         )
 
 
@@ -154,10 +166,12 @@ def scratch_without_tmp(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
     if final.base == "scratch" and not any(
         " /tmp" in c.text or c.text.endswith("/tmp/") for c in final.of("COPY", "ADD")
     ):
-        yield meta.finding(
+        yield at_image(
+            meta,
+            dockerfile,
+            final,
             "FROM scratch has no /tmp: libraries that create temporary files will fail "
             "(copy an empty directory with mode 1777, or mount a tmpfs at run time)",
-            final.line,
         )
 
 
@@ -201,10 +215,12 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             continue
         registry = _registry_of(stage.base)
         if trusted and registry not in trusted:
-            yield meta.finding(
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
                 f"{stage.base} comes from {registry}, which is not a trusted registry "
                 f"({', '.join(sorted(trusted))})",
-                stage.line,
             )
             continue
         repo = image_parts(stage.base)[0]
@@ -221,8 +237,10 @@ def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             and _distance(name, o, (len(o) > 5) + 1) <= (len(o) > 5) + 1
         ]
         if near and name not in OFFICIAL_NAMES:
-            yield meta.finding(
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
                 f"{stage.base}: did you mean {near[0]}? a near-miss of an official image name "
                 "is how typosquatted images get pulled",
-                stage.line,
             )

@@ -54,8 +54,8 @@ def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             continue
         for cmd in shell_of(run):
             if cmd.name == "apk" and "add" in cmd.args and not cmd.has("--no-cache"):
-                yield meta.finding(
-                    "apk add without --no-cache keeps the index in the layer", run.line
+                yield meta.at_command(
+                    dockerfile, run, cmd, "apk add without --no-cache keeps the index in the layer"
                 )
 
 
@@ -82,7 +82,7 @@ def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 if (setting or "").lower() in _TRUE or cmd.has("--no-cache-dir", "--no-cache"):
                     continue
                 message = "pip install without --no-cache-dir keeps its cache in the layer"
-                yield meta.finding(message, instruction.line)
+                yield meta.at_command(dockerfile, instruction, cmd, message)
         ended[stage.index] = env
 
 
@@ -233,9 +233,10 @@ def _created_by(instruction: Instruction, workdir: str) -> list[str]:
     return [c for c in created if c != "/"]
 
 
-def _rm_targets(instruction: Instruction, workdir: str) -> list[str]:
+def _rm_targets(instruction: Instruction, workdir: str) -> list[tuple[str, ShellCommand]]:
+    """What the RUN's ``rm`` commands remove, each with its rm (where a finding points)."""
     return [
-        _resolve(arg, workdir)
+        (_resolve(arg, workdir), cmd)
         for cmd in shell_of(instruction)
         if cmd.name == "rm"
         for arg in cmd.args
@@ -271,7 +272,7 @@ def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 continue
             if instruction.cmd == "RUN":
                 own = set(_created_by(instruction, workdir))
-                for target in _rm_targets(instruction, workdir):
+                for target, rm in _rm_targets(instruction, workdir):
                     directory = target.rstrip("/*")
                     if _GLOB & set(target) or directory.count("/") > _INDEXED_DEPTH:
                         budget -= len(created)
@@ -289,11 +290,13 @@ def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     for n in candidates:
                         path, line = created[n]
                         if path not in own:
-                            yield meta.finding(
+                            yield meta.at_command(
+                                dockerfile,
+                                instruction,
+                                rm,
                                 f"{path} was added by the layer at line {line}: removing it "
                                 "in a later layer hides it but still ships its bytes; remove "
                                 "it in the same RUN, or use a multi-stage build",
-                                instruction.line,
                             )
                             break
             for path in _created_by(instruction, workdir):

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from scratchpack.dockerfile.locations import (
+    Position,
+    in_element,
+    in_heredoc,
+    in_original,
+    in_text,
+    of_word,
+)
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.shell import ScriptTooComplex, ShellCommand, commands
 from scratchpack.reports.severity import Severity
@@ -19,11 +27,22 @@ from scratchpack.reports.severity import Severity
 
 @dataclass(frozen=True)
 class Finding:
+    """What a rule found, at the line and column of what it is about (a command inside a
+    RUN, a flag, a word). ``instruction_line`` is the first line of the instruction it is in,
+    when that is another line (0: ``line`` is it): ignore pragmas sit above the instruction,
+    and ``--fix`` edits the instruction, so both find it by that line."""
+
     code: str
     severity: Severity
     message: str
     line: int
     column: int = 1
+    instruction_line: int = 0
+
+    @property
+    def instruction_start(self) -> int:
+        """The first line of the instruction the finding is in."""
+        return self.instruction_line or self.line
 
 
 Check = Callable[[Dockerfile], Iterable[Finding]]
@@ -40,10 +59,70 @@ class Rule:
     dockle: str | None = None
 
     def finding(self, message: str, line: int) -> Finding:
+        """A finding about a whole instruction (or stage), at its first line."""
         return Finding(self.code, self.severity, message, line)
+
+    def at_command(
+        self, dockerfile: Dockerfile, instruction: Instruction, cmd: ShellCommand, message: str
+    ) -> Finding:
+        """A finding about one command of a RUN, at its name (past ``sudo``, ``env`` and
+        inline assignments); at the RUN's first line when its place is not known."""
+        where = None
+        if cmd.offset >= 0 and instruction.json:
+            where = in_element(dockerfile, instruction, -2 - cmd.part, cmd.offset)
+        elif cmd.offset >= 0 and cmd.part >= 0:
+            where = in_heredoc(dockerfile, instruction, cmd.part, cmd.offset)
+        elif cmd.offset >= 0:
+            where = in_text(dockerfile, instruction, cmd.offset)
+        return self._at(instruction, where, message)
+
+    def at_word(
+        self,
+        dockerfile: Dockerfile,
+        instruction: Instruction,
+        word: str,
+        message: str,
+        skip: int = 0,
+    ) -> Finding:
+        """A finding about a word or flag of an instruction (``skip`` characters into it: a
+        flag's value), where it is first written; at the instruction's line if not found."""
+        return self._at(instruction, of_word(dockerfile, instruction, word, skip), message)
+
+    def at_match(
+        self,
+        dockerfile: Dockerfile,
+        instruction: Instruction,
+        pattern: re.Pattern[str],
+        message: str,
+    ) -> Finding:
+        """A finding about text the pattern matches (a credential), where it first matches:
+        on the instruction's own lines, else in its first heredoc body that has it."""
+        where = None
+        head = instruction.original.split("\n", 1)[0]
+        found = pattern.search(head)
+        if found is not None:
+            where = in_original(dockerfile, instruction, found.start())
+        else:
+            for part, heredoc in enumerate(instruction.heredocs):
+                if (match := pattern.search(heredoc.content)) is not None:
+                    offset = len(heredoc.content[: match.start()].encode())
+                    where = in_heredoc(dockerfile, instruction, part, offset)
+                    break
+        return self._at(instruction, where, message)
+
+    def _at(self, instruction: Instruction, where: Position | None, message: str) -> Finding:
+        line, column = where or (instruction.line, 1)
+        return Finding(self.code, self.severity, message, line, column, instruction.line)
 
 
 RULES: dict[str, Rule] = {}
+
+
+def at_image(meta: Rule, dockerfile: Dockerfile, stage: Stage, message: str) -> Finding:
+    """A finding about a stage's base image, at the image's word in its FROM (the stage's
+    first instruction), not at the ``FROM`` keyword."""
+    start = stage.instructions[0]
+    return meta.at_word(dockerfile, start, start.args[0] if start.args else "", message)
 
 
 def rule(
@@ -84,16 +163,19 @@ def _shell(instruction: Instruction) -> list[ShellCommand]:
         args = instruction.args
         if not args:  # RUN []: no command (BuildKit refuses it when building)
             return []
-        return [ShellCommand(args[0], tuple(args[1:]))] + (
-            commands(args[2]) if len(args) > 2 and args[1] == "-c" else []
+        # parts -2 - n: the n-th element (the program, then the -c script's commands)
+        return [ShellCommand(args[0], tuple(args[1:]), offset=0, part=-2)] + (
+            [replace(cmd, part=-4) for cmd in commands(args[2])]
+            if len(args) > 2 and args[1] == "-c"
+            else []
         )
     found = (
         []
         if instruction.heredocs and instruction.text.startswith("<<")
         else commands(instruction.text)
     )
-    for heredoc in instruction.heredocs:
-        found.extend(commands(heredoc.content))
+    for part, heredoc in enumerate(instruction.heredocs):
+        found.extend(replace(cmd, part=part) for cmd in commands(heredoc.content))
     return found
 
 

@@ -40,7 +40,13 @@ def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 why = "a stage defined later"
             else:
                 why = "no stage of this Dockerfile (and it is not an image name)"
-            yield meta.finding(f"COPY --from={source} names {why}", copy.line)
+            yield meta.at_word(
+                dockerfile,
+                copy,
+                f"--from={source}",
+                f"COPY --from={source} names {why}",
+                skip=len("--from="),
+            )
 
 
 # C:\app, c:/app, \app: absolute on the Windows images that use them
@@ -57,10 +63,12 @@ def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for workdir in stage.of("WORKDIR"):
             path = unquote(workdir.text.strip())
             if path and not _absolute_workdir(path):
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    workdir,
+                    workdir.text.strip(),
                     f"WORKDIR {path} is relative to whatever the base image set: use an "
                     "absolute path",
-                    workdir.line,
                 )
 
 
@@ -83,8 +91,12 @@ def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         if stage.name is None:
             continue
         if stage.name in seen:
-            yield meta.finding(
-                f"stage name {stage.name} is already used at line {seen[stage.name]}", stage.line
+            start = stage.instructions[0]  # FROM image AS name: the name as written
+            yield meta.at_word(
+                dockerfile,
+                start,
+                start.args[-1],
+                f"stage name {stage.name} is already used at line {seen[stage.name]}",
             )
         else:
             seen[stage.name] = stage.line
@@ -113,6 +125,7 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         for add in stage.of("ADD"):
             if add.heredocs or len(add.args) < 2:
                 continue
+            written = dict(zip((unquote(a) for a in add.args), add.args, strict=True))
             *sources, dest = [unquote(a) for a in add.args]
             local = [
                 s for s in sources if "://" not in s and not s.startswith("git@") and "$" not in s
@@ -122,16 +135,20 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
             archives = [s for s in local if _ARCHIVE.search(s)]
             if len(archives) < len(local):
                 plain = next(s for s in local if s not in archives)
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    add,
+                    written[plain],
                     f"ADD {plain} copies a plain file: use COPY, which does only that (ADD also "
                     "fetches URLs and unpacks archives, which surprises readers)",
-                    add.line,
                 )
             elif _ARCHIVE.search(dest.rstrip("/")):
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    add,
+                    written[dest],
                     f"ADD {archives[0]} {dest} unpacks the archive into a directory named "
                     f"{dest}: use COPY to copy the archive as a file",
-                    add.line,
                 )
 
 

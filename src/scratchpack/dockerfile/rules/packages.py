@@ -27,22 +27,26 @@ def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
             if apt_command(cmd) == "install" and not cmd.has("--no-install-recommends"):
-                yield meta.finding(
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    cmd,
                     "apt-get install without --no-install-recommends pulls in recommended "
                     "packages you did not ask for",
-                    run.line,
                 )
 
 
 @rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN")
 def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
-        subs = [s for s in (apt_command(c, APT_LISTS_USERS) for c in shell_of(run)) if s]
-        if subs and set(subs) == {"update"}:
-            yield meta.finding(
+        apt = [(c, s) for c in shell_of(run) if (s := apt_command(c, APT_LISTS_USERS))]
+        if apt and {s for _, s in apt} == {"update"}:
+            yield meta.at_command(
+                dockerfile,
+                run,
+                apt[0][0],
                 "apt-get update in a RUN of its own is cached separately: a later install may "
                 "use stale lists; update and install in one RUN",
-                run.line,
             )
 
 
@@ -53,9 +57,11 @@ def apt_upgrade(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for cmd in shell_of(run):
             sub = apt_command(cmd)
             if sub in ("upgrade", "dist-upgrade", "full-upgrade"):
-                yield meta.finding(
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    cmd,
                     f"apt-get {sub} makes the build depend on the day it runs: use a newer base",
-                    run.line,
                 )
 
 
@@ -85,11 +91,13 @@ def npm_install(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for run in stage.of("RUN"):
             for cmd in shell_of(run):
                 if _npm_install_from_manifest(cmd):
-                    yield meta.finding(
+                    yield meta.at_command(
+                        dockerfile,
+                        run,
+                        cmd,
                         "npm install may rewrite package-lock.json and install other versions "
                         "than it pins: npm ci installs exactly the lock file, and fails when it "
                         "is stale",
-                        run.line,
                     )
 
 
@@ -146,11 +154,13 @@ def dev_dependencies(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             for cmd in shell_of(run):
                 why = _dev_install(cmd, {**env, **dict(cmd.env)})
                 if why:
-                    yield meta.finding(
+                    yield meta.at_command(
+                        dockerfile,
+                        run,
+                        cmd,
                         f"{why} into the image that ships: install production dependencies "
                         "only (npm ci --omit=dev, poetry install --only main, composer "
                         "install --no-dev...), or build in an earlier stage",
-                        run.line,
                     )
 
 
@@ -193,10 +203,12 @@ def _unpinned(
                 listed = ", ".join(loose[:3]) + (
                     f" and {len(loose) - 3} more" if len(loose) > 3 else ""
                 )
-                yield meta.finding(
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    cmd,
                     f"{tool} installs {listed} without a version: each build gets whatever the "
                     f"repository has that day; pin it ({how})",
-                    run.line,
                 )
 
 

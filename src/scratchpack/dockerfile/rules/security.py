@@ -27,10 +27,12 @@ def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     continue
                 if value:  # ENV PASSWORD= (empty) declares the name; it holds no secret
                     where = "the image config" if instruction.cmd == "ENV" else "the build history"
-                    yield meta.finding(
+                    yield meta.at_word(
+                        dockerfile,
+                        instruction,
+                        key,
                         f"{instruction.cmd} {key} puts a secret into {where}: use a build secret "
                         "(RUN --mount=type=secret) or inject it at run time",
-                        instruction.line,
                     )
 
 
@@ -40,10 +42,12 @@ def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
             if cmd.name in ("curl", "wget") and cmd.pipe_to in shells:
-                yield meta.finding(
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    cmd,
                     f"{cmd.name} | {cmd.pipe_to} runs whatever the server sends today: download, "
                     "verify a checksum, then run",
-                    run.line,
                 )
 
 
@@ -51,17 +55,21 @@ def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
       dockle="DKL-DI-0001")  # fmt: skip
 def sudo(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
-        if any(cmd.name == "sudo" for cmd in shell_of(run)):
-            yield meta.finding("sudo in a build: RUN already runs as the stage's USER", run.line)
+        found = next((cmd for cmd in shell_of(run) if cmd.name == "sudo"), None)
+        if found is not None:
+            yield meta.at_command(
+                dockerfile, run, found, "sudo in a build: RUN already runs as the stage's USER"
+            )
 
 
 @rule("SP403", Severity.WARNING, "security", "EXPOSE 22 (SSH)")
 def expose_ssh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for expose in stage.of("EXPOSE"):
-            if any(port.split("/")[0] == "22" for port in expose.args):
-                yield meta.finding("EXPOSE 22: containers should not run an SSH server",
-                                   expose.line)  # fmt: skip
+            ssh = next((port for port in expose.args if port.split("/")[0] == "22"), None)
+            if ssh is not None:
+                message = "EXPOSE 22: containers should not run an SSH server"
+                yield meta.at_word(dockerfile, expose, ssh, message)
 
 
 def _world_writable(mode: str) -> bool:
@@ -81,13 +89,16 @@ def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 continue
             modes = [a for a in cmd.args if not a.startswith("-")][:1]
             if modes and _world_writable(modes[0]):
-                yield meta.finding(f"chmod {modes[0]} makes files world-writable", run.line)
+                yield meta.at_command(
+                    dockerfile, run, cmd, f"chmod {modes[0]} makes files world-writable"
+                )
     for stage in dockerfile.stages:
         for copy in stage.of("COPY", "ADD"):
             mode = copy.flag("chmod") or ""
             if mode and _world_writable(mode):
-                yield meta.finding(f"{copy.cmd} --chmod={mode} makes files world-writable",
-                                   copy.line)  # fmt: skip
+                yield meta.at_word(dockerfile, copy, f"--chmod={mode}",
+                                   f"{copy.cmd} --chmod={mode} makes files world-writable",
+                                   skip=len("--chmod="))  # fmt: skip
 
 
 @rule("SP405", Severity.WARNING, "security", "ADD from a URL without --checksum")
@@ -96,9 +107,11 @@ def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for add in stage.of("ADD"):
             urls = [a for a in add.args[:-1] if a.startswith(("http://", "https://"))]
             if urls and not add.flag("checksum"):
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    add,
+                    urls[0],
                     f"ADD {urls[0]} without --checksum=sha256:... trusts whatever is served",
-                    add.line,
                 )
 
 
@@ -106,25 +119,31 @@ def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 def insecure_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         if run.flag("security") == "insecure":
-            yield meta.finding(
+            yield meta.at_word(
+                dockerfile,
+                run,
+                "--security=insecure",
                 "RUN --security=insecure runs the step with all capabilities and no "
                 "seccomp/AppArmor, like docker run --privileged: the build can change the host",
-                run.line,
             )
         if run.flag("network") == "host":
-            yield meta.finding(
+            yield meta.at_word(
+                dockerfile,
+                run,
+                "--network=host",
                 "RUN --network=host gives the step the host's network namespace (its loopback "
                 "services included): use the default network",
-                run.line,
             )
         for mount in [v for k, v in run.flags if k == "mount"]:
             options = dict(o.partition("=")[::2] for o in mount.split(","))
             if options.get("type") == "bind" and ("rw" in options or options.get("readwrite")):
                 source = options.get("source") or options.get("src") or "the context"
-                yield meta.finding(
+                yield meta.at_word(
+                    dockerfile,
+                    run,
+                    f"--mount={mount}",
                     f"RUN --mount=type=bind,rw on {source}: a build step that writes into what it "
                     "mounts; bind the context read-only",
-                    run.line,
                 )
 
 
@@ -138,10 +157,12 @@ def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             text = instruction.original + "".join(h.content for h in instruction.heredocs)
             for what, pattern in SECRET_VALUES:
                 if pattern.search(text):
-                    yield meta.finding(
+                    yield meta.at_match(
+                        dockerfile,
+                        instruction,
+                        pattern,
                         f"{instruction.cmd} holds what looks like {what}: it stays in the image "
                         "history for anyone who pulls it; revoke it, and pass secrets with "
                         "RUN --mount=type=secret",
-                        instruction.line,
                     )
                     break

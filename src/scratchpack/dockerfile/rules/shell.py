@@ -21,8 +21,9 @@ from scratchpack.reports.severity import Severity
       hadolint=("DL3003",))  # fmt: skip
 def cd_in_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
-        if any(cmd.name == "cd" for cmd in shell_of(run)):
-            yield meta.finding("cd in RUN: use WORKDIR to change directory", run.line)
+        cd = next((cmd for cmd in shell_of(run) if cmd.name == "cd"), None)
+        if cd is not None:
+            yield meta.at_command(dockerfile, run, cd, "cd in RUN: use WORKDIR to change directory")
 
 
 # Shells whose scripts are not POSIX: a pipe there means something else, and there is no
@@ -67,11 +68,13 @@ def pipe_without_pipefail(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
                         piped = cmd
                         break
                 if piped is not None:
-                    yield meta.finding(
+                    yield meta.at_command(
+                        dockerfile,
+                        instruction,
+                        piped,
                         f"{piped.name} | {piped.pipe_to}: the RUN succeeds when {piped.name} "
                         "fails, because a pipeline's status is its last command's; start the "
                         'script with set -o pipefail, or use SHELL ["/bin/bash", "-o", '
                         '"pipefail", "-c"]',
-                        instruction.line,
                     )
         at_end[stage.index] = mode

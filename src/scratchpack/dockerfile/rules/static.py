@@ -55,10 +55,12 @@ def go_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             continue
         cgo = cmd.env_value("CGO_ENABLED") or stage_env(dockerfile, stage).get("CGO_ENABLED")
         if cgo != "0":
-            yield meta.finding(
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
                 "go build without CGO_ENABLED=0 may link libc dynamically, and the binary "
                 "will not start in scratch ('no such file or directory')",
-                run.line,
             )
 
 
@@ -81,10 +83,12 @@ def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             env = {**stage_env(dockerfile, stage), **dict(cmd.env)}
             flags = env.get("RUSTFLAGS", "")
             if not _links_no_glibc(cmd, env) and "crt-static" not in flags:
-                yield meta.finding(
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    cmd,
                     "cargo build for the gnu target links glibc dynamically: build for "
                     "x86_64-unknown-linux-musl, or with RUSTFLAGS='-C target-feature=+crt-static'",
-                    run.line,
                 )
 
 
@@ -94,10 +98,12 @@ def c_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run, cmd in _builds_into_scratch(dockerfile):
         links = cmd.name in compilers and "-o" in cmd.args and "-c" not in cmd.args
         if links and "-static" not in cmd.args and "-static-pie" not in cmd.args:
-            yield meta.finding(
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
                 f"{cmd.name} links dynamically without -static: the binary needs a loader "
                 "and libc that scratch does not have",
-                run.line,
             )
 
 
@@ -118,7 +124,7 @@ def _cargo_profile(dockerfile: Dockerfile) -> dict[str, object] | None:
 @rule("SP503", Severity.INFO, "size", "Rust release profile not tuned for a small binary")
 def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     builds = [
-        (stage, run)
+        (stage, run, cmd)
         for stage, run, cmd in _builds_into_scratch(dockerfile)
         if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",))
     ]
@@ -127,7 +133,7 @@ def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     profile = _cargo_profile(dockerfile)
     if profile is None:
         return
-    stage, run = builds[0]
+    stage, run, cargo = builds[0]
     env = stage_env(dockerfile, stage)
     missing = []
     if profile.get("lto") in (None, False, "off") and "CARGO_PROFILE_RELEASE_LTO" not in env:
@@ -137,8 +143,10 @@ def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     if profile.get("strip") in (None, False, "none") and "CARGO_PROFILE_RELEASE_STRIP" not in env:
         missing.append("strip = true")
     if missing:
-        yield meta.finding(
+        yield meta.at_command(
+            dockerfile,
+            run,
+            cargo,
             f"Cargo.toml's [profile.release] lacks {', '.join(missing)}: the binary could be "
             'much smaller (and panic = "abort" drops the unwinding tables)',
-            run.line,
         )
