@@ -92,6 +92,9 @@ def test_invalid_destinations(examples: Examples, out_dir: Path, dest: str, frag
         (["--expose", "http"], "--expose"),
         (["--entrypoint", '["unterminated'], "--entrypoint"),
         (["--compression", "zstd", "-o", "docker-archive:{d}/x.tar"], "uncompressed"),
+        (["--compression-level", "10"], "gzip levels are 1-9"),
+        (["--compression-level", "0"], "gzip levels are 1-9"),
+        (["--compression", "zstd", "--compression-level", "20"], "zstd levels are 1-19"),
     ],
 )
 def test_invalid_options(examples: Examples, out_dir: Path, args: list[str], fragment: str) -> None:

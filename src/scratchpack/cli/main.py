@@ -394,11 +394,13 @@ def _ports(items: list[str]) -> list[str]:
 
 def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     # Imported here: pyelftools and the layer writer are only needed to pack.
+    from scratchpack.layers.compress import check_level
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
     from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
     from scratchpack.transports.names import parse_image_name
 
+    check_level(args.compression or "gzip", args.compression_level)
     env = [f"{k}={v}" for k, v in _key_values(args.env, "--env").items()]
     annotations = _key_values(args.annotation, "--annotation")
     if args.source:

@@ -28,6 +28,18 @@ from scratchpack.model.mediatypes import COMPRESSIONS
 
 CHUNK_SIZE = 4 << 20
 DEFAULT_LEVELS = {"gzip": 6, "zstd": 3, "none": 0}
+# What each library accepts (zlib 1-9; zstd's "normal" levels, as `zstd -19`; 20-22 need
+# --ultra's memory): outside it zlib-ng raises a bare "Bad compression level".
+LEVEL_RANGES = {"gzip": (1, 9), "zstd": (1, 19)}
+
+
+def check_level(compression: str, level: int | None) -> None:
+    """A usage error, before any work, for a level the compression does not have."""
+    if level is None or compression == "none":
+        return
+    low, high = LEVEL_RANGES[compression]
+    if not low <= level <= high:
+        raise UsageError(f"--compression-level {level}: {compression} levels are {low}-{high}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ class CompressingWriter:
             raise UsageError(
                 f"unknown compression {compression!r}: use one of {', '.join(COMPRESSIONS)}"
             )
+        check_level(compression, level)
         self._out = out
         self._compression = compression
         self._raw_hash = hashlib.sha256()
