@@ -321,3 +321,19 @@ def test_identical_zone_files_become_hard_links(examples: Examples, tmp_path: Pa
     assert members["Etc/UTC"].isfile()
     assert members["UTC"].islnk() and members["UTC"].linkname == "usr/share/zoneinfo/Etc/UTC"
     assert members["Zulu"].issym() and members["Zulu"].linkname == "Etc/UTC"
+
+
+def test_quiet_pack_and_copy_print_nothing_but_write_the_image(
+    examples: Examples, tmp_path: Path
+) -> None:
+    """``-q`` as skopeo's: nothing on stdout or stderr when all goes well; the image is there,
+    and ``--format json`` still answers a script that asked for it."""
+    packed = run_cli("pack", examples.hello, "-o", f"oci:{tmp_path / 'a'}:v1", "-q")
+    assert (packed.code, packed.stdout, packed.stderr) == (0, "", "")
+    copied = run_cli("copy", "-q", f"oci:{tmp_path / 'a'}:v1", f"oci:{tmp_path / 'b'}:v1")
+    assert (copied.code, copied.stdout, copied.stderr) == (0, "", "")
+    inspected = run_cli("inspect", "--format", "json", f"oci:{tmp_path / 'b'}:v1")
+    assert inspected.code == 0 and json.loads(inspected.stdout)["manifest_digest"]
+    as_json = run_cli("pack", examples.hello, "-o", f"oci:{tmp_path / 'c'}:v1", "-q",
+                      "--format", "json")  # fmt: skip
+    assert as_json.code == 0 and json.loads(as_json.stdout)["digest"].startswith("sha256:")

@@ -78,7 +78,11 @@ def _registry_flags() -> _Parser:
         metavar="N",
         help="retries of a failed registry request (5xx, 429, resets, timeouts; default 4)",
     )
-    group.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    group.add_argument(
+        "--quiet", "-q", action="store_true",
+        help="no progress; pack and copy also print no summary (as skopeo copy -q); errors "
+        "still go to stderr",
+    )  # fmt: skip
     return flags
 
 
@@ -438,7 +442,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     result = pack(options)
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
-    else:
+    elif not args.quiet:
         _print_pack(result, out)
     return 0
 
@@ -607,6 +611,8 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
             "digest_preserved": result.preserved,
             "blobs": result.outcomes,
         }, indent=2))  # fmt: skip
+        return 0
+    if args.quiet:
         return 0
     blobs = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
     out.status("Copied", f"{result.source} -> {result.destination}")
