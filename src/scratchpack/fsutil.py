@@ -14,11 +14,12 @@ import fcntl
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from scratchpack.errors import ScratchpackError
 
@@ -141,12 +142,33 @@ def scratch_directory(near: Path, prefix: str = "scratchpack") -> Iterator[Path]
         scratch.remove()
 
 
+LOCK_TIMEOUT = 300.0  # seconds: default wait for another writer's lock (SCRATCHPACK_LOCK_TIMEOUT)
+LOCK_NOTICE_AFTER = 1.0  # seconds of waiting before saying why nothing happens
+_LOCK_POLL_MAX = 0.1  # seconds between tries, reached by doubling from 5 ms
+
+
+def lock_timeout() -> float:
+    """The lock wait from ``SCRATCHPACK_LOCK_TIMEOUT`` (seconds), else ``LOCK_TIMEOUT``."""
+    text = os.environ.get("SCRATCHPACK_LOCK_TIMEOUT", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return LOCK_TIMEOUT
+    return value if value >= 0 else LOCK_TIMEOUT
+
+
 @contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(
+    path: Path, timeout: float | None = None, notice: TextIO | None = None
+) -> Iterator[None]:
     """Hold ``flock(LOCK_EX)`` on ``path`` (created if missing, never a symlink followed).
 
     The lock file is never renamed or deleted: a lock on a file that a rename replaces
-    would lock nothing.
+    would lock nothing. Writers hold these locks for the short commit of a small file, so a
+    wait longer than a second means another process is busy or stuck: after
+    ``LOCK_NOTICE_AFTER`` one line on ``notice`` (stderr by default) says whose lock we wait
+    for, so a user never stares at a silent hang, and after ``timeout`` seconds
+    (``lock_timeout()`` by default) the wait ends in a clear error instead of forever.
     """
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
@@ -154,10 +176,37 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     except OSError as exc:
         raise ScratchpackError(f"cannot lock {path}: {describe_os_error(exc)}") from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _wait_for_lock(fd, path, lock_timeout() if timeout is None else timeout, notice)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _wait_for_lock(fd: int, path: Path, timeout: float, notice: TextIO | None) -> None:
+    start = time.monotonic()
+    noticed = False
+    pause = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            raise ScratchpackError(f"cannot lock {path}: {describe_os_error(exc)}") from exc
+        waited = time.monotonic() - start
+        if waited >= timeout:
+            raise ScratchpackError(
+                f"gave up after {timeout:g} s waiting for the lock on {path}: another process "
+                "holds it (set SCRATCHPACK_LOCK_TIMEOUT to wait longer)"
+            )
+        if not noticed and waited >= LOCK_NOTICE_AFTER:
+            stream = notice if notice is not None else sys.stderr
+            stream.write(f"scratchpack: waiting for another process's lock on {path}\n")
+            stream.flush()
+            noticed = True
+        time.sleep(pause)
+        pause = min(pause * 2, _LOCK_POLL_MAX)
 
 
 def remove_stale(directory: Path, name: str | None = None) -> list[Path]:
