@@ -200,6 +200,28 @@ def test_pack_to_registry_and_an_index_pushed_whole(
     _agree(f"docker://{repo}:multi", index_digest, packed["image_id"])
 
 
+@pytest.mark.parametrize("damage", ["missing", "altered"])
+def test_oci_digest_refuses_a_tag_whose_manifest_blob_is_gone_or_altered(
+    examples: Examples, tmp_path: Path, damage: str
+) -> None:
+    layout = tmp_path / "layout"
+    manifest_digest = _digest_of_pack(examples, layout)
+    blob = layout / "blobs" / "sha256" / manifest_digest.removeprefix("sha256:")
+    if damage == "missing":
+        blob.unlink()
+        assert_clean_error(run_cli("digest", f"oci:{layout}:v1"), 1, "is missing")
+    else:
+        blob.chmod(0o644)
+        blob.write_bytes(blob.read_bytes().replace(b'"schemaVersion"', b'"schemaversion"'))
+        assert_clean_error(run_cli("digest", f"oci:{layout}:v1"), 1, manifest_digest)
+
+
+def _digest_of_pack(examples: Examples, layout: Path) -> str:
+    packed = _json("pack", examples.hello, "-o", f"oci:{layout}:v1", "--tz", "none")
+    assert _digest(f"oci:{layout}:v1") == packed["manifest_digest"]
+    return str(packed["manifest_digest"])
+
+
 def test_digest_platform_without_image_id_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("digest", "--platform", "linux/amd64", f"oci:{tmp_path}:v1")
     assert_clean_error(result, 2, "--platform goes with --image-id")

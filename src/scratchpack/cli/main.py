@@ -646,7 +646,11 @@ def cmd_digest(args: argparse.Namespace, out: Output) -> int:
         elif isinstance(name, RegistryName):
             digest = registry_digest(name.reference, options)
         elif isinstance(name, OciName):
-            digest = oci_layout.find_entry(name.directory, name.tag).digest
+            entry = oci_layout.find_entry(name.directory, name.tag)
+            # The digest is only as good as the blob behind it: a tag whose manifest is
+            # missing or altered names no image, whatever index.json says.
+            oci_layout.LayoutBlobs(name.directory).read_bytes(entry)
+            digest = entry.digest
         else:
             with open_image(name) as image:
                 digest = image.manifest_digest  # made up as skopeo does: no stored manifest
