@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import urljoin
@@ -36,6 +37,7 @@ MAX_TAG_PAGES = 1000
 MAX_TAG_BYTES = 32 << 20  # all pages together
 CHUNK_THRESHOLD = 32 << 20  # blobs above this go up in chunks, so a failure loses one chunk
 CHUNK_SIZE = 16 << 20
+PIECE_SIZE = 1 << 20  # what an upload body holds in memory at a time, per blob
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -183,34 +185,46 @@ class _Positioned:
         if self._stream is not None:
             self._stream.close()
 
-    def read_at(self, offset: int, size: int) -> bytes:
-        if self._stream is None:
-            self._stream, self._position = self._opener(), 0
-        if offset != self._position:
-            seekable = getattr(self._stream, "seekable", None)
-            if callable(seekable) and seekable():
-                self._stream.seek(offset)
-            else:
-                if offset < self._position:
-                    self._stream.close()
-                    self._stream, self._position = self._opener(), 0
-                while self._position < offset:
-                    skipped = self._stream.read(min(CHUNK_SIZE, offset - self._position))
-                    if not skipped:
-                        break
-                    self._position += len(skipped)
-            self._position = offset
-        parts: list[bytes] = []
+    def pieces(self, offset: int, size: int) -> Iterator[bytes]:
+        """``size`` bytes from ``offset`` as pieces of at most ``PIECE_SIZE``: an upload body
+        that never holds more than one piece, whatever the chunk size (issue 17: eleven
+        16 MiB chunks were alive at once in a push). Ends early only when the blob does, and
+        then raises: a short body would be a wrong Content-Length."""
+        self._seek(offset)
+        assert self._stream is not None
         wanted = size
         while wanted > 0:
-            data = self._stream.read(wanted)
+            data = self._stream.read(min(PIECE_SIZE, wanted))
             if not data:
-                break
-            parts.append(data)
+                raise ShortBlobError(
+                    f"the blob ended at {self._position} bytes, {offset + size} were expected"
+                )
+            self._position += len(data)
             wanted -= len(data)
-        chunk = b"".join(parts)
-        self._position += len(chunk)
-        return chunk
+            yield data
+
+    def _seek(self, offset: int) -> None:
+        if self._stream is None:
+            self._stream, self._position = self._opener(), 0
+        if offset == self._position:
+            return
+        seekable = getattr(self._stream, "seekable", None)
+        if callable(seekable) and seekable():
+            self._stream.seek(offset)
+        else:
+            if offset < self._position:
+                self._stream.close()
+                self._stream, self._position = self._opener(), 0
+            while self._position < offset:
+                skipped = self._stream.read(min(PIECE_SIZE, offset - self._position))
+                if not skipped:
+                    break
+                self._position += len(skipped)
+        self._position = offset
+
+
+class ShortBlobError(FormatError):
+    """A blob's stream ended before its declared size: no retry can fix that."""
 
 
 class Repository:
@@ -336,15 +350,17 @@ class Repository:
             try:
                 if descriptor.size <= CHUNK_THRESHOLD:
 
-                    def body() -> bytes:
-                        with opener() as stream:
-                            return stream.read()
+                    def body() -> Iterator[bytes]:
+                        with _Positioned(opener) as source:
+                            yield from source.pieces(0, descriptor.size)
 
-                    self._finish_upload(location, descriptor.digest, body)
+                    self._finish_upload(location, descriptor.digest, body, descriptor.size)
                 else:
                     location = self._upload_chunks(location, descriptor, opener)
-                    self._finish_upload(location, descriptor.digest, lambda: b"")
+                    self._finish_upload(location, descriptor.digest, lambda: [b""], 0)
                 break
+            except ShortBlobError as exc:
+                raise FormatError(f"{descriptor.digest}: {exc}") from None
             except ScratchpackError as exc:
                 if self.has_blob(descriptor.digest):
                     break
@@ -366,13 +382,15 @@ class Repository:
             raise TransportError(f"{self.client.host}: upload started without a Location")
         return self._absolute(location)
 
-    def _finish_upload(self, location: str, digest: Digest, body: Callable[[], bytes]) -> None:
+    def _finish_upload(
+        self, location: str, digest: Digest, body: Callable[[], Iterable[bytes]], size: int
+    ) -> None:
         self.client.request(
             "PUT",
             location,
             scope=self.scope("pull,push"),
             params={"digest": str(digest)},
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             content=body,
             ok=(201, 204),
         )
@@ -392,13 +410,8 @@ class Repository:
         source = _Positioned(opener)
         with source:
             while offset < descriptor.size:
-                chunk = source.read_at(offset, CHUNK_SIZE)
-                if not chunk:
-                    raise FormatError(
-                        f"{descriptor.digest}: the blob ended at {offset} bytes, "
-                        f"{descriptor.size} were declared"
-                    )
-                end = offset + len(chunk) - 1
+                length = min(CHUNK_SIZE, descriptor.size - offset)
+                end = offset + length - 1
                 try:
                     response = self.client.request(
                         "PATCH",
@@ -407,11 +420,14 @@ class Repository:
                         headers={
                             "Content-Type": "application/octet-stream",
                             "Content-Range": f"{offset}-{end}",
+                            "Content-Length": str(length),
                         },
-                        content=lambda chunk=chunk: chunk,  # type: ignore[misc]
+                        content=functools.partial(source.pieces, offset, length),
                         ok=(202,),
                         retry=False,
                     )
+                except ShortBlobError:
+                    raise
                 except ScratchpackError:
                     failures += 1
                     if failures > self.client.retry.attempts:
