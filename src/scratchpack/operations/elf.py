@@ -133,7 +133,7 @@ TLS_MARKERS = re.compile(
     rb"wolfSSL|libcurl\.so"
 )
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
-_DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 15, 29
+_DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
 
 
 class DamagedElf(ValueError):
@@ -147,7 +147,12 @@ class StartupNeeds:
     machine: str
     interpreter: str | None
     needed: tuple[str, ...]
-    runpath: tuple[str, ...]
+    runpath: tuple[str, ...]  # RUNPATH and RPATH entries together, for a quick "is it there"
+    # Apart, for a search with ld.so's semantics (RPATH is inherited, RUNPATH is not):
+    dt_rpath: tuple[str, ...] = ()
+    dt_runpath: tuple[str, ...] = ()
+    soname: str | None = None
+    wide: bool = True  # ELFCLASS64
 
 
 class ElfProbe:
@@ -283,7 +288,7 @@ class ElfProbe:
                 raise DamagedElf("PT_INTERP lies beyond the end of the file")
             interpreter = data.split(b"\x00", 1)[0].decode("utf-8", "backslashreplace")
         if self._dynamic is None:
-            return StartupNeeds(self.machine, interpreter, (), ())
+            return StartupNeeds(self.machine, interpreter, (), (), wide=self._wide)
         data = self._get(self._dynamic)
         if data is None:
             raise DamagedElf("the dynamic section lies beyond the end of the file")
@@ -304,7 +309,13 @@ class ElfProbe:
         if len(needed) > _NEEDED_LIMIT:
             raise DamagedElf(f"{len(needed)} DT_NEEDED entries")
         runpath = [string(v) for t, v in entries if t in (_DT_RUNPATH, _DT_RPATH)]
-        return StartupNeeds(self.machine, interpreter, tuple(needed), tuple(runpath))
+        rpath = tuple(string(v) for t, v in entries if t == _DT_RPATH)
+        own = tuple(string(v) for t, v in entries if t == _DT_RUNPATH)
+        soname = next((string(v) for t, v in entries if t == _DT_SONAME), None)
+        return StartupNeeds(
+            self.machine, interpreter, tuple(needed), tuple(runpath), rpath, own, soname,
+            self._wide,
+        )  # fmt: skip
 
 
 def probe_stream(head: bytes, rest: IO[bytes], extra: tuple[tuple[int, int], ...] = ()) -> ElfProbe:
