@@ -60,11 +60,14 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_examples(tmp_path_factory.mktemp("bin")).hello
 
 
-def browse(chromium: str, page: Path, *action: str) -> subprocess.CompletedProcess[str]:
-    """Chromium on ``page`` with a fresh profile; fails the test on any console message."""
+def browse(chromium: str, page: Path, *action: str, view: str = ""
+           ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Chromium on ``page`` (at the ``#view`` fragment) with a fresh profile; fails the test
+    on any console message."""
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *action, page.as_uri()],
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *action,
+             page.as_uri() + (f"#{view}" if view else "")],
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -74,12 +77,12 @@ def browse(chromium: str, page: Path, *action: str) -> subprocess.CompletedProce
     return proc
 
 
-def rendered_dom(chromium: str, page: Path) -> str:
-    dom = browse(chromium, page, "--dump-dom").stdout
+def rendered_dom(chromium: str, page: Path, view: str = "") -> str:
+    dom = browse(chromium, page, "--dump-dom", view=view).stdout
     # the script's last act: the number of treemap boxes it drew (absent if it failed)
     match = re.search(r'<body data-rendered="(\d+)"', dom)
     assert match, dom[:2000]
-    assert int(match.group(1)) > 5, "no treemap drawn"
+    assert int(match.group(1)) > 0, "no treemap drawn"
     return dom
 
 
@@ -180,14 +183,14 @@ def names_in(tree: list[Any]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def packed(hello: Path, debian_docker: str, tmp_path_factory: pytest.TempPathFactory
-           ) -> tuple[str, str]:  # fmt: skip
+def packed(hello: Path, debian_docker: str, tool_env: dict[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:  # fmt: skip
     """(the hello program packed on the real Debian image, the same on scratch)."""
     out = tmp_path_factory.mktemp("images")
     on_debian, on_scratch = f"oci:{out / 'debian'}:1", f"oci:{out / 'scratch'}:1"
     for target, base in ((on_debian, ["--base", f"docker-daemon:{debian_docker}"]),
                          (on_scratch, [])):  # fmt: skip
-        result = run_cli("pack", hello, *base, "-o", target, "-q")
+        result = run_cli("pack", hello, *base, "-o", target, "-q", env=tool_env)
         assert result.code == 0, result.stderr
     return on_debian, on_scratch
 
@@ -211,9 +214,19 @@ def test_audit_page_of_a_real_image_renders(
     assert [f["code"] for f in image["findings"]] == [f["code"] for f in report["findings"]]
     assert all(f["why"] and f["fix"] for f in image["findings"])
     dom = rendered_dom(chromium, page)
-    assert 'id="map"' in dom and dom.count('class="n ') > 50
+    assert 'class="map"' in dom and dom.count('class="n ') > 50
     assert "<table>" in dom and ">Layers</h2>" in dom and ">Findings</h2>" in dom
     screenshot(chromium, page, tmp_path / "report.png")
+    # the view in the address: zoomed into /usr/lib, the base layer only, coloured by layer
+    zoomed = rendered_dom(chromium, page, "zoom=/usr/lib&layer=1&colour=layer")
+    assert 'data-view="/usr/lib" data-layer="1" data-colour="layer"' in zoomed
+    assert re.search(r'class="n d"[^>]*>x86_64-linux-gnu<', zoomed) and ">hello<" not in zoomed
+    top = rendered_dom(chromium, page, "layer=2")  # the layer with the program alone
+    assert 'data-view="/" data-layer="2"' in top and ">hello<" in top
+    drawn = int(re.findall(r'data-rendered="(\d+)"', top)[0])
+    assert drawn < 20 < dom.count('class="n ')  # the base's thousands of files are not drawn
+    wrong = rendered_dom(chromium, page, "zoom=/no/such&layer=99&colour=<b>")
+    assert 'data-view="/" data-layer="0" data-colour="kind"' in wrong
 
 
 def test_compare_page_renders_size_bars_and_each_image(
@@ -229,10 +242,16 @@ def test_compare_page_renders_size_bars_and_each_image(
     assert dom.count('class="bar"') == 4  # compressed and uncompressed, per image
     assert ">Largest directories</h2>" in dom and dom.count("<section") == 2
     screenshot(chromium, page, tmp_path / "compare.png")
-    stdout = run_cli("compare", *packed, "--format", "html")
+    # to stdout; and -o without html is a usage error before any image is read
+    small = [hostile_image(tmp_path / "a"), write_layout(tmp_path / "b", [[T("x", b"1")]])]
+    stdout = run_cli("compare", *small, "--format", "html")
     assert stdout.code == 0 and stdout.stdout.startswith("<!DOCTYPE html>")
-    assert_clean_error(run_cli("compare", *packed, "-o", tmp_path / "x.txt"), 2, "--format html")
-    assert not (tmp_path / "x.txt").exists()
+    assert len(page_data(stdout.stdout)["images"]) == 2
+    missing = f"oci:{tmp_path}/none:x"
+    assert_clean_error(
+        run_cli("compare", missing, missing, "-o", tmp_path / "x"), 2, "--format html"
+    )
+    assert not (tmp_path / "x").exists()
 
 
 # -- hostile names ------------------------------------------------------------------------------
@@ -242,8 +261,9 @@ def hostile_image(directory: Path) -> str:
     """Private keys (audit flags them: a finding per file) under names that are markup, in a
     layout whose own path is markup too; one of them overwritten and one removed later."""
     layers = [
-        [T(name, KEY) for name in HOSTILE_NAMES] + [T("gone</script>.bin", b"x" * 5000)],
-        [T(HOSTILE_NAMES[0], KEY + b"again"), T("gone</.wh.script>.bin")],
+        [T(name, KEY) for name in HOSTILE_NAMES]
+        + [T("gone</script>.bin", b"x" * 5000), T("etc/conf", b"a" * 4000)],
+        [T(HOSTILE_NAMES[0], KEY + b"again"), T("gone</.wh.script>.bin"), T("etc/conf", b"b")],
     ]
     return write_layout(directory / "<b>x</b>&'\"", layers, {"Entrypoint": ["/none"]})
 
@@ -272,6 +292,10 @@ def test_hostile_names_cannot_inject_markup(chromium: str, tmp_path: Path) -> No
     body = dom.split('<script type="application/json"')[0]
     assert "<img" not in body  # the hostile name is text in the DOM, never an element
     assert "/&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;.pem" in body  # a finding's path
+    # the waste is drawn in its colours: removed (red, striped) and overwritten (orange)
+    assert re.search(r'class="n f removed" [^>]*background-color: rgb\(224, 102, 95\)', body)
+    assert re.search(r'class="n f removed" [^>]*background-color: rgb\(240, 162, 58\)', body)
+    assert ">older conf<" in body  # the 4000 bytes that the 1-byte /etc/conf hides
 
 
 def test_audit_sarif_uris_are_percent_encoded_relative_references(tmp_path: Path) -> None:
@@ -321,7 +345,7 @@ def test_audit_github_annotations_are_escaped(tmp_path: Path) -> None:
     out = tmp_path / "annotations.txt"
     written = run_cli("audit", name, "--format", "github", "-o", out)
     assert written.code == 1 and written.stdout == "" and out.read_text() == result.stdout
-    assert_clean_error(run_cli("audit", name, "-o", out), 2, "--format")
+    assert_clean_error(run_cli("audit", f"oci:{tmp_path}/none:x", "-o", out), 2, "--format")
 
 
 # -- bounded size -------------------------------------------------------------------------------

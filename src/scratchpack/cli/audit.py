@@ -125,16 +125,16 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("audit needs an image, e.g. oci:./out/app:1.0 (or --explain CODE)")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+    if args.output is not None and args.format == "text":
+        raise UsageError("-o/--output needs --format json, sarif, github or html")
     result = with_image(args, args.image, lambda image, name: audit_image(image, name, args.top))
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed
-    if args.format == "text" and args.output is None:
+    if args.format == "text":
         _print_text(report, out)
         for line in crossed:
             out.line(f"threshold crossed: {line}", "red")
-    elif args.format == "text":
-        raise UsageError("-o/--output needs --format json, sarif, github or html")
     else:
         write_report(_formatted(args.format, result, crossed), args.output)
     failing = args.fail_on != "none" and any(

@@ -30,7 +30,10 @@ from scratchpack.operations.contents.filesystem import FileSystem
 MAX_FILES = 20_000  # files shown as themselves in one page (all images of a compare together)
 MAX_GROUPS = 4_000  # "smaller files" boxes, likewise
 # flags of a file in the page's tree (the script reads the same bits)
-OVERWRITTEN, REMOVED, CACHE, GROUP, FINDING = 1, 2, 4, 8, 16
+# OVERWRITTEN: a file whose older copies lower layers still hold; OLDER: those copies (drawn
+# beside it, so that the map adds up to what the layers ship); REMOVED: what a later layer
+# deleted
+OVERWRITTEN, REMOVED, CACHE, GROUP, FINDING, OLDER = 1, 2, 4, 8, 16, 32
 # what a package manager or a build leaves behind that a final image does not need
 _CACHE = re.compile(
     r"(^|/)(var/cache/(apt|apk|dnf|yum)|var/lib/apt/lists|root/\.cache|root/\.npm|"
@@ -96,7 +99,8 @@ def _tree(result: AuditResult, fs: FileSystem, budget: int, groups: int) -> tupl
     """The page's tree of one image and how many files were summed into "smaller files".
 
     A file is ``[size, layer, flags, hidden bytes, [finding indexes]]`` here; keys that
-    start with NUL are the nameless boxes (smaller files, removed content)."""
+    start with NUL are the boxes that are no file of the final file system ("smaller files",
+    older copies, removed content), which no real name can clash with."""
     findings: dict[str, list[int]] = {}
     for n, finding in enumerate(result.findings):
         if finding.path:
@@ -135,11 +139,14 @@ def _tree(result: AuditResult, fs: FileSystem, budget: int, groups: int) -> tupl
             grouped += count
     for path, wasted in _waste(fs):
         node = _find_file(root, path)
+        *parents, name = path.split("/")
         if node is not None:  # still there: the copies below it are the waste
             node[2] |= OVERWRITTEN
-            node[3] = max(wasted - node[0], 0)
+            node[3] = hidden = max(wasted - node[0], 0)
+            here = _dir_at(root, parents)
+            if hidden and here is not None:
+                here.children[f"\x00older {name}"] = [hidden, 0, OLDER, 0, []]
             continue
-        *parents, name = path.split("/")
         here = _dir_at(root, parents)
         if here is None or wasted <= 0:
             continue
@@ -165,7 +172,9 @@ def _export(name: str, directory: _Dir) -> list[Any]:
             children.append(_export(key, child))
             continue
         size, layer, flags, hidden, found, *count = child
-        entry = ["" if key.startswith("\x00") else display_name(key), size, layer, flags]
+        # "\x00older NAME", "\x00removed NAME": NAME; "\x00group": no name
+        shown = key.partition(" ")[2] if key.startswith("\x00") else key
+        entry = [display_name(shown), size, layer, flags]
         if hidden or found or count:
             entry.append(hidden)
         if found or count:

@@ -6,12 +6,15 @@
 // included, which are hostile input) reaches the page through textContent only, never as markup.
 "use strict";
 (function () {
-  const OVERWRITTEN = 1, REMOVED = 2, CACHE = 4, GROUP = 8, FINDING = 16;
+  const OVERWRITTEN = 1, REMOVED = 2, CACHE = 4, GROUP = 8, FINDING = 16, OLDER = 32;
   const MAX_BOXES = 3000; // elements drawn per view: deeper levels appear when zoomed in
   const MAX_DEPTH = 4;
   const data = JSON.parse(document.getElementById("data").textContent);
   const main = document.getElementById("main");
   const tip = document.getElementById("tip");
+  // the view is kept in the address (#image=1&zoom=/usr/lib&layer=2&colour=layer), so that a
+  // link or a reload shows the same thing
+  const state = new URLSearchParams(location.hash.slice(1));
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -51,6 +54,7 @@
   }
 
   function label(node) {
+    if (node.flags & OLDER) return `older ${node.name}`;
     if (node.name) return node.name;
     if (node.flags & GROUP) return `${node.count} smaller files`;
     if (node.flags & REMOVED) return "(removed later)";
@@ -59,7 +63,7 @@
 
   function pathOf(node) {
     const parts = [];
-    for (let n = node; n && n.parent; n = n.parent) parts.unshift(label(n));
+    for (let n = node; n && n.parent; n = n.parent) parts.unshift(n.name || label(n));
     return "/" + parts.join("/");
   }
 
@@ -67,7 +71,7 @@
   function measure(node, layer) {
     if (!node.dir) {
       node.s = layer === 0 || node.layer === layer ? node.size : 0;
-      node.w = node.s && node.flags & (REMOVED) ? node.s : node.s ? node.hidden : 0;
+      node.w = node.flags & (REMOVED | OLDER) ? node.s : 0;
       node.fc = node.s || node.findings.length ? node.findings.length : 0;
       return;
     }
@@ -124,9 +128,10 @@
   }
 
   const KIND_COLOURS = [
-    [FINDING, "#b57bd6", "named by a finding"],
+    [FINDING, "#9b3fd1", "named by a finding"],
     [REMOVED, "#e0665f", "removed or replaced by a later layer (wasted)"],
-    [OVERWRITTEN, "#f0a23a", "overwritten: lower layers hold older copies (wasted)"],
+    [OLDER, "#f0a23a", "older copies that a later layer overwrote (wasted)"],
+    [OVERWRITTEN, "#f6c27a", "overwritten: its older copies are wasted"],
     [CACHE, "#e9d54f", "cache or temporary files"],
     [GROUP, "#c3c9cf", "smaller files, summed"],
   ];
@@ -134,11 +139,11 @@
   function colour(node, mode, top) {
     if (mode === "layer") return layerColour(node.layer);
     for (const [flag, value] of KIND_COLOURS) if (node.flags & flag) return value;
-    return `hsl(${hue(top)} 45% 72%)`;
+    return `hsl(${hue(top)} 28% 76%)`; // muted: the flag colours above must stand out
   }
 
   // -- one image's treemap, with zoom, layer filter and colour mode ------------------------------
-  function treemap(image, section) {
+  function treemap(image, section, index) {
     const root = build(image.tree, null);
     const layers = image.layers;
     let current = root, layer = 0, mode = "kind";
@@ -151,10 +156,10 @@
     const layerPick = el("select", { "aria-label": "layer" }, el("option", { value: "0" }, "all layers"));
     for (const item of layers) {
       layerPick.append(el("option", { value: String(item.index) },
-        `layer ${item.index}: ${human(item.uncompressed_size)} ${cut(item.created_by, 50)}`));
+        `layer ${item.index}: ${human(item.uncompressed_size)} ${cut(item.created_by, 40)}`));
     }
     const up = el("button", { type: "button" }, "\u2191 up");
-    const map = el("div", { id: "map", role: "img", "aria-label": "treemap of the image's files" });
+    const map = el("div", { class: "map", role: "img", "aria-label": "treemap of the image's files" });
     const legend = el("div", { class: "legend" });
     const detail = el("div", { id: "detail", hidden: "" });
     section.append(el("div", { class: "controls" }, up, crumbs, colourBy, layerPick), map, legend, detail);
@@ -168,7 +173,7 @@
         }
         legend.append(el("span", { style: "--c: #9aa3ad" }, "removed content (no layer)"));
       } else {
-        legend.append(el("span", { style: "--c: hsl(200 45% 72%)" }, "files (hue: top directory)"));
+        legend.append(el("span", { style: "--c: hsl(200 28% 76%)" }, "files (hue: top directory)"));
         for (const [, value, text] of KIND_COLOURS) legend.append(el("span", { style: `--c: ${value}` }, text));
       }
       legend.append(el("span", { class: "muted", style: "--c: transparent" },
@@ -196,13 +201,13 @@
       boxes.push(node);
       if (!node.dir) {
         box.style.backgroundColor = colour(node, mode, top);
-        if (node.flags & REMOVED) box.classList.add("removed");
+        if (node.flags & (REMOVED | OLDER)) box.classList.add("removed");
       }
       if (node.findings.length) box.classList.add("finding");
       if (rect.w > 36 && rect.h > 13) box.textContent = label(node);
       map.append(box);
       if (!node.dir || depth >= MAX_DEPTH || rect.w < 24 || rect.h < 28) {
-        if (node.dir) box.style.backgroundColor = mode === "layer" ? "#c9ced4" : `hsl(${hue(top)} 35% 80%)`;
+        if (node.dir) box.style.backgroundColor = mode === "layer" ? "#c9ced4" : `hsl(${hue(top)} 22% 82%)`;
         return;
       }
       layout(node, rect.x + 2, rect.y + 15, rect.w - 4, rect.h - 17, depth + 1, top);
@@ -230,6 +235,42 @@
       drawCrumbs();
       drawLegend();
       up.disabled = !current.parent;
+      map.dataset.view = pathOf(current);
+      map.dataset.layer = String(layer);
+      map.dataset.colour = mode;
+      save();
+    }
+
+    function save() {
+      const params = new URLSearchParams();
+      if (index) params.set("image", String(index));
+      if (current !== root) params.set("zoom", pathOf(current));
+      if (layer) params.set("layer", String(layer));
+      if (mode !== "kind") params.set("colour", mode);
+      try {
+        history.replaceState(null, "", "#" + params.toString());
+      } catch (error) {
+        // a viewer that forbids it (some file: URLs) only loses the shareable address
+      }
+    }
+
+    function find(path) {
+      let node = root;
+      for (const part of path.split("/").filter(Boolean)) {
+        const next = node.kids.find((kid) => kid.dir && label(kid) === part);
+        if (!next) break;
+        node = next;
+      }
+      return node;
+    }
+
+    if (Number(state.get("image") || 0) === index) {
+      if (state.get("colour") === "layer") mode = "layer";
+      const wanted = Number(state.get("layer"));
+      if (layers.some((item) => item.index === wanted)) layer = wanted;
+      if (state.get("zoom")) current = find(state.get("zoom"));
+      colourBy.value = mode;
+      layerPick.value = String(layer);
     }
 
     function zoom(node) {
@@ -246,6 +287,7 @@
         const made = layers[node.layer - 1];
         if (made) lines.push(el("div", {}, `layer ${node.layer}: ${cut(made.created_by, 90)}`));
         if (node.flags & REMOVED) lines.push(el("div", {}, "removed or replaced by a later layer: these bytes are still shipped"));
+        if (node.flags & OLDER) lines.push(el("div", {}, "copies in lower layers that a later layer overwrote: still shipped"));
         if (node.flags & OVERWRITTEN) lines.push(el("div", {}, `overwritten: ${human(node.hidden)} of older copies in lower layers`));
         if (node.flags & CACHE) lines.push(el("div", {}, "a cache or temporary file: usually not needed at run time"));
       }
@@ -318,7 +360,7 @@
       el("span", { class: "mono", style: "white-space: nowrap" }, finding.code),
       el("details", {}, el("summary", {}, el("b", {}, finding.title), ": ", finding.message),
         el("p", {}, finding.why), el("p", {}, el("b", {}, "Fix: "), finding.fix)),
-      el("span", { class: "mono" }, finding.path || ""),
+      el("span", { class: "mono path" }, finding.path || ""),
     ]));
   }
 
@@ -342,7 +384,7 @@
     return el("div", { class: "facts" }, ...pairs.map(([key, value]) => el("div", {}, el("b", {}, key), value)));
   }
 
-  function imageSection(image) {
+  function imageSection(image, index) {
     const section = el("section", {});
     section.append(facts(image));
     for (const line of image.thresholds_crossed) section.append(el("p", { class: "notice" }, `threshold crossed: ${line}`));
@@ -352,7 +394,7 @@
         `${image.grouped_files} of ${image.size.files} files are too small to draw one by one in a page of bounded size: ` +
         "they are summed into one \u201csmaller files\u201d box per directory. The JSON report lists every number."));
     }
-    const map = treemap(image, section);
+    const map = treemap(image, section, index);
     section.append(el("h2", {}, "Layers"), layerTable(image));
     section.append(el("h2", {}, "Findings"), findingTable(image));
     section.append(el("h2", {}, "Wasted space (paths written by more than one layer)"), wasteTable(image));
@@ -385,6 +427,10 @@
     return grid;
   }
 
+  function difference(bytes) {
+    return (bytes > 0 ? "+" : bytes < 0 ? "\u2212" : "\u00b1") + human(Math.abs(bytes));
+  }
+
   function topDirectories(images, roots) {
     const sizes = new Map();
     roots.forEach((root, k) => {
@@ -399,9 +445,9 @@
     });
     const rows = [...sizes.entries()].sort((a, b) => Math.max(...b[1]) - Math.max(...a[1])).slice(0, 25);
     const headers = [["directory"], ...images.map((image) => [image.image, 1])];
-    if (images.length === 2) headers.push(["difference", 1]);
+    if (images.length === 2) headers.push(["second \u2212 first", 1]);
     return table(headers, rows.map(([key, values]) => [el("span", { class: "mono" }, key),
-      ...values.map(human), ...(images.length === 2 ? [(values[1] >= values[0] ? "+" : "\u2212") + human(Math.abs(values[1] - values[0]))] : [])]));
+      ...values.map(human), ...(images.length === 2 ? [difference(values[1] - values[0])] : [])]));
   }
 
   // -- the page -------------------------------------------------------------------------------
@@ -410,7 +456,7 @@
   if (data.kind === "audit") {
     const image = data.images[0];
     title.textContent = `audit: ${image.image}`;
-    const { section, map } = imageSection(image);
+    const { section, map } = imageSection(image, 0);
     main.append(section);
     map.render();
   } else {
@@ -422,12 +468,14 @@
     const pick = el("select", { "aria-label": "image" },
       ...data.images.map((image, k) => el("option", { value: String(k) }, image.image)));
     main.append(el("h2", {}, "Each image"), el("div", { class: "controls" }, "image: ", pick));
-    parts.forEach((part, k) => { part.section.hidden = k !== 0; main.append(part.section); });
+    const first = Math.min(Math.max(Number(state.get("image")) || 0, 0), parts.length - 1);
+    pick.value = String(first);
+    parts.forEach((part, k) => { part.section.hidden = k !== first; main.append(part.section); });
     pick.addEventListener("change", () => {
       parts.forEach((part, k) => { part.section.hidden = k !== Number(pick.value); });
       parts[Number(pick.value)].map.render();
     });
-    parts[0].map.render();
+    parts[first].map.render();
   }
-  document.body.dataset.rendered = String(document.querySelectorAll("#map .n").length);
+  document.body.dataset.rendered = String(document.querySelectorAll(".map .n").length);
 })();
