@@ -120,7 +120,7 @@
   function hue(text) {
     let hash = 0;
     for (let k = 0; k < text.length; k++) hash = (hash * 31 + text.charCodeAt(k)) | 0;
-    return Math.abs(hash) % 360;
+    return 90 + (Math.abs(hash) % 160); // greens to blues: apart from the flag colours
   }
 
   function layerColour(layer) {
