@@ -366,3 +366,14 @@ def test_a_page_of_100k_files_stays_small_and_says_it_summed(chromium: str, tmp_
     assert "big.bin" in shown and "id.pem" in shown  # the largest, and every finding's file
     dom = rendered_dom(chromium, page)
     assert "too small to draw one by one" in dom
+
+
+def test_an_image_without_file_bytes_renders_a_message(chromium: str, tmp_path: Path) -> None:
+    name = write_layout(tmp_path / "empty", [[T("etc/empty", b"")], []], {"User": "1"})
+    page = tmp_path / "empty.html"
+    result = run_cli("audit", name, "--format", "html", "-o", page, "--fail-on", "none")
+    assert result.code == 0, result.stderr
+    dom = browse(chromium, page, "--dump-dom").stdout  # no console message, no error
+    assert '<body data-rendered="0"' in dom and "no file bytes here in this view" in dom
+    layers = dom.split(">Layers</h2>")[1].split("</table>")[0]
+    assert re.findall(r'<tr><td class="num">(\d+)</td>', layers) == ["1", "2"]

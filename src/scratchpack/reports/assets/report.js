@@ -117,10 +117,13 @@
     return out;
   }
 
-  function hue(text) {
+  // muted greens, blues and sands: the flag colours (purple, red, orange, yellow) stand out
+  const PALETTE = ["#9fc5c0", "#a9c4e0", "#b8d0a4", "#d6c9a8", "#b3bccb", "#a6d4c4", "#c2d6e6", "#cfd7a3"];
+
+  function tint(text) {
     let hash = 0;
     for (let k = 0; k < text.length; k++) hash = (hash * 31 + text.charCodeAt(k)) | 0;
-    return 90 + (Math.abs(hash) % 160); // greens to blues: apart from the flag colours
+    return PALETTE[Math.abs(hash) % PALETTE.length];
   }
 
   function layerColour(layer) {
@@ -139,7 +142,7 @@
   function colour(node, mode, top) {
     if (mode === "layer") return layerColour(node.layer);
     for (const [flag, value] of KIND_COLOURS) if (node.flags & flag) return value;
-    return `hsl(${hue(top)} 28% 76%)`; // muted: the flag colours above must stand out
+    return tint(top);
   }
 
   // -- one image's treemap, with zoom, layer filter and colour mode ------------------------------
@@ -173,7 +176,7 @@
         }
         legend.append(el("span", { style: "--c: #9aa3ad" }, "removed content (no layer)"));
       } else {
-        legend.append(el("span", { style: "--c: hsl(200 28% 76%)" }, "files (hue: top directory)"));
+        legend.append(el("span", { style: `--c: ${PALETTE[1]}` }, "files (tint: directory)"));
         for (const [, value, text] of KIND_COLOURS) legend.append(el("span", { style: `--c: ${value}` }, text));
       }
       legend.append(el("span", { class: "muted", style: "--c: transparent" },
@@ -207,7 +210,7 @@
       if (rect.w > 36 && rect.h > 13) box.textContent = label(node);
       map.append(box);
       if (!node.dir || depth >= MAX_DEPTH || rect.w < 24 || rect.h < 28) {
-        if (node.dir) box.style.backgroundColor = mode === "layer" ? "#c9ced4" : `hsl(${hue(top)} 22% 82%)`;
+        if (node.dir) box.style.backgroundColor = mode === "layer" ? "#c9ced4" : tint(top);
         return;
       }
       layout(node, rect.x + 2, rect.y + 15, rect.w - 4, rect.h - 17, depth + 1, top);
