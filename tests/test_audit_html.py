@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 import re
 import shutil
 import struct
 import subprocess
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import jsonschema
@@ -136,6 +139,117 @@ def screenshot(chromium: str, page: Path, png: Path) -> None:
     data = png.read_bytes()
     assert len(data) > 10_000
     assert png_colours(data) > 30, "the screenshot is (nearly) blank"
+
+
+class DevTools:
+    """Chromium driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: it
+    reads commands on fd 3 and writes replies and events on fd 4, each JSON ending in NUL), to
+    move the mouse, click and press keys as a person does. Console calls and uncaught
+    exceptions are collected from the events."""
+
+    def __init__(self, commands: BinaryIO, replies: BinaryIO) -> None:
+        self._out, self._in = commands, replies
+        self._buffer = b""
+        self._last = 0
+        self.session: str | None = None
+        self.console: list[str] = []
+        self.events: list[str] = []
+
+    def _message(self) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            chunk = self._in.read(1 << 16)
+            assert chunk, "chromium closed the DevTools pipe"
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._last += 1
+        command: dict[str, Any] = {"id": self._last, "method": method, "params": params}
+        if self.session and not method.startswith("Target."):
+            command["sessionId"] = self.session
+        self._out.write(json.dumps(command).encode() + b"\0")
+        while True:
+            message = self._message()
+            if message.get("id") == self._last:
+                assert "error" not in message, message
+                result: dict[str, Any] = message.get("result", {})
+                return result
+            self._event(message)
+
+    def _event(self, message: dict[str, Any]) -> None:
+        method = message.get("method", "")
+        self.events.append(method)
+        params = message.get("params", {})
+        if method == "Runtime.consoleAPICalled":
+            self.console.append(json.dumps(params.get("args"))[:500])
+        elif method == "Runtime.exceptionThrown":
+            self.console.append(json.dumps(params.get("exceptionDetails"))[:1000])
+
+    def wait_for(self, event: str) -> None:
+        while event not in self.events:
+            self._event(self._message())
+
+    def open(self, url: str) -> None:
+        [page] = [t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page"]
+        self.session = self.call("Target.attachToTarget", targetId=page["targetId"],
+                                 flatten=True)["sessionId"]  # fmt: skip
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+        self.call("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def js(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def mouse(self, kind: str, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def click(self, x: float, y: float) -> None:
+        self.mouse("mouseMoved", x, y)
+        self.mouse("mousePressed", x, y)
+        self.mouse("mouseReleased", x, y)
+
+    def key(self, key: str) -> None:
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                      windowsVirtualKeyCode=27 if key == "Escape" else 0)  # fmt: skip
+
+
+@contextmanager
+def devtools(chromium: str, page: Path) -> Iterator[DevTools]:
+    commands_read, commands_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    # bash puts the pipes on fds 3 and 4 (commands_read < replies_write, so the first
+    # redirection cannot clobber the second's source; dash takes one-digit fds only)
+    wire = f'exec "$@" 3<&{commands_read} 4>&{replies_write}'
+    # (a renderer killed on a failure may still write in it: cleanup errors are not the test's)
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
+        proc = subprocess.Popen(
+            ["bash", "-c", wire, "bash", chromium, *CHROMIUM_FLAGS, "--window-size=1280,1000",
+             "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
+            pass_fds=(commands_read, replies_write),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(commands_read)
+        os.close(replies_write)
+        with os.fdopen(commands_write, "wb", buffering=0) as out, \
+                os.fdopen(replies_read, "rb", buffering=0) as replies:  # fmt: skip
+            tools = DevTools(out, replies)
+            try:
+                tools.open(page.as_uri())
+                yield tools
+                assert not tools.console, tools.console
+                tools.session = None
+                tools.call("Browser.close")  # all of it, renderers included, before the rmtree
+                proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=30)
 
 
 class Elements(html.parser.HTMLParser):
@@ -382,3 +496,54 @@ def test_an_image_without_file_bytes_renders_a_message(chromium: str, tmp_path: 
     assert '<body data-rendered="0"' in dom and "no file bytes here in this view" in dom
     layers = dom.split(">Layers</h2>")[1].split("</table>")[0]
     assert re.findall(r'<tr><td class="num">(\d+)</td>', layers) == ["1", "2"]
+
+
+def test_hover_click_zoom_and_keys_as_a_person_would(chromium: str, tmp_path: Path) -> None:
+    """Real mouse and key events: a hover shows the path, size, what is wasted and the
+    findings; a click on a directory zooms in, Escape goes back; a click on a file keeps its
+    details; another layer redraws."""
+    page = tmp_path / "hostile.html"
+    result = run_cli("audit", hostile_image(tmp_path), "--format", "html", "-o", page)
+    assert result.code == 1, result.stderr
+
+    def centre(text: str) -> tuple[float, float]:
+        found = browser.js(
+            "(() => { const box = [...document.querySelectorAll('.map .n')]"
+            f".find((b) => b.firstChild && b.firstChild.nodeValue === {json.dumps(text)});"
+            " if (!box) return null; const r = box.getBoundingClientRect();"
+            " return [r.left + Math.min(r.width / 2, 30), r.top + Math.min(r.height / 2, 6)]; })()"
+        )
+        assert found, text
+        return found[0], found[1]
+
+    def tip() -> str:
+        text: str = browser.js("document.getElementById('tip').hidden ? '' : "
+                               "document.getElementById('tip').innerText")  # fmt: skip
+        return text
+
+    with devtools(chromium, page) as browser:
+        browser.js("document.getElementById('tip').scrollIntoView()")
+        browser.js("document.querySelector('.map').scrollIntoView()")
+        browser.mouse("mouseMoved", *centre("older conf"))
+        assert "/etc/conf" in tip() and "4.0 kB" in tip() and "overwrote" in tip()
+        browser.mouse("mouseMoved", *centre("<!--<script>.pem"))
+        assert "/<!--<script>.pem" in tip() and "SPI105 error" in tip()
+        assert browser.js("document.querySelectorAll('img').length") == 0
+        browser.click(*centre("etc"))  # the directory's header: zoom in
+        assert browser.js("document.querySelector('.map').dataset.view") == "/etc"
+        assert "zoom=%2Fetc" in browser.js("location.hash")
+        browser.click(*centre("older conf"))  # a file: its details stay below the map
+        detail = browser.js("document.getElementById('detail').innerText")
+        assert "/etc/conf" in detail and "still shipped" in detail
+        browser.key("Escape")
+        assert browser.js("document.querySelector('.map').dataset.view") == "/"
+        browser.js(
+            "const pick = document.querySelectorAll('.controls select')[1];"
+            " pick.value = '2'; pick.dispatchEvent(new Event('change'))"
+        )
+        assert browser.js("document.querySelector('.map').dataset.layer") == "2"
+        drawn = browser.js("[...document.querySelectorAll('.map .n')].map((b) => b.textContent)")
+        assert "script><img src=x onerror=alert(1)>.pem" in drawn  # layer 2 rewrote it
+        assert not {"older conf", "script>.bin", "<!--<script>.pem"} & set(drawn)  # not layer 2
+        browser.mouse("mouseMoved", 1, 1)
+        assert tip() == ""
