@@ -6,6 +6,8 @@ import argparse
 import json
 import math
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from scratchpack.cli.format import human_size
@@ -50,7 +52,16 @@ def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
     )
     a.add_argument("image", nargs="?", help="oci:, docker-archive:, docker-daemon: or docker://")
     a.add_argument("--platform", help="platform to pick from a multi-platform index")
-    a.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    a.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github", "html"),
+        default="text",
+        help="text (default), json, sarif (code scanning), github (workflow annotations), "
+        "html (one self-contained page: treemap, layers, findings)",
+    )
+    a.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)"
+    )
     a.add_argument(
         "--fail-on",
         choices=SEVERITIES,
@@ -114,24 +125,48 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("audit needs an image, e.g. oci:./out/app:1.0 (or --explain CODE)")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+    if args.output is not None and args.format == "text":
+        raise UsageError("-o/--output needs --format json, sarif, github or html")
     result = with_image(args, args.image, lambda image, name: audit_image(image, name, args.top))
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed
-    if args.format == "json":
-        print(json.dumps(report, indent=2))
-    elif args.format == "sarif":
-        from scratchpack.operations.audit.sarif import audit_sarif
-
-        print(json.dumps(audit_sarif(result), indent=2))
-    else:
+    if args.format == "text":
         _print_text(report, out)
         for line in crossed:
             out.line(f"threshold crossed: {line}", "red")
+    else:
+        write_report(_formatted(args.format, result, crossed), args.output)
     failing = args.fail_on != "none" and any(
         f.severity >= Severity.parse(args.fail_on) for f in result.findings
     )
     return 1 if failing or crossed else 0
+
+
+def _formatted(kind: str, result: Any, crossed: list[str]) -> str:
+    if kind == "json":
+        return json.dumps(result.report, indent=2) + "\n"
+    if kind == "sarif":
+        from scratchpack.operations.audit.sarif import audit_sarif
+
+        return json.dumps(audit_sarif(result), indent=2) + "\n"
+    if kind == "github":
+        from scratchpack.operations.audit.github import audit_annotations
+
+        return "".join(line + "\n" for line in audit_annotations(result, crossed))
+    from scratchpack.reports.html import audit_page, image_data
+
+    return audit_page(image_data(result))
+
+
+def write_report(text: str, output: Path | None) -> None:
+    """To stdout, or to ``output`` under a temporary name renamed into place (never half a file)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from scratchpack.fsutil import atomic_write
+
+    atomic_write(output, text.encode("utf-8"))
 
 
 def _print_text(report: dict[str, Any], out: Output) -> None:

@@ -35,7 +35,16 @@ def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
     )
     c.add_argument("images", nargs="+", help="two or more images, any transport")
     c.add_argument("--platform", help="platform to pick from a multi-platform index")
-    c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    c.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "html"),
+        default="text",
+        help="text (default), json, markdown, or html (one self-contained page: size bars, "
+        "largest directories, each image's treemap)",
+    )
+    c.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write the html page to FILE (atomically)"
+    )
     c.set_defaults(func=cmd_compare)
 
 
@@ -71,11 +80,29 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
 
     if len(args.images) < 2:
         raise UsageError("compare needs at least two images")
-    measured = [with_image(args, text, lambda image, name: (audit_image(image, name).report,
-                                                            registry_size(image)))
-                for text in args.images]  # fmt: skip
+    if args.output is not None and args.format != "html":
+        raise UsageError("-o/--output needs --format html")
+    html = args.format == "html"
+    if html:
+        from scratchpack.reports.html import MAX_FILES, MAX_GROUPS, compare_page, image_data
+
+    pages: list[dict[str, Any]] = []  # each image's page data, made while its audit is in memory
+
+    def measure(image: Any, name: str) -> tuple[dict[str, Any], Any]:
+        result = audit_image(image, name)
+        if html:
+            share = len(args.images)
+            pages.append(image_data(result, MAX_FILES // share, MAX_GROUPS // share))
+        return result.report, registry_size(image)
+
+    measured = [with_image(args, text, measure) for text in args.images]
     columns = compare([m[0] for m in measured], [m[1] for m in measured])
     note = any(c["compressed_estimated"] for c in columns)
+    if html:
+        from scratchpack.cli.audit import write_report
+
+        write_report(compare_page(pages, columns), args.output)
+        return 0
     if args.format == "json":
         print(json.dumps(columns, indent=2))
         return 0

@@ -9,7 +9,7 @@ prints as a table, JSON or SARIF.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scratchpack.model.image import Image
@@ -23,6 +23,7 @@ from scratchpack.operations.audit.checks import (
     shells,
 )
 from scratchpack.operations.audit.startup import analyse, candidate_names, command_line
+from scratchpack.operations.contents.filesystem import FileSystem
 from scratchpack.operations.contents.scan import fetch_file, scan_image
 from scratchpack.operations.sbom.collect import packages_of
 from scratchpack.reports.severity import Severity
@@ -32,6 +33,8 @@ from scratchpack.reports.severity import Severity
 class AuditResult:
     report: dict[str, Any]
     findings: list[AuditFinding]
+    # the final file system (metadata only), for reports that draw every file (the HTML page)
+    filesystem: FileSystem | None = field(default=None, repr=False, compare=False)
 
 
 def _history_for_layers(image: Image) -> list[str]:
@@ -124,4 +127,4 @@ def audit_image(image: Image, name: str, top: int = 10) -> AuditResult:
         "findings": [f.as_dict() for f in findings],
         "summary": counts,
     }
-    return AuditResult(report, findings)
+    return AuditResult(report, findings, fs)
