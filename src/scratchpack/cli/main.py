@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -691,7 +690,9 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
     if args.no_shellcheck:
-        config = dataclasses.replace(config, shellcheck=False)
+        from dataclasses import replace
+
+        config = replace(config, shellcheck=False)
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
     if args.fix and args.diff:
@@ -996,8 +997,14 @@ def _print_traceback() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["--version"]:
+        # What argparse's version action would print, without building every command's parser
+        # first: `--version` is run by scripts and installers to probe the tool (issue 17).
+        print(f"scratchpack {__version__}")
+        return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     debug = _debugging(args)
     out = Output()
     try:

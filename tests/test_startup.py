@@ -1,0 +1,167 @@
+"""Start-up cost of a ``scratchpack`` process (issue 17): each command imports what it uses.
+
+Wall time is not asserted (it moves with the machine's load); the import set is, which is what
+the time is made of. Each test runs a real ``python -X importtime -m scratchpack ...`` and reads
+the modules it imported from its ``-X importtime`` report on stderr, minus what the bare
+interpreter imports (``site``, ``.pth`` hooks): a new import on a path fails here, naming it.
+bench/bench_startup.py measures the time itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from helpers import static_cc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Third-party packages each command may import; any other one fails the test.
+VERSION_AND_HELP: frozenset[str] = frozenset()
+LINT = frozenset({"dockerfile", "tree_sitter", "tree_sitter_bash"})
+LOCAL_PACK_AND_COPY = frozenset({
+    "elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng",
+})  # fmt: skip
+
+# The scratchpack modules `--version` may load: the entry point and what it imports to run.
+VERSION_MODULES = frozenset({
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.main", "scratchpack.cli.format",
+    "scratchpack.cli.output", "scratchpack.errors", "scratchpack.model",
+    "scratchpack.model.mediatypes",
+})  # fmt: skip
+# Standard-library modules that cost milliseconds and that `--version`/`--help` do not need.
+HEAVY_STDLIB = frozenset({
+    "dataclasses", "inspect", "ast", "subprocess", "threading", "tempfile", "tomllib",
+    "traceback", "tarfile", "hashlib", "ssl", "socket", "email", "http", "logging",
+})  # fmt: skip
+
+
+def imported(*args: str, cwd: Path | None = None) -> list[str]:
+    """Every module a real ``python -X importtime`` process imports, in order (its report)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    names = []
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.append(name)
+    assert names, f"no -X importtime report on stderr: {proc.stderr[-500:]}"
+    return names
+
+
+@cache
+def interpreter_baseline() -> frozenset[str]:
+    """What any Python process of this venv imports before our code runs."""
+    return frozenset(imported("-c", "pass"))
+
+
+def scratchpack_imports(*args: str, cwd: Path | None = None) -> set[str]:
+    return set(imported("-m", "scratchpack", *args, cwd=cwd)) - interpreter_baseline()
+
+
+def third_party(modules: set[str]) -> set[str]:
+    """Top-level packages that are neither the standard library nor scratchpack. The report
+    also lists imports that failed (the standard library's ``copy`` probes Jython's ``org``):
+    a name that cannot be found here was not loaded there."""
+    tops = {m.split(".")[0] for m in modules}
+    others = {t for t in tops if t not in sys.stdlib_module_names and t != "scratchpack"}
+    return {t for t in others if importlib.util.find_spec(t) is not None}
+
+
+def test_the_report_is_read() -> None:
+    """The parser of the -X importtime report sees a third-party import (the check can fail)."""
+    modules = set(imported("-c", "import zstandard")) - interpreter_baseline()
+    assert third_party(modules) == {"zstandard"}
+
+
+def test_version_imports_only_the_entry_point() -> None:
+    modules = scratchpack_imports("--version")
+    assert third_party(modules) - VERSION_AND_HELP == set()
+    ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
+    assert "scratchpack.cli.main" in ours
+    assert ours - VERSION_MODULES == set()
+    assert modules & HEAVY_STDLIB == set()
+
+
+def test_version_prints_what_argparse_printed() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", "--version"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    from scratchpack import __version__
+
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"scratchpack {__version__}\n", "")
+
+
+def test_version_after_another_flag_still_goes_through_argparse() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", "--debug", "--version"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("scratchpack ")
+
+
+def test_help_imports_no_third_party_package() -> None:
+    modules = scratchpack_imports("--help")
+    assert third_party(modules) - VERSION_AND_HELP == set()
+    assert modules & HEAVY_STDLIB == set()
+    for command in ("pack", "lint", "audit"):
+        modules = scratchpack_imports(command, "--help")
+        assert third_party(modules) - VERSION_AND_HELP == set(), command
+
+
+def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nUSER nobody\n"
+    )
+    modules = scratchpack_imports("lint", "Dockerfile", cwd=tmp_path)
+    assert "scratchpack.dockerfile.rules" in modules
+    assert third_party(modules) - LINT == set()
+
+
+@pytest.fixture(scope="module")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    binary = tmp_path_factory.mktemp("bin") / "hello"
+    source = ROOT / "examples/hello/hello.c"
+    subprocess.run([*static_cc(), "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+def test_pack_and_copy_to_oci_do_not_import_the_http_stack(hello: Path, tmp_path: Path) -> None:
+    """Neither httpx (nor, through httpx's CLI, click, pygments and rich) for local work."""
+    modules = scratchpack_imports(
+        "pack", str(hello), "-o", f"oci:{tmp_path}/a:1", "--format", "json", cwd=tmp_path
+    )
+    assert "scratchpack.operations.pack" in modules
+    assert third_party(modules) - LOCAL_PACK_AND_COPY == set()
+    modules = scratchpack_imports(
+        "copy", f"oci:{tmp_path}/a:1", f"oci:{tmp_path}/b:1", "-q", cwd=tmp_path
+    )
+    assert "scratchpack.operations.copy" in modules
+    assert third_party(modules) - LOCAL_PACK_AND_COPY == set()
+    assert (tmp_path / "b/index.json").is_file()
+
+
+def test_httpx_is_imported_without_its_command_line_client() -> None:
+    """The registry path loads httpx but not httpx._main (click, pygments, rich)."""
+    code = (
+        "import sys\n"
+        "from scratchpack.transports.registry.client import RegistryClient\n"
+        "assert 'httpx' in sys.modules\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'click', 'pygments', 'rich'}))\n"
+        # the guard is gone once httpx is imported: httpx._main stays importable by others
+        "assert sys.modules.get('httpx._main', 'absent') == 'absent'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
