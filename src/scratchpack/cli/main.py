@@ -8,24 +8,27 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
 from scratchpack.cli.output import Output
-
-if TYPE_CHECKING:
-    from scratchpack.dockerfile.config import LintConfig
-    from scratchpack.operations.lint import FileReport
-    from scratchpack.operations.pack import PackResult
-    from scratchpack.transports.names import ImageName
-    from scratchpack.transports.registry.transport import RegistryOptions
 
 # Only what building the parser needs is imported here: each command imports its own modules
 # (the image model, transports, registry client), so `lint` on one file, run once per file by
 # pre-commit and editors, pays for none of them.
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.mediatypes import COMPRESSIONS
+
+# typing is not imported to run: `scratchpack --version` loads this module (issue 17)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from scratchpack.dockerfile.config import LintConfig
+    from scratchpack.operations.lint import FileReport
+    from scratchpack.operations.pack import PackResult
+    from scratchpack.transports.names import ImageName
+    from scratchpack.transports.registry.transport import RegistryOptions
 
 
 class _Parser(argparse.ArgumentParser):
