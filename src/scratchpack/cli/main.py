@@ -8,27 +8,24 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
 from scratchpack.cli.output import Output
+
+if TYPE_CHECKING:
+    from scratchpack.dockerfile.config import LintConfig
+    from scratchpack.operations.lint import FileReport
+    from scratchpack.operations.pack import PackResult
+    from scratchpack.transports.names import ImageName
+    from scratchpack.transports.registry.transport import RegistryOptions
 
 # Only what building the parser needs is imported here: each command imports its own modules
 # (the image model, transports, registry client), so `lint` on one file, run once per file by
 # pre-commit and editors, pays for none of them.
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.mediatypes import COMPRESSIONS
-
-# typing is not imported to run: `scratchpack --version` loads this module (issue 17)
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
-    from scratchpack.dockerfile.config import LintConfig
-    from scratchpack.operations.lint import FileReport
-    from scratchpack.operations.pack import PackResult
-    from scratchpack.transports.names import ImageName
-    from scratchpack.transports.registry.transport import RegistryOptions
 
 
 class _Parser(argparse.ArgumentParser):
@@ -693,7 +690,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
     if args.no_shellcheck:
-        from dataclasses import replace
+        from dataclasses import replace  # not at the top: --help needs no dataclasses
 
         config = replace(config, shellcheck=False)
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
@@ -1000,14 +997,8 @@ def _print_traceback() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
-    arguments = sys.argv[1:] if argv is None else list(argv)
-    if arguments[:1] == ["--version"]:
-        # What argparse's version action would print, without building every command's parser
-        # first: `--version` is run by scripts and installers to probe the tool (issue 17).
-        print(f"scratchpack {__version__}")
-        return 0
     parser = build_parser()
-    args = parser.parse_args(arguments)
+    args = parser.parse_args(argv)
     debug = _debugging(args)
     out = Output()
     try:

@@ -7,12 +7,9 @@ prints plain text and never loads it.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-# typing is not imported to run: `scratchpack --version` loads this module (issue 17)
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from rich.console import Console
 
 
