@@ -22,22 +22,25 @@ from helpers import static_cc
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Third-party packages each command may import; any other one fails the test.
-VERSION_AND_HELP: frozenset[str] = frozenset()
-LINT = frozenset({"dockerfile", "tree_sitter", "tree_sitter_bash"})
-LOCAL_PACK_AND_COPY = frozenset({
-    "elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng",
-})  # fmt: skip
+# Third-party packages each command may import; any other one fails the test. argcomplete (shell
+# completion, issue 14) may hook into the parser of every command but `--version`.
+VERSION: frozenset[str] = frozenset()
+PARSER = frozenset({"argcomplete"})
+HELP = PARSER
+LINT = PARSER | {"dockerfile", "tree_sitter", "tree_sitter_bash"}
+LOCAL_PACK_AND_COPY = PARSER | {"elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng"}
 
 # The scratchpack modules `--version` may load: the entry point only, not the CLI's parser.
 VERSION_MODULES = frozenset({"scratchpack", "scratchpack.cli", "scratchpack.cli.entry"})
 # ... nor what the parser needs (`--help` may).
 PARSER_STDLIB = frozenset({"argparse", "pathlib", "json", "typing", "re", "gettext", "shutil"})
-# Standard-library modules that cost milliseconds and that `--version`/`--help` do not need.
+# Standard-library modules that cost milliseconds and that `--help` does not need ...
 HEAVY_STDLIB = frozenset({
-    "dataclasses", "inspect", "ast", "subprocess", "threading", "tempfile", "tomllib",
-    "traceback", "tarfile", "hashlib", "ssl", "socket", "email", "http", "logging",
+    "dataclasses", "inspect", "ast", "tomllib", "tarfile", "hashlib", "ssl", "socket", "email",
+    "http", "logging",
 })  # fmt: skip
+# ... nor `--version`, which does not run even a completion hook.
+VERSION_STDLIB = HEAVY_STDLIB | {"subprocess", "threading", "tempfile", "traceback"}
 
 
 def imported(*args: str, cwd: Path | None = None) -> list[str]:
@@ -93,11 +96,11 @@ def console_script() -> list[str]:
 def test_version_imports_only_the_entry_point(how: str) -> None:
     args = console_script() if how == "console script" else ["-m", "scratchpack"]
     modules = set(imported(*args, "--version")) - interpreter_baseline()
-    assert third_party(modules) - VERSION_AND_HELP == set()
+    assert third_party(modules) - VERSION == set()
     ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
     assert "scratchpack.cli.entry" in ours
     assert ours - VERSION_MODULES == set()
-    assert modules & (HEAVY_STDLIB | PARSER_STDLIB) == set()
+    assert modules & (VERSION_STDLIB | PARSER_STDLIB) == set()
 
 
 def test_version_prints_what_argparse_printed() -> None:
@@ -134,11 +137,11 @@ def test_version_after_another_flag_still_goes_through_argparse() -> None:
 
 def test_help_imports_no_third_party_package() -> None:
     modules = scratchpack_imports("--help")
-    assert third_party(modules) - VERSION_AND_HELP == set()
+    assert third_party(modules) - HELP == set()
     assert modules & HEAVY_STDLIB == set()
     for command in ("pack", "lint", "audit"):
         modules = scratchpack_imports(command, "--help")
-        assert third_party(modules) - VERSION_AND_HELP == set(), command
+        assert third_party(modules) - HELP == set(), command
 
 
 def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
