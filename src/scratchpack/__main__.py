@@ -1,5 +1,5 @@
 """Allow ``python -m scratchpack``."""
 
-from scratchpack.cli.main import main
+from scratchpack.cli.entry import main
 
 raise SystemExit(main())

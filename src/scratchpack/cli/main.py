@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -695,7 +694,9 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
     if args.no_shellcheck:
-        config = dataclasses.replace(config, shellcheck=False)
+        from dataclasses import replace  # not at the top: --help needs no dataclasses
+
+        config = replace(config, shellcheck=False)
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
     if args.fix and args.diff:

@@ -21,11 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from scratchpack.debian.sources import Source
 from scratchpack.errors import DigestMismatchError, FormatError, ScratchpackError, UsageError
 from scratchpack.fsutil import atomic_write
+from scratchpack.httpclient import httpx
 
 TRUSTED_KEYRINGS = (Path("/etc/apt/trusted.gpg.d"), Path("/etc/apt/trusted.gpg"))
 _INDEX_NAMES = ("Packages.xz", "Packages.gz", "Packages")

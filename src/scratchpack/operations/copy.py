@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from scratchpack.errors import FormatError, UsageError
 from scratchpack.model import mediatypes as mt
@@ -36,13 +36,16 @@ from scratchpack.transports import oci_layout
 from scratchpack.transports.dispatch import open_image, write_image
 from scratchpack.transports.names import ImageName, OciName, RegistryName
 from scratchpack.transports.preflight import check_destination
-from scratchpack.transports.registry.repository import Repository
 from scratchpack.transports.registry.transport import (
     RegistryOptions,
     manifest_reference,
     push_blob,
     repository,
 )
+
+if TYPE_CHECKING:
+    # httpx is loaded at the first registry request, not by copies between local transports
+    from scratchpack.transports.registry.repository import Repository
 
 
 class Progress(Protocol):

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from scratchpack.errors import ImageNotFoundError, TransportError
+from scratchpack.httpclient import httpx
 from scratchpack.model.digest import Digest
 from scratchpack.model.image import Image
 from scratchpack.model.reference import Reference

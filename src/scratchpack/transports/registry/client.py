@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpcore
-import httpx
 
 from scratchpack import __version__
 from scratchpack.errors import (
@@ -49,6 +48,7 @@ from scratchpack.errors import (
     TransportError,
     UsageError,
 )
+from scratchpack.httpclient import httpx
 from scratchpack.transports.names import redact_userinfo
 from scratchpack.transports.registry.auth import Challenge, Credentials, lookup, parse_challenge
 

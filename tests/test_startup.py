@@ -1,0 +1,191 @@
+"""Start-up cost of a ``scratchpack`` process (issue 17): each command imports what it uses.
+
+Wall time is not asserted (it moves with the machine's load); the import set is, which is what
+the time is made of. Each test runs a real ``python -X importtime -m scratchpack ...`` and reads
+the modules it imported from its ``-X importtime`` report on stderr, minus what the bare
+interpreter imports (``site``, ``.pth`` hooks): a new import on a path fails here, naming it.
+bench/bench_startup.py measures the time itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from helpers import static_cc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Third-party packages each command may import; any other one fails the test. argcomplete (shell
+# completion, issue 14) may hook into the parser of every command but `--version`.
+VERSION: frozenset[str] = frozenset()
+PARSER = frozenset({"argcomplete"})
+HELP = PARSER
+LINT = PARSER | {"dockerfile", "tree_sitter", "tree_sitter_bash"}
+LOCAL_PACK_AND_COPY = PARSER | {"elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng"}
+
+# The scratchpack modules `--version` may load: the entry point only, not the CLI's parser.
+VERSION_MODULES = frozenset({"scratchpack", "scratchpack.cli", "scratchpack.cli.entry"})
+# ... nor what the parser needs (`--help` may).
+PARSER_STDLIB = frozenset({"argparse", "pathlib", "json", "typing", "re", "gettext", "shutil"})
+# Standard-library modules that cost milliseconds and that `--help` does not need ...
+HEAVY_STDLIB = frozenset({
+    "dataclasses", "inspect", "ast", "tomllib", "tarfile", "hashlib", "ssl", "socket", "email",
+    "http", "logging",
+})  # fmt: skip
+# ... nor `--version`, which does not run even a completion hook.
+VERSION_STDLIB = HEAVY_STDLIB | {"subprocess", "threading", "tempfile", "traceback"}
+
+
+def imported(*args: str, cwd: Path | None = None) -> list[str]:
+    """Every module a real ``python -X importtime`` process imports, in order (its report)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    names = []
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.append(name)
+    assert names, f"no -X importtime report on stderr: {proc.stderr[-500:]}"
+    return names
+
+
+@cache
+def interpreter_baseline() -> frozenset[str]:
+    """What any Python process of this venv imports before our code runs."""
+    return frozenset(imported("-c", "pass"))
+
+
+def scratchpack_imports(*args: str, cwd: Path | None = None) -> set[str]:
+    return set(imported("-m", "scratchpack", *args, cwd=cwd)) - interpreter_baseline()
+
+
+def third_party(modules: set[str]) -> set[str]:
+    """Top-level packages that are neither the standard library nor scratchpack. The report
+    also lists imports that failed (the standard library's ``copy`` probes Jython's ``org``):
+    a name that cannot be found here was not loaded there."""
+    tops = {m.split(".")[0] for m in modules}
+    others = {t for t in tops if t not in sys.stdlib_module_names and t != "scratchpack"}
+    return {t for t in others if importlib.util.find_spec(t) is not None}
+
+
+def test_the_report_is_read() -> None:
+    """The parser of the -X importtime report sees a third-party import (the check can fail)."""
+    modules = set(imported("-c", "import zstandard")) - interpreter_baseline()
+    assert third_party(modules) == {"zstandard"}
+
+
+def console_script() -> list[str]:
+    """What pip's ``scratchpack`` wrapper runs: the entry point pyproject.toml declares."""
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = target["scratchpack"].partition(":")
+    return ["-c", f"import sys; from {module} import {function}; sys.exit({function}())"]
+
+
+@pytest.mark.parametrize("how", ["console script", "python -m"])
+def test_version_imports_only_the_entry_point(how: str) -> None:
+    args = console_script() if how == "console script" else ["-m", "scratchpack"]
+    modules = set(imported(*args, "--version")) - interpreter_baseline()
+    assert third_party(modules) - VERSION == set()
+    ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
+    assert "scratchpack.cli.entry" in ours
+    assert ours - VERSION_MODULES == set()
+    assert modules & (VERSION_STDLIB | PARSER_STDLIB) == set()
+
+
+def test_version_prints_what_argparse_printed() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", "--version"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    from scratchpack import __version__
+
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"scratchpack {__version__}\n", "")
+
+
+def test_version_after_another_flag_still_goes_through_argparse() -> None:
+    """Only the exact ``scratchpack --version`` skips the parser: argparse still answers the
+    other spellings, and what follows the flag is still checked for the rest."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scratchpack", *args],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    from scratchpack import __version__
+
+    for args in (("--debug", "--version"), ("--version", "lint")):
+        proc = run(*args)
+        assert (proc.returncode, proc.stdout) == (0, f"scratchpack {__version__}\n"), args
+    proc = run("--versio")  # argparse's prefix matching, not ours
+    assert (proc.returncode, proc.stdout) == (0, f"scratchpack {__version__}\n")
+    proc = run("--version=1")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_imports_no_third_party_package() -> None:
+    modules = scratchpack_imports("--help")
+    assert third_party(modules) - HELP == set()
+    assert modules & HEAVY_STDLIB == set()
+    for command in ("pack", "lint", "audit"):
+        modules = scratchpack_imports(command, "--help")
+        assert third_party(modules) - HELP == set(), command
+
+
+def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM debian:12\nRUN apt-get update && apt-get install -y curl\nUSER nobody\n"
+    )
+    modules = scratchpack_imports("lint", "Dockerfile", cwd=tmp_path)
+    assert "scratchpack.dockerfile.rules" in modules
+    assert third_party(modules) - LINT == set()
+
+
+@pytest.fixture(scope="module")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    binary = tmp_path_factory.mktemp("bin") / "hello"
+    source = ROOT / "examples/hello/hello.c"
+    subprocess.run([*static_cc(), "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+def test_pack_and_copy_to_oci_do_not_import_the_http_stack(hello: Path, tmp_path: Path) -> None:
+    """Neither httpx (nor, through httpx's CLI, click, pygments and rich) for local work."""
+    modules = scratchpack_imports(
+        "pack", str(hello), "-o", f"oci:{tmp_path}/a:1", "--format", "json", cwd=tmp_path
+    )
+    assert "scratchpack.operations.pack" in modules
+    assert third_party(modules) - LOCAL_PACK_AND_COPY == set()
+    modules = scratchpack_imports(
+        "copy", f"oci:{tmp_path}/a:1", f"oci:{tmp_path}/b:1", "-q", cwd=tmp_path
+    )
+    assert "scratchpack.operations.copy" in modules
+    assert third_party(modules) - LOCAL_PACK_AND_COPY == set()
+    assert (tmp_path / "b/index.json").is_file()
+
+
+def test_httpx_is_imported_without_its_command_line_client() -> None:
+    """The registry path loads httpx but not httpx._main (click, pygments, rich)."""
+    code = (
+        "import sys\n"
+        "from scratchpack.transports.registry.client import RegistryClient\n"
+        "assert 'httpx' in sys.modules\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'click', 'pygments', 'rich'}))\n"
+        # the guard is gone once httpx is imported: httpx._main stays importable by others
+        "assert sys.modules.get('httpx._main', 'absent') == 'absent'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
