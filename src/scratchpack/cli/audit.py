@@ -43,10 +43,10 @@ def _size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     a = sub.add_parser(
         "audit",
-        parents=[registry_flags],
+        parents=parents,
         help="show where an image's bytes go, what is unsafe, and whether it can start",
         description="Show where an image's bytes go, what is unsafe, and whether it can start.",
         **examples(

@@ -13,10 +13,10 @@ from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
 
 
-def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     b = sub.add_parser(
         "build",
-        parents=[registry_flags],
+        parents=parents,
         help="build a distroless-style image from Debian packages",
         description="Build a distroless-style image from Debian packages.",
         **examples(

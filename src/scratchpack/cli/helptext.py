@@ -20,17 +20,34 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "shell": ("completion",),
 }
 
-_WIDTH = 92
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Epilogs shown as written; the terminal's width asked once per run, not each time
+    argparse makes a formatter (it makes one per option added: ~150 at start-up)."""
+
+    _columns: int | None = None
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=Formatter.width())
+
+    @staticmethod
+    def width() -> int:
+        """The terminal's columns less 2, as argparse lays out help."""
+        if Formatter._columns is None:
+            import shutil
+
+            Formatter._columns = shutil.get_terminal_size().columns - 2
+        return Formatter._columns
 
 
 def examples(*commands: str, notes: str = "") -> dict[str, Any]:
     """``add_parser`` keywords for an epilog of ``notes`` (a wrapped paragraph: exit codes,
     defaults worth knowing) and ``commands``, one per line as typed, shown verbatim."""
-    parts = [textwrap.fill(notes, _WIDTH)] if notes else []
+    parts = [textwrap.fill(notes, Formatter.width())] if notes else []
     parts.append("examples:\n" + "\n".join(f"  {line}" for line in commands))
     return {
         "epilog": "\n\n".join(parts),
-        "formatter_class": argparse.RawDescriptionHelpFormatter,
+        "formatter_class": Formatter,
     }
 
 

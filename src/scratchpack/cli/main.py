@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
+from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
 from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
@@ -30,7 +31,12 @@ from scratchpack.model.mediatypes import COMPRESSIONS
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors in the project's one-line style, exit code 2."""
+    """argparse that reports usage errors in the project's one-line style, exit code 2, and
+    lays out help with the one formatter every command uses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
@@ -157,13 +163,11 @@ def _registry_options(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from scratchpack.cli.helptext import command_list, examples, platform_option
-
     parser = _Parser(
         prog="scratchpack",
         usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
         description="Small, secure, reproducible container images without a Docker daemon.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"scratchpack {__version__}")
     parser.add_argument(
@@ -528,8 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from scratchpack.cli import audit, build, completion, inventory, login
 
-    audit.add_parser(sub, _Parser(add_help=False, parents=[registry_flags, quiet]))
-    build.add_parser(sub, _Parser(add_help=False, parents=[registry_flags, jobs, quiet]))
+    audit.add_parser(sub, [registry_flags, quiet])
+    build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, registry_flags)
 
     login.add_parsers(sub, _tls_flag)
