@@ -100,6 +100,21 @@ def test_login_tls_verify_keeps_the_registry(basic_registry: str, tmp_path: Path
     assert basic_registry in json.loads(auth.read_text())["auths"]
 
 
+def test_lint_and_init_tls_verify_keep_their_argument(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nCOPY app /app\n")
+    linted = run_cli("lint", "--no-shellcheck", "--tls-verify", dockerfile)
+    assert linted.code in (0, 1) and linted.stderr == "", linted.stderr
+    assert f"{dockerfile}:1: SP" in linted.stdout  # the file was linted
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "go.mod").write_text("module example.com/app\n\ngo 1.19\n")
+    (project / "main.go").write_text("package main\n\nfunc main() {}\n")
+    made = run_cli("init", "--no-pin", "--stdout", "--tls-verify", project)
+    assert made.code == 0, made.stderr
+    assert "FROM scratch" in made.stdout
+
+
 # -- --src-* / --dest-* ------------------------------------------------------------------------
 
 
