@@ -195,7 +195,7 @@ def test_multi_platform_copy_all_and_platform_selection(
     missing = run_cli(
         "copy", "--platform", "linux/s390x", f"docker://{repo}:multi", f"oci:{tmp_path}/s"
     )
-    assert_clean_error(missing, 1, "no image for linux/s390x")
+    assert_clean_error(missing, 2, "no image for linux/s390x")  # a usage error (issue 14)
 
 
 # -- faults -------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def test_multi_platform_index_in_a_layout(layout: Path) -> None:
     assert amd_report.json()["manifest_digest"] == str(Digest.of(index_bytes))
     assert amd_report.json()["platform_manifest_digest"] == amd64_digest
     missing = run_cli("inspect", f"oci:{layout}:multi", "--platform", "linux/s390x")
-    assert_clean_error(missing, 1, "no image for linux/s390x", "linux/arm64/v8")
+    assert_clean_error(missing, 2, "no image for linux/s390x", "linux/arm64/v8")
 
 
 def test_oci_image_converts_to_a_docker_archive(layout: Path, tmp_path: Path) -> None:

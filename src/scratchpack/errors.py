@@ -47,5 +47,13 @@ class ImageNotFoundError(NotFoundError):
     exit_code = 2
 
 
+class PlatformNotFoundError(NotFoundError):
+    """The image has no variant for the platform asked for (``--platform``, or this host's
+    when none is given). Exit code 2, as a usage error: the message lists the platforms the
+    image has, so the user can pick one; never a silent fallback to another platform."""
+
+    exit_code = 2
+
+
 class TransportError(ScratchpackError):
     """A daemon or registry could not be reached or refused the request."""

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from scratchpack.cli.format import human_size
+from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.images import with_image
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
 
-SEVERITIES = ("critical", "error", "warning", "info", "none")
+SEVERITIES = ("critical", "error", "warning", "info", "none", "style", "ignore")
+# lint's threshold names (hadolint's) mean the same here
+_HADOLINT_NAMES = {"style": "info", "ignore": "info"}
 _STYLES = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
 
 
@@ -42,16 +45,26 @@ def _size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     a = sub.add_parser(
         "audit",
-        parents=[registry_flags],
+        parents=parents,
         help="show where an image's bytes go, what is unsafe, and whether it can start",
-        description="Audit an image from any transport. Exit 0: passed; 1: a finding at or "
-        "above --fail-on, or a dive-style threshold crossed; 2: the image could not be read.",
+        description="Show where an image's bytes go, what is unsafe, and whether it can start.",
+        **examples(
+            "scratchpack audit oci:./out/hello:latest",
+            "scratchpack audit docker://127.0.0.1:5000/app:1.0 -t warning --format sarif",
+            "scratchpack audit docker-daemon:app:dev -q --lowest-efficiency 95%",
+            "scratchpack audit --explain SPI001",
+            notes="Exit 0: passed; 1: a finding at or above the failure threshold, or a "
+            "dive-style threshold crossed; 2: the image could not be read.",
+        ),
     )
-    a.add_argument("image", nargs="?", help="oci:, docker-archive:, docker-daemon: or docker://")
-    a.add_argument("--platform", help="platform to pick from a multi-platform index")
+    a.add_argument(
+        "image", nargs="?", metavar="IMAGE",
+        help="oci:, docker-archive:, docker-daemon: or docker://",
+    )  # fmt: skip
+    platform_option(a)
     a.add_argument(
         "--format",
         choices=("text", "json", "sarif", "github", "html"),
@@ -63,11 +76,13 @@ def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
         "-o", "--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)"
     )
     a.add_argument(
-        "--fail-on",
+        "-t", "--failure-threshold", "--fail-on",
+        dest="fail_on",
         choices=SEVERITIES,
         default="error",
-        help="lowest finding severity that makes the exit code 1 (default: error)",
-    )
+        help="lowest finding severity that makes the exit code 1 (default: error), as lint's "
+        "flag; hadolint's style and ignore mean info; --fail-on is the same flag",
+    )  # fmt: skip
     a.add_argument(
         "--lowest-efficiency",
         type=_ratio,
@@ -86,7 +101,9 @@ def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
         metavar="RATIO",
         help="fail above this share of wasted bytes in the non-base layers (e.g. 0.1 or 10%%)",
     )
-    a.add_argument("--top", type=int, default=10, help="largest files and directories shown")
+    a.add_argument(
+        "--top", type=int, default=10, metavar="N", help="largest files and directories shown"
+    )
     a.add_argument("--explain", metavar="CODE", help="print why a check matters and the fix")
     a.set_defaults(func=cmd_audit)
 
@@ -131,14 +148,15 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed
-    if args.format == "text":
+    if args.format != "text":
+        write_report(_formatted(args.format, result, crossed), args.output)
+    elif not args.quiet:
         _print_text(report, out)
         for line in crossed:
             out.line(f"threshold crossed: {line}", "red")
-    else:
-        write_report(_formatted(args.format, result, crossed), args.output)
-    failing = args.fail_on != "none" and any(
-        f.severity >= Severity.parse(args.fail_on) for f in result.findings
+    threshold = _HADOLINT_NAMES.get(args.fail_on, args.fail_on)
+    failing = threshold != "none" and any(
+        f.severity >= Severity.parse(threshold) for f in result.findings
     )
     return 1 if failing or crossed else 0
 

@@ -8,27 +8,42 @@ from pathlib import Path
 from typing import Any
 
 from scratchpack.cli.format import human_size
+from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
 
 
-def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     b = sub.add_parser(
         "build",
-        parents=[registry_flags],
+        parents=parents,
         help="build a distroless-style image from Debian packages",
-        description="Build an image from a TOML spec (docs/build.md) or a preset: static, base, "
-        "cc, python3, each also NAME:debug. The resolved package set is printed and written to "
-        "a lock file; --locked builds exactly the lock.",
+        description="Build a distroless-style image from Debian packages.",
+        **examples(
+            "scratchpack build --preset cc -o oci:./out/cc:latest",
+            "scratchpack build image.toml --locked -q",
+            "scratchpack build --preset python3:debug -o docker://127.0.0.1:5000/py:debug",
+            "scratchpack build --preset static --print-spec > image.toml",
+            notes="From a TOML spec (docs/build.md) or a preset: static, base, cc, python3, "
+            "each also NAME:debug. The resolved package set is printed and written to a lock "
+            "file; --locked builds exactly the lock.",
+        ),
     )
-    b.add_argument("spec", nargs="?", type=Path, help="the image spec (TOML)")
-    b.add_argument("--preset", help="a built-in spec instead of a file (e.g. cc, python3:debug)")
-    b.add_argument("-o", "--output", help="destination (any transport; default: the spec's)")
+    b.add_argument("spec", nargs="?", type=Path, metavar="SPEC", help="the image spec (TOML)")
     b.add_argument(
-        "--lock", type=Path, help="lock file (default: SPEC.lock.json, or PRESET.lock.json)"
+        "--preset", metavar="NAME", help="a built-in spec instead of a file (e.g. python3:debug)"
     )
+    b.add_argument(
+        "-o", "--output", metavar="DEST", help="destination (any transport; default: the spec's)"
+    )
+    b.add_argument(
+        "--lock", type=Path, metavar="FILE",
+        help="lock file (default: SPEC.lock.json, or PRESET.lock.json)",
+    )  # fmt: skip
     b.add_argument("--locked", action="store_true", help="build exactly the lock file's packages")
-    b.add_argument("--compression", choices=("gzip", "zstd", "none"), default="gzip")
+    b.add_argument(
+        "--compression", choices=("gzip", "zstd", "none"), default="gzip", help="default gzip"
+    )
     b.add_argument("--force", action="store_true", help="replace an existing output")
     b.add_argument("--print-spec", action="store_true", help="print the preset's spec and exit")
     b.add_argument("--format", choices=("text", "json"), default="text")
@@ -67,6 +82,8 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
     finally:
         options.close()
     plan = result.plan
+    if args.quiet and args.format == "text":
+        return 0  # as pack and copy -q: the exit code says it worked
     if args.format == "json":
         print(json.dumps({
             "destination": result.destination, "digest": str(result.digest),

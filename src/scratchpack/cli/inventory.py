@@ -9,9 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from scratchpack.cli.format import human_size
+from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.images import with_image
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
+
+# sbom's output formats, syft's names; the first is the default
+FORMATS = ("cyclonedx-json", "spdx-json", "json", "text")
+# the names sbom --format had, and syft's table
+_ALIASES = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json", "table": "text"}
 
 
 def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
@@ -19,22 +25,48 @@ def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
         "sbom",
         parents=[registry_flags],
         help="list the packages an image holds (CycloneDX or SPDX)",
-        description="Packages from dpkg, apk, Python, npm, Go and Rust (cargo-auditable) "
-        "metadata, with purls.",
+        description="List the packages an image holds, as CycloneDX or SPDX.",
+        **examples(
+            "scratchpack sbom oci:./out/hello:latest",
+            "scratchpack sbom docker://127.0.0.1:5000/app:1.0 -o spdx-json",
+            "scratchpack sbom oci:./out/app:1.0 -o cyclonedx-json=sbom.cdx.json "
+            "-o spdx-json=sbom.spdx.json",
+            "scratchpack sbom docker-archive:app.tar -o text",
+            notes="Packages from dpkg, apk, Python, npm, Go and Rust (cargo-auditable) "
+            "metadata, with purls. -o is syft's: -o FORMAT to standard output, -o "
+            f"FORMAT=FILE to a file (atomically), repeatable. Formats: {', '.join(FORMATS)} "
+            "(cyclonedx, spdx and table are accepted for cyclonedx-json, spdx-json and text). "
+            "-o PATH (with a / or a dot) still writes --format's format to PATH.",
+        ),
     )
-    s.add_argument("image", help="oci:, docker-archive:, docker-daemon: or docker://")
-    s.add_argument("--platform", help="platform to pick from a multi-platform index")
-    s.add_argument("--format", choices=("cyclonedx", "spdx", "json", "text"), default="cyclonedx")
-    s.add_argument("-o", "--output", type=Path, help="write to this file (atomically)")
+    s.add_argument(
+        "image", metavar="IMAGE", help="oci:, docker-archive:, docker-daemon: or docker://"
+    )
+    platform_option(s)
+    s.add_argument(
+        "--format", choices=(*FORMATS, *_ALIASES),
+        help="format of standard output and of -o PATH (default cyclonedx-json)",
+    )  # fmt: skip
+    s.add_argument(
+        "-o", "--output", action="append", default=[], metavar="FORMAT[=FILE]",
+        help="an output, as syft's -o: FORMAT to standard output, FORMAT=FILE to a file; "
+        "repeatable",
+    )  # fmt: skip
     s.set_defaults(func=cmd_sbom)
 
     c = sub.add_parser(
         "compare",
         parents=[registry_flags],
         help="compare images side by side: sizes, contents, findings",
+        description="Compare images side by side: sizes, contents, findings.",
+        **examples(
+            "scratchpack compare oci:./out/hello:latest docker-daemon:debian:bookworm-slim",
+            "scratchpack compare docker://127.0.0.1:5000/a:1 docker://127.0.0.1:5000/b:1 "
+            "--format markdown",
+        ),
     )
-    c.add_argument("images", nargs="+", help="two or more images, any transport")
-    c.add_argument("--platform", help="platform to pick from a multi-platform index")
+    c.add_argument("images", nargs="+", metavar="IMAGE", help="two or more images, any transport")
+    platform_option(c)
     c.add_argument(
         "--format",
         choices=("text", "json", "markdown", "html"),
@@ -48,29 +80,74 @@ def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
     c.set_defaults(func=cmd_compare)
 
 
+def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """``-o`` as syft reads it: each FORMAT (standard output) or FORMAT=FILE, checked before
+    any work; a bare word that is no format is an error, not a file named after it."""
+    default = _ALIASES.get(args.format, args.format) or FORMATS[0]
+    known = f"formats: {', '.join(FORMATS)}"
+    outputs: list[tuple[str, Path | None]] = []
+    for item in args.output:
+        name, sep, file = item.partition("=")
+        chosen = _ALIASES.get(name, name)
+        if sep:
+            if chosen not in FORMATS:
+                raise UsageError(f"-o {item}: unknown format {name!r} ({known})")
+            if not file:
+                raise UsageError(f"-o {item}: give the file after '=' (-o FORMAT=FILE)")
+            outputs.append((chosen, Path(file)))
+        elif chosen in FORMATS:
+            if args.format:
+                raise UsageError(f"-o {item} and --format {args.format}: give the format once")
+            outputs.append((chosen, None))
+        elif "/" in item or "." in item:
+            outputs.append((default, Path(item)))  # the old spelling: -o FILE
+        else:
+            raise UsageError(
+                f"-o {item}: not a format ({known}); to write a file say -o FORMAT=FILE"
+            )
+    if not outputs:
+        outputs.append((default, None))
+    if sum(file is None for _, file in outputs) > 1:
+        raise UsageError("only one -o FORMAT can go to standard output: give the others =FILE")
+    files = [file.resolve() for _, file in outputs if file is not None]
+    if len(set(files)) != len(files):
+        raise UsageError("-o names the same file twice")
+    return outputs
+
+
 def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.sbom.collect import image_packages
     from scratchpack.operations.sbom.formats import cyclonedx_json, spdx_json
 
-    def work(image: Any, name: str) -> str:
+    outputs = _outputs(args)
+
+    def render(image: Any, name: str) -> dict[str, str]:
         packages = image_packages(image)
         digest, created = str(image.manifest_digest), image.config.created
-        if args.format == "cyclonedx":
-            return cyclonedx_json(name, digest, created, packages)
-        if args.format == "spdx":
-            return spdx_json(name, digest, created, packages)
-        if args.format == "json":
-            return json.dumps([p.as_dict() for p in packages], indent=2)
-        width = max((len(p.name) for p in packages), default=4)
-        return "\n".join(f"{p.type:7} {p.name:{width}} {p.version:20} {p.path}" for p in packages)
+        texts = {}
+        for kind in dict.fromkeys(kind for kind, _ in outputs):
+            if kind == "cyclonedx-json":
+                texts[kind] = cyclonedx_json(name, digest, created, packages)
+            elif kind == "spdx-json":
+                texts[kind] = spdx_json(name, digest, created, packages)
+            elif kind == "json":
+                texts[kind] = json.dumps([p.as_dict() for p in packages], indent=2)
+            else:
+                width = max((len(p.name) for p in packages), default=4)
+                texts[kind] = "\n".join(
+                    f"{p.type:7} {p.name:{width}} {p.version:20} {p.path}" for p in packages
+                )
+        return texts
 
-    text = with_image(args, args.image, work) + "\n"
-    if args.output:
-        from scratchpack.fsutil import atomic_write
+    texts = with_image(args, args.image, render)
+    from scratchpack.fsutil import atomic_write
 
-        atomic_write(args.output, text.encode())
-    else:
-        sys.stdout.write(text)
+    for kind, file in outputs:
+        text = texts[kind] + "\n"
+        if file is None:
+            sys.stdout.write(text)
+        else:
+            atomic_write(file, text.encode())
     return 0
 
 

@@ -11,26 +11,33 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
 
 _INSECURE = "Using --password via the CLI is insecure. Use --password-stdin."
+_AUTHFILE = "credentials file, as skopeo's and podman's (default: $REGISTRY_AUTH_FILE)"
 
 
-def add_parsers(sub: Any, bool_type: Any) -> None:
-    """Their own small flag set: the copy flags (``--jobs``, ``--quiet``...) would do nothing."""
+def add_parsers(sub: Any, tls_flag: Callable[..., None]) -> None:
+    """Their own small flag set: the copy flags (``--jobs``, ``--quiet``...) would do nothing.
+    ``tls_flag`` adds ``--tls-verify`` as every other command has it."""
     lg = sub.add_parser(
         "login",
         help="check and save registry credentials",
-        description="Check USERNAME and the password against the registry, then save them "
-        "(through the credential helper when config.json names one).",
-        epilog="examples:\n"
-        '  echo "$TOKEN" | scratchpack login ghcr.io -u me --password-stdin\n'
-        "  scratchpack login registry.example.com:5000 -u me   # prompts for the password\n"
-        "  scratchpack logout registry.example.com:5000",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check and save registry credentials.",
+        **examples(
+            'echo "$TOKEN" | scratchpack login ghcr.io -u me --password-stdin',
+            "scratchpack login registry.example.com:5000 -u me   # prompts for the password",
+            "scratchpack login 127.0.0.1:5000 -u me --authfile ./auth.json --password-stdin",
+            notes="Checks USERNAME and the password against the registry, then saves them: "
+            "through the credential helper when config.json names one, else in --authfile "
+            "(default: $REGISTRY_AUTH_FILE, else Docker's config.json).",
+        ),
     )
     lg.add_argument("registry", metavar="REGISTRY", help="HOST[:PORT] (docker:// is accepted)")
     lg.add_argument("--username", "-u", metavar="USER", help="prompted for on a terminal")
@@ -39,10 +46,8 @@ def add_parsers(sub: Any, bool_type: Any) -> None:
         "--password-stdin or the prompt"
     )  # fmt: skip
     lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    lg.add_argument(
-        "--tls-verify", type=bool_type, nargs="?", const=True, default=True, metavar="BOOL",
-        help="require HTTPS with verified certificates (default true; loopback may use HTTP)",
-    )  # fmt: skip
+    tls_flag(lg)
+    lg.add_argument("--authfile", type=Path, metavar="FILE", help=_AUTHFILE)
     lg.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                     help="give up on a request that makes no progress for this long")  # fmt: skip
     lg.set_defaults(func=cmd_login)
@@ -50,10 +55,16 @@ def add_parsers(sub: Any, bool_type: Any) -> None:
     lo = sub.add_parser(
         "logout",
         help="forget saved registry credentials",
-        description="Erase REGISTRY's credentials: from the credential helper, and any "
-        "password config.json holds for it.",
+        description="Forget saved registry credentials.",
+        **examples(
+            "scratchpack logout registry.example.com:5000",
+            "scratchpack logout ghcr.io --authfile ./auth.json",
+            notes="Erases REGISTRY's credentials: from the credential helper, and any password "
+            "the auth file holds for it.",
+        ),
     )
     lo.add_argument("registry", metavar="REGISTRY", help="HOST[:PORT] (docker:// is accepted)")
+    lo.add_argument("--authfile", type=Path, metavar="FILE", help=_AUTHFILE)
     lo.set_defaults(func=cmd_logout)
 
 
@@ -124,7 +135,7 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
     creds = Credentials(args.username, password)
     with RegistryClient(host, args.tls_verify, creds, timeout=args.timeout) as client:
         client.check_login()
-    where = save_login(host, creds)
+    where = save_login(host, creds, args.authfile)
     out.line(f"Login succeeded; credentials stored in {where}")
     return 0
 
@@ -133,7 +144,7 @@ def cmd_logout(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.transports.registry.auth import remove_login
 
     host = registry_host(args.registry)
-    where = remove_login(host)
+    where = remove_login(host, args.authfile)
     if where is None:
         out.line(f"Not logged in to {host}")
     else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, percent
+from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
 from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
@@ -29,7 +30,12 @@ from scratchpack.model.mediatypes import COMPRESSIONS
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors in the project's one-line style, exit code 2."""
+    """argparse that reports usage errors in the project's one-line style, exit code 2, and
+    lays out help with the one formatter every command uses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
@@ -37,32 +43,60 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
+    if lowered in _TRUE:
         return True
-    if lowered in ("false", "0", "no"):
+    if lowered in _FALSE:
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _registry_flags() -> _Parser:
-    flags = _Parser(add_help=False)
-    group = flags.add_argument_group("registry options")
+# Flags whose value is optional, as skopeo's: `--tls-verify`, `--tls-verify=false`, and also
+# `--tls-verify false`; a following word that is not a boolean is never taken as the value.
+_OPTIONAL_BOOLS = frozenset({"--tls-verify", "--src-tls-verify", "--dest-tls-verify"})
+
+
+def _bare_booleans(argv: Sequence[str]) -> list[str]:
+    """``--tls-verify docker://h/r`` -> ``--tls-verify=true docker://h/r``: argparse's
+    optional value (nargs='?') would otherwise swallow the image argument."""
+    out = list(argv)
+    for n, word in enumerate(out[:-1]):
+        if word == "--":
+            break
+        if word in _OPTIONAL_BOOLS and out[n + 1].strip().lower() not in _TRUE + _FALSE:
+            out[n] = f"{word}=true"
+    return out
+
+
+def _tls_flag(group: Any, name: str = "--tls-verify", help: str | None = None) -> None:
     group.add_argument(
-        "--tls-verify",
+        name,
         type=_bool,
         nargs="?",
         const=True,
-        default=True,
+        default=None if name != "--tls-verify" else True,
         metavar="BOOL",
-        help="require HTTPS with verified certificates (default true; plain HTTP is always "
-        "allowed for localhost and 127.0.0.1)",
+        help=help
+        or "require HTTPS with verified certificates (default true; plain HTTP is "
+        "always allowed for localhost and 127.0.0.1); --tls-verify=false or --tls-verify false",
     )
+
+
+def _registry_flags() -> _Parser:
+    """What every command that reads a registry takes (skopeo's names where it has them)."""
+    flags = _Parser(add_help=False)
+    group = flags.add_argument_group("registry options")
+    _tls_flag(group)
     group.add_argument("--creds", metavar="USER:PASS", help="credentials for the registry")
     group.add_argument(
-        "--jobs", type=int, default=4, metavar="N", help="blobs transferred in parallel"
-    )
+        "--authfile", type=Path, metavar="FILE",
+        help="credentials file, as skopeo's and podman's (default: $REGISTRY_AUTH_FILE); "
+        "read before Docker's config.json",
+    )  # fmt: skip
     group.add_argument(
         "--timeout",
         type=float,
@@ -77,38 +111,62 @@ def _registry_flags() -> _Parser:
         metavar="N",
         help="retries of a failed registry request (5xx, 429, resets, timeouts; default 4)",
     )
-    group.add_argument(
+    return flags
+
+
+def _jobs_flag() -> _Parser:
+    """For the commands that move blobs (pack, copy, build): elsewhere it would do nothing."""
+    flags = _Parser(add_help=False)
+    flags.add_argument(
+        "--jobs", type=int, default=4, metavar="N", help="blobs transferred in parallel (default 4)"
+    )
+    return flags
+
+
+def _quiet_flag() -> _Parser:
+    """``-q`` means the same in every command that has it: no progress and no human summary
+    on stdout; ``--format json`` output and errors (stderr) still come."""
+    flags = _Parser(add_help=False)
+    flags.add_argument(
         "--quiet", "-q", action="store_true",
-        help="no progress; pack and copy also print no summary (as skopeo copy -q); errors "
-        "still go to stderr",
+        help="no progress and no summary (as skopeo copy -q); --format json still prints, "
+        "errors still go to stderr",
     )  # fmt: skip
     return flags
 
 
-def _registry_options(args: argparse.Namespace) -> RegistryOptions:
+def _registry_options(
+    args: argparse.Namespace, tls_verify: bool | None = None, creds: str | None = None
+) -> RegistryOptions:
+    """The registry flags as options; ``tls_verify`` and ``creds`` override ``--tls-verify``
+    and ``--creds`` for one side of a copy (skopeo's ``--src-*`` and ``--dest-*``)."""
     from scratchpack.transports.registry.auth import Credentials
-    from scratchpack.transports.registry.transport import RegistryOptions
+    from scratchpack.transports.registry.transport import DEFAULT_JOBS, RegistryOptions
 
-    if args.jobs < 1:
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
+    if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.retries < 0:
         raise UsageError("--retries must be 0 or more")
-    creds = Credentials.parse(args.creds) if args.creds else None
+    creds = creds or args.creds
     return RegistryOptions(
-        tls_verify=args.tls_verify,
-        credentials=creds,
-        jobs=args.jobs,
+        tls_verify=args.tls_verify if tls_verify is None else tls_verify,
+        credentials=Credentials.parse(creds) if creds else None,
+        jobs=jobs,
         timeout=args.timeout,
         retries=args.retries,
+        auth_file=args.authfile,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="scratchpack",
+        usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
         description="Small, secure, reproducible container images without a Docker daemon.",
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"scratchpack {__version__}")
     parser.add_argument(
@@ -117,16 +175,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the traceback of an unexpected error (also SCRATCHPACK_DEBUG=1); may "
         "also follow the command",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # listed by task in the epilog (helptext.GROUPS) instead of argparse's one flat list
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        parser_class=_Parser,
+        help=argparse.SUPPRESS,
+        prog="scratchpack",
+    )
     sub.required = True
 
     registry_flags = _registry_flags()
+    quiet, jobs = _quiet_flag(), _jobs_flag()
     p = sub.add_parser(
         "pack",
-        parents=[registry_flags],
+        parents=[registry_flags, jobs, quiet],
         help="pack a static binary into a FROM-scratch image",
-        description="Pack one static binary and its run-time essentials (CA certificates, "
-        "zoneinfo, passwd/group, nsswitch.conf, /tmp) into a minimal image.",
+        description="Pack a static binary into a FROM-scratch image.",
+        **examples(
+            "scratchpack pack ./hello -o oci:./out/hello:latest",
+            "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
+            "--digestfile app.digest",
+            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
+            notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
+            "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise.",
+        ),
     )
     p.add_argument("binary", type=Path, help="the static ELF binary to pack")
     p.add_argument(
@@ -137,22 +210,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="oci:DIR[:TAG], docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG] "
         "or docker://HOST/REPO[:TAG]",
     )
-    p.add_argument("--entrypoint", help='exec form as JSON (\'["/app","-v"]\') or words')
-    p.add_argument("--cmd", help="default arguments, JSON array or words")
+    p.add_argument(
+        "--entrypoint", metavar="JSON|WORDS", help='exec form as JSON (\'["/app","-v"]\') or words'
+    )
+    p.add_argument("--cmd", metavar="JSON|WORDS", help="default arguments, JSON array or words")
     p.add_argument(
         "--user",
         default="nonroot:65532:65532",
         metavar="NAME:UID[:GID]",
         help="run user (default nonroot:65532:65532; say 'root' to run as root)",
     )
-    p.add_argument("--workdir", help="working directory (default the user's home)")
-    p.add_argument("--binary-path", help="where the binary goes (default /usr/local/bin/NAME)")
-    p.add_argument("--env", action="append", default=[], metavar="K=V")
-    p.add_argument("--label", action="append", default=[], metavar="K=V")
-    p.add_argument("--annotation", action="append", default=[], metavar="K=V")
-    p.add_argument("--source", help="org.opencontainers.image.source annotation (URL)")
-    p.add_argument("--revision", help="org.opencontainers.image.revision annotation")
-    p.add_argument("--expose", action="append", default=[], metavar="PORT[/PROTO]")
+    p.add_argument("--workdir", metavar="DIR", help="working directory (default the user's home)")
+    p.add_argument(
+        "--binary-path", metavar="PATH", help="where the binary goes (default /usr/local/bin/NAME)"
+    )
+    p.add_argument("--env", action="append", default=[], metavar="K=V", help="repeatable")
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="repeatable")
+    p.add_argument(
+        "--annotation", action="append", default=[], metavar="K=V", help="manifest annotation"
+    )
+    p.add_argument("--source", metavar="URL", help="org.opencontainers.image.source annotation")
+    p.add_argument("--revision", metavar="REV", help="org.opencontainers.image.revision annotation")
+    p.add_argument(
+        "--expose", action="append", default=[], metavar="PORT[/PROTO]", help="repeatable"
+    )
     p.add_argument(
         "--add",
         action="append",
@@ -173,13 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--zoneinfo", type=Path, default=Path("/usr/share/zoneinfo"), help=argparse.SUPPRESS
     )
-    p.add_argument("--platform", help="OS/ARCH[/VARIANT]; must match the binary")
+    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="must match the binary")
     p.add_argument(
         "--compression",
         choices=COMPRESSIONS,
         help="layer compression for oci: (default gzip; archives are always uncompressed)",
     )
-    p.add_argument("--compression-level", type=int, help="gzip 1-9, zstd 1-19")
+    p.add_argument("--compression-level", type=int, metavar="N", help="gzip 1-9, zstd 1-19")
     p.add_argument(
         "--allow-dynamic", action="store_true", help="pack a dynamically linked binary anyway"
     )
@@ -191,31 +272,68 @@ def build_parser() -> argparse.ArgumentParser:
         "preset); a dynamic binary's libraries are checked in it first",
     )
     p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--digestfile", type=Path, metavar="FILE",
+        help="write the manifest digest to FILE (as skopeo copy --digestfile)",
+    )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_pack)
 
     i = sub.add_parser(
-        "inspect", parents=[registry_flags], help="show an image's digest, config, layers, history"
+        "inspect",
+        parents=[registry_flags],
+        help="show an image's digest, config, layers, history",
+        description="Show an image's digests, config, layers and history.",
+        **examples(
+            "scratchpack inspect oci:./out/hello:latest",
+            "scratchpack inspect docker://127.0.0.1:5000/app:1.0 --platform linux/arm64",
+            "scratchpack inspect docker-archive:app.tar --format json",
+        ),
     )
     i.add_argument(
-        "image", help="oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG"
-    )
-    i.add_argument("--platform", help="platform to pick from a multi-platform index")
+        "image", metavar="IMAGE",
+        help="oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG, docker://...",
+    )  # fmt: skip
+    platform_option(i)
     i.add_argument("--format", choices=("text", "json"), default="text")
     i.set_defaults(func=cmd_inspect)
 
     c = sub.add_parser(
         "copy",
-        parents=[registry_flags],
+        parents=[registry_flags, jobs, quiet],
         help="copy an image between any two transports",
-        description="Copy an image between oci:, docker-archive:, docker-daemon: and docker://. "
-        "Between oci: and docker:// the manifest digest is preserved.",
+        description="Copy an image between any two transports.",
+        **examples(
+            "scratchpack copy oci:./out/hello:latest docker://127.0.0.1:5000/hello:1.0",
+            "scratchpack copy docker://ghcr.io/me/app:1.0 docker://10.0.0.5:5000/app:1.0 "
+            '--src-creds "me:$TOKEN" --dest-tls-verify=false --digestfile app.digest',
+            "scratchpack copy --all docker://127.0.0.1:5000/app:1.0 oci:./mirror:app",
+            notes="Transports: oci:, docker-archive:, docker-daemon:, containers-storage: "
+            "(source only) and docker://. Between oci: and docker:// the manifest digest is "
+            "preserved. The --src-* and --dest-* flags, as skopeo's, apply to one side and "
+            "override --creds and --tls-verify there.",
+        ),
     )
-    c.add_argument("source")
-    c.add_argument("destination")
+    c.add_argument("source", metavar="SOURCE", help="the image to copy (any transport)")
+    c.add_argument("destination", metavar="DEST", help="where to write it")
     c.add_argument("--all", action="store_true", help="copy every platform of an index")
-    c.add_argument("--platform", help="platform to pick from an index (default: this host's)")
+    c.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]",
+        help="platform to pick from an index (default: this host's); one the image lacks is "
+        "an error",
+    )  # fmt: skip
     c.add_argument("--force", action="store_true", help="replace an existing oci:/archive output")
+    c.add_argument(
+        "--digestfile", type=Path, metavar="FILE",
+        help="write the manifest digest of the copy to FILE, as skopeo copy --digestfile",
+    )  # fmt: skip
+    sides = c.add_argument_group("source and destination (skopeo's names)")
+    sides.add_argument("--src-creds", metavar="USER:PASS", help="credentials for the source")
+    sides.add_argument("--dest-creds", metavar="USER:PASS", help="credentials for the destination")
+    _tls_flag(sides, "--src-tls-verify", "verified HTTPS for the source (default: --tls-verify)")
+    _tls_flag(
+        sides, "--dest-tls-verify", "verified HTTPS for the destination (default: --tls-verify)"
+    )
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.set_defaults(func=cmd_copy)
 
@@ -223,29 +341,59 @@ def build_parser() -> argparse.ArgumentParser:
         "digest",
         parents=[registry_flags],
         help="print the manifest digest a reference points at (or, --image-id, the image id)",
-        description="The manifest digest is what a registry and @sha256: pinning use (an "
-        "index's, for a multi-platform image), as `skopeo inspect --format '{{.Digest}}'` "
-        "prints it; the image id is the config digest `docker images` shows.",
+        description="Print the manifest digest a reference points at (or the image id).",
+        **examples(
+            "scratchpack digest docker://127.0.0.1:5000/app:1.0",
+            "scratchpack digest oci:./out/hello:latest --image-id",
+            "scratchpack digest docker.io/library/debian:bookworm-slim",
+            notes="The manifest digest is what a registry and @sha256: pinning use (an "
+            "index's, for a multi-platform image), as `skopeo inspect --format '{{.Digest}}'` "
+            "prints it; the image id is the config digest `docker images` shows.",
+        ),
     )
-    d.add_argument("image", help="docker://HOST/REPO:TAG (or HOST/REPO:TAG), oci:DIR:TAG ...")
+    d.add_argument(
+        "image", metavar="IMAGE", help="docker://HOST/REPO:TAG (or HOST/REPO:TAG), oci:DIR:TAG ..."
+    )
     d.add_argument(
         "--image-id",
         action="store_true",
         help="print the image id (config digest) instead of the manifest digest",
     )
-    d.add_argument("--platform", help="with --image-id: the platform to pick from an index")
+    d.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]",
+        help="with --image-id: the platform to pick from an index",
+    )  # fmt: skip
     d.set_defaults(func=cmd_digest)
 
-    t = sub.add_parser("tags", parents=[registry_flags], help="list a repository's tags")
-    t.add_argument("repository", help="docker://HOST/REPO (or HOST/REPO), or oci:DIR")
+    t = sub.add_parser(
+        "tags",
+        parents=[registry_flags],
+        help="list a repository's tags",
+        description="List a repository's tags (or an OCI layout's).",
+        **examples(
+            "scratchpack tags docker://127.0.0.1:5000/app",
+            "scratchpack tags oci:./out/hello --format json",
+        ),
+    )
+    t.add_argument(
+        "repository", metavar="REPOSITORY", help="docker://HOST/REPO (or HOST/REPO), or oci:DIR"
+    )
     t.add_argument("--format", choices=("text", "json"), default="text")
     t.set_defaults(func=cmd_tags)
 
     li = sub.add_parser(
         "lint",
         help="find what makes Dockerfiles big or unsafe",
-        description="Lint Dockerfiles. Exit 0: clean; 1: a finding at or above the failure "
-        "threshold; 2: a file could not be read or parsed.",
+        description="Find what makes Dockerfiles big, slow or unsafe.",
+        **examples(
+            "scratchpack lint Dockerfile",
+            "scratchpack lint -t error -f sarif '**/Dockerfile*'",
+            "scratchpack lint --diff Dockerfile",
+            "scratchpack lint --explain DL3008",
+            notes="Exit 0: clean; 1: a finding at or above the failure threshold; 2: a file "
+            "could not be read or parsed. hadolint's flags (-f, -t, -c, --ignore) and codes "
+            "are accepted.",
+        ),
     )
     li.add_argument(
         "files", nargs="*", type=Path,
@@ -257,10 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (tty: text, as hadolint names it; default: the config's, else text)",
     )  # fmt: skip
     li.add_argument(
-        "-t", "--failure-threshold",
+        "-t", "--failure-threshold", "--fail-on",
         choices=("error", "warning", "info", "none", "style", "ignore"),
         help="lowest severity that makes the exit code 1 (default: the config's, else warning); "
-        "hadolint's style and ignore mean info",
+        "hadolint's style and ignore mean info; --fail-on is the same flag (audit's old name)",
     )  # fmt: skip
     li.add_argument(
         "--no-fail",
@@ -312,11 +460,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not look up digests to pin FROM lines (no network)",
     )
-    fixing.add_argument(
-        "--tls-verify", type=_bool, nargs="?", const=True, default=True, metavar="BOOL",
-        help="for digest lookups: require verified HTTPS (default true; loopback may use HTTP)",
+    _tls_flag(
+        fixing, help="for digest lookups: require verified HTTPS (default true; loopback may "
+        "use HTTP)",
     )  # fmt: skip
     fixing.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    fixing.add_argument(
+        "--authfile", type=Path, metavar="FILE",
+        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
+    )  # fmt: skip
     fixing.add_argument(
         "--timeout", type=float, default=10.0, metavar="SECONDS",
         help="for digest lookups: give up on a registry after this long (default 10)",
@@ -326,11 +478,21 @@ def build_parser() -> argparse.ArgumentParser:
     it = sub.add_parser(
         "init",
         help="write the Dockerfile, .dockerignore and compose.yaml a project should have",
-        description="Detect the project in DIR and write a multi-stage Dockerfile (build, "
-        "essentials, debug, production FROM scratch or distroless), a .dockerignore and a "
-        "hardened compose.yaml. Base images are pinned by digest when their registry answers.",
+        description="Write the Dockerfile, .dockerignore and compose.yaml a project should have.",
+        **examples(
+            "scratchpack init",
+            "scratchpack init ./service --lang go --runtime distroless --stdout",
+            "scratchpack init --registry 127.0.0.1:5000 --no-pin",
+            notes="Detects the project in DIR and writes a multi-stage Dockerfile (build, "
+            "essentials, debug, production FROM scratch or distroless), a .dockerignore and a "
+            "hardened compose.yaml. Base images are pinned by digest when their registry "
+            "answers.",
+        ),
     )
-    it.add_argument("directory", nargs="?", type=Path, default=Path(), metavar="DIR")
+    it.add_argument(
+        "directory", nargs="?", type=Path, default=Path(), metavar="DIR",
+        help="the project (default: the current directory)",
+    )  # fmt: skip
     it.add_argument("--lang", choices=("go", "rust", "c", "python", "node"),
                     help="the language, when detection is ambiguous")  # fmt: skip
     it.add_argument(
@@ -340,8 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     it.add_argument("--rust-static", choices=("musl", "gnu"), default="musl",
                     help="Rust: musl target (default) or a static glibc build")  # fmt: skip
-    it.add_argument("--platform", default="linux/amd64", help="linux/amd64 or linux/arm64")
-    it.add_argument("--port", type=int, help="the port to EXPOSE (default: found in the sources)")
+    it.add_argument(
+        "--platform", default="linux/amd64", metavar="OS/ARCH", help="linux/amd64 or linux/arm64"
+    )
+    it.add_argument(
+        "--port", type=int, metavar="PORT", help="the port to EXPOSE (default: from the sources)"
+    )
     it.add_argument("--buildkit", action="store_true",
                     help="declare the BuildKit syntax and use cache mounts")  # fmt: skip
     it.add_argument("--registry", metavar="HOST[:PORT]",
@@ -349,23 +515,29 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--no-pin", action="store_true", help="do not look up digests (no network)")
     it.add_argument("--stdout", action="store_true", help="print the files instead of writing")
     it.add_argument("--force", action="store_true", help="overwrite existing files")
-    it.add_argument(
-        "--tls-verify", type=_bool, nargs="?", const=True, default=True, metavar="BOOL",
-        help="for digest lookups: require verified HTTPS (default true; loopback may use HTTP)",
+    _tls_flag(
+        it, help="for digest lookups: require verified HTTPS (default true; loopback may use "
+        "HTTP)",
     )  # fmt: skip
     it.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    it.add_argument(
+        "--authfile", type=Path, metavar="FILE",
+        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
+    )  # fmt: skip
     it.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                     help="for digest lookups: give up on a registry after this long")  # fmt: skip
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, build, inventory, login
+    from scratchpack.cli import audit, build, completion, inventory, login
 
-    audit.add_parser(sub, registry_flags)
-    build.add_parser(sub, registry_flags)
+    audit.add_parser(sub, [registry_flags, quiet])
+    build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, registry_flags)
 
-    login.add_parsers(sub, _bool)
+    login.add_parsers(sub, _tls_flag)
+    completion.add_parser(sub)
+    parser.epilog = command_list(sub.choices)
     for command in set(sub.choices.values()):
         # --debug after the command too; SUPPRESS: when absent there, the global one stays
         command.add_argument(
@@ -439,11 +611,21 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
     result = pack(options)
+    if args.digestfile:
+        _write_digest(args.digestfile, str(result.digest))
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
     elif not args.quiet:
         _print_pack(result, out)
     return 0
+
+
+def _write_digest(path: Path, digest: str) -> None:
+    """``--digestfile``: the manifest digest alone, no newline, as skopeo writes it; atomic,
+    so a script waiting for the file never reads half of it."""
+    from scratchpack.fsutil import atomic_write
+
+    atomic_write(path, digest.encode())
 
 
 def _print_pack(result: PackResult, out: Output) -> None:
@@ -578,7 +760,12 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.copy import CopyOptions, copy
     from scratchpack.transports.names import parse_image_name
 
-    options = _registry_options(args)
+    options = _registry_options(args, args.dest_tls_verify, args.dest_creds)
+    # one side's flags must not reach the other: its own options (and clients) then
+    sided = (args.src_creds, args.dest_creds, args.src_tls_verify, args.dest_tls_verify)
+    source_options = None
+    if any(flag is not None for flag in sided):
+        source_options = _registry_options(args, args.src_tls_verify, args.src_creds)
     copy_options = CopyOptions(
         source=parse_image_name(args.source),
         destination=parse_image_name(args.destination),
@@ -586,6 +773,7 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
         platform=Platform.parse(args.platform) if args.platform else None,
         force=args.force,
         registry=options,
+        source_registry=source_options,
     )
     try:
         if not args.quiet and args.format == "text" and sys.stderr.isatty():
@@ -598,6 +786,10 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
             result = copy(copy_options)
     finally:
         options.close()
+        if source_options is not None:
+            source_options.close()
+    if args.digestfile:
+        _write_digest(args.digestfile, str(result.digest))
     if args.format == "json":
         print(json.dumps({
             "source": result.source,
@@ -902,7 +1094,11 @@ def _digest_resolver(
         raise UsageError("--timeout must be a positive number of seconds")
     creds = Credentials.parse(args.creds) if args.creds else None
     options = RegistryOptions(
-        tls_verify=args.tls_verify, credentials=creds, timeout=args.timeout, retries=1
+        tls_verify=args.tls_verify,
+        credentials=creds,
+        timeout=args.timeout,
+        retries=1,
+        auth_file=args.authfile,
     )
 
     def resolve(base: str) -> str:
@@ -1002,7 +1198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: argcomplete only then
+        from scratchpack.cli.completion import autocomplete
+
+        autocomplete(parser)
+    args = parser.parse_args(_bare_booleans(sys.argv[1:] if argv is None else argv))
     debug = _debugging(args)
     out = Output()
     try:

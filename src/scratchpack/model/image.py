@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
-from scratchpack.errors import FormatError
+from scratchpack.errors import FormatError, PlatformNotFoundError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.config import ImageConfig
-from scratchpack.model.descriptor import Descriptor
+from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.manifest import Manifest
 
@@ -173,6 +173,17 @@ class Image:
             for desc, diff_id in zip(manifest.layers, diff_ids, strict=True)
         )
         return cls(manifest, manifest_bytes, config, config_bytes, layers)
+
+    def require_platform(self, wanted: Platform | None, where: str) -> None:
+        """Refuse a single-platform image that is not ``wanted``: asking for arm64 and
+        silently getting amd64 would run the wrong binary later. An index was already chosen
+        from by platform; a config that names no architecture cannot be judged, and passes."""
+        have = self.config.platform
+        if wanted is None or not have.architecture or wanted.matches(have):
+            return
+        raise PlatformNotFoundError(
+            f"{where}: no image for {wanted} (available: {have}; a single-platform image)"
+        )
 
     def total_size(self) -> int:
         """Stored size of the image: manifest, config and layer blobs."""

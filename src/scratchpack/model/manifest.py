@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scratchpack.errors import FormatError, NotFoundError
+from scratchpack.errors import FormatError, PlatformNotFoundError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
@@ -147,7 +147,7 @@ class Index:
         chosen = self.select_platform(platform)
         if chosen is None:
             available = ", ".join(str(d.platform) for d in self.manifests if d.platform)
-            raise NotFoundError(
+            raise PlatformNotFoundError(
                 f"{where}: no image for {platform} (available: {available or 'none'}){hint}"
             )
         return chosen

@@ -106,6 +106,12 @@ class CopyOptions:
     force: bool = False
     registry: RegistryOptions = field(default_factory=RegistryOptions)
     progress: Progress = field(default_factory=NoProgress)
+    # the source's own flags (skopeo's --src-creds, --src-tls-verify); None: ``registry``
+    source_registry: RegistryOptions | None = None
+
+    def reading(self) -> RegistryOptions:
+        """The registry options for the source."""
+        return self.source_registry or self.registry
 
 
 @dataclass
@@ -283,7 +289,7 @@ def _raw_source(options: CopyOptions) -> RawSource:
     if isinstance(options.source, OciName):
         return OciSource(options.source)
     assert isinstance(options.source, RegistryName)
-    return RegistrySource(options.source, options.registry)
+    return RegistrySource(options.source, options.reading())
 
 
 @contextmanager
@@ -334,7 +340,9 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     data, media_type = index.to_bytes(), mt.OCI_INDEX
             else:
                 manifest = Manifest.parse(data, f"{options.source}: manifest")
-                _check_config(source, data, manifest, str(options.source))
+                checked = _check_config(source, data, manifest, str(options.source))
+                if top and checked is not None and not picked:
+                    checked.require_platform(options.platform, str(options.source))
                 layers = oci_layout.unique_descriptors(list(manifest.layers))
                 with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
                     list(pool.map(copy_blob, layers))
@@ -349,6 +357,7 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             result.manifests += 1
             return Descriptor(media_type, Digest.of(data), len(data))
 
+        picked = media_type in mt.INDEX_TYPES  # chosen from an index by platform already
         if media_type in mt.INDEX_TYPES and not options.all_platforms:
             index = Index.parse(data, str(options.source))
             chosen = index.choose(
@@ -362,12 +371,12 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
     return result
 
 
-def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str) -> None:
+def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str) -> Image | None:
     """Decode an image's config as every other command does, so that copy never passes on an
-    image they would refuse (an artifact's config is not an image config: left alone)."""
+    image they would refuse (an artifact's config is not an image config: left alone, None)."""
     config = manifest.config
     if config.media_type not in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
-        return
+        return None
     if config.size > MAX_CONFIG_BYTES:
         raise FormatError(too_large(f"{where}: image config", config.size, MAX_CONFIG_BYTES))
     parts: list[bytes] = []
@@ -377,13 +386,13 @@ def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str
         while piece := stream.read(max(1, config.size + 1 - sum(map(len, parts)))):
             parts.append(piece)
     config_bytes = b"".join(parts)
-    Image.assemble(data, config_bytes, source, where)
+    return Image.assemble(data, config_bytes, source, where)
 
 
 def _copy_converted(options: CopyOptions) -> CopyResult:
     destination = options.destination
     with ExitStack() as stack:
-        image = stack.enter_context(open_image(options.source, options.platform, options.registry))
+        image = stack.enter_context(open_image(options.source, options.platform, options.reading()))
         converted = False
         if isinstance(destination, OciName | RegistryName):
             oci = isinstance(destination, OciName)

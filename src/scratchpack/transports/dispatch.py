@@ -42,6 +42,16 @@ def open_image(
     platform: Platform | None = None,
     registry_options: RegistryOptions | None = None,
 ) -> Iterator[Image]:
+    """The image ``name`` holds; ``platform``, when given, must be one it has (exit 2)."""
+    with _open(name, platform, registry_options) as image:
+        image.require_platform(platform, str(name))
+        yield image
+
+
+@contextmanager
+def _open(
+    name: ImageName, platform: Platform | None, registry_options: RegistryOptions | None
+) -> Iterator[Image]:
     if isinstance(name, RegistryName):
         from scratchpack.transports.registry import transport as registry
 

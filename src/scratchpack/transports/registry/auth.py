@@ -1,7 +1,8 @@
 """Registry credentials and authentication challenges.
 
 Credentials are looked up the way Docker and skopeo do: an explicit ``--creds USER:PASS``,
-then ``REGISTRY_AUTH_FILE``, then ``$DOCKER_CONFIG/config.json`` (``~/.docker/config.json``) with
+then ``--authfile FILE`` (else ``REGISTRY_AUTH_FILE``, as skopeo and podman), then
+``$DOCKER_CONFIG/config.json`` (``~/.docker/config.json``) with
 its ``credHelpers`` (per registry), ``credsStore`` (default helper) and ``auths`` entries.
 Helpers are the ``docker-credential-NAME`` programs of the credential-helper protocol.
 """
@@ -65,10 +66,21 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
-def config_paths() -> list[Path]:
+def _auth_file(auth_file: Path | None) -> Path | None:
+    """``--authfile`` when given, else ``REGISTRY_AUTH_FILE`` (its default in skopeo and
+    podman), else None."""
+    if auth_file is not None:
+        return auth_file
+    from_env = os.environ.get("REGISTRY_AUTH_FILE")
+    return Path(from_env) if from_env else None
+
+
+def config_paths(auth_file: Path | None = None) -> list[Path]:
+    """The files credentials are read from, in order: the auth file, then Docker's."""
     paths = []
-    if os.environ.get("REGISTRY_AUTH_FILE"):
-        paths.append(Path(os.environ["REGISTRY_AUTH_FILE"]))
+    chosen = _auth_file(auth_file)
+    if chosen is not None:
+        paths.append(chosen)
     docker_config = os.environ.get("DOCKER_CONFIG")
     base = Path(docker_config) if docker_config else Path.home() / ".docker"
     paths.append(base / "config.json")
@@ -157,11 +169,13 @@ def _from_auths(auths: dict[str, Any], host: str) -> Credentials | None:
     return None
 
 
-def lookup(host: str, explicit: Credentials | None = None) -> Credentials | None:
+def lookup(
+    host: str, explicit: Credentials | None = None, auth_file: Path | None = None
+) -> Credentials | None:
     """Credentials for ``host`` (a registry ``HOST[:PORT]``), or None for anonymous access."""
     if explicit is not None:
         return explicit
-    for path in config_paths():
+    for path in config_paths(auth_file):
         config = _load(path)
         helpers = config.get("credHelpers") or {}
         for key in _keys_for(host):
@@ -194,10 +208,10 @@ def _private_directory(directory: Path) -> None:
         path.chmod(0o700)
 
 
-def login_path() -> Path:
-    """The file ``login`` and ``logout`` change: ``REGISTRY_AUTH_FILE`` when set (as podman
-    and skopeo do), else Docker's ``config.json``."""
-    return config_paths()[0] if os.environ.get("REGISTRY_AUTH_FILE") else config_paths()[-1]
+def login_path(auth_file: Path | None = None) -> Path:
+    """The file ``login`` and ``logout`` change: ``--authfile``, else ``REGISTRY_AUTH_FILE``
+    when set (as podman and skopeo do), else Docker's ``config.json``."""
+    return config_paths(auth_file)[0]
 
 
 def _store_key(host: str) -> str:
@@ -245,10 +259,10 @@ def _drop_secrets(auths: Any, host: str) -> bool:
     return dropped
 
 
-def store(host: str, credentials: Credentials) -> Path:
+def store(host: str, credentials: Credentials, auth_file: Path | None = None) -> Path:
     """Save credentials as Docker does without a helper (``auths`` in config.json): the file
     0600 and a directory we create 0700, whatever the umask."""
-    path = login_path()
+    path = login_path(auth_file)
     with _locked_config(path) as config:
         auths = config.setdefault("auths", {})
         token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode())
@@ -257,14 +271,14 @@ def store(host: str, credentials: Credentials) -> Path:
     return path
 
 
-def save_login(host: str, credentials: Credentials) -> str:
+def save_login(host: str, credentials: Credentials, auth_file: Path | None = None) -> str:
     """Save credentials where the config says: through its credential helper's ``store``
     (the password never touches config.json, and an old copy there is removed), else in
     ``auths``. Returns where, for the user."""
-    path = login_path()
+    path = login_path(auth_file)
     helper = helper_for(_load(path), host)
     if helper is None:
-        return str(store(host, credentials))
+        return str(store(host, credentials, path))
     payload = json.dumps(
         {
             "ServerURL": _store_key(host),
@@ -284,10 +298,10 @@ def save_login(host: str, credentials: Credentials) -> str:
     return f"docker-credential-{helper}"
 
 
-def remove_login(host: str) -> str | None:
+def remove_login(host: str, auth_file: Path | None = None) -> str | None:
     """Forget ``host``'s credentials: the helper's ``erase`` and any ``auths`` entry with a
     secret. Returns where they were, or None when there were none."""
-    path = login_path()
+    path = login_path(auth_file)
     removed: list[str] = []
     helper = helper_for(_load(path), host)
     if helper is not None:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -242,6 +243,7 @@ class RegistryClient:
     credentials: Credentials | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 60.0
+    auth_file: Path | None = None  # --authfile: read before Docker's config.json
 
     def __post_init__(self) -> None:
         if "@" in self.host or "/" in self.host:
@@ -356,7 +358,7 @@ class RegistryClient:
 
     def _creds(self) -> Credentials | None:
         if not self._creds_loaded:
-            self.credentials = lookup(self.host, self.credentials)
+            self.credentials = lookup(self.host, self.credentials, self.auth_file)
             self._creds_loaded = True
         return self.credentials
 

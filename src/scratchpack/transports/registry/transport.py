@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from scratchpack.errors import FormatError
@@ -36,6 +37,7 @@ class RegistryOptions:
     clients: dict[str, RegistryClient] = field(default_factory=dict)
     timeout: float = 60.0  # seconds without progress on one request
     retries: int = 4  # after the first attempt
+    auth_file: Path | None = None  # --authfile (else REGISTRY_AUTH_FILE), then config.json
 
     def client(self, host: str) -> RegistryClient:
         if host not in self.clients:
@@ -47,6 +49,7 @@ class RegistryOptions:
                 self.credentials,
                 retry=RetryPolicy(attempts=self.retries + 1),
                 timeout=self.timeout,
+                auth_file=self.auth_file,
             )
         return self.clients[host]
 
