@@ -16,6 +16,8 @@ from typing import Any
 
 import zstandard
 
+from scratchpack.operations.closure import Closure
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
@@ -118,3 +120,16 @@ def layer_members(layout: Path, digest: str) -> list[tarfile.TarInfo]:
     data = decompress(blob(layout, digest))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         return tar.getmembers()
+
+
+def materialize(closure: Closure, root: Path, dest: Path) -> None:
+    """Copy a closure's files and recreate its symlinks under ``dest``, as pack would."""
+    for path, target in closure.entries():
+        where = dest / path.lstrip("/")
+        where.parent.mkdir(parents=True, exist_ok=True)
+        if where.exists() or where.is_symlink():
+            continue
+        if target is not None:
+            where.symlink_to(target)
+        else:
+            shutil.copy2(root / path.lstrip("/"), where)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import materialize
 from scratchpack.errors import FormatError
-from scratchpack.operations.closure import Closure, RootResolver, find_closure, ld_so_conf_dirs
+from scratchpack.operations.closure import RootResolver, find_closure, ld_so_conf_dirs
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
 HOST_PROGRAMS = [p for p in ("/bin/ls", "/usr/bin/curl", "/usr/bin/git", "/usr/bin/python3")
@@ -32,19 +33,6 @@ def ldd(program: str) -> dict[str, str]:
         if match:
             found[match[1]] = os.path.realpath(match[2])
     return found
-
-
-def materialize(closure: Closure, root: Path, dest: Path) -> None:
-    """Copy a closure's files and recreate its symlinks under ``dest``, as pack would."""
-    for path, target in closure.entries():
-        where = dest / path.lstrip("/")
-        where.parent.mkdir(parents=True, exist_ok=True)
-        if where.exists() or where.is_symlink():
-            continue
-        if target is not None:
-            where.symlink_to(target)
-        else:
-            shutil.copy2(root / path.lstrip("/"), where)
 
 
 @pytest.mark.parametrize("program", HOST_PROGRAMS)

@@ -80,6 +80,10 @@ class Closure:
     # Every path to copy: each symlink on the way (to recreate it) and each file it reaches.
     files: set[str] = field(default_factory=set)
     symlinks: dict[str, str] = field(default_factory=dict)  # path -> its link text
+    # Libraries glibc would dlopen (NSS modules, libgcc_s) that the root does not have:
+    # the program starts without them, a lookup or pthread_cancel fails later.
+    unavailable: dict[str, str] = field(default_factory=dict)
+    loaded: set[str] = field(default_factory=set)  # sonames answered (as ld.so dedupes them)
 
     @property
     def complete(self) -> bool:
@@ -267,26 +271,59 @@ class ClosureFinder:
                     loaded.add(facts.soname)
             else:
                 closure.missing[main.interpreter] = program
-        # (object, the RPATH chain of the objects that loaded it)
-        queue: deque[tuple[ElfObject, tuple[tuple[str, ElfObject], ...]]] = deque([(main, ())])
+        closure.loaded |= loaded
+        self._load(closure, deque([(main, ())]))
+        return closure
+
+    def add_dlopened(self, closure: Closure, sonames: list[str], by: str = "libc.so.6") -> None:
+        """Load ``sonames`` as ``by`` would ``dlopen`` them (its search path; libc has none of
+        its own, so the root's ld.so.conf and default directories), with their own needs. A
+        name found nowhere goes to :attr:`Closure.unavailable`, not :attr:`Closure.missing`:
+        glibc skips an NSS module it cannot open, the program still starts."""
+        opener_path = closure.libraries.get(by, closure.program)
+        resolved = self.resolver.resolve(opener_path)
+        opener = read_object(self.resolver, opener_path, resolved[0]) if resolved else None
+        if opener is None:
+            closure.unavailable.update({name: by for name in sonames})
+            return
+        chain = ((opener.path, opener),)
+        queue: deque[tuple[ElfObject, tuple[tuple[str, ElfObject], ...]]] = deque()
+        for name in sonames:
+            if name in closure.loaded:
+                continue
+            found = self._search(name, opener, chain)
+            if found is None:
+                closure.unavailable[name] = by
+                continue
+            path, final, crossed, lib = found
+            closure.loaded.add(name)
+            closure.libraries[name] = path
+            self._add(closure, final, crossed)
+            queue.append((lib, chain))
+        self._load(closure, queue)
+
+    def _load(
+        self, closure: Closure, queue: deque[tuple[ElfObject, tuple[tuple[str, ElfObject], ...]]]
+    ) -> None:
+        """Breadth first over DT_NEEDED; ``queue`` holds each object with the chain of the
+        objects that loaded it (whose RPATHs it inherits)."""
         while queue:
             obj, loaders = queue.popleft()
             chain = ((obj.path, obj), *loaders)
             for name in obj.needed:
-                if name in loaded or name in closure.missing:
+                if name in closure.loaded or name in closure.missing:
                     continue
                 found = self._search(name, obj, chain)
                 if found is None:
                     closure.missing[name] = obj.path
                     continue
                 path, final, crossed, lib = found
-                loaded.add(name)
+                closure.loaded.add(name)
                 closure.libraries[name] = path
                 self._add(closure, final, crossed)
                 if len(closure.libraries) > MAX_OBJECTS:
-                    raise FormatError(f"{program}: more than {MAX_OBJECTS} libraries")
+                    raise FormatError(f"{closure.program}: more than {MAX_OBJECTS} libraries")
                 queue.append((lib, chain))
-        return closure
 
     def _add(self, closure: Closure, final: str, crossed: list[tuple[str, str]]) -> None:
         closure.files.add(final)
