@@ -51,9 +51,13 @@ def test_not_an_elf(out_dir: Path, tmp_path: Path) -> None:
     assert _listing(out_dir) == []
 
 
-def test_dynamic_binary_is_refused_with_its_loader_named(examples: Examples, out_dir: Path) -> None:
-    r = run_cli("pack", examples.dynamic, "-o", f"oci:{out_dir / 'img'}")
-    assert_clean_error(r, 1, "dynamically linked", "ld-linux", "libc.so.6", "--allow-dynamic")
+def test_dynamic_binary_whose_root_lacks_its_libraries_is_refused_naming_them(
+    examples: Examples, out_dir: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    r = run_cli("pack", examples.dynamic, "-o", f"oci:{out_dir / 'img'}", "--root", empty)
+    assert_clean_error(r, 1, "dynamically linked", "ld-linux", "libc.so.6", "--root")
     assert _listing(out_dir) == []
 
 

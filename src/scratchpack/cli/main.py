@@ -190,18 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "pack",
         parents=[registry_flags, jobs, quiet],
-        help="pack a static binary into a FROM-scratch image",
-        description="Pack a static binary into a FROM-scratch image.",
+        help="pack a binary into a FROM-scratch image (static, or dynamic with its libraries)",
+        description="Pack a binary into a FROM-scratch image: a static one alone, a dynamic one "
+        "with its loader and shared libraries.",
         **examples(
             "scratchpack pack ./hello -o oci:./out/hello:latest",
+            "scratchpack pack /usr/bin/curl -o oci:./out/curl:latest --root /",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--digestfile app.digest",
             "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
-            "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise.",
+            "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
+            "A dynamic binary also gets a layer with its loader, its DT_NEEDED closure and what "
+            "glibc loads at run time (NSS modules, libgcc_s), found in --root as ld.so finds them.",
         ),
     )
-    p.add_argument("binary", type=Path, help="the static ELF binary to pack")
+    p.add_argument("binary", type=Path, help="the ELF binary to pack")
     p.add_argument(
         "-o",
         "--output",
@@ -262,7 +266,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--compression-level", type=int, metavar="N", help="gzip 1-9, zstd 1-19")
     p.add_argument(
-        "--allow-dynamic", action="store_true", help="pack a dynamically linked binary anyway"
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="where a dynamic binary's loader and libraries come from (default /: this "
+        "machine; a sysroot or an unpacked builder image)",
+    )
+    p.add_argument(
+        "--add-lib",
+        action="append",
+        default=[],
+        metavar="SONAME",
+        help="a library the binary loads with dlopen (e.g. a plugin), with its own needs; "
+        "repeatable",
+    )
+    p.add_argument(
+        "--allow-dynamic",
+        action="store_true",
+        help="put a dynamic binary in alone, without its loader and libraries (it starts only "
+        "if --add supplies them)",
     )
     p.add_argument("--strip", action="store_true", help="strip symbols with strip(1) first")
     p.add_argument(
@@ -602,6 +625,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         compression=args.compression,
         level=args.compression_level,
         allow_dynamic=args.allow_dynamic,
+        root=args.root,
+        add_libs=args.add_lib,
         strip=args.strip,
         annotations=annotations,
         force=args.force,
@@ -650,6 +675,17 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"{percent(app.size, result.stored_size)} of the image",
         )
     )
+    if result.libraries is not None:
+        libs = result.libraries
+        layer = result.layers[1]
+        note = f"; not in the root: {', '.join(libs.unavailable)}" if libs.unavailable else ""
+        table.append(
+            (
+                "libraries",
+                f"{len(libs.libraries)} from {libs.root} ({libs.files} files, "
+                f"{human_size(layer.uncompressed_size)}), loader {libs.loader}{note}",
+            )
+        )
     if result.base:
         base = result.essentials_layer  # the base's layers, summed
         table.append(

@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from scratchpack.errors import FormatError, ScratchpackError
 from scratchpack.fsutil import describe_os_error
-from scratchpack.operations.elf import DamagedElf, probe_file
+from scratchpack.operations.elf import DamagedElf, StartupNeeds, probe_file
 
 MAX_SYMLINKS = 40  # as the kernel's path walk: more is a loop
 MAX_OBJECTS = 4096  # libraries in one closure; far above any real program's
@@ -147,6 +147,27 @@ class RootResolver:
         return "/" + "/".join(current), crossed
 
 
+def read_host_object(host_file: Path, inside: str) -> ElfObject:
+    """The ELF facts of a file outside the root, as if it were at ``inside``."""
+    try:
+        with host_file.open("rb") as handle:
+            needs = probe_file(handle)
+    except (DamagedElf, struct.error) as exc:
+        raise FormatError(f"{host_file} is a damaged ELF file: {exc}") from exc
+    except OSError as exc:
+        raise ScratchpackError(f"cannot read {host_file}: {describe_os_error(exc)}") from exc
+    return _facts(needs, inside)
+
+
+def _facts(needs: StartupNeeds, inside: str) -> ElfObject:
+    rpath = tuple(p for entry in needs.dt_rpath for p in entry.split(":"))
+    runpath = tuple(p for entry in needs.dt_runpath for p in entry.split(":"))
+    return ElfObject(
+        inside, 64 if needs.wide else 32, needs.machine, needs.interpreter, needs.needed, rpath,
+        runpath, needs.soname,
+    )  # fmt: skip
+
+
 def read_object(resolver: RootResolver, inside: str, final: str) -> ElfObject | None:
     """The ELF facts of ``final`` (a resolved path inside the root), or None if it is not an
     ELF file that could be loaded. Read with the bounded probe (headers, PT_INTERP, the dynamic
@@ -166,12 +187,7 @@ def read_object(resolver: RootResolver, inside: str, final: str) -> ElfObject | 
         return None
     except OSError as exc:
         raise ScratchpackError(f"cannot read {host}: {describe_os_error(exc)}") from exc
-    rpath = tuple(p for entry in needs.dt_rpath for p in entry.split(":"))
-    runpath = tuple(p for entry in needs.dt_runpath for p in entry.split(":"))
-    return ElfObject(
-        inside, 64 if needs.wide else 32, needs.machine, needs.interpreter, needs.needed, rpath,
-        runpath, needs.soname,
-    )  # fmt: skip
+    return _facts(needs, inside)
 
 
 def ld_so_conf_dirs(resolver: RootResolver) -> list[str]:
@@ -247,17 +263,23 @@ class ClosureFinder:
         self.resolver = RootResolver(root)
         self._conf: list[str] | None = None
 
-    def find(self, program: str) -> Closure:
-        """The closure of ``program`` (a path inside the root)."""
+    def find(self, program: str, host_file: Path | None = None) -> Closure:
+        """The closure of ``program``: a path inside the root, or, with ``host_file``, the
+        path the program will have in the image, read from ``host_file`` (a binary built
+        outside the root: its ``$ORIGIN`` is where it will live, and it is not one of
+        :attr:`Closure.files`, the caller places it)."""
         closure = Closure(program)
-        resolved = self.resolver.resolve(program)
-        if resolved is None:
-            raise FormatError(f"{program}: no such file in the root")
-        final, crossed = resolved
-        main = read_object(self.resolver, program, final)
-        if main is None:
-            raise FormatError(f"{program} in the root is not an ELF executable")
-        self._add(closure, final, crossed)
+        if host_file is None:
+            resolved = self.resolver.resolve(program)
+            if resolved is None:
+                raise FormatError(f"{program}: no such file in the root")
+            final, crossed = resolved
+            main = read_object(self.resolver, program, final)
+            if main is None:
+                raise FormatError(f"{program} in the root is not an ELF executable")
+            self._add(closure, final, crossed)
+        else:
+            main = read_host_object(host_file, program)
         loaded: set[str] = set()
         if main.interpreter:
             loader = self.resolver.resolve(main.interpreter)
@@ -371,6 +393,6 @@ class ClosureFinder:
         return path, final, crossed, lib
 
 
-def find_closure(root: Path, program: str) -> Closure:
+def find_closure(root: Path, program: str, host_file: Path | None = None) -> Closure:
     """The loader and shared libraries ``program`` needs, resolved inside ``root``."""
-    return ClosureFinder(root).find(program)
+    return ClosureFinder(root).find(program, host_file)

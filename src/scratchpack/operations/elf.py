@@ -104,18 +104,6 @@ def read_elf(path: Path) -> ElfInfo:
     return ElfInfo(path, arch, variant, str(elf_type), interpreter, tuple(needed), stripped)
 
 
-def dynamic_refusal(info: ElfInfo) -> str:
-    """The message that explains why a dynamic binary cannot start in an empty image."""
-    libs = ", ".join(info.needed) or "none listed"
-    interp = info.interpreter or "none"
-    return (
-        f"{info.path} is dynamically linked (interpreter {interp}; needs {libs}): it cannot "
-        "start in an empty image. Build it statically (Go: CGO_ENABLED=0; Rust: "
-        "-C target-feature=+crt-static or a musl target; C: -static), or pass --allow-dynamic "
-        "if you add the loader and libraries yourself with --add"
-    )
-
-
 # -- what start-up needs, read front to back -------------------------------------------------
 
 # e_machine numbers -> pyelftools' names (the ones the tables above and startup.py use)

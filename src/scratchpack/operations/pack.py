@@ -31,14 +31,16 @@ from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.image import Image
 from scratchpack.model.manifest import Manifest, canonical_json
-from scratchpack.operations.elf import ElfInfo, dynamic_refusal, read_elf
+from scratchpack.operations.elf import ElfInfo, read_elf
 from scratchpack.operations.essentials import (
     DEFAULT_CA_BUNDLE,
     DEFAULT_ZONEINFO,
+    NSSWITCH,
     EssentialsReport,
     RunUser,
     add_essentials,
 )
+from scratchpack.operations.pack_dynamic import LibraryReport, library_layer
 from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 from scratchpack.transports.preflight import check_destination
@@ -97,7 +99,9 @@ class PackOptions:
     platform: Platform | None = None
     compression: str | None = None
     level: int | None = None
-    allow_dynamic: bool = False
+    allow_dynamic: bool = False  # a dynamic binary alone, without its libraries
+    root: Path = Path("/")  # where a dynamic binary's loader and libraries come from
+    add_libs: list[str] = field(default_factory=list)  # sonames it dlopens (plugins)
     strip: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
     force: bool = False
@@ -131,6 +135,7 @@ class PackResult:
     essentials: EssentialsReport
     daemon_message: str = ""
     base: str | None = None  # pack --base: the image under the binary (no essentials layer)
+    libraries: LibraryReport | None = None  # a dynamic binary's libraries layer
 
     @property
     def essentials_layer(self) -> LayerSummary:
@@ -138,7 +143,7 @@ class PackResult:
 
     @property
     def app_layer(self) -> LayerSummary:
-        return self.layers[1]
+        return self.layers[-1]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +167,17 @@ class PackResult:
                 "files": self.essentials_layer.files,
                 "zones": self.essentials.zones,
                 "ca_bundle": self.essentials.ca_bundle,
+            },
+            "libraries": None
+            if self.libraries is None
+            else {
+                "root": self.libraries.root,
+                "loader": self.libraries.loader,
+                "sonames": list(self.libraries.libraries),
+                "files": self.libraries.files,
+                "unavailable": list(self.libraries.unavailable),
+                "stored": self.layers[1].size,
+                "uncompressed": self.layers[1].uncompressed_size,
             },
             "binary_share": round(self.app_layer.size / self.stored_size, 4)
             if self.stored_size
@@ -209,14 +225,17 @@ def pack(options: PackOptions) -> PackResult:
     if options.base is not None:
         from scratchpack.operations.pack_base import pack_on_base
 
+        if options.root != Path("/") or options.add_libs:
+            raise UsageError("--root and --add-lib go with packing into scratch: on --base, "
+                             "the libraries are the base's")  # fmt: skip
+
         return pack_on_base(options, options.base)
     check_destination(options.destination, force=options.force)
     binary = options.binary
     if not binary.exists():
         raise UsageError(f"{binary}: no such file")
     info = read_elf(binary)
-    if info.is_dynamic and not options.allow_dynamic:
-        raise ScratchpackError(dynamic_refusal(info))
+    with_libraries = info.is_dynamic and not options.allow_dynamic
     platform = platform_for(info, options.platform)
     compression = compression_for(options)
     epoch = source_date_epoch()
@@ -238,6 +257,14 @@ def pack(options: PackOptions) -> PackResult:
             tz=options.tz,
             zoneinfo=options.zoneinfo,
         )
+        libraries: LibraryReport | None = None
+        contents = [("essentials", essentials)]
+        if with_libraries:
+            libs, libraries = library_layer(
+                options.root, binary, binary_dest, NSSWITCH, options.add_libs
+            )
+            _check_overlap(libs, essentials, "a library")
+            contents.append(("libraries", libs))
         app = LayerContents()
         app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
         for spec in options.adds:
@@ -251,9 +278,9 @@ def pack(options: PackOptions) -> PackResult:
 
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
+        contents.append(("app", app))
         layers = [
-            write_layer_blob(essentials, blob_dir, compression, options.level),
-            write_layer_blob(app, blob_dir, compression, options.level),
+            write_layer_blob(layer, blob_dir, compression, options.level) for _, layer in contents
         ]
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         config_bytes = canonical_json(config)
@@ -276,12 +303,8 @@ def pack(options: PackOptions) -> PackResult:
         LayerSummary(
             name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n
         )
-        for name, blob, n in zip(
-            ("essentials", "app"),
-            layers,
-            (len(essentials.entries()), len(app.entries())),
-            strict=True,
-        )
+        for (name, layer), blob in zip(contents, layers, strict=True)
+        for n in (len(layer.entries()),)
     )
     return PackResult(
         destination=written.destination,
@@ -297,7 +320,17 @@ def pack(options: PackOptions) -> PackResult:
         uncompressed_size=sum(blob.uncompressed_size for blob in layers),
         essentials=report,
         daemon_message=written.detail,
+        libraries=libraries,
     )
+
+
+def _check_overlap(layer: LayerContents, essentials: LayerContents, what: str) -> None:
+    """A path in two layers must be a directory in both: otherwise the later one hides the
+    essential file (a library named like /etc/passwd, a root with odd symlinks)."""
+    for entry in layer.entries():
+        found = essentials.get(entry.path)
+        if found is not None and (found.kind != "dir" or entry.kind != "dir"):
+            raise UsageError(f"/{entry.path} is both {what} and an essential file")
 
 
 def staging_near(name: ImageName) -> Path:

@@ -1,0 +1,80 @@
+"""The libraries layer of a dynamically linked program packed into scratch.
+
+``pack`` of a dynamic binary puts, between the essentials and the binary, one layer with the
+program's loader, its ``DT_NEEDED`` closure and what glibc ``dlopen``s at run time (NSS modules
+for the image's nsswitch.conf, ``libgcc_s.so.1``, and ``--add-lib`` names), each copied from a
+root (the host's ``/`` by default) with its symlink chain, so that the program starts in an
+image with no shell and no package manager. The layer depends only on the libraries, so a new
+build of the program leaves it byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.layers.tarwriter import LayerContents
+from scratchpack.operations.closure import Closure, ClosureFinder
+from scratchpack.operations.glibc import runtime_sonames
+
+
+@dataclass(frozen=True)
+class LibraryReport:
+    """What the libraries layer holds, for the summary and JSON."""
+
+    root: str
+    loader: str | None
+    libraries: tuple[str, ...]  # sonames, in load order
+    files: int
+    unavailable: tuple[str, ...] = field(default=())  # NSS modules the root lacks
+
+
+def library_layer(
+    root: Path, binary: Path, binary_dest: str, nsswitch: str, add_libs: list[str]
+) -> tuple[LayerContents, LibraryReport]:
+    """The layer of ``binary``'s run-time libraries found in ``root``, for a binary that will
+    live at ``binary_dest`` (its ``$ORIGIN``). A library it needs that the root lacks is an
+    error naming it: the image would fail at start with "no such file or directory"."""
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a directory")
+    finder = ClosureFinder(root)
+    closure = finder.find(binary_dest, host_file=binary)
+    if closure.missing:
+        _refuse(closure, root, binary)
+    finder.add_dlopened(closure, runtime_sonames(closure, finder.resolver, nsswitch))
+    wanted = [name for name in add_libs if name not in closure.loaded]
+    finder.add_dlopened(closure, wanted)
+    lost = [name for name in wanted if name in closure.unavailable]
+    if lost:
+        raise ScratchpackError(f"--add-lib: not found in {root}: {', '.join(lost)}")
+    if closure.missing:  # needed by an NSS module or an --add-lib
+        _refuse(closure, root, binary)
+    layer = LayerContents()
+    for path, target in closure.entries():
+        if target is not None:
+            layer.add_symlink(path, target)
+            continue
+        source = finder.resolver.host_path(path)
+        executable = source.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        layer.add_file(
+            path, source=source, mode=0o555 if executable else 0o444, origin=f"{root} (library)"
+        )
+    report = LibraryReport(
+        root=str(root),
+        loader=closure.loader,
+        libraries=tuple(closure.libraries),
+        files=len(closure.files),
+        unavailable=tuple(sorted(closure.unavailable)),
+    )
+    return layer, report
+
+
+def _refuse(closure: Closure, root: Path, binary: Path) -> None:
+    missing = ", ".join(f"{name} (needed by {by})" for name, by in sorted(closure.missing.items()))
+    raise ScratchpackError(
+        f"{binary} is dynamically linked and {root} lacks what it needs to start: {missing}. "
+        "Install the libraries there, point --root at the root it was built in (a sysroot or "
+        "an unpacked builder image), or build it statically"
+    )
