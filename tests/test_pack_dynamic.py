@@ -153,3 +153,84 @@ def test_allow_dynamic_still_packs_the_binary_alone(examples: Examples, tmp_path
     manifest = layout_manifest(tmp_path / "out")
     assert len(manifest["layers"]) == 2
     assert json.loads(json.dumps(summary))["binary"]["linkage"] == "dynamic"
+
+
+ICONV = r"""
+#include <iconv.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    iconv_t cd = iconv_open("ISO-8859-1", "UTF-8");
+    if (cd == (iconv_t)-1) { perror("iconv_open"); return 1; }
+    char in[] = "caf\xc3\xa9", out[16] = {0};
+    char *ip = in, *op = out;
+    size_t il = strlen(in), ol = sizeof out;
+    if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror("iconv"); return 1; }
+    for (char *p = out; p < op; p++) printf("%02x", (unsigned char)*p);
+    printf("\n");
+    return 0;
+}
+"""
+
+LOCALE = r"""
+#include <locale.h>
+#include <stdio.h>
+#include <time.h>
+int main(void) {
+    if (!setlocale(LC_ALL, "")) { printf("no locale\n"); return 1; }
+    struct tm day = {.tm_year = 126, .tm_mon = 11, .tm_mday = 3, .tm_wday = 4};
+    char text[64];
+    strftime(text, sizeof text, "%A %B", &day);
+    printf("%s\n", text);
+    return 0;
+}
+"""
+
+
+def _cc(source: str, out: Path) -> Path:
+    subprocess.run(["gcc", "-O1", "-o", str(out), "-x", "c", "-"], input=source.encode(),
+                   check=True)  # fmt: skip
+    return out
+
+
+def test_iconv_to_latin1_gets_its_gconv_module(tmp_path: Path, podman: Runner) -> None:
+    program = _cc(ICONV, tmp_path / "conv")
+    summary = _pack(program, f"oci:{tmp_path / 'auto'}:v1", "--tz", "none")
+    assert summary["libraries"]["gconv_modules"] > 200  # auto: iconv is called, all of them
+    only = _pack(program, f"oci:{tmp_path / 'one'}:v1", "--tz", "none", "--gconv", "latin1")
+    assert only["libraries"]["gconv_modules"] == 1
+    assert only["layers"][1]["uncompressed_size"] < summary["layers"][1]["uncompressed_size"]
+    for image in ("auto", "one"):
+        ran = _run(podman, f"oci:{tmp_path / image}:v1")
+        assert ran.returncode == 0, ran.stderr.decode()
+        assert ran.stdout == b"636166e9\n"  # "café" in ISO-8859-1
+    none = _pack(program, f"oci:{tmp_path / 'none'}:v1", "--tz", "none", "--gconv", "none")
+    assert none["libraries"]["gconv_modules"] == 0
+    failed = _run(podman, f"oci:{tmp_path / 'none'}:v1")
+    assert failed.returncode == 1 and b"iconv_open" in failed.stderr  # what --gconv prevents
+    unknown = run_cli("pack", program, "-o", f"oci:{tmp_path / 'x'}:v1", "--gconv", "NOPE-1")
+    assert_clean_error(unknown, 2, "--gconv NOPE-1: no gconv module")
+
+
+def test_a_locale_from_the_root_is_used_and_sets_lang(
+    examples: Examples, tmp_path: Path, podman: Runner
+) -> None:
+    program = _cc(LOCALE, tmp_path / "day")
+    root = tmp_path / "root"
+    materialize(find_closure(Path("/"), str(program)), Path("/"), root)
+    (root / "usr/lib/locale").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8",
+                    str(root / "usr/lib/locale/de_DE.utf8")], check=True)  # fmt: skip
+    summary = _pack(program, f"oci:{tmp_path / 'out'}:v1", "--root", str(root),
+                    "--locale", "de_DE.UTF-8", "--tz", "none")  # fmt: skip
+    assert summary["libraries"]["locales"] == ["de_DE.UTF-8"]
+    ran = _run(podman, f"oci:{tmp_path / 'out'}:v1")
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert ran.stdout.decode() == "Donnerstag Dezember\n"  # not C's silent "Thursday December"
+    missing = run_cli("pack", program, "-o", f"oci:{tmp_path / 'x'}:v1", "--root", str(root),
+                      "--locale", "fr_FR.UTF-8")  # fmt: skip
+    assert_clean_error(missing, 2, "--locale fr_FR.UTF-8: no /usr/lib/locale/fr_FR.utf8")
+    static = run_cli(
+        "pack", examples.hello, "-o", f"oci:{tmp_path / 'y'}:v1", "--locale", "C.UTF-8"
+    )
+    assert_clean_error(static, 2, "--locale and --gconv go with a dynamic binary")

@@ -282,6 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable",
     )
     p.add_argument(
+        "--gconv",
+        default="auto",
+        metavar="auto|all|none|CHARSET,...",
+        help="iconv's conversion modules for a dynamic glibc binary (default auto: all of "
+        "them when the program or a library calls iconv; or only these charsets)",
+    )
+    p.add_argument(
+        "--locale",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a locale's data from the root's /usr/lib/locale (e.g. de_DE.UTF-8); the first "
+        "one sets LANG unless --env does; repeatable",
+    )
+    p.add_argument(
         "--allow-dynamic",
         action="store_true",
         help="put a dynamic binary in alone, without its loader and libraries (it starts only "
@@ -627,6 +642,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         allow_dynamic=args.allow_dynamic,
         root=args.root,
         add_libs=args.add_lib,
+        gconv=args.gconv,
+        locales=args.locale,
         strip=args.strip,
         annotations=annotations,
         force=args.force,
@@ -679,6 +696,10 @@ def _print_pack(result: PackResult, out: Output) -> None:
         libs = result.libraries
         layer = result.layers[1]
         note = f"; not in the root: {', '.join(libs.unavailable)}" if libs.unavailable else ""
+        if libs.gconv_modules:
+            note += f"; {libs.gconv_modules} gconv modules"
+        if libs.locales:
+            note += f"; locales {', '.join(libs.locales)}"
         table.append(
             (
                 "libraries",

@@ -67,6 +67,7 @@ class ElfObject:
     rpath: tuple[str, ...]
     runpath: tuple[str, ...]
     soname: str | None
+    mentions: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -84,6 +85,8 @@ class Closure:
     # the program starts without them, a lookup or pthread_cancel fails later.
     unavailable: dict[str, str] = field(default_factory=dict)
     loaded: set[str] = field(default_factory=set)  # sonames answered (as ld.so dedupes them)
+    # WATCHED_SYMBOLS named by the program or a library other than libc (which defines them)
+    mentions: set[str] = field(default_factory=set)
 
     @property
     def complete(self) -> bool:
@@ -164,7 +167,7 @@ def _facts(needs: StartupNeeds, inside: str) -> ElfObject:
     runpath = tuple(p for entry in needs.dt_runpath for p in entry.split(":"))
     return ElfObject(
         inside, 64 if needs.wide else 32, needs.machine, needs.interpreter, needs.needed, rpath,
-        runpath, needs.soname,
+        runpath, needs.soname, needs.mentions,
     )  # fmt: skip
 
 
@@ -294,8 +297,18 @@ class ClosureFinder:
             else:
                 closure.missing[main.interpreter] = program
         closure.loaded |= loaded
+        closure.mentions |= main.mentions
         self._load(closure, deque([(main, ())]))
         return closure
+
+    def add_file(self, closure: Closure, path: str) -> bool:
+        """A plain file the program reads at run time (gconv configuration, locale data),
+        with its symlink chain; False when the root has no such file."""
+        resolved = self.resolver.resolve(path)
+        if resolved is None or not self.resolver.host_path(resolved[0]).is_file():
+            return False
+        self._add(closure, *resolved)
+        return True
 
     def add_dlopened(self, closure: Closure, sonames: list[str], by: str = "libc.so.6") -> None:
         """Load ``sonames`` as ``by`` would ``dlopen`` them (its search path; libc has none of
@@ -343,6 +356,8 @@ class ClosureFinder:
                 closure.loaded.add(name)
                 closure.libraries[name] = path
                 self._add(closure, final, crossed)
+                if lib.soname != "libc.so.6":
+                    closure.mentions |= lib.mentions
                 if len(closure.libraries) > MAX_OBJECTS:
                     raise FormatError(f"{closure.program}: more than {MAX_OBJECTS} libraries")
                 queue.append((lib, chain))

@@ -122,6 +122,7 @@ TLS_MARKERS = re.compile(
 )
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
+WATCHED_SYMBOLS = ("iconv_open",)
 
 
 class DamagedElf(ValueError):
@@ -141,6 +142,9 @@ class StartupNeeds:
     dt_runpath: tuple[str, ...] = ()
     soname: str | None = None
     wide: bool = True  # ELFCLASS64
+    # Which of WATCHED_SYMBOLS its dynamic string table names (imported or defined): the
+    # hint that it calls iconv and needs gconv modules at run time.
+    mentions: frozenset[str] = frozenset()
 
 
 class ElfProbe:
@@ -300,9 +304,12 @@ class ElfProbe:
         rpath = tuple(string(v) for t, v in entries if t == _DT_RPATH)
         own = tuple(string(v) for t, v in entries if t == _DT_RUNPATH)
         soname = next((string(v) for t, v in entries if t == _DT_SONAME), None)
+        mentions = frozenset(
+            name for name in WATCHED_SYMBOLS if b"\x00" + name.encode() + b"\x00" in table
+        )
         return StartupNeeds(
             self.machine, interpreter, tuple(needed), tuple(runpath), rpath, own, soname,
-            self._wide,
+            self._wide, mentions,
         )  # fmt: skip
 
 

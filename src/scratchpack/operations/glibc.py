@@ -11,9 +11,12 @@ built into ``libc.so.6`` (the ``libnss_files.so.2`` file is a stub), before they
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-from scratchpack.errors import ScratchpackError
+from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error
 from scratchpack.operations.closure import Closure, RootResolver
 
@@ -92,3 +95,129 @@ def runtime_sonames(closure: Closure, resolver: RootResolver, nsswitch: str) -> 
     if version is None:
         return []
     return [*nss_sonames(nsswitch, version), LIBGCC_S]
+
+
+# -- gconv: the modules iconv loads ---------------------------------------------------------
+
+GCONV_CONFIGS = ("gconv-modules", "gconv-modules.cache")
+_CONF_LIMIT = 1 << 20  # bytes of one gconv configuration file read
+
+
+@dataclass(frozen=True)
+class Gconv:
+    """A root's gconv directory: its configuration files and which module file serves which
+    charset (from ``gconv-modules`` and ``gconv-modules.d/*.conf``)."""
+
+    directory: str
+    configs: tuple[str, ...]
+    aliases: dict[str, str]
+    modules: dict[str, set[str]]  # charset (upper case, no //) -> module files (no .so)
+
+    def module_paths(self, charsets: list[str] | None) -> list[str]:
+        """The module files for ``charsets`` (their aliases resolved), or all of them."""
+        if charsets is None:
+            names = {name for files in self.modules.values() for name in files}
+        else:
+            names = set()
+            for charset in charsets:
+                key = charset.upper().rstrip("/")
+                key = self.aliases.get(key, key)
+                if key not in self.modules:
+                    raise UsageError(
+                        f"--gconv {charset}: no gconv module converts it (a built-in "
+                        "charset such as UTF-8 needs none)"
+                    )
+                names |= self.modules[key]
+        return sorted(
+            name if name.startswith("/") else f"{self.directory}/{name}.so" for name in names
+        )
+
+
+def find_gconv(resolver: RootResolver, libc_path: str) -> Gconv | None:
+    """The gconv directory beside a root's ``libc.so.6`` (glibc's GCONV_PATH default)."""
+    resolved = resolver.resolve(libc_path)
+    if resolved is None:
+        return None
+    directory = f"{PurePosixPath(resolved[0]).parent}/gconv"
+    found = resolver.resolve(directory)
+    if found is None or not resolver.host_path(found[0]).is_dir():
+        return None
+    configs = [f"{directory}/{name}" for name in GCONV_CONFIGS]
+    extra = resolver.resolve(f"{directory}/gconv-modules.d")
+    if extra is not None and resolver.host_path(extra[0]).is_dir():
+        configs += sorted(
+            f"{directory}/gconv-modules.d/{entry.name}"
+            for entry in resolver.host_path(extra[0]).iterdir()
+            if entry.name.endswith(".conf")
+        )
+    aliases: dict[str, str] = {}
+    modules: dict[str, set[str]] = {}
+    for config in configs:
+        if config.endswith(".cache"):
+            continue
+        text = _read_small(resolver, config)
+        for raw in text.splitlines():
+            words = raw.split("#", 1)[0].split()
+            if len(words) >= 3 and words[0] == "alias":
+                aliases[words[1].upper().rstrip("/")] = words[2].upper().rstrip("/")
+            elif len(words) >= 4 and words[0] == "module":
+                for charset in (words[1], words[2]):
+                    key = charset.upper().rstrip("/")
+                    if key != "INTERNAL":
+                        modules.setdefault(key, set()).add(words[3])
+    present = tuple(c for c in configs if resolver.resolve(c) is not None)
+    return Gconv(directory, present, aliases, modules)
+
+
+def _read_small(resolver: RootResolver, path: str) -> str:
+    resolved = resolver.resolve(path)
+    if resolved is None:
+        return ""
+    try:
+        with resolver.host_path(resolved[0]).open("rb") as handle:
+            return handle.read(_CONF_LIMIT).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# -- locales ----------------------------------------------------------------------------------
+
+LOCALE_DIR = "/usr/lib/locale"
+
+
+def normalized_locale(name: str) -> str:
+    """glibc's directory name for a locale: the codeset lower-cased, without punctuation
+    (``de_DE.UTF-8`` -> ``de_DE.utf8``), the modifier kept."""
+    base, _, modifier = name.partition("@")
+    language, dot, codeset = base.partition(".")
+    if dot:
+        codeset = re.sub(r"[^0-9a-z]", "", codeset.lower())
+        base = f"{language}.{codeset}"
+    return f"{base}@{modifier}" if modifier else base
+
+
+def locale_files(resolver: RootResolver, name: str) -> list[str]:
+    """The files of locale ``name`` in the root's /usr/lib/locale (one directory per locale,
+    as ``locales-all`` or ``localedef DIR`` make them)."""
+    for candidate in dict.fromkeys((normalized_locale(name), name)):
+        directory = f"{LOCALE_DIR}/{candidate}"
+        found = resolver.resolve(directory)
+        if found is not None and resolver.host_path(found[0]).is_dir():
+            host = resolver.host_path(found[0])
+            files: list[str] = []
+            for top, _dirs, names in os.walk(host):  # symlinked directories not followed
+                relative = Path(top).relative_to(host).as_posix()
+                prefix = directory if relative == "." else f"{directory}/{relative}"
+                files += [f"{prefix}/{name}" for name in names]
+            return sorted(files)
+    archive = resolver.resolve(f"{LOCALE_DIR}/locale-archive")
+    hint = (
+        " (it may be inside locale-archive, which scratchpack does not split: install "
+        "locales-all, or compile it with `localedef -i LANG -f CHARSET "
+        f"{LOCALE_DIR}/{normalized_locale(name)}` in the root)"
+        if archive is not None
+        else " (install locales-all, or compile it with localedef into that directory)"
+    )
+    raise UsageError(
+        f"--locale {name}: no {LOCALE_DIR}/{normalized_locale(name)} in the root{hint}"
+    )

@@ -12,6 +12,7 @@ essentials layer on every commit and defeat the reuse above.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shlex
@@ -102,6 +103,8 @@ class PackOptions:
     allow_dynamic: bool = False  # a dynamic binary alone, without its libraries
     root: Path = Path("/")  # where a dynamic binary's loader and libraries come from
     add_libs: list[str] = field(default_factory=list)  # sonames it dlopens (plugins)
+    gconv: str = "auto"  # iconv's modules: auto, all, none or CHARSET,...
+    locales: list[str] = field(default_factory=list)  # e.g. de_DE.UTF-8; the first sets LANG
     strip: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
     force: bool = False
@@ -176,6 +179,8 @@ class PackResult:
                 "sonames": list(self.libraries.libraries),
                 "files": self.libraries.files,
                 "unavailable": list(self.libraries.unavailable),
+                "gconv_modules": self.libraries.gconv_modules,
+                "locales": list(self.libraries.locales),
                 "stored": self.layers[1].size,
                 "uncompressed": self.layers[1].uncompressed_size,
             },
@@ -225,9 +230,9 @@ def pack(options: PackOptions) -> PackResult:
     if options.base is not None:
         from scratchpack.operations.pack_base import pack_on_base
 
-        if options.root != Path("/") or options.add_libs:
-            raise UsageError("--root and --add-lib go with packing into scratch: on --base, "
-                             "the libraries are the base's")  # fmt: skip
+        if options.root != Path("/") or options.add_libs or options.locales:
+            raise UsageError("--root, --add-lib and --locale go with packing into scratch: on "
+                             "--base, the libraries are the base's")  # fmt: skip
 
         return pack_on_base(options, options.base)
     check_destination(options.destination, force=options.force)
@@ -236,6 +241,10 @@ def pack(options: PackOptions) -> PackResult:
         raise UsageError(f"{binary}: no such file")
     info = read_elf(binary)
     with_libraries = info.is_dynamic and not options.allow_dynamic
+    if (options.locales or options.gconv != "auto") and not with_libraries:
+        raise UsageError("--locale and --gconv go with a dynamic binary (glibc's data files)")
+    if options.locales and not any(e.startswith("LANG=") for e in options.env):
+        options = dataclasses.replace(options, env=[*options.env, f"LANG={options.locales[0]}"])
     platform = platform_for(info, options.platform)
     compression = compression_for(options)
     epoch = source_date_epoch()
@@ -261,8 +270,9 @@ def pack(options: PackOptions) -> PackResult:
         contents = [("essentials", essentials)]
         if with_libraries:
             libs, libraries = library_layer(
-                options.root, binary, binary_dest, NSSWITCH, options.add_libs
-            )
+                options.root, binary, binary_dest, NSSWITCH, options.add_libs,
+                options.gconv, tuple(options.locales),
+            )  # fmt: skip
             _check_overlap(libs, essentials, "a library")
             contents.append(("libraries", libs))
         app = LayerContents()

@@ -17,7 +17,7 @@ from pathlib import Path
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.tarwriter import LayerContents
 from scratchpack.operations.closure import Closure, ClosureFinder
-from scratchpack.operations.glibc import runtime_sonames
+from scratchpack.operations.glibc import find_gconv, locale_files, runtime_sonames
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,18 @@ class LibraryReport:
     libraries: tuple[str, ...]  # sonames, in load order
     files: int
     unavailable: tuple[str, ...] = field(default=())  # NSS modules the root lacks
+    gconv_modules: int = 0
+    locales: tuple[str, ...] = field(default=())
 
 
 def library_layer(
-    root: Path, binary: Path, binary_dest: str, nsswitch: str, add_libs: list[str]
+    root: Path,
+    binary: Path,
+    binary_dest: str,
+    nsswitch: str,
+    add_libs: list[str],
+    gconv: str = "auto",
+    locales: tuple[str, ...] = (),
 ) -> tuple[LayerContents, LibraryReport]:
     """The layer of ``binary``'s run-time libraries found in ``root``, for a binary that will
     live at ``binary_dest`` (its ``$ORIGIN``). A library it needs that the root lacks is an
@@ -49,7 +57,11 @@ def library_layer(
     lost = [name for name in wanted if name in closure.unavailable]
     if lost:
         raise ScratchpackError(f"--add-lib: not found in {root}: {', '.join(lost)}")
-    if closure.missing:  # needed by an NSS module or an --add-lib
+    modules = _add_gconv(finder, closure, gconv)
+    for name in locales:
+        for path in locale_files(finder.resolver, name):
+            finder.add_file(closure, path)
+    if closure.missing:  # needed by an NSS module, a gconv module or an --add-lib
         _refuse(closure, root, binary)
     layer = LayerContents()
     for path, target in closure.entries():
@@ -64,11 +76,35 @@ def library_layer(
     report = LibraryReport(
         root=str(root),
         loader=closure.loader,
-        libraries=tuple(closure.libraries),
+        libraries=tuple(name for name in closure.libraries if "/" not in name),  # sonames
         files=len(closure.files),
         unavailable=tuple(sorted(closure.unavailable)),
+        gconv_modules=modules,
+        locales=locales,
     )
     return layer, report
+
+
+def _add_gconv(finder: ClosureFinder, closure: Closure, choice: str) -> int:
+    """gconv's configuration and modules: ``auto`` all of them when the program or a library
+    calls iconv (which charsets it will name is known only at run time), ``all``, ``none``, or
+    a comma-separated list of charsets. Returns how many modules went in."""
+    libc = closure.libraries.get("libc.so.6")
+    if choice == "none" or libc is None:
+        return 0
+    if choice == "auto" and "iconv_open" not in closure.mentions:
+        return 0
+    found = find_gconv(finder.resolver, libc)
+    if found is None:
+        if choice == "auto":
+            return 0
+        raise UsageError(f"--gconv {choice}: the root has no gconv directory beside {libc}")
+    charsets = None if choice in ("auto", "all") else [c for c in choice.split(",") if c]
+    for config in found.configs:
+        finder.add_file(closure, config)
+    paths = found.module_paths(charsets)
+    finder.add_dlopened(closure, paths, by="libc.so.6")
+    return sum(1 for path in paths if path in closure.libraries)
 
 
 def _refuse(closure: Closure, root: Path, binary: Path) -> None:
