@@ -673,6 +673,10 @@ def test_copy_then_extract_is_an_add_and_add_of_an_archive_is_fine_for_sp212() -
     assert fires(base + "COPY foo/bar/packaged-app.tar /foo.tar\nRUN tar -xf /foo.tar\n", "SP312")
     assert fires(base + "COPY app.tgz /opt/\nRUN cd /opt && tar xzf app.tgz\n", "SP312")
     assert fires(base + 'COPY "app.tar.gz" /opt/\nRUN gunzip /opt/app.tar.gz\n', "SP312")
+    windows = (
+        'COPY build\\foo\\bar.tar.gz "C:\\Program Files\\foo.tar.gz"\nRUN tar -xf foo.tar.gz\n'
+    )
+    assert fires(base + windows, "SP312")
     for fine in (
         "COPY packaged-app.tar /usr/src/app\nFROM debian:11 AS newstage\n",
         "COPY package.json /usr/src/app\n",
@@ -875,3 +879,21 @@ def test_explain_of_a_hadolint_code_with_no_rule_says_why() -> None:
     assert result.code == 2
     assert "no scratchpack equivalent: a parse error in scratchpack (SP000)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_version_variable_nothing_sets_is_no_pin() -> None:
+    fedora = "fedora:42@sha256:" + "5" * 64
+    other_stage = f"FROM {fedora} AS build\nENV version=2.51.0\nFROM {fedora}\n"
+    assert fires(other_stage + "RUN dnf -y install git-core-${version}\n", "SP220")
+    assert fires(other_stage + "RUN yum -y install git-core-$version\n", "SP218")
+    for sets in ("ENV version=2.51.0\n", "ARG version\n"):
+        assert not fires(
+            f"FROM {fedora}\n{sets}RUN dnf -y install git-core-${{version}}\n", "SP220"
+        )
+    inherited = f"FROM {fedora} AS base\nENV version=2.51.0\nFROM base\n"
+    assert not fires(inherited + "RUN dnf -y install git-core-${version}\n", "SP220")
+    inline = f"FROM {fedora}\nRUN v=1 dnf -y install git-core-$v\n"
+    assert not fires(inline, "SP220")
+    # an ARG of another stage counts as set, as for hadolint
+    arg_elsewhere = f"FROM {fedora} AS build\nARG version=2.51.0\nFROM {fedora}\n"
+    assert not fires(arg_elsewhere + "RUN dnf -y install git-core-${version}\n", "SP220")

@@ -201,7 +201,8 @@ def copy_then_extract(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for instruction in stage.instructions:
             local = not instruction.flag("from") and not instruction.heredocs
             if instruction.cmd == "COPY" and local:
-                *sources, dest = [unquote(a) for a in instruction.args] or [""]
+                # a quoted path with a space comes as two words, each with one quote
+                *sources, dest = [a.strip("'\"") for a in instruction.args] or [""]
                 for source in sources:
                     if _ARCHIVE.search(source) and "$" not in source:
                         target = dest if _ARCHIVE.search(dest) else source

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
@@ -11,6 +11,7 @@ from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
     apt_command,
+    env_pairs,
     has_flag,
     pip_args,
     rule,
@@ -202,13 +203,28 @@ def _unpinned(
 ) -> Iterator[Finding]:
     """One finding per command that installs packages of which some name no version: the same
     Dockerfile then installs whatever version the repository has on the day it is built."""
-    for _, run in runs(dockerfile):
+    envs: dict[int, dict[str, str]] = {}
+    args = dockerfile.global_args.keys() | {
+        name for st in dockerfile.stages for i in st.of("ARG") for name, _ in env_pairs(i)
+    }
+    for stage, run in runs(dockerfile):
         for cmd in shell_of(run):
             names = packages(cmd)
             if not names:
                 continue
-            # a word with a variable or a glob is decided elsewhere: it may well carry the pin
-            loose = [n for n in names if not pinned(n) and not set(n) & set("$*`")]
+            if stage.index not in envs:
+                envs[stage.index] = stage_env(dockerfile, stage)
+            known = envs[stage.index].keys() | dict(cmd.env).keys() | args
+            # a word with a variable or a glob is decided when building: it may well carry the
+            # pin; not so a variable nothing in the stage sets (an ENV of another stage), which
+            # the shell expands to nothing. A build argument of any stage counts as set, as for
+            # hadolint: a misplaced ARG is a smaller matter than a missing pin.
+            # (a word that is all variable, $PACKAGES, names no package to judge)
+            expanded = {n: _unset_removed(n, known) for n in names}
+            loose = [
+                n for n, e in expanded.items()
+                if e and not pinned(e) and not set(e) & set("$*`")
+            ]  # fmt: skip
             if loose:
                 listed = ", ".join(loose[:3]) + (
                     f" and {len(loose) - 3} more" if len(loose) > 3 else ""
@@ -220,6 +236,14 @@ def _unpinned(
                     f"{tool} installs {listed} without a version: each build gets whatever the "
                     f"repository has that day; pin it ({how})",
                 )
+
+
+def _unset_removed(word: str, known: set[str] | Iterable[str]) -> str:
+    """The word with the variables that are not in ``known`` expanded to nothing."""
+    names = set(known)
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)", lambda m: m.group(0) if (m[1] or m[2]) in names else "", word
+    )
 
 
 _APK_VALUED = frozenset(
