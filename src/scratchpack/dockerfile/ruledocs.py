@@ -774,7 +774,10 @@ DOCS: dict[str, RuleDoc] = {
         "also keeps the file ownership on volumes predictable.",
         bad=f"FROM {_PINNED}\nRUN useradd -r app\nUSER app\nWORKDIR /app\n",
         good=f"FROM {_PINNED}\nRUN useradd -r -u 10001 app\nUSER 10001:10001\nWORKDIR /app\n",
-        fix="Use the numeric UID (and GID): `USER 10001:10001`.",
+        fix="Use the numeric UID (and GID): `USER 10001:10001`. A `USER` with a variable is "
+        "not judged: its value comes from an ARG or from the base image's ENV (`USER "
+        "$APP_UID` in Microsoft's .NET images, where it is numeric); hadolint's DL3066 "
+        "reports one that no ARG of the file declares.",
     ),
 }
 
