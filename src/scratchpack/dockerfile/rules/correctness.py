@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
+from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
@@ -249,10 +249,10 @@ def _bad_port(spec: str) -> str | None:
 def invalid_port(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for expose in stage.of("EXPOSE"):
-            for word in expose.args:
-                why = _bad_port(unquote(word))
-                if why is not None:
-                    yield meta.at_word(dockerfile, expose, word, f"EXPOSE {word}: {why}")
+            # the first bad word of each EXPOSE: locating each of thousands would be quadratic
+            bad = next(((w, why) for w in expose.args if (why := _bad_port(unquote(w)))), None)
+            if bad is not None:
+                yield meta.at_word(dockerfile, expose, bad[0], f"EXPOSE {bad[0]}: {bad[1]}")
 
 
 # -- several sources and a destination that is not a directory (SP314): DL3021 ---------------
@@ -279,9 +279,7 @@ def copy_many_to_file(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- ENV that reads a variable it sets itself (SP315): DL3044 ---------------------------------
 
 
-def _references(value: str, name: str) -> bool:
-    return re.search(r"\$(?:\{" + re.escape(name) + r"(?:[:}]|$)|" + re.escape(name) + r"(?!\w))",
-                     value) is not None  # fmt: skip
+_REFERENCE = re.compile(r"\$\{?(\w+)")
 
 
 @rule("SP315", Severity.ERROR, "correctness",
@@ -290,42 +288,46 @@ def env_self_reference(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for env in stage.of("ENV"):
             args = env.args
-            pairs = list(zip(args[0::2], args[1::2], strict=False))
-            for n, (key, value) in enumerate(pairs):
-                if value.startswith("'"):
-                    continue  # single quotes: no expansion at all
-                earlier = next((k for k, _ in pairs[:n] if _references(value, k)), None)
+            set_before: set[str] = set()  # linear in the pairs, however many there are
+            found: list[tuple[str, str]] = []
+            for key, value in zip(args[0::2], args[1::2], strict=False):
+                # single quotes: no expansion at all
+                used = [] if value.startswith("'") else _REFERENCE.findall(value)
+                earlier = next((name for name in used if name in set_before), None)
+                set_before.add(key)
                 if earlier is not None:
-                    yield meta.at_word(
-                        dockerfile,
-                        env,
-                        key,
-                        f"ENV {key}=... reads ${earlier}, which this same ENV sets: it gets the "
-                        f"value {earlier} had before the instruction, not the new one; set "
-                        f"{earlier} in an ENV of its own first",
-                    )
+                    found.append((key, earlier))
+            if found:  # one finding per ENV: locating each of thousands would be quadratic
+                key, earlier = found[0]
+                more = f" (and {len(found) - 1} more of its variables)" if len(found) > 1 else ""
+                yield meta.at_word(
+                    dockerfile,
+                    env,
+                    key,
+                    f"ENV {key}=... reads ${earlier}, which this same ENV sets{more}: it gets "
+                    f"the value {earlier} had before the instruction, not the new one; set "
+                    f"{earlier} in an ENV of its own first",
+                )
 
 
 # -- COPY to a relative path with no WORKDIR (SP316): DL3045 ----------------------------------
 
 
-def _sets_workdir(dockerfile: Dockerfile, stage: Stage, before: int) -> bool:
-    """Whether the stage, or a stage it is built FROM, sets a WORKDIR before line ``before``."""
-    if any(w.line < before for w in stage.of("WORKDIR")):
-        return True
-    parent = parent_stage(dockerfile, stage)
-    return parent is not None and _sets_workdir(dockerfile, parent, before)
-
-
 @rule("SP316", Severity.WARNING, "correctness", "COPY to a relative destination without WORKDIR",
       hadolint=("DL3045",))  # fmt: skip
 def copy_relative_without_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    inherits: dict[int, bool] = {}  # whether a stage, or one it is built FROM, sets WORKDIR
     for stage in dockerfile.stages:
+        parent = parent_stage(dockerfile, stage)
+        inherited = parent is not None and inherits[parent.index]
+        inherits[stage.index] = inherited or bool(stage.of("WORKDIR"))
+        workdirs = [w.line for w in stage.of("WORKDIR")]
         for copy in stage.of("COPY", "ADD"):
             if not copy.args:
                 continue
             dest = unquote(copy.args[-1])
-            if _absolute_workdir(dest) or _sets_workdir(dockerfile, stage, copy.line):
+            set_before = inherited or (bool(workdirs) and workdirs[0] < copy.line)
+            if _absolute_workdir(dest) or set_before:
                 continue
             yield meta.at_word(
                 dockerfile,
