@@ -913,3 +913,13 @@ def test_one_finding_per_env_or_expose_however_many_words_it_has() -> None:
     assert [(f.line, f.column) for f in env] == [(3, 2)]
     assert "and 4897 more" in env[0].message
     assert [f.line for f in expose] == [4900 + 1]  # the EXPOSE line, after 4,899 pairs
+
+
+def test_huge_numbers_are_no_crash() -> None:
+    """Python refuses int() of more than 4,300 digits; a word may have 16 KiB of them."""
+    digits = "9" * 10_000
+    assert fires(f"FROM {PINNED}\nEXPOSE {digits}\n", "SP313")
+    assert fires(f"FROM {PINNED}\nEXPOSE 0{digits}-1\n", "SP313")
+    assert not fires(f"FROM {PINNED}\nEXPOSE 000080\n", "SP313")
+    assert not fires(f"FROM {PINNED}\nRUN apt-get install -q={digits} curl\n", "SP221")
+    assert fires(f"FROM {PINNED}\nRUN useradd -u {digits} app\n", "SP231")

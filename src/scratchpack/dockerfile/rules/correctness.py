@@ -240,7 +240,7 @@ def _bad_port(spec: str) -> str | None:
             continue
         if not part.isdigit():
             return f"{part or spec} is not a port number"
-        if int(part) > 65535:
+        if len(part.lstrip("0")) > 5 or int(part) > 65535:  # no int() of 16 KiB of digits
             return f"{part} is above 65535, the highest port"
     return None
 

@@ -470,7 +470,8 @@ def _apt_quiet_level(cmd: ShellCommand) -> int:
     for arg in cmd.args:
         if arg.startswith(("--quiet=", "-q=")):
             value = arg.partition("=")[2]
-            level = max(level, int(value)) if value.isdigit() else level
+            # -q=2 and above; no int() of a 16 KiB number (Python refuses over 4,300 digits)
+            level = max(level, 2 if len(value) > 1 else int(value)) if value.isdigit() else level
         elif arg == "--quiet":
             level += 1
         elif arg.startswith("-") and not arg.startswith("--") and "=" not in arg:
