@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scratchpack.dockerfile.parser import parse
+from helpers import run_cli
+from scratchpack.dockerfile.config import LintConfig
+from scratchpack.dockerfile.parser import DockerfileError, parse
 from scratchpack.dockerfile.rules import RULES, Finding
 from scratchpack.operations.lint import lint_dockerfile
 
@@ -406,3 +408,518 @@ def test_yum_dnf_and_zypper_install_without_version_pins() -> None:
         "zypper refresh",
     )
     assert _loose("SP219", suse, zypper_pinned) == []
+
+
+# -- hadolint's DL rules without an equivalent before (issue 13) ------------------------------
+
+ROCKY = "rockylinux:9@sha256:" + "7" * 64
+SUSE = "opensuse/leap:15.6@sha256:" + "6" * 64
+
+# code -> (base, RUN scripts it must fire on, RUN scripts it must not fire on); each script is
+# the text after RUN, linted as FROM base + RUN script
+COMMAND_RULES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "SP221": (PINNED, (
+        "apt-get install python",
+        "apt-get install -q python",
+        "apt-get install --quiet python",
+        "apt-get update; apt-get install curl",
+        "sh -c 'apt-get install curl'",
+        "apt install curl",
+    ), (
+        "apt-get install -yq python",
+        "apt-get install -y python",
+        "apt-get -y install python",
+        "apt-get --yes install python",
+        "apt-get --assume-yes install python",
+        "apt-get install -qq python",
+        "apt-get install -q -q python",
+        "apt-get install -q=2 python",
+        "apt-get install --quiet --quiet python",
+        "apt-get -o APT::Get::Assume-Yes=true install python",
+        "apt-get update",
+        "echo apt-get install x",
+    )),
+    "SP222": (PINNED, (
+        "apt install python",
+        "apt update && apt-get install -y x",
+        "sudo apt list --installed",
+    ), (
+        "apt-get install -y python",
+        "apt-cache policy python",
+        "echo apt",
+        "aptitude install -y x",
+    )),
+    "SP223": (ROCKY, (
+        "yum install httpd-2.4.24 && yum clean all",
+        "yum groupinstall 'Development Tools'",
+        "yum --setopt=tsflags=nodocs localinstall /tmp/x.rpm",
+    ), (
+        "yum install -y httpd-2.4.24 && yum clean all",
+        "yum -y install httpd",
+        "yum install --assumeyes httpd",
+        "yum clean all",
+        "bash -c `# not even a yum command`",
+    )),
+    "SP224": (ROCKY, (
+        "dnf install httpd-2.4.24 && dnf clean all",
+        "microdnf install httpd-2.4.24 && microdnf clean all",
+        "dnf5 groupinstall x",
+    ), (
+        "dnf install -y httpd-2.4.24 && dnf clean all",
+        "microdnf -y install httpd",
+        "notdnf install httpd",
+        "dnf makecache",
+    )),
+    "SP225": (SUSE, (
+        "zypper install httpd=2.4.24 && zypper clean",
+        "zypper rm vim",
+        "zypper patch",
+    ), (
+        "zypper install -n httpd=2.4.24 && zypper clean",
+        "zypper --non-interactive install httpd=2.4.24",
+        "zypper install -y httpd=2.4.24",
+        "zypper -n in httpd",
+        "zypper install --no-confirm httpd=2.4.24",
+        "zypper refresh",
+    )),
+    "SP226": (PINNED, (
+        "go install example.com/pkg",
+        "go install example.com/pkg@latest",
+        "go get example.com/pkg",
+        "go get -tool foobar@latest",
+        "go run example.com/pkg@latest",
+        "CGO_ENABLED=0 go install -ldflags '-s -w' golang.org/x/tools/gopls@master",
+    ), (
+        "go install example.com/pkg@v1.2.3",
+        "go install /go/app/foobar",
+        "go install ./app/foobar",
+        "go install .",
+        "go get example.com/pkg@v1.2.3",
+        "go run example.com/pkg@v1.2.3 --foo bar",
+        "go run main.go",
+        "go build -o /app .",
+        "go install std",
+        "go mod download",
+    )),
+    "SP227": (ROCKY, (
+        "yum install -y mariadb-10.4",
+        "yum clean all && yum install -y mariadb-10.4",
+        "yum install -y a-1 && yum clean all && yum install -y b-1",
+    ), (
+        "yum install -y mariadb-10.4 && yum clean all",
+        "yum install -y mariadb-10.4 && rm -rf /var/cache/yum/*",
+        "yum install -y mariadb-10.4 && yum -q clean all",
+        "yum clean all",
+        "bash -c `# not even a yum command`",
+    )),
+    "SP228": (ROCKY, (
+        "dnf install -y mariadb-10.4",
+        "microdnf install -y mariadb-10.4",
+        "dnf -y upgrade",
+        "dnf -y up-min",
+        "microdnf clean all && dnf install -y mariadb-10.4",
+        "rm -rf /var/cache/libdnf5 && dnf in -y mariadb-10.4",
+    ), (
+        "dnf install -y mariadb-10.4 && dnf clean all",
+        "microdnf install -y mariadb-10.4 && microdnf clean all",
+        "dnf in -y mariadb-10.4 && rm -rf /var/cache/yum/*",
+        "dnf install -y x-1 && rm -rf /var/cache/libdnf5",
+        "notdnf install mariadb",
+        "dnf makecache",
+    )),
+    "SP229": (SUSE, (
+        "zypper install -y mariadb=10.4",
+        "zypper clean && zypper install -y mariadb=10.4",
+    ), (
+        "zypper install -y mariadb=10.4 && zypper clean",
+        "zypper install -y mariadb=10.4 && zypper cc",
+        "zypper -n in mariadb=10.4 && zypper clean --all",
+        "zypper refresh",
+    )),
+    "SP231": (PINNED, (
+        "useradd -u 123456 luser",
+        "useradd --uid=1000000 -m app",
+        "groupadd -g 123456 g && useradd -u123456 -g g luser",
+    ), (
+        "useradd luser",
+        "useradd -u 12345 luser",
+        "useradd -l -u 123456 luser",
+        "useradd --no-log-init -u 123456 luser",
+        "useradd -lu 123456 luser",
+        "useradd -u $UID luser",
+    )),
+    "SP308": (PINNED, (
+        "top",
+        "service nginx start",
+        "apt-get update && ps aux",
+        "sudo kill -9 1",
+        "ssh git@example.com",
+    ), (
+        "apt-get install -y ssh vim",
+        "echo top",
+        "pkill nginx",
+    )),
+    "SP309": (PINNED, (
+        "wget my.xyz",
+        "wget -O /tmp/x https://example.com/x",
+        "cd /tmp && wget https://example.com/x",
+    ), (
+        "wget --progress=dot:giga my.xyz",
+        "wget -q my.xyz",
+        "wget -qO- my.xyz",
+        "wget --quiet my.xyz",
+        "wget -nv my.xyz",
+        "wget --no-verbose my.xyz",
+        "wget --output-file=/tmp/wget.log my.xyz",
+        "wget -o /tmp/wget.log my.xyz",
+        "wget --append-output=/tmp/wget.log my.xyz",
+        "wget -a /tmp/wget.log my.xyz",
+        "curl -fsSLO my.xyz",
+    )),
+    "SP311": (PINNED, (
+        "ln -sfv /bin/bash /bin/sh",
+        "ln -sf bash /bin/sh && echo",
+    ), (
+        "ln -sf /bin/true /sbin/initctl",
+        "ln -s foo bar && unrelated && something_with /bin/sh",
+        "ln -s /bin/sh /usr/local/bin/sh2",
+    )),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", sorted(COMMAND_RULES))
+def test_command_rules_fire_and_do_not_fire(code: str) -> None:
+    base, bad, good = COMMAND_RULES[code]
+    assert _loose(code, base, bad) == list(bad)
+    assert _loose(code, base, good) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "script", "column"),
+    [
+        ("SP221", "echo a && \\\n    apt-get install curl", 5),
+        ("SP223", "true; \\\n  yum install httpd", 3),
+        ("SP227", "set -e \\\n && yum install -y x-1", 5),
+        ("SP309", "true \\\n  && wget my.xyz", 6),
+        ("SP311", "true && \\\n   ln -sf /bin/bash /bin/sh", 4),
+        ("SP231", "true && \\\n useradd -u 123456 a", 2),
+    ],
+)
+def test_command_rules_point_at_the_command_on_its_continuation_line(
+    code: str, script: str, column: int
+) -> None:
+    [finding] = findings(f"FROM {PINNED}\nRUN {script}\n", code)
+    assert (finding.line, finding.column, finding.instruction_start) == (3, column, 2)
+
+
+def test_command_rules_read_heredocs_and_exec_form() -> None:
+    heredoc = f"FROM {PINNED}\nRUN <<EOF\nset -e\napt-get install curl\nEOF\n"
+    [finding] = findings(heredoc, "SP221")
+    assert (finding.line, finding.column) == (4, 1)
+    assert fires(f'FROM {PINNED}\nRUN ["/bin/sh", "-c", "apt-get install curl"]\n', "SP221")
+    assert fires(f'FROM {PINNED}\nRUN ["wget", "https://example.com/x"]\n', "SP309")
+
+
+def test_yarn_cache_only_in_the_stages_the_image_ships() -> None:
+    node = "node:22-slim@sha256:" + "9" * 64
+    assert fires(f"FROM {node}\nRUN yarn install foo\n", "SP230")
+    assert fires(f"FROM {node}\nRUN yarn cache clean && yarn install foo\n", "SP230")
+    assert not fires(f"FROM {node}\nRUN yarn install bar && yarn cache clean\n", "SP230")
+    for mount in ("cache", "tmpfs"):
+        ok = f"FROM {node}\nRUN --mount=type={mount},target=/root/.cache/yarn yarn install x\n"
+        assert not fires(ok, "SP230")
+        wrong = f"FROM {node}\nRUN --mount=type={mount},target=/var/lib/foobar yarn install x\n"
+        assert fires(wrong, "SP230")
+    inherited = f"FROM {node} AS foo\nRUN yarn install\nFROM foo\nRUN echo\n"
+    assert [f.line for f in findings(inherited, "SP230")] == [2]
+    copied_from = f"FROM {node} AS foo\nRUN yarn install foo\nFROM scratch\nRUN hey\n"
+    assert not fires(copied_from, "SP230")
+    assert not fires(f"FROM {node}\nRUN yarn build\n", "SP230")
+
+
+def test_cache_rules_accept_a_cache_or_tmpfs_mount() -> None:
+    for code, base, target, script in (
+        ("SP227", ROCKY, "/var/cache/yum", "yum install -y x-1"),
+        ("SP228", ROCKY, "/var/cache/libdnf5", "dnf install -y x-1"),
+        ("SP228", ROCKY, "/root/.cache/libdnf5", "microdnf install -y x-1"),
+        ("SP229", SUSE, "/var/cache/zypp", "zypper install -y x=1"),
+    ):
+        for kind in ("cache", "tmpfs"):
+            run = f"FROM {base}\nRUN --mount=type={kind},target={target} {script}\n"
+            assert not fires(run, code), run
+        assert fires(f"FROM {base}\nRUN --mount=type=cache,target=/other {script}\n", code)
+
+
+def test_wget_and_curl_in_one_stage() -> None:
+    both = f"FROM {PINNED}\nRUN wget my.xyz\nRUN curl my.xyz\nRUN echo hello\nRUN wget foo.com\n"
+    assert [(f.line, f.column) for f in findings(both, "SP310")] == [(3, 5), (5, 5)]
+    one_run = f"FROM {PINNED}\nRUN wget my.xyz && curl localhost\n"
+    assert [(f.line, f.column) for f in findings(one_run, "SP310")] == [(2, 20)]
+    stages = f"FROM {PINNED} AS a\nRUN wget my.xyz\nFROM scratch\nRUN curl localhost\n"
+    assert not fires(stages, "SP310")
+    assert not fires(f"FROM {PINNED}\nRUN wget -q x && wget -q y\n", "SP310")
+
+
+def _lint(text: str, code: str) -> list[tuple[int, int]]:
+    return [(f.line, f.column) for f in findings(text, code)]
+
+
+def test_copy_then_extract_is_an_add_and_add_of_an_archive_is_fine_for_sp212() -> None:
+    base = f"FROM {PINNED}\n"
+    assert _lint(base + "COPY packaged-app.tar /usr/src/app\n"
+                 "RUN tar -xf /usr/src/app/packaged-app.tar\n", "SP312") == [(2, 6)]  # fmt: skip
+    workdir = "COPY packaged-app.tar /usr/src/app\nWORKDIR /usr/src/app\n"
+    assert fires(base + workdir + "RUN foo && echo x && tar -xf packaged-app.tar\n", "SP312")
+    assert fires(base + "COPY foo/bar/packaged-app.tar /foo.tar\nRUN tar -xf /foo.tar\n", "SP312")
+    assert fires(base + "COPY app.tgz /opt/\nRUN cd /opt && tar xzf app.tgz\n", "SP312")
+    assert fires(base + 'COPY "app.tar.gz" /opt/\nRUN gunzip /opt/app.tar.gz\n', "SP312")
+    windows = (
+        'COPY build\\foo\\bar.tar.gz "C:\\Program Files\\foo.tar.gz"\nRUN tar -xf foo.tar.gz\n'
+    )
+    assert fires(base + windows, "SP312")
+    for fine in (
+        "COPY packaged-app.tar /usr/src/app\nFROM debian:11 AS newstage\n",
+        "COPY package.json /usr/src/app\n",
+        "COPY --from=builder /usr/local/share/some.tar /opt/some.tar\nRUN tar -xf /opt/some.tar\n",
+        "COPY app.zip /opt/\nRUN unzip /opt/app.zip\n",  # ADD does not unpack a zip
+        "COPY app.tar /opt/\nRUN tar -tf /opt/app.tar\n",  # listing, not extracting
+        "COPY app.tar /opt/\nRUN tar -xf /opt/other.tar\n",
+    ):
+        assert not fires(base + fine, "SP312"), fine
+    # what SP312 asks for, SP212 accepts; and SP212's archive-to-a-file case is no SP312
+    assert not fires(base + "ADD app.tar.gz /opt/\n", "SP212")
+    assert fires(base + "ADD app.tar.gz /opt/app.tar.gz\n", "SP212")
+    assert not fires(base + "ADD app.tar.gz /opt/\n", "SP312")
+
+
+def test_expose_ports() -> None:
+    assert _lint(f"FROM {PINNED}\nEXPOSE 80 80000\n", "SP313") == [(2, 11)]
+    for bad in ("80000", "40000-80000/tcp", "80/http", "http", "-1"):
+        assert fires(f"FROM {PINNED}\nEXPOSE {bad}\n", "SP313"), bad
+    for good in ("60000", "${FOOBAR}", "40000-60000/tcp", "40000-${FOOBAR}", "53/udp", "0",
+                 "65535", "8080/TCP", "$PORT/tcp"):  # fmt: skip
+        assert not fires(f"FROM {PINNED}\nEXPOSE {good}\n", "SP313"), good
+
+
+def test_copy_of_several_sources_needs_a_directory() -> None:
+    assert _lint(f"FROM {PINNED}\nCOPY foo bar baz\n", "SP314") == [(2, 14)]
+    assert fires(f'FROM {PINNED}\nCOPY foo bar "baz"\n', "SP314")
+    assert fires(f"FROM {PINNED}\nADD a b /opt\n", "SP314")
+    for good in ("COPY foo bar", "COPY foo bar baz/", 'COPY foo bar "baz/"',
+                 "COPY a b $DEST", "COPY --from=x a b c/", 'COPY ["a", "b", "/c/"]'):  # fmt: skip
+        assert not fires(f"FROM {PINNED}\n{good}\n", "SP314"), good
+    assert fires(f'FROM {PINNED}\nCOPY ["a", "b", "/c"]\n', "SP314")
+
+
+def test_env_that_reads_a_variable_it_sets() -> None:
+    for bad in ('ENV BLA="blubb" BLUBB="${BLA}/blubb"', 'ENV BLA="blubb" BLUBB="$BLA/blubb"',
+                'ENV BLA="blubb" BLUBB="$BLA/$BLAFOO/blubb"', "ENV PATH=/a:${PATH} PATH=/b:${PATH}",
+                'ENV A=1 B="${A:-x}"'):  # fmt: skip
+        assert fires(f"FROM {PINNED}\n{bad}\n", "SP315"), bad
+    for good in ('ENV BLA="blubb"\nENV BLUBB="${BLA}/blubb"', 'ENV BLA="blubb" BLUBB="${FOOBLA}"',
+                 'ENV BLA="blubb" BLUBB="$BLAFOO/blubb"', 'ENV BLA="blubb" BLUBB="BLA/x/BLA"',
+                 "ARG BLA\nENV BLA=${BLA}", "ENV PATH=/bla:${PATH}", "ENV A=1 B='$A'",
+                 "ENV BLA blubb"):  # fmt: skip
+        assert not fires(f"FROM {PINNED}\n{good}\n", "SP315"), good
+    assert _lint(f"FROM {PINNED}\nENV A=1 \\\n    B=$A\n", "SP315") == [(3, 5)]
+
+
+def test_copy_to_a_relative_destination_without_workdir() -> None:
+    assert _lint(f"FROM {PINNED}\nCOPY bla.sh blubb.sh\n", "SP316") == [(2, 13)]
+    assert fires(f'FROM {PINNED}\nCOPY bla.sh "blubb.sh"\n', "SP316")
+    assert fires(f"FROM {PINNED}\nCOPY a b\n", "SP316")
+    assert fires(f"FROM {PINNED}\nCOPY . .\nWORKDIR /app\n", "SP316")  # WORKDIR comes after
+    for good in ("COPY bla.sh /usr/local/bin/blubb.sh", 'COPY bla.sh "/usr/local/bin/b.sh"',
+                 "COPY bla.sh c:\\system32\\blubb.sh", "COPY bla.sh c:/system32/blubb.sh",
+                 "WORKDIR /usr\nCOPY bla.sh blubb.sh", "COPY src.sh ${SRC_BASE_ENV}",
+                 'COPY src.sh "$SRC_BASE_ENV"'):  # fmt: skip
+        assert not fires(f"FROM {PINNED}\n{good}\n", "SP316"), good
+    not_inherited = f"FROM {PINNED} AS stage1\nWORKDIR /usr\nFROM {PINNED}\nCOPY foo bar\n"
+    assert fires(not_inherited, "SP316")
+    deep = (f"FROM {PINNED} AS base1\nWORKDIR /usr\nFROM base1 AS base2\nRUN foo\n"
+            "FROM base2\nCOPY foo bar\n")  # fmt: skip
+    assert not fires(deep, "SP316")
+
+
+def test_from_platform() -> None:
+    assert _lint(f"FROM --platform=linux {PINNED}\n", "SP317") == [(1, 17)]
+    for good in ("$BUILDPLATFORM", '"$BUILDPLATFORM"', "${BUILDPLATFORM}", "${BUILDPLATFORM:-}",
+                 "$TARGETPLATFORM"):  # fmt: skip
+        assert not fires(f"FROM --platform={good} {PINNED}\n", "SP317"), good
+    assert not fires(f"FROM {PINNED}\n", "SP317")
+
+
+def test_reserved_stage_names_and_whole_file_systems() -> None:
+    assert _lint(f"FROM {PINNED} AS scratch\n", "SP318") == [(1, len(f"FROM {PINNED} AS ") + 1)]
+    assert fires(f"FROM {PINNED} AS context\n", "SP318")
+    assert not fires(f"FROM {PINNED} AS foobar\n", "SP318")
+    build = f"FROM {PINNED} AS build\nRUN make\nFROM scratch\n"
+    assert _lint(build + "COPY --from=build / /\n", "SP319") == [(4, 19)]
+    assert fires(build + 'COPY --from=build "/" "/"\n', "SP319")
+    for good in ("COPY / /", "COPY --from=build /app /", "COPY --from=build / /app"):
+        assert not fires(build + good + "\n", "SP319"), good
+    # a build stage that takes a helper image's whole tree ships none of it
+    helper = f"FROM {PINNED} AS build\nCOPY --from=tonistiigi/xx / /\nRUN make\nFROM scratch\n"
+    assert not fires(helper + "COPY --from=build /out/app /app\n", "SP319")
+
+
+def test_inline_pragmas_are_off_by_default_and_on_with_a_severity() -> None:
+    text = f"FROM {PINNED}\n# hadolint ignore=DL3003\nRUN cd /tmp\n"
+    assert not fires(text, "SP320")
+    on = LintConfig(severity={"SP320": "info"})
+    found = [f for f in lint_dockerfile(parse(text), config=on) if f.code == "SP320"]
+    assert [(f.line, f.column) for f in found] == [(2, 1)]
+    for other in ("# hadolint shell=powershell", "# foobar", "# scratchpack global ignore=SP302"):
+        quiet = f"FROM {PINNED}\n{other}\nRUN cd /tmp\n"
+        assert not [f for f in lint_dockerfile(parse(quiet), config=on) if f.code == "SP320"]
+    also = f"FROM {PINNED}\n  # scratchpack ignore=SP302\nRUN cd /tmp\n"
+    assert [f.column for f in lint_dockerfile(parse(also), config=on) if f.code == "SP320"] == [3]
+
+
+def test_hadolint_override_turns_dl1001_on(tmp_path: Path) -> None:
+    from scratchpack.dockerfile.config import parse_hadolint
+
+    config = parse_hadolint({"override": {"info": ["DL1001"]}}, tmp_path / ".hadolint.yaml")
+    assert config.severity == {"SP320": "info"}
+    text = f"FROM {PINNED}\n# hadolint ignore=DL3003\nRUN cd /tmp\n"
+    assert [f.code for f in lint_dockerfile(parse(text), config=config)].count("SP320") == 1
+
+
+def test_user_by_name() -> None:
+    assert _lint(f"FROM {PINNED}\nUSER foobar\n", "SP408") == [(2, 6)]
+    assert fires(f"FROM {PINNED}\nUSER foobar:barfoo\n", "SP408")
+    assert fires(f"FROM {PINNED}\nUSER 1000:staff\n", "SP408")
+    for good in ("USER 12345", "USER 1234:5678", "ARG APP_UID\nUSER ${APP_UID}", "USER $U:$G"):
+        assert not fires(f"FROM {PINNED}\n{good}\n", "SP408"), good
+
+
+def test_trusted_registries_take_wildcards_and_judge_copy_and_mount_images() -> None:
+    def untrusted(text: str, *allowed: str) -> list[int]:
+        config = LintConfig(trusted_registries=frozenset(allowed))
+        return [f.line for f in lint_dockerfile(parse(text), config=config) if f.code == "SP108"]
+
+    assert untrusted("FROM random.com/debian:12\n", "docker.io") == [1]
+    assert untrusted("FROM random.com/debian:12\n", "x.com", "random.com") == []
+    assert untrusted("FROM x.com/debian:12\n", "*.random.com") == [1]
+    assert untrusted("FROM foo.random.com/debian:12\n", "x.com", "*.random.com") == []
+    assert untrusted("FROM random.com/debian:12\n", "*") == []
+    docker_io = "FROM ubuntu:24.04 AS a\nFROM zemanlx/ubuntu:18.04 AS b\nFROM docker.io/z/u:1\n"
+    assert untrusted(docker_io, "docker.io") == []
+    assert untrusted("FROM random.com/foo:1 AS b1\nFROM b1 AS b2\n", "random.com") == []
+    pulls = (
+        "FROM trusted.com/base:1\nCOPY --from=untrusted.com/repo/image:tag /foo /bar\n"
+        "RUN --mount=type=bind,from=untrusted.com/repo/image:tag,target=/foo foobar\n"
+        "COPY --from=trusted.com/repo/image:tag /foo /bar\n"
+    )
+    assert untrusted(pulls, "trusted.com") == [2, 3]
+    [finding] = [
+        f
+        for f in lint_dockerfile(
+            parse(pulls), config=LintConfig(trusted_registries=frozenset({"trusted.com"}))
+        )
+        if f.code == "SP108" and f.line == 2
+    ]
+    assert finding.column == len("COPY --from=") + 1
+    [mount] = [
+        f
+        for f in lint_dockerfile(
+            parse(pulls), config=LintConfig(trusted_registries=frozenset({"trusted.com"}))
+        )
+        if f.code == "SP108" and f.line == 3
+    ]
+    assert mount.column == len("RUN --mount=type=bind,from=") + 1
+
+
+def test_zypper_dist_upgrade_is_an_upgrade() -> None:
+    for bad in ("zypper dist-upgrade", "zypper dup", "zypper -n dup", "apt-get upgrade -y"):
+        assert fires(f"FROM {SUSE}\nRUN {bad}\n", "SP203"), bad
+    assert not fires(f"FROM {SUSE}\nRUN zypper install -y x=1 && zypper clean\n", "SP203")
+    assert RULES["SP203"].hadolint == ("DL3035",)
+
+
+def test_arg_without_a_default_with_a_secret_name() -> None:
+    assert _lint(f"FROM {PINNED}\nARG AWS_ACCESS_KEY_ID\n", "SP400") == [(2, 5)]
+    assert fires(f"FROM {PINNED}\nARG openai_api_key\n", "SP400")
+    assert not fires(f"FROM {PINNED}\nARG foobar\nENV foobar=barfoo\n", "SP400")
+    assert not fires(f'FROM {PINNED}\nARG API_TOKEN=""\n', "SP400")  # declared empty
+    # before the first FROM only FROM lines see it: not recorded anywhere (deliberate)
+    assert not fires(f"ARG AWS_ACCESS_KEY_ID\nFROM {PINNED}\n", "SP400")
+
+
+def test_instruction_before_from_is_a_parse_error_like_dl3061() -> None:
+    with pytest.raises(DockerfileError, match="LABEL before the first FROM"):
+        parse("LABEL foo=bar\nFROM foo\n")
+    parse("# syntax = docker/dockerfile:1\nARG A=B\nFROM foo\nLABEL foo=bar\n")
+
+
+def test_every_hadolint_code_is_covered_or_explained() -> None:
+    from scratchpack.dockerfile.ruledocs import HADOLINT
+
+    declared = {c for r in RULES.values() for c in r.hadolint}
+    assert declared <= set(HADOLINT), declared - set(HADOLINT)
+    for code, (_, why) in HADOLINT.items():
+        assert code in declared or why, code
+    mine = {"DL1001", "DL3001", "DL3010", "DL3011", "DL3014", "DL3021", "DL3026", "DL3027",
+            "DL3029", "DL3030", "DL3032", "DL3034", "DL3035", "DL3036", "DL3038", "DL3040",
+            "DL3044", "DL3045", "DL3046", "DL3047", "DL3060", "DL3062", "DL3063", "DL3064",
+            "DL3066", "DL3067", "DL4001", "DL4005"}  # fmt: skip
+    assert mine <= declared, mine - declared
+
+
+@pytest.mark.parametrize("dl", ["DL3014", "DL1001", "DL3026", "DL3035", "DL4005"])
+def test_explain_takes_the_new_hadolint_codes(dl: str) -> None:
+    result = run_cli("lint", "--explain", dl)
+    assert result.code == 0, result.stderr
+    [sp] = [c for c, r in RULES.items() if dl in r.hadolint]
+    assert result.stdout.startswith(sp) and dl in result.stdout.splitlines()[0]
+
+
+def test_explain_of_a_hadolint_code_with_no_rule_says_why() -> None:
+    result = run_cli("lint", "--explain", "DL3061")
+    assert result.code == 2
+    assert "no scratchpack equivalent: a parse error in scratchpack (SP000)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_version_variable_nothing_sets_is_no_pin() -> None:
+    fedora = "fedora:42@sha256:" + "5" * 64
+    other_stage = f"FROM {fedora} AS build\nENV version=2.51.0\nFROM {fedora}\n"
+    assert fires(other_stage + "RUN dnf -y install git-core-${version}\n", "SP220")
+    assert fires(other_stage + "RUN yum -y install git-core-$version\n", "SP218")
+    for sets in ("ENV version=2.51.0\n", "ARG version\n"):
+        assert not fires(
+            f"FROM {fedora}\n{sets}RUN dnf -y install git-core-${{version}}\n", "SP220"
+        )
+    inherited = f"FROM {fedora} AS base\nENV version=2.51.0\nFROM base\n"
+    assert not fires(inherited + "RUN dnf -y install git-core-${version}\n", "SP220")
+    inline = f"FROM {fedora}\nRUN v=1 dnf -y install git-core-$v\n"
+    assert not fires(inline, "SP220")
+    # an ARG of another stage counts as set, as for hadolint
+    arg_elsewhere = f"FROM {fedora} AS build\nARG version=2.51.0\nFROM {fedora}\n"
+    assert not fires(arg_elsewhere + "RUN dnf -y install git-core-${version}\n", "SP220")
+
+
+def test_one_finding_per_env_or_expose_however_many_words_it_has() -> None:
+    """Locating a word costs a pass over its instruction: thousands of findings in one
+    instruction would be quadratic (an ENV of 4,900 continued pairs took 12 s)."""
+    import time
+
+    pairs = " \\\n ".join(f"A{i}=$A{i - 1}" for i in range(1, 4900))
+    ports = " ".join(str(70000 + i) for i in range(4900))
+    text = f"FROM {PINNED}\nENV {pairs}\nEXPOSE {ports}\n"
+    started = time.monotonic()
+    env, expose = findings(text, "SP315"), findings(text, "SP313")
+    assert time.monotonic() - started < 5
+    assert [(f.line, f.column) for f in env] == [(3, 2)]
+    assert "and 4897 more" in env[0].message
+    assert [f.line for f in expose] == [4900 + 1]  # the EXPOSE line, after 4,899 pairs
+
+
+def test_huge_numbers_are_no_crash() -> None:
+    """Python refuses int() of more than 4,300 digits; a word may have 16 KiB of them."""
+    digits = "9" * 10_000
+    assert fires(f"FROM {PINNED}\nEXPOSE {digits}\n", "SP313")
+    assert fires(f"FROM {PINNED}\nEXPOSE 0{digits}-1\n", "SP313")
+    assert not fires(f"FROM {PINNED}\nEXPOSE 000080\n", "SP313")
+    assert not fires(f"FROM {PINNED}\nRUN apt-get install -q={digits} curl\n", "SP221")
+    assert fires(f"FROM {PINNED}\nRUN useradd -u {digits} app\n", "SP231")

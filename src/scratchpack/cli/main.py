@@ -1038,7 +1038,10 @@ def _explain(text: str, out: Output) -> int:
     codes = [code] if code in RULES else [c for c, r in RULES.items() if code in r.hadolint]
     if not codes:
         if code.startswith("DL"):
-            raise UsageError(f"hadolint's {code} has no scratchpack equivalent (yet)")
+            from scratchpack.dockerfile.ruledocs import HADOLINT
+
+            why = HADOLINT.get(code, ("", "not a hadolint code scratchpack knows"))[1]
+            raise UsageError(f"hadolint's {code} has no scratchpack equivalent: {why}")
         raise UsageError(f"unknown rule {text!r}; rules: {', '.join(RULES)}")
     for number, sp in enumerate(codes):
         rule, doc = RULES[sp], DOCS[sp]

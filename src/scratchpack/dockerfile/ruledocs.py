@@ -8,6 +8,10 @@ one does not, and ``scratchpack lint --explain CODE`` prints it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scratchpack.dockerfile.rules.core import Rule
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ DOCS: dict[str, RuleDoc] = {
     ),
     "SP203": RuleDoc(
         why="An upgrade inside the build makes the image depend on the day it was built and "
-        "hides what the base image really ships.",
+        "hides what the base image really ships; `zypper dist-upgrade` (`dup`) may even move "
+        "the image to another release. hadolint dropped its rules on `apt-get upgrade` and "
+        "`apk upgrade` (see the index of hadolint's codes); it keeps DL3035 for `zypper "
+        "dist-upgrade`, which this rule covers. scratchpack still reports apt's `upgrade`, "
+        "`dist-upgrade` and `full-upgrade`, for the reason above.",
         bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get upgrade -y && "
         f"rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
@@ -171,7 +179,12 @@ DOCS: dict[str, RuleDoc] = {
         "can pull the image can read them.",
         bad=f"FROM {_PINNED}\nENV API_TOKEN=abc123\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nENV API_URL=https://api.example.com\n{_SAFE_TAIL}",
-        fix="Use `RUN --mount=type=secret,id=token ...` at build time, or inject at run time.",
+        fix="Use `RUN --mount=type=secret,id=token ...` at build time, or inject at run time. "
+        "An `ARG TOKEN` without a default is reported too: the value `--build-arg` gives it is "
+        "recorded in the history of every RUN that sees it. An empty `ENV PASSWORD=` holds no "
+        "secret and is not. Unlike hadolint's DL3064, an ARG before the first FROM is not "
+        "reported: only FROM lines see it, and nothing records it, until a stage declares it "
+        "again (which is then reported).",
     ),
     "SP401": RuleDoc(
         why="`curl ... | sh` runs whatever the server sends at build time, unverified, and hides "
@@ -305,7 +318,10 @@ DOCS: dict[str, RuleDoc] = {
         bad=f"FROM debain:12@sha256:{'a' * 64}\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
         fix="Fix the name; list the registries you trust in `.scratchpack.toml` "
-        '(`trusted-registries = ["docker.io", "ghcr.io"]`).',
+        '(`trusted-registries = ["docker.io", "ghcr.io", "*.example.com"]`: `*.` a registry\'s '
+        "subdomains, `*` any registry; hadolint's `trustedRegistries` is read too). With a "
+        "list, the images pulled by `COPY --from=IMAGE` and `RUN --mount=from=IMAGE` are "
+        "judged as well, as hadolint's DL3026 does.",
     ),
     "SP209": RuleDoc(
         why="`npm install` resolves package.json again and may rewrite the lock file, so the "
@@ -346,7 +362,9 @@ DOCS: dict[str, RuleDoc] = {
         "added to a file-like destination silently becomes a directory.",
         bad=f"FROM {_PINNED}\nADD config.yaml /etc/app/config.yaml\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nCOPY config.yaml /etc/app/config.yaml\n{_SAFE_TAIL}",
-        fix="Use COPY for files and directories; keep ADD for archives you mean to unpack.",
+        fix="Use COPY for files and directories; keep ADD for local tar archives you mean to "
+        "unpack (into a directory: `ADD app.tar.gz /opt/app/`), the case where SP312 asks for "
+        "ADD instead of COPY and tar.",
     ),
     "SP406": RuleDoc(
         why="`RUN --security=insecure` is `docker run --privileged` for a build step; "
@@ -515,6 +533,252 @@ DOCS: dict[str, RuleDoc] = {
         "`/bin/ash`), or start the script with `set -o pipefail &&`. A SHELL applies to the "
         "rest of its stage and to the stages built FROM it.",
     ),
+    "SP221": RuleDoc(
+        why='A build has no terminal. `apt-get install` without `-y` asks "Do you want to '
+        'continue? [Y/n]" whenever it installs more than the packages named (dependencies), '
+        "reads end of file and aborts, so the RUN fails on the day a dependency appears.",
+        bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix="Add `-y` (or `--yes`, `--assume-yes`; `-qq` implies it, as in hadolint). There is "
+        "no automatic fix: with `-y` apt-get also goes ahead where it would have stopped (it "
+        "may remove conflicting packages), so the fix changes what the build does.",
+    ),
+    "SP222": RuleDoc(
+        why="`apt` is the command for people at a terminal: it says itself that its interface "
+        'is not stable for scripts ("WARNING: apt does not have a stable CLI interface"), and '
+        "its output and defaults may change between releases. `apt-get` and `apt-cache` are "
+        "the stable interface.",
+        bad=f"FROM {_PINNED}\nRUN apt update && apt install -y --no-install-recommends curl "
+        f"&& rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix="Use `apt-get` (install, update, remove) or `apt-cache` (search, show). No automatic "
+        "fix: `apt` and `apt-get` differ in defaults (apt keeps downloaded packages, shows "
+        "progress), so swapping them does not provably mean the same.",
+    ),
+    "SP223": RuleDoc(
+        why='A build has no terminal: `yum install` without `-y` asks "Is this ok [y/N]", '
+        "reads end of file and fails the RUN.",
+        bad=f"FROM {_ROCKY}\nRUN yum install tomcat-9.0.87 && yum clean all\n{_SAFE_TAIL}",
+        good=f"FROM {_ROCKY}\nRUN yum install -y tomcat-9.0.87 && yum clean all\n{_SAFE_TAIL}",
+        fix="Add `-y` (`--assumeyes`) to `yum install`, `groupinstall` and `localinstall`. No "
+        "automatic fix: `-y` also lets yum go ahead with what it would have asked about.",
+    ),
+    "SP224": RuleDoc(
+        why="A build has no terminal: `dnf install` (or microdnf) without `-y` asks for "
+        "confirmation, reads end of file and fails the RUN.",
+        bad=f"FROM {_ROCKY}\nRUN dnf install tomcat-9.0.87 && dnf clean all\n{_SAFE_TAIL}",
+        good=f"FROM {_ROCKY}\nRUN dnf install -y tomcat-9.0.87 && dnf clean all\n{_SAFE_TAIL}",
+        fix="Add `-y` (`--assumeyes`) to `dnf install`, `groupinstall` and `localinstall`. No "
+        "automatic fix, as for SP223.",
+    ),
+    "SP225": RuleDoc(
+        why="A build has no terminal: zypper's install, remove, patch and source-install ask "
+        "for confirmation unless told not to, and the RUN fails.",
+        bad=f"FROM {_SUSE}\nRUN zypper install curl=8.6.0 && zypper clean\n{_SAFE_TAIL}",
+        good=f"FROM {_SUSE}\nRUN zypper --non-interactive install curl=8.6.0 && zypper clean\n"
+        f"{_SAFE_TAIL}",
+        fix="Add `-n` / `--non-interactive` (a global option, before the command) or the "
+        "command's `-y` / `--no-confirm`. No automatic fix, as for SP223.",
+    ),
+    "SP226": RuleDoc(
+        why="`go install example.com/tool@latest` (or with no version; `go get` and `go run` "
+        "too) fetches whatever the module's newest release is on the day of the build: the "
+        "same Dockerfile ships different tools from one build to the next.",
+        bad=f"FROM {_GO} AS build\nRUN go install golang.org/x/tools/gopls@latest\n"
+        "FROM scratch\nCOPY --from=build /go/bin/gopls /gopls\n" + _SCRATCH_TAIL,
+        good=f"FROM {_GO} AS build\nRUN go install golang.org/x/tools/gopls@v0.17.1\n"
+        "FROM scratch\nCOPY --from=build /go/bin/gopls /gopls\n" + _SCRATCH_TAIL,
+        fix="Name a version (`@v0.17.1`, or a commit). Local packages (`.`, `./cmd/app`) are "
+        "built from the files at hand and need none. Pins are noisy where drift is wanted: "
+        'to turn the rule off for a whole project, put `ignore = ["SP226"]` in '
+        "`.scratchpack.toml`.",
+    ),
+    "SP227": RuleDoc(
+        why="yum keeps the repository metadata and the packages it downloaded in "
+        "/var/cache/yum: tens of megabytes in the layer that nothing at run time reads.",
+        bad=f"FROM {_ROCKY}\nRUN yum install -y tomcat-9.0.87\n{_SAFE_TAIL}",
+        good=f"FROM {_ROCKY}\nRUN yum install -y tomcat-9.0.87 && yum clean all\n{_SAFE_TAIL}",
+        fix="End the RUN with `yum clean all` (or `rm -rf /var/cache/yum/*`), after the last "
+        "install: a clean before it leaves the install's own downloads. A cache or tmpfs "
+        "mount on /var/cache/yum (`RUN --mount=type=cache,target=/var/cache/yum`) keeps the "
+        "cache out of the layer too.",
+    ),
+    "SP228": RuleDoc(
+        why="dnf and microdnf keep the repository metadata and the packages they downloaded "
+        "in /var/cache (libdnf5, dnf, yum): tens of megabytes in the layer.",
+        bad=f"FROM {_ROCKY}\nRUN dnf install -y tomcat-9.0.87\n{_SAFE_TAIL}",
+        good=f"FROM {_ROCKY}\nRUN dnf install -y tomcat-9.0.87 && dnf clean all\n{_SAFE_TAIL}",
+        fix="End the RUN with `dnf clean all` (or `rm -rf /var/cache/libdnf5`), after the last "
+        "install, upgrade or reinstall; or mount a cache or tmpfs on the cache directory.",
+    ),
+    "SP229": RuleDoc(
+        why="zypper keeps the repository metadata and the packages it downloaded in "
+        "/var/cache/zypp: tens of megabytes in the layer.",
+        bad=f"FROM {_SUSE}\nRUN zypper install -y curl=8.6.0\n{_SAFE_TAIL}",
+        good=f"FROM {_SUSE}\nRUN zypper install -y curl=8.6.0 && zypper clean --all\n{_SAFE_TAIL}",
+        fix="End the RUN with `zypper clean` (`zypper cc`), after the last install; or mount a "
+        "cache or tmpfs on /var/cache/zypp.",
+    ),
+    "SP230": RuleDoc(
+        why="`yarn install` keeps every package it fetched in its cache (~/.cache/yarn, "
+        "/usr/local/share/.cache/yarn as root): often more than node_modules itself, in a "
+        "layer the image ships. A stage whose files are only copied from (`COPY --from`) is "
+        "not judged: its cache never reaches the final image.",
+        bad=f"FROM {_NODE}\nWORKDIR /app\nCOPY package.json yarn.lock ./\n"
+        f"RUN yarn install --frozen-lockfile --production\n{_SAFE_TAIL}",
+        good=f"FROM {_NODE}\nWORKDIR /app\nCOPY package.json yarn.lock ./\n"
+        "RUN yarn install --frozen-lockfile --production && yarn cache clean\n"
+        f"{_SAFE_TAIL}",
+        fix="End the RUN with `yarn cache clean`, or mount a cache on the cache directory "
+        "(`RUN --mount=type=cache,target=/usr/local/share/.cache/yarn yarn install`).",
+    ),
+    "SP231": RuleDoc(
+        why="useradd writes the new user's record into /var/log/lastlog and faillog at an "
+        "offset of UID times the record size. Those are sparse files on disk, but a layer "
+        "stores them in full: a UID of 100000 and above makes the layer hundreds of "
+        "megabytes, and a UID near 2^31 gigabytes.",
+        bad=f"FROM {_PINNED}\nRUN useradd -u 1000000 app\nUSER 1000000\nWORKDIR /app\n",
+        good=f"FROM {_PINNED}\nRUN useradd -l -u 1000000 app\nUSER 1000000\nWORKDIR /app\n",
+        fix="Add `-l` (`--no-log-init`), or use a UID of five digits or fewer.",
+    ),
+    "SP308": RuleDoc(
+        why="A build step runs one script in a fresh container: there is no init to ask "
+        "(`service`, `shutdown`), no other process to look at or signal (`ps`, `top`, `free`, "
+        "`kill`), no privilege to `mount`, no network to configure (`ifconfig`), no one at "
+        "`vim`, and `ssh` from a build puts a host's credentials into its history. The command "
+        "does nothing useful, or fails.",
+        bad=f"FROM {_PINNED}\nRUN service nginx start\n{_SAFE_TAIL}",
+        good=f'FROM {_PINNED}\n{_SAFE_TAIL}CMD ["nginx", "-g", "daemon off;"]\n',
+        fix="Start the service in CMD or ENTRYPOINT; fetch sources with `RUN --mount=type=ssh` "
+        "and git, not ssh; edit files with sed or a COPY. (hadolint's documentation lists "
+        "ifconfig too, its code does not: scratchpack follows the documentation.)",
+    ),
+    "SP309": RuleDoc(
+        why="wget prints a progress line per few kilobytes when its output is not a terminal: "
+        "a large download writes megabytes into the build log, which CI systems truncate or "
+        "refuse.",
+        bad=f"FROM {_PINNED}\nRUN wget https://example.com/app.tar.gz\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN wget --progress=dot:giga https://example.com/app.tar.gz\n"
+        f"{_SAFE_TAIL}",
+        fix="Add `--progress=dot:giga`, or `-nv` / `-q`, or log to a file (`-o`, `-a`). "
+        "BusyBox's wget (Alpine) takes only `-q`.",
+    ),
+    "SP310": RuleDoc(
+        why="Two download tools in one image are two packages to install, patch and scan, "
+        "where one does the job; and a reader has to know both tools' flags.",
+        bad=f"FROM {_PINNED}\nRUN wget -q https://example.com/a.tar.gz\n"
+        f"RUN curl -fsSLO https://example.com/b.tar.gz\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN curl -fsSLO https://example.com/a.tar.gz\n"
+        f"RUN curl -fsSLO https://example.com/b.tar.gz\n{_SAFE_TAIL}",
+        fix="Use one of them in the stage (once both are seen, each RUN that uses either is "
+        "reported, as hadolint does).",
+    ),
+    "SP311": RuleDoc(
+        why="`ln -sf /bin/bash /bin/sh` changes the shell of every later RUN silently, and of "
+        "every script in the image that says `#!/bin/sh`, and of every image built on it.",
+        bad=f"FROM {_PINNED}\nRUN ln -sf /bin/bash /bin/sh\n{_SAFE_TAIL}",
+        good=f'FROM {_PINNED}\nSHELL ["/bin/bash", "-c"]\n{_SAFE_TAIL}',
+        fix='Use `SHELL ["/bin/bash", "-c"]` for the RUNs that need bash.',
+    ),
+    "SP312": RuleDoc(
+        why="`COPY app.tar.gz /opt/` then `RUN tar -xzf /opt/app.tar.gz` stores the archive "
+        "in one layer and its contents in another, and the archive stays even if the RUN "
+        "deletes it. `ADD app.tar.gz /opt/app/` unpacks a local tar archive (plain, gzip, "
+        "bzip2, xz) in one step. Only tar archives are judged: ADD copies a zip or a lone "
+        "compressed file as it is (hadolint counts those too), so for them COPY and unzip is "
+        "the way. This is the one use of ADD that SP212 (ADD where COPY fits) accepts.",
+        bad=f"FROM {_PINNED}\nCOPY app.tar.gz /opt/\nRUN tar -xzf /opt/app.tar.gz -C /opt\n"
+        f"{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nADD app.tar.gz /opt/\n{_SAFE_TAIL}",
+        fix="`ADD ARCHIVE DIR/` unpacks it into DIR.",
+    ),
+    "SP313": RuleDoc(
+        why="A port is a number from 0 to 65535, and a protocol tcp, udp or sctp: anything "
+        "else in EXPOSE is refused when the image is built or run.",
+        bad=f"FROM {_PINNED}\nEXPOSE 80000\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nEXPOSE 8000\n{_SAFE_TAIL}",
+        fix="Use a valid port, a range (`8000-8010/tcp`) or a build variable.",
+    ),
+    "SP314": RuleDoc(
+        why="COPY (and ADD) of several sources needs a directory as the destination, written "
+        "with a trailing `/`; without it the build fails (`When using COPY with more than one "
+        "source file, the destination must be a directory and end with a /`).",
+        bad=f"FROM {_PINNED}\nCOPY app.py util.py /app\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nCOPY app.py util.py /app/\n{_SAFE_TAIL}",
+        fix="End the destination with `/`.",
+    ),
+    "SP315": RuleDoc(
+        why="All the variables of one ENV are expanded with the values from before the "
+        "instruction: in `ENV DIR=/opt/app BIN=$DIR/bin`, BIN gets the old DIR (usually "
+        "empty), so `/bin`, not `/opt/app/bin`. A variable that refers to itself (`ENV "
+        "PATH=/x:$PATH`) is fine: that is the old value on purpose.",
+        bad=f"FROM {_PINNED}\nENV APP_HOME=/opt/app APP_BIN=$APP_HOME/bin\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nENV APP_HOME=/opt/app\nENV APP_BIN=$APP_HOME/bin\n{_SAFE_TAIL}",
+        fix="Set the variable in an ENV of its own before the one that uses it.",
+    ),
+    "SP316": RuleDoc(
+        why="A relative destination is relative to the WORKDIR, and a stage that never sets "
+        "one gets the base image's (`/` for most, but not all): the files land somewhere the "
+        "Dockerfile does not say.",
+        bad=f"FROM {_PINNED}\nCOPY app.py app.py\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nWORKDIR /app\nCOPY app.py app.py\nUSER 65532:65532\n",
+        fix="Set `WORKDIR` first (in the stage, or in the stage it is built FROM), or use an "
+        "absolute destination.",
+    ),
+    "SP317": RuleDoc(
+        why="`FROM --platform=linux/amd64` builds that platform whatever the build asks for: "
+        "a multi-platform build (`--platform linux/amd64,linux/arm64`) then ships amd64 "
+        "binaries in the arm64 image, which fail with `exec format error`.",
+        bad=f"FROM --platform=linux/amd64 {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Leave `--platform` out and pass it to the build, or use `--platform=$BUILDPLATFORM` "
+        "for a stage that cross-compiles (`$TARGETPLATFORM` is accepted too, as by hadolint).",
+    ),
+    "SP318": RuleDoc(
+        why="`scratch` is the empty image and `context` names a build context in BuildKit: a "
+        "stage with one of these names makes `FROM scratch` or `COPY --from=context` ambiguous "
+        "to a reader, and BuildKit may take the other one.",
+        bad=f"FROM {_PINNED} AS scratch\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS base\n{_SAFE_TAIL}",
+        fix="Rename the stage.",
+    ),
+    "SP319": RuleDoc(
+        why="`COPY --from=build / /` copies the build stage's whole file system (compilers, "
+        "package manager, caches, shell) over the final one: the multi-stage build then "
+        "ships everything it was meant to leave behind.",
+        bad=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /out/app .\nFROM scratch\n"
+        "COPY --from=build / /\n" + _SCRATCH_TAIL,
+        good=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /out/app .\nFROM scratch\n"
+        "COPY --from=build /out/app /app\n" + _SCRATCH_TAIL,
+        fix="Copy the files the app needs, one COPY --from per path.",
+    ),
+    "SP320": RuleDoc(
+        why="Some teams want every exception to a rule in one reviewed place, the "
+        "configuration, rather than in comments spread over the Dockerfiles. Off by default, "
+        "as hadolint's DL1001 is.",
+        bad=f"FROM {_PINNED}\n# hadolint ignore=DL3008\nRUN apt-get update && apt-get install "
+        f"-y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install "
+        f"-y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
+        fix='Move the exception into `.scratchpack.toml` (`ignore = ["SP214"]`). Turn the rule '
+        'on with `[severity]` `SP320 = "info"` (or hadolint\'s `override: {info: [DL1001]}` '
+        "in `.hadolint.yaml`).",
+    ),
+    "SP408": RuleDoc(
+        why="A runtime that must know the user is not root before it starts the container "
+        "(Kubernetes `runAsNonRoot`) reads the image config's user; a name means nothing to "
+        "it without the image's /etc/passwd, so it refuses to start the pod. A numeric UID "
+        "also keeps the file ownership on volumes predictable.",
+        bad=f"FROM {_PINNED}\nRUN useradd -r app\nUSER app\nWORKDIR /app\n",
+        good=f"FROM {_PINNED}\nRUN useradd -r -u 10001 app\nUSER 10001:10001\nWORKDIR /app\n",
+        fix="Use the numeric UID (and GID): `USER 10001:10001`. A `USER` with a variable is "
+        "not judged: its value comes from an ARG or from the base image's ENV (`USER "
+        "$APP_UID` in Microsoft's .NET images, where it is numeric); hadolint's DL3066 "
+        "reports one that no ARG of the file declares.",
+    ),
 }
 
 
@@ -530,12 +794,22 @@ def render_page(code: str) -> str:
         f"## Why it matters\n\n{doc.why}\n\n"
         f"## Bad\n\n```dockerfile\n{doc.bad}```\n{_context(doc.bad_context)}\n"
         f"## Good\n\n```dockerfile\n{doc.good}```\n{_context(doc.good_context)}\n"
-        f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}"
+        f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}{_off_by_default(rule)}"
         f"Ignore it for one instruction with `# scratchpack ignore={code}` on the line above"
         + (f" (or `# hadolint ignore={rule.hadolint[0]}`)" if rule.hadolint else "")
         + ", or everywhere with `--ignore "
         + code
         + "`.\n"
+    )
+
+
+def _off_by_default(rule: Rule) -> str:
+    if rule.default:
+        return ""
+    dl = f" (or `{rule.hadolint[0]}` in hadolint's `override`)" if rule.hadolint else ""
+    return (
+        "This rule is off by default; giving it a severity turns it on: `[severity]` "
+        f'`{rule.code} = "info"` in `.scratchpack.toml`{dl}.\n\n'
     )
 
 
@@ -562,6 +836,98 @@ def _context(files: tuple[tuple[str, str], ...]) -> str:
     return f"\nBuild context:\n{listed}"
 
 
+# hadolint's DL rules (its README's table, and the ones it removed), in our words, and why a
+# code has no scratchpack rule when none declares it: the index shows every code either way.
+HADOLINT: dict[str, tuple[str, str]] = {
+    "DL1001": ("inline ignore pragmas", ""),
+    "DL3000": ("relative WORKDIR", ""),
+    "DL3001": ("commands pointless in a container (ssh, vim, service...)", ""),
+    "DL3002": ("last USER is root", ""),
+    "DL3003": ("cd instead of WORKDIR", ""),
+    "DL3004": ("sudo", ""),
+    "DL3005": ("apt-get upgrade", "removed from hadolint; SP203 still reports upgrades"),
+    "DL3006": ("FROM without a tag", ""),
+    "DL3007": ("FROM ...:latest", ""),
+    "DL3008": ("apt-get install without versions", ""),
+    "DL3009": ("apt lists not deleted", ""),
+    "DL3010": ("COPY and extract where ADD extracts", ""),
+    "DL3011": ("port outside 0-65535", ""),
+    "DL3012": ("more than one HEALTHCHECK", "not implemented yet"),
+    "DL3013": ("pip install without versions", ""),
+    "DL3014": ("apt-get install without -y", ""),
+    "DL3015": ("apt-get install without --no-install-recommends", ""),
+    "DL3016": ("npm install without versions", ""),
+    "DL3017": ("apk upgrade", "removed from hadolint"),
+    "DL3018": ("apk add without versions", ""),
+    "DL3019": ("apk add without --no-cache", ""),
+    "DL3020": ("ADD for files and folders", ""),
+    "DL3021": ("COPY of several sources to a destination without /", ""),
+    "DL3022": ("COPY --from an unknown stage", ""),
+    "DL3023": ("COPY --from its own stage", ""),
+    "DL3024": ("duplicate stage name", ""),
+    "DL3025": ("CMD/ENTRYPOINT in shell form", ""),
+    "DL3026": ("FROM an untrusted registry", ""),
+    "DL3027": ("apt instead of apt-get", ""),
+    "DL3028": ("gem install without versions", ""),
+    "DL3029": ("FROM --platform", ""),
+    "DL3030": ("yum install without -y", ""),
+    "DL3031": ("yum update", "removed from hadolint"),
+    "DL3032": ("yum clean all missing", ""),
+    "DL3033": ("yum install without versions", ""),
+    "DL3034": ("zypper without a non-interactive switch", ""),
+    "DL3035": ("zypper dist-upgrade", ""),
+    "DL3036": ("zypper clean missing", ""),
+    "DL3037": ("zypper install without versions", ""),
+    "DL3038": ("dnf install without -y", ""),
+    "DL3040": ("dnf clean all missing", ""),
+    "DL3041": ("dnf install without versions", ""),
+    "DL3042": ("pip install without --no-cache-dir", ""),
+    "DL3043": ("ONBUILD, FROM or MAINTAINER inside ONBUILD", "not implemented yet"),
+    "DL3044": ("ENV referring to a variable it sets", ""),
+    "DL3045": ("COPY to a relative destination without WORKDIR", ""),
+    "DL3046": ("useradd with a high UID without -l", ""),
+    "DL3047": ("wget without --progress", ""),
+    **{f"DL30{n}": ("label schema", "not implemented yet") for n in (48, 49, 50, 51, 52, 53,
+                                                                     54, 55, 56, 58)},
+    "DL3057": ("HEALTHCHECK missing", "not implemented yet"),
+    "DL3059": ("consecutive RUNs", ""),
+    "DL3060": ("yarn cache clean missing", ""),
+    "DL3061": ("instruction before FROM", "a parse error in scratchpack (SP000), as BuildKit "
+               "refuses such a file: exit code 2"),
+    "DL3062": ("go install without a version", ""),
+    "DL3063": ("stage named scratch or context", ""),
+    "DL3064": ("secret-like name in ARG or ENV", ""),
+    "DL3065": ("FROM --platform=$TARGETPLATFORM, redundant", "BuildKit's RedundantTargetPlatform "
+               "check, not implemented yet"),
+    "DL3066": ("USER by name", ""),
+    "DL3067": ("COPY --from of a whole file system", ""),
+    "DL4000": ("MAINTAINER", ""),
+    "DL4001": ("both wget and curl", ""),
+    "DL4003": ("more than one CMD", ""),
+    "DL4004": ("more than one ENTRYPOINT", ""),
+    "DL4005": ("ln over /bin/sh instead of SHELL", ""),
+    "DL4006": ("pipe without pipefail", ""),
+}  # fmt: skip
+
+
+def render_hadolint_index() -> str:
+    """Every hadolint code and the scratchpack rules that declare it, or why none does."""
+    from scratchpack.dockerfile.rules import RULES
+
+    rows = []
+    for code, (what, why) in HADOLINT.items():
+        ours = [c for c, r in RULES.items() if code in r.hadolint]
+        linked = ", ".join(f"[{c}]({c}.md)" for c in ours) or "-"
+        note = "" if ours else why or "no equivalent"
+        rows.append(f"| {code} | {what} | {linked} | {note} |")
+    return (
+        "\n## hadolint's rules\n\nEach hadolint code, the scratchpack rules that report it "
+        "(`# hadolint ignore=` and `--explain` take the code), or why none does. Deliberate "
+        "differences are on the rule pages.\n\n"
+        "| hadolint | rule | scratchpack | note |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def render_index() -> str:
     from scratchpack.dockerfile.rules import RULES
 
@@ -572,5 +938,8 @@ def render_index() -> str:
     )
     return (
         "# Lint rules\n\nGenerated by `scripts/gen-rule-docs` from the rule registry.\n\n"
-        "| code | severity | category | rule | hadolint |\n|---|---|---|---|---|\n" + rows + "\n"
+        "| code | severity | category | rule | hadolint |\n|---|---|---|---|---|\n"
+        + rows
+        + "\n"
+        + render_hadolint_index()
     )

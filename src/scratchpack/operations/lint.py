@@ -110,6 +110,8 @@ def lint_dockerfile(
         for rule in RULES.values():
             if _ignored(rule, ignore | dockerfile.global_ignored):
                 continue
+            if not rule.default and rule.code not in config.severity:
+                continue  # off unless configured (DL1001's "ignore" level in hadolint)
             for finding in rule.check(dockerfile):
                 # the pragmas above the instruction, wherever in it the finding is
                 if not _ignored(rule, by_line.get(finding.instruction_start, frozenset())):

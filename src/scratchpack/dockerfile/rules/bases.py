@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scratchpack.dockerfile.model import Dockerfile, Stage
+from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
@@ -206,21 +206,59 @@ def _registry_of(base: str) -> str:
     return "docker.io"
 
 
+def _pulled(stage: Stage) -> Iterator[tuple[Instruction, str, str, int]]:
+    """Images a stage pulls besides its base: ``COPY --from=IMAGE`` and ``RUN
+    --mount=from=IMAGE`` (a name with a / or a tag, not a stage), with the flag as written and
+    where in it the image is."""
+    for instruction in stage.of("COPY", "RUN"):
+        for name, value in instruction.flags:
+            if name == "from" and instruction.cmd == "COPY":
+                image, written, skip = value, f"--from={value}", len("--from=")
+            elif name == "mount":
+                options = [o.partition("=") for o in value.split(",")]
+                image = next((v for k, _, v in options if k == "from"), "")
+                written = f"--mount={value}"
+                skip = written.find(f"from={image}") + len("from=")
+            else:
+                continue
+            if ("/" in image or ":" in image) and "$" not in image:
+                yield instruction, image, written, skip
+
+
+def trusted(registry: str, allowed: frozenset[str]) -> bool:
+    """Whether a registry is among the trusted ones: a name, ``*.example.com`` for its
+    subdomains, or ``*`` for any (as hadolint's trustedRegistries take them)."""
+    return any(
+        pattern in ("*", registry) or (pattern.startswith("*.") and registry.endswith(pattern[1:]))
+        for pattern in allowed
+    )
+
+
 @rule("SP108", Severity.WARNING, "security", "A base image from an untrusted registry or with a "
-      "name that looks mistyped")  # fmt: skip
+      "name that looks mistyped", hadolint=("DL3026",))  # fmt: skip
 def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    trusted = dockerfile.trusted_registries
+    allowed = dockerfile.trusted_registries
     for stage in dockerfile.stages:
+        if allowed:  # COPY --from=registry/image:tag and RUN --mount=from=... pull too
+            for instruction, image, written, skip in _pulled(stage):
+                registry = _registry_of(image)
+                if not trusted(registry, allowed):
+                    yield meta.at_word(
+                        dockerfile, instruction, written,
+                        f"{instruction.cmd} pulls {image} from {registry}, which is not a "
+                        f"trusted registry ({', '.join(sorted(allowed))})",
+                        skip=skip,
+                    )  # fmt: skip
         if not from_image(dockerfile, stage) or "$" in stage.base:
             continue
         registry = _registry_of(stage.base)
-        if trusted and registry not in trusted:
+        if allowed and not trusted(registry, allowed):
             yield at_image(
                 meta,
                 dockerfile,
                 stage,
                 f"{stage.base} comes from {registry}, which is not a trusted registry "
-                f"({', '.join(sorted(trusted))})",
+                f"({', '.join(sorted(allowed))})",
             )
             continue
         repo = image_parts(stage.base)[0]

@@ -4,7 +4,7 @@ bytes, and an instruction order that defeats the cache.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.rules.core import (
@@ -15,11 +15,14 @@ from scratchpack.dockerfile.rules.core import (
     cache_mount,
     env_pairs,
     exported,
+    has_flag,
     parent_stage,
     pip_args,
     rule,
+    run_commands,
     runs,
     shell_of,
+    subcommand,
 )
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.reports.severity import Severity
@@ -307,3 +310,153 @@ def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     under.setdefault(path[:end] if end > 0 else path, []).append(len(created) - 1)
                     if end < 0:
                         break
+
+
+# -- package caches of yum, dnf, zypper and yarn (SP227-SP230): DL3032, DL3040, DL3036, DL3060
+
+
+def _removes(cmd: ShellCommand, paths: tuple[str, ...]) -> bool:
+    """``rm -rf /var/cache/yum/*`` and the like: an rm of one of ``paths`` or what is in it."""
+    return cmd.name == "rm" and any(a.startswith(paths) for a in cmd.args)
+
+
+def _cache_kept(
+    dockerfile: Dockerfile,
+    meta: Rule,
+    installs: Callable[[ShellCommand], bool],
+    cleans: Callable[[ShellCommand], bool],
+    cache_dirs: tuple[str, ...],
+    message: str,
+    stages: frozenset[int] | None = None,
+) -> Iterator[Finding]:
+    """A finding at the first install of a RUN after which the RUN never cleans the cache (a
+    clean before the install leaves the install's own downloads), unless a cache or tmpfs
+    mount holds the cache; ``stages``: only these stages' RUNs."""
+    for stage, run in runs(dockerfile):
+        if stages is not None and stage.index not in stages:
+            continue
+        if any(cache_mount(run, fragment) for fragment in cache_dirs):
+            continue
+        cmds = shell_of(run)
+        last_install = max((n for n, c in enumerate(cmds) if installs(c)), default=-1)
+        if last_install < 0 or any(cleans(c) for c in cmds[last_install + 1 :]):
+            continue
+        first = next(c for c in cmds if installs(c))
+        yield meta.at_command(dockerfile, run, first, message)
+
+
+_YUM_CACHE = ("/var/cache/yum",)
+
+
+@rule("SP227", Severity.INFO, "size", "yum install without yum clean all",
+      hadolint=("DL3032",))  # fmt: skip
+def yum_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _cache_kept(
+        dockerfile, meta,
+        lambda c: c.name == "yum" and subcommand(c) in ("install", "groupinstall", "localinstall"),
+        lambda c: (c.name == "yum" and c.args[-1:] == ("all",) and subcommand(c) == "clean")
+        or _removes(c, _YUM_CACHE),
+        _YUM_CACHE,
+        "yum keeps the metadata and packages it downloaded in /var/cache/yum, in the layer: "
+        "end the RUN with yum clean all",
+    )  # fmt: skip
+
+
+_DNF = ("dnf", "microdnf", "dnf5")
+_DNF_CACHE = ("/var/cache/libdnf5", "/var/cache/dnf", "/var/cache/yum", ".cache/libdnf5")
+_DNF_INSTALLS = ("install", "in", "upgrade", "up", "upgrade-minimal", "up-min", "reinstall",
+                 "rei", "groupinstall", "localinstall", "update")  # fmt: skip
+
+
+@rule("SP228", Severity.INFO, "size", "dnf install without dnf clean all",
+      hadolint=("DL3040",))  # fmt: skip
+def dnf_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _cache_kept(
+        dockerfile, meta,
+        lambda c: c.name in _DNF and subcommand(c) in _DNF_INSTALLS,
+        lambda c: (c.name in _DNF and subcommand(c) == "clean" and "all" in c.args)
+        or _removes(c, _DNF_CACHE[:3]),
+        _DNF_CACHE,
+        "dnf keeps the metadata and packages it downloaded in /var/cache, in the layer: end "
+        "the RUN with dnf clean all",
+    )  # fmt: skip
+
+
+_ZYPPER_CACHE = ("/var/cache/zypp",)
+
+
+@rule("SP229", Severity.INFO, "size", "zypper install without zypper clean",
+      hadolint=("DL3036",))  # fmt: skip
+def zypper_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _cache_kept(
+        dockerfile, meta,
+        lambda c: c.name == "zypper" and subcommand(c, _ZYPPER_VALUED) in ("install", "in"),
+        lambda c: (c.name == "zypper" and subcommand(c, _ZYPPER_VALUED) in ("clean", "cc"))
+        or _removes(c, _ZYPPER_CACHE),
+        _ZYPPER_CACHE,
+        "zypper keeps the metadata and packages it downloaded in /var/cache/zypp, in the "
+        "layer: end the RUN with zypper clean --all",
+    )  # fmt: skip
+
+
+_ZYPPER_VALUED = frozenset({"-r", "--repo", "--root", "-D", "--reposd-dir", "-C", "--cache-dir"})
+
+
+def _shipped_stages(dockerfile: Dockerfile) -> frozenset[int]:
+    """The final stage and the stages it is built FROM, whose layers it ships."""
+    found = {dockerfile.final.index}
+    parent = parent_stage(dockerfile, dockerfile.final)
+    while parent is not None and parent.index not in found:
+        found.add(parent.index)
+        parent = parent_stage(dockerfile, parent)
+    return frozenset(found)
+
+
+def _yarn_installs(cmd: ShellCommand) -> bool:
+    return cmd.name == "yarn" and subcommand(cmd) == "install"
+
+
+@rule("SP230", Severity.INFO, "size", "yarn install without yarn cache clean",
+      hadolint=("DL3060",))  # fmt: skip
+def yarn_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _cache_kept(
+        dockerfile, meta, _yarn_installs,
+        lambda c: c.name == "yarn" and c.args[:2] == ("cache", "clean"),
+        (".cache/yarn", "/usr/local/share/.cache/yarn", ".yarn/berry/cache"),
+        "yarn install keeps every package it fetched in its cache (~/.cache/yarn), in a layer "
+        "that ships: end the RUN with yarn cache clean",
+        _shipped_stages(dockerfile),
+    )  # fmt: skip
+
+
+# -- useradd and the lastlog file (SP231): DL3046 ---------------------------------------------
+
+
+def _uid(cmd: ShellCommand) -> str | None:
+    """The value of useradd's -u / --uid, however it is written."""
+    for n, arg in enumerate(cmd.args):
+        if arg in ("-u", "--uid") and n + 1 < len(cmd.args):
+            return cmd.args[n + 1]
+        if arg.startswith("--uid="):
+            return arg.partition("=")[2]
+        if arg.startswith("-u") and len(arg) > 2 and not arg.startswith("--"):
+            return arg[2:]
+    return None
+
+
+@rule("SP231", Severity.WARNING, "size", "useradd with a high UID without -l",
+      hadolint=("DL3046",))  # fmt: skip
+def useradd_lastlog(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for run, cmd in run_commands(dockerfile):
+        if cmd.name != "useradd" or has_flag(cmd, "l", "no-log-init"):
+            continue
+        uid = _uid(cmd)
+        if uid is not None and uid.isdigit() and len(uid) > 5:
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                f"useradd -u {uid} without -l (--no-log-init) writes the user's entry into "
+                "/var/log/lastlog and faillog at an offset of the UID: sparse files that "
+                "layers store in full, gigabytes for a UID this high",
+            )

@@ -57,6 +57,8 @@ class Rule:
     check: Check
     hadolint: tuple[str, ...] = ()
     dockle: str | None = None
+    # False: off unless the configuration gives it a severity (hadolint's "ignore" level)
+    default: bool = True
 
     def finding(self, message: str, line: int) -> Finding:
         """A finding about a whole instruction (or stage), at its first line."""
@@ -132,6 +134,7 @@ def rule(
     title: str,
     hadolint: tuple[str, ...] = (),
     dockle: str | None = None,
+    default: bool = True,
 ) -> Callable[[Callable[[Dockerfile, Rule], Iterator[Finding]]], None]:
     def register(fn: Callable[[Dockerfile, Rule], Iterator[Finding]]) -> None:
         meta: list[Rule] = []
@@ -139,7 +142,7 @@ def rule(
         def check(dockerfile: Dockerfile) -> Iterable[Finding]:
             return fn(dockerfile, meta[0])
 
-        meta.append(Rule(code, severity, category, title, check, hadolint, dockle))
+        meta.append(Rule(code, severity, category, title, check, hadolint, dockle, default))
         RULES[code] = meta[0]
 
     return register
@@ -184,6 +187,13 @@ def runs(dockerfile: Dockerfile) -> Iterator[tuple[Stage, Instruction]]:
     for stage in dockerfile.stages:
         for instruction in stage.of("RUN"):
             yield stage, instruction
+
+
+def run_commands(dockerfile: Dockerfile) -> Iterator[tuple[Instruction, ShellCommand]]:
+    """Every simple command of every RUN, with its RUN: what most command rules walk."""
+    for _, run in runs(dockerfile):
+        for cmd in shell_of(run):
+            yield run, cmd
 
 
 def mounts(instruction: Instruction) -> list[dict[str, str]]:
@@ -291,3 +301,31 @@ def from_image(dockerfile: Dockerfile, stage: Stage) -> bool:
     judge: not scratch, not an earlier stage, and not a reference that build arguments with no
     default leave empty (``FROM ${BASE}``, set with --build-arg when building)."""
     return stage.base not in ("scratch", "") and not is_stage_reference(dockerfile, stage)
+
+
+def has_flag(cmd: ShellCommand, short: str = "", *long: str) -> bool:
+    """Whether the command has a flag: ``--long`` or ``--long=value``, or the one-letter
+    ``short`` alone or among grouped letters (``-yq`` has ``y``), as getopt reads them."""
+    for arg in cmd.args:
+        if arg == "--":
+            return False  # what follows is operands
+        if arg.startswith("--"):
+            if any(arg == f"--{name}" or arg.startswith(f"--{name}=") for name in long):
+                return True
+        elif short and arg.startswith("-") and len(arg) > 1 and short in arg[1:].split("=")[0]:
+            return True
+    return False
+
+
+def subcommand(cmd: ShellCommand, valued: frozenset[str] = frozenset()) -> str | None:
+    """The first word of a command line that is neither an option nor the value of one of the
+    options in ``valued``: ``install`` in ``yum -y --setopt x=1 install curl``."""
+    value_next = False
+    for arg in cmd.args:
+        if value_next:
+            value_next = False
+        elif arg.startswith("-"):
+            value_next = arg in valued
+        else:
+            return arg
+    return None

@@ -7,13 +7,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scratchpack.dockerfile.model import Dockerfile
+from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    parent_stage,
     rule,
+    shell_of,
     unquote,
 )
+from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.reports.severity import Severity
 
 
@@ -161,4 +164,263 @@ def maintainer(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 "MAINTAINER is deprecated (Docker 1.13) and tools that read labels never see "
                 f'it: use LABEL org.opencontainers.image.authors="{instruction.text}"',
                 instruction.line,
+            )
+
+
+# -- COPY of an archive then unpacking it (SP312): DL3010 -------------------------------------
+# ADD unpacks a local tar archive (plain, gzip, bzip2, xz; zstd with BuildKit) into the
+# destination directory; it does not unpack a zip or a lone compressed file, so only tar
+# archives are judged (hadolint also counts .zip, .gz...: ADD would copy those as they are).
+
+_DECOMPRESSORS = frozenset(
+    {"gunzip", "bunzip2", "unxz", "unlzma", "uncompress", "zcat", "gzcat", "unzstd", "zstdcat"}
+)
+
+
+def _extracts(cmd: ShellCommand) -> bool:
+    if cmd.name in _DECOMPRESSORS:
+        return True
+    if cmd.name not in ("tar", "bsdtar"):
+        return False
+    first = cmd.args[0] if cmd.args else ""
+    return any(a in ("--extract", "--get") for a in cmd.args) or (
+        any(a.startswith("-") and not a.startswith("--") and "x" in a for a in cmd.args)
+        or (not first.startswith("-") and "x" in first)  # tar xzf: the old option style
+    )
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+@rule("SP312", Severity.INFO, "maintainability",
+      "An archive copied and then unpacked: ADD does both", hadolint=("DL3010",))  # fmt: skip
+def copy_then_extract(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        copied: dict[str, tuple[Instruction, str]] = {}  # archive's name in the image -> COPY
+        for instruction in stage.instructions:
+            local = not instruction.flag("from") and not instruction.heredocs
+            if instruction.cmd == "COPY" and local:
+                # a quoted path with a space comes as two words, each with one quote
+                *sources, dest = [a.strip("'\"") for a in instruction.args] or [""]
+                for source in sources:
+                    if _ARCHIVE.search(source) and "$" not in source:
+                        target = dest if _ARCHIVE.search(dest) else source
+                        copied[_basename(target)] = (instruction, source)
+            elif instruction.cmd == "RUN" and copied:
+                for cmd in shell_of(instruction):
+                    if not _extracts(cmd):
+                        continue
+                    for arg in cmd.args:
+                        found = copied.pop(_basename(unquote(arg)), None)
+                        if found is None:
+                            continue
+                        copy, source = found
+                        yield meta.at_word(
+                            dockerfile,
+                            copy,
+                            next((a for a in copy.args if unquote(a) == source), source),
+                            f"COPY {source} then {cmd.name} at line {instruction.line}: ADD "
+                            f"{source} DIR/ unpacks a local tar archive in one step, and keeps "
+                            "the archive itself out of the layers",
+                        )
+
+
+# -- EXPOSE (SP313): DL3011 -------------------------------------------------------------------
+
+
+def _bad_port(spec: str) -> str | None:
+    """Why an EXPOSE word is no port (``80``, ``80/tcp``, ``8000-8010/udp``), or None; a part
+    with a build variable is decided when building."""
+    ports, _, protocol = spec.partition("/")
+    if protocol and protocol.lower() not in ("tcp", "udp", "sctp") and "$" not in protocol:
+        return f"{protocol} is not a protocol (tcp, udp or sctp)"
+    for part in ports.split("-", 1):
+        if "$" in part:
+            continue
+        if not part.isdigit():
+            return f"{part or spec} is not a port number"
+        if len(part.lstrip("0")) > 5 or int(part) > 65535:  # no int() of 16 KiB of digits
+            return f"{part} is above 65535, the highest port"
+    return None
+
+
+@rule("SP313", Severity.ERROR, "correctness", "EXPOSE of an invalid port", hadolint=("DL3011",))
+def invalid_port(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for expose in stage.of("EXPOSE"):
+            # the first bad word of each EXPOSE: locating each of thousands would be quadratic
+            bad = next(((w, why) for w in expose.args if (why := _bad_port(unquote(w)))), None)
+            if bad is not None:
+                yield meta.at_word(dockerfile, expose, bad[0], f"EXPOSE {bad[0]}: {bad[1]}")
+
+
+# -- several sources and a destination that is not a directory (SP314): DL3021 ---------------
+
+
+@rule("SP314", Severity.ERROR, "correctness", "COPY of several sources to a destination without /",
+      hadolint=("DL3021",))  # fmt: skip
+def copy_many_to_file(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for copy in stage.of("COPY", "ADD"):
+            if copy.heredocs or len(copy.args) < 3:
+                continue
+            dest = unquote(copy.args[-1])
+            if not dest.endswith(("/", "\\")) and "$" not in dest:
+                yield meta.at_word(
+                    dockerfile,
+                    copy,
+                    copy.args[-1],
+                    f"{copy.cmd} of {len(copy.args) - 1} sources to {dest}: the build fails "
+                    f"unless the destination is a directory written with a trailing / ({dest}/)",
+                )
+
+
+# -- ENV that reads a variable it sets itself (SP315): DL3044 ---------------------------------
+
+
+_REFERENCE = re.compile(r"\$\{?(\w+)")
+
+
+@rule("SP315", Severity.ERROR, "correctness",
+      "ENV reads a variable it sets in the same instruction", hadolint=("DL3044",))  # fmt: skip
+def env_self_reference(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for env in stage.of("ENV"):
+            args = env.args
+            set_before: set[str] = set()  # linear in the pairs, however many there are
+            found: list[tuple[str, str]] = []
+            for key, value in zip(args[0::2], args[1::2], strict=False):
+                # single quotes: no expansion at all
+                used = [] if value.startswith("'") else _REFERENCE.findall(value)
+                earlier = next((name for name in used if name in set_before), None)
+                set_before.add(key)
+                if earlier is not None:
+                    found.append((key, earlier))
+            if found:  # one finding per ENV: locating each of thousands would be quadratic
+                key, earlier = found[0]
+                more = f" (and {len(found) - 1} more of its variables)" if len(found) > 1 else ""
+                yield meta.at_word(
+                    dockerfile,
+                    env,
+                    key,
+                    f"ENV {key}=... reads ${earlier}, which this same ENV sets{more}: it gets "
+                    f"the value {earlier} had before the instruction, not the new one; set "
+                    f"{earlier} in an ENV of its own first",
+                )
+
+
+# -- COPY to a relative path with no WORKDIR (SP316): DL3045 ----------------------------------
+
+
+@rule("SP316", Severity.WARNING, "correctness", "COPY to a relative destination without WORKDIR",
+      hadolint=("DL3045",))  # fmt: skip
+def copy_relative_without_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    inherits: dict[int, bool] = {}  # whether a stage, or one it is built FROM, sets WORKDIR
+    for stage in dockerfile.stages:
+        parent = parent_stage(dockerfile, stage)
+        inherited = parent is not None and inherits[parent.index]
+        inherits[stage.index] = inherited or bool(stage.of("WORKDIR"))
+        workdirs = [w.line for w in stage.of("WORKDIR")]
+        for copy in stage.of("COPY", "ADD"):
+            if not copy.args:
+                continue
+            dest = unquote(copy.args[-1])
+            set_before = inherited or (bool(workdirs) and workdirs[0] < copy.line)
+            if _absolute_workdir(dest) or set_before:
+                continue
+            yield meta.at_word(
+                dockerfile,
+                copy,
+                copy.args[-1],
+                f"{copy.cmd} to {dest}, relative to a WORKDIR this stage never sets: the files "
+                "land wherever the base image's WORKDIR is (/ for most); set WORKDIR or use an "
+                "absolute path",
+            )
+
+
+# -- FROM --platform (SP317): DL3029 ----------------------------------------------------------
+
+
+@rule("SP317", Severity.WARNING, "reproducibility", "FROM --platform with a fixed platform",
+      hadolint=("DL3029",))  # fmt: skip
+def from_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        start = stage.instructions[0]
+        platform = start.flag("platform")
+        if not platform or "BUILDPLATFORM" in platform or "TARGETPLATFORM" in platform:
+            continue
+        yield meta.at_word(
+            dockerfile,
+            start,
+            f"--platform={platform}",
+            f"FROM --platform={platform} builds that platform whatever --platform the build "
+            "asks for, so a multi-platform build silently ships it for every platform: leave "
+            "it out, or use $BUILDPLATFORM for a stage that cross-compiles",
+            skip=len("--platform="),
+        )
+
+
+# -- stage names BuildKit reserves (SP318): DL3063 --------------------------------------------
+
+
+@rule("SP318", Severity.WARNING, "correctness", "A stage named scratch or context",
+      hadolint=("DL3063",))  # fmt: skip
+def reserved_stage_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        if stage.name in ("scratch", "context"):
+            start = stage.instructions[0]
+            yield meta.at_word(
+                dockerfile,
+                start,
+                start.args[-1],
+                f"a stage named {stage.name}: FROM {stage.name} and COPY --from={stage.name} "
+                "already mean the empty image or a build context, so a reader (or BuildKit) "
+                "may take the other one",
+            )
+
+
+# -- COPY of another stage's whole file system (SP319): DL3067 --------------------------------
+
+
+@rule("SP319", Severity.WARNING, "size", "COPY --from of a whole file system", hadolint=("DL3067",))
+def copy_whole_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    # only the stages the final image is made of: a build stage that takes a helper image's
+    # whole tree (COPY --from=tonistiigi/xx / /, the documented idiom) ships none of it
+    shipped = [dockerfile.final]
+    while (parent := parent_stage(dockerfile, shipped[-1])) is not None and parent not in shipped:
+        shipped.append(parent)
+    for stage in shipped:
+        for copy in stage.of("COPY"):
+            source = copy.flag("from")
+            words = [unquote(a) for a in copy.args]
+            if source and len(words) >= 2 and words[-1] == "/" and "/" in words[:-1]:
+                yield meta.at_word(
+                    dockerfile,
+                    copy,
+                    copy.args[0],
+                    f"COPY --from={source} / / copies that stage's whole file system, its shell, "
+                    "package manager and build tools included, over this one: copy the files "
+                    "the app needs",
+                )
+
+
+# -- inline ignore pragmas (SP320, off by default): DL1001 ------------------------------------
+
+_INLINE_PRAGMA = re.compile(r"^\s*#\s*(scratchpack|hadolint)\s+ignore\s*=", re.I)
+
+
+@rule("SP320", Severity.INFO, "maintainability", "An inline ignore pragma",
+      hadolint=("DL1001",), default=False)  # fmt: skip
+def inline_pragma(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for number, line in enumerate(dockerfile.lines, start=1):
+        if _INLINE_PRAGMA.match(line):
+            column = line.index("#") + 1
+            yield Finding(
+                meta.code,
+                meta.severity,
+                "an inline ignore pragma: the project's policy keeps exceptions in the "
+                "configuration (ignore = [...]), where they are reviewed in one place",
+                number,
+                column,
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Stage
 from scratchpack.dockerfile.rules.core import (
@@ -11,11 +11,15 @@ from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
     apt_command,
+    env_pairs,
+    has_flag,
     pip_args,
     rule,
+    run_commands,
     runs,
     shell_of,
     stage_env,
+    subcommand,
 )
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.reports.severity import Severity
@@ -50,18 +54,25 @@ def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
-@rule("SP203", Severity.WARNING, "reproducibility", "apt-get upgrade or dist-upgrade",
-      dockle="DKL-DI-0003")  # fmt: skip
+@rule("SP203", Severity.WARNING, "reproducibility",
+      "Packages upgraded in the build (apt-get upgrade, zypper dist-upgrade)",
+      hadolint=("DL3035",), dockle="DKL-DI-0003")  # fmt: skip
 def apt_upgrade(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
             sub = apt_command(cmd)
-            if sub in ("upgrade", "dist-upgrade", "full-upgrade"):
+            if cmd.name == "zypper":
+                sub = subcommand(cmd, frozenset({"-r", "--repo", "--root", "-D", "--reposd-dir"}))
+                sub = sub if sub in ("dist-upgrade", "dup") else None
+            elif sub not in ("upgrade", "dist-upgrade", "full-upgrade"):
+                sub = None
+            if sub is not None:
                 yield meta.at_command(
                     dockerfile,
                     run,
                     cmd,
-                    f"apt-get {sub} makes the build depend on the day it runs: use a newer base",
+                    f"{cmd.name} {sub} makes the build depend on the day it runs (and a "
+                    "dist-upgrade may move to another release): use a newer base",
                 )
 
 
@@ -192,13 +203,28 @@ def _unpinned(
 ) -> Iterator[Finding]:
     """One finding per command that installs packages of which some name no version: the same
     Dockerfile then installs whatever version the repository has on the day it is built."""
-    for _, run in runs(dockerfile):
+    envs: dict[int, dict[str, str]] = {}
+    args = dockerfile.global_args.keys() | {
+        name for st in dockerfile.stages for i in st.of("ARG") for name, _ in env_pairs(i)
+    }
+    for stage, run in runs(dockerfile):
         for cmd in shell_of(run):
             names = packages(cmd)
             if not names:
                 continue
-            # a word with a variable or a glob is decided elsewhere: it may well carry the pin
-            loose = [n for n in names if not pinned(n) and not set(n) & set("$*`")]
+            if stage.index not in envs:
+                envs[stage.index] = stage_env(dockerfile, stage)
+            known = envs[stage.index].keys() | dict(cmd.env).keys() | args
+            # a word with a variable or a glob is decided when building: it may well carry the
+            # pin; not so a variable nothing in the stage sets (an ENV of another stage), which
+            # the shell expands to nothing. A build argument of any stage counts as set, as for
+            # hadolint: a misplaced ARG is a smaller matter than a missing pin.
+            # (a word that is all variable, $PACKAGES, names no package to judge)
+            expanded = {n: _unset_removed(n, known) for n in names}
+            loose = [
+                n for n, e in expanded.items()
+                if e and not pinned(e) and not set(e) & set("$*`")
+            ]  # fmt: skip
             if loose:
                 listed = ", ".join(loose[:3]) + (
                     f" and {len(loose) - 3} more" if len(loose) > 3 else ""
@@ -210,6 +236,14 @@ def _unpinned(
                     f"{tool} installs {listed} without a version: each build gets whatever the "
                     f"repository has that day; pin it ({how})",
                 )
+
+
+def _unset_removed(word: str, known: set[str] | Iterable[str]) -> str:
+    """The word with the variables that are not in ``known`` expanded to nothing."""
+    names = set(known)
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)", lambda m: m.group(0) if (m[1] or m[2]) in names else "", word
+    )
 
 
 _APK_VALUED = frozenset(
@@ -421,4 +455,156 @@ def dnf_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         dockerfile, meta, "dnf install",
         lambda c: _rpm_packages(c, ("dnf", "microdnf", "dnf5")), _rpm_pinned,
         "tomcat-9.0.87, or a module stream: dnf module install tomcat:9",
+    )  # fmt: skip
+
+
+# -- answering for the user (SP221-SP225): hadolint's DL3014, DL3030, DL3038, DL3034 ---------
+# A build has no terminal: a package manager that asks "Is this ok [y/N]" reads end of file and
+# stops, so the RUN fails as soon as it installs anything that needs confirming.
+
+
+def _apt_quiet_level(cmd: ShellCommand) -> int:
+    """apt-get's -q count: ``-qq``, ``-q -q``, ``-q=2`` and ``--quiet --quiet`` are level 2,
+    which implies ``-y``."""
+    level = 0
+    for arg in cmd.args:
+        if arg.startswith(("--quiet=", "-q=")):
+            value = arg.partition("=")[2]
+            # -q=2 and above; no int() of a 16 KiB number (Python refuses over 4,300 digits)
+            level = max(level, 2 if len(value) > 1 else int(value)) if value.isdigit() else level
+        elif arg == "--quiet":
+            level += 1
+        elif arg.startswith("-") and not arg.startswith("--") and "=" not in arg:
+            level += arg[1:].count("q")
+    return level
+
+
+def _apt_assumes_yes(cmd: ShellCommand) -> bool:
+    if has_flag(cmd, "y", "yes", "assume-yes") or _apt_quiet_level(cmd) >= 2:
+        return True
+    # -o APT::Get::Assume-Yes=true, as a separate or a joined value
+    options = [a.lower() for a in cmd.args if "assume-yes=" in a.lower()]
+    return any(o.rsplit("=", 1)[1] in ("1", "true", "yes") for o in options)
+
+
+@rule("SP221", Severity.WARNING, "correctness", "apt-get install without -y",
+      hadolint=("DL3014",))  # fmt: skip
+def apt_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for run, cmd in run_commands(dockerfile):
+        if apt_command(cmd) == "install" and not _apt_assumes_yes(cmd):
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                f"{cmd.name} install without -y asks for confirmation, and a build cannot "
+                "answer: it aborts whenever more than the named packages are needed",
+            )
+
+
+@rule("SP222", Severity.WARNING, "maintainability", "apt in a RUN: use apt-get or apt-cache",
+      hadolint=("DL3027",))  # fmt: skip
+def apt_frontend(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for run, cmd in run_commands(dockerfile):
+        if cmd.name == "apt":
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                "apt is made for people at a terminal: its output and options may change "
+                "between releases and it warns that its CLI is not stable; scripts use "
+                "apt-get (install, update) and apt-cache (search, show)",
+            )
+
+
+def _asks(
+    dockerfile: Dockerfile,
+    meta: Rule,
+    tools: tuple[str, ...],
+    subcommands: tuple[str, ...],
+    yes: Callable[[ShellCommand], bool],
+    how: str,
+) -> Iterator[Finding]:
+    """A finding per command of ``tools`` running one of ``subcommands`` that would ask."""
+    for run, cmd in run_commands(dockerfile):
+        if cmd.name not in tools:
+            continue
+        sub = subcommand(cmd, _RPM_VALUED)
+        if sub in subcommands and not yes(cmd):
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                f"{cmd.name} {sub} without {how} asks for confirmation, and a build cannot "
+                "answer: the RUN fails",
+            )
+
+
+_RPM_INSTALLS = ("install", "groupinstall", "localinstall")
+
+
+@rule("SP223", Severity.WARNING, "correctness", "yum install without -y", hadolint=("DL3030",))
+def yum_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _asks(
+        dockerfile, meta, ("yum",), _RPM_INSTALLS,
+        lambda c: has_flag(c, "y", "assumeyes"), "-y",
+    )  # fmt: skip
+
+
+@rule("SP224", Severity.WARNING, "correctness", "dnf install without -y", hadolint=("DL3038",))
+def dnf_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _asks(
+        dockerfile, meta, ("dnf", "microdnf", "dnf5"), _RPM_INSTALLS,
+        lambda c: has_flag(c, "y", "assumeyes"), "-y",
+    )  # fmt: skip
+
+
+@rule("SP225", Severity.WARNING, "correctness", "zypper without a non-interactive switch",
+      hadolint=("DL3034",))  # fmt: skip
+def zypper_interactive(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _asks(
+        dockerfile, meta, ("zypper",),
+        ("install", "in", "remove", "rm", "source-install", "si", "patch"),
+        lambda c: has_flag(c, "n", "non-interactive") or has_flag(c, "y", "no-confirm"),
+        "-n (--non-interactive) or -y",
+    )  # fmt: skip
+
+
+# -- go install pinning (SP226): hadolint's DL3062 -------------------------------------------
+
+_GO_VALUED = frozenset(
+    {"-C", "-o", "-p", "-tags", "-ldflags", "-gcflags", "-asmflags", "-modfile", "-mod",
+     "-pkgdir", "-toolexec", "-overlay", "-pgo", "-exec", "-buildmode", "-compiler",
+     "-gccgoflags", "-installsuffix", "-covermode", "-coverpkg"}
+)  # fmt: skip
+
+
+def _go_packages(cmd: ShellCommand) -> list[str] | None:
+    """Modules of ``go install``, ``go get`` (``-tool`` too) and ``go run``; for ``go run``
+    only the package, the words after it are the program's arguments."""
+    if cmd.name != "go":
+        return None
+    words = operands(cmd.args, _GO_VALUED)
+    if words[:1] not in (["install"], ["get"], ["run"]):
+        return None
+    packages = words[1:2] if words[0] == "run" else words[1:]
+    # a local package (., ./cmd, /go/src/app, main.go) is built from the files at hand; std,
+    # all and cmd are the patterns of the toolchain's own packages
+    return [
+        p for p in packages
+        if not p.startswith((".", "/")) and not p.endswith(".go")
+        and p.split("/", 1)[0] not in ("std", "all", "cmd")
+    ]  # fmt: skip
+
+
+def _go_pinned(word: str) -> bool:
+    version = word.partition("@")[2]
+    return bool(version) and version not in ("latest", "upgrade", "patch", "master", "main")
+
+
+@rule("SP226", Severity.WARNING, "reproducibility", "go install of a module without a version",
+      hadolint=("DL3062",))  # fmt: skip
+def go_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    yield from _unpinned(
+        dockerfile, meta, "go install", _go_packages, _go_pinned,
+        "golang.org/x/tools/gopls@v0.17.1; @latest is no pin",
     )  # fmt: skip

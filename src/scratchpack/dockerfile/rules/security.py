@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scratchpack.dockerfile.model import Dockerfile
+from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
@@ -18,22 +18,32 @@ from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
 
-@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", dockle="CIS-DI-0010")
+@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", hadolint=("DL3064",),
+      dockle="CIS-DI-0010")  # fmt: skip
 def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("ENV", "ARG"):
             for key, value in env_pairs(instruction):
                 if not SECRET_NAME.search(key):
                     continue
-                if value:  # ENV PASSWORD= (empty) declares the name; it holds no secret
+                # ENV PASSWORD= (empty) declares the name and holds no secret; an ARG without
+                # a default is given its value by --build-arg, which the history records
+                declared = instruction.cmd == "ARG" and "=" not in _arg_word(instruction, key)
+                if value or declared:
                     where = "the image config" if instruction.cmd == "ENV" else "the build history"
+                    how = " (the value --build-arg gives it)" if declared else ""
                     yield meta.at_word(
                         dockerfile,
                         instruction,
                         key,
-                        f"{instruction.cmd} {key} puts a secret into {where}: use a build secret "
-                        "(RUN --mount=type=secret) or inject it at run time",
+                        f"{instruction.cmd} {key} puts a secret{how} into {where}: use a build "
+                        "secret (RUN --mount=type=secret) or inject it at run time",
                     )
+
+
+def _arg_word(instruction: Instruction, key: str) -> str:
+    """The word of an ARG that declares ``key`` (``KEY`` or ``KEY=default``)."""
+    return next((a for a in instruction.args if a.partition("=")[0] == key), key)
 
 
 @rule("SP401", Severity.WARNING, "security", "A download piped into a shell")
@@ -166,3 +176,21 @@ def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                         "RUN --mount=type=secret",
                     )
                     break
+
+
+@rule("SP408", Severity.INFO, "security", "USER by name, not by numeric UID", hadolint=("DL3066",))
+def user_by_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for user in stage.of("USER"):
+            spec = user.text.strip()
+            name = spec.split(":", 1)[0]
+            if not spec or "$" in spec or all(p.isdigit() for p in spec.split(":") if p):
+                continue
+            yield meta.at_word(
+                dockerfile,
+                user,
+                user.args[0],
+                f"USER {spec} names a user: a runtime that must check the user is not root "
+                "before starting (Kubernetes runAsNonRoot) cannot resolve a name and refuses to "
+                f"start; use the numeric UID (and GID) of {name}",
+            )

@@ -8,8 +8,10 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    has_flag,
     parent_stage,
     rule,
+    run_commands,
     runs,
     shell_of,
 )
@@ -78,3 +80,87 @@ def pipe_without_pipefail(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
                         '"pipefail", "-c"]',
                     )
         at_end[stage.index] = mode
+
+
+# Commands for a running system, not an image build: there is no init to ask (service,
+# shutdown), nothing else running to look at or signal (ps, top, free, kill), no privilege to
+# mount, nobody at the editor, and ssh from a build is a credential in the image history.
+_INTERACTIVE = frozenset(
+    {"ssh", "vim", "shutdown", "service", "ps", "free", "top", "kill", "mount", "ifconfig"}
+)
+
+
+@rule("SP308", Severity.INFO, "maintainability", "A command that makes no sense in a build",
+      hadolint=("DL3001",))  # fmt: skip
+def pointless_command(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for run, cmd in run_commands(dockerfile):
+        if cmd.name in _INTERACTIVE:
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                f"{cmd.name} in a RUN: a build step has no running system to manage, no "
+                "other process to look at and no one at a terminal",
+            )
+
+
+def _wget_quiet(cmd: ShellCommand) -> bool:
+    """wget with its progress output set or turned off: --progress, -q, -nv, or a log file."""
+    if has_flag(cmd, "", "progress", "no-verbose", "output-file", "append-output"):
+        return True
+    return (
+        "-nv" in cmd.args
+        or has_flag(cmd, "q", "quiet")
+        or has_flag(cmd, "o")
+        or (has_flag(cmd, "a"))
+    )
+
+
+@rule("SP309", Severity.INFO, "maintainability", "wget without --progress",
+      hadolint=("DL3047",))  # fmt: skip
+def wget_progress(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for run, cmd in run_commands(dockerfile):
+        if cmd.name == "wget" and not _wget_quiet(cmd):
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                "wget without --progress prints a progress line per few kilobytes into the "
+                "build log (megabytes for a large file): use --progress=dot:giga, or -nv "
+                "or -q (busybox wget takes only -q)",
+            )
+
+
+@rule("SP310", Severity.WARNING, "maintainability", "Both wget and curl in one stage",
+      hadolint=("DL4001",))  # fmt: skip
+def wget_and_curl(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        seen: set[str] = set()
+        for run in stage.of("RUN"):
+            used = [c for c in shell_of(run) if c.name in ("wget", "curl")]
+            seen.update(c.name for c in used)
+            if len(seen) == 2 and used:
+                yield meta.at_command(
+                    dockerfile,
+                    run,
+                    used[-1],
+                    "this stage downloads with both wget and curl: two tools to install, patch "
+                    "and learn the flags of, where one does; pick one",
+                )
+
+
+@rule("SP311", Severity.WARNING, "correctness", "/bin/sh replaced with a link instead of SHELL",
+      hadolint=("DL4005",))  # fmt: skip
+def relinked_sh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for run, cmd in run_commands(dockerfile):
+        operands = [a for a in cmd.args if not a.startswith("-")]
+        relinks = len(operands) >= 2 and operands[-1] in ("/bin/sh", "/usr/bin/sh")
+        if cmd.name == "ln" and relinks:
+            yield meta.at_command(
+                dockerfile,
+                run,
+                cmd,
+                f"ln over {operands[-1]} changes the shell of every later RUN, of every "
+                "script in the image and of images built on it, silently: use SHELL "
+                '["/bin/bash", "-c"] for the RUNs that need another shell',
+            )
