@@ -41,7 +41,7 @@ def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
 
 def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.sbom.collect import image_packages
-    from scratchpack.operations.sbom.formats import cyclonedx_json, spdx_json
+    from scratchpack.operations.sbom.formats import cyclonedx_json, image_supplier, spdx_json
 
     def work(image: Any, name: str) -> str:
         packages = image_packages(image)
@@ -49,7 +49,9 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
         if args.format == "cyclonedx":
             return cyclonedx_json(name, digest, created, packages)
         if args.format == "spdx":
-            return spdx_json(name, digest, created, packages)
+            return spdx_json(
+                name, digest, created, packages, supplier=image_supplier(image.config.labels)
+            )
         if args.format == "json":
             return json.dumps([p.as_dict() for p in packages], indent=2)
         width = max((len(p.name) for p in packages), default=4)

@@ -495,6 +495,9 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"({', '.join(parts)})",
         )
     )
+    if result.essentials.packages:
+        recorded = ", ".join(f"{n} {v}" for n, v in result.essentials.packages.items())
+        table.append(("packages", f"{recorded} (from the host's dpkg, in status.d)"))
     out.status("Packed", result.destination)
     out.fields(table)
     if result.daemon_message:

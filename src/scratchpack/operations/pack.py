@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error, scratch_directory
 from scratchpack.layers.compress import CompressedBlob, CompressingWriter
@@ -103,6 +104,7 @@ class PackOptions:
     force: bool = False
     registry: RegistryOptions | None = None
     base: ImageName | None = None
+    dpkg_root: Path = Path("/")  # whose dpkg database says which packages the files are from
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class PackResult:
                 "files": self.essentials_layer.files,
                 "zones": self.essentials.zones,
                 "ca_bundle": self.essentials.ca_bundle,
+                "packages": self.essentials.packages,
             },
             "binary_share": round(self.app_layer.size / self.stored_size, 4)
             if self.stored_size
@@ -242,6 +245,7 @@ def pack(options: PackOptions) -> PackResult:
         app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
         for spec in options.adds:
             add_path(app, spec, essentials)
+        report.packages = record_host_packages(essentials, app, DpkgDatabase(options.dpkg_root))
         for path in app.paths():
             found = essentials.get(path)
             if found is not None and found.kind != "dir":
@@ -298,6 +302,25 @@ def pack(options: PackOptions) -> PackResult:
         essentials=report,
         daemon_message=written.detail,
     )
+
+
+def record_host_packages(
+    essentials: LayerContents, app: LayerContents, db: DpkgDatabase
+) -> dict[str, str]:
+    """Record the host's Debian packages the copied files come from (``status.d``, as
+    distroless does) beside those files: the essentials' in the essentials layer, the other
+    ``--add`` ones in the app layer; ``/etc/os-release`` goes with the first record unless
+    ``--add`` brings one. Name -> version of every package recorded."""
+    hints = ("ca-certificates", "tzdata")
+    base = owned_files(essentials, db, hints)
+    added = owned_files(app, db, hints)
+    for name in base.packages:
+        added.packages.pop(name, None)
+    user_release = any(path in app for path in ("etc/os-release", "usr/lib/os-release"))
+    release = None if user_release else db.os_release()
+    write_records(essentials, base, os_release=release)
+    write_records(app, added, os_release=None if base.packages else release)
+    return {name: p.version for name, p in sorted({**base.packages, **added.packages}.items())}
 
 
 def staging_near(name: ImageName) -> Path:
