@@ -169,3 +169,45 @@ def test_fit_end_keeps_the_instruction_and_the_end() -> None:
     assert fit_end("/a/very/long/path/to/some/file.txt", 16) == "…/some/file.txt"
     assert all(len(fit_end(command, n)) <= n for n in range(0, 90))
     assert fit_end("x" * 50, 1) == "…" and fit_end("abc", 0) == ""
+
+
+def on_a_pty(columns: int, *args: str) -> str:
+    """The CLI's output on a real pseudo-terminal ``columns`` wide, COLUMNS unset (rich styles
+    it; the escapes are dropped here)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen([sys.executable, "-m", "scratchpack", *args], stdout=slave,
+                            stderr=slave, stdin=subprocess.DEVNULL, env=env)  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=300) in (0, 1)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", text)
+
+
+def test_a_terminal_sets_the_width(built_archive: str) -> None:
+    report = run_cli("audit", built_archive, "--format", "json").json()
+    for columns in (72, 130):
+        text = on_a_pty(columns, "audit", built_archive)
+        assert "findings:" in text, text
+        assert_fits(text, columns)
+        assert any(report["digest"] in line for line in text.splitlines())
+        assert any(END in line for line in text.splitlines())

@@ -73,8 +73,15 @@ class Output:
                     self._field(" " * pad, line)
                 continue
             self._field(key, "")
-            for line in textwrap.wrap(value, max(self.width - 2, 1), break_long_words=False,
-                                      break_on_hyphens=False):  # fmt: skip
+            below = textwrap.wrap(value, max(self.width - 2, 1), break_long_words=False,
+                                  break_on_hyphens=False)  # fmt: skip
+            if any(len(line) > self.width - 2 for line in below):  # not even indented
+                below = textwrap.wrap(value, self.width, break_long_words=False,
+                                      break_on_hyphens=False)  # fmt: skip
+                for line in below:
+                    self.line(line)
+                continue
+            for line in below:
                 self._field("", line)
 
     def _field(self, key: str, value: str) -> None:
