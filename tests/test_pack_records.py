@@ -298,7 +298,7 @@ def test_hostile_os_release_and_huge_status_are_ignored(tmp_path: Path) -> None:
     (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12\\"\nPRETTY_NAME=$(reboot)\n')
     assert DpkgDatabase(root).os_release() is None
     (root / "var/lib/dpkg/status").write_bytes(b"Package: x\n" * (8 << 20))
-    assert DpkgDatabase(root).installed() == {}
+    assert DpkgDatabase(root).installed("x") is None
 
 
 def test_lists_are_read_lazily_hints_first(tmp_path: Path) -> None:
@@ -314,3 +314,18 @@ def test_lists_are_read_lazily_hints_first(tmp_path: Path) -> None:
     assert len(db._read) == 51
     db.owner(root / "nowhere2")
     assert len(db._read) == 51
+
+
+def test_a_generated_file_is_its_packages_without_reading_every_list(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    status = "Package: ca-certificates\nStatus: install ok installed\nArchitecture: all\n"
+    plant(root, status + "Version: 20250419\nMaintainer: Julien Cristau <jc@example.org>\n",
+          {f"other{n}": [f"/o/{n}"] for n in range(20)},
+          {"etc/ssl/certs/ca-certificates.crt": b"PEM"})  # fmt: skip
+    db = DpkgDatabase(root)
+    owner = db.owner(root / "etc/ssl/certs/ca-certificates.crt", hints=["ca-certificates"])
+    assert owner is not None and (owner.name, owner.version) == ("ca-certificates", "20250419")
+    assert db._read == set()
+    # the bundle alone is not enough: without the package installed nothing is recorded
+    (root / "var/lib/dpkg/status").write_text(status.replace("install ok", "deinstall ok"))
+    assert DpkgDatabase(root).owner(root / "etc/ssl/certs/ca-certificates.crt") is None

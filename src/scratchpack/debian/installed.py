@@ -70,34 +70,50 @@ class DpkgDatabase:
     root: Path = Path("/")
     _owners: dict[str, str] = field(default_factory=dict, init=False)
     _read: set[Path] = field(default_factory=set, init=False)
-    _installed: dict[str, InstalledPackage] | None = field(default=None, init=False)
+    _blocks: dict[str, list[str]] | None = field(default=None, init=False)
+    _parsed: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
 
     @property
     def admindir(self) -> Path:
         return self.root / "var/lib/dpkg"
 
-    def installed(self) -> dict[str, InstalledPackage]:
-        """Installed packages by name (``name:arch`` too for Multi-Arch: same ones)."""
-        if self._installed is None:
-            self._installed = {}
+    def installed(self, name: str) -> InstalledPackage | None:
+        """The installed package ``name`` (or ``name:arch``), None if it is not installed.
+        Only the paragraphs of the packages asked for are parsed (python-debian takes a
+        quarter of a second over a whole status file); the rest are only split apart."""
+        if name not in self._parsed:
+            found = None
+            for block in self._status_blocks().get(name.partition(":")[0], []):
+                for package in _parse_status(block):
+                    if name in (package.name, f"{package.name}:{package.architecture}"):
+                        found = found or package
+            self._parsed[name] = found
+        return self._parsed[name]
+
+    def _status_blocks(self) -> dict[str, list[str]]:
+        if self._blocks is None:
+            self._blocks = {}
             text = _read_text(self.admindir / "status", STATUS_LIMIT)
-            for package in _parse_status(text):
-                self._installed.setdefault(package.name, package)
-                self._installed[f"{package.name}:{package.architecture}"] = package
-        return self._installed
+            for block in re.split(r"\n\s*\n", text):
+                match = re.search(r"^Package:[ \t]*(\S+)", block, re.M)
+                if match:
+                    self._blocks.setdefault(match.group(1), []).append(block)
+        return self._blocks
 
     def owner(self, host_path: Path, hints: Iterable[str] = ()) -> InstalledPackage | None:
-        """The installed package whose files include ``host_path``, or None."""
+        """The installed package whose files include ``host_path``, or None. A file dpkg
+        does not list because a maintainer script makes it (GENERATED) is its package's
+        without reading every list."""
         names = self._names_of(host_path)
         if not names:
             return None
-        found = self._lookup(names) or self._search(names, hints)
+        found = self._lookup(names)
         if found is None:
-            for name in names:
-                found = GENERATED.get(name)
-                if found:
-                    break
-        return self.installed().get(found) if found else None
+            generated = next((GENERATED[n] for n in names if n in GENERATED), None)
+            if generated is not None and self.installed(generated) is not None:
+                return self.installed(generated)
+            found = self._search(names, hints)
+        return self.installed(found) if found else None
 
     def _names_of(self, host_path: Path) -> list[str]:
         """The names dpkg may list ``host_path`` under: as given and resolved, relative to
