@@ -124,14 +124,18 @@ def test_bootstrap_installs_both_locks_and_quickstart_only_the_runtime_one() -> 
 
 
 @pytest.mark.install
-def test_the_wheel_works_with_the_runtime_lock_alone(tmp_path: Path) -> None:
+def test_the_wheel_works_with_the_runtime_lock_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Build the wheel from a copy of the sources, install it into a new venv with
     ``--require-hashes -r requirements.lock`` and the wheel ``--no-deps``, then run it."""
     source = tmp_path / "source"
     source.mkdir()
     shutil.copy(ROOT / "pyproject.toml", source)
     shutil.copy(ROOT / "README.md", source)
-    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     dist = tmp_path / "dist"
     pip = ["-m", "pip", "--disable-pip-version-check"]
     subprocess.run(
@@ -141,6 +145,9 @@ def test_the_wheel_works_with_the_runtime_lock_alone(tmp_path: Path) -> None:
     (wheel,) = dist.glob("scratchpack-*.whl")
 
     venv = tmp_path / "venv"
+    # The new venv sees only what is installed in it: no PYTHONPATH from a developer's shell
+    # (a source tree on it would make pip think scratchpack is installed already).
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin/python")
     subprocess.run(

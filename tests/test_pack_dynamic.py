@@ -234,3 +234,16 @@ def test_a_locale_from_the_root_is_used_and_sets_lang(
         "pack", examples.hello, "-o", f"oci:{tmp_path / 'y'}:v1", "--locale", "C.UTF-8"
     )
     assert_clean_error(static, 2, "--locale and --gconv go with a dynamic binary")
+
+
+def test_the_libraries_packages_are_recorded_for_scanners(
+    examples: Examples, tmp_path: Path
+) -> None:
+    _pack(examples.dynamic, f"oci:{tmp_path / 'out'}:v1")
+    listed = run_cli("sbom", f"oci:{tmp_path / 'out'}:v1", "-o", "json")
+    assert listed.code == 0, listed.stderr
+    versions = {p["name"]: p["version"] for p in listed.json()}
+    for package in ("libc6", "libgcc-s1"):
+        host = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", f"{package}:amd64"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert versions[package] == host

@@ -188,9 +188,12 @@ def write_report(text: str, output: Path | None) -> None:
 
 
 def _print_text(report: dict[str, Any], out: Output) -> None:
-    from rich.table import Table
+    """Fields, then tables that fit ``out.width`` (cli/tables.py), then the findings folded at
+    spaces. Sizes are written one way (units.human_size); exact bytes are in --format json."""
+    from scratchpack.cli.tables import Column, command_table, created_by, fitted_table
 
     size, eff, start = report["size"], report["efficiency"], report["startup"]
+    width = out.width
     out.fields(
         [
             ("image", report["image"]),
@@ -205,37 +208,39 @@ def _print_text(report: dict[str, Any], out: Output) -> None:
                            f"({eff['user_wasted_percent']:.1f}% of the non-base layers)"),
         ]
     )  # fmt: skip
-    layers = Table(title="layers", title_justify="left")
-    for column in ("#", "compressed", "uncompressed", "+files", "~files", "-files", "created by"):
-        layers.add_column(column, justify="left" if column == "created by" else "right")
-    for layer in report["layers"]:
-        layers.add_row(
-            str(layer["index"]),
-            human_size(layer["compressed_size"]),
-            human_size(layer["uncompressed_size"]),
-            str(layer["added"]),
-            str(layer["changed"]),
-            str(layer["removed"]),
-            (layer["created_by"] or "")[:80],
-        )
-    out.renderable(layers)
-    largest = Table(title="largest files", title_justify="left")
-    largest.add_column("size", justify="right")
-    largest.add_column("layer", justify="right")
-    largest.add_column("path")
-    for item in report["largest_files"]:
-        largest.add_row(human_size(item["size"]), str(item["layer"]), item["path"])
-    out.renderable(largest)
+    layer_columns = [Column("#"), Column("compressed"), Column("uncompressed"),
+                     Column("+files"), Column("~files"), Column("-files")]  # fmt: skip
+    layer_rows = [
+        [str(layer["index"]), human_size(layer["compressed_size"]),
+         human_size(layer["uncompressed_size"]), str(layer["added"]), str(layer["changed"]),
+         str(layer["removed"])]
+        for layer in report["layers"]
+    ]  # fmt: skip
+    commands = [created_by(layer["created_by"] or "") for layer in report["layers"]]
+    table, below = command_table("layers", layer_columns, layer_rows, commands, width)
+    out.renderable(table)
+    if below:
+        out.line("created by")
+        for line in below:
+            out.line(line)
+    path = Column("path", "left", flexible=True)
+    largest = [[human_size(item["size"]), str(item["layer"]), item["path"]]
+               for item in report["largest_files"]]  # fmt: skip
+    out.renderable(
+        fitted_table("largest files", [Column("size"), Column("layer"), path], largest, width)
+    )
+    dirs = [[human_size(item["size"]), str(item["files"]), item["path"]]
+            for item in report.get("largest_dirs", [])]  # fmt: skip
+    if dirs:
+        columns = [Column("size"), Column("files"), path]
+        out.renderable(fitted_table("largest directories", columns, dirs, width))
     if eff["inefficiencies"]:
-        waste = Table(title="wasted space (dive)", title_justify="left")
-        waste.add_column("count", justify="right")
-        waste.add_column("total", justify="right")
-        waste.add_column("path")
-        for item in eff["inefficiencies"][:10]:
-            waste.add_row(str(item["count"]), human_size(item["wasted_bytes"]), item["path"])
-        out.renderable(waste)
+        waste = [[str(item["count"]), human_size(item["wasted_bytes"]), item["path"]]
+                 for item in eff["inefficiencies"][:10]]  # fmt: skip
+        columns = [Column("count"), Column("total"), path]
+        out.renderable(fitted_table("wasted space (dive)", columns, waste, width))
     for finding in report["findings"]:
-        out.line(
+        out.wrapped(
             f"{finding['code']} {finding['severity']}: {finding['message']}",
             _STYLES.get(finding["severity"]),
         )

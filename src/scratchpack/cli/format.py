@@ -1,14 +1,10 @@
-"""Human-readable numbers."""
+"""Human-readable numbers (sizes are units.human_size, shared with the reports)."""
 
 from __future__ import annotations
 
+from scratchpack.units import human_size
 
-def human_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+__all__ = ["human_size", "percent"]
 
 
 def percent(part: float, whole: float) -> str:

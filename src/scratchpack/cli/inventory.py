@@ -117,7 +117,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
 
 def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.sbom.collect import image_packages
-    from scratchpack.operations.sbom.formats import cyclonedx_json, spdx_json
+    from scratchpack.operations.sbom.formats import cyclonedx_json, image_supplier, spdx_json
 
     outputs = _outputs(args)
 
@@ -129,7 +129,9 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
             if kind == "cyclonedx-json":
                 texts[kind] = cyclonedx_json(name, digest, created, packages)
             elif kind == "spdx-json":
-                texts[kind] = spdx_json(name, digest, created, packages)
+                texts[kind] = spdx_json(
+                    name, digest, created, packages, supplier=image_supplier(image.config.labels)
+                )
             elif kind == "json":
                 texts[kind] = json.dumps([p.as_dict() for p in packages], indent=2)
             else:
@@ -193,17 +195,31 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
         if note:
             print(f"\n{FOOTNOTE}")
         return 0
+    _print_compare_text(header, rows, out)
+    if note:
+        out.wrapped(FOOTNOTE, "dim")
+    return 0
+
+
+def _print_compare_text(header: list[str], rows: list[list[str]], out: Output) -> None:
+    """One column per image, named in its header when the table fits the width, else
+    numbered (#1, #2...) under a key that gives each image's whole name (names are never cut
+    or wrapped mid-word); a long value (a list of shells) folds at its spaces."""
     from rich.table import Table
 
+    from scratchpack.cli.tables import Column, table_width
+
+    titles = header[1:]
+    if table_width([Column(title) for title in header], rows) > out.width:
+        out.fields([(f"#{n}", title) for n, title in enumerate(titles, 1)])
+        titles = [f"#{n}" for n in range(1, len(header))]
     table = Table()
-    for n, title in enumerate(header):
-        table.add_column(title, justify="left" if n == 0 else "right")
+    table.add_column(header[0], justify="left", no_wrap=True)
+    for title in titles:
+        table.add_column(title, justify="right", overflow="fold")
     for row in rows:
         table.add_row(*row)
     out.renderable(table)
-    if note:
-        out.line(FOOTNOTE, "dim")
-    return 0
 
 
 def _cell(key: str, column: dict[str, Any]) -> str:

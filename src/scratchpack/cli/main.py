@@ -733,6 +733,9 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"({', '.join(parts)})",
         )
     )
+    if result.essentials.packages:
+        recorded = ", ".join(f"{n} {v}" for n, v in result.essentials.packages.items())
+        table.append(("packages", f"{recorded} (from the host's dpkg, in status.d)"))
     out.status("Packed", result.destination)
     out.fields(table)
     if result.daemon_message:
@@ -740,8 +743,6 @@ def _print_pack(result: PackResult, out: Output) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
-    from rich.table import Table
-
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.inspect import inspect_image
     from scratchpack.transports.names import parse_image_name
@@ -778,24 +779,38 @@ def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     table.extend(("annotation", f"{k}={v}") for k, v in report["annotations"].items())
     table.append(("size", human_size(report["size"])))
     out.fields(table)
-    layers = Table(title="layers", title_justify="left")
-    layers.add_column("#", justify="right")
-    layers.add_column("digest")
-    layers.add_column("size", justify="right")
-    layers.add_column("compression")
-    layers.add_column("created by")
-    history = [h for h in report["history"] if not h["empty_layer"]]
-    for n, layer in enumerate(report["layers"]):
-        created_by = history[n]["created_by"] if n < len(history) else ""
-        layers.add_row(
-            str(n + 1),
-            layer["digest"][:19],
-            human_size(layer["size"]),
-            layer["compression"],
-            created_by,
-        )
-    out.renderable(layers)
+    _print_layers(report, out)
     return 0
+
+
+def _print_layers(report: dict[str, Any], out: Output) -> None:
+    """inspect's layers: a table with whole digests when the width allows one and a readable
+    created-by column, else two lines per layer (the digest alone on the first, whole)."""
+    from scratchpack.cli.tables import Column, command_table, created_by, fit_end, table_width
+
+    history = [h for h in report["history"] if not h["empty_layer"]]
+    columns = [Column("#"), Column("digest", "left"), Column("size"), Column("compression", "left")]
+    rows = [
+        [str(n + 1), layer["digest"], human_size(layer["size"]), layer["compression"]]
+        for n, layer in enumerate(report["layers"])
+    ]
+    commands = [
+        created_by(history[n]["created_by"]) if n < len(history) else "" for n in range(len(rows))
+    ]
+    width = out.width
+    if table_width(columns, rows) <= width:
+        table, below = command_table("layers", columns, rows, commands, width)
+        if not below:
+            out.renderable(table)
+            return
+    out.line("layers")
+    pad = max((len(row[0]) for row in rows), default=1)
+    for row, command in zip(rows, commands, strict=True):
+        out.line(f"{row[0]:>{pad}}  {row[1]}")
+        detail = f"{' ' * pad}  {row[2]}, {row[3]}"
+        if command:
+            detail += "  " + fit_end(command, max(width - len(detail) - 2, 8))
+        out.line(detail)
 
 
 def _image_name(text: str) -> ImageName:

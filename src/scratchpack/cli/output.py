@@ -7,6 +7,7 @@ prints plain text and never loads it.
 from __future__ import annotations
 
 import sys
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,12 +19,27 @@ class Output:
         self._tty = sys.stdout.isatty()
         self._console: Console | None = None
 
+    @property
+    def width(self) -> int:
+        """The columns to fit: the terminal's (``COLUMNS`` first), 80 off a terminal."""
+        from scratchpack.cli.tables import terminal_width
+
+        return terminal_width()
+
     def console(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(highlight=False, soft_wrap=True)
+            self._console = Console(highlight=False, soft_wrap=True, width=self.width)
         return self._console
+
+    def wrapped(self, text: str, style: str | None = None, indent: int = 2) -> None:
+        """A long line folded at spaces to the width, continuation lines indented; a word
+        (a path, a digest) is never split, so it stays copyable."""
+        lines = textwrap.wrap(text, self.width, subsequent_indent=" " * indent,
+                              break_long_words=False, break_on_hyphens=False) or [""]  # fmt: skip
+        for line in lines:
+            self.line(line, style)
 
     def line(self, text: str, style: str | None = None) -> None:
         if self._tty:
@@ -43,15 +59,39 @@ class Output:
             print(f"{verb} {rest}")
 
     def fields(self, rows: list[tuple[str, str]]) -> None:
-        """Aligned ``key  value`` lines that never truncate (digests must stay copyable)."""
-        width = max((len(key) for key, _ in rows), default=0)
+        """Aligned ``key  value`` lines that never truncate (digests must stay copyable) and
+        fit the width: a long value folds at spaces under itself, and one with a word too
+        long for that (a digest at 80 columns) goes whole on the lines below its key."""
+        pad = max((len(key) for key, _ in rows), default=0)
         for key, value in rows:
-            if self._tty:
-                from rich.text import Text
+            room = self.width - pad - 2
+            folded = textwrap.wrap(value, max(room, 1), break_long_words=False,
+                                   break_on_hyphens=False) or [""]  # fmt: skip
+            if all(len(line) <= room for line in folded):
+                self._field(key.ljust(pad), folded[0])
+                for line in folded[1:]:
+                    self._field(" " * pad, line)
+                continue
+            self._field(key, "")
+            below = textwrap.wrap(value, max(self.width - 2, 1), break_long_words=False,
+                                  break_on_hyphens=False)  # fmt: skip
+            if any(len(line) > self.width - 2 for line in below):  # not even indented
+                below = textwrap.wrap(value, self.width, break_long_words=False,
+                                      break_on_hyphens=False)  # fmt: skip
+                for line in below:
+                    self.line(line)
+                continue
+            for line in below:
+                self._field("", line)
 
-                self.console().print(Text.assemble((key.ljust(width), "bold"), "  ", value))
-            else:
-                print(f"{key.ljust(width)}  {value}")
+    def _field(self, key: str, value: str) -> None:
+        text = f"{key}  {value}".rstrip() if key.strip() else f"{key}  {value}"
+        if self._tty:
+            from rich.text import Text
+
+            self.console().print(Text.assemble((key, "bold"), text[len(key) :]))
+        else:
+            print(text)
 
     def renderable(self, item: Any) -> None:
         """A rich table or similar (inspect's layer table), rendered plainly off a terminal."""

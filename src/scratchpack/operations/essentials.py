@@ -78,6 +78,7 @@ class EssentialsReport:
     files: list[str] = field(default_factory=list)
     zones: int = 0
     ca_bundle: str | None = None
+    packages: dict[str, str] = field(default_factory=dict)  # host packages recorded: version
 
 
 def passwd_text(user: RunUser) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error, scratch_directory
 from scratchpack.layers.compress import CompressedBlob, CompressingWriter
@@ -110,6 +111,7 @@ class PackOptions:
     force: bool = False
     registry: RegistryOptions | None = None
     base: ImageName | None = None
+    dpkg_root: Path = Path("/")  # whose dpkg database says which packages the files are from
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class PackResult:
                 "files": self.essentials_layer.files,
                 "zones": self.essentials.zones,
                 "ca_bundle": self.essentials.ca_bundle,
+                "packages": self.essentials.packages,
             },
             "libraries": None
             if self.libraries is None
@@ -279,6 +282,13 @@ def pack(options: PackOptions) -> PackResult:
         app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
         for spec in options.adds:
             add_path(app, spec, essentials)
+        report.packages = record_host_packages(
+            essentials,
+            app,
+            DpkgDatabase(options.dpkg_root),
+            libs if with_libraries else None,
+            DpkgDatabase(options.root),
+        )
         for path in app.paths():
             found = essentials.get(path)
             if found is not None and found.kind != "dir":
@@ -341,6 +351,47 @@ def _check_overlap(layer: LayerContents, essentials: LayerContents, what: str) -
         found = essentials.get(entry.path)
         if found is not None and (found.kind != "dir" or entry.kind != "dir"):
             raise UsageError(f"/{entry.path} is both {what} and an essential file")
+
+
+def record_host_packages(
+    essentials: LayerContents,
+    app: LayerContents,
+    db: DpkgDatabase,
+    libs: LayerContents | None = None,
+    libs_db: DpkgDatabase | None = None,
+) -> dict[str, str]:
+    """Record the host's Debian packages the copied files come from (``status.d``, as
+    distroless does) beside those files: the essentials' in the essentials layer, a dynamic
+    binary's libraries' (from ``libs_db``, the root they came from) in the libraries layer,
+    the other ``--add`` ones in the app layer; ``/etc/os-release`` goes with the first record
+    unless ``--add`` brings one. Name -> version of every package recorded."""
+    hints = ("ca-certificates", "tzdata")
+    base = owned_files(essentials, db, hints)
+    libraries = (
+        owned_files(libs, libs_db or db, ("libc6", "libgcc-s1", "libstdc++6"))
+        if libs is not None
+        else None
+    )
+    added = owned_files(app, db, hints)
+    for name in base.packages:
+        added.packages.pop(name, None)
+        if libraries is not None:
+            libraries.packages.pop(name, None)
+    if libraries is not None:
+        for name in libraries.packages:
+            added.packages.pop(name, None)
+    user_release = any(path in app for path in ("etc/os-release", "usr/lib/os-release"))
+    release = None if user_release else db.os_release()
+    write_records(essentials, base, os_release=release)
+    if base.packages:
+        release = None
+    if libs is not None and libraries is not None:
+        write_records(libs, libraries, os_release=release if libraries.packages else None)
+        if libraries.packages:
+            release = None
+    write_records(app, added, os_release=release)
+    every = {**base.packages, **added.packages, **(libraries.packages if libraries else {})}
+    return {name: p.version for name, p in sorted(every.items())}
 
 
 def staging_near(name: ImageName) -> Path:

@@ -19,6 +19,7 @@ from scratchpack.operations.contents.filesystem import Efficiency, Node
 from scratchpack.operations.contents.scan import Scan, iter_user_records
 from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, secret_in_text
+from scratchpack.units import human_size
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,8 @@ def package_caches(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
         if sizes:
             yield _finding(
                 meta,
-                f"{what}: {len(sizes)} files, {sum(sizes)} bytes in /{prefix.rstrip('/')}; remove "
+                f"{what}: {len(sizes)} files, {human_size(sum(sizes))} in /{prefix.rstrip('/')}; "
+                "remove "
                 "them in the RUN that made them",
                 prefix.rstrip("/"),
             )
@@ -296,9 +298,10 @@ def wasted_space(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
     waste = [i for i in evidence.efficiency.inefficiencies if i.wasted_bytes > 0]
     if waste:
         top = ", ".join(f"/{i.path}" for i in waste[:3])
+        wasted = human_size(evidence.efficiency.wasted_bytes)
         yield _finding(
             meta,
-            f"{evidence.efficiency.wasted_bytes} bytes in {len(waste)} paths are stored more than "
+            f"{wasted} in {len(waste)} paths are stored more than "
             f"once or deleted by a later layer (largest: {top}); efficiency "
             f"{evidence.efficiency.score:.1%}. Remove files in the RUN that creates them",
         )

@@ -1,9 +1,10 @@
 """The image's file system as the layers build it up, and what each layer did to it.
 
 Layers are applied in order to one tree of path components (the final file system when the
-last layer is in), and each layer is summarised as it goes: files added, changed and removed,
-bytes added. Only metadata is kept: memory grows with the number of files, never with their
-size.
+last layer is in), and each layer is summarised as it goes: files added, changed and removed
+(a file is any entry but a directory, as :attr:`FileSystem.file_count` counts, so that the
+layers' counts and the image's agree), bytes added. Only metadata is kept: memory grows with
+the number of files, never with their size.
 
 Waste is computed the way dive (github.com/wagoodman/dive, ``filetree/efficiency.go``)
 defines it, so the numbers match what users see there:
@@ -415,9 +416,9 @@ class FileSystem:
     # -- deleting -----------------------------------------------------------------------------
 
     def _drop(self, children: dict[str, _Record], name: str, path: str, below: int | None,
-              index: int) -> int | None:  # fmt: skip
-        """Remove the node at ``path`` if a layer before ``below`` (or any) put it there; its
-        size, or None."""
+              index: int) -> tuple[int, bool] | None:  # fmt: skip
+        """Remove the node at ``path`` if a layer before ``below`` (or any) put it there; (its
+        size, whether it was a file and not a directory), or None."""
         e = _entry(children[name])
         if e.kind is None or (below is not None and e.layer >= below):
             return None
@@ -426,25 +427,25 @@ class FileSystem:
             e.pending = -1
         else:
             self._settle(e, path)
-        size = e.size
+        size, counted = e.size, e.kind != "dir"
         if isinstance(e, _Dir):
             e.kind, e.link, e.size = None, "", 0
         else:
             del children[name]
             self._forget(path, e)
-        return size
+        return size, counted
 
     def _purge(self, prefix: str, tree: _Dir, below: int | None, index: int) -> tuple[int, int]:
         """Remove the nodes under ``tree`` (those of layers before ``below``, or all), and the
-        branches left empty; (how many, their bytes)."""
+        branches left empty; (how many files, their bytes)."""
         count = size = 0
         children = tree.children
         for name in list(children):
             path = _join(prefix, name)
             dropped = self._drop(children, name, path, below, index)
             if dropped is not None:
-                count += 1
-                size += dropped
+                count += dropped[1]
+                size += dropped[0]
             child = children.get(name)
             if not isinstance(child, _Dir):
                 continue
@@ -469,7 +470,8 @@ class FileSystem:
         parent.children[name] = _stored(leaf)
 
     def _delete(self, path: str, below: int | None, keep_self: bool, index: int) -> tuple[int, int]:
-        """Remove ``path`` (unless ``keep_self``) and what is under it; (how many, bytes)."""
+        """Remove ``path`` (unless ``keep_self``) and what is under it; (how many files,
+        bytes)."""
         self._dirs.clear()
         tree, exists = self._find(path)
         if not exists:
@@ -485,8 +487,8 @@ class FileSystem:
         parent, name = found
         dropped = self._drop(parent.children, name, path, below, index)
         if dropped is not None:
-            count += 1
-            size += dropped
+            count += dropped[1]
+            size += dropped[0]
         record = parent.children.get(name)
         if isinstance(record, _Dir) and record.kind is None and not record.children:
             parent.subdirs -= 1
@@ -530,7 +532,7 @@ class FileSystem:
             children = tree.children
             old = children.get(name)
             if old is None:  # the common case, made fast: a path new to the tree
-                added += 1
+                added += kind != "dir"  # files, links, devices: what file_count counts
                 if kind == "file":
                     added_bytes += size
                 if report is not None and (kind == "hardlink" or tree.kind == "symlink"):
@@ -579,9 +581,9 @@ class FileSystem:
         path, kind, size = entry.path, entry.kind, entry.size
         e = _entry(old)
         if e.kind is None:
-            summary.added += 1
+            summary.added += kind != "dir"
         elif e.layer != index:
-            summary.changed += 1
+            summary.changed += kind != "dir" or e.kind != "dir"  # not a directory re-listed
         if kind == "file" and (e.kind is None or e.layer != index):
             summary.added_bytes += size
         if e.kind == "dir" and kind != "dir" and isinstance(old, _Dir):

@@ -14,12 +14,42 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import uuid
 from typing import Any
 
 from scratchpack.operations.sbom.packages import Package
 
 _NAMESPACE = uuid.UUID("6f0a1d6e-5c1b-4f4e-9a53-5c7261746368")  # scratchpack's uuid5 namespace
+_CONTACT = re.compile(r"^\s*(?P<name>[^<>]*?)\s*(?:<(?P<email>[^<>\s]+)>)?\s*$")
+# A Debian Maintainer field names a team more often than a person: these words, or a list
+# address, mean one (SPDX 2.3 7.5 tells "Organization:" from "Person:").
+_TEAM = re.compile(
+    r"\b(team|maintainers|group|project|developers|debian|packagers|community)\b", re.I
+)
+
+
+def parse_contact(text: str) -> tuple[str, str]:
+    """``Name <email>`` (dpkg's Maintainer, RFC 5322-ish) -> (name, email); email may be ''."""
+    match = _CONTACT.match(text)
+    if match is None:
+        return " ".join(text.replace("<", " ").replace(">", " ").split()), ""
+    return match.group("name").strip(' "'), match.group("email") or ""
+
+
+def is_organization(name: str, email: str) -> bool:
+    return bool(_TEAM.search(name)) or "@lists." in email or email.startswith("pkg-")
+
+
+def spdx_supplier(maintainer: str, *, organization: bool = False) -> str:
+    """SPDX 2.3's PackageSupplier: ``Organization: NAME (EMAIL)`` or ``Person: NAME (EMAIL)``,
+    ``NOASSERTION`` when nothing says who supplies the package."""
+    name, email = parse_contact(maintainer)
+    name = name.replace("(", "[").replace(")", "]")  # parentheses delimit the email
+    if not name and not email:
+        return "NOASSERTION"
+    kind = "Organization" if organization or is_organization(name, email) else "Person"
+    return f"{kind}: {name or email}" + (f" ({email})" if email else "")
 
 
 def _timestamp(created: str | None) -> dt.datetime:
@@ -43,6 +73,7 @@ def cyclonedx_json(
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.bom_ref import BomRef
     from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
     from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
 
@@ -71,13 +102,37 @@ def cyclonedx_json(
         )
         if package.license:
             component.licenses.add(licenses.make_from_string(package.license))
+        if package.supplier:
+            name, email = parse_contact(package.supplier)
+            component.supplier = OrganizationalEntity(
+                name=name or email,
+                contacts=[OrganizationalContact(name=name or None, email=email or None)],
+            )
         bom.components.add(component)
     # the image contains every package: the dependency graph's root and its direct children
     bom.register_dependency(bom.metadata.component, list(bom.components))
     return str(JsonV1Dot6(bom).output_as_string(indent=2))
 
 
-def spdx_json(image_name: str, digest: str, created: str | None, packages: list[Package]) -> str:
+def image_supplier(labels: dict[str, str]) -> str:
+    """The image's SPDX supplier, from its OCI labels: ``org.opencontainers.image.vendor``
+    (an organization), else the first of ``.authors``; NOASSERTION when the image does not say
+    (and the NTIA minimum elements then are not met: nothing else names who supplies it)."""
+    vendor = labels.get("org.opencontainers.image.vendor", "").strip()
+    if vendor:
+        return spdx_supplier(vendor, organization=True)
+    return spdx_supplier(labels.get("org.opencontainers.image.authors", "").split(",")[0])
+
+
+def spdx_json(
+    image_name: str,
+    digest: str,
+    created: str | None,
+    packages: list[Package],
+    *,
+    supplier: str = "NOASSERTION",
+) -> str:
+    """SPDX 2.3; ``supplier`` is the image's own, as SPDX writes it (:func:`image_supplier`)."""
     from scratchpack import __version__
 
     image_id = "SPDXRef-Image"
@@ -99,6 +154,7 @@ def spdx_json(image_name: str, digest: str, created: str | None, packages: list[
                 "downloadLocation": "NOASSERTION",
                 "filesAnalyzed": False,
                 "primaryPackagePurpose": "CONTAINER",
+                "supplier": supplier,
                 "checksums": [
                     {"algorithm": "SHA256", "checksumValue": digest.removeprefix("sha256:")}
                 ],
@@ -124,6 +180,7 @@ def spdx_json(image_name: str, digest: str, created: str | None, packages: list[
             "copyrightText": "NOASSERTION",
             "sourceInfo": f"found in {package.path}",
             "primaryPackagePurpose": "LIBRARY",
+            "supplier": spdx_supplier(package.supplier),
             "externalRefs": [
                 {
                     "referenceCategory": "PACKAGE-MANAGER",

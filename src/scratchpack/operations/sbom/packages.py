@@ -34,6 +34,7 @@ class Package:
     purl: str
     license: str = ""
     arch: str = ""
+    supplier: str = ""  # who distributes it: dpkg's Maintainer ("Name <email>")
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -44,6 +45,7 @@ class Package:
             "path": self.path,
             "license": self.license,
             "arch": self.arch,
+            "supplier": self.supplier,
         }
 
 
@@ -108,7 +110,8 @@ def dpkg_packages(data: bytes, path: str, os_release: bytes | None) -> list[Pack
             qualifiers["distro"] = f"{distro_id}-{version_id}"
         found.append(
             Package("deb", name, version, "/" + path,
-                    _purl("deb", name, version, namespace, qualifiers), arch=arch)
+                    _purl("deb", name, version, namespace, qualifiers), arch=arch,
+                    supplier=" ".join(para.get("Maintainer", "").split()))
         )  # fmt: skip
     return found
 
@@ -145,8 +148,12 @@ def python_package(data: bytes, path: str) -> list[Package]:
         return []
     normalised = re.sub(r"[-_.]+", "-", name).lower()
     license_ = str(headers.get("License-Expression") or headers.get("License") or "")
+    supplier = next(
+        (" ".join(str(headers[key]).split()) for key in ("Maintainer-email", "Author-email",
+         "Maintainer", "Author") if headers.get(key)), "")  # fmt: skip
     return [Package("pypi", normalised, version, "/" + path, _purl("pypi", normalised, version),
-                    license=license_ if len(license_) < 100 else "")]  # fmt: skip
+                    license=license_ if len(license_) < 100 else "",
+                    supplier=supplier.split(",")[0] if len(supplier) < 200 else "")]  # fmt: skip
 
 
 def npm_package(data: bytes, path: str) -> list[Package]:
@@ -162,7 +169,19 @@ def npm_package(data: bytes, path: str) -> list[Package]:
     namespace, _, bare = name.rpartition("/")
     license_ = doc.get("license") if isinstance(doc.get("license"), str) else ""
     purl = _purl("npm", bare, version, namespace or None)
-    return [Package("npm", name, version, "/" + path, purl, license=str(license_))]
+    return [Package("npm", name, version, "/" + path, purl, license=str(license_),
+                    supplier=_npm_person(doc.get("author")))]  # fmt: skip
+
+
+def _npm_person(value: object) -> str:
+    """package.json's ``author``: ``"Name <email> (url)"`` or ``{"name", "email"}``."""
+    if isinstance(value, dict):
+        name, email = value.get("name"), value.get("email")
+        name = name if isinstance(name, str) else ""
+        return f"{name} <{email}>" if isinstance(email, str) and email else name
+    if isinstance(value, str) and len(value) < 200:
+        return " ".join(value.partition("(")[0].split())
+    return ""
 
 
 # -- Go build info ---------------------------------------------------------------------------

@@ -1,0 +1,296 @@
+"""The dpkg database of an installed system (the host pack runs on), and what pack records of it.
+
+``pack`` copies files out of the host's Debian packages (the CA bundle from
+``ca-certificates``, the zones from ``tzdata``, whatever ``--add`` names). A scanner that finds
+those files in the image but no package record cannot tell which version they came from, so
+pack writes, as distroless does, one ``/var/lib/dpkg/status.d/<name>`` paragraph per package
+(Package, Version, Architecture, Maintainer, Source; no Status line) and a
+``status.d/<name>.md5sums`` of the files it copied (Syft reads it to own those files), plus an
+``/etc/os-release`` naming the host's Debian release (Trivy and Grype match Debian packages
+only when they know the release; the purls carry it as ``distro=debian-12``).
+
+The owner of a file comes from ``/var/lib/dpkg/info/<name>[:<arch>].list``, the lists dpkg
+itself reads for ``dpkg -S``. The lists of the packages a caller expects are read first, the
+rest only while a path is still unowned, each list once per database. The versions come from
+``/var/lib/dpkg/status`` (python-debian), and only packages whose Status says installed count.
+Everything is read from ``root`` (``/`` in production, a planted tree in tests), and names,
+versions and maintainers are checked against Debian policy's syntax before any of them becomes
+a path or a line in the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scratchpack.layers.tarwriter import Entry, LayerContents
+
+STATUS_D = "var/lib/dpkg/status.d"
+OS_RELEASE = "etc/os-release"
+# Files dpkg does not list because a maintainer script or trigger generates them.
+GENERATED = {"/etc/ssl/certs/ca-certificates.crt": "ca-certificates"}
+STATUS_LIMIT = 64 << 20  # a large distribution's status is a few MB
+LIST_LIMIT = 16 << 20
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")  # Debian policy 5.6.1
+_VERSION = re.compile(r"^[A-Za-z0-9.+~:-]+$")  # policy 5.6.12
+_ARCH = re.compile(r"^[a-z0-9-]+$")
+_LINE = re.compile(r"^[^\x00-\x1f\x7f]+$")  # one printable line (Maintainer, Source)
+_RELEASE_VALUE = re.compile(r"^[A-Za-z0-9._ ()/+-]*$")
+_USR_MERGED = ("bin/", "sbin/", "lib/", "lib32/", "lib64/", "libx32/")
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    """One installed package's identity, as its ``status.d`` paragraph records it."""
+
+    name: str
+    version: str
+    architecture: str
+    maintainer: str = ""
+    source: str = ""
+
+    def status_entry(self) -> str:
+        lines = [f"Package: {self.name}"]
+        if self.source and self.source != self.name:
+            lines.append(f"Source: {self.source}")
+        lines += [f"Version: {self.version}", f"Architecture: {self.architecture}"]
+        if self.maintainer:
+            lines.append(f"Maintainer: {self.maintainer}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class DpkgDatabase:
+    """The dpkg database under ``root``; lists and status are read lazily, once."""
+
+    root: Path = Path("/")
+    _owners: dict[str, str] = field(default_factory=dict, init=False)
+    _read: set[Path] = field(default_factory=set, init=False)
+    _blocks: dict[str, list[str]] | None = field(default=None, init=False)
+    _parsed: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
+
+    @property
+    def admindir(self) -> Path:
+        return self.root / "var/lib/dpkg"
+
+    def installed(self, name: str) -> InstalledPackage | None:
+        """The installed package ``name`` (or ``name:arch``), None if it is not installed.
+        Only the paragraphs of the packages asked for are parsed (python-debian takes a
+        quarter of a second over a whole status file); the rest are only split apart."""
+        if name not in self._parsed:
+            found = None
+            for block in self._status_blocks().get(name.partition(":")[0], []):
+                for package in _parse_status(block):
+                    if name in (package.name, f"{package.name}:{package.architecture}"):
+                        found = found or package
+            self._parsed[name] = found
+        return self._parsed[name]
+
+    def _status_blocks(self) -> dict[str, list[str]]:
+        if self._blocks is None:
+            self._blocks = {}
+            text = _read_text(self.admindir / "status", STATUS_LIMIT)
+            for block in re.split(r"\n\s*\n", text):
+                match = re.search(r"^Package:[ \t]*(\S+)", block, re.M)
+                if match:
+                    self._blocks.setdefault(match.group(1), []).append(block)
+        return self._blocks
+
+    def owner(self, host_path: Path, hints: Iterable[str] = ()) -> InstalledPackage | None:
+        """The installed package whose files include ``host_path``, or None. A file dpkg
+        does not list because a maintainer script makes it (GENERATED) is its package's
+        without reading every list."""
+        names = self._names_of(host_path)
+        if not names:
+            return None
+        found = self._lookup(names)
+        if found is None:
+            generated = next((GENERATED[n] for n in names if n in GENERATED), None)
+            if generated is not None and self.installed(generated) is not None:
+                return self.installed(generated)
+            found = self._search(names, hints)
+        return self.installed(found) if found else None
+
+    def _names_of(self, host_path: Path) -> list[str]:
+        """The names dpkg may list ``host_path`` under: as given and resolved, relative to
+        the root, with the merged-/usr aliases (``/lib/x`` for ``/usr/lib/x`` and back)."""
+        names: list[str] = []
+        root = self.root.resolve()
+        for candidate in (host_path.absolute(), host_path.resolve()):
+            try:
+                rel = candidate.relative_to(root if candidate.is_relative_to(root) else self.root)
+            except ValueError:
+                continue
+            text = rel.as_posix()
+            for alias in (text, *_usr_aliases(text)):
+                if "/" + alias not in names:
+                    names.append("/" + alias)
+        return names
+
+    def _lookup(self, names: list[str]) -> str | None:
+        for name in names:
+            if name in self._owners:
+                return self._owners[name]
+        return None
+
+    def _search(self, names: list[str], hints: Iterable[str]) -> str | None:
+        for listing in self._lists(hints):
+            self._read_list(listing)
+            found = self._lookup(names)
+            if found is not None:
+                return found
+        return None
+
+    def _lists(self, hints: Iterable[str]) -> Iterator[Path]:
+        info = self.admindir / "info"
+        first = []
+        for hint in hints:
+            first += sorted(info.glob(f"{glob_escape(hint)}.list"))
+            first += sorted(info.glob(f"{glob_escape(hint)}:*.list"))
+        yield from (path for path in first if path not in self._read)
+        try:
+            rest = sorted(info.glob("*.list"))
+        except OSError:
+            return
+        yield from (path for path in rest if path not in self._read)
+
+    def _read_list(self, listing: Path) -> None:
+        self._read.add(listing)
+        package = listing.name.removesuffix(".list")
+        if not _NAME.match(package.partition(":")[0]):
+            return
+        for line in _read_text(listing, LIST_LIMIT).splitlines():
+            if line.startswith("/"):
+                self._owners.setdefault(line, package)
+
+    def os_release(self) -> str | None:
+        """An ``os-release`` for the image: the host's ID, VERSION_ID and codename under a
+        name that says the image is not that system. None when the host has no usable one."""
+        values: dict[str, str] = {}
+        for where in ("etc/os-release", "usr/lib/os-release"):
+            text = _read_text(self.root / where, 64 << 10)
+            if text:
+                break
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key in ("ID", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME"):
+                values[key] = value.strip().strip("\"'")
+        if not values.get("ID") or not all(_RELEASE_VALUE.match(v) for v in values.values()):
+            return None
+        what = values.get("PRETTY_NAME") or values["ID"]
+        lines = [f'PRETTY_NAME="Distroless-style (scratchpack pack; files from {what})"']
+        lines.append(f"ID={values['ID']}")
+        if values.get("VERSION_ID"):
+            lines.append(f'VERSION_ID="{values["VERSION_ID"]}"')
+        if values.get("VERSION_CODENAME"):
+            lines.append(f"VERSION_CODENAME={values['VERSION_CODENAME']}")
+        return "\n".join(lines) + "\n"
+
+
+def glob_escape(text: str) -> str:
+    """A package name as a literal glob pattern (``+`` is literal already; ``[`` is not)."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _usr_aliases(rel: str) -> list[str]:
+    if rel.startswith("usr/") and rel[4:].startswith(_USR_MERGED):
+        return [rel[4:]]
+    if rel.startswith(_USR_MERGED):
+        return ["usr/" + rel]
+    return []
+
+
+def _read_text(path: Path, limit: int) -> str:
+    """A database file's text ('' when absent, unreadable or larger than ``limit``: a host
+    without dpkg simply has no packages to record)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return ""
+    return "" if len(data) > limit else data.decode("utf-8", "replace")
+
+
+def _parse_status(text: str) -> Iterator[InstalledPackage]:
+    from debian.deb822 import Deb822
+
+    for para in Deb822.iter_paragraphs(text.splitlines(), use_apt_pkg=False):
+        name, version = para.get("Package", ""), para.get("Version", "")
+        arch, status = para.get("Architecture", ""), para.get("Status", "")
+        if not status.endswith(" installed"):
+            continue
+        if not (_NAME.match(name) and _VERSION.match(version) and _ARCH.match(arch)):
+            continue
+        maintainer = para.get("Maintainer", "")
+        source = para.get("Source", "").partition(" ")[0]  # "glibc (2.36-9)": the name only
+        yield InstalledPackage(
+            name,
+            version,
+            arch,
+            maintainer if _LINE.match(maintainer) else "",
+            source if _NAME.match(source) else "",
+        )
+
+
+@dataclass
+class Recorded:
+    """What :func:`record_packages` wrote: the packages, and the files each owns."""
+
+    packages: dict[str, InstalledPackage] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)  # name -> image paths
+
+
+def owned_files(layer: LayerContents, db: DpkgDatabase, hints: Iterable[str] = ()) -> Recorded:
+    """Which of the layer's files (copied from the host) each installed package owns;
+    hard links belong to their target's package."""
+    hints = list(hints)
+    recorded = Recorded()
+    by_path: dict[str, str] = {}
+    for entry in sorted(layer.entries(), key=Entry.sort_key):
+        if entry.kind != "file" or entry.source is None:
+            continue
+        package = db.owner(entry.source, hints)
+        if package is None:
+            continue
+        recorded.packages[package.name] = package
+        recorded.files.setdefault(package.name, []).append(entry.path)
+        by_path[entry.path] = package.name
+    for entry in layer.entries():
+        if entry.kind == "hardlink" and entry.linkname in by_path:
+            recorded.files[by_path[entry.linkname]].append(entry.path)
+    return recorded
+
+
+def write_records(layer: LayerContents, recorded: Recorded, *, os_release: str | None) -> None:
+    """``status.d/<name>``, ``status.d/<name>.md5sums`` and (when given) ``/etc/os-release``
+    into ``layer``, read-only like pack's other essentials."""
+    if not recorded.packages:
+        return
+    for name, package in sorted(recorded.packages.items()):
+        layer.add_file(f"{STATUS_D}/{name}", data=package.status_entry().encode(),
+                       origin=f"the record of {name}")  # fmt: skip
+        sums = "".join(
+            f"{_md5(layer, path)}  {path}\n" for path in sorted(recorded.files.get(name, []))
+        )
+        layer.add_file(f"{STATUS_D}/{name}.md5sums", data=sums.encode(),
+                       origin=f"the record of {name}")  # fmt: skip
+    if os_release is not None and OS_RELEASE not in layer:
+        layer.add_file(OS_RELEASE, data=os_release.encode(), origin="the record of the host")
+
+
+def _md5(layer: LayerContents, path: str) -> str:
+    entry = layer.get(path)
+    while entry is not None and entry.kind == "hardlink":
+        entry = layer.get(entry.linkname)
+    digest = hashlib.md5(usedforsecurity=False)
+    if entry is not None and entry.data is not None:
+        digest.update(entry.data)
+    elif entry is not None and entry.source is not None:
+        with entry.source.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
