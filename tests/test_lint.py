@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, assert_clean_error, run_cli
+from scratchpack.dockerfile.config import load_config
 from scratchpack.dockerfile.parser import DockerfileError, parse, substitute
 from scratchpack.dockerfile.ruledocs import DOCS, render_index, render_page
 from scratchpack.dockerfile.rules import RULES, Finding
@@ -19,14 +20,21 @@ def codes(text: str) -> set[str]:
     return {f.code for f in lint_dockerfile(parse(text))}
 
 
-def _on_disk(directory: Path, dockerfile: str, context: tuple[tuple[str, str], ...]) -> set[str]:
-    """Lint the example as a file in its own build context (a .dockerignore by default)."""
+def _on_disk(
+    directory: Path, dockerfile: str, context: tuple[tuple[str, str], ...], config: str = ""
+) -> set[str]:
+    """Lint the example as a file in its own build context (a .dockerignore by default), with
+    the example's configuration when it has one."""
     directory.mkdir()
     (directory / ".dockerignore").write_text(".git\n")
     for name, content in context:
         (directory / name).write_text(content)
     (directory / "Dockerfile").write_text(dockerfile)
-    return {f.code for f in lint_file(directory / "Dockerfile").findings}
+    settings = None
+    if config:
+        (directory / ".scratchpack.toml").write_text(config)
+        settings = load_config(directory / ".scratchpack.toml")
+    return {f.code for f in lint_file(directory / "Dockerfile", config=settings).findings}
 
 
 @pytest.mark.parametrize("code", sorted(RULES))
@@ -41,8 +49,8 @@ def test_rule_fires_on_bad_and_not_on_good(code: str, tmp_path: Path) -> None:
         (bad / "Dockerfile").write_text(doc.bad)
         assert code in {f.code for f in lint_file(bad / "Dockerfile").findings}
     else:
-        assert code in _on_disk(tmp_path / "bad", doc.bad, bad_context), doc.bad
-    assert code not in _on_disk(tmp_path / "good", doc.good, doc.good_context), doc.good
+        assert code in _on_disk(tmp_path / "bad", doc.bad, bad_context, doc.config), doc.bad
+    assert code not in _on_disk(tmp_path / "good", doc.good, doc.good_context, doc.config), doc.good
 
 
 def test_every_rule_is_documented_and_the_pages_are_current() -> None:

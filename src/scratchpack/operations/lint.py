@@ -88,7 +88,33 @@ def _hadolint_codes(code: str) -> list[str]:
 
 
 def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
-    return rule.code in codes or any(code in codes for code in rule.hadolint)
+    """Whether the codes name the rule: its SP code, a hadolint code or its BuildKit name."""
+    return any(name in codes for name in rule.names)
+
+
+def _checks(dockerfile: Dockerfile) -> tuple[frozenset[str], frozenset[str]]:
+    """BuildKit's ``# check=skip=A,B;experimental=C`` directive: the rules it skips and the
+    off-by-default ones it turns on, by BuildKit name upper-cased (``all`` is every rule)."""
+    skip: set[str] = set()
+    experimental: set[str] = set()
+    for part in dockerfile.directives.get("check", "").split(";"):
+        key, _, value = part.partition("=")
+        names = {n.strip().upper() for n in value.split(",") if n.strip()}
+        if key.strip().lower() == "skip":
+            skip |= names
+        elif key.strip().lower() == "experimental":
+            experimental |= names
+    return frozenset(skip), frozenset(experimental)
+
+
+def _enabled(rule: Rule, config: LintConfig, experimental: frozenset[str]) -> bool:
+    """Rules off by default run when the config gives them a severity or the file asks for
+    them as BuildKit's experimental rules are asked for."""
+    if rule.default:
+        return True
+    return rule.code in config.severity or (
+        rule.buildkit is not None and bool({"ALL", rule.buildkit.upper()} & experimental)
+    )
 
 
 def lint_dockerfile(
@@ -101,14 +127,21 @@ def lint_dockerfile(
     are missing (no binary, a crash) is appended to ``notices``, never raised."""
     config = config or LintConfig()
     dockerfile.trusted_registries = config.trusted_registries
+    dockerfile.label_schema = config.label_schema
+    dockerfile.strict_labels = config.strict_labels
     ignore = ignore | config.ignore
+    skip, experimental = _checks(dockerfile)
     by_line = {
         i.line: i.ignored for stage in dockerfile.stages for i in stage.instructions
     }  # fmt: skip
     findings: list[Finding] = []
     with time_budget():  # shell parsing of the whole file is bounded, not each RUN's
         for rule in RULES.values():
-            if _ignored(rule, ignore | dockerfile.global_ignored):
+            if _ignored(rule, ignore | dockerfile.global_ignored) or not _enabled(
+                rule, config, experimental
+            ):
+                continue
+            if rule.buildkit is not None and {"ALL", rule.buildkit.upper()} & skip:
                 continue
             for finding in rule.check(dockerfile):
                 # the pragmas above the instruction, wherever in it the finding is

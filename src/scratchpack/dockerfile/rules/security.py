@@ -36,6 +36,37 @@ def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     )
 
 
+# BuildKit's reading of a secret's name: one of these words as the whole name or one of its
+# underscore-separated parts (API_KEY, DATABASE_PASSWORD, GITHUB_TOKEN, AUTH), unless a part
+# says it is not one (PUBLIC_KEY, SECRET_FILE, TOKEN_VERSION).
+_SECRET_WORD = re.compile(
+    r"(?:_|^)(?:apikey|auth|credentials?|key|password|pword|passwd|secret|token)(?:_|$)", re.I
+)
+_NOT_SECRET_WORD = re.compile(r"(?:_|^)(?:public|file|version)(?:_|$)", re.I)
+
+
+@rule("SP430", Severity.WARNING, "security", "An ARG or ENV named like a secret",
+      buildkit="SecretsUsedInArgOrEnv")  # fmt: skip
+def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    """BuildKit's check: the name alone, whatever the value (``ARG GITHUB_TOKEN`` with no
+    default gets its value from --build-arg, into the build history). A secret value in ENV or
+    ARG is SP400's finding, which this one does not repeat."""
+    for stage in dockerfile.stages:
+        for instruction in stage.of("ENV", "ARG"):
+            for key, value in env_pairs(instruction):
+                if not _SECRET_WORD.search(key) or _NOT_SECRET_WORD.search(key):
+                    continue
+                if value and SECRET_NAME.search(key):
+                    continue  # SP400 reports it, as an error
+                yield meta.at_word(
+                    dockerfile,
+                    instruction,
+                    key,
+                    f"{instruction.cmd} {key}: ARG and ENV values stay in the image's history "
+                    "or config; pass a secret with RUN --mount=type=secret instead",
+                )
+
+
 @rule("SP401", Severity.WARNING, "security", "A download piped into a shell")
 def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     shells = ("sh", "bash", "zsh", "dash", "ash", "/bin/sh", "/bin/bash")
