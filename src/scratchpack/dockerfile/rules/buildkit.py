@@ -560,9 +560,9 @@ def undefined_var(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for instruction in stage.instructions[1:]:
             words: list[tuple[str, int]] = []  # a word as written, where its value starts
             values: list[str] = []
-            if instruction.cmd == "ENV":
+            if instruction.cmd in ("ENV", "LABEL"):
                 args = instruction.args
-                # BuildKit gives ENV as names and values: the value follows NAME= (or a blank)
+                # BuildKit gives them as names and values: the value follows NAME= (or a blank)
                 words = [(k, len(k) + 1) for k in args[0::2]]
                 values = list(args[1::2])
             elif instruction.cmd == "ARG":

@@ -198,10 +198,17 @@ def runs(dockerfile: Dockerfile) -> Iterator[tuple[Stage, Instruction]]:
     in the builds FROM this image, where the same mistakes cost the same."""
     for stage in dockerfile.stages:
         for instruction in stage.instructions:
-            if instruction.cmd == "RUN":
-                yield stage, instruction
-            elif instruction.onbuild is not None and instruction.onbuild.cmd == "RUN":
-                yield stage, instruction.onbuild
+            run = run_of(instruction)
+            if run is not None:
+                yield stage, run
+
+
+def run_of(instruction: Instruction) -> Instruction | None:
+    """The RUN an instruction is, or the RUN its ONBUILD carries; None for any other."""
+    if instruction.cmd == "RUN":
+        return instruction
+    inner = instruction.onbuild
+    return inner if inner is not None and inner.cmd == "RUN" else None
 
 
 def mounts(instruction: Instruction) -> list[dict[str, str]]:

@@ -157,10 +157,16 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
 
 
+# the characters RFC 3986 allows in a URI (unreserved, reserved and percent-encoding)
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
 def _url(value: str) -> bool:
     """An absolute URI (RFC 3986: a scheme, then what that grammar allows)."""
     import uritools  # only when a schema asks for a URL
 
+    if _URI_CHARS.fullmatch(value) is None:
+        return False
     return uritools.isuri(value) and bool(uritools.urisplit(value).scheme)
 
 
@@ -187,8 +193,14 @@ def _spdx() -> Any:
 def _spdx_expression(value: str) -> bool:
     """An SPDX licence expression of licences on the SPDX list (``MIT``, ``Apache-2.0 OR
     MIT``): what ``org.opencontainers.image.licenses`` holds."""
-    licensing = _spdx()
-    return bool(value.strip()) and not licensing.validate(value).errors
+    if not value.strip():
+        return False
+    try:
+        return not _spdx().validate(value).errors
+    # license-expression 30.4 raises on some invalid expressions ("MIT OR"), and fails while
+    # raising (an AttributeError): any failure means the value is not a valid expression
+    except Exception:
+        return False
 
 
 def _git_hash(value: str) -> bool:
