@@ -95,6 +95,8 @@ def test_escape_directive_and_continuation_comments() -> None:
 def test_arg_before_from_is_substituted() -> None:
     assert substitute("${BASE:-debian}:${TAG}", {"TAG": "12"}) == "debian:12"
     assert substitute("x${FLAG:+-on}", {"FLAG": "1"}) == "x-on"
+    # without the colon: whether it is set, not whether it is empty
+    assert substitute("a${E-b}${E+c}${U-d}${U+e}", {"E": ""}) == "acd"
     dockerfile = parse("ARG BASE=debian\nARG TAG=12\nFROM ${BASE}:${TAG} AS build\nFROM scratch\n")
     assert dockerfile.stages[0].base == "debian:12"
     assert dockerfile.stages[0].name == "build"

@@ -130,6 +130,11 @@ def test_invalid_default_arg_in_from() -> None:
     assert not fires("ARG TAG\nFROM busybox:${TAG:-1.37}\n", "SP349")
     assert not fires("FROM busybox:$TARGETARCH\n", "SP349")  # set by BuildKit when building
     assert not fires("ARG BASE=scratch\nFROM $BASE\n", "SP349")
+    # ${VAR-word} takes the word only when VAR is unset; an empty default is set
+    assert not fires('ARG DEBUG=""\nFROM scratch${DEBUG-@bogus}\n', "SP349")
+    assert fires("FROM scratch${DEBUG-@bogus}\n", "SP349")
+    assert fires("ARG DEBUG\nFROM scratch${DEBUG-@bogus}\n", "SP349")  # declared, unset
+    assert not fires("ARG DEBUG\nFROM scra${DEBUG:-tch}\n", "SP349")
 
 
 def test_redundant_and_constant_platforms() -> None:
@@ -299,6 +304,20 @@ def test_check_directive_skips_and_turns_on_rules() -> None:
         assert places(on + described, "SP355") == [(3, 1)]
     config = parse_config({"severity": {"SP355": "info"}}, Path(".scratchpack.toml"))
     assert fires(described, "SP355", config)
+
+
+def test_check_skip_comment_above_one_instruction() -> None:
+    """As BuildKit reads it: a ``# check=skip=`` comment above an instruction, a remark after a
+    blank allowed, skips the named checks (or all) for that instruction only."""
+    text = (
+        f"{BASE}# check=skip=SecretsUsedInArgOrEnv // allowed here\nARG password\n"
+        "ARG token\n# check=skip=all // local\nARG api_key\nENV LANG C.UTF-8\n"
+    )
+    assert [f.line for f in findings(text, "SP430")] == [4]
+    assert fires(text, "SP352")  # the ENV after the skipped ARG is judged
+    assert not fires(f"{BASE}# check=skip=LegacyKeyValueFormat\nENV A b\n", "SP352")
+    # SP400, scratchpack's error for a secret value, is not BuildKit's check
+    assert fires(f"{BASE}# check=skip=SecretsUsedInArgOrEnv\nENV API_TOKEN=abc123\n", "SP400")
 
 
 def test_definition_descriptions() -> None:

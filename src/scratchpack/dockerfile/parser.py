@@ -28,7 +28,10 @@ _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(.*?)\s*$", re.IGNORE
 _PRAGMA = re.compile(
     r"^\s*#\s*(scratchpack|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$"
 )
-_VAR = re.compile(r"\$(?:\{(\w+)(?:(:[-+])([^}]*))?\}|(\w+))")
+_VAR = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+# BuildKit's ``# check=skip=A,B`` on the comment lines above an instruction skips those checks
+# for it (at the top of the file, for the whole file: see operations/lint.py)
+_CHECK_SKIP = re.compile(r"^\s*#\s*check\s*=\s*(.*?)\s*$", re.IGNORECASE)
 
 
 # Limits, each far above any real Dockerfile, that keep lint's time bounded on hostile input
@@ -80,7 +83,8 @@ def parse_bytes(raw: bytes, path: str = "Dockerfile") -> Dockerfile:
 
 
 def substitute(text: str, variables: dict[str, str]) -> str:
-    """``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alt}`` as BuildKit expands them."""
+    """``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alt}`` as BuildKit expands them, and
+    ``${VAR-default}``, ``${VAR+alt}``, which test whether VAR is set rather than empty."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(4)
@@ -90,6 +94,10 @@ def substitute(text: str, variables: dict[str, str]) -> str:
             return value or word
         if operator == ":+":
             return word if value else ""
+        if operator == "-":
+            return value if name in variables else word
+        if operator == "+":
+            return word if name in variables else ""
         return value
 
     return _VAR.sub(replace, text)
@@ -102,6 +110,8 @@ def _pragmas(lines: list[str]) -> tuple[dict[int, frozenset[str]], frozenset[str
     for number, line in enumerate(lines, start=1):
         match = _PRAGMA.match(line)
         if not match:
+            if (check := _CHECK_SKIP.match(line)) is not None:
+                per_line[number] = _check_skips(check.group(1))
             continue
         codes = frozenset(c.strip().upper() for c in match.group(3).split(",") if c.strip())
         if match.group(2):
@@ -109,6 +119,18 @@ def _pragmas(lines: list[str]) -> tuple[dict[int, frozenset[str]], frozenset[str
         else:
             per_line[number] = codes
     return per_line, frozenset(global_codes)
+
+
+def _check_skips(value: str) -> frozenset[str]:
+    """The check names a ``# check=skip=A,B;error=true`` comment skips, upper-cased as ignore
+    codes are (``ALL`` stands for every BuildKit check)."""
+    names: set[str] = set()
+    for part in value.split(";"):
+        key, _, listed = part.partition("=")
+        words = listed.split()  # what follows a blank is a remark: skip=A,B // why
+        if key.strip().lower() == "skip" and words:
+            names |= {n.strip().upper() for n in words[0].split(",") if n.strip()}
+    return frozenset(names)
 
 
 def _ignored_for(

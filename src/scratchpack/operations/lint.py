@@ -88,7 +88,10 @@ def _hadolint_codes(code: str) -> list[str]:
 
 
 def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
-    """Whether the codes name the rule: its SP code, a hadolint code or its BuildKit name."""
+    """Whether the codes name the rule: its SP code, a hadolint code or its BuildKit name
+    (``ALL``, from ``# check=skip=all``, names every BuildKit check)."""
+    if rule.buildkit is not None and "ALL" in codes:
+        return True
     return any(name in codes for name in rule.names)
 
 

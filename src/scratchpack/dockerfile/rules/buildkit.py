@@ -394,7 +394,14 @@ def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
     from scratchpack.errors import ReferenceError_
     from scratchpack.model.reference import Reference  # only for a FROM with an argument
 
-    values = _PLATFORM_VALUES | {k: unquote(v) for k, v in dockerfile.global_args.items()}
+    # the defaults as written: an ARG with no default leaves its name unset (${A-x} is x)
+    defaults = {
+        name: unquote(value)
+        for arg in dockerfile.global_arg_instructions
+        for name, eq, value in (a.partition("=") for a in arg.args)
+        if eq
+    }
+    values = _PLATFORM_VALUES | defaults
     for stage in dockerfile.stages:
         start = stage.instructions[0]
         if not start.args or "$" not in start.args[0]:
