@@ -377,3 +377,14 @@ def test_multiple_healthchecks_in_a_stage() -> None:
     found = findings(text, "SP305")
     assert [f.line for f in found] == [3]
     assert "first at line 2" in found[0].message
+
+
+def test_sarif_tags_carry_the_buildkit_name(tmp_path: Path) -> None:
+    from scratchpack.operations.lint import sarif
+
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    (tmp_path / "Dockerfile").write_text(f"FROM {PINNED} as build\n")
+    log = sarif([lint_file(tmp_path / "Dockerfile", config=LintConfig(shellcheck=False))])
+    rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert "FromAsCasing" in rules["SP345"]["properties"]["tags"]
+    assert "DL3012" in rules["SP305"]["properties"]["tags"]

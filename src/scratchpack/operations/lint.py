@@ -295,7 +295,8 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
 
     rules = [
         documented_rule(code, rule.title, DOCS[code].why, render_page(code), str(rule.severity),
-                        (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])))
+                        (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else []),
+                         *([rule.buildkit] if rule.buildkit else [])))
         for code, rule in sorted(RULES.items())
     ]  # fmt: skip
     # ShellCheck's codes are described by ShellCheck's wiki, one page per code.
