@@ -160,13 +160,26 @@ _EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 
-def _url(value: str) -> bool:
-    """An absolute URI (RFC 3986: a scheme, then what that grammar allows)."""
-    import uritools  # only when a schema asks for a URL
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
-    if _URI_CHARS.fullmatch(value) is None:
+
+def _url(value: str) -> bool:
+    """An absolute URI (RFC 3986: a scheme, a hier-part, only the characters the grammar
+    allows, ``%`` only as a percent-encoding, brackets only around an IP literal host)."""
+    from urllib.parse import urlsplit  # only when a schema asks for a URL
+
+    if _URI_CHARS.fullmatch(value) is None or re.search(r"%(?![0-9A-Fa-f]{2})", value):
         return False
-    return uritools.isuri(value) and bool(uritools.urisplit(value).scheme)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return (
+        _SCHEME.fullmatch(parts.scheme) is not None
+        and bool(parts.netloc or parts.path)
+        and "[" not in parts.path + parts.query + parts.fragment
+    )
 
 
 def _rfc3339(value: str) -> bool:
