@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, assert_clean_error, run_cli
-from scratchpack.dockerfile.config import LintConfig
+from scratchpack.dockerfile.config import load_config
 from scratchpack.dockerfile.parser import DockerfileError, parse, substitute
 from scratchpack.dockerfile.ruledocs import DOCS, render_index, render_page
 from scratchpack.dockerfile.rules import RULES, Finding
@@ -21,18 +21,20 @@ def codes(text: str) -> set[str]:
 
 
 def _on_disk(
-    directory: Path,
-    dockerfile: str,
-    context: tuple[tuple[str, str], ...],
-    config: LintConfig | None = None,
+    directory: Path, dockerfile: str, context: tuple[tuple[str, str], ...], config: str = ""
 ) -> set[str]:
-    """Lint the example as a file in its own build context (a .dockerignore by default)."""
+    """Lint the example as a file in its own build context (a .dockerignore by default), with
+    the example's configuration when it has one."""
     directory.mkdir()
     (directory / ".dockerignore").write_text(".git\n")
     for name, content in context:
         (directory / name).write_text(content)
     (directory / "Dockerfile").write_text(dockerfile)
-    return {f.code for f in lint_file(directory / "Dockerfile", config=config).findings}
+    settings = None
+    if config:
+        (directory / ".scratchpack.toml").write_text(config)
+        settings = load_config(directory / ".scratchpack.toml")
+    return {f.code for f in lint_file(directory / "Dockerfile", config=settings).findings}
 
 
 @pytest.mark.parametrize("code", sorted(RULES))
@@ -40,7 +42,7 @@ def test_rule_fires_on_bad_and_not_on_good(code: str, tmp_path: Path) -> None:
     doc = DOCS[code]
     bad_context = doc.bad_context
     # a rule that is off by default is on once the configuration gives it a severity
-    config = None if RULES[code].default else LintConfig(severity={code: "info"})
+    config = doc.config or ("" if RULES[code].default else f'[severity]\n{code} = "info"\n')
     if code == "SP208":  # the bad case is the context without a .dockerignore
         bad = tmp_path / "bad"
         bad.mkdir()
@@ -95,6 +97,8 @@ def test_escape_directive_and_continuation_comments() -> None:
 def test_arg_before_from_is_substituted() -> None:
     assert substitute("${BASE:-debian}:${TAG}", {"TAG": "12"}) == "debian:12"
     assert substitute("x${FLAG:+-on}", {"FLAG": "1"}) == "x-on"
+    # without the colon: whether it is set, not whether it is empty
+    assert substitute("a${E-b}${E+c}${U-d}${U+e}", {"E": ""}) == "acd"
     dockerfile = parse("ARG BASE=debian\nARG TAG=12\nFROM ${BASE}:${TAG} AS build\nFROM scratch\n")
     assert dockerfile.stages[0].base == "debian:12"
     assert dockerfile.stages[0].name == "build"

@@ -308,3 +308,22 @@ def test_from_build_argument_default_is_pinned(
     result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
     assert dockerfile.read_text() == text.replace(f'{image}"', f'{image}@{digest}"'), result.stderr
     assert "line 5: FROM" in result.stderr  # ${OTHER} is an ARG of an ARG: left alone
+
+
+def test_no_fix_inside_a_comment_that_a_continuation_extends() -> None:
+    """``# note\\`` then a line: BuildKit joins the line into the comment, so the shell never
+    runs it; a cleanup appended there would never run either, and every --fix would append it
+    again. The RUN is reported and left alone, with the reason (found by the mangled-corpus
+    test)."""
+    text = (
+        "FROM debian:12\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl ;  # note\\\n"
+        "ENV A=b\n"
+    )
+    dockerfile = parse(text)
+    result = fix(dockerfile, lint_dockerfile(dockerfile))
+    assert result.fixed == text
+    assert any("comment" in notice and "continuation" in notice for notice in result.notices)
+    # a comment line inside the continuation is dropped by BuildKit: that RUN is fixed
+    dropped = "FROM debian:12\nRUN apt-get update && apt-get install -y x \\\n # c\\\n  && true\n"
+    assert fixed(dropped).endswith("&& true && rm -rf /var/lib/apt/lists/*\n")

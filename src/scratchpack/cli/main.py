@@ -464,11 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="CODE",
-        help="rule code to skip (SPxxx, or a hadolint DLxxxx code); repeatable",
+        help="rule code to skip (SPxxx, a hadolint DLxxxx code or a BuildKit check name); "
+        "repeatable",
     )
     li.add_argument(
         "--explain", metavar="CODE",
-        help="print what a rule checks and why (an SP code, or a hadolint DL code)",
+        help="print what a rule checks and why (an SP code, a hadolint DL code or a BuildKit "
+        "check name such as FromAsCasing)",
     )  # fmt: skip
     li.add_argument(
         "--no-shellcheck",
@@ -1038,7 +1040,8 @@ def _lint_all(files: list[Path], ignore: frozenset[str], config: LintConfig) -> 
 
 
 def _explain(text: str, out: Output) -> int:
-    """``--explain SP200``, or ``--explain DL3015`` for every SP rule declaring that code."""
+    """``--explain SP200``, ``--explain DL3015`` or ``--explain FromAsCasing`` (BuildKit's
+    name): every SP rule declaring that code or name."""
     from scratchpack.dockerfile.ruledocs import DOCS
     from scratchpack.dockerfile.rules import RULES
     from scratchpack.operations.lint import PARSE_ERROR
@@ -1050,7 +1053,7 @@ def _explain(text: str, out: Output) -> int:
         out.line(f"{PARSE_ERROR} (error, parse): The file could not be read or parsed", "bold")
         out.line("Nothing else is checked in a file that cannot be read; exit code 2.")
         return 0
-    codes = [code] if code in RULES else [c for c, r in RULES.items() if code in r.hadolint]
+    codes = [code] if code in RULES else [c for c, r in RULES.items() if code in r.names]
     if not codes:
         if code.startswith("DL"):
             from scratchpack.dockerfile.ruledocs import HADOLINT
@@ -1063,7 +1066,12 @@ def _explain(text: str, out: Output) -> int:
         if number:
             out.line("")
         hadolint = f" [hadolint {', '.join(rule.hadolint)}]" if rule.hadolint else ""
-        out.line(f"{sp} ({rule.severity}, {rule.category}): {rule.title}{hadolint}", "bold")
+        buildkit = f" [BuildKit {rule.buildkit}]" if rule.buildkit else ""
+        off = "" if rule.default else " (off by default: give it a severity in the config)"
+        out.line(
+            f"{sp} ({rule.severity}, {rule.category}): {rule.title}{hadolint}{buildkit}{off}",
+            "bold",
+        )
         out.line(doc.why)
         out.line(f"Fix: {doc.fix}")
     return 0

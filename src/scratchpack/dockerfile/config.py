@@ -6,8 +6,12 @@ Looked up from the current directory upwards; the first file found wins. Keys (a
     failure-threshold = "warning"          # error | warning | info | none (or style, ignore)
     trusted-registries = ["docker.io", "ghcr.io"]
     shellcheck = true                      # false: no ShellCheck on RUNs (as --no-shellcheck)
+    strict-labels = false                  # true: a label outside label-schema is a finding
     [severity]
-    SP103 = "warning"                      # change a rule's severity
+    SP103 = "warning"                      # change a rule's severity (turns on a rule that
+                                           # is off by default, such as SP611)
+    [label-schema]                         # labels every image must have, with their type:
+    "org.opencontainers.image.source" = "url"  # text url rfc3339 spdx hash semver email
 
 When no such file exists, hadolint's configuration is read instead, so a project switching from
 hadolint keeps its settings: ``.hadolint.yaml`` (or ``.yml``) in the current directory, else
@@ -31,6 +35,8 @@ HADOLINT_LEVELS = {
 }  # fmt: skip
 # hadolint's --format names that have an equivalent here
 HADOLINT_FORMATS = {"tty": "text", "json": "json", "sarif": "sarif"}
+# the label types of hadolint's label-schema
+LABEL_TYPES = ("text", "url", "rfc3339", "spdx", "hash", "semver", "email")
 
 
 @dataclass(frozen=True)
@@ -40,9 +46,10 @@ class LintConfig:
     trusted_registries: frozenset[str] = frozenset()
     severity: dict[str, str] = field(default_factory=dict)
     source: Path | None = None
-    # hadolint's label-schema (label name -> type: text, url, semver, ...), kept for a label
-    # rule; no rule reads it yet.
+    # hadolint's label-schema (label name -> type: text, url, semver, ...) and strict-labels
+    # (no label outside the schema), read by the label rules (rules/metadata.py)
     label_schema: dict[str, str] = field(default_factory=dict)
+    strict_labels: bool = False
     no_fail: bool = False
     output_format: str | None = None  # text | json | sarif, when the configuration names one
     warnings: tuple[str, ...] = ()  # what was not understood, said once per run by the CLI
@@ -174,7 +181,7 @@ def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
         if ours is None or ours == "none" or str(level).lower() == "ignore":
             raise UsageError(f"{path}: override.{level}: expected error, warning, info or style")
         for code in _codes(codes, path, f"override.{level}"):
-            matched = [rule.code for rule in RULES.values() if code in (rule.code, *rule.hadolint)]
+            matched = [rule.code for rule in RULES.values() if code in rule.names]
             if not matched and not _known_code(code, RULES):
                 unknown_codes.append(code)
             severity.update(dict.fromkeys(matched, ours))
@@ -187,14 +194,9 @@ def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
         if mapped is None:
             warnings.append(f"format {output_format!r} not supported (text, json, sarif): ignored")
         output_format = mapped
-    schema = data.get("label-schema") or {}
-    if not isinstance(schema, dict):
-        raise UsageError(f"{path}: label-schema must map label names to types")
-    no_fail = data.get("no-fail", False)
-    if not isinstance(no_fail, bool):
-        raise UsageError(f"{path}: no-fail must be true or false")
+    no_fail = _bool(data, "no-fail", path)
     known = {"ignored", "override", "trustedRegistries", "label-schema", "failure-threshold",
-             "no-fail", "format", *_HADOLINT_QUIET}  # fmt: skip
+             "no-fail", "format", "strict-labels", *_HADOLINT_QUIET}  # fmt: skip
     unused = sorted(str(key) for key in data if key not in known)
     if unused:
         warnings.append(f"key(s) not used by scratchpack: {', '.join(unused)}")
@@ -205,17 +207,46 @@ def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
                                               "trustedRegistries")),
         severity=severity,
         source=path,
-        label_schema={str(k): str(v) for k, v in schema.items()},
+        label_schema=_label_schema(data.get("label-schema"), path),
+        strict_labels=_bool(data, "strict-labels", path),
         no_fail=no_fail,
         output_format=output_format,
         warnings=tuple(f"{path}: {w}" for w in warnings),
     )  # fmt: skip
 
 
+def _bool(data: dict[str, Any], key: str, path: Path) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise UsageError(f"{path}: {key} must be true or false")
+    return value
+
+
+def _label_schema(value: Any, path: Path) -> dict[str, str]:
+    """label name -> type; an unknown type is an error, as in hadolint, since a schema that
+    checks nothing would pass silently."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"{path}: label-schema must map label names to types")
+    schema = {}
+    for name, kind in value.items():
+        if not isinstance(kind, str) or kind.lower() not in LABEL_TYPES:
+            raise UsageError(
+                f"{path}: label-schema: {name}: type must be one of {', '.join(LABEL_TYPES)}"
+            )
+        schema[str(name)] = kind.lower()
+    return schema
+
+
 def _known_code(code: str, rules: dict[str, Any]) -> bool:
     """SP codes must name a rule; DL and SC codes are hadolint's and ShellCheck's, whatever
-    scratchpack implements of them today."""
-    return code in rules or code.startswith(("DL", "SC"))
+    scratchpack implements of them today; a BuildKit check name must name a rule."""
+    return (
+        code in rules
+        or code.startswith(("DL", "SC"))
+        or any(code in rule.names for rule in rules.values())
+    )
 
 
 def _hadolint_level(value: Any, path: Path) -> str | None:
@@ -242,7 +273,8 @@ def _codes(value: Any, path: Path, key: str) -> list[str]:
 def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
     from scratchpack.dockerfile.rules import RULES
 
-    known = {"ignore", "failure-threshold", "trusted-registries", "severity", "shellcheck"}
+    known = {"ignore", "failure-threshold", "trusted-registries", "severity", "shellcheck",
+             "label-schema", "strict-labels"}  # fmt: skip
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -263,4 +295,6 @@ def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
         severity=severity,
         source=path,
         shellcheck=shellcheck,
+        label_schema=_label_schema(data.get("label-schema"), path),
+        strict_labels=_bool(data, "strict-labels", path),
     )

@@ -36,6 +36,7 @@ from scratchpack.dockerfile.shell import (
     SpannedCommand,
     Statement,
     Word,
+    comments_continued,
     literal_argv,
     spanned_commands,
     statements,
@@ -245,7 +246,13 @@ def _script(source: _Source, instruction: Instruction) -> Region | str:
         if body is None:
             return "the RUN has a here-document that is not its shell script"
         return source.script(*body)
-    return source.script(source.after_keyword(instruction), source.line_end(instruction.end_line))
+    region = source.script(source.after_keyword(instruction), source.line_end(instruction.end_line))
+    if comments_continued(region[0]):
+        return (
+            "a comment in it ends with a continuation: BuildKit joins the next line into the "
+            "comment, so an edit there would never run"
+        )
+    return region
 
 
 def _at(region: Region, offset: int) -> int:

@@ -26,6 +26,10 @@ class Instruction:
     heredocs: tuple[Heredoc, ...] = ()
     sub_cmd: str | None = None
     ignored: frozenset[str] = frozenset()
+    keyword: str = ""  # the instruction's name as written (``from``, ``Run``): casing rules
+    # ONBUILD's instruction (``ONBUILD RUN ...``: the RUN, flags included), on the ONBUILD's
+    # lines, so that the rules on RUN read it as they read any RUN
+    onbuild: Instruction | None = None
 
     @property
     def text(self) -> str:
@@ -67,6 +71,12 @@ class Dockerfile:
     context: Path | None = None  # the build context (the Dockerfile's directory), when on disk
     trusted_registries: frozenset[str] = frozenset()  # from the config; empty: any registry
     source: str = ""  # the text as read, for rewrites that must keep everything else
+    # from the config: hadolint's label-schema (label name -> text, url, rfc3339, spdx, hash,
+    # semver, email) and strict-labels (no label outside the schema)
+    label_schema: dict[str, str] = field(default_factory=dict)
+    strict_labels: bool = False
+    # the ARG instructions before the first FROM (``global_args`` holds their defaults)
+    global_arg_instructions: list[Instruction] = field(default_factory=list)
 
     @property
     def final(self) -> Stage:

@@ -9,6 +9,7 @@ the pure-Python alternative mis-parses heredocs. Its wheels cover Linux x86_64 (
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import dockerfile as buildkit
@@ -27,7 +28,10 @@ _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(.*?)\s*$", re.IGNORE
 _PRAGMA = re.compile(
     r"^\s*#\s*(scratchpack|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$"
 )
-_VAR = re.compile(r"\$(?:\{(\w+)(?:(:[-+])([^}]*))?\}|(\w+))")
+_VAR = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+# BuildKit's ``# check=skip=A,B`` on the comment lines above an instruction skips those checks
+# for it (at the top of the file, for the whole file: see operations/lint.py)
+_CHECK_SKIP = re.compile(r"^\s*#\s*check\s*=\s*(.*?)\s*$", re.IGNORECASE)
 
 
 # Limits, each far above any real Dockerfile, that keep lint's time bounded on hostile input
@@ -79,7 +83,8 @@ def parse_bytes(raw: bytes, path: str = "Dockerfile") -> Dockerfile:
 
 
 def substitute(text: str, variables: dict[str, str]) -> str:
-    """``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alt}`` as BuildKit expands them."""
+    """``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alt}`` as BuildKit expands them, and
+    ``${VAR-default}``, ``${VAR+alt}``, which test whether VAR is set rather than empty."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(4)
@@ -89,6 +94,10 @@ def substitute(text: str, variables: dict[str, str]) -> str:
             return value or word
         if operator == ":+":
             return word if value else ""
+        if operator == "-":
+            return value if name in variables else word
+        if operator == "+":
+            return word if name in variables else ""
         return value
 
     return _VAR.sub(replace, text)
@@ -101,6 +110,8 @@ def _pragmas(lines: list[str]) -> tuple[dict[int, frozenset[str]], frozenset[str
     for number, line in enumerate(lines, start=1):
         match = _PRAGMA.match(line)
         if not match:
+            if (check := _CHECK_SKIP.match(line)) is not None:
+                per_line[number] = _check_skips(check.group(1))
             continue
         codes = frozenset(c.strip().upper() for c in match.group(3).split(",") if c.strip())
         if match.group(2):
@@ -108,6 +119,18 @@ def _pragmas(lines: list[str]) -> tuple[dict[int, frozenset[str]], frozenset[str
         else:
             per_line[number] = codes
     return per_line, frozenset(global_codes)
+
+
+def _check_skips(value: str) -> frozenset[str]:
+    """The check names a ``# check=skip=A,B;error=true`` comment skips, upper-cased as ignore
+    codes are (``ALL`` stands for every BuildKit check)."""
+    names: set[str] = set()
+    for part in value.split(";"):
+        key, _, listed = part.partition("=")
+        words = listed.split()  # what follows a blank is a remark: skip=A,B // why
+        if key.strip().lower() == "skip" and words:
+            names |= {n.strip().upper() for n in words[0].split(",") if n.strip()}
+    return frozenset(names)
 
 
 def _ignored_for(
@@ -154,6 +177,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
         directives[match.group(1).lower()] = match.group(2)
     per_line, global_ignored = _pragmas(lines)
     global_args: dict[str, str] = {}
+    global_arg_instructions: list[Instruction] = []
     stages: list[Stage] = []
     for command in commands:
         if command.cmd is None:
@@ -166,18 +190,14 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
         cmd = command.cmd.upper()
         if cmd not in INSTRUCTIONS:
             raise DockerfileError(f"{path}:{command.start_line}: unknown instruction {command.cmd}")
-        instruction = Instruction(
-            cmd=cmd,
-            args=tuple(command.value),
-            flags=_flags(command.flags),
-            original=command.original,
-            line=command.start_line,
-            end_line=command.end_line,
-            json=command.json,
-            heredocs=tuple(Heredoc(h.name, h.content) for h in command.heredocs),
-            sub_cmd=command.sub_cmd.upper() if command.sub_cmd else None,
-            ignored=_ignored_for(command.start_line, lines, per_line),
+        instruction = _instruction(
+            command,
+            command.start_line,
+            command.end_line,
+            _ignored_for(command.start_line, lines, per_line),
         )
+        if cmd == "ONBUILD" and command.sub_cmd:
+            instruction = replace(instruction, onbuild=_onbuild(instruction))
         if cmd == "FROM":
             if len(stages) == MAX_STAGES:
                 raise DockerfileError(f"{path}:{command.start_line}: more than {MAX_STAGES} stages")
@@ -187,6 +207,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
                 raise DockerfileError(
                     f"{path}:{instruction.line}: {cmd} before the first FROM (only ARG may be)"
                 )
+            global_arg_instructions.append(instruction)
             for item in instruction.args:
                 name, _, default = item.partition("=")
                 global_args[name] = default.strip('"')
@@ -194,7 +215,51 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             stages[-1].instructions.append(instruction)
     if not stages:
         raise DockerfileError(f"{path}:1: no FROM instruction")
-    return Dockerfile(path, lines, directives, global_args, stages, global_ignored, source=text)
+    return Dockerfile(
+        path,
+        lines,
+        directives,
+        global_args,
+        stages,
+        global_ignored,
+        source=text,
+        global_arg_instructions=global_arg_instructions,
+    )
+
+
+def _onbuild(instruction: Instruction) -> Instruction | None:
+    """The instruction an ONBUILD carries, parsed again from its text: BuildKit's bindings
+    give its words but drop its flags (``ONBUILD RUN --mount=...``). It keeps the ONBUILD's
+    lines and pragmas, so findings on it point into the ONBUILD line."""
+    keyword = re.match(r"\s*\S+\s+", instruction.original)
+    if keyword is None:
+        return None
+    try:
+        inner = buildkit.parse_string(instruction.original[keyword.end() :] + "\n")
+    except (buildkit.GoParseError, UnicodeDecodeError):
+        return None
+    if len(inner) != 1 or inner[0].cmd is None or inner[0].cmd.upper() not in INSTRUCTIONS:
+        return None
+    return _instruction(inner[0], instruction.line, instruction.end_line, instruction.ignored)
+
+
+def _instruction(
+    command: buildkit.Command, line: int, end_line: int, ignored: frozenset[str]
+) -> Instruction:
+    """Our instruction for one of BuildKit's commands, on the given lines."""
+    return Instruction(
+        cmd=command.cmd.upper(),
+        args=tuple(command.value),
+        flags=_flags(command.flags),
+        original=command.original,
+        line=line,
+        end_line=end_line,
+        json=command.json,
+        heredocs=tuple(Heredoc(h.name, h.content) for h in command.heredocs),
+        sub_cmd=command.sub_cmd.upper() if command.sub_cmd else None,
+        ignored=ignored,
+        keyword=command.cmd,
+    )
 
 
 def _check_limits(text: str, lines: list[str], path: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scratchpack.dockerfile.rules.core import Rule
+    pass
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class RuleDoc:
     # files beside the Dockerfile (the build context) for rules that look at it
     bad_context: tuple[tuple[str, str], ...] = ()
     good_context: tuple[tuple[str, str], ...] = ()
+    # the .scratchpack.toml both examples are linted with (rules that read the configuration)
+    config: str = ""
 
 
 _SAFE_TAIL = "USER 65532:65532\nWORKDIR /app\n"
@@ -142,7 +144,10 @@ DOCS: dict[str, RuleDoc] = {
     ),
     "SP301": RuleDoc(
         why="A relative WORKDIR is resolved against whatever the previous WORKDIR was, often set "
-        "by the base image, so the path changes when the base does.",
+        "by the base image, so the path changes when the base does. As BuildKit judges it, only a "
+        "relative WORKDIR before any WORKDIR of the build counts (in its stage, or a stage it is "
+        "FROM): after an absolute one it is as fixed as that one. hadolint flags every relative "
+        "WORKDIR.",
         bad=f"FROM {_PINNED}\nUSER 65532:65532\nWORKDIR app\n",
         good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
         fix="Use an absolute path.",
@@ -156,7 +161,9 @@ DOCS: dict[str, RuleDoc] = {
     "SP303": RuleDoc(
         why="Shell form runs the command under `/bin/sh -c`: the app is not PID 1, SIGTERM never "
         "reaches it (containers take 10 s to stop, then are killed), and a scratch or distroless "
-        "image has no /bin/sh at all.",
+        "image has no /bin/sh at all. Only the final stage is judged (it is the one that runs), "
+        "and, as BuildKit does, not one with a SHELL instruction (in it or a stage it is FROM): "
+        "that says the shell form is meant.",
         bad=f"FROM scratch\n{_SAFE_TAIL}ENTRYPOINT /app/server --port 8080\n",
         good=f'FROM scratch\n{_SAFE_TAIL}ENTRYPOINT ["/app/server", "--port", "8080"]\n',
         fix='Use the exec (JSON) form: `ENTRYPOINT ["/app/server", "--port", "8080"]`.',
@@ -168,8 +175,9 @@ DOCS: dict[str, RuleDoc] = {
         fix="Give every stage its own name.",
     ),
     "SP305": RuleDoc(
-        why="Only the last CMD (or ENTRYPOINT) of a stage counts; earlier ones are dead code that "
-        "misleads readers.",
+        why="Only the last CMD, ENTRYPOINT or HEALTHCHECK of a stage counts; earlier ones are "
+        "dead code that misleads readers. scratchpack points at the later one, as hadolint does "
+        "(BuildKit points at the earlier, ignored one); the message names both lines.",
         bad=f'FROM scratch\n{_SAFE_TAIL}CMD ["a"]\nCMD ["b"]\n',
         good=f'FROM scratch\n{_SAFE_TAIL}CMD ["b"]\n',
         fix="Keep one.",
@@ -779,6 +787,257 @@ DOCS: dict[str, RuleDoc] = {
         "$APP_UID` in Microsoft's .NET images, where it is numeric); hadolint's DL3066 "
         "reports one that no ARG of the file declares.",
     ),
+    "SP340": RuleDoc(
+        why="An ONBUILD instruction runs in the builds that use this image as their base. Docker "
+        "refuses ONBUILD ONBUILD, ONBUILD FROM and ONBUILD MAINTAINER there, so the mistake "
+        "breaks someone else's build, not this one.",
+        bad=f"FROM {_PINNED}\nONBUILD FROM {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nONBUILD COPY . /app/src\n{_SAFE_TAIL}",
+        fix="Remove it; ONBUILD can carry any other instruction.",
+    ),
+    "SP341": RuleDoc(
+        why="Instructions are case-insensitive, but a file that mixes `RUN` and `run` (or writes "
+        "`Run`) is harder to read and grep. BuildKit takes the casing most instructions use as "
+        "the right one (upper on a tie).",
+        bad=f"FROM {_PINNED}\nrun touch /x\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN touch /x\n{_SAFE_TAIL}",
+        fix="Write every instruction in the same case, upper case by convention.",
+    ),
+    "SP342": RuleDoc(
+        why="A file the .dockerignore excludes never reaches the builder: COPY of it fails "
+        "(`not found`) or, through a directory, silently copies less than it says. As BuildKit "
+        "does, the check is skipped when the .dockerignore re-includes anything with `!`, since "
+        "that cannot be judged without the files; `<Dockerfile>.dockerignore` is read before "
+        "`.dockerignore`.",
+        bad=f"FROM {_PINNED}\nCOPY secrets.env /app/\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nCOPY app.conf /app/\n{_SAFE_TAIL}",
+        bad_context=((".dockerignore", ".git\n*.env\n"),),
+        good_context=((".dockerignore", ".git\n*.env\n"),),
+        fix="Copy something the context has, or stop excluding it in .dockerignore.",
+    ),
+    "SP343": RuleDoc(
+        why="EXPOSE documents the container's port; an address or a host port "
+        "(`EXPOSE 127.0.0.1:80:80`) belongs to `docker run -p`, is ignored here, and BuildKit "
+        "means to refuse it.",
+        bad=f"FROM {_PINNED}\nEXPOSE 127.0.0.1:8080:8080\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nEXPOSE 8080\n{_SAFE_TAIL}",
+        fix="Keep the container port (and `/tcp` or `/udp`); publish with `docker run -p`.",
+    ),
+    "SP344": RuleDoc(
+        why="The protocol of EXPOSE is `tcp`, `udp` or `sctp`, in lower case as Docker stores "
+        "it; `8080/TCP` works but reads as a different thing to tools that compare.",
+        bad=f"FROM {_PINNED}\nEXPOSE 8080/TCP\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nEXPOSE 8080/tcp\n{_SAFE_TAIL}",
+        fix="Write the protocol in lower case.",
+    ),
+    "SP345": RuleDoc(
+        why="`FROM image as name` in an upper-case FROM (or `AS` in a lower-case one) mixes "
+        "casings in one instruction.",
+        bad=f"FROM {_PINNED} as build\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS build\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Write `AS` in the case of `FROM`.",
+    ),
+    "SP346": RuleDoc(
+        why="Stage names are lower-cased by BuildKit, so `AS Build` is the stage `build`: a "
+        "mixed-case name suggests a distinction that does not exist.",
+        bad=f"FROM {_PINNED} AS Build\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS build\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Name stages in lower case.",
+    ),
+    "SP347": RuleDoc(
+        why="`scratch` and `context` already mean something to FROM and COPY --from (the empty "
+        "image, a named build context): a stage with that name is confusing at best.",
+        bad=f"FROM {_PINNED} AS context\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED} AS sources\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Rename the stage.",
+    ),
+    "SP348": RuleDoc(
+        why="FROM sees only the ARGs declared before the first FROM (and BuildKit's platform "
+        "arguments: BUILDPLATFORM, TARGETPLATFORM, TARGETOS, TARGETARCH...): any other variable "
+        "is empty there, often a typo; the message suggests the declared name it is closest to.",
+        bad=f"ARG VERSION=12-slim\nFROM debian:${{VERSOIN}}\n{_SAFE_TAIL}",
+        good=f"ARG VERSION=12-slim\nFROM debian:${{VERSION}}\n{_SAFE_TAIL}",
+        fix="Declare it with ARG before the first FROM, or fix its name.",
+    ),
+    "SP349": RuleDoc(
+        why="With no --build-arg, a FROM built from an ARG with no (or an empty) default names "
+        "an invalid image (`busybox:`), and the build fails with an error far from the cause.",
+        bad=f"ARG TAG\nFROM busybox:${{TAG}}\n{_SAFE_TAIL}",
+        good=f"ARG TAG=1.37\nFROM busybox:${{TAG}}\n{_SAFE_TAIL}",
+        fix="Give the ARG a default that makes a valid image name.",
+    ),
+    "SP350": RuleDoc(
+        why="A stage is built for the target platform unless told otherwise: "
+        "`--platform=$TARGETPLATFORM` says nothing and suggests a cross-build where there is "
+        "none.",
+        bad=f"FROM --platform=$TARGETPLATFORM {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Remove the flag (use `--platform=$BUILDPLATFORM` for a stage that runs on the "
+        "builder).",
+    ),
+    "SP351": RuleDoc(
+        why="`FROM --platform=linux/amd64` forces one platform on every target of a "
+        "multi-platform build: the arm64 image gets amd64 binaries. As BuildKit does, a stage "
+        "named for its platform (`AS build-amd64`) is taken as meaning it.",
+        bad=f"FROM --platform=linux/amd64 {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM --platform=$BUILDPLATFORM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Use `$BUILDPLATFORM` (tools that run on the builder) or drop the flag.",
+    ),
+    "SP352": RuleDoc(
+        why="`ENV KEY value` (no `=`) is the legacy form: it sets one key, takes the rest of the "
+        "line as its value (spaces included), and is due to be removed.",
+        bad=f"FROM {_PINNED}\nENV LANG C.UTF-8\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nENV LANG=C.UTF-8\n{_SAFE_TAIL}",
+        fix="Write `KEY=value` (quote a value with spaces).",
+    ),
+    "SP353": RuleDoc(
+        why="An empty line inside a continued instruction is skipped today, so it hides where "
+        "the instruction really ends, and BuildKit will make it an error. A comment line there "
+        "is fine.",
+        bad=f"FROM {_PINNED}\nRUN touch /a \\\n\n    /b\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nRUN touch /a \\\n    /b\n{_SAFE_TAIL}",
+        fix="Remove the empty line (or put a `#` comment there).",
+    ),
+    "SP354": RuleDoc(
+        why="A variable nobody defined expands to nothing: `COPY $SRC .` copies the whole "
+        "context, `ENV PATH=$PAHT:/app/bin` drops the system PATH. RUN, CMD and ENTRYPOINT in "
+        "shell form are left to the shell. BuildKit knows the base image's environment; a linter "
+        "does not, so in a stage built FROM an image only a name within two edits of a known "
+        "one is reported (with the suggestion); in a stage from scratch, all are.",
+        bad="FROM scratch\nCOPY $SRC /app/\n" + _SAFE_TAIL,
+        good="FROM scratch\nARG SRC=dist\nCOPY $SRC /app/\n" + _SAFE_TAIL,
+        fix="Declare it (`ARG NAME`, and `--build-arg NAME=...`) or set it with ENV before "
+        "the use; a platform argument (TARGETARCH...) needs an `ARG TARGETARCH` in the stage.",
+    ),
+    "SP355": RuleDoc(
+        why="BuildKit reads the comment directly above a stage or an ARG as its description (in "
+        "`docker build --call=outline`), when it starts with the stage's or the ARG's name. A "
+        "comment that does not is shown as nothing. Off by default, as in BuildKit, where it is "
+        "experimental; pragma comments are not read as descriptions.",
+        bad="# check=experimental=InvalidDefinitionDescription\n\n"
+        f"# the Debian release\nARG RELEASE=12\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        good="# check=experimental=InvalidDefinitionDescription\n\n"
+        f"# RELEASE the Debian release\nARG RELEASE=12\nFROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Start the comment with the name (`# RELEASE the Debian release`), or leave an "
+        "empty line between it and the instruction.",
+    ),
+    "SP430": RuleDoc(
+        why="ARG values are recorded in the image history and ENV values in its config: a "
+        "token passed with `--build-arg GITHUB_TOKEN=...` is readable by anyone who pulls the "
+        "image. This is BuildKit's check by name (a word such as TOKEN, PASSWORD, SECRET, KEY, "
+        "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION); a secret "
+        "value is SP400's finding.",
+        bad=f"FROM {_PINNED}\nARG GITHUB_TOKEN\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nARG GITHUB_TOKEN_FILE=/run/secrets/token\n{_SAFE_TAIL}",
+        fix="Pass it as a build secret: `RUN --mount=type=secret,id=token ...` and "
+        "`docker build --secret id=token,env=GITHUB_TOKEN`.",
+    ),
+    "SP600": RuleDoc(
+        why="Docker recommends label keys in reverse-DNS form, lower case letters, digits, `.` "
+        "and `-`, starting with a letter and ending with a letter or digit; `com.docker.*`, "
+        "`io.docker.*` and `org.dockerproject.*` are reserved for Docker. Tools that filter on "
+        "labels match them exactly.",
+        bad=f"FROM {_PINNED}\nLABEL Maintainer=jane\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.authors=jane\n{_SAFE_TAIL}",
+        fix="Use a lower-case, reverse-DNS key (the OCI ones: `org.opencontainers.image.*`).",
+    ),
+    "SP601": RuleDoc(
+        why="A label the team's schema requires (source, licence, revision) is what registries "
+        "and scanners show; an image without it is anonymous. A stage has it if it sets it, "
+        "inherits it from the stage it is FROM, or a stage FROM it sets it; stages only copied "
+        "from are not images of their own.",
+        bad=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.source="
+        f"https://github.com/example/app\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.source" = "url"\n',
+        fix="Add the label with `LABEL name=value` in the stage (or one it is FROM).",
+    ),
+    "SP602": RuleDoc(
+        why="With `strict-labels = true`, the schema lists every label the images may carry: "
+        "anything else is a typo of a required one or metadata nobody agreed on.",
+        bad=f"FROM {_PINNED}\nLABEL org.opencontainers.image.source=https://example.com/app "
+        f"maintainer=jane\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.source=https://example.com/app"
+        f"\n{_SAFE_TAIL}",
+        config='strict-labels = true\n[label-schema]\n"org.opencontainers.image.source" = "url"\n',
+        fix="Remove the label, or add it to `label-schema`.",
+    ),
+    "SP603": RuleDoc(
+        why="An empty value satisfies the letter of a required label and none of its purpose.",
+        bad=f'FROM {_PINNED}\nLABEL org.opencontainers.image.title=""\n{_SAFE_TAIL}',
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.title=app\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.title" = "text"\n',
+        fix="Give it a value (a build argument works: `LABEL name=$VALUE`).",
+    ),
+    "SP604": RuleDoc(
+        why="A label typed `url` is followed by tools (the source link a registry shows): it "
+        "must be an absolute URI (RFC 3986), scheme included.",
+        bad=f"FROM {_PINNED}\nLABEL org.opencontainers.image.source=github.com/example/app"
+        f"\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.source="
+        f"https://github.com/example/app\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.source" = "url"\n',
+        fix="Write the full URL, `https://` included.",
+    ),
+    "SP605": RuleDoc(
+        why="`org.opencontainers.image.created` and other time labels are RFC 3339 date-times "
+        "(`2024-05-01T12:00:00Z`): anything else does not sort or compare.",
+        bad=f"FROM {_PINNED}\nLABEL org.opencontainers.image.created=2024-05-01\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.created=2024-05-01T12:00:00Z"
+        f"\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.created" = "rfc3339"\n',
+        fix="Write a date, `T`, a time and an offset (`Z` or `+02:00`); a build argument "
+        "(`LABEL ...created=$CREATED`) is taken as given.",
+    ),
+    "SP606": RuleDoc(
+        why="`org.opencontainers.image.licenses` is an SPDX licence expression; scanners and SBOM "
+        "tools read it as one. Checked against the SPDX list the `license-expression` package "
+        "ships, expressions (`MIT OR Apache-2.0`) included; hadolint accepts one identifier "
+        "only.",
+        bad=f"FROM {_PINNED}\nLABEL org.opencontainers.image.licenses=Apache2\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.licenses=Apache-2.0\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.licenses" = "spdx"\n',
+        fix="Use the SPDX identifier (https://spdx.org/licenses/).",
+    ),
+    "SP607": RuleDoc(
+        why="`org.opencontainers.image.revision` names the commit the image was built from: a "
+        "branch name or a tag moves. A git hash is 40 (or, in SHA-256 repositories, 64) "
+        "lower-case hex digits, or the 7-digit short form.",
+        bad=f"FROM {_PINNED}\nLABEL org.opencontainers.image.revision=main\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.revision={'0a1b2c3' * 5}0a1b2"
+        f"\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.revision" = "hash"\n',
+        fix="Pass the commit: `--build-arg REVISION=$(git rev-parse HEAD)` and "
+        "`LABEL org.opencontainers.image.revision=$REVISION`.",
+    ),
+    "SP608": RuleDoc(
+        why="A label typed `semver` is compared as a version (SemVer 2.0.0: `1.2.3`, "
+        "`1.2.3-rc.1`); `v1.2` does not compare.",
+        bad=f"FROM {_PINNED}\nLABEL org.opencontainers.image.version=v1.2\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL org.opencontainers.image.version=1.2.0\n{_SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.version" = "semver"\n',
+        fix="Write MAJOR.MINOR.PATCH, without a `v`.",
+    ),
+    "SP609": RuleDoc(
+        why="A label typed `email` is where people and tools write to: it must be an address "
+        "(RFC 5322 `local@domain`).",
+        bad=f"FROM {_PINNED}\nLABEL com.example.contact=jane.example.com\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\nLABEL com.example.contact=jane@example.com\n{_SAFE_TAIL}",
+        config='[label-schema]\n"com.example.contact" = "email"\n',
+        fix="Write the address.",
+    ),
+    "SP610": RuleDoc(
+        why="Without a HEALTHCHECK, Docker and Swarm know only whether the process runs, not "
+        "whether it answers. Off by default, as in hadolint (Kubernetes ignores HEALTHCHECK and "
+        "uses its own probes); `HEALTHCHECK NONE` says there is none on purpose. The image-side "
+        "check is `scratchpack audit`'s SPI300. As in hadolint, a stage has one if it, a stage "
+        "it is FROM, or a stage FROM it sets one.",
+        bad=f'FROM {_PINNED}\n{_SAFE_TAIL}CMD ["/app/server"]\n',
+        good=f'FROM {_PINNED}\n{_SAFE_TAIL}HEALTHCHECK CMD ["/app/server", "--check"]\n'
+        'CMD ["/app/server"]\n',
+        config='[severity]\nSP610 = "info"\n',
+        fix="Add `HEALTHCHECK CMD [...]` running a check the app answers (or `HEALTHCHECK NONE`).",
+    ),
 }
 
 
@@ -787,29 +1046,35 @@ def render_page(code: str) -> str:
 
     rule, doc = RULES[code], DOCS[code]
     peers = ", ".join([*rule.hadolint, *([rule.dockle] if rule.dockle else [])]) or "none"
+    buildkit = f" · BuildKit: {rule.buildkit}" if rule.buildkit else ""
+    off = (
+        ""
+        if rule.default
+        else "Off by default: turn it on with a severity for it in the configuration "
+        f'(`[severity] {code} = "info"`, or hadolint\'s `override`)'
+        + (f" or `# check=experimental={rule.buildkit}`" if rule.buildkit else "")
+        + ".\n\n"
+    )
     return (
         f"# {code}: {rule.title}\n\n"
         f"Severity: **{rule.severity}** · Category: **{rule.category}** · "
-        f"Equivalent: {peers}\n\n"
+        f"Equivalent: {peers}{buildkit}\n\n{off}"
         f"## Why it matters\n\n{doc.why}\n\n"
         f"## Bad\n\n```dockerfile\n{doc.bad}```\n{_context(doc.bad_context)}\n"
         f"## Good\n\n```dockerfile\n{doc.good}```\n{_context(doc.good_context)}\n"
-        f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}{_off_by_default(rule)}"
+        f"{_config(doc.config)}"
+        f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}"
         f"Ignore it for one instruction with `# scratchpack ignore={code}` on the line above"
         + (f" (or `# hadolint ignore={rule.hadolint[0]}`)" if rule.hadolint else "")
+        + (
+            f" (or `# scratchpack ignore={rule.buildkit}`; `# check=skip={rule.buildkit}` "
+            "skips it in the whole file, as in BuildKit)"
+            if rule.buildkit
+            else ""
+        )
         + ", or everywhere with `--ignore "
         + code
         + "`.\n"
-    )
-
-
-def _off_by_default(rule: Rule) -> str:
-    if rule.default:
-        return ""
-    dl = f" (or `{rule.hadolint[0]}` in hadolint's `override`)" if rule.hadolint else ""
-    return (
-        "This rule is off by default; giving it a severity turns it on: `[severity]` "
-        f'`{rule.code} = "info"` in `.scratchpack.toml`{dl}.\n\n'
     )
 
 
@@ -827,6 +1092,12 @@ def _automatic(code: str) -> str:
         f"`lint --fix` {kind.does}. It is an unsafe fix{when}, made only with "
         f"`--unsafe-fixes`: {kind.unsafe}.\n\n"
     )
+
+
+def _config(text: str) -> str:
+    if not text:
+        return ""
+    return f"With this configuration (`.scratchpack.toml`):\n\n```toml\n{text}```\n\n"
 
 
 def _context(files: tuple[tuple[str, str], ...]) -> str:
@@ -933,13 +1204,11 @@ def render_index() -> str:
 
     rows = "\n".join(
         f"| [{code}]({code}.md) | {rule.severity} | {rule.category} | {rule.title} | "
-        f"{', '.join(rule.hadolint) or '-'} |"
+        f"{', '.join(rule.hadolint) or '-'} | {rule.buildkit or '-'} |"
         for code, rule in sorted(RULES.items())
     )
     return (
         "# Lint rules\n\nGenerated by `scripts/gen-rule-docs` from the rule registry.\n\n"
-        "| code | severity | category | rule | hadolint |\n|---|---|---|---|---|\n"
-        + rows
-        + "\n"
-        + render_hadolint_index()
+        "| code | severity | category | rule | hadolint | BuildKit |\n"
+        "|---|---|---|---|---|---|\n" + rows + "\n" + render_hadolint_index()
     )

@@ -382,6 +382,22 @@ def _has_heredoc(node: tree_sitter.Node) -> bool:
     return node.type == "heredoc_redirect" or any(_has_heredoc(c) for c in node.children)
 
 
+def comments_continued(script: bytes) -> bool:
+    """Whether a comment of the script ends in a backslash continuation (``# note\\``): bash
+    ends the comment at the newline, but BuildKit removes the continuation before the shell
+    sees the script, so the next line becomes part of the comment and never runs. A script
+    read the first way would be edited where the shell will not look."""
+    if b"#" not in script:
+        return False
+    stack = [_tree(script).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "comment" and script[node.start_byte : node.end_byte].endswith(b"\\"):
+            return True
+        stack.extend(node.children)
+    return False
+
+
 def literal_argv(script: bytes) -> tuple[str, ...] | None:
     """The argv ``sh -c script`` would exec, when the script is one simple command of plain
     or quoted words with nothing for the shell to do (no builtin, assignment, expansion, glob,

@@ -88,7 +88,36 @@ def _hadolint_codes(code: str) -> list[str]:
 
 
 def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
-    return rule.code in codes or any(code in codes for code in rule.hadolint)
+    """Whether the codes name the rule: its SP code, a hadolint code or its BuildKit name
+    (``ALL``, from ``# check=skip=all``, names every BuildKit check)."""
+    if rule.buildkit is not None and "ALL" in codes:
+        return True
+    return any(name in codes for name in rule.names)
+
+
+def _checks(dockerfile: Dockerfile) -> tuple[frozenset[str], frozenset[str]]:
+    """BuildKit's ``# check=skip=A,B;experimental=C`` directive: the rules it skips and the
+    off-by-default ones it turns on, by BuildKit name upper-cased (``all`` is every rule)."""
+    skip: set[str] = set()
+    experimental: set[str] = set()
+    for part in dockerfile.directives.get("check", "").split(";"):
+        key, _, value = part.partition("=")
+        names = {n.strip().upper() for n in value.split(",") if n.strip()}
+        if key.strip().lower() == "skip":
+            skip |= names
+        elif key.strip().lower() == "experimental":
+            experimental |= names
+    return frozenset(skip), frozenset(experimental)
+
+
+def _enabled(rule: Rule, config: LintConfig, experimental: frozenset[str]) -> bool:
+    """Rules off by default run when the config gives them a severity or the file asks for
+    them as BuildKit's experimental rules are asked for."""
+    if rule.default:
+        return True
+    return rule.code in config.severity or (
+        rule.buildkit is not None and bool({"ALL", rule.buildkit.upper()} & experimental)
+    )
 
 
 def lint_dockerfile(
@@ -101,17 +130,22 @@ def lint_dockerfile(
     are missing (no binary, a crash) is appended to ``notices``, never raised."""
     config = config or LintConfig()
     dockerfile.trusted_registries = config.trusted_registries
+    dockerfile.label_schema = config.label_schema
+    dockerfile.strict_labels = config.strict_labels
     ignore = ignore | config.ignore
+    skip, experimental = _checks(dockerfile)
     by_line = {
         i.line: i.ignored for stage in dockerfile.stages for i in stage.instructions
     }  # fmt: skip
     findings: list[Finding] = []
     with time_budget():  # shell parsing of the whole file is bounded, not each RUN's
         for rule in RULES.values():
-            if _ignored(rule, ignore | dockerfile.global_ignored):
+            if _ignored(rule, ignore | dockerfile.global_ignored) or not _enabled(
+                rule, config, experimental
+            ):
                 continue
-            if not rule.default and rule.code not in config.severity:
-                continue  # off unless configured (DL1001's "ignore" level in hadolint)
+            if rule.buildkit is not None and {"ALL", rule.buildkit.upper()} & skip:
+                continue
             for finding in rule.check(dockerfile):
                 # the pragmas above the instruction, wherever in it the finding is
                 if not _ignored(rule, by_line.get(finding.instruction_start, frozenset())):
@@ -261,7 +295,8 @@ def sarif(reports: list[FileReport]) -> dict[str, Any]:
 
     rules = [
         documented_rule(code, rule.title, DOCS[code].why, render_page(code), str(rule.severity),
-                        (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else [])))
+                        (rule.category, *rule.hadolint, *([rule.dockle] if rule.dockle else []),
+                         *([rule.buildkit] if rule.buildkit else [])))
         for code, rule in sorted(RULES.items())
     ]  # fmt: skip
     # ShellCheck's codes are described by ShellCheck's wiki, one page per code.

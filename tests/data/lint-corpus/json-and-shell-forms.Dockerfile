@@ -1,4 +1,4 @@
-# corpus-expect: SP303 SP305 SP101
+# corpus-expect: SP305 SP101
 FROM alpine:3.20 AS tools
 RUN ["apk", "add", "--no-cache", "bash"]
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]

@@ -1,4 +1,4 @@
-# corpus-expect: SP101 SP100 SP303
+# corpus-expect: SP101 SP100
 FROM continuumio/miniconda3:24.7.1-0
 WORKDIR /app
 COPY environment.yml .

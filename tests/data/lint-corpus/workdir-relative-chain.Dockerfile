@@ -1,4 +1,4 @@
-# corpus-expect: SP301 SP302 SP101 SP100
+# corpus-expect: SP302 SP101 SP100
 FROM alpine:3.20
 WORKDIR /srv
 WORKDIR app

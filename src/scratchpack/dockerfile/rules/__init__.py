@@ -3,10 +3,13 @@
 A rule is a function from a parsed Dockerfile to findings, registered with a stable code
 (``SP`` + number), a severity, a category, and the hadolint/dockle code it matches, if any.
 Codes are grouped: SP1xx bases and the final stage, SP2xx size, SP3xx correctness,
-SP4xx security, SP5xx static builds. Each has a page at ``docs/rules/SPxxx.md``.
+SP4xx security, SP5xx static builds, SP6xx metadata (labels, HEALTHCHECK); SP341-SP355 are
+BuildKit's ``docker build --check`` rules, each declaring BuildKit's name. Each has a page at
+``docs/rules/SPxxx.md``.
 
 One module per family (``bases``, ``packages``, ``cache``, ``correctness``, ``shell``,
-``security``, ``static``), each importing only :mod:`.core`; importing this package registers
+``security``, ``static``, ``metadata`` for labels and HEALTHCHECK, ``buildkit`` for BuildKit's
+own checks), each importing only :mod:`.core`; importing this package registers
 every rule, so ``from scratchpack.dockerfile.rules import RULES`` sees them all.
 """
 
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 from scratchpack.dockerfile.rules import (  # noqa: F401  (imported to register their rules)
     bases,
+    buildkit,
     cache,
     correctness,
+    metadata,
     packages,
     security,
     shell,

@@ -20,6 +20,7 @@ from scratchpack.dockerfile.rules.core import (
     pip_args,
     rule,
     run_commands,
+    run_of,
     runs,
     shell_of,
     subcommand,
@@ -72,10 +73,11 @@ def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         for instruction in stage.instructions:
             if instruction.cmd in ("ENV", "ARG"):
                 env.update(env_pairs(instruction))
-            if instruction.cmd != "RUN" or cache_mount(instruction, "/root/.cache"):
+            run = run_of(instruction)  # an ONBUILD RUN too
+            if run is None or cache_mount(run, "/root/.cache"):
                 continue
             run_env = dict(env)
-            for cmd in shell_of(instruction):
+            for cmd in shell_of(run):
                 run_env.update(exported(cmd))
                 args = pip_args(cmd)
                 if args is None or "install" not in args:
@@ -85,7 +87,7 @@ def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 if (setting or "").lower() in _TRUE or cmd.has("--no-cache-dir", "--no-cache"):
                     continue
                 message = "pip install without --no-cache-dir keeps its cache in the layer"
-                yield meta.at_command(dockerfile, instruction, cmd, message)
+                yield meta.at_command(dockerfile, run, cmd, message)
         ended[stage.index] = env
 
 

@@ -57,8 +57,16 @@ class Rule:
     check: Check
     hadolint: tuple[str, ...] = ()
     dockle: str | None = None
-    # False: off unless the configuration gives it a severity (hadolint's "ignore" level)
+    buildkit: str | None = None  # the name of BuildKit's ``docker build --check`` rule
+    # False: off unless asked for (a severity for it in the config, or BuildKit's
+    # ``# check=experimental=NAME``), as hadolint's DL3057 and BuildKit's experimental rules
     default: bool = True
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the rule answers to in ignores, pragmas and ``--explain``, upper-cased
+        as they are read: its code, its hadolint codes and its BuildKit name."""
+        return (self.code, *self.hadolint, *([self.buildkit.upper()] if self.buildkit else []))
 
     def finding(self, message: str, line: int) -> Finding:
         """A finding about a whole instruction (or stage), at its first line."""
@@ -134,6 +142,7 @@ def rule(
     title: str,
     hadolint: tuple[str, ...] = (),
     dockle: str | None = None,
+    buildkit: str | None = None,
     default: bool = True,
 ) -> Callable[[Callable[[Dockerfile, Rule], Iterator[Finding]]], None]:
     def register(fn: Callable[[Dockerfile, Rule], Iterator[Finding]]) -> None:
@@ -142,7 +151,9 @@ def rule(
         def check(dockerfile: Dockerfile) -> Iterable[Finding]:
             return fn(dockerfile, meta[0])
 
-        meta.append(Rule(code, severity, category, title, check, hadolint, dockle, default))
+        meta.append(
+            Rule(code, severity, category, title, check, hadolint, dockle, buildkit, default)
+        )
         RULES[code] = meta[0]
 
     return register
@@ -183,10 +194,21 @@ def _shell(instruction: Instruction) -> list[ShellCommand]:
 
 
 def runs(dockerfile: Dockerfile) -> Iterator[tuple[Stage, Instruction]]:
-    """Every RUN of every stage, with its stage."""
+    """Every RUN of every stage, with its stage, and the RUN of every ``ONBUILD RUN``: it runs
+    in the builds FROM this image, where the same mistakes cost the same."""
     for stage in dockerfile.stages:
-        for instruction in stage.of("RUN"):
-            yield stage, instruction
+        for instruction in stage.instructions:
+            run = run_of(instruction)
+            if run is not None:
+                yield stage, run
+
+
+def run_of(instruction: Instruction) -> Instruction | None:
+    """The RUN an instruction is, or the RUN its ONBUILD carries; None for any other."""
+    if instruction.cmd == "RUN":
+        return instruction
+    inner = instruction.onbuild
+    return inner if inner is not None and inner.cmd == "RUN" else None
 
 
 def run_commands(dockerfile: Dockerfile) -> Iterator[tuple[Instruction, ShellCommand]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scratchpack.dockerfile.model import Dockerfile, Instruction
+from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
@@ -60,12 +60,19 @@ def _absolute_workdir(path: str) -> bool:
     return path.startswith(("/", "$")) or _WINDOWS_ABSOLUTE.match(path) is not None
 
 
-@rule("SP301", Severity.WARNING, "correctness", "WORKDIR is relative", hadolint=("DL3000",))
+@rule("SP301", Severity.WARNING, "correctness", "WORKDIR is relative", hadolint=("DL3000",),
+      buildkit="WorkdirRelativePath")  # fmt: skip
 def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    """As BuildKit judges it: a relative WORKDIR is resolved against the base image's only
+    while no WORKDIR of the build has set one (in the stage, or a stage it is FROM); after
+    an absolute one it is as fixed as that one, so only the first WORKDIR of a chain counts."""
+    set_in: set[int] = set()
     for stage in dockerfile.stages:
+        parent = parent_stage(dockerfile, stage)
+        workdir_set = parent is not None and parent.index in set_in
         for workdir in stage.of("WORKDIR"):
             path = unquote(workdir.text.strip())
-            if path and not _absolute_workdir(path):
+            if path and not workdir_set and not _absolute_workdir(path):
                 yield meta.at_word(
                     dockerfile,
                     workdir,
@@ -73,13 +80,22 @@ def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     f"WORKDIR {path} is relative to whatever the base image set: use an "
                     "absolute path",
                 )
+            workdir_set = True
+        if workdir_set:
+            set_in.add(stage.index)
 
 
 @rule("SP303", Severity.WARNING, "correctness", "CMD or ENTRYPOINT in shell form",
-      hadolint=("DL3025",))  # fmt: skip
+      hadolint=("DL3025",), buildkit="JSONArgsRecommended")  # fmt: skip
 def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    # A SHELL in the stage (or one it is FROM) says the shell form is meant, as BuildKit reads it
+    stage: Stage | None = dockerfile.final
+    shell = False
+    while stage is not None and not shell:
+        shell = bool(stage.of("SHELL"))
+        stage = parent_stage(dockerfile, stage)
     for instruction in dockerfile.final.of("CMD", "ENTRYPOINT"):
-        if not instruction.json:
+        if not instruction.json and not shell:
             yield meta.finding(
                 f"{instruction.cmd} in shell form runs under /bin/sh -c: signals never reach the "
                 f'app, and scratch has no shell; use the exec form {instruction.cmd} ["..."]',
@@ -87,7 +103,8 @@ def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
             )
 
 
-@rule("SP304", Severity.ERROR, "correctness", "Duplicate stage name", hadolint=("DL3024",))
+@rule("SP304", Severity.ERROR, "correctness", "Duplicate stage name", hadolint=("DL3024",),
+      buildkit="DuplicateStageName")  # fmt: skip
 def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for stage in dockerfile.stages:
@@ -105,11 +122,13 @@ def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             seen[stage.name] = stage.line
 
 
-@rule("SP305", Severity.WARNING, "correctness", "More than one CMD or ENTRYPOINT in a stage",
-      hadolint=("DL4003", "DL4004"))  # fmt: skip
+@rule("SP305", Severity.WARNING, "correctness",
+      "More than one CMD, ENTRYPOINT or HEALTHCHECK in a stage",
+      hadolint=("DL4003", "DL4004", "DL3012"),
+      buildkit="MultipleInstructionsDisallowed")  # fmt: skip
 def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
-        for cmd in ("CMD", "ENTRYPOINT"):
+        for cmd in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
             found = stage.of(cmd)
             for extra in found[1:]:
                 yield meta.finding(
@@ -156,7 +175,7 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
 
 
 @rule("SP306", Severity.WARNING, "maintainability", "MAINTAINER is deprecated",
-      hadolint=("DL4000",))  # fmt: skip
+      hadolint=("DL4000",), buildkit="MaintainerDeprecated")  # fmt: skip
 def maintainer(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("MAINTAINER"):
@@ -424,3 +443,24 @@ def inline_pragma(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 number,
                 column,
             )
+
+
+# What ONBUILD cannot carry: Docker refuses ONBUILD ONBUILD, ONBUILD FROM and ONBUILD
+# MAINTAINER when the image is used as a base, so the mistake surfaces in someone else's build.
+_NOT_ONBUILD = ("ONBUILD", "FROM", "MAINTAINER")
+
+
+@rule("SP340", Severity.ERROR, "correctness", "ONBUILD of ONBUILD, FROM or MAINTAINER",
+      hadolint=("DL3043",))  # fmt: skip
+def onbuild_forbidden(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction in stage.of("ONBUILD"):
+            if instruction.sub_cmd in _NOT_ONBUILD:
+                keyword = instruction.original.split(None, 2)[1]
+                yield meta.at_word(
+                    dockerfile,
+                    instruction,
+                    keyword,
+                    f"ONBUILD {instruction.sub_cmd} is refused by Docker when a build uses this "
+                    "image as its base",
+                )

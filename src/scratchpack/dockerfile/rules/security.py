@@ -28,7 +28,7 @@ def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     continue
                 # ENV PASSWORD= (empty) declares the name and holds no secret; an ARG without
                 # a default is given its value by --build-arg, which the history records
-                declared = instruction.cmd == "ARG" and "=" not in _arg_word(instruction, key)
+                declared = _declared_without_default(instruction, key)
                 if value or declared:
                     where = "the image config" if instruction.cmd == "ENV" else "the build history"
                     how = " (the value --build-arg gives it)" if declared else ""
@@ -44,6 +44,43 @@ def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 def _arg_word(instruction: Instruction, key: str) -> str:
     """The word of an ARG that declares ``key`` (``KEY`` or ``KEY=default``)."""
     return next((a for a in instruction.args if a.partition("=")[0] == key), key)
+
+
+def _declared_without_default(instruction: Instruction, key: str) -> bool:
+    return instruction.cmd == "ARG" and "=" not in _arg_word(instruction, key)
+
+
+# BuildKit's reading of a secret's name: one of these words as the whole name or one of its
+# underscore-separated parts (API_KEY, DATABASE_PASSWORD, GITHUB_TOKEN, AUTH), unless a part
+# says it is not one (PUBLIC_KEY, SECRET_FILE, TOKEN_VERSION).
+_SECRET_WORD = re.compile(
+    r"(?:_|^)(?:apikey|auth|credentials?|key|password|pword|passwd|secret|token)(?:_|$)", re.I
+)
+_NOT_SECRET_WORD = re.compile(r"(?:_|^)(?:public|file|version)(?:_|$)", re.I)
+
+
+@rule("SP430", Severity.WARNING, "security", "An ARG or ENV named like a secret",
+      buildkit="SecretsUsedInArgOrEnv")  # fmt: skip
+def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    """BuildKit's check: the name alone, whatever the value (``ARG GITHUB_TOKEN`` with no
+    default gets its value from --build-arg, into the build history). A secret value in ENV or
+    ARG is SP400's finding, which this one does not repeat."""
+    for stage in dockerfile.stages:
+        for instruction in stage.of("ENV", "ARG"):
+            for key, value in env_pairs(instruction):
+                if not _SECRET_WORD.search(key) or _NOT_SECRET_WORD.search(key):
+                    continue
+                if SECRET_NAME.search(key) and (
+                    value or _declared_without_default(instruction, key)
+                ):
+                    continue  # SP400 reports it, as an error
+                yield meta.at_word(
+                    dockerfile,
+                    instruction,
+                    key,
+                    f"{instruction.cmd} {key}: ARG and ENV values stay in the image's history "
+                    "or config; pass a secret with RUN --mount=type=secret instead",
+                )
 
 
 @rule("SP401", Severity.WARNING, "security", "A download piped into a shell")

@@ -127,7 +127,8 @@ DOCS: dict[str, CheckDoc] = {
         why="Without a `HEALTHCHECK` (or an orchestrator probe) a hung process looks healthy "
         "(CIS Docker 4.6).",
         fix='Add `HEALTHCHECK CMD ["/app", "-healthcheck"]`, or configure probes in the '
-        "orchestrator and ignore this check.",
+        "orchestrator and ignore this check. The same check on the Dockerfile is lint's SP610 "
+        "(hadolint's DL3057), off by default.",
     ),
     "SPI301": CheckDoc(
         why="`org.opencontainers.image.source`, `.version` and `.revision` tell operators and "

@@ -1,0 +1,279 @@
+"""Rules on what an image says about itself (SP6xx): its labels, checked against the label
+schema of the configuration (hadolint's ``label-schema``), and its HEALTHCHECK.
+
+Labels are what registries, scanners and ``docker inspect`` users read to find an image's
+source, licence and version; a schema makes a team's required labels a checked contract
+rather than a convention. Every value type is judged by a reading of its standard (RFC 3986
+URLs, RFC 3339 times, SPDX licence expressions from the SPDX list the ``license-expression``
+package ships, SemVer 2.0.0, RFC 5322 addresses), not by a loose pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
+from scratchpack.dockerfile.rules.core import Finding, Rule, parent_stage, rule, unquote
+from scratchpack.reports.severity import Severity
+
+
+def label_pairs(instruction: Instruction) -> list[tuple[str, str]]:
+    """A LABEL's keys and values without their quotes (BuildKit gives them alternating, quotes
+    kept, whether written ``key=value`` or in the legacy ``key value`` form)."""
+    args = instruction.args
+    return [(unquote(k), unquote(v)) for k, v in zip(args[0::2], args[1::2], strict=False)]
+
+
+def _labels(stage: Stage) -> Iterator[tuple[Instruction, str, str, str]]:
+    """Each label of the stage: its instruction, key, value and key as written."""
+    for instruction in stage.of("LABEL"):
+        for (key, value), written in zip(label_pairs(instruction), instruction.args[0::2],
+                                         strict=False):  # fmt: skip
+            yield instruction, key, value, written
+
+
+# -- label keys -------------------------------------------------------------------------------
+
+# Docker's recommendation for label keys: lower-case alphanumerics, dots and dashes (hadolint
+# also allows _ and /), starting with a letter, ending with a letter or digit, no doubled
+# separator, and none of the namespaces Docker reserves for itself.
+_KEY = re.compile(r"[a-z](?:[a-z0-9._/-]*[a-z0-9])?")
+_RESERVED = ("com.docker.", "io.docker.", "org.dockerproject.")
+
+
+def _key_problem(key: str) -> str | None:
+    if key.startswith(_RESERVED):
+        return f"uses the namespace {key.split('.', 2)[0]}.{key.split('.', 2)[1]}. Docker reserves"
+    if not _KEY.fullmatch(key):
+        return (
+            "must be lower-case letters, digits, '.', '-', '_' or '/', start with a letter and "
+            "end with a letter or digit"
+        )
+    if ".." in key or "--" in key:
+        return "has a doubled separator"
+    return None
+
+
+@rule("SP600", Severity.INFO, "metadata", "Invalid label key", hadolint=("DL3048",))
+def label_key(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction, key, _, written in _labels(stage):
+            problem = _key_problem(key)
+            if problem is not None:
+                yield meta.at_word(dockerfile, instruction, written, f"label key {key!r} {problem}")
+
+
+# -- the schema -------------------------------------------------------------------------------
+
+
+def _copy_sources(dockerfile: Dockerfile) -> set[str]:
+    """Stages something copies from (``COPY --from``): parts of another stage's image, not
+    images of their own."""
+    sources: set[str] = set()
+    for stage in dockerfile.stages:
+        for copy in stage.of("COPY"):
+            source = copy.flag("from")
+            found = dockerfile.stage_named(source) if source else None
+            if found is not None:
+                sources.add(found.label)
+    return sources
+
+
+def _missing(dockerfile: Dockerfile, has: Callable[[Stage], bool]) -> list[Stage]:
+    """The stages an image built from would lack something in, as hadolint judges it: a stage
+    has it when it sets it, inherits it from the stage it is FROM, or a stage built FROM it
+    sets it (then the stage is only a step toward that one)."""
+    good = set()
+    for stage in dockerfile.stages:
+        parent = parent_stage(dockerfile, stage)
+        if has(stage) or (parent is not None and parent.index in good):
+            good.add(stage.index)
+    for stage in reversed(dockerfile.stages):
+        parent = parent_stage(dockerfile, stage)
+        if stage.index in good and parent is not None:
+            good.add(parent.index)
+    return [s for s in dockerfile.stages if s.index not in good]
+
+
+@rule("SP601", Severity.INFO, "metadata", "A label the schema requires is missing",
+      hadolint=("DL3049",))  # fmt: skip
+def label_missing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    copied = _copy_sources(dockerfile)
+    for name in dockerfile.label_schema:
+
+        def has(stage: Stage, name: str = name) -> bool:
+            return any(key == name for _, key, _, _ in _labels(stage))
+
+        for stage in _missing(dockerfile, has):
+            if stage.label not in copied:
+                yield meta.finding(
+                    f"label {name} is missing (the configuration's label-schema requires it)",
+                    stage.line,
+                )
+
+
+@rule("SP602", Severity.INFO, "metadata", "A label outside the schema (strict-labels)",
+      hadolint=("DL3050",))  # fmt: skip
+def label_superfluous(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    if not dockerfile.strict_labels:
+        return
+    for stage in dockerfile.stages:
+        for instruction, key, _, written in _labels(stage):
+            if key not in dockerfile.label_schema:
+                yield meta.at_word(
+                    dockerfile,
+                    instruction,
+                    written,
+                    f"label {key} is not in the label-schema, and strict-labels allows no other",
+                )
+
+
+@rule("SP603", Severity.WARNING, "metadata", "A label the schema requires is empty",
+      hadolint=("DL3051",))  # fmt: skip
+def label_empty(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in dockerfile.stages:
+        for instruction, key, value, written in _labels(stage):
+            if key in dockerfile.label_schema and not value:
+                yield meta.at_word(dockerfile, instruction, written, f"label {key} is empty")
+
+
+# SemVer 2.0.0: MAJOR.MINOR.PATCH, no leading zeros, optional pre-release and build metadata
+_NUMBER = r"(?:0|[1-9][0-9]*)"
+_IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+_SEMVER = re.compile(
+    rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-{_IDENT}(?:\.{_IDENT})*)?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+)
+# RFC 3339 section 5.6: full-date "T" full-time, with a time offset (Z or +hh:mm)
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+)
+# RFC 5322 addr-spec in its dot-atom form (the quoted local parts of section 3.4.1 aside)
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+
+
+# the characters RFC 3986 allows in a URI (unreserved, reserved and percent-encoding)
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def _url(value: str) -> bool:
+    """An absolute URI (RFC 3986: a scheme, a hier-part, only the characters the grammar
+    allows, ``%`` only as a percent-encoding, brackets only around an IP literal host)."""
+    from urllib.parse import urlsplit  # only when a schema asks for a URL
+
+    if _URI_CHARS.fullmatch(value) is None or re.search(r"%(?![0-9A-Fa-f]{2})", value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return (
+        _SCHEME.fullmatch(parts.scheme) is not None
+        and bool(parts.netloc or parts.path)
+        and "[" not in parts.path + parts.query + parts.fragment
+    )
+
+
+def _rfc3339(value: str) -> bool:
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return False
+    from datetime import datetime  # only when a schema asks for a time: not on lint's path
+
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    try:  # a leap second (:60) is valid RFC 3339; datetime does not know it
+        datetime(year, month, day, hour, minute, min(second, 59))
+    except ValueError:
+        return False
+    offset = match.group(8)
+    return second <= 60 and (len(offset) == 1 or (int(offset[1:3]) < 24 and int(offset[4:]) < 60))
+
+
+@lru_cache(maxsize=1)
+def _spdx() -> Any:
+    from license_expression import get_spdx_licensing  # its SPDX list loads in ~0.1 s
+
+    return get_spdx_licensing()
+
+
+def _spdx_expression(value: str) -> bool:
+    """An SPDX licence expression of licences on the SPDX list (``MIT``, ``Apache-2.0 OR
+    MIT``): what ``org.opencontainers.image.licenses`` holds."""
+    if not value.strip():
+        return False
+    try:
+        return not _spdx().validate(value).errors
+    # license-expression 30.4 raises on some invalid expressions ("MIT OR"), and fails while
+    # raising (an AttributeError): any failure means the value is not a valid expression
+    except Exception:
+        return False
+
+
+def _git_hash(value: str) -> bool:
+    """A full SHA-1 (40) or SHA-256 (64) commit id, or the 7-character short form."""
+    return len(value) in (7, 40, 64) and all(c in "0123456789abcdef" for c in value)
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda value: pattern.fullmatch(value) is not None
+
+
+_TYPES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "url": (_url, "is not a valid URL (an absolute URI, RFC 3986)"),
+    "rfc3339": (_rfc3339, "is not an RFC 3339 time (such as 2024-05-01T12:00:00Z)"),
+    "spdx": (_spdx_expression, "is not an SPDX licence expression (such as MIT or Apache-2.0)"),
+    "hash": (_git_hash, "is not a git commit hash (7 or 40 lower-case hex digits)"),
+    "semver": (_matches(_SEMVER), "does not follow semantic versioning (such as 1.2.3)"),
+    "email": (_matches(_EMAIL), "is not an email address (RFC 5322)"),
+}
+
+
+def _typed(kind: str) -> Callable[[Dockerfile, Rule], Iterator[Finding]]:
+    valid, problem = _TYPES[kind]
+
+    def check(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+        wanted = {name for name, k in dockerfile.label_schema.items() if k == kind}
+        if not wanted:
+            return
+        for stage in dockerfile.stages:
+            for instruction, key, value, written in _labels(stage):
+                # an empty value is SP603's; a build argument is known only when building
+                if key in wanted and value and "$" not in value and not valid(value):
+                    yield meta.at_word(
+                        dockerfile, instruction, written, f"label {key}={value!r} {problem}"
+                    )
+
+    return check
+
+
+for _code, _kind, _title, _hadolint in (
+    ("SP604", "url", "A label the schema types as a URL is not one", "DL3052"),
+    ("SP605", "rfc3339", "A label the schema types as a time is not RFC 3339", "DL3053"),
+    ("SP606", "spdx", "A label the schema types as a licence is not SPDX", "DL3054"),
+    ("SP607", "hash", "A label the schema types as a git hash is not one", "DL3055"),
+    ("SP608", "semver", "A label the schema types as a version is not SemVer", "DL3056"),
+    ("SP609", "email", "A label the schema types as an email is not one", "DL3058"),
+):
+    rule(_code, Severity.WARNING, "metadata", _title, hadolint=(_hadolint,))(_typed(_kind))
+
+
+# -- HEALTHCHECK ------------------------------------------------------------------------------
+
+
+@rule("SP610", Severity.INFO, "metadata", "No HEALTHCHECK", hadolint=("DL3057",),
+      dockle="CIS-DI-0006", default=False)  # fmt: skip
+def healthcheck_missing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    for stage in _missing(dockerfile, lambda s: bool(s.of("HEALTHCHECK"))):
+        yield meta.finding(
+            f"stage {stage.label} has no HEALTHCHECK (HEALTHCHECK NONE says there is none on "
+            "purpose): an orchestrator cannot tell a hung container from a working one",
+            stage.line,
+        )
