@@ -925,9 +925,10 @@ DOCS: dict[str, RuleDoc] = {
         why="ARG values are recorded in the image history and ENV values in its config: a "
         "token passed with `--build-arg GITHUB_TOKEN=...` is readable by anyone who pulls the "
         "image. This is BuildKit's check by name (a word such as TOKEN, PASSWORD, SECRET, KEY, "
-        "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION); a secret "
-        "value is SP400's finding.",
-        bad=f"FROM {_PINNED}\nARG GITHUB_TOKEN\n{_SAFE_TAIL}",
+        "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION). A secret "
+        "value, or an ARG named like a password or token with no default (`ARG GITHUB_TOKEN`, "
+        "given its value by --build-arg), is SP400's finding, an error, not repeated here.",
+        bad=f"FROM {_PINNED}\nARG NPM_AUTH\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nARG GITHUB_TOKEN_FILE=/run/secrets/token\n{_SAFE_TAIL}",
         fix="Pass it as a build secret: `RUN --mount=type=secret,id=token ...` and "
         "`docker build --secret id=token,env=GITHUB_TOKEN`.",
