@@ -76,6 +76,13 @@ def add_parser(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
         help="fail above this share of wasted bytes in the non-base layers (e.g. 0.1 or 10%%)",
     )
     a.add_argument("--top", type=int, default=10, help="largest files and directories shown")
+    a.add_argument(
+        "--no-secrets",
+        dest="secrets",
+        action="store_false",
+        help="do not search file contents for credentials (faster; ENV, history and .git "
+        "directories are still checked)",
+    )
     a.add_argument("--explain", metavar="CODE", help="print why a check matters and the fix")
     a.set_defaults(func=cmd_audit)
 
@@ -114,7 +121,9 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("audit needs an image, e.g. oci:./out/app:1.0 (or --explain CODE)")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    result = with_image(args, args.image, lambda image, name: audit_image(image, name, args.top))
+    result = with_image(
+        args, args.image, lambda image, name: audit_image(image, name, args.top, args.secrets)
+    )
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed
