@@ -252,6 +252,26 @@ class TarStream:
         self._remaining -= n
         return data
 
+    def read_some(self, n: int) -> bytes:
+        """Up to ``n`` bytes of the current member's content, from what is buffered (or one
+        more chunk): ``b""`` only at its end. No joining of pieces: a caller that streams a
+        large member (an executable searched for markers) costs one copy per chunk, or none
+        when it takes a whole chunk."""
+        n = min(n, self._remaining)
+        if n <= 0:
+            return b""
+        if self._pos >= len(self._buf) and not self._fill(1):
+            raise FormatError(f"layer tar is truncated: content ends at byte {self.offset}")
+        take = min(n, len(self._buf) - self._pos)
+        if self._pos == 0 and take == len(self._buf):
+            data, self._buf = self._buf, b""
+        else:
+            data = self._buf[self._pos : self._pos + take]
+            self._pos += take
+        self.offset += take
+        self._remaining -= take
+        return data
+
     def _finish_member(self) -> None:
         self._skip(self._remaining + self._padding, "a member's content")
         self._remaining = self._padding = 0

@@ -170,14 +170,19 @@ class _Watch:
 
     def __init__(self, head: bytes, rest: IO[bytes], probe: ElfProbe | None) -> None:
         self._rest = rest
+        # chunks as they are buffered (short reads), not joined to the size asked for
+        self._read = getattr(rest, "read1", rest.read)
         self.probe = probe
         self.rust = b".dep-v0" in head
+        self._edge = head[-6:]
         self.tls = probe is not None and TLS_MARKERS.search(head) is not None
         self._tail = head[-64:]
 
     def read(self, n: int = -1) -> bytes:
-        chunk = self._rest.read(n)
-        self.rust = self.rust or b".dep-v0" in chunk
+        chunk = self._read(n)
+        if not self.rust:  # also across the edge of two chunks
+            self.rust = b".dep-v0" in chunk or b".dep-v0" in self._edge + chunk[:6]
+        self._edge = chunk[-6:]
         if self.probe is not None:
             if not self.tls and TLS_MARKERS.search(self._tail + chunk):
                 self.tls = True
