@@ -211,7 +211,8 @@ def _sparse_old_gnu() -> bytes:
 
 
 ENTRY = {"Entrypoint": ["/app"], "User": "65532"}
-SECRET = b"aws_key = AKIAIOSFODNN7EXAMPLE\n"
+# made up and real-looking (AWS's documentation key, ...EXAMPLE, is a placeholder to the rules)
+SECRET = b"aws_key = AKIA" + b"Q3ZLX7MV2RT5WNBH\n"
 
 
 def cases(canary: Path) -> list[Case]:

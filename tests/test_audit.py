@@ -702,10 +702,21 @@ def _pyelftools_needs(path: Path) -> tuple[str | None, tuple[str, ...], tuple[st
     return interpreter, tuple(needed), runpath
 
 
-def test_elf_probe_reads_what_pyelftools_reads(binaries: dict[str, Path]) -> None:
+class _Trickle(io.BytesIO):
+    """A stream that gives 64 bytes a read, whatever is asked."""
+
+    def read(self, n: int | None = -1) -> bytes:
+        return super().read(64)
+
+
+def test_elf_probe_reads_what_pyelftools_reads(
+    binaries: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The streaming probe against pyelftools (whole file, random access) on real binaries,
-    also with a head so short that the string table goes by before the probe knows it needs it
-    (it says so, and a second pass with that range gets it)."""
+    also with a head so short that the string table goes by before the probe knows it needs it:
+    the last bytes it keeps hold it (no second pass); when they do not (kept bytes capped to
+    almost nothing), it says so, and a second pass with that range gets it."""
+    from scratchpack.operations import elf
     from scratchpack.operations.elf import ElfProbe, probe_file, probe_stream
 
     paths = [binaries["static"], binaries["dynamic"], Path(sys.executable).resolve()]
@@ -725,6 +736,10 @@ def test_elf_probe_reads_what_pyelftools_reads(binaries: dict[str, Path]) -> Non
         )
         head, rest = data[:end], data[end:]
         probe = probe_stream(head, io.BytesIO(rest))
+        assert probe.behind is None and probe.needs().needed == expected[1], path
+        with monkeypatch.context() as patch:
+            patch.setattr(elf, "RECENT_LIMIT", 1)
+            probe = probe_stream(head, _Trickle(rest))
         assert probe.behind is not None, path  # .dynstr comes before .dynamic
         with pytest.raises(ValueError, match="string table"):
             probe.needs()
@@ -752,14 +767,69 @@ def test_second_pass_over_a_hostile_layer(tmp_path: Path, binaries: dict[str, Pa
 def test_secret_search_in_one_pass_keeps_the_kinds_order() -> None:
     from scratchpack.secrets import secret_in_bytes
 
-    url, aws = b"see https://user:hunter2@db.example/ ", b"key AKIAIOSFODNN7EXAMPLE "
+    url, aws = b"see https://user:hunter2@db.internal/ ", b"key " + AWS_KEY + b" "
     assert secret_in_bytes(url + aws) == "an AWS access key"  # the first kind, not the first hit
     assert secret_in_bytes(url) == "a password in a URL"
     assert secret_in_bytes(b"AKIA " * 1000 + b"xoxb-1234567890abc") == "a Slack token"
-    filler = b"x:// " + b" " * 600  # an anchor, and more than the window after it
-    assert secret_in_bytes(filler * 300 + url) is None  # 256 anchors of a kind per file
+    filler = b"x:// " + b" " * 600  # a keyword, and more than the window after it
+    assert secret_in_bytes(filler * 300 + url) is None  # 256 keywords of a kind per file
     assert secret_in_bytes(filler * 200 + url) == "a password in a URL"
     assert secret_in_bytes(b"") is None and secret_in_bytes(b"AKIA" + b"x" * 20) is None
+
+
+# Real-looking credentials, made up (and built from pieces so that no scanner of this
+# repository mistakes the test for a leak).
+AWS_KEY = b"AKIA" + b"Q3ZLX7MV2RT5WNBH"
+GITHUB = b"ghp_" + b"Zk3Qm9XbT2vLw7RcY4pN8sHd1FgJ6aE0uKoB"
+RSA = (
+    b"-----BEGIN RSA " + b"PRIVATE KEY-----\nMIIEowIBAAKCAQEAwJk3h8Qy2Zb7V0c1n9pLmT4s5XrN6eYd"
+    b"\nq8Wv3Jk2Lp9Hs7Fd6Gb5Nc4Mx3Zt2Ry1Qw0Ee9\n-----END RSA " + b"PRIVATE KEY-----\n"
+)
+
+
+def test_secrets_in_tests_docs_and_examples_are_information(tmp_path: Path) -> None:
+    """Issue 14 item 11: the same real-looking keys are errors in /app/config, and
+    information under test, test data, documentation and example paths."""
+    places = ["app/config", "usr/share/doc/tool/examples/config",
+              "usr/local/go/src/crypto/tls/handshake_test.go",
+              "usr/local/go/src/net/testdata/config"]  # fmt: skip
+    kinds = {"aws": b"aws_key = " + AWS_KEY + b"\n", "gh": b"token: " + GITHUB + b"\n",
+             "rsa": RSA}  # fmt: skip
+
+    def at(place: str, kind: str) -> str:  # the kind as a directory: file names unchanged
+        directory, _, base = place.rpartition("/")
+        return f"{directory}/{kind}/{base}"
+
+    members = [T(at(place, kind), data) for place in places for kind, data in kinds.items()]
+    # what a TLS library's source holds: the marker, no key; placeholders; low entropy
+    members += [
+        T("app/pem.go", b'const header = "-----BEGIN RSA ' + b'PRIVATE KEY-----"\n'),
+        T("app/docs.txt", b"AKIAIOSFODNN7EXAMPLE https://user:password@host/ "
+          + b"ghp_" + b"x" * 36),
+        T("app/plain.bin", b"\x7fELF" + AWS_KEY),  # compiled code is not searched
+    ]  # fmt: skip
+    name = write_layout(tmp_path / "img", [members])
+    report = audit_json(name)
+    found = {f["path"]: f for f in codes(report).get("SPI105", [])}
+    for kind, what in (("aws", "an AWS access key"), ("gh", "a GitHub token"),
+                       ("rsa", "a private key")):  # fmt: skip
+        real = found.pop("/" + at("app/config", kind))
+        assert (
+            real["severity"] == "error"
+            and f"holds {what}, in the image: revoke" in (real["message"])
+        )
+        for place in places[1:]:
+            sample = found.pop("/" + at(place, kind))
+            assert sample["severity"] == "info", sample
+            assert "probably a sample" in sample["message"]
+    assert found == {}, found  # nothing from the marker, the placeholders, the ELF file
+    assert report["summary"]["error"] == 3
+    assert audit(name, "--fail-on", "error").code == 1
+    # --no-secrets: no content search (and so no exit 1 from it)
+    quick = audit_json(name, "--no-secrets")
+    assert "SPI105" not in codes(quick)
+    assert quick["size"] == report["size"] and quick["efficiency"] == report["efficiency"]
+    assert audit(name, "--no-secrets", "--fail-on", "error").code == 0
 
 
 def test_config_files_are_read_past_the_first_mib(tmp_path: Path) -> None:

@@ -299,3 +299,43 @@ def test_tar_parser_reads_a_members_content_like_a_file() -> None:
     assert next(members).name == "next" and stream.read_content() == b"after"
     assert next(members).name == "third" and stream.read_content(100) == big[:100]
     assert list(members) == []
+
+
+# -- read-ahead ------------------------------------------------------------------------------
+
+
+class _Failing(io.BytesIO):
+    """Gives its bytes, then raises what a verifying stream raises at a bad end."""
+
+    def read(self, n: int | None = -1) -> bytes:
+        data = super().read(n)
+        if not data:
+            from scratchpack.errors import DigestMismatchError
+
+            raise DigestMismatchError("digest mismatch at the end")
+        return data
+
+
+def test_read_ahead_gives_the_bytes_in_order_and_raises_the_end_in_the_caller() -> None:
+    import threading
+
+    from scratchpack.errors import DigestMismatchError
+    from scratchpack.layers.readahead import ReadAhead
+
+    data = os.urandom(3 * 1000 * 1000 + 17)
+    with ReadAhead(io.BytesIO(data), chunk=65536, depth=2) as ahead:
+        got = [ahead.read(n) for n in (1, 100, 70000, 65536 * 3)]
+        got.append(ahead.read())
+        assert b"".join(got) == data and ahead.read(10) == b""
+    before = threading.active_count()
+    with ReadAhead(_Failing(data), chunk=65536, depth=2) as ahead:
+        assert len(ahead.read(len(data))) <= len(data)
+        with pytest.raises(DigestMismatchError):
+            ahead.read()
+        with pytest.raises(DigestMismatchError):  # never a clean end after a failure
+            ahead.read(1)
+    # closed early, with a full queue: the thread stops, nothing is left running
+    ahead = ReadAhead(io.BytesIO(data), chunk=4096, depth=2)
+    ahead.read(10)
+    ahead.close()
+    assert threading.active_count() <= before

@@ -104,6 +104,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     a.add_argument(
         "--top", type=int, default=10, metavar="N", help="largest files and directories shown"
     )
+    a.add_argument(
+        "--no-secrets",
+        dest="secrets",
+        action="store_false",
+        help="do not search file contents for credentials (faster; ENV, history and .git "
+        "directories are still checked)",
+    )
     a.add_argument("--explain", metavar="CODE", help="print why a check matters and the fix")
     a.set_defaults(func=cmd_audit)
 
@@ -144,7 +151,9 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--top must be at least 1")
     if args.output is not None and args.format == "text":
         raise UsageError("-o/--output needs --format json, sarif, github or html")
-    result = with_image(args, args.image, lambda image, name: audit_image(image, name, args.top))
+    result = with_image(
+        args, args.image, lambda image, name: audit_image(image, name, args.top, args.secrets)
+    )
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed

@@ -25,10 +25,13 @@ def with_image(args: argparse.Namespace, text: str, work: Callable[[Image, str],
     from scratchpack.cli.main import _image_name, _registry_options
     from scratchpack.model.descriptor import Platform
     from scratchpack.transports.dispatch import open_image
+    from scratchpack.transports.names import RegistryName
 
     name = _image_name(text)
     platform = Platform.parse(args.platform) if args.platform else None
-    options = _registry_options(args)
+    # only a registry image needs the registry client (httpx: a quarter of a local audit's
+    # start-up)
+    options = _registry_options(args) if isinstance(name, RegistryName) else None
     try:
         with open_image(name, platform, options) as image:
             return work(image, str(name))
@@ -37,4 +40,5 @@ def with_image(args: argparse.Namespace, text: str, work: Callable[[Image, str],
     except ScratchpackError as exc:
         raise ImageUnreadable(str(exc)) from exc
     finally:
-        options.close()
+        if options is not None:
+            options.close()

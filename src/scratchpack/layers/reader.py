@@ -165,6 +165,10 @@ class _Content:
     def read(self, n: int = -1) -> bytes:
         return self._tar.read_content(n)
 
+    def read1(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes, maybe fewer (as ``BufferedReader.read1``): for streaming."""
+        return self._tar.read_some(n if n >= 0 else 1 << 20)
+
     def readable(self) -> bool:
         return True
 

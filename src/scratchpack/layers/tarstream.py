@@ -71,8 +71,24 @@ def _field(raw: bytes) -> bytes:
     return raw if end < 0 else raw[:end]
 
 
+# Numeric fields seen before, as the header holds them: modes, owners and many sizes repeat
+# from member to member, and a dict lookup is a fifth of the parse. Bounded: a hostile tar of
+# distinct numbers fills it once, then is parsed the slow way.
+_NUMBERS: dict[bytes, int] = {}
+_NUMBERS_KEPT = 8192
+
+
 def _number(raw: bytes, what: str, offset: int) -> int:
     """An octal number, or GNU's base-256 (first byte 0x80, or 0xff for a negative one)."""
+    value = _NUMBERS.get(raw)
+    if value is None:
+        value = _parse_number(raw, what, offset)
+        if len(_NUMBERS) < _NUMBERS_KEPT:
+            _NUMBERS[raw] = value
+    return value
+
+
+def _parse_number(raw: bytes, what: str, offset: int) -> int:
     lead = raw[0]
     if lead & 0x80:
         value = int.from_bytes(raw[1:], "big")
@@ -173,7 +189,8 @@ class TarStream:
             data = self._stream.read(max(_CHUNK, n))
             if not data:
                 return False
-            self._buf = self._buf[self._pos :] + data
+            # a chunk that follows a used-up buffer is taken as it is, not copied
+            self._buf = self._buf[self._pos :] + data if self._pos < len(self._buf) else data
             self._pos = 0
         return True
 
@@ -235,6 +252,26 @@ class TarStream:
         self._remaining -= n
         return data
 
+    def read_some(self, n: int) -> bytes:
+        """Up to ``n`` bytes of the current member's content, from what is buffered (or one
+        more chunk): ``b""`` only at its end. No joining of pieces: a caller that streams a
+        large member (an executable searched for markers) costs one copy per chunk, or none
+        when it takes a whole chunk."""
+        n = min(n, self._remaining)
+        if n <= 0:
+            return b""
+        if self._pos >= len(self._buf) and not self._fill(1):
+            raise FormatError(f"layer tar is truncated: content ends at byte {self.offset}")
+        take = min(n, len(self._buf) - self._pos)
+        if self._pos == 0 and take == len(self._buf):
+            data, self._buf = self._buf, b""
+        else:
+            data = self._buf[self._pos : self._pos + take]
+            self._pos += take
+        self.offset += take
+        self._remaining -= take
+        return data
+
     def _finish_member(self) -> None:
         self._skip(self._remaining + self._padding, "a member's content")
         self._remaining = self._padding = 0
@@ -263,6 +300,7 @@ class TarStream:
         long_name: bytes | None = None
         long_link: bytes | None = None
         unpack = _HEADER.unpack_from
+        numbers = _NUMBERS
         while True:
             if self._remaining or self._padding:
                 self._finish_member()
@@ -292,7 +330,9 @@ class TarStream:
             raw_name, raw_mode, raw_uid, raw_gid, raw_size, kind, raw_link, magic, raw_prefix = (
                 unpack(block)
             )
-            size = _number(raw_size, "size", at)
+            size = numbers.get(raw_size)
+            if size is None:
+                size = _number(raw_size, "size", at)
             if size < 0:
                 raise FormatError(f"tar header at byte {at} declares a negative size")
             if kind in _META:
@@ -315,9 +355,15 @@ class TarStream:
             if kind == b"\x00" and name.endswith("/"):
                 kind = b"5"
             linkname = _text(long_link if long_link is not None else _field(raw_link))
-            mode = _number(raw_mode, "mode", at)
-            uid = _number(raw_uid, "uid", at)
-            gid = _number(raw_gid, "gid", at)
+            mode = numbers.get(raw_mode)
+            if mode is None:
+                mode = _number(raw_mode, "mode", at)
+            uid = numbers.get(raw_uid)
+            if uid is None:
+                uid = _number(raw_uid, "uid", at)
+            gid = numbers.get(raw_gid)
+            if gid is None:
+                gid = _number(raw_gid, "gid", at)
             if pax or pax_global:
                 extended = {**pax_global, **pax}
                 if any(key.startswith("GNU.sparse.") for key in extended):

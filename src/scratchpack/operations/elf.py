@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.segments import InterpSegment
+from typing import IO, TYPE_CHECKING
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error
+
+if TYPE_CHECKING:  # pyelftools is loaded by pack, which reads a local binary; audit streams
+    from elftools.elf.elffile import ELFFile
 
 # e_machine -> (OCI architecture, variant)
 _ARCHES: dict[str, tuple[str, str | None]] = {
@@ -54,6 +53,9 @@ class ElfInfo:
 
 def dynamic_needs(elf: ELFFile) -> tuple[str | None, list[str]]:
     """The loader (PT_INTERP) and the DT_NEEDED libraries: what must exist for it to start."""
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.segments import InterpSegment
+
     interpreter = None
     for segment in elf.iter_segments():
         if isinstance(segment, InterpSegment):
@@ -70,6 +72,9 @@ def dynamic_needs(elf: ELFFile) -> tuple[str | None, list[str]]:
 
 
 def read_elf(path: Path) -> ElfInfo:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
     try:
         handle = path.open("rb")
     except IsADirectoryError:
@@ -113,6 +118,9 @@ HEAD_LIMIT = 1 << 20  # the ELF and program headers must lie in the first MiB
 _INTERP_LIMIT = 4096
 _DYNAMIC_LIMIT = 1 << 20
 _STRTAB_LIMIT = 16 << 20
+# The last bytes fed, kept (by reference) so that a string table that went by just before the
+# dynamic section (Go puts .dynstr right before .dynamic) is found without a second pass.
+RECENT_LIMIT = 8 << 20
 _NEEDED_LIMIT = 1024
 # Byte strings that betray TLS code in a binary: Go's and Rust's TLS stacks, OpenSSL, BoringSSL,
 # GnuTLS, NSS, mbed TLS, wolfSSL (statically linked, they leave their names in .rodata).
@@ -201,6 +209,8 @@ class ElfProbe:
         self._pieces: dict[tuple[int, int], bytearray] = {}
         self._head = head
         self._pos = len(head)
+        self._recent: deque[tuple[int, bytes]] = deque([(0, head)])
+        self._recent_size = len(head)
         self._strtab: tuple[int, int] | None = None
         self.behind: tuple[int, int] | None = None
         for wanted in (self._interp, self._dynamic, *extra):
@@ -243,8 +253,22 @@ class ElfProbe:
         if self._get(self._strtab) is None:
             if offset >= self._pos:
                 self._want(self._strtab)
+            elif (recent := self._from_recent(offset, size)) is not None:
+                self._pieces[self._strtab] = bytearray(recent)
             else:
                 self.behind = self._strtab
+
+    def _from_recent(self, offset: int, size: int) -> bytes | None:
+        """``size`` bytes from ``offset`` out of the last bytes fed, if they are all there."""
+        end = min(offset + size, self._pos)
+        if not self._recent or self._recent[0][0] > offset:
+            return None
+        out = bytearray()
+        for start, chunk in self._recent:
+            lo, hi = max(offset + len(out), start), min(end, start + len(chunk))
+            if lo < hi:
+                out += chunk[lo - start : hi - start]
+        return bytes(out) if len(out) == size else None
 
     def _dynamic_entries(self, data: bytes) -> list[tuple[int, int]]:
         layout = f"{self._order}qQ" if self._wide else f"{self._order}iI"
@@ -269,6 +293,10 @@ class ElfProbe:
             if lo < hi and lo == offset + len(piece):
                 piece.extend(chunk[lo - start : hi - start])
         self._pos = end
+        self._recent.append((start, chunk))
+        self._recent_size += len(chunk)
+        while self._recent_size - len(self._recent[0][1]) >= RECENT_LIMIT:
+            self._recent_size -= len(self._recent.popleft()[1])
         self._after_dynamic()
 
     def needs(self) -> StartupNeeds:

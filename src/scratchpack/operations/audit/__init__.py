@@ -45,11 +45,14 @@ def _history_for_layers(image: Image) -> list[str]:
     return made
 
 
-def audit_image(image: Image, name: str, top: int = 10) -> AuditResult:
+def audit_image(image: Image, name: str, top: int = 10, secrets: bool = True) -> AuditResult:
+    """The audit report; ``secrets=False`` skips the search of file contents for credentials
+    (``--no-secrets``: the config, the history and credential-holding files' names are still
+    checked)."""
     config = image.config
     argv = command_line(config.entrypoint, config.cmd)
     with ExitStack() as stack:
-        scan = scan_image(image, candidate_names(argv), stack)
+        scan = scan_image(image, candidate_names(argv), stack, secrets)
         startup = analyse(scan, config.entrypoint, config.cmd, config.env, config.workdir)
         if startup.kind == "unread" and startup.path is not None:
             fetch_file(image, scan, startup.path, stack)

@@ -207,6 +207,17 @@ def secret_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
             else f"in layer {hit.layer + 1} (deleted later, still in the image for anyone who "
             "pulls it)"
         )
+        if hit.sample:
+            # a test, documentation or example file: an illustration far more often than a
+            # leak (scratchpack.secrets.is_sample_path), so information, not an error
+            yield AuditFinding(
+                meta.code,
+                Severity.INFO,
+                f"/{hit.path} holds {hit.what}, {where}, in a test, documentation or example "
+                "path: probably a sample; revoke it if it is real",
+                "/" + hit.path,
+            )
+            continue
         yield _finding(meta, f"/{hit.path} holds {hit.what}, {where}: revoke it", hit.path)
 
 

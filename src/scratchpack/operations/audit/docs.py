@@ -50,7 +50,11 @@ DOCS: dict[str, CheckDoc] = {
     "SPI105": CheckDoc(
         why="Anything in a layer can be read by everyone who can pull the image, even when a "
         "later layer deletes it: private keys, cloud keys, tokens, `.npmrc`/`.pypirc` with "
-        "credentials, `.env` files, `.git` directories (CIS Docker 4.10).",
+        "credentials, `.env` files, `.git` directories (CIS Docker 4.10). Tokens are matched "
+        "by their vendors' formats with an entropy floor (placeholders such as "
+        "`AKIAIOSFODNN7EXAMPLE` are not findings); a hit under a test, test-data, "
+        "documentation or example path (`testdata/`, `*_test.go`, `/usr/share/doc/`, "
+        "`examples/`) is reported as info: usually a sample. `--no-secrets` skips the search.",
         fix="Revoke the secret first. Then pass secrets with `RUN --mount=type=secret`, add "
         "the files to `.dockerignore`, and rebuild from a clean history.",
     ),

@@ -18,7 +18,9 @@ import posixpath
 import re
 import struct
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, cast
@@ -28,11 +30,12 @@ from scratchpack.model.image import Image
 from scratchpack.operations.contents.filesystem import FileSystem
 from scratchpack.operations.elf import TLS_MARKERS, DamagedElf, ElfProbe, StartupNeeds
 from scratchpack.operations.sbom.packages import find_go_build_info, is_package_file
-from scratchpack.secrets import secret_in_bytes
+from scratchpack.secrets import find_secrets, is_sample_path
 
 SPOOL_IN_MEMORY = 32 << 20
 SMALL_FILE_LIMIT = 4 << 20
 SECRET_SCAN_LIMIT = 1 << 20
+HEAD_LIMIT = 64 << 10  # what is read of a file first, to tell what it is
 PACKAGE_DB_LIMIT = 64 << 20  # a dpkg status of a large distribution is a few MB
 
 # Files the checks read, by exact path.
@@ -61,6 +64,15 @@ _PACKAGE_NAMES = frozenset({"status", "installed", "METADATA", "PKG-INFO", "pack
 _DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 # Public certificates and trust stores match *.pem but hold nothing secret.
 _PUBLIC_PLACES = ("etc/ssl/certs/", "usr/share/ca-certificates/", "etc/pki/ca-trust/")
+# Formats whose bytes hold no credential the rules could read (compiled code, archives,
+# compressed data, images, message catalogues): not searched. A credential file by its name
+# is searched whatever it holds. On a Debian golang-go root, ELF and ``ar`` (Go's ``.a``)
+# files are two thirds of the bytes the search would read.
+_BINARY_MAGIC = (
+    b"\x7fELF", b"!<arch>\n", b"\x1f\x8b", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff",
+    b"GIF8", b"BZh", b"\xfd7zXZ", b"(\xb5/\xfd", b"\xca\xfe\xba\xbe", b"\x00asm",
+    b"\xde\x12\x04\x95", b"\x95\x04\x12\xde", b"RIFF", b"OggS", b"wOFF", b"wOF2",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ class SecretHit:
     path: str
     layer: int
     what: str
+    sample: bool = False  # under a test, test data, documentation or example path
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,14 @@ class Scan:
         return hostile
 
 
-def _credential_file(path: str) -> bool:
+# What every name _CREDENTIAL_FILES accepts starts or ends with: a cheap test before it.
+_CREDENTIAL_STARTS = (".", "id_")
+_CREDENTIAL_ENDS = (".pem", ".key", ".p12", ".pfx", "config.json", "credentials")
+
+
+def _credential_file(path: str, name: str) -> bool:
+    if not (name.startswith(_CREDENTIAL_STARTS) or name.endswith(_CREDENTIAL_ENDS)):
+        return False
     return _CREDENTIAL_FILES.search(path) is not None and not path.startswith(_PUBLIC_PLACES)
 
 
@@ -150,14 +170,19 @@ class _Watch:
 
     def __init__(self, head: bytes, rest: IO[bytes], probe: ElfProbe | None) -> None:
         self._rest = rest
+        # chunks as they are buffered (short reads), not joined to the size asked for
+        self._read = getattr(rest, "read1", rest.read)
         self.probe = probe
         self.rust = b".dep-v0" in head
+        self._edge = head[-6:]
         self.tls = probe is not None and TLS_MARKERS.search(head) is not None
         self._tail = head[-64:]
 
     def read(self, n: int = -1) -> bytes:
-        chunk = self._rest.read(n)
-        self.rust = self.rust or b".dep-v0" in chunk
+        chunk = self._read(n)
+        if not self.rust:  # also across the edge of two chunks
+            self.rust = b".dep-v0" in chunk or b".dep-v0" in self._edge + chunk[:6]
+        self._edge = chunk[-6:]
         if self.probe is not None:
             if not self.tls and TLS_MARKERS.search(self._tail + chunk):
                 self.tls = True
@@ -174,6 +199,91 @@ class _Watch:
         return self.rust and self.tls and self.probe.done
 
 
+# One file of a batch: path, layer, name, whether its name makes it a credential file, and
+# for a hit known without a search (a .git directory) the hit, kept in its place in tar order.
+_Pending = tuple[str, int, str, bool, "SecretHit | None"]
+
+
+class _SecretSearch:
+    """File heads searched for credentials in batches, by one worker thread, while the main
+    thread goes on parsing: a batch is the heads of many files joined (up to 4 MiB), searched
+    in one pass of the rules' automaton (``secrets.find_secrets``), which releases the GIL.
+    Per-file Python work would otherwise dominate an image of many small files. At most two
+    batches are in flight (memory: a few MiB); hits keep the order of the tar."""
+
+    BATCH = 4 << 20
+    IN_FLIGHT = 2
+
+    def __init__(self, scan: Scan) -> None:
+        self._scan = scan
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="scratchpack-secrets")
+        self._parts: list[bytes] = []
+        self._files: list[_Pending] = []
+        self._size = 0
+        self._flights: deque[Future[list[SecretHit]]] = deque()
+
+    def add(self, path: str, layer: int, name: str, head: bytes, credential: bool) -> None:
+        self._parts.append(head)
+        self._files.append((path, layer, name, credential, None))
+        self._size += len(head) + 1
+        if self._size >= self.BATCH:
+            self._flush()
+
+    def found(self, hit: SecretHit) -> None:
+        """A hit found without a search (a .git directory), kept in tar order."""
+        self._parts.append(b"")
+        self._files.append((hit.path, hit.layer, "", False, hit))
+        self._size += 1
+
+    def _land(self) -> None:
+        self._scan.secrets.extend(self._flights.popleft().result())
+
+    def _flush(self) -> None:
+        if not self._files:
+            return
+        while len(self._flights) >= self.IN_FLIGHT:
+            self._land()
+        starts, at = [], 0
+        for part in self._parts:
+            starts.append(at)
+            at += len(part) + 1
+        data = b"\n".join(self._parts) + b"\n"
+        files = self._files
+        self._parts, self._files, self._size = [], [], 0
+        self._flights.append(self._pool.submit(_search, data, starts, files))
+
+    def finish(self) -> None:
+        """Wait for every batch and put the hits in the scan."""
+        self._flush()
+        while self._flights:
+            self._land()
+
+    def __enter__(self) -> _SecretSearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _search(data: bytes, starts: list[int], files: list[_Pending]) -> list[SecretHit]:
+    """The hits of one batch, in tar order (run in the worker thread)."""
+    rules = find_secrets(data, starts)
+    out: list[SecretHit] = []
+    for index, (path, layer, name, credential, known) in enumerate(files):
+        if known is not None:
+            out.append(known)
+            continue
+        rule = rules.get(index)
+        what = None if rule is None else rule.what
+        if what is None and credential:
+            end = starts[index + 1] - 1 if index + 1 < len(starts) else len(data) - 1
+            if _CREDENTIAL_CONTENT.search(data, starts[index], end):
+                what = f"credentials in a {name} file"
+        if what is not None:
+            out.append(SecretHit(path, layer, what, is_sample_path(path)))
+    return out
+
+
 @dataclass
 class _Collector:
     layer: int
@@ -183,9 +293,10 @@ class _Collector:
     extra: tuple[tuple[int, int], ...] = ()  # ranges an earlier pass found it needed
     spool: frozenset[str] = frozenset()  # paths to keep whole (random access needed)
     kept: int = CANDIDATES_KEPT  # candidates probed at most
+    search: _SecretSearch | None = None  # where file contents go to be searched for credentials
 
     def wants(self, entry: LayerEntry) -> bool:
-        return True  # every regular file up to the scan limit is searched for secrets
+        return True  # every regular file: searched for secrets, sniffed for ELF
 
     def sink(self, entry: LayerEntry, content: IO[bytes]) -> None:
         path = entry.path
@@ -205,19 +316,27 @@ class _Collector:
             self.scan.package_files[(path, self.layer)] = data
             head = data[:SECRET_SCAN_LIMIT]
         else:
-            head = content.read(SECRET_SCAN_LIMIT)
+            # a first piece tells what the file is; only text is read on, for the secret
+            # search (a compiled or compressed file's bytes are skipped, not copied)
+            head = content.read(HEAD_LIMIT)
+            elf = head.startswith(b"\x7fELF")
             if name in self.names and len(self.scan.binaries) < self.kept:
                 self._candidate(path, head, content)
-            elif head.startswith(b"\x7fELF"):
+            elif elf:
                 self._executable(path, head, content, None)
-        if path.startswith(_PUBLIC_PLACES):
+            if (
+                self.search is not None
+                and not elf
+                and len(head) == HEAD_LIMIT
+                and not head.startswith(_BINARY_MAGIC)
+            ):
+                head += content.read(SECRET_SCAN_LIMIT - HEAD_LIMIT)
+        if self.search is None or path.startswith(_PUBLIC_PLACES):
             return
-        head = head[:SECRET_SCAN_LIMIT]
-        what = secret_in_bytes(head)
-        if what is None and _credential_file(path) and _CREDENTIAL_CONTENT.search(head):
-            what = f"credentials in a {name} file"
-        if what is not None:
-            self.scan.secrets.append(SecretHit(path, self.layer, what))
+        credential_file = _credential_file(path, name)
+        if head.startswith(_BINARY_MAGIC) and not credential_file:
+            return
+        self.search.add(path, self.layer, name, head[:SECRET_SCAN_LIMIT], credential_file)
 
     def _candidate(self, path: str, head: bytes, rest: IO[bytes]) -> None:
         found = Executable(head[:256])
@@ -264,7 +383,11 @@ class _Collector:
 
 
 def _watch_entries(
-    entries: Iterator[LayerEntry], scan: Scan, layer: int, names: set[str]
+    entries: Iterator[LayerEntry],
+    scan: Scan,
+    layer: int,
+    names: set[str],
+    search: _SecretSearch | None,
 ) -> Iterator[LayerEntry]:
     """``.git`` directories, and symbolic links named like the entrypoint: their target's name
     becomes a candidate too, so a link to a file later in the tar (``python3 ->
@@ -281,22 +404,33 @@ def _watch_entries(
             and entry.path.endswith(".git")
             and (entry.path == ".git" or entry.path.endswith("/.git"))
         ):
-            scan.secrets.append(SecretHit(entry.path, layer, "a .git directory"))
+            hit = SecretHit(entry.path, layer, "a .git directory")
+            if search is None:
+                scan.secrets.append(hit)
+            else:
+                search.found(hit)  # in its place among the files' hits
         yield entry
 
 
-def scan_image(image: Image, entrypoint_names: frozenset[str], stack: ExitStack) -> Scan:
-    """Read every layer once, each entry as it streams by (no layer is held in memory)."""
+def scan_image(
+    image: Image, entrypoint_names: frozenset[str], stack: ExitStack, secrets: bool = True
+) -> Scan:
+    """Read every layer once, each entry as it streams by (no layer is held in memory).
+    ``secrets``: search file contents for credentials (``audit`` does, unless
+    ``--no-secrets``; ``sbom`` and ``pack --base`` need no such search)."""
     scan = Scan(FileSystem(), [])
     names = set(entrypoint_names)
+    search = stack.enter_context(_SecretSearch(scan)) if secrets else None
     for index, layer in enumerate(image.layers):
-        collector = _Collector(index, names, scan, stack)
+        collector = _Collector(index, names, scan, stack, search=search)
         report = scan.report(index)
         with layer.open_uncompressed() as stream:
             counter = CountingReader(stream)
             entries = counter.iter_entries(collector.wants, collector.sink, report)
-            scan.filesystem.apply(_watch_entries(entries, scan, index, names), report)
+            scan.filesystem.apply(_watch_entries(entries, scan, index, names, search), report)
         scan.uncompressed_sizes.append(counter.count)
+    if search is not None:
+        search.finish()
     return scan
 
 
@@ -326,9 +460,8 @@ def fetch_file(image: Image, scan: Scan, path: str, stack: ExitStack, whole: boo
     scan.binaries.pop((path, node.layer), None)
     names = frozenset({posixpath.basename(path)})
     spool = frozenset({path}) if whole else frozenset()
+    # no secret search: the first pass searched this file already
     collector = _Collector(node.layer, names, scan, stack, extra, spool, len(scan.binaries) + 1)
-    secrets = len(scan.secrets)
     with image.layers[node.layer].open_uncompressed() as stream:
         for _ in read_layer(stream, lambda e: e.path == path, collector.sink, _ignore):
             pass
-    del scan.secrets[secrets:]  # the first pass already searched this file

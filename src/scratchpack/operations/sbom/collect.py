@@ -56,5 +56,5 @@ def packages_of(image: Image, scan: Scan, stack: ExitStack) -> list[Package]:
 
 def image_packages(image: Image) -> list[Package]:
     with ExitStack() as stack:
-        scan = scan_image(image, frozenset(), stack)
+        scan = scan_image(image, frozenset(), stack, secrets=False)  # not in an SBOM
         return packages_of(image, scan, stack)
