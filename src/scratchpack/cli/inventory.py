@@ -44,7 +44,7 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.sbom.formats import cyclonedx_json, spdx_json
 
     def work(image: Any, name: str) -> str:
-        packages = image_packages(image)
+        packages = image_packages(image, name)
         digest, created = str(image.manifest_digest), image.config.created
         if args.format == "cyclonedx":
             return cyclonedx_json(name, digest, created, packages)

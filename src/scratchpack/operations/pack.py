@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from scratchpack import progress
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error, scratch_directory
 from scratchpack.layers.compress import CompressedBlob, CompressingWriter
@@ -252,8 +253,16 @@ def pack(options: PackOptions) -> PackResult:
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
         layers = [
-            write_layer_blob(essentials, blob_dir, compression, options.level),
-            write_layer_blob(app, blob_dir, compression, options.level),
+            write_layer_blob(
+                essentials, blob_dir, compression, options.level, "writing layer 1/2 (essentials)"
+            ),
+            write_layer_blob(
+                app,
+                blob_dir,
+                compression,
+                options.level,
+                f"writing layer 2/2 ({options.binary.name})",
+            ),
         ]
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         config_bytes = canonical_json(config)
@@ -385,14 +394,22 @@ def _add_one(layer: LayerContents, path: Path, dest: str, mode: int | None) -> N
 
 
 def write_layer_blob(
-    contents: LayerContents, blob_dir: Path, compression: str, level: int | None
+    contents: LayerContents,
+    blob_dir: Path,
+    compression: str,
+    level: int | None,
+    what: str = "writing the layer",
 ) -> CompressedBlob:
+    """Tar and compress ``contents`` into ``blob_dir``, as one progress step over the bytes
+    of its files (known before it starts; the tar's headers are not counted)."""
     tmp = blob_dir / "layer.tmp"
+    total = sum(entry.size for entry in contents.entries())
     try:
-        with tmp.open("wb") as out:
+        with tmp.open("wb") as out, progress.step(what, total) as task:
             writer = CompressingWriter(out, compression, level)
             try:
-                write_tar(contents, cast(BinaryIO, writer), LAYER_MTIME)
+                counted = progress.CountedWriter(cast(BinaryIO, writer), task.advance)
+                write_tar(contents, cast(BinaryIO, counted), LAYER_MTIME)
             finally:
                 blob = writer.finish()
     except OSError as exc:

@@ -46,7 +46,7 @@ def audit_image(image: Image, name: str, top: int = 10) -> AuditResult:
     config = image.config
     argv = command_line(config.entrypoint, config.cmd)
     with ExitStack() as stack:
-        scan = scan_image(image, candidate_names(argv), stack)
+        scan = scan_image(image, candidate_names(argv), stack, name)
         startup = analyse(scan, config.entrypoint, config.cmd, config.env, config.workdir)
         if startup.kind == "unread" and startup.path is not None:
             fetch_file(image, scan, startup.path, stack)
