@@ -31,6 +31,12 @@ PUSH_INTERVAL = 0.1  # seconds between counts handed to rich
 PLAIN_INTERVAL = 5.0  # seconds between plain lines about one long step
 
 
+def _clock(seconds: float) -> str:
+    """``m:ss`` (``12:05``), as an ETA or an elapsed time."""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def _amount(n: int, unit: str) -> str:
     return human_size(n) if unit == "bytes" else f"{n} {unit}"
 
@@ -90,7 +96,9 @@ class PlainTask:
             rate = f"{_amount(int(done / elapsed), self.unit)}/s"
             if self.total:
                 shown = f"{_amount(done, self.unit)} of {_amount(self.total, self.unit)}"
-                self._reporter.write(f"{self.what}: {shown} ({100 * done // self.total}%, {rate})")
+                eta = f"ETA {_clock((self.total - done) * elapsed / done)}" if done else "ETA -:--"
+                share = 100 * done // self.total
+                self._reporter.write(f"{self.what}: {shown} ({share}%, {rate}, {eta})")
             else:
                 self._reporter.write(f"{self.what}: {_amount(done, self.unit)} ({rate})")
 
@@ -112,16 +120,15 @@ class RichReporter:
         self._open = 0
         self._lock = threading.RLock()
 
-    def _start(self) -> Progress:
-        if self._progress is None:
-            self._progress = _make_progress(self._console)
-            self._progress.start()
-        return self._progress
-
     def begin(self, what: str, total: int | None, unit: str, minor: bool) -> progress.Task:
         with self._lock:
-            bars = self._start()
+            starting = self._progress is None
+            if self._progress is None:
+                self._progress = _make_progress(self._console)
+            bars = self._progress
             task_id = bars.add_task(what, total=total, unit=unit)
+            if starting:
+                bars.start()  # after the task is added: the first frame already shows it
             self._open += 1
             return RichTask(self, bars, task_id, total, minor)
 
@@ -225,13 +232,12 @@ def _make_progress(console: Any) -> Progress:
 
         def render(self, task: Task) -> Text:
             if task.total is None or task.finished:
-                elapsed = int(task.finished_time or task.elapsed or 0)
-                return Text(f"{elapsed // 60}:{elapsed % 60:02d}", style="progress.elapsed")
+                elapsed = task.finished_time or task.elapsed or 0
+                return Text(_clock(elapsed), style="progress.elapsed")
             remaining = task.time_remaining
             if remaining is None:
                 return Text("ETA -:--", style="progress.remaining")
-            left = int(remaining)
-            return Text(f"ETA {left // 60}:{left % 60:02d}", style="progress.remaining")
+            return Text(f"ETA {_clock(remaining)}", style="progress.remaining")
 
     def fixed() -> Column:
         return Column(no_wrap=True)

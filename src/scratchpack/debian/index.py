@@ -216,7 +216,9 @@ def read_index(fetcher: Fetcher, source: Source, arch: str) -> Iterator[PackageR
                 if is_cached(sha256):
                     path = _cached(sha256)
                 else:
-                    with progress.step(f"downloading the index {source.uri} {key}", size) as task:
+                    with progress.step(
+                        f"downloading the index {source.uri} {source.suite} {key}", size
+                    ) as task:
                         path = fetch_verified(fetcher, f"{base}/{key}", sha256, size,
                                               f"{source} {key}", task.advance)  # fmt: skip
                 yield from _parsed_index(path, name, sha256, source)

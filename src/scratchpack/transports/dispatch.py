@@ -111,7 +111,7 @@ def write_image(
         return _write_image(name, image, force, registry_options)
     unique = {layer.descriptor.digest: layer.descriptor.size for layer in image.layers}
     verb = "pushing to" if isinstance(name, RegistryName) else "writing"
-    what = f"{verb} {name} ({len(unique)} layers)"
+    what = f"{verb} {name} ({len(unique)} layer{'' if len(unique) == 1 else 's'})"
     with progress.step(what, sum(unique.values())) as task:
         keep = None
         if isinstance(name, RegistryName):
