@@ -133,6 +133,21 @@ def test_off_a_terminal_one_line_per_step_and_stdout_untouched(
     assert pulled.stderr.startswith("scratchpack: copying 3 blobs: ")
 
 
+def test_compare_and_sbom_report_per_image(layout: str, examples: Examples, tmp_path: Path) -> None:
+    other = f"oci:{tmp_path}/httpd:v1"
+    assert run_cli("pack", examples.httpd, "-o", other, "-q").code == 0
+    compared = run_cli("compare", layout, other, "--format", "json")
+    assert compared.code == 0, compared.stderr
+    assert [c["image"] for c in compared.json()] == [layout, other]
+    assert not not_progress(compared.stderr), compared.stderr
+    for name in (layout, other):
+        assert f"scratchpack: scanning 2 layers of {name}: " in compared.stderr
+        assert f"scratchpack: scanning layer 2/2 of {name}\n" in compared.stderr
+    listed = run_cli("sbom", layout)
+    assert listed.code == 0 and json.loads(listed.stdout)
+    assert f"scratchpack: scanning layer 2/2 of {layout}" in listed.stderr
+
+
 def test_quiet_prints_nothing(
     examples: Examples, layout: str, registry: str, unique_name: str, tmp_path: Path
 ) -> None:

@@ -31,7 +31,7 @@ class Task(Protocol):
 
     def advance(self, n: int) -> None: ...
     def relabel(self, what: str) -> None: ...
-    def close(self) -> None: ...
+    def close(self, ok: bool = True) -> None: ...
 
 
 class Reporter(Protocol):
@@ -56,7 +56,7 @@ class Silent:
     def relabel(self, what: str) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, ok: bool = True) -> None:
         pass
 
 
@@ -83,8 +83,10 @@ def step(
     task = _current.begin(what, total, unit, minor)
     try:
         yield task
-    finally:
-        task.close()
+    except BaseException:
+        task.close(ok=False)  # a failed step is not drawn as complete
+        raise
+    task.close()
 
 
 def note(text: str) -> None:
