@@ -7,7 +7,8 @@ Run: ``.venv/bin/python bench/bench_copy.py [--runs N] [--layers N] [--layer-mb 
 
 ``--progress-cost`` instead times our copy with progress against our copy with ``-q`` (issue
 14: progress must cost < 2%): on a pseudo-terminal (rich bars, redrawn 5 times a second) and
-off one (a plain line per step), both directions, the "peer" column being ``-q``.
+off one (a plain line per step), both directions, the "peer" column being ``-q``; both sides
+print the JSON summary, so they differ by progress alone; CPU times are printed too.
 """
 
 from __future__ import annotations
@@ -137,11 +138,15 @@ def progress_cost(
                 label = f"{direction}, {mode}, {'-q' if quiet else 'progress'}"
                 cpu.setdefault(label, []).append(child_cpu() - before)
 
+            # --format json on both sides: the same summary (no rich for it), so the runs
+            # differ by progress alone (a text summary on a terminal would load rich for -q too)
             def push(quiet: list[str]) -> Callable[[], None]:
-                return lambda: run([*SCRATCHPACK, "copy", *quiet, f"oci:{source}:bench", fresh()])
+                return lambda: run([*SCRATCHPACK, "copy", *quiet, f"oci:{source}:bench", fresh(),
+                                    "--format", "json"])  # fmt: skip
 
             def pull(quiet: list[str], into: Path) -> Callable[[], None]:
-                return lambda: run([*SCRATCHPACK, "copy", *quiet, seed, f"oci:{into}:1"])
+                return lambda: run([*SCRATCHPACK, "copy", *quiet, seed, f"oci:{into}:1",
+                                    "--format", "json"])  # fmt: skip
 
             ours, quiet = timed_pair(push([]), push(["-q"]), args.runs, lambda: None, lambda: None)
             cases.append(Case(f"oci: -> registry, progress ({mode}) vs -q", ours, quiet, 1.02,
