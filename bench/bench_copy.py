@@ -4,6 +4,11 @@ The image has six gzip layers of binary-like data (840 MB uncompressed, about 30
 Both tools talk to the same loopback registry in the same run; every push goes to a fresh
 repository so that every blob is really uploaded, and every pull to an empty directory.
 Run: ``.venv/bin/python bench/bench_copy.py [--runs N] [--layers N] [--layer-mb N]``.
+
+``--progress-cost`` instead times our copy with progress against our copy with ``-q`` (issue
+14: progress must cost < 2%): on a pseudo-terminal (rich bars, redrawn 5 times a second) and
+off one (a plain line per step), both directions, the "peer" column being ``-q``; both sides
+print the JSON summary, so they differ by progress alone; CPU times are printed too.
 """
 
 from __future__ import annotations
@@ -11,8 +16,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+import pty
+import resource
+import select
+import statistics
+import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from common import (
@@ -69,14 +81,114 @@ def make_layout(path: Path, layers: int, layer_bytes: int) -> int:
     return sum(d.size for d in descriptors)
 
 
+def on_pty(cmd: list[str], env: dict[str, str]) -> None:
+    """Run ``cmd`` with a pseudo-terminal as its stdio (so it draws its bars), reading all it
+    draws as a terminal would."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(cmd[0], cmd, env)
+    while True:
+        ready, _, _ = select.select([fd], [], [], 5.0)
+        if not ready:
+            continue
+        try:
+            if not os.read(fd, 1 << 16):
+                break
+        except OSError:
+            break
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"command failed on a pty: {cmd}")
+
+
+def child_cpu() -> float:
+    """CPU seconds (user + system) used so far by waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def progress_cost(
+    args: argparse.Namespace, env: dict[str, str], registry: str, cpu: dict[str, list[float]]
+) -> list[Case]:
+    """Our copy with progress (on a pty, and off one) against our copy with ``-q``; ``cpu``
+    gets each run's CPU time by label (steadier than wall time on a loaded machine)."""
+    counter = itertools.count()
+    run_id = uuid.uuid4().hex[:8]
+    cases: list[Case] = []
+    with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        source = work / "source"
+        size = make_layout(source, args.layers, args.layer_mb * 1_000_000)
+        print(f"image: {args.layers} layers, {size / 1e6:.1f} MB compressed")
+        seed = f"docker://{registry}/bench/{run_id}-seed:1"
+        sh([*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench", seed], env)
+        pulled, quiet_dir = work / "pulled", work / "pulled-q"
+
+        def fresh() -> str:
+            return f"docker://{registry}/bench/{run_id}-{next(counter)}:1"
+
+        for mode in ("pty", "plain"):
+            # the -q run is in the same place (a pty, or a pipe), so only progress differs
+            def run(cmd: list[str], mode: str = mode) -> None:
+                before = child_cpu()
+                on_pty(cmd, env) if mode == "pty" else sh(cmd, env)
+                quiet = cmd[4] == "-q"
+                direction = "push" if cmd[5 if quiet else 4].startswith("oci:") else "pull"
+                label = f"{direction}, {mode}, {'-q' if quiet else 'progress'}"
+                cpu.setdefault(label, []).append(child_cpu() - before)
+
+            # --format json on both sides: the same summary (no rich for it), so the runs
+            # differ by progress alone (a text summary on a terminal would load rich for -q too)
+            def push(quiet: list[str]) -> Callable[[], None]:
+                return lambda: run([*SCRATCHPACK, "copy", *quiet, f"oci:{source}:bench", fresh(),
+                                    "--format", "json"])  # fmt: skip
+
+            def pull(quiet: list[str], into: Path) -> Callable[[], None]:
+                return lambda: run([*SCRATCHPACK, "copy", *quiet, seed, f"oci:{into}:1",
+                                    "--format", "json"])  # fmt: skip
+
+            ours, quiet = timed_pair(push([]), push(["-q"]), args.runs, lambda: None, lambda: None)
+            cases.append(Case(f"oci: -> registry, progress ({mode}) vs -q", ours, quiet, 1.02,
+                              size))  # fmt: skip
+            ours, quiet = timed_pair(
+                pull([], pulled),
+                pull(["-q"], quiet_dir),
+                args.runs,
+                reset_path(pulled),
+                reset_path(quiet_dir),
+            )
+            cases.append(Case(f"registry -> oci:, progress ({mode}) vs -q", ours, quiet, 1.02,
+                              size))  # fmt: skip
+    return cases
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="scratchpack copy vs skopeo copy")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--layer-mb", type=int, default=140)
+    parser.add_argument(
+        "--progress-cost", action="store_true", help="time progress against -q, not skopeo"
+    )
     args = parser.parse_args()
     env, started = tool_env()
     registry = env["SCRATCHPACK_TEST_REGISTRY"]
+    if args.progress_cost:
+        try:
+            print(f"load before: {os.getloadavg()}", file=sys.stderr)
+            cpu: dict[str, list[float]] = {}
+            measured = progress_cost(args, env, registry, cpu)
+        finally:
+            stop_env(started)
+        print_table(measured, args.runs)
+        print("\nCPU seconds (user + system) of each run, median:")
+        for label, times in sorted(cpu.items()):
+            print(f"- {label}: {statistics.median(times):.3f} s over {len(times)} runs")
+        print(f"load after: {os.getloadavg()}")
+        print()
+        print("\n".join(machine_info(env)))
+        return 0
     counter = itertools.count()
     run_id = uuid.uuid4().hex[:8]  # fresh repositories even on a registry that outlived runs
     outcomes: list[dict[str, int]] = []

@@ -92,6 +92,18 @@ def assert_clean_error(result: CliResult, code: int, *fragments: str) -> None:
         assert fragment in error_lines[0], (fragment, error_lines[0])
 
 
+def not_progress(stderr: str) -> list[str]:
+    """The lines of ``stderr`` that are not progress lines (``scratchpack: scanning ...``,
+    printed off a terminal): errors, warnings and anything else, which a clean run has none of."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip()
+        and (not line.startswith("scratchpack: ") or line.startswith(
+            ("scratchpack: error:", "scratchpack: warning:")))
+    ]  # fmt: skip
+
+
 def decompress(data: bytes) -> bytes:
     if data[:2] == b"\x1f\x8b":
         return gzip.decompress(data)

@@ -8,6 +8,7 @@ not answer.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -242,7 +243,7 @@ def test_downloads_are_verified_and_cached(
     assert path.read_bytes()[:8] == b"!<arch>\n"
 
     class Offline(Fetcher):
-        def get(self, url: str) -> bytes:
+        def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
             raise AssertionError(f"fetched {url} although it is cached")
 
     assert download(Offline(), record) == path
@@ -278,9 +279,9 @@ def test_parsed_indexes_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     [parsed] = list((tmp_path / "scratchpack/debian/parsed").iterdir())
 
     class Offline(Fetcher):
-        def get(self, url: str) -> bytes:
+        def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
             if url.endswith("InRelease"):
-                return fetcher.get(url)  # the release is always checked afresh
+                return fetcher.get(url, count)  # the release is always checked afresh
             raise AssertionError(f"fetched {url} although it is cached")
 
     assert list(read_index(Offline(), source, "amd64")) == first

@@ -15,11 +15,9 @@ import pytest
 from rich.console import Console
 
 from helpers import assert_clean_error, run_cli
-from scratchpack.cli.progress import RichProgress
+from scratchpack import progress
+from scratchpack.cli.progress import RichReporter
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.model import mediatypes as mt
-from scratchpack.model.descriptor import Descriptor
-from scratchpack.model.digest import Digest
 from scratchpack.transports.registry import auth
 from scratchpack.transports.registry.client import RegistryClient, RetryPolicy, plain_http_allowed
 from scratchpack.transports.registry.repository import resume_offset
@@ -117,17 +115,27 @@ def test_retry_delay_honours_retry_after_and_backs_off() -> None:
 
 
 def test_progress_bars_render_on_a_terminal() -> None:
+    """A bar with bytes, rate and ETA; a minor (per-blob) bar goes when its blob is done;
+    a note (a retry) is printed above the bars, not through them."""
     out = io.StringIO()
-    console = Console(file=out, force_terminal=True, width=100)
-    blob = Descriptor(mt.OCI_LAYER_GZIP, Digest.of(b"x"), 2_000_000)
-    with RichProgress(console) as progress:
-        progress.blob_started(blob)
-        progress.blob_advanced(blob, 1_000_000)
-        progress.blob_finished(blob, "uploaded")
+    console = Console(file=out, force_terminal=True, width=120)
+    reporter = RichReporter(console)
+    previous = progress.install(reporter)
+    try:
+        with progress.step("uploading 2 blobs", 4_000_000) as overall:
+            with progress.step("uploading sha256:abc", 2_000_000, minor=True) as blob:
+                blob.advance(1_000_000)
+                overall.advance(1_000_000)
+                progress.note("retrying (2/5) after a reset connection")
+            overall.advance(3_000_000)
+    finally:
+        progress.install(previous)
+        reporter.close()
     text = out.getvalue()
-    assert blob.digest.short() in text
-    assert "uploaded" in text
-    assert "2.0 MB" in text
+    assert "uploading 2 blobs" in text
+    assert "4.0 MB/4.0 MB" in text
+    assert "ETA" in text
+    assert "scratchpack: retrying (2/5) after a reset connection" in text
 
 
 def test_plain_http_only_for_parsed_loopback_addresses() -> None:

@@ -122,7 +122,7 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
     outputs = _outputs(args)
 
     def render(image: Any, name: str) -> dict[str, str]:
-        packages = image_packages(image)
+        packages = image_packages(image, name)
         digest, created = str(image.manifest_digest), image.config.created
         texts = {}
         for kind in dict.fromkeys(kind for kind, _ in outputs):

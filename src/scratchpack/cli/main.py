@@ -850,14 +850,7 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
         source_registry=source_options,
     )
     try:
-        if not args.quiet and args.format == "text" and sys.stderr.isatty():
-            from scratchpack.cli.progress import RichProgress
-
-            with RichProgress() as progress:
-                copy_options.progress = progress
-                result = copy(copy_options)
-        else:
-            result = copy(copy_options)
+        result = copy(copy_options)
     finally:
         options.close()
         if source_options is not None:
@@ -1288,8 +1281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_bare_booleans(sys.argv[1:] if argv is None else argv))
     debug = _debugging(args)
     out = Output()
+    from scratchpack.cli.progress import reporting
+
     try:
-        return int(args.func(args, out))
+        # inside the try: the bars stop before an error line is written
+        with reporting(bool(getattr(args, "quiet", False))):
+            return int(args.func(args, out))
     except BrokenPipeError:
         return 1  # the reader went away (`| head`): nothing to say
     except KeyboardInterrupt:

@@ -17,10 +17,11 @@ import lzma
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scratchpack import progress
 from scratchpack.debian.sources import Source
 from scratchpack.errors import DigestMismatchError, FormatError, ScratchpackError, UsageError
 from scratchpack.fsutil import atomic_write
@@ -69,27 +70,38 @@ class Fetcher:
     retries: int = 2
     _client: httpx.Client | None = None
 
-    def get(self, url: str) -> bytes:
+    def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
+        """The body at ``url``; ``count`` is told the bytes as they arrive (progress)."""
         if url.startswith("file:"):
             path = Path(url.removeprefix("file://").removeprefix("file:"))
             try:
-                return path.read_bytes()
+                data = path.read_bytes()
             except OSError as exc:
                 raise SourceUnreachable(f"cannot read {url}: {exc.strerror}") from exc
+            if count is not None:
+                count(len(data))
+            return data
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout, follow_redirects=True)
         last: Exception | None = None
-        for _ in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                progress.note(f"retrying ({attempt + 1}/{self.retries + 1}) after {last} ({url})")
+            received = bytearray()
             try:
-                response = self._client.get(url)
+                with self._client.stream("GET", url) as response:
+                    if response.status_code == 404:
+                        raise FileNotFoundError(url)
+                    if response.status_code >= 400:
+                        raise SourceUnreachable(f"{url}: HTTP {response.status_code}")
+                    for chunk in response.iter_bytes(1 << 16):
+                        received += chunk
+                        if count is not None:
+                            count(len(chunk))
             except httpx.HTTPError as exc:
                 last = exc
                 continue
-            if response.status_code == 404:
-                raise FileNotFoundError(url)
-            if response.status_code >= 400:
-                raise SourceUnreachable(f"{url}: HTTP {response.status_code}")
-            return response.content
+            return bytes(received)
         raise SourceUnreachable(f"cannot reach {url}: {last}")
 
     def close(self) -> None:
@@ -148,12 +160,23 @@ def _cached(sha256: str) -> Path:
     return cache_dir() / "by-hash" / sha256[:2] / sha256
 
 
-def fetch_verified(fetcher: Fetcher, url: str, sha256: str, size: int, what: str) -> Path:
+def is_cached(sha256: str) -> bool:
+    return _cached(sha256).is_file()
+
+
+def fetch_verified(
+    fetcher: Fetcher,
+    url: str,
+    sha256: str,
+    size: int,
+    what: str,
+    count: Callable[[int], None] | None = None,
+) -> Path:
     """The cached file with this sha256, downloaded and checked first if needed."""
     path = _cached(sha256)
     if path.is_file():
         return path
-    data = fetcher.get(url)
+    data = fetcher.get(url, count)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256 or len(data) != size:
         raise DigestMismatchError(
@@ -189,7 +212,14 @@ def read_index(fetcher: Fetcher, source: Source, arch: str) -> Iterator[PackageR
             key = f"{component}/binary-{arch}/{name}"
             if key in checksums:
                 sha256, size = checksums[key]
-                path = fetch_verified(fetcher, f"{base}/{key}", sha256, size, f"{source} {key}")
+                if is_cached(sha256):
+                    path = _cached(sha256)
+                else:
+                    with progress.step(
+                        f"downloading the index {source.uri} {source.suite} {key}", size
+                    ) as task:
+                        path = fetch_verified(fetcher, f"{base}/{key}", sha256, size,
+                                              f"{source} {key}", task.advance)  # fmt: skip
                 yield from _parsed_index(path, name, sha256, source)
                 break
         else:
@@ -246,7 +276,9 @@ def parse_packages(text: bytes, source: Source) -> Iterator[PackageRecord]:
             continue  # an entry without what a download needs is not installable
 
 
-def download(fetcher: Fetcher, record: PackageRecord) -> Path:
+def download(
+    fetcher: Fetcher, record: PackageRecord, count: Callable[[int], None] | None = None
+) -> Path:
     return fetch_verified(
-        fetcher, record.url, record.sha256, record.size, f"{record.name} {record.version}"
+        fetcher, record.url, record.sha256, record.size, f"{record.name} {record.version}", count
     )

@@ -7,7 +7,7 @@ is verified against its digest, so operations never see unchecked bytes.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.manifest import Manifest
+from scratchpack.progress import Counted
 
 
 class BlobSource(Protocol):
@@ -84,13 +85,16 @@ class Layer:
         return self.source.open_blob(self.descriptor)
 
     @contextmanager
-    def open_uncompressed(self) -> Iterator[BinaryIO]:
+    def open_uncompressed(self, count: Callable[[int], None] | None = None) -> Iterator[BinaryIO]:
         """The layer's tar stream, verified against the config's diff_id at EOF (once: an
         uncompressed blob whose reader already proves the diff_id is not hashed again, which
-        was a tenth of ``audit``'s time)."""
+        was a tenth of ``audit``'s time). ``count`` is told the stored (compressed) bytes as
+        they are read: progress against the descriptor's size, a total known before reading."""
         raw = self.open()
-        decode_errors: tuple[type[BaseException], ...] = (OSError, EOFError)
         proven = isinstance(raw, VerifyingReader) and raw.proves(self.diff_id, self.descriptor.size)
+        if count is not None:
+            raw = cast(BinaryIO, Counted(raw, count))
+        decode_errors: tuple[type[BaseException], ...] = (OSError, EOFError)
         try:
             head = raw.read(4)
             peek = cast(BinaryIO, _PeekReader(head, raw))

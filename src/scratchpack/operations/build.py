@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import platform as host_platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scratchpack import progress
 from scratchpack.debian.certificates import add_ca_bundle
 from scratchpack.debian.deb import add_merged_usr_links, status_entry, unpack_into
-from scratchpack.debian.index import Fetcher, PackageRecord, download, read_index
+from scratchpack.debian.index import Fetcher, PackageRecord, download, is_cached, read_index
 from scratchpack.debian.resolve import Resolution, Universe, resolve
 from scratchpack.debian.sources import Source, system_sources
 from scratchpack.debian.spec import ImageSpec
@@ -115,9 +117,12 @@ def _sources(spec: ImageSpec) -> list[Source]:
 def plan(spec: ImageSpec, fetcher: Fetcher, arch: str | None = None) -> Plan:
     """Resolve the spec against its sources' indexes."""
     arch = arch or spec.architecture or host_arch()
-    records = [r for source in _sources(spec) for r in read_index(fetcher, source, arch)]
-    result: Resolution = resolve(Universe.of(records, arch), list(spec.packages),
-                                 spec.exclude, spec.essential)  # fmt: skip
+    sources = _sources(spec)
+    with progress.step(f"resolving {len(spec.packages)} packages against {len(sources)} "
+                       f"sources ({arch})", unit="packages"):  # fmt: skip
+        records = [r for source in sources for r in read_index(fetcher, source, arch)]
+        result: Resolution = resolve(Universe.of(records, arch), list(spec.packages),
+                                     spec.exclude, spec.essential)  # fmt: skip
     packages = [
         Locked(c.record.name, c.record.version, c.record.architecture, c.record.url,
                c.record.sha256, c.record.size, c.reason)
@@ -158,12 +163,33 @@ class BuildResult:
     files: int
 
 
-def assemble(spec: ImageSpec, plan: Plan, debs: list[Path], user: RunUser) -> LayerContents:
+def _download_all(fetcher: Fetcher, plan: Plan) -> list[Path]:
+    """Each package's ``.deb`` (checked by sha256, cached by it): one progress step over the
+    bytes of those not cached, whose sizes the index gave."""
+    missing = [p for p in plan.packages if not is_cached(p.sha256)]
+    if missing:
+        size = sum(p.size for p in missing)
+        cached = len(plan.packages) - len(missing)
+        what = f"downloading {len(missing)} packages" + (f", {cached} cached" if cached else "")
+        with progress.step(what, size) as task:
+            return [download(fetcher, p.record(), task.advance) for p in plan.packages]
+    return [download(fetcher, p.record()) for p in plan.packages]
+
+
+def assemble(
+    spec: ImageSpec,
+    plan: Plan,
+    debs: list[Path],
+    user: RunUser,
+    unpacked: Callable[[int], None] | None = None,
+) -> LayerContents:
     layer = LayerContents()
     add_merged_usr_links(layer, plan.arch)
     names = set()
     for deb in debs:
         contents = unpack_into(layer, deb, keep_docs=spec.keep_docs, drop=spec.drop)
+        if unpacked is not None:
+            unpacked(1)
         names.add(contents.package)
         _ensure_dirs(layer, "var/lib/dpkg/status.d")
         layer.add_file(f"var/lib/dpkg/status.d/{contents.package}",
@@ -240,15 +266,17 @@ def build(options: BuildOptions) -> BuildResult:
             check_lock(spec, the_plan, str(options.lock))
         else:
             the_plan = plan(spec, fetcher)
-        debs = [download(fetcher, p.record()) for p in the_plan.packages]
+        debs = _download_all(fetcher, the_plan)
     finally:
         fetcher.close()
-    layer = assemble(spec, the_plan, debs, user)
+    with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
+        layer = assemble(spec, the_plan, debs, user, task.advance)
     created = rfc3339(source_date_epoch())
     with scratch_directory(staging_near(options.destination)) as scratch:
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
-        blob = write_layer_blob(layer, blob_dir, options.compression, None)
+        blob = write_layer_blob(layer, blob_dir, options.compression, None,
+                                f"writing the layer ({options.compression})")  # fmt: skip
         config = _config(spec, the_plan, user, created, str(blob.diff_id))
         config_bytes = canonical_json(config)
         manifest = Manifest(

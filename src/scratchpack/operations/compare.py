@@ -4,9 +4,11 @@ scratch, alpine, distroless and debian variants of one app. Each column is one a
 from __future__ import annotations
 
 import zlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from scratchpack import progress
 from scratchpack.model.image import Image
 
 # compressed: what the image takes (or would take) in a registry, so that an archive or a
@@ -64,16 +66,19 @@ def registry_size(image: Image) -> RegistrySize:
     estimated = False
     done: dict[str, int] = {}
     total = len(image.manifest_bytes) + image.manifest.config.size
-    for layer in image.layers:
-        if layer.compression != "none":
-            total += layer.descriptor.size
-            continue
-        estimated = True
-        key = str(layer.diff_id)
-        if key not in done:
-            with layer.open_uncompressed() as stream:
-                done[key] = gzip_size(stream)
-        total += done[key]
+    plain = {str(la.diff_id): la.descriptor.size for la in image.layers if la.compression == "none"}
+    what = f"compressing {len(plain)} uncompressed layers (gzip -6) for the registry size"
+    with progress.step(what, sum(plain.values())) if plain else nullcontext() as task:
+        for layer in image.layers:
+            if layer.compression != "none":
+                total += layer.descriptor.size
+                continue
+            estimated = True
+            key = str(layer.diff_id)
+            if key not in done:
+                with layer.open_uncompressed(task.advance if task else None) as stream:
+                    done[key] = gzip_size(stream)
+            total += done[key]
     return RegistrySize(total, estimated)
 
 

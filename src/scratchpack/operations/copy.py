@@ -25,11 +25,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
+from scratchpack import progress
 from scratchpack.errors import FormatError, UsageError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
-from scratchpack.model.image import BlobSource, Image
+from scratchpack.model.image import BlobSource, Image, Layer
 from scratchpack.model.limits import MAX_CONFIG_BYTES, too_large
 from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
 from scratchpack.transports import oci_layout
@@ -48,55 +49,6 @@ if TYPE_CHECKING:
     from scratchpack.transports.registry.repository import Repository
 
 
-class Progress(Protocol):
-    def blob_started(self, descriptor: Descriptor) -> None: ...
-    def blob_advanced(self, descriptor: Descriptor, n: int) -> None: ...
-    def blob_finished(self, descriptor: Descriptor, outcome: str) -> None: ...
-
-
-class NoProgress:
-    def blob_started(self, descriptor: Descriptor) -> None:
-        pass
-
-    def blob_advanced(self, descriptor: Descriptor, n: int) -> None:
-        pass
-
-    def blob_finished(self, descriptor: Descriptor, outcome: str) -> None:
-        pass
-
-
-class CountingReader:
-    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None]) -> None:
-        self._stream = stream
-        self._on_read = on_read
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        if data:
-            self._on_read(len(data))
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._stream.seek(offset, whence)
-
-    def readable(self) -> bool:
-        return True
-
-    def proves(self, digest: Digest, size: int | None) -> bool:
-        """Forwarded: counting changes no byte (see ``VerifyingReader.proves``)."""
-        proves = getattr(self._stream, "proves", None)
-        return bool(callable(proves) and proves(digest, size) is True)
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def __enter__(self) -> CountingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 @dataclass
 class CopyOptions:
     source: ImageName
@@ -105,7 +57,6 @@ class CopyOptions:
     platform: Platform | None = None
     force: bool = False
     registry: RegistryOptions = field(default_factory=RegistryOptions)
-    progress: Progress = field(default_factory=NoProgress)
     # the source's own flags (skopeo's --src-creds, --src-tls-verify); None: ``registry``
     source_registry: RegistryOptions | None = None
 
@@ -188,30 +139,32 @@ class RegistrySource:
         return None
 
 
+# Counts the bytes of one blob as they stream to the destination (progress).
+Count = Callable[[int], None]
+
+
 class RawDestination(Protocol):
-    def ensure_blob(self, descriptor: Descriptor, source: RawSource) -> str: ...
+    def ensure_blob(self, descriptor: Descriptor, source: RawSource, count: Count) -> str: ...
     def put_manifest(self, data: bytes, media_type: str, top: bool) -> None: ...
 
 
 class OciDestination:
     """Blobs verified into the layout writer's staging; index.json written at commit."""
 
-    def __init__(self, writer: oci_layout.LayoutWriter, name: OciName, progress: Progress) -> None:
+    def __init__(self, writer: oci_layout.LayoutWriter, name: OciName) -> None:
         self.writer = writer
         self.name = name
-        self.progress = progress
         self.top_entry: Descriptor | None = None
 
-    def ensure_blob(self, descriptor: Descriptor, source: RawSource) -> str:
+    def ensure_blob(self, descriptor: Descriptor, source: RawSource, count: Count) -> str:
         if self.writer.has_blob(descriptor):
             return "existing"
         local = source.local_path(descriptor)
         if local is not None and local.is_file():
             self.writer.put_file(descriptor, local)
             return "copied"
-        self.progress.blob_started(descriptor)
         with source.open_blob(descriptor) as stream:
-            counted = CountingReader(stream, lambda n: self.progress.blob_advanced(descriptor, n))
+            counted = progress.Counted(stream, count)
             self.writer.put_stream(descriptor, cast(BinaryIO, counted))
         return "copied"
 
@@ -228,16 +181,13 @@ class OciDestination:
 
 
 class RegistryDestination:
-    def __init__(
-        self, name: RegistryName, options: RegistryOptions, progress: Progress, spool: Path
-    ) -> None:
+    def __init__(self, name: RegistryName, options: RegistryOptions, spool: Path) -> None:
         self.name = name
         self.options = options
-        self.progress = progress
         self.spool = spool
         self.repo = repository(name.reference, options, pushing=True)
 
-    def ensure_blob(self, descriptor: Descriptor, source: RawSource) -> str:
+    def ensure_blob(self, descriptor: Descriptor, source: RawSource, count: Count) -> str:
         local = source.local_path(descriptor)
         spooled: list[Path] = []
 
@@ -254,11 +204,9 @@ class RegistryDestination:
 
         def opener() -> BinaryIO:
             path = verified_path()
-            self.progress.blob_started(descriptor)
             # verified again while it streams: a file changed after the check still fails
             stream = oci_layout.verified_file(path, descriptor)
-            counted = CountingReader(stream, lambda n: self.progress.blob_advanced(descriptor, n))
-            return cast(BinaryIO, counted)
+            return cast(BinaryIO, progress.Counted(stream, count))
 
         if local is not None and local.is_file():
             verified_path()  # a corrupt local blob fails before anything is sent
@@ -298,12 +246,12 @@ def _raw_destination(options: CopyOptions) -> Iterator[RawDestination]:
     dst = options.destination
     if isinstance(dst, RegistryName):
         with tempfile.TemporaryDirectory(prefix="scratchpack-copy.") as tmp:
-            yield RegistryDestination(dst, options.registry, options.progress, Path(tmp))
+            yield RegistryDestination(dst, options.registry, Path(tmp))
         return
     assert isinstance(dst, OciName)
     check_destination(dst, force=options.force)
     with oci_layout.LayoutWriter(dst.directory) as writer:
-        target = OciDestination(writer, dst, options.progress)
+        target = OciDestination(writer, dst)
         yield target
         target.commit(options.force)
 
@@ -311,6 +259,7 @@ def _raw_destination(options: CopyOptions) -> Iterator[RawDestination]:
 def _copy_raw(options: CopyOptions) -> CopyResult:
     source = _raw_source(options)
     to_oci = isinstance(options.destination, OciName)
+    verb = "copying" if to_oci else "uploading"
     lock = threading.Lock()
     with _raw_destination(options) as destination:
         data, media_type = source.top()
@@ -318,9 +267,19 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             str(options.source), str(options.destination), Digest.of(data), media_type
         )
 
-        def copy_blob(descriptor: Descriptor) -> None:
-            outcome = destination.ensure_blob(descriptor, source)
-            options.progress.blob_finished(descriptor, outcome)
+        def copy_blob(descriptor: Descriptor, overall: progress.Task) -> None:
+            sent = [0]
+            with progress.step(f"{verb} {descriptor.digest.short()}", descriptor.size,
+                               minor=True) as blob:  # fmt: skip
+
+                def count(n: int) -> None:
+                    sent[0] += n
+                    blob.advance(n)
+                    overall.advance(n)
+
+                outcome = destination.ensure_blob(descriptor, source, count)
+            # skipped (present, mounted, linked) or resent: the total still ends where it said
+            overall.advance(max(0, descriptor.size - sent[0]))
             with lock:
                 result.count(outcome)
 
@@ -344,9 +303,14 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                 if top and checked is not None and not picked:
                     checked.require_platform(options.platform, str(options.source))
                 layers = oci_layout.unique_descriptors(list(manifest.layers))
-                with ThreadPoolExecutor(max(1, options.registry.jobs)) as pool:
-                    list(pool.map(copy_blob, layers))
-                copy_blob(manifest.config)
+                total = sum(d.size for d in layers) + manifest.config.size
+                what = f"{verb} {len(layers) + 1} blobs"
+                with (
+                    progress.step(what, total) as overall,
+                    ThreadPoolExecutor(max(1, options.registry.jobs)) as pool,
+                ):
+                    list(pool.map(lambda d: copy_blob(d, overall), layers))
+                    copy_blob(manifest.config, overall)
                 if top:
                     result.image_id = manifest.config.digest
                 if to_oci and mt.is_docker_type(media_type):
@@ -451,30 +415,13 @@ def _convert(image: Image, tmp: Path, *, oci: bool) -> Image:
     manifest (OCI config and layer media types): what umoci requires and skopeo writes. For a
     registry it stays Docker schema 2. The config bytes, hence the image ID, never change.
     """
-    from scratchpack.layers.compress import CompressingWriter  # only this path compresses
-
     blobs = _ConvertedBlobs(tmp)
     compressed: dict[Digest, Descriptor] = {}
-    descriptors = []
-    for layer in image.layers:
-        if layer.compression != "none":
-            blobs.kept[layer.descriptor.digest] = layer.source
-            kind = layer.compression
-            media_type = mt.oci_layer_type(kind) if oci or kind != "gzip" else mt.DOCKER_LAYER_GZIP
-            descriptors.append(replace(layer.descriptor, media_type=media_type))
-            continue
-        if layer.diff_id not in compressed:
-            spool = tmp / "layer.tmp"
-            with spool.open("wb") as out, layer.open_uncompressed() as stream:
-                writer = CompressingWriter(out, "gzip")
-                shutil.copyfileobj(stream, cast(BinaryIO, writer), 1 << 20)
-                blob = writer.finish()
-            if blob.diff_id != layer.diff_id:
-                raise FormatError(f"layer {layer.diff_id} changed while being compressed")
-            spool.rename(tmp / blob.digest.hex)
-            media_type = mt.OCI_LAYER_GZIP if oci else mt.DOCKER_LAYER_GZIP
-            compressed[layer.diff_id] = Descriptor(media_type, blob.digest, blob.size)
-        descriptors.append(compressed[layer.diff_id])
+    descriptors: list[Descriptor] = []
+    plain = {la.diff_id: la.descriptor.size for la in image.layers if la.compression == "none"}
+    with progress.step(f"compressing {len(plain)} layers (gzip)", sum(plain.values())) as task:
+        for layer in image.layers:
+            _convert_layer(layer, tmp, oci, blobs, compressed, descriptors, task)
     config_type = mt.OCI_CONFIG if oci else mt.DOCKER_CONFIG
     manifest = Manifest(
         config=Descriptor(config_type, image.config_digest, len(image.config_bytes)),
@@ -482,3 +429,35 @@ def _convert(image: Image, tmp: Path, *, oci: bool) -> Image:
         media_type=mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST,
     )
     return Image.assemble(manifest.to_bytes(), image.config_bytes, blobs)
+
+
+def _convert_layer(
+    layer: Layer,
+    tmp: Path,
+    oci: bool,
+    blobs: _ConvertedBlobs,
+    compressed: dict[Digest, Descriptor],
+    descriptors: list[Descriptor],
+    task: progress.Task,
+) -> None:
+    """One layer of :func:`_convert`: kept if compressed, else gzip-compressed once."""
+    from scratchpack.layers.compress import CompressingWriter  # only this path compresses
+
+    if layer.compression != "none":
+        blobs.kept[layer.descriptor.digest] = layer.source
+        kind = layer.compression
+        media_type = mt.oci_layer_type(kind) if oci or kind != "gzip" else mt.DOCKER_LAYER_GZIP
+        descriptors.append(replace(layer.descriptor, media_type=media_type))
+        return
+    if layer.diff_id not in compressed:
+        spool = tmp / "layer.tmp"
+        with spool.open("wb") as out, layer.open_uncompressed(task.advance) as stream:
+            writer = CompressingWriter(out, "gzip")
+            shutil.copyfileobj(stream, cast(BinaryIO, writer), 1 << 20)
+            blob = writer.finish()
+        if blob.diff_id != layer.diff_id:
+            raise FormatError(f"layer {layer.diff_id} changed while being compressed")
+        spool.rename(tmp / blob.digest.hex)
+        media_type = mt.OCI_LAYER_GZIP if oci else mt.DOCKER_LAYER_GZIP
+        compressed[layer.diff_id] = Descriptor(media_type, blob.digest, blob.size)
+    descriptors.append(compressed[layer.diff_id])

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from scratchpack import progress
 from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error, scratch_directory
@@ -300,7 +301,15 @@ def pack(options: PackOptions) -> PackResult:
         blob_dir.mkdir()
         contents.append(("app", app))
         layers = [
-            write_layer_blob(layer, blob_dir, compression, options.level) for _, layer in contents
+            write_layer_blob(
+                layer,
+                blob_dir,
+                compression,
+                options.level,
+                f"writing layer {n}/{len(contents)} "
+                f"({options.binary.name if name == 'app' else name})",
+            )
+            for n, (name, layer) in enumerate(contents, start=1)
         ]
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         config_bytes = canonical_json(config)
@@ -479,14 +488,22 @@ def _add_one(layer: LayerContents, path: Path, dest: str, mode: int | None) -> N
 
 
 def write_layer_blob(
-    contents: LayerContents, blob_dir: Path, compression: str, level: int | None
+    contents: LayerContents,
+    blob_dir: Path,
+    compression: str,
+    level: int | None,
+    what: str = "writing the layer",
 ) -> CompressedBlob:
+    """Tar and compress ``contents`` into ``blob_dir``, as one progress step over the bytes
+    of its files (known before it starts; the tar's headers are not counted)."""
     tmp = blob_dir / "layer.tmp"
+    total = sum(entry.size for entry in contents.entries())
     try:
-        with tmp.open("wb") as out:
+        with tmp.open("wb") as out, progress.step(what, total) as task:
             writer = CompressingWriter(out, compression, level)
             try:
-                write_tar(contents, cast(BinaryIO, writer), LAYER_MTIME)
+                counted = progress.CountedWriter(cast(BinaryIO, writer), task.advance)
+                write_tar(contents, cast(BinaryIO, counted), LAYER_MTIME)
             finally:
                 blob = writer.finish()
     except OSError as exc:

@@ -60,7 +60,7 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         if image.config.platform.architecture != platform.architecture:
             raise UsageError(f"{base} is for {image.config.platform}, the binary for {platform}")
         _check_layers(image, str(base))
-        scan = scan_image(image, frozenset(), stack, secrets=False)
+        scan = scan_image(image, frozenset(), stack, secrets=False, name=str(base))
         if scan.hostile:
             first = scan.hostile[0]
             raise ScratchpackError(
@@ -86,7 +86,8 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         scratch = stack.enter_context(scratch_directory(staging_near(options.destination)))
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
-        blob = write_layer_blob(app, blob_dir, compression, options.level)
+        blob = write_layer_blob(app, blob_dir, compression, options.level,
+                                f"writing the layer of {binary.name}")  # fmt: skip
         config = _config(options, image.config, created, str(blob.diff_id), binary_dest, str(base))
         config_bytes = canonical_json(config)
         base_layers = tuple(

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scratchpack import progress
 from scratchpack.errors import NotFoundError, UsageError
 from scratchpack.model.image import Image
 
@@ -30,10 +31,12 @@ def open_storage_image(reference: str, timeout: float = 1800) -> Iterator[Image]
     with tempfile.TemporaryDirectory(prefix="scratchpack-podman-") as tmp:
         archive = Path(tmp) / "image.tar"
         try:
-            proc = subprocess.run(
-                [podman, "save", "--format", "docker-archive", "-o", str(archive), reference],
-                capture_output=True, text=True, timeout=timeout, check=False,
-            )  # fmt: skip
+            with progress.step(f"exporting {reference} with podman save"):
+                proc = subprocess.run(
+                    [podman, "save", "--format", "docker-archive", "-o", str(archive),
+                     reference],
+                    capture_output=True, text=True, timeout=timeout, check=False,
+                )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise NotFoundError(
                 f"podman save {reference} took longer than {timeout:.0f} s"

@@ -5,15 +5,17 @@ Transports are imported when a name selects them: every command pays for what it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, cast
 
+from scratchpack import progress
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.model.descriptor import Platform
+from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
-from scratchpack.model.image import Image
+from scratchpack.model.image import BlobSource, Image
 from scratchpack.transports import oci_layout
 
 if TYPE_CHECKING:
@@ -80,12 +82,57 @@ def _open(
             yield image
 
 
+class _CountedBlobs:
+    """A blob source whose streams advance a progress step: every writer reads the layers
+    through ``open_blob``, so one wrapper counts the bytes of all of them. A local file a
+    layout hard-links is not read, and so not counted (the step ends complete anyway)."""
+
+    def __init__(self, inner: BlobSource, count: Callable[[int], None]) -> None:
+        self.inner = inner
+        self.count = count
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        return cast(BinaryIO, progress.Counted(self.inner.open_blob(descriptor), self.count))
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return self.inner.local_path(descriptor)
+
+
+def _counted(image: Image, count: Callable[[int], None], keep: type | None) -> Image:
+    """``image`` with its layers read through :class:`_CountedBlobs` (a ``keep`` source, a
+    registry repository the push may mount from, stays as it is)."""
+    layers = tuple(
+        layer if keep is not None and isinstance(layer.source, keep)
+        else replace(layer, source=_CountedBlobs(layer.source, count))
+        for layer in image.layers
+    )  # fmt: skip
+    return replace(image, layers=layers)
+
+
 def write_image(
     name: ImageName,
     image: Image,
     *,
     force: bool = False,
     registry_options: RegistryOptions | None = None,
+) -> WriteResult:
+    """Write ``image`` to ``name``, as one progress step over its layers' bytes."""
+    if not progress.active():
+        return _write_image(name, image, force, registry_options)
+    unique = {layer.descriptor.digest: layer.descriptor.size for layer in image.layers}
+    verb = "pushing to" if isinstance(name, RegistryName) else "writing"
+    what = f"{verb} {name} ({len(unique)} layer{'' if len(unique) == 1 else 's'})"
+    with progress.step(what, sum(unique.values())) as task:
+        keep = None
+        if isinstance(name, RegistryName):
+            from scratchpack.transports.registry.repository import Repository
+
+            keep = Repository
+        return _write_image(name, _counted(image, task.advance, keep), force, registry_options)
+
+
+def _write_image(
+    name: ImageName, image: Image, force: bool, registry_options: RegistryOptions | None
 ) -> WriteResult:
     if isinstance(name, RegistryName):
         from scratchpack.transports.registry import transport as registry

@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, cast
 
+from scratchpack import progress
 from scratchpack.errors import ImageNotFoundError, TransportError
 from scratchpack.httpclient import httpx
 from scratchpack.model.digest import Digest
@@ -65,20 +67,22 @@ def load_image(image: Image, reference: Reference) -> tuple[str, Digest]:
         digest = write_archive_stream(spool, image, reference)
         size = spool.tell()
         spool.seek(0)
-
-        def chunks() -> Iterator[bytes]:
-            while chunk := spool.read(1 << 20):
-                yield chunk
-
         try:
-            with client.stream(
-                "POST",
-                "/images/load",
-                params={"quiet": "1"},
-                content=chunks(),
-                headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
-            ) as response:
-                body = response.read().decode(errors="replace")
+            with progress.step(f"loading into the daemon at {host}", size) as task:
+                counted = progress.Counted(cast(IO[bytes], spool), task.advance)
+
+                def chunks() -> Iterator[bytes]:
+                    while chunk := counted.read(1 << 20):
+                        yield chunk
+
+                with client.stream(
+                    "POST",
+                    "/images/load",
+                    params={"quiet": "1"},
+                    content=chunks(),
+                    headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
+                ) as response:
+                    body = response.read().decode(errors="replace")
         except httpx.HTTPError as exc:
             raise _request_error(host, exc) from exc
     if response.status_code != 200:
@@ -103,6 +107,19 @@ def _message(body: str) -> str:
         return body.strip()
 
 
+def _image_size(client: httpx.Client, name: str) -> int | None:
+    """The image's size as the daemon reports it (its layers' sum, within the archive's tar
+    headers of the export's size), or None when it will not say."""
+    response = client.get(f"/images/{name}/json")
+    if response.status_code != 200:
+        return None  # the export says why (no such image...)
+    try:
+        size = json.loads(response.content).get("Size")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return size if isinstance(size, int) and size > 0 else None
+
+
 @contextmanager
 def open_daemon_image(reference: Reference) -> Iterator[Image]:
     """Export ``reference`` from the daemon (``docker save``) and open it."""
@@ -112,15 +129,24 @@ def open_daemon_image(reference: Reference) -> Iterator[Image]:
     try:
         archive = workdir / "image.tar"
         try:
-            with client, client.stream("GET", "/images/get", params={"names": name}) as response:
-                if response.status_code == 404:
-                    raise ImageNotFoundError(f"docker-daemon:{name}: no such image in the daemon")
-                if response.status_code != 200:
-                    detail = _message(response.read().decode(errors="replace"))
-                    raise TransportError(f"docker daemon could not export {name}: {detail}")
-                with archive.open("wb") as out:
-                    for chunk in response.iter_bytes(1 << 20):
-                        out.write(chunk)
+            with client:
+                # the export's size is not announced: the image's, asked first, is the total
+                size = _image_size(client, name) if progress.active() else None
+                with (
+                    progress.step(f"exporting {name} from the daemon", size) as task,
+                    client.stream("GET", "/images/get", params={"names": name}) as response,
+                ):
+                    if response.status_code == 404:
+                        raise ImageNotFoundError(
+                            f"docker-daemon:{name}: no such image in the daemon"
+                        )
+                    if response.status_code != 200:
+                        detail = _message(response.read().decode(errors="replace"))
+                        raise TransportError(f"docker daemon could not export {name}: {detail}")
+                    with archive.open("wb") as out:
+                        for chunk in response.iter_bytes(1 << 20):
+                            out.write(chunk)
+                            task.advance(len(chunk))
         except httpx.HTTPError as exc:
             raise _request_error(host, exc) from exc
         with open_archive(archive, reference) as image:

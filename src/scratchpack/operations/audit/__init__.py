@@ -52,7 +52,7 @@ def audit_image(image: Image, name: str, top: int = 10, secrets: bool = True) ->
     config = image.config
     argv = command_line(config.entrypoint, config.cmd)
     with ExitStack() as stack:
-        scan = scan_image(image, candidate_names(argv), stack, secrets)
+        scan = scan_image(image, candidate_names(argv), stack, secrets, name)
         startup = analyse(scan, config.entrypoint, config.cmd, config.env, config.workdir)
         if startup.kind == "unread" and startup.path is not None:
             fetch_file(image, scan, startup.path, stack)

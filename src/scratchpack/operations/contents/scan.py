@@ -25,6 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, cast
 
+from scratchpack import progress
 from scratchpack.layers.reader import CountingReader, LayerEntry, read_layer
 from scratchpack.model.image import Image
 from scratchpack.operations.contents.filesystem import FileSystem
@@ -413,24 +414,36 @@ def _watch_entries(
 
 
 def scan_image(
-    image: Image, entrypoint_names: frozenset[str], stack: ExitStack, secrets: bool = True
+    image: Image,
+    entrypoint_names: frozenset[str],
+    stack: ExitStack,
+    secrets: bool = True,
+    name: str = "",
 ) -> Scan:
     """Read every layer once, each entry as it streams by (no layer is held in memory).
     ``secrets``: search file contents for credentials (``audit`` does, unless
-    ``--no-secrets``; ``sbom`` and ``pack --base`` need no such search)."""
+    ``--no-secrets``; ``sbom`` and ``pack --base`` need no such search).
+
+    One progress step over the stored bytes of all layers (their sum is known up front),
+    relabelled per layer: ``scanning layer 2/3 of NAME``."""
     scan = Scan(FileSystem(), [])
     names = set(entrypoint_names)
     search = stack.enter_context(_SecretSearch(scan)) if secrets else None
-    for index, layer in enumerate(image.layers):
-        collector = _Collector(index, names, scan, stack, search=search)
-        report = scan.report(index)
-        with layer.open_uncompressed() as stream:
-            counter = CountingReader(stream)
-            entries = counter.iter_entries(collector.wants, collector.sink, report)
-            scan.filesystem.apply(_watch_entries(entries, scan, index, names, search), report)
-        scan.uncompressed_sizes.append(counter.count)
-    if search is not None:
-        search.finish()
+    count = len(image.layers)
+    of = f" of {name}" if name else ""
+    total = sum(layer.descriptor.size for layer in image.layers)
+    with progress.step(f"scanning {count} layers{of}", total) as task:
+        for index, layer in enumerate(image.layers):
+            task.relabel(f"scanning layer {index + 1}/{count}{of}")
+            collector = _Collector(index, names, scan, stack, search=search)
+            report = scan.report(index)
+            with layer.open_uncompressed(task.advance) as stream:
+                counter = CountingReader(stream)
+                entries = counter.iter_entries(collector.wants, collector.sink, report)
+                scan.filesystem.apply(_watch_entries(entries, scan, index, names, search), report)
+            scan.uncompressed_sizes.append(counter.count)
+        if search is not None:
+            search.finish()
     return scan
 
 

@@ -54,7 +54,7 @@ def packages_of(image: Image, scan: Scan, stack: ExitStack) -> list[Package]:
     return sorted(set(found))
 
 
-def image_packages(image: Image) -> list[Package]:
+def image_packages(image: Image, name: str = "") -> list[Package]:
     with ExitStack() as stack:
-        scan = scan_image(image, frozenset(), stack, secrets=False)  # not in an SBOM
+        scan = scan_image(image, frozenset(), stack, secrets=False, name=name)  # not in an SBOM
         return packages_of(image, scan, stack)

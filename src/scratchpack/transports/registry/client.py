@@ -40,7 +40,7 @@ from typing import Any
 
 import httpcore
 
-from scratchpack import __version__
+from scratchpack import __version__, progress
 from scratchpack.errors import (
     FormatError,
     ImageNotFoundError,
@@ -543,7 +543,7 @@ class RegistryClient:
                     raise TransportError(
                         f"{self.host}: {where} failed after {attempts(attempt + 1)}: {reason}"
                     ) from exc
-                self.backoff(attempt, None)
+                self.backoff(attempt, None, reason, where)
                 attempt += 1
                 continue
             if status == 401 and auth_tries < 2 and self.owns(response.url):
@@ -555,7 +555,7 @@ class RegistryClient:
             if retry and status in RETRY_STATUS and attempt + 1 < self.retry.attempts:
                 retry_after = response.headers.get("Retry-After")
                 _discard(response)
-                self.backoff(attempt, retry_after)
+                self.backoff(attempt, retry_after, f"HTTP {status}", where)
                 attempt += 1
                 continue
             if status in ok:
@@ -574,10 +574,25 @@ class RegistryClient:
             "registry, use --tls-verify=false"
         )
 
-    def backoff(self, attempt: int, retry_after: str | None) -> None:
-        """Wait before retry number ``attempt`` (counted in ``stats``)."""
+    def backoff(
+        self,
+        attempt: int,
+        retry_after: str | None,
+        reason: str,
+        where: str,
+        numbering: tuple[int, int] | None = None,
+    ) -> None:
+        """Wait before retry number ``attempt`` (counted in ``stats``), and say so on the
+        progress channel, so a slow registry does not look like a hung command:
+        ``HOST: retrying (2/5) after connection reset (GET /v2/...), in 1.2 s`` (attempt 2
+        of 5 comes next; ``numbering`` gives them for a caller with its own budget)."""
         self.stats["retries"] += 1
-        self.retry.sleep(self.retry.delay(attempt, retry_after))
+        delay = self.retry.delay(attempt, retry_after)
+        number, total = numbering or (attempt + 2, self.retry.attempts)
+        progress.note(
+            f"{self.host}: retrying ({number}/{total}) after {reason} ({where}), in {delay:.1f} s"
+        )
+        self.retry.sleep(delay)
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ScratchpackError:
         detail = ""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import urljoin
 
+from scratchpack import progress
 from scratchpack.errors import (
     DigestMismatchError,
     FormatError,
@@ -130,22 +131,29 @@ class ResumingReader:
         self._chunks = None
         return b""
 
+    def _why(self, exc: Exception | None) -> str:
+        if isinstance(exc, httpx.TimeoutException):
+            return f"timed out after {self._repo.client.timeout:g} s without data"
+        if isinstance(exc, httpx.TransportError):
+            return describe_transport_error(exc, httpx.URL(self._repo.client.base))[0]
+        return f"{exc or 'connection closed early'}"
+
     def _resume(self, exc: Exception | None) -> None:
         while True:
             self.close()
             if self._resumes <= 0:
-                why = f"{exc or 'connection closed early'}"
-                if isinstance(exc, httpx.TransportError):
-                    why = describe_transport_error(exc, httpx.URL(self._repo.client.base))[0]
-                if isinstance(exc, httpx.TimeoutException):
-                    why = f"timed out after {self._repo.client.timeout:g} s without data"
                 raise TransportError(
                     f"{self._repo.client.host}: download of {self._descriptor.digest} failed "
-                    f"after {attempts(self._attempts)}: {why}"
+                    f"after {attempts(self._attempts)}: {self._why(exc)}"
                 )
             self._resumes -= 1
             self._attempts += 1
             self._repo.client.stats["retries"] += 1
+            progress.note(
+                f"{self._repo.client.host}: retrying ({self._attempts}/"
+                f"{self._repo.client.retry.attempts}) after {self._why(exc)} (download of "
+                f"{self._descriptor.digest.short()}, resuming at {self._received} bytes)"
+            )
             try:
                 self._open()
                 return
@@ -427,11 +435,12 @@ class Repository:
                     )
                 except ShortBlobError:
                     raise
-                except ScratchpackError:
+                except ScratchpackError as exc:
                     failures += 1
                     if failures > self.client.retry.attempts:
                         raise
-                    self.client.backoff(failures, None)
+                    numbering = (failures + 1, self.client.retry.attempts + 1)
+                    self.client.backoff(failures, None, str(exc), f"PATCH at {offset}", numbering)
                     try:
                         stored, location = self._upload_status(location)
                     except ScratchpackError:
