@@ -36,7 +36,9 @@ def run_on_pty(*args: str | Path, columns: int = 120, timeout: float = 240) -> t
     """``python -m scratchpack ARGS`` with a pseudo-terminal as stdin, stdout and stderr, as
     in a shell; returns the exit code and everything it drew."""
     argv = [sys.executable, "-m", "scratchpack", *map(str, args)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm-256color"}
+    # bars from the first step on: these inputs are small, work ends within the usual 1 s
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm-256color",
+           "SCRATCHPACK_PROGRESS_DELAY": "0"}  # fmt: skip
     env.pop("NO_COLOR", None)
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal of a known size, then the command

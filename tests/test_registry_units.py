@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -119,7 +120,7 @@ def test_progress_bars_render_on_a_terminal() -> None:
     a note (a retry) is printed above the bars, not through them."""
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120)
-    reporter = RichReporter(console)
+    reporter = RichReporter(console, delay=0)
     previous = progress.install(reporter)
     try:
         with progress.step("uploading 2 blobs", 4_000_000) as overall:
@@ -136,6 +137,28 @@ def test_progress_bars_render_on_a_terminal() -> None:
     assert "4.0 MB/4.0 MB" in text
     assert "ETA" in text
     assert "scratchpack: retrying (2/5) after a reset connection" in text
+
+
+def test_bars_wait_for_a_second_of_work_and_then_show_what_was_counted() -> None:
+    """A step that ends within the delay draws nothing (rich is not even imported for it);
+    a step still open when the delay ends joins the bars with its count so far."""
+    out = io.StringIO()
+    reporter = RichReporter(Console(file=out, force_terminal=True, width=120), delay=0.4)
+    previous = progress.install(reporter)
+    try:
+        with progress.step("quick step", 1000) as quick:
+            quick.advance(1000)
+        assert out.getvalue() == ""
+        with progress.step("slow step", 2_000_000) as slow:
+            slow.advance(1_500_000)
+            time.sleep(1.0)  # the timer shows the bars meanwhile
+            slow.advance(500_000)
+    finally:
+        progress.install(previous)
+        reporter.close()
+    text = out.getvalue()
+    assert "slow step" in text and "2.0 MB/2.0 MB" in text
+    assert "quick step" not in text
 
 
 def test_plain_http_only_for_parsed_loopback_addresses() -> None:

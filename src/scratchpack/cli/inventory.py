@@ -20,10 +20,10 @@ FORMATS = ("cyclonedx-json", "spdx-json", "json", "text")
 _ALIASES = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json", "table": "text"}
 
 
-def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     s = sub.add_parser(
         "sbom",
-        parents=[registry_flags],
+        parents=parents,
         help="list the packages an image holds (CycloneDX or SPDX)",
         description="List the packages an image holds, as CycloneDX or SPDX.",
         **examples(
@@ -56,7 +56,7 @@ def add_parsers(sub: Any, registry_flags: argparse.ArgumentParser) -> None:
 
     c = sub.add_parser(
         "compare",
-        parents=[registry_flags],
+        parents=parents,
         help="compare images side by side: sizes, contents, findings",
         description="Compare images side by side: sizes, contents, findings.",
         **examples(

@@ -573,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit.add_parser(sub, [registry_flags, quiet])
     build.add_parser(sub, [registry_flags, jobs, quiet])
-    inventory.add_parsers(sub, registry_flags)
+    inventory.add_parsers(sub, [registry_flags, quiet])
 
     login.add_parsers(sub, _tls_flag)
     completion.add_parser(sub)

@@ -9,12 +9,14 @@ stdout stays the command's (JSON, SARIF...) alone.
 
 Cost: ``advance`` is called per chunk read (64 KiB to 1 MiB); it adds to a counter and hands
 the count to rich at most five times a second, as often as rich draws a frame (~2 ms each).
-rich is imported when the first step begins, so a command that reports nothing (``lint``,
-``--version``) never loads it.
+rich is imported only once the command has worked for ``START_DELAY`` (1 s;
+``SCRATCHPACK_PROGRESS_DELAY``): a command that reports nothing (``lint``, ``--version``) or ends
+sooner never loads it, so a quick copy pays nothing for its progress.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 PUSH_INTERVAL = 0.2  # seconds between counts handed to rich (and between frames)
+START_DELAY = 1.0  # seconds of work before bars appear on a terminal
 PLAIN_INTERVAL = 5.0  # seconds between plain lines about one long step
 
 
@@ -109,39 +112,72 @@ class PlainTask:
         pass
 
 
-class RichReporter:
-    """rich bars on stderr; started with the first step, stopped when no step is open (so
-    the command's own output never interleaves with a live display)."""
+def start_delay() -> float:
+    """Seconds of a command's work before bars appear: ``SCRATCHPACK_PROGRESS_DELAY``, else
+    ``START_DELAY``."""
+    try:
+        value = float(os.environ.get("SCRATCHPACK_PROGRESS_DELAY", START_DELAY))
+    except ValueError:
+        return START_DELAY
+    return value if value >= 0 else START_DELAY
 
-    def __init__(self, console: Any = None) -> None:
+
+class RichReporter:
+    """rich bars on stderr, from ``delay`` seconds after the first step began (so work that
+    ends sooner never imports rich nor draws a frame: cheaper, and no flicker for a quick
+    copy), stopped when no step is open (so the command's own output never interleaves with
+    a live display). Steps opened before the bars exist join them with their counts so far."""
+
+    def __init__(self, console: Any = None, delay: float | None = None) -> None:
         self._console = console
+        self._delay = start_delay() if delay is None else delay
         self._progress: Progress | None = None
-        self._open = 0
+        self._tasks: list[RichTask] = []  # open, in the order they began
         self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._since: float | None = None
 
     def begin(self, what: str, total: int | None, unit: str, minor: bool) -> progress.Task:
         with self._lock:
-            starting = self._progress is None
-            if self._progress is None:
-                self._progress = _make_progress(self._console)
-            bars = self._progress
-            task_id = bars.add_task(what, total=total, unit=unit)
-            if starting:
-                bars.start()  # after the task is added: the first frame already shows it
-            self._open += 1
-            return RichTask(self, bars, task_id, total, minor)
+            task = RichTask(self, what, total, unit, minor)
+            self._tasks.append(task)
+            if self._progress is not None:
+                task.attach(self._progress)
+            elif self._since is None:
+                self._since = time.monotonic()
+                if self._delay <= 0:
+                    self._show()
+                else:
+                    self._timer = threading.Timer(self._delay, self._show)
+                    self._timer.daemon = True
+                    self._timer.start()
+            elif time.monotonic() - self._since >= self._delay:
+                self._show()
+            return task
+
+    def _show(self) -> None:
+        """The bars, for every step open now (from the timer thread, or a later step)."""
+        with self._lock:
+            if self._progress is not None or not self._tasks:
+                return
+            self._progress = _make_progress(self._console)
+            for task in self._tasks:
+                task.attach(self._progress)
+            self._progress.start()
 
     def finished(self, task: RichTask, ok: bool) -> None:
         with self._lock:
-            if task.minor:
-                task.bars.remove_task(task.task_id)
-            elif ok:  # complete: what was skipped (present, hard-linked) was not counted
-                total = task.total or task.done
-                task.bars.update(task.task_id, completed=total, total=total)
-            else:  # left where it stopped
-                task.bars.stop_task(task.task_id)
-            self._open -= 1
-            if self._open == 0 and self._progress is not None:
+            if task in self._tasks:
+                self._tasks.remove(task)
+            if task.bars is not None and task.task_id is not None:
+                if task.minor:
+                    task.bars.remove_task(task.task_id)
+                elif ok:  # complete: what was skipped (present, hard-linked) was not counted
+                    total = task.total or task.done
+                    task.bars.update(task.task_id, completed=total, total=total)
+                else:  # left where it stopped
+                    task.bars.stop_task(task.task_id)
+            if not self._tasks and self._progress is not None:
                 self._progress.stop()
                 self._progress = None
 
@@ -155,6 +191,9 @@ class RichReporter:
 
     def close(self) -> None:
         with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._tasks.clear()
             if self._progress is not None:
                 self._progress.stop()
                 self._progress = None
@@ -162,32 +201,44 @@ class RichReporter:
 
 class RichTask:
     def __init__(
-        self, reporter: RichReporter, bars: Progress, task_id: TaskID, total: int | None,
-        minor: bool,
-    ) -> None:  # fmt: skip
+        self, reporter: RichReporter, what: str, total: int | None, unit: str, minor: bool
+    ) -> None:
         self._reporter = reporter
-        self.bars = bars
-        self.task_id = task_id
+        self.what = what
         self.total = total
+        self.unit = unit
         self.minor = minor
         self.done = 0
+        self.bars: Progress | None = None
+        self.task_id: TaskID | None = None
         self._due = 0.0
         self._closed = False
+
+    def attach(self, bars: Progress) -> None:
+        """Join the bars, with what was counted before they existed."""
+        done = self.done if self.total is None else min(self.done, self.total)
+        self.task_id = bars.add_task(self.what, total=self.total, unit=self.unit, completed=done)
+        self.bars = bars
 
     def advance(self, n: int) -> None:
         # No lock: this runs per chunk read, in parallel transfer threads. Under the GIL an
         # update lost to a race costs a few bytes of the display until the step closes, which
         # sets the bar to its total; a lock here cost more than the rest of the call.
         self.done += n
+        bars, task_id = self.bars, self.task_id
+        if bars is None or task_id is None:
+            return  # no bars yet: counted, shown when they come
         now = time.monotonic()
         if now < self._due:
             return
         self._due = now + PUSH_INTERVAL
         done = self.done if self.total is None else min(self.done, self.total)
-        self.bars.update(self.task_id, completed=done)
+        bars.update(task_id, completed=done)
 
     def relabel(self, what: str) -> None:
-        self.bars.update(self.task_id, description=what)
+        self.what = what
+        if self.bars is not None and self.task_id is not None:
+            self.bars.update(self.task_id, description=what)
 
     def close(self, ok: bool = True) -> None:
         if not self._closed:
