@@ -324,7 +324,7 @@ def test_a_huge_entrypoint_is_never_copied(world: Path, tmp_path: Path) -> None:
         "import sys; from scratchpack.cli.main import main; sys.argv[0] = 'scratchpack'; "
         "rc = main(sys.argv[1:]); sys.stderr.write(open('/proc/self/io').read()); sys.exit(rc)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, "audit", image, "--format", "json"],
+    proc = subprocess.run([sys.executable, "-c", code, "audit", image, "-q", "--format", "json"],
                           capture_output=True, text=True, cwd=world / "work", timeout=600,
                           check=False,
                           env={**os.environ, "TMPDIR": str(world / "work")})  # fmt: skip

@@ -838,12 +838,16 @@ def test_zypper_dist_upgrade_is_an_upgrade() -> None:
 
 
 def test_arg_without_a_default_with_a_secret_name() -> None:
-    assert _lint(f"FROM {PINNED}\nARG AWS_ACCESS_KEY_ID\n", "SP400") == [(2, 5)]
-    assert fires(f"FROM {PINNED}\nARG openai_api_key\n", "SP400")
-    assert not fires(f"FROM {PINNED}\nARG foobar\nENV foobar=barfoo\n", "SP400")
+    """A name alone is SP430's (BuildKit's SecretsUsedInArgOrEnv, hadolint's DL3064), a
+    warning; a secret value is SP400's error; never both for one word."""
+    assert _lint(f"FROM {PINNED}\nARG AWS_ACCESS_KEY_ID\n", "SP430") == [(2, 5)]
+    assert not fires(f"FROM {PINNED}\nARG AWS_ACCESS_KEY_ID\n", "SP400")
+    assert fires(f"FROM {PINNED}\nARG openai_api_key\n", "SP430")
+    assert not fires(f"FROM {PINNED}\nARG foobar\nENV foobar=barfoo\n", "SP430")
     assert not fires(f'FROM {PINNED}\nARG API_TOKEN=""\n', "SP400")  # declared empty
+    assert RULES["SP430"].hadolint == ("DL3064",) and RULES["SP400"].hadolint == ()
     # before the first FROM only FROM lines see it: not recorded anywhere (deliberate)
-    assert not fires(f"ARG AWS_ACCESS_KEY_ID\nFROM {PINNED}\n", "SP400")
+    assert not fires(f"ARG AWS_ACCESS_KEY_ID\nFROM {PINNED}\n", "SP430")
 
 
 def test_instruction_before_from_is_a_parse_error_like_dl3061() -> None:

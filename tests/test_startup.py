@@ -28,7 +28,10 @@ VERSION: frozenset[str] = frozenset()
 PARSER = frozenset({"argcomplete"})
 HELP = PARSER
 LINT = PARSER | {"dockerfile", "tree_sitter", "tree_sitter_bash"}
-LOCAL_PACK_AND_COPY = PARSER | {"elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng"}
+LOCAL_PACK_AND_COPY = PARSER | {"elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng",
+                                # pack reads the host's dpkg status (status.d records) with
+                                # python-debian, which loads charset_normalizer
+                                "debian", "charset_normalizer"}  # fmt: skip
 
 # The scratchpack modules `--version` may load: the entry point only, not the CLI's parser.
 VERSION_MODULES = frozenset({"scratchpack", "scratchpack.cli", "scratchpack.cli.entry"})

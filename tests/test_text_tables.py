@@ -61,8 +61,11 @@ def at(width: int, *args: str | Path) -> CliResult:
 
 
 def assert_fits(text: str, width: int) -> None:
+    """No line wider than the width, except one that holds a single word wider than the width
+    by itself (an image name of a long temporary path: names are never cut), alone on it."""
     for line in text.splitlines():
-        assert len(line) <= width, (len(line), line)
+        if len(line) > width:
+            assert len(line.split()) == 1 and len(line.strip()) > width, (len(line), line)
 
 
 def assert_one_size_format(text: str) -> None:

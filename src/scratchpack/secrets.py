@@ -21,13 +21,13 @@ Go image were): the audit reports it as information, not as an error.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-
-import ahocorasick_rs
+from typing import Any
 
 # A variable name that announces a secret (PASSWORD, API_KEY, ...).
 SECRET_NAME = re.compile(
@@ -144,7 +144,16 @@ _KEYWORDS: tuple[bytes, ...] = tuple(dict.fromkeys(k for rule in RULES for k in 
 _RULES_OF: tuple[tuple[int, ...], ...] = tuple(
     tuple(n for n, rule in enumerate(RULES) if keyword in rule.keywords) for keyword in _KEYWORDS
 )
-_AUTOMATON = ahocorasick_rs.BytesAhoCorasick(list(_KEYWORDS))
+
+
+@functools.cache
+def _automaton() -> Any:
+    """Built at the first file search: lint reads the names and values above, never this."""
+    import ahocorasick_rs
+
+    return ahocorasick_rs.BytesAhoCorasick(list(_KEYWORDS))
+
+
 _MAX_TRIES = 256
 
 
@@ -175,7 +184,7 @@ def find_secrets(data: bytes, starts: list[int]) -> dict[int, Rule]:
     found: dict[int, set[int]] = {}
     tries: dict[tuple[int, int], int] = {}
     ends = [*starts[1:], len(data) + 1]
-    for keyword, start, end in _AUTOMATON.find_matches_as_indexes(data):
+    for keyword, start, end in _automaton().find_matches_as_indexes(data):
         index = bisect_right(starts, start) - 1
         stop = ends[index] - 1  # the separator
         if end > stop:

@@ -188,11 +188,9 @@ DOCS: dict[str, RuleDoc] = {
         bad=f"FROM {_PINNED}\nENV API_TOKEN=abc123\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nENV API_URL=https://api.example.com\n{_SAFE_TAIL}",
         fix="Use `RUN --mount=type=secret,id=token ...` at build time, or inject at run time. "
-        "An `ARG TOKEN` without a default is reported too: the value `--build-arg` gives it is "
-        "recorded in the history of every RUN that sees it. An empty `ENV PASSWORD=` holds no "
-        "secret and is not. Unlike hadolint's DL3064, an ARG before the first FROM is not "
-        "reported: only FROM lines see it, and nothing records it, until a stage declares it "
-        "again (which is then reported).",
+        "An empty `ENV PASSWORD=` holds no secret and is not reported; a secret-like name "
+        "without a value (`ARG TOKEN`, given its value by `--build-arg`) is SP430's finding "
+        "(BuildKit's SecretsUsedInArgOrEnv, hadolint's DL3064).",
     ),
     "SP401": RuleDoc(
         why="`curl ... | sh` runs whatever the server sends at build time, unverified, and hides "
@@ -925,10 +923,10 @@ DOCS: dict[str, RuleDoc] = {
         why="ARG values are recorded in the image history and ENV values in its config: a "
         "token passed with `--build-arg GITHUB_TOKEN=...` is readable by anyone who pulls the "
         "image. This is BuildKit's check by name (a word such as TOKEN, PASSWORD, SECRET, KEY, "
-        "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION). A secret "
-        "value, or an ARG named like a password or token with no default (`ARG GITHUB_TOKEN`, "
-        "given its value by --build-arg), is SP400's finding, an error, not repeated here.",
-        bad=f"FROM {_PINNED}\nARG NPM_AUTH\n{_SAFE_TAIL}",
+        "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION; hadolint's "
+        "DL3064 judges names the same way, from its own list). A secret value is SP400's "
+        "finding, an error, not repeated here.",
+        bad=f"FROM {_PINNED}\nARG GITHUB_TOKEN\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nARG GITHUB_TOKEN_FILE=/run/secrets/token\n{_SAFE_TAIL}",
         fix="Pass it as a build secret: `RUN --mount=type=secret,id=token ...` and "
         "`docker build --secret id=token,env=GITHUB_TOKEN`.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scratchpack.dockerfile.model import Dockerfile, Instruction
+from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
@@ -18,36 +18,24 @@ from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
 
-@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", hadolint=("DL3064",),
-      dockle="CIS-DI-0010")  # fmt: skip
+@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", dockle="CIS-DI-0010")
 def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("ENV", "ARG"):
             for key, value in env_pairs(instruction):
                 if not SECRET_NAME.search(key):
                     continue
-                # ENV PASSWORD= (empty) declares the name and holds no secret; an ARG without
-                # a default is given its value by --build-arg, which the history records
-                declared = _declared_without_default(instruction, key)
-                if value or declared:
+                # ENV PASSWORD= (empty) declares the name and holds no secret; a name alone
+                # (an ARG given its value by --build-arg) is SP430's, BuildKit's and DL3064's
+                if value:
                     where = "the image config" if instruction.cmd == "ENV" else "the build history"
-                    how = " (the value --build-arg gives it)" if declared else ""
                     yield meta.at_word(
                         dockerfile,
                         instruction,
                         key,
-                        f"{instruction.cmd} {key} puts a secret{how} into {where}: use a build "
+                        f"{instruction.cmd} {key} puts a secret into {where}: use a build "
                         "secret (RUN --mount=type=secret) or inject it at run time",
                     )
-
-
-def _arg_word(instruction: Instruction, key: str) -> str:
-    """The word of an ARG that declares ``key`` (``KEY`` or ``KEY=default``)."""
-    return next((a for a in instruction.args if a.partition("=")[0] == key), key)
-
-
-def _declared_without_default(instruction: Instruction, key: str) -> bool:
-    return instruction.cmd == "ARG" and "=" not in _arg_word(instruction, key)
 
 
 # BuildKit's reading of a secret's name: one of these words as the whole name or one of its
@@ -60,7 +48,7 @@ _NOT_SECRET_WORD = re.compile(r"(?:_|^)(?:public|file|version)(?:_|$)", re.I)
 
 
 @rule("SP430", Severity.WARNING, "security", "An ARG or ENV named like a secret",
-      buildkit="SecretsUsedInArgOrEnv")  # fmt: skip
+      hadolint=("DL3064",), buildkit="SecretsUsedInArgOrEnv")  # fmt: skip
 def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """BuildKit's check: the name alone, whatever the value (``ARG GITHUB_TOKEN`` with no
     default gets its value from --build-arg, into the build history). A secret value in ENV or
@@ -70,9 +58,7 @@ def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             for key, value in env_pairs(instruction):
                 if not _SECRET_WORD.search(key) or _NOT_SECRET_WORD.search(key):
                     continue
-                if SECRET_NAME.search(key) and (
-                    value or _declared_without_default(instruction, key)
-                ):
+                if value and SECRET_NAME.search(key):
                     continue  # SP400 reports it, as an error
                 yield meta.at_word(
                     dockerfile,
