@@ -845,7 +845,7 @@ def test_arg_without_a_default_with_a_secret_name() -> None:
     assert fires(f"FROM {PINNED}\nARG openai_api_key\n", "SP430")
     assert not fires(f"FROM {PINNED}\nARG foobar\nENV foobar=barfoo\n", "SP430")
     assert not fires(f'FROM {PINNED}\nARG API_TOKEN=""\n', "SP400")  # declared empty
-    assert RULES["SP430"].hadolint == ("DL3064",) and RULES["SP400"].hadolint == ()
+    assert RULES["SP430"].hadolint == ("DL3064",) == RULES["SP400"].hadolint
     # before the first FROM only FROM lines see it: not recorded anywhere (deliberate)
     assert not fires(f"ARG AWS_ACCESS_KEY_ID\nFROM {PINNED}\n", "SP430")
 

@@ -190,7 +190,7 @@ DOCS: dict[str, RuleDoc] = {
         fix="Use `RUN --mount=type=secret,id=token ...` at build time, or inject at run time. "
         "An empty `ENV PASSWORD=` holds no secret and is not reported; a secret-like name "
         "without a value (`ARG TOKEN`, given its value by `--build-arg`) is SP430's finding "
-        "(BuildKit's SecretsUsedInArgOrEnv, hadolint's DL3064).",
+        "(BuildKit's SecretsUsedInArgOrEnv; hadolint's DL3064 covers both rules).",
     ),
     "SP401": RuleDoc(
         why="`curl ... | sh` runs whatever the server sends at build time, unverified, and hides "
@@ -925,7 +925,10 @@ DOCS: dict[str, RuleDoc] = {
         "image. This is BuildKit's check by name (a word such as TOKEN, PASSWORD, SECRET, KEY, "
         "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION; hadolint's "
         "DL3064 judges names the same way, from its own list). A secret value is SP400's "
-        "finding, an error, not repeated here.",
+        "finding, an error, not repeated here (both declare DL3064, so `# hadolint "
+        "ignore=DL3064` silences either). Unlike DL3064, an ARG before the first FROM is not "
+        "reported: only FROM lines see it and nothing records it, until a stage declares it "
+        "again (which is then reported).",
         bad=f"FROM {_PINNED}\nARG GITHUB_TOKEN\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nARG GITHUB_TOKEN_FILE=/run/secrets/token\n{_SAFE_TAIL}",
         fix="Pass it as a build secret: `RUN --mount=type=secret,id=token ...` and "

@@ -18,7 +18,8 @@ from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
 
-@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", dockle="CIS-DI-0010")
+@rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", hadolint=("DL3064",),
+      dockle="CIS-DI-0010")  # fmt: skip
 def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("ENV", "ARG"):
