@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import test_signing_keys
 from helpers import Examples, assert_clean_error, build_examples, run_cli
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
@@ -27,6 +28,8 @@ from scratchpack.transports.registry.transport import RegistryOptions
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
 PASSWORD = {"COSIGN_PASSWORD": "test-password"}
+keytool = test_signing_keys.keytool  # the Go implementation (fixture), built once per module
+go = test_signing_keys.go
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +300,27 @@ def test_layout_commit_is_a_compare_and_swap(tmp_path: Path) -> None:
         put(b'{"a":4}', "u", (None,))
     assert oci_layout.find_entry(layout, "t").digest == second.digest
     assert not (layout / "blobs" / "sha256" / Digest.of(b'{"a":3}').hex).exists()
+
+
+def test_go_verifies_the_stored_signature(
+    examples: Examples, tmp_path: Path, keypair: tuple[Path, Path], keytool: Path
+) -> None:
+    """The payload blob and the annotation as stored, checked by Go's crypto/ecdsa."""
+    key, pub = keypair
+    layout = tmp_path / "app"
+    image = f"oci:{layout}:v1"
+    _push(examples, image)
+    tag = _sign(image, key, "-a", "k=v")["signature_tag"]
+    from scratchpack.transports import oci_layout
+
+    blobs = oci_layout.LayoutBlobs(layout)
+    manifest = Manifest.parse(blobs.read_bytes(oci_layout.find_entry(layout, tag)))
+    (layer,) = manifest.layers
+    stored = tmp_path / "payload.json"
+    stored.write_bytes(blobs.read_bytes(layer))
+    signature = layer.annotations[legacy.SIGNATURE_ANNOTATION]
+    assert go(keytool, "verify", pub, stored, signature).strip() == "verified"
+    stored.write_bytes(stored.read_bytes().replace(b'"k":"v"', b'"k":"w"'))
+    failed = subprocess.run([str(keytool), "verify", str(pub), str(stored), signature],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert failed.returncode == 1 and "does not verify" in failed.stderr

@@ -168,7 +168,9 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     if not good:
         if not result.checked:
             raise ScratchpackError(f"{result.image}: no signatures found ({result.signature_tag})")
-        reasons = "; ".join(f"{c.layer.short()}: {c.problem}" for c in result.checked)
+        reasons = "; ".join(
+            f"#{n} ({c.layer.short()}): {c.problem}" for n, c in enumerate(result.checked, 1)
+        )
         raise ScratchpackError(
             f"{result.image}: no signature verifies ({len(result.checked)} checked: {reasons})"
         )
