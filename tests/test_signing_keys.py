@@ -208,3 +208,46 @@ def test_empty_password_is_a_password(tmp_path: Path, keytool: Path) -> None:
     """COSIGN_PASSWORD set to nothing is used as is, as cosign does (not a prompt)."""
     key, pub = generate(tmp_path, password="")
     assert go(keytool, "open", key, password="").startswith(pub.read_text())
+
+
+def _on_terminal(args: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run scratchpack on a real pseudo-terminal, answering each password prompt in turn (after
+    it shows: getpass flushes what was typed before)."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if k != "COSIGN_PASSWORD"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: scratchpack on the terminal
+        os.execve(sys.executable, [sys.executable, "-m", "scratchpack", *args], env)
+    seen, pending = b"", list(answers)
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if pending and seen.count(b"password for private key") > len(answers) - len(pending):
+            os.write(fd, pending.pop(0).encode() + b"\n")
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_password_prompts_on_a_terminal(tmp_path: Path, keytool: Path) -> None:
+    prefix = str(tmp_path / "tty")
+    code, shown = _on_terminal(["generate-key-pair", "--output-key-prefix", prefix],
+                               ["typed", "typed"])  # fmt: skip
+    assert code == 0, shown
+    assert "Enter password for private key again" in shown and "typed" not in shown  # no echo
+    assert go(keytool, "open", prefix + ".key", password="typed").startswith(
+        Path(prefix + ".pub").read_text()
+    )
+    code, shown = _on_terminal(["generate-key-pair", "--output-key-prefix", str(tmp_path / "x")],
+                               ["one", "two"])  # fmt: skip
+    assert code == 2 and "do not match" in shown, shown
+    assert not (tmp_path / "x.key").exists()
