@@ -251,3 +251,20 @@ def test_password_prompts_on_a_terminal(tmp_path: Path, keytool: Path) -> None:
                                ["one", "two"])  # fmt: skip
     assert code == 2 and "do not match" in shown, shown
     assert not (tmp_path / "x.key").exists()
+
+
+def test_a_sealed_sec1_key_is_refused_as_cosign_refuses_it(tmp_path: Path) -> None:
+    """Go's x509.ParsePKCS8PrivateKey (cosign) rejects an "EC PRIVATE KEY" in the envelope;
+    so do we, though cryptography alone would read it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    sec1 = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    key = tmp_path / "sec1.key"
+    key.write_bytes(keys.pem_encode(keys.COSIGN_PEM_TYPE, keys.encrypt(sec1, b"pw", 32768)))
+    result = run_cli("sign", NO_LAYOUT, "--key", key, env={"COSIGN_PASSWORD": "pw"})
+    assert_clean_error(result, 1, "not PKCS#8")

@@ -137,6 +137,10 @@ def load_private_key(pem: bytes, password: bytes, where: str) -> ec.EllipticCurv
             f"{SIGSTORE_PEM_TYPE!r} or {COSIGN_PEM_TYPE!r})"
         )
     der = decrypt(body, password, where)
+    if not _is_pkcs8(der):
+        # cosign (Go's x509.ParsePKCS8PrivateKey) refuses a SEC1 "EC PRIVATE KEY" sealed in
+        # the same envelope; cryptography would read it: refused too, so both agree
+        raise KeyError_(f"{where}: the decrypted key is not PKCS#8 (a SEC1 or other encoding)")
     try:
         key = serialization.load_der_private_key(der, password=None)
     except ValueError as exc:
@@ -200,6 +204,18 @@ def pem_decode(pem: bytes, where: str) -> tuple[str, bytes]:
         return kind, base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         raise KeyError_(f"{where}: the {kind!r} PEM block is not base64") from None
+
+
+def _is_pkcs8(der: bytes) -> bool:
+    """PKCS#8 (RFC 5958): SEQUENCE { INTEGER version, SEQUENCE algorithm, ... }; SEC1 has an
+    OCTET STRING where the algorithm SEQUENCE is. Only the header is looked at; the parse
+    that follows checks the rest."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    length = der[1]
+    start = 2 + (length & 0x7F if length & 0x80 else 0)
+    version = der[start : start + 3]
+    return version in (b"\x02\x01\x00", b"\x02\x01\x01") and der[start + 3 : start + 4] == b"\x30"
 
 
 def _derive(password: bytes, salt: bytes, n: int) -> bytes:
