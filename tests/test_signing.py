@@ -105,6 +105,7 @@ def test_registry_sign_verify_and_append(
         signature = base64.b64decode(layer["annotations"][legacy.SIGNATURE_ANNOTATION])
         assert signature[0] == 0x30  # an ASN.1 SEQUENCE (r, s)
     assert len(_verify(image, pub)) == 2
+    assert len(_verify(f"docker://{registry}/{unique_name}@{digest}", pub)) == 2  # by digest
     annotated = _verify(image, pub, "-a", "release=1.0")
     assert [p["optional"] for p in annotated] == [{"git": "abc", "release": "1.0"}]
     wrong = run_cli("verify", image, "--key", pub, NO_TLS, "-a", "release=2.0")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, assert_clean_error, run_cli
-from realtools import need
+from realtools import need, unavailable
 from scratchpack.signing import keys
 
 KEYTOOL = ROOT / "tests" / "data" / "signing" / "keytool.go"
@@ -28,7 +28,9 @@ def keytool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     need("go", "apt-get install golang-go golang-golang-x-crypto-dev")
     gopath = Path("/usr/share/gocode")
     if not (gopath / "src/golang.org/x/crypto/nacl/secretbox").is_dir():
-        need("golang-x-crypto-is-missing", "apt-get install golang-golang-x-crypto-dev")
+        unavailable(
+            "golang.org/x/crypto is not installed: apt-get install golang-golang-x-crypto-dev"
+        )
     out = tmp_path_factory.mktemp("keytool")
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(gopath), "GOFLAGS": "",
            "GOCACHE": str(out / "cache"), "CGO_ENABLED": "0"}  # fmt: skip
