@@ -257,24 +257,31 @@ def test_hostile_signature_manifest(
     manifest, previous = found
     good = manifest.layers[0]
     junk = b"not json at all"
+    absent = b"never stored"
     layers = (
         Descriptor("application/octet-stream", Digest.of(junk), len(junk)),
+        Descriptor(MEDIA_TYPE, Digest.of(absent), len(absent), annotations=dict(good.annotations)),
         Descriptor(MEDIA_TYPE, Digest.of(junk), len(junk)),
-        Descriptor(MEDIA_TYPE, Digest.of(junk), len(junk),
-                   annotations={legacy.SIGNATURE_ANNOTATION: "@@not base64@@"}),
+        Descriptor(
+            MEDIA_TYPE,
+            Digest.of(junk),
+            len(junk),
+            annotations={legacy.SIGNATURE_ANNOTATION: "@@not base64@@"},
+        ),
         good,
-    )  # fmt: skip
+    )
     store.write(tag, previous, Manifest(manifest.config, layers).to_bytes(), [junk])
     result = run_cli("verify", image, "--key", pub)
     assert result.code == 0, result.stderr
     assert len(json.loads(result.stdout)) == 1  # only the real one
     again = store.read(tag)
     assert again is not None
-    store.write(tag, again[1], Manifest(manifest.config, layers[:3]).to_bytes(), [])
+    store.write(tag, again[1], Manifest(manifest.config, layers[:4]).to_bytes(), [])
     none = run_cli("verify", image, "--key", pub)
     assert_clean_error(
-        none, 1, "not a simple signing payload", "no dev.cosignproject.cosign/signature", "base64"
-    )
+        none, 1, "not a simple signing payload", "cannot read the payload",
+        "no dev.cosignproject.cosign/signature", "base64",
+    )  # fmt: skip
 
 
 def test_layout_commit_is_a_compare_and_swap(tmp_path: Path) -> None:

@@ -267,7 +267,11 @@ def _check(
     if layer.size > payload.MAX_PAYLOAD_BYTES:
         checked.problem = f"a {layer.size}-byte payload is too large"
         return checked
-    data = store.blob(layer)
+    try:
+        data = store.blob(layer)
+    except ScratchpackError as exc:  # missing or corrupt: this signature counts for nothing
+        checked.problem = f"cannot read the payload: {exc}"
+        return checked
     if not keys.verifies(key, data, signature):
         checked.problem = "the signature does not verify with this key"
         return checked
