@@ -129,6 +129,7 @@ def cmd_sign(args: argparse.Namespace, out: Output) -> int:
 
     annotations = key_values(args.annotation, "-a")
     name = _image_name(args.image)
+    legacy.check_transport(name)
     pem = legacy.read_key_file(args.key, "private key")
     key = keys.load_private_key(pem, password(confirm=False), str(args.key))
     options = _registry_options(args)

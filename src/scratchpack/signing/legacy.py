@@ -169,10 +169,17 @@ class LayoutStore:
 def store_for(
     name: ImageName, options: RegistryOptions, *, identity: str | None, pushing: bool
 ) -> Store:
+    check_transport(name)
     if isinstance(name, RegistryName):
         return RegistryStore(name, options, pushing=pushing)
-    if isinstance(name, OciName):
-        return LayoutStore(name, identity)
+    assert isinstance(name, OciName)
+    return LayoutStore(name, identity)
+
+
+def check_transport(name: ImageName) -> None:
+    """Refuse, before any password is asked, a transport that cannot hold signatures."""
+    if isinstance(name, RegistryName | OciName):
+        return
     raise UsageError(
         f"{name}: signatures are stored beside the image, in a registry (docker://) or an OCI "
         "layout (oci:); an archive or the daemon cannot hold them: copy the image first"
