@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scratchpack import __version__
-from scratchpack.cli.format import human_size, percent
+from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
 from scratchpack.cli.output import Output
 
@@ -569,13 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, build, completion, inventory, login
+    from scratchpack.cli import audit, build, completion, inventory, login, signing
 
     audit.add_parser(sub, [registry_flags, quiet])
     build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, [registry_flags, quiet])
 
     login.add_parsers(sub, _tls_flag)
+    signing.add_parsers(sub, [registry_flags, quiet])
     completion.add_parser(sub)
     parser.epilog = command_list(sub.choices)
     for command in set(sub.choices.values()):
@@ -584,16 +585,6 @@ def build_parser() -> argparse.ArgumentParser:
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )
     return parser
-
-
-def _key_values(items: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"invalid {what} {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def _ports(items: list[str]) -> list[str]:
@@ -616,8 +607,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.transports.names import parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
-    env = [f"{k}={v}" for k, v in _key_values(args.env, "--env").items()]
-    annotations = _key_values(args.annotation, "--annotation")
+    env = [f"{k}={v}" for k, v in key_values(args.env, "--env").items()]
+    annotations = key_values(args.annotation, "--annotation")
     if args.source:
         annotations["org.opencontainers.image.source"] = args.source
     if args.revision:
@@ -631,7 +622,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         workdir=args.workdir,
         binary_dest=args.binary_path,
         env=env,
-        labels=_key_values(args.label, "--label"),
+        labels=key_values(args.label, "--label"),
         expose=_ports(args.expose),
         adds=[AddSpec.parse(a) for a in args.add],
         tz=args.tz,

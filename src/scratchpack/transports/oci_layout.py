@@ -285,6 +285,10 @@ def _hash_to_end(stream: BinaryIO) -> None:
         pass
 
 
+class TagMovedError(ScratchpackError):
+    """A tag changed between a read and a conditional commit (``LayoutWriter.commit``)."""
+
+
 class LayoutWriter:
     """One write into an OCI layout: blobs staged and verified, then committed under the lock.
 
@@ -440,8 +444,19 @@ class LayoutWriter:
         with self._guard:
             self._verified.add(descriptor.digest)
 
-    def commit(self, tag: str, entry: Descriptor, *, force: bool) -> Descriptor:
-        """Publish the staged blobs and point ``tag`` at ``entry``; returns the named entry."""
+    def commit(
+        self,
+        tag: str,
+        entry: Descriptor,
+        *,
+        force: bool,
+        expect: tuple[Digest | None] | None = None,
+    ) -> Descriptor:
+        """Publish the staged blobs and point ``tag`` at ``entry``; returns the named entry.
+
+        ``expect`` makes it a compare-and-swap for read-modify-write updates (sign appends
+        to a signature manifest): ``(digest,)`` the tag must still point at, ``(None,)`` for
+        absent; else :class:`TagMovedError`, checked under the lock, nothing published."""
         named = entry.with_annotations({**entry.annotations, mt.ANNOTATION_REF_NAME: tag})
         if self.new:
             stage = self._stage.path
@@ -467,6 +482,8 @@ class LayoutWriter:
                 remove_stale(self.directory / "blobs" / algorithm)
             index = read_index(self.directory)
             taken = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) == tag]
+            if expect is not None and (taken[0].digest if taken else None) != expect[0]:
+                raise TagMovedError(f"oci:{self.directory}:{tag} changed while being updated")
             if taken and not force and taken[0].digest != entry.digest:
                 raise ScratchpackError(
                     f"oci:{self.directory}:{tag} already exists ({taken[0].digest}); "

@@ -1,0 +1,1 @@
+"""Image signatures compatible with cosign's key-pair mode: keys, payloads, storage."""
