@@ -5,6 +5,13 @@ Both tools talk to the same loopback registry in the same run; every push goes t
 repository so that every blob is really uploaded, and every pull to an empty directory.
 Run: ``.venv/bin/python bench/bench_copy.py [--runs N] [--layers N] [--layer-mb N]``.
 
+``--speed`` instead runs issue 17's three registry cases against skopeo, interleaved, medians:
+a push of one layer of ``--big-layer-mb`` (600) MB uncompressed to a fresh repository, a no-op
+re-push of the default image to the repository that already holds every blob, and a pull of
+``--small-layers`` (50) layers of 1 MB; wall and CPU seconds (user + system of the tool's
+process; the registry's are not counted) and, for the big push, the PATCH requests each tool
+sent (counted in the registry's log).
+
 ``--progress-cost`` instead times our copy with progress against our copy with ``-q`` (issue
 14: progress must cost < 2%): on a pseudo-terminal (rich bars, redrawn 5 times a second) and
 off one (a plain line per step), both directions, the "peer" column being ``-q``; both sides
@@ -20,8 +27,8 @@ import os
 import pty
 import resource
 import select
+import shutil
 import statistics
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -163,6 +170,95 @@ def progress_cost(
     return cases
 
 
+def count_patches(env: dict[str, str], repo: str) -> int:
+    """PATCH requests the registry logged for ``repo`` so far (its access log names each)."""
+    log = Path(env.get("SCRATCHPACK_TEST_REGISTRY_LOG", ""))
+    if not log.is_file():
+        return -1
+    needle = f'"PATCH /v2/{repo}/blobs/uploads/'
+    with log.open(errors="replace") as lines:
+        return sum(1 for line in lines if needle in line)
+
+
+def speed_cases(
+    args: argparse.Namespace, env: dict[str, str], registry: str, cpu: dict[str, list[float]]
+) -> tuple[list[Case], dict[str, list[int]]]:
+    """Issue 17's registry targets: big push, no-op re-push, pull of many small layers."""
+    counter = itertools.count()
+    run_id = uuid.uuid4().hex[:8]
+    cases: list[Case] = []
+    patches: dict[str, list[int]] = {"ours": [], "skopeo": []}
+
+    def measured(label: str, cmd: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            before = child_cpu()
+            sh(cmd, env)
+            cpu.setdefault(label, []).append(child_cpu() - before)
+
+        return run
+
+    with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        # 1. one big layer, pushed to a fresh repository each time
+        big = work / "big"
+        big_size = make_layout(big, 1, args.big_layer_mb * 1_000_000)
+        print(f"big image: 1 layer, {args.big_layer_mb} MB uncompressed, {big_size / 1e6:.1f} MB")
+
+        def push_big(tool: str) -> Callable[[], None]:
+            def run() -> None:
+                repo = f"bench/{run_id}-big-{tool}{next(counter)}"
+                dest = f"docker://{registry}/{repo}:1"
+                if tool == "ours":
+                    cmd = [*SCRATCHPACK, "copy", "-q", f"oci:{big}:bench", dest]
+                else:
+                    cmd = ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{big}:bench",
+                           dest]  # fmt: skip
+                measured(f"push {args.big_layer_mb} MB layer, {tool}", cmd)()
+                patches[tool].append(count_patches(env, repo))
+
+            return run
+
+        ours, peer = timed_pair(
+            push_big("ours"), push_big("skopeo"), args.runs, lambda: None,
+            reset_path(SKOPEO_BLOB_CACHE),
+        )  # fmt: skip
+        cases.append(Case(f"push of one {args.big_layer_mb} MB layer", ours, peer, 0.8, big_size))
+        shutil.rmtree(big)
+
+        # 2. the default image, pushed again where every blob already is
+        source = work / "source"
+        size = make_layout(source, args.layers, args.layer_mb * 1_000_000)
+        seed = f"docker://{registry}/bench/{run_id}-seed:1"
+        sh([*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench", seed], env)
+        ours, peer = timed_pair(
+            measured("no-op re-push, ours", [*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench",
+                                             seed]),
+            measured("no-op re-push, skopeo", ["skopeo", "copy", "-q", "--dest-tls-verify=false",
+                                               f"oci:{source}:bench", seed]),
+            args.runs, lambda: None, lambda: None,
+        )  # fmt: skip
+        cases.append(Case("no-op re-push (every blob present)", ours, peer, 2.0, size))
+        shutil.rmtree(source)
+
+        # 3. many small layers, pulled into an empty directory
+        small = work / "small"
+        small_size = make_layout(small, args.small_layers, 1_000_000)
+        small_ref = f"docker://{registry}/bench/{run_id}-small:1"
+        sh([*SCRATCHPACK, "copy", "-q", f"oci:{small}:bench", small_ref], env)
+        pulled, theirs = work / "pulled", work / "pulled-skopeo"
+        ours, peer = timed_pair(
+            measured("pull small layers, ours", [*SCRATCHPACK, "copy", "-q", small_ref,
+                                                  f"oci:{pulled}:1"]),
+            measured("pull small layers, skopeo", ["skopeo", "copy", "-q",
+                                                    "--src-tls-verify=false", small_ref,
+                                                    f"oci:{theirs}:1"]),
+            args.runs, reset_path(pulled), reset_path(theirs),
+        )  # fmt: skip
+        cases.append(Case(f"pull of {args.small_layers} x 1 MB layers", ours, peer, 0.8,
+                          small_size))  # fmt: skip
+    return cases, patches
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="scratchpack copy vs skopeo copy")
     parser.add_argument("--runs", type=int, default=3)
@@ -171,22 +267,29 @@ def main() -> int:
     parser.add_argument(
         "--progress-cost", action="store_true", help="time progress against -q, not skopeo"
     )
+    parser.add_argument("--speed", action="store_true", help="issue 17's three registry cases")
+    parser.add_argument("--big-layer-mb", type=int, default=600)
+    parser.add_argument("--small-layers", type=int, default=50)
     args = parser.parse_args()
     env, started = tool_env()
     registry = env["SCRATCHPACK_TEST_REGISTRY"]
-    if args.progress_cost:
+    if args.speed or args.progress_cost:
+        cpu: dict[str, list[float]] = {}
+        notes: list[str] = []
         try:
-            print(f"load before: {os.getloadavg()}", file=sys.stderr)
-            cpu: dict[str, list[float]] = {}
-            measured = progress_cost(args, env, registry, cpu)
+            print(f"uptime before: {sh(['uptime']).strip()}")
+            if args.speed:
+                measured, patches = speed_cases(args, env, registry, cpu)
+                notes.append(f"PATCH requests per push of the big layer: {patches}")
+            else:
+                measured = progress_cost(args, env, registry, cpu)
         finally:
             stop_env(started)
         print_table(measured, args.runs)
         print("\nCPU seconds (user + system) of each run, median:")
         for label, times in sorted(cpu.items()):
             print(f"- {label}: {statistics.median(times):.3f} s over {len(times)} runs")
-        print(f"load after: {os.getloadavg()}")
-        print()
+        print("\n".join(["", *notes, f"uptime after: {sh(['uptime']).strip()}", ""]))
         print("\n".join(machine_info(env)))
         return 0
     counter = itertools.count()

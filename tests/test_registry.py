@@ -334,6 +334,72 @@ def test_interrupted_chunked_upload_recovers(
     assert _blob_paths(tmp_path / "back") == _blob_paths(layout)
 
 
+def _requests(proxy: FaultProxy, prefix: str) -> int:
+    return sum(n for key, n in proxy.requests.items() if key.startswith(prefix))
+
+
+@pytest.mark.parametrize("chunk_mib", ["", "1"])
+def test_upload_chunk_size_and_one_head_per_blob(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path, chunk_mib: str
+) -> None:
+    """A 3 MiB layer goes up in one PUT by default (chunks start above 128 MiB) and in 1 MiB
+    PATCHes with SCRATCHPACK_UPLOAD_CHUNK_MIB=1 (above 2 MiB); every blob is asked about once
+    (a HEAD each, not one before the decision and one again in the upload), and reads back
+    intact."""
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(3 << 20))
+    layout = tmp_path / "l"
+    summary = _ok(
+        "pack", examples.hello, "-o", f"oci:{layout}:v1", "--compression", "none",
+        "--add", f"{payload}:/data/payload.bin", "--tz", "none",
+    )  # fmt: skip
+    path = repo.split("/", 1)[1]
+    pushed = _ok(
+        "copy", f"oci:{layout}:v1", f"docker://{proxy.address}/{path}:v1", NO_TLS,
+        env={"SCRATCHPACK_UPLOAD_CHUNK_MIB": chunk_mib},
+    )  # fmt: skip
+    assert pushed["blobs"] == {"uploaded": len(summary["layers"]) + 1}
+    mib = 1 << 20
+    chunked = [la["size"] for la in summary["layers"] if chunk_mib and la["size"] > 2 * mib]
+    assert bool(chunked) == bool(chunk_mib)  # the 3 MiB layer, and only when asked
+    patches = sum(-(-size // mib) for size in chunked)
+    assert _requests(proxy, f"PATCH /v2/{path}/blobs/uploads/") == patches
+    assert _requests(proxy, f"HEAD /v2/{path}/blobs/") == len(summary["layers"]) + 1
+    pulled = _ok("copy", f"docker://{repo}:v1", f"oci:{tmp_path / 'back'}:v1")
+    assert pulled["digest"] == summary["digest"]
+    assert _blob_paths(tmp_path / "back") == _blob_paths(layout)
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "-3", "99999", "1.5"])
+def test_a_bad_upload_chunk_size_is_one_clear_line(
+    examples: Examples, repo: str, tmp_path: Path, value: str
+) -> None:
+    _layout(examples, tmp_path / "l")
+    result = run_cli(
+        "copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1",
+        env={"SCRATCHPACK_UPLOAD_CHUNK_MIB": value},
+    )  # fmt: skip
+    assert_clean_error(result, 2, "SCRATCHPACK_UPLOAD_CHUNK_MIB")
+
+
+def test_a_blob_the_registry_has_is_not_read(examples: Examples, repo: str, tmp_path: Path) -> None:
+    """A re-push hashes nothing the registry already holds (it hashed 300 MB to send none,
+    issue 17): a damaged local copy of a present blob does not matter, the registry's bytes are
+    the ones the digest names; the same damage fails a push to where the blob is missing."""
+    layout = tmp_path / "l"
+    summary = _layout(examples, layout)
+    _ok("copy", f"oci:{layout}:v1", f"docker://{repo}:v1")
+    biggest = max(summary["layers"], key=lambda la: la["size"])["digest"]
+    blob = layout / "blobs/sha256" / biggest.split(":", 1)[1]
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    again = _ok("copy", f"oci:{layout}:v1", f"docker://{repo}:v1")
+    assert again["blobs"] == {"existing": len(summary["layers"]) + 1}
+    fresh = run_cli("copy", f"oci:{layout}:v1", f"docker://{repo}-fresh:v1")
+    assert_clean_error(fresh, 1, biggest.split(":", 1)[1][:12])
+
+
 # -- authentication -----------------------------------------------------------------------
 
 

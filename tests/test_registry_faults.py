@@ -35,7 +35,11 @@ from scratchpack.transports.registry.transport import RegistryOptions
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 CREDS = f"{USER}:{PASSWORD}"
 BASIC = "Basic " + base64.b64encode(CREDS.encode()).decode()
-LARGE_PAYLOAD = 33 << 20  # above the 32 MiB chunking threshold: three PATCHes of <= 16 MiB
+# Chunks of 16 MiB (SCRATCHPACK_UPLOAD_CHUNK_MIB, see registry_env; the default is 64 MiB):
+# 33 MiB is above the 32 MiB threshold that gives, so the large blob goes up in three PATCHes
+# and a fault can hit the first, a middle or the last one without a 129 MiB payload.
+CHUNK_MIB = 16
+LARGE_PAYLOAD = 33 << 20
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,13 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
 
 @pytest.fixture(scope="module")
 def registry_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """No credentials from the machine: only --creds counts."""
+    """No credentials from the machine: only --creds counts; 16 MiB upload chunks."""
     empty = tmp_path_factory.mktemp("no-docker-config")
-    return {"DOCKER_CONFIG": str(empty), "REGISTRY_AUTH_FILE": ""}
+    return {
+        "DOCKER_CONFIG": str(empty),
+        "REGISTRY_AUTH_FILE": "",
+        "SCRATCHPACK_UPLOAD_CHUNK_MIB": str(CHUNK_MIB),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -180,14 +180,18 @@ def test_pack_and_copy_to_oci_do_not_import_the_http_stack(hello: Path, tmp_path
 
 
 def test_httpx_is_imported_without_its_command_line_client() -> None:
-    """The registry path loads httpx but not httpx._main (click, pygments, rich)."""
+    """The registry path loads httpx but not httpx._main (click, pygments, rich) nor the
+    zstandard decoder httpx would load."""
     code = (
         "import sys\n"
         "from scratchpack.transports.registry.client import RegistryClient\n"
         "assert 'httpx' in sys.modules\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'click', 'pygments', 'rich'}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}\n"
+        "             & {'click', 'pygments', 'rich', 'zstandard'}))\n"
         # the guard is gone once httpx is imported: httpx._main stays importable by others
         "assert sys.modules.get('httpx._main', 'absent') == 'absent'\n"
+        "import zstandard\n"  # and zstd layers still work
+        "assert zstandard.ZstdCompressor is not None\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -43,11 +43,16 @@ def _hold(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, mode: int = 0o644, *, fsync: bool = False) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: Path, mode: int = 0o644, *, fsync: bool = False, sync_directory: bool = True
+) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
 
     With ``fsync`` the data reach the disk before the rename, so that after a crash the
-    name holds either the old content or the whole new one.
+    name holds either the old content or the whole new one; and the directory is synced too,
+    so that the name itself survives, unless ``sync_directory`` is False: for a caller that
+    syncs the directory once after many files (a layout's staged blobs, synced at commit
+    before anything names them), not once per file.
     """
     try:
         fd, tmp_name = tempfile.mkstemp(
@@ -65,7 +70,7 @@ def atomic_file(path: Path, mode: int = 0o644, *, fsync: bool = False) -> Iterat
                 os.fsync(handle.fileno())
             os.fchmod(handle.fileno(), mode & ~_umask())
             tmp.replace(path)
-        if fsync:
+        if fsync and sync_directory:
             fsync_directory(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -75,8 +80,10 @@ def atomic_file(path: Path, mode: int = 0o644, *, fsync: bool = False) -> Iterat
         raise
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = False) -> None:
-    with atomic_file(path, mode, fsync=fsync) as handle:
+def atomic_write(
+    path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = False, sync_directory: bool = True
+) -> None:
+    with atomic_file(path, mode, fsync=fsync, sync_directory=sync_directory) as handle:
         handle.write(data)
 
 

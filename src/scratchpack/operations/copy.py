@@ -189,18 +189,20 @@ class RegistryDestination:
 
     def ensure_blob(self, descriptor: Descriptor, source: RawSource, count: Count) -> str:
         local = source.local_path(descriptor)
-        spooled: list[Path] = []
+        ready: list[Path] = []
 
         def verified_path() -> Path:
-            """The source's file, hashed first, or a verified download (made once)."""
-            if local is not None and local.is_file():
-                with oci_layout.verified_file(local, descriptor) as stream:
-                    while stream.read(1 << 20):
-                        pass
-                return local
-            if not spooled:
-                spooled.append(self._download(descriptor, source))
-            return spooled[0]
+            """The source's file, hashed first, or a verified download (made once: a retry
+            that reopens the blob streams it again but does not hash it twice)."""
+            if not ready:
+                if local is not None and local.is_file():
+                    with oci_layout.verified_file(local, descriptor) as stream:
+                        while stream.read(1 << 20):
+                            pass
+                    ready.append(local)
+                else:
+                    ready.append(self._download(descriptor, source))
+            return ready[0]
 
         def opener() -> BinaryIO:
             path = verified_path()
@@ -208,9 +210,13 @@ class RegistryDestination:
             stream = oci_layout.verified_file(path, descriptor)
             return cast(BinaryIO, progress.Counted(stream, count))
 
-        if local is not None and local.is_file():
-            verified_path()  # a corrupt local blob fails before anything is sent
-        return push_blob(self.repo, descriptor, opener, self.options, source.repository)
+        # A blob the registry already has is not read at all (a no-op re-push of 300 MB hashed
+        # all of it, issue 17); one it lacks is hashed before its upload starts, so a corrupt
+        # local blob fails before any of its bytes are sent.
+        return push_blob(
+            self.repo, descriptor, opener, self.options, source.repository,
+            before_upload=verified_path if local is not None and local.is_file() else None,
+        )  # fmt: skip
 
     def _download(self, descriptor: Descriptor, source: RawSource) -> Path:
         fd, name = tempfile.mkstemp(prefix=f"{descriptor.digest.hex}.", dir=self.spool)
@@ -309,8 +315,13 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     progress.step(what, total) as overall,
                     ThreadPoolExecutor(max(1, options.registry.jobs)) as pool,
                 ):
-                    list(pool.map(lambda d: copy_blob(d, overall), layers))
-                    copy_blob(manifest.config, overall)
+                    # the config goes with the layers, not after them: one round trip less
+                    # for a push where every blob is present (issue 17)
+                    config_apart = manifest.config.digest in {d.digest for d in layers}
+                    blobs = layers if config_apart else [*layers, manifest.config]
+                    list(pool.map(lambda d: copy_blob(d, overall), blobs))
+                    if config_apart:
+                        copy_blob(manifest.config, overall)
                 if top:
                     result.image_id = manifest.config.digest
                 if to_oci and mt.is_docker_type(media_type):

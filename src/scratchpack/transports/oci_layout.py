@@ -427,7 +427,9 @@ class LayoutWriter:
         target = self._staged(descriptor.digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         checked = _verifying(stream, descriptor)
-        with atomic_file(target, fsync=True) as out:
+        # the data are synced before the staged name exists; the staging directory itself is
+        # synced once, at commit, before index.json names any blob (not once per blob)
+        with atomic_file(target, fsync=True, sync_directory=False) as out:
             while chunk := checked.read(_COPY_CHUNK):
                 out.write(chunk)
         with self._guard:
@@ -440,7 +442,7 @@ class LayoutWriter:
             return
         target = self._staged(descriptor.digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, data, fsync=True)
+        atomic_write(target, data, fsync=True, sync_directory=False)  # synced at commit
         with self._guard:
             self._verified.add(descriptor.digest)
 
@@ -505,5 +507,7 @@ class LayoutWriter:
 
 
 def _fsync_blobs(root: Path) -> None:
+    """Make the staged blobs' names durable: once per directory, not once per blob."""
+    fsync_directory(root / "blobs")
     for algorithm_dir in (root / "blobs").iterdir():
         fsync_directory(algorithm_dir)
