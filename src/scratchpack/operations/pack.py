@@ -256,6 +256,9 @@ def pack(options: PackOptions) -> PackResult:
     if options.from_image is not None:
         if options.root != Path("/"):
             raise UsageError("--from and --root exclude each other: the libraries come from one")
+        if options.allow_dynamic:
+            raise UsageError("--from and --allow-dynamic exclude each other: --from brings the "
+                             "libraries --allow-dynamic leaves out")  # fmt: skip
         if not with_libraries:
             raise UsageError(
                 f"--from {options.from_image}: {binary} is {info.linkage}, and only a dynamic "
