@@ -395,6 +395,16 @@ def write_layout(directory: Path, layers: list[dict[str, Any]], config: bytes) -
     return f"oci:{directory}:t"
 
 
+def oci_with_canary(case_name: str, directory: Path) -> tuple[str, Path]:
+    """The named case as ``directory/img`` and the canary directory its names aim at
+    (``directory/canary``, holding one file)."""
+    canary = directory / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("untouched")
+    case = next(c for c in cases(canary) if c.name == case_name)
+    return write_oci(case, directory / "img"), canary
+
+
 def write_docker_archive(case: Case, path: Path) -> str:
     """A ``docker save``-style archive holding the case's image; its ``docker-archive:`` name."""
     spool = path.parent / f"{path.name}.blobs"

@@ -16,13 +16,12 @@ import pytest
 from hostile import (
     END,
     OCI_TAR,
-    cases,
     header,
     iter_tree,
     member,
+    oci_with_canary,
     put_blob,
     write_layout,
-    write_oci,
 )
 from realtools import Runner
 from scratchpack.errors import FormatError, ScratchpackError
@@ -167,11 +166,7 @@ def test_a_real_debian_image_unpacks_as_umoci_does(
      "symlink-loop", "negative-mode", "sparse-gnu-0.1", "truncated-content"],
 )  # fmt: skip
 def test_hostile_layers_are_refused_or_kept_inside_the_root(tmp_path: Path, case_name: str) -> None:
-    canary = tmp_path / "canary"
-    canary.mkdir()
-    (canary / "keep").write_text("untouched")
-    case = next(c for c in cases(canary) if c.name == case_name)
-    name = write_oci(case, tmp_path / "img")
+    name, canary = oci_with_canary(case_name, tmp_path)
     before = list(iter_tree(tmp_path))
     root = tmp_path / "root"
     try:

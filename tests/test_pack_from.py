@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from helpers import Examples, assert_clean_error, build_examples, run_cli
-from hostile import cases, iter_tree, write_oci
+from hostile import iter_tree, oci_with_canary
 from realtools import Runner
 
 LIBC_MARK = "2.36-9+fromimage1"
@@ -113,11 +113,7 @@ def test_the_records_and_whiteouts_are_the_images_through_containers_storage(
 def test_a_hostile_image_gives_one_error_and_writes_nothing_outside(
     examples: Examples, tmp_path: Path, case_name: str, fragment: str
 ) -> None:
-    canary = tmp_path / "canary"
-    canary.mkdir()
-    (canary / "keep").write_text("untouched")
-    case = next(c for c in cases(canary) if c.name == case_name)
-    image = write_oci(case, tmp_path / "img")
+    image, _ = oci_with_canary(case_name, tmp_path)
     before = list(iter_tree(tmp_path))
     result = run_cli("pack", examples.dynamic, "-o", f"oci:{tmp_path / 'out'}:v1", "--from", image)
     assert_clean_error(result, 1, fragment)
