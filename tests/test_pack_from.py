@@ -4,6 +4,7 @@ whatever happens; a hostile image gives one clear error and writes nothing outsi
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,26 @@ def test_the_platform_asked_for_is_the_binarys(examples: Examples, tmp_path: Pat
     wrong = run_cli("pack", examples.dynamic, "-o", f"oci:{tmp_path / 'out'}:v1",
                     "--from", "oci:/nonexistent:t", "--platform", "linux/arm64")  # fmt: skip
     assert_clean_error(wrong, 2, "--platform linux/arm64 does not match the binary")
+
+
+def test_from_a_registry_and_an_oci_layout(
+    examples: Examples,
+    tmp_path: Path,
+    skopeo: Runner,
+    registry: str,
+    debian_docker: str,
+    unique_name: str,
+) -> None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    pushed = f"{registry}/{unique_name}/debian:bookworm"
+    skopeo("copy", "--src-daemon-host", host, "--dest-tls-verify=false",
+           f"docker-daemon:{debian_docker}", f"docker://{pushed}", timeout=600)  # fmt: skip
+    skopeo("copy", "--src-tls-verify=false", f"docker://{pushed}", f"oci:{tmp_path / 'deb'}:t")
+    digests = set()
+    for n, source in enumerate((f"docker://{pushed}", f"oci:{tmp_path / 'deb'}:t")):
+        summary = _pack(examples.dynamic, f"oci:{tmp_path / 'out'}:{n}", "--from", source)
+        assert summary["libraries"]["root"] == source
+        assert summary["libraries"]["loader"] == "/lib64/ld-linux-x86-64.so.2"
+        digests.add(summary["layers"][1]["digest"])
+    assert len(digests) == 1  # the same libraries layer, whichever transport carried the image
+    assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "out") == []
