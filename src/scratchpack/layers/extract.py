@@ -61,18 +61,42 @@ class ExtractReport:
 
 
 class _Walker:
-    """Directory file descriptors inside one root, opened component by component."""
+    """Directory file descriptors inside one root, opened component by component. The parent
+    of the last file written stays open (files of one directory come in a row in a tar, and
+    the walk is most of the work): ``forget`` drops it whenever anything but a regular file
+    is written, since a symlink, a whiteout or a replaced directory may change what the path
+    leads to."""
 
     def __init__(self, root: Path) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
+        self._kept: tuple[str, int] | None = None
 
     def close(self) -> None:
+        self.forget()
         os.close(self.root_fd)
+
+    def forget(self) -> None:
+        if self._kept is not None:
+            if self._kept[1] != self.root_fd:
+                os.close(self._kept[1])
+            self._kept = None
+
+    def file_parent(self, path: str) -> tuple[int, str]:
+        """``parent(path, create=True)`` for a regular file, from the kept directory when it
+        is the same; the descriptor stays the walker's (not to be closed)."""
+        directory, _, name = path.rpartition("/")
+        if self._kept is None or self._kept[0] != directory:
+            fd = self._walk(directory.split("/") if directory else [], create=True)
+            assert fd is not None
+            self.forget()
+            self._kept = (directory, fd)
+        return self._kept[1], name
 
     @contextlib.contextmanager
     def parent(self, path: str, create: bool) -> Iterator[tuple[int, str] | None]:
         """The open directory holding ``path``'s last component, and that component. Missing
         directories on the way are made (0755) when ``create``, else the answer is None."""
+        self.forget()
         parts = path.split("/")
         fd = self._walk(parts[:-1], create)
         if fd is None:
@@ -149,12 +173,14 @@ def _kind_at(dir_fd: int, name: str) -> int | None:
         return None
 
 
-def _publish(dir_fd: int, name: str) -> None:
-    """Rename the temporary over ``name`` (a directory there is removed first)."""
+def _publish(dir_fd: int, name: str) -> bool:
+    """Rename the temporary over ``name`` (a directory there is removed first: then True)."""
     existing = _kind_at(dir_fd, name)
-    if existing is not None and stat.S_ISDIR(existing):
+    removed = existing is not None and stat.S_ISDIR(existing)
+    if removed:
         shutil.rmtree(name, dir_fd=dir_fd)
     os.rename(_TEMP, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    return removed
 
 
 def _file_mode(mode: int) -> int:
@@ -193,25 +219,24 @@ class _Extractor:
     def file(self, entry: LayerEntry, content: IO[bytes]) -> None:
         """A regular file, streamed under a temporary name then renamed into place."""
         self.count(entry)
-        with self.walker.parent(entry.path, create=True) as found:
-            assert found is not None
-            dir_fd, name = found
-            _remove(dir_fd, _TEMP)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(_TEMP, flags, 0o600, dir_fd=dir_fd)
-            try:
-                written = 0
-                while chunk := content.read(_CHUNK):
-                    if chunk.count(0) == len(chunk):
-                        os.lseek(fd, len(chunk), os.SEEK_CUR)  # a hole
-                    else:
-                        os.write(fd, chunk)
-                    written += len(chunk)
-                os.ftruncate(fd, written)
-                os.fchmod(fd, _file_mode(entry.mode))
-            finally:
-                os.close(fd)
-            _publish(dir_fd, name)
+        dir_fd, name = self.walker.file_parent(entry.path)
+        _remove(dir_fd, _TEMP)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(_TEMP, flags, 0o600, dir_fd=dir_fd)
+        try:
+            written = 0
+            while chunk := content.read(_CHUNK):
+                if chunk.count(0) == len(chunk):
+                    os.lseek(fd, len(chunk), os.SEEK_CUR)  # a hole
+                else:
+                    os.write(fd, chunk)
+                written += len(chunk)
+            os.ftruncate(fd, written)
+            os.fchmod(fd, _file_mode(entry.mode))
+        finally:
+            os.close(fd)
+        if _publish(dir_fd, name):
+            self.walker.forget()  # a directory was replaced: it may be on the kept path
         self.report.bytes += entry.size
         self.written.add(entry.path)
 
