@@ -23,6 +23,11 @@ them the way a hostile tar cannot turn against the host:
   runs of zeros are written as holes, so a zero bomb under the limit costs no disk;
 * memory stays bounded: content is streamed in chunks, nothing holds a layer.
 
+Not ``RootResolver`` itself: it answers with a path, and opening that path again would follow
+whatever is there by then; the walk here holds each directory open as it goes. Not
+``tarfile.extractall(filter="data")``: it reads the layer through ``tarfile`` (see
+``tarstream.py`` for why not) and leaves whiteouts to the caller.
+
 ``tests/test_extract.py`` compares the result with ``tar -x`` and ``umoci unpack``.
 """
 
