@@ -9,23 +9,32 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
 from hostile import (
     END,
     OCI_TAR,
+    Case,
     header,
     iter_tree,
     member,
     oci_with_canary,
     put_blob,
     write_layout,
+    write_oci,
 )
 from realtools import Runner
 from scratchpack.errors import FormatError, ScratchpackError
-from scratchpack.layers.extract import extract_image
+from scratchpack.layers.extract import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ENTRIES,
+    ExtractReport,
+    extract_image,
+)
 from scratchpack.transports.dispatch import open_image
 from scratchpack.transports.names import parse_image_name
 
@@ -73,10 +82,15 @@ def layered(directory: Path, layers: list[bytes]) -> str:
     return write_layout(directory, descriptors, config)
 
 
-def unpack(name: str, root: Path, **limits: int) -> None:
+def unpack(
+    name: str,
+    root: Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+) -> ExtractReport:
     root.mkdir()
     with open_image(parse_image_name(name)) as image:
-        extract_image(image, root, where=name, **limits)
+        return extract_image(image, root, where=name, max_bytes=max_bytes, max_entries=max_entries)
 
 
 def d(name: str, mode: int = 0o755) -> bytes:
@@ -145,7 +159,7 @@ def test_a_real_debian_image_unpacks_as_umoci_does(
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     skopeo("copy", "--src-daemon-host", host, f"docker-daemon:{debian_docker}",
            f"oci:{layout}:t", timeout=600)  # fmt: skip
-    unpack(f"oci:{layout}:t", tmp_path / "ours")
+    report = unpack(f"oci:{layout}:t", tmp_path / "ours")
     umoci("unpack", "--rootless", "--image", f"{layout}:t", str(tmp_path / "bundle"))
     theirs = tree(tmp_path / "bundle/rootfs")
     ours = tree(tmp_path / "ours")
@@ -153,6 +167,7 @@ def test_a_real_debian_image_unpacks_as_umoci_does(
     devices = {path for path, (kind, _, data) in theirs.items()
                if kind == "other" or (path.startswith("dev/") and data == empty)}  # fmt: skip
     assert len(devices) >= 6  # the minbase's /dev/null, zero, full, random...
+    assert report.skipped == len(devices) and report.layers == 1
     expected = {p: v for p, v in as_we_write(theirs).items() if p not in devices}
     assert ours == expected
     assert len(ours) > 5000
@@ -214,3 +229,33 @@ def test_bombs_stop_at_the_limits_with_one_message(tmp_path: Path) -> None:
     many = layered(tmp_path / "many", [b"".join(member(f"f{n}") for n in range(50)) + END])
     with pytest.raises(ScratchpackError, match="more than 20 entries"):
         unpack(many, tmp_path / "b", max_entries=20)
+
+
+def test_a_large_file_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
+    """256 MiB of content (not zeros: no holes) through a gzip layer: the unpacking process
+    stays far below the file's size (it would hold it if it buffered a member or a layer)."""
+    size = 256 << 20
+
+    def write(out: BinaryIO) -> None:
+        out.write(header("big", size=size))
+        block = b"scratchpack 0.1 " * (1 << 16)  # 1 MiB
+        for _ in range(size // len(block)):
+            out.write(block)
+        out.write(END)
+
+    name = write_oci(Case("large", write, "clean", gzip_layer=True), tmp_path / "img")
+    code = (
+        "import resource, sys; from pathlib import Path; "
+        "from scratchpack.transports.names import parse_image_name; "
+        "from scratchpack.transports.dispatch import open_image; "
+        "from scratchpack.layers.extract import extract_image; "
+        "image = open_image(parse_image_name(sys.argv[1])).__enter__(); "
+        "extract_image(image, Path(sys.argv[2])); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    (tmp_path / "root").mkdir()
+    proc = subprocess.run([sys.executable, "-c", code, name, str(tmp_path / "root")],
+                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "root/big").stat().st_size == size
+    assert int(proc.stdout) < 96 << 10, proc.stdout  # KiB (measured: 33 MB; imports alone 20)

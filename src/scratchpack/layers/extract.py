@@ -37,7 +37,7 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -330,16 +330,18 @@ def extract_image(
     where: str = "image",
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    count: Callable[[int], None] | None = None,
 ) -> ExtractReport:
     """Unpack every layer of ``image``, in order, into the empty directory ``root``.
 
     ``where`` (the image's name) starts every error message. Raises ScratchpackError (a
-    FormatError for a malformed or hostile layer); the caller removes ``root`` either way."""
+    FormatError for a malformed or hostile layer); the caller removes ``root`` either way.
+    ``count`` is told the stored bytes of the layers as they are read (progress)."""
     extractor = _Extractor(root, max_bytes, max_entries, where)
     try:
         for layer in image.layers:
             extractor.written = set()
-            with layer.open_uncompressed() as stream:
+            with layer.open_uncompressed(count) as stream:
                 for entry in read_layer(stream, lambda _e: True, extractor.file):
                     extractor.apply(entry)
             extractor.report.layers += 1

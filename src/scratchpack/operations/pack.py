@@ -384,8 +384,10 @@ def unpack_root(
 
     root = scratch / "root"
     root.mkdir()
-    with open_image(name, platform, registry) as image, progress.step(f"unpacking {name}"):
-        extract_image(image, root, where=f"--from {name}")
+    with open_image(name, platform, registry) as image:
+        total = sum(layer.descriptor.size for layer in image.layers)
+        with progress.step(f"unpacking {name}", total) as task:
+            extract_image(image, root, where=f"--from {name}", count=task.advance)
     return root
 
 
