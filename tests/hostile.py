@@ -358,14 +358,7 @@ def config_json(case: Case, blob: Blob) -> bytes:
 def write_oci(case: Case, directory: Path, media_type: str | None = None,
               urls: tuple[str, ...] = ()) -> str:  # fmt: skip
     """An OCI layout holding the case's image; its ``oci:`` name."""
-    blobs = directory / "blobs/sha256"
-    blob = write_layer_blob(case, blobs)
-
-    def put(data: bytes) -> dict[str, Any]:
-        name = hashlib.sha256(data).hexdigest()
-        (blobs / name).write_bytes(data)
-        return {"digest": f"sha256:{name}", "size": len(data)}
-
+    blob = write_layer_blob(case, directory / "blobs/sha256")
     layer: dict[str, Any] = {
         "mediaType": media_type or (OCI_GZIP if case.gzip_layer else OCI_TAR),
         "digest": blob.digest,
@@ -373,18 +366,43 @@ def write_oci(case: Case, directory: Path, media_type: str | None = None,
     }
     if urls:
         layer["urls"] = list(urls)
+    return write_layout(directory, [layer], config_json(case, blob))
+
+
+def put_blob(directory: Path, data: bytes) -> dict[str, Any]:
+    """``data`` as a blob of the layout ``directory``; its digest and size."""
+    name = hashlib.sha256(data).hexdigest()
+    blobs = directory / "blobs/sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    (blobs / name).write_bytes(data)
+    return {"digest": f"sha256:{name}", "size": len(data)}
+
+
+def write_layout(directory: Path, layers: list[dict[str, Any]], config: bytes) -> str:
+    """An OCI layout of one image (its layer blobs already in place), tagged ``t``."""
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   **put(config_json(case, blob))},
-        "layers": [layer],
+                   **put_blob(directory, config)},
+        "layers": layers,
     }).encode()  # fmt: skip
     index = {"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", **put(manifest),
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        **put_blob(directory, manifest),
         "annotations": {"org.opencontainers.image.ref.name": "t"}}]}  # fmt: skip
     (directory / "index.json").write_text(json.dumps(index))
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     return f"oci:{directory}:t"
+
+
+def oci_with_canary(case_name: str, directory: Path) -> tuple[str, Path]:
+    """The named case as ``directory/img`` and the canary directory its names aim at
+    (``directory/canary``, holding one file)."""
+    canary = directory / "canary"
+    canary.mkdir()
+    (canary / "keep").write_text("untouched")
+    case = next(c for c in cases(canary) if c.name == case_name)
+    return write_oci(case, directory / "img"), canary
 
 
 def write_docker_archive(case: Case, path: Path) -> str:

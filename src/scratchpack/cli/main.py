@@ -196,13 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
         **examples(
             "scratchpack pack ./hello -o oci:./out/hello:latest",
             "scratchpack pack /usr/bin/curl -o oci:./out/curl:latest --root /",
+            "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--digestfile app.digest",
             "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
             "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
             "A dynamic binary also gets a layer with its loader, its DT_NEEDED closure and what "
-            "glibc loads at run time (NSS modules, libgcc_s), found in --root as ld.so finds them.",
+            "glibc loads at run time (NSS modules, libgcc_s), found in --root (or --from an "
+            "image) as ld.so finds them.",
         ),
     )
     p.add_argument("binary", type=Path, help="the ELF binary to pack")
@@ -268,10 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--root",
         type=Path,
-        default=Path("/"),
         metavar="DIR",
         help="where a dynamic binary's loader and libraries come from (default /: this "
-        "machine; a sysroot or an unpacked builder image)",
+        "machine; or a sysroot)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_image",
+        metavar="IMAGE",
+        help="take a dynamic binary's loader, libraries and package records from this image "
+        "(e.g. the builder image, any transport; --platform is the binary's), unpacked safely "
+        "in a scratch directory removed afterwards; excludes --root",
     )
     p.add_argument(
         "--add-lib",
@@ -633,7 +642,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         compression=args.compression,
         level=args.compression_level,
         allow_dynamic=args.allow_dynamic,
-        root=args.root,
+        root=args.root or Path("/"),
+        from_image=_image_name(args.from_image) if args.from_image else None,
         add_libs=args.add_lib,
         gconv=args.gconv,
         locales=args.locale,
@@ -645,6 +655,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
+    if args.from_image and args.root is not None:
+        raise UsageError("--from and --root exclude each other: the libraries come from one")
     result = pack(options)
     if args.digestfile:
         _write_digest(args.digestfile, str(result.digest))

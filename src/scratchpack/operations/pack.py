@@ -104,6 +104,7 @@ class PackOptions:
     level: int | None = None
     allow_dynamic: bool = False  # a dynamic binary alone, without its libraries
     root: Path = Path("/")  # where a dynamic binary's loader and libraries come from
+    from_image: ImageName | None = None  # or an image, unpacked in the scratch dir (--from)
     add_libs: list[str] = field(default_factory=list)  # sonames it dlopens (plugins)
     gconv: str = "auto"  # iconv's modules: auto, all, none or CHARSET,...
     locales: list[str] = field(default_factory=list)  # e.g. de_DE.UTF-8; the first sets LANG
@@ -234,9 +235,14 @@ def pack(options: PackOptions) -> PackResult:
     if options.base is not None:
         from scratchpack.operations.pack_base import pack_on_base
 
-        if options.root != Path("/") or options.add_libs or options.locales:
-            raise UsageError("--root, --add-lib and --locale go with packing into scratch: on "
-                             "--base, the libraries are the base's")  # fmt: skip
+        if (
+            options.root != Path("/")
+            or options.from_image is not None
+            or options.add_libs
+            or options.locales
+        ):
+            raise UsageError("--root, --from, --add-lib and --locale go with packing into "
+                             "scratch: on --base, the libraries are the base's")  # fmt: skip
 
         return pack_on_base(options, options.base)
     check_destination(options.destination, force=options.force)
@@ -247,6 +253,17 @@ def pack(options: PackOptions) -> PackResult:
     with_libraries = info.is_dynamic and not options.allow_dynamic
     if (options.locales or options.gconv != "auto") and not with_libraries:
         raise UsageError("--locale and --gconv go with a dynamic binary (glibc's data files)")
+    if options.from_image is not None:
+        if options.root != Path("/"):
+            raise UsageError("--from and --root exclude each other: the libraries come from one")
+        if options.allow_dynamic:
+            raise UsageError("--from and --allow-dynamic exclude each other: --from brings the "
+                             "libraries --allow-dynamic leaves out")  # fmt: skip
+        if not with_libraries:
+            raise UsageError(
+                f"--from {options.from_image}: {binary} is {info.linkage}, and only a dynamic "
+                "binary takes its loader and libraries from an image"
+            )
     if options.locales and not any(e.startswith("LANG=") for e in options.env):
         options = dataclasses.replace(options, env=[*options.env, f"LANG={options.locales[0]}"])
     platform = platform_for(info, options.platform)
@@ -272,10 +289,14 @@ def pack(options: PackOptions) -> PackResult:
         )
         libraries: LibraryReport | None = None
         contents = [("essentials", essentials)]
+        root = options.root
+        if options.from_image is not None:
+            root = unpack_root(options.from_image, platform, options.registry, scratch)
         if with_libraries:
             libs, libraries = library_layer(
-                options.root, binary, binary_dest, NSSWITCH, options.add_libs,
+                root, binary, binary_dest, NSSWITCH, options.add_libs,
                 options.gconv, tuple(options.locales),
+                root_name=None if options.from_image is None else str(options.from_image),
             )  # fmt: skip
             _check_overlap(libs, essentials, "a library")
             contents.append(("libraries", libs))
@@ -288,7 +309,7 @@ def pack(options: PackOptions) -> PackResult:
             app,
             DpkgDatabase(options.dpkg_root),
             libs if with_libraries else None,
-            DpkgDatabase(options.root),
+            DpkgDatabase(root),
         )
         for path in app.paths():
             found = essentials.get(path)
@@ -351,6 +372,23 @@ def pack(options: PackOptions) -> PackResult:
         daemon_message=written.detail,
         libraries=libraries,
     )
+
+
+def unpack_root(
+    name: ImageName, platform: Platform, registry: RegistryOptions | None, scratch: Path
+) -> Path:
+    """``--from IMAGE``: the image for the binary's platform, unpacked safely (see
+    ``layers/extract.py``) into ``scratch/root``, which goes when the scratch directory does."""
+    from scratchpack.layers.extract import extract_image
+    from scratchpack.transports.dispatch import open_image
+
+    root = scratch / "root"
+    root.mkdir()
+    with open_image(name, platform, registry) as image:
+        total = sum(layer.descriptor.size for layer in image.layers)
+        with progress.step(f"unpacking {name}", total) as task:
+            extract_image(image, root, where=f"--from {name}", count=task.advance)
+    return root
 
 
 def _check_overlap(layer: LayerContents, essentials: LayerContents, what: str) -> None:
