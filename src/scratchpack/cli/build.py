@@ -51,7 +51,7 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_build(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.cli.main import _image_name, _registry_options
+    from scratchpack.cli.options import image_name, registry_options
     from scratchpack.debian.presets import preset_spec
     from scratchpack.debian.spec import parse_spec, read_spec
     from scratchpack.operations.build import BuildOptions, build
@@ -73,10 +73,10 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
     destination = args.output or spec.output
     if not destination:
         raise UsageError("no destination: give -o DEST (or output in the spec's [image])")
-    options = _registry_options(args)
+    options = registry_options(args)
     try:
         result = build(
-            BuildOptions(spec, _image_name(destination), lock, locked=args.locked,
+            BuildOptions(spec, image_name(destination), lock, locked=args.locked,
                          force=args.force, compression=args.compression, registry=options)
         )  # fmt: skip
     finally:

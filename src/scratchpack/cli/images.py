@@ -22,16 +22,16 @@ class ImageUnreadable(ScratchpackError):
 def with_image(args: argparse.Namespace, text: str, work: Callable[[Image, str], T]) -> T:
     """Open ``text`` (any transport, ``--platform`` and registry flags from ``args``) and
     return ``work(image, name)``."""
-    from scratchpack.cli.main import _image_name, _registry_options
+    from scratchpack.cli.options import image_name, registry_options
     from scratchpack.model.descriptor import Platform
     from scratchpack.transports.dispatch import open_image
     from scratchpack.transports.names import RegistryName
 
-    name = _image_name(text)
+    name = image_name(text)
     platform = Platform.parse(args.platform) if args.platform else None
     # only a registry image needs the registry client (httpx: a quarter of a local audit's
     # start-up)
-    options = _registry_options(args) if isinstance(name, RegistryName) else None
+    options = registry_options(args) if isinstance(name, RegistryName) else None
     try:
         with open_image(name, platform, options) as image:
             return work(image, str(name))

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
+from scratchpack.cli.options import image_name, registry_options
 from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
     from scratchpack.operations.lint import FileReport
     from scratchpack.operations.pack import PackResult
-    from scratchpack.transports.names import ImageName
     from scratchpack.transports.registry.transport import RegistryOptions
 
 # Only what building the parser needs is imported here: each command imports its own modules
@@ -133,32 +133,6 @@ def _quiet_flag() -> _Parser:
         "errors still go to stderr",
     )  # fmt: skip
     return flags
-
-
-def _registry_options(
-    args: argparse.Namespace, tls_verify: bool | None = None, creds: str | None = None
-) -> RegistryOptions:
-    """The registry flags as options; ``tls_verify`` and ``creds`` override ``--tls-verify``
-    and ``--creds`` for one side of a copy (skopeo's ``--src-*`` and ``--dest-*``)."""
-    from scratchpack.transports.registry.auth import Credentials
-    from scratchpack.transports.registry.transport import DEFAULT_JOBS, RegistryOptions
-
-    jobs = getattr(args, "jobs", DEFAULT_JOBS)
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    if not args.timeout > 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    if args.retries < 0:
-        raise UsageError("--retries must be 0 or more")
-    creds = creds or args.creds
-    return RegistryOptions(
-        tls_verify=args.tls_verify if tls_verify is None else tls_verify,
-        credentials=Credentials.parse(creds) if creds else None,
-        jobs=jobs,
-        timeout=args.timeout,
-        retries=args.retries,
-        auth_file=args.authfile,
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -643,15 +617,15 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         level=args.compression_level,
         allow_dynamic=args.allow_dynamic,
         root=args.root or Path("/"),
-        from_image=_image_name(args.from_image) if args.from_image else None,
+        from_image=image_name(args.from_image) if args.from_image else None,
         add_libs=args.add_lib,
         gconv=args.gconv,
         locales=args.locale,
         strip=args.strip,
         annotations=annotations,
         force=args.force,
-        registry=_registry_options(args),
-        base=_image_name(args.base) if args.base else None,
+        registry=registry_options(args),
+        base=image_name(args.base) if args.base else None,
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
@@ -756,7 +730,7 @@ def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     platform = Platform.parse(args.platform) if args.platform else None
     from scratchpack.transports.dispatch import open_image
 
-    options = _registry_options(args)
+    options = registry_options(args)
     try:
         with open_image(name, platform, options) as image:
             report = inspect_image(image, str(name))
@@ -818,31 +792,17 @@ def _print_layers(report: dict[str, Any], out: Output) -> None:
         out.line(detail)
 
 
-def _image_name(text: str) -> ImageName:
-    """A transport-qualified name, or a bare registry reference (``host/repo:tag``)."""
-    from scratchpack.transports.names import (
-        TRANSPORTS,
-        RegistryName,
-        parse_image_name,
-        parse_registry_reference,
-    )
-
-    if text.split(":", 1)[0] in TRANSPORTS:
-        return parse_image_name(text)
-    return RegistryName(parse_registry_reference(text))
-
-
 def cmd_copy(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.copy import CopyOptions, copy
     from scratchpack.transports.names import parse_image_name
 
-    options = _registry_options(args, args.dest_tls_verify, args.dest_creds)
+    options = registry_options(args, args.dest_tls_verify, args.dest_creds)
     # one side's flags must not reach the other: its own options (and clients) then
     sided = (args.src_creds, args.dest_creds, args.src_tls_verify, args.dest_tls_verify)
     source_options = None
     if any(flag is not None for flag in sided):
-        source_options = _registry_options(args, args.src_tls_verify, args.src_creds)
+        source_options = registry_options(args, args.src_tls_verify, args.src_creds)
     copy_options = CopyOptions(
         source=parse_image_name(args.source),
         destination=parse_image_name(args.destination),
@@ -895,8 +855,8 @@ def cmd_digest(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.transports.dispatch import open_image
     from scratchpack.transports.names import OciName, RegistryName
 
-    name = _image_name(args.image)
-    options = _registry_options(args)
+    name = image_name(args.image)
+    options = registry_options(args)
     platform = Platform.parse(args.platform) if args.platform else None
     if platform and not args.image_id:
         raise UsageError("--platform goes with --image-id: the manifest digest is the index's")
@@ -926,8 +886,8 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.transports.names import OciName, RegistryName
     from scratchpack.transports.registry.transport import repository
 
-    name = _image_name(args.repository)
-    options = _registry_options(args)
+    name = image_name(args.repository)
+    options = registry_options(args)
     try:
         if isinstance(name, RegistryName):
             tags = repository(name.reference, options).tags()

@@ -124,15 +124,15 @@ def cmd_generate_key_pair(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_sign(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.cli.main import _image_name, _registry_options
+    from scratchpack.cli.options import image_name, registry_options
     from scratchpack.signing import keys, legacy
 
     annotations = key_values(args.annotation, "-a")
-    name = _image_name(args.image)
+    name = image_name(args.image)
     legacy.check_transport(name)
     pem = legacy.read_key_file(args.key, "private key")
     key = keys.load_private_key(pem, password(confirm=False), str(args.key))
-    options = _registry_options(args)
+    options = registry_options(args)
     try:
         signed = legacy.sign(name, key, annotations, options, args.identity)
     finally:
@@ -154,13 +154,13 @@ def cmd_sign(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.cli.main import _image_name, _registry_options
+    from scratchpack.cli.options import image_name, registry_options
     from scratchpack.signing import keys, legacy
 
     annotations = key_values(args.annotation, "-a")
-    name = _image_name(args.image)
+    name = image_name(args.image)
     key = keys.load_public_key(legacy.read_key_file(args.key, "public key"), str(args.key))
-    options = _registry_options(args)
+    options = registry_options(args)
     try:
         result = legacy.verify(name, key, annotations, options, args.identity)
     finally:

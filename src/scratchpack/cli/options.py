@@ -1,0 +1,54 @@
+"""Turning the command line's image and registry arguments into the model's terms, for every
+command module: the one place that knows the flags' names (``--tls-verify``, ``--creds``,
+``--jobs``, ``--timeout``, ``--retries``, ``--authfile``) and the bare-reference shorthand."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from scratchpack.errors import UsageError
+
+if TYPE_CHECKING:
+    from scratchpack.transports.names import ImageName
+    from scratchpack.transports.registry.transport import RegistryOptions
+
+
+def registry_options(
+    args: argparse.Namespace, tls_verify: bool | None = None, creds: str | None = None
+) -> RegistryOptions:
+    """The registry flags as options; ``tls_verify`` and ``creds`` override ``--tls-verify``
+    and ``--creds`` for one side of a copy (skopeo's ``--src-*`` and ``--dest-*``)."""
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.transport import DEFAULT_JOBS, RegistryOptions
+
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if not args.timeout > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.retries < 0:
+        raise UsageError("--retries must be 0 or more")
+    creds = creds or args.creds
+    return RegistryOptions(
+        tls_verify=args.tls_verify if tls_verify is None else tls_verify,
+        credentials=Credentials.parse(creds) if creds else None,
+        jobs=jobs,
+        timeout=args.timeout,
+        retries=args.retries,
+        auth_file=args.authfile,
+    )
+
+
+def image_name(text: str) -> ImageName:
+    """A transport-qualified name, or a bare registry reference (``host/repo:tag``)."""
+    from scratchpack.transports.names import (
+        TRANSPORTS,
+        RegistryName,
+        parse_image_name,
+        parse_registry_reference,
+    )
+
+    if text.split(":", 1)[0] in TRANSPORTS:
+        return parse_image_name(text)
+    return RegistryName(parse_registry_reference(text))
