@@ -169,7 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
         "with its loader and shared libraries.",
         **examples(
             "scratchpack pack ./hello -o oci:./out/hello:latest",
-            "scratchpack pack /usr/bin/curl -o oci:./out/curl:latest --root /",
             "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--digestfile app.digest",
