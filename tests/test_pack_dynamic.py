@@ -247,3 +247,45 @@ def test_the_libraries_packages_are_recorded_for_scanners(
         host = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", f"{package}:amd64"],
                               capture_output=True, text=True, check=True).stdout  # fmt: skip
         assert versions[package] == host
+
+
+THROWER = r"""
+#include <stdexcept>
+void throw_from_the_library() { throw std::runtime_error("from libthrower.so"); }
+"""
+
+CATCHER = r"""
+#include <iostream>
+#include <stdexcept>
+void throw_from_the_library();
+int main() {
+    try { throw_from_the_library(); }
+    catch (const std::runtime_error &e) { std::cout << "caught " << e.what() << "\n"; }
+    return 0;
+}
+"""
+
+
+def test_an_exception_thrown_in_a_shared_library_is_caught_in_the_program(
+    tmp_path: Path, podman: Runner
+) -> None:
+    """The unwinder crosses from the user's own library into the program: libgcc_s, the
+    libstdc++ of the root and the library found through the program's RPATH, all in scratch."""
+    root = tmp_path / "root"
+    lib = root / "opt/thrower/lib"
+    lib.mkdir(parents=True)
+    subprocess.run(["g++", "-shared", "-fPIC", "-O1", "-o", str(lib / "libthrower.so"), "-x",
+                    "c++", "-"], input=THROWER.encode(), check=True)  # fmt: skip
+    program = tmp_path / "catcher"
+    subprocess.run(["g++", "-O1", "-o", str(program), "-x", "c++", "-", "-L", str(lib),
+                    "-lthrower", "-Wl,--disable-new-dtags,-rpath,/opt/thrower/lib"],
+                   input=CATCHER.encode(), check=True)  # fmt: skip
+    # the root: what the host gives a C++ program, plus the library at its RPATH
+    host_closure = find_closure(Path("/"), "/usr/local/bin/catcher", host_file=program)
+    materialize(host_closure, Path("/"), root)
+    summary = _pack(program, f"oci:{tmp_path / 'out'}:v1", "--root", str(root), "--tz", "none",
+                    "--no-certs")  # fmt: skip
+    assert "libthrower.so" in summary["libraries"]["sonames"]
+    ran = _run(podman, f"oci:{tmp_path / 'out'}:v1")
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert ran.stdout == b"caught from libthrower.so\n"
