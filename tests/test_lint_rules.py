@@ -189,6 +189,20 @@ def test_healthcheck_cmd_in_shell_form_needs_a_shell() -> None:
     assert not fires(build + PIP + tail, "SP303")
 
 
+def test_copy_to_a_partly_quoted_variable_is_not_relative() -> None:
+    copy = 'COPY binder/README.ipynb "${HOME}"/README.ipynb\n'
+    assert not fires(PIP + copy, "SP316")
+    assert not fires(PIP + "COPY a '/opt'/a\n", "SP316")
+    assert fires(PIP + 'COPY a "rel"/a\n', "SP316")
+
+
+def test_user_from_a_variable_is_judged_by_its_value() -> None:
+    assert fires(PIP + "ENV MSF_USER msf\nUSER $MSF_USER\n", "SP408")
+    assert fires(PIP + "ARG APP=app\nUSER ${APP}:${APP}\n", "SP408")
+    assert not fires(PIP + "ENV UID=1000\nUSER ${UID}\n", "SP408")
+    assert not fires(PIP + "USER ${NB_UID}\n", "SP408")  # set by the base image: unknown
+
+
 def test_from_an_unset_build_argument_reports_no_empty_image_name() -> None:
     found = lint_dockerfile(parse("ARG BASE\nFROM ${BASE}\nUSER app\nWORKDIR /app\n"))
     assert not [f for f in found if f.code in ("SP101", "SP102", "SP108")], found

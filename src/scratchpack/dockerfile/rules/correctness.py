@@ -58,6 +58,8 @@ _WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
 
 
 def _absolute_workdir(path: str) -> bool:
+    # a quote opening a word that goes on past it (``"${HOME}"/README``) is not the path's
+    path = path.lstrip("'\"")
     return path.startswith(("/", "$")) or _WINDOWS_ABSOLUTE.match(path) is not None
 
 
