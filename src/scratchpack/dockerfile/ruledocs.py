@@ -802,9 +802,10 @@ DOCS: dict[str, RuleDoc] = {
         bad=f"FROM {_PINNED}\nRUN useradd -r app\nUSER app\nWORKDIR /app\n",
         good=f"FROM {_PINNED}\nRUN useradd -r -u 10001 app\nUSER 10001:10001\nWORKDIR /app\n",
         fix="Use the numeric UID (and GID): `USER 10001:10001`. A `USER` with a variable is "
-        "not judged: its value comes from an ARG or from the base image's ENV (`USER "
-        "$APP_UID` in Microsoft's .NET images, where it is numeric); hadolint's DL3066 "
-        "reports one that no ARG of the file declares.",
+        "judged by the value the stage's ENV or ARG default gives it (`ENV APP_USER app` then "
+        "`USER $APP_USER` names a user); one the file does not set is not judged: its value "
+        "comes from the base image's ENV (`USER $APP_UID` in Microsoft's .NET images, where "
+        "it is numeric), where hadolint's DL3066 reports it.",
     ),
     "SP340": RuleDoc(
         why="An ONBUILD instruction runs in the builds that use this image as their base. Docker "
