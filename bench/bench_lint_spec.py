@@ -90,6 +90,9 @@ def spec_cases(source: str, code: str) -> list[Case]:
         source = re.sub(r"(ruleCatchesNot|ruleCatches|failsWith\s+\d+)\s+rule\b",
                         lambda m: f'{m.group(1)} "{code}"', source)  # fmt: skip
     blocks = re.split(r"\n\s*it\s+", source)
+    # a configuration for the whole file (DL3049's labelSchema), set before its first case
+    if re.search(r"\?config\s*=\s*def\s*\{", blocks[0]) and not _ALLOWED.search(blocks[0]):
+        return []
     for block in blocks[1:]:
         title = _STRING.match(block)
         name = unescape(title.group(1)) if title else ""

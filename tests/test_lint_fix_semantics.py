@@ -225,10 +225,13 @@ def test_unsafe_no_install_recommends_keeps_the_ca_bundle_a_later_step_needs() -
         assert f"install --no-install-recommends -y gcc ca-certificates{cleanup}\n" in result.fixed
         assert any("ca-certificates added" in n for n in result.notices), result.notices
         assert "ca-certificates" not in run_fix(text + later).fixed  # not without the tier
-    # the cleanup added in the same run goes after the package, not before it
-    text = f"FROM {PINNED} AS b\nRUN apt-get update && apt-get install -y gcc\nFROM scratch\n"
+    # the cleanup added in the same run goes after the package, not before it (in a stage
+    # that ships: a build stage the final one only copies from keeps its lists unreported)
+    text = f"FROM {PINNED} AS b\nRUN apt-get update && apt-get install -y gcc\nFROM b\n"
     copy = "COPY --from=b /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
     assert f"-y gcc ca-certificates{cleanup}\n" in fixed(text + copy, unsafe=True)
+    shipless = text.replace("FROM b\n", "FROM scratch\n") + copy
+    assert "-y gcc ca-certificates\nFROM" in fixed(shipless, unsafe=True)
     # nothing needs TLS, or the package is named already (here or before): nothing added
     for text in (
         HEAD + "RUN apt-get update && apt-get install -y make\nRUN make\n",
@@ -246,7 +249,6 @@ def test_unsafe_no_install_recommends_keeps_the_ca_bundle_a_later_step_needs() -
         "RUN apt-cache policy y\n",
         "FROM base AS child\nRUN apt-get install -y y\n",
         "FROM base AS child\nFROM child\nRUN apt-get install -y y\n",
-        "FROM scratch\nCOPY --from=base /var/lib/apt/lists /lists\n",
     ],
 )
 def test_lists_are_kept_when_a_later_install_needs_them(later: str) -> None:
@@ -254,6 +256,18 @@ def test_lists_are_kept_when_a_later_install_needs_them(later: str) -> None:
     result = run_fix(text)
     assert f"install -y x && {CLEANUP}" not in result.fixed
     assert any(n.startswith("line 2: SP201 not fixed") for n in result.notices), result.notices
+
+
+def test_lists_of_a_stage_that_does_not_ship_are_left_alone() -> None:
+    """A build stage the final one copies the lists out of: no layer of it ships, so SP201
+    reports nothing there and the fix neither edits it nor explains why not."""
+    text = (
+        f"FROM {PINNED} AS base\nRUN apt-get update && apt-get install -y x\n"
+        "FROM scratch\nCOPY --from=base /var/lib/apt/lists /lists\n"
+    )
+    result = run_fix(text)
+    assert CLEANUP not in result.fixed
+    assert not [n for n in result.notices if "SP201" in n], result.notices
 
 
 def test_lists_removed_when_every_later_install_updates_first() -> None:

@@ -20,8 +20,11 @@ from scratchpack.reports.github import annotation, escape_data, escape_property
 
 PINNED = "debian:12-slim@sha256:" + "a" * 64
 CLEAN = f'FROM {PINNED}\nUSER 65532:65532\nWORKDIR /app\nCMD ["/app/run"]\n'
-# SP302 (info, hadolint DL3003) and SP206 (info, DL3059) on lines 4 and 5
-INFO_ONLY = f"FROM {PINNED}\nUSER 65532:65532\nWORKDIR /app\nRUN cd /tmp && echo hi\nRUN echo two\n"
+# SP302 (info, hadolint DL3003) and SP206 (info, DL3059: two one-command RUNs) on lines 4 and 6
+INFO_ONLY = (
+    f"FROM {PINNED}\nUSER 65532:65532\nWORKDIR /app\nRUN cd /tmp && echo hi\nRUN echo two\n"
+    "RUN echo three\n"
+)
 BROKEN = "FROM debian:12\n# a comment\nFROBNICATE now\n"
 
 

@@ -142,6 +142,67 @@ def test_a_final_stage_from_a_stage_that_ends_as_root_runs_as_root() -> None:
     assert not fires(own_user, "SP100")
 
 
+def test_apt_lists_count_only_in_the_stages_that_ship() -> None:
+    install = "RUN apt-get update && apt-get install -y --no-install-recommends curl\n"
+    # a build stage the final one only copies from: its lists never reach the image
+    copied_from = f"FROM {PINNED} AS build\n{install}FROM scratch\nCOPY --from=build /x /x\n"
+    assert not fires(copied_from, "SP201")
+    # a stage the final one is built FROM (through another one): they do
+    built_on = f"FROM {PINNED} AS a\n{install}FROM a AS b\nRUN true\nFROM b\n"
+    assert [f.line for f in findings(built_on, "SP201")] == [2]
+    assert [f.line for f in findings(PIP + install, "SP201")] == [PIP.count("\n") + 1]
+
+
+def test_consecutive_runs_are_one_command_each_with_the_same_flags() -> None:
+    assert [f.line for f in findings(PIP + "RUN a\n# why\nRUN b\n", "SP206")] == [
+        PIP.count("\n") + 3
+    ]
+    secret = "RUN --mount=type=secret,id=foo /foo.sh\n"
+    assert fires(PIP + secret + secret.replace("foo.sh", "bar.sh"), "SP206")
+    assert not fires(PIP + secret + secret.replace("id=foo /foo", "id=bar /bar"), "SP206")
+    assert not fires(PIP + secret + "RUN /bar.sh\n", "SP206")
+    # a RUN that chains commands was kept apart on purpose
+    assert not fires(PIP + "RUN a && b\nRUN c\n", "SP206")
+    assert not fires(PIP + "RUN c\nRUN a; b\n", "SP206")
+    assert [f.line for f in findings(PIP + "RUN a && b\nRUN c\nRUN d\n", "SP206")] == [
+        PIP.count("\n") + 3
+    ]
+    assert not fires(PIP + "RUN a\nWORKDIR /\nRUN b\n", "SP206")
+
+
+def test_add_of_a_compressed_file_may_unpack_so_it_is_not_a_plain_file() -> None:
+    for name in ("file.gz", "file.bz2", "file.xz", "rootfs.tar.zst", "app.tbz", "old.Z"):
+        assert not fires(PIP + f"ADD {name} /usr/src/app/\n", "SP212"), name
+    assert fires(PIP + "ADD file.gzip /usr/src/app/\n", "SP212")
+    assert fires(PIP + "ADD file.tar.gz notes.txt /usr/src/app/\n", "SP212")
+
+
+def test_healthcheck_cmd_in_shell_form_needs_a_shell() -> None:
+    tail = 'CMD ["/app"]\n'
+    assert fires(PIP + tail + "HEALTHCHECK CMD curl -f http://localhost/\n", "SP303")
+    assert fires(PIP + tail + "HEALTHCHECK --interval=5s cmd /probe\n", "SP303")
+    assert not fires(PIP + tail + 'HEALTHCHECK CMD ["/probe"]\n', "SP303")
+    assert not fires(PIP + tail + "HEALTHCHECK NONE\n", "SP303")
+    shell = 'SHELL ["/bin/bash", "-c"]\n'
+    assert not fires(PIP + shell + tail + "HEALTHCHECK CMD /probe\n", "SP303")
+    build = "FROM alpine:3 AS build\nHEALTHCHECK CMD /probe\n"
+    assert not fires(build + PIP + tail, "SP303")
+
+
+def test_copy_to_a_partly_quoted_variable_is_not_relative() -> None:
+    copy = 'COPY binder/README.ipynb "${HOME}"/README.ipynb\n'
+    assert not fires(PIP + copy, "SP316")
+    assert not fires(PIP + "COPY a '/opt'/a\n", "SP316")
+    assert fires(PIP + 'COPY a "rel"/a\n', "SP316")
+
+
+def test_user_from_a_variable_is_judged_by_its_value() -> None:
+    assert fires(PIP + "ENV MSF_USER msf\nUSER $MSF_USER\n", "SP408")
+    assert fires(PIP + "ARG APP=app\nUSER ${APP}:${APP}\n", "SP408")
+    assert not fires(PIP + "ENV UID=1000\nUSER ${UID}\n", "SP408")
+    assert not fires(PIP + "USER ${NB_UID}\n", "SP408")  # set by the base image: unknown
+
+
 def test_from_an_unset_build_argument_reports_no_empty_image_name() -> None:
     found = lint_dockerfile(parse("ARG BASE\nFROM ${BASE}\nUSER app\nWORKDIR /app\n"))
     assert not [f for f in found if f.code in ("SP101", "SP102", "SP108")], found

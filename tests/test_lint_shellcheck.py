@@ -304,6 +304,14 @@ def test_hung_shellcheck_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [(n.verbose, "longer than" in n.text) for n in result.notices] == [(False, True)]
 
 
+def test_the_timeout_grows_with_the_scripts_of_a_process() -> None:
+    """A run over a tree gives one process up to BATCH scripts: a fixed 20 s dropped the
+    findings of whole directories on a loaded machine; a hung binary still ends."""
+    assert shellcheck.timeout(1) >= shellcheck.TIMEOUT
+    assert shellcheck.timeout(shellcheck.BATCH) >= 5 * shellcheck.timeout(1)
+    assert shellcheck.timeout(shellcheck.BATCH) <= 150
+
+
 def test_deeply_nested_runs_are_left_out_with_a_verbose_note(tmp_path: Path) -> None:
     """ShellCheck takes minutes on 1,000 nested "$(" (a fuzz seed); lint stays fast."""
     nested = "echo " + "$(" * 1000 + "x" + ")" * 1000

@@ -46,7 +46,12 @@ _SUSE = "opensuse/leap:15.6@sha256:" + "4" * 64
 DOCS: dict[str, RuleDoc] = {
     "SP100": RuleDoc(
         why="A process running as root inside the container is root on the container's file "
-        "system and one kernel bug away from root on the host. Images without USER run as root.",
+        "system and one kernel bug away from root on the host. Images without USER run as root.\n\n"
+        "Deliberate differences with hadolint's DL3002, which flags any stage whose last USER "
+        "is root and stays silent when there is no USER: only the final stage is judged (a "
+        "build stage that runs as root ships nothing but the files copied out of it), and a "
+        "final stage with no USER is reported, since it runs as root as surely as `USER "
+        "root` (unless it is FROM an earlier stage, which decides, or a `nonroot` image).",
         bad=f'FROM {_PINNED}\nWORKDIR /app\nCMD ["/app/run"]\n',
         good=f'FROM {_PINNED}\nUSER 65532:65532\nWORKDIR /app\nCMD ["/app/run"]\n',
         fix="Add `USER 65532:65532` (or a named user that exists in the image) to the final stage.",
@@ -84,7 +89,12 @@ DOCS: dict[str, RuleDoc] = {
     ),
     "SP201": RuleDoc(
         why="`apt-get update` downloads package lists (tens of MB) into /var/lib/apt/lists; "
-        "removing them in a later RUN does not shrink the earlier layer.",
+        "removing them in a later RUN does not shrink the earlier layer. Only the stages that "
+        "ship are judged, as in hadolint: the final stage and those it is built FROM (not a "
+        "build stage the final one copies files out of).\n\n"
+        "A deliberate difference with hadolint's DL3009: a cache (or tmpfs) mount over "
+        "/var/lib/apt keeps the lists out of the layer, and is accepted; hadolint also asks "
+        "for a mount of /var/cache/apt, which is about the downloaded packages, not the lists.",
         bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
         f"curl\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
@@ -128,7 +138,9 @@ DOCS: dict[str, RuleDoc] = {
     ),
     "SP206": RuleDoc(
         why="Every RUN is a layer: files written in one and deleted in the next still ship, and "
-        "many small layers slow pulls.",
+        "many small layers slow pulls. As in hadolint, only two RUNs of one command each, with "
+        "the same flags, are reported: a RUN that chains commands (`&&`, `;`) was kept apart "
+        "on purpose, and RUNs with different `--mount` or `--network` flags cannot be joined.",
         bad=f"FROM {_PINNED}\nRUN mkdir /data\nRUN touch /data/x\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nRUN mkdir /data && touch /data/x\n{_SAFE_TAIL}",
         fix="Join RUNs that belong together with `&&` (or a heredoc).",
@@ -163,7 +175,9 @@ DOCS: dict[str, RuleDoc] = {
         "reaches it (containers take 10 s to stop, then are killed), and a scratch or distroless "
         "image has no /bin/sh at all. Only the final stage is judged (it is the one that runs), "
         "and, as BuildKit does, not one with a SHELL instruction (in it or a stage it is FROM): "
-        "that says the shell form is meant.",
+        "that says the shell form is meant. `HEALTHCHECK CMD` in shell form is reported too "
+        "(as hadolint's DL3025 does): it runs under the same shell, so on an image without one "
+        "the check never passes and the container is marked unhealthy.",
         bad=f"FROM scratch\n{_SAFE_TAIL}ENTRYPOINT /app/server --port 8080\n",
         good=f'FROM scratch\n{_SAFE_TAIL}ENTRYPOINT ["/app/server", "--port", "8080"]\n',
         fix='Use the exec (JSON) form: `ENTRYPOINT ["/app/server", "--port", "8080"]`.',
@@ -365,7 +379,10 @@ DOCS: dict[str, RuleDoc] = {
     "SP212": RuleDoc(
         why="ADD also downloads URLs and unpacks local tar archives; for a plain file it does "
         "what COPY does, but a reader cannot tell which behaviour was meant, and an archive "
-        "added to a file-like destination silently becomes a directory.",
+        "added to a file-like destination silently becomes a directory. A compressed file "
+        "(`.gz`, `.bz2`, `.xz`, `.zst`, `.Z`, ...) is not judged a plain file: ADD unpacks it "
+        "when what it holds is a tar, whatever its name, so the ADD may be meant (hadolint's "
+        "DL3020 accepts the same endings).",
         bad=f"FROM {_PINNED}\nADD config.yaml /etc/app/config.yaml\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nCOPY config.yaml /etc/app/config.yaml\n{_SAFE_TAIL}",
         fix="Use COPY for files and directories; keep ADD for local tar archives you mean to "
@@ -516,7 +533,9 @@ DOCS: dict[str, RuleDoc] = {
     "SP306": RuleDoc(
         why="MAINTAINER was deprecated in Docker 1.13: it sets a field of the image config that "
         "nothing reads any more, while registries, scanners and `docker inspect` users look "
-        "for the author in the OCI labels.",
+        "for the author in the OCI labels. A MAINTAINER before the first FROM is a parse "
+        "error (SP000, exit code 2), as BuildKit refuses the file, where hadolint reports "
+        "DL4000 on it.",
         bad=f"FROM {_PINNED}\nMAINTAINER Jane Doe <jane@example.com>\n{_SAFE_TAIL}",
         good=f'FROM {_PINNED}\nLABEL org.opencontainers.image.authors="Jane Doe '
         f'<jane@example.com>"\n{_SAFE_TAIL}',
@@ -781,9 +800,10 @@ DOCS: dict[str, RuleDoc] = {
         bad=f"FROM {_PINNED}\nRUN useradd -r app\nUSER app\nWORKDIR /app\n",
         good=f"FROM {_PINNED}\nRUN useradd -r -u 10001 app\nUSER 10001:10001\nWORKDIR /app\n",
         fix="Use the numeric UID (and GID): `USER 10001:10001`. A `USER` with a variable is "
-        "not judged: its value comes from an ARG or from the base image's ENV (`USER "
-        "$APP_UID` in Microsoft's .NET images, where it is numeric); hadolint's DL3066 "
-        "reports one that no ARG of the file declares.",
+        "judged by the value the stage's ENV or ARG default gives it (`ENV APP_USER app` then "
+        "`USER $APP_USER` names a user); one the file does not set is not judged: its value "
+        "comes from the base image's ENV (`USER $APP_UID` in Microsoft's .NET images, where "
+        "it is numeric), where hadolint's DL3066 reports it.",
     ),
     "SP340": RuleDoc(
         why="An ONBUILD instruction runs in the builds that use this image as their base. Docker "

@@ -1,5 +1,5 @@
 # escape=`
-# corpus-expect: SP101 SP200 SP201
+# corpus-expect: SP101 SP200
 FROM golang:1.23-bookworm AS build
 RUN apt-get update && `
     apt-get install -y gcc-multilib

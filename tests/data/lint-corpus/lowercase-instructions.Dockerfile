@@ -1,4 +1,4 @@
-# corpus-expect: SP200 SP201 SP303 SP101 SP100
+# corpus-expect: SP200 SP303 SP101 SP100
 from ubuntu:22.04 as build
 run apt-get update && apt-get install -y make gcc
 workdir /src

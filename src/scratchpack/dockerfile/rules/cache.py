@@ -23,6 +23,7 @@ from scratchpack.dockerfile.rules.core import (
     run_of,
     runs,
     shell_of,
+    shipped_stages,
     subcommand,
 )
 from scratchpack.dockerfile.shell import ShellCommand
@@ -32,7 +33,12 @@ from scratchpack.reports.severity import Severity
 @rule("SP201", Severity.INFO, "size", "apt lists are not removed in the same RUN",
       hadolint=("DL3009",))  # fmt: skip
 def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    for _, run in runs(dockerfile):
+    # only the layers that ship cost: the final stage and the stages it is built FROM; a
+    # stage the final one only copies files out of (COPY --from) leaves its lists behind
+    shipped = {s.index for s in shipped_stages(dockerfile)}
+    for stage, run in runs(dockerfile):
+        if stage.index not in shipped:
+            continue
         cmds = shell_of(run)
         if not any(apt_command(c, APT_LISTS_USERS) == "install" for c in cmds) or cache_mount(
             run, "/var/lib/apt"
@@ -96,6 +102,9 @@ _TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})  # what pip's strtobool 
 
 @rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",))
 def consecutive_runs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    # As hadolint reads it: a RUN that chains commands (&&, ;) was most likely kept apart on
+    # purpose, and RUNs with different flags (--mount, --network) cannot be joined; two
+    # one-command RUNs with the same flags can. Comments between them do not separate them.
     for stage in dockerfile.stages:
         previous: Instruction | None = None
         for instruction in stage.instructions:
@@ -103,8 +112,9 @@ def consecutive_runs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 previous is not None
                 and previous.cmd == "RUN"
                 and instruction.cmd == "RUN"
-                and not instruction.flags
-                and not previous.flags
+                and instruction.flags == previous.flags
+                and _one_command(previous)
+                and _one_command(instruction)
             ):
                 yield meta.finding(
                     f"RUN follows the RUN at line {previous.line}: each makes a layer; join them "
@@ -112,6 +122,11 @@ def consecutive_runs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     instruction.line,
                 )
             previous = instruction
+
+
+def _one_command(run: Instruction) -> bool:
+    """Whether a RUN runs at most one simple command."""
+    return len(shell_of(run)) <= 1
 
 
 _DEPENDENCY_INSTALLS = (
@@ -404,16 +419,6 @@ def zypper_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _ZYPPER_VALUED = frozenset({"-r", "--repo", "--root", "-D", "--reposd-dir", "-C", "--cache-dir"})
 
 
-def _shipped_stages(dockerfile: Dockerfile) -> frozenset[int]:
-    """The final stage and the stages it is built FROM, whose layers it ships."""
-    found = {dockerfile.final.index}
-    parent = parent_stage(dockerfile, dockerfile.final)
-    while parent is not None and parent.index not in found:
-        found.add(parent.index)
-        parent = parent_stage(dockerfile, parent)
-    return frozenset(found)
-
-
 def _yarn_installs(cmd: ShellCommand) -> bool:
     return cmd.name == "yarn" and subcommand(cmd) == "install"
 
@@ -427,7 +432,7 @@ def yarn_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         (".cache/yarn", "/usr/local/share/.cache/yarn", ".yarn/berry/cache"),
         "yarn install keeps every package it fetched in its cache (~/.cache/yarn), in a layer "
         "that ships: end the RUN with yarn cache clean",
-        _shipped_stages(dockerfile),
+        frozenset(s.index for s in shipped_stages(dockerfile)),
     )  # fmt: skip
 
 

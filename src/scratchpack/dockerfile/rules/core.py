@@ -318,6 +318,15 @@ def parent_stage(dockerfile: Dockerfile, stage: Stage) -> Stage | None:
     return next((s for s in dockerfile.stages[: stage.index] if s.name == stage.base.lower()), None)
 
 
+def shipped_stages(dockerfile: Dockerfile) -> list[Stage]:
+    """The stages whose layers the image ships: the final stage, then the stages it is built
+    FROM one after the other (not those it only copies files out of)."""
+    shipped = [dockerfile.final]
+    while (parent := parent_stage(dockerfile, shipped[-1])) is not None and parent not in shipped:
+        shipped.append(parent)
+    return shipped
+
+
 def from_image(dockerfile: Dockerfile, stage: Stage) -> bool:
     """Whether the stage starts from a named image, the one rules on pinning and provenance
     judge: not scratch, not an earlier stage, and not a reference that build arguments with no

@@ -14,6 +14,7 @@ from scratchpack.dockerfile.rules.core import (
     parent_stage,
     rule,
     shell_of,
+    shipped_stages,
     unquote,
 )
 from scratchpack.dockerfile.shell import ShellCommand
@@ -57,6 +58,8 @@ _WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
 
 
 def _absolute_workdir(path: str) -> bool:
+    # a quote opening a word that goes on past it (``"${HOME}"/README``) is not the path's
+    path = path.lstrip("'\"")
     return path.startswith(("/", "$")) or _WINDOWS_ABSOLUTE.match(path) is not None
 
 
@@ -101,6 +104,15 @@ def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
                 f'app, and scratch has no shell; use the exec form {instruction.cmd} ["..."]',
                 instruction.line,
             )
+    # HEALTHCHECK CMD in shell form runs under the same shell: on an image without one the
+    # check can never pass, and the container is reported unhealthy (hadolint's DL3025 too)
+    for check in dockerfile.final.of("HEALTHCHECK"):
+        if len(check.args) > 1 and check.args[0].upper() == "CMD" and not check.json and not shell:
+            yield meta.finding(
+                "HEALTHCHECK CMD in shell form runs under /bin/sh -c: on an image without a "
+                'shell the check never passes; use the exec form HEALTHCHECK CMD ["..."]',
+                check.line,
+            )
 
 
 @rule("SP304", Severity.ERROR, "correctness", "Duplicate stage name", hadolint=("DL3024",),
@@ -138,6 +150,12 @@ def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.I)
+# ADD unpacks by content, not name: a compressed file (``rootfs.gz``, ``app.xz``) unpacks when
+# what it holds is a tar, so its ADD may be meant; only a source with none of these endings is
+# surely a plain file (the endings hadolint's DL3020 accepts, plus zstd)
+_MAYBE_ARCHIVE = re.compile(
+    r"\.(tar|t?z|zst|tzst|bz2|gz|lz|lzma|xz|tb2|tbz2?|tgz|tlz|tpz|txz)$", re.I
+)
 
 
 @rule("SP212", Severity.WARNING, "maintainability", "ADD where COPY fits",
@@ -154,7 +172,7 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
             ]
             if not local:
                 continue
-            archives = [s for s in local if _ARCHIVE.search(s)]
+            archives = [s for s in local if _MAYBE_ARCHIVE.search(s)]
             if len(archives) < len(local):
                 plain = next(s for s in local if s not in archives)
                 yield meta.at_word(
@@ -406,10 +424,7 @@ def reserved_stage_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
 def copy_whole_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # only the stages the final image is made of: a build stage that takes a helper image's
     # whole tree (COPY --from=tonistiigi/xx / /, the documented idiom) ships none of it
-    shipped = [dockerfile.final]
-    while (parent := parent_stage(dockerfile, shipped[-1])) is not None and parent not in shipped:
-        shipped.append(parent)
-    for stage in shipped:
+    for stage in shipped_stages(dockerfile):
         for copy in stage.of("COPY"):
             source = copy.flag("from")
             words = [unquote(a) for a in copy.args]

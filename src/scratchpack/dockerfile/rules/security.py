@@ -13,6 +13,7 @@ from scratchpack.dockerfile.rules.core import (
     rule,
     runs,
     shell_of,
+    stage_env,
 )
 from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
@@ -202,11 +203,23 @@ def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     break
 
 
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _substitute(text: str, env: dict[str, str]) -> str:
+    """``$NAME`` and ``${NAME}`` replaced by the values ``env`` knows; the others kept."""
+    return _VARIABLE.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
 @rule("SP408", Severity.INFO, "security", "USER by name, not by numeric UID", hadolint=("DL3066",))
 def user_by_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
+        env: dict[str, str] | None = None
         for user in stage.of("USER"):
             spec = user.text.strip()
+            if "$" in spec:  # USER $APP_USER: the stage's ENV or ARG default, when it has one
+                env = stage_env(dockerfile, stage) if env is None else env
+                spec = _substitute(spec, env)
             name = spec.split(":", 1)[0]
             if not spec or "$" in spec or all(p.isdigit() for p in spec.split(":") if p):
                 continue
