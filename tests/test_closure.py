@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from helpers import materialize
+from realtools import unavailable
 from scratchpack.errors import FormatError
 from scratchpack.operations.closure import RootResolver, find_closure, ld_so_conf_dirs
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
 HOST_PROGRAMS = [p for p in ("/bin/ls", "/usr/bin/curl", "/usr/bin/git", "/usr/bin/python3")
                  if Path(p).exists()]  # fmt: skip
 
@@ -45,8 +45,9 @@ def test_host_programs_resolve_as_ldd_resolves_them(program: str) -> None:
     assert os.path.realpath(closure.loader) in {os.path.realpath(p) for p in closure.files}
 
 
-@needs_root
 def test_a_program_runs_in_a_root_holding_only_its_closure(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        unavailable("chroot needs root")
     bare = tmp_path / "bare"
     (bare / "bin").mkdir(parents=True)
     shutil.copy2("/bin/ls", bare / "bin/ls")
@@ -104,7 +105,7 @@ def _runs(root: Path, program: str) -> bool:
     """Run ``program`` chrooted in ``root`` with a /proc of its own, as in a container: ld.so
     expands the main program's $ORIGIN from /proc/self/exe, and drops the entry without it."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("chroot and mount need root and unshare")
+        unavailable("chroot and mount need root and unshare")
     (root / "proc").mkdir(exist_ok=True)
     script = f'mount -t proc proc "{root}/proc" && exec chroot "{root}" "{program}"'
     done = subprocess.run(["unshare", "-m", "-p", "-f", "sh", "-c", script],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import materialize
+from realtools import unavailable
 from scratchpack.operations.closure import ClosureFinder, RootResolver, find_closure
 from scratchpack.operations.glibc import glibc_version, nss_services, nss_sonames, runtime_sonames
 
@@ -83,7 +84,7 @@ int main(void) {
 
 def _run_in(root: Path, program: str) -> subprocess.CompletedProcess[str]:
     if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("chroot and mount need root and unshare")
+        unavailable("chroot and mount need root and unshare")
     (root / "proc").mkdir(exist_ok=True)
     script = f'mount -t proc proc "{root}/proc" && exec chroot "{root}" "{program}"'
     return subprocess.run(["unshare", "-m", "-p", "-f", "sh", "-c", script],

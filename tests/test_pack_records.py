@@ -23,6 +23,7 @@ import pytest
 
 from helpers import Examples, build_examples, decompress, layer_members, layout_manifest, run_cli
 from helpers import blob as read_blob
+from realtools import unavailable
 from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
 from scratchpack.layers.tarwriter import LayerContents
 from scratchpack.operations.sbom.formats import image_supplier, parse_contact, spdx_supplier
@@ -67,7 +68,7 @@ def member_text(layout: Path, layer: int, name: str) -> str:
 
 def test_sbom_of_a_packed_image_lists_the_host_packages(examples: Examples, tmp_path: Path) -> None:
     if not all(Path(f"/var/lib/dpkg/info/{n}.list").exists() for n in HOST_PACKAGES):
-        pytest.skip("the host has no ca-certificates and tzdata packages")
+        unavailable("the host has no ca-certificates and tzdata packages")
     layout = tmp_path / "out"
     result = pack(examples.hello, layout)
     versions = {name: dpkg_version(name) for name in HOST_PACKAGES}
@@ -121,7 +122,7 @@ def test_added_host_files_are_recorded_in_the_app_layer(examples: Examples, tmp_
     magic = Path("/usr/share/zoneinfo/Etc/UTC")  # a tzdata file, added by hand with --no-certs
     status = Path("/usr/share/doc/ca-certificates/copyright")
     if not status.exists():
-        pytest.skip("no ca-certificates copyright file on the host")
+        unavailable("no ca-certificates copyright file on the host")
     layout = tmp_path / "out"
     adds = ("--add", f"{status}:/licenses/ca-certificates", "--add", f"{magic}:/etc/utc")
     result = pack(examples.hello, layout, "--tz", "none", "--no-certs", *adds)
@@ -133,7 +134,7 @@ def test_added_host_files_are_recorded_in_the_app_layer(examples: Examples, tmp_
 
 def test_spdx_suppliers_and_ntia_conformance(examples: Examples, tmp_path: Path) -> None:
     if not Path("/var/lib/dpkg/info/tzdata.list").exists():
-        pytest.skip("the host has no tzdata package")
+        unavailable("the host has no tzdata package")
     from spdx_tools.spdx.parser.parse_anything import parse_file
     from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
@@ -155,7 +156,7 @@ def test_spdx_suppliers_and_ntia_conformance(examples: Examples, tmp_path: Path)
     checker = os.environ.get("NTIA_CHECKER") or (str(beside) if beside.exists() else None)
     checker = checker or shutil.which("ntia-checker")
     if checker is None:
-        pytest.skip("ntia-conformance-checker is not installed (pip install it, or NTIA_CHECKER)")
+        unavailable("ntia-conformance-checker is not installed (pip install it, or NTIA_CHECKER)")
     report = subprocess.run(
         [checker, "-r", "json", str(out)], capture_output=True, text=True, check=False
     )
