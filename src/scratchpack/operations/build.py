@@ -36,7 +36,7 @@ from scratchpack.model.digest import Digest
 from scratchpack.model.image import Image
 from scratchpack.model.manifest import Manifest, canonical_json
 from scratchpack.operations.essentials import NSSWITCH, RunUser, group_text, passwd_text
-from scratchpack.operations.pack import StagedBlobs, rfc3339, staging_near, write_layer_blob
+from scratchpack.operations.pack.core import StagedBlobs, rfc3339, staging_near, write_layer_blob
 from scratchpack.transports.dispatch import write_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination

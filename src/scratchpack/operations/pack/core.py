@@ -1,8 +1,7 @@
-"""``pack``: one static binary plus its essentials, as an image ``FROM scratch``.
-
-Two layers: the essentials first, the application second. The essentials layer depends only
-on the essentials' content and the run user, so rebuilding with a new binary reuses it byte
-for byte and registries and engines keep it cached.
+"""What every kind of ``pack`` shares: the options and the result, ``--add`` paths, layer
+blobs written once into a staging directory beside the output, the platform and compression
+choices, the package records (``status.d``) of the files copied in, and the assembly of an
+image from a config and its layers.
 
 Layer entries always carry mtime 0, and ``SOURCE_DATE_EPOCH`` sets only the config's
 ``created`` times (and the ``created`` annotation). This is the choice ko makes: CI usually
@@ -12,12 +11,9 @@ essentials layer on every commit and defeat the reuse above.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import shlex
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,27 +22,24 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from scratchpack import progress
 from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.fsutil import describe_os_error, scratch_directory
+from scratchpack.fsutil import describe_os_error
 from scratchpack.layers.compress import CompressedBlob, CompressingWriter
-from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch, write_tar
+from scratchpack.layers.tarwriter import LayerContents, normalize_path, write_tar
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.image import Image
 from scratchpack.model.manifest import Manifest, canonical_json
-from scratchpack.operations.elf import ElfInfo, read_elf
+from scratchpack.operations.elf import ElfInfo
 from scratchpack.operations.essentials import (
     DEFAULT_CA_BUNDLE,
     DEFAULT_ZONEINFO,
-    NSSWITCH,
     EssentialsReport,
     RunUser,
-    add_essentials,
 )
-from scratchpack.operations.pack_dynamic import LibraryReport, library_layer
-from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
+from scratchpack.operations.pack.libraries import LibraryReport
+from scratchpack.transports.dispatch import stores_uncompressed
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
-from scratchpack.transports.preflight import check_destination
 
 if TYPE_CHECKING:
     from scratchpack.transports.registry.transport import RegistryOptions
@@ -231,167 +224,7 @@ def rfc3339(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pack(options: PackOptions) -> PackResult:
-    if options.base is not None:
-        from scratchpack.operations.pack_base import pack_on_base
-
-        if (
-            options.root != Path("/")
-            or options.from_image is not None
-            or options.add_libs
-            or options.locales
-        ):
-            raise UsageError("--root, --from, --add-lib and --locale go with packing into "
-                             "scratch: on --base, the libraries are the base's")  # fmt: skip
-
-        return pack_on_base(options, options.base)
-    check_destination(options.destination, force=options.force)
-    binary = options.binary
-    if not binary.exists():
-        raise UsageError(f"{binary}: no such file")
-    info = read_elf(binary)
-    with_libraries = info.is_dynamic and not options.allow_dynamic
-    if (options.locales or options.gconv != "auto") and not with_libraries:
-        raise UsageError("--locale and --gconv go with a dynamic binary (glibc's data files)")
-    if options.from_image is not None:
-        if options.root != Path("/"):
-            raise UsageError("--from and --root exclude each other: the libraries come from one")
-        if options.allow_dynamic:
-            raise UsageError("--from and --allow-dynamic exclude each other: --from brings the "
-                             "libraries --allow-dynamic leaves out")  # fmt: skip
-        if not with_libraries:
-            raise UsageError(
-                f"--from {options.from_image}: {binary} is {info.linkage}, and only a dynamic "
-                "binary takes its loader and libraries from an image"
-            )
-    if options.locales and not any(e.startswith("LANG=") for e in options.env):
-        options = dataclasses.replace(options, env=[*options.env, f"LANG={options.locales[0]}"])
-    platform = platform_for(info, options.platform)
-    compression = compression_for(options)
-    epoch = source_date_epoch()
-    created = rfc3339(epoch)
-    with scratch_directory(staging_near(options.destination)) as scratch:
-        if options.strip:
-            binary = _strip(binary, scratch)
-        binary_size = binary.stat().st_size
-        binary_dest = options.binary_dest or f"/usr/local/bin/{options.binary.name}"
-        workdir = options.workdir or ("/" if options.user.is_root else options.user.home)
-
-        essentials = LayerContents()
-        report = add_essentials(
-            essentials,
-            options.user,
-            workdir,
-            certs=options.certs,
-            ca_bundle=options.ca_bundle,
-            tz=options.tz,
-            zoneinfo=options.zoneinfo,
-        )
-        libraries: LibraryReport | None = None
-        contents = [("essentials", essentials)]
-        root = options.root
-        if options.from_image is not None:
-            root = unpack_root(options.from_image, platform, options.registry, scratch)
-        if with_libraries:
-            libs, libraries = library_layer(
-                root, binary, binary_dest, NSSWITCH, options.add_libs,
-                options.gconv, tuple(options.locales),
-                root_name=None if options.from_image is None else str(options.from_image),
-            )  # fmt: skip
-            _check_overlap(libs, essentials, "a library")
-            contents.append(("libraries", libs))
-        app = LayerContents()
-        app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
-        for spec in options.adds:
-            add_path(app, spec, essentials)
-        report.packages = record_host_packages(
-            essentials,
-            app,
-            DpkgDatabase(options.dpkg_root),
-            libs if with_libraries else None,
-            DpkgDatabase(root),
-        )
-        for path in app.paths():
-            found = essentials.get(path)
-            if found is not None and found.kind != "dir":
-                raise UsageError(
-                    f"/{path} is an essential file; use --no-certs/--tz none to drop it"
-                )
-
-        blob_dir = scratch / "blobs"
-        blob_dir.mkdir()
-        contents.append(("app", app))
-        layers = [
-            write_layer_blob(
-                layer,
-                blob_dir,
-                compression,
-                options.level,
-                f"writing layer {n}/{len(contents)} "
-                f"({options.binary.name if name == 'app' else name})",
-            )
-            for n, (name, layer) in enumerate(contents, start=1)
-        ]
-        config = _config(options, platform, created, layers, binary_dest, workdir, report)
-        config_bytes = canonical_json(config)
-        config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes))
-        annotations = {mt.ANNOTATION_CREATED: created, **options.annotations}
-        manifest = Manifest(
-            config=config_desc,
-            layers=tuple(
-                Descriptor(mt.oci_layer_type(blob.compression), blob.digest, blob.size)
-                for blob in layers
-            ),
-            media_type=mt.OCI_MANIFEST,
-            annotations=annotations,
-        )
-        image = Image.assemble(manifest.to_bytes(), config_bytes, StagedBlobs(blob_dir))
-        written: WriteResult = write_image(
-            options.destination, image, force=options.force, registry_options=options.registry
-        )
-    summaries = tuple(
-        LayerSummary(
-            name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n
-        )
-        for (name, layer), blob in zip(contents, layers, strict=True)
-        for n in (len(layer.entries()),)
-    )
-    return PackResult(
-        destination=written.destination,
-        digest=written.manifest_digest,
-        config_digest=image.config_digest,
-        platform=str(platform),
-        compression=compression,
-        binary=str(options.binary),
-        binary_size=binary_size,
-        linkage=info.linkage,
-        layers=summaries,
-        stored_size=image.total_size(),
-        uncompressed_size=sum(blob.uncompressed_size for blob in layers),
-        essentials=report,
-        daemon_message=written.detail,
-        libraries=libraries,
-    )
-
-
-def unpack_root(
-    name: ImageName, platform: Platform, registry: RegistryOptions | None, scratch: Path
-) -> Path:
-    """``--from IMAGE``: the image for the binary's platform, unpacked safely (see
-    ``layers/extract.py``) into ``scratch/root``, which goes when the scratch directory does."""
-    from scratchpack.layers.extract import extract_image
-    from scratchpack.transports.dispatch import open_image
-
-    root = scratch / "root"
-    root.mkdir()
-    with open_image(name, platform, registry) as image:
-        total = sum(layer.descriptor.size for layer in image.layers)
-        with progress.step(f"unpacking {name}", total) as task:
-            extract_image(image, root, where=f"--from {name}", count=task.advance)
-    return root
-
-
-def _check_overlap(layer: LayerContents, essentials: LayerContents, what: str) -> None:
+def check_overlap(layer: LayerContents, essentials: LayerContents, what: str) -> None:
     """A path in two layers must be a directory in both: otherwise the later one hides the
     essential file (a library named like /etc/passwd, a root with odd symlinks)."""
     for entry in layer.entries():
@@ -473,22 +306,6 @@ def compression_for(options: PackOptions) -> str:
     return options.compression
 
 
-def _strip(binary: Path, scratch: Path) -> Path:
-    tool = shutil.which("strip")
-    if tool is None:
-        raise ScratchpackError("--strip needs the strip tool: apt-get install binutils")
-    out = scratch / binary.name
-    proc = subprocess.run(
-        [tool, "--strip-all", "-o", str(out), str(binary)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise ScratchpackError(f"strip failed on {binary}: {proc.stderr.strip()}")
-    return out
-
-
 def add_path(layer: LayerContents, spec: AddSpec, essentials: LayerContents) -> None:
     source = spec.source
     if not source.exists() and not source.is_symlink():
@@ -550,53 +367,24 @@ def write_layer_blob(
     return blob
 
 
-def _config(
-    options: PackOptions,
-    platform: Platform,
-    created: str,
+def assemble_image(
+    config: dict[str, Any],
     layers: list[CompressedBlob],
-    binary_dest: str,
-    workdir: str,
-    report: EssentialsReport,
-) -> dict[str, Any]:
-    container: dict[str, Any] = {"User": options.user.spec}
-    for item in options.expose:
-        container.setdefault("ExposedPorts", {})[item] = {}
-    env = [DEFAULT_PATH_ENV] + [e for e in options.env if not e.startswith("PATH=")]
-    if any(e.startswith("PATH=") for e in options.env):
-        env = options.env
-    container["Env"] = env
-    container["Entrypoint"] = (
-        options.entrypoint if options.entrypoint is not None else [binary_dest]
+    blob_dir: Path,
+    created: str,
+    annotations: dict[str, str],
+) -> Image:
+    """The OCI image of ``config`` over ``layers`` (blobs staged in ``blob_dir`` by
+    ``write_layer_blob``), with the ``created`` annotation and the user's annotations."""
+    config_bytes = canonical_json(config)
+    config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes))
+    manifest = Manifest(
+        config=config_desc,
+        layers=tuple(
+            Descriptor(mt.oci_layer_type(blob.compression), blob.digest, blob.size)
+            for blob in layers
+        ),
+        media_type=mt.OCI_MANIFEST,
+        annotations={mt.ANNOTATION_CREATED: created, **annotations},
     )
-    if options.cmd:
-        container["Cmd"] = options.cmd
-    container["WorkingDir"] = "/" + normalize_path(workdir)
-    if options.labels:
-        container["Labels"] = dict(sorted(options.labels.items()))
-    essentials_desc = ["passwd", "group", "nsswitch.conf", "/tmp"]
-    if report.ca_bundle:
-        essentials_desc.insert(0, "ca-certificates")
-    if report.zones:
-        essentials_desc.insert(1 if report.ca_bundle else 0, f"zoneinfo ({report.zones} zones)")
-    config: dict[str, Any] = {
-        "created": created,
-        "architecture": platform.architecture,
-        "os": platform.os,
-    }
-    if platform.variant:
-        config["variant"] = platform.variant
-    config["config"] = container
-    config["rootfs"] = {"type": "layers", "diff_ids": [str(blob.diff_id) for blob in layers]}
-    config["history"] = [
-        {
-            "created": created,
-            "created_by": "scratchpack pack: essentials (" + ", ".join(essentials_desc) + ")",
-        },
-        {
-            "created": created,
-            "created_by": f"scratchpack pack: {options.binary.name} -> {binary_dest}"
-            + (f" + {len(options.adds)} added path(s)" if options.adds else ""),
-        },
-    ]
-    return config
+    return Image.assemble(manifest.to_bytes(), config_bytes, StagedBlobs(blob_dir))

@@ -27,7 +27,7 @@ from scratchpack.operations.audit.startup import check_binary
 from scratchpack.operations.contents.scan import scan_image
 from scratchpack.operations.elf import read_elf
 from scratchpack.operations.essentials import EssentialsReport
-from scratchpack.operations.pack import (
+from scratchpack.operations.pack.core import (
     LayerSummary,
     PackOptions,
     PackResult,
