@@ -8,7 +8,8 @@ log never looks hung and never floods. ``--quiet`` installs nothing. Everything 
 stdout stays the command's (JSON, SARIF...) alone.
 
 Cost: ``advance`` is called per chunk read (64 KiB to 1 MiB); it adds to a counter and hands
-the count to rich at most five times a second, as often as rich draws a frame (~2 ms each).
+the count to rich at most five times a second, as often as rich draws a frame (a few lines of
+text laid out by hand, ~0.1 ms a row: rich's column table cost ten times that).
 rich is imported only once the command has worked for ``START_DELAY`` (1 s;
 ``SCRATCHPACK_PROGRESS_DELAY``): a command that reports nothing (``lint``, ``--version``) or ends
 sooner never loads it, so a quick copy pays nothing for its progress.
@@ -246,69 +247,82 @@ class RichTask:
             self._reporter.finished(self, ok)
 
 
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+BAR_WIDTH = 16
+
+
+def _bar(completed: float, total: float | None) -> tuple[str, str]:
+    """The filled and the empty part of a 16-cell bar (all empty while the total is unknown)."""
+    if not total:
+        return "", "━" * BAR_WIDTH
+    filled = min(BAR_WIDTH, int(BAR_WIDTH * completed / total))
+    return "━" * filled, "━" * (BAR_WIDTH - filled)
+
+
+def task_fields(task: Any) -> tuple[str, str, str]:
+    """Amount, rate and time of a rich task: ``12.0 MB/30.0 MB``, ``8.1 MB/s``, ``ETA 0:02``
+    (the elapsed time once it finished or while the total is unknown)."""
+    unit = task.fields.get("unit", "bytes")
+    done = int(task.completed)
+    if task.total is None:
+        amount = _amount(done, unit) if done else ""
+    elif unit == "bytes":
+        amount = f"{human_size(done)}/{human_size(task.total)}"
+    else:
+        amount = f"{done}/{int(task.total)} {unit}"
+    speed = task.finished_speed or task.speed
+    rate = "" if speed is None else f"{_amount(int(speed), unit)}/s"
+    if task.total is None or task.finished:
+        when = _clock(task.finished_time or task.elapsed or 0)
+    else:
+        remaining = task.time_remaining
+        when = "ETA -:--" if remaining is None else f"ETA {_clock(remaining)}"
+    return amount, rate, when
+
+
 def _make_progress(console: Any) -> Progress:
-    """The bar layout; rich is imported here, with the first step."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        ProgressColumn,
-        SpinnerColumn,
-        Task,
-        TextColumn,
-    )
-    from rich.table import Column
+    """The bars; rich is imported here, with the first step.
+
+    Each frame is plain lines of styled text laid out here, not rich's column table: the
+    table measured and wrapped every cell of every row, ~1 ms a row per frame, which at five
+    frames a second cost more than 2% of a copy's CPU (issue 14's bound); the lines cost a
+    tenth of that. The numbers never wrap; a long description is cut with an ellipsis.
+    """
+    from rich.console import Console, Group
+    from rich.progress import Progress
     from rich.text import Text
 
-    class AmountColumn(ProgressColumn):
-        """``12.0/30.0 MB`` or ``3/41 packages``; just the count when the total is unknown."""
+    out = console or Console(stderr=True)
 
-        def render(self, task: Task) -> Text:
-            unit = task.fields.get("unit", "bytes")
-            done = int(task.completed)
-            if task.total is None:
-                return Text(_amount(done, unit) if done else "", style="progress.download")
-            if unit == "bytes":
-                return Text(f"{human_size(done)}/{human_size(task.total)}", "progress.download")
-            return Text(f"{done}/{int(task.total)} {unit}", style="progress.download")
+    class Bars(Progress):
+        def get_renderable(self) -> Any:
+            width = out.width
+            frame = SPINNER[int(time.monotonic() * 12.5) % len(SPINNER)]
+            shown = [(task, task_fields(task)) for task in self.tasks if task.visible]
+            # the numbers are right-aligned in columns as wide as their widest row
+            widths = [max((len(f[k]) for _, f in shown), default=0) for k in range(3)]
+            room = max(width - 2 - BAR_WIDTH - 2 - sum(widths) - 3, 8)
+            lines = []
+            for task, (amount, rate, when) in shown:
+                description = task.description
+                if len(description) > room:
+                    description = description[: room - 1] + "…"
+                full, empty = _bar(task.completed, task.total)
+                line = Text(no_wrap=True, overflow="crop")
+                line.append(" " if task.finished else frame, "progress.spinner")
+                line.append(" " + description.ljust(room) + " ")
+                line.append(full, "bar.finished" if task.finished else "bar.complete")
+                line.append(empty, "bar.back")
+                line.append(" " + amount.rjust(widths[0]), "progress.download")
+                line.append(" " + rate.rjust(widths[1]), "progress.data.speed")
+                line.append(" " + when.rjust(widths[2]), "progress.remaining")
+                lines.append(line)
+            return Group(*lines)
 
-    class RateColumn(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            if speed is None:
-                return Text("")
-            return Text(f"{_amount(int(speed), task.fields.get('unit', 'bytes'))}/s",
-                        style="progress.data.speed")  # fmt: skip
-
-    class EtaColumn(ProgressColumn):
-        """``ETA 0:00:12`` while the total is known; elapsed time for a spinner."""
-
-        def render(self, task: Task) -> Text:
-            if task.total is None or task.finished:
-                elapsed = task.finished_time or task.elapsed or 0
-                return Text(_clock(elapsed), style="progress.elapsed")
-            remaining = task.time_remaining
-            if remaining is None:
-                return Text("ETA -:--", style="progress.remaining")
-            return Text(f"ETA {_clock(remaining)}", style="progress.remaining")
-
-    def fixed() -> Column:
-        return Column(no_wrap=True)
-
-    # The numbers never wrap; a long description is cut with an ellipsis instead (80 columns).
-    return Progress(
-        SpinnerColumn(finished_text=" "),
-        TextColumn(
-            "{task.description}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")
-        ),
-        BarColumn(bar_width=16),
-        AmountColumn(table_column=fixed()),
-        RateColumn(table_column=fixed()),
-        EtaColumn(table_column=fixed()),
-        console=console or Console(stderr=True),
+    return Bars(
+        console=out,
         transient=False,
-        refresh_per_second=5,  # a frame costs ~2 ms: 1% of a core at 5 a second
-        expand=True,
+        refresh_per_second=5,
     )
 
 
