@@ -510,6 +510,45 @@ def test_credential_helper(examples: Examples, auth_registry: str, tmp_path: Pat
     assert result.code == 0, result.stderr
 
 
+def test_default_store_answers_before_a_stale_auths_entry(
+    examples: Examples, auth_registry: str, tmp_path: Path
+) -> None:
+    """Docker's order: with ``credsStore`` set, its helper's credentials are used even when
+    ``auths`` still holds an old password for the host; the entry serves only a host the
+    helper does not know."""
+    _layout(examples, tmp_path / "l")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-storehelper"
+    helper.write_text(
+        "#!/bin/sh\nread host\n"
+        f'[ "$host" = "{auth_registry}" ] || '
+        '{ echo "credentials not found in native keychain"; exit 1; }\n'
+        'echo \'{"Username":"alice","Secret":"s3cret"}\'\n'
+    )
+    helper.chmod(0o755)
+    stale = base64.b64encode(b"alice:old-password").decode()
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    config = {"credsStore": "storehelper", "auths": {auth_registry: {"auth": stale}}}
+    (config_dir / "config.json").write_text(json.dumps(config))
+    env = {
+        "DOCKER_CONFIG": str(config_dir),
+        "REGISTRY_AUTH_FILE": "",
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    source = f"oci:{tmp_path / 'l'}:v1"
+    result = run_cli("copy", source, f"docker://{auth_registry}/store/app:v1", env=env)
+    assert result.code == 0, result.stderr
+    # the helper does not know this spelling of the host: the file's entry is used, and it
+    # holds the old password, which the registry refuses
+    other = auth_registry.replace("127.0.0.1", "localhost")
+    config["auths"] = {other: {"auth": stale}}
+    (config_dir / "config.json").write_text(json.dumps(config))
+    refused = run_cli("copy", source, f"docker://{other}/store/app:v2", env=env)
+    assert_clean_error(refused, 1, "invalid username or password")
+
+
 def test_invalid_registry_references(tmp_path: Path) -> None:
     assert_clean_error(run_cli("copy", "docker://", f"oci:{tmp_path}/x"), 2, "docker://")
     assert_clean_error(run_cli("copy", "docker://Bad/Name", f"oci:{tmp_path}/x"), 2, "lowercase")

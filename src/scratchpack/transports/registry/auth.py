@@ -181,13 +181,16 @@ def lookup(
         for key in _keys_for(host):
             if isinstance(helpers, dict) and key in helpers:
                 return _from_helper(str(helpers[key]), host)
-        found = _from_auths(config.get("auths") or {}, host)
-        if found:
-            return found
+        # Docker's order: with a default store, its helper answers first (an ``auths`` entry
+        # left from before the store was set up is stale); the file's own entry only when the
+        # helper knows nothing of the host.
         if config.get("credsStore"):
             found = _from_helper(str(config["credsStore"]), host)
             if found:
                 return found
+        found = _from_auths(config.get("auths") or {}, host)
+        if found:
+            return found
     return None
 
 
