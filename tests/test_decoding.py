@@ -587,6 +587,43 @@ def test_interrupt_exits_130_without_a_traceback() -> None:
     assert stderr == "scratchpack: interrupted\n"
 
 
+# The CLI's modules block while they load (a read of stdin, as a cold disk would hold them),
+# so that the Ctrl-C arrives during the import itself.
+_SLOW_IMPORT = """
+import sys
+class Slow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "scratchpack.cli.main":
+            sys.stdin.read(1)
+        return None
+sys.meta_path.insert(0, Slow())
+sys.argv = ["scratchpack", "inspect", "oci:nowhere:1"]
+from scratchpack.cli.entry import main
+raise SystemExit(main())
+"""
+
+
+@pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
+def test_interrupt_while_the_cli_loads_exits_130_without_a_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_IMPORT],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        syscall = Path(f"/proc/{proc.pid}/syscall")
+        waiting = f"{_READ_SYSCALL[os.uname().machine]} 0x0 "
+        for _ in range(3000):
+            if syscall.read_text().startswith(waiting):
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr == "scratchpack: interrupted\n"
+
+
 # -- C: bounded reads -----------------------------------------------------------------------
 
 

@@ -19,6 +19,11 @@ def main() -> int:
         # as argparse's version action prints it, for the one spelling that needs no parser
         sys.stdout.write(f"scratchpack {__version__}\n")
         return 0
-    from scratchpack.cli.main import main as run
-
+    try:
+        from scratchpack.cli.main import main as run
+    except KeyboardInterrupt:
+        # Ctrl-C while the CLI's modules load (a fraction of a second, longer on a cold disk)
+        # ends as an interrupted command does, not with a traceback of the import machinery
+        sys.stderr.write("scratchpack: interrupted\n")
+        return 130
     return run()
