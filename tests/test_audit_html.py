@@ -439,6 +439,27 @@ def test_audit_sarif_uris_are_percent_encoded_relative_references(tmp_path: Path
         assert f"{name}/{named}" in keys, (hostile, keys)
 
 
+def test_audit_sarif_names_a_registry_image_by_its_whole_reference(
+    tmp_path: Path, registry: str, unique_name: str
+) -> None:
+    name = hostile_image(tmp_path)
+    remote = f"docker://{registry}/{unique_name}:v1"
+    assert run_cli("copy", "-q", name, remote).code == 0
+    result = run_cli("audit", remote, "--format", "sarif")
+    assert result.code == 1, result.stderr
+    log = json.loads(result.stdout)
+    jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(log)
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"] for r in log["runs"][0]["results"]
+    ]
+    assert uris
+    for location in uris:
+        assert "uriBaseId" not in location  # an absolute URI, not a path under the source
+        split = urlsplit(location["uri"])
+        assert (split.scheme, split.netloc) == ("docker", registry), location
+        assert split.path.startswith(f"/{unique_name}:v1"), location
+
+
 def test_audit_github_annotations_are_escaped(tmp_path: Path) -> None:
     layers = [[T("keys/a,b:c%d.pem", KEY), T("multi\nline.pem", KEY)]]
     name = write_layout(tmp_path / "img", layers, {"Entrypoint": ["/none"], "User": "1000"})

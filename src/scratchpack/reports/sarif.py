@@ -91,11 +91,18 @@ _PATH_SAFE = "/!$&'()*+,;=@"
 
 
 def _uri(path: str) -> dict[str, str]:
-    """A path as a URI: absolute ones as file: URIs, relative ones as RFC 3986 relative
+    """A path as a URI: absolute ones as file: URIs, URL-like image names (``docker://``)
+    as the absolute URIs they are, relative ones as RFC 3986 relative
     references to the run's source root (as code scanning expects), percent-encoded so that a
     space, "#", "%" or a non-ASCII name survives a viewer's URI parser."""
+    import re
     from urllib.parse import quote
 
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path):
+        # an image by a URL-like name (docker://host/repo:tag/etc/passwd): an absolute URI
+        # as it is, never a file path (Path would fold its "//" into "/")
+        scheme, _, rest = path.partition("://")
+        return {"uri": f"{scheme}://{quote(rest, safe=_PATH_SAFE + ':[]')}"}
     pure = Path(path)
     if pure.is_absolute():
         return {"uri": pure.as_uri()}
