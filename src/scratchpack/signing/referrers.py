@@ -19,6 +19,10 @@ A referrer is an OCI image manifest with an ``artifactType``, the subject's desc
 
 A listing is only a list of candidates: whoever uses a referrer reads its manifest and checks
 that its ``subject`` is the image (``read_referrer``), since a tag index is anyone's to write.
+
+The same stores read and write a tagged artifact manifest byte for byte (``tagged``,
+``put_tagged``: cosign's ``.sig`` and ``.att`` tags), so ``copy --with-signatures`` moves
+every artifact of an image through one interface, streaming each blob.
 """
 
 from __future__ import annotations
@@ -110,6 +114,9 @@ class Store(Protocol):
     def open_blob(self, descriptor: Descriptor) -> BinaryIO: ...
     def attach(self, subject: Descriptor, manifest: bytes, blobs: list[Descriptor],
                opener: Callable[[Descriptor], BinaryIO]) -> str: ...  # fmt: skip
+    def tagged(self, tag: str) -> bytes | None: ...
+    def put_tagged(self, tag: str, manifest: bytes, blobs: list[Descriptor],
+                   opener: Callable[[Descriptor], BinaryIO]) -> None: ...  # fmt: skip
 
 
 def descriptor_of(data: bytes) -> Descriptor:
@@ -232,6 +239,24 @@ class RegistryReferrers:
         self.repo.put_manifest(tag, updated.to_bytes(), mt.OCI_INDEX)
         return f"{TAG_SCHEMA} {tag}"
 
+    def tagged(self, tag: str) -> bytes | None:
+        try:
+            return self.repo.get_manifest(tag)[0]
+        except ImageNotFoundError:
+            return None
+
+    def put_tagged(
+        self,
+        tag: str,
+        manifest: bytes,
+        blobs: list[Descriptor],
+        opener: Callable[[Descriptor], BinaryIO],
+    ) -> None:
+        for blob in blobs:
+            push_blob(self.repo, blob, functools.partial(opener, blob), self.options)
+        media_type = sniff_media_type(load_json(manifest, f"{self.name}: {tag}"))
+        self.repo.put_manifest(tag, manifest, media_type)
+
 
 class LayoutReferrers:
     def __init__(self, name: OciName) -> None:
@@ -267,12 +292,37 @@ class LayoutReferrers:
     ) -> str:
         with oci_layout.LayoutWriter(self.name.directory) as writer:
             for blob in blobs:
-                with opener(blob) as stream:
-                    writer.put_stream(blob, stream)
+                if not writer.has_blob(blob):
+                    with opener(blob) as stream:
+                        writer.put_stream(blob, stream)
             entry = descriptor_of(manifest)
             writer.put_bytes(entry, manifest)
             writer.commit_untagged(entry)
         return LAYOUT_INDEX
+
+    def tagged(self, tag: str) -> bytes | None:
+        try:
+            entry = oci_layout.find_entry(self.name.directory, tag)
+        except ImageNotFoundError:
+            return None
+        return self.blobs.read_bytes(entry)
+
+    def put_tagged(
+        self,
+        tag: str,
+        manifest: bytes,
+        blobs: list[Descriptor],
+        opener: Callable[[Descriptor], BinaryIO],
+    ) -> None:
+        media_type = sniff_media_type(load_json(manifest, f"oci:{self.name.directory}:{tag}"))
+        entry = Descriptor(media_type, Digest.of(manifest), len(manifest))
+        with oci_layout.LayoutWriter(self.name.directory) as writer:
+            for blob in blobs:
+                if not writer.has_blob(blob):
+                    with opener(blob) as stream:
+                        writer.put_stream(blob, stream)
+            writer.put_bytes(entry, manifest)
+            writer.commit(tag, entry, force=True)
 
 
 def store_for(name: ImageName, options: RegistryOptions, *, pushing: bool) -> Store:
