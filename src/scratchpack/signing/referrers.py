@@ -159,8 +159,15 @@ def read_blob(store: Store, descriptor: Descriptor, limit: int = MAX_BLOB_BYTES)
     """A referrer's blob, verified, at most ``limit`` bytes held."""
     if descriptor.size > limit:
         raise FormatError(f"{descriptor.digest.short()}: {descriptor.size} bytes is too large")
+    chunks, total = [], 0
     with store.open_blob(descriptor) as stream:
-        return stream.read(limit + 1)
+        # read to the end: the read that finds it is the one that checks the digest
+        while chunk := stream.read(1 << 16):
+            total += len(chunk)
+            if total > limit:
+                raise FormatError(f"{descriptor.digest.short()}: more than {limit} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class RegistryReferrers:
