@@ -11,14 +11,17 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from faultproxy import FaultProxy
 from helpers import Examples, assert_clean_error, build_examples, run_cli
 from realtools import need
 from scratchpack.model import mediatypes as mt
@@ -490,3 +493,68 @@ def _bundle_problem(path: Path, pub: Path) -> str:
     except bundle.BundleError as exc:
         return str(exc)
     return ""
+
+
+# -- the referrers API path ---------------------------------------------------------------
+
+
+class ReferrersProxy(FaultProxy):
+    """The test registry with distribution spec 1.1's referrers API in front: a manifest
+    with a ``subject`` PUT through this proxy is listed at ``GET /v2/<name>/referrers/
+    <digest>``, as a registry with the API lists it; every other request goes to
+    distribution 2.8 unchanged. A real HTTP server: scratchpack's client is not touched."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.listed: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?", 1)[0]
+        found = re.fullmatch(r"/v2/(.+)/referrers/(sha256:[0-9a-f]{64})", path)
+        if h.command == "GET" and found:
+            self.requests[f"GET {path}"] += 1
+            entries = self.listed.get((found[1], found[2]), [])
+            data = canonical_json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
+                                   "manifests": entries})  # fmt: skip
+            h.send_response(200)
+            h.send_header("Content-Type", mt.OCI_INDEX)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
+        body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        put = re.fullmatch(r"/v2/(.+)/manifests/[^/]+", path)
+        if h.command == "PUT" and put:
+            doc = json.loads(body)
+            if isinstance(doc.get("subject"), dict):
+                entry = referrers.descriptor_of(body).to_json()
+                key = (put[1], doc["subject"]["digest"])
+                self.listed.setdefault(key, []).append(entry)
+        h.rfile = io.BytesIO(body)
+        super().handle(h)
+
+
+def test_referrers_api_when_the_registry_has_one(
+    examples: Examples, registry: str, unique_name: str, keypair: tuple[Path, Path]
+) -> None:
+    key, pub = keypair
+    with ReferrersProxy(registry) as proxy:
+        image = f"docker://{proxy.address}/{unique_name}:v1"
+        digest = _push(examples, image)
+        signed = _sign_bundle(image, key)
+        assert signed["listed"] == "referrers API"
+        assert proxy.requests[f"GET /v2/{unique_name}/referrers/{digest}"] >= 1
+        # no tag index is written where the API lists the referrer
+        tags = run_cli("tags", f"docker://{registry}/{unique_name}", NO_TLS).stdout.split()
+        assert tags == ["v1"]
+        statements, stderr = _verify(image, pub)
+        assert statements == [_statement(digest)] and "bundle via referrers API" in stderr
+        # the same repository without the API (no tag index there) has no bundle to find
+        direct = f"docker://{registry}/{unique_name}:v1"
+        assert_clean_error(run_cli("verify", direct, "--key", pub, NO_TLS), 1,
+                           "no signatures found")  # fmt: skip
+        # copied from the API to a registry without one, the referrer goes into its tag index
+        moved = f"docker://{registry}/{unique_name}-moved:v1"
+        _ok("copy", "--with-signatures", image, moved, NO_TLS, "-q")
+        statements, stderr = _verify(moved, pub)
+        assert statements == [_statement(digest)] and "bundle via referrers tag" in stderr
