@@ -558,3 +558,60 @@ def test_referrers_api_when_the_registry_has_one(
         _ok("copy", "--with-signatures", image, moved, NO_TLS, "-q")
         statements, stderr = _verify(moved, pub)
         assert statements == [_statement(digest)] and "bundle via referrers tag" in stderr
+
+
+def test_a_tag_index_that_is_an_image_is_never_overwritten(
+    examples: Examples, registry: str, unique_name: str, keypair: tuple[Path, Path]
+) -> None:
+    key, pub = keypair
+    image = f"docker://{registry}/{unique_name}:v1"
+    digest = _push(examples, image)
+    # someone's image already holds the tag the fallback would use
+    squatter = f"docker://{registry}/{unique_name}:sha256-{digest.removeprefix('sha256:')}"
+    squatted = _push(examples, squatter, "httpd")
+    refused = run_cli("sign", image, "--key", key, NO_TLS, "--new-bundle-format", env=PASSWORD)
+    assert_clean_error(refused, 1, "is no referrers index", "left as it is")
+    assert run_cli("digest", squatter, NO_TLS).stdout.strip() == squatted
+    # the legacy layout still verifies, and the unreadable index is one reason beside it
+    _ok("sign", image, "--key", key, NO_TLS, "-q")
+    verified, stderr = _verify(image, pub)
+    assert len(verified) == 1 and "1 of 2 signatures verified" in stderr
+    assert "is no referrers index" in stderr
+
+
+def test_copy_carries_att_tags_and_skips_absent_referrers(
+    examples: Examples, registry: str, unique_name: str, keypair: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    key, pub = keypair
+    layout = tmp_path / "app"
+    digest = Digest.parse(_push(examples, f"oci:{layout}:v1"))
+    _sign_bundle(f"oci:{layout}:v1", key)
+    # an attestation in cosign's legacy .att tag (a DSSE envelope layer), as `attest` stores it
+    store = referrers.LayoutReferrers(OciName(layout, "v1"))
+    envelope = b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}'
+    layer = Descriptor("application/vnd.dsse.envelope.v1+json", Digest.of(envelope), len(envelope))
+    rootfs = {"type": "layers", "diff_ids": [str(layer.digest)]}
+    config = canonical_json({"architecture": "", "os": "", "config": {}, "rootfs": rootfs})
+    config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config))
+    att = canonical_json({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+                          "config": config_desc.to_json(),
+                          "layers": [layer.to_json()]})  # fmt: skip
+    att_tag = f"sha256-{digest.hex}.att"
+    blobs = {layer.digest: envelope, config_desc.digest: config}
+    store.put_tagged(att_tag, att, [config_desc, layer], referrers.bytes_opener(blobs))
+    # and a referrer listed in index.json whose manifest is gone
+    index = json.loads((layout / "index.json").read_text())
+    gone = Descriptor(mt.OCI_MANIFEST, Digest.of(b"gone"), 4, artifact_type=BUNDLE_TYPE)
+    index["manifests"].append(gone.to_json())
+    (layout / "index.json").write_text(json.dumps(index))
+    target = f"docker://{registry}/{unique_name}:v1"
+    result = run_cli("copy", "--with-signatures", f"oci:{layout}:v1", target, NO_TLS,
+                     "--format", "json")  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["signatures"]["tags"] == [att_tag]
+    assert "is listed but absent" in result.stderr
+    # the .att manifest arrived byte for byte
+    copied = run_cli("digest", f"docker://{registry}/{unique_name}:{att_tag}", NO_TLS)
+    assert copied.stdout.strip() == str(Digest.of(att)), copied.stderr
+    assert _verify(target, pub)[0] == [_statement(str(digest))]

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scratchpack.errors import ScratchpackError
+from scratchpack import progress
+from scratchpack.errors import NotFoundError, ScratchpackError
 from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import Manifest
 from scratchpack.signing import legacy, referrers
@@ -69,6 +70,10 @@ def carry(
             referrer = referrers.read_referrer(src, entry, digest)
         except referrers.OtherSubjectError:
             continue  # another image's (a layout lists them all), or a stray tag index entry
+        except NotFoundError:
+            # listed but gone (a registry's garbage collection, a pruned layout): nothing to copy
+            progress.note(f"{source}: referrer {entry.digest.short()} is listed but absent")
+            continue
         except ScratchpackError as exc:
             raise ScratchpackError(f"{source}: referrer {entry.digest.short()}: {exc}") from exc
         manifest = referrer.manifest

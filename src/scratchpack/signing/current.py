@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from scratchpack.errors import ScratchpackError
+from scratchpack.errors import FormatError, ScratchpackError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
@@ -116,7 +116,12 @@ def verify(
     legacy.check_transport(name)
     store = referrers.store_for(name, options, pushing=False)
     subject = store.subject()
-    listing = store.listing(subject.digest)
+    try:
+        listing = store.listing(subject.digest)
+    except FormatError as exc:  # an unreadable tag index: the legacy layout may still verify
+        result = Verified(str(name), subject.digest, referrers.TAG_SCHEMA)
+        result.checked.append(Checked(subject.digest, str(exc)))
+        return result
     result = Verified(str(name), subject.digest, listing.via)
     for entry in listing.entries:
         if not (entry.artifact_type or bundle.MEDIA_TYPE).startswith(bundle.MEDIA_TYPE_PREFIX):

@@ -198,11 +198,20 @@ class RegistryReferrers:
         return Index.parse(response.content, f"{self.name}: referrers of {subject.short()}")
 
     def tag_index(self, subject: Digest) -> Index | None:
+        """The referrers tag index, None when absent; a tag that holds something else is a
+        FormatError (and is never overwritten: it is someone's image)."""
+        tag = fallback_tag(subject)
         try:
-            data, _ = self.repo.get_manifest(fallback_tag(subject))
+            data, _ = self.repo.get_manifest(tag)
         except ImageNotFoundError:
             return None
-        return Index.parse(data, f"{self.name}: {fallback_tag(subject)}")
+        try:
+            return Index.parse(data, f"{self.name}: {tag}")
+        except FormatError as exc:
+            raise FormatError(
+                f"{self.name.reference.domain}/{self.name.reference.path}:{tag} is no "
+                f"referrers index ({exc}); it is left as it is"
+            ) from None
 
     def listing(self, subject: Digest) -> Listing:
         listed = self.api(subject)
