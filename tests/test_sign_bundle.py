@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -615,3 +616,27 @@ def test_copy_carries_att_tags_and_skips_absent_referrers(
     copied = run_cli("digest", f"docker://{registry}/{unique_name}:{att_tag}", NO_TLS)
     assert copied.stdout.strip() == str(Digest.of(att)), copied.stderr
     assert _verify(target, pub)[0] == [_statement(str(digest))]
+
+
+def test_parallel_bundle_signers_on_a_layout_keep_every_referrer(
+    examples: Examples, tmp_path: Path, keypair: tuple[Path, Path]
+) -> None:
+    key, pub = keypair
+    layout = tmp_path / "app"
+    _push(examples, f"oci:{layout}:v1")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scratchpack", "sign", f"oci:{layout}:v1", "--key", str(key),
+             "--new-bundle-format", "-q", "-a", f"signer={n}"],
+            env={**os.environ, **PASSWORD}, stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    statements, _ = _verify(f"oci:{layout}:v1", pub)
+    signers = sorted(s["subject"][0]["annotations"]["signer"] for s in statements)
+    assert signers == ["0", "1", "2"]
+    index = json.loads((layout / "index.json").read_text())
+    assert len(index["manifests"]) == 4  # the image and three referrers
