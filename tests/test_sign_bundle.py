@@ -192,10 +192,11 @@ def test_both_layouts_on_one_image_and_wrong_key(
     wrong = run_cli("verify", image, "--key", other_keypair[1], NO_TLS)
     assert_clean_error(wrong, 1, "no signature verifies", "2 checked", "legacy", "bundle via",
                        "does not verify with this key")  # fmt: skip
-    # --identity is the legacy payload's; a bundle has none to sign
+    # --identity is the legacy payload's; a bundle has none to sign (refused before the
+    # password is needed: none is given here)
     refused = run_cli("sign", image, "--key", key, NO_TLS, "--new-bundle-format",
-                      "--identity", "elsewhere/app", env=PASSWORD)  # fmt: skip
-    assert_clean_error(refused, 2, "--identity")
+                      "--identity", "elsewhere/app")  # fmt: skip
+    assert_clean_error(refused, 2, "--identity", "by digest only")
 
 
 def test_unrelated_entries_kept_and_other_subjects_not_counted(

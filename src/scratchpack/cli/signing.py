@@ -144,6 +144,9 @@ def cmd_sign(args: argparse.Namespace, out: Output) -> int:
     annotations = key_values(args.annotation, "-a")
     name = image_name(args.image)
     legacy.check_transport(name)
+    if args.new_bundle_format and args.identity:  # refused before a password is asked
+        raise UsageError("--identity is the legacy payload's docker-reference; a bundle names "
+                         "the image by digest only")  # fmt: skip
     pem = legacy.read_key_file(args.key, "private key")
     key = keys.load_private_key(pem, password(confirm=False), str(args.key))
     options = registry_options(args)
@@ -182,9 +185,6 @@ def _sign_bundle(
 ) -> int:
     from scratchpack.signing import current
 
-    if args.identity:
-        raise UsageError("--identity is the legacy payload's docker-reference; a bundle names "
-                         "the image by digest only")  # fmt: skip
     signed = current.sign(name, key, annotations, options)
     if args.format == "json":
         print(json.dumps({
