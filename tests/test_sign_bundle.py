@@ -641,3 +641,11 @@ def test_parallel_bundle_signers_on_a_layout_keep_every_referrer(
     assert signers == ["0", "1", "2"]
     index = json.loads((layout / "index.json").read_text())
     assert len(index["manifests"]) == 4  # the image and three referrers
+
+
+def test_dsse_pae_matches_the_specification_vector() -> None:
+    """DSSE v1's own example (protocol.md): what is signed binds the payload type."""
+    assert bundle.pae("http://example.com/HelloWorld", b"hello world") == (
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
+    assert bundle.pae("", b"") == b"DSSEv1 0  0 "
