@@ -649,3 +649,21 @@ def test_dsse_pae_matches_the_specification_vector() -> None:
         b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
     )
     assert bundle.pae("", b"") == b"DSSEv1 0  0 "
+
+
+def test_copy_that_converts_the_manifest_cannot_carry_signatures(
+    examples: Examples, registry: str, unique_name: str, keypair: tuple[Path, Path],
+    tmp_path: Path, skopeo: Run,
+) -> None:  # fmt: skip
+    key, _ = keypair
+    layout = tmp_path / "app"
+    _push(examples, f"oci:{layout}:v1")
+    # a Docker schema 2 manifest in the registry: an OCI layout gets it converted (new digest)
+    image = f"docker://{registry}/{unique_name}:v2s2"
+    skopeo("copy", "--dest-tls-verify=false", "--format", "v2s2", f"oci:{layout}:v1", image)
+    _sign_bundle(image, key)
+    target = tmp_path / "converted"
+    result = run_cli("copy", "--with-signatures", image, f"oci:{target}:v1", NO_TLS)
+    assert_clean_error(result, 1, "manifest was converted", "signatures not copied")
+    index = json.loads((target / "index.json").read_text())
+    assert len(index["manifests"]) == 1  # the image only: nothing half-carried
