@@ -128,12 +128,13 @@ def descriptor_of(data: bytes) -> Descriptor:
         config = doc.get("config")
         artifact_type = config.get("mediaType") if isinstance(config, dict) else None
     annotations = doc.get("annotations")
-    kept = {k: v for k, v in (annotations or {}).items() if isinstance(v, str)}
+    if not isinstance(annotations, dict):
+        annotations = {}
     return Descriptor(
         mt.OCI_MANIFEST,
         Digest.of(data),
         len(data),
-        annotations=kept if isinstance(annotations, dict) else {},
+        annotations={k: v for k, v in annotations.items() if isinstance(v, str)},
         artifact_type=artifact_type if isinstance(artifact_type, str) else None,
     )
 
