@@ -18,8 +18,11 @@ from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
+    from scratchpack.model.digest import Digest
+    from scratchpack.operations.copy import CopyOptions
     from scratchpack.operations.lint import FileReport
     from scratchpack.operations.pack import PackResult
+    from scratchpack.signing.carry import Carried
     from scratchpack.transports.registry.transport import RegistryOptions
 
 # Only what building the parser needs is imported here: each command imports its own modules
@@ -328,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
             "scratchpack copy docker://ghcr.io/me/app:1.0 docker://10.0.0.5:5000/app:1.0 "
             '--src-creds "me:$TOKEN" --dest-tls-verify=false --digestfile app.digest',
             "scratchpack copy --all docker://127.0.0.1:5000/app:1.0 oci:./mirror:app",
+            "scratchpack copy --with-signatures docker://127.0.0.1:5000/app:1.0 oci:./out/app:1.0",
             notes="Transports: oci:, docker-archive:, docker-daemon:, containers-storage: "
             "(source only) and docker://. Between oci: and docker:// the manifest digest is "
             "preserved. The --src-* and --dest-* flags, as skopeo's, apply to one side and "
@@ -354,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     _tls_flag(
         sides, "--dest-tls-verify", "verified HTTPS for the destination (default: --tls-verify)"
     )
+    c.add_argument(
+        "--with-signatures", action="store_true",
+        help="also copy the image's cosign .sig/.att tags and its OCI 1.1 referrers "
+        "(signature bundles, attestations); docker:// and oci: only",
+    )  # fmt: skip
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.set_defaults(func=cmd_copy)
 
@@ -802,17 +811,25 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
     source_options = None
     if any(flag is not None for flag in sided):
         source_options = registry_options(args, args.src_tls_verify, args.src_creds)
+    source, destination = parse_image_name(args.source), parse_image_name(args.destination)
+    if args.with_signatures:
+        from scratchpack.signing import carry
+
+        carry.check(source, destination)
     copy_options = CopyOptions(
-        source=parse_image_name(args.source),
-        destination=parse_image_name(args.destination),
+        source=source,
+        destination=destination,
         all_platforms=args.all,
         platform=Platform.parse(args.platform) if args.platform else None,
         force=args.force,
         registry=options,
         source_registry=source_options,
     )
+    carried = None
     try:
         result = copy(copy_options)
+        if args.with_signatures:
+            carried = _carry_signatures(copy_options, result.digest, result.preserved)
     finally:
         options.close()
         if source_options is not None:
@@ -830,6 +847,9 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
             "manifests": result.manifests,
             "digest_preserved": result.preserved,
             "blobs": result.outcomes,
+            **({"signatures": {"tags": carried.tags,
+                               "referrers": [str(d) for d in carried.referrers]}}
+               if carried is not None else {}),
         }, indent=2))  # fmt: skip
         return 0
     if args.quiet:
@@ -842,9 +862,28 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
             *([("image id", str(result.image_id))] if result.image_id else []),
             ("manifests", str(result.manifests)),
             ("blobs", blobs),
+            *(
+                [("signatures", f"{len(carried.tags)} tags, {len(carried.referrers)} referrers")]
+                if carried is not None
+                else []
+            ),
         ],
     )
     return 0
+
+
+def _carry_signatures(options: CopyOptions, digest: Digest, preserved: bool) -> Carried:
+    from scratchpack.signing import carry
+
+    if not preserved:
+        raise ScratchpackError(
+            f"{options.destination}: the image was copied, but its manifest was converted "
+            f"(digest {digest}), so no signature of the source's digest applies to it: "
+            "signatures not copied"
+        )
+    return carry.carry(
+        options.source, options.destination, digest, options.reading(), options.registry
+    )
 
 
 def cmd_digest(args: argparse.Namespace, out: Output) -> int:

@@ -13,12 +13,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scratchpack.cli.format import key_values
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import ScratchpackError, UsageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from scratchpack.transports.names import ImageName
+    from scratchpack.transports.registry.transport import RegistryOptions
 
 _NO_TLOG = (
     "no transparency log was consulted: the signatures were checked offline against the "
@@ -48,17 +54,23 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     s = sub.add_parser(
         "sign",
         parents=parents,
-        help="sign an image with a cosign key (cosign's .sig tag)",
+        help="sign an image with a cosign key (cosign's .sig tag or a bundle referrer)",
         description="Sign an image with a cosign key, stored as cosign stores it "
-        "(tag sha256-<hex>.sig beside the image).",
+        "(tag sha256-<hex>.sig beside the image, or with --new-bundle-format a Sigstore "
+        "bundle attached as an OCI 1.1 referrer).",
         **examples(
             "scratchpack sign docker://127.0.0.1:5000/app:1.0 --key cosign.key",
             "scratchpack sign oci:./out/app:latest --key cosign.key -a release=1.0",
+            "scratchpack sign docker://127.0.0.1:5000/app:1.0 --key cosign.key --new-bundle-format",
             notes="Signs the manifest digest the name points at now; a signature already "
             "there is kept (this one is added). No transparency log is written.",
         ),
     )
     _common(s, "private key file (ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY)")
+    s.add_argument("--new-bundle-format", action="store_true",
+                   help="cosign's current layout: a Sigstore bundle (DSSE, in-toto statement) "
+                   "as an OCI 1.1 referrer of the image (referrers API, else the "
+                   "sha256-<hex> tag index; index.json in a layout)")  # fmt: skip
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_sign)
 
@@ -70,9 +82,11 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         **examples(
             "scratchpack verify docker://127.0.0.1:5000/app:1.0 --key cosign.pub",
             "scratchpack verify oci:./out/app:latest --key cosign.pub -a release=1.0",
-            notes="Prints the verified payloads as JSON. Exit 0: at least one signature "
-            "verifies and names this image's digest (and every -a); 1: none does. No "
-            "transparency log is consulted (as cosign verify --insecure-ignore-tlog).",
+            notes="Checks both layouts: the legacy .sig tag and bundle referrers. Prints the "
+            "verified payloads (legacy) and statements (bundles) as JSON, and on stderr which "
+            "layout each came from. Exit 0: at least one signature verifies and names this "
+            "image's digest (and every -a); 1: none does. No transparency log is consulted "
+            "(as cosign verify --insecure-ignore-tlog).",
         ),
     )
     _common(v, "public key file (PEM PUBLIC KEY)")
@@ -130,9 +144,17 @@ def cmd_sign(args: argparse.Namespace, out: Output) -> int:
     annotations = key_values(args.annotation, "-a")
     name = image_name(args.image)
     legacy.check_transport(name)
+    if args.new_bundle_format and args.identity:  # refused before a password is asked
+        raise UsageError("--identity is the legacy payload's docker-reference; a bundle names "
+                         "the image by digest only")  # fmt: skip
     pem = legacy.read_key_file(args.key, "private key")
     key = keys.load_private_key(pem, password(confirm=False), str(args.key))
     options = registry_options(args)
+    if args.new_bundle_format:
+        try:
+            return _sign_bundle(args, out, name, key, annotations, options)
+        finally:
+            options.close()
     try:
         signed = legacy.sign(name, key, annotations, options, args.identity)
     finally:
@@ -153,35 +175,73 @@ def cmd_sign(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _sign_bundle(
+    args: argparse.Namespace,
+    out: Output,
+    name: ImageName,
+    key: ec.EllipticCurvePrivateKey,
+    annotations: dict[str, str],
+    options: RegistryOptions,
+) -> int:
+    from scratchpack.signing import current
+
+    signed = current.sign(name, key, annotations, options)
+    if args.format == "json":
+        print(json.dumps({
+            "image": signed.image,
+            "manifest_digest": str(signed.digest),
+            "referrer": str(signed.referrer),
+            "listed": signed.listed,
+        }, indent=2))  # fmt: skip
+    elif not args.quiet:
+        out.status("Signed", f"{signed.image} ({signed.digest})")
+        out.fields([("bundle referrer", str(signed.referrer)),
+                    ("listed in", signed.listed),
+                    ("transparency log", "none (offline key signature)")])  # fmt: skip
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.cli.options import image_name, registry_options
-    from scratchpack.signing import keys, legacy
+    from scratchpack.signing import current, keys, legacy
 
     annotations = key_values(args.annotation, "-a")
     name = image_name(args.image)
+    legacy.check_transport(name)
     key = keys.load_public_key(legacy.read_key_file(args.key, "public key"), str(args.key))
     options = registry_options(args)
     try:
-        result = legacy.verify(name, key, annotations, options, args.identity)
+        old = legacy.verify(name, key, annotations, options, args.identity)
+        new = current.verify(name, key, annotations, options)
     finally:
         options.close()
-    good = result.good
+    # (layout, what was checked, problem) for every signature of both layouts
+    checked = [(f"legacy {old.signature_tag}", c.layer.short(), c.problem) for c in old.checked]
+    checked += [(f"bundle via {new.listed}", c.referrer.short(), c.problem) for c in new.checked]
+    good = [*(p.to_json() for p in old.good), *(c.statement for c in new.good)]
     if not good:
-        if not result.checked:
-            raise ScratchpackError(f"{result.image}: no signatures found ({result.signature_tag})")
+        if not checked:
+            raise ScratchpackError(
+                f"{old.image}: no signatures found ({old.signature_tag}, "
+                f"no bundle via {new.listed})"
+            )
         reasons = "; ".join(
-            f"#{n} ({c.layer.short()}): {c.problem}" for n, c in enumerate(result.checked, 1)
+            f"#{n} {layout} ({what}): {problem}"
+            for n, (layout, what, problem) in enumerate(checked, 1)
         )
         raise ScratchpackError(
-            f"{result.image}: no signature verifies ({len(result.checked)} checked: {reasons})"
+            f"{old.image}: no signature verifies ({len(checked)} checked: {reasons})"
         )
     if not args.quiet:
+        lines = "".join(
+            f"  {layout} {what}: {problem or 'verified'}\n" for layout, what, problem in checked
+        )
         sys.stderr.write(
-            f"Verification for {result.image} ({result.digest}) --\n"
-            f"{len(good)} of {len(result.checked)} signatures verified: the signature against "
-            f"{args.key}, the signed manifest digest and docker-reference"
-            f"{', the annotations' if annotations else ''}.\n"
+            f"Verification for {old.image} ({old.digest}) --\n"
+            f"{len(good)} of {len(checked)} signatures verified: the signature against "
+            f"{args.key}, the signed manifest digest (and docker-reference, legacy)"
+            f"{', the annotations' if annotations else ''}.\n{lines}"
             f"Warning: {_NO_TLOG}.\n"
         )
-    print(json.dumps([claims.to_json() for claims in good]))
+    print(json.dumps(good))
     return 0

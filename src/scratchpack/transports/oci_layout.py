@@ -495,6 +495,22 @@ class LayoutWriter:
             _write_tag(self.directory, tag, entry)
         return named
 
+    def commit_untagged(self, entry: Descriptor) -> bool:
+        """Publish the staged blobs and add ``entry`` to index.json without a name (an OCI
+        1.1 referrer, found through its ``subject``, as oras lists one), keeping every other
+        entry; False when index.json already lists that digest. Only into an existing layout:
+        a referrer's subject is there already."""
+        if self.new:
+            raise ImageNotFoundError(f"oci:{self.directory}: no such layout")
+        with exclusive_lock(self.directory / LOCK_FILE):
+            index = read_index(self.directory)
+            if any(d.digest == entry.digest for d in index.manifests):
+                return False
+            self._publish_blobs()
+            new_index = Index((*index.manifests, entry), mt.OCI_INDEX, index.annotations)
+            atomic_write(self.directory / "index.json", new_index.to_bytes(), fsync=True)
+        return True
+
     def _publish_blobs(self) -> None:
         staged_root = self._stage.path / "blobs"
         for algorithm_dir in sorted(p for p in staged_root.iterdir() if p.is_dir()):
