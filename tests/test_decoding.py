@@ -564,15 +564,9 @@ def test_broken_pipe_stays_quiet(tmp_path: Path) -> None:
 _READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
 
 
-@pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
-def test_interrupt_exits_130_without_a_traceback() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scratchpack", "login", "127.0.0.1:1", "-u", "me",
-         "--password-stdin"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def _assert_interrupted_while_reading_stdin(proc: subprocess.Popen[str]) -> None:
+    """Press Ctrl-C once ``proc`` blocks reading stdin (fd 0); it must exit 130 with one line."""
     try:
-        # wait until it blocks reading the password from stdin (fd 0), then press Ctrl-C
         syscall = Path(f"/proc/{proc.pid}/syscall")
         waiting = f"{_READ_SYSCALL[os.uname().machine]} 0x0 "
         for _ in range(3000):
@@ -585,6 +579,17 @@ def test_interrupt_exits_130_without_a_traceback() -> None:
         proc.kill()
     assert proc.returncode == 130, stderr
     assert stderr == "scratchpack: interrupted\n"
+
+
+@pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
+def test_interrupt_exits_130_without_a_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scratchpack", "login", "127.0.0.1:1", "-u", "me",
+         "--password-stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # it blocks reading the password from stdin (fd 0) when Ctrl-C comes
+    _assert_interrupted_while_reading_stdin(proc)
 
 
 # The CLI's modules block while they load (a read of stdin, as a cold disk would hold them),
@@ -609,19 +614,7 @@ def test_interrupt_while_the_cli_loads_exits_130_without_a_traceback() -> None:
         [sys.executable, "-c", _SLOW_IMPORT],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    try:
-        syscall = Path(f"/proc/{proc.pid}/syscall")
-        waiting = f"{_READ_SYSCALL[os.uname().machine]} 0x0 "
-        for _ in range(3000):
-            if syscall.read_text().startswith(waiting):
-                break
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, stderr
-    assert stderr == "scratchpack: interrupted\n"
+    _assert_interrupted_while_reading_stdin(proc)
 
 
 # -- C: bounded reads -----------------------------------------------------------------------
