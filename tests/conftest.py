@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import Examples, build_examples
 from realtools import (
     ROOT,
     Runner,
@@ -20,6 +21,12 @@ from realtools import (
     provisioned_env,
     unavailable,
 )
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
+    """The example programs (static and dynamic hellos...), compiled once per test module."""
+    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture(scope="session")

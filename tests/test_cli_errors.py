@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, assert_clean_error, build_examples, run_cli
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
+from helpers import Examples, assert_clean_error, run_cli
 
 
 def _listing(directory: Path) -> list[str]:

@@ -16,16 +16,11 @@ from pathlib import Path
 import pytest
 
 from faultproxy import FaultProxy
-from helpers import Examples, assert_clean_error, build_examples, run_cli
+from helpers import Examples, assert_clean_error, run_cli
 from realtools import CACHE, Runner
 from registryserver import PASSWORD, USER, htpasswd_yaml, non_loopback_address, running_registry
 
 CREDS = f"{USER}:{PASSWORD}"
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture(scope="module")

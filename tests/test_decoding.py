@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from helpers import CliResult, Examples, assert_clean_error, build_examples, run_cli
+from helpers import CliResult, Examples, assert_clean_error, run_cli
 from realtools import Runner
 from scratchpack.cli.main import main
 from scratchpack.errors import FormatError
@@ -478,11 +478,6 @@ def test_a_real_debian_image_decodes(docker: Runner, debian_docker: str, tmp_pat
 
 
 # -- B: the CLI boundary --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.mark.parametrize("kind", ["index", "config", "manifest"])

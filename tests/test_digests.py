@@ -15,14 +15,9 @@ from typing import Any
 
 import pytest
 
-from helpers import Examples, assert_clean_error, build_examples, run_cli
+from helpers import Examples, assert_clean_error, run_cli
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def _json(*args: str | Path) -> Any:

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, build_examples, run_cli
+from helpers import Examples, run_cli
 from realtools import wait_http
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 HARDENED = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def _pack(*args: str | Path, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]

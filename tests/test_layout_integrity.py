@@ -20,18 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
+from helpers import Examples, assert_clean_error, layout_manifest, run_cli
 from scratchpack.transports import docker_archive
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
 WRITERS = 16
 TRIALS = 3
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def _cli(*args: str | Path) -> list[str]:

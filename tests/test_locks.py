@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, build_examples, run_cli
+from helpers import Examples, run_cli
 from scratchpack.errors import ScratchpackError
 from scratchpack.fsutil import exclusive_lock, lock_timeout
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
-
 
 HOLDER = textwrap.dedent(
     """

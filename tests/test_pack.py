@@ -10,13 +10,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-import pytest
-
 from helpers import (
     EXAMPLES,
     Examples,
     blob,
-    build_examples,
     decompress,
     layer_members,
     layout_manifest,
@@ -26,11 +23,6 @@ from helpers import (
 
 ESSENTIALS_BUDGET_ALL_TZ = 350_000
 ESSENTIALS_BUDGET_UTC = 140_000
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def _pack(binary: Path, dest: str, *extra: str, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]

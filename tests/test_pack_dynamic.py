@@ -9,12 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from helpers import (
     Examples,
     assert_clean_error,
-    build_examples,
     layer_members,
     layout_manifest,
     materialize,
@@ -35,11 +32,6 @@ int main() {
     return 0;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def _pack(binary: Path, dest: str, *extra: str) -> dict[str, Any]:

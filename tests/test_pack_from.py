@@ -12,16 +12,11 @@ from typing import Any
 
 import pytest
 
-from helpers import Examples, assert_clean_error, build_examples, run_cli
+from helpers import Examples, assert_clean_error, run_cli
 from hostile import iter_tree, oci_with_canary
 from realtools import Runner
 
 LIBC_MARK = "2.36-9+fromimage1"
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture(scope="module")

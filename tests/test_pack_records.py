@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, build_examples, decompress, layer_members, layout_manifest, run_cli
+from helpers import Examples, decompress, layer_members, layout_manifest, run_cli
 from helpers import blob as read_blob
 from realtools import unavailable
 from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
@@ -45,11 +45,6 @@ def host_release() -> str:
         if "=" in line
     )
     return f"{values['ID']}-{values['VERSION_ID'].strip(chr(34))}"
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def pack(binary: Path, layout: Path, *extra: str) -> dict:  # type: ignore[type-arg]

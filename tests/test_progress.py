@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from faultproxy import Fault, FaultProxy
-from helpers import ROOT, Examples, build_examples, not_progress, run_cli
+from helpers import ROOT, Examples, not_progress, run_cli
 from realtools import CACHE, Runner
 from scratchpack import progress
 from scratchpack.cli.progress import PlainReporter
@@ -60,11 +60,6 @@ def run_on_pty(*args: str | Path, columns: int = 120, timeout: float = 240) -> t
     os.close(fd)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture(scope="module")

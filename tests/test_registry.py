@@ -16,7 +16,6 @@ from faultproxy import Fault, FaultProxy
 from helpers import (
     Examples,
     assert_clean_error,
-    build_examples,
     layout_manifest,
     not_progress,
     run_cli,
@@ -36,11 +35,6 @@ from tokenserver import TokenServer
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture

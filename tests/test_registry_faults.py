@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from faultproxy import Fault, FaultProxy
-from helpers import Examples, assert_clean_error, build_examples, run_cli
+from helpers import Examples, assert_clean_error, run_cli
 from registryserver import PASSWORD, USER, htpasswd_yaml, running_registry
 from scratchpack.model.reference import Reference
 from scratchpack.operations.copy import CopyOptions, copy
@@ -47,11 +47,6 @@ class Source:
     layout: Path
     digest: str
     biggest: str  # the largest layer's digest
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture(scope="module")

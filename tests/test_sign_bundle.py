@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from faultproxy import FaultProxy
-from helpers import Examples, assert_clean_error, build_examples, run_cli
+from helpers import Examples, assert_clean_error, run_cli
 from realtools import need
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
@@ -41,11 +41,6 @@ PASSWORD = {"COSIGN_PASSWORD": "test-password"}
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 SIGSTORE_JS = Path(__file__).parent / "data" / "sigstore-js"
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def _generate(directory: Path) -> tuple[Path, Path]:

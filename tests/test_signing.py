@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import test_signing_keys
-from helpers import Examples, assert_clean_error, build_examples, run_cli
+from helpers import Examples, assert_clean_error, run_cli
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import Manifest
@@ -30,11 +30,6 @@ NO_TLS = "--tls-verify=false"
 PASSWORD = {"COSIGN_PASSWORD": "test-password"}
 keytool = test_signing_keys.keytool  # the Go implementation (fixture), built once per module
 go = test_signing_keys.go
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CliResult, Examples, build_examples, run_cli
+from helpers import CliResult, Examples, run_cli
 from realtools import Runner
 from scratchpack.cli.tables import ELLIPSIS, created_by, fit_end
 
@@ -47,11 +47,6 @@ def built_archive(
     finally:
         docker("rmi", tag, check=False)
     return f"docker-archive:{archive}"
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 def at(width: int, *args: str | Path) -> CliResult:

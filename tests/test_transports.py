@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, assert_clean_error, blob, build_examples, layout_manifest, run_cli
+from helpers import Examples, assert_clean_error, blob, layout_manifest, run_cli
 from scratchpack.errors import DigestMismatchError, FormatError, NotFoundError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
@@ -19,11 +19,6 @@ from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import Index, canonical_json
 from scratchpack.model.reference import Reference
 from scratchpack.transports import docker_archive, oci_layout
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
 
 
 @pytest.fixture
