@@ -30,7 +30,7 @@ from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import Index, canonical_json
 from scratchpack.model.reference import Reference
-from scratchpack.signing import bundle, keys, referrers
+from scratchpack.signing import bundle, dsse, keys, referrers
 from scratchpack.transports.names import OciName, RegistryName
 from scratchpack.transports.registry.transport import RegistryOptions, push_blob
 
@@ -335,7 +335,7 @@ def test_statement_for_another_digest_or_type_does_not_count(
     payload = json.loads(bundle.statement(digest, {}))
     payload["predicateType"] = "https://slsa.dev/provenance/v1"
     data = canonical_json(payload)
-    signature = keys.sign(private, bundle.pae(bundle.PAYLOAD_TYPE, data))
+    signature = keys.sign(private, dsse.pae(bundle.PAYLOAD_TYPE, data))
     doc = json.loads(bundle.make(private, digest, {}))
     doc["dsseEnvelope"]["payload"] = base64.b64encode(data).decode()
     doc["dsseEnvelope"]["signatures"] = [{"sig": base64.b64encode(signature).decode()}]
@@ -640,10 +640,10 @@ def test_parallel_bundle_signers_on_a_layout_keep_every_referrer(
 
 def test_dsse_pae_matches_the_specification_vector() -> None:
     """DSSE v1's own example (protocol.md): what is signed binds the payload type."""
-    assert bundle.pae("http://example.com/HelloWorld", b"hello world") == (
+    assert dsse.pae("http://example.com/HelloWorld", b"hello world") == (
         b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
     )
-    assert bundle.pae("", b"") == b"DSSEv1 0  0 "
+    assert dsse.pae("", b"") == b"DSSEv1 0  0 "
 
 
 def test_copy_that_converts_the_manifest_cannot_carry_signatures(

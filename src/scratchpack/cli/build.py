@@ -10,6 +10,7 @@ from typing import Any
 from scratchpack.cli.format import human_size
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
+from scratchpack.cli.signing import add_build_flags
 from scratchpack.errors import UsageError
 
 
@@ -47,11 +48,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     b.add_argument("--force", action="store_true", help="replace an existing output")
     b.add_argument("--print-spec", action="store_true", help="print the preset's spec and exit")
     b.add_argument("--format", choices=("text", "json"), default="text")
+    add_build_flags(b)
     b.set_defaults(func=cmd_build)
 
 
 def cmd_build(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.cli.options import image_name, registry_options
+    from scratchpack.cli.signing import attach_after_write, build_signing, print_attached
     from scratchpack.debian.presets import preset_spec
     from scratchpack.debian.spec import parse_spec, read_spec
     from scratchpack.operations.build import BuildOptions, build
@@ -73,12 +76,19 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
     destination = args.output or spec.output
     if not destination:
         raise UsageError("no destination: give -o DEST (or output in the spec's [image])")
+    dest_name = image_name(destination)
+    signing = build_signing(args, dest_name)
     options = registry_options(args)
+    attached = None
     try:
         result = build(
-            BuildOptions(spec, image_name(destination), lock, locked=args.locked,
+            BuildOptions(spec, dest_name, lock, locked=args.locked,
                          force=args.force, compression=args.compression, registry=options)
         )  # fmt: skip
+        if signing is not None:
+            inputs = _inputs(args.spec, lock if args.locked else None, result.plan)
+            attached = attach_after_write(args, signing, "build", dest_name, result.digest, options,
+                                          inputs)  # fmt: skip
     finally:
         options.close()
     plan = result.plan
@@ -93,6 +103,7 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
             "skipped": [{"name": n, "why": w} for n, w in plan.skipped],
             "notes": plan.notes, "stored_size": result.stored_size,
             "uncompressed_size": result.uncompressed_size,
+            **({"signing": attached} if attached else {}),
         }, indent=2))  # fmt: skip
         return 0
     width = max(len(p.name) for p in plan.packages)
@@ -106,4 +117,17 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
                         f"{human_size(result.stored_size)} stored, "
                         f"{human_size(result.uncompressed_size)} uncompressed)")  # fmt: skip
     out.fields([("digest", str(result.digest)), ("lock", str(lock))])
+    if attached:
+        print_attached(out, attached)
     return 0
+
+
+def _inputs(spec: Path | None, lock: Path | None, plan: Any) -> list[Any]:
+    """The provenance's inputs: the spec file and the lock it was built from (when read),
+    and every package by the sha256 of its .deb, as the lock pins it."""
+    from scratchpack.operations.provenance import deb_input, file_input
+
+    files = [file_input(path, path.name) for path in (spec, lock) if path is not None]
+    return files + [
+        deb_input(p.name, p.version, p.architecture, p.sha256, p.url) for p in plan.packages
+    ]

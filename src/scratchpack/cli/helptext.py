@@ -17,7 +17,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "inspect images": ("inspect", "audit", "sbom", "compare", "digest"),
     "Dockerfiles": ("lint", "init"),
     "registry": ("tags", "login", "logout"),
-    "signatures": ("generate-key-pair", "sign", "verify"),
+    "signatures": ("generate-key-pair", "sign", "verify", "attest", "verify-attestation"),
     "shell": ("completion",),
 }
 

@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.required = True
 
+    from scratchpack.cli import audit, build, completion, inventory, login, signing
+
     registry_flags = _registry_flags()
     quiet, jobs = _quiet_flag(), _jobs_flag()
     p = sub.add_parser(
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
             "scratchpack pack ./hello -o oci:./out/hello:latest",
             "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
-            "--digestfile app.digest",
+            "--sign cosign.key --sbom --provenance",
             "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
             "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
@@ -300,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the manifest digest to FILE (as skopeo copy --digestfile)",
     )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
+    signing.add_build_flags(p)
     p.set_defaults(func=cmd_pack)
 
     i = sub.add_parser(
@@ -364,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(signature bundles, attestations); docker:// and oci: only",
     )  # fmt: skip
     c.add_argument("--format", choices=("text", "json"), default="text")
+    signing.add_build_flags(c)
     c.set_defaults(func=cmd_copy)
 
     d = sub.add_parser(
@@ -560,8 +564,6 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, build, completion, inventory, login, signing
-
     audit.add_parser(sub, [registry_flags, quiet])
     build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, [registry_flags, quiet])
@@ -591,6 +593,9 @@ def _ports(items: list[str]) -> list[str]:
 
 def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     # Imported here: pyelftools and the layer writer are only needed to pack.
+    import dataclasses
+
+    from scratchpack.cli.signing import attach_after_write, build_signing, print_attached
     from scratchpack.layers.compress import check_level
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
@@ -639,13 +644,25 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--binary-path must be absolute")
     if args.from_image and args.root is not None:
         raise UsageError("--from and --root exclude each other: the libraries come from one")
+    signing = build_signing(args, options.destination)
+    if signing is not None and signing.provenance:
+        options = dataclasses.replace(options, record_inputs=True)
     result = pack(options)
+    attached = None
+    if signing is not None:
+        assert options.registry is not None
+        inputs = list(result.inputs)
+        attached = attach_after_write(args, signing, "pack", options.destination,
+                                      result.digest, options.registry, inputs)  # fmt: skip
     if args.digestfile:
         _write_digest(args.digestfile, str(result.digest))
     if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2))
+        print(json.dumps({**result.to_json(), **({"signing": attached} if attached else {})},
+                         indent=2))  # fmt: skip
     elif not args.quiet:
         _print_pack(result, out)
+        if attached:
+            print_attached(out, attached)
     return 0
 
 
@@ -801,21 +818,25 @@ def _print_layers(report: dict[str, Any], out: Output) -> None:
 
 
 def cmd_copy(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.cli.signing import attach_after_write, build_signing, print_attached
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.copy import CopyOptions, copy
     from scratchpack.transports.names import parse_image_name
 
+    source, destination = parse_image_name(args.source), parse_image_name(args.destination)
+    if args.with_signatures:
+        from scratchpack.signing import carry
+
+        carry.check(source, destination)
+    if args.sbom and args.all:
+        raise UsageError("--sbom describes one image: copy one platform (--platform), not --all")
+    signing = build_signing(args, destination)
     options = registry_options(args, args.dest_tls_verify, args.dest_creds)
     # one side's flags must not reach the other: its own options (and clients) then
     sided = (args.src_creds, args.dest_creds, args.src_tls_verify, args.dest_tls_verify)
     source_options = None
     if any(flag is not None for flag in sided):
         source_options = registry_options(args, args.src_tls_verify, args.src_creds)
-    source, destination = parse_image_name(args.source), parse_image_name(args.destination)
-    if args.with_signatures:
-        from scratchpack.signing import carry
-
-        carry.check(source, destination)
     copy_options = CopyOptions(
         source=source,
         destination=destination,
@@ -826,10 +847,14 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
         source_registry=source_options,
     )
     carried = None
+    attached = None
     try:
         result = copy(copy_options)
         if args.with_signatures:
             carried = _carry_signatures(copy_options, result.digest, result.preserved)
+        if signing is not None:  # after the carried ones: this signature is added to them
+            attached = attach_after_write(args, signing, "copy", destination, result.digest,
+                                          options, _copy_inputs(result))  # fmt: skip
     finally:
         options.close()
         if source_options is not None:
@@ -850,6 +875,7 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
             **({"signatures": {"tags": carried.tags,
                                "referrers": [str(d) for d in carried.referrers]}}
                if carried is not None else {}),
+            **({"signing": attached} if attached else {}),
         }, indent=2))  # fmt: skip
         return 0
     if args.quiet:
@@ -869,6 +895,8 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
             ),
         ],
     )
+    if attached:
+        print_attached(out, attached)
     return 0
 
 
@@ -884,6 +912,16 @@ def _carry_signatures(options: CopyOptions, digest: Digest, preserved: bool) -> 
     return carry.carry(
         options.source, options.destination, digest, options.reading(), options.registry
     )
+
+
+def _copy_inputs(result: Any) -> list[Any]:
+    """The source of a copy: by its manifest digest when the copy kept it (the same bytes),
+    else by name alone (an archive or the daemon has no manifest digest of its own)."""
+    from scratchpack.operations.provenance import Input, image_input
+
+    if result.preserved:
+        return [image_input(result.source, result.digest)]
+    return [Input(result.source, uri=result.source)]
 
 
 def cmd_digest(args: argparse.Namespace, out: Output) -> int:

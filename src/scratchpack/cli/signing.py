@@ -1,4 +1,6 @@
-"""``generate-key-pair``, ``sign`` and ``verify``: cosign's key-pair mode, offline.
+"""``generate-key-pair``, ``sign``, ``verify``, ``attest`` and ``verify-attestation``: cosign's
+key-pair mode, offline; and the ``--sign``/``--sbom``/``--provenance`` flags of the commands
+that write images.
 
 The password comes from ``COSIGN_PASSWORD`` (set, even empty, it is used as is, as cosign
 does), else from a prompt when stdin is a terminal, else the command fails: it never waits
@@ -13,16 +15,20 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scratchpack.cli.format import key_values
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import ScratchpackError, UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by the commands that sign, not by every start-up
+    import datetime
+
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from scratchpack.model.digest import Digest
+    from scratchpack.operations.provenance import Input
     from scratchpack.transports.names import ImageName
     from scratchpack.transports.registry.transport import RegistryOptions
 
@@ -92,12 +98,64 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     _common(v, "public key file (PEM PUBLIC KEY)")
     v.set_defaults(func=cmd_verify)
 
+    a = sub.add_parser(
+        "attest",
+        parents=parents,
+        help="attach a signed in-toto attestation (SBOM, provenance...) to an image",
+        description="Attach a signed in-toto attestation to an image, stored as cosign stores "
+        "it (a DSSE envelope in the tag sha256-<hex>.att beside the image).",
+        **examples(
+            "scratchpack attest docker://127.0.0.1:5000/app:1.0 --key cosign.key "
+            "--predicate sbom.cdx.json --type cyclonedx",
+            "scratchpack attest oci:./out/app:latest --key cosign.key --predicate prov.json "
+            "--type slsaprovenance1",
+            notes="The statement's subject is the manifest digest the name points at now. "
+            f"--type: {'|'.join(_type_names())} or a URI (cosign's names and URIs). Existing "
+            "attestations are kept (this one is added). No transparency log is written.",
+        ),
+    )
+    _image_key(a, "private key file (ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY)")
+    a.add_argument("--predicate", type=Path, required=True, metavar="FILE",
+                   help="the predicate (JSON; text for custom and spdx)")  # fmt: skip
+    a.add_argument("--type", default="custom", metavar="NAME|URI",
+                   help="predicate type name or URI (default custom, as cosign)")  # fmt: skip
+    a.add_argument("--format", choices=("text", "json"), default="text")
+    a.set_defaults(func=cmd_attest)
 
-def _common(p: argparse.ArgumentParser, key_help: str) -> None:
+    va = sub.add_parser(
+        "verify-attestation",
+        parents=parents,
+        help="verify an image's attestations with a public key",
+        description="Verify an image's in-toto attestations with a public key, offline.",
+        **examples(
+            "scratchpack verify-attestation docker://127.0.0.1:5000/app:1.0 --key cosign.pub",
+            "scratchpack verify-attestation oci:./out/app:latest --key cosign.pub "
+            "--type slsaprovenance1",
+            notes="Prints each verified statement as JSON, one per line. Exit 0: at least one "
+            "attestation (of --type, when given) verifies with the key and names this image's "
+            "digest; 1: none does. No transparency log is consulted.",
+        ),
+    )
+    _image_key(va, "public key file (PEM PUBLIC KEY)")
+    va.add_argument("--type", metavar="NAME|URI",
+                    help="only attestations of this predicate type (name or URI)")  # fmt: skip
+    va.set_defaults(func=cmd_verify_attestation)
+
+
+def _type_names() -> list[str]:
+    # the names cosign documents, without its aliases
+    return ["slsaprovenance", "slsaprovenance1", "cyclonedx", "spdx", "spdxjson", "custom"]
+
+
+def _image_key(p: argparse.ArgumentParser, key_help: str) -> None:
     p.add_argument(
         "image", metavar="IMAGE", help="docker://HOST/REPO[:TAG|@DIGEST] or oci:DIR[:TAG]"
     )
     p.add_argument("--key", type=Path, required=True, metavar="FILE", help=key_help)
+
+
+def _common(p: argparse.ArgumentParser, key_help: str) -> None:
+    _image_key(p, key_help)
     p.add_argument("-a", "--annotation", action="append", default=[], metavar="KEY=VALUE",
                    help="signed as the payload's optional claims; on verify, required")  # fmt: skip
     p.add_argument("--identity", metavar="REPO",
@@ -245,3 +303,216 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
         )
     print(json.dumps(good))
     return 0
+
+
+def cmd_attest(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.cli.options import image_name, registry_options
+    from scratchpack.signing import attestations, keys, legacy, statement
+
+    name = image_name(args.image)
+    legacy.check_transport(name)
+    kind = statement.predicate_type(args.type)
+    data = _read_predicate(args.predicate)
+    body = statement.predicate(args.type, data, now(), str(args.predicate))
+    pem = legacy.read_key_file(args.key, "private key")
+    key = keys.load_private_key(pem, password(confirm=False), str(args.key))
+    options = registry_options(args)
+    try:
+        done = attestations.attest(name, key, kind, body, options)
+    finally:
+        options.close()
+    if args.format == "json":
+        print(json.dumps({
+            "image": done.image,
+            "manifest_digest": str(done.digest),
+            "attestation_tag": done.attestation_tag,
+            "attestations": done.attestations,
+            "predicate_type": done.predicate_type,
+        }, indent=2))  # fmt: skip
+    elif not args.quiet:
+        out.status("Attested", f"{done.image} ({done.digest})")
+        out.fields([("predicate type", done.predicate_type),
+                    ("attestation tag", done.attestation_tag),
+                    ("attestations", str(done.attestations)),
+                    ("transparency log", "none (offline key signature)")])  # fmt: skip
+    return 0
+
+
+def _read_predicate(path: Path) -> bytes:
+    from scratchpack.signing.dsse import MAX_ENVELOPE_BYTES
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENVELOPE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read --predicate {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise UsageError(f"--predicate {path}: more than {MAX_ENVELOPE_BYTES >> 20} MiB")
+    return data
+
+
+def now() -> str:
+    """RFC 3339 UTC: SOURCE_DATE_EPOCH when set (the custom predicate's Timestamp, so a
+    rebuild attests the same bytes), else the clock."""
+    import datetime as dt
+
+    from scratchpack.layers.tarwriter import source_date_epoch
+
+    if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
+        epoch = source_date_epoch()
+    else:
+        epoch = int(dt.datetime.now(dt.UTC).timestamp())
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cmd_verify_attestation(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.cli.options import image_name, registry_options
+    from scratchpack.signing import attestations, keys, legacy, statement
+
+    name = image_name(args.image)
+    legacy.check_transport(name)
+    wanted = statement.predicate_type(args.type) if args.type else None
+    key = keys.load_public_key(legacy.read_key_file(args.key, "public key"), str(args.key))
+    options = registry_options(args)
+    try:
+        result = attestations.verify(name, key, options, wanted)
+    finally:
+        options.close()
+    good = result.good
+    if not good:
+        if not result.checked:
+            raise ScratchpackError(
+                f"{result.image}: no attestations found ({result.attestation_tag})"
+            )
+        verified = [c for c in result.checked if not c.problem]
+        if verified:  # all the failures are of another type
+            found = ", ".join(sorted({c.predicate_type for c in verified}))
+            raise ScratchpackError(
+                f"{result.image}: none of the {len(verified)} verified attestations is of "
+                f"type {wanted} (found: {found})"
+            )
+        reasons = "; ".join(
+            f"#{n} ({c.layer.short()}, {c.predicate_type}): {c.problem}"
+            for n, c in enumerate(result.checked, 1)
+        )
+        raise ScratchpackError(
+            f"{result.image}: no attestation verifies ({len(result.checked)} checked: {reasons})"
+        )
+    if not args.quiet:
+        sys.stderr.write(
+            f"Verification for {result.image} ({result.digest}) --\n"
+            f"{len(good)} of {len(result.checked)} attestations verified"
+            f"{' of type ' + wanted if wanted else ''}: the DSSE signature against {args.key}, "
+            "the in-toto statement's subject digest.\n"
+            f"Warning: {_NO_TLOG}.\n"
+        )
+    for verified_statement in good:
+        doc = verified_statement.document
+        print(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+    return 0
+
+
+# -- at build time: pack, build and copy --sign KEY [--sbom] [--provenance] --------------
+
+_NOT_PARAMETERS = frozenset({
+    "func", "command", "quiet", "format", "debug", "sign", "sbom", "provenance", "jobs",
+    "creds", "src_creds", "dest_creds", "authfile", "timeout", "retries", "tls_verify",
+    "src_tls_verify", "dest_tls_verify", "force", "digestfile",
+})  # fmt: skip  # credentials, transport settings, how the output is written: not the build
+
+
+def add_build_flags(p: argparse.ArgumentParser) -> None:
+    """The supply-chain flags of a command that writes an image."""
+    g = p.add_argument_group("signing at build time (cosign's key-pair mode, offline)")
+    g.add_argument("--sign", type=Path, metavar="KEY",
+                   help="sign the written image with this cosign.key (.sig tag); the password "
+                   "from $COSIGN_PASSWORD or the terminal; docker:// and oci: only")  # fmt: skip
+    g.add_argument("--sbom", action="store_true",
+                   help="attach the image's CycloneDX SBOM as a signed attestation (needs "
+                   "--sign)")  # fmt: skip
+    g.add_argument("--provenance", action="store_true",
+                   help="attach SLSA v1 provenance (builder, options, inputs with their "
+                   "digests) as a signed attestation (needs --sign)")  # fmt: skip
+
+
+class BuildSigning(NamedTuple):
+    """What --sign/--sbom/--provenance asked for, checked and the key opened before work."""
+
+    key: ec.EllipticCurvePrivateKey
+    sbom: bool
+    provenance: bool
+    started: datetime.datetime | None  # None when SOURCE_DATE_EPOCH is set
+
+
+def build_signing(args: argparse.Namespace, destination: ImageName) -> BuildSigning | None:
+    """None without --sign; else the key, opened now (a wrong password stops the command
+    before it builds anything). Usage errors first, before the password is asked."""
+    if args.sign is None and not args.sbom and not args.provenance:
+        return None  # and nothing of signing imported (pack to oci: starts light)
+    from scratchpack.operations.supplychain import check
+
+    check(destination, sign=args.sign is not None, sbom=args.sbom, provenance=args.provenance)
+    if args.sign is None:
+        return None
+    import datetime as dt
+
+    from scratchpack.signing import keys, legacy
+
+    pem = legacy.read_key_file(args.sign, "private key")
+    key = keys.load_private_key(pem, password(confirm=False), str(args.sign))
+    reproducible = bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
+    started = None if reproducible else dt.datetime.now(dt.UTC)
+    return BuildSigning(key, args.sbom, args.provenance, started)
+
+
+def attach_after_write(
+    args: argparse.Namespace,
+    signing: BuildSigning,
+    command: str,
+    destination: ImageName,
+    digest: Digest,
+    options: RegistryOptions,
+    inputs: list[Input],
+) -> dict[str, Any]:
+    """Sign what was written and attach the SBOM and provenance; the JSON summary."""
+    import datetime as dt
+
+    from scratchpack.operations import provenance
+    from scratchpack.operations.supplychain import attach
+
+    predicate = None
+    if signing.provenance:
+        finished = None if signing.started is None else dt.datetime.now(dt.UTC)
+        predicate = provenance.predicate(
+            command, parameters(args), inputs, signing.started, finished
+        )
+    done = attach(destination, digest, signing.key, options, sbom=signing.sbom,
+                  provenance=predicate)  # fmt: skip
+    return done.to_json()
+
+
+def parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the command was given, as the provenance's externalParameters: JSON
+    values, unset ones left out, credentials never in."""
+    return {
+        name: _json_value(value)
+        for name, value in sorted(vars(args).items())
+        if name not in _NOT_PARAMETERS and value is not None and value is not False and value != []
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, str | int | float | bool):
+        return value
+    return str(value)  # a Path, or what a type= made of the text
+
+
+def print_attached(out: Output, attached: dict[str, Any]) -> None:
+    kinds = ", ".join(attached["attestations"]) or "none"
+    out.status("Signed", attached["signature_tag"])
+    out.fields([("attestations", kinds),
+                *([("attestation tag", attached["attestation_tag"])]
+                  if attached["attestation_tag"] else []),
+                ("transparency log", "none (offline key signature)")])  # fmt: skip

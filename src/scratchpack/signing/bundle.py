@@ -32,12 +32,14 @@ from scratchpack.errors import FormatError
 from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import canonical_json
 from scratchpack.signing import keys
+from scratchpack.signing.dsse import INTOTO_PAYLOAD_TYPE, pae
+from scratchpack.signing.statement import STATEMENT_V01, STATEMENT_V1
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
-PAYLOAD_TYPE = "application/vnd.in-toto+json"
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-STATEMENT_TYPES = (STATEMENT_TYPE, "https://in-toto.io/Statement/v0.1")
+PAYLOAD_TYPE = INTOTO_PAYLOAD_TYPE
+STATEMENT_TYPE = STATEMENT_V1
+STATEMENT_TYPES = (STATEMENT_V1, STATEMENT_V01)
 SIGN_PREDICATE_TYPE = "https://sigstore.dev/cosign/sign/v1"
 MAX_BUNDLE_BYTES = 1 << 20  # cosign's are ~1.5 kB; bounded before anything is parsed
 MAX_ENVELOPE_SIGNATURES = 16
@@ -63,13 +65,6 @@ def key_hint(key: ec.EllipticCurvePublicKey) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE v1's pre-authentication encoding: what is actually signed, so the payload type
-    cannot be swapped under a signature."""
-    kind = payload_type.encode()
-    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
 def statement(digest: Digest, annotations: dict[str, str]) -> bytes:

@@ -86,7 +86,7 @@ class Store(Protocol):
     def image_digest(self) -> Digest: ...
     def identity(self) -> str: ...
     def read(self, tag: str) -> tuple[Manifest, Digest] | None: ...
-    def blob(self, descriptor: Descriptor) -> bytes: ...
+    def blob(self, descriptor: Descriptor, limit: int = payload.MAX_PAYLOAD_BYTES) -> bytes: ...
     def write(
         self, tag: str, previous: Digest | None, manifest: bytes, blobs: list[bytes]
     ) -> None: ...
@@ -117,7 +117,9 @@ class RegistryStore:
             return None
         return Manifest.parse(data, f"{self.name}: {tag}"), Digest.of(data)
 
-    def blob(self, descriptor: Descriptor) -> bytes:
+    def blob(self, descriptor: Descriptor, limit: int = payload.MAX_PAYLOAD_BYTES) -> bytes:
+        if descriptor.size > limit:
+            raise FormatError(f"blob {descriptor.digest}: {descriptor.size} bytes is too large")
         return self.repo.read_blob_bytes(descriptor)
 
     def write(self, tag: str, previous: Digest | None, manifest: bytes, blobs: list[bytes]) -> None:
@@ -155,8 +157,8 @@ class LayoutStore:
         data = self.blobs.read_bytes(entry)
         return Manifest.parse(data, f"oci:{self.name.directory}:{tag}"), entry.digest
 
-    def blob(self, descriptor: Descriptor) -> bytes:
-        return self.blobs.read_bytes(descriptor, payload.MAX_PAYLOAD_BYTES)
+    def blob(self, descriptor: Descriptor, limit: int = payload.MAX_PAYLOAD_BYTES) -> bytes:
+        return self.blobs.read_bytes(descriptor, limit)
 
     def write(self, tag: str, previous: Digest | None, manifest: bytes, blobs: list[bytes]) -> None:
         entry = Descriptor(mt.OCI_MANIFEST, Digest.of(manifest), len(manifest))
@@ -192,10 +194,12 @@ def sign(
     annotations: dict[str, str],
     options: RegistryOptions,
     identity: str | None = None,
+    digest: Digest | None = None,
 ) -> Signed:
-    """Sign the image ``name`` points at now and add the signature to its ``.sig`` manifest."""
+    """Sign the image ``name`` points at now (or ``digest``, the one a build just wrote there)
+    and add the signature to its ``.sig`` manifest."""
     store = store_for(name, options, identity=identity, pushing=True)
-    digest = store.image_digest()
+    digest = digest or store.image_digest()
     tag = signature_tag(digest)
     claims = payload.Payload(identity or store.identity(), digest, dict(annotations))
     data = claims.to_bytes()
@@ -206,12 +210,20 @@ def sign(
         len(data),
         annotations={SIGNATURE_ANNOTATION: signature},
     )
+    count = append_layer(store, tag, layer, data, str(name))
+    return Signed(str(name), digest, tag, count, claims)
+
+
+def append_layer(store: Store, tag: str, layer: Descriptor, data: bytes, where: str) -> int:
+    """Add one layer (its blob ``data``) to the manifest tagged ``tag`` (made when there is
+    none), as cosign appends signatures and attestations; returns the layers it now holds.
+    In a layout the write is a compare-and-swap, read again when another writer won."""
     for attempt in range(_APPEND_ATTEMPTS):
         found = store.read(tag)
         previous = found[1] if found is not None else None
         layers = [*(found[0].layers if found is not None else ()), layer]
         if len(layers) > MAX_SIGNATURES:
-            raise ScratchpackError(f"{name}: {tag} already holds {MAX_SIGNATURES} signatures")
+            raise ScratchpackError(f"{where}: {tag} already holds {MAX_SIGNATURES} layers")
         config = _config(layers)
         manifest = Manifest(
             config=Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config)),
@@ -224,7 +236,7 @@ def sign(
             if attempt == _APPEND_ATTEMPTS - 1:
                 raise
             continue
-        return Signed(str(name), digest, tag, len(layers), claims)
+        return len(layers)
     raise AssertionError("unreachable")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import scratch_directory
-from scratchpack.layers.tarwriter import LayerContents, source_date_epoch
+from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Descriptor, Platform
@@ -39,6 +39,7 @@ from scratchpack.operations.pack.core import (
     staging_near,
     write_layer_blob,
 )
+from scratchpack.operations.provenance import Input, file_input, image_input, layer_inputs
 from scratchpack.transports.dispatch import open_image, write_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
@@ -83,6 +84,13 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
         for spec in options.adds:
             add_path(app, spec, LayerContents())
+        inputs: list[Input] = []
+        if options.record_inputs:  # the base by the manifest digest its layers came from
+            inputs = [
+                image_input(str(base), image.manifest_digest),
+                file_input(binary, binary_dest),
+                *layer_inputs(app, skip=normalize_path(binary_dest)),
+            ]
         scratch = stack.enter_context(scratch_directory(staging_near(options.destination)))
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
@@ -138,6 +146,7 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         essentials=EssentialsReport(),
         daemon_message=written.detail,
         base=str(base),
+        inputs=tuple(inputs),
     )
 
 

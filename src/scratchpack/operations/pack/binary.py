@@ -22,8 +22,14 @@ from scratchpack.fsutil import scratch_directory
 from scratchpack.layers.compress import CompressedBlob
 from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch
 from scratchpack.model.descriptor import Platform
+from scratchpack.model.digest import Digest
 from scratchpack.operations.elf import read_elf
-from scratchpack.operations.essentials import NSSWITCH, EssentialsReport, add_essentials
+from scratchpack.operations.essentials import (
+    CA_PATH,
+    NSSWITCH,
+    EssentialsReport,
+    add_essentials,
+)
 from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
     LayerSummary,
@@ -40,6 +46,13 @@ from scratchpack.operations.pack.core import (
     write_layer_blob,
 )
 from scratchpack.operations.pack.libraries import LibraryReport, library_layer
+from scratchpack.operations.provenance import (
+    Input,
+    file_input,
+    host_package,
+    image_input,
+    layer_inputs,
+)
 from scratchpack.transports.dispatch import WriteResult, write_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
@@ -95,8 +108,10 @@ def pack_binary(options: PackOptions) -> PackResult:
         libraries: LibraryReport | None = None
         contents = [("essentials", essentials)]
         root = options.root
+        inputs: list[Input] = []
         if options.from_image is not None:
-            root = unpack_root(options.from_image, platform, options.registry, scratch)
+            root, from_digest = unpack_root(options.from_image, platform, options.registry, scratch)
+            inputs.append(image_input(str(options.from_image), from_digest))
         if with_libraries:
             libs, libraries = library_layer(
                 root, binary, binary_dest, NSSWITCH, options.add_libs,
@@ -123,6 +138,14 @@ def pack_binary(options: PackOptions) -> PackResult:
                     f"/{path} is an essential file; use --no-certs/--tz none to drop it"
                 )
 
+        if options.record_inputs:
+            inputs.insert(0, file_input(options.binary, binary_dest))
+            inputs += layer_inputs(app, skip=normalize_path(binary_dest))
+            if with_libraries:
+                inputs += layer_inputs(libs, host_files=options.from_image is None)
+            if report.ca_bundle:
+                inputs.append(file_input(Path(report.ca_bundle), "/" + CA_PATH))
+            inputs += [host_package(n, v) for n, v in report.packages.items()]
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
         contents.append(("app", app))
@@ -164,14 +187,16 @@ def pack_binary(options: PackOptions) -> PackResult:
         essentials=report,
         daemon_message=written.detail,
         libraries=libraries,
+        inputs=tuple(inputs),
     )
 
 
 def unpack_root(
     name: ImageName, platform: Platform, registry: RegistryOptions | None, scratch: Path
-) -> Path:
+) -> tuple[Path, Digest]:
     """``--from IMAGE``: the image for the binary's platform, unpacked safely (see
-    ``layers/extract.py``) into ``scratch/root``, which goes when the scratch directory does."""
+    ``layers/extract.py``) into ``scratch/root``, which goes when the scratch directory does;
+    and the manifest digest it was unpacked from."""
     from scratchpack.layers.extract import extract_image
     from scratchpack.transports.dispatch import open_image
 
@@ -181,7 +206,7 @@ def unpack_root(
         total = sum(layer.descriptor.size for layer in image.layers)
         with progress.step(f"unpacking {name}", total) as task:
             extract_image(image, root, where=f"--from {name}", count=task.advance)
-    return root
+        return root, image.manifest_digest
 
 
 def _strip(binary: Path, scratch: Path) -> Path:

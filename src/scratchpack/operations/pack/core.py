@@ -38,6 +38,7 @@ from scratchpack.operations.essentials import (
     RunUser,
 )
 from scratchpack.operations.pack.libraries import LibraryReport
+from scratchpack.operations.provenance import Input
 from scratchpack.transports.dispatch import stores_uncompressed
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 
@@ -107,6 +108,7 @@ class PackOptions:
     registry: RegistryOptions | None = None
     base: ImageName | None = None
     dpkg_root: Path = Path("/")  # whose dpkg database says which packages the files are from
+    record_inputs: bool = False  # hash every input for the provenance (PackResult.inputs)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class PackResult:
     daemon_message: str = ""
     base: str | None = None  # pack --base: the image under the binary (no essentials layer)
     libraries: LibraryReport | None = None  # a dynamic binary's libraries layer
+    inputs: tuple[Input, ...] = ()  # with record_inputs: what went in, with digests
 
     @property
     def essentials_layer(self) -> LayerSummary:
