@@ -189,14 +189,18 @@ def test_copy_signs_the_destination(
 ) -> None:  # fmt: skip
     key, pub = keypair
     source = f"oci:{tmp_path / 'src'}:v1"
-    digest = _ok("pack", examples.hello, "-o", source)["digest"]
+    digest = _ok("pack", examples.hello, "-o", source, "--sign", key, "--sbom")["digest"]
     image = f"docker://{registry}/{unique_name}:v1"
-    copied = _ok("copy", source, image, NO_TLS, "--sign", key, "--provenance")
+    # the source's signature and SBOM come along (--with-signatures), this copy's are added
+    copied = _ok("copy", source, image, NO_TLS, "--with-signatures", "--sign", key,
+                 "--provenance")  # fmt: skip
     assert copied["manifest_digest"] == digest and copied["signing"]["attestations"] == [
         statement.SLSA_V1
     ]
     _verified(image, pub)
+    assert _statement(image, pub, "cyclonedx")["subject"][0]["name"] == "src"  # the source's
     provenance = _statement(image, pub, "slsaprovenance1")
+    assert provenance["subject"][0]["name"] == f"{registry}/{unique_name}"
     definition = provenance["predicate"]["buildDefinition"]
     assert definition["buildType"].endswith("/buildtypes/copy/v1")
     assert definition["resolvedDependencies"] == [
