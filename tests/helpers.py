@@ -145,3 +145,16 @@ def materialize(closure: Closure, root: Path, dest: Path) -> None:
             where.symlink_to(target)
         else:
             shutil.copy2(root / path.lstrip("/"), where)
+
+
+COSIGN_PASSWORD = {"COSIGN_PASSWORD": "test-password"}
+
+
+def generate_key_pair(directory: Path) -> tuple[Path, Path]:
+    """``scratchpack generate-key-pair`` in ``directory``: (cosign.key, cosign.pub), the key
+    sealed with COSIGN_PASSWORD's password."""
+    result = run_cli(
+        "generate-key-pair", "--output-key-prefix", directory / "cosign", env=COSIGN_PASSWORD
+    )
+    assert result.code == 0, result.stderr
+    return directory / "cosign.key", directory / "cosign.pub"

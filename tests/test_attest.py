@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
+from helpers import (
+    COSIGN_PASSWORD,
+    Examples,
+    assert_clean_error,
+    build_examples,
+    generate_key_pair,
+    layout_manifest,
+    run_cli,
+)
 from realtools import unavailable
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
@@ -24,7 +32,7 @@ from scratchpack.transports.names import OciName
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
-PASSWORD = {"COSIGN_PASSWORD": "test-password"}
+PASSWORD = COSIGN_PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +40,9 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
     return build_examples(tmp_path_factory.mktemp("examples"))
 
 
-def _generate(directory: Path) -> tuple[Path, Path]:
-    result = run_cli("generate-key-pair", "--output-key-prefix", directory / "cosign", env=PASSWORD)
-    assert result.code == 0, result.stderr
-    return directory / "cosign.key", directory / "cosign.pub"
-
-
 @pytest.fixture(scope="module")
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _generate(tmp_path_factory.mktemp("keys"))
+    return generate_key_pair(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +204,7 @@ def test_registry_attest_verify_append_filter_and_skopeo(
     assert envelope["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
 
     # another key: nothing verifies
-    _, other_pub = _generate(tmp_path)
+    _, other_pub = generate_key_pair(tmp_path)
     wrong = run_cli("verify-attestation", image, "--key", other_pub, NO_TLS)
     assert_clean_error(wrong, 1, "no attestation verifies", "no signature of the envelope")
 

@@ -14,14 +14,22 @@ from typing import Any
 
 import pytest
 
-from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
+from helpers import (
+    COSIGN_PASSWORD,
+    Examples,
+    assert_clean_error,
+    build_examples,
+    generate_key_pair,
+    layout_manifest,
+    run_cli,
+)
 from realtools import CACHE, unavailable
 from scratchpack import __version__
 from scratchpack.signing import dsse, statement
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
-PASSWORD = {"COSIGN_PASSWORD": "test-password"}
+PASSWORD = COSIGN_PASSWORD
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
 XDG = {"XDG_CACHE_HOME": str(CACHE / "xdg")}  # build's indexes and .debs, as test_build's
 
@@ -33,10 +41,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
 
 @pytest.fixture(scope="module")
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("keys")
-    result = run_cli("generate-key-pair", "--output-key-prefix", directory / "cosign", env=PASSWORD)
-    assert result.code == 0, result.stderr
-    return directory / "cosign.key", directory / "cosign.pub"
+    return generate_key_pair(tmp_path_factory.mktemp("keys"))
 
 
 def _ok(*args: str | Path, env: dict[str, str] | None = None) -> dict[str, Any]:
