@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, build_examples
+from helpers import Examples, build_examples, generate_key_pair
 from realtools import (
     ROOT,
     Runner,
@@ -27,6 +27,12 @@ from realtools import (
 def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
     """The example programs (static and dynamic hellos...), compiled once per test module."""
     return build_examples(tmp_path_factory.mktemp("examples"))
+
+
+@pytest.fixture(scope="module")
+def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A cosign key pair (cosign.key sealed with helpers.COSIGN_PASSWORD), once per module."""
+    return generate_key_pair(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="session")

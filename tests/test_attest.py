@@ -18,7 +18,6 @@ from helpers import (
     COSIGN_PASSWORD,
     Examples,
     assert_clean_error,
-    build_examples,
     generate_key_pair,
     layout_manifest,
     run_cli,
@@ -33,16 +32,6 @@ from scratchpack.transports.names import OciName
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 NO_TLS = "--tls-verify=false"
 PASSWORD = COSIGN_PASSWORD
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
-
-
-@pytest.fixture(scope="module")
-def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return generate_key_pair(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="module")

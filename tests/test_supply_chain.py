@@ -12,14 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from helpers import (
     COSIGN_PASSWORD,
     Examples,
     assert_clean_error,
-    build_examples,
-    generate_key_pair,
     layout_manifest,
     run_cli,
 )
@@ -32,16 +28,6 @@ NO_TLS = "--tls-verify=false"
 PASSWORD = COSIGN_PASSWORD
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
 XDG = {"XDG_CACHE_HOME": str(CACHE / "xdg")}  # build's indexes and .debs, as test_build's
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
-    return build_examples(tmp_path_factory.mktemp("examples"))
-
-
-@pytest.fixture(scope="module")
-def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return generate_key_pair(tmp_path_factory.mktemp("keys"))
 
 
 def _ok(*args: str | Path, env: dict[str, str] | None = None) -> dict[str, Any]:
