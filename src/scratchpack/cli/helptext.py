@@ -18,6 +18,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Dockerfiles": ("lint", "init"),
     "registry": ("tags", "login", "logout"),
     "signatures": ("generate-key-pair", "sign", "verify"),
+    "vulnerabilities": ("scan", "db"),
     "shell": ("completion",),
 }
 

@@ -551,11 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, build, completion, inventory, login, signing
+    from scratchpack.cli import audit, build, completion, inventory, login, scan, signing
 
     audit.add_parser(sub, [registry_flags, quiet])
     build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, [registry_flags, quiet])
+    scan.add_parsers(sub, [registry_flags, quiet])
 
     login.add_parsers(sub, _tls_flag)
     signing.add_parsers(sub, [registry_flags, quiet])
