@@ -153,19 +153,28 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
             "keeps what the database had.",
         ),
     )
-    d.add_argument("action", choices=("import", "status"), help="import or status")
-    d.add_argument(
+    actions = d.add_subparsers(dest="action", metavar="ACTION", required=True)
+    i = actions.add_parser(
+        "import",
+        help="load OSV exports into the database",
+        description="Load OSV exports into the vulnerability database.",
+    )
+    i.add_argument(
         "sources",
-        nargs="*",
+        nargs="+",
         type=Path,
         metavar="FILE.zip|DIR",
-        help="for import: OSV exports (zip) or directories of OSV JSON",
+        help="OSV exports (an ecosystem's all.zip) or directories of OSV JSON",
     )
-    db_option(d)
-    d.add_argument(
-        "--add", action="store_true", help="for import: add to the database instead of replacing it"
+    db_option(i)
+    i.add_argument("--add", action="store_true", help="add to the database instead of replacing it")
+    st = actions.add_parser(
+        "status",
+        help="records per ecosystem and their age",
+        description="Show the database's records per ecosystem and age.",
     )
-    d.add_argument("--format", choices=("text", "json"), default="text", help="for status")
+    db_option(st)
+    st.add_argument("--format", choices=("text", "json"), default="text")
     d.set_defaults(func=cmd_db)
 
 
@@ -174,15 +183,11 @@ def cmd_db(args: argparse.Namespace, out: Output) -> int:
 
     db = database_path(args)
     if args.action == "import":
-        if not args.sources:
-            raise UsageError("db import needs one or more OSV exports (FILE.zip or DIR)")
         stats = import_advisories(list(args.sources), db, add=args.add)
         out.status("Imported", f"{stats.advisories} advisories into {db}")
         if stats.withdrawn or stats.skipped:
             out.line(f"  left out: {stats.withdrawn} withdrawn, {stats.skipped} older duplicates")
         return 0
-    if args.sources or args.add:
-        raise UsageError("db status takes no files and no --add")
     if not db.is_file():
         raise no_database(db)
     with Store(db) as store:
