@@ -83,6 +83,23 @@ _json_values = st.recursive(
 _DOCUMENTS = ("oci-manifest", "oci-index", "config")
 
 
+def replaced(doc: object, changes: list[tuple[list[str], object]], *, into_lists: bool) -> bytes:
+    """``doc`` with the value at each path replaced (a path that leaves the objects stops
+    where it can go no further; ``into_lists`` steps into a list's first item), as JSON."""
+    for path, value in changes:
+        node = doc
+        for part in path[:-1]:
+            child = node.get(part) if isinstance(node, dict) else None
+            if into_lists and isinstance(child, list) and child:
+                child = child[0]
+            if not isinstance(child, dict):
+                break
+            node = child
+        if isinstance(node, dict):
+            node[path[-1]] = value
+    return json.dumps(doc).encode("utf-8", "surrogatepass")
+
+
 def model_documents() -> st.SearchStrategy[bytes]:
     """A valid manifest, index or config (from make_corpus) with some fields replaced."""
     from fuzz.make_corpus import model_documents as valid
@@ -90,17 +107,7 @@ def model_documents() -> st.SearchStrategy[bytes]:
     documents = valid()
 
     def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
-        doc = json.loads(json.dumps(documents[name]))
-        for path, value in changes:
-            node = doc
-            for key in path[:-1]:
-                child = node.get(key) if isinstance(node, dict) else None
-                if not isinstance(child, dict):
-                    break
-                node = child
-            if isinstance(node, dict):
-                node[path[-1]] = value
-        return json.dumps(doc).encode("utf-8", "surrogatepass")
+        return replaced(json.loads(json.dumps(documents[name])), changes, into_lists=False)
 
     paths = st.lists(
         st.sampled_from(("config", "rootfs", "manifests", "layers", *JSON_KEYS)),
@@ -213,19 +220,7 @@ def osv_documents() -> st.SearchStrategy[bytes]:
     documents = valid()
 
     def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
-        doc = json.loads(documents[name])
-        for path, value in changes:
-            node = doc
-            for part in path[:-1]:
-                child = node.get(part) if isinstance(node, dict) else None
-                if isinstance(child, list) and child:
-                    child = child[0]
-                if not isinstance(child, dict):
-                    break
-                node = child
-            if isinstance(node, dict):
-                node[path[-1]] = value
-        return json.dumps(doc).encode("utf-8", "surrogatepass")
+        return replaced(json.loads(documents[name]), changes, into_lists=True)
 
     paths = st.lists(st.sampled_from(_OSV_KEYS), min_size=1, max_size=4)
     changes = st.lists(st.tuples(paths, _osv_values), min_size=1, max_size=3)
