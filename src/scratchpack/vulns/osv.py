@@ -14,6 +14,7 @@ it, and ``limit`` ends the range.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,9 +168,11 @@ def rating(score: float) -> str:
     return "negligible"
 
 
+@functools.lru_cache(maxsize=4096)
 def cvss_score(kind: str, vector: str) -> float | None:
     """The base score of a CVSS vector (v2, v3.x, v4.0), computed with the ``cvss`` library;
-    None for a vector it cannot read."""
+    None for a vector it cannot read. Cached: an export repeats a few thousand vectors over
+    its advisories, and computing one costs more than reading the advisory."""
     import cvss
 
     if len(vector) > 512:
@@ -215,13 +218,6 @@ def severity_of(
 # -- matching -------------------------------------------------------------------------------
 
 
-def _sort_key(ecosystem: str, event: tuple[str, str]) -> tuple[int, Any, int]:
-    kind, version = event
-    if kind == "introduced" and version == "0":
-        return (0, None, 0)
-    return (1, key(ecosystem, version), _EVENT_ORDER[kind])
-
-
 def affects(entry: Affected, ecosystem: str, version: str) -> tuple[bool, str]:
     """(affected, the lowest fixed version above ``version`` or '' when none is known).
 
@@ -233,14 +229,16 @@ def affects(entry: Affected, ecosystem: str, version: str) -> tuple[bool, str]:
     for described in entry.ranges:
         if described.type not in ("ECOSYSTEM", "SEMVER"):
             continue
-        try:
-            events = sorted(described.events, key=lambda e: _sort_key(ecosystem, e))
-            bounds = [None if k == "introduced" and v == "0" else key(ecosystem, v)
-                      for k, v in events]  # fmt: skip
+        try:  # each event's version parsed once; "introduced 0" sorts before everything
+            bounded = [
+                (kind, at, None if kind == "introduced" and at == "0" else key(ecosystem, at))
+                for kind, at in described.events
+            ]
         except BadVersion:
             continue
+        bounded.sort(key=lambda e: (0, 0) if e[2] is None else (1, e[2], _EVENT_ORDER[e[0]]))
         vulnerable = False
-        for (kind, at), bound in zip(events, bounds, strict=True):
+        for kind, at, bound in bounded:
             if bound is not None and bound > installed:  # past the installed version
                 if vulnerable and kind == "fixed":
                     fixes.append((bound, at))

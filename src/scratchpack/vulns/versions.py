@@ -33,8 +33,10 @@ def ecosystem_base(ecosystem: str) -> str:
     return ecosystem.split(":", 1)[0]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def key(ecosystem: str, version: str) -> Any:
-    """A key that orders versions of ``ecosystem`` as its package manager does."""
+    """A key that orders versions of ``ecosystem`` as its package manager does (cached:
+    a scan compares the same event versions for many packages; keys are immutable)."""
     base = ecosystem_base(ecosystem)
     if len(version) > 256:
         raise BadVersion(f"version too long ({len(version)} characters)")
