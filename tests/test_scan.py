@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -584,3 +585,30 @@ def test_go_binary_reports_its_toolchain(go_binary: Path) -> None:
     ).stdout
     assert ": go1.19.8" in version
     assert shutil.which("go")
+
+
+def test_a_pip_installed_package_in_a_packed_image(
+    vulns_db: Path, go_binary: Path, tmp_path: Path
+) -> None:
+    """urllib3 1.26.5 installed by pip from the package index into a site-packages, packed with
+    the Go program by ``scratchpack pack --add``: both found, both matched."""
+    from realtools import unavailable
+
+    site = tmp_path / "site"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+         "--target", str(site), "urllib3==1.26.5"],
+        capture_output=True, text=True, check=False, env=env, timeout=300,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        unavailable(f"pip could not install urllib3 1.26.5: {proc.stderr.strip()[-300:]}")
+    image = f"oci:{tmp_path / 'app'}:1"
+    packed = run_cli("pack", go_binary, "--add", f"{site}:/usr/lib/python3/dist-packages",
+                     "-o", image)  # fmt: skip
+    assert packed.code == 0, packed.stderr
+    found = matches(scan(image, "--db", vulns_db, "--format", "json"))
+    assert {(p, v, i) for p, v, i, _ in found} == {
+        ("urllib3", "1.26.5", "GHSA-v845-jxx5-vc9f"),
+        ("stdlib", "1.19.8", "GO-2023-2102"),
+    }

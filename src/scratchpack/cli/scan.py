@@ -175,6 +175,9 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     db_option(st)
     st.add_argument("--format", choices=("text", "json"), default="text")
+    for nested in (i, st):  # --debug may follow the action too, as it may follow any command
+        nested.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)  # fmt: skip
     d.set_defaults(func=cmd_db)
 
 
@@ -265,7 +268,11 @@ def cmd_scan(args: argparse.Namespace, out: Output) -> int:
     statements = [s for path in args.vex for s in read_vex(path)]
     store = _open_store(args)
     with store:
-        status = store.status()
+        status = {  # the meta table only: counting the records would cost a table scan
+            "path": str(store.path),
+            "newest_modified": store.meta.get("newest_modified", ""),
+            "imported_at": store.meta.get("imported_at", ""),
+        }
         age = _age_days(status)
         if age is not None and args.max_db_age and age > args.max_db_age:
             sys.stderr.write(
@@ -280,8 +287,7 @@ def cmd_scan(args: argparse.Namespace, out: Output) -> int:
         sys.stderr.write(f"scratchpack: warning: {note}\n")
     if args.ignore_unfixed:
         result.findings = [f for f in result.findings if f.fixed]
-    database = {"path": status["path"], "newest_modified": status["newest_modified"],
-                "imported_at": status["imported_at"]}  # fmt: skip
+    database = status
     text = None
     if args.format == "json":
         text = json.dumps(report.as_json(result, name, database), indent=2)
