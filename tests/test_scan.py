@@ -483,6 +483,13 @@ def test_vex_documents_suppress_with_their_justification(
     )
     verbose = scan(planted, "--db", vulns_db, "--vex", openvex, "-v", env={"COLUMNS": "250"})
     assert "suppressed (vex: vulnerable_code_not_in_execute_path" in verbose.stdout
+    both = scan(planted, "--db", vulns_db, "--vex", openvex, "--format", "cyclonedx-vex")
+    minimist = next(
+        v for v in json.loads(both.stdout)["vulnerabilities"] if v["id"] == "GHSA-xvch-5gv4-984h"
+    )
+    # OpenVEX's justification in CycloneDX's terms
+    assert minimist["analysis"]["justification"] == "code_not_reachable"
+    assert minimist["analysis"]["state"] == "not_affected"
     vex = scan(planted, "--db", vulns_db, "--vex", cdx_vex, "--format", "cyclonedx-vex")
     rust = next(
         v for v in json.loads(vex.stdout)["vulnerabilities"] if v["id"] == "RUSTSEC-2021-0003"

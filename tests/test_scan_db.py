@@ -233,3 +233,42 @@ def test_import_usage_errors(tmp_path: Path) -> None:
     not_ours = tmp_path / "other.db"
     sqlite3.connect(not_ours).execute("CREATE TABLE t (x)").connection.commit()
     assert_clean_error(db("status", "--db", not_ours), 1, "not a scratchpack vulnerability")
+
+
+def test_a_killed_import_leaves_the_previous_db_and_its_temp_is_cleaned(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    database = tmp_path / "v.db"
+    assert db("import", OSV, "--db", database).code == 0
+    before = database.read_bytes()
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(60_000):
+            doc = {"id": f"SYN-{n}", "modified": "2026-01-01T00:00:00Z", "affected": [
+                {"package": {"ecosystem": "PyPI", "name": f"p{n % 5000}"},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
+                                                            {"fixed": f"1.{n}"}]}]}]}  # fmt: skip
+            archive.writestr(f"SYN-{n}.json", json.dumps(doc))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scratchpack", "db", "import", str(big), "--db", str(database)],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        temps: list[Path] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = [p for p in tmp_path.glob(".v.db.*.tmp") if p.stat().st_size > 100_000]
+            if temps:
+                break
+            time.sleep(0.05)
+        assert temps, "the import never wrote its temporary database"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert database.read_bytes() == before  # the rename never happened
+    assert _answers(database) == 10
+    assert list(tmp_path.glob(".v.db.*.tmp"))  # what the killed writer left
+    assert db("import", OSV, "--db", database).code == 0
+    assert not list(tmp_path.glob(".v.db.*.tmp"))  # removed by the next writer, under the lock

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scratchpack.errors import ScratchpackError
-from scratchpack.fsutil import describe_os_error, exclusive_lock, temp_prefix
+from scratchpack.fsutil import describe_os_error, exclusive_lock, remove_stale, temp_prefix
 from scratchpack.vulns.osv import Advisory, Affected, OsvError, Range, parse
 
 SCHEMA_VERSION = "1"
@@ -204,6 +204,7 @@ def import_advisories(sources: list[Path], db: Path, *, add: bool = False) -> Im
     except OSError as exc:
         raise DatabaseError(f"cannot create {db.parent}: {describe_os_error(exc)}") from exc
     with exclusive_lock(db.with_name(db.name + ".lock")):
+        remove_stale(db.parent, db.name)  # a killed import's database: no writer owns it now
         fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(db.name), suffix=".tmp", dir=db.parent)
         os.close(fd)
         tmp = Path(tmp_name)

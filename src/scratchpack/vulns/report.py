@@ -16,6 +16,14 @@ from scratchpack.vulns.osv import SEVERITIES
 _SARIF_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",
                    "negligible": "info", "unknown": "warning"}  # fmt: skip
 _NAMESPACE = uuid.UUID("2f3d0b0e-5c1b-4f4e-9a53-7363616e7631")
+# OpenVEX's justifications in CycloneDX's terms (the mapping CISA's VEX status guidance gives)
+_OPENVEX_JUSTIFICATION = {
+    "component_not_present": "code_not_present",
+    "vulnerable_code_not_present": "code_not_present",
+    "vulnerable_code_not_in_execute_path": "code_not_reachable",
+    "vulnerable_code_cannot_be_controlled_by_adversary": "requires_environment",
+    "inline_mitigations_already_exist": "protected_by_mitigating_control",
+}
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
@@ -153,7 +161,9 @@ def cyclonedx_vex(result: Result, image: str, digest: str, created: str | None) 
             words = f.suppressed.split()
             analysis = VulnerabilityAnalysis(
                 state=ImpactAnalysisState.NOT_AFFECTED,
-                justification=justifications.get(words[0]) if words else None,
+                justification=justifications.get(
+                    _OPENVEX_JUSTIFICATION.get(words[0], words[0]) if words else ""
+                ),
                 detail=f.suppressed,
             )
         elif f.suppressed_by == "ignore":
