@@ -114,24 +114,30 @@ Version: 12.2.0-14
 
 @pytest.fixture(scope="module")
 def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Go program built here: its build info names the toolchain (Debian's go 1.19)."""
-    need("go", "builds a Go binary whose build info names its stdlib")
+    """A Go program built here, offline, with golang.org/x/net v0.10.0 vendored (a stub
+    package under the real module path and version, as ``go mod vendor`` lays it out): its
+    build info names the toolchain (Debian's go 1.19) and that module."""
+    need("go", "builds a Go binary whose build info names its stdlib and modules")
     out = tmp_path_factory.mktemp("go")
-    (out / "go.mod").write_text("module example.com/hello\n\ngo 1.19\n")
+    (out / "go.mod").write_text(
+        "module example.com/hello\n\ngo 1.19\n\nrequire golang.org/x/net v0.10.0\n"
+    )
+    vendored = out / "vendor" / "golang.org" / "x" / "net" / "idna"
+    vendored.mkdir(parents=True)
+    (vendored / "idna.go").write_text(
+        "package idna\n\nfunc ToASCII(s string) (string, error) { return s, nil }\n"
+    )
+    (out / "vendor" / "modules.txt").write_text(
+        "# golang.org/x/net v0.10.0\n## explicit; go 1.17\ngolang.org/x/net/idna\n"
+    )
     (out / "main.go").write_text(
-        'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n'
+        'package main\n\nimport (\n\t"fmt"\n\n\t"golang.org/x/net/idna"\n)\n\n'
+        'func main() {\n\ts, _ := idna.ToASCII("hi")\n\tfmt.Println(s)\n}\n'
     )
-    env = {
-        **os.environ,
-        "GOCACHE": str(out / "cache"),
-        "GOPATH": str(out / "gopath"),
-        "CGO_ENABLED": "0",
-        "GOFLAGS": "-mod=mod",
-        "GOPROXY": "off",
-    }
-    subprocess.run(
-        ["go", "build", "-o", "hello", "."], cwd=out, env=env, check=True, capture_output=True
-    )
+    env = {**os.environ, "GOCACHE": str(out / "cache"), "GOPATH": str(out / "gopath"),
+           "CGO_ENABLED": "0", "GOFLAGS": "-mod=vendor", "GOPROXY": "off"}  # fmt: skip
+    subprocess.run(["go", "build", "-o", "hello", "."], cwd=out, env=env, check=True,
+                   capture_output=True)  # fmt: skip
     return out / "hello"
 
 
@@ -190,6 +196,7 @@ EXPECTED = {
     ("urllib3", "1.26.5", "GHSA-v845-jxx5-vc9f", "1.26.17"),  # not 2.0.6
     ("minimist", "1.2.5", "GHSA-xvch-5gv4-984h", "1.2.6"),  # not 1.2.6
     ("stdlib", "1.19.8", "GO-2023-2102", "1.20.10"),
+    ("golang.org/x/net", "v0.10.0", "GO-2023-2102", "0.17.0"),
     ("smallvec", "1.6.0", "RUSTSEC-2021-0003", "1.6.1"),
 }
 
@@ -215,7 +222,7 @@ def test_every_ecosystem_matches_and_fixed_versions_are_not_reported(
         "medium": 2,
         "low": 0,
         "negligible": 1,
-        "unknown": 3,
+        "unknown": 4,
     }
 
 
@@ -344,7 +351,7 @@ def test_sarif_and_cyclonedx_vex_validate(vulns_db: Path, planted: str, tmp_path
 
 
 def test_text_table_fits_the_terminal(vulns_db: Path, planted: str) -> None:
-    for columns in ("80", "200"):
+    for columns in ("60", "80", "120", "200"):
         result = scan(planted, "--db", vulns_db, env={"COLUMNS": columns})
         assert result.code == 0, result.stderr
         lines = result.stdout.splitlines()
@@ -352,7 +359,7 @@ def test_text_table_fits_the_terminal(vulns_db: Path, planted: str) -> None:
         assert "GHSA-xvch-5gv4-984h" in result.stdout  # ids are never cut
         assert "2.36-9+deb12u14" in result.stdout
         assert "Prototype Pollution in minimist" in result.stdout
-    assert "vulnerabilities  2 critical, 2 medium, 1 negligible, 3 unknown" in result.stdout
+    assert "vulnerabilities  2 critical, 2 medium, 1 negligible, 4 unknown" in result.stdout
 
 
 def test_ignore_file_yaml_and_toml_with_expiry(
@@ -568,7 +575,7 @@ def test_compare_gains_a_vulnerabilities_row(vulns_db: Path, planted: str, tmp_p
     column = result.json()[0]
     assert column["vulnerabilities"]["critical"] == 2
     text = run_cli("compare", planted, planted, "--db", vulns_db, env={"COLUMNS": "200"})
-    assert "2 critical, 2 medium, 1 negligible, 3 unknown" in text.stdout
+    assert "2 critical, 2 medium, 1 negligible, 4 unknown" in text.stdout
     none = run_cli(
         "compare", planted, planted, "--db", tmp_path / "none.db", env={"COLUMNS": "200"}
     )
@@ -586,11 +593,13 @@ def test_compare_gains_a_vulnerabilities_row(vulns_db: Path, planted: str, tmp_p
 
 
 def test_go_binary_reports_its_toolchain(go_binary: Path) -> None:
-    """The Go test binary really was built by go 1.19 (the advisory's stdlib match rests on it)."""
+    """The Go test binary really was built by go 1.19 with x/net v0.10.0, as the Go toolchain
+    itself reads its build info (the advisory's matches rest on it)."""
     version = subprocess.run(
-        ["go", "version", str(go_binary)], capture_output=True, text=True, check=True
+        ["go", "version", "-m", str(go_binary)], capture_output=True, text=True, check=True
     ).stdout
     assert ": go1.19.8" in version
+    assert "dep\tgolang.org/x/net\tv0.10.0" in version
     assert shutil.which("go")
 
 
@@ -618,4 +627,5 @@ def test_a_pip_installed_package_in_a_packed_image(
     assert {(p, v, i) for p, v, i, _ in found} == {
         ("urllib3", "1.26.5", "GHSA-v845-jxx5-vc9f"),
         ("stdlib", "1.19.8", "GO-2023-2102"),
+        ("golang.org/x/net", "v0.10.0", "GO-2023-2102"),
     }

@@ -350,8 +350,14 @@ def _print_text(result: Result, name: str, out: Output, *, verbose: bool) -> Non
             Column("severity", "left"),
             Column("id", "left"),
         ]
-        room = out.width - table_width(columns, [r[:5] for r in table_rows]) - 3
-        if room >= MIN_SUMMARY:
+        fixed = table_width(columns, [r[:5] for r in table_rows])
+        room = out.width - fixed - 3
+        if fixed > out.width:  # not even the fixed columns fit: one finding per paragraph
+            for who, installed, fix, severity, ident, summary in table_rows:
+                fixed_in = f"fixed in {fix}" if fix != "-" else "no fix yet"
+                out.wrapped(f"{ident}  {severity}  {who} {installed}, {fixed_in}")
+                out.line("  " + fit_start(summary, max(out.width - 2, 10)))
+        elif room >= MIN_SUMMARY:
             columns.append(Column("summary", "left", flexible=True, keep_start=True))
             out.renderable(fitted_table(None, columns, table_rows, out.width))
         else:  # too narrow for a summary column: each id's summary below the table
