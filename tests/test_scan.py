@@ -629,3 +629,16 @@ def test_a_pip_installed_package_in_a_packed_image(
         ("stdlib", "1.19.8", "GO-2023-2102"),
         ("golang.org/x/net", "v0.10.0", "GO-2023-2102"),
     }
+
+
+def test_any_transport_registry_and_docker_archive(
+    vulns_db: Path, planted: str, registry: str, tmp_path: Path
+) -> None:
+    """The same image pushed to the registry and saved as a docker archive scans the same."""
+    pushed = f"docker://{registry}/scan-test/planted:1"
+    assert run_cli("copy", planted, pushed).code == 0
+    archive = f"docker-archive:{tmp_path / 'planted.tar'}:planted:1"
+    assert run_cli("copy", planted, archive).code == 0
+    for image in (pushed, archive):
+        result = scan(image, "--db", vulns_db, "--format", "json")
+        assert matches(result) == EXPECTED, image

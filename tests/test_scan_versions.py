@@ -238,5 +238,13 @@ def test_severity_sources_in_order() -> None:
     )
     assert urgency.severity == "low"
     assert parse({"id": "N"}).severity == "unknown"
+    per_package = parse(
+        advisory(
+            [{"introduced": "0"}],
+            "PyPI",
+            severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"}],
+        )
+    )
+    assert (per_package.severity, per_package.score) == ("high", 7.8)  # affected[].severity
     assert cvss_score("CVSS_V3", "CVSS:3.1/garbage") is None
     assert cvss_score("CVSS_V3", "C" * 10_000) is None

@@ -48,6 +48,7 @@ class Affected:
     ranges: tuple[Range, ...]
     versions: tuple[str, ...]
     urgency: str = ""  # Debian's ecosystem_specific.urgency
+    score: float | None = None  # the CVSS base score of this entry's own severity[] (OSV 1.5+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def _affected(item: object, where: str) -> Affected:
         ranges=tuple(ranges),
         versions=versions,
         urgency=urgency.rstrip("*").strip().lower() if isinstance(urgency, str) else "",
+        score=_best_score(entry.get("severity"), f"{where}.severity"),
     )
 
 
@@ -189,20 +191,29 @@ def cvss_score(kind: str, vector: str) -> float | None:
     return None
 
 
+def _best_score(value: object, where: str) -> float | None:
+    """The highest base score among a ``severity[]`` list's CVSS vectors."""
+    best: float | None = None
+    for entry in (_object(e, where) for e in _list(value, where)):
+        kind, vector = entry.get("type"), entry.get("score")
+        if isinstance(kind, str) and isinstance(vector, str):
+            score = cvss_score(kind, vector)
+            if score is not None and (best is None or score > best):
+                best = score
+    return best
+
+
 def severity_of(
     top: dict[str, Any], affected: tuple[Affected, ...], ident: str
 ) -> tuple[str, float | None]:
     """(label, CVSS base score): the advisory's own label (GHSA's
     ``database_specific.severity``) first, else the highest CVSS base score of ``severity[]``
-    (computed from the vector), else Debian's urgency, else "unknown"."""
-    score: float | None = None
-    entries = _list(top.get("severity"), f"{ident}: severity")
-    for entry in (_object(e, f"{ident}: severity") for e in entries):
-        kind, vector = entry.get("type"), entry.get("score")
-        if isinstance(kind, str) and isinstance(vector, str):
-            value = cvss_score(kind, vector)
-            if value is not None and (score is None or value > score):
-                score = value
+    and of each affected entry's own (computed from the vectors), else Debian's urgency, else
+    "unknown"."""
+    scores = [_best_score(top.get("severity"), f"{ident}: severity")]
+    scores += [item.score for item in affected]  # OSV 1.5 also rates each affected package
+    known = [value for value in scores if value is not None]
+    score = max(known) if known else None
     specific = _object(top.get("database_specific"), f"{ident}: database_specific")
     label = specific.get("severity")
     if isinstance(label, str) and label.strip().lower() in _LABELS:
