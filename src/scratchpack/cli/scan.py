@@ -127,7 +127,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         type=float,
         default=MAX_DB_AGE,
         metavar="DAYS",
-        help="warn when the newest advisory is older than this (default 7)",
+        help="warn when the newest advisory is older than this (default 7; 0: never)",
     )
     s.add_argument(
         "--verbose",
