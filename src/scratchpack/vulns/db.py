@@ -319,13 +319,6 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def imported_at(self) -> dt.datetime | None:
-        text = self.meta.get("imported_at", "")
-        try:
-            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-
     def lookup(self, ecosystem: str, name: str) -> list[Candidate]:
         rows = self._conn.execute(
             "SELECT a.id, a.summary, a.aliases, a.severity, a.score, f.data FROM affected f "

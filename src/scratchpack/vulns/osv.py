@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scratchpack.errors import ScratchpackError
-from scratchpack.vulns.versions import BadVersion, ecosystem_base, key
+from scratchpack.vulns.versions import BadVersion, key
 
 # worst first; "unknown" when nothing in the advisory says
 SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
@@ -267,7 +267,3 @@ def affects(entry: Affected, ecosystem: str, version: str) -> tuple[bool, str]:
         return False, ""
     fixed = min(fixes, key=lambda pair: pair[0])[1] if fixes else ""
     return True, fixed
-
-
-def base(ecosystem: str) -> str:
-    return ecosystem_base(ecosystem)

@@ -16,7 +16,7 @@ from scratchpack.vulns.osv import SEVERITIES
 _SARIF_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",
                    "negligible": "info", "unknown": "warning"}  # fmt: skip
 _NAMESPACE = uuid.UUID("2f3d0b0e-5c1b-4f4e-9a53-7363616e7631")
-# OpenVEX's justifications in CycloneDX's terms (the mapping CISA's VEX status guidance gives)
+# OpenVEX's justifications as CycloneDX's nearest ones (ours: neither spec maps the other's)
 _OPENVEX_JUSTIFICATION = {
     "component_not_present": "code_not_present",
     "vulnerable_code_not_present": "code_not_present",
@@ -41,8 +41,9 @@ def rows(findings: list[Finding], *, verbose: bool = False) -> list[list[str]]:
     for f in findings:
         if f.suppressed and not verbose:
             continue
-        summary = f.summary if not f.suppressed else f"suppressed ({f.suppressed_by}: " \
-            f"{f.suppressed}) {f.summary}"  # fmt: skip
+        summary = f.summary
+        if f.suppressed:
+            summary = f"suppressed ({f.suppressed_by}: {f.suppressed}) {f.summary}"
         name = f.package.name
         if verbose and f.query.name != f.package.name:
             name = f"{name} ({f.query.name})"  # the source package the advisory names

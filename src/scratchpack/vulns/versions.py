@@ -58,15 +58,10 @@ def key(ecosystem: str, version: str) -> Any:
     raise BadVersion(f"no version ordering for ecosystem {ecosystem!r}")
 
 
-def supported(ecosystem: str) -> bool:
-    return ecosystem_base(ecosystem) in ("Debian", "Ubuntu", "PyPI", "npm", "crates.io", "Go",
-                                         "Alpine")  # fmt: skip
-
-
 @functools.total_ordering
 class _Dpkg:
-    """python-debian's Version compares with dpkg's algorithm but is not hashable as a key
-    of a sort: wrap it."""
+    """python-debian's Version (dpkg's algorithm), wrapped to be a total order with a hash
+    whatever that class defines: keys go into sorts and into the key cache."""
 
     __slots__ = ("version",)
 
