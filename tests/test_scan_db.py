@@ -272,3 +272,21 @@ def test_a_killed_import_leaves_the_previous_db_and_its_temp_is_cleaned(tmp_path
     assert list(tmp_path.glob(".v.db.*.tmp"))  # what the killed writer left
     assert db("import", OSV, "--db", database).code == 0
     assert not list(tmp_path.glob(".v.db.*.tmp"))  # removed by the next writer, under the lock
+
+
+def test_huge_strings_are_cut_and_huge_ids_refused(tmp_path: Path) -> None:
+    database = tmp_path / "v.db"
+    huge = {"id": "HUGE-1", "modified": "2026-01-01T00:00:00Z", "summary": "A" * (8 << 20),
+            "aliases": ["CVE-1"], "affected": [{"package": {"ecosystem": "npm", "name": "x"},
+                                                "versions": ["1.0.0"]}]}  # fmt: skip
+    assert db("import", osv_zip(tmp_path / "a.zip", {"HUGE-1.json": json.dumps(huge)}),
+              "--db", database).code == 0  # fmt: skip
+    (summary,) = (
+        sqlite3.connect(database)
+        .execute("SELECT summary FROM advisory WHERE id = 'HUGE-1'")
+        .fetchone()
+    )
+    assert len(summary) == 4096  # shown in a table cell: cut, and the database stays small
+    long_id = osv_zip(tmp_path / "b.zip", {"L.json": json.dumps({"id": "X" * 10_000})})
+    assert_clean_error(db("import", long_id, "--db", database), 1, "L.json", "id: empty or longer")
+    assert _answers(database) == 11
