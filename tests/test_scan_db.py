@@ -279,7 +279,7 @@ def test_huge_strings_are_cut_and_huge_ids_refused(tmp_path: Path) -> None:
     huge = {"id": "HUGE-1", "modified": "2026-01-01T00:00:00Z", "summary": "A" * (8 << 20),
             "aliases": ["CVE-1"], "affected": [{"package": {"ecosystem": "npm", "name": "x"},
                                                 "versions": ["1.0.0"]}]}  # fmt: skip
-    assert db("import", osv_zip(tmp_path / "a.zip", {"HUGE-1.json": json.dumps(huge)}),
+    assert db("import", osv_zip(tmp_path / "a.zip", {"HUGE-1.json": json.dumps(huge).encode()}),
               "--db", database).code == 0  # fmt: skip
     (summary,) = (
         sqlite3.connect(database)
@@ -287,6 +287,6 @@ def test_huge_strings_are_cut_and_huge_ids_refused(tmp_path: Path) -> None:
         .fetchone()
     )
     assert len(summary) == 4096  # shown in a table cell: cut, and the database stays small
-    long_id = osv_zip(tmp_path / "b.zip", {"L.json": json.dumps({"id": "X" * 10_000})})
+    long_id = osv_zip(tmp_path / "b.zip", {"L.json": json.dumps({"id": "X" * 10_000}).encode()})
     assert_clean_error(db("import", long_id, "--db", database), 1, "L.json", "id: empty or longer")
     assert _answers(database) == 11
