@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import zipfile
@@ -51,8 +52,6 @@ def default_path() -> Path:
 def normalise_name(ecosystem: str, name: str) -> str:
     """The name as the index keys it: PyPI's are compared normalised (PEP 503)."""
     if ecosystem == "PyPI":
-        import re
-
         return re.sub(r"[-_.]+", "-", name).lower()
     return name
 

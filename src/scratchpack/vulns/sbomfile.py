@@ -6,7 +6,6 @@ binary's source package comes from syft's ``upstream`` qualifier and the release
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from packageurl import PackageURL
 
 from scratchpack.errors import ScratchpackError
 from scratchpack.operations.sbom.packages import Package
+from scratchpack.vulns.db import normalise_name
 
 MAX_SBOM = 512 << 20
 _TYPES = {"deb": "deb", "apk": "apk", "pypi": "pypi", "npm": "npm", "golang": "golang",
@@ -39,7 +39,7 @@ def from_purl(text: str, path: str = "") -> Package | None:
     if kind in ("npm", "golang") and purl.namespace:
         name = f"{purl.namespace}/{purl.name}"
     elif kind == "pypi":
-        name = re.sub(r"[-_.]+", "-", name).lower()
+        name = normalise_name("PyPI", name)
     qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
     upstream = str(qualifiers.get("upstream", ""))
     source, _, source_version = upstream.partition("@")
