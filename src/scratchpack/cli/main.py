@@ -551,11 +551,13 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 
-    from scratchpack.cli import audit, build, completion, inventory, login, scan, signing
+    from scratchpack.cli import audit, build, completion, inventory, login, signing
 
     audit.add_parser(sub, [registry_flags, quiet])
     build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, [registry_flags, quiet])
+    from scratchpack.cli import scan
+
     scan.add_parsers(sub, [registry_flags, quiet])
 
     login.add_parsers(sub, _tls_flag)
