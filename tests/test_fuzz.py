@@ -95,6 +95,18 @@ def test_layer_reader(data: bytes) -> None:
     _check("layer", TARGETS["layer"], data)
 
 
+@FUZZ
+@given(strategies.osv_documents())
+def test_osv_advisory_decoding(data: bytes) -> None:
+    _check("osv", TARGETS["osv"], data)
+
+
+@FUZZ
+@given(strategies.ignore_files())
+def test_ignore_and_vex_files(data: bytes) -> None:
+    _check("ignore", TARGETS["ignore"], data)
+
+
 @settings(max_examples=50, derandomize=True, database=None, deadline=None)
 @given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=2000))
 def test_every_target_on_raw_bytes(target: str, data: bytes) -> None:

@@ -26,7 +26,7 @@ from fuzz.mutators import mutate_json, mutate_tar
 with atheris.instrument_imports(include=["scratchpack"]):
     from fuzz.targets import TARGETS
 
-MUTATORS = {"model": mutate_json, "layer": mutate_tar}
+MUTATORS = {"model": mutate_json, "layer": mutate_tar, "osv": mutate_json}
 
 # The innermost frames that tell one bug from another (a RecursionError repeats one frame).
 _SIGNATURE_FRAMES = 3

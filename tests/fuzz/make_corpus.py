@@ -137,6 +137,28 @@ def layers() -> dict[str, bytes]:
     }
 
 
+def osv_documents() -> dict[str, bytes]:
+    """The real advisories of tests/data/osv (the project's own test data), as seeds."""
+    data = Path(__file__).resolve().parents[1] / "data" / "osv"
+    return {path.stem: path.read_bytes() for path in sorted(data.glob("*.json"))}
+
+
+def ignore_files() -> dict[str, bytes]:
+    return {
+        "yaml": b"ignore:\n  - id: CVE-2021-44906\n    package: minimist\n"
+        b"    reason: only our own arguments\n    expires: 2999-01-01\n  - DSA-5514-1\n",
+        "toml": b'[[ignore]]\nid = "GHSA-xvch-5gv4-984h"\nreason = "x"\nexpires = 2024-01-01\n',
+        "openvex": json.dumps({"@context": "https://openvex.dev/ns/v0.2.0", "statements": [
+            {"vulnerability": {"name": "CVE-2021-44906"}, "status": "not_affected",
+             "products": [{"@id": "pkg:npm/minimist@1.2.5"}],
+             "justification": "vulnerable_code_not_in_execute_path"}]}).encode(),
+        "cyclonedx-vex": json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6",
+            "vulnerabilities": [{"id": "RUSTSEC-2021-0003", "affects": [{"ref": "pkg:cargo/x"}],
+                                 "analysis": {"state": "not_affected",
+                                              "justification": "code_not_reachable"}}]}).encode(),
+    }  # fmt: skip
+
+
 def write(target: str, name: str, data: bytes) -> None:
     directory = CORPUS / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -144,7 +166,7 @@ def write(target: str, name: str, data: bytes) -> None:
 
 
 def main() -> None:
-    for target in ("dockerfile", "shell", "model", "layer"):
+    for target in ("dockerfile", "shell", "model", "layer", "osv", "ignore"):
         for old in (CORPUS / target).glob("seed-*"):
             old.unlink()
     for name, text in DOCKERFILES.items():
@@ -155,6 +177,10 @@ def main() -> None:
         write("model", name, json.dumps(doc, indent=1).encode())
     for name, data in layers().items():
         write("layer", name, data)
+    for name, data in osv_documents().items():
+        write("osv", name, data)
+    for name, data in ignore_files().items():
+        write("ignore", name, data)
 
 
 if __name__ == "__main__":

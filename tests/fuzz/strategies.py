@@ -83,6 +83,23 @@ _json_values = st.recursive(
 _DOCUMENTS = ("oci-manifest", "oci-index", "config")
 
 
+def replaced(doc: object, changes: list[tuple[list[str], object]], *, into_lists: bool) -> bytes:
+    """``doc`` with the value at each path replaced (a path that leaves the objects stops
+    where it can go no further; ``into_lists`` steps into a list's first item), as JSON."""
+    for path, value in changes:
+        node = doc
+        for part in path[:-1]:
+            child = node.get(part) if isinstance(node, dict) else None
+            if into_lists and isinstance(child, list) and child:
+                child = child[0]
+            if not isinstance(child, dict):
+                break
+            node = child
+        if isinstance(node, dict):
+            node[path[-1]] = value
+    return json.dumps(doc).encode("utf-8", "surrogatepass")
+
+
 def model_documents() -> st.SearchStrategy[bytes]:
     """A valid manifest, index or config (from make_corpus) with some fields replaced."""
     from fuzz.make_corpus import model_documents as valid
@@ -90,17 +107,7 @@ def model_documents() -> st.SearchStrategy[bytes]:
     documents = valid()
 
     def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
-        doc = json.loads(json.dumps(documents[name]))
-        for path, value in changes:
-            node = doc
-            for key in path[:-1]:
-                child = node.get(key) if isinstance(node, dict) else None
-                if not isinstance(child, dict):
-                    break
-                node = child
-            if isinstance(node, dict):
-                node[path[-1]] = value
-        return json.dumps(doc).encode("utf-8", "surrogatepass")
+        return replaced(json.loads(json.dumps(documents[name])), changes, into_lists=False)
 
     paths = st.lists(
         st.sampled_from(("config", "rootfs", "manifests", "layers", *JSON_KEYS)),
@@ -185,4 +192,59 @@ def layers() -> st.SearchStrategy[bytes]:
     return st.one_of(
         st.builds(damage, tars, corrupt, st.one_of(st.none(), st.integers(0, 4096))),
         st.binary(max_size=1200),
+    )
+
+
+_OSV_KEYS = ("id", "modified", "withdrawn", "aliases", "summary", "details", "severity",
+             "affected", "package", "ecosystem", "name", "ranges", "type", "events",
+             "introduced", "fixed", "last_affected", "limit", "versions", "ecosystem_specific",
+             "urgency", "database_specific", "score")  # fmt: skip
+_OSV_STRINGS = ("0", "1.0", "1:2.0-1~b", "v0.0.0-2023-abc", "ECOSYSTEM", "SEMVER", "GIT",
+                "Debian:12", "Alpine:v3.19", "PyPI", "npm", "Go", "crates.io", "CVSS_V3",
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:4.0/AV:N", "HIGH",
+                "unimportant", "\x00", "\ud800", "9" * 400)  # fmt: skip
+_osv_values = st.recursive(
+    st.one_of(st.sampled_from(JSON_SCALARS), st.sampled_from(_OSV_STRINGS), st.text(max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_OSV_KEYS), inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+def osv_documents() -> st.SearchStrategy[bytes]:
+    """A real advisory of tests/data/osv with fields replaced, or arbitrary JSON, deep
+    nesting or bytes."""
+    from fuzz.make_corpus import osv_documents as valid
+
+    documents = valid()
+
+    def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
+        return replaced(json.loads(documents[name]), changes, into_lists=True)
+
+    paths = st.lists(st.sampled_from(_OSV_KEYS), min_size=1, max_size=4)
+    changes = st.lists(st.tuples(paths, _osv_values), min_size=1, max_size=3)
+    deep = st.integers(1, 3000).map(lambda n: b'{"id": "X", "a": ' + b"[" * n + b"]" * n + b"}")
+    return st.one_of(
+        st.builds(mutate, st.sampled_from(sorted(documents)), changes),
+        _osv_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")),
+        deep,
+        st.binary(max_size=200),
+    )
+
+
+_IGNORE_PIECES = ("ignore:\n", "  - id: ", "CVE-2023-1", "\n", "    package: ", "    reason: ",
+                  "    expires: ", "2020-01-01", "2999-12-31", "someday", "[[ignore]]\n",
+                  'id = "X"\n', "expires = 2024-01-01\n", "&a [*a]", "!!python/object:os.system",
+                  '{"statements": [', '{"status": "not_affected", "vulnerability": ',
+                  '{"name": "X"}', '"products": [{"@id": "pkg:npm/x"}]', "]}", '"vulnerabilities"',
+                  '"analysis": {"state": "not_affected"}', ",", ":", "{", "}",
+                  "[", "]")  # fmt: skip
+
+
+def ignore_files() -> st.SearchStrategy[bytes]:
+    pieces = st.lists(st.one_of(st.sampled_from(_IGNORE_PIECES), st.text(max_size=6)), max_size=30)
+    return st.one_of(
+        pieces.map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
+        st.binary(max_size=200),
     )

@@ -17,6 +17,11 @@ Contracts:
   return either succeed or raise :class:`ScratchpackError` (``FormatError``).
 - ``layer``: an uncompressed layer tar. Reading every entry and its content with
   :func:`read_layer` either succeeds or raises :class:`ScratchpackError`.
+- ``osv``: one advisory file of an OSV export (``db import``). :func:`decode` returns an
+  :class:`Advisory` or raises :class:`DatabaseError` naming the file in one line; matching a
+  decoded advisory against versions of every ecosystem raises nothing but :class:`BadVersion`.
+- ``ignore``: a ``scan --ignore-file`` (YAML or TOML) or ``--vex`` document. The parsers return
+  their entries or raise :class:`SuppressionError`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Platform
 from scratchpack.model.manifest import Index, Manifest
 from scratchpack.operations.lint import lint_dockerfile
+from scratchpack.vulns.db import DatabaseError
+from scratchpack.vulns.db import decode as decode_advisory
+from scratchpack.vulns.osv import affects
+from scratchpack.vulns.suppress import SuppressionError, parse_ignore, parse_vex
+from scratchpack.vulns.versions import BadVersion
 
 _PARSE_ERROR = re.compile(r"Dockerfile:[1-9][0-9]*: \S")
 
@@ -162,9 +172,47 @@ def layer(data: bytes) -> None:
         return
 
 
+_PROBES = ("0", "1.0", "1.0.0", "2.36-9+deb12u3", "1:1.2.11.dfsg-2", "1.0~rc1", "v0.17.0",
+           "v0.0.0-20230101120000-abcdef123456", "go1.21rc2", "9.16.48-r0", "2.0_rc1")  # fmt: skip
+
+
+def osv(data: bytes) -> None:
+    try:
+        advisory = decode_advisory(data, "fuzz.json")
+    except DatabaseError as exc:
+        if "\n" in str(exc) or not str(exc).startswith("fuzz.json: "):
+            raise ContractViolation(f"import error is not one line naming the file: {exc}") from exc
+        return
+    for entry in advisory.affected:
+        for ecosystem in (entry.ecosystem, "Debian:12", "PyPI", "npm", "Go", "Alpine:v3.19"):
+            for version in _PROBES:
+                try:
+                    hit, fixed = affects(entry, ecosystem, version)
+                except BadVersion:
+                    continue
+                if not isinstance(hit, bool) or not isinstance(fixed, str):
+                    raise ContractViolation(f"affects() gave {hit!r}, {fixed!r}")
+
+
+def ignore(data: bytes) -> None:
+    for where in ("fuzz.yaml", "fuzz.toml"):
+        try:
+            entries = parse_ignore(data, where)
+        except SuppressionError:
+            continue
+        if not all(isinstance(e.id, str) and e.id for e in entries):
+            raise ContractViolation(f"an ignore entry without an id: {entries!r}")
+    try:
+        parse_vex(data, "fuzz.json")
+    except SuppressionError:
+        return
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dockerfile": dockerfile,
     "shell": shell,
     "model": model,
     "layer": layer,
+    "osv": osv,
+    "ignore": ignore,
 }

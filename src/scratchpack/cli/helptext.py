@@ -15,6 +15,7 @@ from typing import Any
 GROUPS: dict[str, tuple[str, ...]] = {
     "build images": ("pack", "build", "copy"),
     "inspect images": ("inspect", "audit", "sbom", "compare", "digest"),
+    "vulnerabilities": ("scan", "db"),
     "Dockerfiles": ("lint", "init"),
     "registry": ("tags", "login", "logout"),
     "signatures": ("generate-key-pair", "sign", "verify", "attest", "verify-attestation"),

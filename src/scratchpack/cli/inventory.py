@@ -77,6 +77,9 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     c.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write the html page to FILE (atomically)"
     )
+    from scratchpack.cli.scan import db_option
+
+    db_option(c)  # the vulnerabilities row, when a database is there
     c.set_defaults(func=cmd_compare)
 
 
@@ -154,6 +157,7 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
+    from scratchpack.cli.scan import optional_store, vulnerability_counts
     from scratchpack.operations.audit import audit_image
     from scratchpack.operations.compare import FOOTNOTE, ROWS, compare, registry_size
 
@@ -166,16 +170,25 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
         from scratchpack.reports.html import MAX_FILES, MAX_GROUPS, compare_page, image_data
 
     pages: list[dict[str, Any]] = []  # each image's page data, made while its audit is in memory
+    store = optional_store(args)
+    vulnerabilities: list[dict[str, int] | None] = []
 
     def measure(image: Any, name: str) -> tuple[dict[str, Any], Any]:
         result = audit_image(image, name)
         if html:
             share = len(args.images)
             pages.append(image_data(result, MAX_FILES // share, MAX_GROUPS // share))
+        vulnerabilities.append(vulnerability_counts(store, result.packages))
         return result.report, registry_size(image)
 
-    measured = [with_image(args, text, measure) for text in args.images]
+    try:
+        measured = [with_image(args, text, measure) for text in args.images]
+    finally:
+        if store is not None:
+            store.close()
     columns = compare([m[0] for m in measured], [m[1] for m in measured])
+    for column, found in zip(columns, vulnerabilities, strict=True):
+        column["vulnerabilities"] = found
     note = any(c["compressed_estimated"] for c in columns)
     if html:
         from scratchpack.cli.audit import write_report
@@ -232,4 +245,8 @@ def _cell(key: str, column: dict[str, Any]) -> str:
         return f"{value:.1f}x"
     if key == "efficiency":
         return f"{value:.1%}"
+    if key == "vulnerabilities":
+        if value is None:
+            return "n/a (no database)"
+        return ", ".join(f"{n} {severity}" for severity, n in value.items() if n) or "none"
     return str(value)

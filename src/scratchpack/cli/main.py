@@ -567,6 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(sub, [registry_flags, quiet])
     build.add_parser(sub, [registry_flags, jobs, quiet])
     inventory.add_parsers(sub, [registry_flags, quiet])
+    from scratchpack.cli import scan
+
+    scan.add_parsers(sub, [registry_flags, quiet])
 
     login.add_parsers(sub, _tls_flag)
     signing.add_parsers(sub, [registry_flags, quiet])

@@ -66,6 +66,20 @@ def fit_end(text: str, width: int) -> str:
     return f"{head}{ELLIPSIS}{tail}"
 
 
+def fit_start(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: whole if it fits, else its start up to a
+    word boundary when one is near, and an ellipsis."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    head = text[: width - 1]
+    cut = head.rfind(" ")
+    if cut >= max(width - 1 - 15, (width - 1) * 2 // 3):
+        head = head[:cut]
+    return head.rstrip() + ELLIPSIS
+
+
 Justify = Literal["left", "right"]
 
 
@@ -74,6 +88,7 @@ class Column:
     header: str
     justify: Justify = "right"
     flexible: bool = False  # gets what the others leave; long cells keep their end
+    keep_start: bool = False  # ... or their start (a summary reads from its beginning)
 
 
 def overhead(columns: int) -> int:
@@ -101,7 +116,8 @@ def fitted_table(
     for row in rows:
         cells = list(row)
         if flex is not None:
-            cells[flex] = fit_end(cells[flex], natural[flex])
+            fit = fit_start if columns[flex].keep_start else fit_end
+            cells[flex] = fit(cells[flex], natural[flex])
         table.add_row(*cells)
     return table
 

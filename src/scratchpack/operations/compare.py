@@ -29,6 +29,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("error", "error findings"),
     ("warning", "warning findings"),
     ("info", "info findings"),
+    ("vulnerabilities", "vulnerabilities"),
 )
 
 

@@ -26,6 +26,7 @@ from scratchpack.operations.audit.startup import analyse, candidate_names, comma
 from scratchpack.operations.contents.filesystem import FileSystem
 from scratchpack.operations.contents.scan import fetch_file, scan_image
 from scratchpack.operations.sbom.collect import packages_of
+from scratchpack.operations.sbom.packages import Package
 from scratchpack.reports.severity import Severity
 
 
@@ -35,6 +36,8 @@ class AuditResult:
     findings: list[AuditFinding]
     # the final file system (metadata only), for reports that draw every file (the HTML page)
     filesystem: FileSystem | None = field(default=None, repr=False, compare=False)
+    # the packages the scan found, for a vulnerability count (compare) without a second scan
+    packages: list[Package] = field(default_factory=list, repr=False, compare=False)
 
 
 def _history_for_layers(image: Image) -> list[str]:
@@ -130,4 +133,4 @@ def audit_image(image: Image, name: str, top: int = 10, secrets: bool = True) ->
         "findings": [f.as_dict() for f in findings],
         "summary": counts,
     }
-    return AuditResult(report, findings, fs)
+    return AuditResult(report, findings, fs, packages)

@@ -52,7 +52,9 @@ def spdx_supplier(maintainer: str, *, organization: bool = False) -> str:
     return f"{kind}: {name or email}" + (f" ({email})" if email else "")
 
 
-def _timestamp(created: str | None) -> dt.datetime:
+def timestamp(created: str | None) -> dt.datetime:
+    """A document's time: ``SOURCE_DATE_EPOCH``, else the image's creation, else the epoch
+    (never the clock: the same image gives the same document)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
@@ -81,7 +83,7 @@ def cyclonedx_json(
 
     licenses = LicenseFactory()
     bom = Bom(serial_number=uuid.uuid5(_NAMESPACE, digest))
-    bom.metadata.timestamp = _timestamp(created)
+    bom.metadata.timestamp = timestamp(created)
     bom.metadata.tools.components.add(
         Component(name="scratchpack", version=__version__, type=ComponentType.APPLICATION)
     )
@@ -143,7 +145,7 @@ def spdx_json(
         "name": image_name,
         "documentNamespace": f"https://scratchpack.invalid/spdx/{uuid.uuid5(_NAMESPACE, digest)}",
         "creationInfo": {
-            "created": _timestamp(created).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": timestamp(created).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creators": [f"Tool: scratchpack-{__version__}"],
         },
         "packages": [

@@ -35,6 +35,10 @@ class Package:
     license: str = ""
     arch: str = ""
     supplier: str = ""  # who distributes it: dpkg's Maintainer ("Name <email>")
+    # dpkg's source package and its version when they differ from the binary's (``Source:
+    # glibc``, ``Source: gcc-12 (12.2.0-14)``): Debian's advisories name source packages
+    source: str = ""
+    source_version: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -46,6 +50,8 @@ class Package:
             "license": self.license,
             "arch": self.arch,
             "supplier": self.supplier,
+            "source": self.source,
+            "source_version": self.source_version,
         }
 
 
@@ -106,14 +112,31 @@ def dpkg_packages(data: bytes, path: str, os_release: bytes | None) -> list[Pack
             continue
         arch = para.get("Architecture", "")
         qualifiers = {"arch": arch} if arch else {}
+        source, source_version = dpkg_source(para.get("Source", ""))
+        source = "" if source == name else source
+        if source or source_version:
+            # syft's qualifier: scanners map the binary to the source advisories name
+            upstream = source or name
+            qualifiers["upstream"] = f"{upstream}@{source_version}" if source_version else upstream
         if distro_id and version_id:
             qualifiers["distro"] = f"{distro_id}-{version_id}"
         found.append(
             Package("deb", name, version, "/" + path,
                     _purl("deb", name, version, namespace, qualifiers), arch=arch,
-                    supplier=" ".join(para.get("Maintainer", "").split()))
+                    supplier=" ".join(para.get("Maintainer", "").split()),
+                    source=source, source_version=source_version)
         )  # fmt: skip
     return found
+
+
+def dpkg_source(field: str) -> tuple[str, str]:
+    """dpkg's ``Source:`` field, ``NAME`` or ``NAME (VERSION)`` (the latter when the binary's
+    version differs, as after a binNMU) -> (name, version); ('', '') when absent."""
+    name, _, rest = field.strip().partition(" ")
+    version = rest.strip()
+    if version.startswith("(") and version.endswith(")"):
+        return name, version[1:-1].strip()
+    return name, ""
 
 
 def apk_packages(data: bytes, path: str, os_release: bytes | None) -> list[Package]:
