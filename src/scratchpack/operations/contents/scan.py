@@ -14,6 +14,7 @@ the audit to report, not followed.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import struct
@@ -23,14 +24,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import IO, cast
+from typing import IO, Any
 
 from scratchpack import progress
 from scratchpack.layers.reader import CountingReader, LayerEntry, read_layer
 from scratchpack.model.image import Image
 from scratchpack.operations.contents.filesystem import FileSystem
 from scratchpack.operations.elf import TLS_MARKERS, DamagedElf, ElfProbe, StartupNeeds
-from scratchpack.operations.sbom.packages import find_go_build_info, is_package_file
+from scratchpack.operations.sbom.packages import GO_MAGIC, go_build_info, is_package_file
 from scratchpack.secrets import find_secrets, is_sample_path
 
 SPOOL_IN_MEMORY = 32 << 20
@@ -165,39 +166,89 @@ def _credential_file(path: str, name: str) -> bool:
     return _CREDENTIAL_FILES.search(path) is not None and not path.startswith(_PUBLIC_PLACES)
 
 
+# What every executable is searched for, in one pass of one automaton (``ahocorasick-rs``,
+# Rust, without the GIL) instead of one ``bytes.find`` per marker and a copy of each chunk
+# joined to the last one's tail: Go's build info magic, and the name of cargo-auditable's
+# section. On the 600 MB Debian golang image this was a fifth of the main thread's time.
+_GO, _RUST = 0, 1
+_MARKERS = (GO_MAGIC, b".dep-v0")
+_EDGE = max(map(len, _MARKERS)) - 1  # a marker across two chunks starts in the last ones
+
+
+@functools.cache
+def _markers(wanted: tuple[int, ...]) -> Any:
+    """An automaton over the markers still wanted (each alone is several times faster)."""
+    import ahocorasick_rs
+
+    return ahocorasick_rs.BytesAhoCorasick([_MARKERS[n] for n in wanted])
+
+
 class _Watch:
-    """Passes an executable's chunks through, noting what goes by: the cargo-auditable
-    section name, TLS code markers, and the pieces an :class:`ElfProbe` wants."""
+    """Streams an executable after its first piece, noting what goes by: where Go's build
+    info starts (and the 64 KiB from there ``go_build_info`` reads), the cargo-auditable
+    section name, TLS code markers (for a candidate), and the pieces an :class:`ElfProbe`
+    wants. Chunks are read as they are buffered (short reads), never joined."""
 
     def __init__(self, head: bytes, rest: IO[bytes], probe: ElfProbe | None) -> None:
-        self._rest = rest
-        # chunks as they are buffered (short reads), not joined to the size asked for
         self._read = getattr(rest, "read1", rest.read)
         self.probe = probe
-        self.rust = b".dep-v0" in head
-        self._edge = head[-6:]
+        self.go: bytes | None = None  # the bytes from the build info magic on, once found
+        self.go_done = False
+        self.rust = False
         self.tls = probe is not None and TLS_MARKERS.search(head) is not None
         self._tail = head[-64:]
+        self._edge = b""
+        self._look(head)
+        if self.go is not None and len(self.go) >= 64 << 10:
+            self.go_done = True
 
-    def read(self, n: int = -1) -> bytes:
+    def _look(self, chunk: bytes) -> None:
+        """Markers in ``chunk`` and across its edge with the chunk before."""
+        wanted = tuple(n for n, done in ((_GO, self.go is not None), (_RUST, self.rust))
+                       if not done)  # fmt: skip
+        if not wanted:
+            return
+        automaton = _markers(wanted)
+        edge = self._edge
+        self._edge = chunk[-_EDGE:]
+        hits: list[tuple[int, int, int]] = []
+        if edge:  # (a marker wholly inside either side is found in its own search)
+            joined = edge + chunk[:_EDGE]
+            hits = [(wanted[k], s - len(edge), e) for k, s, e in
+                    automaton.find_matches_as_indexes(joined, overlapping=True)]  # fmt: skip
+        hits += [(wanted[k], s, e) for k, s, e in
+                 automaton.find_matches_as_indexes(chunk, overlapping=True)]  # fmt: skip
+        for marker, start, _ in sorted(hits, key=lambda h: h[1]):
+            if marker == _RUST:
+                self.rust = True
+            elif self.go is None:  # the first one, as a search front to back finds it
+                self.go = (edge[start:] + chunk) if start < 0 else chunk[start:]
+
+    def read(self, n: int) -> bytes:
         chunk = self._read(n)
-        if not self.rust:  # also across the edge of two chunks
-            self.rust = b".dep-v0" in chunk or b".dep-v0" in self._edge + chunk[:6]
-        self._edge = chunk[-6:]
+        if not chunk:
+            self.go_done = True  # (what was found of the build info is all there is)
+            return chunk
+        if self.go is not None and not self.go_done:
+            self.go += chunk
+        if self.go is None or not self.rust:
+            self._look(chunk)
+        if self.go is not None and not self.go_done:
+            self.go_done = len(self.go) >= 64 << 10
         if self.probe is not None:
             if not self.tls and TLS_MARKERS.search(self._tail + chunk):
                 self.tls = True
             self._tail = chunk[-64:]
-            if chunk and not self.probe.done:
+            if not self.probe.done:
                 self.probe.feed(chunk)
         return chunk
 
     @property
     def satisfied(self) -> bool:
         """Nothing more to learn from the rest of the file."""
-        if self.probe is None:
-            return self.rust
-        return self.rust and self.tls and self.probe.done
+        if not self.go_done or not self.rust:
+            return False  # (Go's build info is looked for up to the end of the file)
+        return self.probe is None or (self.tls and self.probe.done)
 
 
 # One file of a batch: path, layer, name, whether its name makes it a credential file, and
@@ -363,11 +414,14 @@ class _Collector:
         """Go build info, the cargo-auditable marker, and what ``probe`` wants: streamed (the
         rest is not kept)."""
         watch = _Watch(head, rest, probe)
-        info = find_go_build_info(head, cast(IO[bytes], watch))
-        while not watch.satisfied and watch.read(1 << 20):
-            pass  # the section names sit near the end of the file
-        if info is not None:
-            self.scan.go_binaries[(path, self.layer)] = info
+        while not watch.satisfied:
+            # the build info's strings need 64 KiB after its magic; else read on in chunks
+            if not watch.read(64 << 10 if watch.go is not None and not watch.go_done else 1 << 20):
+                break  # the section names sit near the end of the file
+        if watch.go is not None:
+            info = go_build_info(watch.go)
+            if info is not None:
+                self.scan.go_binaries[(path, self.layer)] = info
         if watch.rust:
             self.scan.rust_candidates.add((path, self.layer))
         return watch

@@ -245,26 +245,6 @@ def go_packages(version: str, modinfo: str, path: str) -> list[Package]:
     return found
 
 
-def find_go_build_info(head: bytes, rest: IO[bytes]) -> tuple[str, str] | None:
-    """Stream the rest of an executable looking for the build info magic; read on as far as
-    the strings need. Memory: one chunk and 64 KiB."""
-    window = head
-    while True:
-        at = window.find(GO_MAGIC)
-        if at != -1:
-            blob = window[at:]
-            while len(blob) < 64 << 10:
-                more = rest.read(64 << 10)
-                if not more:
-                    break
-                blob += more
-            return go_build_info(blob)
-        chunk = rest.read(1 << 20)
-        if not chunk:
-            return None
-        window = window[-(len(GO_MAGIC) - 1) :] + chunk
-
-
 # -- Rust (cargo-auditable) ------------------------------------------------------------------
 
 
