@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from scratchpack import progress
-from scratchpack.layers.reader import CountingReader, LayerEntry, read_layer
+from scratchpack.layers.reader import CountingReader, LayerEntry, every_file, read_layer
 from scratchpack.model.image import Image
 from scratchpack.operations.contents.filesystem import FileSystem
 from scratchpack.operations.elf import TLS_MARKERS, DamagedElf, ElfProbe, StartupNeeds
@@ -347,9 +347,6 @@ class _Collector:
     kept: int = CANDIDATES_KEPT  # candidates probed at most
     search: _SecretSearch | None = None  # where file contents go to be searched for credentials
 
-    def wants(self, entry: LayerEntry) -> bool:
-        return True  # every regular file: searched for secrets, sniffed for ELF
-
     def sink(self, entry: LayerEntry, content: IO[bytes]) -> None:
         path = entry.path
         if path in self.spool:
@@ -493,7 +490,7 @@ def scan_image(
             report = scan.report(index)
             with layer.open_uncompressed(task.advance) as stream:
                 counter = CountingReader(stream)
-                entries = counter.iter_entries(collector.wants, collector.sink, report)
+                entries = counter.iter_entries(every_file, collector.sink, report)
                 scan.filesystem.apply(_watch_entries(entries, scan, index, names, search), report)
             scan.uncompressed_sizes.append(counter.count)
         if search is not None:
