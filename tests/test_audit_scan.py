@@ -9,9 +9,14 @@ still lands in the sweep), and read the result through a real ``scratchpack sbom
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
+import random
 import struct
+import subprocess
+import sys
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -101,3 +106,90 @@ def test_markers_across_chunk_edges_are_found(tmp_path: Path) -> None:
     for d in SWEEP:
         assert f"example.com/app-go{d:02d}" in names, d
         assert f"app-rs{d:02d}" in names, d
+
+
+def gzip_layout(directory: Path, layer: bytes, blob: bytes) -> str:
+    """A one-layer OCI layout whose layer blob is ``blob`` (gzip), ``layer`` its tar."""
+    blobs = directory / "blobs/sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> dict[str, object]:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}"]},
+    }).encode()  # fmt: skip
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(blob)}],
+    }).encode()  # fmt: skip
+    index = {"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", **put(manifest),
+        "annotations": {"org.opencontainers.image.ref.name": "t"}}]}  # fmt: skip
+    (directory / "index.json").write_text(json.dumps(index))
+    (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    return f"oci:{directory}:t"
+
+
+def test_gzip_layers_are_read_and_a_corrupt_one_is_one_line(tmp_path: Path) -> None:
+    """Layers are inflated with zlib-ng: the same report as the uncompressed layer's, and a
+    deflate stream broken in its middle (its blob digest still right) is a clean error."""
+    members = [T(f"srv/f{n:04d}.txt", f"line {n}\n".encode() * (n % 50 + 1)) for n in range(2000)]
+    layer = layer_tar(members)
+    plain = run_cli("audit", write_layout(tmp_path / "plain", [members]), "--format", "json")
+    packed = gzip.compress(layer, 6, mtime=0)
+    zipped = run_cli("audit", gzip_layout(tmp_path / "gz", layer, packed), "--format", "json")
+    assert plain.code == zipped.code == 0, zipped.stderr
+    sizes = zipped.json()["size"]
+    assert {**sizes, "compressed": 0} == {**plain.json()["size"], "compressed": 0}
+    assert zipped.json()["largest_files"] == plain.json()["largest_files"]
+    # a deflate block of the reserved type 3 (zlib's "invalid block type"), and 64 bytes
+    # zeroed in the middle (inflates to garbage: a bad tar header)
+    invalid = packed[:10] + b"\xff" + packed[11:]
+    middle = len(packed) // 2
+    zeroed = packed[:middle] + bytes(64) + packed[middle + 64 :]
+    for broken, says in ((invalid, "cannot decompress"), (zeroed, "bad checksum")):
+        result = run_cli("audit", gzip_layout(tmp_path / f"bad-{says[:3]}", layer, broken))
+        assert result.code == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("scratchpack: error: ") and says in last, result.stderr
+
+
+def bytes_read_by_audit(image: str) -> int:
+    """What a real ``scratchpack audit`` process read from files (``rchar`` of
+    /proc/self/io at its exit: every read and pread, imports included)."""
+    code = (
+        "import atexit, sys\n"
+        "def report():\n"
+        "    io = dict(l.split(': ') for l in open('/proc/self/io').read().splitlines())\n"
+        "    print('rchar', io['rchar'], file=sys.stderr)\n"
+        "atexit.register(report)\n"
+        "from scratchpack.cli.main import main\n"
+        f"sys.exit(main(['audit', {image!r}, '--format', 'json', '--fail-on', 'none']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return int(proc.stderr.strip().splitlines()[-1].split()[1])
+
+
+def test_each_layer_byte_is_read_once(tmp_path: Path) -> None:
+    """An uncompressed layer's blob digest and diff_id are one hash of one read: the process
+    reads the layer's bytes once (plus its own modules), from an OCI layout and from the
+    docker-archive that ``copy`` writes of it."""
+    size = 48 << 20
+    rng = random.Random(5)
+    members = [T(f"data/blob{n}", rng.randbytes(size // 4)) for n in range(4)]
+    oci = write_layout(tmp_path / "img", [members])
+    archive = f"docker-archive:{tmp_path / 'img.tar'}"
+    copied = run_cli("copy", "-q", oci, f"{archive}:t:1")
+    assert copied.code == 0, copied.stderr
+    modules = bytes_read_by_audit(write_layout(tmp_path / "empty", [[T("a", b"a")]]))
+    for image in (oci, archive):
+        read = bytes_read_by_audit(image) - modules
+        assert size * 0.95 < read < size * 1.1, (image, read)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import queue
 import re
 import struct
-import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -161,8 +161,7 @@ _CREDENTIAL_ENDS = (".pem", ".key", ".p12", ".pfx", "config.json", "credentials"
 
 
 def _credential_file(path: str, name: str) -> bool:
-    if not (name.startswith(_CREDENTIAL_STARTS) or name.endswith(_CREDENTIAL_ENDS)):
-        return False
+    """(The caller has tested the name's start and end.)"""
     return _CREDENTIAL_FILES.search(path) is not None and not path.startswith(_PUBLIC_PLACES)
 
 
@@ -256,26 +255,61 @@ class _Watch:
 _Pending = tuple[str, int, str, bool, "SecretHit | None"]
 
 
+class _Batch:
+    """One batch handed to the worker: its hits once searched (or what the search raised)."""
+
+    def __init__(self, data: bytes, starts: list[int], files: list[_Pending],
+                 special: list[int]) -> None:  # fmt: skip
+        self.args = (data, starts, files, special)
+        self.done = threading.Event()
+        self.hits: list[SecretHit] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.hits = _search(*self.args)
+        except BaseException as exc:  # raised again in the caller's thread
+            self.error = exc
+        finally:
+            self.args = (b"", [], [], [])
+            self.done.set()
+
+    def result(self) -> list[SecretHit]:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.hits
+
+
 class _SecretSearch:
     """File heads searched for credentials in batches, by one worker thread, while the main
     thread goes on parsing: a batch is the heads of many files joined (up to 4 MiB), searched
     in one pass of the rules' automaton (``secrets.find_secrets``), which releases the GIL.
-    Per-file Python work would otherwise dominate an image of many small files. At most two
-    batches are in flight (memory: a few MiB); hits keep the order of the tar."""
+    Per-file Python work would otherwise dominate an image of many small files: the worker's
+    own Python work is per hit, not per file (it holds the GIL the parser needs). At most two
+    batches are in flight (memory: a few MiB); hits keep the order of the tar. A plain thread
+    and a queue, not ``concurrent.futures``, whose import (with ``logging``) was a tenth of
+    the audit's start-up."""
 
     BATCH = 4 << 20
     IN_FLIGHT = 2
 
     def __init__(self, scan: Scan) -> None:
         self._scan = scan
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="scratchpack-secrets")
+        self._jobs: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._parts: list[bytes] = []
+        self._starts: list[int] = []
         self._files: list[_Pending] = []
+        self._special: list[int] = []  # files looked at whatever the automaton finds
         self._size = 0
-        self._flights: deque[Future[list[SecretHit]]] = deque()
+        self._flights: deque[_Batch] = deque()
 
     def add(self, path: str, layer: int, name: str, head: bytes, credential: bool) -> None:
+        if credential:
+            self._special.append(len(self._files))
         self._parts.append(head)
+        self._starts.append(self._size)
         self._files.append((path, layer, name, credential, None))
         self._size += len(head) + 1
         if self._size >= self.BATCH:
@@ -283,26 +317,33 @@ class _SecretSearch:
 
     def found(self, hit: SecretHit) -> None:
         """A hit found without a search (a .git directory), kept in tar order."""
+        self._special.append(len(self._files))
         self._parts.append(b"")
+        self._starts.append(self._size)
         self._files.append((hit.path, hit.layer, "", False, hit))
         self._size += 1
 
     def _land(self) -> None:
         self._scan.secrets.extend(self._flights.popleft().result())
 
+    def _work(self) -> None:
+        while (batch := self._jobs.get()) is not None:
+            batch.run()
+
     def _flush(self) -> None:
         if not self._files:
             return
         while len(self._flights) >= self.IN_FLIGHT:
             self._land()
-        starts, at = [], 0
-        for part in self._parts:
-            starts.append(at)
-            at += len(part) + 1
-        data = b"\n".join(self._parts) + b"\n"
-        files = self._files
-        self._parts, self._files, self._size = [], [], 0
-        self._flights.append(self._pool.submit(_search, data, starts, files))
+        self._parts.append(b"")  # each head is followed by a newline, the last one too
+        batch = _Batch(b"\n".join(self._parts), self._starts, self._files, self._special)
+        self._parts, self._starts, self._files, self._special, self._size = [], [], [], [], 0
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="scratchpack-secrets",
+                                            daemon=True)  # fmt: skip
+            self._thread.start()
+        self._flights.append(batch)
+        self._jobs.put(batch)
 
     def finish(self) -> None:
         """Wait for every batch and put the hits in the scan."""
@@ -314,14 +355,18 @@ class _SecretSearch:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._thread is not None:
+            self._jobs.put(None)  # (at most two batches are queued before it)
+            self._thread.join()
 
 
-def _search(data: bytes, starts: list[int], files: list[_Pending]) -> list[SecretHit]:
+def _search(data: bytes, starts: list[int], files: list[_Pending], special: list[int]
+            ) -> list[SecretHit]:  # fmt: skip
     """The hits of one batch, in tar order (run in the worker thread)."""
     rules = find_secrets(data, starts)
     out: list[SecretHit] = []
-    for index, (path, layer, name, credential, known) in enumerate(files):
+    for index in sorted({*rules, *special}):
+        path, layer, name, credential, known = files[index]
         if known is not None:
             out.append(known)
             continue
@@ -348,11 +393,14 @@ class _Collector:
     search: _SecretSearch | None = None  # where file contents go to be searched for credentials
 
     def sink(self, entry: LayerEntry, content: IO[bytes]) -> None:
+        # (called for every regular file: the usual one, a small text file, takes the last
+        # branch and goes to the search with one call)
         path = entry.path
-        if path in self.spool:
+        if self.spool and path in self.spool:
             self._spool(path, content)
             return
         name = path[path.rfind("/") + 1 :]
+        search = self.search
         if path in CONFIG_FILES or path.startswith("etc/ld.so.conf.d/"):
             head = content.read(SMALL_FILE_LIMIT)
             self.scan.config_files[path] = (self.layer, head)
@@ -374,18 +422,20 @@ class _Collector:
             elif elf:
                 self._executable(path, head, content, None)
             if (
-                self.search is not None
+                search is not None
                 and not elf
                 and len(head) == HEAD_LIMIT
                 and not head.startswith(_BINARY_MAGIC)
             ):
                 head += content.read(SECRET_SCAN_LIMIT - HEAD_LIMIT)
-        if self.search is None or path.startswith(_PUBLIC_PLACES):
+        if search is None or path.startswith(_PUBLIC_PLACES):
             return
-        credential_file = _credential_file(path, name)
+        credential_file = (
+            name.startswith(_CREDENTIAL_STARTS) or name.endswith(_CREDENTIAL_ENDS)
+        ) and _credential_file(path, name)
         if head.startswith(_BINARY_MAGIC) and not credential_file:
             return
-        self.search.add(path, self.layer, name, head[:SECRET_SCAN_LIMIT], credential_file)
+        search.add(path, self.layer, name, head[:SECRET_SCAN_LIMIT], credential_file)
 
     def _candidate(self, path: str, head: bytes, rest: IO[bytes]) -> None:
         found = Executable(head[:256])
@@ -424,6 +474,8 @@ class _Collector:
         return watch
 
     def _spool(self, path: str, content: IO[bytes]) -> None:
+        import tempfile  # (only a Rust binary's section needs it: slow to import)
+
         spool = self.stack.enter_context(
             tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed with the stack)
                 max_size=SPOOL_IN_MEMORY, prefix="scratchpack-"

@@ -16,7 +16,6 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
 from typing import IO
 
 from packageurl import PackageURL
@@ -142,6 +141,8 @@ def apk_packages(data: bytes, path: str, os_release: bytes | None) -> list[Packa
 
 
 def python_package(data: bytes, path: str) -> list[Package]:
+    from email.parser import BytesHeaderParser  # (slow to import; only Python images need it)
+
     headers = BytesHeaderParser().parsebytes(data)
     name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
     if not name:
