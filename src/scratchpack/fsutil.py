@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +54,8 @@ def atomic_file(
     before anything names them), not once per file.
     """
     try:
+        import tempfile  # (slow to import: only writers need it)
+
         fd, tmp_name = tempfile.mkstemp(
             prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent
         )
@@ -108,6 +109,8 @@ class TempDirectory:
 
     def __init__(self, parent: Path, name: str) -> None:
         try:
+            import tempfile  # (slow to import: only writers need it)
+
             self.path = Path(tempfile.mkdtemp(prefix=temp_prefix(name), suffix=".tmp", dir=parent))
         except OSError as exc:
             raise ScratchpackError(
@@ -142,6 +145,8 @@ def scratch_directory(near: Path, prefix: str = "scratchpack") -> Iterator[Path]
     try:
         scratch = TempDirectory(base, prefix)
     except ScratchpackError:
+        import tempfile  # (slow to import: only writers need it)
+
         scratch = TempDirectory(Path(tempfile.gettempdir()), prefix)
     try:
         yield scratch.path

@@ -132,11 +132,12 @@ def thresholds_crossed(report: dict[str, Any], args: argparse.Namespace) -> list
 
 def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.operations.audit import audit_image
-    from scratchpack.operations.audit.checks import CHECKS
-    from scratchpack.operations.audit.docs import DOCS
     from scratchpack.reports.severity import Severity
 
     if args.explain:
+        from scratchpack.operations.audit.checks import CHECKS
+        from scratchpack.operations.audit.docs import DOCS  # (the pages: only --explain)
+
         code = args.explain.upper()
         if code not in CHECKS:
             raise UsageError(f"unknown check {args.explain!r}; checks: {', '.join(CHECKS)}")

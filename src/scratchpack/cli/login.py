@@ -9,7 +9,6 @@ as Docker does. The password comes from ``--password-stdin``, a terminal prompt,
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -104,6 +103,8 @@ def _password(args: argparse.Namespace) -> str:
         raise UsageError(
             "no password: give --password-stdin (stdin is not a terminal to prompt on)"
         )
+    import getpass  # (only a prompt needs it; every command's parser imports this module)
+
     return _ask(getpass.getpass, "Password: ")
 
 

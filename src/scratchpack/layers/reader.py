@@ -34,6 +34,7 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 PATH_MAX = 4096
 MAX_COMPONENTS = 128
+_SHORT = PATH_MAX // 4  # characters: a name this short is within PATH_MAX bytes in UTF-8
 
 Kind = Literal["file", "dir", "symlink", "hardlink", "char", "block", "fifo", "whiteout", "opaque"]
 
@@ -157,13 +158,12 @@ def _entry(member: TarMember, report: Report | None) -> LayerEntry | None:
 
 
 class _Content:
-    """The current member's content, as a file object for the sink."""
+    """The current member's content, as a file object for the sink (``read`` is the tar
+    stream's own method: one call per read, not two)."""
 
     def __init__(self, tar: TarStream) -> None:
         self._tar = tar
-
-    def read(self, n: int = -1) -> bytes:
-        return self._tar.read_content(n)
+        self.read: Callable[[int], bytes] = tar.read_content
 
     def read1(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes, maybe fewer (as ``BufferedReader.read1``): for streaming."""
@@ -179,6 +179,15 @@ ContentWanted = Callable[[LayerEntry], bool]
 ContentSink = Callable[[LayerEntry, IO[bytes]], None]
 
 
+def every_file(entry: LayerEntry) -> bool:
+    """A ``wants`` that takes every regular file (read_layer then skips the call)."""
+    return True
+
+
+# LayerEntry(...) runs a Python-level __new__; the tuple constructor is C (same object)
+_make_entry: Callable[[type[LayerEntry], tuple[object, ...]], LayerEntry] = tuple.__new__
+
+
 def read_layer(
     stream: BinaryIO,
     wants: ContentWanted | None = None,
@@ -189,16 +198,48 @@ def read_layer(
     ``sink`` is called with the entry and a reader of its content before the entry is yielded.
     Hostile members go to ``report`` (see the module docstring).
 
-    The stream is read to its end, so a verifying stream checks its digest."""
+    The stream is read to its end, so a verifying stream checks its digest. The usual member
+    (a plain relative name, a known type, no link to check, a mode in range) is made here
+    without a call; every other goes through :func:`_entry`, which has the rules."""
     tar = TarStream(stream)
     content = cast(IO[bytes], _Content(tar))
+    kinds, modes, make = _KINDS, _MODES, _make_entry
+    take_all = wants is every_file
     for member in tar.members():
-        if member.name in ("", ".", "./", "/"):
-            continue
-        entry = _entry(member, report)
-        if entry is None:
-            continue
-        if sink is not None and entry.kind == "file" and wants is not None and wants(entry):
+        name, code, size, mode, uid, gid, link, _ = member
+        kind = kinds.get(code)
+        if (
+            kind is not None
+            and kind != "hardlink"
+            and 0 <= mode <= 0o177777
+            and uid >= 0 <= gid
+            and name
+            and name[0] not in "./"
+            and name[-1] != "/"
+            and "//" not in name
+            and "/." not in name
+            and "\x00" not in name
+            and len(name) <= _SHORT
+            and name.count("/") < MAX_COMPONENTS
+        ):
+            # nothing to normalise ("/." also stands for "/./", "/../" and whiteouts, which
+            # go the general way)
+            if kind != "file":
+                size = 0
+            entry = make(LayerEntry, (name, kind, size, modes.setdefault(mode, mode), uid, gid,
+                                      link))  # fmt: skip
+        else:
+            if name in ("", ".", "./", "/"):
+                continue
+            found = _entry(member, report)
+            if found is None:
+                continue
+            entry = found
+        if (
+            sink is not None
+            and entry.kind == "file"
+            and (take_all or (wants is not None and wants(entry)))
+        ):
             sink(entry, content)
         yield entry
     # the rest (padding after the end-of-archive blocks) still has to pass the digest check

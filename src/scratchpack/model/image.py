@@ -6,12 +6,11 @@ is verified against its digest, so operations never see unchecked bytes.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from scratchpack.errors import FormatError, PlatformNotFoundError
 from scratchpack.layers.readahead import ReadAhead
@@ -63,6 +62,12 @@ class _PeekReader:
             return data
         return self._rest.read(n)
 
+    def readinto(self, buffer: Any) -> int:
+        """What zlib-ng's GzipFile reads with (into its own buffer)."""
+        data = self.read(len(memoryview(buffer).cast("B")))
+        memoryview(buffer).cast("B")[: len(data)] = data
+        return len(data)
+
     def readable(self) -> bool:
         return True
 
@@ -101,7 +106,13 @@ class Layer:
             kind = detect_compression(head)
             stream: BinaryIO
             if kind == "gzip":
-                stream = cast(BinaryIO, gzip.GzipFile(fileobj=peek, mode="rb"))
+                # zlib-ng (already what pack compresses with) inflates about twice as fast
+                # as the standard library's zlib, with the same GzipFile
+                from zlib_ng import gzip_ng, zlib_ng
+
+                decode_errors = (OSError, EOFError, cast(type[BaseException], zlib_ng.error))
+                inflate = gzip_ng.GzipFile(fileobj=peek, mode="rb")  # type: ignore[no-untyped-call]
+                stream = cast(BinaryIO, inflate)
             elif kind == "zstd":
                 import zstandard  # only zstd layers need it; slow to import
 

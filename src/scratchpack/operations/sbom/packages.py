@@ -16,7 +16,6 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
 from typing import IO
 
 from packageurl import PackageURL
@@ -165,6 +164,8 @@ def apk_packages(data: bytes, path: str, os_release: bytes | None) -> list[Packa
 
 
 def python_package(data: bytes, path: str) -> list[Package]:
+    from email.parser import BytesHeaderParser  # (slow to import; only Python images need it)
+
     headers = BytesHeaderParser().parsebytes(data)
     name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
     if not name:
@@ -266,26 +267,6 @@ def go_packages(version: str, modinfo: str, path: str) -> list[Package]:
                     _purl("golang", name, mod_version, namespace or None))
         )  # fmt: skip
     return found
-
-
-def find_go_build_info(head: bytes, rest: IO[bytes]) -> tuple[str, str] | None:
-    """Stream the rest of an executable looking for the build info magic; read on as far as
-    the strings need. Memory: one chunk and 64 KiB."""
-    window = head
-    while True:
-        at = window.find(GO_MAGIC)
-        if at != -1:
-            blob = window[at:]
-            while len(blob) < 64 << 10:
-                more = rest.read(64 << 10)
-                if not more:
-                    break
-                blob += more
-            return go_build_info(blob)
-        chunk = rest.read(1 << 20)
-        if not chunk:
-            return None
-        window = window[-(len(GO_MAGIC) - 1) :] + chunk
 
 
 # -- Rust (cargo-auditable) ------------------------------------------------------------------
