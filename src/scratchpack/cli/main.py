@@ -932,6 +932,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
             for report in reports:
                 if report.error:
                     sys.stderr.write(f"scratchpack: error: {report.error}\n")
+            _print_notices(reports, args.verbose)  # ShellCheck failing is said here too
             return 2 if any(r.error for r in reports) else int(changed)
     else:
         reports = _lint_all(files, ignore, config)

@@ -919,9 +919,11 @@ DOCS: dict[str, RuleDoc] = {
     "SP354": RuleDoc(
         why="A variable nobody defined expands to nothing: `COPY $SRC .` copies the whole "
         "context, `ENV PATH=$PAHT:/app/bin` drops the system PATH. RUN, CMD and ENTRYPOINT in "
-        "shell form are left to the shell. BuildKit knows the base image's environment; a linter "
-        "does not, so in a stage built FROM an image only a name within two edits of a known "
-        "one is reported (with the suggestion); in a stage from scratch, all are.",
+        "shell form are left to the shell; the flags BuildKit expands are checked too "
+        "(`COPY --chown=$USER`, `--chmod`, `--from=$STAGE`, ADD's `--checksum`). BuildKit "
+        "knows the base image's environment; a linter does not, so in a stage built FROM an "
+        "image only a name within two edits of a known one is reported (with the suggestion); "
+        "in a stage from scratch, all are.",
         bad="FROM scratch\nCOPY $SRC /app/\n" + _SAFE_TAIL,
         good="FROM scratch\nARG SRC=dist\nCOPY $SRC /app/\n" + _SAFE_TAIL,
         fix="Declare it (`ARG NAME`, and `--build-arg NAME=...`) or set it with ENV before "
