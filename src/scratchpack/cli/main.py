@@ -135,7 +135,10 @@ def _quiet_flag() -> _Parser:
     return flags
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only="lint"``, the lint command alone: pre-commit hooks
+    and editors run one `scratchpack lint FILE` per file, and building (and importing the
+    modules of) every other command's parser was a large part of its start-up."""
     parser = _Parser(
         prog="scratchpack",
         usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
@@ -158,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scratchpack",
     )
     sub.required = True
+    if only == "lint":
+        _add_lint(sub)
+        _debug_after_the_command(sub)
+        return parser
 
     registry_flags = _registry_flags()
     quiet, jobs = _quiet_flag(), _jobs_flag()
@@ -401,6 +408,86 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", choices=("text", "json"), default="text")
     t.set_defaults(func=cmd_tags)
 
+    _add_lint(sub)
+
+    it = sub.add_parser(
+        "init",
+        help="write the Dockerfile, .dockerignore and compose.yaml a project should have",
+        description="Write the Dockerfile, .dockerignore and compose.yaml a project should have.",
+        **examples(
+            "scratchpack init",
+            "scratchpack init ./service --lang go --runtime distroless --stdout",
+            "scratchpack init --registry 127.0.0.1:5000 --no-pin",
+            notes="Detects the project in DIR and writes a multi-stage Dockerfile (build, "
+            "essentials, debug, production FROM scratch or distroless), a .dockerignore and a "
+            "hardened compose.yaml. Base images are pinned by digest when their registry "
+            "answers.",
+        ),
+    )
+    it.add_argument(
+        "directory", nargs="?", type=Path, default=Path(), metavar="DIR",
+        help="the project (default: the current directory)",
+    )  # fmt: skip
+    it.add_argument("--lang", choices=("go", "rust", "c", "python", "node"),
+                    help="the language, when detection is ambiguous")  # fmt: skip
+    it.add_argument(
+        "--runtime",
+        choices=("scratch", "distroless", "alpine", "debian-slim"),
+        help="production base (default: scratch for Go/Rust/C, distroless for Python/Node)",
+    )
+    it.add_argument("--rust-static", choices=("musl", "gnu"), default="musl",
+                    help="Rust: musl target (default) or a static glibc build")  # fmt: skip
+    it.add_argument(
+        "--platform", default="linux/amd64", metavar="OS/ARCH", help="linux/amd64 or linux/arm64"
+    )
+    it.add_argument(
+        "--port", type=int, metavar="PORT", help="the port to EXPOSE (default: from the sources)"
+    )
+    it.add_argument("--buildkit", action="store_true",
+                    help="declare the BuildKit syntax and use cache mounts")  # fmt: skip
+    it.add_argument("--registry", metavar="HOST[:PORT]",
+                    help="take base images from this mirror (HOST/library/golang:...)")  # fmt: skip
+    it.add_argument("--no-pin", action="store_true", help="do not look up digests (no network)")
+    it.add_argument("--stdout", action="store_true", help="print the files instead of writing")
+    it.add_argument("--force", action="store_true", help="overwrite existing files")
+    _tls_flag(
+        it, help="for digest lookups: require verified HTTPS (default true; loopback may use "
+        "HTTP)",
+    )  # fmt: skip
+    it.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    it.add_argument(
+        "--authfile", type=Path, metavar="FILE",
+        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
+    )  # fmt: skip
+    it.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="for digest lookups: give up on a registry after this long")  # fmt: skip
+    it.add_argument("--format", choices=("text", "json"), default="text")
+    it.set_defaults(func=cmd_init)
+
+    from scratchpack.cli import audit, build, completion, inventory, login, signing
+
+    audit.add_parser(sub, [registry_flags, quiet])
+    build.add_parser(sub, [registry_flags, jobs, quiet])
+    inventory.add_parsers(sub, [registry_flags, quiet])
+
+    login.add_parsers(sub, _tls_flag)
+    signing.add_parsers(sub, [registry_flags, quiet])
+    completion.add_parser(sub)
+    parser.epilog = command_list(sub.choices)
+    _debug_after_the_command(sub)
+    return parser
+
+
+def _debug_after_the_command(sub: Any) -> None:
+    for command in set(sub.choices.values()):
+        # --debug after the command too; SUPPRESS: when absent there, the global one stays
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+
+
+def _add_lint(sub: Any) -> None:
+    """The lint command's parser: also built alone, for `scratchpack lint` (build_parser)."""
     li = sub.add_parser(
         "lint",
         help="find what makes Dockerfiles big or unsafe",
@@ -496,77 +583,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="for digest lookups: give up on a registry after this long (default 10)",
     )  # fmt: skip
     li.set_defaults(func=cmd_lint)
-
-    it = sub.add_parser(
-        "init",
-        help="write the Dockerfile, .dockerignore and compose.yaml a project should have",
-        description="Write the Dockerfile, .dockerignore and compose.yaml a project should have.",
-        **examples(
-            "scratchpack init",
-            "scratchpack init ./service --lang go --runtime distroless --stdout",
-            "scratchpack init --registry 127.0.0.1:5000 --no-pin",
-            notes="Detects the project in DIR and writes a multi-stage Dockerfile (build, "
-            "essentials, debug, production FROM scratch or distroless), a .dockerignore and a "
-            "hardened compose.yaml. Base images are pinned by digest when their registry "
-            "answers.",
-        ),
-    )
-    it.add_argument(
-        "directory", nargs="?", type=Path, default=Path(), metavar="DIR",
-        help="the project (default: the current directory)",
-    )  # fmt: skip
-    it.add_argument("--lang", choices=("go", "rust", "c", "python", "node"),
-                    help="the language, when detection is ambiguous")  # fmt: skip
-    it.add_argument(
-        "--runtime",
-        choices=("scratch", "distroless", "alpine", "debian-slim"),
-        help="production base (default: scratch for Go/Rust/C, distroless for Python/Node)",
-    )
-    it.add_argument("--rust-static", choices=("musl", "gnu"), default="musl",
-                    help="Rust: musl target (default) or a static glibc build")  # fmt: skip
-    it.add_argument(
-        "--platform", default="linux/amd64", metavar="OS/ARCH", help="linux/amd64 or linux/arm64"
-    )
-    it.add_argument(
-        "--port", type=int, metavar="PORT", help="the port to EXPOSE (default: from the sources)"
-    )
-    it.add_argument("--buildkit", action="store_true",
-                    help="declare the BuildKit syntax and use cache mounts")  # fmt: skip
-    it.add_argument("--registry", metavar="HOST[:PORT]",
-                    help="take base images from this mirror (HOST/library/golang:...)")  # fmt: skip
-    it.add_argument("--no-pin", action="store_true", help="do not look up digests (no network)")
-    it.add_argument("--stdout", action="store_true", help="print the files instead of writing")
-    it.add_argument("--force", action="store_true", help="overwrite existing files")
-    _tls_flag(
-        it, help="for digest lookups: require verified HTTPS (default true; loopback may use "
-        "HTTP)",
-    )  # fmt: skip
-    it.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
-    it.add_argument(
-        "--authfile", type=Path, metavar="FILE",
-        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
-    )  # fmt: skip
-    it.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                    help="for digest lookups: give up on a registry after this long")  # fmt: skip
-    it.add_argument("--format", choices=("text", "json"), default="text")
-    it.set_defaults(func=cmd_init)
-
-    from scratchpack.cli import audit, build, completion, inventory, login, signing
-
-    audit.add_parser(sub, [registry_flags, quiet])
-    build.add_parser(sub, [registry_flags, jobs, quiet])
-    inventory.add_parsers(sub, [registry_flags, quiet])
-
-    login.add_parsers(sub, _tls_flag)
-    signing.add_parsers(sub, [registry_flags, quiet])
-    completion.add_parser(sub)
-    parser.epilog = command_list(sub.choices)
-    for command in set(sub.choices.values()):
-        # --debug after the command too; SUPPRESS: when absent there, the global one stays
-        command.add_argument(
-            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-        )
-    return parser
 
 
 def _ports(items: list[str]) -> list[str]:
@@ -1236,15 +1252,21 @@ def _print_traceback() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
-    parser = build_parser()
-    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: argcomplete only then
+    words = sys.argv[1:] if argv is None else list(argv)
+    completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions
+    lint = words[:1] == ["lint"] and not completing  # lint shows no progress either
+    parser = build_parser("lint" if lint else None)
+    if completing:  # argcomplete only then
         from scratchpack.cli.completion import autocomplete
 
         autocomplete(parser)
-    args = parser.parse_args(_bare_booleans(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(_bare_booleans(words))
     debug = _debugging(args)
     out = Output()
-    from scratchpack.cli.progress import reporting
+    if lint:
+        from contextlib import nullcontext as reporting
+    else:
+        from scratchpack.cli.progress import reporting  # type: ignore[assignment]
 
     try:
         # inside the try: the bars stop before an error line is written

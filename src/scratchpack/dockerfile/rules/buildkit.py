@@ -391,9 +391,6 @@ def _expand(word: str, values: dict[str, str]) -> str:
       "An ARG default makes the FROM image name empty or invalid",
       buildkit="InvalidDefaultArgInFrom")  # fmt: skip
 def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    from scratchpack.errors import ReferenceError_
-    from scratchpack.model.reference import Reference  # only for a FROM with an argument
-
     # the defaults as written: an ARG with no default leaves its name unset (${A-x} is x)
     defaults = {
         name: unquote(value)
@@ -407,6 +404,11 @@ def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         if not start.args or "$" not in start.args[0]:
             continue
         image = _expand(start.args[0], values)
+        # only for a FROM with an argument: the reference parser (and hashlib) costs a file
+        # linted per process several milliseconds
+        from scratchpack.errors import ReferenceError_
+        from scratchpack.model.reference import Reference
+
         try:
             if image != "scratch":
                 Reference.parse(image)
