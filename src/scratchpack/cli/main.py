@@ -160,11 +160,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,
         prog="scratchpack",
     )
-    sub.required = True
     if only == "lint":
+        sub.required = True
         _add_lint(sub)
-        _debug_after_the_command(sub)
+        for command in sub.choices.values():  # --debug after the command, as below
+            command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                 help=argparse.SUPPRESS)  # fmt: skip
         return parser
+    sub.required = True
 
     registry_flags = _registry_flags()
     quiet, jobs = _quiet_flag(), _jobs_flag()
@@ -474,16 +477,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     signing.add_parsers(sub, [registry_flags, quiet])
     completion.add_parser(sub)
     parser.epilog = command_list(sub.choices)
-    _debug_after_the_command(sub)
-    return parser
-
-
-def _debug_after_the_command(sub: Any) -> None:
     for command in set(sub.choices.values()):
         # --debug after the command too; SUPPRESS: when absent there, the global one stays
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )
+    return parser
 
 
 def _add_lint(sub: Any) -> None:
