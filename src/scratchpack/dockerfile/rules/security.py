@@ -245,15 +245,16 @@ _UNPACKERS = frozenset({"tar", "bsdtar", "unzip", "gunzip", "gzip", "xz", "unxz"
                         "bzip2", "zstd", "unzstd", "7z", "7za", "cpio", "zcat"})  # fmt: skip
 _INTERPRETERS = frozenset({"sh", "bash", "dash", "ash", "zsh", "python", "python3", "perl",
                            "ruby", "node", "php", "java"})  # fmt: skip
+# ... or installs it (coreutils' install, a package manager); chmod +x is judged apart
 _INSTALLERS = frozenset({"dpkg", "rpm", "apt-get", "apt", "yum", "dnf", "zypper", "apk",
-                         "pip", "pip3", "npm", "gem", "install", "chmod"})  # fmt: skip
+                         "pip", "pip3", "npm", "gem", "install"})  # fmt: skip
 # What verifies a file: a digest compared (sha256sum -c, or its output compared with a known
 # value), a signature checked. Any of them after the download counts as a check of it: the
 # rule would rather miss an unverified file than report a verified one.
 _DIGESTS = re.compile(r"(sha(224|256|384|512)|b2|b3)sum|shasum")
+# signature checkers, with the word that makes them check (none: any use of the program)
 _VERIFIERS = {"gpg": ("--verify",), "gpgv": (), "cosign": ("verify", "verify-blob"),
-              "minisign": ("-V",), "signify": ("-V",), "openssl": ("dgst",),
-              "sha256sum": (), "sha512sum": ()}  # fmt: skip
+              "minisign": ("-V",), "signify": ("-V",), "openssl": ("dgst",)}  # fmt: skip
 _URL = re.compile(r"^(https?|ftp)://", re.I)
 
 
