@@ -97,6 +97,12 @@ def test_layer_reader(data: bytes) -> None:
     _check("layer", TARGETS["layer"], data)
 
 
+@settings(max_examples=50, derandomize=True, database=None, deadline=None)
+@given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=2000))
+def test_every_target_on_raw_bytes(target: str, data: bytes) -> None:
+    _check(target, TARGETS[target], data)
+
+
 # Each fix example parses, lints and fixes twice and runs bash -n on the RUNs: a tenth of the
 # examples keeps it within the suite's budget (about 10 s)
 @settings(FUZZ, max_examples=max(EXAMPLES // 10, 20))
@@ -109,12 +115,6 @@ def test_lint_fix_invariants(data: bytes) -> None:
 @given(strategies.configs())
 def test_config_loading(data: bytes) -> None:
     _check("config", TARGETS["config"], data)
-
-
-@settings(max_examples=50, derandomize=True, database=None, deadline=None)
-@given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=2000))
-def test_every_target_on_raw_bytes(target: str, data: bytes) -> None:
-    _check(target, TARGETS[target], data)
 
 
 def test_the_fix_and_config_contracts_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:

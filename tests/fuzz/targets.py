@@ -12,11 +12,6 @@ Contracts:
   parsed file raises nothing but :class:`ScriptTooComplex` (whose line is the RUN's).
 - ``shell``: a RUN's script. :func:`commands` and :func:`spanned_commands` raise nothing but
   :class:`ScriptTooComplex`, and every span lies inside the script.
-- ``model``: a manifest, index or image config as read from a registry or a layout.
-  ``Manifest.parse``, ``Index.parse``, ``ImageConfig.parse`` and every accessor of what they
-  return either succeed or raise :class:`ScratchpackError` (``FormatError``).
-- ``layer``: an uncompressed layer tar. Reading every entry and its content with
-  :func:`read_layer` either succeeds or raises :class:`ScratchpackError`.
 - ``fix``: a Dockerfile given to ``scratchpack lint --fix`` (unsafe fixes too, no digest
   lookups). The fixed text parses; fixing it again changes nothing; and when every shell-form
   RUN of the input passes ``bash -n``, so does every RUN of the result.
@@ -24,6 +19,11 @@ Contracts:
   returns a configuration or raises :class:`UsageError` with a one-line message (warnings one
   line each), within a few seconds: a YAML alias bomb, a huge file or a value of the wrong type
   is a clear error, never a traceback or a hang.
+- ``model``: a manifest, index or image config as read from a registry or a layout.
+  ``Manifest.parse``, ``Index.parse``, ``ImageConfig.parse`` and every accessor of what they
+  return either succeed or raise :class:`ScratchpackError` (``FormatError``).
+- ``layer``: an uncompressed layer tar. Reading every entry and its content with
+  :func:`read_layer` either succeeds or raises :class:`ScratchpackError`.
 """
 
 from __future__ import annotations
@@ -97,84 +97,6 @@ def _shell(data: bytes) -> None:
         for word in (spanned.name, *spanned.args):
             if not spanned.start <= word.start <= word.end <= spanned.end:
                 raise ContractViolation(f"word span outside its command: {word!r} {spanned!r}")
-
-
-_HOST = Platform("linux", "amd64")
-
-
-def _manifest(data: bytes) -> None:
-    manifest = Manifest.parse(data)
-    manifest.to_bytes()
-    _ = (manifest.config.digest, manifest.config.size, [d.digest for d in manifest.layers])
-
-
-def _index(data: bytes) -> None:
-    index = Index.parse(data)
-    index.to_bytes()
-    index.select_platform(_HOST)
-    index.choose(_HOST, "fuzz")
-
-
-def _config(data: bytes) -> None:
-    config = ImageConfig.parse(data)
-    config.to_bytes()
-    _ = (
-        config.platform, config.diff_ids, config.created, config.user, config.entrypoint,
-        config.cmd, config.env, config.workdir, config.labels, config.exposed_ports,
-        config.history,
-    )  # fmt: skip
-
-
-def model(data: bytes) -> None:
-    for decode in (_manifest, _index, _config):
-        try:
-            decode(data)
-        except ScratchpackError:
-            continue
-
-
-# Content is read in chunks to its end, as the audit's sink does for executables. More content
-# than EXPANSION times the layer's own size is a contract violation: a tar member's bytes are in
-# the tar, so only a hostile header (a GNU sparse map of holes, a lying PAX size) gets there,
-# and a reader must refuse it rather than hand out terabytes of zeros.
-_CHUNK = 1 << 16
-EXPANSION = 1024
-
-
-class _EndOfLayer(io.BytesIO):
-    """The layer's bytes; reading on and on past their end is a hang in the making (tarfile
-    in stream mode skips a member by reading ``size / bufsize`` times, however much is left),
-    so the hundredth read at the end is reported instead of waited for."""
-
-    reads_at_end = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        if not chunk and size != 0:
-            self.reads_at_end += 1
-            if self.reads_at_end > 100:
-                raise ContractViolation("reads on and on at the end of the layer (a hang)")
-        return chunk
-
-
-def layer(data: bytes) -> None:
-    budget = EXPANSION * len(data) + (1 << 20)
-
-    def drain(entry: LayerEntry, content: IO[bytes]) -> None:
-        nonlocal budget
-        while chunk := content.read(_CHUNK):
-            budget -= len(chunk)
-            if budget < 0:
-                raise ContractViolation(
-                    f"{entry.path}: more than {EXPANSION}x the layer's size in content"
-                )
-
-    try:
-        for entry in read_layer(_EndOfLayer(data), wants=lambda entry: True, sink=drain):
-            if not isinstance(entry.path, str) or entry.path.startswith("/"):
-                raise ContractViolation(f"entry path not normalised: {entry!r}")
-    except ScratchpackError:
-        return
 
 
 def _run_scripts(parsed: Dockerfile) -> list[str]:
@@ -280,11 +202,89 @@ def config(data: bytes) -> None:
                 raise ContractViolation(f"a warning of several lines: {warning!r}")
 
 
+_HOST = Platform("linux", "amd64")
+
+
+def _manifest(data: bytes) -> None:
+    manifest = Manifest.parse(data)
+    manifest.to_bytes()
+    _ = (manifest.config.digest, manifest.config.size, [d.digest for d in manifest.layers])
+
+
+def _index(data: bytes) -> None:
+    index = Index.parse(data)
+    index.to_bytes()
+    index.select_platform(_HOST)
+    index.choose(_HOST, "fuzz")
+
+
+def _config(data: bytes) -> None:
+    config = ImageConfig.parse(data)
+    config.to_bytes()
+    _ = (
+        config.platform, config.diff_ids, config.created, config.user, config.entrypoint,
+        config.cmd, config.env, config.workdir, config.labels, config.exposed_ports,
+        config.history,
+    )  # fmt: skip
+
+
+def model(data: bytes) -> None:
+    for decode in (_manifest, _index, _config):
+        try:
+            decode(data)
+        except ScratchpackError:
+            continue
+
+
+# Content is read in chunks to its end, as the audit's sink does for executables. More content
+# than EXPANSION times the layer's own size is a contract violation: a tar member's bytes are in
+# the tar, so only a hostile header (a GNU sparse map of holes, a lying PAX size) gets there,
+# and a reader must refuse it rather than hand out terabytes of zeros.
+_CHUNK = 1 << 16
+EXPANSION = 1024
+
+
+class _EndOfLayer(io.BytesIO):
+    """The layer's bytes; reading on and on past their end is a hang in the making (tarfile
+    in stream mode skips a member by reading ``size / bufsize`` times, however much is left),
+    so the hundredth read at the end is reported instead of waited for."""
+
+    reads_at_end = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk and size != 0:
+            self.reads_at_end += 1
+            if self.reads_at_end > 100:
+                raise ContractViolation("reads on and on at the end of the layer (a hang)")
+        return chunk
+
+
+def layer(data: bytes) -> None:
+    budget = EXPANSION * len(data) + (1 << 20)
+
+    def drain(entry: LayerEntry, content: IO[bytes]) -> None:
+        nonlocal budget
+        while chunk := content.read(_CHUNK):
+            budget -= len(chunk)
+            if budget < 0:
+                raise ContractViolation(
+                    f"{entry.path}: more than {EXPANSION}x the layer's size in content"
+                )
+
+    try:
+        for entry in read_layer(_EndOfLayer(data), wants=lambda entry: True, sink=drain):
+            if not isinstance(entry.path, str) or entry.path.startswith("/"):
+                raise ContractViolation(f"entry path not normalised: {entry!r}")
+    except ScratchpackError:
+        return
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dockerfile": dockerfile,
     "shell": shell,
-    "model": model,
-    "layer": layer,
     "fix": fix,
     "config": config,
+    "model": model,
+    "layer": layer,
 }
