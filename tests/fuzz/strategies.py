@@ -72,122 +72,6 @@ def scripts() -> st.SearchStrategy[bytes]:
     return st.one_of(built, spliced, st.binary(max_size=200))
 
 
-_json_values = st.recursive(
-    st.one_of(st.sampled_from(JSON_SCALARS), st.sampled_from(JSON_STRINGS), st.text(max_size=5)),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(JSON_KEYS), inner, max_size=4),
-    ),
-    max_leaves=12,
-)
-_DOCUMENTS = ("oci-manifest", "oci-index", "config")
-
-
-def model_documents() -> st.SearchStrategy[bytes]:
-    """A valid manifest, index or config (from make_corpus) with some fields replaced."""
-    from fuzz.make_corpus import model_documents as valid
-
-    documents = valid()
-
-    def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
-        doc = json.loads(json.dumps(documents[name]))
-        for path, value in changes:
-            node = doc
-            for key in path[:-1]:
-                child = node.get(key) if isinstance(node, dict) else None
-                if not isinstance(child, dict):
-                    break
-                node = child
-            if isinstance(node, dict):
-                node[path[-1]] = value
-        return json.dumps(doc).encode("utf-8", "surrogatepass")
-
-    paths = st.lists(
-        st.sampled_from(("config", "rootfs", "manifests", "layers", *JSON_KEYS)),
-        min_size=1,
-        max_size=3,
-    )
-    changes = st.lists(st.tuples(paths, _json_values), min_size=1, max_size=3)
-    return st.one_of(
-        st.builds(mutate, st.sampled_from(_DOCUMENTS), changes),
-        _json_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")),
-        st.binary(max_size=100),
-    )
-
-
-_TAR_TYPES = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
-              tarfile.CHRTYPE, tarfile.FIFOTYPE, b"7", b"S", b"V", b"Z")  # fmt: skip
-_TAR_NAMES = ("a", "./a/b", "../x", "/abs", ".wh.x", "d/.wh..wh..opq", "caf\u00e9", "a" * 120, "")
-
-
-def _tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt: int) -> bytes:
-    try:
-        return _write_tar(members, fmt)
-    except (ValueError, UnicodeError, tarfile.TarError):  # tarfile will not write this one
-        return b""
-
-
-def _write_tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt: int) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
-        for name, kind, link, content, pax in members:
-            info = tarfile.TarInfo(name)
-            info.type = kind
-            info.linkname = link
-            info.pax_headers = pax
-            info.size = len(content) if kind == tarfile.REGTYPE else 0
-            tar.addfile(info, io.BytesIO(content) if kind == tarfile.REGTYPE else None)
-    return out.getvalue()
-
-
-def layers() -> st.SearchStrategy[bytes]:
-    """A tar written by tarfile (odd names, types and PAX records), then maybe corrupted:
-    bytes overwritten at a few places, or cut short."""
-    pax = st.dictionaries(
-        st.sampled_from(
-            (
-                "path",
-                "linkpath",
-                "size",
-                "uid",
-                "mtime",
-                "GNU.sparse.size",
-                "GNU.sparse.map",
-                "hdrcharset",
-                "comment",
-            )
-        ),
-        st.sampled_from(("1", "-1", "x", "", "1e3", "0,10", "BINARY", "99999999999")),
-        max_size=2,
-    )
-    member = st.tuples(
-        st.one_of(st.sampled_from(_TAR_NAMES), st.text(min_size=1, max_size=10)),
-        st.sampled_from(_TAR_TYPES),
-        st.sampled_from(_TAR_NAMES),
-        st.binary(max_size=600),
-        pax,
-    )
-    tars = st.builds(
-        _tar,
-        st.lists(member, max_size=4),
-        st.sampled_from((tarfile.PAX_FORMAT, tarfile.GNU_FORMAT)),
-    )
-    corrupt = st.lists(
-        st.tuples(st.integers(0, 4096), st.binary(min_size=1, max_size=8)), max_size=3
-    )
-
-    def damage(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
-        out = bytearray(data)
-        for at, patch in changes:
-            out[at : at + len(patch)] = patch
-        return bytes(out[:cut] if cut is not None else out)
-
-    return st.one_of(
-        st.builds(damage, tars, corrupt, st.one_of(st.none(), st.integers(0, 4096))),
-        st.binary(max_size=1200),
-    )
-
-
 # Pieces of the Dockerfiles ``lint --fix`` rewrites: every fixable rule (apt-get without
 # --no-install-recommends or list cleanup, a lone apt-get update, apk without --no-cache, pip
 # without --no-cache-dir, CMD/ENTRYPOINT in shell form), in the shapes that broke fixes before
@@ -367,3 +251,119 @@ def configs() -> st.SearchStrategy[bytes]:
     # deeper ones are the corpus seed's: 2,000 levels take 0.8 s, too slow for every example
     deep = st.integers(1, 200).map(lambda n: ("ignored: " + "[" * n + "]" * n + "\n").encode())
     return st.one_of(yaml_doc, toml_doc, deep, st.binary(max_size=300))
+
+
+_json_values = st.recursive(
+    st.one_of(st.sampled_from(JSON_SCALARS), st.sampled_from(JSON_STRINGS), st.text(max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(JSON_KEYS), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+_DOCUMENTS = ("oci-manifest", "oci-index", "config")
+
+
+def model_documents() -> st.SearchStrategy[bytes]:
+    """A valid manifest, index or config (from make_corpus) with some fields replaced."""
+    from fuzz.make_corpus import model_documents as valid
+
+    documents = valid()
+
+    def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
+        doc = json.loads(json.dumps(documents[name]))
+        for path, value in changes:
+            node = doc
+            for key in path[:-1]:
+                child = node.get(key) if isinstance(node, dict) else None
+                if not isinstance(child, dict):
+                    break
+                node = child
+            if isinstance(node, dict):
+                node[path[-1]] = value
+        return json.dumps(doc).encode("utf-8", "surrogatepass")
+
+    paths = st.lists(
+        st.sampled_from(("config", "rootfs", "manifests", "layers", *JSON_KEYS)),
+        min_size=1,
+        max_size=3,
+    )
+    changes = st.lists(st.tuples(paths, _json_values), min_size=1, max_size=3)
+    return st.one_of(
+        st.builds(mutate, st.sampled_from(_DOCUMENTS), changes),
+        _json_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")),
+        st.binary(max_size=100),
+    )
+
+
+_TAR_TYPES = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
+              tarfile.CHRTYPE, tarfile.FIFOTYPE, b"7", b"S", b"V", b"Z")  # fmt: skip
+_TAR_NAMES = ("a", "./a/b", "../x", "/abs", ".wh.x", "d/.wh..wh..opq", "caf\u00e9", "a" * 120, "")
+
+
+def _tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt: int) -> bytes:
+    try:
+        return _write_tar(members, fmt)
+    except (ValueError, UnicodeError, tarfile.TarError):  # tarfile will not write this one
+        return b""
+
+
+def _write_tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt: int) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
+        for name, kind, link, content, pax in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = link
+            info.pax_headers = pax
+            info.size = len(content) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(content) if kind == tarfile.REGTYPE else None)
+    return out.getvalue()
+
+
+def layers() -> st.SearchStrategy[bytes]:
+    """A tar written by tarfile (odd names, types and PAX records), then maybe corrupted:
+    bytes overwritten at a few places, or cut short."""
+    pax = st.dictionaries(
+        st.sampled_from(
+            (
+                "path",
+                "linkpath",
+                "size",
+                "uid",
+                "mtime",
+                "GNU.sparse.size",
+                "GNU.sparse.map",
+                "hdrcharset",
+                "comment",
+            )
+        ),
+        st.sampled_from(("1", "-1", "x", "", "1e3", "0,10", "BINARY", "99999999999")),
+        max_size=2,
+    )
+    member = st.tuples(
+        st.one_of(st.sampled_from(_TAR_NAMES), st.text(min_size=1, max_size=10)),
+        st.sampled_from(_TAR_TYPES),
+        st.sampled_from(_TAR_NAMES),
+        st.binary(max_size=600),
+        pax,
+    )
+    tars = st.builds(
+        _tar,
+        st.lists(member, max_size=4),
+        st.sampled_from((tarfile.PAX_FORMAT, tarfile.GNU_FORMAT)),
+    )
+    corrupt = st.lists(
+        st.tuples(st.integers(0, 4096), st.binary(min_size=1, max_size=8)), max_size=3
+    )
+
+    def damage(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
+        out = bytearray(data)
+        for at, patch in changes:
+            out[at : at + len(patch)] = patch
+        return bytes(out[:cut] if cut is not None else out)
+
+    return st.one_of(
+        st.builds(damage, tars, corrupt, st.one_of(st.none(), st.integers(0, 4096))),
+        st.binary(max_size=1200),
+    )
