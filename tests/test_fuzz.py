@@ -12,6 +12,7 @@ import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from fuzz import strategies
 from fuzz.targets import TARGETS
+from scratchpack.errors import UsageError
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "corpus"
 EXAMPLES = int(os.environ.get("SCRATCHPACK_FUZZ_EXAMPLES", "1000"))
@@ -111,3 +113,46 @@ def test_ignore_and_vex_files(data: bytes) -> None:
 @given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=2000))
 def test_every_target_on_raw_bytes(target: str, data: bytes) -> None:
     _check(target, TARGETS[target], data)
+
+
+# Each fix example parses, lints and fixes twice and runs bash -n on the RUNs: a tenth of the
+# examples keeps it within the suite's budget (about 10 s)
+@settings(FUZZ, max_examples=max(EXAMPLES // 10, 20))
+@given(strategies.fixable_dockerfiles())
+def test_lint_fix_invariants(data: bytes) -> None:
+    _check("fix", TARGETS["fix"], data)
+
+
+@FUZZ
+@given(strategies.configs())
+def test_config_loading(data: bytes) -> None:
+    _check("config", TARGETS["config"], data)
+
+
+def test_the_fix_and_config_contracts_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fix target sees a fix that breaks the shell or is not idempotent; the config
+    target a message of several lines."""
+    from dataclasses import replace
+
+    from fuzz import targets
+    from scratchpack.dockerfile.fix import FixResult
+    from scratchpack.dockerfile.fix import fix as real
+
+    text = b"FROM debian:12\nRUN apt-get install -y curl\nUSER 1\n"
+
+    def broken(*args: Any, **kwargs: Any) -> FixResult:
+        result = real(*args, **kwargs)
+        return replace(result, fixed=result.fixed.replace("curl", "curl; &&"))
+
+    monkeypatch.setattr(targets, "fix_dockerfile", broken)
+    with pytest.raises(targets.ContractViolation, match=r"bash -n|second fix"):
+        targets.fix(text)
+    monkeypatch.setattr(targets, "fix_dockerfile", real)
+    targets.fix(text)
+
+    def multiline(path: Path) -> object:
+        raise UsageError(f"{path}: two\nlines")
+
+    monkeypatch.setattr(targets, "load_config", multiline)
+    with pytest.raises(targets.ContractViolation, match="not one line"):
+        targets.config(b"ignored: []\n")

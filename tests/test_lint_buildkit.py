@@ -16,6 +16,7 @@ from scratchpack.dockerfile.parser import parse
 from scratchpack.dockerfile.rules import RULES, Finding
 from scratchpack.dockerfile.rules.buildkit import suggestion, variables
 from scratchpack.operations.lint import lint_dockerfile, lint_file
+from scratchpack.reports.severity import Severity
 
 PINNED = "debian:12-slim@sha256:" + "a" * 64
 BASE = f"FROM {PINNED}\n"
@@ -304,6 +305,50 @@ def test_check_directive_skips_and_turns_on_rules() -> None:
         assert places(on + described, "SP355") == [(3, 1)]
     config = parse_config({"severity": {"SP355": "info"}}, Path(".scratchpack.toml"))
     assert fires(described, "SP355", config)
+
+
+def test_check_error_true_makes_buildkit_findings_errors(tmp_path: Path) -> None:
+    """``# check=error=true``: BuildKit fails the build on any check it reports, so those
+    findings are errors and lint exits 1 even with ``-t error``; skipped checks stay silent,
+    scratchpack's own rules keep their severity, and error=false or junk changes nothing."""
+    text = f"FROM {PINNED} as build\nENV A b\nUSER 1\n"
+    assert {f.severity for f in findings(text, "SP345")} == {Severity.INFO}
+    strict = "# check=error=true\n" + text
+    assert {f.severity for f in findings(strict, "SP345")} == {Severity.ERROR}
+    assert {f.severity for f in findings(strict, "SP352")} == {Severity.ERROR}
+    assert {f.severity for f in findings(strict, "SP103")} == {Severity.INFO}  # not BuildKit's
+    both = "# check=skip=FromAsCasing;error=true\n" + text
+    assert not fires(both, "SP345")
+    assert {f.severity for f in findings(both, "SP352")} == {Severity.ERROR}
+    for off in ("# check=error=false\n", "# check=error=maybe\n"):
+        assert {f.severity for f in findings(off + text, "SP352")} == {Severity.INFO}
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    skipped = "# check=skip=all;error=true\n" + text
+    for name, body, code in (("plain", text, 0), ("strict", strict, 1), ("skipped", skipped, 0)):
+        (tmp_path / name).write_text(body)
+        result = run_cli("lint", "-c", config, "-t", "error", "--no-shellcheck", tmp_path / name)
+        assert result.code == code, (name, result.stdout)
+    assert "SP345 error:" in run_cli("lint", "-c", config, tmp_path / "strict").stdout
+
+
+def test_undefined_var_in_copy_and_add_flags() -> None:
+    """BuildKit expands --chown, --chmod, --from and ADD's --checksum with the stage's ARG and
+    ENV, so an undefined name there is reported, at the ``$`` inside the flag."""
+    text = (
+        "FROM scratch\nARG USR=1\n"
+        "COPY --chown=$USR:$GRP --from=$STAGE a /b\n"
+        "COPY --chmod=${MODE} a /c\n"
+        "ADD --checksum=$SUM https://example.com/y /z\n"
+    )
+    found = findings(text, "SP354")
+    assert [(f.line, f.column) for f in found] == [(3, 19), (3, 31), (4, 14), (5, 16)]
+    assert ["$GRP" in found[0].message, "$STAGE" in found[1].message] == [True, True]
+    declared = "FROM scratch\nARG USR=1 GRP=2 STAGE=b\nCOPY --chown=$USR:$GRP --from=$STAGE a /b\n"
+    assert not fires(declared, "SP354")
+    # from an image: only a near miss of a known name
+    assert places(f"{BASE}ARG OWNER=1\nCOPY --chown=$OWNR a /b\n", "SP354") == [(3, 14)]
+    assert not fires(f"{BASE}COPY --chown=$APP_USER a /b\n", "SP354")
 
 
 def test_check_skip_comment_above_one_instruction() -> None:

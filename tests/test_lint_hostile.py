@@ -178,3 +178,44 @@ def test_non_ascii_after_a_brace_does_not_crash_the_grammar(tmp_path: Path) -> N
     assert_linted(first)
     for _ in range(7):
         assert_linted(run_cli("lint", "--format", "json", tmp_path / "Dockerfile"))
+
+
+_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        (".hadolint.yaml", _BOMB + "format: *i\n", "format must be a single value"),
+        (".hadolint.yaml", _BOMB + "failure-threshold: *i\n", "failure-threshold must be"),
+        (".hadolint.yaml", _BOMB + "ignored: *i\n", "ignored must be a list"),
+        (
+            ".hadolint.yaml",
+            "ignored: " + "[" * 5000 + "]" * 5000 + "\n",
+            "invalid YAML: nested too deeply",
+        ),
+        (".hadolint.yaml", "ignored: DL3008\n", "ignored must be a list"),
+        (".hadolint.yaml", 'override:\n  "err\\nor": [DL3008]\n', "override.err or: expected"),
+        (".hadolint.yaml", "a: " + "x" * (1 << 20) + "\n", "configuration larger than 1 MiB"),
+        (".scratchpack.toml", "ignore = 5\n", "ignore must be a list"),
+        (".scratchpack.toml", 'ignore = "SP200"\n', "ignore must be a list"),
+        (".scratchpack.toml", 'severity = "x"\n', "[severity] must map rule codes"),
+        (
+            ".scratchpack.toml",
+            "trusted-registries = {a = 1}\n",
+            "trusted-registries must be a list",
+        ),
+        (".scratchpack.toml", '"a\\nb" = 1\n', "unknown key(s) a b"),
+    ],
+)
+def test_hostile_configuration_is_one_clear_error(
+    tmp_path: Path, name: str, text: str, fragment: str
+) -> None:
+    """A repository's own configuration is input too (CI lints pull requests): an alias bomb,
+    deep nesting, a huge file or a value of the wrong type is one line and exit 2, at once."""
+    (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    result = run_cli("lint", "--no-shellcheck", cwd=tmp_path)
+    assert_clean_error(result, 2, f"{name}: {fragment}")

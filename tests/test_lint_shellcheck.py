@@ -343,3 +343,43 @@ def test_text_caret_sits_under_the_column(tmp_path: Path) -> None:
         assert carets["SC2086"] == indent + " " * 5 + "^", carets  # under the $ of $foo
         assert carets["SC2035"] == indent + " " * 14 + "^", carets  # under *.txt
         assert carets["SP101"] == "    " + " " * 5 + "^", carets  # under debian:12
+
+
+def test_onbuild_run_is_checked_at_the_exact_column() -> None:
+    """The RUN an ONBUILD carries runs in every build FROM this image: checked as any RUN, the
+    column counting ``ONBUILD RUN`` and its flags."""
+    text = "FROM alpine:3.20\nONBUILD RUN echo $x_var\nONBUILD RUN --network=none echo $y\n"
+    assert sc(text) == [
+        (2, 18, "SC2086"), (2, 18, "SC2154"), (3, 33, "SC2086"), (3, 33, "SC2154"),
+    ]  # fmt: skip
+    assert sc("FROM alpine:3.20\n# hadolint ignore=SC2086,SC2154\nONBUILD RUN echo $x\n") == []
+
+
+def test_shellcheck_disable_all_and_hadolint_ignore_as_in_hadolint() -> None:
+    """``# shellcheck disable=all`` inside a RUN's continuation or a heredoc script silences
+    ShellCheck on it (ShellCheck's own directive); BuildKit's ``# check=skip=all`` above a RUN
+    is about BuildKit's checks, not ShellCheck's; ``# hadolint ignore=`` takes SC codes."""
+    base = "FROM alpine:3.20\n"
+    inside = "RUN true && \\\n  # shellcheck disable=all\n  echo $y\nRUN echo $kept\n"
+    assert {line for line, _, _ in sc(base + inside)} == {5}
+    heredoc = "RUN <<EOF\n# shellcheck disable=all\necho $z\nEOF\n"
+    assert sc(base + heredoc) == []
+    assert {c for _, _, c in sc(base + "# check=skip=all\nRUN echo $w\n")} == {"SC2086", "SC2154"}
+    ignored = base + "# hadolint ignore=SC2086,SC2154\nRUN echo $w\nRUN echo $v\n"
+    assert {line for line, _, _ in sc(ignored)} == {4}
+
+
+def test_a_failing_shellcheck_is_said_with_fix_and_diff_too(tmp_path: Path) -> None:
+    """One note line, always (not only with --verbose), whichever mode; the exit code is what
+    the other findings make it."""
+    env = {shellcheck.ENV_BINARY: str(_wrapper(tmp_path, "echo boom >&2; exit 3"))}
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    dockerfile = tmp_path / "Dockerfile"
+    for args, code in ((["--diff"], 1), (["--fix"], 1), (["-t", "error"], 0)):
+        dockerfile.write_text("FROM debian:12\nRUN apt-get update && apt-get install -y curl\n")
+        result = run_cli("lint", "--no-pin", "-c", config, *args, dockerfile, env=env)
+        notes = [ln for ln in result.stderr.splitlines() if ln.startswith("scratchpack: note:")]
+        assert len(notes) == 1 and "shellcheck failed (exit 3: boom)" in notes[0], result.stderr
+        assert result.code == code, (args, result.stderr)
+        assert "Traceback" not in result.stderr

@@ -156,6 +156,50 @@ def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
     assert third_party(modules) - LINT == set()
 
 
+# The scratchpack modules `lint FILE` may load (issue 17: one process per file, as pre-commit
+# and editors run it): the lint command alone, its parser built without every other command's,
+# no image model, transports or progress; ShellCheck's runner, but not the fixer or the docs.
+LINT_MODULES = frozenset({
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.main",
+    "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
+    "scratchpack.cli.output", "scratchpack.model", "scratchpack.model.mediatypes",
+    "scratchpack.errors", "scratchpack.units", "scratchpack.secrets",
+    "scratchpack.reports", "scratchpack.reports.severity", "scratchpack.operations",
+    "scratchpack.operations.lint", "scratchpack.dockerfile", "scratchpack.dockerfile.config",
+    "scratchpack.dockerfile.model", "scratchpack.dockerfile.parser",
+    "scratchpack.dockerfile.shell", "scratchpack.dockerfile.locations",
+    "scratchpack.dockerfile.shellcheck", "scratchpack.dockerfile.rules",
+    *(f"scratchpack.dockerfile.rules.{family}" for family in (
+        "core", "bases", "buildkit", "cache", "correctness", "metadata", "packages",
+        "security", "shell", "static",
+    )),
+})  # fmt: skip
+# ... and the standard-library modules it must not (dataclasses, re, subprocess, tempfile and
+# json it needs: the rules, the shell grammar and ShellCheck's runner)
+LINT_NOT_STDLIB = frozenset({"hashlib", "ssl", "socket", "http", "email",
+                             "logging", "tarfile", "zipfile", "getpass", "traceback",
+                             "urllib.request", "tomllib", "concurrent.futures"})  # fmt: skip
+
+
+def test_lint_of_one_file_loads_only_the_lint_command(tmp_path: Path) -> None:
+    """A real `python -X importtime -m scratchpack lint Dockerfile`: no module of another
+    command (audit, build, login, signing, progress bars...), no image model, and none of the
+    standard library that only they need; a new import on this path fails here, naming it."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM debian:12 AS build\n"
+        "RUN apt-get update && apt-get install -y curl && echo $x\n"
+        "FROM scratch\nCOPY --from=build /usr/bin/curl /curl\nUSER 1\n"
+    )
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    modules = scratchpack_imports("lint", "Dockerfile", cwd=tmp_path)
+    assert "scratchpack.dockerfile.shellcheck" in modules  # the check observes the whole path
+    ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
+    assert ours - LINT_MODULES == set()
+    assert {
+        m for m in modules if m.split(".")[0] in LINT_NOT_STDLIB or m in LINT_NOT_STDLIB
+    } == set()
+
+
 @pytest.fixture(scope="module")
 def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
     binary = tmp_path_factory.mktemp("bin") / "hello"

@@ -91,6 +91,30 @@ def model_documents() -> dict[str, Any]:
     }
 
 
+# Configurations hadolint and scratchpack users write, and hostile ones (each a clear error)
+CONFIGS: dict[str, str] = {
+    "hadolint": (
+        "ignored: [DL3008, SC2086]\nfailure-threshold: warning\ntrustedRegistries: [docker.io]\n"
+        "override:\n  error: [DL3015]\n  info: [DL3059]\nlabel-schema:\n  maintainer: text\n"
+        "  org.opencontainers.image.source: url\nstrict-labels: false\nformat: json\n"
+    ),
+    "scratchpack-toml": (
+        'ignore = ["SP206", "DL3059"]\nfailure-threshold = "error"\nshellcheck = false\n'
+        '[severity]\nSP103 = "warning"\n[label-schema]\n"org.opencontainers.image.source" = "url"\n'
+    ),
+    "alias-bomb": "a: &a [x,x,x,x,x,x,x,x,x]\n"
+    + "".join(
+        f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "format: *i\nfailure-threshold: *i\nignored: *i\n",
+    "wrong-types": "ignored: DL3008\noverride: [error]\nno-fail: maybe\nlabel-schema: 3\n",
+    "toml-wrong-types": 'ignore = 5\nseverity = "x"\ntrusted-registries = {a = 1}\n',
+    "deep": "ignored: " + "[" * 2000 + "]" * 2000 + "\n",
+    "multiline-key": '"a\\nb": 1\noverride:\n  "x\\ny": [DL3008]\n',
+}
+
+
 def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes]], fmt: int) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
@@ -173,6 +197,13 @@ def main() -> None:
         write("dockerfile", name, text.encode())
     for name, script in SCRIPTS.items():
         write("shell", name, script.encode())
+    for target in ("fix", "config"):
+        for old in (CORPUS / target).glob("seed-*"):
+            old.unlink()
+    for name, text in DOCKERFILES.items():
+        write("fix", name, text.encode())
+    for name, text in CONFIGS.items():
+        write("config", name, text.encode())
     for name, doc in model_documents().items():
         write("model", name, json.dumps(doc, indent=1).encode())
     for name, data in layers().items():

@@ -72,6 +72,187 @@ def scripts() -> st.SearchStrategy[bytes]:
     return st.one_of(built, spliced, st.binary(max_size=200))
 
 
+# Pieces of the Dockerfiles ``lint --fix`` rewrites: every fixable rule (apt-get without
+# --no-install-recommends or list cleanup, a lone apt-get update, apk without --no-cache, pip
+# without --no-cache-dir, CMD/ENTRYPOINT in shell form), in the shapes that broke fixes before
+# (a trailing ``;`` or ``&``, a comment after the command, continuations, sh -c, heredocs).
+_FIX_RUNS = (
+    "RUN apt-get update",
+    "RUN apt-get install -y {p}",
+    "RUN apt-get update && apt-get install -y {p}",
+    "RUN apt-get install -y {p};",
+    "RUN apt-get install -y {p} &",
+    "RUN apt-get install -y {p} # why",
+    "RUN apk add {p}",
+    "RUN pip install {p}",
+    "RUN pip3 install -r r.txt && pip install {p}",
+    "RUN set -e; apt-get update; apt-get install -y {p}",
+    "RUN apt-get update \\\n    && apt-get install -y \\\n      {p} \\\n    # note\n    && true",
+    "RUN sh -c 'apt-get update && apt-get install -y {p}'",
+    "RUN <<EOF\napt-get update\napt-get install -y {p}\nEOF",
+    "RUN if true; then apt-get install -y {p}; fi",
+    "RUN apt-get install -y {p} || exit 1",
+    "RUN f() {{ apk add {p}; }}; f",
+    "RUN --mount=type=cache,target=/var/cache/apt apt-get install -y {p}",
+    'RUN ["sh", "-c", "pip install {p}"]',
+    "RUN curl -fsSL https://example.com/x | sh",
+)
+_FIX_CONTEXT = (
+    "USER 1000",
+    "USER root",
+    "WORKDIR /src",
+    "ENV A=b",
+    'SHELL ["/bin/bash", "-c"]',
+    "COPY . /src",
+    "ARG V=1",
+)
+_FIX_FINAL = (
+    "CMD /app --port 8080",
+    "CMD exec /app",
+    "ENTRYPOINT app -v",
+    "CMD app 'a b'",
+    "CMD node server.js # start",
+    "CMD app \\\n    --flag",
+    'CMD ["/app"]',
+    "CMD $HOME/x",
+)
+_FIX_PACKAGES = (
+    "curl",
+    "git",
+    "python3-pip",
+    "ca-certificates curl",
+    "'x=1.*'",
+    "$PKGS",
+    "a\\\n  b",
+)
+
+
+def fixable_dockerfiles() -> st.SearchStrategy[bytes]:
+    """Stages of fixable RUNs between context changes, a final CMD, maybe the ` escape or CRLF
+    line ends, maybe one piece of _PIECES spliced in somewhere."""
+    run = st.builds(
+        lambda t, p: t.format(p=p), st.sampled_from(_FIX_RUNS), st.sampled_from(_FIX_PACKAGES)
+    )
+    body = st.lists(st.one_of(run, st.sampled_from(_FIX_CONTEXT)), min_size=1, max_size=6)
+    stage = st.builds(
+        lambda base, lines: [f"FROM {base}", *lines],
+        st.sampled_from(("debian:12", "alpine:3.20", "python:3.12", "stage0", "scratch")),
+        body,
+    )
+
+    def assemble(stages: list[list[str]], final: str, style: int, at: int, piece: str) -> bytes:
+        lines = [line for n, s in enumerate(stages) for line in (f"{s[0]} AS stage{n}", *s[1:])]
+        text = "\n".join([*lines, "USER 1", final]) + "\n"
+        if style == 1 and "<<" not in text:
+            text = "# escape=`\n" + text.replace("\\\n", "`\n")
+        elif style == 2:
+            text = text.replace("\n", "\r\n")
+        elif style == 3:
+            text = text[:at] + piece + text[at:]
+        return text.encode()
+
+    return st.builds(
+        assemble,
+        st.lists(stage, min_size=1, max_size=3),
+        st.sampled_from(_FIX_FINAL),
+        st.integers(0, 6),
+        st.integers(0, 400),
+        st.sampled_from(_PIECES),
+    )
+
+
+_CONFIG_KEYS = (
+    "ignored",
+    "override",
+    "trustedRegistries",
+    "label-schema",
+    "failure-threshold",
+    "no-fail",
+    "format",
+    "strict-labels",
+    "ignore",
+    "severity",
+    "trusted-registries",
+    "shellcheck",
+    "error",
+    "warning",
+    "info",
+    "style",
+    "DL3008",
+    "SP200",
+    "x\ny",
+)
+_YAML_SCALARS = (
+    "DL3008",
+    "SP200",
+    "error",
+    "none",
+    "sarif",
+    "true",
+    "1",
+    "~",
+    "'a\\nb'",
+    '"x"',
+    "docker.io",
+    "url",
+    "rfc3339",
+    "{}",
+    "[]",
+    "1e999",
+    "!!binary aGk=",
+    "*nope",
+)
+# A billion-laughs alias bomb: nine levels of nine references to the level below.
+_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 9)
+)
+
+
+def configs() -> st.SearchStrategy[bytes]:
+    """YAML (hadolint's keys, nested values, an alias bomb referenced under any key, deep
+    nesting) and TOML documents with values of the right and of the wrong type."""
+    scalar = st.one_of(st.sampled_from(_YAML_SCALARS), st.text(max_size=6).map(json.dumps))
+    value = st.recursive(
+        scalar,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3).map(lambda v: "[" + ", ".join(v) + "]"),
+            st.dictionaries(st.sampled_from(_CONFIG_KEYS).map(json.dumps), inner, max_size=3).map(
+                lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}"
+            ),
+        ),
+        max_leaves=8,
+    )
+    yaml_doc = st.builds(
+        lambda bomb, pairs: (
+            (_BOMB if bomb else "") + "".join(f"{json.dumps(k)}: {v}\n" for k, v in pairs)
+        ).encode(),
+        st.booleans(),
+        st.lists(
+            st.tuples(st.sampled_from(_CONFIG_KEYS), st.one_of(value, st.just("*a8"))), max_size=5
+        ),
+    )
+    toml_value = st.sampled_from(
+        (
+            '"SP200"',
+            '["SP200", "DL3008"]',
+            "5",
+            "[[1]]",
+            "true",
+            '{SP103 = "warning"}',
+            "{SP103 = [1]}",
+            '"x"',
+            "[]",
+            "{}",
+        )
+    )
+    toml_doc = st.lists(st.tuples(st.sampled_from(_CONFIG_KEYS), toml_value), max_size=5).map(
+        lambda pairs: "".join(f"{json.dumps(k)} = {v}\n" for k, v in pairs).encode()
+    )
+    # deeper ones are the corpus seed's: 2,000 levels take 0.8 s, too slow for every example
+    deep = st.integers(1, 200).map(lambda n: ("ignored: " + "[" * n + "]" * n + "\n").encode())
+    return st.one_of(yaml_doc, toml_doc, deep, st.binary(max_size=300))
+
+
 _json_values = st.recursive(
     st.one_of(st.sampled_from(JSON_SCALARS), st.sampled_from(JSON_STRINGS), st.text(max_size=5)),
     lambda inner: st.one_of(

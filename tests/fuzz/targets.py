@@ -12,6 +12,13 @@ Contracts:
   parsed file raises nothing but :class:`ScriptTooComplex` (whose line is the RUN's).
 - ``shell``: a RUN's script. :func:`commands` and :func:`spanned_commands` raise nothing but
   :class:`ScriptTooComplex`, and every span lies inside the script.
+- ``fix``: a Dockerfile given to ``scratchpack lint --fix`` (unsafe fixes too, no digest
+  lookups). The fixed text parses; fixing it again changes nothing; and when every shell-form
+  RUN of the input passes ``bash -n``, so does every RUN of the result.
+- ``config``: the bytes of a ``.hadolint.yaml`` and of a ``.scratchpack.toml``. Loading either
+  returns a configuration or raises :class:`UsageError` with a one-line message (warnings one
+  line each), within a few seconds: a YAML alias bomb, a huge file or a value of the wrong type
+  is a clear error, never a traceback or a hang.
 - ``model``: a manifest, index or image config as read from a registry or a layout.
   ``Manifest.parse``, ``Index.parse``, ``ImageConfig.parse`` and every accessor of what they
   return either succeed or raise :class:`ScratchpackError` (``FormatError``).
@@ -28,12 +35,20 @@ from __future__ import annotations
 
 import io
 import re
+import signal
+import subprocess
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
-from scratchpack.dockerfile.parser import DockerfileError, parse_bytes
+from scratchpack.dockerfile.config import load_config
+from scratchpack.dockerfile.fix import fix as fix_dockerfile
+from scratchpack.dockerfile.model import Dockerfile
+from scratchpack.dockerfile.parser import DockerfileError, parse, parse_bytes
 from scratchpack.dockerfile.shell import ScriptTooComplex, commands, spanned_commands, time_budget
-from scratchpack.errors import ScratchpackError
+from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.reader import LayerEntry, read_layer
 from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Platform
@@ -92,6 +107,109 @@ def _shell(data: bytes) -> None:
         for word in (spanned.name, *spanned.args):
             if not spanned.start <= word.start <= word.end <= spanned.end:
                 raise ContractViolation(f"word span outside its command: {word!r} {spanned!r}")
+
+
+def _run_scripts(parsed: Dockerfile) -> list[str]:
+    """What the shell runs for each shell-form RUN (ONBUILD's too): its text, or the script of
+    a ``RUN <<EOF`` heredoc."""
+    found = []
+    for stage in parsed.stages:
+        for instruction in stage.instructions:
+            run = instruction.onbuild if instruction.cmd == "ONBUILD" else instruction
+            if run is None or run.cmd != "RUN" or run.json:
+                continue
+            if run.heredocs and run.text.startswith("<<"):
+                found.append(run.heredocs[0].content)
+            else:
+                found.append(run.text)
+    return found
+
+
+def _bash_rejects(scripts: list[str]) -> list[str]:
+    """The scripts ``bash -n`` does not read (each in its own bash: one's error must not hide
+    another's)."""
+    rejected = []
+    for script in dict.fromkeys(scripts):
+        done = subprocess.run(
+            ["bash", "-n"], input=script.encode(), capture_output=True, check=False, timeout=30
+        )
+        if done.returncode:
+            rejected.append(script)
+    return rejected
+
+
+def fix(data: bytes) -> None:
+    try:
+        with time_budget():
+            _fix(data)
+    except ScriptTooComplex:
+        return
+
+
+def _fix(data: bytes) -> None:
+    try:
+        parsed = parse_bytes(data, "Dockerfile")
+    except DockerfileError:
+        return  # the dockerfile target's contract
+    once = fix_dockerfile(parsed, lint_dockerfile(parsed), None, unsafe=True)
+    if not once.changed:
+        return
+    try:
+        again_parsed = parse(once.fixed, "Dockerfile")
+    except DockerfileError as exc:
+        raise ContractViolation(f"the fixed file does not parse: {exc}") from exc
+    twice = fix_dockerfile(again_parsed, lint_dockerfile(again_parsed), None, unsafe=True)
+    if twice.changed:
+        raise ContractViolation(f"a second fix changed the file again: {twice.fixed!r}")
+    before = _run_scripts(parsed)
+    after = [s for s in _run_scripts(again_parsed) if s not in before]
+    if after and not _bash_rejects(before):
+        broken = _bash_rejects(after)
+        if broken:
+            raise ContractViolation(f"bash -n rejects a fixed RUN: {broken[0]!r}")
+
+
+# Loading a configuration of at most MAX_CONFIG_BYTES takes milliseconds; this much is a hang.
+CONFIG_SECONDS = 5.0
+_CONFIG_DIR = Path(tempfile.mkdtemp(prefix="scratchpack-fuzz-config."))
+
+
+class _Hang(Exception):
+    """Raised by the alarm: loading a configuration took longer than CONFIG_SECONDS."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise _Hang
+
+
+def config(data: bytes) -> None:
+    # The alarm turns a hang into a failure under pytest; under libFuzzer, whose own SIGALRM
+    # handler (installed in C: Python sees None) is its -timeout, that one is left alone.
+    alarm = signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, _alarm)
+    for name in (".hadolint.yaml", ".scratchpack.toml"):
+        path = _CONFIG_DIR / name
+        path.write_bytes(data)
+        started = time.monotonic()
+        if alarm:
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, CONFIG_SECONDS)
+        try:
+            loaded = load_config(path)
+        except UsageError as exc:
+            if "\n" in str(exc) or "\r" in str(exc) or not str(exc).startswith(f"{path}: "):
+                raise ContractViolation(f"config error is not one line: {exc!r}") from exc
+            continue
+        except _Hang as exc:
+            raise ContractViolation(f"{name}: took more than {CONFIG_SECONDS} s") from exc
+        finally:
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        if time.monotonic() - started > CONFIG_SECONDS:
+            raise ContractViolation(f"{name}: took more than {CONFIG_SECONDS} s")
+        for warning in loaded.warnings:
+            if "\n" in warning or "\r" in warning:
+                raise ContractViolation(f"a warning of several lines: {warning!r}")
 
 
 _HOST = Platform("linux", "amd64")
@@ -211,6 +329,8 @@ def ignore(data: bytes) -> None:
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dockerfile": dockerfile,
     "shell": shell,
+    "fix": fix,
+    "config": config,
     "model": model,
     "layer": layer,
     "osv": osv,

@@ -138,7 +138,10 @@ def _quiet_flag() -> _Parser:
     return flags
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only="lint"``, the lint command alone: pre-commit hooks
+    and editors run one `scratchpack lint FILE` per file, and building (and importing the
+    modules of) every other command's parser was a large part of its start-up."""
     parser = _Parser(
         prog="scratchpack",
         usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
@@ -160,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,
         prog="scratchpack",
     )
+    if only == "lint":
+        sub.required = True
+        _add_lint(sub)
+        for command in sub.choices.values():  # --debug after the command, as below
+            command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                 help=argparse.SUPPRESS)  # fmt: skip
+        return parser
     sub.required = True
 
     from scratchpack.cli import audit, build, completion, inventory, login, signing
@@ -414,101 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", choices=("text", "json"), default="text")
     t.set_defaults(func=cmd_tags)
 
-    li = sub.add_parser(
-        "lint",
-        help="find what makes Dockerfiles big or unsafe",
-        description="Find what makes Dockerfiles big, slow or unsafe.",
-        **examples(
-            "scratchpack lint Dockerfile",
-            "scratchpack lint -t error -f sarif '**/Dockerfile*'",
-            "scratchpack lint --diff Dockerfile",
-            "scratchpack lint --explain DL3008",
-            notes="Exit 0: clean; 1: a finding at or above the failure threshold; 2: a file "
-            "could not be read or parsed. hadolint's flags (-f, -t, -c, --ignore) and codes "
-            "are accepted.",
-        ),
-    )
-    li.add_argument(
-        "files", nargs="*", type=Path,
-        help="Dockerfiles, or - for standard input (default: ./Dockerfile)",
-    )  # fmt: skip
-    # hadolint's short flags and level names are accepted too, so its invocations carry over
-    li.add_argument(
-        "-f", "--format", choices=("text", "json", "sarif", "github", "tty"),
-        help="output format (tty: text, as hadolint names it; default: the config's, else text)",
-    )  # fmt: skip
-    li.add_argument(
-        "-t", "--failure-threshold", "--fail-on",
-        choices=("error", "warning", "info", "none", "style", "ignore"),
-        help="lowest severity that makes the exit code 1 (default: the config's, else warning); "
-        "hadolint's style and ignore mean info; --fail-on is the same flag (audit's old name)",
-    )  # fmt: skip
-    li.add_argument(
-        "--no-fail",
-        action="store_true",
-        help="exit 0 whatever the findings (a file that cannot be read is still exit 2)",
-    )
-    li.add_argument(
-        "-c", "--config", type=Path, metavar="FILE",
-        help="configuration file, TOML or hadolint's YAML (default: .scratchpack.toml or "
-        "[tool.scratchpack] in pyproject.toml, from the current directory up; else "
-        ".hadolint.yaml, then $XDG_CONFIG_HOME/hadolint.yaml)",
-    )  # fmt: skip
-    li.add_argument(
-        "--ignore",
-        action="append",
-        default=[],
-        metavar="CODE",
-        help="rule code to skip (SPxxx, a hadolint DLxxxx code or a BuildKit check name); "
-        "repeatable",
-    )
-    li.add_argument(
-        "--explain", metavar="CODE",
-        help="print what a rule checks and why (an SP code, a hadolint DL code or a BuildKit "
-        "check name such as FromAsCasing)",
-    )  # fmt: skip
-    li.add_argument(
-        "--no-shellcheck",
-        action="store_true",
-        help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
-    )
-    li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
-    fixing = li.add_argument_group("fixing")
-    fixing.add_argument(
-        "--fix",
-        action="store_true",
-        help="rewrite the files in place with the safe fixes, then report what is left",
-    )
-    fixing.add_argument(
-        "--unsafe-fixes",
-        action="store_true",
-        help="with --fix or --diff: also make the fixes that may change what the build "
-        "installs or runs (--no-install-recommends...); each says why it is unsafe",
-    )
-    fixing.add_argument(
-        "--diff",
-        action="store_true",
-        help="print the fixes as a unified diff and change nothing (exit 1 if there are any)",
-    )
-    fixing.add_argument(
-        "--no-pin",
-        action="store_true",
-        help="do not look up digests to pin FROM lines (no network)",
-    )
-    _tls_flag(
-        fixing, help="for digest lookups: require verified HTTPS (default true; loopback may "
-        "use HTTP)",
-    )  # fmt: skip
-    fixing.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
-    fixing.add_argument(
-        "--authfile", type=Path, metavar="FILE",
-        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
-    )  # fmt: skip
-    fixing.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS",
-        help="for digest lookups: give up on a registry after this long (default 10)",
-    )  # fmt: skip
-    li.set_defaults(func=cmd_lint)
+    _add_lint(sub)
 
     it = sub.add_parser(
         "init",
@@ -984,6 +900,105 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _add_lint(sub: Any) -> None:
+    """The lint command's parser: also built alone, for `scratchpack lint` (build_parser)."""
+    li = sub.add_parser(
+        "lint",
+        help="find what makes Dockerfiles big or unsafe",
+        description="Find what makes Dockerfiles big, slow or unsafe.",
+        **examples(
+            "scratchpack lint Dockerfile",
+            "scratchpack lint -t error -f sarif '**/Dockerfile*'",
+            "scratchpack lint --diff Dockerfile",
+            "scratchpack lint --explain DL3008",
+            notes="Exit 0: clean; 1: a finding at or above the failure threshold; 2: a file "
+            "could not be read or parsed. hadolint's flags (-f, -t, -c, --ignore) and codes "
+            "are accepted.",
+        ),
+    )
+    li.add_argument(
+        "files", nargs="*", type=Path,
+        help="Dockerfiles, or - for standard input (default: ./Dockerfile)",
+    )  # fmt: skip
+    # hadolint's short flags and level names are accepted too, so its invocations carry over
+    li.add_argument(
+        "-f", "--format", choices=("text", "json", "sarif", "github", "tty"),
+        help="output format (tty: text, as hadolint names it; default: the config's, else text)",
+    )  # fmt: skip
+    li.add_argument(
+        "-t", "--failure-threshold", "--fail-on",
+        choices=("error", "warning", "info", "none", "style", "ignore"),
+        help="lowest severity that makes the exit code 1 (default: the config's, else warning); "
+        "hadolint's style and ignore mean info; --fail-on is the same flag (audit's old name)",
+    )  # fmt: skip
+    li.add_argument(
+        "--no-fail",
+        action="store_true",
+        help="exit 0 whatever the findings (a file that cannot be read is still exit 2)",
+    )
+    li.add_argument(
+        "-c", "--config", type=Path, metavar="FILE",
+        help="configuration file, TOML or hadolint's YAML (default: .scratchpack.toml or "
+        "[tool.scratchpack] in pyproject.toml, from the current directory up; else "
+        ".hadolint.yaml, then $XDG_CONFIG_HOME/hadolint.yaml)",
+    )  # fmt: skip
+    li.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="rule code to skip (SPxxx, a hadolint DLxxxx code or a BuildKit check name); "
+        "repeatable",
+    )
+    li.add_argument(
+        "--explain", metavar="CODE",
+        help="print what a rule checks and why (an SP code, a hadolint DL code or a BuildKit "
+        "check name such as FromAsCasing)",
+    )  # fmt: skip
+    li.add_argument(
+        "--no-shellcheck",
+        action="store_true",
+        help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
+    )
+    li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
+    fixing = li.add_argument_group("fixing")
+    fixing.add_argument(
+        "--fix",
+        action="store_true",
+        help="rewrite the files in place with the safe fixes, then report what is left",
+    )
+    fixing.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff: also make the fixes that may change what the build "
+        "installs or runs (--no-install-recommends...); each says why it is unsafe",
+    )
+    fixing.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff and change nothing (exit 1 if there are any)",
+    )
+    fixing.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not look up digests to pin FROM lines (no network)",
+    )
+    _tls_flag(
+        fixing, help="for digest lookups: require verified HTTPS (default true; loopback may "
+        "use HTTP)",
+    )  # fmt: skip
+    fixing.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    fixing.add_argument(
+        "--authfile", type=Path, metavar="FILE",
+        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
+    )  # fmt: skip
+    fixing.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS",
+        help="for digest lookups: give up on a registry after this long (default 10)",
+    )  # fmt: skip
+    li.set_defaults(func=cmd_lint)
+
+
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.dockerfile.config import HADOLINT_LEVELS, find_config, load_config
     from scratchpack.operations.lint import exit_code, github_annotations, sarif
@@ -1012,6 +1027,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
             for report in reports:
                 if report.error:
                     sys.stderr.write(f"scratchpack: error: {report.error}\n")
+            _print_notices(reports, args.verbose)  # ShellCheck failing is said here too
             return 2 if any(r.error for r in reports) else int(changed)
     else:
         reports = _lint_all(files, ignore, config)
@@ -1315,15 +1331,21 @@ def _print_traceback() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""
-    parser = build_parser()
-    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: argcomplete only then
+    words = sys.argv[1:] if argv is None else list(argv)
+    completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions
+    lint = words[:1] == ["lint"] and not completing  # lint shows no progress either
+    parser = build_parser("lint" if lint else None)
+    if completing:  # argcomplete only then
         from scratchpack.cli.completion import autocomplete
 
         autocomplete(parser)
-    args = parser.parse_args(_bare_booleans(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(_bare_booleans(words))
     debug = _debugging(args)
     out = Output()
-    from scratchpack.cli.progress import reporting
+    if lint:
+        from contextlib import nullcontext as reporting
+    else:
+        from scratchpack.cli.progress import reporting  # type: ignore[assignment]
 
     try:
         # inside the try: the bars stop before an error line is written

@@ -177,27 +177,31 @@ def parse_hadolint(data: dict[str, Any], path: Path) -> LintConfig:
     if not isinstance(override, dict):
         raise UsageError(f"{path}: override must map error/warning/info/style to rule lists")
     for level, codes in override.items():
-        ours = HADOLINT_LEVELS.get(str(level).lower())
+        ours = HADOLINT_LEVELS.get(_shown(level).lower())
         if ours is None or ours == "none" or str(level).lower() == "ignore":
-            raise UsageError(f"{path}: override.{level}: expected error, warning, info or style")
-        for code in _codes(codes, path, f"override.{level}"):
+            raise UsageError(
+                f"{path}: override.{_shown(level)}: expected error, warning, info or style"
+            )
+        for code in _codes(codes, path, f"override.{_shown(level)}"):
             matched = [rule.code for rule in RULES.values() if code in rule.names]
             if not matched and not _known_code(code, RULES):
                 unknown_codes.append(code)
             severity.update(dict.fromkeys(matched, ours))
     if unknown_codes:
-        warnings.append(f"unknown rule code(s) {', '.join(sorted(set(unknown_codes)))}")
+        shown = sorted({_shown(code) for code in unknown_codes})
+        warnings.append(f"unknown rule code(s) {', '.join(shown)}")
     threshold = _hadolint_level(data.get("failure-threshold"), path)
-    output_format = data.get("format")
+    output_format = _scalar(data.get("format"), path, "format")
     if output_format is not None:
         mapped = HADOLINT_FORMATS.get(str(output_format))
         if mapped is None:
-            warnings.append(f"format {output_format!r} not supported (text, json, sarif): ignored")
+            named = _shown(output_format)
+            warnings.append(f"format {named!r} not supported (text, json, sarif): ignored")
         output_format = mapped
     no_fail = _bool(data, "no-fail", path)
     known = {"ignored", "override", "trustedRegistries", "label-schema", "failure-threshold",
              "no-fail", "format", "strict-labels", *_HADOLINT_QUIET}  # fmt: skip
-    unused = sorted(str(key) for key in data if key not in known)
+    unused = sorted(_shown(key) for key in data if key not in known)
     if unused:
         warnings.append(f"key(s) not used by scratchpack: {', '.join(unused)}")
     return LintConfig(
@@ -233,7 +237,8 @@ def _label_schema(value: Any, path: Path) -> dict[str, str]:
     for name, kind in value.items():
         if not isinstance(kind, str) or kind.lower() not in LABEL_TYPES:
             raise UsageError(
-                f"{path}: label-schema: {name}: type must be one of {', '.join(LABEL_TYPES)}"
+                f"{path}: label-schema: {_shown(name)}: type must be one of "
+                + ", ".join(LABEL_TYPES)
             )
         schema[str(name)] = kind.lower()
     return schema
@@ -249,10 +254,27 @@ def _known_code(code: str, rules: dict[str, Any]) -> bool:
     )
 
 
-def _hadolint_level(value: Any, path: Path) -> str | None:
+def _scalar(value: Any, path: Path, key: str) -> str | None:
+    """A setting that must be one word: anything else is refused before it is ever turned into
+    text (a YAML alias bomb as ``format: *bomb`` takes exponential time to print)."""
     if value is None:
         return None
-    level = HADOLINT_LEVELS.get(str(value).lower())
+    if not isinstance(value, str | int | float | bool):
+        raise UsageError(f"{path}: {key} must be a single value, not a list or a mapping")
+    return str(value)
+
+
+def _shown(key: Any) -> str:
+    """A key or code as a message names it: one line (blanks folded), at most 40 characters."""
+    text = " ".join(str(key).split()) if isinstance(key, str | int | float | bool) else "?"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _hadolint_level(value: Any, path: Path) -> str | None:
+    text = _scalar(value, path, "failure-threshold")
+    if text is None:
+        return None
+    level = HADOLINT_LEVELS.get(text.lower())
     if level is None:
         raise UsageError(f"{path}: failure-threshold must be one of {', '.join(HADOLINT_LEVELS)}")
     return level
@@ -277,21 +299,26 @@ def parse_config(data: dict[str, Any], path: Path) -> LintConfig:
              "label-schema", "strict-labels"}  # fmt: skip
     unknown = set(data) - known
     if unknown:
-        raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(map(_shown, unknown)))}")
     threshold = _hadolint_level(data.get("failure-threshold"), path)  # ours, or hadolint's
     shellcheck = data.get("shellcheck", True)
     if not isinstance(shellcheck, bool):
         raise UsageError(f"{path}: shellcheck must be true or false")
-    severity = {str(k).upper(): str(v).lower() for k, v in (data.get("severity") or {}).items()}
+    table = data.get("severity") or {}
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise UsageError(f"{path}: [severity] must map rule codes to error, warning or info")
+    severity = {str(k).upper(): v.lower() for k, v in table.items()}
     for code, level in severity.items():
         if code not in RULES and not (code.startswith("SC") and code[2:].isdigit()):
-            raise UsageError(f"{path}: [severity] names an unknown rule {code}")
+            raise UsageError(f"{path}: [severity] names an unknown rule {_shown(code)}")
         if level not in ("error", "warning", "info"):
-            raise UsageError(f"{path}: [severity] {code} must be error, warning or info")
+            raise UsageError(f"{path}: [severity] {_shown(code)} must be error, warning or info")
     return LintConfig(
-        ignore=frozenset(str(c).upper() for c in data.get("ignore") or []),
+        ignore=frozenset(_codes(data.get("ignore"), path, "ignore")),
         failure_threshold=threshold,
-        trusted_registries=frozenset(str(r) for r in data.get("trusted-registries") or []),
+        trusted_registries=frozenset(
+            _strings(data.get("trusted-registries"), path, "trusted-registries")
+        ),
         severity=severity,
         source=path,
         shellcheck=shellcheck,

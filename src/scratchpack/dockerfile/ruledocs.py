@@ -25,6 +25,8 @@ class RuleDoc:
     good_context: tuple[tuple[str, str], ...] = ()
     # the .scratchpack.toml both examples are linted with (rules that read the configuration)
     config: str = ""
+    # what the rule cannot tell from a Dockerfile: its false positives and negatives
+    limits: str = ""
 
 
 _SAFE_TAIL = "USER 65532:65532\nWORKDIR /app\n"
@@ -36,6 +38,8 @@ _GO = "golang:1.23@sha256:" + "d" * 64
 _RUST = "rust:1.83@sha256:" + "e" * 64
 _GCC = "gcc:14@sha256:" + "f" * 64
 _PINNED = "debian:12-slim@sha256:" + "a" * 64
+# the download of the checkup example (a release tarball of a health-check tool)
+_CHECKUP = "https://github.com/sourcegraph/checkup/releases/download/v1.0.0/checkup_linux_amd64.tgz"
 _NODE = "node:22-slim@sha256:" + "9" * 64
 _ALPINE = "alpine:3.21@sha256:" + "8" * 64
 _PYTHON = "python:3.13-slim@sha256:" + "7" * 64
@@ -241,6 +245,61 @@ DOCS: dict[str, RuleDoc] = {
         good=f"FROM {_PINNED}\nADD --checksum=sha256:{'c' * 64} https://example.com/tool.tgz "
         f"/tmp/\n{_SAFE_TAIL}",
         fix="Add `--checksum=sha256:...` (BuildKit), or download and verify in RUN.",
+    ),
+    "SP409": RuleDoc(
+        why="A file fetched with curl or wget and then unpacked, run or installed in the same "
+        "RUN, with no checksum or signature check in between, builds into the image whatever "
+        "the server (or anyone between it and the builder: a mirror, a proxy, a hijacked "
+        "release page) sends that day, and the next build may get something else. A download "
+        "piped straight into tar or an interpreter (`wget -O- URL | tar x`) cannot be checked "
+        "at all before it is used. A pipe into a shell is SP401's finding; `ADD URL` without "
+        "`--checksum` is SP405's.",
+        bad=f"FROM {_PINNED}\nRUN curl -fsSLo /tmp/checkup.tgz {_CHECKUP} \\\n"
+        "    && tar -xzf /tmp/checkup.tgz -C /usr/local/bin\n" + _SAFE_TAIL,
+        good=f"FROM {_PINNED}\nRUN curl -fsSLo /tmp/checkup.tgz {_CHECKUP} \\\n"
+        f'    && echo "{"b" * 64}  /tmp/checkup.tgz" | sha256sum -c - \\\n'
+        "    && tar -xzf /tmp/checkup.tgz -C /usr/local/bin\n" + _SAFE_TAIL,
+        fix='Pin the digest next to the URL and check it before use: `echo "<sha256>  FILE" | '
+        "sha256sum -c -` (or `sha512sum -c`, `gpg --verify SIG FILE`, `cosign verify-blob`); "
+        "or use `ADD --checksum=sha256:... URL`.",
+        limits="Any digest or signature command after the download (`sha256sum`, `sha512sum`, "
+        "`shasum`, `b2sum`, `gpg --verify`, `gpgv`, `cosign verify`/`verify-blob`, `minisign -V`, "
+        "`signify -V`, `openssl dgst`) counts as a check of it, whatever file it names, so a "
+        "check of another file hides an unverified one (false negative). Only curl and wget are "
+        "read, within one RUN: a file downloaded in one RUN and unpacked in a later one is not "
+        "judged, nor are downloads by other tools (`git clone`, `pip download`, `go install`). "
+        "A downloaded file is recognised by its path or its name alone; a use through a "
+        "variable (`tar xf $FILE`) is not seen. A file that is only copied or read "
+        "(`cat`, `cp`) is not a use.",
+    ),
+    "SP504": RuleDoc(
+        why="A program linked dynamically needs its loader (`/lib64/ld-linux-x86-64.so.2`) and "
+        "shared libraries at start; scratch has neither, so the container fails with the "
+        "misleading `exec /curl: no such file or directory`. The rule reports it where the "
+        "Dockerfile itself says so: the copied file is a program of a glibc image's packages "
+        "(`/usr/bin/curl` of a stage FROM debian, or `COPY --from=debian:12 /bin/ls`), or a "
+        "C build system (make, cmake, ninja, meson, configure) built it in a glibc stage with no "
+        "sign of static linking. Builds with go, cargo, gcc or clang are SP500-SP502's.",
+        bad=f"FROM {_PINNED} AS build\nRUN apt-get update && apt-get install -y "
+        "--no-install-recommends curl && rm -rf /var/lib/apt/lists/*\nFROM scratch\n"
+        f'COPY --from=build /usr/bin/curl /curl\n{_SCRATCH_TAIL}ENTRYPOINT ["/curl"]\n',
+        good=f"FROM {_PINNED} AS build\nRUN apt-get update && apt-get install -y "
+        "--no-install-recommends busybox-static && rm -rf /var/lib/apt/lists/*\nFROM scratch\n"
+        f'COPY --from=build /bin/busybox /busybox\n{_SCRATCH_TAIL}ENTRYPOINT ["/busybox"]\n',
+        fix="Build the program statically (`-static`, `CGO_ENABLED=0`, a musl target), or copy "
+        "its loader and libraries with it (`scratchpack pack` finds and copies them, NSS and "
+        "gconv modules included), or use a base that has glibc (distroless/cc).",
+        limits="Conservative by design: no finding when the word `static`, `musl`, "
+        "`CGO_ENABLED=0`, `crt-static`, `extldflags`, `zig cc`, `ldd` or `patchelf` appears "
+        "anywhere in the stage (or the stages it is built on), when the stage's root image is "
+        "not a known glibc image (debian, ubuntu, fedora, ubi, gcc, python, node, golang, "
+        "rust... with no alpine/musl/static tag), when the final stage also copies a loader "
+        "or a library directory, or when a RUN of the stage writes the copied path itself "
+        "(then the build made it, and how it links is not known). So a Makefile that links "
+        "statically on its own, or a Go program built by make, is reported (false positive: "
+        "ignore it on that COPY), while a dynamic binary downloaded in the stage, built by a "
+        "script, or from an image this rule does not know is not (false negative). "
+        "`scratchpack audit` reads the ELF itself and answers for sure.",
     ),
     "SP104": RuleDoc(
         why="Toolchain images (golang, rust, node, gcc, maven, JDKs) are hundreds of megabytes of "
@@ -919,9 +978,11 @@ DOCS: dict[str, RuleDoc] = {
     "SP354": RuleDoc(
         why="A variable nobody defined expands to nothing: `COPY $SRC .` copies the whole "
         "context, `ENV PATH=$PAHT:/app/bin` drops the system PATH. RUN, CMD and ENTRYPOINT in "
-        "shell form are left to the shell. BuildKit knows the base image's environment; a linter "
-        "does not, so in a stage built FROM an image only a name within two edits of a known "
-        "one is reported (with the suggestion); in a stage from scratch, all are.",
+        "shell form are left to the shell; the flags BuildKit expands are checked too "
+        "(`COPY --chown=$USER`, `--chmod`, `--from=$STAGE`, ADD's `--checksum`). BuildKit "
+        "knows the base image's environment; a linter does not, so in a stage built FROM an "
+        "image only a name within two edits of a known one is reported (with the suggestion); "
+        "in a stage from scratch, all are.",
         bad="FROM scratch\nCOPY $SRC /app/\n" + _SAFE_TAIL,
         good="FROM scratch\nARG SRC=dist\nCOPY $SRC /app/\n" + _SAFE_TAIL,
         fix="Declare it (`ARG NAME`, and `--build-arg NAME=...`) or set it with ENV before "
@@ -1085,7 +1146,8 @@ def render_page(code: str) -> str:
         f"## Bad\n\n```dockerfile\n{doc.bad}```\n{_context(doc.bad_context)}\n"
         f"## Good\n\n```dockerfile\n{doc.good}```\n{_context(doc.good_context)}\n"
         f"{_config(doc.config)}"
-        f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}"
+        + (f"## What it cannot tell\n\n{doc.limits}\n\n" if doc.limits else "")
+        + f"## Fix\n\n{doc.fix}\n\n{_automatic(code)}"
         f"Ignore it for one instruction with `# scratchpack ignore={code}` on the line above"
         + (f" (or `# hadolint ignore={rule.hadolint[0]}`)" if rule.hadolint else "")
         + (

@@ -100,6 +100,9 @@ class Script:
     text: str
     offset: int
     disabled: frozenset[str]
+    # ``# shellcheck disable=all`` on a comment line inside the RUN, as ShellCheck reads it
+    # before a command: nothing of ShellCheck's on this RUN
+    silent: bool = False
 
 
 @dataclass
@@ -237,7 +240,8 @@ def script_of(dockerfile: Dockerfile, instruction: Instruction, scope: _Scope) -
     preamble = [f"#!/bin/{dialect}", *(f"export {name}=1" for name in exports)]
     text = "\n".join([*preamble, *rows]) + "\n"
     offset = instruction.line - 1 - len(preamble)
-    return Script(instruction, text, offset, frozenset(disabled) | instruction.ignored)
+    silent = "ALL" in disabled
+    return Script(instruction, text, offset, frozenset(disabled) | instruction.ignored, silent)
 
 
 def _blank_keyword_and_flags(rows: list[str], last: int, onbuild: bool) -> str:
@@ -389,7 +393,7 @@ def _findings(
             code = f"SC{int(comment['code'])}"
             line = int(comment["line"]) + script.offset
             ignore = files[index][1]
-            if code in ignore or code in EXCLUDED or code in script.disabled:
+            if code in ignore or code in EXCLUDED or code in script.disabled or script.silent:
                 continue
             if line < script.instruction.line:
                 continue  # the preamble's own lines

@@ -95,11 +95,26 @@ def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
     return any(name in codes for name in rule.names)
 
 
-def _checks(dockerfile: Dockerfile) -> tuple[frozenset[str], frozenset[str]]:
-    """BuildKit's ``# check=skip=A,B;experimental=C`` directive: the rules it skips and the
-    off-by-default ones it turns on, by BuildKit name upper-cased (``all`` is every rule)."""
+# Go's strconv.ParseBool, which BuildKit reads ``error=`` with
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+
+
+@dataclass(frozen=True)
+class Checks:
+    """BuildKit's ``# check=skip=A,B;error=true;experimental=C`` directive: the rules it skips,
+    the off-by-default ones it turns on (BuildKit names upper-cased, ``ALL`` for every rule),
+    and whether BuildKit's checks fail the build (``error=true``: their findings are errors,
+    so lint exits 1 on them as ``docker build`` fails)."""
+
+    skip: frozenset[str] = frozenset()
+    experimental: frozenset[str] = frozenset()
+    error: bool = False
+
+
+def _checks(dockerfile: Dockerfile) -> Checks:
     skip: set[str] = set()
     experimental: set[str] = set()
+    error = False
     for part in dockerfile.directives.get("check", "").split(";"):
         key, _, value = part.partition("=")
         names = {n.strip().upper() for n in value.split(",") if n.strip()}
@@ -107,7 +122,9 @@ def _checks(dockerfile: Dockerfile) -> tuple[frozenset[str], frozenset[str]]:
             skip |= names
         elif key.strip().lower() == "experimental":
             experimental |= names
-    return frozenset(skip), frozenset(experimental)
+        elif key.strip().lower() == "error":
+            error = value.strip() in _GO_TRUE
+    return Checks(frozenset(skip), frozenset(experimental), error)
 
 
 def _enabled(rule: Rule, config: LintConfig, experimental: frozenset[str]) -> bool:
@@ -133,7 +150,8 @@ def lint_dockerfile(
     dockerfile.label_schema = config.label_schema
     dockerfile.strict_labels = config.strict_labels
     ignore = ignore | config.ignore
-    skip, experimental = _checks(dockerfile)
+    checks = _checks(dockerfile)
+    skip, experimental = checks.skip, checks.experimental
     by_line = {
         i.line: i.ignored for stage in dockerfile.stages for i in stage.instructions
     }  # fmt: skip
@@ -149,7 +167,10 @@ def lint_dockerfile(
             for finding in rule.check(dockerfile):
                 # the pragmas above the instruction, wherever in it the finding is
                 if not _ignored(rule, by_line.get(finding.instruction_start, frozenset())):
-                    findings.append(_with_severity(finding, config))
+                    found = _with_severity(finding, config)
+                    if checks.error and rule.buildkit is not None:
+                        found = replace(found, severity=Severity.ERROR)
+                    findings.append(found)
     if config.shellcheck:
         from scratchpack.dockerfile import shellcheck
 

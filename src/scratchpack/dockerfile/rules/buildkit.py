@@ -391,9 +391,6 @@ def _expand(word: str, values: dict[str, str]) -> str:
       "An ARG default makes the FROM image name empty or invalid",
       buildkit="InvalidDefaultArgInFrom")  # fmt: skip
 def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    from scratchpack.errors import ReferenceError_
-    from scratchpack.model.reference import Reference  # only for a FROM with an argument
-
     # the defaults as written: an ARG with no default leaves its name unset (${A-x} is x)
     defaults = {
         name: unquote(value)
@@ -407,6 +404,11 @@ def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
         if not start.args or "$" not in start.args[0]:
             continue
         image = _expand(start.args[0], values)
+        # only for a FROM with an argument: the reference parser (and hashlib) costs a file
+        # linted per process several milliseconds
+        from scratchpack.errors import ReferenceError_
+        from scratchpack.model.reference import Reference
+
         try:
             if image != "scratch":
                 Reference.parse(image)
@@ -540,6 +542,9 @@ def empty_continuation(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # The instructions whose words BuildKit expands itself; RUN, CMD and ENTRYPOINT leave it to the
 # shell (so the check is not for them), FROM is UndefinedArgInFrom's.
 _EXPANDED = ("ADD", "COPY", "ENV", "EXPOSE", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR")
+# The flags of ADD and COPY whose values BuildKit expands with the stage's ARG and ENV (its
+# instructions.CopyCommand and AddCommand: chown, chmod, from, ADD's checksum), and so checks
+_EXPANDED_FLAGS = ("chown", "chmod", "from", "checksum")
 
 
 def _declared(dockerfile: Dockerfile, stage: Stage) -> tuple[set[str], bool]:
@@ -578,6 +583,12 @@ def undefined_var(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             elif instruction.cmd in _EXPANDED and not instruction.heredocs:
                 words = [(a, 0) for a in instruction.args]
                 values = list(instruction.args)
+            if instruction.cmd in ("ADD", "COPY"):
+                # the flags BuildKit expands too (--chown=$USER, --from=$STAGE), at the value
+                for name, value in instruction.flags:
+                    if name in _EXPANDED_FLAGS:
+                        words.append((f"--{name}={value}", len(name) + 3))
+                        values.append(value)
             for (word, start), value in zip(words, values, strict=False):
                 yield from _undefined(
                     dockerfile, meta, instruction, (word, start, value), known, open_env

@@ -10,11 +10,13 @@ from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
     env_pairs,
+    has_flag,
     rule,
     runs,
     shell_of,
     stage_env,
 )
+from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.reports.severity import Severity
 from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
@@ -71,12 +73,14 @@ def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
+_SHELLS = ("sh", "bash", "zsh", "dash", "ash", "/bin/sh", "/bin/bash")
+
+
 @rule("SP401", Severity.WARNING, "security", "A download piped into a shell")
 def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
-    shells = ("sh", "bash", "zsh", "dash", "ash", "/bin/sh", "/bin/bash")
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
-            if cmd.name in ("curl", "wget") and cmd.pipe_to in shells:
+            if cmd.name in ("curl", "wget") and cmd.pipe_to in _SHELLS:
                 yield meta.at_command(
                     dockerfile,
                     run,
@@ -231,3 +235,126 @@ def user_by_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 "before starting (Kubernetes runAsNonRoot) cannot resolve a name and refuses to "
                 f"start; use the numeric UID (and GID) of {name}",
             )
+
+
+# -- SP409: a download used with no checksum check ----------------------------------------------
+
+# What reads a downloaded file's contents as code or as an archive to unpack: the moment an
+# unverified download can do harm.
+_UNPACKERS = frozenset({"tar", "bsdtar", "unzip", "gunzip", "gzip", "xz", "unxz", "bunzip2",
+                        "bzip2", "zstd", "unzstd", "7z", "7za", "cpio", "zcat"})  # fmt: skip
+_INTERPRETERS = frozenset({"sh", "bash", "dash", "ash", "zsh", "python", "python3", "perl",
+                           "ruby", "node", "php", "java"})  # fmt: skip
+# ... or installs it (coreutils' install, a package manager); chmod +x is judged apart
+_INSTALLERS = frozenset({"dpkg", "rpm", "apt-get", "apt", "yum", "dnf", "zypper", "apk",
+                         "pip", "pip3", "npm", "gem", "install"})  # fmt: skip
+# What verifies a file: a digest compared (sha256sum -c, or its output compared with a known
+# value), a signature checked. Any of them after the download counts as a check of it: the
+# rule would rather miss an unverified file than report a verified one.
+_DIGESTS = re.compile(r"(sha(224|256|384|512)|b2|b3)sum|shasum")
+# signature checkers, with the word that makes them check (none: any use of the program)
+_VERIFIERS = {"gpg": ("--verify",), "gpgv": (), "cosign": ("verify", "verify-blob"),
+              "minisign": ("-V",), "signify": ("-V",), "openssl": ("dgst",)}  # fmt: skip
+_URL = re.compile(r"^(https?|ftp)://", re.I)
+
+
+def _download(cmd: ShellCommand) -> tuple[str, str] | None:
+    """What a curl or wget command downloads: (URL, where it goes: a path, or ``-`` for
+    standard output); None when it is not a download of a URL."""
+    if cmd.name not in ("curl", "wget"):
+        return None
+    args = list(cmd.args)
+    urls = [a for a in args if _URL.match(a)]
+    if not urls:
+        return None
+    url = urls[-1]
+    remote = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "index.html"
+    short, long_ = ("o", "--output") if cmd.name == "curl" else ("O", "--output-document")
+    for n, arg in enumerate(args):
+        value: str | None = None
+        if arg.startswith(long_ + "="):
+            value = arg.partition("=")[2]
+        elif arg == long_ and n + 1 < len(args):
+            value = args[n + 1]
+        elif arg.startswith("-") and not arg.startswith("--") and short in arg[1:]:
+            rest = arg[arg.index(short, 1) + 1 :]
+            value = rest or (args[n + 1] if n + 1 < len(args) else None)
+        if value is not None:
+            return url, value
+    if cmd.name == "curl":
+        remote_name = has_flag(cmd, "O", "remote-name", "remote-name-all")
+        return url, remote if remote_name else "-"
+    return url, remote  # wget saves under the URL's name by default
+
+
+def _names(path: str) -> set[str]:
+    """The ways a later command may name a downloaded file: as written, and by its name alone
+    (``curl -o /tmp/x.tgz`` then ``cd /tmp && tar xf x.tgz``)."""
+    return {path, path.rsplit("/", 1)[-1]} - {"", "-"}
+
+
+def _uses(cmd: ShellCommand, names: set[str]) -> str | None:
+    """How ``cmd`` uses the file: unpacks it, runs it or installs it (None: it does not)."""
+    mentions = any(a in names or a.rsplit("/", 1)[-1] in names for a in cmd.args)
+    if cmd.name in names or cmd.name.rsplit("/", 1)[-1] in names:
+        return "runs it"
+    if not mentions:
+        return None
+    if cmd.name in _UNPACKERS:
+        return "unpacks it"
+    if cmd.name in _INTERPRETERS:
+        return "runs it"
+    if cmd.name == "chmod":
+        return "makes it executable" if any("x" in a for a in cmd.args) else None
+    return "installs it" if cmd.name in _INSTALLERS else None
+
+
+def _verifies(cmd: ShellCommand) -> bool:
+    """Whether the command checks a digest or a signature (of whatever file: see _VERIFIERS)."""
+    if _DIGESTS.fullmatch(cmd.name):
+        return True
+    if cmd.pipe_to is not None and _DIGESTS.fullmatch(cmd.pipe_to):
+        return True
+    needs = _VERIFIERS.get(cmd.name)
+    return needs is not None and (not needs or any(a in needs for a in cmd.args))
+
+
+@rule("SP409", Severity.WARNING, "security", "A download unpacked, run or installed unverified")
+def unverified_download(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    """A file fetched with curl or wget and then unpacked, run or installed in the same RUN with
+    no checksum or signature check between: whatever the server (or anyone on the way) sends
+    today is built into the image. A pipe into a shell is SP401's."""
+    for _, run in runs(dockerfile):
+        cmds = shell_of(run)
+        for n, cmd in enumerate(cmds):
+            fetched = _download(cmd)
+            if fetched is None:
+                continue
+            url, target = fetched
+            if target == "-":
+                piped = cmd.pipe_to
+                if piped in _UNPACKERS or (piped in _INTERPRETERS and piped not in _SHELLS):
+                    verb = "unpacks" if piped in _UNPACKERS else "runs"
+                    yield meta.at_command(
+                        dockerfile, run, cmd,
+                        f"{cmd.name} {url} | {piped}: {piped} {verb} the download as it arrives, "
+                        "before anything can check it: save it, verify its sha256 "
+                        "(sha256sum -c), then use it",
+                    )  # fmt: skip
+                continue
+            names = _names(target)
+            for later in cmds[n + 1 :]:
+                if _verifies(later):
+                    break
+                use = _uses(later, names)
+                if use is not None:
+                    yield meta.at_command(
+                        dockerfile, run, cmd,
+                        f"{cmd.name} downloads {target} and {later.name} {use} with no "
+                        f'checksum check: add echo "<sha256>  {target}" | sha256sum -c - '
+                        "(or gpg --verify, cosign verify-blob) before",
+                    )  # fmt: skip
+                    break
+                again = _download(later)
+                if again is not None and target in _names(again[1]):
+                    break  # downloaded again: that download is the one judged

@@ -4,12 +4,15 @@ that needs a loader or libc those images do not have.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    env_pairs,
+    image_parts,
     parent_stage,
     rule,
     shell_of,
@@ -150,3 +153,124 @@ def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             f"Cargo.toml's [profile.release] lacks {', '.join(missing)}: the binary could be "
             'much smaller (and panic = "abort" drops the unwinding tables)',
         )
+
+
+# -- SP504: a binary linked against glibc copied into scratch ----------------------------------
+
+# Images whose programs are linked against glibc: the distributions, and the official language
+# and toolchain images built on them (their default tags are Debian), unless the tag says musl
+# (alpine) or static. Other images are not judged: nothing here says how they link.
+_GLIBC_IMAGES = re.compile(
+    r"(^|/)(debian|ubuntu|fedora|centos|rockylinux|almalinux|ubi\d*(-\w+)?|amazonlinux|"
+    r"oraclelinux|archlinux|buildpack-deps|gcc|python|node|ruby|php|perl|golang|rust|"
+    r"openjdk|eclipse-temurin|maven|gradle)$"
+)
+_NOT_GLIBC_TAG = re.compile(r"alpine|musl|static|wolfi|chainguard", re.I)
+# Words in a stage's RUNs or ENV that say a build may be static: it is then not judged.
+_STATIC_HINT = re.compile(
+    r"static|CGO_ENABLED=0|crt-static|musl|extldflags|zig\s+cc|upx|ld-linux|patchelf|ldd", re.I
+)
+# Where a distribution's packages put programs and libraries (what an install in the stage
+# wrote, unless a RUN of the stage writes the path itself)
+_PACKAGE_PATHS = re.compile(r"^/(usr/)?(s?bin|lib(64|exec|/[\w-]+-linux-gnu)?)/[^/]+$")
+# C and C++ build systems, which link dynamically unless told otherwise
+_BUILD_SYSTEMS = ("make", "cmake", "ninja", "meson", "./configure", "scons", "bazel")
+# A final stage that brings a loader or libraries along can run a dynamic program
+_LIBRARY_COPY = re.compile(r"ld-linux|ld-musl|/lib64|/lib/|/usr/lib|-linux-gnu")
+
+
+def _glibc_base(dockerfile: Dockerfile, stage: Stage) -> str | None:
+    """The image at the root of the stage's FROM chain when it is a glibc one, else None."""
+    root = stage
+    while (parent := parent_stage(dockerfile, root)) is not None:
+        root = parent
+    return root.base if _glibc_image(root.base) else None
+
+
+def _chain(dockerfile: Dockerfile, stage: Stage) -> list[Stage]:
+    found = [stage]
+    while (parent := parent_stage(dockerfile, found[-1])) is not None and parent not in found:
+        found.append(parent)
+    return found
+
+
+def _written_by_run(stage_runs: list[Instruction], path: str) -> bool:
+    """Whether a RUN of the stage names the path (builds, copies, moves or downloads to it):
+    then the file is the build's, not a package's, and how it links is not known here."""
+    output = re.compile(r"(-o\s*|>\s*)\S*" + re.escape(path.rsplit("/", 1)[-1]) + r"\b")
+    return any(path in run.text or output.search(run.text) for run in stage_runs)
+
+
+def _packaged(path: str, image: str) -> str:
+    return f"{path} is a program of {image}, a glibc image, which links dynamically"
+
+
+def _glibc_image(reference: str) -> bool:
+    repo, tag, _ = image_parts(reference.lower())
+    return bool(_GLIBC_IMAGES.search(repo)) and not _NOT_GLIBC_TAG.search(tag or "")
+
+
+def _dynamic_evidence(dockerfile: Dockerfile, source: Stage, path: str) -> str | None:
+    """Why the file at ``path`` of stage ``source`` is linked dynamically, or None when that
+    cannot be told: every doubt (a static hint anywhere in the stage, a file the build wrote
+    whose build is not known, an image that is not a glibc one) means no finding."""
+    base = _glibc_base(dockerfile, source)
+    if base is None:
+        return None
+    chain = _chain(dockerfile, source)
+    stage_runs = [run for stage in chain for run in stage.of("RUN")]
+    env_text = " ".join(
+        f"{key}={value}" for stage in chain for i in stage.of("ENV", "ARG")
+        for key, value in env_pairs(i)
+    )  # fmt: skip
+    texts = env_text + " " + " ".join(run.text for run in stage_runs)
+    if _STATIC_HINT.search(texts):
+        return None
+    if _PACKAGE_PATHS.match(path) and not _written_by_run(stage_runs, path):
+        return _packaged(path, base)
+    if any(cmd.name in ("go", "cargo", "gcc", "g++", "cc", "c++", "clang", "clang++")
+           for run in stage_runs for cmd in shell_of(run)):  # fmt: skip
+        return None  # SP500-SP502 judge those builds, with their own evidence
+    for run in stage_runs:
+        for cmd in shell_of(run):
+            if cmd.name in _BUILD_SYSTEMS:
+                return (
+                    f"{cmd.name} builds it in a stage FROM {base} (glibc) with no -static, "
+                    "musl or static linker flag anywhere in the stage"
+                )
+    return None
+
+
+@rule("SP504", Severity.WARNING, "correctness",
+      "A dynamically linked program copied into scratch")  # fmt: skip
+def dynamic_into_scratch(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    """Only where the file itself says so: a program a glibc image's packages installed, or one
+    a C build system made there without any sign of static linking; the final stage copying a
+    loader or libraries too is left alone (it may have what the program needs)."""
+    if not _static_final(dockerfile):
+        return
+    final = dockerfile.final
+    copies = final.of("COPY")
+    if any(_LIBRARY_COPY.search(" ".join(c.args[:-1])) for c in copies):
+        return
+    for copy in copies:
+        name = copy.flag("from")
+        if not name or len(copy.args) < 2:
+            continue
+        source = dockerfile.stage_named(name)
+        if source is not None and source.index >= final.index:
+            continue
+        for path in copy.args[:-1]:
+            if source is not None:
+                evidence = _dynamic_evidence(dockerfile, source, path)
+            elif _glibc_image(name) and _PACKAGE_PATHS.match(path):  # COPY --from=an image
+                evidence = _packaged(path, name)
+            else:
+                evidence = None
+            if evidence is not None:
+                yield meta.at_word(
+                    dockerfile, copy, path,
+                    f"COPY --from={name} {path}: {evidence}; scratch has no loader or libc, so "
+                    "it will not start ('no such file or directory'): build it statically, or "
+                    "copy its loader and libraries (scratchpack pack does both)",
+                )  # fmt: skip
