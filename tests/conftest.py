@@ -21,6 +21,9 @@ from realtools import (
     unavailable,
 )
 
+# sample projects that pack builds carry their own tests, for the image, not for this suite
+collect_ignore = ["data/apps"]
+
 
 @pytest.fixture(scope="session")
 def tool_env() -> Iterator[dict[str, str]]:

@@ -180,7 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
             "image) as ld.so finds them.",
         ),
     )
-    p.add_argument("binary", type=Path, help="the ELF binary to pack")
+    p.add_argument(
+        "binary",
+        type=Path,
+        help="the ELF binary to pack, or a Python project's directory (pyproject.toml, "
+        "requirements.txt or setup.py)",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -291,6 +296,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="put the binary on this image instead of scratch (e.g. a `scratchpack build` "
         "preset); a dynamic binary's libraries are checked in it first",
     )
+    p.add_argument(
+        "--kind", choices=("python", "node"),
+        help="what the project directory is, when it holds both kinds of project",
+    )  # fmt: skip
+    p.add_argument(
+        "--keep-module", action="append", default=[], metavar="NAME",
+        help="Python project: a standard library module to keep that no import names "
+        "(imported by a computed name); repeatable",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-sources", action="store_true",
+        help="Python project: .pyc files only (smaller; tracebacks lose their source lines)",
+    )  # fmt: skip
+    p.add_argument(
+        "--test", metavar="CMD",
+        help="Python project: run CMD (e.g. 'python3 -m pytest -q tests') in a test variant of "
+        "the image (+ pytest and the project at /src) under podman, read-only, no network, as "
+        "the run user; the image is written only if it passes",
+    )  # fmt: skip
+    p.add_argument(
+        "--trace", action="store_true",
+        help="with --test: a first run with the whole standard library, keeping every module "
+        "it imports (dynamic imports the import graph cannot see)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument(
         "--digestfile", type=Path, metavar="FILE",
@@ -585,7 +614,13 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.layers.compress import check_level
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
-    from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
+    from scratchpack.operations.pack import (
+        AddSpec,
+        PackOptions,
+        PythonOptions,
+        pack,
+        parse_command,
+    )
     from scratchpack.transports.names import parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
@@ -630,7 +665,15 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--binary-path must be absolute")
     if args.from_image and args.root is not None:
         raise UsageError("--from and --root exclude each other: the libraries come from one")
-    result = pack(options)
+    python = PythonOptions(
+        keep_modules=tuple(args.keep_module),
+        no_sources=args.no_sources,
+        test=tuple(parse_command(args.test, "--test")) if args.test else (),
+        trace=args.trace,
+    )
+    if (python != PythonOptions()) and not args.binary.is_dir():
+        raise UsageError("--keep-module, --no-sources, --test and --trace go with a Python project")
+    result = pack(options, python, args.kind)
     if args.digestfile:
         _write_digest(args.digestfile, str(result.digest))
     if args.format == "json":
@@ -670,6 +713,14 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"{percent(app.size, result.stored_size)} of the image",
         )
     )
+    if result.app is not None and "python" in result.app:
+        info = result.app
+        table.append(("python", f"{info['python']}, {len(info['stdlib_modules'])} of "
+                      f"{info['stdlib_available']} standard library modules kept"))  # fmt: skip
+        table.append(("packages", ", ".join(f"{n} {v}" for n, v in info["packages"].items())))
+        table.append(("entrypoint", " ".join(info["entrypoint"])))
+        if info["tested"]:
+            table.append(("tested", f"{info['tested']}: passed inside the image"))
     if result.libraries is not None:
         libs = result.libraries
         layer = result.layers[1]

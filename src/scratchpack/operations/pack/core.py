@@ -136,6 +136,7 @@ class PackResult:
     daemon_message: str = ""
     base: str | None = None  # pack --base: the image under the binary (no essentials layer)
     libraries: LibraryReport | None = None  # a dynamic binary's libraries layer
+    app: dict[str, Any] | None = None  # pack DIR of a project: what its kind reports
 
     @property
     def essentials_layer(self) -> LayerSummary:
@@ -182,6 +183,7 @@ class PackResult:
                 "stored": self.layers[1].size,
                 "uncompressed": self.layers[1].uncompressed_size,
             },
+            **({"app": self.app} if self.app is not None else {}),
             "binary_share": round(self.app_layer.size / self.stored_size, 4)
             if self.stored_size
             else 0,
