@@ -237,6 +237,9 @@ def install(project: Project, target: Path, wheels: Path, cache: Path) -> None:
         if "--hash=" in project.requirements.read_text(encoding="utf-8", errors="replace"):
             args.append("--require-hashes")
         _pip(args, cache, f"installing {project.requirements.name}")
+    if not project.buildable:  # requirements.txt alone: the app is the tree's modules
+        _copy_modules(project.directory, target)
+        return
     if project.buildable:
         # a copy: setuptools writes build/ and *.egg-info into the tree it builds
         tree = wheels.parent / "project"
@@ -248,6 +251,17 @@ def install(project: Project, target: Path, wheels: Path, cache: Path) -> None:
             raise ScratchpackError(f"{what}: pip made no wheel")
         deps = ["--no-deps"] if project.requirements is not None else []
         _pip(["install", *binary, *deps, *map(str, built)], cache, f"installing {project.name}")
+
+
+def _copy_modules(directory: Path, target: Path) -> None:
+    """The top-level modules and packages of a project without a build: beside its wheels."""
+    for path in sorted(directory.iterdir()):
+        if path.name in LEFTOVERS or path.name in ("tests", "test") or path.is_symlink():
+            continue
+        if path.is_file() and path.suffix == ".py":
+            shutil.copy2(path, target / path.name)
+        elif path.is_dir() and (path / "__init__.py").is_file():
+            shutil.copytree(path, target / path.name, ignore=_build_leftovers)
 
 
 def _build_leftovers(directory: str, names: list[str]) -> list[str]:

@@ -87,7 +87,15 @@ class Runtime:
             str(self.root / INTERPRETER.lstrip("/")),
             *args,
         ]
-        env = {"PYTHONHOME": str(self.root / "usr"), "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
+        # a fixed hash seed (marshal writes sets in hash order), and no .pyc written by the
+        # imports of compileall itself (timestamp-based: they would carry today's mtimes)
+        env = {
+            "PYTHONHOME": str(self.root / "usr"),
+            "PATH": "/usr/bin:/bin",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         try:
             return subprocess.run(
                 command,
