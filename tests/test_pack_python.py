@@ -207,3 +207,28 @@ def test_a_dependency_with_only_an_sdist_is_a_clear_error(tmp_path: Path) -> Non
     result = pack(project, "-o", f"oci:{tmp_path / 'out'}:1", "--entrypoint=-m app")
     assert_clean_error(result, 1, "docopt==0.6.2", "no wheel")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_import_graph_sees_every_literal_import_and_survives_bad_source() -> None:
+    from scratchpack.operations.pack.pyimports import imported_names
+
+    source = textwrap.dedent("""\
+        import os.path, json as j
+        from email.mime import text
+        from . import sibling
+        from .pkg import other
+        def later():
+            import sqlite3
+            importlib.import_module("csv")
+            __import__("zlib.x")
+            importlib.import_module(name)
+            importlib.import_module(".relative", "pkg")
+        try:
+            import tomllib
+        except ImportError:
+            pass
+    """).encode()
+    assert imported_names(source) == {"os", "json", "email", "sqlite3", "csv", "zlib", "tomllib"}
+    assert imported_names(b"print 'python 2'\n") == set()
+    assert imported_names(b"\x00\xff not python") == set()
+    assert imported_names(b"import (\n" * 10_000) == set()  # deep nonsense, no RecursionError

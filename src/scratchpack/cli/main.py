@@ -164,14 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "pack",
         parents=[registry_flags, jobs, quiet],
-        help="pack a binary into a FROM-scratch image (static, or dynamic with its libraries)",
+        help="pack a binary or a Python project into a FROM-scratch image",
         description="Pack a binary into a FROM-scratch image: a static one alone, a dynamic one "
-        "with its loader and shared libraries.",
+        "with its loader and shared libraries; or a Python project's directory, with a "
+        "minimal CPython and its wheels.",
         **examples(
             "scratchpack pack ./hello -o oci:./out/hello:latest",
             "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
-            "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
-            "--digestfile app.digest",
+            "scratchpack pack ./flask-app -o oci:./out/app:1 --test 'python3 -m pytest -q tests'",
             "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
             "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
@@ -195,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
         "or docker://HOST/REPO[:TAG]",
     )
     p.add_argument(
-        "--entrypoint", metavar="JSON|WORDS", help='exec form as JSON (\'["/app","-v"]\') or words'
+        "--entrypoint",
+        metavar="JSON|WORDS",
+        help='exec form as JSON (\'["/app","-v"]\') or words; for a Python project '
+        "MODULE:FUNC, a console script's name or '-m MODULE'",
     )
     p.add_argument("--cmd", metavar="JSON|WORDS", help="default arguments, JSON array or words")
     p.add_argument(

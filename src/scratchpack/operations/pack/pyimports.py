@@ -22,7 +22,7 @@ def imported_names(source: bytes) -> set[str]:
     their own package); empty when it does not parse as Python 3."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not code we can read
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):

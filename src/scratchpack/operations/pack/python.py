@@ -33,13 +33,16 @@ from scratchpack.fsutil import scratch_directory
 from scratchpack.layers.compress import CompressedBlob
 from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch
 from scratchpack.model.descriptor import Platform
+from scratchpack.operations.build import host_arch
 from scratchpack.operations.closure import ClosureFinder
 from scratchpack.operations.essentials import NSSWITCH, EssentialsReport, add_essentials
 from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
+    AddSpec,
     LayerSummary,
     PackOptions,
     PackResult,
+    add_path,
     assemble_image,
     compression_for,
     record_host_packages,
@@ -105,6 +108,11 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
             f"--platform {options.platform}: Python projects are packed for "
             f"{PLATFORM} (the machine's Debian architecture)"
         )
+    if host_arch() != "amd64":
+        raise UsageError(
+            f"packing a Python project runs the image's interpreter here, so it "
+            f"needs an amd64 machine (this one is {host_arch()})"
+        )
     compression = compression_for(options)
     created = rfc3339(source_date_epoch())
     with scratch_directory(staging_near(options.destination)) as scratch:
@@ -132,7 +140,9 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
             if extra.trace:
                 kept = tests.trace(kept, entry, extra, project.directory)
             tests.run(kept, entry, extra, project.directory)
-        layers = _production_layers(runtime, stdlib, kept, entry, essentials, extra.no_sources)
+        layers = _production_layers(
+            runtime, stdlib, kept, entry, essentials, extra.no_sources, options.adds
+        )
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
         blobs = [
@@ -384,12 +394,16 @@ def _production_layers(
     entry: EntryPoint,
     essentials: LayerContents,
     no_sources: bool,
+    adds: list[AddSpec],
 ) -> list[tuple[str, LayerContents]]:
     site = runtime.root / SITE_PACKAGES
+    app = _app_layer(site, entry, no_sources, runtime)
+    for spec in adds:
+        add_path(app, spec, essentials)
     return [
         ("essentials", essentials),
         (f"python {PY_VERSION}", _runtime_layer(runtime, stdlib, kept, no_sources, site)),
-        ("app", _app_layer(site, entry, no_sources, runtime)),
+        ("app", app),
     ]
 
 
@@ -512,7 +526,13 @@ class _TestKit:
     ) -> None:
         self.runs += 1
         layers = _production_layers(
-            self.runtime, self.stdlib, kept, entry, self.essentials, extra.no_sources
+            self.runtime,
+            self.stdlib,
+            kept,
+            entry,
+            self.essentials,
+            extra.no_sources,
+            self.options.adds,
         )
         test = LayerContents()
         add_site(test, self.site, no_sources=False)
