@@ -29,14 +29,13 @@ from typing import Any
 
 from common import ROOT
 
-BIN = Path(sys.executable).parent
 APP = ROOT / "tests" / "data" / "apps" / "flask-app"
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     proc = subprocess.run(
-        [str(BIN / "scratchpack"), *args, "--format", "json"],
+        [sys.executable, "-m", "scratchpack", *args, "--format", "json"],
         env=env,
         capture_output=True,
         text=True,
@@ -54,7 +53,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="warm builds (2)")
     parser.add_argument("--no-test", action="store_true", help="skip the --test build")
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = dict(os.environ)  # PYTHONPATH too: the checkout's scratchpack (pip gets none of it)
     env["SOURCE_DATE_EPOCH"] = "1700000000"
     with tempfile.TemporaryDirectory(prefix="bench-pack-python-") as tmp:
         work = Path(tmp)

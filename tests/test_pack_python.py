@@ -195,6 +195,13 @@ def test_bad_pyproject_and_unknown_module_are_usage_errors(tmp_path: Path) -> No
     assert_clean_error(result, 2, "--keep-module no_such_mod")
     result = pack(APP, "-o", f"oci:{tmp_path / 'o'}:1", "--trace")
     assert_clean_error(result, 2, "--trace", "--test")
+    result = pack(APP, "-o", f"oci:{tmp_path / 'o'}:1", "--strip", "--add-lib", "libfoo.so")
+    assert_clean_error(result, 2, "--add-lib, --strip", "not a Python project")
+    result = pack(APP / "pyproject.toml", "-o", f"oci:{tmp_path / 'o'}:1", "--kind", "python")
+    assert_clean_error(result, 2, "--kind python goes with a project directory")
+    result = pack(APP, "-o", f"oci:{tmp_path / 'o'}:1", "--entrypoint", "not a module!")
+    assert_clean_error(result, 2, "--entrypoint", "MODULE:FUNC")
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_dependency_with_only_an_sdist_is_a_clear_error(tmp_path: Path) -> None:

@@ -499,7 +499,7 @@ class _TestKit:
         trace_dir = self.scratch / "trace"
         trace_dir.mkdir()
         trace_dir.chmod(0o777)
-        self._run(kept, every, entry, extra, project, trace_dir)
+        self._run(kept, every - kept, entry, extra, project, trace_dir)
         try:
             seen = (trace_dir / "modules").read_text().split()
         except OSError:
