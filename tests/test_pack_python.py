@@ -239,3 +239,17 @@ def test_the_import_graph_sees_every_literal_import_and_survives_bad_source() ->
     assert imported_names(b"print 'python 2'\n") == set()
     assert imported_names(b"\x00\xff not python") == set()
     assert imported_names(b"import (\n" * 10_000) == set()  # deep nonsense, no RecursionError
+
+
+def test_no_sources_keeps_only_the_bytecode_and_still_runs(
+    tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    out = tmp_path / "layout"
+    result = pack(APP, "-o", f"oci:{out}:1", "--no-sources", "--keep-module", "colorsys",
+                  "--test", TEST, env=tool_env)  # fmt: skip
+    assert result.code == 0, result.stderr
+    names = set(layer_files(out, "1"))
+    site = "usr/local/lib/python3.11/dist-packages"
+    assert "usr/lib/python3.11/os.pyc" in names and "usr/lib/python3.11/os.py" not in names
+    assert f"{site}/flask/app.pyc" in names and f"{site}/flask/app.py" not in names
+    assert not any("__pycache__" in n for n in names)
