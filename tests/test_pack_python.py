@@ -108,7 +108,10 @@ def test_the_route_answers_when_the_container_runs(packed: Path, podman: Runner)
                       "import os; print(os.getuid())")  # fmt: skip
         assert user.stdout.decode().strip() == "65532"
     finally:
+        image = podman("inspect", "--format", "{{.Image}}", container, check=False)
         podman("rm", "-f", container, check=False)
+        if image.returncode == 0:  # the copy podman made of the layout in its storage
+            podman("rmi", "-f", image.stdout.decode().strip(), check=False)
 
 
 def test_sbom_lists_the_wheels_and_the_debian_packages(packed: Path) -> None:
