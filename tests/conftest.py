@@ -22,6 +22,9 @@ from realtools import (
     unavailable,
 )
 
+# sample projects that pack builds carry their own tests, for the image, not for this suite
+collect_ignore = ["data/apps"]
+
 
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:

@@ -179,14 +179,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "pack",
         parents=[registry_flags, jobs, quiet],
-        help="pack a binary into a FROM-scratch image (static, or dynamic with its libraries)",
+        help="pack a binary or a Python project into a FROM-scratch image",
         description="Pack a binary into a FROM-scratch image: a static one alone, a dynamic one "
-        "with its loader and shared libraries.",
+        "with its loader and shared libraries; or a Python project's directory, with a "
+        "minimal CPython and its wheels.",
         **examples(
             "scratchpack pack ./hello -o oci:./out/hello:latest",
             "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--sign cosign.key --sbom --provenance",
+            "scratchpack pack ./flask-app -o oci:./out/app:1 --test 'python3 -m pytest -q tests'",
             "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
             "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
@@ -195,7 +197,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "image) as ld.so finds them.",
         ),
     )
-    p.add_argument("binary", type=Path, help="the ELF binary to pack")
+    p.add_argument(
+        "binary",
+        type=Path,
+        help="the ELF binary to pack, or a Python project's directory (pyproject.toml, "
+        "requirements.txt or setup.py)",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -205,7 +212,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "or docker://HOST/REPO[:TAG]",
     )
     p.add_argument(
-        "--entrypoint", metavar="JSON|WORDS", help='exec form as JSON (\'["/app","-v"]\') or words'
+        "--entrypoint",
+        metavar="JSON|WORDS",
+        help='exec form as JSON (\'["/app","-v"]\') or words; for a Python project '
+        "MODULE:FUNC, a console script's name or '-m MODULE'",
     )
     p.add_argument("--cmd", metavar="JSON|WORDS", help="default arguments, JSON array or words")
     p.add_argument(
@@ -306,6 +316,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help="put the binary on this image instead of scratch (e.g. a `scratchpack build` "
         "preset); a dynamic binary's libraries are checked in it first",
     )
+    p.add_argument(
+        "--kind", choices=("python", "node"),
+        help="what the project directory is, when it holds both kinds of project",
+    )  # fmt: skip
+    p.add_argument(
+        "--keep-module", action="append", default=[], metavar="NAME",
+        help="Python project: a standard library module to keep that no import names "
+        "(imported by a computed name); repeatable",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-sources", action="store_true",
+        help="Python project: .pyc files only (smaller; tracebacks lose their source lines)",
+    )  # fmt: skip
+    p.add_argument(
+        "--test", metavar="CMD",
+        help="Python project: run CMD (e.g. 'python3 -m pytest -q tests') in a test variant of "
+        "the image (+ pytest and the project at /src) under podman, read-only, no network, as "
+        "the run user; the image is written only if it passes",
+    )  # fmt: skip
+    p.add_argument(
+        "--trace", action="store_true",
+        help="with --test: a first run with the whole standard library, keeping every module "
+        "it imports (dynamic imports the import graph cannot see)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument(
         "--digestfile", type=Path, metavar="FILE",
@@ -518,7 +552,13 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.layers.compress import check_level
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
-    from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
+    from scratchpack.operations.pack import (
+        AddSpec,
+        PackOptions,
+        PythonOptions,
+        pack,
+        parse_command,
+    )
     from scratchpack.transports.names import parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
@@ -563,10 +603,18 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--binary-path must be absolute")
     if args.from_image and args.root is not None:
         raise UsageError("--from and --root exclude each other: the libraries come from one")
+    python = PythonOptions(
+        keep_modules=tuple(args.keep_module),
+        no_sources=args.no_sources,
+        test=tuple(parse_command(args.test, "--test")) if args.test else (),
+        trace=args.trace,
+    )
+    if (python != PythonOptions()) and not args.binary.is_dir():
+        raise UsageError("--keep-module, --no-sources, --test and --trace go with a Python project")
     signing = build_signing(args, options.destination)
     if signing is not None and signing.provenance:
         options = dataclasses.replace(options, record_inputs=True)
-    result = pack(options)
+    result = pack(options, python, args.kind)
     attached = None
     if signing is not None:
         assert options.registry is not None
@@ -615,6 +663,14 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"{percent(app.size, result.stored_size)} of the image",
         )
     )
+    if result.app is not None and "python" in result.app:
+        info = result.app
+        table.append(("python", f"{info['python']}, {len(info['stdlib_modules'])} of "
+                      f"{info['stdlib_available']} standard library modules kept"))  # fmt: skip
+        table.append(("packages", ", ".join(f"{n} {v}" for n, v in info["packages"].items())))
+        table.append(("entrypoint", " ".join(info["entrypoint"])))
+        if info["tested"]:
+            table.append(("tested", f"{info['tested']}: passed inside the image"))
     if result.libraries is not None:
         libs = result.libraries
         layer = result.layers[1]

@@ -163,7 +163,7 @@ class BuildResult:
     files: int
 
 
-def _download_all(fetcher: Fetcher, plan: Plan) -> list[Path]:
+def download_all(fetcher: Fetcher, plan: Plan) -> list[Path]:
     """Each package's ``.deb`` (checked by sha256, cached by it): one progress step over the
     bytes of those not cached, whose sizes the index gave."""
     missing = [p for p in plan.packages if not is_cached(p.sha256)]
@@ -266,7 +266,7 @@ def build(options: BuildOptions) -> BuildResult:
             check_lock(spec, the_plan, str(options.lock))
         else:
             the_plan = plan(spec, fetcher)
-        debs = _download_all(fetcher, the_plan)
+        debs = download_all(fetcher, the_plan)
     finally:
         fetcher.close()
     with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:

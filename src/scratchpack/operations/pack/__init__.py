@@ -11,11 +11,19 @@ from pathlib import Path
 
 from scratchpack.errors import UsageError
 from scratchpack.operations.pack.core import AddSpec, PackOptions, PackResult, parse_command
+from scratchpack.operations.pack.pyoptions import PythonOptions
 
-__all__ = ["AddSpec", "PackOptions", "PackResult", "pack", "parse_command"]
+__all__ = ["AddSpec", "PackOptions", "PackResult", "PythonOptions", "pack", "parse_command"]
 
 
-def pack(options: PackOptions) -> PackResult:
+def pack(
+    options: PackOptions, python: PythonOptions | None = None, kind: str | None = None
+) -> PackResult:
+    """Pack ``options.binary``: a project directory by its kind, else an ELF program."""
+    if options.binary.is_dir():
+        return _pack_project(options, python or PythonOptions(), kind)
+    if kind is not None:
+        raise UsageError(f"--kind {kind} goes with a project directory, not a file")
     if options.base is not None:
         from scratchpack.operations.pack.base import pack_on_base
 
@@ -32,3 +40,25 @@ def pack(options: PackOptions) -> PackResult:
     from scratchpack.operations.pack.binary import pack_binary
 
     return pack_binary(options)
+
+
+def _pack_project(options: PackOptions, python: PythonOptions, kind: str | None) -> PackResult:
+    from scratchpack.operations.pack.pyapp import is_python_project
+
+    found = ["python"] if is_python_project(options.binary) else []
+    if (options.binary / "package.json").is_file():
+        found.append("node")
+    if kind is None and len(found) > 1:
+        raise UsageError(f"{options.binary} is both a Python and a Node project: "
+                         "say which with --kind python|node")  # fmt: skip
+    chosen = kind or (found[0] if found else None)
+    if chosen == "python":
+        if "python" not in found:
+            raise UsageError(f"{options.binary}: no pyproject.toml, requirements.txt or setup.py")
+        from scratchpack.operations.pack.python import pack_python
+
+        return pack_python(options, python)
+    if chosen is None:
+        raise UsageError(f"{options.binary} is a directory, not a program or a project "
+                         "(pyproject.toml, requirements.txt or setup.py)")  # fmt: skip
+    raise UsageError(f"{options.binary}: packing a {chosen} project is not supported here")

@@ -139,6 +139,7 @@ class PackResult:
     base: str | None = None  # pack --base: the image under the binary (no essentials layer)
     libraries: LibraryReport | None = None  # a dynamic binary's libraries layer
     inputs: tuple[Input, ...] = ()  # with record_inputs: what went in, with digests
+    app: dict[str, Any] | None = None  # pack DIR of a project: what its kind reports
 
     @property
     def essentials_layer(self) -> LayerSummary:
@@ -185,6 +186,7 @@ class PackResult:
                 "stored": self.layers[1].size,
                 "uncompressed": self.layers[1].uncompressed_size,
             },
+            **({"app": self.app} if self.app is not None else {}),
             "binary_share": round(self.app_layer.size / self.stored_size, 4)
             if self.stored_size
             else 0,
