@@ -15,6 +15,7 @@ from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
 from scratchpack.cli.options import image_name, registry_options
 from scratchpack.cli.output import Output
+from scratchpack.cli.probe import add_check_flags, probe_spec, show_failure
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
@@ -172,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
             "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--digestfile app.digest",
-            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
+            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev "
+            "--check '[\"--version\"]'",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
             "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
             "A dynamic binary also gets a layer with its loader, its DT_NEEDED closure and what "
@@ -297,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the manifest digest to FILE (as skopeo copy --digestfile)",
     )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
+    add_check_flags(p, "before the output is written (nothing is written if it fails)")
     p.set_defaults(func=cmd_pack)
 
     i = sub.add_parser(
@@ -625,18 +628,27 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         force=args.force,
         registry=registry_options(args),
         base=image_name(args.base) if args.base else None,
+        check=probe_spec(args),
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
     if args.from_image and args.root is not None:
         raise UsageError("--from and --root exclude each other: the libraries come from one")
-    result = pack(options)
+    from scratchpack.operations.probe import ProbeFailed
+
+    try:
+        result = pack(options)
+    except ProbeFailed as exc:
+        show_failure(exc)
+        raise
     if args.digestfile:
         _write_digest(args.digestfile, str(result.digest))
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
     elif not args.quiet:
         _print_pack(result, out)
+        if result.check is not None:
+            out.status("Checked", result.check.summary())
     return 0
 
 

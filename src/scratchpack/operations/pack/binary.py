@@ -33,6 +33,7 @@ from scratchpack.operations.pack.core import (
     assemble_image,
     check_overlap,
     compression_for,
+    deliver,
     platform_for,
     record_host_packages,
     rfc3339,
@@ -40,7 +41,6 @@ from scratchpack.operations.pack.core import (
     write_layer_blob,
 )
 from scratchpack.operations.pack.libraries import LibraryReport, library_layer
-from scratchpack.transports.dispatch import WriteResult, write_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
 
@@ -139,9 +139,7 @@ def pack_binary(options: PackOptions) -> PackResult:
         ]
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         image = assemble_image(config, layers, blob_dir, created, options.annotations)
-        written: WriteResult = write_image(
-            options.destination, image, force=options.force, registry_options=options.registry
-        )
+        written, probed = deliver(options, image, scratch)
     summaries = tuple(
         LayerSummary(
             name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n
@@ -164,6 +162,7 @@ def pack_binary(options: PackOptions) -> PackResult:
         essentials=report,
         daemon_message=written.detail,
         libraries=libraries,
+        check=probed,
     )
 
 

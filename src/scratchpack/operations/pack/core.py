@@ -11,6 +11,7 @@ essentials layer on every commit and defeat the reuse above.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shlex
@@ -38,7 +39,8 @@ from scratchpack.operations.essentials import (
     RunUser,
 )
 from scratchpack.operations.pack.libraries import LibraryReport
-from scratchpack.transports.dispatch import stores_uncompressed
+from scratchpack.operations.probe import ProbeResult, ProbeSpec, check_or_refuse
+from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 
 if TYPE_CHECKING:
@@ -107,6 +109,7 @@ class PackOptions:
     registry: RegistryOptions | None = None
     base: ImageName | None = None
     dpkg_root: Path = Path("/")  # whose dpkg database says which packages the files are from
+    check: ProbeSpec | None = None  # --check: run in the image before it is written
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class PackResult:
     daemon_message: str = ""
     base: str | None = None  # pack --base: the image under the binary (no essentials layer)
     libraries: LibraryReport | None = None  # a dynamic binary's libraries layer
+    check: ProbeResult | None = None  # --check's run, which passed (or nothing is written)
 
     @property
     def essentials_layer(self) -> LayerSummary:
@@ -182,6 +186,7 @@ class PackResult:
                 "stored": self.layers[1].size,
                 "uncompressed": self.layers[1].uncompressed_size,
             },
+            "check": None if self.check is None else self.check.to_json(),
             "binary_share": round(self.app_layer.size / self.stored_size, 4)
             if self.stored_size
             else 0,
@@ -388,3 +393,21 @@ def assemble_image(
         annotations={mt.ANNOTATION_CREATED: created, **annotations},
     )
     return Image.assemble(manifest.to_bytes(), config_bytes, StagedBlobs(blob_dir))
+
+
+def deliver(
+    options: PackOptions, image: Image, scratch: Path
+) -> tuple[WriteResult, ProbeResult | None]:
+    """Write the finished ``image`` to the destination, after ``--check``'s probe (as the
+    run user) passed in it: every kind of pack ends here, so none writes an image whose probe
+    failed (``ProbeFailed``: nothing is written)."""
+    probed = None
+    if options.check is not None:
+        spec = options.check
+        if spec.user is None:
+            spec = dataclasses.replace(spec, user=f"{options.user.uid}:{options.user.gid}")
+        probed = check_or_refuse(image, spec, scratch, f"{options.destination} was not written")
+    written = write_image(
+        options.destination, image, force=options.force, registry_options=options.registry
+    )
+    return written, probed
