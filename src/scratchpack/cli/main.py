@@ -182,7 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
             "image) as ld.so finds them.",
         ),
     )
-    p.add_argument("binary", type=Path, help="the ELF binary to pack")
+    p.add_argument(
+        "binary", type=Path, metavar="BINARY|DIR",
+        help="the ELF binary to pack, or a project directory (package.json + lock: a Node app)",
+    )  # fmt: skip
+    p.add_argument(
+        "--kind", choices=("binary", "python", "node"),
+        help="what BINARY|DIR is, when its files do not say (a directory with both package.json "
+        "and pyproject.toml)",
+    )  # fmt: skip
+    p.add_argument(
+        "--test", metavar="JSON|WORDS",
+        help="a project's tests, run in a test variant of the image (the image plus its test "
+        "files) under podman first, e.g. 'node --test test/'; nothing is written if they fail",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-scripts", action="store_true",
+        help="let npm run the dependencies' install scripts (off: they are code from every "
+        "dependency, run on this machine)",
+    )  # fmt: skip
     p.add_argument(
         "-o",
         "--output",
@@ -589,6 +607,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
     from scratchpack.operations.pack import AddSpec, PackOptions, pack, parse_command
+    from scratchpack.operations.probe import ProbeSpec
     from scratchpack.transports.names import parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
@@ -629,6 +648,11 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         registry=registry_options(args),
         base=image_name(args.base) if args.base else None,
         check=probe_spec(args),
+        kind=args.kind,
+        test=ProbeSpec(parse_command(args.test, "--test"), None, args.check_timeout)
+        if args.test
+        else None,
+        allow_scripts=args.allow_scripts,
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")

@@ -26,7 +26,6 @@ from scratchpack.operations.elf import read_elf
 from scratchpack.operations.essentials import NSSWITCH, EssentialsReport, add_essentials
 from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
-    LayerSummary,
     PackOptions,
     PackResult,
     add_path,
@@ -34,6 +33,7 @@ from scratchpack.operations.pack.core import (
     check_overlap,
     compression_for,
     deliver,
+    layer_summaries,
     platform_for,
     record_host_packages,
     rfc3339,
@@ -140,13 +140,7 @@ def pack_binary(options: PackOptions) -> PackResult:
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         image = assemble_image(config, layers, blob_dir, created, options.annotations)
         written, probed = deliver(options, image, scratch)
-    summaries = tuple(
-        LayerSummary(
-            name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n
-        )
-        for (name, layer), blob in zip(contents, layers, strict=True)
-        for n in (len(layer.entries()),)
-    )
+    summaries = layer_summaries(contents, layers)
     return PackResult(
         destination=written.destination,
         digest=written.manifest_digest,

@@ -110,6 +110,9 @@ class PackOptions:
     base: ImageName | None = None
     dpkg_root: Path = Path("/")  # whose dpkg database says which packages the files are from
     check: ProbeSpec | None = None  # --check: run in the image before it is written
+    kind: str | None = None  # --kind binary|python|node; None: from what `binary` is
+    test: ProbeSpec | None = None  # --test: the app's tests, run in a test variant first
+    allow_scripts: bool = False  # --allow-scripts: npm install scripts may run
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,17 @@ def _add_one(layer: LayerContents, path: Path, dest: str, mode: int | None) -> N
     layer.add_file(
         dest, source=path, mode=default if mode is None else mode, origin=f"--add {path}"
     )
+
+
+def layer_summaries(
+    contents: list[tuple[str, LayerContents]], blobs: list[CompressedBlob]
+) -> tuple[LayerSummary, ...]:
+    """Each named layer's digests, sizes and entry count, for the result."""
+    return tuple(
+        LayerSummary(name, str(blob.digest), str(blob.diff_id), blob.size,
+                     blob.uncompressed_size, len(layer.entries()))
+        for (name, layer), blob in zip(contents, blobs, strict=True)
+    )  # fmt: skip
 
 
 def write_layer_blob(
