@@ -58,7 +58,10 @@ def _sizes(layout: Path) -> tuple[int, int]:
         if layer["mediaType"].endswith("+zstd"):
             import zstandard
 
-            raw += len(zstandard.ZstdDecompressor().decompressobj().decompress(data))
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                io.BytesIO(data), read_across_frames=True
+            )
+            raw += len(reader.read())  # pack writes one frame per 4 MiB chunk
         elif layer["mediaType"].endswith("+gzip"):
             raw += len(gzip.decompress(data))
         else:

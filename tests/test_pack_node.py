@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ TEST = "node --test test/"
 
 
 def pack(project: Path, dest: str, *extra: str) -> CliResult:
-    return run_cli("pack", project, "-o", dest, "--format", "json", *extra, env=ENV)
+    # a generous probe timeout: 2 cores shared by a whole CI run
+    return run_cli("pack", project, "-o", dest, "--format", "json", "--check-timeout", "300",
+                   *extra, env=ENV)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +190,69 @@ def test_npm_is_never_given_the_projects_npmrc(tmp_path: Path) -> None:
     result = pack(project, f"oci:{tmp_path / 'out'}:v1")
     assert result.code == 0, result.stderr
     assert ".npmrc" not in "".join(_files(tmp_path / "out"))
+
+
+def _package(root: Path, name: str, manifest: object, files: dict[str, bytes]) -> Path:
+    package = root / "node_modules" / name
+    package.mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps(manifest) if manifest is not None else "{")
+    for rel, data in files.items():
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        (package / rel).write_bytes(data)
+    return package
+
+
+def _shared_object(path: Path, compiler: list[str]) -> bytes:
+    source = path.with_suffix(".c")
+    source.write_text("int answer(void) { return 42; }\n")
+    subprocess.run([*compiler, "-shared", "-fPIC", "-o", str(path), str(source)], check=True)
+    return path.read_bytes()
+
+
+def test_prune_keeps_what_package_json_declares_and_this_platforms_binaries(
+    tmp_path: Path,
+) -> None:
+    from scratchpack.operations.pack.prune import prune_modules
+
+    need("musl-gcc", "a musl-built addon to prune")
+    glibc = _shared_object(tmp_path / "glibc.node", ["gcc"])
+    musl = _shared_object(tmp_path / "musl.node", ["musl-gcc"])
+    odd = _package(tmp_path, "odd", {"main": "test/index.js", "files": ["examples"]}, {
+        "test/index.js": b"module.exports = 1", "examples/a.js": b"", "README.md": b"docs",
+        "lib/x.spec.js": b"", "lib/x.js.map": b"{}", "index.d.ts": b"", "LICENSE.md": b"MIT",
+    })  # fmt: skip
+    native = _package(tmp_path, "native", {"main": "index.js"}, {
+        "index.js": b"", "prebuilds/linux-x64/node.napi.node": glibc,
+        "prebuilds/linux-arm64/node.napi.node": glibc, "prebuilds/darwin-x64/node.napi.node": b"",
+        "build/Release/glibc.node": glibc, "build/Release/musl.node": musl,
+        "build/Release/text.node": b"not an ELF", ".github/workflows/ci.yml": b"",
+    })  # fmt: skip
+    broken = _package(tmp_path, "broken", None, {"README.md": b"", "test/a.js": b""})
+    report = prune_modules(tmp_path / "node_modules")
+    left = sorted(p.relative_to(tmp_path / "node_modules").as_posix()
+                  for p in (tmp_path / "node_modules").rglob("*") if p.is_file())  # fmt: skip
+    assert left == [
+        "broken/README.md", "broken/package.json", "broken/test/a.js",  # unreadable: kept whole
+        "native/build/Release/glibc.node", "native/index.js", "native/package.json",
+        "native/prebuilds/linux-x64/node.napi.node",
+        "odd/LICENSE.md", "odd/examples/a.js", "odd/package.json", "odd/test/index.js",
+    ]  # fmt: skip
+    assert report.removed["other platforms' binaries"] == 4  # arm64, darwin, musl, not-ELF
+    assert report.removed["docs"] == 1 and report.removed["source maps and types"] == 2
+    assert odd.is_dir() and native.is_dir() and broken.is_dir()
+
+
+def test_prune_does_not_follow_symlinks_out_of_node_modules(tmp_path: Path) -> None:
+    from scratchpack.operations.pack.prune import prune_modules
+
+    outside = tmp_path / "outside"
+    (outside / "test").mkdir(parents=True)
+    (outside / "test" / "keep.js").write_text("")
+    (outside / "README.md").write_text("mine")
+    (outside / "package.json").write_text('{"main": "index.js"}')  # a package, if followed
+    package = _package(tmp_path, "linked", {"main": "index.js"}, {"index.js": b""})
+    (package / "test").symlink_to(outside / "test")
+    (package / "README.md").symlink_to(outside / "README.md")
+    (tmp_path / "node_modules" / "elsewhere").symlink_to(outside)
+    prune_modules(tmp_path / "node_modules")
+    assert (outside / "test" / "keep.js").exists() and (outside / "README.md").read_text() == "mine"

@@ -74,9 +74,14 @@ def _matches(name: str, patterns: tuple[str, ...]) -> bool:
 
 def prune_modules(modules: Path) -> PruneReport:
     report = PruneReport()
-    for manifest in sorted(modules.rglob("package.json")):
+    manifests = sorted(
+        Path(current) / "package.json"
+        for current, _dirs, files in os.walk(modules)  # never follows a symlink out
+        if "package.json" in files
+    )
+    for manifest in manifests:
         package = manifest.parent
-        if not manifest.is_file() or package.is_symlink() or not package.exists():
+        if not manifest.is_file() or manifest.is_symlink() or not package.exists():
             continue
         _prune_package(package, _declared(manifest), report)
     return report
