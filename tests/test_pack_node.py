@@ -162,6 +162,16 @@ def test_a_project_without_a_lock_is_a_clear_error(tmp_path: Path) -> None:
             ["--base", "oci:/nonexistent:x"],
             "--base goes with a binary",
         ),
+        (
+            {"package.json": '{"main": "../../../../../../etc/passwd"}', "package-lock.json": "{}"},
+            [],
+            "is outside the project",
+        ),
+        (
+            {"package.json": '{"main": "a.js"}', "package-lock.json": "{}", "a.js": ""},
+            ["--root", "/tmp"],
+            "--root and --from go with a binary",
+        ),
     ],
 )
 def test_bad_projects_are_usage_errors(

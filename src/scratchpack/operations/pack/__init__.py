@@ -42,6 +42,9 @@ def pack(options: PackOptions) -> PackResult:
 
         if options.base is not None:
             raise UsageError("--base goes with a binary: a Node project gets Debian's node")
+        if options.root != Path("/") or options.from_image is not None:
+            raise UsageError("--root and --from go with a binary: node's libraries come from "
+                             "its Debian packages")  # fmt: skip
         return pack_node(options)
     if kind == "python":
         raise UsageError("pack of a Python project is not in this build")

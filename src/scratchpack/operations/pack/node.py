@@ -101,6 +101,8 @@ def read_project(directory: Path, entrypoint: list[str] | None) -> NodeProject:
             "exactly a lock's versions; make one with `npm install --package-lock-only`"
         )
     entry = _entry(manifest)
+    if entry is not None and (entry == ".." or entry.startswith("../")):
+        raise UsageError(f"{manifest_path}: its entry point {entry} is outside the project")
     if entrypoint is None:
         if entry is None:
             raise UsageError(
@@ -140,9 +142,13 @@ def pack_node(options: PackOptions) -> PackResult:
     workdir = f"/{APP}"
     with scratch_directory(staging_near(options.destination)) as scratch:
         runtime = unpack_packages(("nodejs",), scratch)
+        # gconv: node converts text with ICU, never iconv; only libstdc++'s codecvt names
+        # iconv_open, which `auto` would answer with all 247 modules (8 MB). --gconv still
+        # brings them for an addon that needs them.
+        gconv = "none" if options.gconv == "auto" else options.gconv
         libs, libraries = library_layer(
-            runtime.root, runtime.root / NODE.lstrip("/"), NODE, NSSWITCH, [],
-            root_name="Debian nodejs",
+            runtime.root, runtime.root / NODE.lstrip("/"), NODE, NSSWITCH, options.add_libs,
+            gconv, tuple(options.locales), root_name="Debian nodejs",
         )  # fmt: skip
         _add_node(libs, runtime)
         essentials = LayerContents()
@@ -224,7 +230,7 @@ def _app_layers(
     app, tests = LayerContents(), LayerContents()
     app.add_dir(APP, mode=0o555)
     tests.add_dir(APP, mode=0o555)
-    for path in sorted(work.rglob("*")):
+    for path in _walk(work):
         rel = path.relative_to(work).as_posix()
         in_modules = rel == "node_modules" or rel.startswith("node_modules/")
         layer = tests if not in_modules and is_test_path(rel) else app
@@ -241,6 +247,16 @@ def _app_layers(
             layer.add_file(dest, source=path, mode=0o555 if executable else 0o444,
                            origin=f"the project {project.name}")  # fmt: skip
     return app, tests, pruned
+
+
+def _walk(top: Path) -> list[Path]:
+    """Every path under ``top``, sorted, never following a symlink (a link to ``/`` in a
+    project goes in as the link it is)."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(top):
+        here = Path(current)
+        found.extend(here / name for name in (*dirs, *files))
+    return sorted(found)
 
 
 def _copy_project(source: Path, dest: Path) -> None:
