@@ -192,3 +192,33 @@ def test_bad_check_flags_are_usage_errors(
     result = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'o'}:v1", *flags)
     assert_clean_error(result, 2, fragment)
     assert not (tmp_path / "o").exists()
+
+
+def test_without_podman_the_probe_runs_under_dockerd(
+    tmp_path: Path, docker: Runner, programs: dict[str, Path], tool_env: dict[str, str]
+) -> None:
+    """Only docker on PATH: the image is loaded into the daemon, probed, and removed again."""
+    import shutil
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    found = shutil.which("docker", path=tool_env.get("PATH"))
+    assert found is not None
+    (tools / "docker").symlink_to(found)
+    env = {**tool_env, "PATH": str(tools)}
+    out = tmp_path / "out"
+    passed = run_cli("pack", programs["static"], "-o", f"oci:{out}:v1", "--tz", "none",
+                     "--format", "json", "--check", "ok", env=env)  # fmt: skip
+    assert passed.code == 0, passed.stderr
+    report = json.loads(passed.stdout)
+    assert report["check"]["engine"] == "docker"
+    assert "probe ok as uid 65532" in report["check"]["stdout_tail"]
+    assert docker("image", "inspect", report["image_id"], check=False).returncode != 0
+    failed = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'f'}:v1", "--tz",
+                     "none", "--check", "write /etc/x", env=env)  # fmt: skip
+    assert_clean_error(failed, 1, "under docker", "exited 4")
+    assert "Read-only file system" in failed.stderr
+    assert not (tmp_path / "f").exists()
+    none = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'n'}:v1", "--check", "ok",
+                   env={**tool_env, "PATH": str(tmp_path / "empty")})  # fmt: skip
+    assert_clean_error(none, 1, "neither is installed")

@@ -167,6 +167,7 @@ def test_a_project_without_a_lock_is_a_clear_error(tmp_path: Path) -> None:
             [],
             "is outside the project",
         ),
+        ({"package.json": "{}", "pyproject.toml": ""}, ["--kind", "node"], "no package-lock.json"),
         (
             {"package.json": '{"main": "a.js"}', "package-lock.json": "{}", "a.js": ""},
             ["--root", "/tmp"],
