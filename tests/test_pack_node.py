@@ -101,6 +101,7 @@ def test_node_without_npm_shell_or_docs_and_node_modules_pruned(packed: dict[str
     ]
     assert left == []  # licences stay
     assert "app/test/server.test.js" not in files  # the tests are the test variant's only
+    assert not any(name.startswith(f"{modules}is-number") for name in files)  # a devDependency
     assert "app/src/server.js" in files
     assert files["app/src/server.js"].uid == 0 and files["app/src/server.js"].mode == 0o444
 

@@ -17,8 +17,9 @@ dependencies from ``npm ci``, pruned, in three layers over scratch.
   (65532), root-owned read-only files: the image runs with ``--read-only``.
 
 ``--test CMD`` runs the app's tests inside the image before anything is written: a test
-variant (the same layers plus one with the project's tests) runs CMD under podman like
-``--check``; the production image is written only if it passes.
+variant (the same layers plus one with the project's tests and the lock's dev-only packages,
+from a second ``npm ci``) runs CMD under podman like ``--check``; the production image is
+written only if it passes.
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ def pack_node(options: PackOptions) -> PackResult:
                                 ca_bundle=options.ca_bundle, tz=options.tz,
                                 zoneinfo=options.zoneinfo)  # fmt: skip
         app, tests, pruned = _app_layers(project, scratch, options.allow_scripts)
+        if options.test is not None:
+            _add_dev_dependencies(tests, project, scratch, options.allow_scripts)
         _close_addons(app, libs, runtime)
         check_overlap(libs, essentials, "a runtime file")
         host = DpkgDatabase(options.dpkg_root)
@@ -276,12 +279,47 @@ def npm_cache() -> Path:
     return cache_dir().parent / "npm"
 
 
-def _npm_ci(work: Path, scratch: Path, allow_scripts: bool) -> None:
+def _add_dev_dependencies(
+    tests: LayerContents, project: NodeProject, scratch: Path, allow_scripts: bool
+) -> None:
+    """``--test``: the lock's dev-only packages (``"dev": true``: test runners, assertion
+    libraries), from a second ``npm ci`` with them, into the tests layer; the production
+    layers never see them."""
+    try:
+        lock = json.loads((project.directory / project.lock).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{project.directory / project.lock}: not valid JSON: {exc}") from None
+    packages = lock.get("packages") if isinstance(lock, dict) else None
+    dev = sorted(
+        key
+        for key, value in (packages or {}).items()
+        if isinstance(value, dict) and value.get("dev") is True and key.startswith("node_modules/")
+    )
+    if not dev:
+        return
+    work = scratch / "project-dev"
+    _copy_project(project.directory, work)
+    _npm_ci(work, scratch, allow_scripts, dev=True)
+    for key in dev:
+        top = work / key
+        if not top.is_dir() or top.is_symlink() or ".." in key.split("/"):
+            continue
+        for path in [top, *_walk(top)]:
+            dest = f"{APP}/{path.relative_to(work).as_posix()}"
+            if path.is_symlink():
+                tests.add_symlink(dest, str(path.readlink()))
+            elif path.is_dir():
+                tests.add_dir(dest, mode=0o555)
+            elif path.is_file() and dest not in tests:
+                tests.add_file(dest, source=path, mode=0o444, origin="a devDependency")
+
+
+def _npm_ci(work: Path, scratch: Path, allow_scripts: bool, dev: bool = False) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise ScratchpackError("pack of a Node project runs `npm ci`: install npm (and node)")
     home = scratch / "npm-home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -290,12 +328,12 @@ def _npm_ci(work: Path, scratch: Path, allow_scripts: bool) -> None:
         "npm_config_fund": "false",
         "npm_config_audit": "false",
         "npm_config_userconfig": str(home / ".npmrc"),
-        "NODE_ENV": "production",
+        "NODE_ENV": "development" if dev else "production",
     }
     for key in _PASSED_ENV:
         if key in os.environ:
             env[key] = os.environ[key]
-    argv = [npm, "ci", "--omit=dev", "--no-audit", "--no-fund"]
+    argv = [npm, "ci", "--include=dev" if dev else "--omit=dev", "--no-audit", "--no-fund"]
     if not allow_scripts:
         argv.append("--ignore-scripts")
     try:
