@@ -169,6 +169,7 @@ def test_a_project_without_a_lock_is_a_clear_error(tmp_path: Path) -> None:
             "is outside the project",
         ),
         ({"package.json": "{}", "pyproject.toml": ""}, ["--kind", "node"], "no package-lock.json"),
+        ({"package.json": "{}", "package-lock.json": "{}"}, ["--strip"], "go with a binary"),
         (
             {"package.json": '{"main": "a.js"}', "package-lock.json": "{}", "a.js": ""},
             ["--root", "/tmp"],
@@ -199,9 +200,13 @@ def test_npm_is_never_given_the_projects_npmrc(tmp_path: Path) -> None:
     shutil.copytree(APP, project)
     (project / ".npmrc").write_text("registry=http://127.0.0.1:9/\n")  # would fail npm ci
     need("npm", "pack of a Node project runs npm ci")
-    result = pack(project, f"oci:{tmp_path / 'out'}:v1")
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    result = pack(project, f"oci:{tmp_path / 'out'}:v1", "--add", f"{config}:/etc/app/config.json")
     assert result.code == 0, result.stderr
-    assert ".npmrc" not in "".join(_files(tmp_path / "out"))
+    files = _files(tmp_path / "out")
+    assert ".npmrc" not in "".join(files)
+    assert files["etc/app/config.json"].mode == 0o444  # --add works as for a binary
 
 
 def _package(root: Path, name: str, manifest: object, files: dict[str, bytes]) -> Path:

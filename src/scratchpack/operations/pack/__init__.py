@@ -45,6 +45,8 @@ def pack(options: PackOptions) -> PackResult:
         if options.root != Path("/") or options.from_image is not None:
             raise UsageError("--root and --from go with a binary: node's libraries come from "
                              "its Debian packages")  # fmt: skip
+        if options.strip or options.allow_dynamic or options.binary_dest:
+            raise UsageError("--strip, --allow-dynamic and --binary-path go with a binary")
         return pack_node(options)
     if kind == "python":
         raise UsageError("pack of a Python project is not in this build")

@@ -45,6 +45,7 @@ from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
     PackOptions,
     PackResult,
+    add_path,
     assemble_image,
     check_overlap,
     compression_for,
@@ -159,8 +160,11 @@ def pack_node(options: PackOptions) -> PackResult:
         app, tests, pruned = _app_layers(project, scratch, options.allow_scripts)
         if options.test is not None:
             _add_dev_dependencies(tests, project, scratch, options.allow_scripts)
+        for spec in options.adds:
+            add_path(app, spec, essentials)
         _close_addons(app, libs, runtime)
         check_overlap(libs, essentials, "a runtime file")
+        check_overlap(app, essentials, "an app file")
         host = DpkgDatabase(options.dpkg_root)
         recorded = owned_files(essentials, host, ("ca-certificates", "tzdata"))
         write_records(essentials, recorded, os_release=host.os_release())
