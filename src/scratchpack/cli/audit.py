@@ -7,6 +7,7 @@ import json
 import math
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from scratchpack.cli.format import human_size
 from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.images import with_image
 from scratchpack.cli.output import Output
-from scratchpack.errors import UsageError
+from scratchpack.cli.probe import add_check_flags, probe_spec, show_failure
+from scratchpack.errors import ScratchpackError, UsageError
 
 SEVERITIES = ("critical", "error", "warning", "info", "none", "style", "ignore")
 # lint's threshold names (hadolint's) mean the same here
@@ -54,10 +56,12 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         **examples(
             "scratchpack audit oci:./out/hello:latest",
             "scratchpack audit docker://127.0.0.1:5000/app:1.0 -t warning --format sarif",
-            "scratchpack audit docker-daemon:app:dev -q --lowest-efficiency 95%",
+            "scratchpack audit docker-daemon:app:dev -q --lowest-efficiency 95% "
+            "--check '[\"--version\"]'",
             "scratchpack audit --explain SPI001",
-            notes="Exit 0: passed; 1: a finding at or above the failure threshold, or a "
-            "dive-style threshold crossed; 2: the image could not be read.",
+            notes="Exit 0: passed; 1: a finding at or above the failure threshold, a "
+            "dive-style threshold crossed, or a failed --check probe; 2: the image could not "
+            "be read.",
         ),
     )
     a.add_argument(
@@ -112,6 +116,7 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "directories are still checked)",
     )
     a.add_argument("--explain", metavar="CODE", help="print why a check matters and the fix")
+    add_check_flags(a, "as the image's user: the will-it-start check, by starting it")
     a.set_defaults(func=cmd_audit)
 
 
@@ -131,7 +136,11 @@ def thresholds_crossed(report: dict[str, Any], args: argparse.Namespace) -> list
 
 
 def cmd_audit(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.operations.audit import audit_image
+    from scratchpack.model.image import Image
+    from scratchpack.operations.audit import AuditResult, audit_image
+    from scratchpack.operations.audit.checks import CHECKS
+    from scratchpack.operations.audit.docs import DOCS
+    from scratchpack.operations.probe import ProbeFailed, ProbeResult, run_probe
     from scratchpack.reports.severity import Severity
 
     if args.explain:
@@ -152,12 +161,27 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--top must be at least 1")
     if args.output is not None and args.format == "text":
         raise UsageError("-o/--output needs --format json, sarif, github or html")
-    result = with_image(
-        args, args.image, lambda image, name: audit_image(image, name, args.top, args.secrets)
-    )
+    spec = probe_spec(args)
+    probe_error: list[ScratchpackError] = []
+
+    def work(image: Image, name: str) -> tuple[AuditResult, ProbeResult | None]:
+        audited = audit_image(image, name, args.top, args.secrets)
+        if spec is None:
+            return audited, None
+        try:  # an engine that cannot run it is not an unreadable image (exit 2)
+            return audited, run_probe(image, spec, Path(tempfile.gettempdir()))
+        except ScratchpackError as exc:
+            probe_error.append(exc)
+            return audited, None
+
+    result, probed = with_image(args, args.image, work)
+    if probe_error:
+        raise probe_error[0]
     report = result.report
     crossed = thresholds_crossed(report, args)
     report["thresholds_crossed"] = crossed
+    if probed is not None:
+        report["check"] = probed.to_json()
     if args.format != "text":
         write_report(_formatted(args.format, result, crossed), args.output)
     elif not args.quiet:
@@ -168,6 +192,12 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     failing = threshold != "none" and any(
         f.severity >= Severity.parse(threshold) for f in result.findings
     )
+    if probed is not None and not probed.passed:
+        failed = ProbeFailed(probed, "the image does not pass its probe")
+        show_failure(failed)
+        raise failed
+    if probed is not None and args.format == "text" and not args.quiet:
+        out.status("Checked", probed.summary())
     return 1 if failing or crossed else 0
 
 

@@ -15,6 +15,7 @@ from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
 from scratchpack.cli.options import image_name, registry_options
 from scratchpack.cli.output import Output
+from scratchpack.cli.probe import add_check_flags, probe_spec, show_failure
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
@@ -189,7 +190,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--sign cosign.key --sbom --provenance",
             "scratchpack pack ./flask-app -o oci:./out/app:1 --test 'python3 -m pytest -q tests'",
-            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev",
+            "scratchpack pack ./web -o oci:./out/web:1 --test 'node --test test/'",
+            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev "
+            "--check '[\"--version\"]'",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
             "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
             "A dynamic binary also gets a layer with its loader, its DT_NEEDED closure and what "
@@ -198,11 +201,27 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "binary",
-        type=Path,
-        help="the ELF binary to pack, or a Python project's directory (pyproject.toml, "
-        "requirements.txt or setup.py)",
-    )
+        "binary", type=Path, metavar="BINARY|DIR",
+        help="the ELF binary to pack, or a project directory: a Node app (package.json + lock) "
+        "or a Python one (pyproject.toml, requirements.txt or setup.py)",
+    )  # fmt: skip
+    p.add_argument(
+        "--kind", choices=("binary", "python", "node"),
+        help="what BINARY|DIR is, when its files do not say (a directory with both package.json "
+        "and pyproject.toml)",
+    )  # fmt: skip
+    p.add_argument(
+        "--test", metavar="JSON|WORDS",
+        help="a project's tests, run in a test variant of the image (the image plus its test "
+        "files; for Python, pytest and the project at /src) under podman, read-only, no "
+        "network, as the run user, e.g. 'node --test test/' or 'python3 -m pytest -q tests'; "
+        "nothing is written if they fail",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-scripts", action="store_true",
+        help="let npm run the dependencies' install scripts (off: they are code from every "
+        "dependency, run on this machine)",
+    )  # fmt: skip
     p.add_argument(
         "-o",
         "--output",
@@ -317,10 +336,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "preset); a dynamic binary's libraries are checked in it first",
     )
     p.add_argument(
-        "--kind", choices=("python", "node"),
-        help="what the project directory is, when it holds both kinds of project",
-    )  # fmt: skip
-    p.add_argument(
         "--keep-module", action="append", default=[], metavar="NAME",
         help="Python project: a standard library module to keep that no import names "
         "(imported by a computed name); repeatable",
@@ -328,12 +343,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-sources", action="store_true",
         help="Python project: .pyc files only (smaller; tracebacks lose their source lines)",
-    )  # fmt: skip
-    p.add_argument(
-        "--test", metavar="CMD",
-        help="Python project: run CMD (e.g. 'python3 -m pytest -q tests') in a test variant of "
-        "the image (+ pytest and the project at /src) under podman, read-only, no network, as "
-        "the run user; the image is written only if it passes",
     )  # fmt: skip
     p.add_argument(
         "--trace", action="store_true",
@@ -347,6 +356,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
     signing.add_build_flags(p)
+    add_check_flags(p, "before the output is written (nothing is written if it fails)")
     p.set_defaults(func=cmd_pack)
 
     i = sub.add_parser(
@@ -559,6 +569,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         pack,
         parse_command,
     )
+    from scratchpack.operations.probe import ProbeFailed, ProbeSpec
     from scratchpack.transports.names import parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
@@ -598,6 +609,12 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         force=args.force,
         registry=registry_options(args),
         base=image_name(args.base) if args.base else None,
+        check=probe_spec(args),
+        kind=args.kind,
+        test=ProbeSpec(parse_command(args.test, "--test"), None, args.check_timeout)
+        if args.test
+        else None,
+        allow_scripts=args.allow_scripts,
     )
     if args.binary_path and not args.binary_path.startswith("/"):
         raise UsageError("--binary-path must be absolute")
@@ -610,11 +627,15 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         trace=args.trace,
     )
     if (python != PythonOptions()) and not args.binary.is_dir():
-        raise UsageError("--keep-module, --no-sources, --test and --trace go with a Python project")
+        raise UsageError("--keep-module, --no-sources, --test and --trace go with a project")
     signing = build_signing(args, options.destination)
     if signing is not None and signing.provenance:
         options = dataclasses.replace(options, record_inputs=True)
-    result = pack(options, python, args.kind)
+    try:
+        result = pack(options, python)
+    except ProbeFailed as exc:
+        show_failure(exc)
+        raise
     attached = None
     if signing is not None:
         assert options.registry is not None
@@ -630,6 +651,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         _print_pack(result, out)
         if attached:
             print_attached(out, attached)
+        if result.check is not None:
+            out.status("Checked", result.check.summary())
     return 0
 
 

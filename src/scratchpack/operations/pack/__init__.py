@@ -2,7 +2,8 @@
 
 One module per kind over one shared assembly core (``core.py``): ``binary.py`` packs an ELF
 program into scratch (static, or dynamic with ``libraries.py``'s loader-and-libraries layer),
-``base.py`` puts it on a base image. This module only picks the kind.
+``base.py`` puts it on a base image; ``node.py`` packs a Node project. This module only picks
+the kind.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ def pack(
     options: PackOptions, python: PythonOptions | None = None, kind: str | None = None
 ) -> PackResult:
     """Pack ``options.binary``: a project directory by its kind, else an ELF program."""
-    if options.binary.is_dir():
+    kind = kind or options.kind
+    if kind == "binary":
+        kind = None
+    elif options.binary.is_dir():
         return _pack_project(options, python or PythonOptions(), kind)
     if kind is not None:
         raise UsageError(f"--kind {kind} goes with a project directory, not a file")
+    if options.test is not None or options.allow_scripts:
+        raise UsageError("--test and --allow-scripts go with pack of a Node or Python project")
     if options.base is not None:
         from scratchpack.operations.pack.base import pack_on_base
 
@@ -58,7 +64,24 @@ def _pack_project(options: PackOptions, python: PythonOptions, kind: str | None)
         from scratchpack.operations.pack.python import pack_python
 
         return pack_python(options, python)
-    if chosen is None:
-        raise UsageError(f"{options.binary} is a directory, not a program or a project "
-                         "(pyproject.toml, requirements.txt or setup.py)")  # fmt: skip
-    raise UsageError(f"{options.binary}: packing a {chosen} project is not supported here")
+    if chosen == "node":
+        if "node" not in found:
+            raise UsageError(f"{options.binary}: no package.json")
+        return _pack_node(options, python)
+    raise UsageError(f"{options.binary} is a directory, not a program or a project "
+                     "(package.json; pyproject.toml, requirements.txt or setup.py)")  # fmt: skip
+
+
+def _pack_node(options: PackOptions, python: PythonOptions) -> PackResult:
+    from scratchpack.operations.pack.node import pack_node
+
+    if python.keep_modules or python.no_sources or python.trace:
+        raise UsageError("--keep-module, --no-sources and --trace go with a Python project")
+    if options.base is not None:
+        raise UsageError("--base goes with a binary: a Node project gets Debian's node")
+    if options.root != Path("/") or options.from_image is not None:
+        raise UsageError("--root and --from go with a binary: node's libraries come from "
+                         "its Debian packages")  # fmt: skip
+    if options.strip or options.allow_dynamic or options.binary_dest:
+        raise UsageError("--strip, --allow-dynamic and --binary-path go with a binary")
+    return pack_node(options)

@@ -34,13 +34,14 @@ from scratchpack.operations.pack.core import (
     StagedBlobs,
     add_path,
     compression_for,
+    deliver,
     platform_for,
     rfc3339,
     staging_near,
     write_layer_blob,
 )
 from scratchpack.operations.provenance import Input, file_input, image_input, layer_inputs
-from scratchpack.transports.dispatch import open_image, write_image
+from scratchpack.transports.dispatch import open_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
 
@@ -122,8 +123,7 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
             config_bytes,
             (*base_layers, Layer(new, blob.diff_id, StagedBlobs(blob_dir))),
         )
-        written = write_image(options.destination, result, force=options.force,
-                              registry_options=options.registry)  # fmt: skip
+        written, probed = deliver(options, result, scratch)
         base_stored = sum(layer.descriptor.size for layer in image.layers)
         base_raw = sum(scan.uncompressed_sizes)
     summaries = (
@@ -147,6 +147,7 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         daemon_message=written.detail,
         base=str(base),
         inputs=tuple(inputs),
+        check=probed,
     )
 
 

@@ -32,13 +32,14 @@ from scratchpack.operations.essentials import (
 )
 from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
-    LayerSummary,
     PackOptions,
     PackResult,
     add_path,
     assemble_image,
     check_overlap,
     compression_for,
+    deliver,
+    layer_summaries,
     platform_for,
     record_host_packages,
     rfc3339,
@@ -53,7 +54,6 @@ from scratchpack.operations.provenance import (
     image_input,
     layer_inputs,
 )
-from scratchpack.transports.dispatch import WriteResult, write_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
 
@@ -162,16 +162,8 @@ def pack_binary(options: PackOptions) -> PackResult:
         ]
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         image = assemble_image(config, layers, blob_dir, created, options.annotations)
-        written: WriteResult = write_image(
-            options.destination, image, force=options.force, registry_options=options.registry
-        )
-    summaries = tuple(
-        LayerSummary(
-            name, str(blob.digest), str(blob.diff_id), blob.size, blob.uncompressed_size, n
-        )
-        for (name, layer), blob in zip(contents, layers, strict=True)
-        for n in (len(layer.entries()),)
-    )
+        written, probed = deliver(options, image, scratch)
+    summaries = layer_summaries(contents, layers)
     return PackResult(
         destination=written.destination,
         digest=written.manifest_digest,
@@ -188,6 +180,7 @@ def pack_binary(options: PackOptions) -> PackResult:
         daemon_message=written.detail,
         libraries=libraries,
         inputs=tuple(inputs),
+        check=probed,
     )
 
 

@@ -11,6 +11,7 @@ essentials layer on every commit and defeat the reuse above.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shlex
@@ -38,8 +39,9 @@ from scratchpack.operations.essentials import (
     RunUser,
 )
 from scratchpack.operations.pack.libraries import LibraryReport
+from scratchpack.operations.probe import ProbeResult, ProbeSpec, check_or_refuse
 from scratchpack.operations.provenance import Input
-from scratchpack.transports.dispatch import stores_uncompressed
+from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 
 if TYPE_CHECKING:
@@ -109,6 +111,10 @@ class PackOptions:
     base: ImageName | None = None
     dpkg_root: Path = Path("/")  # whose dpkg database says which packages the files are from
     record_inputs: bool = False  # hash every input for the provenance (PackResult.inputs)
+    check: ProbeSpec | None = None  # --check: run in the image before it is written
+    kind: str | None = None  # --kind binary|python|node; None: from what `binary` is
+    test: ProbeSpec | None = None  # --test: the app's tests, run in a test variant first
+    allow_scripts: bool = False  # --allow-scripts: npm install scripts may run
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class PackResult:
     libraries: LibraryReport | None = None  # a dynamic binary's libraries layer
     inputs: tuple[Input, ...] = ()  # with record_inputs: what went in, with digests
     app: dict[str, Any] | None = None  # pack DIR of a project: what its kind reports
+    check: ProbeResult | None = None  # --check's run, which passed (or nothing is written)
 
     @property
     def essentials_layer(self) -> LayerSummary:
@@ -187,6 +194,7 @@ class PackResult:
                 "uncompressed": self.layers[1].uncompressed_size,
             },
             **({"app": self.app} if self.app is not None else {}),
+            "check": None if self.check is None else self.check.to_json(),
             "binary_share": round(self.app_layer.size / self.stored_size, 4)
             if self.stored_size
             else 0,
@@ -347,6 +355,17 @@ def _add_one(layer: LayerContents, path: Path, dest: str, mode: int | None) -> N
     )
 
 
+def layer_summaries(
+    contents: list[tuple[str, LayerContents]], blobs: list[CompressedBlob]
+) -> tuple[LayerSummary, ...]:
+    """Each named layer's digests, sizes and entry count, for the result."""
+    return tuple(
+        LayerSummary(name, str(blob.digest), str(blob.diff_id), blob.size,
+                     blob.uncompressed_size, len(layer.entries()))
+        for (name, layer), blob in zip(contents, blobs, strict=True)
+    )  # fmt: skip
+
+
 def write_layer_blob(
     contents: LayerContents,
     blob_dir: Path,
@@ -393,3 +412,21 @@ def assemble_image(
         annotations={mt.ANNOTATION_CREATED: created, **annotations},
     )
     return Image.assemble(manifest.to_bytes(), config_bytes, StagedBlobs(blob_dir))
+
+
+def deliver(
+    options: PackOptions, image: Image, scratch: Path
+) -> tuple[WriteResult, ProbeResult | None]:
+    """Write the finished ``image`` to the destination, after ``--check``'s probe (as the
+    run user) passed in it: every kind of pack ends here, so none writes an image whose probe
+    failed (``ProbeFailed``: nothing is written)."""
+    probed = None
+    if options.check is not None:
+        spec = options.check
+        if spec.user is None:
+            spec = dataclasses.replace(spec, user=f"{options.user.uid}:{options.user.gid}")
+        probed = check_or_refuse(image, spec, scratch, f"{options.destination} was not written")
+    written = write_image(
+        options.destination, image, force=options.force, registry_options=options.registry
+    )
+    return written, probed

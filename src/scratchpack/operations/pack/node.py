@@ -1,0 +1,431 @@
+"""``pack DIR`` of a Node project: Debian's node with its ELF closure, the app's production
+dependencies from ``npm ci``, pruned, in three layers over scratch.
+
+* **Runtime** (one layer, reused by every app): ``/usr/bin/node`` from Debian bookworm's
+  ``nodejs`` (fetched by ``debroot.py``: signatures and hashes checked, cached), its loader and
+  ``DT_NEEDED`` closure (libnode, libuv, OpenSSL, ICU, c-ares, brotli, nghttp2, zlib... as
+  ``closure.py`` finds them in the unpacked root) and the few JavaScript files Debian's libnode
+  loads as built-ins (``/usr/share/nodejs/...``, named in libnode itself). Nothing of npm,
+  corepack, headers, docs or man pages. Each Debian package a file comes from is recorded in
+  ``status.d``.
+* **App**: the project under ``/app`` (never ``.git``, ``.npmrc``, its tests) and
+  ``node_modules`` from ``npm ci --omit=dev --ignore-scripts`` run in a scratch copy with a
+  clean environment (install scripts run only with ``--allow-scripts``: they are code from
+  every dependency, run on this machine), then pruned (``prune.py``). Native addons left
+  (``*.node``) have their ``DT_NEEDED`` closed over in the runtime's root.
+* ``ENTRYPOINT ["/usr/bin/node", "/app/<main>"]``, ``NODE_ENV=production``, the run user
+  (65532), root-owned read-only files: the image runs with ``--read-only``.
+
+``--test CMD`` runs the app's tests inside the image before anything is written: a test
+variant (the same layers plus one with the project's tests and the lock's dev-only packages,
+from a second ``npm ci``) runs CMD under podman like ``--check``; the production image is
+written only if it passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scratchpack.debian.index import cache_dir
+from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.fsutil import scratch_directory
+from scratchpack.layers.compress import CompressedBlob
+from scratchpack.layers.tarwriter import Entry, LayerContents, source_date_epoch
+from scratchpack.model.descriptor import Platform
+from scratchpack.operations.essentials import NSSWITCH, add_essentials
+from scratchpack.operations.pack.core import (
+    DEFAULT_PATH_ENV,
+    PackOptions,
+    PackResult,
+    add_path,
+    assemble_image,
+    check_overlap,
+    compression_for,
+    deliver,
+    layer_summaries,
+    rfc3339,
+    staging_near,
+    write_layer_blob,
+)
+from scratchpack.operations.pack.debroot import DebRoot, unpack_packages
+from scratchpack.operations.pack.libraries import library_layer
+from scratchpack.operations.pack.prune import PruneReport, is_test_path, prune_modules
+from scratchpack.operations.probe import ProbeSpec, check_or_refuse
+from scratchpack.transports.preflight import check_destination
+
+NODE = "/usr/bin/node"
+APP = "app"  # the project's directory in the image
+LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
+NEVER_COPIED = frozenset({".git", ".npmrc", "node_modules", ".env"})  # credentials, history
+_BUILTIN_JS = re.compile(rb"/usr/share/nodejs/[A-Za-z0-9@._/-]+\.js")
+NPM_TIMEOUT = 900.0
+# what npm needs from the caller's environment to reach its registry, nothing else
+_PASSED_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy",
+               "npm_config_registry", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NodeProject:
+    directory: Path
+    manifest: dict[str, Any]
+    lock: str
+    entry: str  # relative to the project
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.directory.resolve().name)
+
+
+def read_project(directory: Path, entrypoint: list[str] | None) -> NodeProject:
+    """The project's package.json, its lock file and its entry point (``main``, else the one
+    ``bin``; ``--entrypoint`` replaces the whole command)."""
+    manifest_path = directory / "package.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{directory}: no package.json, not a Node project") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{manifest_path}: not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise UsageError(f"{manifest_path}: must hold a JSON object")
+    lock = next((name for name in LOCKS if (directory / name).is_file()), None)
+    if lock is None:
+        raise UsageError(
+            f"{directory} has no package-lock.json (or npm-shrinkwrap.json): pack installs "
+            "exactly a lock's versions; make one with `npm install --package-lock-only`"
+        )
+    entry = _entry(manifest)
+    if entry is not None and (entry == ".." or entry.startswith("../")):
+        raise UsageError(f"{manifest_path}: its entry point {entry} is outside the project")
+    if entrypoint is None:
+        if entry is None:
+            raise UsageError(
+                f"{manifest_path} names no entry point (main, or a single bin): give "
+                '--entrypoint \'["/usr/bin/node", "/app/server.js"]\''
+            )
+        if not (directory / entry).is_file() and not (directory / f"{entry}.js").is_file():
+            raise UsageError(f"{manifest_path}: its entry point {entry} does not exist")
+    return NodeProject(directory, manifest, lock, entry or "")
+
+
+def _entry(manifest: dict[str, Any]) -> str | None:
+    main = manifest.get("main")
+    if isinstance(main, str) and main.strip():
+        return os.path.normpath(main).lstrip("/")
+    binaries = manifest.get("bin")
+    if isinstance(binaries, str):
+        return os.path.normpath(binaries).lstrip("/")
+    if isinstance(binaries, dict) and len(binaries) == 1:
+        (value,) = binaries.values()
+        if isinstance(value, str):
+            return os.path.normpath(value).lstrip("/")
+    return None
+
+
+def pack_node(options: PackOptions) -> PackResult:
+    check_destination(options.destination, force=options.force)
+    project = read_project(options.binary, options.entrypoint)
+    if options.platform is not None and (options.platform.os, options.platform.architecture) != (
+        "linux",
+        "amd64",
+    ):
+        raise UsageError("pack of a Node project makes linux/amd64 images (the host's npm)")
+    platform = Platform("linux", "amd64")
+    compression = compression_for(options)
+    created = rfc3339(source_date_epoch())
+    workdir = f"/{APP}"
+    with scratch_directory(staging_near(options.destination)) as scratch:
+        runtime = unpack_packages(("nodejs",), scratch)
+        # gconv: node converts text with ICU, never iconv; only libstdc++'s codecvt names
+        # iconv_open, which `auto` would answer with all 247 modules (8 MB). --gconv still
+        # brings them for an addon that needs them.
+        gconv = "none" if options.gconv == "auto" else options.gconv
+        libs, libraries = library_layer(
+            runtime.root, runtime.root / NODE.lstrip("/"), NODE, NSSWITCH, options.add_libs,
+            gconv, tuple(options.locales), root_name="Debian nodejs",
+        )  # fmt: skip
+        _add_node(libs, runtime)
+        essentials = LayerContents()
+        report = add_essentials(essentials, options.user, workdir, certs=options.certs,
+                                ca_bundle=options.ca_bundle, tz=options.tz,
+                                zoneinfo=options.zoneinfo)  # fmt: skip
+        app, tests, pruned = _app_layers(project, scratch, options.allow_scripts)
+        if options.test is not None:
+            _add_dev_dependencies(tests, project, scratch, options.allow_scripts)
+        for spec in options.adds:
+            add_path(app, spec, essentials)
+        _close_addons(app, libs, runtime)
+        check_overlap(libs, essentials, "a runtime file")
+        check_overlap(app, essentials, "an app file")
+        host = DpkgDatabase(options.dpkg_root)
+        recorded = owned_files(essentials, host, ("ca-certificates", "tzdata"))
+        write_records(essentials, recorded, os_release=host.os_release())
+        debian = runtime.record(libs)
+        report.packages = {n: p.version for n, p in sorted(recorded.packages.items())}
+        report.packages.update({n: runtime.packages[n].version for n in debian})
+        contents = [("essentials", essentials), ("node runtime", libs), ("app", app)]
+        blob_dir = scratch / "blobs"
+        blob_dir.mkdir()
+        layers = [
+            write_layer_blob(
+                layer,
+                blob_dir,
+                compression,
+                options.level,
+                f"writing layer {n}/{len(contents)} ({name})",
+            )
+            for n, (name, layer) in enumerate(contents, start=1)
+        ]
+        entrypoint = options.entrypoint or [NODE, f"/{APP}/{project.entry}"]
+        config = _config(options, platform, created, layers, entrypoint, workdir, project)
+        image = assemble_image(config, layers, blob_dir, created, options.annotations)
+        if options.test is not None:
+            _run_tests(options, options.test, config, layers, tests, blob_dir, created, scratch)
+        written, probed = deliver(options, image, scratch)
+    summaries = layer_summaries(contents, layers)
+    return PackResult(
+        destination=written.destination,
+        digest=written.manifest_digest,
+        config_digest=image.config_digest,
+        platform=str(platform),
+        compression=compression,
+        binary=str(options.binary),
+        binary_size=layers[-1].uncompressed_size,
+        linkage=f"node project {project.name} ({pruned.summary()})",
+        layers=summaries,
+        stored_size=image.total_size(),
+        uncompressed_size=sum(blob.uncompressed_size for blob in layers),
+        essentials=report,
+        daemon_message=written.detail,
+        libraries=replace(libraries, files=len(libs.entries())),
+        check=probed,
+    )
+
+
+def _add_node(layer: LayerContents, runtime: DebRoot) -> None:
+    """The node binary and the JavaScript built-ins Debian's libnode reads from
+    /usr/share/nodejs (their paths are compiled into libnode: read them from there)."""
+    root = runtime.root
+    layer.add_file(NODE, source=root / NODE.lstrip("/"), mode=0o555, origin="Debian nodejs")
+    libnode = next(root.glob("usr/lib/*/libnode.so.*"), None)
+    if libnode is None:
+        raise ScratchpackError("Debian's nodejs has no libnode.so: the package set changed")
+    for match in sorted(set(_BUILTIN_JS.findall(libnode.read_bytes()))):
+        path = match.decode()
+        source = root / path.lstrip("/")
+        if source.is_file() and path.lstrip("/") not in layer:
+            layer.add_file(path, source=source, mode=0o444, origin="Debian nodejs (built-in)")
+
+
+def _app_layers(
+    project: NodeProject, scratch: Path, allow_scripts: bool
+) -> tuple[LayerContents, LayerContents, PruneReport]:
+    """The app layer (project + pruned production node_modules) and the tests layer."""
+    work = scratch / "project"
+    _copy_project(project.directory, work)
+    _npm_ci(work, scratch, allow_scripts)
+    modules = work / "node_modules"
+    pruned = prune_modules(modules) if modules.is_dir() else PruneReport()
+    app, tests = LayerContents(), LayerContents()
+    app.add_dir(APP, mode=0o555)
+    tests.add_dir(APP, mode=0o555)
+    for path in _walk(work):
+        rel = path.relative_to(work).as_posix()
+        in_modules = rel == "node_modules" or rel.startswith("node_modules/")
+        layer = tests if not in_modules and is_test_path(rel) else app
+        dest = f"{APP}/{rel}"
+        if layer is tests and path.is_dir() and not path.is_symlink():
+            tests.add_dir(dest, mode=0o555)
+            continue
+        if path.is_symlink():
+            layer.add_symlink(dest, str(path.readlink()))
+        elif path.is_dir():
+            layer.add_dir(dest, mode=0o555)
+        elif path.is_file():
+            executable = path.stat().st_mode & 0o111
+            layer.add_file(dest, source=path, mode=0o555 if executable else 0o444,
+                           origin=f"the project {project.name}")  # fmt: skip
+    return app, tests, pruned
+
+
+def _walk(top: Path) -> list[Path]:
+    """Every path under ``top``, sorted, never following a symlink (a link to ``/`` in a
+    project goes in as the link it is)."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(top):
+        here = Path(current)
+        found.extend(here / name for name in (*dirs, *files))
+    return sorted(found)
+
+
+def _copy_project(source: Path, dest: Path) -> None:
+    """The project without what must never reach an image or npm's view of it."""
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        return {name for name in names if name in NEVER_COPIED}
+
+    try:
+        shutil.copytree(source, dest, symlinks=True, ignore=ignored)
+    except (OSError, shutil.Error) as exc:
+        raise ScratchpackError(f"cannot copy {source}: {exc}") from exc
+
+
+def npm_cache() -> Path:
+    """npm's download cache, beside the Debian one (XDG_CACHE_HOME/scratchpack/npm)."""
+    return cache_dir().parent / "npm"
+
+
+def _add_dev_dependencies(
+    tests: LayerContents, project: NodeProject, scratch: Path, allow_scripts: bool
+) -> None:
+    """``--test``: the lock's dev-only packages (``"dev": true``: test runners, assertion
+    libraries), from a second ``npm ci`` with them, into the tests layer; the production
+    layers never see them."""
+    try:
+        lock = json.loads((project.directory / project.lock).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{project.directory / project.lock}: not valid JSON: {exc}") from None
+    packages = lock.get("packages") if isinstance(lock, dict) else None
+    dev = sorted(
+        key
+        for key, value in (packages or {}).items()
+        if isinstance(value, dict) and value.get("dev") is True and key.startswith("node_modules/")
+    )
+    if not dev:
+        return
+    work = scratch / "project-dev"
+    _copy_project(project.directory, work)
+    _npm_ci(work, scratch, allow_scripts, dev=True)
+    for key in dev:
+        top = work / key
+        if not top.is_dir() or top.is_symlink() or ".." in key.split("/"):
+            continue
+        for path in [top, *_walk(top)]:
+            dest = f"{APP}/{path.relative_to(work).as_posix()}"
+            if path.is_symlink():
+                tests.add_symlink(dest, str(path.readlink()))
+            elif path.is_dir():
+                tests.add_dir(dest, mode=0o555)
+            elif path.is_file() and dest not in tests:
+                tests.add_file(dest, source=path, mode=0o444, origin="a devDependency")
+
+
+def _npm_ci(work: Path, scratch: Path, allow_scripts: bool, dev: bool = False) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ScratchpackError("pack of a Node project runs `npm ci`: install npm (and node)")
+    home = scratch / "npm-home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "npm_config_cache": str(npm_cache()),
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+        "npm_config_userconfig": str(home / ".npmrc"),
+        "NODE_ENV": "development" if dev else "production",
+    }
+    for key in _PASSED_ENV:
+        if key in os.environ:
+            env[key] = os.environ[key]
+    argv = [npm, "ci", "--include=dev" if dev else "--omit=dev", "--no-audit", "--no-fund"]
+    if not allow_scripts:
+        argv.append("--ignore-scripts")
+    try:
+        proc = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True,
+                              timeout=NPM_TIMEOUT, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ScratchpackError(f"npm ci did not finish in {NPM_TIMEOUT:.0f} s") from None
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        detail = "; ".join(lines[-3:]) or f"exit {proc.returncode}"
+        raise ScratchpackError(f"npm ci failed: {detail}")
+
+
+def _close_addons(app: LayerContents, libs: LayerContents, runtime: DebRoot) -> None:
+    """Each native addon's libraries, from the runtime's root, into the runtime layer."""
+    for entry in app.entries():
+        if entry.kind != "file" or not entry.path.endswith(".node") or entry.source is None:
+            continue
+        layer, _ = library_layer(runtime.root, Path(entry.source), f"/{entry.path}", NSSWITCH, [],
+                                 gconv="none", root_name="Debian nodejs")  # fmt: skip
+        for found in layer.entries():
+            if found.path not in libs:
+                libs.add(Entry(found.path, found.kind, found.mode, found.uid, found.gid,
+                               source=found.source, size=found.size, linkname=found.linkname,
+                               origin=f"{found.origin} for {entry.path}"))  # fmt: skip
+
+
+def _config(
+    options: PackOptions,
+    platform: Platform,
+    created: str,
+    layers: list[CompressedBlob],
+    entrypoint: list[str],
+    workdir: str,
+    project: NodeProject,
+) -> dict[str, Any]:
+    env = {"PATH": DEFAULT_PATH_ENV.split("=", 1)[1], "NODE_ENV": "production"}
+    for item in options.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    container: dict[str, Any] = {
+        "User": options.user.spec,
+        "Env": [f"{k}={v}" for k, v in env.items()],
+        "Entrypoint": entrypoint,
+        "WorkingDir": options.workdir or workdir,
+    }
+    if options.cmd:
+        container["Cmd"] = options.cmd
+    for item in options.expose:
+        container.setdefault("ExposedPorts", {})[item] = {}
+    if options.labels:
+        container["Labels"] = dict(sorted(options.labels.items()))
+    history = ["scratchpack pack: essentials", "scratchpack pack: node runtime (Debian nodejs)",
+               f"scratchpack pack: node project {project.name} -> /{APP}"]  # fmt: skip
+    return {
+        "created": created,
+        "architecture": platform.architecture,
+        "os": platform.os,
+        "config": container,
+        "rootfs": {"type": "layers", "diff_ids": [str(blob.diff_id) for blob in layers]},
+        "history": [{"created": created, "created_by": text} for text in history],
+    }
+
+
+def _run_tests(
+    options: PackOptions,
+    spec: ProbeSpec,
+    config: dict[str, Any],
+    layers: list[CompressedBlob],
+    tests: LayerContents,
+    blob_dir: Path,
+    created: str,
+    scratch: Path,
+) -> None:
+    """The production image plus the tests layer, run with ``--test``'s command (``node``
+    means the image's node) as the run user; a failure writes nothing."""
+    test_blob = write_layer_blob(tests, blob_dir, "gzip", 1, "writing the test layer")
+    test_config = json.loads(json.dumps(config))
+    test_config["rootfs"]["diff_ids"].append(str(test_blob.diff_id))
+    test_config["history"].append({"created": created, "created_by": "scratchpack pack: tests"})
+    command = list(spec.command)
+    if command and command[0] == "node":
+        command[0] = NODE
+    if spec.entrypoint is None and not command:
+        raise UsageError("--test needs a command, e.g. 'node --test test/'")
+    program = spec.entrypoint or command[:1]
+    args = command if spec.entrypoint else command[1:]
+    variant = assemble_image(test_config, [*layers, test_blob], blob_dir, created, {})
+    user = f"{options.user.uid}:{options.user.gid}"
+    refusal = f"the tests failed in the image; {options.destination} was not written"
+    check_or_refuse(variant, ProbeSpec(args, program, spec.timeout, user), scratch, refusal)
