@@ -28,7 +28,8 @@ from scratchpack.debian.index import (
     verify_inrelease,
 )
 from scratchpack.debian.packages import KEPT, MAX_PARAGRAPH, Columns, parse
-from scratchpack.debian.resolve import _PROVIDED_NAMES, relations
+from scratchpack.debian.packages import write as write_columns
+from scratchpack.debian.resolve import PROVIDED_NAMES, relations
 from scratchpack.debian.sources import system_sources
 from scratchpack.errors import DigestMismatchError, FormatError
 
@@ -114,7 +115,7 @@ def test_provided_names_cover_python_debians_parse(
     for field in provides:
         assert isinstance(field, str)
         names = {item["name"] for group in relations(field) for item in group}
-        assert names <= set(_PROVIDED_NAMES.findall(field)), field
+        assert names <= set(PROVIDED_NAMES.findall(field)), field
 
 
 def test_chunking_does_not_change_the_result(bookworm_indexes: list[tuple[str, bytes]]) -> None:
@@ -230,3 +231,13 @@ def test_truncated_damaged_or_tampered_files_are_refused(tmp_path: Path) -> None
     path.write_bytes(other)  # well formed, but not the index the release names
     with pytest.raises(DigestMismatchError, match="ok: digest mismatch"):
         parse_index_file(path, sha256, len(other), "ok", "Packages.xz")
+
+
+def test_the_cache_format_is_msgpack_of_the_columns(tmp_path: Path) -> None:
+    columns = ours(b"\n".join(stanza(f"p{n}") for n in range(300)))
+    parsed = Columns(**columns)  # type: ignore[arg-type]
+    with (tmp_path / "c").open("wb") as stream:
+        write_columns(parsed, stream)
+    data = (tmp_path / "c").read_bytes()
+    assert data == msgspec.msgpack.encode(parsed)
+    assert msgspec.msgpack.decode(data, type=Columns) == parsed

@@ -79,7 +79,7 @@ def _satisfies(version: str, constraint: tuple[str, str] | None) -> bool:
 
 # The names a Provides field lists (a superset: each is checked against python-debian's
 # parse of the field before it counts), found without parsing 10,000 fields at start-up.
-_PROVIDED_NAMES = re.compile(r"(?:^|[,|])\s*([^\s,|(\[<:]+)")
+PROVIDED_NAMES = re.compile(r"(?:^|[,|])\s*([^\s,|(\[<:]+)")
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Universe:
                 continue
             packages.setdefault(record.name, []).append(record)
             if record.provides:
-                for provided in _PROVIDED_NAMES.findall(record.provides):
+                for provided in PROVIDED_NAMES.findall(record.provides):
                     providers.setdefault(provided, []).append(record)
         return universe
 
