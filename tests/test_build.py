@@ -239,23 +239,23 @@ def test_pack_onto_a_preset(
     assert not (tmp_path / "x").exists()
 
 
-def test_downloads_run_in_parallel_keep_the_plans_order_and_refuse_a_bad_hash(
+def test_downloads_keep_the_plans_order_and_refuse_a_bad_hash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """download_all fetches the missing .debs DOWNLOAD_JOBS at a time (here from a file:
-    mirror), returns them in the plan's order, and a package whose bytes do not match the
-    lock fails the whole download, leaving no cache entry for it."""
+    """download_all fetches the missing .debs (here from a file: mirror), returns them in the
+    plan's order, and a package whose bytes do not match the lock fails the whole download,
+    leaving no cache entry for it."""
     import hashlib
 
     from scratchpack.debian.index import Fetcher
     from scratchpack.errors import DigestMismatchError
-    from scratchpack.operations.build import DOWNLOAD_JOBS, Locked, Plan, download_all
+    from scratchpack.operations.build import Locked, Plan, download_all
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     pool = tmp_path / "mirror/pool"
     pool.mkdir(parents=True)
     packages = []
-    for n in range(3 * DOWNLOAD_JOBS):
+    for n in range(12):
         data = f"package {n}".encode() * (n + 1)
         (pool / f"p{n}.deb").write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()

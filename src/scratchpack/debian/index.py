@@ -18,10 +18,9 @@ import lzma
 import os
 import subprocess
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -80,7 +79,6 @@ class Fetcher:
     timeout: float = 30.0
     retries: int = 2
     _client: httpx.Client | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
         """The body at ``url``; ``count`` is told the bytes as they arrive (progress)."""
@@ -93,9 +91,8 @@ class Fetcher:
             if count is not None:
                 count(len(data))
             return data
-        with self._lock:  # one client, shared by the download threads (httpx's is thread-safe)
-            if self._client is None:
-                self._client = httpx.Client(timeout=self.timeout, follow_redirects=True)
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout, follow_redirects=True)
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             if attempt:
