@@ -2,7 +2,7 @@
 
 Why not python-debian (the field's library, used everywhere else here, for ``InRelease`` and
 ``.deb`` control files): ``deb822.Packages`` builds a case-insensitive dict of every field of
-every stanza, line by line in Python; bookworm's 66,500 stanzas (52 MB) took ~12 s and 400 MB,
+every stanza, line by line in Python; bookworm's 66,500 stanzas (50 MB) took ~12 s and 400 MB,
 87% of a cold ``build``. The format is small and fixed (Debian Policy §5.1, deb822(5)):
 paragraphs separated by empty lines (lines of only spaces and tabs accepted too), each line a
 ``Name: value`` field or a continuation starting with a space or a tab. Here the decompressed
@@ -16,8 +16,8 @@ of every bookworm package): field names compared case-insensitively, the first l
 continuation lines kept verbatim after a newline, the last of a repeated field wins, text
 decoded as UTF-8 with replacement characters. What python-debian would silently skip or
 reinterpret (a line that is neither a field nor a continuation, a comment, an OpenPGP armour
-line, a continuation with no field before it, a bare carriage return) is a :class:`FormatError`
-naming the line, and so is a paragraph larger than :data:`MAX_PARAGRAPH`.
+line, a continuation with no field before it, a bare carriage return, a NUL) is a
+:class:`FormatError` naming the line, and so is a paragraph larger than :data:`MAX_PARAGRAPH`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import msgspec
 
 from scratchpack.errors import FormatError
 
-# The largest paragraph accepted (bookworm's largest is ~30 kB): bounds the buffered bytes.
+# The largest paragraph accepted (bookworm's largest is 76 kB): bounds the buffered bytes.
 MAX_PARAGRAPH = 16 << 20
 
 # Field name (lower case) -> column. Essential and Priority are kept for the resolver.
