@@ -7,7 +7,14 @@ from the indexes each time (not ``--locked``) and once more ``--locked``. Printe
 compare with are not fetched here (no registry outside this machine is reachable); the table
 in docs/benchmarks.md gives them with their source.
 
-Run from the repository root: ``.venv/bin/python bench/bench_build.py [--runs N]``.
+``--cold`` measures instead a build from an empty cache (``XDG_CACHE_HOME`` in a new
+directory: every index and package downloaded, every index parsed) against ``mmdebstrap
+--variant=extract --include=<the packages our lock lists>`` (download and unpack, no
+maintainer scripts: the same work) from the same mirrors, interleaved, ``--runs`` times each;
+medians of wall time, CPU time (user + system of the process and its children) and peak RSS,
+all read by ``wait4`` from this parent.
+
+Run from the repository root: ``.venv/bin/python bench/bench_build.py [--runs N] [--cold]``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import ROOT
@@ -52,11 +60,98 @@ def timed(fn: object, runs: int) -> list[float]:
     return times
 
 
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+
+
+def measured(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Run ``argv`` to its end; wall time, and CPU and peak RSS from ``wait4`` (the child and
+    the children it waited for), so this parent's own memory is not counted."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])} failed: {err.decode(errors='replace')[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def mirrors() -> list[str]:
+    """The machine's bookworm apt sources as one-line entries, the ones our build reads."""
+    from scratchpack.debian.sources import system_sources
+
+    lines = []
+    for source in system_sources():
+        if source.suite == "bookworm" or source.suite.startswith("bookworm-"):
+            lines.append(f"deb {source.uri} {source.suite} {' '.join(source.components)}")
+    return lines
+
+
+def cold(runs: int) -> int:
+    presets = ("static", "cc", "python3")
+    results: dict[str, dict[str, list[Run]]] = {p: {"ours": [], "mmdebstrap": []} for p in presets}
+    counts = {}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        for preset in presets:  # the package list mmdebstrap is given: what our lock holds
+            build(preset, work)
+            lock = json.loads((work / f"{preset}.lock.json").read_text())
+            counts[preset] = [p["name"] for p in lock["packages"]]
+        for _ in range(runs):
+            for preset in presets:
+                cache = Path(tempfile.mkdtemp(prefix="cold.", dir=work))
+                out = cache / "out"
+                env = {**os.environ, "XDG_CACHE_HOME": str(cache / "xdg")}
+                results[preset]["ours"].append(measured(
+                    [str(BIN / "scratchpack"), "build", "--preset", preset, "-q",
+                     "-o", f"oci:{out}:latest", "--lock", str(cache / "lock.json")],
+                    env=env, cwd=work))  # fmt: skip
+                target = cache / "root.tar"
+                results[preset]["mmdebstrap"].append(measured(
+                    ["mmdebstrap", "--quiet", "--variant=extract", "--format=tar",
+                     f"--include={','.join(counts[preset])}", "bookworm", str(target),
+                     *mirrors()], cwd=work))  # fmt: skip
+                subprocess.run(["rm", "-rf", str(cache)], check=True)
+    print()
+    print(f"## build, cold cache ({runs} interleaved runs each; medians)")
+    print()
+    print("| preset | packages | ours wall (s) | mmdebstrap wall (s) | ratio | ours CPU (s) | "
+          "mmdebstrap CPU (s) | ours RSS (MB) | mmdebstrap RSS (MB) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for preset in presets:
+        ours, peer = results[preset]["ours"], results[preset]["mmdebstrap"]
+
+        def med(rs: list[Run], attr: str) -> float:
+            return float(statistics.median(getattr(r, attr) for r in rs))
+
+        print(f"| {preset} | {len(counts[preset])} | {med(ours, 'wall'):.2f} | "
+              f"{med(peer, 'wall'):.2f} | {med(ours, 'wall') / med(peer, 'wall'):.2f}x | "
+              f"{med(ours, 'cpu'):.2f} | {med(peer, 'cpu'):.2f} | {med(ours, 'rss_mb'):.0f} | "
+              f"{med(peer, 'rss_mb'):.0f} |")  # fmt: skip
+    print()
+    print(f"- nproc {os.cpu_count()}, kernel {platform.release()}, Python "
+          f"{platform.python_version()}; load average before {load_before[0]:.2f}, "
+          f"after {os.getloadavg()[0]:.2f}")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--runs", type=int, default=3, help="timed builds per preset (3)")
+    parser.add_argument("--cold", action="store_true",
+                        help="empty cache, against mmdebstrap (see above)")  # fmt: skip
     args = parser.parse_args()
     os.chdir(ROOT)
+    if args.cold:
+        return cold(args.runs)
     rows = []
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
         work = Path(tmp)

@@ -6,6 +6,8 @@ Same work, same run, medians, ratio = ours / peer (lower is better):
   ``--no-cache``) + ``docker save -o``; both write uncompressed layers. Target <= 0.5x.
 * ``pack -o oci: --compression none`` vs buildah (``from scratch``, ``copy``, ``commit`` to
   ``oci:DIR:TAG``, ``rm``). Target <= 0.5x.
+* ``pack -o oci:`` (gzip, its default) vs buildah as above (its default for ``oci:``:
+  uncompressed), issue 17's case for a 5 MB binary (``--size-mb 5``). Target <= 0.8x.
 * ``pack -o oci:`` (gzip level 6) vs the one-core floor ``gzip -6 < file | sha256sum``.
   Target <= 0.6x.
 * ``pack --compression zstd`` next to ``pack`` gzip, and ``pack`` with the default essentials.
@@ -379,6 +381,19 @@ def main() -> int:
                 check_layout(work / "plain", size, "scratchpack")
                 check_layout(work / "buildah", size, "buildah")
                 rows.append(Row("oci: none: pack vs buildah commit", ours, peer, 0.5))
+                steps += [ours, peer]
+
+                # issue 17's case: pack as users run it (gzip) against buildah as users run it
+                # (its default for an oci: directory: uncompressed layers)
+                print("oci: gzip (pack's default) vs buildah from/copy/commit/rm (its default)")
+                gzb = work / "gzip-vs-buildah"
+                ours = Step("pack gzip (vs buildah)",
+                            lambda: sh(pack_cmd(binary, f"oci:{gzb}:1", *BARE)),
+                            reset_path(gzb), layout_size(gzb))  # fmt: skip
+                _, peer = buildah_steps(binary, work, env)
+                peer.label = "buildah (vs pack gzip)"
+                time_interleaved([ours, peer], args.runs)
+                rows.append(Row("oci: gzip: pack vs buildah commit", ours, peer, 0.8))
                 steps += [ours, peer]
 
             print("oci: gzip / zstd / essentials vs gzip -6 | sha256sum")

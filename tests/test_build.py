@@ -237,3 +237,34 @@ def test_pack_onto_a_preset(
                       "-o", f"oci:{tmp_path / 'x'}:v1")  # fmt: skip
     assert missing.code != 0 and "Traceback" not in missing.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_downloads_keep_the_plans_order_and_refuse_a_bad_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """download_all fetches the missing .debs (here from a file: mirror), returns them in the
+    plan's order, and a package whose bytes do not match the lock fails the whole download,
+    leaving no cache entry for it."""
+    import hashlib
+
+    from scratchpack.debian.index import Fetcher
+    from scratchpack.errors import DigestMismatchError
+    from scratchpack.operations.build import Locked, Plan, download_all
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pool = tmp_path / "mirror/pool"
+    pool.mkdir(parents=True)
+    packages = []
+    for n in range(12):
+        data = f"package {n}".encode() * (n + 1)
+        (pool / f"p{n}.deb").write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        url = f"file://{pool}/p{n}.deb"
+        packages.append(Locked(f"p{n}", "1", "amd64", url, digest, len(data), "requested"))
+    paths = download_all(Fetcher(), Plan("amd64", packages))
+    assert [p.read_bytes() for p in paths] == [(pool / f"p{n}.deb").read_bytes()
+                                               for n in range(len(packages))]  # fmt: skip
+    liar = Locked("liar", "1", "amd64", f"file://{pool}/p0.deb", "1" * 64, 9, "requested")
+    with pytest.raises(DigestMismatchError, match=r"liar 1: .* refusing it"):
+        download_all(Fetcher(), Plan("amd64", [*packages, liar]))
+    assert not list((tmp_path / "cache").rglob("1111*"))

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from scratchpack.debian.index import (
@@ -248,7 +249,7 @@ def test_downloads_are_verified_and_cached(
 
     assert download(Offline(), record) == path
     # an index that lies about the hash: refused, nothing cached
-    liar = PackageRecord(**{**record.__dict__, "sha256": "1" * 64})
+    liar = msgspec.structs.replace(record, sha256="1" * 64)
     with pytest.raises(DigestMismatchError, match=r"netbase .* the index says 1111"):
         download(fetcher, liar)
     assert not list((tmp_path / "cache").rglob("1111*"))

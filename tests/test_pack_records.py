@@ -309,9 +309,19 @@ def test_lists_are_read_lazily_hints_first(tmp_path: Path) -> None:
     owner = db.owner(root / "usr/lib/good.so", hints=["good"])
     assert owner is not None and owner.name == "good"
     assert [p.name for p in db._read] == ["good.list"]
+    # a miss (a program no package owns) scans the other lists, parsing none of them
     assert db.owner(root / "nowhere") is None
-    assert len(db._read) == 51
+    assert len(db._read) == 1
+    # a hit among them parses only the list that has it
+    (root / "o").mkdir()
+    (root / "o/7").write_bytes(b"seven")
+    owner = db.owner(root / "o/7")
+    assert owner is None or owner.name == "other7"  # (other7 is not in the status)
+    assert sorted(p.name for p in db._read) == ["good.list", "other7.list"]
+    # after a few scans, every list is parsed once and later misses read nothing
     db.owner(root / "nowhere2")
+    assert len(db._read) == 51
+    db.owner(root / "nowhere3")
     assert len(db._read) == 51
 
 

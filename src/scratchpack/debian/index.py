@@ -10,22 +10,32 @@ does, and hand-writing one would be worse.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
-import json
+import itertools
 import lzma
 import os
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
+
+import msgspec
 
 from scratchpack import progress
+from scratchpack.debian.packages import Columns
+from scratchpack.debian.packages import parse as parse_packages
+from scratchpack.debian.packages import write as write_columns
 from scratchpack.debian.sources import Source
 from scratchpack.errors import DigestMismatchError, FormatError, ScratchpackError, UsageError
-from scratchpack.fsutil import atomic_write
+from scratchpack.fsutil import atomic_file, atomic_write
 from scratchpack.httpclient import httpx
+from scratchpack.layers.readahead import ReadAhead
+from scratchpack.model.digest import Digest, VerifyingReader
 
 TRUSTED_KEYRINGS = (Path("/etc/apt/trusted.gpg.d"), Path("/etc/apt/trusted.gpg"))
 _INDEX_NAMES = ("Packages.xz", "Packages.gz", "Packages")
@@ -40,9 +50,9 @@ class SourceUnreachable(ScratchpackError):
     pass
 
 
-@dataclass(frozen=True)
-class PackageRecord:
-    """One package of an index: what the resolver needs and where to download it."""
+class PackageRecord(msgspec.Struct, frozen=True):
+    """One package of an index: what the resolver needs and where to download it. A msgspec
+    struct rather than a dataclass: bookworm has 64,000 of them, made in a few milliseconds."""
 
     name: str
     version: str
@@ -55,7 +65,7 @@ class PackageRecord:
     filename: str
     size: int
     sha256: str
-    source: Source = field(compare=False)
+    source: Source
 
     @property
     def url(self) -> str:
@@ -188,17 +198,6 @@ def fetch_verified(
     return path
 
 
-def _decompress(name: str, data: bytes) -> bytes:
-    try:
-        if name.endswith(".xz"):
-            return lzma.decompress(data)
-        if name.endswith(".gz"):
-            return gzip.decompress(data)
-    except (lzma.LZMAError, OSError, EOFError) as exc:
-        raise FormatError(f"{name}: cannot decompress: {exc}") from exc
-    return data
-
-
 def read_index(fetcher: Fetcher, source: Source, arch: str) -> Iterator[PackageRecord]:
     """Every package of a source's components for ``arch`` (and ``all``)."""
     base = f"{source.uri}/dists/{source.suite}"
@@ -212,68 +211,79 @@ def read_index(fetcher: Fetcher, source: Source, arch: str) -> Iterator[PackageR
             key = f"{component}/binary-{arch}/{name}"
             if key in checksums:
                 sha256, size = checksums[key]
-                if is_cached(sha256):
-                    path = _cached(sha256)
-                else:
-                    with progress.step(
-                        f"downloading the index {source.uri} {source.suite} {key}", size
-                    ) as task:
-                        path = fetch_verified(fetcher, f"{base}/{key}", sha256, size,
-                                              f"{source} {key}", task.advance)  # fmt: skip
-                yield from _parsed_index(path, name, sha256, source)
+                where = f"{source} {key}"
+                try:
+                    columns = _columns(fetcher, f"{base}/{key}", sha256, size, where)
+                except DigestMismatchError:
+                    if not is_cached(sha256):
+                        raise
+                    # the cached copy was damaged after it was checked: fetched again
+                    _cached(sha256).unlink(missing_ok=True)
+                    columns = _columns(fetcher, f"{base}/{key}", sha256, size, where)
+                yield from _records(columns, source)
                 break
         else:
             raise SourceUnreachable(f"{source}: the release lists no {component}/binary-{arch}")
 
 
-# The fields of a PackageRecord kept in the parsed-index cache, in order.
-_CACHED_FIELDS = ("name", "version", "architecture", "depends", "pre_depends", "provides",
-                  "essential", "priority", "filename", "size", "sha256")  # fmt: skip
+def _records(columns: Columns, source: Source) -> Iterator[PackageRecord]:
+    return map(PackageRecord, *msgspec.structs.astuple(columns), itertools.repeat(source))
 
 
-def _parsed_index(path: Path, name: str, sha256: str, source: Source) -> list[PackageRecord]:
-    """The records of an index, parsed once per index content: python-debian takes ~10 s for
-    bookworm's 64,000 packages, the cached JSON a fraction of a second."""
-    cached = cache_dir() / "parsed" / f"{sha256}.json"
+def _columns(fetcher: Fetcher, url: str, sha256: str, size: int, where: str) -> Columns:
+    """The parsed index, from the parsed-index cache or parsed (and cached) from the index
+    file, itself cached by hash. msgpack of the columns loads bookworm's in ~0.1 s (a dozen
+    times faster than the JSON rows it replaces, and without their 300 MB of rows)."""
+    cached = cache_dir() / "parsed" / f"{sha256}.v2.msgpack"
     if cached.is_file():
         try:
-            rows = json.loads(cached.read_bytes())
-            return [
-                PackageRecord(**dict(zip(_CACHED_FIELDS, row, strict=True)), source=source)
-                for row in rows
-            ]
-        except (ValueError, TypeError):
+            columns = msgspec.msgpack.decode(cached.read_bytes(), type=Columns)
+            if len({len(c) for c in msgspec.structs.astuple(columns)}) == 1:
+                return columns
+        except (msgspec.DecodeError, OSError):
             pass  # a damaged cache entry: parse again
-    records = list(parse_packages(_decompress(name, path.read_bytes()), source))
+    if is_cached(sha256):
+        path = _cached(sha256)
+    else:
+        with progress.step(f"downloading the index {url}", size) as task:
+            path = fetch_verified(fetcher, url, sha256, size, where, task.advance)
+    columns = parse_index_file(path, sha256, size, where, url)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    rows = [[getattr(r, f) for f in _CACHED_FIELDS] for r in records]
-    atomic_write(cached, json.dumps(rows, separators=(",", ":")).encode())
-    return records
+    with atomic_file(cached) as stream:
+        write_columns(columns, stream)
+    return columns
 
 
-def parse_packages(text: bytes, source: Source) -> Iterator[PackageRecord]:
-    from debian.deb822 import Packages
+_READ_CHUNK = 2 << 20
 
-    for para in Packages.iter_paragraphs(
-        text.decode("utf-8", "replace").splitlines(), use_apt_pkg=False
-    ):
+
+def parse_index_file(path: Path, sha256: str, size: int, where: str, name: str) -> Columns:
+    """Parse a ``Packages`` file (``.xz``, ``.gz`` or plain, by ``name``'s suffix) streamed:
+    its bytes are hashed as they are read (every byte checked against the release, even from
+    the cache) and decompressed in a background thread while the caller parses."""
+    with VerifyingReader(path.open("rb"), Digest("sha256", sha256), size, where) as raw:
+        stream = cast(BinaryIO, raw)
+        # closed by ReadAhead.close
+        if name.endswith(".xz"):
+            stream = cast(BinaryIO, lzma.LZMAFile(stream))  # noqa: SIM115
+        elif name.endswith(".gz"):
+            stream = cast(BinaryIO, gzip.GzipFile(fileobj=stream))
+        ahead = ReadAhead(stream, _READ_CHUNK)
         try:
-            yield PackageRecord(
-                name=para["Package"],
-                version=para["Version"],
-                architecture=para.get("Architecture", ""),
-                depends=para.get("Depends", ""),
-                pre_depends=para.get("Pre-Depends", ""),
-                provides=para.get("Provides", ""),
-                essential=para.get("Essential", "no").strip() == "yes",
-                priority=para.get("Priority", ""),
-                filename=para["Filename"],
-                size=int(para["Size"]),
-                sha256=para["SHA256"],
-                source=source,
-            )
-        except (KeyError, ValueError):
-            continue  # an entry without what a download needs is not installable
+            return parse_packages(iter(functools.partial(ahead.read, _READ_CHUNK), b""), where)
+        except (lzma.LZMAError, EOFError, zlib.error, OSError) as exc:  # OSError: BadGzipFile
+            _check_whole(path, sha256, size, where)  # a damaged copy is said to be one
+            raise FormatError(f"{where}: cannot decompress: {exc}") from exc
+        finally:
+            ahead.close()
+
+
+def _check_whole(path: Path, sha256: str, size: int, where: str) -> None:
+    """Raise DigestMismatchError unless the file is the one the release names."""
+    with path.open("rb") as stream:
+        reader = VerifyingReader(stream, Digest("sha256", sha256), size, where)
+        while reader.read(_READ_CHUNK):
+            pass
 
 
 def download(

@@ -34,6 +34,8 @@ OS_RELEASE = "etc/os-release"
 GENERATED = {"/etc/ssl/certs/ca-certificates.crt": "ca-certificates"}
 STATUS_LIMIT = 64 << 20  # a large distribution's status is a few MB
 LIST_LIMIT = 16 << 20
+# Searches for an owner that scan the lists before parsing them all (see DpkgDatabase._search).
+_QUICK_SCANS = 3
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")  # Debian policy 5.6.1
 _VERSION = re.compile(r"^[A-Za-z0-9.+~:-]+$")  # policy 5.6.12
@@ -70,6 +72,7 @@ class DpkgDatabase:
     root: Path = Path("/")
     _owners: dict[str, str] = field(default_factory=dict, init=False)
     _read: set[Path] = field(default_factory=set, init=False)
+    _scans: int = field(default=0, init=False)
     _blocks: dict[str, list[str]] | None = field(default=None, init=False)
     _parsed: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
 
@@ -138,19 +141,36 @@ class DpkgDatabase:
         return None
 
     def _search(self, names: list[str], hints: Iterable[str]) -> str | None:
+        """The package listing one of ``names``: the hinted lists parsed first, then every
+        other list. The first few searches only scan the other lists for the names (one C
+        ``in`` per file) and parse the one that has them: the common miss, a user's own
+        program that no package owns, then costs 30 ms, not the 0.3 s of parsing 150,000
+        lines into the owners table. Later searches parse every list, once."""
+        hints = list(hints)
+        hinted = set(self._lists_of(hints))
+        quick = self._scans < _QUICK_SCANS
+        self._scans += 1
+        needles = [f"\n{name}\n".encode() for name in names]
         for listing in self._lists(hints):
+            if quick and listing not in hinted and not _lists_any(listing, needles):
+                continue
             self._read_list(listing)
             found = self._lookup(names)
             if found is not None:
                 return found
         return None
 
+    def _lists_of(self, hints: Iterable[str]) -> list[Path]:
+        info = self.admindir / "info"
+        found: list[Path] = []
+        for hint in hints:
+            found += sorted(info.glob(f"{glob_escape(hint)}.list"))
+            found += sorted(info.glob(f"{glob_escape(hint)}:*.list"))
+        return found
+
     def _lists(self, hints: Iterable[str]) -> Iterator[Path]:
         info = self.admindir / "info"
-        first = []
-        for hint in hints:
-            first += sorted(info.glob(f"{glob_escape(hint)}.list"))
-            first += sorted(info.glob(f"{glob_escape(hint)}:*.list"))
+        first = self._lists_of(hints)
         yield from (path for path in first if path not in self._read)
         try:
             rest = sorted(info.glob("*.list"))
@@ -202,6 +222,20 @@ def _usr_aliases(rel: str) -> list[str]:
     if rel.startswith(_USR_MERGED):
         return ["usr/" + rel]
     return []
+
+
+def _lists_any(listing: Path, needles: list[bytes]) -> bool:
+    """Whether a list file has one of ``needles`` (``\\nPATH\\n``) as a whole line; a
+    file that cannot be read or is over the limit has none (as :func:`_read_text` says)."""
+    try:
+        with listing.open("rb") as handle:
+            data = handle.read(LIST_LIMIT + 1)
+    except OSError:
+        return False
+    if len(data) > LIST_LIMIT:
+        return False
+    text = b"\n" + data + (b"" if data.endswith(b"\n") else b"\n")
+    return any(needle in text for needle in needles)
 
 
 def _read_text(path: Path, limit: int) -> str:

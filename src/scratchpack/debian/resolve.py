@@ -21,6 +21,7 @@ Nothing is pulled in silently: the result lists every package with the reason it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -76,32 +77,49 @@ def _satisfies(version: str, constraint: tuple[str, str] | None) -> bool:
     return bool(_OPS[op](Version(version), Version(wanted)))
 
 
+# The names a Provides field lists (a superset: each is checked against python-debian's
+# parse of the field before it counts), found without parsing 10,000 fields at start-up.
+PROVIDED_NAMES = re.compile(r"(?:^|[,|])\s*([^\s,|(\[<:]+)")
+
+
 @dataclass
 class Universe:
-    """All candidates by name, and who provides what, for one architecture."""
+    """All candidates by name, and who provides what, for one architecture.
+
+    Built once per resolution from every package of the indexes (64,000 for bookworm), so
+    only what each lookup needs is computed up front: a name's candidates are ranked by
+    version the first time it is looked up, and a record's ``Provides`` is parsed only when
+    the name it may provide is looked for.
+    """
 
     arch: str
     packages: dict[str, list[PackageRecord]] = field(default_factory=dict)
-    providers: dict[str, list[tuple[PackageRecord, str | None]]] = field(default_factory=dict)
+    providers: dict[str, list[PackageRecord]] = field(default_factory=dict)  # may provide
+    ranked: set[str] = field(default_factory=set)  # names whose candidates are sorted
 
     @classmethod
     def of(cls, records: Iterable[PackageRecord], arch: str) -> Universe:
         universe = cls(arch)
+        packages, providers = universe.packages, universe.providers
         for record in records:
             if record.architecture not in (arch, "all"):
                 continue
-            universe.packages.setdefault(record.name, []).append(record)
-            for group in relations(record.provides):
-                for item in group:
-                    version = item.get("version")
-                    provided = version[1] if version else None
-                    universe.providers.setdefault(item["name"], []).append((record, provided))
-        for candidates in universe.packages.values():
-            candidates.sort(key=lambda r: Version(r.version), reverse=True)
+            packages.setdefault(record.name, []).append(record)
+            if record.provides:
+                for provided in PROVIDED_NAMES.findall(record.provides):
+                    providers.setdefault(provided, []).append(record)
         return universe
 
+    def candidates(self, name: str) -> list[PackageRecord]:
+        """The packages called ``name``, highest version first."""
+        found = self.packages.get(name, [])
+        if len(found) > 1 and name not in self.ranked:
+            found.sort(key=lambda r: Version(r.version), reverse=True)
+            self.ranked.add(name)
+        return found
+
     def best(self, name: str, constraint: tuple[str, str] | None = None) -> PackageRecord | None:
-        for record in self.packages.get(name, []):
+        for record in self.candidates(name):
             if _satisfies(record.version, constraint):
                 return record
         return None
@@ -110,9 +128,17 @@ class Universe:
         self, name: str, constraint: tuple[str, str] | None = None
     ) -> list[PackageRecord]:
         found = []
-        for record, provided in self.providers.get(name, []):
-            if constraint is None or (provided is not None and _satisfies(provided, constraint)):
-                found.append(record)
+        for record in dict.fromkeys(self.providers.get(name, [])):
+            for group in relations(record.provides):
+                for item in group:
+                    if item["name"] != name:
+                        continue
+                    version = item.get("version")
+                    provided = version[1] if version else None
+                    if constraint is None or (
+                        provided is not None and _satisfies(provided, constraint)
+                    ):
+                        found.append(record)
         return sorted(found, key=lambda r: (r.name, Version(r.version)))
 
 

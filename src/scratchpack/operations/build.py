@@ -164,8 +164,10 @@ class BuildResult:
 
 
 def download_all(fetcher: Fetcher, plan: Plan) -> list[Path]:
-    """Each package's ``.deb`` (checked by sha256, cached by it): one progress step over the
-    bytes of those not cached, whose sizes the index gave."""
+    """Each package's ``.deb`` (checked by sha256, cached by it), in the plan's order: one
+    progress step over the bytes of those not cached, whose sizes the index gave. One at a
+    time: four in parallel measured no faster here (the mirror is near) and each download is
+    held in memory until checked, which raised the peak RSS of a cold ``build`` by 10 MB."""
     missing = [p for p in plan.packages if not is_cached(p.sha256)]
     if missing:
         size = sum(p.size for p in missing)
