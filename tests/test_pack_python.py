@@ -248,9 +248,14 @@ def test_no_sources_keeps_only_the_bytecode_and_still_runs(
     tmp_path: Path, tool_env: dict[str, str]
 ) -> None:
     out = tmp_path / "layout"
+    probe = '["-c", "import flask, requests; print(flask.__name__)"]'
     result = pack(APP, "-o", f"oci:{out}:1", "--no-sources", "--keep-module", "colorsys",
-                  "--test", TEST, env=tool_env)  # fmt: skip
+                  "--test", TEST, "--check-entrypoint", "/usr/bin/python3.11", "--check", probe,
+                  "--format", "json", env=tool_env)  # fmt: skip
     assert result.code == 0, result.stderr
+    check = result.json()["check"]  # the production image itself ran, read-only, before written
+    assert check["passed"] and check["argv"][0] == "/usr/bin/python3.11", check
+    assert "flask" in check["stdout_tail"]
     names = set(layer_files(out, "1"))
     site = "usr/local/lib/python3.11/dist-packages"
     assert "usr/lib/python3.11/os.pyc" in names and "usr/lib/python3.11/os.py" not in names

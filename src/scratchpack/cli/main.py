@@ -15,7 +15,6 @@ from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
 from scratchpack.cli.options import image_name, registry_options
 from scratchpack.cli.output import Output
-from scratchpack.cli.probe import add_check_flags, probe_spec, show_failure
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.config import LintConfig
@@ -356,6 +355,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
     signing.add_build_flags(p)
+    from scratchpack.cli.probe import add_check_flags  # not on lint's path (issue 17)
+
     add_check_flags(p, "before the output is written (nothing is written if it fails)")
     p.set_defaults(func=cmd_pack)
 
@@ -558,6 +559,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     # Imported here: pyelftools and the layer writer are only needed to pack.
     import dataclasses
 
+    from scratchpack.cli.probe import probe_spec, show_failure
     from scratchpack.cli.signing import attach_after_write, build_signing, print_attached
     from scratchpack.layers.compress import check_level
     from scratchpack.model.descriptor import Platform

@@ -45,6 +45,7 @@ from scratchpack.operations.pack.core import (
     add_path,
     assemble_image,
     compression_for,
+    deliver,
     record_host_packages,
     rfc3339,
     staging_near,
@@ -157,9 +158,7 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
         ]
         config = _config(options, entry, created, blobs, _workdir(options), layers)
         image = assemble_image(config, blobs, blob_dir, created, options.annotations)
-        written = write_image(
-            options.destination, image, force=options.force, registry_options=options.registry
-        )
+        written, probed = deliver(options, image, scratch)
     summaries = tuple(
         LayerSummary(
             name, str(b.digest), str(b.diff_id), b.size, b.uncompressed_size, len(layer.entries())
@@ -189,6 +188,7 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
         essentials=report_essentials,
         daemon_message=written.detail,
         app=report,
+        check=probed,
     )
 
 
