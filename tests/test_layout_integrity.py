@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from helpers import Examples, assert_clean_error, build_examples, layout_manifest, run_cli
+from realtools import need
 from scratchpack.transports import docker_archive
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -642,8 +642,7 @@ def test_every_blob_is_synced_before_the_index_names_it(examples: Examples, tmp_
     they stream: every blob file of the new layout is still fsynced, after every blob was
     staged and before the layout is renamed into place (seen with strace, in the real
     process)."""
-    if not shutil.which("strace"):
-        pytest.skip("strace is not installed")
+    need("strace", "to see the fsyncs of a real copy")
     source, dest, log = tmp_path / "src", tmp_path / "dst", tmp_path / "strace.log"
     ok = run_cli("pack", examples.hello, "-o", f"oci:{source}:v1", "--tz", "UTC")
     assert ok.code == 0, ok.stderr
