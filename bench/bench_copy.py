@@ -12,6 +12,15 @@ re-push of the default image to the repository that already holds every blob, an
 process; the registry's are not counted) and, for the big push, the PATCH requests each tool
 sent (counted in the registry's log).
 
+``--scaling`` instead measures how a push and a pull scale with the layer size (``--sizes``,
+10, 100, 1000 and 2000 MB by default; one gzip layer of random data each, so compression
+changes nothing): wall time, CPU and peak RSS of our process (from ``wait4``, the bench being
+the small parent), against the floors for the same blob: ``openssl dgst -sha256``, Python's
+``hashlib.file_digest`` (a fresh interpreter), ``gzip -dc``, and a raw ``curl -T`` PUT of the
+blob to the same registry (after an untimed POST that opens the upload) and a ``curl`` GET of
+it into a file, the transfers with no verification, chunking or layout. The operations of each
+run go in a rotated order, ``sync`` before each; medians.
+
 ``--progress-cost`` instead times our copy with progress against our copy with ``-q`` (issue
 14: progress must cost < 2%): on a pseudo-terminal (rich bars, redrawn 5 times a second) and
 off one (a plain line per step), both directions, the "peer" column being ``-q``; both sides
@@ -21,6 +30,7 @@ print the JSON summary, so they differ by progress alone; CPU times are printed 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -29,15 +39,22 @@ import resource
 import select
 import shutil
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
     SCRATCHPACK,
     Case,
     binary_like_bytes,
+    compile_scratchpack,
     machine_info,
     print_table,
     reset_path,
@@ -259,6 +276,173 @@ def speed_cases(
     return cases, patches
 
 
+@dataclass
+class Usage:
+    """One child process, as ``wait4`` reports it."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+
+
+def measure(cmd: list[str], env: dict[str, str], stdout: Path | None = None) -> Usage:
+    """Run ``cmd`` and take its wall time, CPU (user + system) and peak RSS from ``wait4``:
+    the child's own figures, not the bench's nor pytest's."""
+    with tempfile.TemporaryFile() as err, open(stdout or os.devnull, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read()[-2000:].decode(errors="replace")
+            raise SystemExit(f"command failed: {cmd}\n{tail}")
+    return Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+class _RandomReader:
+    """``size`` random bytes as a stream (a tar member written without holding it)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return os.urandom(n)
+
+
+def random_layer_layout(path: Path, size: int) -> tuple[Path, Digest]:
+    """An OCI layout tagged ``bench`` whose one layer is a gzip (-1) tar of ``size`` random
+    bytes; returns the layer blob's path and digest."""
+    path.mkdir(parents=True)
+    oci_layout.init_layout(path)
+    blobs = path / "blobs/sha256"
+    tmp = blobs / "layer.tmp"
+    with tmp.open("wb") as out:
+        gzip = subprocess.Popen(["gzip", "-1", "-n", "-c"], stdin=subprocess.PIPE, stdout=out)
+        assert gzip.stdin is not None
+        with tarfile.open(fileobj=gzip.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            info = tarfile.TarInfo("data/random.bin")
+            info.size = size
+            tar.addfile(info, _RandomReader(size))
+        gzip.stdin.close()
+        if gzip.wait() != 0:
+            raise SystemExit("gzip failed")
+    with tmp.open("rb") as blob:
+        digest = Digest("sha256", hashlib.file_digest(blob, "sha256").hexdigest())
+    layer = blobs / digest.hex
+    tmp.rename(layer)
+    # the diff_id is not checked by a copy; a fixed one keeps the layout quick to make
+    config = canonical_json(
+        {"architecture": "amd64", "os": "linux",
+         "rootfs": {"type": "layers", "diff_ids": [str(digest)]}}
+    )  # fmt: skip
+    (blobs / Digest.of(config).hex).write_bytes(config)
+    manifest = Manifest(
+        Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config)),
+        (Descriptor(mt.OCI_LAYER_GZIP, digest, layer.stat().st_size),),
+    )
+    data = manifest.to_bytes()
+    (blobs / Digest.of(data).hex).write_bytes(data)
+    oci_layout.set_tag(path, "bench", Descriptor(mt.OCI_MANIFEST, Digest.of(data), len(data)))
+    return layer, digest
+
+
+def open_upload(registry: str, repo: str) -> str:
+    """POST a new upload (untimed) and return where to PUT the blob."""
+    request = urllib.request.Request(f"http://{registry}/v2/{repo}/blobs/uploads/", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        location = str(answer.headers["Location"])
+    if location.startswith("/"):
+        location = f"http://{registry}{location}"
+    return location
+
+
+HASHLIB = "import hashlib, sys; hashlib.file_digest(open(sys.argv[1], 'rb'), 'sha256')"
+SCALING_HEADER = [
+    "| layer | blob | push wall / CPU / RSS | pull wall / CPU / RSS | curl PUT | curl GET "
+    "| openssl sha256 | hashlib | gzip -dc | push / curl PUT | pull / curl GET |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def scaling(args: argparse.Namespace, env: dict[str, str], registry: str) -> list[str]:
+    """Push and pull time and peak RSS against the floors, per layer size (markdown rows)."""
+    run_id = uuid.uuid4().hex[:8]
+    rows = list(SCALING_HEADER)
+    for size_mb in args.sizes:
+        rows.append(scale_one(size_mb, args.runs, env, registry, run_id))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def scale_one(size_mb: int, runs: int, env: dict[str, str], registry: str, run_id: str) -> str:
+    """One row of :func:`scaling`: every operation on one layer of ``size_mb`` MB."""
+    counter = itertools.count()
+    usage: dict[str, list[Usage]] = {}
+    with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        layout = work / "layout"
+        layer, digest = random_layer_layout(layout, size_mb * 1_000_000)
+        blob_size = layer.stat().st_size
+        seed_repo = f"bench/{run_id}-scale{size_mb}"
+        seed = f"docker://{registry}/{seed_repo}:1"
+        sh([*SCRATCHPACK, "copy", "-q", f"oci:{layout}:bench", seed], env)
+        pulled, fetched = work / "pulled", work / "fetched.blob"
+
+        def fresh() -> str:
+            return f"bench/{run_id}-s{size_mb}-{next(counter)}"
+
+        def curl_put() -> list[str]:
+            where = open_upload(registry, fresh())
+            sep = "&" if "?" in where else "?"
+            return ["curl", "-sf", "-o", "/dev/null", "-X", "PUT", "-T", str(layer),
+                    "-H", "Content-Type: application/octet-stream",
+                    f"{where}{sep}digest={digest}"]  # fmt: skip
+
+        blob_url = f"http://{registry}/v2/{seed_repo}/blobs/{digest}"
+        ops: dict[str, Callable[[], list[str]]] = {
+            "push": lambda: [
+                *SCRATCHPACK, "copy", "-q", f"oci:{layout}:bench",
+                f"docker://{registry}/{fresh()}:1",
+            ],
+            "pull": lambda: [*SCRATCHPACK, "copy", "-q", seed, f"oci:{pulled}:1"],
+            "curl PUT": curl_put,
+            "curl GET": lambda: ["curl", "-sf", "-o", str(fetched), blob_url],
+            "openssl": lambda: ["openssl", "dgst", "-sha256", str(layer)],
+            "hashlib": lambda: [sys.executable, "-c", HASHLIB, str(layer)],
+            "gzip -dc": lambda: ["gzip", "-dc", str(layer)],
+        }  # fmt: skip
+        names = list(ops)
+        for n in range(runs):
+            shift = n % len(names)
+            for name in names[shift:] + names[:shift]:  # rotated: drift falls on all
+                reset_path(pulled)()
+                reset_path(fetched)()
+                cmd = ops[name]()
+                os.sync()
+                usage.setdefault(name, []).append(measure(cmd, env))
+        reset_path(pulled)()
+        reset_path(fetched)()
+
+    def med(name: str, attr: str) -> float:
+        return float(statistics.median(getattr(u, attr) for u in usage[name]))
+
+    def triple(name: str) -> str:
+        wall, cpu, rss = med(name, "wall"), med(name, "cpu"), med(name, "rss_mb")
+        return f"{wall:.2f} s / {cpu:.2f} s / {rss:.0f} MB"
+
+    floors = ("curl PUT", "curl GET", "openssl", "hashlib", "gzip -dc")
+    return (
+        f"| {size_mb} MB | {blob_size / 1e6:.0f} MB | {triple('push')} | {triple('pull')} "
+        + " ".join(f"| {med(name, 'wall'):.2f} s" for name in floors)
+        + f" | {med('push', 'wall') / med('curl PUT', 'wall'):.2f}x"
+        f" | {med('pull', 'wall') / med('curl GET', 'wall'):.2f}x |"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="scratchpack copy vs skopeo copy")
     parser.add_argument("--runs", type=int, default=3)
@@ -268,11 +452,29 @@ def main() -> int:
         "--progress-cost", action="store_true", help="time progress against -q, not skopeo"
     )
     parser.add_argument("--speed", action="store_true", help="issue 17's three registry cases")
+    parser.add_argument(
+        "--scaling", action="store_true", help="push/pull time and peak RSS per layer size"
+    )
+    parser.add_argument(
+        "--sizes", type=lambda text: [int(x) for x in text.split(",")],
+        default=[10, 100, 1000, 2000], help="layer sizes for --scaling, MB (10,100,1000,2000)",
+    )  # fmt: skip
     parser.add_argument("--big-layer-mb", type=int, default=600)
     parser.add_argument("--small-layers", type=int, default=50)
     args = parser.parse_args()
+    compile_scratchpack()  # or every timed process would compile every module it imports
     env, started = tool_env()
     registry = env["SCRATCHPACK_TEST_REGISTRY"]
+    if args.scaling:
+        try:
+            print(f"uptime before: {sh(['uptime']).strip()}", flush=True)
+            rows = scaling(args, env, registry)
+        finally:
+            stop_env(started)
+        print(f"\n{args.runs} runs each, medians (wall / CPU / peak RSS of the process)\n")
+        print("\n".join([*rows, "", f"uptime after: {sh(['uptime']).strip()}", ""]))
+        print("\n".join(machine_info(env)))
+        return 0
     if args.speed or args.progress_cost:
         cpu: dict[str, list[float]] = {}
         notes: list[str] = []

@@ -35,7 +35,6 @@ on a probe (the ShellCheck row would compare hadolint's ShellCheck with nothing)
 from __future__ import annotations
 
 import argparse
-import compileall
 import datetime as dt
 import json
 import os
@@ -50,8 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import scratchpack
-from common import ROOT, timed_pair
+from common import ROOT, compile_scratchpack, timed_pair
 from scratchpack.dockerfile.rules import RULES
 
 CORPUS = ROOT / "tests/data/lint-corpus"
@@ -175,13 +173,6 @@ def per_file_row(
         lambda: None,
     )
     return Row(case, len(files), ours_times, peer_times, target, (ours_cpu[1:], peer_cpu[1:]))
-
-
-def compile_bytecode() -> None:
-    """What pip does on install; an editable install has no bytecode otherwise."""
-    for directory in scratchpack.__path__:
-        if not compileall.compile_dir(directory, quiet=1):
-            raise SystemExit(f"cannot compile {directory}")
 
 
 def codes_by_file(findings: list[dict[str, object]]) -> dict[str, set[str]]:
@@ -341,7 +332,7 @@ def main() -> int:
         parser.error("--per-file-only and --skip-per-file exclude each other")
     os.chdir(ROOT)
     hadolint = hadolint_path()
-    compile_bytecode()
+    compile_scratchpack()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
         work = Path(tmp)

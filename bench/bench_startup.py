@@ -19,7 +19,6 @@ Where the time goes: ``python -X importtime -m scratchpack lint Dockerfile``.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import platform
 import resource
@@ -33,7 +32,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import scratchpack
+from common import compile_scratchpack
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    compileall.compile_dir(Path(scratchpack.__file__).parent, quiet=1)
+    compile_scratchpack()
     ours = scratchpack_command()
     hadolint = hadolint_path()
     cases = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import platform
 import shutil
@@ -31,6 +32,17 @@ class Case:
         if not self.peer:
             return None
         return statistics.median(self.ours) / statistics.median(self.peer)
+
+
+def compile_scratchpack() -> None:
+    """Compile scratchpack's modules to bytecode, as pip does on install: an editable install
+    under ``PYTHONDONTWRITEBYTECODE`` (set on these machines) has none, so every timed process
+    would otherwise recompile every module it imports and the bench would time the compiler."""
+    import scratchpack
+
+    for directory in scratchpack.__path__:
+        if not compileall.compile_dir(directory, quiet=1):
+            raise SystemExit(f"cannot compile {directory}")
 
 
 def sh(cmd: list[str] | str, env: dict[str, str] | None = None) -> str:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from helpers import Examples, assert_clean_error, layout_manifest, run_cli
+from realtools import need
 from scratchpack.transports import docker_archive
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -629,3 +630,33 @@ def test_an_image_listing_one_layer_twice_copies_from_a_registry(
         assert result.code == 0, result.stderr
         assert [p for p in _listing(dest) if "download" in p or p.endswith(".tmp")] == []
         skopeo("inspect", f"oci:{dest}:v1")
+
+
+def test_every_blob_is_synced_before_the_index_names_it(examples: Examples, tmp_path: Path) -> None:
+    """Staged blobs are fsynced together at commit (issue 17), no longer one by one while
+    they stream: every blob file of the new layout is still fsynced, after every blob was
+    staged and before the layout is renamed into place (seen with strace, in the real
+    process)."""
+    need("strace", "to see the fsyncs of a real copy")
+    source, dest, log = tmp_path / "src", tmp_path / "dst", tmp_path / "strace.log"
+    ok = run_cli("pack", examples.hello, "-o", f"oci:{source}:v1", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    trace = ["strace", "-f", "-y", "-qq", "-o", str(log),
+             "-e", "trace=fsync,fdatasync,rename,renameat,renameat2"]  # fmt: skip
+    subprocess.run([*trace, *_cli("copy", f"oci:{source}:v1", f"oci:{dest}:v1")], check=True)
+    lines = log.read_text().splitlines()
+    blobs = sorted(p.name for p in (dest / "blobs/sha256").iterdir())
+    assert len(blobs) >= 3
+
+    def first(predicate: Callable[[str], bool]) -> int:
+        return next(n for n, line in enumerate(lines) if predicate(line))
+
+    published = first(lambda line: "rename" in line and f'"{dest}"' in line)
+
+    def synced_at(blob: str) -> int:
+        return first(lambda line: "fsync(" in line and f"/blobs/sha256/{blob}>" in line)
+
+    synced = [synced_at(blob) for blob in blobs]
+    staged = [n for n, line in enumerate(lines) if "rename" in line and "/blobs/sha256/." in line]
+    assert max(synced) < published
+    assert staged and min(synced) > max(staged)  # together at commit, after every blob

@@ -106,6 +106,29 @@ def test_pushing_twice_uploads_no_blob(
     assert uploads_before >= 3
 
 
+def test_a_manifest_the_registry_has_spares_every_blob_question(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """A re-push asks for the manifest by digest first (issue 17): present, no blob is asked
+    about or read, and only the tag is written; a new tag for it is one PUT too, and reads
+    back as the same image."""
+    summary = _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    path = repo.split("/", 1)[1]
+    through = f"docker://{proxy.address}/{path}"
+    again = _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"{through}:v1", NO_TLS)
+    assert again["blobs"] == {"existing": len(summary["layers"]) + 1}
+    retagged = _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"{through}:v2", NO_TLS)
+    assert retagged["blobs"] == again["blobs"]
+    assert _requests(proxy, f"HEAD /v2/{path}/blobs/") == 0
+    assert _requests(proxy, f"POST /v2/{path}/blobs/uploads/") == 0
+    assert _requests(proxy, f"HEAD /v2/{path}/manifests/{summary['digest']}") == 2
+    assert _requests(proxy, f"PUT /v2/{path}/manifests/v") == 2
+    pulled = _ok("copy", f"docker://{repo}:v2", f"oci:{tmp_path / 'back'}:v2")
+    assert pulled["digest"] == summary["digest"]
+    assert _blob_paths(tmp_path / "back") == _blob_paths(tmp_path / "l")
+
+
 def _count_uploads(log: Path, path: str) -> int:
     lines = log.read_text(errors="replace").splitlines()
     return sum(1 for line in lines if f"/v2/{path}/blobs/uploads" in line and '"POST ' in line)
@@ -332,21 +355,26 @@ def _requests(proxy: FaultProxy, prefix: str) -> int:
     return sum(n for key, n in proxy.requests.items() if key.startswith(prefix))
 
 
+def _layout_with_payload(examples: Examples, layout: Path) -> dict:  # type: ignore[type-arg]
+    """A layout whose biggest layer is an uncompressed 3 MiB of random data (plus tar)."""
+    payload = layout.parent / "payload.bin"
+    payload.write_bytes(os.urandom(3 << 20))
+    return _ok(
+        "pack", examples.hello, "-o", f"oci:{layout}:v1", "--compression", "none",
+        "--add", f"{payload}:/data/payload.bin", "--tz", "none",
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("chunk_mib", ["", "1"])
 def test_upload_chunk_size_and_one_head_per_blob(
     examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path, chunk_mib: str
 ) -> None:
-    """A 3 MiB layer goes up in one PUT by default (chunks start above 128 MiB) and in 1 MiB
+    """A 3 MiB layer goes up in one PUT by default (chunks start above 512 MiB) and in 1 MiB
     PATCHes with SCRATCHPACK_UPLOAD_CHUNK_MIB=1 (above 2 MiB); every blob is asked about once
     (a HEAD each, not one before the decision and one again in the upload), and reads back
     intact."""
-    payload = tmp_path / "payload.bin"
-    payload.write_bytes(os.urandom(3 << 20))
     layout = tmp_path / "l"
-    summary = _ok(
-        "pack", examples.hello, "-o", f"oci:{layout}:v1", "--compression", "none",
-        "--add", f"{payload}:/data/payload.bin", "--tz", "none",
-    )  # fmt: skip
+    summary = _layout_with_payload(examples, layout)
     path = repo.split("/", 1)[1]
     pushed = _ok(
         "copy", f"oci:{layout}:v1", f"docker://{proxy.address}/{path}:v1", NO_TLS,
@@ -392,6 +420,43 @@ def test_a_blob_the_registry_has_is_not_read(examples: Examples, repo: str, tmp_
     assert again["blobs"] == {"existing": len(summary["layers"]) + 1}
     fresh = run_cli("copy", f"oci:{layout}:v1", f"docker://{repo}-fresh:v1")
     assert_clean_error(fresh, 1, biggest.split(":", 1)[1][:12])
+
+
+@pytest.mark.parametrize(("chunk_mib", "where"), [("", 0.5), ("1", 0.1), ("1", 0.95)])
+def test_a_damaged_local_blob_never_completes_its_upload(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path, chunk_mib: str, where: float
+) -> None:
+    """A local blob is verified while it streams, not hashed first (issue 17): one flipped
+    byte (in the first chunk, the last, or a single PUT) fails the push with one line naming
+    the blob, without retries, and the registry never holds it: a chunked upload's final PUT
+    is never sent, a single PUT's body never completes."""
+    layout = tmp_path / "l"
+    summary = _layout_with_payload(examples, layout)
+    biggest = max(summary["layers"], key=lambda la: la["size"])
+    blob = layout / "blobs/sha256" / biggest["digest"].split(":", 1)[1]
+    data = bytearray(blob.read_bytes())
+    data[int(len(data) * where)] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    path = repo.split("/", 1)[1]
+    result = run_cli(
+        "copy", f"oci:{layout}:v1", f"docker://{proxy.address}/{path}:v1", NO_TLS,
+        env={"SCRATCHPACK_UPLOAD_CHUNK_MIB": chunk_mib},
+    )  # fmt: skip
+    assert_clean_error(result, 1, biggest["digest"].split(":", 1)[1][:12], "digest")
+    blobs = len(summary["layers"]) + 1
+    puts = _requests(proxy, f"PUT /v2/{path}/blobs/uploads/")
+    if chunk_mib:
+        assert puts == blobs - 1  # every other blob's, none for the damaged one
+        assert _requests(proxy, f"PATCH /v2/{path}/blobs/uploads/") == -(-len(data) // (1 << 20))
+    else:
+        assert puts == blobs  # its body started, and never ended
+    assert _requests(proxy, f"PUT /v2/{path}/manifests/") == 0
+    head = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-I",
+         f"http://{repo.split('/', 1)[0]}/v2/{path}/blobs/{biggest['digest']}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert head.stdout == "404"
 
 
 # -- authentication -----------------------------------------------------------------------

@@ -48,6 +48,10 @@ from scratchpack.model.manifest import Index, Manifest, canonical_json, load_jso
 DEFAULT_TAG = "latest"
 LOCK_FILE = "index.json.lock"
 _COPY_CHUNK = 1 << 20
+# Staged blobs are fsynced together at commit, this many at once: the file system merges
+# concurrent fsyncs into few journal commits (50 blobs of 1 MB: 0.3-0.4 s one by one, 0.1 s
+# four at a time, 0.05 s fifty at a time on this project's 2-core VM, issue 17).
+SYNC_JOBS = 32
 
 
 @dataclass(frozen=True)
@@ -303,6 +307,8 @@ class LayoutWriter:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._verified: set[Digest] = set()
+        self._unsynced: list[Path] = []  # staged, to be fsynced before commit names them
+        self._made: set[Path] = set()  # staging directories made
         self._guard = threading.Lock()
         if directory.exists() and not directory.is_dir():
             raise ScratchpackError(
@@ -350,6 +356,16 @@ class LayoutWriter:
     def _staged(self, digest: Digest) -> Path:
         return self._stage.path / "blobs" / digest.algorithm / digest.hex
 
+    def _staged_target(self, digest: Digest) -> Path:
+        """Where a blob is staged, its directory made once per writer (a ``mkdir`` per blob
+        cost a pull of 50 small layers ~70 ms on a loaded machine, issue 17)."""
+        target = self._staged(digest)
+        with self._guard:  # made under the lock: no thread writes into it before it exists
+            if target.parent not in self._made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(target.parent)
+        return target
+
     def _final(self, digest: Digest) -> Path:
         return self.directory / "blobs" / digest.algorithm / digest.hex
 
@@ -388,8 +404,7 @@ class LayoutWriter:
     def put_file(self, descriptor: Descriptor, path: Path) -> None:
         """Stage a local file: hard-linked when that is safe (see ``_can_share_inode``),
         else copied; either way the staged inode is hashed, and a mismatch refused."""
-        target = self._staged(descriptor.digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self._staged_target(descriptor.digest)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.unlink(missing_ok=True)
         linked = False
@@ -405,8 +420,8 @@ class LayoutWriter:
                     if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode) or tmp.is_symlink():
                         raise ScratchpackError(f"{path}: {_blob_name(descriptor)} changed type")
                     _hash_to_end(_verifying(handle, descriptor))
-                    os.fsync(handle.fileno())  # its writer may not have: durable before named
                 tmp.replace(target)
+                self._sync_later(target)  # its writer may not have: durable before named
             else:
                 tmp.unlink(missing_ok=True)
                 try:
@@ -424,14 +439,13 @@ class LayoutWriter:
 
     def put_stream(self, descriptor: Descriptor, stream: BinaryIO) -> None:
         """Stage a blob from a stream, verified against the descriptor before it is named."""
-        target = self._staged(descriptor.digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self._staged_target(descriptor.digest)
         checked = _verifying(stream, descriptor)
-        # the data are synced before the staged name exists; the staging directory itself is
-        # synced once, at commit, before index.json names any blob (not once per blob)
-        with atomic_file(target, fsync=True, sync_directory=False) as out:
+        # synced at commit, with every other staged blob, before index.json names any
+        with atomic_file(target) as out:
             while chunk := checked.read(_COPY_CHUNK):
                 out.write(chunk)
+        self._sync_later(target)
         with self._guard:
             self._verified.add(descriptor.digest)
 
@@ -440,11 +454,34 @@ class LayoutWriter:
         verify_bytes(data, descriptor.digest, descriptor.size, _blob_name(descriptor))
         if self.has_blob(descriptor):
             return
-        target = self._staged(descriptor.digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, data, fsync=True, sync_directory=False)  # synced at commit
+        target = self._staged_target(descriptor.digest)
+        atomic_write(target, data)
+        self._sync_later(target)  # synced at commit
         with self._guard:
             self._verified.add(descriptor.digest)
+
+    def _sync_later(self, path: Path) -> None:
+        with self._guard:
+            self._unsynced.append(path)
+
+    def _sync_staged(self) -> None:
+        """Make every staged blob's data durable before anything names it.
+
+        Blobs are written without a sync and synced here, many at once (``SYNC_JOBS``),
+        instead of one fsync each inside the transfer threads: a pull of 50 small layers
+        spent most of its wall time waiting on them (issue 17). Nothing references a staged
+        blob before commit (a crash before leaves only the staging directory, swept as
+        stale), and ``index.json`` is written only after this returns, so the guarantee is
+        the same: a tag never names a blob whose bytes may not have reached the disk.
+        """
+        with self._guard:
+            paths, self._unsynced = self._unsynced, []
+        if not paths:
+            return
+        from concurrent.futures import ThreadPoolExecutor  # only a commit needs it
+
+        with ThreadPoolExecutor(min(SYNC_JOBS, len(paths))) as pool:
+            list(pool.map(_fsync_file, paths))
 
     def commit(
         self,
@@ -460,6 +497,7 @@ class LayoutWriter:
         to a signature manifest): ``(digest,)`` the tag must still point at, ``(None,)`` for
         absent; else :class:`TagMovedError`, checked under the lock, nothing published."""
         named = entry.with_annotations({**entry.annotations, mt.ANNOTATION_REF_NAME: tag})
+        self._sync_staged()
         if self.new:
             stage = self._stage.path
             index = Index((named,), mt.OCI_INDEX)
@@ -502,6 +540,7 @@ class LayoutWriter:
         a referrer's subject is there already."""
         if self.new:
             raise ImageNotFoundError(f"oci:{self.directory}: no such layout")
+        self._sync_staged()
         with exclusive_lock(self.directory / LOCK_FILE):
             index = read_index(self.directory)
             if any(d.digest == entry.digest for d in index.manifests):
@@ -520,6 +559,18 @@ class LayoutWriter:
                 if not blob.name.startswith("."):
                     blob.replace(final_dir / blob.name)
             fsync_directory(final_dir)
+
+
+def _fsync_file(path: Path) -> None:
+    """fsync one staged file (a read-only descriptor suffices on Linux)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ScratchpackError(f"cannot write {path}: {describe_os_error(exc)}") from exc
 
 
 def _fsync_blobs(root: Path) -> None:

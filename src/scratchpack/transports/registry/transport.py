@@ -117,12 +117,9 @@ def push_blob(
     opener: Callable[[], BinaryIO],
     options: RegistryOptions,
     mount_from: Repository | None = None,
-    *,
-    before_upload: Callable[[], object] | None = None,
 ) -> str:
     """Put one blob: skip if present, mount if the source is on the same registry, else upload
-    (after ``before_upload``, which may refuse the blob: a blob skipped or mounted is not read).
-    """
+    (a blob skipped or mounted is not read)."""
     if repo.has_blob(descriptor.digest):
         repo.stats["existing"] += 1
         outcome = "existing"
@@ -139,8 +136,6 @@ def push_blob(
             stream = opener()
             return options.wrap_stream(descriptor, stream) if options.wrap_stream else stream
 
-        if before_upload is not None:
-            before_upload()
         outcome = repo.upload_blob(descriptor, open_wrapped, known_absent=True)
     if options.on_blob:
         options.on_blob(descriptor, outcome)
