@@ -7,7 +7,6 @@ import json
 import math
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +137,6 @@ def thresholds_crossed(report: dict[str, Any], args: argparse.Namespace) -> list
 def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.model.image import Image
     from scratchpack.operations.audit import AuditResult, audit_image
-    from scratchpack.operations.audit.checks import CHECKS
-    from scratchpack.operations.audit.docs import DOCS
     from scratchpack.operations.probe import ProbeFailed, ProbeResult, run_probe
     from scratchpack.reports.severity import Severity
 
@@ -169,6 +166,8 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         if spec is None:
             return audited, None
         try:  # an engine that cannot run it is not an unreadable image (exit 2)
+            import tempfile  # only with --check: tempfile loads random (issue 17's start-up)
+
             return audited, run_probe(image, spec, Path(tempfile.gettempdir()))
         except ScratchpackError as exc:
             probe_error.append(exc)

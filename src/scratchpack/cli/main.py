@@ -185,11 +185,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "minimal CPython and its wheels.",
         **examples(
             "scratchpack pack ./hello -o oci:./out/hello:latest",
-            "scratchpack pack ./build/app --from docker-daemon:gcc:12 -o oci:./out/app:latest",
             "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
             "--sign cosign.key --sbom --provenance",
             "scratchpack pack ./flask-app -o oci:./out/app:1 --test 'python3 -m pytest -q tests'",
-            "scratchpack pack ./web -o oci:./out/web:1 --test 'node --test test/'",
             "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev "
             "--check '[\"--version\"]'",
             notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "

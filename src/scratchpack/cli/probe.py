@@ -36,13 +36,14 @@ def add_check_flags(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def probe_spec(args: argparse.Namespace) -> ProbeSpec | None:
-    from scratchpack.operations.pack.core import parse_command
-    from scratchpack.operations.probe import ProbeSpec
-
     if args.check is None:
         if args.check_entrypoint is not None:
             raise UsageError("--check-entrypoint goes with --check CMD")
         return None
+    # only with --check: the pack package is not on audit's import path (issue 17)
+    from scratchpack.operations.pack.core import parse_command
+    from scratchpack.operations.probe import ProbeSpec
+
     command = parse_command(args.check, "--check")
     entrypoint = (
         parse_command(args.check_entrypoint, "--check-entrypoint")

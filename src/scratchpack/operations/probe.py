@@ -17,7 +17,6 @@ of the image is removed afterwards unless it was there before, and a probe that 
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import subprocess
 import time
@@ -28,7 +27,6 @@ from scratchpack import progress
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import scratch_directory
 from scratchpack.model.image import Image
-from scratchpack.transports.dispatch import write_image
 from scratchpack.transports.names import ArchiveName
 
 DEFAULT_TIMEOUT = 60.0
@@ -129,6 +127,10 @@ def run_probe(image: Image, spec: ProbeSpec, scratch: Path) -> ProbeResult:
     """Run ``spec`` in ``image`` (loaded from an archive written under ``scratch``) and
     return what happened; failures are results, not exceptions, except when no engine can
     run it at all."""
+    # the archive writer (and its compressors) only when a probe runs: `audit` imports this
+    # module for every image, most of them without --check
+    from scratchpack.transports.dispatch import write_image
+
     tool = engine()
     with scratch_directory(scratch, "probe") as work, progress.step("running the --check probe"):
         archive = work / "probe.tar"
@@ -148,6 +150,8 @@ def run_probe(image: Image, spec: ProbeSpec, scratch: Path) -> ProbeResult:
 
 
 def _run(tool: str, ref: str, image: Image, spec: ProbeSpec) -> ProbeResult:
+    import secrets  # here: it loads random, and `audit` imports this module on every run
+
     name = f"scratchpack-probe-{secrets.token_hex(6)}"
     argv = [tool, "run", "--rm", "--name", name, "--read-only", "--cap-drop", "ALL", "--network",
             "none", "--tmpfs", "/tmp", "--security-opt", "no-new-privileges"]  # fmt: skip
