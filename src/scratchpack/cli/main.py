@@ -626,8 +626,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         test=tuple(parse_command(args.test, "--test")) if args.test else (),
         trace=args.trace,
     )
-    if (python != PythonOptions()) and not args.binary.is_dir():
-        raise UsageError("--keep-module, --no-sources, --test and --trace go with a project")
+    if (python.keep_modules or python.no_sources or python.trace) and not args.binary.is_dir():
+        raise UsageError("--keep-module, --no-sources and --trace go with a Python project")
     signing = build_signing(args, options.destination)
     if signing is not None and signing.provenance:
         options = dataclasses.replace(options, record_inputs=True)
