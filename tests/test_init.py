@@ -1,12 +1,17 @@
 """``scratchpack init``: detection, the files it writes, lint-clean output for every language
 and runtime, pinning through a real registry, and real builds of the sample projects with
 docker (legacy builder) and buildah: production and debug targets, run on docker and podman
-as non-root with a read-only root file system, and a size within 10% of ``pack``."""
+as non-root with a read-only root file system, and a size within 10% of ``pack``; a default
+build offline under the legacy builder (no debug install runs), and /tmp (1777) writable by
+65532 on docker and podman. docker compose and podman-compose are not installed here, so the
+generated compose.yaml is checked for its tmpfs and user, not run."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -92,7 +97,14 @@ def test_generated_files_lint_clean(language: str, runtime: str | None, tmp_path
     assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)
     dockerfile = parse(result.files["Dockerfile"])
     assert [s.name for s in dockerfile.stages][-2:] == ["debug", "production"]
-    assert all(f"@sha256:{'1' * 64}" in s.base for s in dockerfile.stages if s.base != "scratch")
+    stages = {s.name for s in dockerfile.stages}
+    external = [s for s in dockerfile.stages if s.base != "scratch" and s.base not in stages]
+    assert all(f"@sha256:{'1' * 64}" in s.base for s in external)
+    # the legacy builder builds every stage before the target: debug must install nothing
+    debug = next(s for s in dockerfile.stages if s.name == "debug")
+    assert debug.base == "build"
+    assert not debug.of("RUN")
+    assert "DEBUG_IMAGE" not in result.files["Dockerfile"]
     compose = result.files["compose.yaml"]
     for line in ("read_only: true", "- /tmp", "- ALL", "no-new-privileges:true", '"65532:65532"'):
         assert line in compose
@@ -168,7 +180,7 @@ def test_mirror_names() -> None:
 
 
 def _build_args(language: str, builder: str, debian: str) -> list[str]:
-    args = ["--build-arg", f"BUILDER_IMAGE={builder}", "--build-arg", f"DEBUG_IMAGE={debian}"]
+    args = ["--build-arg", f"BUILDER_IMAGE={builder}"]
     if language == "python":  # the distroless stand-in: Debian's python3, no pip needed
         args += ["--build-arg", f"RUNTIME_IMAGE={builder}"]
     return args
@@ -194,11 +206,11 @@ def _check_runs(run: Runner, image: str, language: str) -> None:
         assert out == f"hello from {SAMPLE[language]} uid=65532\n"
 
 
-def _check_debug(run: Runner, image: str) -> None:
-    out = run(
-        "run", "--rm", "--entrypoint", "sh", image, "-c", "curl --version >/dev/null && id -u"
-    )
-    assert out.stdout.decode().strip() == "65532"
+def _check_debug(run: Runner, image: str, language: str) -> None:
+    """The build stage with the app: a shell, the same user, the binary on PATH."""
+    app = {"python": "python3", "node": "node"}.get(language, EXPECTED[language][0])
+    out = run("run", "--rm", "--entrypoint", "sh", image, "-c", f"command -v {app} && id -u")
+    assert out.stdout.decode().split()[-1] == "65532"
 
 
 def _check_size(run: Runner, image: str, language: str, tmp_path: Path) -> None:
@@ -236,7 +248,7 @@ def test_init_builds_with_docker_and_runs(
         config = json.loads(docker("image", "inspect", tags["production"]).stdout)[0]["Config"]
         assert config["User"] == "65532:65532"
         _check_runs(docker, tags["production"], language)
-        _check_debug(docker, tags["debug"])
+        _check_debug(docker, tags["debug"], language)
         _check_size(docker, tags["production"], language, tmp_path)
     finally:
         docker("rmi", "-f", *tags.values(), check=False)
@@ -262,7 +274,7 @@ def test_init_builds_with_buildah_and_runs_on_podman(
             buildah("bud", "-q", "--layers", "--network", "host", *args, "--target", target,
                     "-t", tag, str(project), timeout=900)  # fmt: skip
         _check_runs(podman, tags["production"], language)
-        _check_debug(podman, tags["debug"])
+        _check_debug(podman, tags["debug"], language)
         _check_size(podman, tags["production"], language, tmp_path)
     finally:
         podman("rmi", "-f", *tags.values(), check=False)
@@ -295,7 +307,7 @@ def test_images_pinned_through_a_mirror_build_without_build_args(
         "reference": f"{prefix}/library/golang:1.19-bookworm",
         "digest": pushed["library/golang:1.19-bookworm"],
     }
-    assert images["DEBUG_IMAGE"]["digest"] == pushed["library/debian:12-slim"]
+    assert "DEBUG_IMAGE" not in images
     lint = run_cli("lint", "--format", "json", str(project / "Dockerfile"))
     assert lint.code == 0, lint.stdout
     assert {f["severity"] for f in lint.json()} <= {"info"}
@@ -315,3 +327,107 @@ def test_images_pinned_through_a_mirror_build_without_build_args(
         "ARG BUILDER_IMAGE=127.0.0.1:1/library/golang:1.19-bookworm\n"
         in (project / "Dockerfile").read_text()
     )
+
+
+# -- /tmp, zoneinfo and the default build ---------------------------------------------------
+
+PROBE_C = """#include <stdio.h>
+int main(void) {
+    FILE *f = fopen("/tmp/probe", "w");
+    if (!f) { perror("/tmp/probe"); return 1; }
+    fputs("x", f);
+    return fclose(f) != 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def tmp_writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A static program that writes /tmp/probe: scratch has no shell to do it with."""
+    need_tool = shutil.which("musl-gcc") or shutil.which("gcc")
+    if need_tool is None:
+        pytest.fail("a C compiler (musl-gcc or gcc) is needed to build the /tmp probe")
+    work = tmp_path_factory.mktemp("probe")
+    (work / "probe.c").write_text(PROBE_C)
+    subprocess.run(
+        [need_tool, "-static", "-Os", "-o", str(work / "probe"), str(work / "probe.c")],
+        check=True,
+        capture_output=True,
+    )
+    return work / "probe"
+
+
+def _check_tmp(run: Runner, image: str, writer: Path) -> None:
+    """As 65532: /tmp writable on the image's own /tmp and on a --tmpfs /tmp (which takes the
+    mode of the directory under it) with a read-only root."""
+    probe = ["-v", f"{writer}:/probe:ro", "--entrypoint", "/probe"]
+    for extra in ([], ["--read-only", "--tmpfs", "/tmp"]):
+        proc = run("run", "--rm", "--cap-drop", "ALL", "--user", "65532:65532", *extra,
+                   *probe, image, check=False)  # fmt: skip
+        assert proc.returncode == 0, (extra, proc.stderr.decode(errors="replace"))
+
+
+def _check_modes(run: Runner, image: str, tmp_path: Path) -> None:
+    """tmp/ is 1777; zoneinfo and config files are 0444 (read from the exported file system)."""
+    container = run("create", image).stdout.decode().strip()
+    try:
+        run("export", "-o", str(tmp_path / "fs.tar"), container)
+    finally:
+        run("rm", container, check=False)
+    with tarfile.open(tmp_path / "fs.tar") as tar:
+        members = {m.name.strip("/").removeprefix("./"): m for m in tar.getmembers()}
+    assert members["tmp"].isdir() and members["tmp"].mode & 0o7777 == 0o1777
+    zones = [m for n, m in members.items() if n.startswith("usr/share/zoneinfo/") and m.isfile()]
+    assert len(zones) > 100
+    assert {m.mode & 0o7777 for m in zones} == {0o444}
+    for name in ("etc/passwd", "etc/group", "etc/nsswitch.conf"):
+        assert members[name].mode & 0o7777 == 0o444, name
+
+
+def test_default_build_is_offline_and_tmp_is_writable_on_docker(
+    docker: Runner, tmp_writer: Path, tmp_path: Path, unique_name: str
+) -> None:
+    """Plain `docker build` (legacy builder, --network none, no --target): it builds every
+    stage up to the last, and none of them needs the network; the result is production."""
+    name, packages = BUILDERS["c"]
+    builder = debian_image(docker, "docker", packages, name)
+    project = _copy_sample("c", tmp_path)
+    assert run_cli("init", str(project), "--no-pin").code == 0
+    compose = (project / "compose.yaml").read_text()
+    assert "    tmpfs:\n      - /tmp\n" in compose and 'user: "65532:65532"' in compose
+    tag = f"{unique_name}-default:1"
+    try:
+        build = docker("build", "--network", "none", "--build-arg", f"BUILDER_IMAGE={builder}",
+                       "-t", tag, str(project), timeout=900)  # fmt: skip
+        log = build.stdout.decode()
+        assert "FROM build AS debug" in log  # the legacy builder did go through debug ...
+        assert "apt-get" not in log  # ... and installed nothing there
+        config = json.loads(docker("image", "inspect", tag).stdout)[0]["Config"]
+        assert config["Entrypoint"] == ["/hello"]
+        _check_runs(docker, tag, "c")
+        _check_tmp(docker, tag, tmp_writer)
+        _check_modes(docker, tag, tmp_path)
+    finally:
+        docker("rmi", "-f", tag, check=False)
+
+
+def test_tmp_is_writable_on_podman(
+    buildah: Runner,
+    podman: Runner,
+    tmp_writer: Path,
+    tmp_path: Path,
+    unique_name: str,
+) -> None:
+    name, packages = BUILDERS["c"]
+    builder = debian_image(podman, "podman", packages, name)
+    project = _copy_sample("c", tmp_path)
+    assert run_cli("init", str(project), "--no-pin").code == 0
+    tag = f"localhost/{unique_name}-tmp:1"
+    try:
+        buildah("bud", "-q", "--layers", "--network", "none", "--build-arg",
+                f"BUILDER_IMAGE={builder}", "-t", tag, str(project), timeout=900)  # fmt: skip
+        _check_runs(podman, tag, "c")
+        _check_tmp(podman, tag, tmp_writer)
+        _check_modes(podman, tag, tmp_path)
+    finally:
+        podman("rmi", "-f", tag, check=False)
