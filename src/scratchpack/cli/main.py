@@ -139,9 +139,10 @@ def _quiet_flag() -> _Parser:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with ``only="lint"``, the lint command alone: pre-commit hooks
-    and editors run one `scratchpack lint FILE` per file, and building (and importing the
-    modules of) every other command's parser was a large part of its start-up."""
+    """The whole command line; with ``only="lint"`` or ``only="copy"``, that command alone:
+    pre-commit hooks and editors run one `scratchpack lint FILE` per file, scripts one `copy`
+    per image, and building (and importing the modules of) every other command's parser was
+    a large part of their start-up (issue 17)."""
     parser = _Parser(
         prog="scratchpack",
         usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
@@ -163,9 +164,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,
         prog="scratchpack",
     )
-    if only == "lint":
+    if only is not None:
         sub.required = True
-        _add_lint(sub)
+        if only == "lint":
+            _add_lint(sub)
+        else:
+            _add_copy(sub, [_registry_flags(), _jobs_flag(), _quiet_flag()])
         for command in sub.choices.values():  # --debug after the command, as below
             command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                  help=argparse.SUPPRESS)  # fmt: skip
@@ -377,51 +381,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     i.add_argument("--format", choices=("text", "json"), default="text")
     i.set_defaults(func=cmd_inspect)
 
-    c = sub.add_parser(
-        "copy",
-        parents=[registry_flags, jobs, quiet],
-        help="copy an image between any two transports",
-        description="Copy an image between any two transports.",
-        **examples(
-            "scratchpack copy oci:./out/hello:latest docker://127.0.0.1:5000/hello:1.0",
-            "scratchpack copy docker://ghcr.io/me/app:1.0 docker://10.0.0.5:5000/app:1.0 "
-            '--src-creds "me:$TOKEN" --dest-tls-verify=false --digestfile app.digest',
-            "scratchpack copy --all docker://127.0.0.1:5000/app:1.0 oci:./mirror:app",
-            "scratchpack copy --with-signatures docker://127.0.0.1:5000/app:1.0 oci:./out/app:1.0",
-            notes="Transports: oci:, docker-archive:, docker-daemon:, containers-storage: "
-            "(source only) and docker://. Between oci: and docker:// the manifest digest is "
-            "preserved. The --src-* and --dest-* flags, as skopeo's, apply to one side and "
-            "override --creds and --tls-verify there.",
-        ),
-    )
-    c.add_argument("source", metavar="SOURCE", help="the image to copy (any transport)")
-    c.add_argument("destination", metavar="DEST", help="where to write it")
-    c.add_argument("--all", action="store_true", help="copy every platform of an index")
-    c.add_argument(
-        "--platform", metavar="OS/ARCH[/VARIANT]",
-        help="platform to pick from an index (default: this host's); one the image lacks is "
-        "an error",
-    )  # fmt: skip
-    c.add_argument("--force", action="store_true", help="replace an existing oci:/archive output")
-    c.add_argument(
-        "--digestfile", type=Path, metavar="FILE",
-        help="write the manifest digest of the copy to FILE, as skopeo copy --digestfile",
-    )  # fmt: skip
-    sides = c.add_argument_group("source and destination (skopeo's names)")
-    sides.add_argument("--src-creds", metavar="USER:PASS", help="credentials for the source")
-    sides.add_argument("--dest-creds", metavar="USER:PASS", help="credentials for the destination")
-    _tls_flag(sides, "--src-tls-verify", "verified HTTPS for the source (default: --tls-verify)")
-    _tls_flag(
-        sides, "--dest-tls-verify", "verified HTTPS for the destination (default: --tls-verify)"
-    )
-    c.add_argument(
-        "--with-signatures", action="store_true",
-        help="also copy the image's cosign .sig/.att tags and its OCI 1.1 referrers "
-        "(signature bundles, attestations); docker:// and oci: only",
-    )  # fmt: skip
-    c.add_argument("--format", choices=("text", "json"), default="text")
-    signing.add_build_flags(c)
-    c.set_defaults(func=cmd_copy)
+    _add_copy(sub, [registry_flags, jobs, quiet])
 
     d = sub.add_parser(
         "digest",
@@ -979,6 +939,59 @@ def cmd_tags(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _add_copy(sub: Any, parents: list[_Parser]) -> None:
+    """The copy command's parser: also built alone, for `scratchpack copy` (build_parser). A
+    no-op re-push is a fraction of a second in all, and building every command's parser (and
+    importing the modules that add them) was about a fifth of it (issue 17)."""
+    from scratchpack.cli.signing import add_build_flags
+
+    c = sub.add_parser(
+        "copy",
+        parents=parents,
+        help="copy an image between any two transports",
+        description="Copy an image between any two transports.",
+        **examples(
+            "scratchpack copy oci:./out/hello:latest docker://127.0.0.1:5000/hello:1.0",
+            "scratchpack copy docker://ghcr.io/me/app:1.0 docker://10.0.0.5:5000/app:1.0 "
+            '--src-creds "me:$TOKEN" --dest-tls-verify=false --digestfile app.digest',
+            "scratchpack copy --all docker://127.0.0.1:5000/app:1.0 oci:./mirror:app",
+            "scratchpack copy --with-signatures docker://127.0.0.1:5000/app:1.0 oci:./out/app:1.0",
+            notes="Transports: oci:, docker-archive:, docker-daemon:, containers-storage: "
+            "(source only) and docker://. Between oci: and docker:// the manifest digest is "
+            "preserved. The --src-* and --dest-* flags, as skopeo's, apply to one side and "
+            "override --creds and --tls-verify there.",
+        ),
+    )
+    c.add_argument("source", metavar="SOURCE", help="the image to copy (any transport)")
+    c.add_argument("destination", metavar="DEST", help="where to write it")
+    c.add_argument("--all", action="store_true", help="copy every platform of an index")
+    c.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]",
+        help="platform to pick from an index (default: this host's); one the image lacks is "
+        "an error",
+    )  # fmt: skip
+    c.add_argument("--force", action="store_true", help="replace an existing oci:/archive output")
+    c.add_argument(
+        "--digestfile", type=Path, metavar="FILE",
+        help="write the manifest digest of the copy to FILE, as skopeo copy --digestfile",
+    )  # fmt: skip
+    sides = c.add_argument_group("source and destination (skopeo's names)")
+    sides.add_argument("--src-creds", metavar="USER:PASS", help="credentials for the source")
+    sides.add_argument("--dest-creds", metavar="USER:PASS", help="credentials for the destination")
+    _tls_flag(sides, "--src-tls-verify", "verified HTTPS for the source (default: --tls-verify)")
+    _tls_flag(
+        sides, "--dest-tls-verify", "verified HTTPS for the destination (default: --tls-verify)"
+    )
+    c.add_argument(
+        "--with-signatures", action="store_true",
+        help="also copy the image's cosign .sig/.att tags and its OCI 1.1 referrers "
+        "(signature bundles, attestations); docker:// and oci: only",
+    )  # fmt: skip
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    add_build_flags(c)
+    c.set_defaults(func=cmd_copy)
+
+
 def _add_lint(sub: Any) -> None:
     """The lint command's parser: also built alone, for `scratchpack lint` (build_parser)."""
     li = sub.add_parser(
@@ -1413,7 +1426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions
     lint = words[:1] == ["lint"] and not completing  # lint shows no progress either
-    parser = build_parser("lint" if lint else None)
+    # a command named first needs only its own parser (`--help` alone shows every command)
+    alone = words[0] if words[:1] in (["lint"], ["copy"]) and not completing else None
+    parser = build_parser(alone)
     if completing:  # argcomplete only then
         from scratchpack.cli.completion import autocomplete
 
@@ -1421,7 +1436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_bare_booleans(words))
     debug = _debugging(args)
     out = Output()
-    if lint:
+    if lint or getattr(args, "quiet", False):  # nothing to render: no renderer to import
         from contextlib import nullcontext as reporting
     else:
         from scratchpack.cli.progress import reporting  # type: ignore[assignment]
