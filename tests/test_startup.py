@@ -13,6 +13,7 @@ import importlib.util
 import subprocess
 import sys
 import tomllib
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -253,3 +254,57 @@ def test_a_bare_static_pack_imports_no_package_database_reader(hello: Path, tmp_
     assert "scratchpack.operations.pack" in modules
     assert (tmp_path / "bare/index.json").is_file()
     assert third_party(modules) - (LOCAL_PACK_AND_COPY - {"debian", "charset_normalizer"}) == set()
+
+
+# The scratchpack modules a `copy oci: docker://` may load (issue 17: a no-op re-push is almost
+# all start-up): the copy command's parser alone (cli.signing only for its flags), the image
+# model, the two transports and the registry client; no other command, no progress renderer
+# with -q. What the HTTP stack needs is allowed (httpx and what it loads), nothing else.
+REGISTRY_COPY_MODULES = frozenset({
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.main",
+    "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
+    "scratchpack.cli.output", "scratchpack.cli.signing", "scratchpack.errors",
+    "scratchpack.units", "scratchpack.progress", "scratchpack.fsutil", "scratchpack.httpclient",
+    "scratchpack.model", "scratchpack.model.mediatypes", "scratchpack.model.digest",
+    "scratchpack.model.descriptor", "scratchpack.model.limits", "scratchpack.model.manifest",
+    "scratchpack.model.config", "scratchpack.model.image", "scratchpack.model.reference",
+    "scratchpack.model.decoding", "scratchpack.layers", "scratchpack.layers.readahead",
+    "scratchpack.operations", "scratchpack.operations.copy", "scratchpack.transports",
+    "scratchpack.transports.oci_layout", "scratchpack.transports.names",
+    "scratchpack.transports.dispatch", "scratchpack.transports.preflight",
+    "scratchpack.transports.registry", "scratchpack.transports.registry.auth",
+    "scratchpack.transports.registry.transport", "scratchpack.transports.registry.client",
+    "scratchpack.transports.registry.repository",
+})  # fmt: skip
+REGISTRY_COPY = PARSER | {"msgspec", "typing_extensions", "httpx", "httpcore", "h11", "idna",
+                          "certifi", "anyio", "sniffio",
+                          # reported as a failed import: httpclient keeps httpx from loading it
+                          # (test_httpx_is_imported_without_its_command_line_client)
+                          "zstandard"}  # fmt: skip
+# ... and the standard-library modules a re-push does not need: a thread pool (with logging's
+# start-up, were httpx not loading it) only when blobs move, a subprocess only for a credential
+# helper, getpass only to open a signing key
+REGISTRY_COPY_NOT_STDLIB = frozenset({"concurrent", "subprocess", "getpass", "tarfile", "zipfile",
+                                      "tomllib", "asyncio", "gzip", "zlib_ng"})  # fmt: skip
+
+
+def test_a_repush_to_a_registry_loads_only_the_copy_path(
+    hello: Path, tmp_path: Path, registry: str
+) -> None:
+    """A real `python -X importtime -m scratchpack copy -q oci:... docker://...` to a
+    repository that holds the image already (the no-op re-push of issue 17): a new import on
+    this path, a module of another command or the whole parser, fails here, naming it."""
+    layout = f"oci:{tmp_path}/a:1"
+    subprocess.run(
+        [sys.executable, "-m", "scratchpack", "pack", str(hello), "-o", layout, "-q"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    dest = f"docker://{registry}/startup/repush-{uuid.uuid4().hex[:12]}:1"  # a new one
+    first = scratchpack_imports("copy", "-q", layout, dest, cwd=tmp_path)
+    assert "concurrent.futures" in first  # the check can fail: a first push needs the pool
+    modules = scratchpack_imports("copy", "-q", layout, dest, cwd=tmp_path)
+    assert "scratchpack.transports.registry.repository" in modules  # the whole path was seen
+    ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
+    assert ours - REGISTRY_COPY_MODULES == set()
+    assert third_party(modules) - REGISTRY_COPY == set()
+    assert {m for m in modules if m.split(".")[0] in REGISTRY_COPY_NOT_STDLIB} == set()

@@ -10,7 +10,6 @@ for input nobody can type.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -169,6 +168,8 @@ def password(*, confirm: bool) -> bytes:
         return os.environ["COSIGN_PASSWORD"].encode()
     if not sys.stdin.isatty():
         raise UsageError("no password: set COSIGN_PASSWORD (stdin is not a terminal to ask on)")
+    import getpass  # only when a key is opened: copy and pack import this module for flags
+
     first = getpass.getpass("Enter password for private key: ")
     if confirm and getpass.getpass("Enter password for private key again: ") != first:
         raise UsageError("the passwords do not match")

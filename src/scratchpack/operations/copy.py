@@ -20,7 +20,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -337,6 +336,10 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     for _ in range(len(blobs) + config_apart):
                         result.count("existing")
                 else:
+                    # here, not at the top: concurrent.futures loads logging, and a re-push
+                    # whose manifest is there needs no pool (start-up, issue 17)
+                    from concurrent.futures import ThreadPoolExecutor
+
                     with (
                         progress.step(what, total) as overall,
                         ThreadPoolExecutor(max(1, options.registry.jobs)) as pool,

@@ -14,15 +14,17 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import atomic_write, exclusive_lock
+
+if TYPE_CHECKING:
+    import subprocess
 
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io")
 
@@ -115,6 +117,8 @@ def _helper_program(helper: str, host: str) -> str:
 def _run_helper(helper: str, host: str, action: str, data: str) -> subprocess.CompletedProcess[str]:
     """Run ``docker-credential-HELPER ACTION`` with ``data`` on stdin (the credential-helper
     protocol); a helper that cannot run or hangs is an error naming it, not a traceback."""
+    import subprocess  # only for a credential helper: not part of every registry start-up
+
     program = _helper_program(helper, host)
     try:
         return subprocess.run(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -144,6 +143,8 @@ def push_blob(
 
 def write_image(reference: Reference, image: Image, options: RegistryOptions) -> Descriptor:
     """Push blobs (in parallel), then the config, then the manifest, by tag and digest."""
+    from concurrent.futures import ThreadPoolExecutor  # with logging: not for every start-up
+
     from scratchpack.transports.registry.repository import Repository
 
     repo = repository(reference, options, pushing=True)
