@@ -549,7 +549,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _icu_locales(text: str | None) -> tuple[str, ...]:
-    if not text:
+    if text is None:
         return ()
     from scratchpack.operations.pack.icudata import parse_languages
 
