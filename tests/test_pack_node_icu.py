@@ -114,9 +114,11 @@ def test_only_other_languages_locale_bundles_are_dropped() -> None:
 def test_res_index_keeps_the_kept_languages_and_its_nofallback_flag() -> None:
     from scratchpack.operations.pack.icudata import filter_index
 
-    dumped = ('// dumped by derb\nres_index{\n    AliasLocales{\n        de_X { "" }\n'
-              '        iw { "" }\n    }\n    InstalledLocales{\n        de { "" }\n'
-              '        de_AT { "" }\n        fr { "" }\n        root { "" }\n    }\n}\n')  # fmt: skip
+    dumped = (
+        '// dumped by derb\nres_index{\n    AliasLocales{\n        de_X { "" }\n'
+        '        iw { "" }\n    }\n    InstalledLocales{\n        de { "" }\n'
+        '        de_AT { "" }\n        fr { "" }\n        root { "" }\n    }\n}\n'
+    )
     assert filter_index(dumped, ("de", "en", "root")) == (
         '// dumped by derb\nres_index:table(nofallback){\n    AliasLocales{\n'
         '        de_X { "" }\n    }\n    InstalledLocales{\n        de { "" }\n'

@@ -66,11 +66,9 @@ def parse_languages(text: str) -> tuple[str, ...]:
     languages = {part.strip() for part in text.split(",") if part.strip()}
     bad = sorted(name for name in languages if not _LANGUAGE.fullmatch(name))
     if bad or not languages:
-        raise UsageError(
-            f"--icu-locales {text!r}: give language codes separated by commas, e.g. en,de "
-            f"(each keeps all its regions: de keeps de_AT and de_CH){'; not one: ' if bad else ''}"
-            + ", ".join(bad)
-        )
+        which = f"; not a language code: {', '.join(bad)}" if bad else ""
+        raise UsageError(f"--icu-locales {text!r}: give language codes separated by commas, "
+                         f"e.g. en,de (de keeps de_AT and de_CH too){which}")  # fmt: skip
     return tuple(sorted(languages | set(ALWAYS_KEPT)))
 
 
