@@ -1,14 +1,21 @@
 """Benchmark ``scratchpack pack DIR`` of a Node app (tests/data/apps/node-app: express +
-bufferutil) against the distroless-style image of the same app built locally.
+bufferutil) against the distroless-style image of the same app built locally and against the
+published sizes of the official images.
 
-* ours: ``pack DIR`` (gzip, and ``--compression zstd``): stored and uncompressed size, wall
-  time with warm caches (Debian packages and npm's cache already downloaded, as in CI reruns).
+* ours: ``pack DIR`` with each size lever (``VARIANTS``: gzip 6 and 9, zstd 3 and 19,
+  ``--icu-locales en`` alone and with zstd 19): stored and uncompressed size, median wall time
+  with warm caches (Debian packages and npm's cache already downloaded, as in CI reruns) and
+  the median load average when each run started. The variants run interleaved, round after
+  round, so a burst of load on the shared machine hits them all alike.
 * peer ("distroless nodejs18, built here"): ``scratchpack build`` of the Debian packages that
   distroless-style images take for node (``nodejs`` and what it depends on, plus base-files,
   netbase, tzdata, ca-certificates, docs dropped as ``build`` does) with the app and its
   unpruned ``npm ci --omit=dev`` node_modules as one more layer, measured as
-  ``tar | gzip -6``. node:18-slim and gcr.io/distroless/nodejs18-debian12 cannot be pulled
-  here and ../shared/notes/anchors.md has no figure for them, so the peer is built.
+  ``tar | gzip -6``.
+* published (``OFFICIAL``): node:18-slim and gcr.io/distroless/nodejs18-debian12 cannot be
+  pulled here and ../shared/notes/anchors.md has no figure for them; the nearest published
+  figures, with their sources, are the ratios' denominators (docs/benchmarks.md says what
+  each one is).
 
 Run from the repository root: ``.venv/bin/python bench/bench_pack_node.py [--runs N]``.
 """
