@@ -102,8 +102,8 @@ VARIANTS = [
 # Published compressed sizes (amd64), in the MB the page shows; none can be pulled here.
 OFFICIAL = [
     ("node:26.12.0-bookworm-slim (hub.docker.com/_/node/tags?name=26)", 80.17e6),
-    ("an image FROM node:18.20.4-bookworm-slim (hub.docker.com/r/nhhoangctu/node/tags, "
-     "its -bookworm-slim-runtime tag; node:18-bookworm-slim itself is at most this)", 65.82e6),
+    ("a third-party image tagged 18.20.4-bookworm-slim-runtime (hub.docker.com/r/nhhoangctu/"
+     "node/tags), the nearest figure to node:18-bookworm-slim found", 65.82e6),
     ("gcr.io/distroless/nodejs20-debian12, '~55 MB' (a published comparison table, "
      "mid-2025; no nodejs18 figure found)", 55e6),
 ]  # fmt: skip
