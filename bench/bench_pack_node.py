@@ -1,14 +1,21 @@
 """Benchmark ``scratchpack pack DIR`` of a Node app (tests/data/apps/node-app: express +
-bufferutil) against the distroless-style image of the same app built locally.
+bufferutil) against the distroless-style image of the same app built locally and against the
+published sizes of the official images.
 
-* ours: ``pack DIR`` (gzip, and ``--compression zstd``): stored and uncompressed size, wall
-  time with warm caches (Debian packages and npm's cache already downloaded, as in CI reruns).
+* ours: ``pack DIR`` with each size lever (``VARIANTS``: gzip 6 and 9, zstd 3 and 19,
+  ``--icu-locales en`` alone and with zstd 19): stored and uncompressed size, median wall time
+  with warm caches (Debian packages and npm's cache already downloaded, as in CI reruns) and
+  the median load average when each run started. The variants run interleaved, round after
+  round, so a burst of load on the shared machine hits them all alike.
 * peer ("distroless nodejs18, built here"): ``scratchpack build`` of the Debian packages that
   distroless-style images take for node (``nodejs`` and what it depends on, plus base-files,
   netbase, tzdata, ca-certificates, docs dropped as ``build`` does) with the app and its
   unpruned ``npm ci --omit=dev`` node_modules as one more layer, measured as
-  ``tar | gzip -6``. node:18-slim and gcr.io/distroless/nodejs18-debian12 cannot be pulled
-  here and ../shared/notes/anchors.md has no figure for them, so the peer is built.
+  ``tar | gzip -6``.
+* published (``OFFICIAL``): node:18-slim and gcr.io/distroless/nodejs18-debian12 cannot be
+  pulled here and ../shared/notes/anchors.md has no figure for them; the nearest published
+  figures, with their sources, are the ratios' denominators (docs/benchmarks.md says what
+  each one is).
 
 Run from the repository root: ``.venv/bin/python bench/bench_pack_node.py [--runs N]``.
 """
@@ -81,26 +88,53 @@ def _app_layer_unpruned(work: Path, env: dict[str, str]) -> tuple[int, int]:
     return len(gzip.compress(raw.getvalue(), 6)), len(raw.getvalue())
 
 
+# (what, the flags); every variant runs once per round, rounds interleave them
+VARIANTS = [
+    ("ours, default (gzip 6)", []),
+    ("ours, --compression-level 9", ["--compression-level", "9"]),
+    ("ours, --compression zstd (3)", ["--compression", "zstd"]),
+    ("ours, --compression zstd --compression-level 19",
+     ["--compression", "zstd", "--compression-level", "19"]),
+    ("ours, --icu-locales en (gzip 6)", ["--icu-locales", "en"]),
+    ("ours, --icu-locales en --compression zstd --compression-level 19",
+     ["--icu-locales", "en", "--compression", "zstd", "--compression-level", "19"]),
+]  # fmt: skip
+# Published compressed sizes (amd64), in the MB the page shows; none can be pulled here.
+OFFICIAL = [
+    ("node:26.12.0-bookworm-slim (hub.docker.com/_/node/tags?name=26)", 80.17e6),
+    ("a third-party image tagged 18.20.4-bookworm-slim-runtime (hub.docker.com/r/nhhoangctu/"
+     "node/tags), the nearest figure to node:18-bookworm-slim found", 65.82e6),
+    ("gcr.io/distroless/nodejs20-debian12, '~55 MB' (a published comparison table, "
+     "mid-2025; no nodejs18 figure found)", 55e6),
+]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SOURCE_DATE_EPOCH": "1700000000"}
-    results: dict[str, object] = {}
+    rows: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp:
         work = Path(tmp)
-        for compression in ("gzip", "zstd"):
-            times = []
-            for n in range(args.runs + 1):  # the first run warms the caches, untimed
-                out = work / f"ours-{compression}-{n}"
-                wall = _run([*SCRATCHPACK, "pack", str(APP), "-o", f"oci:{out}:v1", "-q",
-                             "--compression", compression], env)  # fmt: skip
+        # one untimed run fills the Debian and npm caches (and the ICU tools' .debs)
+        _run([*SCRATCHPACK, "pack", str(APP), "-o", f"oci:{work / 'warm'}:v1", "-q",
+              "--icu-locales", "en"], env)  # fmt: skip
+        times: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+        loads: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+        for n in range(args.runs):
+            for k, (name, flags) in enumerate(VARIANTS):
+                out = work / f"ours-{k}-{n}"
+                loads[name].append(os.getloadavg()[0])
+                times[name].append(_run([*SCRATCHPACK, "pack", str(APP), "-o", f"oci:{out}:v1",
+                                         "-q", *flags], env))  # fmt: skip
+                stored, raw = _sizes(out)
+                rows[name] = {"stored": stored, "uncompressed": raw}
                 if n:
-                    times.append(wall)
-            stored, raw = _sizes(out)
-            median = statistics.median(times)
-            results[f"ours_{compression}"] = {"stored": stored, "uncompressed": raw,
-                                              "seconds_median": median}  # fmt: skip
+                    shutil.rmtree(out)
+        for name, _ in VARIANTS:
+            rows[name]["seconds_median"] = round(statistics.median(times[name]), 1)
+            rows[name]["load_median"] = round(statistics.median(loads[name]), 2)
         spec = work / "peer.toml"
         spec.write_text(PEER_SPEC)
         peer_out = work / "peer"
@@ -108,16 +142,26 @@ def main() -> None:
                     cwd=work)  # fmt: skip
         base_stored, base_raw = _sizes(peer_out)
         app_stored, app_raw = _app_layer_unpruned(work, env)
-        results["peer_distroless_style"] = {
-            "stored": base_stored + app_stored, "uncompressed": base_raw + app_raw,
-            "base_stored": base_stored, "app_stored": app_stored, "build_seconds": wall,
-        }  # fmt: skip
-    ours = results["ours_gzip"]
-    peer = results["peer_distroless_style"]
-    assert isinstance(ours, dict) and isinstance(peer, dict)
-    results["ratio_stored"] = round(ours["stored"] / peer["stored"], 3)
-    results["ratio_uncompressed"] = round(ours["uncompressed"] / peer["uncompressed"], 3)
-    print(json.dumps(results, indent=2))
+    peer = base_stored + app_stored
+    print(f"{'image':<66} {'stored':>9} {'uncompr.':>9} {'s':>6} {'load':>5} "
+          f"{'/peer':>6} {'/slim18':>7} {'/dl':>5}")  # fmt: skip
+    slim18, distroless = OFFICIAL[1][1], OFFICIAL[2][1]
+
+    def line(name: str, stored: float, raw: str, seconds: str, load: str) -> None:
+        print(
+            f"{name[:66]:<66} {stored / 1e6:>8.2f}M {raw:>9} {seconds:>6} {load:>5} "
+            f"{stored / peer:>6.3f} {stored / slim18:>7.3f} {stored / distroless:>5.3f}"
+        )
+
+    for name, row in rows.items():
+        line(name, float(row["stored"]), f"{float(row['uncompressed']) / 1e6:.2f}M",  # type: ignore[arg-type]
+             str(row["seconds_median"]), str(row["load_median"]))  # fmt: skip
+    line(f"peer: distroless-style built here (base {base_stored / 1e6:.2f} + app "
+         f"{app_stored / 1e6:.2f})", peer, f"{(base_raw + app_raw) / 1e6:.2f}M",
+         f"{wall:.1f}", f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+    for name, size in OFFICIAL:
+        line(f"published: {name}", size, "", "", "")
+    print(json.dumps({"runs": args.runs, "rows": rows, "peer": peer}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ def pack(
 ) -> PackResult:
     """Pack ``options.binary``: a project directory by its kind, else an ELF program."""
     kind = kind or options.kind
+    if options.icu_locales and (kind not in (None, "node") or not options.binary.is_dir()):
+        raise UsageError("--icu-locales goes with pack of a Node project (Debian's node reads "
+                         "ICU's data library)")  # fmt: skip
     if kind == "binary":
         kind = None
     elif options.binary.is_dir():
@@ -59,6 +62,8 @@ def _pack_project(options: PackOptions, python: PythonOptions, kind: str | None)
                          "say which with --kind python|node")  # fmt: skip
     chosen = kind or (found[0] if found else None)
     if chosen == "python":
+        if options.icu_locales:
+            raise UsageError("--icu-locales goes with pack of a Node project, not a Python one")
         if "python" not in found:
             raise UsageError(f"{options.binary}: no pyproject.toml, requirements.txt or setup.py")
         from scratchpack.operations.pack.python import pack_python

@@ -115,6 +115,7 @@ class PackOptions:
     kind: str | None = None  # --kind binary|python|node; None: from what `binary` is
     test: ProbeSpec | None = None  # --test: the app's tests, run in a test variant first
     allow_scripts: bool = False  # --allow-scripts: npm install scripts may run
+    icu_locales: tuple[str, ...] = ()  # --icu-locales: a Node image's ICU data cut to these
 
 
 @dataclass(frozen=True)

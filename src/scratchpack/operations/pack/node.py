@@ -56,6 +56,7 @@ from scratchpack.operations.pack.core import (
     write_layer_blob,
 )
 from scratchpack.operations.pack.debroot import DebRoot, unpack_packages
+from scratchpack.operations.pack.icudata import TOOL_PACKAGES, ReducedIcu, reduce_icu
 from scratchpack.operations.pack.libraries import library_layer
 from scratchpack.operations.pack.prune import PruneReport, is_test_path, prune_modules
 from scratchpack.operations.probe import ProbeSpec, check_or_refuse
@@ -143,7 +144,9 @@ def pack_node(options: PackOptions) -> PackResult:
     created = rfc3339(source_date_epoch())
     workdir = f"/{APP}"
     with scratch_directory(staging_near(options.destination)) as scratch:
-        runtime = unpack_packages(("nodejs",), scratch)
+        # --icu-locales: ICU's and binutils' tools join the scratch root, never the image
+        tools = TOOL_PACKAGES if options.icu_locales else ()
+        runtime = unpack_packages(("nodejs", *tools), scratch)
         # gconv: node converts text with ICU, never iconv; only libstdc++'s codecvt names
         # iconv_open, which `auto` would answer with all 247 modules (8 MB). --gconv still
         # brings them for an addon that needs them.
@@ -153,6 +156,10 @@ def pack_node(options: PackOptions) -> PackResult:
             gconv, tuple(options.locales), root_name="Debian nodejs",
         )  # fmt: skip
         _add_node(libs, runtime)
+        icu = None
+        if options.icu_locales:
+            icu = reduce_icu(runtime.root, scratch / "icu", options.icu_locales)
+            _use_reduced_icu(libs, icu)
         essentials = LayerContents()
         report = add_essentials(essentials, options.user, workdir, certs=options.certs,
                                 ca_bundle=options.ca_bundle, tz=options.tz,
@@ -199,7 +206,7 @@ def pack_node(options: PackOptions) -> PackResult:
         compression=compression,
         binary=str(options.binary),
         binary_size=layers[-1].uncompressed_size,
-        linkage=f"node project {project.name} ({pruned.summary()})",
+        linkage=f"node project {project.name} ({pruned.summary()}{_icu_note(icu)})",
         layers=summaries,
         stored_size=image.total_size(),
         uncompressed_size=sum(blob.uncompressed_size for blob in layers),
@@ -223,6 +230,24 @@ def _add_node(layer: LayerContents, runtime: DebRoot) -> None:
         source = root / path.lstrip("/")
         if source.is_file() and path.lstrip("/") not in layer:
             layer.add_file(path, source=source, mode=0o444, origin="Debian nodejs (built-in)")
+
+
+def _use_reduced_icu(layer: LayerContents, icu: ReducedIcu) -> None:
+    """The rebuilt ICU data library in place of Debian's (same path, same soname link); the
+    file stays recorded as libicu72's, as the rest of that package is unchanged."""
+    path = f"usr/lib/x86_64-linux-gnu/{icu.library.name}"
+    old = layer.get(path)
+    if old is None or old.kind != "file":
+        raise ScratchpackError(f"node's closure has no /{path} to replace with reduced ICU data")
+    origin = f"{old.origin}, ICU data for {','.join(icu.kept)} only"
+    layer.replace(Entry(path, "file", old.mode, source=icu.library, size=icu.size, origin=origin))
+
+
+def _icu_note(icu: ReducedIcu | None) -> str:
+    if icu is None:
+        return ""
+    return (f"; ICU data for {','.join(icu.kept)} only: {icu.original_size} -> {icu.size} "
+            f"bytes, {icu.dropped_items} locale bundles dropped")  # fmt: skip
 
 
 def _app_layers(
