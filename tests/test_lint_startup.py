@@ -20,6 +20,7 @@ NOT_ON_THE_LINT_PATH = (
     "scratchpack.model.image",
     "scratchpack.dockerfile.fix",
     "scratchpack.dockerfile.ruledocs",
+    "scratchpack.secrets",  # file-content rules: audit only (lint uses scratchpack.credentials)
     "tomllib",
     "traceback",
 )

@@ -163,7 +163,7 @@ LINT_MODULES = frozenset({
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.main",
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.model", "scratchpack.model.mediatypes",
-    "scratchpack.errors", "scratchpack.units", "scratchpack.secrets",
+    "scratchpack.errors", "scratchpack.units", "scratchpack.credentials",
     "scratchpack.reports", "scratchpack.reports.severity", "scratchpack.operations",
     "scratchpack.operations.lint", "scratchpack.dockerfile", "scratchpack.dockerfile.config",
     "scratchpack.dockerfile.model", "scratchpack.dockerfile.parser",
