@@ -1040,6 +1040,12 @@ def _add_lint(sub: Any) -> None:
         help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
     )
     li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
+    li.add_argument(
+        "--daemon", choices=("start", "stop", "status"),
+        help="a resident lint server for this user, which later lint commands (but --fix) go "
+        "through when their output is not a terminal: one file per process in a few ms "
+        "(SCRATCHPACK_LINT_SERVER=0: never use it)",
+    )  # fmt: skip
     fixing = li.add_argument_group("fixing")
     fixing.add_argument(
         "--fix",
@@ -1085,6 +1091,10 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
 
     if args.explain:
         return _explain(args.explain, out)
+    if args.daemon:
+        from scratchpack.cli.lintserver import control
+
+        return control(args.daemon, out)
     config = load_config(args.config) if args.config else find_config(Path.cwd())
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
