@@ -173,11 +173,11 @@ def forward(args: list[str]) -> int | None:
         os.lstat(path)
     except OSError:
         return None  # no server: the common case costs this one lstat
-    if sys.stdout.isatty() or sys.stderr.isatty():
-        return None
+    if sys.stdout is None or sys.stderr is None or sys.stdout.isatty() or sys.stderr.isatty():
+        return None  # a closed stream (None), or a terminal: in-process
     stdin = b""
     if "-" in args:
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():
             return None
         stdin = sys.stdin.buffer.read(_STDIN_LIMIT)
     request = [
