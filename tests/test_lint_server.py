@@ -229,9 +229,11 @@ def test_a_stale_socket_is_linted_past_and_replaced(served: dict[str, str], tmp_
         time.sleep(0.05)
     assert sock.is_socket()
     where = project(tmp_path)
-    got, modules = lint(served, where, "Dockerfile")
-    assert "scratchpack.cli.main" in modules  # linted here, without a warning
-    same(got, in_process(served, where, "Dockerfile"))
+    for args, stdin in ((("Dockerfile",), b""), (("-f", "json", "-"), DIRTY.encode())):
+        got, modules = lint(served, where, *args, stdin=stdin)
+        assert "scratchpack.cli.main" in modules  # linted here, without a warning
+        same(got, in_process(served, where, *args, stdin=stdin))
+        assert got.stdout
     restarted = daemon(served, "start")
     assert restarted.returncode == 0, restarted.stderr
     assert server_pid(served) != pid
@@ -252,10 +254,13 @@ def test_a_server_killed_mid_request_is_linted_past(served: dict[str, str], tmp_
     fake.chmod(0o755)
     env = {**served, "SCRATCHPACK_SHELLCHECK": str(fake)}
     record = where / ".modules"
-    client = subprocess.Popen(
-        [sys.executable, "-c", CLIENT, str(record), "lint", "Dockerfile"], cwd=where, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    source = tmp_path / "stdin"
+    source.write_text(DIRTY)  # read by the client, sent, then linted here again
+    with source.open("rb") as stdin:
+        client = subprocess.Popen(
+            [sys.executable, "-c", CLIENT, str(record), "lint", "-"], cwd=where, env=env,
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
     deadline = time.monotonic() + 30
     while not marker.exists():
         assert time.monotonic() < deadline, "the request never reached ShellCheck"
@@ -265,7 +270,8 @@ def test_a_server_killed_mid_request_is_linted_past(served: dict[str, str], tmp_
     out, err = client.communicate(timeout=60)
     assert "scratchpack.cli.main" in record.read_text().splitlines()
     got = subprocess.CompletedProcess(client.args, client.returncode, out, err)
-    same(got, in_process(env, where, "Dockerfile"))
+    same(got, in_process(env, where, "-", stdin=DIRTY.encode()))
+    assert out.startswith(b"-:1: SP100")  # the input read before the kill was linted
 
 
 def listening(path: Path) -> socket.socket:

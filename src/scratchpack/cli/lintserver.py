@@ -175,31 +175,42 @@ def forward(args: list[str]) -> int | None:
         return None  # no server: the common case costs this one lstat
     if sys.stdout is None or sys.stderr is None or sys.stdout.isatty() or sys.stderr.isatty():
         return None  # a closed stream (None), or a terminal: in-process
-    stdin = b""
-    if "-" in args:
-        if sys.stdin is None or sys.stdin.isatty():
-            return None
-        stdin = sys.stdin.buffer.read(_STDIN_LIMIT)
-    request = [
-        PROTOCOL, b"lint", os.getcwd().encode(), *_encoding(), _mode(sys.stdout),
-        _mode(sys.stderr), stdin,
-        str(len(sys.argv)).encode(), *(os.fsencode(a) for a in sys.argv),
-        *(k + b"=" + v for k, v in os.environb.items()),
-    ]  # fmt: skip
+    reading = "-" in args
+    if reading and (sys.stdin is None or sys.stdin.isatty()):
+        return None
+    stdin: bytes | None = None  # not read yet
     try:
-        reply = _exchange(path, request)
+        conn = _connect(path)  # before standard input is read: a stale socket consumes none
+        try:
+            if reading:
+                stdin = sys.stdin.buffer.read(_STDIN_LIMIT)
+            conn.sendall(pack(_request(stdin or b"")))
+            reply = receive(conn)
+        finally:
+            conn.close()
     except NotServed as exc:
         sys.stderr.write(f"scratchpack: warning: {exc}\n")
         return None
     except (OSError, struct.error):
-        return None  # stale socket, server gone or killed mid-request: lint here
+        reply = []  # server gone or killed mid-request: lint here
     if len(reply) % 2 == 0 or not reply[0].isdigit():
+        if stdin is not None:  # what was read is linted here as it would have been there
+            sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), sys.stdin.encoding)
         return None
     for tag, data in zip(reply[1::2], reply[2::2], strict=True):
         stream = sys.stderr if tag == b"2" else sys.stdout
         stream.buffer.write(data)
         stream.buffer.flush()
     return int(reply[0])
+
+
+def _request(stdin: bytes) -> list[bytes]:
+    return [
+        PROTOCOL, b"lint", os.getcwd().encode(), *_encoding(), _mode(sys.stdout),
+        _mode(sys.stderr), stdin,
+        str(len(sys.argv)).encode(), *(os.fsencode(a) for a in sys.argv),
+        *(k + b"=" + v for k, v in os.environb.items()),
+    ]  # fmt: skip
 
 
 def _exchange(path: str, request: list[bytes]) -> list[bytes]:
