@@ -204,6 +204,18 @@ def test_fix_always_runs_in_process(served: dict[str, str], tmp_path: Path) -> N
         assert "scratchpack.cli.main" in modules
 
 
+def test_daemon_takes_no_files(runtime: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", "lint", "--daemon", "start", "Dockerfile"],
+        env=environment(runtime), capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert (
+        proc.stderr == "scratchpack: error: --daemon start takes no files: it manages the server\n"
+    )
+    assert list(runtime.iterdir()) == []
+
+
 def test_status_start_and_stop(served: dict[str, str]) -> None:
     pid = server_pid(served)
     again = daemon(served, "start")

@@ -1095,6 +1095,9 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     if args.daemon:
         from scratchpack.cli.lintserver import control
 
+        if args.files:
+            raise UsageError(f"--daemon {args.daemon} takes no files: it manages the server")
+
         return control(args.daemon, out)
     config = load_config(args.config) if args.config else find_config(Path.cwd())
     for warning in config.warnings:
