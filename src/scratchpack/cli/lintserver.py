@@ -54,6 +54,7 @@ _MAX_REQUEST = 64 << 20  # the lint input is 256 KiB at most (parser.MAX_SIZE) p
 _STDIN_LIMIT = (256 << 10) + 1  # parser.MAX_SIZE + 1, as lint reads it (not imported: light)
 _CONNECT_TIMEOUT = 2.0
 _READ_TIMEOUT = 30.0  # a client that stops sending mid-request frees its child
+_STOP_WAIT = 30.0  # `--daemon stop` returns once the socket is gone (a loaded machine is slow)
 # a lint request: protocol, kind, cwd, encoding, errors, stdout's mode, stderr's, stdin, argc,
 # then argv (argv[0] included) and the environment, one KEY=value a field
 _ARGV = 9
@@ -442,6 +443,18 @@ def control(action: str, out: Output) -> int:
             out.line(f"no lint server at {path}")
             return 0
         ask("stop", path)
+        import time
+
+        deadline = time.monotonic() + _STOP_WAIT
+        while os.path.lexists(path):  # it removes its socket on the way out
+            if time.monotonic() > deadline:
+                from scratchpack.errors import ScratchpackError
+
+                raise ScratchpackError(
+                    f"the lint server (pid {running[1].decode()}) did not stop within "
+                    f"{_STOP_WAIT:.0f} s"
+                )
+            time.sleep(0.02)
         out.line(f"lint server stopped (pid {running[1].decode()})")
         return 0
     if running is not None:
