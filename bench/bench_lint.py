@@ -14,7 +14,7 @@ reliably. Two cases, each timed interleaved (ABBA) after one warm-up per tool, m
 * per file through the lint server (``scratchpack lint --daemon start``, in a private
   ``$XDG_RUNTIME_DIR`` under the work directory): the same processes, each a thin client the
   server answers. Target: ratio <= 1.5x (issue 17). Its CPU time is the clients' plus the
-  server's (its forked children and their ShellCheck, from ``/proc/PID/stat``). The in-process
+  server's (itself and its ShellCheck processes, from ``/proc/PID/stat``). The in-process
   rows run with ``SCRATCHPACK_LINT_SERVER=0``, so that a server of the user's does not answer.
 
 Start-up is most of a per-file run, and a Python package as pip installs it carries bytecode:
@@ -161,7 +161,7 @@ def children_cpu() -> float:
 
 def process_cpu(pid: int) -> float:
     """CPU seconds of a process and of the children it has waited for (the lint server and
-    the child of each request it forked)."""
+    the ShellCheck processes of its requests)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
     return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")

@@ -251,8 +251,8 @@ def test_a_stale_socket_is_linted_past_and_replaced(served: dict[str, str], tmp_
 
 
 def test_a_server_killed_mid_request_is_linted_past(served: dict[str, str], tmp_path: Path) -> None:
-    """The request's child blocks in a ShellCheck that sleeps the first time; the server's
-    whole session is killed meanwhile; the client lints in-process (ShellCheck answers at
+    """The request blocks in a ShellCheck that sleeps the first time; the server's whole
+    session is killed meanwhile; the client lints in-process (ShellCheck answers at
     once then) and prints what an in-process lint prints."""
     where = project(tmp_path)
     marker = tmp_path / "first-call"
@@ -262,6 +262,7 @@ def test_a_server_killed_mid_request_is_linted_past(served: dict[str, str], tmp_
     )
     fake.chmod(0o755)
     env = {**served, "SCRATCHPACK_SHELLCHECK": str(fake)}
+    pid = server_pid(served)  # now: once the request runs, the server answers nothing else
     record = where / ".modules"
     source = tmp_path / "stdin"
     source.write_text(DIRTY)  # read by the client, sent, then linted here again
@@ -275,7 +276,7 @@ def test_a_server_killed_mid_request_is_linted_past(served: dict[str, str], tmp_
         assert time.monotonic() < deadline, "the request never reached ShellCheck"
         assert client.poll() is None
         time.sleep(0.02)
-    os.killpg(server_pid(served), signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)
     out, err = client.communicate(timeout=60)
     assert "scratchpack.cli.main" in record.read_text().splitlines()
     got = subprocess.CompletedProcess(client.args, client.returncode, out, err)

@@ -3,18 +3,20 @@
 Why: pre-commit and editors start one ``scratchpack lint FILE`` per file, and a Python process
 pays the interpreter, ``re``, ``typing``, tree-sitter and ~90 regular expressions before it
 reads a byte: 5-7x hadolint's whole run (docs/benchmarks.md, issue 13). The server loads all
-of that once, then forks a child per request (copy-on-write: nothing is loaded again, and no
-request's environment, directory or state leaks into the next); the client in
-:mod:`scratchpack.cli.entry` costs an ``lstat`` when no server runs, and a connect and a few
-syscalls when one does. The same design as ``dmypy``: one socket per user, the client runs
-in-process whenever the server does not answer (absent, stale socket, killed mid-request).
+of that once and answers the requests one after the other in its own process (not in forked
+children: the Dockerfile parser's Go runtime has threads, which a fork does not carry over);
+each request runs with the client's directory, environment, argv and standard input, and this
+process's own are put back after it. The client in :mod:`scratchpack.cli.entry` costs an
+``lstat`` when no server runs, and a connect and a few syscalls when one does. The same design
+as ``dmypy``: one socket per user, the client runs in-process whenever the server does not
+answer (absent, stale socket, killed mid-request).
 
-The child runs the very ``main()`` a process would, in the client's directory, environment
-and ``argv``, with its standard input; what it writes to stdout and stderr is recorded in the
-order the writes reach the OS and replayed by the client, so a pipe that merges both streams
-sees the same bytes. Only output that is not a terminal is served (a capture cannot be a
-terminal: the width, colours and rich's styling would differ); ``--fix`` always runs
-in-process (it writes files: a request lost mid-way must not be replayed half-done).
+The request runs the very ``main()`` a process would; what it writes to stdout and stderr is
+recorded in the order the writes reach the OS (with the client's buffering) and replayed by
+the client, so a pipe that merges both streams sees the same bytes. Only output that is not a
+terminal is served (a capture cannot be a terminal: the width, colours and rich's styling
+would differ); ``--fix`` always runs in-process (it writes files: a request lost mid-way must
+not be replayed half-done).
 
 Security: the socket lives in ``$XDG_RUNTIME_DIR`` (else ``/tmp/scratchpack-UID``, created
 0700), mode 0600; the client refuses a directory or socket that is not the user's or is open
@@ -53,7 +55,7 @@ _MAX_FIELDS = 1 << 16
 _MAX_REQUEST = 64 << 20  # the lint input is 256 KiB at most (parser.MAX_SIZE) plus argv, env
 _STDIN_LIMIT = (256 << 10) + 1  # parser.MAX_SIZE + 1, as lint reads it (not imported: light)
 _CONNECT_TIMEOUT = 2.0
-_READ_TIMEOUT = 30.0  # a client that stops sending mid-request frees its child
+_READ_TIMEOUT = 10.0  # a client that stops sending mid-request holds the server this long
 _STOP_WAIT = 30.0  # `--daemon stop` returns once the socket is gone (a loaded machine is slow)
 # a lint request: protocol, kind, cwd, encoding, errors, stdout's mode, stderr's, stdin, argc,
 # then argv (argv[0] included) and the environment, one KEY=value a field
@@ -263,29 +265,38 @@ class _Sink(io.RawIOBase):
 
 
 def _run(fields: list[bytes]) -> list[bytes]:
-    """The child's work: one ``scratchpack lint`` as the client would have run it."""
+    """One ``scratchpack lint`` as the client would have run it: in its directory, with its
+    environment, argv and standard input; this process's own are put back after."""
     cwd, encoding, errors, out_mode, err_mode, stdin, argc = fields[2:_ARGV]
     argv = [os.fsdecode(a) for a in fields[_ARGV : _ARGV + int(argc)]]
-    os.environb.clear()
-    for item in fields[_ARGV + int(argc) :]:
-        key, _, value = item.partition(b"=")
-        os.environb[key] = value
-    os.chdir(cwd)
+    environment = dict(os.environb)
+    streams = sys.stdin, sys.stdout, sys.stderr, sys.argv
     chunks: list[tuple[bytes, bytes]] = []
-    enc, err = encoding.decode(), errors.decode()
-    sys.stdout = _stream(b"1", chunks, out_mode, enc, err)
-    sys.stderr = _stream(b"2", chunks, err_mode, enc, "backslashreplace")
-    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), enc, err)
-    sys.argv = argv
-    from scratchpack.cli.main import main  # not entry's: it would forward to us again
-
     try:
-        code = main(argv[1:])
-    except SystemExit as exc:  # argparse: usage errors, --help
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    for stream in (sys.stdout, sys.stderr):
-        if not stream.closed:
-            stream.flush()
+        os.environb.clear()
+        for item in fields[_ARGV + int(argc) :]:
+            key, _, value = item.partition(b"=")
+            os.environb[key] = value
+        os.chdir(cwd)
+        enc, err = encoding.decode(), errors.decode()
+        sys.stdout = _stream(b"1", chunks, out_mode, enc, err)
+        sys.stderr = _stream(b"2", chunks, err_mode, enc, "backslashreplace")
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), enc, err)
+        sys.argv = argv
+        from scratchpack.cli.main import main  # not entry's: it would forward to us again
+
+        try:
+            code = main(argv[1:])
+        except SystemExit as exc:  # argparse: usage errors, --help
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        for stream in (sys.stdout, sys.stderr):
+            if not stream.closed:
+                stream.flush()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr, sys.argv = streams
+        os.environb.clear()
+        os.environb.update(environment)
+        os.chdir("/")
     return [str(code).encode(), *(part for chunk in chunks for part in chunk)]
 
 
@@ -303,31 +314,26 @@ def _stream(
     )  # fmt: skip
 
 
-def _child(conn: Socket, server_pid: int) -> None:
-    import signal
-
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)  # ShellCheck's subprocess needs its exit status
+def _answer(conn: Socket) -> bool:
+    """Answer one request; False when it was ``stop``."""
     conn.settimeout(_READ_TIMEOUT)
     fields = receive(conn)
     if len(fields) < 2 or fields[0] != PROTOCOL:
         conn.sendall(pack([b"version", PROTOCOL]))
-        return
-    if fields[1] == b"status":
-        conn.sendall(pack([b"0", str(server_pid).encode()]))
-    elif fields[1] == b"stop":
-        os.kill(server_pid, signal.SIGTERM)
-        conn.sendall(pack([b"0", str(server_pid).encode()]))
+    elif fields[1] in (b"status", b"stop"):
+        conn.sendall(pack([b"0", str(os.getpid()).encode()]))
+        return fields[1] == b"status"
     elif fields[1] == b"lint" and len(fields) >= _ARGV:
         reply = _run(fields)
         conn.settimeout(None)
         conn.sendall(pack(reply))
+    return True
 
 
 def _warm_up() -> None:
     """Load and compile, once, what every request would: the CLI, every rule, tree-sitter's
     bash grammar, ShellCheck's runner (subprocess, tempfile, json) and the regular expressions
-    a lint of a small file compiles; each child then starts with them."""
+    a lint of a small file compiles; every request then finds them loaded."""
     import tempfile
 
     from scratchpack.cli.main import main
@@ -352,8 +358,7 @@ def _warm_up() -> None:
 def serve(path: str) -> None:
     """Listen on ``path`` until SIGTERM or a ``stop`` request; started by ``--daemon start``,
     which reads this process's stderr until it is ready (it then points at /dev/null)."""
-    import contextlib
-    import gc
+    import select
     import signal
     import socket
 
@@ -381,7 +386,7 @@ def serve(path: str) -> None:
         raise SystemExit(f"scratchpack: error: {problem}")
     listener.listen(64)
 
-    def stop(signum: int, frame: object) -> None:
+    def leave(signum: int = 0, frame: object = None) -> None:
         try:
             if os.stat(path).st_ino == identity:  # not a newer server's socket
                 os.unlink(path)
@@ -389,41 +394,38 @@ def serve(path: str) -> None:
             pass
         os._exit(0)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def reap(signum: int, frame: object) -> None:
-        # waited for, not ignored (SIG_IGN): the children's CPU time then counts in this
-        # process's (/proc/PID/stat cutime, what bench/bench_lint.py adds to the client's)
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-
-    signal.signal(signal.SIGCHLD, reap)
+    # The Dockerfile parser's Go runtime runs threads of its own, so a signal may land on one
+    # of them while this thread waits in accept(): the wakeup pipe makes the select below
+    # return, and the handler runs then. For the same reason requests are served here, one
+    # at a time, not in forked children: a fork keeps only the forking thread, and the Go
+    # runtime of a child would wait for threads it no longer has.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)  # ready: the starter's read of our stderr ends here
     os.close(devnull)
-    me, pid = os.getuid(), os.getpid()
-    # what the warm-up loaded is never collected: keeping the collector off those objects
-    # keeps their pages shared with the children (no copy-on-write for the GC's bookkeeping)
-    gc.freeze()
+    os.chdir("/")  # holds no directory; each request runs in its client's
+    me = os.getuid()
     while True:
-        try:
-            conn, _ = listener.accept()
-        except InterruptedError:
+        ready, _, _ = select.select([listener.fileno(), wake_read], [], [])
+        if wake_read in ready:
+            os.read(wake_read, 512)  # the handler itself runs as this returns
+        if listener.fileno() not in ready:
             continue
+        conn, _ = listener.accept()
         with conn:
-            peer = _peer_uid(conn)
-            if peer not in (me, 0):
+            if _peer_uid(conn) not in (me, 0):
                 continue  # another user's request is not ours to run (the mode keeps them out)
-            if os.fork() == 0:
-                gc.disable()  # a child lives one request: nothing worth collecting
-                listener.close()
-                try:
-                    _child(conn, pid)
-                finally:
-                    os._exit(0)
+            try:
+                going_on = _answer(conn)
+            except (OSError, ValueError, struct.error):
+                continue  # that client went away or sent garbage: the next one
+        if not going_on:
+            leave()
 
 
 # --- scratchpack lint --daemon start|stop|status ----------------------------------------------
