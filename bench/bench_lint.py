@@ -11,6 +11,11 @@ reliably. Two cases, each timed interleaved (ABBA) after one warm-up per tool, m
   the same without ShellCheck (``--no-shellcheck``) is shown for what ShellCheck costs. On a
   loaded machine wall time moves a lot, so the CPU time (user + system, of the processes) per
   file is printed too.
+* per file through the lint server (``scratchpack lint --daemon start``, in a private
+  ``$XDG_RUNTIME_DIR`` under the work directory): the same processes, each a thin client the
+  server answers. Target: ratio <= 1.5x (issue 17). Its CPU time is the clients' plus the
+  server's (itself and its ShellCheck processes, from ``/proc/PID/stat``). The in-process
+  rows run with ``SCRATCHPACK_LINT_SERVER=0``, so that a server of the user's does not answer.
 
 Start-up is most of a per-file run, and a Python package as pip installs it carries bytecode:
 the script compiles scratchpack's modules first (``compileall``), so that an editable install
@@ -50,12 +55,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import ROOT, compile_scratchpack, timed_pair
+from scratchpack.cli.lintserver import ENV_SWITCH
 from scratchpack.dockerfile.rules import RULES
 
 CORPUS = ROOT / "tests/data/lint-corpus"
 BIN = Path(sys.executable).parent
 # The console script a user runs (same interpreter start-up as theirs).
 SCRATCHPACK = [str(BIN / "scratchpack")]
+# the in-process rows: never answered by a lint server the user runs
+IN_PROCESS = {**os.environ, ENV_SWITCH: "0"}
 
 
 def hadolint_path() -> str:
@@ -82,9 +90,9 @@ class Row:
         return statistics.median(self.ours) / statistics.median(self.peer)
 
 
-def run(cmd: list[str], cwd: Path) -> str:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run a linter; exit codes 0 and 1 both mean it linted (1: findings)."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1) or "Traceback" in proc.stderr:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     if "findings are left out" in proc.stderr:  # ShellCheck timed out or failed: the table lies
@@ -138,9 +146,12 @@ def peer_cmd(hadolint: str, files: list[str]) -> list[str]:
     return [hadolint, "--no-color", "-f", "json", *files]
 
 
-def per_file(make: Callable[[list[str]], list[str]], files: list[str], cwd: Path) -> None:
+def per_file(
+    make: Callable[[list[str]], list[str]], files: list[str], cwd: Path,
+    env: dict[str, str] | None = None,
+) -> None:  # fmt: skip
     for name in files:
-        run(make([name]), cwd)
+        run(make([name]), cwd, env)
 
 
 def children_cpu() -> float:
@@ -148,25 +159,59 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def with_cpu(fn: Callable[[], None], samples: list[float]) -> Callable[[], None]:
-    """``fn``, recording the CPU time of the processes it ran (warm-up first)."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process and of the children it has waited for (the lint server and
+    the ShellCheck processes of its requests)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """A lint server for the served row, in a runtime directory of its own."""
+
+    def __init__(self, work: Path) -> None:
+        runtime = work / "run"
+        runtime.mkdir(mode=0o700)
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+        self.env.pop(ENV_SWITCH, None)
+        self.pid = 0
+
+    def __enter__(self) -> Server:
+        out = run([*SCRATCHPACK, "lint", "--daemon", "start"], ROOT, self.env)
+        status = run([*SCRATCHPACK, "lint", "--daemon", "status"], ROOT, self.env)
+        self.pid = int(status.split("(pid ", 1)[1].split(")", 1)[0])
+        print(out.strip())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        run([*SCRATCHPACK, "lint", "--daemon", "stop"], ROOT, self.env)
+
+
+def with_cpu(fn: Callable[[], None], samples: list[float], server: int = 0) -> Callable[[], None]:
+    """``fn``, recording the CPU time of the processes it ran (warm-up first), and of the
+    lint server ``server`` when there is one."""
+
+    def cpu() -> float:
+        return children_cpu() + (process_cpu(server) if server else 0.0)
 
     def measured() -> None:
-        before = children_cpu()
+        before = cpu()
         fn()
-        samples.append(children_cpu() - before)
+        samples.append(cpu() - before)
 
     return measured
 
 
 def per_file_row(
     case: str, ours: Callable[[list[str]], list[str]], hadolint: str, files: list[str],
-    work: Path, runs: int, target: float | None,
+    work: Path, runs: int, target: float | None, server: Server | None = None,
 ) -> Row:  # fmt: skip
     ours_cpu: list[float] = []
     peer_cpu: list[float] = []
+    env = server.env if server else IN_PROCESS
     ours_times, peer_times = timed_pair(
-        with_cpu(lambda: per_file(ours, files, work), ours_cpu),
+        with_cpu(lambda: per_file(ours, files, work, env), ours_cpu, server.pid if server else 0),
         with_cpu(lambda: per_file(lambda f: peer_cmd(hadolint, f), files, work), peer_cpu),
         runs,
         lambda: None,
@@ -347,7 +392,7 @@ def main() -> int:
         if not args.per_file_only:
             print("batch: one process for all files")
             ours, peer = timed_pair(
-                lambda: run(ours_cmd(config, files), work),
+                lambda: run(ours_cmd(config, files), work, IN_PROCESS),
                 lambda: run(peer_cmd(hadolint, files), work),
                 args.runs,
                 lambda: None,
@@ -366,6 +411,12 @@ def main() -> int:
                 lambda f: ours_cmd(config, f, "--no-shellcheck"), hadolint, one_copy, work,
                 args.per_file_runs, None,
             ))  # fmt: skip
+            print("per file, through the lint server")
+            with Server(work) as server:
+                rows.append(per_file_row(
+                    "one process per file, lint server", lambda f: ours_cmd(config, f),
+                    hadolint, one_copy, work, args.per_file_runs, 1.5, server,
+                ))  # fmt: skip
 
         print()
         print(f"## lint: {len(one_copy)}-file corpus")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,11 @@ from realtools import (
 
 # sample projects that pack builds carry their own tests, for the image, not for this suite
 collect_ignore = ["data/apps"]
+
+# Every `scratchpack lint` this suite starts runs in its own process: a lint server the user
+# (or, as root, another session on the machine) left running must not answer for this tree's
+# code. tests/test_lint_server.py starts its own, in private directories, with the switch on.
+os.environ["SCRATCHPACK_LINT_SERVER"] = "0"
 
 
 @pytest.fixture(scope="module")

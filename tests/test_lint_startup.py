@@ -5,6 +5,7 @@ registry client, rich, a TOML parser for a pyproject.toml that configures nothin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ NOT_ON_THE_LINT_PATH = (
     "scratchpack.model.image",
     "scratchpack.dockerfile.fix",
     "scratchpack.dockerfile.ruledocs",
+    "scratchpack.secrets",  # file-content rules: audit only (lint uses scratchpack.credentials)
     "tomllib",
     "traceback",
 )
@@ -65,3 +67,29 @@ def test_a_pyproject_that_configures_scratchpack_is_still_read(tmp_path: Path) -
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert "SP101" not in {f["code"] for f in json.loads(proc.stdout)}
+
+
+def test_with_no_lint_server_the_client_costs_one_lstat(tmp_path: Path) -> None:
+    """Through the console script's entry point, as pre-commit runs it, with the lint server
+    client on and no server: no socket module is loaded (the client looked for a socket file
+    and found none), and the lint runs in this process."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nUSER nobody\n")
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+        "sys.argv = ['scratchpack', 'lint', 'Dockerfile']\n"
+        "from scratchpack.cli.entry import main\n"
+        "sys.exit(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SCRATCHPACK_LINT_SERVER"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        check=False, env={**env, "XDG_RUNTIME_DIR": str(runtime)},
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    modules = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    assert "scratchpack.cli.lintserver" in modules  # the client did look
+    assert "scratchpack.dockerfile.rules" in modules  # and linted here
+    assert {"socket", "_socket"} & modules == set()

@@ -1,7 +1,8 @@
 """What a credential looks like, by name and by value.
 
-Shared by ``lint`` (ENV, ARG and RUN lines of a Dockerfile) and ``audit`` (file contents,
-environment variables and history of a built image), so both tools agree on what a secret is.
+Used by ``audit`` on the files of a built image; what a credential looks like by its name or
+on one line of text (ENV, ARG, RUN, an image's history) is :mod:`scratchpack.credentials`,
+shared with ``lint``.
 
 File contents are searched with :data:`RULES`, rules of the kinds gitleaks publishes (its
 ``config/gitleaks.toml``, MIT licence, read for the kinds of rule and the token formats the
@@ -28,32 +29,6 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
-
-# A variable name that announces a secret (PASSWORD, API_KEY, ...).
-SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)", re.I
-)
-
-# (what, pattern) for values that are credentials whatever they are called: one line of a
-# Dockerfile or of an image's config, short text where a plain search is fast enough.
-SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b")),
-    ("a Slack token", re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b")),
-    ("a Stripe key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}\b")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@$]+@")),
-)
-
-
-def secret_in_text(text: str) -> str | None:
-    """What kind of credential ``text`` holds, or None."""
-    for what, pattern in SECRET_VALUES:
-        if pattern.search(text):
-            return what
-    return None
 
 
 @dataclass(frozen=True)

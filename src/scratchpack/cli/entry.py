@@ -19,6 +19,14 @@ def main() -> int:
         # as argparse's version action prints it, for the one spelling that needs no parser
         sys.stdout.write(f"scratchpack {__version__}\n")
         return 0
+    if sys.argv[1:2] == ["lint"]:
+        # a lint server started with `lint --daemon start` answers in a few ms what this
+        # process would spend 5-7x hadolint's run loading (cli/lintserver.py); else lint here
+        from scratchpack.cli.lintserver import forward
+
+        served = forward(sys.argv[2:])
+        if served is not None:
+            return served
     try:
         from scratchpack.cli.main import main as run
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1068,6 +1069,12 @@ def _add_lint(sub: Any) -> None:
         help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
     )
     li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
+    li.add_argument(
+        "--daemon", choices=("start", "stop", "status"),
+        help="a resident lint server for this user, which later lint commands (but --fix) go "
+        "through when their output is not a terminal: one file per process in a few ms "
+        "(SCRATCHPACK_LINT_SERVER=0: never use it)",
+    )  # fmt: skip
     fixing = li.add_argument_group("fixing")
     fixing.add_argument(
         "--fix",
@@ -1113,6 +1120,13 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
 
     if args.explain:
         return _explain(args.explain, out)
+    if args.daemon:
+        from scratchpack.cli.lintserver import control
+
+        if args.files:
+            raise UsageError(f"--daemon {args.daemon} takes no files: it manages the server")
+
+        return control(args.daemon, out)
     config = load_config(args.config) if args.config else find_config(Path.cwd())
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
@@ -1435,6 +1449,7 @@ def _print_traceback() -> None:
     traceback.print_exc()
 
 
+@lru_cache(maxsize=1)
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. This is the boundary: whatever escapes a command ends as one line on
     stderr and an exit code, and a traceback only when --debug asks for one."""

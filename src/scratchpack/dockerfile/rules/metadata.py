@@ -40,14 +40,16 @@ def _labels(stage: Stage) -> Iterator[tuple[Instruction, str, str, str]]:
 # Docker's recommendation for label keys: lower-case alphanumerics, dots and dashes (hadolint
 # also allows _ and /), starting with a letter, ending with a letter or digit, no doubled
 # separator, and none of the namespaces Docker reserves for itself.
-_KEY = re.compile(r"[a-z](?:[a-z0-9._/-]*[a-z0-9])?")
+# Patterns are kept as text and compiled by `re` at their first use (its cache), not at import:
+# label schemas are rare and lint starts once per file from pre-commit and editors (issue 13).
+_KEY = r"[a-z](?:[a-z0-9._/-]*[a-z0-9])?"
 _RESERVED = ("com.docker.", "io.docker.", "org.dockerproject.")
 
 
 def _key_problem(key: str) -> str | None:
     if key.startswith(_RESERVED):
         return f"uses the namespace {key.split('.', 2)[0]}.{key.split('.', 2)[1]}. Docker reserves"
-    if not _KEY.fullmatch(key):
+    if not re.fullmatch(_KEY, key):
         return (
             "must be lower-case letters, digits, '.', '-', '_' or '/', start with a letter and "
             "end with a letter or digit"
@@ -143,24 +145,22 @@ def label_empty(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # SemVer 2.0.0: MAJOR.MINOR.PATCH, no leading zeros, optional pre-release and build metadata
 _NUMBER = r"(?:0|[1-9][0-9]*)"
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-_SEMVER = re.compile(
+_SEMVER = (
     rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-{_IDENT}(?:\.{_IDENT})*)?"
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
 # RFC 3339 section 5.6: full-date "T" full-time, with a time offset (Z or +hh:mm)
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
-)
+_RFC3339 = r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 # RFC 5322 addr-spec in its dot-atom form (the quoted local parts of section 3.4.1 aside)
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+_EMAIL = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
 
 
 # the characters RFC 3986 allows in a URI (unreserved, reserved and percent-encoding)
-_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_URI_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
 
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*"
 
 
 def _url(value: str) -> bool:
@@ -168,7 +168,7 @@ def _url(value: str) -> bool:
     allows, ``%`` only as a percent-encoding, brackets only around an IP literal host)."""
     from urllib.parse import urlsplit  # only when a schema asks for a URL
 
-    if _URI_CHARS.fullmatch(value) is None or re.search(r"%(?![0-9A-Fa-f]{2})", value):
+    if re.fullmatch(_URI_CHARS, value) is None or re.search(r"%(?![0-9A-Fa-f]{2})", value):
         return False
     try:
         parts = urlsplit(value)
@@ -176,14 +176,14 @@ def _url(value: str) -> bool:
     except ValueError:
         return False
     return (
-        _SCHEME.fullmatch(parts.scheme) is not None
+        re.fullmatch(_SCHEME, parts.scheme) is not None
         and bool(parts.netloc or parts.path)
         and "[" not in parts.path + parts.query + parts.fragment
     )
 
 
 def _rfc3339(value: str) -> bool:
-    match = _RFC3339.fullmatch(value)
+    match = re.fullmatch(_RFC3339, value)
     if match is None:
         return False
     from datetime import datetime  # only when a schema asks for a time: not on lint's path
@@ -222,8 +222,8 @@ def _git_hash(value: str) -> bool:
     return len(value) in (7, 40, 64) and all(c in "0123456789abcdef" for c in value)
 
 
-def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
-    return lambda value: pattern.fullmatch(value) is not None
+def _matches(pattern: str) -> Callable[[str], bool]:
+    return lambda value: re.fullmatch(pattern, value) is not None
 
 
 _TYPES: dict[str, tuple[Callable[[str], bool], str]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from scratchpack.credentials import SECRET_NAME, SECRET_VALUES
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.rules.core import (
     Finding,
@@ -18,7 +19,6 @@ from scratchpack.dockerfile.rules.core import (
 )
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.reports.severity import Severity
-from scratchpack.secrets import SECRET_NAME, SECRET_VALUES
 
 
 @rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", hadolint=("DL3064",),

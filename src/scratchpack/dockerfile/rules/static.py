@@ -160,23 +160,25 @@ def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # Images whose programs are linked against glibc: the distributions, and the official language
 # and toolchain images built on them (their default tags are Debian), unless the tag says musl
 # (alpine) or static. Other images are not judged: nothing here says how they link.
-_GLIBC_IMAGES = re.compile(
+# Patterns are kept as text and compiled by `re` at their first use (its cache), not at import:
+# most files have no static build to judge and lint starts once per file (issue 13).
+_GLIBC_IMAGES = (
     r"(^|/)(debian|ubuntu|fedora|centos|rockylinux|almalinux|ubi\d*(-\w+)?|amazonlinux|"
     r"oraclelinux|archlinux|buildpack-deps|gcc|python|node|ruby|php|perl|golang|rust|"
     r"openjdk|eclipse-temurin|maven|gradle)$"
 )
-_NOT_GLIBC_TAG = re.compile(r"alpine|musl|static|wolfi|chainguard", re.I)
+_NOT_GLIBC_TAG = r"(?i)alpine|musl|static|wolfi|chainguard"
 # Words in a stage's RUNs or ENV that say a build may be static: it is then not judged.
-_STATIC_HINT = re.compile(
-    r"static|CGO_ENABLED=0|crt-static|musl|extldflags|zig\s+cc|upx|ld-linux|patchelf|ldd", re.I
+_STATIC_HINT = (
+    r"(?i)static|CGO_ENABLED=0|crt-static|musl|extldflags|zig\s+cc|upx|ld-linux|patchelf|ldd"
 )
 # Where a distribution's packages put programs and libraries (what an install in the stage
 # wrote, unless a RUN of the stage writes the path itself)
-_PACKAGE_PATHS = re.compile(r"^/(usr/)?(s?bin|lib(64|exec|/[\w-]+-linux-gnu)?)/[^/]+$")
+_PACKAGE_PATHS = r"^/(usr/)?(s?bin|lib(64|exec|/[\w-]+-linux-gnu)?)/[^/]+$"
 # C and C++ build systems, which link dynamically unless told otherwise
 _BUILD_SYSTEMS = ("make", "cmake", "ninja", "meson", "./configure", "scons", "bazel")
 # A final stage that brings a loader or libraries along can run a dynamic program
-_LIBRARY_COPY = re.compile(r"ld-linux|ld-musl|/lib64|/lib/|/usr/lib|-linux-gnu")
+_LIBRARY_COPY = r"ld-linux|ld-musl|/lib64|/lib/|/usr/lib|-linux-gnu"
 
 
 def _glibc_base(dockerfile: Dockerfile, stage: Stage) -> str | None:
@@ -207,7 +209,7 @@ def _packaged(path: str, image: str) -> str:
 
 def _glibc_image(reference: str) -> bool:
     repo, tag, _ = image_parts(reference.lower())
-    return bool(_GLIBC_IMAGES.search(repo)) and not _NOT_GLIBC_TAG.search(tag or "")
+    return bool(re.search(_GLIBC_IMAGES, repo)) and not re.search(_NOT_GLIBC_TAG, tag or "")
 
 
 def _dynamic_evidence(dockerfile: Dockerfile, source: Stage, path: str) -> str | None:
@@ -224,9 +226,9 @@ def _dynamic_evidence(dockerfile: Dockerfile, source: Stage, path: str) -> str |
         for key, value in env_pairs(i)
     )  # fmt: skip
     texts = env_text + " " + " ".join(run.text for run in stage_runs)
-    if _STATIC_HINT.search(texts):
+    if re.search(_STATIC_HINT, texts):
         return None
-    if _PACKAGE_PATHS.match(path) and not _written_by_run(stage_runs, path):
+    if re.match(_PACKAGE_PATHS, path) and not _written_by_run(stage_runs, path):
         return _packaged(path, base)
     if any(cmd.name in ("go", "cargo", "gcc", "g++", "cc", "c++", "clang", "clang++")
            for run in stage_runs for cmd in shell_of(run)):  # fmt: skip
@@ -251,7 +253,7 @@ def dynamic_into_scratch(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding
         return
     final = dockerfile.final
     copies = final.of("COPY")
-    if any(_LIBRARY_COPY.search(" ".join(c.args[:-1])) for c in copies):
+    if any(re.search(_LIBRARY_COPY, " ".join(c.args[:-1])) for c in copies):
         return
     for copy in copies:
         name = copy.flag("from")
@@ -263,7 +265,7 @@ def dynamic_into_scratch(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding
         for path in copy.args[:-1]:
             if source is not None:
                 evidence = _dynamic_evidence(dockerfile, source, path)
-            elif _glibc_image(name) and _PACKAGE_PATHS.match(path):  # COPY --from=an image
+            elif _glibc_image(name) and re.match(_PACKAGE_PATHS, path):  # COPY --from=an image
                 evidence = _packaged(path, name)
             else:
                 evidence = None

@@ -12,13 +12,13 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from scratchpack.credentials import SECRET_NAME, secret_in_text
 from scratchpack.layers.reader import shown
 from scratchpack.model.config import ImageConfig
 from scratchpack.operations.audit.startup import Startup, env_value
 from scratchpack.operations.contents.filesystem import Efficiency, Node
 from scratchpack.operations.contents.scan import Scan, iter_user_records
 from scratchpack.reports.severity import Severity
-from scratchpack.secrets import SECRET_NAME, secret_in_text
 from scratchpack.units import human_size
 
 

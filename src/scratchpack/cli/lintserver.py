@@ -1,0 +1,495 @@
+"""``scratchpack lint`` through a resident server, opt-in (``scratchpack lint --daemon start``).
+
+Why: pre-commit and editors start one ``scratchpack lint FILE`` per file, and a Python process
+pays the interpreter, ``re``, ``typing``, tree-sitter and ~90 regular expressions before it
+reads a byte: 5-7x hadolint's whole run (docs/benchmarks.md, issue 13). The server loads all
+of that once and answers the requests one after the other in its own process (not in forked
+children: the Dockerfile parser's Go runtime has threads, which a fork does not carry over);
+each request runs with the client's directory, environment, argv and standard input, and this
+process's own are put back after it. The client in :mod:`scratchpack.cli.entry` costs an
+``lstat`` when no server runs, and a connect and a few syscalls when one does. The same design
+as ``dmypy``: one socket per user, the client runs in-process whenever the server does not
+answer (absent, stale socket, killed mid-request).
+
+The request runs the very ``main()`` a process would; what it writes to stdout and stderr is
+recorded in the order the writes reach the OS (with the client's buffering) and replayed by
+the client, so a pipe that merges both streams sees the same bytes. Only output that is not a
+terminal is served (a capture cannot be a terminal: the width, colours and rich's styling
+would differ); ``--fix`` always runs in-process (it writes files: a request lost mid-way must
+not be replayed half-done).
+
+Security: the socket lives in ``$XDG_RUNTIME_DIR`` (else ``/tmp/scratchpack-UID``, created
+0700), mode 0600; the client refuses a directory or socket that is not the user's or is open
+to others, and a server whose peer credentials (``SO_PEERCRED``) are not the user's; the
+server refuses a peer of another uid (root aside).
+
+The framing is by hand (a count, then length-prefixed fields) because the client must stay
+as light as the in-process start it replaces: ``json`` imports ``re`` (~5 ms here), ``pickle``
+would let a peer run code.
+"""
+
+# os.path, not pathlib (PTH off for this file in pyproject.toml): pathlib costs ~4 ms to
+# import, a large part of what the client costs when a server answers
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+import sys
+
+from scratchpack import __version__
+
+TYPE_CHECKING = False  # as typing's, without importing typing (~3 ms) on the client's path
+if TYPE_CHECKING:
+    from _socket import socket as Socket
+    from typing import TextIO
+
+    from scratchpack.cli.output import Output
+
+# SCRATCHPACK_LINT_SERVER=0: never use a server (always in-process)
+ENV_SWITCH = "SCRATCHPACK_LINT_SERVER"
+PROTOCOL = f"scratchpack-lint/1 {__version__}".encode()
+_HEADER = struct.Struct(">I")
+_MAX_FIELDS = 1 << 16
+_MAX_REQUEST = 64 << 20  # the lint input is 256 KiB at most (parser.MAX_SIZE) plus argv, env
+_STDIN_LIMIT = (256 << 10) + 1  # parser.MAX_SIZE + 1, as lint reads it (not imported: light)
+_CONNECT_TIMEOUT = 2.0
+_READ_TIMEOUT = 10.0  # a client that stops sending mid-request holds the server this long
+_STOP_WAIT = 30.0  # `--daemon stop` returns once the socket is gone (a loaded machine is slow)
+# a lint request: protocol, kind, cwd, encoding, errors, stdout's mode, stderr's, stdin, argc,
+# then argv (argv[0] included) and the environment, one KEY=value a field
+_ARGV = 9
+
+
+class NotServed(Exception):
+    """The server cannot take this request (wrong version, refused): run in-process."""
+
+
+def runtime_dir() -> str:
+    return os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/scratchpack-{os.getuid()}"
+
+
+def socket_path() -> str:
+    return os.path.join(runtime_dir(), "scratchpack-lint.sock")
+
+
+def unsafe(path: str, socket_too: bool = True) -> str | None:
+    """Why the socket at ``path`` (and its directory) must not be trusted, or None: another
+    user could otherwise answer our lint requests, or read them."""
+    uid = os.getuid()
+    checks = [(os.path.dirname(path), False)] + ([(path, True)] if socket_too else [])
+    for where, want_socket in checks:
+        st = os.lstat(where)
+        if st.st_uid != uid:
+            return f"{where} is owned by uid {st.st_uid}, not {uid}"
+        if want_socket and not stat.S_ISSOCK(st.st_mode):
+            return f"{where} is not a socket"
+        if not want_socket and not stat.S_ISDIR(st.st_mode):
+            return f"{where} is not a directory"
+        if st.st_mode & (0o077 if want_socket else 0o022):
+            return f"{where} is open to other users (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def pack(fields: list[bytes]) -> bytes:
+    return b"".join([_HEADER.pack(len(fields)), *(_HEADER.pack(len(f)) + f for f in fields)])
+
+
+def _exactly(conn: Socket, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = conn.recv(min(size, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the peer closed the connection mid-message")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(conn: Socket) -> list[bytes]:
+    (count,) = _HEADER.unpack(_exactly(conn, 4))
+    if count > _MAX_FIELDS:
+        raise ConnectionError(f"{count} fields: not a lint message")
+    fields, total = [], 0
+    for _ in range(count):
+        (size,) = _HEADER.unpack(_exactly(conn, 4))
+        total += size
+        if total > _MAX_REQUEST:
+            raise ConnectionError("a lint message larger than 64 MiB")
+        fields.append(_exactly(conn, size))
+    return fields
+
+
+def _peer_uid(conn: Socket) -> int:
+    import _socket
+
+    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+def _connect(path: str) -> Socket:
+    """A connection to the server at ``path``, after checking that it is ours. ``_socket``,
+    not ``socket``: the wrapper module imports ``selectors`` and ``enum`` (~8-10 ms here) for
+    nothing this client uses."""
+    import _socket
+
+    problem = unsafe(path)
+    if problem:
+        raise NotServed(f"not using the lint server: {problem}")
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        conn.settimeout(_CONNECT_TIMEOUT)
+        conn.connect(path)
+        if _peer_uid(conn) != os.getuid():
+            raise NotServed(f"not using the lint server: {path} is served by another user")
+        conn.settimeout(None)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _forwardable(args: list[str]) -> bool:
+    """Whether this ``lint`` command line may be served: not ``--fix`` (it writes files) nor
+    ``--daemon`` (it manages the server), in any abbreviation argparse accepts."""
+    for word in args:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0]
+        if (
+            len(name) > 2
+            and name.startswith("--")
+            and ("--fix".startswith(name) or "--daemon".startswith(name))
+        ):
+            return False
+    return True
+
+
+def forward(args: list[str]) -> int | None:
+    """Run ``scratchpack lint ARGS`` on the server and return its exit code, after writing its
+    output; None when this process should lint itself (no server, not ours, stale, killed)."""
+    if os.environ.get(ENV_SWITCH, "").strip() == "0" or not _forwardable(args):
+        return None
+    path = socket_path()
+    try:
+        os.lstat(path)
+    except OSError:
+        return None  # no server: the common case costs this one lstat
+    if sys.stdout is None or sys.stderr is None or sys.stdout.isatty() or sys.stderr.isatty():
+        return None  # a closed stream (None), or a terminal: in-process
+    reading = "-" in args
+    if reading and (sys.stdin is None or sys.stdin.isatty()):
+        return None
+    stdin: bytes | None = None  # not read yet
+    try:
+        conn = _connect(path)  # before standard input is read: a stale socket consumes none
+        try:
+            if reading:
+                stdin = sys.stdin.buffer.read(_STDIN_LIMIT)
+            conn.sendall(pack(_request(stdin or b"")))
+            reply = receive(conn)
+        finally:
+            conn.close()
+    except NotServed as exc:
+        sys.stderr.write(f"scratchpack: warning: {exc}\n")
+        return None
+    except (OSError, struct.error):
+        reply = []  # server gone or killed mid-request: lint here
+    if len(reply) % 2 == 0 or not reply[0].isdigit():
+        if stdin is not None:  # what was read is linted here as it would have been there
+            sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), sys.stdin.encoding)
+        return None
+    for tag, data in zip(reply[1::2], reply[2::2], strict=True):
+        stream = sys.stderr if tag == b"2" else sys.stdout
+        stream.buffer.write(data)
+        stream.buffer.flush()
+    return int(reply[0])
+
+
+def _request(stdin: bytes) -> list[bytes]:
+    return [
+        PROTOCOL, b"lint", os.getcwd().encode(), *_encoding(), _mode(sys.stdout),
+        _mode(sys.stderr), stdin,
+        str(len(sys.argv)).encode(), *(os.fsencode(a) for a in sys.argv),
+        *(k + b"=" + v for k, v in os.environb.items()),
+    ]  # fmt: skip
+
+
+def _exchange(path: str, request: list[bytes]) -> list[bytes]:
+    conn = _connect(path)
+    try:
+        conn.sendall(pack(request))
+        return receive(conn)
+    finally:
+        conn.close()
+
+
+def _encoding() -> tuple[bytes, bytes]:
+    return sys.stdout.encoding.encode(), (sys.stdout.errors or "strict").encode()
+
+
+def _mode(stream: TextIO) -> bytes:
+    """How this stream buffers (``-u``/``PYTHONUNBUFFERED``, line buffering, the buffer's
+    size), so that the served streams interleave as this process's own would."""
+    unbuffered = not isinstance(stream.buffer, io.BufferedWriter)
+    size = os.fstat(stream.fileno()).st_blksize
+    flags = (unbuffered, getattr(stream, "write_through", False), stream.line_buffering)
+    return "".join(str(int(f)) for f in flags).encode() + str(size).encode()
+
+
+def ask(kind: str, path: str | None = None) -> list[bytes] | None:
+    """A ``status`` or ``stop`` request; None when no server answers."""
+    try:
+        return _exchange(path or socket_path(), [PROTOCOL, kind.encode()])
+    except (OSError, struct.error, NotServed):
+        return None
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+class _Sink(io.RawIOBase):
+    """One stream's writes, appended in the order they reach the OS to the shared list."""
+
+    def __init__(self, tag: bytes, chunks: list[tuple[bytes, bytes]]) -> None:
+        self._tag, self._chunks = tag, chunks
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        chunk = bytes(data)  # type: ignore[call-overload]
+        self._chunks.append((self._tag, chunk))
+        return len(chunk)
+
+
+def _run(fields: list[bytes]) -> list[bytes]:
+    """One ``scratchpack lint`` as the client would have run it: in its directory, with its
+    environment, argv and standard input; this process's own are put back after."""
+    cwd, encoding, errors, out_mode, err_mode, stdin, argc = fields[2:_ARGV]
+    argv = [os.fsdecode(a) for a in fields[_ARGV : _ARGV + int(argc)]]
+    environment = dict(os.environb)
+    streams = sys.stdin, sys.stdout, sys.stderr, sys.argv
+    chunks: list[tuple[bytes, bytes]] = []
+    try:
+        os.environb.clear()
+        for item in fields[_ARGV + int(argc) :]:
+            key, _, value = item.partition(b"=")
+            os.environb[key] = value
+        os.chdir(cwd)
+        enc, err = encoding.decode(), errors.decode()
+        sys.stdout = _stream(b"1", chunks, out_mode, enc, err)
+        sys.stderr = _stream(b"2", chunks, err_mode, enc, "backslashreplace")
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), enc, err)
+        sys.argv = argv
+        from scratchpack.cli.main import main  # not entry's: it would forward to us again
+
+        try:
+            code = main(argv[1:])
+        except SystemExit as exc:  # argparse: usage errors, --help
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        for stream in (sys.stdout, sys.stderr):
+            if not stream.closed:
+                stream.flush()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr, sys.argv = streams
+        os.environb.clear()
+        os.environb.update(environment)
+        os.chdir("/")
+    return [str(code).encode(), *(part for chunk in chunks for part in chunk)]
+
+
+def _stream(
+    tag: bytes, chunks: list[tuple[bytes, bytes]], mode: bytes, encoding: str, errors: str
+) -> TextIO:
+    """A stream that buffers as the client's (see :func:`_mode`) and records into ``chunks``."""
+    unbuffered, write_through, line_buffering = (c == ord("1") for c in mode[:3])
+    sink = _Sink(tag, chunks)
+    # unbuffered, Python's own text stream sits right on the raw file, as this one on the sink
+    target = sink if unbuffered else io.BufferedWriter(sink, max(int(mode[3:] or 0), 1))
+    return io.TextIOWrapper(
+        target,  # type: ignore[type-var]
+        encoding, errors, line_buffering=line_buffering, write_through=write_through,
+    )  # fmt: skip
+
+
+def _answer(conn: Socket) -> bool:
+    """Answer one request; False when it was ``stop``."""
+    conn.settimeout(_READ_TIMEOUT)
+    fields = receive(conn)
+    if len(fields) < 2 or fields[0] != PROTOCOL:
+        conn.sendall(pack([b"version", PROTOCOL]))
+    elif fields[1] in (b"status", b"stop"):
+        conn.sendall(pack([b"0", str(os.getpid()).encode()]))
+        return fields[1] == b"status"
+    elif fields[1] == b"lint" and len(fields) >= _ARGV:
+        reply = _run(fields)
+        conn.settimeout(None)
+        conn.sendall(pack(reply))
+    return True
+
+
+def _warm_up() -> None:
+    """Load and compile, once, what every request would: the CLI, every rule, tree-sitter's
+    bash grammar, ShellCheck's runner (subprocess, tempfile, json) and the regular expressions
+    a lint of a small file compiles; every request then finds them loaded."""
+    import tempfile
+
+    from scratchpack.cli.main import main
+
+    with tempfile.TemporaryDirectory(prefix="scratchpack-lint-warm.") as tmp:
+        sample = os.path.join(tmp, "Dockerfile")
+        with open(sample, "w") as f:
+            f.write(
+                "FROM debian:12 AS build\nARG V=1\nENV A=b\nWORKDIR /src\nCOPY . .\n"
+                "RUN apt-get update && apt-get install -y curl && pip install x\n"
+                'LABEL a="b"\nFROM scratch\nCOPY --from=build /src /app\nUSER 1\n'
+                'HEALTHCHECK CMD ["/app"]\nENTRYPOINT ["/app"]\n'
+            )
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = io.StringIO()
+        try:
+            main(["lint", "-f", "json", "-c", os.devnull, sample])  # ShellCheck's runner too
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
+def serve(path: str) -> None:
+    """Listen on ``path`` until SIGTERM or a ``stop`` request; started by ``--daemon start``,
+    which reads this process's stderr until it is ready (it then points at /dev/null)."""
+    import select
+    import signal
+    import socket
+
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    problem = unsafe(path, socket_too=False)
+    if problem:
+        raise SystemExit(f"scratchpack: error: {problem}")
+    if os.path.lexists(path):
+        if ask("status", path) is not None:
+            sys.stderr.write(f"scratchpack: error: a lint server already answers at {path}\n")
+            raise SystemExit(1)
+        if unsafe(path) is None:
+            os.unlink(path)  # stale: its server was killed
+    _warm_up()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    identity = os.stat(path).st_ino
+    problem = unsafe(path)
+    if problem:
+        raise SystemExit(f"scratchpack: error: {problem}")
+    listener.listen(64)
+
+    def leave(signum: int = 0, frame: object = None) -> None:
+        try:
+            if os.stat(path).st_ino == identity:  # not a newer server's socket
+                os.unlink(path)
+        except OSError:
+            pass
+        os._exit(0)
+
+    # The Dockerfile parser's Go runtime runs threads of its own, so a signal may land on one
+    # of them while this thread waits in accept(): the wakeup pipe makes the select below
+    # return, and the handler runs then. For the same reason requests are served here, one
+    # at a time, not in forked children: a fork keeps only the forking thread, and the Go
+    # runtime of a child would wait for threads it no longer has.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)  # ready: the starter's read of our stderr ends here
+    os.close(devnull)
+    os.chdir("/")  # holds no directory; each request runs in its client's
+    me = os.getuid()
+    while True:
+        ready, _, _ = select.select([listener.fileno(), wake_read], [], [])
+        if wake_read in ready:
+            os.read(wake_read, 512)  # the handler itself runs as this returns
+        if listener.fileno() not in ready:
+            continue
+        conn, _ = listener.accept()
+        with conn:
+            if _peer_uid(conn) not in (me, 0):
+                continue  # another user's request is not ours to run (the mode keeps them out)
+            try:
+                going_on = _answer(conn)
+            except (OSError, ValueError, struct.error):
+                continue  # that client went away or sent garbage: the next one
+        if not going_on:
+            leave()
+
+
+# --- scratchpack lint --daemon start|stop|status ----------------------------------------------
+
+
+def control(action: str, out: Output) -> int:
+    path = socket_path()
+    running = ask("status", path)
+    if action == "status":
+        if running is None:
+            out.line(f"no lint server at {path}")
+            return 1
+        out.line(f"lint server running (pid {running[1].decode()}) at {path}")
+        return 0
+    if action == "stop":
+        if running is None:
+            out.line(f"no lint server at {path}")
+            return 0
+        ask("stop", path)
+        import time
+
+        deadline = time.monotonic() + _STOP_WAIT
+        while os.path.lexists(path):  # it removes its socket on the way out
+            if time.monotonic() > deadline:
+                from scratchpack.errors import ScratchpackError
+
+                raise ScratchpackError(
+                    f"the lint server (pid {running[1].decode()}) did not stop within "
+                    f"{_STOP_WAIT:.0f} s"
+                )
+            time.sleep(0.02)
+        out.line(f"lint server stopped (pid {running[1].decode()})")
+        return 0
+    if running is not None:
+        out.line(f"lint server already running (pid {running[1].decode()}) at {path}")
+        return 0
+    return _start(path, out)
+
+
+def _start(path: str, out: Output) -> int:
+    import subprocess
+
+    from scratchpack.errors import ScratchpackError
+
+    if os.path.lexists(path):
+        problem = unsafe(path)
+        if problem:
+            raise ScratchpackError(f"cannot start the lint server: {problem}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scratchpack.cli.lintserver", path],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    with proc.stderr:
+        said = proc.stderr.read()  # until the server is ready (or has failed)
+    status = ask("status", path)
+    if status is None:
+        proc.wait()
+        detail = " ".join(said.decode(errors="replace").split())[-300:]
+        raise ScratchpackError(f"the lint server did not start: {detail or 'no reason given'}")
+    out.line(f"lint server started (pid {status[1].decode()}) at {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

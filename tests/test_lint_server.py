@@ -1,0 +1,356 @@
+"""The opt-in lint server (``scratchpack lint --daemon start``, cli/lintserver.py): a request it
+answers is byte for byte what the same ``scratchpack lint`` prints in its own process, with the
+same exit code; whenever it cannot answer (stale socket, killed mid-request, a socket that is
+not ours) the client lints in-process. Every server here is real, in a private
+``$XDG_RUNTIME_DIR``, and is stopped at the end of its test."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from realtools import unavailable
+
+# The client as the console script runs it, recording at exit which modules it loaded (in a
+# file: its stdout and stderr are what is compared).
+CLIENT = (
+    "import atexit, sys\n"
+    "record = sys.argv.pop(1)\n"
+    "atexit.register(lambda: open(record, 'w').write('\\n'.join(sys.modules)))\n"
+    "from scratchpack.cli.entry import main\n"
+    "sys.exit(main())\n"
+)
+
+DIRTY = "FROM debian:12\nRUN apt-get update && apt-get install -y curl && cd /tmp\n"
+CLEAN = 'FROM scratch\nCOPY --chmod=0555 app /app\nUSER 65532:65532\nENTRYPOINT ["/app"]\n'
+
+
+def environment(runtime: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), **extra}
+    env.pop("SCRATCHPACK_LINT_SERVER", None)  # conftest turns it off for every other test
+    return env
+
+
+def lint(
+    env: dict[str, str], cwd: Path, *args: str, stdin: bytes = b"", merged: bool = False
+) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
+    """A real ``scratchpack lint ARGS`` process and the modules it loaded."""
+    record = cwd / ".modules"
+    proc = subprocess.run(
+        [sys.executable, "-c", CLIENT, str(record), "lint", *args], cwd=cwd, env=env,
+        input=stdin, capture_output=not merged, check=False, timeout=120,
+        stdout=subprocess.PIPE if merged else None,
+        stderr=subprocess.STDOUT if merged else None,
+    )  # fmt: skip
+    modules = set(record.read_text().splitlines())
+    record.unlink()
+    return proc, modules
+
+
+def daemon(env: dict[str, str], action: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scratchpack", "lint", "--daemon", action],
+        env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+def server_pid(env: dict[str, str]) -> int:
+    status = daemon(env, "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    return int(status.stdout.split("(pid ", 1)[1].split(")", 1)[0])
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Path:
+    path = tmp_path / "run"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def served(runtime: Path) -> Iterator[dict[str, str]]:
+    """A running server; its environment for clients."""
+    env = environment(runtime)
+    started = daemon(env, "start")
+    assert started.returncode == 0, started.stderr
+    assert "lint server started (pid" in started.stdout
+    pids = {server_pid(env)}
+    yield env
+    if daemon(env, "status").returncode == 0:  # a test may have started another
+        pids.add(server_pid(env))
+    daemon(env, "stop")
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)  # its session: the server and any child left
+
+
+def project(tmp_path: Path) -> Path:
+    where = tmp_path / "project"
+    where.mkdir()
+    (where / "Dockerfile").write_text(DIRTY)
+    (where / "clean.Dockerfile").write_text(CLEAN)
+    (where / ".dockerignore").write_text(".git\n")
+    (where / "broken.Dockerfile").write_text("FROM scratch\nRUN <<EOF\nnever ends\n")
+    return where
+
+
+def in_process(env: dict[str, str], cwd: Path, *args: str, stdin: bytes = b"",
+               merged: bool = False) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    proc, modules = lint({**env, "SCRATCHPACK_LINT_SERVER": "0"}, cwd, *args, stdin=stdin,
+                         merged=merged)  # fmt: skip
+    assert "scratchpack.cli.main" in modules
+    return proc
+
+
+def same(a: subprocess.CompletedProcess[bytes], b: subprocess.CompletedProcess[bytes]) -> None:
+    assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr)
+
+
+CASES = [
+    ("Dockerfile",),  # findings: exit 1, with ShellCheck's (SC2164) when it is installed
+    ("clean.Dockerfile",),  # exit 0
+    ("-f", "json", "Dockerfile", "clean.Dockerfile"),
+    ("-f", "sarif", "Dockerfile"),
+    ("-f", "github", "--no-shellcheck", "Dockerfile"),
+    ("-t", "error", "Dockerfile"),
+    ("broken.Dockerfile", "Dockerfile"),  # a parse error: exit 2, stderr and stdout
+    ("missing.Dockerfile",),  # exit 2
+    ("--format", "nope", "Dockerfile"),  # a usage error (argparse): exit 2
+    ("--explain", "DL3008"),
+    ("--help",),
+    ("--ignore", "SP101", "-f", "json", "-"),  # standard input
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=" ".join)
+def test_a_served_lint_prints_and_exits_as_in_process(
+    served: dict[str, str], tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    where = project(tmp_path)
+    stdin = DIRTY.encode() if "-" in args else b""
+    got, modules = lint(served, where, *args, stdin=stdin)
+    assert "scratchpack.cli.main" not in modules  # the server answered
+    same(got, in_process(served, where, *args, stdin=stdin))
+    assert got.returncode in (0, 1, 2)
+
+
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_merged_streams_keep_the_order_of_the_writes(
+    served: dict[str, str], tmp_path: Path, unbuffered: bool
+) -> None:
+    """stdout and stderr into one pipe (as pre-commit reads a hook): the same bytes in the
+    same order, with Python's buffering of the client (``-u``/``PYTHONUNBUFFERED`` or not)."""
+    env = {k: v for k, v in served.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    where = project(tmp_path)
+    args = ("missing.Dockerfile", "broken.Dockerfile", "Dockerfile")
+    got, modules = lint(env, where, *args, merged=True)
+    assert "scratchpack.cli.main" not in modules
+    same(got, in_process(env, where, *args, merged=True))
+
+
+def test_the_client_loads_almost_nothing(served: dict[str, str], tmp_path: Path) -> None:
+    """What a served ``lint`` costs is the interpreter plus this: no CLI, no rules, no
+    tree-sitter, and none of the standard library that makes the in-process start slow."""
+    _, modules = lint(served, project(tmp_path), "Dockerfile")
+    ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
+    assert ours == {"scratchpack", "scratchpack.cli", "scratchpack.cli.entry",
+                    "scratchpack.cli.lintserver"}  # fmt: skip
+    heavy = {"re", "typing", "socket", "selectors", "enum", "json", "pathlib", "argparse",
+             "dataclasses", "subprocess", "tree_sitter", "dockerfile", "contextlib"}  # fmt: skip
+    assert modules & heavy == set()
+
+
+def test_config_changes_are_picked_up(served: dict[str, str], tmp_path: Path) -> None:
+    where = project(tmp_path)
+    config = where / ".scratchpack.toml"
+    for ignored in ("SP100", "SP101"):
+        config.write_text(f'ignore = ["{ignored}"]\n')
+        got, modules = lint(served, where, "-f", "json", "--no-shellcheck", "Dockerfile")
+        assert "scratchpack.cli.main" not in modules
+        codes = {f["code"] for f in json.loads(got.stdout)}
+        assert ignored not in codes and {"SP100", "SP101"} - {ignored} <= codes
+        same(got, in_process(served, where, "-f", "json", "--no-shellcheck", "Dockerfile"))
+
+
+def test_the_environment_and_directory_are_the_clients(
+    served: dict[str, str], tmp_path: Path
+) -> None:
+    """``$SCRATCHPACK_SHELLCHECK`` empty (no ShellCheck) reaches the request, and a relative
+    path is resolved in the client's directory."""
+    where = project(tmp_path)
+    env = {**served, "SCRATCHPACK_SHELLCHECK": ""}
+    got, modules = lint(env, where, "-f", "json", "--verbose", "Dockerfile")
+    assert "scratchpack.cli.main" not in modules
+    assert not any(f["code"].startswith("SC") for f in json.loads(got.stdout))
+    same(got, in_process(env, where, "-f", "json", "--verbose", "Dockerfile"))
+
+
+def test_fix_always_runs_in_process(served: dict[str, str], tmp_path: Path) -> None:
+    where = project(tmp_path)
+    for flag in ("--fix", "--fi"):  # argparse's abbreviation too
+        _, modules = lint(served, where, flag, "--no-pin", "Dockerfile")
+        assert "scratchpack.cli.main" in modules
+
+
+def test_daemon_takes_no_files(runtime: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scratchpack", "lint", "--daemon", "start", "Dockerfile"],
+        env=environment(runtime), capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert (
+        proc.stderr == "scratchpack: error: --daemon start takes no files: it manages the server\n"
+    )
+    assert list(runtime.iterdir()) == []
+
+
+def test_status_start_and_stop(served: dict[str, str]) -> None:
+    pid = server_pid(served)
+    again = daemon(served, "start")
+    assert again.returncode == 0 and f"already running (pid {pid})" in again.stdout
+    stopped = daemon(served, "stop")
+    assert stopped.returncode == 0 and f"stopped (pid {pid})" in stopped.stdout, stopped.stderr
+    assert not Path(served["XDG_RUNTIME_DIR"], "scratchpack-lint.sock").exists()  # waited for
+    status = daemon(served, "status")
+    assert status.returncode == 1 and "no lint server at" in status.stdout
+    assert daemon(served, "stop").returncode == 0  # nothing to stop is not an error
+
+
+def test_a_stale_socket_is_linted_past_and_replaced(served: dict[str, str], tmp_path: Path) -> None:
+    pid = server_pid(served)
+    os.killpg(pid, signal.SIGKILL)  # no chance to remove its socket
+    sock = Path(served["XDG_RUNTIME_DIR"], "scratchpack-lint.sock")
+    deadline = time.monotonic() + 10
+    while daemon(served, "status").returncode == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert sock.is_socket()
+    where = project(tmp_path)
+    for args, stdin in ((("Dockerfile",), b""), (("-f", "json", "-"), DIRTY.encode())):
+        got, modules = lint(served, where, *args, stdin=stdin)
+        assert "scratchpack.cli.main" in modules  # linted here, without a warning
+        same(got, in_process(served, where, *args, stdin=stdin))
+        assert got.stdout
+    restarted = daemon(served, "start")
+    assert restarted.returncode == 0, restarted.stderr
+    assert server_pid(served) != pid
+    _, modules = lint(served, where, "Dockerfile")
+    assert "scratchpack.cli.main" not in modules
+
+
+def test_a_server_killed_mid_request_is_linted_past(served: dict[str, str], tmp_path: Path) -> None:
+    """The request blocks in a ShellCheck that sleeps the first time; the server's whole
+    session is killed meanwhile; the client lints in-process (ShellCheck answers at
+    once then) and prints what an in-process lint prints."""
+    where = project(tmp_path)
+    marker = tmp_path / "first-call"
+    fake = tmp_path / "shellcheck"
+    fake.write_text(
+        f"#!/bin/sh\nif mkdir {marker} 2>/dev/null; then sleep 60; fi\necho '{{\"comments\":[]}}'\n"
+    )
+    fake.chmod(0o755)
+    env = {**served, "SCRATCHPACK_SHELLCHECK": str(fake)}
+    pid = server_pid(served)  # now: once the request runs, the server answers nothing else
+    record = where / ".modules"
+    source = tmp_path / "stdin"
+    source.write_text(DIRTY)  # read by the client, sent, then linted here again
+    with source.open("rb") as stdin:
+        client = subprocess.Popen(
+            [sys.executable, "-c", CLIENT, str(record), "lint", "-"], cwd=where, env=env,
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the request never reached ShellCheck"
+        assert client.poll() is None
+        time.sleep(0.02)
+    os.killpg(pid, signal.SIGKILL)
+    out, err = client.communicate(timeout=60)
+    assert "scratchpack.cli.main" in record.read_text().splitlines()
+    got = subprocess.CompletedProcess(client.args, client.returncode, out, err)
+    same(got, in_process(env, where, "-", stdin=DIRTY.encode()))
+    assert out.startswith(b"-:1: SP100")  # the input read before the kill was linted
+
+
+def listening(path: Path) -> socket.socket:
+    """A socket that accepts and never answers (it must never be asked)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    return listener
+
+
+def test_a_socket_open_to_others_is_refused(runtime: Path, tmp_path: Path) -> None:
+    env = environment(runtime)
+    where = project(tmp_path)
+    with listening(runtime / "scratchpack-lint.sock") as listener:
+        (runtime / "scratchpack-lint.sock").chmod(0o666)
+        got, modules = lint(env, where, "clean.Dockerfile")
+        assert "scratchpack.cli.main" in modules
+        assert got.returncode == 0
+        assert got.stderr.decode() == (
+            f"scratchpack: warning: not using the lint server: {runtime}/scratchpack-lint.sock"
+            " is open to other users (mode 666)\n"
+        )
+        listener.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # never connected to
+    (runtime / "scratchpack-lint.sock").unlink()
+    runtime.chmod(0o777)
+    with listening(runtime / "scratchpack-lint.sock"):
+        got, _ = lint(env, where, "clean.Dockerfile")
+        assert f"{runtime} is open to other users (mode 777)" in got.stderr.decode()
+
+
+def test_another_users_socket_is_refused(runtime: Path, tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        unavailable("making a socket owned by another user needs root")
+    env = environment(runtime)
+    where = project(tmp_path)
+    sock = runtime / "scratchpack-lint.sock"
+    with listening(sock) as listener:
+        os.chown(sock, 65534, 65534)
+        sock.chmod(0o600)
+        got, modules = lint(env, where, "Dockerfile")
+        assert "scratchpack.cli.main" in modules
+        assert got.stderr.decode().startswith(
+            f"scratchpack: warning: not using the lint server: {sock} is owned by uid 65534"
+        )
+        same(
+            subprocess.CompletedProcess(got.args, got.returncode, got.stdout,
+                                        got.stderr.split(b"\n", 1)[1]),
+            in_process(env, where, "Dockerfile"),
+        )  # fmt: skip
+        listener.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+        # ... and a daemon start does not take it over
+        started = daemon(env, "start")
+        assert started.returncode != 0 and "owned by uid 65534" in started.stderr
+        assert sock.stat().st_uid == 65534
+
+
+def test_a_server_refuses_requests_of_another_protocol(served: dict[str, str]) -> None:
+    from scratchpack.cli.lintserver import pack, receive
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(Path(served["XDG_RUNTIME_DIR"], "scratchpack-lint.sock")))
+        conn.sendall(pack([b"scratchpack-lint/0 old", b"lint"]))
+        assert receive(conn)[0] == b"version"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(Path(served["XDG_RUNTIME_DIR"], "scratchpack-lint.sock")))
+        conn.sendall(b"\xff\xff\xff\xff")  # more fields than any request: dropped
+        assert conn.recv(1) == b""
+    assert daemon(served, "status").returncode == 0  # and the server goes on
