@@ -36,6 +36,7 @@ from scratchpack.operations.pack.core import (
     compression_for,
     deliver,
     platform_for,
+    result_of,
     rfc3339,
     staging_near,
     write_layer_blob,
@@ -131,23 +132,19 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         LayerSummary("app", str(blob.digest), str(blob.diff_id), blob.size,
                      blob.uncompressed_size, len(app.entries())),
     )  # fmt: skip
-    return PackResult(
-        destination=written.destination,
-        digest=written.manifest_digest,
-        config_digest=result.config_digest,
+    return result_of(
+        written,
+        result,
+        summaries,
+        probed,
         platform=str(platform),
         compression=compression,
         binary=str(binary),
         binary_size=binary.stat().st_size,
         linkage=info.linkage,
-        layers=summaries,
-        stored_size=result.total_size(),
-        uncompressed_size=base_raw + blob.uncompressed_size,
         essentials=EssentialsReport(),
-        daemon_message=written.detail,
         base=str(base),
         inputs=tuple(inputs),
-        check=probed,
     )
 
 
