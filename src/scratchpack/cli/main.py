@@ -623,7 +623,6 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     python = PythonOptions(
         keep_modules=tuple(args.keep_module),
         no_sources=args.no_sources,
-        test=tuple(parse_command(args.test, "--test")) if args.test else (),
         trace=args.trace,
     )
     if (python.keep_modules or python.no_sources or python.trace) and not args.binary.is_dir():
