@@ -23,6 +23,8 @@ def pack(
     """Pack ``options.binary``: a project directory by its kind, else an ELF program."""
     kind = kind or options.kind
     if kind == "binary":
+        if options.binary.is_dir():
+            raise UsageError(f"--kind binary needs a file; {options.binary} is a directory")
         kind = None
     elif options.binary.is_dir():
         return _pack_project(options, python or PythonOptions(), kind)
