@@ -716,6 +716,7 @@ def _print_pack(result: PackResult, out: Output) -> None:
                 f"{result.base}: {human_size(base.size)} stored, {base.files} files, kept as is",
             )
         )
+        _packages_row(result, table)
         out.status("Packed", result.destination)
         out.fields(table)
         if result.daemon_message:
@@ -734,13 +735,17 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"({', '.join(parts)})",
         )
     )
-    if result.essentials.packages:
-        recorded = ", ".join(f"{n} {v}" for n, v in result.essentials.packages.items())
-        table.append(("packages", f"{recorded} (from the host's dpkg, in status.d)"))
+    _packages_row(result, table)
     out.status("Packed", result.destination)
     out.fields(table)
     if result.daemon_message:
         out.line(result.daemon_message)
+
+
+def _packages_row(result: PackResult, table: list[tuple[str, str]]) -> None:
+    if result.essentials.packages:
+        recorded = ", ".join(f"{n} {v}" for n, v in result.essentials.packages.items())
+        table.append(("packages", f"{recorded} (from the host's dpkg, in status.d)"))
 
 
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:

@@ -171,7 +171,7 @@ class PackResult:
             "binary": {"path": self.binary, "size": self.binary_size, "linkage": self.linkage},
             "layers": [layer.__dict__ for layer in self.layers],
             "size": {"stored": self.stored_size, "uncompressed": self.uncompressed_size},
-            **({"base": self.base} if self.base else {}),
+            **({"base": self.base, "packages": self.essentials.packages} if self.base else {}),
             "essentials": None
             if self.base
             else {
