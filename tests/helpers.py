@@ -193,3 +193,19 @@ def raw_manifest(
 ) -> dict[str, Any]:
     """What ``skopeo inspect --raw`` reads at ``image``: the stored manifest as a peer sees it."""
     return dict(json.loads(skopeo("inspect", NO_TLS, "--raw", image).stdout))
+
+
+def sign_at_once(image: str, key: Path, count: int, *extra: str) -> None:
+    """``count`` ``scratchpack sign`` processes started together on ``image``, the Nth with
+    the annotation ``signer=N``: every one must succeed (none may lose another's signature)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scratchpack", "sign", image, "--key", str(key), "-q",
+             *extra, "-a", f"signer={n}"],
+            env={**os.environ, **COSIGN_PASSWORD}, stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(count)
+    ]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err

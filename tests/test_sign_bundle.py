@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -34,6 +33,7 @@ from helpers import (
     push_example,
     raw_manifest,
     run_cli,
+    sign_at_once,
 )
 from realtools import need
 from scratchpack.model import mediatypes as mt
@@ -605,17 +605,7 @@ def test_parallel_bundle_signers_on_a_layout_keep_every_referrer(
     key, pub = keypair
     layout = tmp_path / "app"
     push_example(examples, f"oci:{layout}:v1")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "scratchpack", "sign", f"oci:{layout}:v1", "--key", str(key),
-             "--new-bundle-format", "-q", "-a", f"signer={n}"],
-            env={**os.environ, **COSIGN_PASSWORD}, stderr=subprocess.PIPE, text=True,
-        )
-        for n in range(3)
-    ]  # fmt: skip
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    sign_at_once(f"oci:{layout}:v1", key, 3, "--new-bundle-format")
     statements, _ = _verify(f"oci:{layout}:v1", pub)
     signers = sorted(s["subject"][0]["annotations"]["signer"] for s in statements)
     assert signers == ["0", "1", "2"]

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from helpers import (
     push_example,
     raw_manifest,
     run_cli,
+    sign_at_once,
 )
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
@@ -186,17 +185,7 @@ def test_parallel_signers_on_a_layout_keep_every_signature(
     key, pub = keypair
     image = f"oci:{tmp_path / 'app'}:v1"
     push_example(examples, image)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "scratchpack", "sign", image, "--key", str(key), "-q",
-             "-a", f"signer={n}"],
-            env={**os.environ, **COSIGN_PASSWORD}, stderr=subprocess.PIPE, text=True,
-        )
-        for n in range(3)
-    ]  # fmt: skip
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    sign_at_once(image, key, 3)
     payloads = _verify(image, pub)
     assert sorted(p["optional"]["signer"] for p in payloads) == ["0", "1", "2"]
 
