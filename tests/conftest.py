@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Examples, build_examples, generate_key_pair
+from helpers import Examples, build_examples, generate_key_pair, run_cli
 from realtools import (
     ROOT,
     Runner,
@@ -36,6 +36,16 @@ os.environ["SCRATCHPACK_LINT_SERVER"] = "0"
 def examples(tmp_path_factory: pytest.TempPathFactory) -> Examples:
     """The example programs (static and dynamic hellos...), compiled once per test module."""
     return build_examples(tmp_path_factory.mktemp("examples"))
+
+
+@pytest.fixture(scope="module")
+def layout(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hello example packed once per module into an OCI layout, tag ``v1``: for the tests
+    that only read an image (copy, push, audit it). A test that changes it makes its own."""
+    path = tmp_path_factory.mktemp("layout") / "l"
+    result = run_cli("pack", examples.hello, "-o", f"oci:{path}:v1")
+    assert result.code == 0, result.stderr
+    return path
 
 
 @pytest.fixture(scope="module")

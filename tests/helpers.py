@@ -10,13 +10,16 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import zstandard
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from scratchpack.operations.closure import Closure
+from scratchpack.signing import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -158,3 +161,51 @@ def generate_key_pair(directory: Path) -> tuple[Path, Path]:
     )
     assert result.code == 0, result.stderr
     return directory / "cosign.key", directory / "cosign.pub"
+
+
+def private_key(key: Path) -> ec.EllipticCurvePrivateKey:
+    """The private key of :func:`generate_key_pair`'s ``cosign.key``, opened with its password:
+    for the tests that sign by hand what scratchpack would refuse to make."""
+    password = COSIGN_PASSWORD["COSIGN_PASSWORD"].encode()
+    return keys.load_private_key(key.read_bytes(), password, str(key))
+
+
+NO_TLS = "--tls-verify=false"  # the test registry on 127.0.0.1 speaks plain HTTP
+
+
+def cli_ok(*args: str | Path, env: dict[str, str] | None = None) -> str:
+    """``run_cli`` that must succeed, with COSIGN_PASSWORD's password (plus ``env``) so that
+    the keys of :func:`generate_key_pair` open: its stdout."""
+    result = run_cli(*args, env={**COSIGN_PASSWORD, **(env or {})})
+    assert result.code == 0, result.stderr
+    return result.stdout
+
+
+def push_example(examples: Examples, target: str, binary: str = "hello") -> str:
+    """Pack one of the examples to ``target`` (any transport; a registry without TLS): the
+    manifest digest it was written as, what a signature or attestation is for."""
+    out = cli_ok("pack", getattr(examples, binary), "-o", target, NO_TLS, "--format", "json")
+    return str(json.loads(out)["digest"])
+
+
+def raw_manifest(
+    skopeo: Callable[..., subprocess.CompletedProcess[bytes]], image: str
+) -> dict[str, Any]:
+    """What ``skopeo inspect --raw`` reads at ``image``: the stored manifest as a peer sees it."""
+    return dict(json.loads(skopeo("inspect", NO_TLS, "--raw", image).stdout))
+
+
+def sign_at_once(image: str, key: Path, count: int, *extra: str) -> None:
+    """``count`` ``scratchpack sign`` processes started together on ``image``, the Nth with
+    the annotation ``signer=N``: every one must succeed (none may lose another's signature)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scratchpack", "sign", image, "--key", str(key), "-q",
+             *extra, "-a", f"signer={n}"],
+            env={**os.environ, **COSIGN_PASSWORD}, stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(count)
+    ]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err

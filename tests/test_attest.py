@@ -15,23 +15,25 @@ from typing import Any
 import pytest
 
 from helpers import (
-    COSIGN_PASSWORD,
+    NO_TLS,
     Examples,
     assert_clean_error,
+    cli_ok,
     generate_key_pair,
     layout_manifest,
+    private_key,
+    push_example,
+    raw_manifest,
     run_cli,
 )
 from realtools import unavailable
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
-from scratchpack.signing import dsse, keys, legacy, statement
+from scratchpack.signing import dsse, legacy, statement
 from scratchpack.signing.attestations import PREDICATE_ANNOTATION, attestation_tag
 from scratchpack.transports.names import OciName
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
-NO_TLS = "--tls-verify=false"
-PASSWORD = COSIGN_PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +49,8 @@ def predicates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: out / name for name in files}
 
 
-def _ok(*args: str | Path, env: dict[str, str] | None = None) -> str:
-    result = run_cli(*args, env={**PASSWORD, **(env or {})})
-    assert result.code == 0, result.stderr
-    return result.stdout
-
-
-def _push(examples: Examples, target: str, binary: str = "hello") -> str:
-    out = _ok("pack", getattr(examples, binary), "-o", target, NO_TLS, "--format", "json")
-    return str(json.loads(out)["digest"])
-
-
 def _attest(image: str, key: Path, predicate: Path, kind: str) -> dict[str, Any]:
-    out = _ok("attest", image, "--key", key, "--predicate", predicate, "--type", kind, NO_TLS,
+    out = cli_ok("attest", image, "--key", key, "--predicate", predicate, "--type", kind, NO_TLS,
               "--format", "json")  # fmt: skip
     return dict(json.loads(out))
 
@@ -69,10 +60,6 @@ def _statements(image: str, pub: Path, *extra: str) -> list[dict[str, Any]]:
     assert result.code == 0, result.stderr
     assert "no transparency log was consulted" in result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
-
-
-def _raw(skopeo: Run, image: str) -> dict[str, Any]:
-    return dict(json.loads(skopeo("inspect", NO_TLS, "--raw", image).stdout))
 
 
 # -- the DSSE format -----------------------------------------------------------------------
@@ -156,7 +143,7 @@ def test_registry_attest_verify_append_filter_and_skopeo(
 ) -> None:  # fmt: skip
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     unattested = run_cli("verify-attestation", image, "--key", pub, NO_TLS)
     assert_clean_error(unattested, 1, "no attestations found", ".att")
     first = _attest(image, key, predicates["cyclonedx"], "cyclonedx")
@@ -180,7 +167,7 @@ def test_registry_attest_verify_append_filter_and_skopeo(
     assert_clean_error(absent, 1, "none of the 2 verified attestations", "spdx.dev/Document")
 
     # what is stored, as skopeo reads it: cosign's manifest, one DSSE layer per attestation
-    stored = _raw(skopeo, f"docker://{registry}/{unique_name}:{tag}")
+    stored = raw_manifest(skopeo, f"docker://{registry}/{unique_name}:{tag}")
     assert stored["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert [la["mediaType"] for la in stored["layers"]] == [dsse.MEDIA_TYPE] * 2
     assert [la["annotations"] for la in stored["layers"]] == [
@@ -202,7 +189,7 @@ def test_registry_attest_verify_append_filter_and_skopeo(
     for ref in ("v1", tag):
         skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
                f"docker://{registry}/{unique_name}:{ref}", f"{copy}:{ref}")  # fmt: skip
-    assert _raw(skopeo, f"{copy}:{tag}") == stored
+    assert raw_manifest(skopeo, f"{copy}:{tag}") == stored
     assert _statements(f"{copy}:v1", pub) == both
 
 
@@ -212,7 +199,7 @@ def test_layout_attest_and_every_way_it_must_fail(
     key, pub = keypair
     layout = tmp_path / "app"
     image = f"oci:{layout}:v1"
-    digest = Digest.parse(_push(examples, image))
+    digest = Digest.parse(push_example(examples, image))
     _attest(image, key, predicates["slsaprovenance1"], "slsaprovenance1")
     [good] = _statements(image, pub, "--type", "slsaprovenance1")
     assert good["predicate"] == json.loads(predicates["slsaprovenance1"].read_text())
@@ -220,7 +207,7 @@ def test_layout_attest_and_every_way_it_must_fail(
 
     store = legacy.LayoutStore(OciName(layout, "v1"), None)
     tag = attestation_tag(digest)
-    private = keys.load_private_key(key.read_bytes(), PASSWORD["COSIGN_PASSWORD"].encode(), "k")
+    private = private_key(key)
 
     def replace(layers: list[tuple[Descriptor, bytes]]) -> None:
         """The .att manifest made to hold exactly these layers."""
@@ -304,7 +291,7 @@ def test_attest_usage_errors(
 ) -> None:
     key, pub = keypair
     archive = tmp_path / "app.tar"
-    _ok("pack", examples.hello, "-o", f"docker-archive:{archive}:app:v1")
+    cli_ok("pack", examples.hello, "-o", f"docker-archive:{archive}:app:v1")
     cases: list[tuple[list[str | Path], str]] = [
         (["attest", f"docker-archive:{archive}", "--predicate", predicates["custom"]],
          "cannot hold them"),
@@ -344,7 +331,7 @@ def test_securesystemslib_verifies_ours_and_we_verify_its(
     key, pub = keypair
     layout = tmp_path / "app"
     image = f"oci:{layout}:v1"
-    digest = Digest.parse(_push(examples, image))
+    digest = Digest.parse(push_example(examples, image))
     _attest(image, key, predicates["cyclonedx"], "cyclonedx")
     manifest = layout_manifest(layout, attestation_tag(digest))
     layer = manifest["layers"][0]["digest"].split(":")[1]
@@ -363,7 +350,7 @@ def test_securesystemslib_verifies_ours_and_we_verify_its(
         Envelope.from_dict(edited).verify([theirs_key], 1)
 
     # the other way: securesystemslib signs a statement with our private key
-    private = keys.load_private_key(key.read_bytes(), PASSWORD["COSIGN_PASSWORD"].encode(), "k")
+    private = private_key(key)
     body = statement.to_bytes("app", digest, "https://example.com/theirs/v1", {"by": "sslib"})
     theirs = Envelope(body, dsse.INTOTO_PAYLOAD_TYPE, {})
     theirs.sign(CryptoSigner(private))
@@ -382,14 +369,14 @@ def test_cosigns_statement_v01_and_text_predicates_read(
     key, pub = keypair
     layout = tmp_path / "app"
     image = f"oci:{layout}:v1"
-    digest = Digest.parse(_push(examples, image))
+    digest = Digest.parse(push_example(examples, image))
     spdx = tmp_path / "sbom.spdx"
     spdx.write_text("SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\n")
     _attest(image, key, spdx, "spdx")
     [found] = _statements(image, pub, "--type", "spdx")
     assert found["predicate"] == spdx.read_text()
 
-    private = keys.load_private_key(key.read_bytes(), PASSWORD["COSIGN_PASSWORD"].encode(), "k")
+    private = private_key(key)
     cosigns = json.dumps({
         "_type": "https://in-toto.io/Statement/v0.1",
         "predicateType": statement.CYCLONEDX,

@@ -35,6 +35,19 @@ def test_directory_instead_of_binary(out_dir: Path) -> None:
     assert _listing(out_dir) == []
 
 
+def test_kind_binary_on_a_directory(out_dir: Path, tmp_path: Path) -> None:
+    """``--kind binary`` says what is wrong with a directory, even a project's: not the ELF
+    reader's error about a file it could not read."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "package.json").write_text("{}")
+    for directory in (project, tmp_path / "empty"):
+        directory.mkdir(exist_ok=True)
+        r = run_cli("pack", directory, "--kind", "binary", "-o", f"oci:{out_dir / 'img'}")
+        assert_clean_error(r, 2, f"--kind binary needs a file; {directory} is a directory")
+    assert _listing(out_dir) == []
+
+
 def test_not_an_elf(out_dir: Path, tmp_path: Path) -> None:
     script = tmp_path / "app.sh"
     script.write_text("#!/bin/sh\necho hi\n")

@@ -24,14 +24,6 @@ CREDS = f"{USER}:{PASSWORD}"
 
 
 @pytest.fixture(scope="module")
-def layout(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("layout") / "l"
-    result = run_cli("pack", examples.hello, "-o", f"oci:{path}:v1")
-    assert result.code == 0, result.stderr
-    return path
-
-
-@pytest.fixture(scope="module")
 def pushed(registry: str, layout: Path) -> str:
     """The layout on the shared test registry: ``HOST/REPO:v1``."""
     reference = f"{registry}/flags/{uuid.uuid4().hex[:12]}:v1"

@@ -9,6 +9,7 @@ nothing."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -207,6 +208,41 @@ def test_npm_is_never_given_the_projects_npmrc(tmp_path: Path) -> None:
     files = _files(tmp_path / "out")
     assert ".npmrc" not in "".join(files)
     assert files["etc/app/config.json"].mode == 0o444  # --add works as for a binary
+
+
+def test_install_scripts_run_only_with_allow_scripts(tmp_path: Path) -> None:
+    """A dependency's install script (a local ``file:`` package, so no registry) does not run
+    by default (``npm ci --ignore-scripts``) and does with ``--allow-scripts``: what it wrote
+    is in the image then, and only then."""
+    need("npm", "pack of a Node project runs npm ci")
+    project = tmp_path / "scripted"
+    marker = project / "marker"
+    marker.mkdir(parents=True)
+    script = "node -e \"require('fs').writeFileSync('ran', 'the install script ran')\""
+    (marker / "package.json").write_text(json.dumps(
+        {"name": "marker", "version": "1.0.0", "scripts": {"install": script}}
+    ))  # fmt: skip
+    (project / "package.json").write_text(json.dumps(
+        {"name": "scripted", "version": "1.0.0", "main": "index.js",
+         "dependencies": {"marker": "file:./marker"}}
+    ))  # fmt: skip
+    (project / "index.js").write_text("console.log('hi')\n")
+    subprocess.run(["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit",
+                    "--no-fund"], cwd=project, check=True, capture_output=True, timeout=300,
+                   env={**os.environ, **ENV})  # fmt: skip
+    assert not (marker / "ran").exists()
+
+    def ran(layout: Path) -> list[str]:
+        return [name for name in _files(layout) if name.endswith("marker/ran")]
+
+    default = pack(project, f"oci:{tmp_path / 'default'}:v1")
+    assert default.code == 0, default.stderr
+    assert ran(tmp_path / "default") == []
+    allowed = pack(project, f"oci:{tmp_path / 'allowed'}:v1", "--allow-scripts")
+    assert allowed.code == 0, allowed.stderr
+    assert ran(tmp_path / "allowed"), sorted(_files(tmp_path / "allowed"))
+    assert not (marker / "ran").exists()  # it ran in pack's scratch copy, not in the project
+    assert allowed.json()["manifest_digest"] != default.json()["manifest_digest"]
 
 
 def _package(root: Path, name: str, manifest: object, files: dict[str, bytes]) -> Path:

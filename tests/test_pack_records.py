@@ -127,6 +127,42 @@ def test_added_host_files_are_recorded_in_the_app_layer(examples: Examples, tmp_
     assert "ID=debian" in member_text(layout, 1, "etc/os-release")
 
 
+def test_pack_on_a_base_records_the_host_packages_it_adds(
+    examples: Examples, tmp_path: Path
+) -> None:
+    """``pack --base``: the host packages of the binary and ``--add`` files get records in
+    the new layer, except one the base records already; os-release only if the base has none."""
+    copyright_file = Path("/usr/share/doc/ca-certificates/copyright")
+    zone = Path("/usr/share/zoneinfo/Etc/UTC")
+    if not copyright_file.exists() or not zone.exists():
+        unavailable("no ca-certificates copyright file or tzdata zone on the host")
+    adds = ("--add", f"{copyright_file}:/licenses/ca-certificates", "--add", f"{zone}:/etc/utc")
+    base = tmp_path / "base"  # records tzdata (one zone) and has an os-release
+    assert pack(examples.hello, base, "--no-certs", "--tz", "UTC")["essentials"]["packages"]
+    result = pack(examples.hello, tmp_path / "on", "--base", f"oci:{base}:latest", *adds)
+    assert result["packages"] == {"ca-certificates": dpkg_version("ca-certificates")}
+    top = layout_manifest(tmp_path / "on")["layers"][-1]["digest"]
+    names = {m.name for m in layer_members(tmp_path / "on", top)}
+    assert "var/lib/dpkg/status.d/tzdata" not in names and "etc/os-release" not in names
+    sums = member_text(tmp_path / "on", 2, "var/lib/dpkg/status.d/ca-certificates.md5sums")
+    assert sums.endswith("  licenses/ca-certificates\n")
+    listed = run_cli("sbom", f"oci:{tmp_path / 'on'}:latest", "--format", "json")
+    assert listed.code == 0, listed.stderr
+    assert sorted(p["name"] for p in listed.json()) == ["ca-certificates", "tzdata"]
+    text = run_cli("pack", examples.hello, "--base", f"oci:{base}:latest", *adds,
+                   "-o", f"oci:{tmp_path / 'text'}")  # fmt: skip
+    assert "ca-certificates " in " ".join(text.stdout.split())
+    # a base without records or os-release gets the host's os-release with the first record
+    bare = tmp_path / "bare"
+    pack(examples.hello, bare, "--no-certs", "--tz", "none")
+    again = pack(examples.hello, tmp_path / "on-bare", "--base", f"oci:{bare}:latest", *adds)
+    assert set(again["packages"]) == {"ca-certificates", "tzdata"}
+    assert "ID=debian" in member_text(tmp_path / "on-bare", 2, "etc/os-release").splitlines()
+    # the same inputs, the same digest
+    same = pack(examples.hello, tmp_path / "same", "--base", f"oci:{bare}:latest", *adds)
+    assert same["manifest_digest"] == again["manifest_digest"]
+
+
 def test_spdx_suppliers_and_ntia_conformance(examples: Examples, tmp_path: Path) -> None:
     if not Path("/var/lib/dpkg/info/tzdata.list").exists():
         unavailable("the host has no tzdata package")

@@ -63,12 +63,9 @@ def run_on_pty(*args: str | Path, columns: int = 120, timeout: float = 240) -> t
 
 
 @pytest.fixture(scope="module")
-def layout(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A packed two-layer image in an OCI layout."""
-    name = f"oci:{tmp_path_factory.mktemp('layout') / 'hello'}:v1"
-    packed = run_cli("pack", examples.hello, "-o", name, "-q")
-    assert packed.code == 0, packed.stderr
-    return name
+def image(layout: Path) -> str:
+    """conftest's two-layer image, by name."""
+    return f"oci:{layout}:v1"
 
 
 def _assert_bar_with_eta(text: str, *descriptions: str) -> None:
@@ -81,9 +78,9 @@ def _assert_bar_with_eta(text: str, *descriptions: str) -> None:
 
 
 def test_copy_on_a_terminal_shows_bars_with_eta(
-    layout: str, registry: str, unique_name: str
+    image: str, registry: str, unique_name: str
 ) -> None:
-    code, text = run_on_pty("copy", layout, f"docker://{registry}/{unique_name}:v1")
+    code, text = run_on_pty("copy", image, f"docker://{registry}/{unique_name}:v1")
     assert code == 0, text
     _assert_bar_with_eta(text, "uploading 3 blobs", "kB/")
     assert "Copied" in text
@@ -97,30 +94,30 @@ def test_pack_to_a_registry_on_a_terminal_shows_bars_with_eta(
     _assert_bar_with_eta(text, "writing layer 1/2 (essentials)", f"pushing to docker://{registry}")
 
 
-def test_audit_on_a_terminal_shows_bars_with_eta(layout: str) -> None:
-    code, text = run_on_pty("audit", layout)
+def test_audit_on_a_terminal_shows_bars_with_eta(image: str) -> None:
+    code, text = run_on_pty("audit", image)
     assert code in (0, 1), text
     _assert_bar_with_eta(text, "scanning layer 2/2")
 
 
-def test_narrow_terminal_cuts_the_description_not_the_numbers(layout: str) -> None:
-    code, text = run_on_pty("audit", layout, columns=60)
+def test_narrow_terminal_cuts_the_description_not_the_numbers(image: str) -> None:
+    code, text = run_on_pty("audit", image, columns=60)
     assert code in (0, 1), text
     assert "…" in text and "ETA " in text
 
 
 def test_off_a_terminal_one_line_per_step_and_stdout_untouched(
-    layout: str, registry: str, unique_name: str, tmp_path: Path
+    image: str, registry: str, unique_name: str, tmp_path: Path
 ) -> None:
-    audit = run_cli("audit", layout, "--format", "json")
+    audit = run_cli("audit", image, "--format", "json")
     assert audit.code in (0, 1), audit.stderr
     assert audit.json()["layers"]  # stdout is the report alone
     lines = audit.stderr.splitlines()
-    assert lines[1:] == [f"scratchpack: scanning layer {k}/2 of {layout}" for k in (1, 2)], lines
-    assert lines[0].startswith(f"scratchpack: scanning 2 layers of {layout}: ")
+    assert lines[1:] == [f"scratchpack: scanning layer {k}/2 of {image}" for k in (1, 2)], lines
+    assert lines[0].startswith(f"scratchpack: scanning 2 layers of {image}: ")
     assert lines[0].endswith("kB")
 
-    copied = run_cli("copy", layout, f"docker://{registry}/{unique_name}:v1", "--format", "json")
+    copied = run_cli("copy", image, f"docker://{registry}/{unique_name}:v1", "--format", "json")
     assert copied.code == 0, copied.stderr
     assert copied.json()["blobs"] == {"uploaded": 3}
     [line] = copied.stderr.splitlines()
@@ -130,38 +127,38 @@ def test_off_a_terminal_one_line_per_step_and_stdout_untouched(
     assert pulled.stderr.startswith("scratchpack: copying 3 blobs: ")
 
 
-def test_compare_and_sbom_report_per_image(layout: str, examples: Examples, tmp_path: Path) -> None:
+def test_compare_and_sbom_report_per_image(image: str, examples: Examples, tmp_path: Path) -> None:
     other = f"oci:{tmp_path}/httpd:v1"
     assert run_cli("pack", examples.httpd, "-o", other, "-q").code == 0
-    compared = run_cli("compare", layout, other, "--format", "json")
+    compared = run_cli("compare", image, other, "--format", "json")
     assert compared.code == 0, compared.stderr
-    assert [c["image"] for c in compared.json()] == [layout, other]
+    assert [c["image"] for c in compared.json()] == [image, other]
     assert not not_progress(compared.stderr), compared.stderr
-    for name in (layout, other):
+    for name in (image, other):
         assert f"scratchpack: scanning 2 layers of {name}: " in compared.stderr
         assert f"scratchpack: scanning layer 2/2 of {name}\n" in compared.stderr
-    listed = run_cli("sbom", layout)
+    listed = run_cli("sbom", image)
     assert listed.code == 0 and json.loads(listed.stdout)
-    assert f"scratchpack: scanning layer 2/2 of {layout}" in listed.stderr
+    assert f"scratchpack: scanning layer 2/2 of {image}" in listed.stderr
 
 
 def test_quiet_prints_nothing(
-    examples: Examples, layout: str, registry: str, unique_name: str, tmp_path: Path
+    examples: Examples, image: str, registry: str, unique_name: str, tmp_path: Path
 ) -> None:
     runs = [
         run_cli("pack", examples.hello, "-o", f"oci:{tmp_path}/q:v1", "-q"),
-        run_cli("copy", layout, f"docker://{registry}/{unique_name}:q", "-q"),
+        run_cli("copy", image, f"docker://{registry}/{unique_name}:q", "-q"),
         run_cli("copy", f"docker://{registry}/{unique_name}:q", f"oci:{tmp_path}/r:v1", "-q"),
-        run_cli("audit", layout, "-q", "--format", "json"),
-        run_cli("sbom", layout, "-q"),
+        run_cli("audit", image, "-q", "--format", "json"),
+        run_cli("sbom", image, "-q"),
     ]
     for result in runs:
         assert result.code in (0, 1) and result.stderr == "", result.stderr
     json.loads(runs[3].stdout)
 
 
-def test_a_retried_request_says_so(layout: str, registry: str, unique_name: str) -> None:
-    pushed = run_cli("copy", layout, f"docker://{registry}/{unique_name}:v1", "-q")
+def test_a_retried_request_says_so(image: str, registry: str, unique_name: str) -> None:
+    pushed = run_cli("copy", image, f"docker://{registry}/{unique_name}:v1", "-q")
     assert pushed.code == 0, pushed.stderr
     with FaultProxy(registry) as proxy:
         proxy.add(Fault("GET", "/manifests/", "status", times=2, status=503))

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from faultproxy import Fault, FaultProxy
-from helpers import CliResult, Examples, assert_clean_error, run_cli
+from helpers import CliResult, assert_clean_error, run_cli
 from registryserver import (
     PASSWORD,
     USER,
@@ -42,14 +42,6 @@ CREDS = f"{USER}:{PASSWORD}"
 BASIC = "Basic " + base64.b64encode(CREDS.encode()).decode()
 HUGE = 256 << 20  # a hostile response: far more than any cap, small enough to send quickly
 RSS_BOUND_KB = 200 << 10  # reading HUGE into memory would pass this
-
-
-@pytest.fixture(scope="module")
-def layout(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("layout") / "l"
-    result = run_cli("pack", examples.hello, "-o", f"oci:{path}:v1")
-    assert result.code == 0, result.stderr
-    return path
 
 
 @pytest.fixture(scope="module")

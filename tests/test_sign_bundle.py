@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -23,7 +22,19 @@ from typing import Any
 import pytest
 
 from faultproxy import FaultProxy
-from helpers import Examples, assert_clean_error, run_cli
+from helpers import (
+    COSIGN_PASSWORD,
+    NO_TLS,
+    Examples,
+    assert_clean_error,
+    cli_ok,
+    generate_key_pair,
+    private_key,
+    push_example,
+    raw_manifest,
+    run_cli,
+    sign_at_once,
+)
 from realtools import need
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
@@ -36,43 +47,19 @@ from scratchpack.transports.registry.transport import RegistryOptions, push_blob
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 Completed = subprocess.CompletedProcess[str]
-NO_TLS = "--tls-verify=false"
-PASSWORD = {"COSIGN_PASSWORD": "test-password"}
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 SIGSTORE_JS = Path(__file__).parent / "data" / "sigstore-js"
 
 
-def _generate(directory: Path) -> tuple[Path, Path]:
-    result = run_cli("generate-key-pair", "--output-key-prefix", directory / "cosign", env=PASSWORD)
-    assert result.code == 0, result.stderr
-    return directory / "cosign.key", directory / "cosign.pub"
-
-
-@pytest.fixture(scope="module")
-def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _generate(tmp_path_factory.mktemp("keys"))
-
-
 @pytest.fixture(scope="module")
 def other_keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _generate(tmp_path_factory.mktemp("other-keys"))
-
-
-def _ok(*args: str | Path) -> str:
-    result = run_cli(*args, env=PASSWORD)
-    assert result.code == 0, result.stderr
-    return result.stdout
-
-
-def _push(examples: Examples, target: str, binary: str = "hello") -> str:
-    out = _ok("pack", getattr(examples, binary), "-o", target, NO_TLS, "--format", "json")
-    return str(json.loads(out)["digest"])
+    return generate_key_pair(tmp_path_factory.mktemp("other-keys"))
 
 
 def _sign_bundle(image: str, key: Path, *extra: str) -> dict[str, Any]:
-    out = _ok("sign", image, "--key", key, NO_TLS, "--new-bundle-format", "--format", "json",
-              *extra)  # fmt: skip
+    out = cli_ok("sign", image, "--key", key, NO_TLS, "--new-bundle-format", "--format", "json",
+                 *extra)  # fmt: skip
     return dict(json.loads(out))
 
 
@@ -81,10 +68,6 @@ def _verify(image: str, pub: Path, *extra: str) -> tuple[list[dict[str, Any]], s
     assert result.code == 0, result.stderr
     assert "no transparency log was consulted" in result.stderr
     return list(json.loads(result.stdout)), result.stderr
-
-
-def _raw(skopeo: Run, image: str) -> dict[str, Any]:
-    return dict(json.loads(skopeo("inspect", NO_TLS, "--raw", image).stdout))
 
 
 def _blob(registry: str, repo: str, digest: str) -> bytes:
@@ -112,13 +95,13 @@ def test_registry_bundle_through_the_tag_fallback(
 ) -> None:
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     tag = "sha256-" + digest.removeprefix("sha256:")
     # distribution 2.8 has no referrers API: the referrer is listed in the tag index
     assert run_cli("tags", f"docker://{registry}/{unique_name}", NO_TLS).stdout.split() == ["v1"]
     signed = _sign_bundle(image, key, "-a", "release=1.0")
     assert signed["manifest_digest"] == digest and signed["listed"] == f"referrers tag {tag}"
-    index = _raw(skopeo, f"docker://{registry}/{unique_name}:{tag}")
+    index = raw_manifest(skopeo, f"docker://{registry}/{unique_name}:{tag}")
     assert index["mediaType"] == mt.OCI_INDEX
     [entry] = index["manifests"]
     assert entry["digest"] == signed["referrer"] and entry["artifactType"] == BUNDLE_TYPE
@@ -127,7 +110,7 @@ def test_registry_bundle_through_the_tag_fallback(
         "https://sigstore.dev/cosign/sign/v1"
     )
     # the referrer manifest is cosign's: artifactType, the empty config, the subject
-    manifest = _raw(skopeo, f"docker://{registry}/{unique_name}@{signed['referrer']}")
+    manifest = raw_manifest(skopeo, f"docker://{registry}/{unique_name}@{signed['referrer']}")
     assert manifest["artifactType"] == BUNDLE_TYPE
     assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
     assert manifest["config"]["digest"] == EMPTY_DIGEST and manifest["config"]["size"] == 2
@@ -158,7 +141,7 @@ def test_registry_bundle_through_the_tag_fallback(
 
     # a second signer adds a second referrer; the first stays listed
     second = _sign_bundle(image, key)
-    index = _raw(skopeo, f"docker://{registry}/{unique_name}:{tag}")
+    index = raw_manifest(skopeo, f"docker://{registry}/{unique_name}:{tag}")
     assert [e["digest"] for e in index["manifests"]] == [signed["referrer"], second["referrer"]]
     assert len(_verify(image, pub)[0]) == 2
     # the signed image is still an image every tool copies
@@ -173,8 +156,8 @@ def test_both_layouts_on_one_image_and_wrong_key(
 ) -> None:  # fmt: skip
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
-    _ok("sign", image, "--key", key, NO_TLS, "-q")  # legacy .sig
+    digest = push_example(examples, image)
+    cli_ok("sign", image, "--key", key, NO_TLS, "-q")  # legacy .sig
     _sign_bundle(image, key)
     verified, stderr = _verify(image, pub)
     assert len(verified) == 2
@@ -200,8 +183,8 @@ def test_unrelated_entries_kept_and_other_subjects_not_counted(
     key, pub = keypair
     first = f"docker://{registry}/{unique_name}:a"
     second = f"docker://{registry}/{unique_name}:b"
-    digest_a = _push(examples, first, "hello")
-    digest_b = _push(examples, second, "httpd")
+    digest_a = push_example(examples, first, "hello")
+    digest_b = push_example(examples, second, "httpd")
     tag_a = "sha256-" + digest_a.removeprefix("sha256:")
     # B is signed; its (valid, same-key) bundle referrer is then listed in A's tag index,
     # beside an unrelated SBOM-like entry another tool put there
@@ -229,7 +212,7 @@ def test_unrelated_entries_kept_and_other_subjects_not_counted(
     assert_clean_error(none, 1, "no signature verifies", f"refers to {digest_b}, not this image")
     # signing A keeps both entries already in its index, and appends its own
     signed_a = _sign_bundle(first, key)
-    index = _raw(skopeo, f"docker://{registry}/{unique_name}:{tag_a}")
+    index = raw_manifest(skopeo, f"docker://{registry}/{unique_name}:{tag_a}")
     assert [e["digest"] for e in index["manifests"]] == [
         str(sbom.digest),
         signed_b["referrer"],
@@ -253,12 +236,12 @@ def test_layout_bundle_index_json_and_other_tools(
 ) -> None:
     key, pub = keypair
     layout = tmp_path / "app"
-    digest = _push(examples, f"oci:{layout}:v1")
-    _push(examples, f"oci:{layout}:other", "httpd")
+    digest = push_example(examples, f"oci:{layout}:v1")
+    push_example(examples, f"oci:{layout}:other", "httpd")
     signed = _sign_bundle(f"oci:{layout}:v1", key)
     assert signed["listed"] == "index.json"
-    _ok("sign", f"oci:{layout}:other", "--key", key, "--new-bundle-format", "-q")
-    _ok("sign", f"oci:{layout}:v1", "--key", key, "-q")  # and the legacy layout beside it
+    cli_ok("sign", f"oci:{layout}:other", "--key", key, "--new-bundle-format", "-q")
+    cli_ok("sign", f"oci:{layout}:v1", "--key", key, "-q")  # and the legacy layout beside it
     index = json.loads((layout / "index.json").read_text())
     untagged = [
         e for e in index["manifests"] if mt.ANNOTATION_REF_NAME not in e.get("annotations", {})
@@ -314,7 +297,7 @@ def test_hostile_bundles_are_reasons_not_crashes(
 ) -> None:
     _, pub = keypair
     layout = tmp_path / "app"
-    _push(examples, f"oci:{layout}:v1")
+    push_example(examples, f"oci:{layout}:v1")
     _attach(layout, doc)
     result = run_cli("verify", f"oci:{layout}:v1", "--key", pub)
     assert_clean_error(result, 1, "no signature verifies", reason)
@@ -325,8 +308,8 @@ def test_statement_for_another_digest_or_type_does_not_count(
 ) -> None:
     key, pub = keypair
     layout = tmp_path / "app"
-    digest = Digest.parse(_push(examples, f"oci:{layout}:v1"))
-    private = keys.load_private_key(key.read_bytes(), PASSWORD["COSIGN_PASSWORD"].encode(), "k")
+    digest = Digest.parse(push_example(examples, f"oci:{layout}:v1"))
+    private = private_key(key)
     other = Digest.of(b"another image")
     _attach(layout, bundle.make(private, other, {}))
     result = run_cli("verify", f"oci:{layout}:v1", "--key", pub)
@@ -360,18 +343,18 @@ def test_copy_with_signatures_registry_and_layout(
 ) -> None:  # fmt: skip
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     hexdigest = digest.removeprefix("sha256:")
-    _ok("sign", image, "--key", key, NO_TLS, "-q")
+    cli_ok("sign", image, "--key", key, NO_TLS, "-q")
     signed = _sign_bundle(image, key)
     # without the flag only the image moves
     plain = f"docker://{registry}/{unique_name}-plain:v1"
-    _ok("copy", image, plain, NO_TLS, "-q")
+    cli_ok("copy", image, plain, NO_TLS, "-q")
     assert run_cli("tags", plain.rsplit(":", 1)[0], NO_TLS).stdout.split() == ["v1"]
     assert_clean_error(run_cli("verify", plain, "--key", pub, NO_TLS), 1, "no signatures found")
     # registry -> registry: both layouts follow, and verify there
     moved = f"docker://{registry}/{unique_name}-moved:v1"
-    out = json.loads(_ok("copy", "--with-signatures", image, moved, NO_TLS, "--format", "json"))
+    out = json.loads(cli_ok("copy", "--with-signatures", image, moved, NO_TLS, "--format", "json"))
     assert out["signatures"] == {"tags": [f"sha256-{hexdigest}.sig"],
                                  "referrers": [signed["referrer"]]}  # fmt: skip
     assert sorted(run_cli("tags", moved.rsplit(":", 1)[0], NO_TLS).stdout.split()) == sorted(
@@ -384,15 +367,15 @@ def test_copy_with_signatures_registry_and_layout(
     assert verified == [_statement(digest)] and "1 of 2 signatures verified" in stderr
     # registry -> oci: and back again
     layout = tmp_path / "mirror"
-    _ok("copy", "--with-signatures", image, f"oci:{layout}:v1", NO_TLS, "-q")
+    cli_ok("copy", "--with-signatures", image, f"oci:{layout}:v1", NO_TLS, "-q")
     verified, stderr = _verify(f"oci:{layout}:v1", pub, "--identity", f"{registry}/{unique_name}")
     assert len(verified) == 2 and "bundle via index.json" in stderr
     back = f"docker://{registry}/{unique_name}-back:v1"
-    _ok("copy", "--with-signatures", f"oci:{layout}:v1", back, NO_TLS, "-q")
+    cli_ok("copy", "--with-signatures", f"oci:{layout}:v1", back, NO_TLS, "-q")
     assert len(_verify(back, pub, "--identity", f"{registry}/{unique_name}")[0]) == 2
     # copying again changes nothing: the tag index keeps one entry per referrer
-    _ok("copy", "--with-signatures", image, moved, NO_TLS, "-q")
-    index = _raw(skopeo, f"docker://{registry}/{unique_name}-moved:sha256-{hexdigest}")
+    cli_ok("copy", "--with-signatures", image, moved, NO_TLS, "-q")
+    index = raw_manifest(skopeo, f"docker://{registry}/{unique_name}-moved:sha256-{hexdigest}")
     assert [e["digest"] for e in index["manifests"]] == [signed["referrer"]]
 
 
@@ -400,13 +383,13 @@ def test_copy_with_signatures_refusals(
     examples: Examples, registry: str, unique_name: str, tmp_path: Path
 ) -> None:
     image = f"docker://{registry}/{unique_name}:v1"
-    _push(examples, image)
+    push_example(examples, image)
     archive = tmp_path / "app.tar"
     result = run_cli("copy", "--with-signatures", image, f"docker-archive:{archive}:app:1", NO_TLS)
     assert_clean_error(result, 2, "cannot hold them")
     assert not archive.exists()  # refused before anything was copied
     # an unsigned image copies with the flag: nothing to carry is no error
-    out = json.loads(_ok("copy", "--with-signatures", image, f"oci:{tmp_path / 'l'}:v1",
+    out = json.loads(cli_ok("copy", "--with-signatures", image, f"oci:{tmp_path / 'l'}:v1",
                          NO_TLS, "--format", "json"))  # fmt: skip
     assert out["signatures"] == {"tags": [], "referrers": []}
 
@@ -456,7 +439,7 @@ def test_sigstore_js_verifies_our_bundle(
 ) -> None:  # fmt: skip
     key, pub = keypair
     layout = tmp_path / "app"
-    digest = _push(examples, f"oci:{layout}:v1")
+    digest = push_example(examples, f"oci:{layout}:v1")
     signed = _sign_bundle(f"oci:{layout}:v1", key, "-a", "release=1.0")
     manifest = json.loads((layout / "blobs/sha256" / signed["referrer"][7:]).read_text())
     stored = layout / "blobs/sha256" / manifest["layers"][0]["digest"][7:]
@@ -537,7 +520,7 @@ def test_referrers_api_when_the_registry_has_one(
     key, pub = keypair
     with ReferrersProxy(registry) as proxy:
         image = f"docker://{proxy.address}/{unique_name}:v1"
-        digest = _push(examples, image)
+        digest = push_example(examples, image)
         signed = _sign_bundle(image, key)
         assert signed["listed"] == "referrers API"
         assert proxy.requests[f"GET /v2/{unique_name}/referrers/{digest}"] >= 1
@@ -552,7 +535,7 @@ def test_referrers_api_when_the_registry_has_one(
                            "no signatures found")  # fmt: skip
         # copied from the API to a registry without one, the referrer goes into its tag index
         moved = f"docker://{registry}/{unique_name}-moved:v1"
-        _ok("copy", "--with-signatures", image, moved, NO_TLS, "-q")
+        cli_ok("copy", "--with-signatures", image, moved, NO_TLS, "-q")
         statements, stderr = _verify(moved, pub)
         assert statements == [_statement(digest)] and "bundle via referrers tag" in stderr
 
@@ -562,15 +545,17 @@ def test_a_tag_index_that_is_an_image_is_never_overwritten(
 ) -> None:
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     # someone's image already holds the tag the fallback would use
     squatter = f"docker://{registry}/{unique_name}:sha256-{digest.removeprefix('sha256:')}"
-    squatted = _push(examples, squatter, "httpd")
-    refused = run_cli("sign", image, "--key", key, NO_TLS, "--new-bundle-format", env=PASSWORD)
+    squatted = push_example(examples, squatter, "httpd")
+    refused = run_cli(
+        "sign", image, "--key", key, NO_TLS, "--new-bundle-format", env=COSIGN_PASSWORD
+    )
     assert_clean_error(refused, 1, "is no referrers index", "left as it is")
     assert run_cli("digest", squatter, NO_TLS).stdout.strip() == squatted
     # the legacy layout still verifies, and the unreadable index is one reason beside it
-    _ok("sign", image, "--key", key, NO_TLS, "-q")
+    cli_ok("sign", image, "--key", key, NO_TLS, "-q")
     verified, stderr = _verify(image, pub)
     assert len(verified) == 1 and "1 of 2 signatures verified" in stderr
     assert "is no referrers index" in stderr
@@ -582,7 +567,7 @@ def test_copy_carries_att_tags_and_skips_absent_referrers(
 ) -> None:  # fmt: skip
     key, pub = keypair
     layout = tmp_path / "app"
-    digest = Digest.parse(_push(examples, f"oci:{layout}:v1"))
+    digest = Digest.parse(push_example(examples, f"oci:{layout}:v1"))
     _sign_bundle(f"oci:{layout}:v1", key)
     # an attestation in cosign's legacy .att tag (a DSSE envelope layer), as `attest` stores it
     store = referrers.LayoutReferrers(OciName(layout, "v1"))
@@ -619,18 +604,8 @@ def test_parallel_bundle_signers_on_a_layout_keep_every_referrer(
 ) -> None:
     key, pub = keypair
     layout = tmp_path / "app"
-    _push(examples, f"oci:{layout}:v1")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "scratchpack", "sign", f"oci:{layout}:v1", "--key", str(key),
-             "--new-bundle-format", "-q", "-a", f"signer={n}"],
-            env={**os.environ, **PASSWORD}, stderr=subprocess.PIPE, text=True,
-        )
-        for n in range(3)
-    ]  # fmt: skip
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    push_example(examples, f"oci:{layout}:v1")
+    sign_at_once(f"oci:{layout}:v1", key, 3, "--new-bundle-format")
     statements, _ = _verify(f"oci:{layout}:v1", pub)
     signers = sorted(s["subject"][0]["annotations"]["signer"] for s in statements)
     assert signers == ["0", "1", "2"]
@@ -652,7 +627,7 @@ def test_copy_that_converts_the_manifest_cannot_carry_signatures(
 ) -> None:  # fmt: skip
     key, _ = keypair
     layout = tmp_path / "app"
-    _push(examples, f"oci:{layout}:v1")
+    push_example(examples, f"oci:{layout}:v1")
     # a Docker schema 2 manifest in the registry: an OCI layout gets it converted (new digest)
     image = f"docker://{registry}/{unique_name}:v2s2"
     skopeo("copy", "--dest-tls-verify=false", "--format", "v2s2", f"oci:{layout}:v1", image)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,18 @@ from typing import Any
 import pytest
 
 import test_signing_keys
-from helpers import Examples, assert_clean_error, run_cli
+from helpers import (
+    COSIGN_PASSWORD,
+    NO_TLS,
+    Examples,
+    assert_clean_error,
+    cli_ok,
+    generate_key_pair,
+    push_example,
+    raw_manifest,
+    run_cli,
+    sign_at_once,
+)
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
 from scratchpack.model.manifest import Manifest
@@ -26,37 +35,12 @@ from scratchpack.transports.names import RegistryName
 from scratchpack.transports.registry.transport import RegistryOptions
 
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
-NO_TLS = "--tls-verify=false"
-PASSWORD = {"COSIGN_PASSWORD": "test-password"}
 keytool = test_signing_keys.keytool  # the Go implementation (fixture), built once per module
 go = test_signing_keys.go
 
 
-@pytest.fixture(scope="module")
-def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _generate(tmp_path_factory.mktemp("keys"))
-
-
-def _generate(directory: Path) -> tuple[Path, Path]:
-    result = run_cli("generate-key-pair", "--output-key-prefix", directory / "cosign", env=PASSWORD)
-    assert result.code == 0, result.stderr
-    return directory / "cosign.key", directory / "cosign.pub"
-
-
-def _ok(*args: str | Path) -> str:
-    result = run_cli(*args, env=PASSWORD)
-    assert result.code == 0, result.stderr
-    return result.stdout
-
-
-def _push(examples: Examples, target: str, binary: str = "hello") -> str:
-    """Pack an example to ``target``; returns its manifest digest."""
-    out = _ok("pack", getattr(examples, binary), "-o", target, NO_TLS, "--format", "json")
-    return str(json.loads(out)["digest"])
-
-
 def _sign(image: str, key: Path, *extra: str) -> dict[str, Any]:
-    return dict(json.loads(_ok("sign", image, "--key", key, NO_TLS, "--format", "json", *extra)))
+    return dict(json.loads(cli_ok("sign", image, "--key", key, NO_TLS, "--format", "json", *extra)))
 
 
 def _verify(image: str, pub: Path, *extra: str) -> list[dict[str, Any]]:
@@ -66,16 +50,12 @@ def _verify(image: str, pub: Path, *extra: str) -> list[dict[str, Any]]:
     return list(json.loads(result.stdout))
 
 
-def _raw(skopeo: Run, image: str) -> dict[str, Any]:
-    return dict(json.loads(skopeo("inspect", NO_TLS, "--raw", image).stdout))
-
-
 def test_registry_sign_verify_and_append(
     examples: Examples, registry: str, unique_name: str, keypair: tuple[Path, Path], skopeo: Run
 ) -> None:
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     first = _sign(image, key)
     tag = "sha256-" + digest.removeprefix("sha256:") + ".sig"
     assert first["signature_tag"] == tag and first["signatures"] == 1
@@ -93,7 +73,7 @@ def test_registry_sign_verify_and_append(
     assert second["signatures"] == 2
     # skopeo reads what is stored: an OCI manifest, one simple signing layer per signature,
     # the base64 DER signature in cosign's annotation
-    stored = _raw(skopeo, f"docker://{registry}/{unique_name}:{tag}")
+    stored = raw_manifest(skopeo, f"docker://{registry}/{unique_name}:{tag}")
     assert stored["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert [layer["mediaType"] for layer in stored["layers"]] == [MEDIA_TYPE, MEDIA_TYPE]
     for layer in stored["layers"]:
@@ -111,7 +91,7 @@ def test_registry_sign_verify_and_append(
            f"docker://{registry}/{unique_name}-copy:{tag}")  # fmt: skip
     skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", image,
            f"docker://{registry}/{unique_name}-copy:v1")  # fmt: skip
-    assert _raw(skopeo, f"docker://{registry}/{unique_name}-copy:{tag}") == stored
+    assert raw_manifest(skopeo, f"docker://{registry}/{unique_name}-copy:{tag}") == stored
     copied = f"docker://{registry}/{unique_name}-copy:v1"
     # the copy is another repository: the signed docker-reference no longer matches...
     moved = run_cli("verify", copied, "--key", pub, NO_TLS)
@@ -126,16 +106,16 @@ def test_registry_refusals(
 ) -> None:  # fmt: skip
     key, pub = keypair
     image = f"docker://{registry}/{unique_name}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     unsigned = run_cli("verify", image, "--key", pub, NO_TLS)
     assert_clean_error(unsigned, 1, "no signatures found", "sha256-")
     _sign(image, key)
-    _, other_pub = _generate(tmp_path)
+    _, other_pub = generate_key_pair(tmp_path)
     other = run_cli("verify", image, "--key", other_pub, NO_TLS)
     assert_clean_error(other, 1, "does not verify with this key")
 
     # the tag moved to another image: its digest has no signature, the old one proves nothing
-    _push(examples, image, "httpd")
+    push_example(examples, image, "httpd")
     retagged = run_cli("verify", image, "--key", pub, NO_TLS)
     assert_clean_error(retagged, 1, "no signatures found")
     # ...and the old image's valid signature manifest put under the new digest's tag: the
@@ -174,7 +154,7 @@ def test_layout_sign_verify_append_and_skopeo(
     key, pub = keypair
     layout = tmp_path / "app"
     image = f"oci:{layout}:v1"
-    digest = _push(examples, image)
+    digest = push_example(examples, image)
     first = _sign(image, key, "--identity", "registry.example/app")
     tag = first["signature_tag"]
     second = _sign(image, key, "--identity", "registry.example/app", "-a", "n=2")
@@ -184,17 +164,17 @@ def test_layout_sign_verify_append_and_skopeo(
     assert_clean_error(default, 1, "signed as 'registry.example/app'", "'app'")
     payloads = _verify(image, pub, "--identity", "registry.example/app")
     assert {p["critical"]["image"]["docker-manifest-digest"] for p in payloads} == {digest}
-    stored = _raw(skopeo, f"oci:{layout}:{tag}")
+    stored = raw_manifest(skopeo, f"oci:{layout}:{tag}")
     assert len(stored["layers"]) == 2
     assert all(legacy.SIGNATURE_ANNOTATION in la["annotations"] for la in stored["layers"])
     # the image tag is untouched, and skopeo still copies both out of the layout
     skopeo("copy", f"oci:{layout}:v1", f"oci:{tmp_path / 'out'}:v1")
     skopeo("copy", f"oci:{layout}:{tag}", f"oci:{tmp_path / 'out'}:{tag}")
-    assert _raw(skopeo, f"oci:{tmp_path / 'out'}:{tag}") == stored
+    assert raw_manifest(skopeo, f"oci:{tmp_path / 'out'}:{tag}") == stored
     assert (
         len(_verify(f"oci:{tmp_path / 'out'}:v1", pub, "--identity", "registry.example/app")) == 2
     )
-    _, other_pub = _generate(tmp_path)
+    _, other_pub = generate_key_pair(tmp_path)
     other = run_cli("verify", image, "--key", other_pub, "--identity", "registry.example/app")
     assert_clean_error(other, 1, "does not verify with this key")
 
@@ -204,18 +184,8 @@ def test_parallel_signers_on_a_layout_keep_every_signature(
 ) -> None:
     key, pub = keypair
     image = f"oci:{tmp_path / 'app'}:v1"
-    _push(examples, image)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "scratchpack", "sign", image, "--key", str(key), "-q",
-             "-a", f"signer={n}"],
-            env={**os.environ, **PASSWORD}, stderr=subprocess.PIPE, text=True,
-        )
-        for n in range(3)
-    ]  # fmt: skip
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    push_example(examples, image)
+    sign_at_once(image, key, 3)
     payloads = _verify(image, pub)
     assert sorted(p["optional"]["signer"] for p in payloads) == ["0", "1", "2"]
 
@@ -225,13 +195,15 @@ def test_transports_that_cannot_hold_signatures(
 ) -> None:
     key, pub = keypair
     archive = tmp_path / "app.tar"
-    _ok("pack", examples.hello, "-o", f"docker-archive:{archive}:app:v1")
-    result = run_cli("sign", f"docker-archive:{archive}", "--key", key, env=PASSWORD)
+    cli_ok("pack", examples.hello, "-o", f"docker-archive:{archive}:app:v1")
+    result = run_cli("sign", f"docker-archive:{archive}", "--key", key, env=COSIGN_PASSWORD)
     assert_clean_error(result, 2, "cannot hold them")
     # said before the key is opened (with this wrong password that would fail first)
     daemon = run_cli("sign", "docker-daemon:app:v1", "--key", key, env={"COSIGN_PASSWORD": ""})
     assert_clean_error(daemon, 2, "cannot hold them")
-    bad = run_cli("sign", f"oci:{tmp_path}/x:v1", "--key", key, "-a", "novalue", env=PASSWORD)
+    bad = run_cli(
+        "sign", f"oci:{tmp_path}/x:v1", "--key", key, "-a", "novalue", env=COSIGN_PASSWORD
+    )
     assert_clean_error(bad, 2, "expected KEY=VALUE")
     missing = run_cli("verify", f"oci:{tmp_path / 'absent'}:v1", "--key", pub)
     assert missing.code != 0 and "Traceback" not in missing.stderr
@@ -244,7 +216,7 @@ def test_hostile_signature_manifest(
     key, pub = keypair
     layout = tmp_path / "app"
     image = f"oci:{layout}:v1"
-    _push(examples, image)
+    push_example(examples, image)
     _sign(image, key)
     from scratchpack.transports.names import OciName
 
@@ -315,7 +287,7 @@ def test_go_verifies_the_stored_signature(
     key, pub = keypair
     layout = tmp_path / "app"
     image = f"oci:{layout}:v1"
-    _push(examples, image)
+    push_example(examples, image)
     tag = _sign(image, key, "-a", "k=v")["signature_tag"]
     from scratchpack.transports import oci_layout
 

@@ -23,6 +23,7 @@ from scratchpack.transports import docker_archive, oci_layout
 
 @pytest.fixture
 def layout(examples: Examples, tmp_path: Path) -> Path:
+    """A layout of its own for each test (they corrupt it), in place of conftest's shared one."""
     path = tmp_path / "layout"
     result = run_cli("pack", examples.hello, "-o", f"oci:{path}:v1", "--tz", "UTC")
     assert result.code == 0, result.stderr

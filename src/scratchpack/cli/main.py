@@ -599,7 +599,6 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     python = PythonOptions(
         keep_modules=tuple(args.keep_module),
         no_sources=args.no_sources,
-        test=tuple(parse_command(args.test, "--test")) if args.test else (),
         trace=args.trace,
     )
     if (python.keep_modules or python.no_sources or python.trace) and not args.binary.is_dir():
@@ -693,6 +692,7 @@ def _print_pack(result: PackResult, out: Output) -> None:
                 f"{result.base}: {human_size(base.size)} stored, {base.files} files, kept as is",
             )
         )
+        _packages_row(result, table)
         out.status("Packed", result.destination)
         out.fields(table)
         if result.daemon_message:
@@ -711,13 +711,17 @@ def _print_pack(result: PackResult, out: Output) -> None:
             f"({', '.join(parts)})",
         )
     )
-    if result.essentials.packages:
-        recorded = ", ".join(f"{n} {v}" for n, v in result.essentials.packages.items())
-        table.append(("packages", f"{recorded} (from the host's dpkg, in status.d)"))
+    _packages_row(result, table)
     out.status("Packed", result.destination)
     out.fields(table)
     if result.daemon_message:
         out.line(result.daemon_message)
+
+
+def _packages_row(result: PackResult, table: list[tuple[str, str]]) -> None:
+    if result.essentials.packages:
+        recorded = ", ".join(f"{n} {v}" for n, v in result.essentials.packages.items())
+        table.append(("packages", f"{recorded} (from the host's dpkg, in status.d)"))
 
 
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:

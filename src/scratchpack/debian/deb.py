@@ -58,8 +58,6 @@ _DOC_TREES = (
     "usr/share/bug",
 )
 
-_STATUS_LINE = "Status: install ok installed"
-
 
 @dataclass(frozen=True)
 class DebMember:
@@ -424,17 +422,15 @@ def status_entry(contents: DebContents) -> str:
     """The ``/var/lib/dpkg/status.d/<package>`` paragraph scanners read to list packages.
 
     Distroless images have no ``/var/lib/dpkg/status``; Trivy, Grype and Syft read one
-    paragraph per package from ``status.d`` instead: the control file plus a Status line.
+    paragraph per package from ``status.d`` instead, the package's control fields as
+    distroless writes them: no ``Status`` line (those scanners, and ``sbom``, count a
+    paragraph without one as installed), as ``pack``'s records of host packages have none.
+    A ``Status`` line a control file carries anyway is dropped: a ``deinstall`` there would
+    hide the package from scanners.
     """
     lines = [
         line
         for line in contents.control.strip("\n").split("\n")
         if not line.lower().startswith("status:")
     ]
-    for index, line in enumerate(lines):
-        if line.lower().startswith("package:"):
-            lines.insert(index + 1, _STATUS_LINE)
-            break
-    else:
-        lines.insert(0, _STATUS_LINE)
     return "\n".join(lines) + "\n"

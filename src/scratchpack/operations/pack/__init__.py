@@ -26,6 +26,8 @@ def pack(
         raise UsageError("--icu-locales goes with pack of a Node project (Debian's node reads "
                          "ICU's data library)")  # fmt: skip
     if kind == "binary":
+        if options.binary.is_dir():
+            raise UsageError(f"--kind binary needs a file; {options.binary} is a directory")
         kind = None
     elif options.binary.is_dir():
         return _pack_project(options, python or PythonOptions(), kind)

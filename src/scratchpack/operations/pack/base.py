@@ -14,6 +14,13 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from scratchpack.debian.installed import (
+    OS_RELEASE,
+    STATUS_D,
+    DpkgDatabase,
+    owned_files,
+    write_records,
+)
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import scratch_directory
 from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch
@@ -24,7 +31,7 @@ from scratchpack.model.digest import Digest
 from scratchpack.model.image import Image, Layer
 from scratchpack.model.manifest import Manifest, canonical_json
 from scratchpack.operations.audit.startup import check_binary
-from scratchpack.operations.contents.scan import scan_image
+from scratchpack.operations.contents.scan import Scan, scan_image
 from scratchpack.operations.elf import read_elf
 from scratchpack.operations.essentials import EssentialsReport
 from scratchpack.operations.pack.core import (
@@ -36,11 +43,18 @@ from scratchpack.operations.pack.core import (
     compression_for,
     deliver,
     platform_for,
+    result_of,
     rfc3339,
     staging_near,
     write_layer_blob,
 )
-from scratchpack.operations.provenance import Input, file_input, image_input, layer_inputs
+from scratchpack.operations.provenance import (
+    Input,
+    file_input,
+    host_package,
+    image_input,
+    layer_inputs,
+)
 from scratchpack.transports.dispatch import open_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
@@ -85,12 +99,14 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
         for spec in options.adds:
             add_path(app, spec, LayerContents())
+        packages = _record_host_packages(app, scan, DpkgDatabase(options.dpkg_root))
         inputs: list[Input] = []
         if options.record_inputs:  # the base by the manifest digest its layers came from
             inputs = [
                 image_input(str(base), image.manifest_digest),
                 file_input(binary, binary_dest),
                 *layer_inputs(app, skip=normalize_path(binary_dest)),
+                *(host_package(n, v) for n, v in packages.items()),
             ]
         scratch = stack.enter_context(scratch_directory(staging_near(options.destination)))
         blob_dir = scratch / "blobs"
@@ -131,24 +147,34 @@ def pack_on_base(options: PackOptions, base: ImageName) -> PackResult:
         LayerSummary("app", str(blob.digest), str(blob.diff_id), blob.size,
                      blob.uncompressed_size, len(app.entries())),
     )  # fmt: skip
-    return PackResult(
-        destination=written.destination,
-        digest=written.manifest_digest,
-        config_digest=result.config_digest,
+    return result_of(
+        written,
+        result,
+        summaries,
+        probed,
         platform=str(platform),
         compression=compression,
         binary=str(binary),
         binary_size=binary.stat().st_size,
         linkage=info.linkage,
-        layers=summaries,
-        stored_size=result.total_size(),
-        uncompressed_size=base_raw + blob.uncompressed_size,
-        essentials=EssentialsReport(),
-        daemon_message=written.detail,
+        essentials=EssentialsReport(packages=packages),
         base=str(base),
         inputs=tuple(inputs),
-        check=probed,
     )
+
+
+def _record_host_packages(app: LayerContents, scan: Scan, db: DpkgDatabase) -> dict[str, str]:
+    """``status.d`` records, in the app layer, of the host packages the binary and ``--add``
+    files come from, as ``pack`` into scratch writes them: except a package the base records
+    already (its record speaks for the base's files, which stay), and with the host's
+    ``os-release`` only when the base has none. Name -> version of every package recorded."""
+    recorded = owned_files(app, db)
+    for name in list(recorded.packages):
+        if scan.filesystem.exists(f"{STATUS_D}/{name}"):
+            del recorded.packages[name]
+    has_release = any(scan.filesystem.exists(p) for p in (OS_RELEASE, "usr/lib/os-release"))
+    write_records(app, recorded, os_release=None if has_release else db.os_release())
+    return {name: p.version for name, p in sorted(recorded.packages.items())}
 
 
 def _check_layers(image: Image, base: str) -> None:

@@ -42,6 +42,7 @@ from scratchpack.operations.pack.core import (
     layer_summaries,
     platform_for,
     record_host_packages,
+    result_of,
     rfc3339,
     staging_near,
     write_layer_blob,
@@ -163,24 +164,19 @@ def pack_binary(options: PackOptions) -> PackResult:
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         image = assemble_image(config, layers, blob_dir, created, options.annotations)
         written, probed = deliver(options, image, scratch)
-    summaries = layer_summaries(contents, layers)
-    return PackResult(
-        destination=written.destination,
-        digest=written.manifest_digest,
-        config_digest=image.config_digest,
+    return result_of(
+        written,
+        image,
+        layer_summaries(contents, layers),
+        probed,
         platform=str(platform),
         compression=compression,
         binary=str(options.binary),
         binary_size=binary_size,
         linkage=info.linkage,
-        layers=summaries,
-        stored_size=image.total_size(),
-        uncompressed_size=sum(blob.uncompressed_size for blob in layers),
         essentials=report,
-        daemon_message=written.detail,
         libraries=libraries,
         inputs=tuple(inputs),
-        check=probed,
     )
 
 

@@ -113,7 +113,9 @@ class PackOptions:
     record_inputs: bool = False  # hash every input for the provenance (PackResult.inputs)
     check: ProbeSpec | None = None  # --check: run in the image before it is written
     kind: str | None = None  # --kind binary|python|node; None: from what `binary` is
-    test: ProbeSpec | None = None  # --test: the app's tests, run in a test variant first
+    # --test: the app's tests, run in a test variant first (Node and Python; Python's run
+    # has its own 30-minute limit, not the timeout here)
+    test: ProbeSpec | None = None
     allow_scripts: bool = False  # --allow-scripts: npm install scripts may run
     icu_locales: tuple[str, ...] = ()  # --icu-locales: a Node image's ICU data cut to these
 
@@ -170,7 +172,7 @@ class PackResult:
             "binary": {"path": self.binary, "size": self.binary_size, "linkage": self.linkage},
             "layers": [layer.__dict__ for layer in self.layers],
             "size": {"stored": self.stored_size, "uncompressed": self.uncompressed_size},
-            **({"base": self.base} if self.base else {}),
+            **({"base": self.base, "packages": self.essentials.packages} if self.base else {}),
             "essentials": None
             if self.base
             else {
@@ -431,3 +433,45 @@ def deliver(
         options.destination, image, force=options.force, registry_options=options.registry
     )
     return written, probed
+
+
+def result_of(
+    written: WriteResult,
+    image: Image,
+    layers: tuple[LayerSummary, ...],
+    probed: ProbeResult | None,
+    *,
+    platform: str,
+    compression: str,
+    binary: str,
+    binary_size: int,
+    linkage: str,
+    essentials: EssentialsReport,
+    base: str | None = None,
+    libraries: LibraryReport | None = None,
+    inputs: tuple[Input, ...] = (),
+    app: dict[str, Any] | None = None,
+) -> PackResult:
+    """The result of a ``deliver``: where and as what the image was written, from one place
+    for every kind, so that none reports its digests or sizes differently. The uncompressed
+    size is the layers' (``pack --base`` counts its base as one)."""
+    return PackResult(
+        destination=written.destination,
+        digest=written.manifest_digest,
+        config_digest=image.config_digest,
+        platform=platform,
+        compression=compression,
+        binary=binary,
+        binary_size=binary_size,
+        linkage=linkage,
+        layers=layers,
+        stored_size=image.total_size(),
+        uncompressed_size=sum(layer.uncompressed_size for layer in layers),
+        essentials=essentials,
+        daemon_message=written.detail,
+        base=base,
+        libraries=libraries,
+        inputs=inputs,
+        app=app,
+        check=probed,
+    )

@@ -51,6 +51,7 @@ from scratchpack.operations.pack.core import (
     compression_for,
     deliver,
     layer_summaries,
+    result_of,
     rfc3339,
     staging_near,
     write_layer_blob,
@@ -197,23 +198,18 @@ def pack_node(options: PackOptions) -> PackResult:
         if options.test is not None:
             _run_tests(options, options.test, config, layers, tests, blob_dir, created, scratch)
         written, probed = deliver(options, image, scratch)
-    summaries = layer_summaries(contents, layers)
-    return PackResult(
-        destination=written.destination,
-        digest=written.manifest_digest,
-        config_digest=image.config_digest,
+    return result_of(
+        written,
+        image,
+        layer_summaries(contents, layers),
+        probed,
         platform=str(platform),
         compression=compression,
         binary=str(options.binary),
         binary_size=layers[-1].uncompressed_size,
         linkage=f"node project {project.name} ({pruned.summary()}{_icu_note(icu)})",
-        layers=summaries,
-        stored_size=image.total_size(),
-        uncompressed_size=sum(blob.uncompressed_size for blob in layers),
         essentials=report,
-        daemon_message=written.detail,
         libraries=replace(libraries, files=len(libs.entries())),
-        check=probed,
     )
 
 

@@ -1,5 +1,6 @@
 """The options ``pack DIR`` of a Python project adds to :class:`PackOptions`, apart from
-``python.py`` so that the CLI and the dispatch name them without importing the packer."""
+``python.py`` so that the CLI and the dispatch name them without importing the packer.
+``--test`` is not one of them: :attr:`PackOptions.test` holds it for Node and Python alike."""
 
 from __future__ import annotations
 
@@ -10,5 +11,4 @@ from dataclasses import dataclass
 class PythonOptions:
     keep_modules: tuple[str, ...] = ()  # standard library modules the import graph cannot see
     no_sources: bool = False  # .pyc only: smaller, but tracebacks lose their source lines
-    test: tuple[str, ...] = ()  # the command run in the test variant; empty: no test
     trace: bool = False  # a traced run first, keeping the standard modules it imported

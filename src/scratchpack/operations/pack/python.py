@@ -39,14 +39,15 @@ from scratchpack.operations.essentials import NSSWITCH, EssentialsReport, add_es
 from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
     AddSpec,
-    LayerSummary,
     PackOptions,
     PackResult,
     add_path,
     assemble_image,
     compression_for,
     deliver,
+    layer_summaries,
     record_host_packages,
+    result_of,
     rfc3339,
     staging_near,
     write_layer_blob,
@@ -99,7 +100,7 @@ def pip_cache() -> Path:
 def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
     """Pack the Python project in ``options.binary`` (a directory) into scratch."""
     _refuse_binary_options(options)
-    if extra.trace and not extra.test:
+    if extra.trace and options.test is None:
         raise UsageError("--trace runs the --test command: give --test CMD too")
     project = Project.read(options.binary)
     entry = entry_point(project, options.entrypoint)
@@ -136,7 +137,7 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
         seeds = runtime.startup_modules() | {entry.module.split(".")[0], "encodings"}
         seeds |= names_in_files(python_files(site))
         kept = _stdlib_closure(stdlib, seeds, set(extra.keep_modules))
-        if extra.test:
+        if options.test is not None:
             tests = _TestKit(runtime, stdlib, scratch, options, created, essentials)
             if extra.trace:
                 kept = tests.trace(kept, entry, extra, project.directory)
@@ -159,36 +160,27 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
         config = _config(options, entry, created, blobs, _workdir(options), layers)
         image = assemble_image(config, blobs, blob_dir, created, options.annotations)
         written, probed = deliver(options, image, scratch)
-    summaries = tuple(
-        LayerSummary(
-            name, str(b.digest), str(b.diff_id), b.size, b.uncompressed_size, len(layer.entries())
-        )
-        for (name, layer), b in zip(layers, blobs, strict=True)
-    )
+    summaries = layer_summaries(layers, blobs)
     report = {
         "python": PY_VERSION,
         "entrypoint": config["config"]["Entrypoint"],
         "stdlib_modules": sorted(kept),
         "stdlib_available": len(stdlib.modules),
         "packages": _distributions(layers[-1][1]),
-        "tested": " ".join(extra.test) if extra.test else None,
+        "tested": " ".join(options.test.command) if options.test is not None else None,
     }
-    return PackResult(
-        destination=written.destination,
-        digest=written.manifest_digest,
-        config_digest=image.config_digest,
+    return result_of(
+        written,
+        image,
+        summaries,
+        probed,
         platform=str(PLATFORM),
         compression=compression,
         binary=str(options.binary),
         binary_size=summaries[-1].uncompressed_size,
         linkage="python",
-        layers=summaries,
-        stored_size=image.total_size(),
-        uncompressed_size=sum(b.uncompressed_size for b in blobs),
         essentials=report_essentials,
-        daemon_message=written.detail,
         app=report,
-        check=probed,
     )
 
 
@@ -477,6 +469,8 @@ class _TestKit:
     ) -> None:
         self.runtime, self.stdlib, self.scratch = runtime, stdlib, scratch
         self.options, self.created, self.essentials = options, created, essentials
+        assert options.test is not None  # a kit is made for --test only
+        self.command = list(options.test.command)
         self.podman = shutil.which("podman")
         if self.podman is None:
             raise UsageError(
@@ -562,7 +556,7 @@ class _TestKit:
             for name, layer in layers
         ]
         config = _config(
-            self.options, entry, self.created, blobs, "/src", layers, command=list(extra.test)
+            self.options, entry, self.created, blobs, "/src", layers, command=self.command
         )
         config["config"]["Env"].append("PYTEST_ADDOPTS=-p no:cacheprovider")
         image = assemble_image(config, blobs, blob_dir, self.created, {})
@@ -574,7 +568,7 @@ class _TestKit:
         write_image(layout, image)
         what = "traced run" if trace_dir is not None else "test"
         with progress.step(
-            f"--test: running {' '.join(extra.test)} in the image ({what})", unit="steps"
+            f"--test: running {' '.join(self.command)} in the image ({what})", unit="steps"
         ):
             code, output = self._podman(layout, trace_dir)
         if code != 0:
