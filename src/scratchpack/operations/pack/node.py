@@ -59,6 +59,7 @@ from scratchpack.operations.pack.debroot import DebRoot, unpack_packages
 from scratchpack.operations.pack.libraries import library_layer
 from scratchpack.operations.pack.prune import PruneReport, is_test_path, prune_modules
 from scratchpack.operations.probe import ProbeSpec, check_or_refuse
+from scratchpack.operations.provenance import Input, deb_inputs, file_input, npm_inputs
 from scratchpack.transports.preflight import check_destination
 
 NODE = "/usr/bin/node"
@@ -158,6 +159,11 @@ def pack_node(options: PackOptions) -> PackResult:
                                 ca_bundle=options.ca_bundle, tz=options.tz,
                                 zoneinfo=options.zoneinfo)  # fmt: skip
         app, tests, pruned = _app_layers(project, scratch, options.allow_scripts)
+        inputs: list[Input] = []
+        if options.record_inputs:
+            lock = project.directory / project.lock
+            inputs = [file_input(lock, project.lock), *npm_inputs(lock),
+                      *deb_inputs(runtime.plan.packages)]  # fmt: skip
         if options.test is not None:
             _add_dev_dependencies(tests, project, scratch, options.allow_scripts)
         for spec in options.adds:
@@ -207,6 +213,7 @@ def pack_node(options: PackOptions) -> PackResult:
         daemon_message=written.detail,
         libraries=replace(libraries, files=len(libs.entries())),
         check=probed,
+        inputs=tuple(inputs),
     )
 
 
