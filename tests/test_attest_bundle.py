@@ -248,3 +248,23 @@ def test_bundle_format_needs_sign(examples: Examples, tmp_path: Path) -> None:
     result = run_cli("pack", examples.hello, "-o", f"oci:{tmp_path / 'x'}", "--new-bundle-format")
     assert_clean_error(result, 2, "--new-bundle-format", "--sign")
     assert not (tmp_path / "x").exists()
+
+
+def test_copy_signs_its_destination_with_bundles(
+    examples: Examples, tmp_path: Path, keypair: tuple[Path, Path]
+) -> None:
+    key, pub = keypair
+    source = f"oci:{tmp_path / 'src'}:v1"
+    digest = _push(examples, source)
+    target = f"oci:{tmp_path / 'dst'}:v1"
+    out = json.loads(_ok("copy", source, target, "--sign", key, "--provenance",
+                         "--new-bundle-format", "--format", "json"))  # fmt: skip
+    assert out["signing"]["listed"] == "index.json" and len(out["signing"]["referrers"]) == 2
+    [signed] = json.loads(_ok("verify", target, "--key", pub))
+    assert signed["subject"][0]["digest"] == {"sha256": digest[7:]}
+    [provenance], _ = _statements(target, pub, "--type", "slsaprovenance1")
+    [source_input] = provenance["predicate"]["buildDefinition"]["resolvedDependencies"]
+    assert source_input["digest"] == {"sha256": digest[7:]}
+    # the source was not signed: nothing was written beside it
+    result = run_cli("verify", source, "--key", pub)
+    assert_clean_error(result, 1, "no signatures found")
