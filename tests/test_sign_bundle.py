@@ -311,7 +311,7 @@ def test_statement_for_another_digest_or_type_does_not_count(
     digest = Digest.parse(push_example(examples, f"oci:{layout}:v1"))
     private = private_key(key)
     other = Digest.of(b"another image")
-    _attach(layout, bundle.make(private, other, {}))
+    _attach(layout, bundle.make(private, bundle.statement(other, {})))
     result = run_cli("verify", f"oci:{layout}:v1", "--key", pub)
     assert_clean_error(result, 1, f"signed for {other}, the image is {digest}")
     # a properly signed statement of another predicate is an attestation, not a signature
@@ -319,7 +319,7 @@ def test_statement_for_another_digest_or_type_does_not_count(
     payload["predicateType"] = "https://slsa.dev/provenance/v1"
     data = canonical_json(payload)
     signature = keys.sign(private, dsse.pae(bundle.PAYLOAD_TYPE, data))
-    doc = json.loads(bundle.make(private, digest, {}))
+    doc = json.loads(bundle.make(private, bundle.statement(digest, {})))
     doc["dsseEnvelope"]["payload"] = base64.b64encode(data).decode()
     doc["dsseEnvelope"]["signatures"] = [{"sig": base64.b64encode(signature).decode()}]
     _attach(layout, canonical_json(doc))
@@ -424,11 +424,11 @@ def sigstore_js() -> Path:
 
 
 def _js(
-    verifier: Path, bundle_file: Path, pub: Path, digest: str
+    verifier: Path, bundle_file: Path, pub: Path, digest: str, predicate_type: str = ""
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["node", str(verifier / "verify.js"), str(bundle_file), str(pub),
-         digest.removeprefix("sha256:")],
+         digest.removeprefix("sha256:"), *([predicate_type] if predicate_type else [])],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
 
@@ -465,6 +465,36 @@ def test_sigstore_js_verifies_our_bundle(
     assert _js(sigstore_js, stored, pub, str(Digest.of(b"other"))).returncode == 1
     # and the tampered payload fails our verify too, for the same reason
     assert "does not verify" in _bundle_problem(tmp_path / "payload.json", pub)
+
+
+def test_sigstore_js_verifies_our_attestation_bundle(
+    examples: Examples, tmp_path: Path, keypair: tuple[Path, Path], sigstore_js: Path
+) -> None:
+    """``attest --new-bundle-format``: the same DSSE-with-a-public-key bundle, around an SLSA
+    statement; sigstore-js accepts it for that type and rejects it tampered."""
+    key, pub = keypair
+    layout = tmp_path / "app"
+    digest = push_example(examples, f"oci:{layout}:v1")
+    predicate = tmp_path / "prov.json"
+    predicate.write_text(json.dumps({"buildDefinition": {"buildType": "https://example/t"}}))
+    out = cli_ok("attest", f"oci:{layout}:v1", "--key", key, "--predicate", predicate, "--type",
+              "slsaprovenance1", "--new-bundle-format", "--format", "json")  # fmt: skip
+    referrer = json.loads(out)["referrer"]
+    manifest = json.loads((layout / "blobs/sha256" / referrer[7:]).read_text())
+    stored = layout / "blobs/sha256" / manifest["layers"][0]["digest"][7:]
+    slsa = "https://slsa.dev/provenance/v1"
+    ok = _js(sigstore_js, stored, pub, digest, slsa)
+    assert ok.returncode == 0 and ok.stdout == "verified\n", ok.stderr
+    wrong_type = _js(sigstore_js, stored, pub, digest, "https://sigstore.dev/cosign/sign/v1")
+    assert wrong_type.returncode == 1 and "is of type" in wrong_type.stderr
+    doc = json.loads(stored.read_bytes())
+    payload = json.loads(base64.b64decode(doc["dsseEnvelope"]["payload"]))
+    payload["predicate"]["buildDefinition"]["buildType"] = "https://example/forged"
+    doc["dsseEnvelope"]["payload"] = base64.b64encode(canonical_json(payload)).decode()
+    (tmp_path / "forged.json").write_bytes(canonical_json(doc))
+    rejected = _js(sigstore_js, tmp_path / "forged.json", pub, digest, slsa)
+    assert rejected.returncode == 1 and "signature" in rejected.stderr, rejected.stderr
+    assert "does not verify" in _bundle_problem(tmp_path / "forged.json", pub)
 
 
 def _bundle_problem(path: Path, pub: Path) -> str:

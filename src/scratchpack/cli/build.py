@@ -125,9 +125,7 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
 def _inputs(spec: Path | None, lock: Path | None, plan: Any) -> list[Any]:
     """The provenance's inputs: the spec file and the lock it was built from (when read),
     and every package by the sha256 of its .deb, as the lock pins it."""
-    from scratchpack.operations.provenance import deb_input, file_input
+    from scratchpack.operations.provenance import deb_inputs, file_input
 
     files = [file_input(path, path.name) for path in (spec, lock) if path is not None]
-    return files + [
-        deb_input(p.name, p.version, p.architecture, p.sha256, p.url) for p in plan.packages
-    ]
+    return files + deb_inputs(plan.packages)

@@ -72,10 +72,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         ),
     )
     _common(s, "private key file (ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY)")
-    s.add_argument("--new-bundle-format", action="store_true",
-                   help="cosign's current layout: a Sigstore bundle (DSSE, in-toto statement) "
-                   "as an OCI 1.1 referrer of the image (referrers API, else the "
-                   "sha256-<hex> tag index; index.json in a layout)")  # fmt: skip
+    _bundle_flag(s)
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_sign)
 
@@ -102,12 +99,13 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         help="attach a signed in-toto attestation (SBOM, provenance...) to an image",
         description="Attach a signed in-toto attestation to an image, stored as cosign stores "
-        "it (a DSSE envelope in the tag sha256-<hex>.att beside the image).",
+        "it (a DSSE envelope in the tag sha256-<hex>.att beside the image, or with "
+        "--new-bundle-format a Sigstore bundle attached as an OCI 1.1 referrer).",
         **examples(
             "scratchpack attest docker://127.0.0.1:5000/app:1.0 --key cosign.key "
             "--predicate sbom.cdx.json --type cyclonedx",
             "scratchpack attest oci:./out/app:latest --key cosign.key --predicate prov.json "
-            "--type slsaprovenance1",
+            "--type slsaprovenance1 --new-bundle-format",
             notes="The statement's subject is the manifest digest the name points at now. "
             f"--type: {'|'.join(_type_names())} or a URI (cosign's names and URIs). Existing "
             "attestations are kept (this one is added). No transparency log is written.",
@@ -118,6 +116,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
                    help="the predicate (JSON; text for custom and spdx)")  # fmt: skip
     a.add_argument("--type", default="custom", metavar="NAME|URI",
                    help="predicate type name or URI (default custom, as cosign)")  # fmt: skip
+    _bundle_flag(a)
     a.add_argument("--format", choices=("text", "json"), default="text")
     a.set_defaults(func=cmd_attest)
 
@@ -130,15 +129,23 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
             "scratchpack verify-attestation docker://127.0.0.1:5000/app:1.0 --key cosign.pub",
             "scratchpack verify-attestation oci:./out/app:latest --key cosign.pub "
             "--type slsaprovenance1",
-            notes="Prints each verified statement as JSON, one per line. Exit 0: at least one "
-            "attestation (of --type, when given) verifies with the key and names this image's "
-            "digest; 1: none does. No transparency log is consulted.",
+            notes="Checks both layouts: the legacy .att tag and bundle referrers. Prints each "
+            "verified statement as JSON, one per line. Exit 0: at least one attestation (of "
+            "--type, when given) verifies with the key and names this image's digest; 1: none "
+            "does. No transparency log is consulted.",
         ),
     )
     _image_key(va, "public key file (PEM PUBLIC KEY)")
     va.add_argument("--type", metavar="NAME|URI",
                     help="only attestations of this predicate type (name or URI)")  # fmt: skip
     va.set_defaults(func=cmd_verify_attestation)
+
+
+def _bundle_flag(p: argparse.ArgumentParser | Any) -> None:
+    p.add_argument("--new-bundle-format", action="store_true",
+                   help="cosign's current layout: a Sigstore bundle (DSSE, in-toto statement) "
+                   "as an OCI 1.1 referrer of the image (referrers API, else the "
+                   "sha256-<hex> tag index; index.json in a layout)")  # fmt: skip
 
 
 def _type_names() -> list[str]:
@@ -318,6 +325,26 @@ def cmd_attest(args: argparse.Namespace, out: Output) -> int:
     pem = legacy.read_key_file(args.key, "private key")
     key = keys.load_private_key(pem, password(confirm=False), str(args.key))
     options = registry_options(args)
+    if args.new_bundle_format:
+        try:
+            bundled = attestations.attest_bundle(name, key, kind, body, options)
+        finally:
+            options.close()
+        if args.format == "json":
+            print(json.dumps({
+                "image": bundled.image,
+                "manifest_digest": str(bundled.digest),
+                "referrer": str(bundled.referrer),
+                "listed": bundled.listed,
+                "predicate_type": kind,
+            }, indent=2))  # fmt: skip
+        elif not args.quiet:
+            out.status("Attested", f"{bundled.image} ({bundled.digest})")
+            out.fields([("predicate type", kind),
+                        ("bundle referrer", str(bundled.referrer)),
+                        ("listed in", bundled.listed),
+                        ("transparency log", "none (offline key signature)")])  # fmt: skip
+        return 0
     try:
         done = attestations.attest(name, key, kind, body, options)
     finally:
@@ -383,7 +410,8 @@ def cmd_verify_attestation(args: argparse.Namespace, out: Output) -> int:
     if not good:
         if not result.checked:
             raise ScratchpackError(
-                f"{result.image}: no attestations found ({result.attestation_tag})"
+                f"{result.image}: no attestations found ({result.attestation_tag}, "
+                f"no bundle via {result.bundles_listed})"
             )
         verified = [c for c in result.checked if not c.problem]
         if verified:  # all the failures are of another type
@@ -393,18 +421,24 @@ def cmd_verify_attestation(args: argparse.Namespace, out: Output) -> int:
                 f"type {wanted} (found: {found})"
             )
         reasons = "; ".join(
-            f"#{n} ({c.layer.short()}, {c.predicate_type}): {c.problem}"
+            f"#{n} {c.kind} ({c.layer.short()}, {c.predicate_type}): {c.problem}"
             for n, c in enumerate(result.checked, 1)
         )
         raise ScratchpackError(
             f"{result.image}: no attestation verifies ({len(result.checked)} checked: {reasons})"
         )
     if not args.quiet:
+        where = {"legacy": result.attestation_tag, "bundle": f"via {result.bundles_listed}"}
+        lines = "".join(
+            f"  {c.kind} {where[c.kind]} {c.layer.short()} ({c.predicate_type}): "
+            f"{c.problem or 'verified'}\n"
+            for c in result.checked
+        )
         sys.stderr.write(
             f"Verification for {result.image} ({result.digest}) --\n"
             f"{len(good)} of {len(result.checked)} attestations verified"
             f"{' of type ' + wanted if wanted else ''}: the DSSE signature against {args.key}, "
-            "the in-toto statement's subject digest.\n"
+            f"the in-toto statement's subject digest.\n{lines}"
             f"Warning: {_NO_TLOG}.\n"
         )
     for verified_statement in good:
@@ -418,7 +452,7 @@ def cmd_verify_attestation(args: argparse.Namespace, out: Output) -> int:
 _NOT_PARAMETERS = frozenset({
     "func", "command", "quiet", "format", "debug", "sign", "sbom", "provenance", "jobs",
     "creds", "src_creds", "dest_creds", "authfile", "timeout", "retries", "tls_verify",
-    "src_tls_verify", "dest_tls_verify", "force", "digestfile",
+    "src_tls_verify", "dest_tls_verify", "force", "digestfile", "new_bundle_format",
 })  # fmt: skip  # credentials, transport settings, how the output is written: not the build
 
 
@@ -434,6 +468,9 @@ def add_build_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--provenance", action="store_true",
                    help="attach SLSA v1 provenance (builder, options, inputs with their "
                    "digests) as a signed attestation (needs --sign)")  # fmt: skip
+    g.add_argument("--new-bundle-format", action="store_true",
+                   help="sign and attest in cosign's current layout: Sigstore bundles as OCI "
+                   "1.1 referrers of the image, not the .sig/.att tags (needs --sign)")  # fmt: skip
 
 
 class BuildSigning(NamedTuple):
@@ -443,16 +480,19 @@ class BuildSigning(NamedTuple):
     sbom: bool
     provenance: bool
     started: datetime.datetime | None  # None when SOURCE_DATE_EPOCH is set
+    bundles: bool = False  # --new-bundle-format: bundle referrers instead of .sig/.att
 
 
 def build_signing(args: argparse.Namespace, destination: ImageName) -> BuildSigning | None:
     """None without --sign; else the key, opened now (a wrong password stops the command
     before it builds anything). Usage errors first, before the password is asked."""
-    if args.sign is None and not args.sbom and not args.provenance:
+    bundles = bool(getattr(args, "new_bundle_format", False))
+    if args.sign is None and not args.sbom and not args.provenance and not bundles:
         return None  # and nothing of signing imported (pack to oci: starts light)
     from scratchpack.operations.supplychain import check
 
-    check(destination, sign=args.sign is not None, sbom=args.sbom, provenance=args.provenance)
+    check(destination, sign=args.sign is not None, sbom=args.sbom, provenance=args.provenance,
+          bundles=bundles)  # fmt: skip
     if args.sign is None:
         return None
     import datetime as dt
@@ -463,7 +503,7 @@ def build_signing(args: argparse.Namespace, destination: ImageName) -> BuildSign
     key = keys.load_private_key(pem, password(confirm=False), str(args.sign))
     reproducible = bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
     started = None if reproducible else dt.datetime.now(dt.UTC)
-    return BuildSigning(key, args.sbom, args.provenance, started)
+    return BuildSigning(key, args.sbom, args.provenance, started, bundles)
 
 
 def attach_after_write(
@@ -488,7 +528,7 @@ def attach_after_write(
             command, parameters(args), inputs, signing.started, finished
         )
     done = attach(destination, digest, signing.key, options, sbom=signing.sbom,
-                  provenance=predicate)  # fmt: skip
+                  provenance=predicate, bundles=signing.bundles)  # fmt: skip
     return done.to_json()
 
 
@@ -512,6 +552,13 @@ def _json_value(value: Any) -> Any:
 
 def print_attached(out: Output, attached: dict[str, Any]) -> None:
     kinds = ", ".join(attached["attestations"]) or "none"
+    if attached.get("referrers"):  # --new-bundle-format: the signature is the first referrer
+        out.status("Signed", f"bundle referrer {attached['referrers'][0]}")
+        out.fields([("attestations", kinds),
+                    ("referrers", str(len(attached["referrers"]))),
+                    ("listed in", attached["listed"]),
+                    ("transparency log", "none (offline key signature)")])  # fmt: skip
+        return
     out.status("Signed", attached["signature_tag"])
     out.fields([("attestations", kinds),
                 *([("attestation tag", attached["attestation_tag"])]

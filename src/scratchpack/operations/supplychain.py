@@ -5,9 +5,11 @@ After the image is written, and only then: its SBOM is made from what was writte
 from the destination, so it describes exactly those bytes), the image is signed in cosign's
 legacy layout (``.sig``), and the SBOM (CycloneDX, predicate ``https://cyclonedx.org/bom``) and
 the SLSA v1 provenance are attached as attestations (``.att``), all for the manifest digest
-the write returned, not whatever the tag points at by then. ``check`` runs before any work: a
-destination that cannot hold signatures, or ``--sbom``/``--provenance`` without ``--sign``, is
-a usage error before anything is built.
+the write returned, not whatever the tag points at by then. With ``--new-bundle-format`` the
+signature and each attestation are Sigstore bundles attached as OCI 1.1 referrers instead
+(``current.attach``), as ``sign``/``attest --new-bundle-format`` write them. ``check`` runs
+before any work: a destination that cannot hold signatures, or ``--sbom``/``--provenance``
+without ``--sign``, is a usage error before anything is built.
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.digest import Digest
-from scratchpack.signing import attestations, legacy, statement
+from scratchpack.signing import attestations, bundle, current, legacy, referrers, statement
 from scratchpack.transports.names import ImageName, OciName, RegistryName
 from scratchpack.transports.oci_layout import DEFAULT_TAG
 from scratchpack.transports.registry.transport import RegistryOptions
 
 
-def check(name: ImageName, *, sign: bool, sbom: bool, provenance: bool) -> None:
+def check(
+    name: ImageName, *, sign: bool, sbom: bool, provenance: bool, bundles: bool = False
+) -> None:
     """The flags' usage errors, before the password is asked or anything is built."""
     if (sbom or provenance) and not sign:
         raise UsageError("--sbom and --provenance are signed attestations: they need --sign KEY")
+    if bundles and not sign:
+        raise UsageError("--new-bundle-format is how --sign stores its signature: it needs "
+                         "--sign KEY")  # fmt: skip
     if sign and not isinstance(name, RegistryName | OciName):
         raise UsageError(
             f"--sign: {name} cannot hold signatures: write to a registry (docker://) or an OCI "
@@ -39,18 +46,24 @@ def check(name: ImageName, *, sign: bool, sbom: bool, provenance: bool) -> None:
 
 @dataclass
 class Attached:
-    signature_tag: str
+    signature_tag: str  # empty with bundles
     attestation_tag: str = ""
     attestations: list[str] = field(default_factory=list)  # predicate types, in order
     sbom_packages: int | None = None
+    referrers: list[Digest] = field(default_factory=list)  # bundles: signature first
+    listed: str = ""  # bundles: where the referrers are listed
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "signature_tag": self.signature_tag,
+        doc: dict[str, Any] = {
+            "signature_tag": self.signature_tag or None,
             "attestation_tag": self.attestation_tag or None,
             "attestations": self.attestations,
             "sbom_packages": self.sbom_packages,
         }
+        if self.referrers:  # bundles: the keys a script reads for them
+            doc["referrers"] = [str(d) for d in self.referrers]
+            doc["listed"] = self.listed
+        return doc
 
 
 def attach(
@@ -61,23 +74,56 @@ def attach(
     *,
     sbom: bool,
     provenance: dict[str, Any] | None,
+    bundles: bool = False,
 ) -> Attached:
     """Sign the image ``digest`` just written at ``name``; attach the SBOM (when ``sbom``) and
-    the ``provenance`` predicate (when given) as attestations."""
+    the ``provenance`` predicate (when given) as attestations; with ``bundles``, all of them
+    as Sigstore bundle referrers (``--new-bundle-format``)."""
     if isinstance(name, OciName) and name.tag is None:  # the tag the write gave it
         name = OciName(name.directory, DEFAULT_TAG)
     sbom_doc, packages = _sbom(name, digest, options) if sbom else (None, None)
-    signed = legacy.sign(name, key, {}, options, digest=digest)
-    done = Attached(signed.signature_tag, sbom_packages=packages)
-    store = legacy.store_for(name, options, identity=None, pushing=True)
     predicates = []
     if sbom_doc is not None:
         predicates.append((statement.CYCLONEDX, sbom_doc))
     if provenance is not None:
         predicates.append((statement.SLSA_V1, provenance))
+    if bundles:
+        return _attach_bundles(name, digest, key, options, predicates, packages)
+    signed = legacy.sign(name, key, {}, options, digest=digest)
+    done = Attached(signed.signature_tag, sbom_packages=packages)
+    store = legacy.store_for(name, options, identity=None, pushing=True)
     for kind, body in predicates:
         attested = attestations.attach(store, digest, key, kind, body, str(name))
         done.attestation_tag = attested.attestation_tag
+        done.attestations.append(kind)
+    return done
+
+
+def _attach_bundles(
+    name: ImageName,
+    digest: Digest,
+    key: ec.EllipticCurvePrivateKey,
+    options: RegistryOptions,
+    predicates: list[tuple[str, Any]],
+    packages: int | None,
+) -> Attached:
+    """The signature bundle, then one bundle per attestation, each its own referrer of the
+    manifest ``digest`` (checked to be what the name points at, as the SBOM's read is)."""
+    assert isinstance(name, RegistryName | OciName)  # check() refused the others
+    store = referrers.store_for(name, options, pushing=True)
+    subject = store.subject()
+    if subject.digest != digest:
+        raise ScratchpackError(
+            f"{name} is {subject.digest} now, not the {digest} just written: another writer "
+            "moved the tag; nothing was signed"
+        )
+    payload = bundle.statement(digest, {})
+    signed = current.attach(store, subject, key, payload, bundle.SIGN_PREDICATE_TYPE, str(name))
+    done = Attached("", sbom_packages=packages, referrers=[signed.referrer], listed=signed.listed)
+    identity = legacy.default_identity(name)
+    for kind, body in predicates:
+        attested = attestations.attach_bundle(store, subject, key, kind, body, identity)
+        done.referrers.append(attested.referrer)
         done.attestations.append(kind)
     return done
 

@@ -7,9 +7,17 @@ layer annotations cosign writes: ``predicateType`` and an empty
 ``dev.cosignproject.cosign/signature`` (the signature is inside the envelope). A new one is
 appended to those already there, through the same append as signatures (``legacy.append_layer``).
 
-Verification checks, per layer: the envelope's signature over PAE with the key, the payload
-type, that the statement names the image's manifest digest as a subject, then (optionally) its
-predicate type. No transparency log is written or read.
+With ``--new-bundle-format`` (cosign 2.4 and later) the attestation is instead a Sigstore bundle
+(the DSSE envelope around the same statement) attached as an OCI 1.1 referrer of the image,
+annotated ``dev.sigstore.bundle.predicateType`` with the statement's predicate type: the
+write is the one signatures use (``current.attach``), and so is the listing
+(``current.bundle_referrers``: the referrers API, its tag fallback, ``index.json``).
+
+Verification checks both kinds, per layer or bundle: the envelope's signature over PAE with
+the key, the payload type, that the statement names the image's manifest digest as a subject,
+then (optionally) its predicate type; for a bundle, also that the referrer's (unsigned)
+annotation agrees with the signed predicate type, since readers filter on it. No
+transparency log is written or read.
 """
 
 from __future__ import annotations
@@ -22,8 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from scratchpack.errors import FormatError, ScratchpackError
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
-from scratchpack.signing import dsse, legacy, statement
-from scratchpack.transports.names import ImageName
+from scratchpack.signing import bundle, current, dsse, legacy, referrers, statement
+from scratchpack.transports.names import ImageName, OciName, RegistryName
 from scratchpack.transports.registry.transport import RegistryOptions
 
 PREDICATE_ANNOTATION = "predicateType"
@@ -85,14 +93,51 @@ def attest(
     return attach(store, store.image_digest(), key, predicate_type, predicate, str(name))
 
 
+def attest_bundle(
+    name: ImageName,
+    key: ec.EllipticCurvePrivateKey,
+    predicate_type: str,
+    predicate: Any,
+    options: RegistryOptions,
+) -> current.Signed:
+    """Attest the image ``name`` points at now with a bundle referrer (cosign's
+    ``--new-bundle-format``); the subject is named by repository as in the legacy layout."""
+    legacy.check_transport(name)
+    store = referrers.store_for(name, options, pushing=True)
+    subject = store.subject()
+    assert isinstance(name, RegistryName | OciName)  # check_transport refused the others
+    identity = legacy.default_identity(name)
+    return attach_bundle(store, subject, key, predicate_type, predicate, identity)
+
+
+def attach_bundle(
+    store: referrers.Store,
+    subject: Descriptor,
+    key: ec.EllipticCurvePrivateKey,
+    predicate_type: str,
+    predicate: Any,
+    name: str,
+) -> current.Signed:
+    """The statement of ``predicate`` about ``subject``, signed into a bundle referrer."""
+    data = statement.to_bytes(name, subject.digest, predicate_type, predicate)
+    if len(data) > bundle.MAX_BUNDLE_BYTES // 2:  # base64 in the bundle grows it by 4/3
+        raise ScratchpackError(
+            f"{name}: the attestation is {len(data)} bytes, more than a bundle of "
+            f"{bundle.MAX_BUNDLE_BYTES >> 20} MiB holds"
+        )
+    return current.attach(store, subject, key, data, predicate_type, name)
+
+
 @dataclass
 class Checked:
-    """One attestation layer; ``problem`` empty when it verifies (then ``statement`` is set)."""
+    """One attestation layer or bundle; ``problem`` empty when it verifies (then ``statement``
+    is set)."""
 
     layer: Digest
     predicate_type: str  # the statement's once verified, else the layer annotation's
     problem: str = ""
     statement: statement.Statement | None = None
+    kind: str = "legacy"  # legacy (the .att tag) or bundle
 
 
 @dataclass
@@ -102,6 +147,7 @@ class Verified:
     attestation_tag: str
     wanted: str | None  # the predicate type asked for, None for any
     checked: list[Checked] = field(default_factory=list)
+    bundles_listed: str = ""  # where bundle referrers were looked for
 
     @property
     def good(self) -> list[statement.Statement]:
@@ -121,17 +167,70 @@ def verify(
     options: RegistryOptions,
     wanted: str | None = None,
 ) -> Verified:
-    """Check every attestation of the image ``name`` points at against ``key``."""
+    """Check every attestation of the image ``name`` points at against ``key``: the layers of
+    its ``.att`` tag, then its attestation bundle referrers."""
     store = legacy.store_for(name, options, identity=None, pushing=False)
     digest = store.image_digest()
     tag = attestation_tag(digest)
     result = Verified(str(name), digest, tag, wanted)
     found = store.read(tag)
-    if found is None:
-        return result
-    for layer in found[0].layers[: legacy.MAX_SIGNATURES]:
-        result.checked.append(_check(store, layer, key, digest))
+    if found is not None:
+        for layer in found[0].layers[: legacy.MAX_SIGNATURES]:
+            result.checked.append(_check(store, layer, key, digest))
+    holder = referrers.store_for(name, options, pushing=False)
+    candidates = current.bundle_referrers(holder, signatures=False)
+    result.bundles_listed = candidates.listed
+    if candidates.subject.digest != digest:  # the tag moved between the two reads
+        raise ScratchpackError(
+            f"{name} moved from {digest} to {candidates.subject.digest} while it was verified"
+        )
+    for unreadable in candidates.unreadable:
+        result.checked.append(Checked(unreadable.referrer, "?", unreadable.problem, kind="bundle"))
+    for referrer, annotated in candidates.found:
+        layers: list[Descriptor | None] = [*current.bundle_layers(referrer)] or [None]
+        for held in layers:
+            result.checked.append(_check_bundle(holder, referrer, held, annotated, key, digest))
     return result
+
+
+def _check_bundle(
+    store: referrers.Store,
+    referrer: referrers.Referrer,
+    layer: Descriptor | None,
+    annotated: str,
+    key: ec.EllipticCurvePublicKey,
+    digest: Digest,
+) -> Checked:
+    checked = Checked(referrer.descriptor.digest, annotated, kind="bundle")
+    if layer is None:
+        checked.problem = "the referrer holds no bundle layer"
+        return checked
+    where = f"bundle {layer.digest.short()}"
+    try:
+        claims = bundle.verify(
+            referrers.read_blob(store, layer, bundle.MAX_BUNDLE_BYTES), key, where
+        )
+        parsed = statement.parse(claims.payload, where)
+    except ScratchpackError as exc:  # malformed, a bad signature, a missing or altered blob
+        checked.problem = str(exc)
+        return checked
+    checked.predicate_type = parsed.predicate_type
+    if parsed.predicate_type != annotated:
+        checked.problem = (
+            f"the referrer is annotated {annotated!r}, the signed statement is of type "
+            f"{parsed.predicate_type!r}"
+        )
+    elif not parsed.names(digest):
+        checked.problem = f"the statement is about {_named(parsed)}, the image is {digest}"
+    else:
+        checked.statement = parsed
+    return checked
+
+
+def _named(parsed: statement.Statement) -> str:
+    return ", ".join(
+        f"{algorithm}:{value}" for _, d in parsed.subjects for algorithm, value in d.items()
+    )
 
 
 def _check(
@@ -163,10 +262,7 @@ def _check(
         return checked
     checked.predicate_type = parsed.predicate_type
     if not parsed.names(digest):
-        named = ", ".join(
-            f"{algorithm}:{value}" for _, d in parsed.subjects for algorithm, value in d.items()
-        )
-        checked.problem = f"the statement is about {named}, the image is {digest}"
+        checked.problem = f"the statement is about {_named(parsed)}, the image is {digest}"
         return checked
     checked.statement = parsed
     return checked

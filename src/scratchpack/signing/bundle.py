@@ -1,4 +1,5 @@
-"""The Sigstore bundle cosign's current layout stores: one signature of one image.
+"""The Sigstore bundle cosign's current layout stores: one signature, or one attestation, of
+one image.
 
 What ``cosign sign --new-bundle-format --key`` writes (cosign v3, sigstore-go's
 ``sign.Bundle`` over ``sign.DSSEData``): a bundle v0.3 (protobuf-specs' JSON) whose
@@ -7,9 +8,11 @@ PKIX DER) and holds no transparency log entry, and whose content is a DSSE envel
 type ``application/vnd.in-toto+json``, the payload an in-toto Statement v1 with the image's
 manifest digest as its one subject (the ``-a`` annotations on that subject) and predicate type
 ``https://sigstore.dev/cosign/sign/v1`` with an empty predicate, signed (ECDSA P-256, SHA-256)
-over DSSE's pre-authentication encoding of type and payload. ``cosign verify`` checks the
-signature, then that a subject's digest is the image's; there is no docker-reference in this
-format, so a copy to another repository verifies as it is.
+over DSSE's pre-authentication encoding of type and payload. An attestation (``cosign attest
+--new-bundle-format``) is the same envelope around the attestation's own statement (its
+predicate type and predicate, the subject named by repository and digest). ``cosign verify``
+checks the signature, then that a subject's digest is the image's; there is no
+docker-reference in this format, so a copy to another repository verifies as it is.
 
 A bundle with a certificate (keyless) or a message signature is read but does not verify
 here: the reason says which. Parsing is bounded (the document's size, the number of
@@ -57,6 +60,7 @@ class Claims:
     predicate_type: str
     digests: tuple[Digest, ...]
     annotations: dict[str, Any] = field(default_factory=dict)
+    payload: bytes = b""  # the signed statement's bytes, for a reader that parses it again
 
 
 def key_hint(key: ec.EllipticCurvePublicKey) -> str:
@@ -81,12 +85,14 @@ def statement(digest: Digest, annotations: dict[str, str]) -> bytes:
     return canonical_json(doc)
 
 
-def make(key: ec.EllipticCurvePrivateKey, digest: Digest, annotations: dict[str, str]) -> bytes:
-    """A bundle v0.3 signing the image ``digest``: the JSON bytes stored as the layer.
+def make(key: ec.EllipticCurvePrivateKey, payload: bytes) -> bytes:
+    """A bundle v0.3 over the in-toto statement ``payload`` (a signature's, ``statement``, or
+    an attestation's): the JSON bytes stored as the layer. The same envelope serves both, as
+    in cosign, where only the statement's predicate type tells a signature from an
+    attestation.
 
     ``tlogEntries`` is written empty rather than left out: protobuf's JSON omits an empty
     list, but sigstore-js requires the field, and every reader accepts the empty list."""
-    payload = statement(digest, annotations)
     signature = keys.sign(key, pae(PAYLOAD_TYPE, payload))
     doc = {
         "mediaType": MEDIA_TYPE,
@@ -170,7 +176,7 @@ def _claims(payload: bytes, where: str) -> Claims:
         found = subject.get("annotations")
         if isinstance(found, dict) and not annotations:
             annotations = dict(found)
-    return Claims(doc, predicate_type, tuple(digests), annotations)
+    return Claims(doc, predicate_type, tuple(digests), annotations, payload)
 
 
 def _object_of(data: bytes, where: str) -> dict[str, Any]:

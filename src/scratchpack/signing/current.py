@@ -9,8 +9,12 @@ are cosign's (``dev.sigstore.bundle.content: dsse-envelope``,
 the referrers API or its tag fallback (``referrers``). Each signature is its own referrer,
 so a second signer adds a manifest instead of rewriting one.
 
-``verify`` reads every referrer of the image with a bundle artifact type, skips attestations
-(another predicate type: ``verify-attestation``'s), and checks each signature bundle: the
+``attach`` is the write both share: ``sign`` attaches the signature statement, and
+``attestations.attest_bundle`` an attestation's statement (``attest --new-bundle-format``),
+annotated with its own predicate type. ``bundle_referrers`` is the read both share: every
+referrer of the image with a bundle artifact type, split by that annotation.
+
+``verify`` skips attestations (``verify-attestation``'s), and checks each signature bundle: the
 DSSE signature against the key, that a subject of the statement is the image's digest, and
 the ``-a`` annotations. As in the legacy layout, no transparency log is written or read.
 """
@@ -88,7 +92,22 @@ def sign(
     legacy.check_transport(name)
     store = referrers.store_for(name, options, pushing=True)
     subject = store.subject()
-    data = bundle.make(key, subject.digest, annotations)
+    payload = bundle.statement(subject.digest, annotations)
+    return attach(store, subject, key, payload, bundle.SIGN_PREDICATE_TYPE, str(name))
+
+
+def attach(
+    store: referrers.Store,
+    subject: Descriptor,
+    key: ec.EllipticCurvePrivateKey,
+    payload: bytes,
+    predicate_type: str,
+    image: str,
+) -> Signed:
+    """Sign the in-toto statement ``payload`` into a bundle and attach it to ``subject`` as a
+    referrer annotated with ``predicate_type`` (what a reader filters on before it reads the
+    bundle): a signature or an attestation, the same way."""
+    data = bundle.make(key, payload)
     layer = Descriptor(bundle.MEDIA_TYPE, Digest.of(data), len(data))
     manifest = referrers.referrer_manifest(
         subject,
@@ -97,13 +116,63 @@ def sign(
         {
             mt.ANNOTATION_CREATED: created(),
             CONTENT_ANNOTATION: "dsse-envelope",
-            PREDICATE_ANNOTATION: bundle.SIGN_PREDICATE_TYPE,
+            PREDICATE_ANNOTATION: predicate_type,
         },
     )
     empty = referrers.EMPTY
     opener = referrers.bytes_opener({layer.digest: data, empty.digest: referrers.EMPTY_DATA})
     listed = store.attach(subject, manifest, [empty, layer], opener)
-    return Signed(str(name), subject.digest, Digest.of(manifest), listed)
+    return Signed(image, subject.digest, Digest.of(manifest), listed)
+
+
+@dataclass
+class Candidates:
+    """The bundle referrers of one image: read (their subject checked), or why not."""
+
+    subject: Descriptor
+    listed: str
+    found: list[tuple[referrers.Referrer, str]] = field(default_factory=list)  # (it, annotation)
+    unreadable: list[Checked] = field(default_factory=list)
+
+
+def bundle_referrers(store: referrers.Store, signatures: bool) -> Candidates:
+    """The image's referrers that hold bundles: signatures (``signatures``, also those with
+    no predicate annotation, as cosign's own have) or attestations (any other annotated
+    predicate type). Other artifacts (an SBOM, a Notary signature) are not ours to judge."""
+    subject = store.subject()
+    try:
+        listing = store.listing(subject.digest)
+    except FormatError as exc:  # an unreadable tag index: the legacy layout may still verify
+        result = Candidates(subject, referrers.TAG_SCHEMA)
+        result.unreadable.append(Checked(subject.digest, str(exc)))
+        return result
+    result = Candidates(subject, listing.via)
+    for entry in listing.entries:
+        if not (entry.artifact_type or bundle.MEDIA_TYPE).startswith(bundle.MEDIA_TYPE_PREFIX):
+            continue
+        predicate = entry.annotations.get(PREDICATE_ANNOTATION, bundle.SIGN_PREDICATE_TYPE)
+        if (predicate == bundle.SIGN_PREDICATE_TYPE) != signatures:
+            continue
+        try:
+            referrer = referrers.read_referrer(store, entry, subject.digest)
+        except referrers.OtherSubjectError as exc:
+            if listing.via != referrers.LAYOUT_INDEX:  # a layout lists every image's
+                result.unreadable.append(Checked(entry.digest, str(exc)))
+            continue
+        except ScratchpackError as exc:
+            result.unreadable.append(Checked(entry.digest, f"cannot read the referrer: {exc}"))
+            continue
+        result.found.append((referrer, predicate))
+    return result
+
+
+def bundle_layers(referrer: referrers.Referrer) -> list[Descriptor]:
+    """The bundle layers of a referrer, at most MAX_BUNDLES of them."""
+    return [
+        layer
+        for layer in referrer.manifest.layers[:MAX_BUNDLES]
+        if layer.media_type.startswith(bundle.MEDIA_TYPE_PREFIX)
+    ]
 
 
 def verify(
@@ -115,30 +184,11 @@ def verify(
     """Check every signature bundle among the image's referrers."""
     legacy.check_transport(name)
     store = referrers.store_for(name, options, pushing=False)
-    subject = store.subject()
-    try:
-        listing = store.listing(subject.digest)
-    except FormatError as exc:  # an unreadable tag index: the legacy layout may still verify
-        result = Verified(str(name), subject.digest, referrers.TAG_SCHEMA)
-        result.checked.append(Checked(subject.digest, str(exc)))
-        return result
-    result = Verified(str(name), subject.digest, listing.via)
-    for entry in listing.entries:
-        if not (entry.artifact_type or bundle.MEDIA_TYPE).startswith(bundle.MEDIA_TYPE_PREFIX):
-            continue  # an SBOM, a Notary signature...: not ours to judge
-        predicate = entry.annotations.get(PREDICATE_ANNOTATION, bundle.SIGN_PREDICATE_TYPE)
-        if predicate != bundle.SIGN_PREDICATE_TYPE:
-            continue  # an attestation
-        try:
-            referrer = referrers.read_referrer(store, entry, subject.digest)
-        except referrers.OtherSubjectError as exc:
-            if listing.via != referrers.LAYOUT_INDEX:  # a layout lists every image's
-                result.checked.append(Checked(entry.digest, str(exc)))
-            continue
-        except ScratchpackError as exc:
-            result.checked.append(Checked(entry.digest, f"cannot read the referrer: {exc}"))
-            continue
-        result.checked.append(_check(store, referrer, key, subject.digest, annotations))
+    candidates = bundle_referrers(store, signatures=True)
+    digest = candidates.subject.digest
+    result = Verified(str(name), digest, candidates.listed, list(candidates.unreadable))
+    for referrer, _ in candidates.found:
+        result.checked.append(_check(store, referrer, key, digest, annotations))
     return result
 
 
@@ -150,11 +200,7 @@ def _check(
     annotations: dict[str, str],
 ) -> Checked:
     checked = Checked(referrer.descriptor.digest)
-    layers = [
-        layer
-        for layer in referrer.manifest.layers[:MAX_BUNDLES]
-        if layer.media_type.startswith(bundle.MEDIA_TYPE_PREFIX)
-    ]
+    layers = bundle_layers(referrer)
     if not layers:
         checked.problem = "the referrer holds no bundle layer"
         return checked

@@ -104,11 +104,7 @@ class RegistryStore:
         return Digest.of(data)
 
     def identity(self) -> str:
-        """The repository as go-containerregistry names it (``index.docker.io`` for Docker
-        Hub), which is what cosign writes as docker-reference."""
-        ref = self.name.reference
-        domain = "index.docker.io" if ref.domain == "docker.io" else ref.domain
-        return f"{domain}/{ref.path}"
+        return default_identity(self.name)
 
     def read(self, tag: str) -> tuple[Manifest, Digest] | None:
         try:
@@ -147,7 +143,7 @@ class LayoutStore:
         return entry.digest
 
     def identity(self) -> str:
-        return self._identity or self.name.directory.resolve().name
+        return self._identity or default_identity(self.name)
 
     def read(self, tag: str) -> tuple[Manifest, Digest] | None:
         try:
@@ -166,6 +162,17 @@ class LayoutStore:
             for data in [*blobs, manifest]:
                 writer.put_bytes(Descriptor("", Digest.of(data), len(data)), data)
             writer.commit(tag, entry, force=True, expect=(previous,))
+
+
+def default_identity(name: RegistryName | OciName) -> str:
+    """The image's name in a signature or statement: for a registry, the repository as
+    go-containerregistry names it (``index.docker.io`` for Docker Hub), which is what cosign
+    writes; for a layout, its directory's name."""
+    if isinstance(name, OciName):
+        return name.directory.resolve().name
+    ref = name.reference
+    domain = "index.docker.io" if ref.domain == "docker.io" else ref.domain
+    return f"{domain}/{ref.path}"
 
 
 def store_for(

@@ -61,6 +61,7 @@ from scratchpack.operations.pack.icudata import TOOL_PACKAGES, ReducedIcu, reduc
 from scratchpack.operations.pack.libraries import library_layer
 from scratchpack.operations.pack.prune import PruneReport, is_test_path, prune_modules
 from scratchpack.operations.probe import ProbeSpec, check_or_refuse
+from scratchpack.operations.provenance import Input, deb_inputs, file_input, npm_inputs
 from scratchpack.transports.preflight import check_destination
 
 NODE = "/usr/bin/node"
@@ -166,6 +167,11 @@ def pack_node(options: PackOptions) -> PackResult:
                                 ca_bundle=options.ca_bundle, tz=options.tz,
                                 zoneinfo=options.zoneinfo)  # fmt: skip
         app, tests, pruned = _app_layers(project, scratch, options.allow_scripts)
+        inputs: list[Input] = []
+        if options.record_inputs:
+            lock = project.directory / project.lock
+            inputs = [file_input(lock, project.lock), *npm_inputs(lock),
+                      *deb_inputs(runtime.plan.packages)]  # fmt: skip
         if options.test is not None:
             _add_dev_dependencies(tests, project, scratch, options.allow_scripts)
         for spec in options.adds:
@@ -210,6 +216,7 @@ def pack_node(options: PackOptions) -> PackResult:
         linkage=f"node project {project.name} ({pruned.summary()}{_icu_note(icu)})",
         essentials=report,
         libraries=replace(libraries, files=len(libs.entries())),
+        inputs=tuple(inputs),
     )
 
 

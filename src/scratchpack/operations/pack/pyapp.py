@@ -229,28 +229,45 @@ def _for_image(target: Path) -> list[str]:
     return args
 
 
-def install(project: Project, target: Path, wheels: Path, cache: Path) -> None:
-    """The project's wheels for the image into ``target`` (``pip install --target``)."""
+def install(project: Project, target: Path, wheels: Path, cache: Path) -> list[Path]:
+    """The project's wheels for the image into ``target`` (``pip install --target``); the
+    installation reports pip wrote (``--report``: what it resolved, with each archive's
+    hash), for the provenance."""
     binary = _for_image(target)
+    reports: list[Path] = []
+
+    def report() -> list[str]:
+        reports.append(wheels.parent / f"pip-report-{len(reports)}.json")
+        return ["--report", str(reports[-1])]
+
     if project.requirements is not None:
-        args = ["install", *binary, "-r", str(project.requirements)]
+        args = ["install", *binary, *report(), "-r", str(project.requirements)]
         if "--hash=" in project.requirements.read_text(encoding="utf-8", errors="replace"):
             args.append("--require-hashes")
         _pip(args, cache, f"installing {project.requirements.name}")
     if not project.buildable:  # requirements.txt alone: the app is the tree's modules
         _copy_modules(project.directory, target)
-        return
-    if project.buildable:
-        # a copy: setuptools writes build/ and *.egg-info into the tree it builds
-        tree = wheels.parent / "project"
-        shutil.copytree(project.directory, tree, symlinks=True, ignore=_build_leftovers)
-        what = f"building {project.name} as a wheel"
-        _pip(["wheel", "--no-deps", "-q", "-w", str(wheels), str(tree)], cache, what)
-        built = sorted(wheels.glob("*.whl"))
-        if not built:
-            raise ScratchpackError(f"{what}: pip made no wheel")
-        deps = ["--no-deps"] if project.requirements is not None else []
-        _pip(["install", *binary, *deps, *map(str, built)], cache, f"installing {project.name}")
+        return reports
+    # a copy: setuptools writes build/ and *.egg-info into the tree it builds
+    tree = wheels.parent / "project"
+    shutil.copytree(project.directory, tree, symlinks=True, ignore=_build_leftovers)
+    what = f"building {project.name} as a wheel"
+    _pip(["wheel", "--no-deps", "-q", "-w", str(wheels), str(tree)], cache, what)
+    built = sorted(wheels.glob("*.whl"))
+    if not built:
+        raise ScratchpackError(f"{what}: pip made no wheel")
+    deps = ["--no-deps"] if project.requirements is not None else []
+    _pip(["install", *binary, *report(), *deps, *map(str, built)], cache,
+         f"installing {project.name}")  # fmt: skip
+    return reports
+
+
+LOCK_FILES = ("requirements.txt", "pylock.toml", "uv.lock", "poetry.lock", "Pipfile.lock")
+
+
+def lock_files(directory: Path) -> list[Path]:
+    """The project's lock (or pinned requirements) files present, for the provenance."""
+    return [directory / name for name in LOCK_FILES if (directory / name).is_file()]
 
 
 def _copy_modules(directory: Path, target: Path) -> None:

@@ -29,7 +29,7 @@ from scratchpack.debian.index import Fetcher
 from scratchpack.debian.spec import ImageSpec
 from scratchpack.errors import ScratchpackError
 from scratchpack.layers.tarwriter import LayerContents
-from scratchpack.operations.build import download_all, host_arch, plan
+from scratchpack.operations.build import Locked, download_all, host_arch, plan
 from scratchpack.operations.closure import ClosureFinder
 
 PY_VERSION = "3.11"
@@ -76,6 +76,7 @@ class Runtime:
     versions: dict[str, str] = field(default_factory=dict)
     loader: str = ""
     library_dirs: tuple[str, ...] = ()
+    planned: tuple[Locked, ...] = ()  # the resolved packages, with their .debs' sha256
 
     def run(self, args: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """The root's interpreter through the root's loader, with a clean environment."""
@@ -160,7 +161,7 @@ def fetch_runtime(scratch: Path, cache_note: str = "") -> Runtime:
         fetcher.close()
     layer = LayerContents()
     add_merged_usr_links(layer, the_plan.arch)
-    runtime = Runtime(scratch / "root")
+    runtime = Runtime(scratch / "root", planned=tuple(the_plan.packages))
     with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
         for deb in debs:
             contents = unpack_into(layer, deb)

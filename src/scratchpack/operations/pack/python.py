@@ -60,6 +60,7 @@ from scratchpack.operations.pack.pyapp import (
     entry_point,
     install,
     install_packages,
+    lock_files,
     prune,
 )
 from scratchpack.operations.pack.pyimports import names_in_files, python_files
@@ -73,6 +74,7 @@ from scratchpack.operations.pack.pyruntime import (
     Stdlib,
     fetch_runtime,
 )
+from scratchpack.operations.provenance import Input, deb_inputs, file_input, wheel_inputs
 from scratchpack.transports.dispatch import write_image
 from scratchpack.transports.names import ImageName, parse_image_name
 from scratchpack.transports.preflight import check_destination
@@ -123,8 +125,12 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
         site.mkdir(parents=True)
         with progress.step(f"installing {project.name}'s wheels with pip", unit="steps"):
             (scratch / "wheels").mkdir()
-            install(project, site, scratch / "wheels", pip_cache())
+            reports = install(project, site, scratch / "wheels", pip_cache())
             prune(site)
+        inputs: list[Input] = []
+        if options.record_inputs:  # while the reports and the built wheel still exist
+            locks = [file_input(path, path.name) for path in lock_files(project.directory)]
+            inputs = [*locks, *wheel_inputs(reports), *deb_inputs(runtime.planned)]
         _check_entry(site, entry)
         stdlib = Stdlib.scan(runtime.root)
         essentials, report_essentials = _essentials_layer(options)
@@ -181,6 +187,7 @@ def pack_python(options: PackOptions, extra: PythonOptions) -> PackResult:
         linkage="python",
         essentials=report_essentials,
         app=report,
+        inputs=tuple(inputs),
     )
 
 
