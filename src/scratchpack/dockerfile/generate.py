@@ -458,7 +458,8 @@ def _closure(p: Plan) -> list[str]:
         '            "$loader" --list "$libdir/$lib" >> /tmp/needed; fi; \\\n'
         "    done; \\\n"
         "    awk '$2 == \"=>\" && $3 ~ /^\\// {print $3} $1 ~ /^\\// {print $1}' /tmp/needed \\\n"
-        '        | sort -u | while read -r file; do cp -L --parents "$file" /out/rootfs; done',
+        "        > /tmp/files; sort -u -o /tmp/files /tmp/files; \\\n"
+        '    while read -r file; do cp -L --parents "$file" /out/rootfs; done < /tmp/files',
     ]
 
 
@@ -472,24 +473,27 @@ def _python(p: Plan) -> list[str]:
             "COPY requirements.txt ./",
             f"RUN {pip} -r requirements.txt",
         ]
+    tests = p.tests
+    requirements = details.get("test_requirements")
+    if tests and requirements:
+        lines += [
+            "# The tests' own tools, into /opt/test-deps: production does not copy them.",
+            f"COPY {requirements} ./",
+            f"RUN pip install --no-cache-dir --target /opt/test-deps -r {requirements}",
+        ]
     lines.append("COPY . .")
     if details.get("installable") == "yes":
         lines.append(f"RUN {pip} --no-deps . && rm -rf build *.egg-info")
     if details.get("requirements") != "yes" and details.get("installable") != "yes":
         lines.append("RUN mkdir -p /out/site-packages")
-    tests = p.tests
     if tests:
         lines += [
             "# The app's tests, in the build: a failing test fails the image (every builder",
-            "# runs this stage). Test tools go to /opt/test-deps, which production does not copy;",
-            "# without a requirements-dev.txt, pytest must be in the builder image.",
+            "# builds this stage: production copies from it)."
+            + ("" if requirements else " pytest comes from the builder image here;")
+            + ("" if requirements else "\n# list it in requirements-dev.txt to pin it."),
+            f"RUN PYTHONPATH=/out/site-packages:/opt/test-deps PYTHONDONTWRITEBYTECODE=1 {tests}",
         ]
-        if "test_requirements" in details:
-            lines.append(f"RUN {pip.replace('/out/site-packages', '/opt/test-deps')} "
-                         f"-r {details['test_requirements']}")  # fmt: skip
-        lines.append(
-            f"RUN PYTHONPATH=/out/site-packages:/opt/test-deps PYTHONDONTWRITEBYTECODE=1 {tests}"
-        )
     return lines
 
 
