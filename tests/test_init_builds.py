@@ -340,8 +340,7 @@ def test_rust_dynamic_and_a_missing_linker_on_docker(
 def test_jemalloc_build_fails_clearly_until_the_crate_uses_it(
     docker: Runner, tmp_path: Path, unique_name: str
 ) -> None:
-    name, packages = BUILDERS["rust"]
-    builder = debian_image(docker, "docker", packages, name)
+    builder = debian_image(docker, "docker", RUST_LLD[1], RUST_LLD[0])
     project = _rust_project(tmp_path)
     result = run_cli("init", str(project), "--no-pin", "--rust-static", "gnu", "--jemalloc")
     assert result.code == 0 and "tikv-jemallocator" in result.stderr
@@ -408,3 +407,22 @@ def test_generated_dockerfiles_parse(tmp_path: Path) -> None:
     shutil.copytree(NSS_C, project)
     stages = [s.name for s in parse(_generate(project)[0]["Dockerfile"]).stages]
     assert stages == ["build", "essentials", "debug", "production"]
+
+
+def test_lint_leaves_a_shipped_elf_closure_alone(tmp_path: Path) -> None:
+    """A dynamic build for scratch is a finding unless the stage ships the ELF closure:
+    removing the closure RUN brings SP504 back."""
+    project = tmp_path / "c"
+    shutil.copytree(NSS_C, project)
+    files, _ = _generate(project)
+    _lint_clean(project, files)
+    lines = files["Dockerfile"].split("\n\n")
+    without = "\n\n".join(
+        part.split("# The ELF closure for scratch")[0]
+        if part.startswith("FROM ${BUILDER_IMAGE} AS build")
+        else part
+        for part in lines
+    )
+    (project / "Dockerfile").write_text(without)
+    codes = {f.code for f in lint_file(project / "Dockerfile").findings}
+    assert "SP504" in codes  # make in a glibc builder, no static hint: dynamic into scratch

@@ -539,7 +539,7 @@ def _essentials(p: Plan) -> list[str]:
     alpine_builder = "-alpine" in p.images["builder"].reference
     lines = [
         "FROM ${BUILDER_IMAGE} AS essentials",
-        "# What a static binary needs at run time, nothing else: CA certificates (TLS),",
+        "# What the binary needs at run time on scratch, nothing else: CA certificates (TLS),",
         "# zoneinfo (time zones), passwd/group with an unprivileged user, nsswitch.conf and a",
         "# sticky /tmp. Files are read-only (0444), zoneinfo too. Everything goes under /out",
         "# so that production copies /out/ whole: a COPY of a directory copies its contents,",
