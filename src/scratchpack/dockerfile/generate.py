@@ -766,6 +766,10 @@ def pack_script(p: Plan) -> str | None:
     elif tests is None:
         tests = details.get("tests")
     test = f" --test {_quote(tests)}" if tests else ""
+    main = details.get("main", "")
+    if p.project.language == "python" and "entry" not in details and main != "__main__.py":
+        # pack takes a console script, else the module to run
+        test += f" --entrypoint {_quote('-m ' + main.removesuffix('.py'))}"
     return (
         "\n".join(
             [
