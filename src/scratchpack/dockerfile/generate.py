@@ -376,7 +376,9 @@ def _linker(p: Plan, triple: str, flags: list[str]) -> list[str]:
     program = LINKERS[linker]
     fast = _rustflags([*flags, "-C", f"link-arg=-fuse-ld={linker}"])
     plain = _rustflags(flags)
-    lines = [f"# The {linker} linker (-C link-arg=-fuse-ld={linker}): much faster links."]
+    lines = [
+        f"# The {linker} linker (-C link-arg=-fuse-ld={linker}): faster links of big binaries."
+    ]
     install = ""
     if "-alpine" not in p.images["builder"].reference:
         lines += [
@@ -706,6 +708,7 @@ def dockerignore(p: Plan) -> str:
         "compose.yaml",
         "*.md",
         "!README.md" if p.project.language in ("python", "node") else "LICENSE*",
+        *(["pack.sh"] if p.runtime == "minimal" else []),
         ".env",
         ".env.*",
         "*.pem",
