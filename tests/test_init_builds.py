@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, assert_clean_error, run_cli
+from helpers import ROOT, assert_clean_error, assert_init_files_lint_clean, run_cli
 from realtools import BUILDERS, CACHE, Runner, debian_image
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
@@ -47,13 +47,7 @@ def _generate(project: Path, **options: object) -> tuple[dict[str, str], list[st
     return result.files, result.notices
 
 
-def _lint_clean(project: Path, files: dict[str, str]) -> None:
-    for name, content in files.items():
-        (project / name).write_text(content)
-    report = lint_file(project / "Dockerfile")
-    assert report.error is None
-    loud = [f for f in report.findings if f.severity >= 2]
-    assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)
+_lint_clean = assert_init_files_lint_clean
 
 
 def _rust_project(tmp_path: Path, lock: str = "", deps: str = "") -> Path:
