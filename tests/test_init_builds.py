@@ -127,6 +127,9 @@ def test_rust_options_are_generated(tmp_path: Path) -> None:
     assert '"-C", "target-feature=+crt-static", "-C", "link-arg=-fuse-ld=lld"' in gnu["Dockerfile"]
     assert "ENV RUSTFLAGS" not in gnu["Dockerfile"]  # it would override the config's flags
     _lint_clean(project, gnu)
+    (project / "Cargo.lock").write_bytes(b'[[package]\nname = "webpki-roots"\xff')
+    broken, notices = _generate(project)  # an unreadable lock only loses the refinement
+    assert "ca-certificates.crt" in broken["Dockerfile"] and notices == []
     dynamic, _ = _generate(project, link="dynamic")
     assert "rust:1-bookworm" in dynamic["Dockerfile"]
     assert "--target x86_64-unknown-linux-gnu" in dynamic["Dockerfile"]

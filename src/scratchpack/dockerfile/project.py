@@ -146,12 +146,15 @@ _NSS_CALLS = re.compile(
 
 
 def _lock_packages(lock: Path) -> set[str]:
-    """Package names in a Cargo.lock (empty when there is none or it cannot be read)."""
+    """Package names in a Cargo.lock (empty when there is none or it cannot be read: it only
+    refines the Dockerfile, and cargo reports a broken lock itself)."""
     try:
-        text = lock.read_text(errors="replace")
-    except OSError:
+        packages = tomllib.loads(lock.read_text()).get("package")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return set()
-    return set(re.findall(r'^name\s*=\s*"([^"]+)"', text, re.M))
+    if not isinstance(packages, list):
+        return set()
+    return {str(p["name"]) for p in packages if isinstance(p, dict) and "name" in p}
 
 
 def _mentions(directory: Path, pattern: str, needle: str) -> bool:
