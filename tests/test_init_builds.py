@@ -218,7 +218,8 @@ def _python_project(tmp_path: Path) -> Path:
 def _build(docker: Runner, project: Path, tag: str, *args: str, check: bool = True) -> str:
     proc = docker("build", "--network", "none", *args, "-t", tag, str(project),
                   timeout=900, check=check)  # fmt: skip
-    return (proc.stdout + proc.stderr).decode(errors="replace")
+    log = (proc.stdout + proc.stderr).decode(errors="replace")
+    return re.sub("\x1b\\[[0-9;]*m", "", log)  # the legacy builder colours a step's stderr
 
 
 def _files(run: Runner, image: str, tmp_path: Path) -> dict[str, tarfile.TarInfo]:
