@@ -209,3 +209,16 @@ def sign_at_once(image: str, key: Path, count: int, *extra: str) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
+
+
+def assert_init_files_lint_clean(project: Path, files: dict[str, str]) -> None:
+    """Write what ``init`` generated into ``project`` and require no lint finding above info:
+    init and lint must not drift apart."""
+    from scratchpack.operations.lint import lint_file
+
+    for name, content in files.items():
+        (project / name).write_text(content)
+    report = lint_file(project / "Dockerfile")
+    assert report.error is None
+    loud = [f for f in report.findings if f.severity >= 2]
+    assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, assert_clean_error, run_cli
+from helpers import ROOT, assert_clean_error, assert_init_files_lint_clean, run_cli
 from realtools import BUILDERS, Runner, debian_image, free_tcp_port, wait_http
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
 from scratchpack.dockerfile.project import detect
 from scratchpack.operations.init import init, mirror
-from scratchpack.operations.lint import lint_file
 
 SAMPLES = ROOT / "examples/init"
 SAMPLE = {"go": "go-greeter", "c": "c-hello", "rust": "rust-hello", "python": "python-hello"}
@@ -89,12 +88,7 @@ def test_generated_files_lint_clean(language: str, runtime: str | None, tmp_path
         project = _copy_sample(language, tmp_path)
     options = generate.Options(runtime=runtime, rust_static="gnu" if runtime else "musl")
     result = init(project, None, options, _pinned)
-    for name, content in result.files.items():
-        (project / name).write_text(content)
-    report = lint_file(project / "Dockerfile")
-    assert report.error is None
-    loud = [f for f in report.findings if f.severity >= 2]
-    assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)
+    assert_init_files_lint_clean(project, result.files)
     dockerfile = parse(result.files["Dockerfile"])
     assert [s.name for s in dockerfile.stages][-2:] == ["debug", "production"]
     stages = {s.name for s in dockerfile.stages}

@@ -444,10 +444,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "scratchpack init",
             "scratchpack init ./service --lang go --runtime distroless --stdout",
             "scratchpack init --registry 127.0.0.1:5000 --no-pin",
+            "scratchpack init ./api --runtime minimal --test 'python3 -m pytest -q'",
             notes="Detects the project in DIR and writes a multi-stage Dockerfile (build, "
             "essentials, debug, production FROM scratch or distroless), a .dockerignore and a "
-            "hardened compose.yaml. Base images are pinned by digest when their registry "
-            "answers.",
+            "hardened compose.yaml (and pack.sh with --runtime minimal). Base images are "
+            "pinned by digest when their registry answers.",
         ),
     )
     it.add_argument(
@@ -458,11 +459,29 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="the language, when detection is ambiguous")  # fmt: skip
     it.add_argument(
         "--runtime",
-        choices=("scratch", "distroless", "alpine", "debian-slim"),
-        help="production base (default: scratch for Go/Rust/C, distroless for Python/Node)",
+        choices=("scratch", "distroless", "alpine", "debian-slim", "minimal"),
+        help="production base (default: scratch for Go/Rust/C, distroless for Python/Node; "
+        "minimal: Python/Node on scratchpack's own runtime, made by the pack.sh it writes)",
     )
     it.add_argument("--rust-static", choices=("musl", "gnu"), default="musl",
                     help="Rust: musl target (default) or a static glibc build")  # fmt: skip
+    linking = it.add_mutually_exclusive_group()
+    linking.add_argument(
+        "--dynamic", dest="link", action="store_const", const="dynamic", default="auto",
+        help="C/C++, Rust: link against glibc and ship the ELF closure (loader, libraries, NSS "
+        "modules) on scratch (default for C whose sources call getaddrinfo, getpwnam...)",
+    )  # fmt: skip
+    linking.add_argument("--static", dest="link", action="store_const", const="static",
+                         help="C/C++: link statically even when the sources call NSS")  # fmt: skip
+    it.add_argument("--jemalloc", action="store_true",
+                    help="Rust: tikv-jemallocator as the allocator (musl's is slow)")  # fmt: skip
+    it.add_argument("--linker", choices=("lld", "mold"),
+                    help="Rust: link with lld or mold when the builder has it")  # fmt: skip
+    it.add_argument(
+        "--test", metavar="CMD",
+        help="Python/Node: the app's tests, run in the build (default: pytest when there are "
+        "tests, npm test when package.json has a test script)",
+    )  # fmt: skip
     it.add_argument(
         "--platform", default="linux/amd64", metavar="OS/ARCH", help="linux/amd64 or linux/arm64"
     )
@@ -1380,6 +1399,10 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
         arch=platform.architecture,
         buildkit=args.buildkit,
         port=args.port,
+        link=args.link,
+        jemalloc=args.jemalloc,
+        linker=args.linker,
+        test=args.test,
     )
     resolve, registry_options = _digest_resolver(args)
     try:

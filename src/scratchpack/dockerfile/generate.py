@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from scratchpack.dockerfile.project import NAMES, Project
 from scratchpack.errors import UsageError
 
-RUNTIMES = ("scratch", "distroless", "alpine", "debian-slim")
+RUNTIMES = ("scratch", "distroless", "alpine", "debian-slim", "minimal")
+LINKERS = {"lld": "ld.lld", "mold": "ld.mold"}  # -fuse-ld=NAME: the program gcc looks for
+LOADERS = {"amd64": "/lib64/ld-linux-x86-64.so.2", "arm64": "/lib/ld-linux-aarch64.so.1"}
+JEMALLOC_VERSION = "0.6"
 STATIC_LANGUAGES = frozenset({"go", "rust", "c"})
 USER = "65532:65532"
 DEBIAN = "bookworm"
@@ -35,6 +38,10 @@ class Options:
     arch: str = "amd64"  # amd64 or arm64
     buildkit: bool = False  # declare the syntax and use cache mounts
     port: int | None = None
+    link: str = "auto"  # static, dynamic, or auto (C: dynamic when the sources call NSS)
+    jemalloc: bool = False  # Rust: tikv-jemallocator as the global allocator
+    linker: str | None = None  # Rust: lld or mold
+    test: str | None = None  # the app's tests (default: detected), run in the build
 
 
 @dataclass
@@ -59,23 +66,112 @@ class Plan:
     options: Options
     runtime: str
     images: dict[str, BaseImage] = field(default_factory=dict)
+    dynamic: bool = False  # linked against glibc: the build stage collects its ELF closure
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def tests(self) -> str | None:
+        return self.options.test or self.project.details.get("tests")
+
+    @property
+    def ca_bundle(self) -> bool:
+        """False for a Rust program on webpki-roots: its roots are compiled in."""
+        return self.project.details.get("webpki_roots") != "yes"
 
 
-def _triple(options: Options) -> str:
-    cpu = {"amd64": "x86_64", "arm64": "aarch64"}[options.arch]
-    return f"{cpu}-unknown-linux-{options.rust_static}"
+def _triple(p: Plan) -> str:
+    cpu = {"amd64": "x86_64", "arm64": "aarch64"}[p.options.arch]
+    return f"{cpu}-unknown-linux-{'gnu' if p.dynamic else p.options.rust_static}"
+
+
+def _check_options(project: Project, options: Options, runtime: str) -> None:
+    language = NAMES[project.language]
+    static = project.language in STATIC_LANGUAGES
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
+    if runtime == "scratch" and not static:
+        raise UsageError(
+            f"{language} needs an interpreter at run time, which scratch does "
+            "not have: use --runtime distroless (the default), minimal, debian-slim or alpine"
+        )
+    if runtime == "minimal" and static:
+        raise UsageError(
+            "--runtime minimal is scratchpack's runtime for Python and Node apps; "
+            f"{language} already gets a scratch image (the default)"
+        )
+    if project.language != "rust" and (options.jemalloc or options.linker):
+        flag = "--jemalloc" if options.jemalloc else "--linker"
+        raise UsageError(f"{flag} is for Rust projects; this one is {language}")
+    if options.linker not in (None, *LINKERS):
+        raise UsageError(f"--linker {options.linker}: lld or mold")
+    if options.link not in ("auto", "static", "dynamic"):
+        raise UsageError(f"link {options.link!r}: auto, static or dynamic")
+    if options.link == "dynamic" and project.language not in ("c", "rust"):
+        raise UsageError(f"--dynamic is for C/C++ and Rust; {language} is not linked")
+    if options.jemalloc and options.link == "dynamic":
+        raise UsageError("--jemalloc replaces musl's allocator; a --dynamic build uses glibc's")
+    if options.test is not None and project.language not in ("python", "node"):
+        raise UsageError("--test is for Python and Node projects (run in the build stage)")
+
+
+def _dynamic(project: Project, options: Options, runtime: str, notices: list[str]) -> bool:
+    """C that calls NSS functions is linked dynamically: a static glibc cannot load the NSS
+    modules getaddrinfo and getpwnam need (glibc warns at link time and the call fails at run
+    time), and static musl resolves names differently from the glibc the build used."""
+    if options.link == "auto" and project.language == "c" and "nss" in project.details:
+        notices.append(
+            f"the sources call {project.details['nss']}(), which a static glibc binary cannot "
+            "do (NSS modules are loaded at run time): linking dynamically, with the ELF "
+            "closure in the image (--static to force a static build)"
+        )
+    elif options.link != "dynamic":
+        return False
+    if runtime in ("alpine", "minimal"):
+        raise UsageError(f"a dynamic glibc binary does not run on --runtime {runtime}")
+    return True
+
+
+def _rust_notices(project: Project, options: Options, runtime: str, notices: list[str]) -> None:
+    details = project.details
+    if details.get("webpki_roots") == "yes" and runtime == "scratch":
+        notices.append("uses webpki-roots: no CA bundle needed (none copied into the image)")
+    if options.jemalloc and details.get("jemalloc") != "yes":
+        musl = "[target.'cfg(target_env = \"musl\")'.dependencies]"
+        notices.append(
+            "--jemalloc: the build fails until the crate uses tikv-jemallocator; add to "
+            f'Cargo.toml:\n    {musl}\n    tikv-jemallocator = "{JEMALLOC_VERSION}"\n'
+            "  and to src/main.rs:\n"
+            '    #[cfg(target_env = "musl")]\n'
+            "    #[global_allocator]\n"
+            "    static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;\n"
+            "  (then cargo update, so Cargo.lock pins it: the image builds what the repository "
+            "says, nothing edited behind its back)"
+        )
+
+
+def _minimal_notice(project: Project, tests: str | None, notices: list[str]) -> None:
+    notices.append(
+        "--runtime minimal: ./pack.sh makes the production image on scratchpack's minimal "
+        f"runtime (scratchpack pack .{' --test ...' if tests else ''}); the Dockerfile builds "
+        "and tests the app and keeps a distroless production stage for docker-only pipelines"
+    )
+    if not tests:
+        notices.append(
+            f"no tests found for {NAMES[project.language]} (tests/ or a test script): "
+            "pack.sh runs none; pass --test CMD"
+        )
 
 
 def plan(project: Project, options: Options) -> Plan:
     static = project.language in STATIC_LANGUAGES
     runtime = options.runtime or ("scratch" if static else "distroless")
-    if runtime not in RUNTIMES:
-        raise UsageError(f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
-    if runtime == "scratch" and not static:
-        raise UsageError(
-            f"{NAMES[project.language]} needs an interpreter at run time, which scratch does "
-            "not have: use --runtime distroless (the default), debian-slim or alpine"
-        )
+    _check_options(project, options, runtime)
+    notices: list[str] = []
+    dynamic = _dynamic(project, options, runtime, notices)
+    if project.language == "rust":
+        _rust_notices(project, options, runtime, notices)
+    if runtime == "minimal":
+        _minimal_notice(project, options.test or project.details.get("tests"), notices)
     if options.arch not in ("amd64", "arm64"):
         raise UsageError(f"unsupported architecture {options.arch!r} (amd64 or arm64)")
     if options.rust_static not in ("musl", "gnu"):
@@ -87,7 +183,7 @@ def plan(project: Project, options: Options) -> Plan:
     if language == "go":
         builder = f"golang:{version}-alpine" if alpine else f"golang:{version}-{DEBIAN}"
     elif language == "rust":
-        musl = options.rust_static == "musl"
+        musl = options.rust_static == "musl" and not dynamic
         builder = f"rust:{version}-alpine" if musl or alpine else f"rust:{version}-{DEBIAN}"
     elif language == "c":
         builder = f"gcc:{version}-{DEBIAN}"
@@ -100,11 +196,11 @@ def plan(project: Project, options: Options) -> Plan:
     else:
         builder = f"node:{version}-{DEBIAN}-slim"
     images["builder"] = BaseImage("BUILDER_IMAGE", builder)
-    if runtime == "distroless":
+    if runtime in ("distroless", "minimal"):
         distroless = {
             "python": "gcr.io/distroless/python3-debian12:nonroot",
             "node": f"gcr.io/distroless/nodejs{version.split('.')[0]}-debian12:nonroot",
-        }.get(language, "gcr.io/distroless/static-debian12:nonroot")
+        }.get(language, f"gcr.io/distroless/{'cc' if dynamic else 'static'}-debian12:nonroot")
         images["runtime"] = BaseImage("RUNTIME_IMAGE", distroless)
     elif runtime == "alpine":
         reuse = language == "python"  # the interpreter image is the runtime
@@ -112,7 +208,7 @@ def plan(project: Project, options: Options) -> Plan:
     elif runtime == "debian-slim":
         reuse = language == "python"
         images["runtime"] = BaseImage("RUNTIME_IMAGE", builder if reuse else "debian:12-slim")
-    return Plan(project, options, runtime, images)
+    return Plan(project, options, runtime, images, dynamic, notices)
 
 
 # -- the Dockerfile ---------------------------------------------------------------------------
@@ -176,8 +272,8 @@ def _go(p: Plan) -> list[str]:
 
 
 def _rust(p: Plan) -> list[str]:
-    name, triple = p.project.name, _triple(p.options)
-    musl = p.options.rust_static == "musl"
+    name, triple = p.project.name, _triple(p)
+    musl = not p.dynamic and p.options.rust_static == "musl"
     env = (
         "ENV CARGO_PROFILE_RELEASE_LTO=true \\\n"
         "    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \\\n"
@@ -185,18 +281,39 @@ def _rust(p: Plan) -> list[str]:
     )
     lines = ["FROM ${BUILDER_IMAGE} AS build"]
     if musl:
+        packages = ["musl-dev"]
+        if p.options.jemalloc:
+            packages.append("make")  # tikv-jemalloc-sys runs jemalloc's configure and make
+        if p.options.linker:
+            packages.append(p.options.linker)  # Alpine packages both lld and mold
         lines += [
-            "# musl: a fully static binary. Its allocator is slow under many threads; if that",
-            "# shows, add tikv-jemallocator as the global allocator.",
+            "# musl: a fully static binary.",
+            *(
+                ["# Its allocator is slow under many threads: jemalloc replaces it (--jemalloc)."]
+                if p.options.jemalloc
+                else [
+                    "# Its allocator is slow under many threads; if that shows, add",
+                    "# tikv-jemallocator as the global allocator (scratchpack init --jemalloc).",
+                ]
+            ),
             *_floating("SP213"),
-            "RUN apk add --no-cache musl-dev",
+            f"RUN apk add --no-cache {' '.join(packages)}",
+        ]
+    elif p.dynamic:
+        lines += [
+            "# Linked dynamically against the builder's glibc: the loader and the libraries",
+            "# go into the image with the binary (the ELF closure, below).",
         ]
     else:
         lines += [
             "# A static glibc build (crt-static): no musl target needed. glibc's NSS (user and",
             "# host lookups through nsswitch.conf) is unavailable in a static binary.",
-            "ENV RUSTFLAGS='-C target-feature=+crt-static'",
         ]
+    flags = [] if musl or p.dynamic else ["-C", "target-feature=+crt-static"]
+    if p.options.linker:
+        lines += _linker(p, triple, flags)
+    elif flags:
+        lines.append("ENV RUSTFLAGS='-C target-feature=+crt-static'")
     if p.project.details.get("profile_tuned") != "yes":
         lines += [
             "# A release profile for a small binary (or set these in Cargo.toml's",
@@ -205,7 +322,15 @@ def _rust(p: Plan) -> list[str]:
         ]
     package = p.project.details.get("package", name)
     dummy = (p.project.root / "src/main.rs").is_file()
-    lines += ["WORKDIR /src"]
+    cargo = f"cargo build --release --target {triple}"
+    if p.options.linker:
+        cargo += f" --config {LINKER_CONFIG}"
+    lines += [
+        "WORKDIR /src",
+        "# The binary to build and ship (another [[bin]] of the crate: --build-arg BIN=...);",
+        f"# it is installed as /{name} either way, the path the exec-form ENTRYPOINT names.",
+        f"ARG BIN={name}",
+    ]
     if dummy:
         lines += [
             "# Dependencies first, built against a stand-in main.rs: a source change does not",
@@ -213,37 +338,130 @@ def _rust(p: Plan) -> list[str]:
             "COPY Cargo.toml Cargo.lock* ./",
             f"RUN {_cache(p, '/usr/local/cargo/registry')}mkdir src && "
             "echo 'fn main() {}' > src/main.rs \\\n"
-            f"    && cargo build --release --target {triple} \\\n"
+            f"    && {cargo} \\\n"
             f"    && rm -rf src target/{triple}/release/deps/{package.replace('-', '_')}-*",
         ]
-    lines += [
-        "COPY . .",
+    lines.append("COPY . .")
+    if p.options.jemalloc:
+        lines += [
+            "# --jemalloc: the allocator comes from the crate's own Cargo.toml and main.rs (see",
+            "# `scratchpack init --jemalloc`'s notice), so the image and `cargo run` agree.",
+            "RUN grep -q tikv-jemallocator Cargo.toml || { echo 'tikv-jemallocator is not in "
+            "Cargo.toml: add it and #[global_allocator] (scratchpack init --jemalloc says "
+            "how)' >&2; exit 1; }",
+        ]
+    lines.append(
         f"RUN {_cache(p, '/usr/local/cargo/registry')}touch src/main.rs 2>/dev/null; "
-        f"cargo build --release --target {triple} \\\n"
-        f"    && mkdir -p /out && cp target/{triple}/release/{name} {_binary_path(p)}",
+        f'{cargo} --bin "$BIN" \\\n'
+        f'    && mkdir -p /out && cp "target/{triple}/release/$BIN" {_binary_path(p)}'
+    )
+    if p.dynamic:
+        lines += _closure(p)
+    return lines
+
+
+LINKER_CONFIG = "/opt/cargo-linker.toml"
+
+
+def _rustflags(flags: list[str]) -> str:
+    return ", ".join(f'"{flag}"' for flag in flags)
+
+
+def _linker(p: Plan, triple: str, flags: list[str]) -> list[str]:
+    """A cargo config file with the target's rustflags: the fast linker when the builder has
+    it, else the default one with a notice in the build log (a build that works beats one that
+    fails for a speed option). Written to a file given with ``cargo --config`` (cargo >= 1.63)
+    because RUSTFLAGS cannot be set conditionally, and the project's own .cargo/ stays its own."""
+    linker = p.options.linker or "lld"
+    program = LINKERS[linker]
+    fast = _rustflags([*flags, "-C", f"link-arg=-fuse-ld={linker}"])
+    plain = _rustflags(flags)
+    lines = [
+        f"# The {linker} linker (-C link-arg=-fuse-ld={linker}): faster links of big binaries."
     ]
+    install = ""
+    if "-alpine" not in p.images["builder"].reference:
+        lines += [
+            "# rust:*-bookworm does not have it: installed when missing (if the archive can be",
+            "# reached; else the default linker, said in the build log).",
+            *_floating("SP214"),
+        ]
+        install = (
+            f"(command -v {program} >/dev/null 2>&1 || {{ apt-get update "
+            f"&& apt-get install -y --no-install-recommends {linker} "
+            "&& rm -rf /var/lib/apt/lists/*; }) || true; \\\n    "
+        )
+    lines.append(
+        f"RUN {install}if command -v {program} >/dev/null 2>&1; then \\\n"
+        f"        printf '[target.{triple}]\\nrustflags = [{fast}]\\n' > {LINKER_CONFIG}; \\\n"
+        f"    else echo 'notice: {program} is not in the builder image: linking with the "
+        "default linker' >&2; \\\n"
+        f"        printf '[target.{triple}]\\nrustflags = [{plain}]\\n' > {LINKER_CONFIG}; fi"
+    )
     return lines
 
 
 def _c(p: Plan) -> list[str]:
     name = p.project.name
+    static = '"-static"' if not p.dynamic else ""
     if p.project.details.get("build") == "cmake":
+        flags = ' -DCMAKE_EXE_LINKER_FLAGS="-static"' if not p.dynamic else ""
         build = (
-            "RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=MinSizeRel "
-            '-DCMAKE_EXE_LINKER_FLAGS="-static" \\\n'
+            f"RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=MinSizeRel{flags} \\\n"
             f"    && cmake --build build && mkdir -p /out && cp build/{name} {_binary_path(p)}"
         )
     else:
-        build = (
-            f'RUN make LDFLAGS="-static" \\\n    && mkdir -p /out && cp {name} {_binary_path(p)}'
-        )
-    return [
+        make = f"make LDFLAGS={static}" if static else "make"
+        build = f"RUN {make} \\\n    && mkdir -p /out && cp {name} {_binary_path(p)}"
+    why = (
+        "# Linked dynamically (its NSS calls need glibc's run-time modules): the ELF closure"
+        if p.dynamic
+        else "# Linked statically: scratch has no loader and no libc."
+    )
+    lines = [
         "FROM ${BUILDER_IMAGE} AS build",
         "WORKDIR /src",
         "COPY . .",
-        "# Linked statically: scratch has no loader and no libc.",
+        why,
+        *(["# below puts the loader and the libraries beside it."] if p.dynamic else []),
         build,
         f"RUN strip {_binary_path(p)}",
+    ]
+    if p.dynamic:
+        lines += _closure(p)
+    return lines
+
+
+# What glibc loads by name at run time, which no DT_NEEDED entry names: the NSS modules for
+# "files dns" (built into libc since 2.34, separate files before) and libgcc_s, which
+# pthread_cancel and C++/Rust unwinding dlopen.
+RUNTIME_LOADED = ("libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2", "libgcc_s.so.1")
+
+
+def _closure(p: Plan) -> list[str]:
+    """The loader, the binary's DT_NEEDED closure and what glibc loads by name, copied under
+    /out/rootfs. The list comes from the builder's own loader: ``ld.so --list`` maps the
+    objects and resolves every library the way the program's start would, without running
+    the program (ldd may run it on some systems), so it works for any binary the build makes.
+    It cannot be computed at init time: the libraries are the builder image's."""
+    loader = LOADERS[p.options.arch]
+    extra = " ".join(RUNTIME_LOADED)
+    return [
+        "# The ELF closure for scratch: the loader and every library the binary needs, as the",
+        "# builder's loader resolves them (ld.so --list maps them without running the program),",
+        "# plus what glibc loads by name at run time: NSS modules and libgcc_s. Copied with",
+        "# symlinks resolved, each at the path the loader searches, under /out/rootfs.",
+        f"RUN set -eu; loader={loader}; bin={_binary_path(p)}; mkdir -p /out/rootfs; \\\n"
+        '    "$loader" --list "$bin" > /tmp/needed; \\\n'
+        "    if grep -q 'not found' /tmp/needed; then cat /tmp/needed >&2; exit 1; fi; \\\n"
+        '    libdir=$(dirname "$(awk \'$1 == "libc.so.6" {print $3}\' /tmp/needed)"); \\\n'
+        f"    for lib in {extra}; do \\\n"
+        '        if [ -e "$libdir/$lib" ]; then echo "$libdir/$lib" >> /tmp/needed; \\\n'
+        '            "$loader" --list "$libdir/$lib" >> /tmp/needed; fi; \\\n'
+        "    done; \\\n"
+        "    awk '$2 == \"=>\" && $3 ~ /^\\// {print $3} $1 ~ /^\\// {print $1}' /tmp/needed \\\n"
+        "        > /tmp/files; sort -u -o /tmp/files /tmp/files; \\\n"
+        '    while read -r file; do cp -L --parents "$file" /out/rootfs; done < /tmp/files',
     ]
 
 
@@ -257,11 +475,27 @@ def _python(p: Plan) -> list[str]:
             "COPY requirements.txt ./",
             f"RUN {pip} -r requirements.txt",
         ]
+    tests = p.tests
+    requirements = details.get("test_requirements")
+    if tests and requirements:
+        lines += [
+            "# The tests' own tools, into /opt/test-deps: production does not copy them.",
+            f"COPY {requirements} ./",
+            f"RUN pip install --no-cache-dir --target /opt/test-deps -r {requirements}",
+        ]
     lines.append("COPY . .")
     if details.get("installable") == "yes":
         lines.append(f"RUN {pip} --no-deps . && rm -rf build *.egg-info")
     if details.get("requirements") != "yes" and details.get("installable") != "yes":
         lines.append("RUN mkdir -p /out/site-packages")
+    if tests:
+        lines += [
+            "# The app's tests, in the build: a failing test fails the image (every builder",
+            "# builds this stage: production copies from it)."
+            + ("" if requirements else " pytest comes from the builder image here;")
+            + ("" if requirements else "\n# list it in requirements-dev.txt to pin it."),
+            f"RUN PYTHONPATH=/out/site-packages:/opt/test-deps PYTHONDONTWRITEBYTECODE=1 {tests}",
+        ]
     return lines
 
 
@@ -279,6 +513,12 @@ def _node(p: Plan) -> list[str]:
     ]
     if details.get("build") == "yes":
         lines.append("RUN npm run build")
+    if p.tests:
+        lines += [
+            "# The app's tests, in the build (with the dev dependencies, before they are",
+            "# pruned): a failing test fails the image.",
+            f"RUN {p.tests}",
+        ]
     lines.append(f"RUN {install} --omit=dev")
     return lines
 
@@ -301,25 +541,32 @@ def _essentials(p: Plan) -> list[str]:
     alpine_builder = "-alpine" in p.images["builder"].reference
     lines = [
         "FROM ${BUILDER_IMAGE} AS essentials",
-        "# What a static binary needs at run time, nothing else: CA certificates (TLS),",
+        "# What the binary needs at run time on scratch, nothing else: CA certificates (TLS),",
         "# zoneinfo (time zones), passwd/group with an unprivileged user, nsswitch.conf and a",
         "# sticky /tmp. Files are read-only (0444), zoneinfo too. Everything goes under /out",
         "# so that production copies /out/ whole: a COPY of a directory copies its contents,",
         "# and only the entries inside keep their modes (the 1777 of tmp/ among them).",
     ]
+    certs = p.ca_bundle
+    if not certs:
+        lines += ["# No CA bundle: the program uses webpki-roots (its roots are compiled in)."]
     if alpine_builder:
-        lines += [*_floating("SP213"), "RUN apk add --no-cache ca-certificates tzdata"]
+        packages = "ca-certificates tzdata" if certs else "tzdata"
+        lines += [*_floating("SP213"), f"RUN apk add --no-cache {packages}"]
     lines.append(
-        "RUN mkdir -p /out/etc/ssl/certs /out/usr/share/zoneinfo /out/tmp \\\n"
-        "    && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \\\n"
-        "    && cp -a /usr/share/zoneinfo/. /out/usr/share/zoneinfo/ \\\n"
+        f"RUN mkdir -p {'/out/etc/ssl/certs ' if certs else '/out/etc '}"
+        "/out/usr/share/zoneinfo /out/tmp \\\n"
+        + ("    && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \\\n" if certs else "")
+        + "    && cp -a /usr/share/zoneinfo/. /out/usr/share/zoneinfo/ \\\n"
         "    && rm -rf /out/usr/share/zoneinfo/right /out/usr/share/zoneinfo/posix \\\n"
         "    && printf 'root:x:0:0:root:/root:/sbin/nologin\\n"
         "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\\n' > /out/etc/passwd \\\n"
         "    && printf 'root:x:0:\\nnonroot:x:65532:\\n' > /out/etc/group \\\n"
-        "    && printf 'hosts: files dns\\n' > /out/etc/nsswitch.conf \\\n"
-        "    && chmod 0444 /out/etc/passwd /out/etc/group /out/etc/nsswitch.conf \\\n"
-        "        /out/etc/ssl/certs/ca-certificates.crt \\\n"
+        "    && printf 'passwd: files\\ngroup: files\\nhosts: files dns\\n' "
+        "> /out/etc/nsswitch.conf \\\n"
+        "    && chmod 0444 /out/etc/passwd /out/etc/group /out/etc/nsswitch.conf"
+        + (" \\\n        /out/etc/ssl/certs/ca-certificates.crt" if certs else "")
+        + " \\\n"
         "    && find /out/usr/share/zoneinfo -type f -exec chmod 0444 {} + \\\n"
         "    && chmod 1777 /out/tmp"
     )
@@ -413,8 +660,19 @@ def _production(p: Plan) -> list[str]:
             "# BuildKit-only; copying the parent keeps the mode with every builder.",
             "COPY --from=essentials /out/ /",
         ]
+        if p.dynamic:
+            lines += [
+                "# The loader and the libraries, at the paths the loader searches.",
+                "COPY --from=build /out/rootfs/ /",
+            ]
     else:
         lines = ["FROM ${RUNTIME_IMAGE} AS production"]
+        if p.runtime == "minimal":
+            lines += [
+                "# --runtime minimal: ./pack.sh makes the production image on scratchpack's",
+                "# minimal runtime (outside docker: it needs Debian's packages and a test run",
+                "# under podman). This distroless stage is for pipelines that only have docker.",
+            ]
         if p.project.language == "node" and p.runtime == "alpine":
             lines += [*_floating("SP213"), "RUN apk add --no-cache nodejs"]
         elif p.project.language == "node" and p.runtime == "debian-slim":
@@ -450,6 +708,7 @@ def dockerignore(p: Plan) -> str:
         "compose.yaml",
         "*.md",
         "!README.md" if p.project.language in ("python", "node") else "LICENSE*",
+        *(["pack.sh"] if p.runtime == "minimal" else []),
         ".env",
         ".env.*",
         "*.pem",
@@ -469,9 +728,11 @@ def compose(p: Plan) -> str:
         "# capabilities, no privilege gain, an unprivileged user).",
         "services:",
         f"  {name}:",
-        "    build:",
-        "      context: .",
-        "      target: production",
+        *(
+            ["    # made by ./pack.sh (scratchpack's minimal runtime), not by a docker build"]
+            if p.runtime == "minimal"
+            else ["    build:", "      context: .", "      target: production"]
+        ),
         f"    image: {name}:latest",
         "    read_only: true",
         "    tmpfs:",
@@ -485,3 +746,46 @@ def compose(p: Plan) -> str:
     if port:
         lines += ["    ports:", f'      - "127.0.0.1:{port}:{port}"']
     return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    """POSIX shell single quotes."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def pack_script(p: Plan) -> str | None:
+    """``pack.sh`` for ``--runtime minimal``: scratchpack's minimal runtime (the interpreter
+    and only what the app uses, from Debian packages, proven by the app's tests run inside the
+    image under podman) cannot be made inside a ``docker build``, which has neither Debian's
+    archive tooling nor a container engine, so the image is made beside it, by one command the
+    project keeps. Node's tests run as their script's command: the image has node, not npm."""
+    if p.runtime != "minimal":
+        return None
+    name = p.project.name
+    details = p.project.details
+    tests = p.options.test
+    if tests is None and p.project.language == "node":
+        tests = details.get("test_script")
+    elif tests is None:
+        tests = details.get("tests")
+    test = f" --test {_quote(tests)}" if tests else ""
+    main = details.get("main", "")
+    if p.project.language == "python" and "entry" not in details and main != "__main__.py":
+        # pack takes a console script, else the module to run
+        test += f" --entrypoint {_quote('-m ' + main.removesuffix('.py'))}"
+    return (
+        "\n".join(
+            [
+                "#!/bin/sh",
+                "# Generated by `scratchpack init --runtime minimal`: the production image of "
+                f"{name} on",
+                "# scratchpack's minimal runtime, written only if the app's tests pass inside it.",
+                f"#   ./pack.sh                          -> docker-daemon:{name}:latest",
+                f"#   ./pack.sh oci:./out/{name}:1        (any scratchpack destination)",
+                "set -eu",
+                'cd "$(dirname "$0")"',
+                f'exec scratchpack pack .{test} -o "${{1:-docker-daemon:{name}:latest}}"',
+            ]
+        )
+        + "\n"
+    )

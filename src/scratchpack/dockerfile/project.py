@@ -118,13 +118,53 @@ def _rust(root: Path) -> Project:
         and profile.get("strip") not in (None, False, "none")
     )
     version = package.get("rust-version")
-    return Project(
-        "rust",
-        _clean(name, root),
-        root,
-        toolchain=str(version) if version else None,
-        details={"profile_tuned": "yes" if tuned else "no", "package": str(package.get("name"))},
-    )
+    details = {"profile_tuned": "yes" if tuned else "no", "package": str(package.get("name"))}
+    locked = _lock_packages(root / "Cargo.lock")
+    # rustls with webpki-roots carries its own roots; anything that reads the system store
+    # (rustls-native-certs, openssl, native-tls) still needs the CA bundle.
+    if "webpki-roots" in locked and not locked & _SYSTEM_ROOTS:
+        details["webpki_roots"] = "yes"
+    dependencies = _table(manifest.get("dependencies"))
+    targets_table = _table(manifest.get("target"))
+    for table in targets_table.values():
+        dependencies = {**dependencies, **_table(_table(table).get("dependencies"))}
+    if "tikv-jemallocator" in dependencies and _mentions(root / "src", "*.rs", "global_allocator"):
+        details["jemalloc"] = "yes"
+    return Project("rust", _clean(name, root), root, toolchain=str(version) if version else None,
+                   details=details)  # fmt: skip
+
+
+# Crates that make a Rust program read the system's CA bundle.
+_SYSTEM_ROOTS = frozenset({"rustls-native-certs", "openssl-sys", "native-tls", "openssl-probe"})
+# C functions that glibc implements through NSS (nsswitch.conf, loaded modules) or dlopen: a
+# static glibc binary that calls them fails at run time, so such a program is linked
+# dynamically and shipped with its ELF closure.
+_NSS_CALLS = re.compile(
+    r"\b(getaddrinfo|gethostbyname2?|getpwnam|getpwuid|getgrnam|getgrgid|getservbyname"
+    r"|getnameinfo|dlopen|iconv_open)\s*\("
+)
+
+
+def _lock_packages(lock: Path) -> set[str]:
+    """Package names in a Cargo.lock (empty when there is none or it cannot be read: it only
+    refines the Dockerfile, and cargo reports a broken lock itself)."""
+    try:
+        packages = tomllib.loads(lock.read_text()).get("package")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return set()
+    if not isinstance(packages, list):
+        return set()
+    return {str(p["name"]) for p in packages if isinstance(p, dict) and "name" in p}
+
+
+def _mentions(directory: Path, pattern: str, needle: str) -> bool:
+    for path in sorted(directory.rglob(pattern))[:500]:
+        try:
+            if needle in path.read_text(errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _go(root: Path) -> Project:
@@ -149,6 +189,29 @@ def _go(root: Path) -> Project:
 
 
 def _c(root: Path) -> Project:
+    project = _c_build(root)
+    call = _nss_call(root)
+    if call:
+        project.details["nss"] = call
+    return project
+
+
+def _nss_call(root: Path) -> str | None:
+    """The first NSS/dlopen call in the C/C++ sources, if any."""
+    for pattern in _SOURCES["c"]:
+        for path in sorted(root.rglob(pattern))[:500]:
+            if set(path.relative_to(root).parts) & {"build", ".git", "vendor"}:
+                continue
+            try:
+                match = _NSS_CALLS.search(path.read_text(errors="replace")[:1_000_000])
+            except OSError:
+                continue
+            if match:
+                return match.group(1)
+    return None
+
+
+def _c_build(root: Path) -> Project:
     cmake = root / "CMakeLists.txt"
     if cmake.is_file():
         text = cmake.read_text(errors="replace")
@@ -197,6 +260,12 @@ def _python(root: Path) -> Project:
                 "or main.py / app.py)"
             )
         details["main"] = main
+    if (root / "tests").is_dir() or list(root.glob("test_*.py")) or list(root.glob("*_test.py")):
+        details["tests"] = "python3 -m pytest -q -p no:cacheprovider"
+    for name_ in ("requirements-test.txt", "requirements-dev.txt", "dev-requirements.txt"):
+        if (root / name_).is_file():
+            details["test_requirements"] = name_
+            break
     return Project("python", _clean(name, root), root, toolchain=version, details=details)
 
 
@@ -213,17 +282,20 @@ def _node(root: Path) -> Project:
     )
     engines = _table(package.get("engines"))
     major = re.search(r"(\d+)", str(engines.get("node", "")))
+    scripts = _table(package.get("scripts"))
+    details = {
+        "main": main,
+        "lock": "yes" if (root / "package-lock.json").exists() else "no",
+        "build": "yes" if "build" in scripts else "no",
+    }
+    # npm init's placeholder ("echo \"Error: no test specified\" && exit 1") is not a test
+    if "test" in scripts and "no test specified" not in str(scripts["test"]):
+        details["tests"] = "npm test"
+        details["test_script"] = str(scripts["test"])  # what runs where npm is not
     return Project(
-        "node",
-        _clean(name, root),
-        root,
-        toolchain=major.group(1) if major else None,
-        details={
-            "main": main,
-            "lock": "yes" if (root / "package-lock.json").exists() else "no",
-            "build": "yes" if "build" in _table(package.get("scripts")) else "no",
-        },
-    )
+        "node", _clean(name, root), root, toolchain=major.group(1) if major else None,
+        details=details,
+    )  # fmt: skip
 
 
 def _port(root: Path, language: str) -> int | None:

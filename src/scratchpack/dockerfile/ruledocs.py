@@ -380,7 +380,9 @@ DOCS: dict[str, RuleDoc] = {
         "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
         f'{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
         fix="Build for `x86_64-unknown-linux-musl`, or with "
-        "`RUSTFLAGS='-C target-feature=+crt-static' --target x86_64-unknown-linux-gnu`.",
+        "`RUSTFLAGS='-C target-feature=+crt-static' --target x86_64-unknown-linux-gnu`."
+        " A stage that ships its ELF closure (a RUN listing the binary's libraries with the "
+        "loader's `--list`, as `scratchpack init --dynamic` writes) is left alone.",
     ),
     "SP502": RuleDoc(
         why="A C or C++ program linked dynamically needs the loader and shared libraries, which "
@@ -389,7 +391,9 @@ DOCS: dict[str, RuleDoc] = {
         f'COPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
         good=f"FROM {_GCC} AS build\nRUN gcc -O2 -static -o /app main.c\nFROM scratch\n"
         f'COPY --from=build /app /app\n{_SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
-        fix="Link with `-static` (musl-gcc gives the smallest binaries).",
+        fix="Link with `-static` (musl-gcc gives the smallest binaries), or ship the loader "
+        "and libraries: a stage that lists the binary's libraries with the loader's `--list` "
+        "(as `scratchpack init --dynamic` writes) is left alone.",
     ),
     "SP108": RuleDoc(
         why="Images are pulled by name: a one-letter typo (`debain`, `pyhton`) can fetch a "

@@ -17,7 +17,8 @@ from scratchpack.dockerfile.project import Project, detect
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import atomic_write
 
-FILES = ("Dockerfile", ".dockerignore", "compose.yaml")
+FILES = ("Dockerfile", ".dockerignore", "compose.yaml", "pack.sh")
+EXECUTABLE = frozenset({"pack.sh"})
 DigestResolver = Callable[[str], str]
 
 
@@ -51,7 +52,7 @@ def init(
 ) -> InitResult:
     project = detect(root, language)
     plan = generate.plan(project, options)
-    notices: list[str] = []
+    notices = list(plan.notices)
     for image in plan.images.values():
         image.reference = mirror(image.reference, registry)
         if resolve is None:
@@ -67,17 +68,22 @@ def init(
         ".dockerignore": generate.dockerignore(plan),
         "compose.yaml": generate.compose(plan),
     }
+    script = generate.pack_script(plan)
+    if script is not None:
+        files["pack.sh"] = script
     return InitResult(project, plan.runtime, files, list(plan.images.values()), notices)
 
 
 def write(result: InitResult, root: Path, force: bool) -> None:
     """All or nothing: every file is checked before any is written."""
-    existing = [name for name in FILES if (root / name).exists()]
+    existing = [name for name in FILES if name in result.files and (root / name).exists()]
     if existing and not force:
         raise UsageError(
             f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {root}: "
             "use --force to overwrite, or --stdout to print"
         )
     for name in FILES:
-        atomic_write(root / name, result.files[name].encode())
-        result.written.append(root / name)
+        if name in result.files:
+            mode = 0o755 if name in EXECUTABLE else 0o644
+            atomic_write(root / name, result.files[name].encode(), mode)
+            result.written.append(root / name)

@@ -46,9 +46,17 @@ def _builds_into_scratch(
     if not _static_final(dockerfile):
         return
     for stage in copied_into_final(dockerfile):
-        for run in stage.of("RUN"):
+        runs = stage.of("RUN")
+        if any(_ELF_CLOSURE.search(run.text) for run in runs):
+            continue  # it ships the loader and libraries its binary needs
+        for run in runs:
             for cmd in shell_of(run):
                 yield stage, run, cmd
+
+
+# A RUN that lists a binary's libraries with the loader (what `scratchpack init --dynamic`
+# writes): the stage ships its dynamic binary's ELF closure, so a dynamic build is intended.
+_ELF_CLOSURE = re.compile(r"ld-linux[\w.-]*\.so\.\d\b.*\s--list\b", re.S)
 
 
 @rule("SP500", Severity.WARNING, "correctness", "Go built without CGO_ENABLED=0 for scratch")
@@ -85,7 +93,9 @@ def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",)):
             env = {**stage_env(dockerfile, stage), **dict(cmd.env)}
             flags = env.get("RUSTFLAGS", "")
-            if not _links_no_glibc(cmd, env) and "crt-static" not in flags:
+            # crt-static may come from a cargo config the stage writes (init's --linker)
+            configured = any("crt-static" in r.text for r in stage.of("RUN"))
+            if not _links_no_glibc(cmd, env) and "crt-static" not in flags and not configured:
                 yield meta.at_command(
                     dockerfile,
                     run,
