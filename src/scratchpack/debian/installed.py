@@ -21,6 +21,7 @@ a path or a line in the image.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -172,10 +173,14 @@ class DpkgDatabase:
         info = self.admindir / "info"
         first = self._lists_of(hints)
         yield from (path for path in first if path not in self._read)
-        try:
-            rest = sorted(info.glob("*.list"))
+        try:  # scandir, not glob: a third of the glob's time over ~800 lists (issue 17)
+            with os.scandir(info) as entries:
+                names = sorted(
+                    e.name for e in entries if e.name.endswith(".list") and e.name[0] != "."
+                )
         except OSError:
             return
+        rest = (info / name for name in names)
         yield from (path for path in rest if path not in self._read)
 
     def _read_list(self, listing: Path) -> None:
@@ -227,26 +232,36 @@ def _usr_aliases(rel: str) -> list[str]:
 def _lists_any(listing: Path, needles: list[bytes]) -> bool:
     """Whether a list file has one of ``needles`` (``\\nPATH\\n``) as a whole line; a
     file that cannot be read or is over the limit has none (as :func:`_read_text` says)."""
+    data = _read_bytes(listing, LIST_LIMIT)
+    if data is None:
+        return False
+    return any(
+        needle in data or data.startswith(needle[1:]) or data.endswith(needle[:-1])
+        for needle in needles
+    )
+
+
+def _read_bytes(path: Path, limit: int) -> bytes | None:
+    """A database file's bytes, None when absent, unreadable or larger than ``limit``.
+
+    Sized by ``fstat`` (``FileIO.readall``), not ``read(limit + 1)``: that allocates the
+    whole limit (16 MiB for a list, 64 MiB for the status) for every file, which was most of
+    the 0.1 s a pack spent scanning ~800 lists for a binary no package owns (issue 17)."""
     try:
-        with listing.open("rb") as handle:
-            data = handle.read(LIST_LIMIT + 1)
+        with path.open("rb", buffering=0) as handle:
+            if os.fstat(handle.fileno()).st_size > limit:
+                return None
+            data = handle.readall()
     except OSError:
-        return False
-    if len(data) > LIST_LIMIT:
-        return False
-    text = b"\n" + data + (b"" if data.endswith(b"\n") else b"\n")
-    return any(needle in text for needle in needles)
+        return None
+    return None if len(data) > limit else data
 
 
 def _read_text(path: Path, limit: int) -> str:
     """A database file's text ('' when absent, unreadable or larger than ``limit``: a host
     without dpkg simply has no packages to record)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError:
-        return ""
-    return "" if len(data) > limit else data.decode("utf-8", "replace")
+    data = _read_bytes(path, limit)
+    return "" if data is None else data.decode("utf-8", "replace")
 
 
 def _parse_status(text: str) -> Iterator[InstalledPackage]:

@@ -38,13 +38,13 @@ from scratchpack.operations.essentials import (
     EssentialsReport,
     RunUser,
 )
-from scratchpack.operations.pack.libraries import LibraryReport
-from scratchpack.operations.probe import ProbeResult, ProbeSpec, check_or_refuse
-from scratchpack.operations.provenance import Input
 from scratchpack.transports.dispatch import WriteResult, stores_uncompressed, write_image
 from scratchpack.transports.names import ArchiveName, ImageName, OciName
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a static binary's pack loads none of these (tests/test_startup.py)
+    from scratchpack.operations.pack.libraries import LibraryReport
+    from scratchpack.operations.probe import ProbeResult, ProbeSpec
+    from scratchpack.operations.provenance import Input
     from scratchpack.transports.registry.transport import RegistryOptions
 
 LAYER_MTIME = 0
@@ -422,6 +422,8 @@ def deliver(
     failed (``ProbeFailed``: nothing is written)."""
     probed = None
     if options.check is not None:
+        from scratchpack.operations.probe import check_or_refuse
+
         spec = options.check
         if spec.user is None:
             spec = dataclasses.replace(spec, user=f"{options.user.uid}:{options.user.gid}")
