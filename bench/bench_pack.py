@@ -62,7 +62,7 @@ PEER_TAG = "scratchpack-bench-peer:1"
 FLOOR_PASS = [sys.executable, "-c", "pass"]
 FLOOR_IMPORTS = [sys.executable, "-c", "import scratchpack.cli.main, scratchpack.cli.progress, "
                  "scratchpack.cli.signing, scratchpack.operations.pack.binary, "
-                 "scratchpack.transports.oci_layout, scratchpack.model.decoding"]  # fmt: skip
+                 "scratchpack.transports.oci_layout"]  # fmt: skip
 
 
 @dataclass
