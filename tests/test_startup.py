@@ -279,8 +279,9 @@ STATIC_PACK_MODULES = frozenset({
 })  # fmt: skip
 # zlib-ng compresses; msgspec is not loaded: pack decodes no document (it builds its own)
 STATIC_PACK = frozenset({"zlib_ng"})
-# ... and python-debian reads the status of the packages the default essentials come from
-STATIC_PACK_RECORDED = STATIC_PACK | {"debian", "charset_normalizer"}
+# ... and python-debian (with charset_normalizer and typing_extensions) reads the status of
+# the packages the default essentials come from
+STATIC_PACK_RECORDED = STATIC_PACK | {"debian", "charset_normalizer", "typing_extensions"}
 # The standard library a static pack must not load: the thread pool (and its logging),
 # subprocess (only --strip and --check run programs), the network and e-mail parsing.
 STATIC_PACK_NOT_STDLIB = frozenset({"concurrent.futures", "logging", "subprocess", "socket",
