@@ -42,12 +42,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import ROOT, STATE, binary_like_bytes, reset_path, sh, stop_env, tool_env
+from common import (
+    ROOT,
+    STATE,
+    binary_like_bytes,
+    compile_scratchpack,
+    reset_path,
+    sh,
+    stop_env,
+    tool_env,
+)
 
 # The console script a user runs (same interpreter start-up as theirs).
 SCRATCHPACK = [str(Path(sys.executable).parent / "scratchpack")]
 BARE = ["--tz", "none", "--no-certs"]
 PEER_TAG = "scratchpack-bench-peer:1"
+# The start-up floor of any pack: the interpreter alone, and the interpreter importing what
+# pack of a static binary to oci: imports (tests/test_startup.py lists it), doing nothing.
+FLOOR_PASS = [sys.executable, "-c", "pass"]
+FLOOR_IMPORTS = [sys.executable, "-c", "import scratchpack.cli.main, scratchpack.cli.progress, "
+                 "scratchpack.cli.signing, scratchpack.operations.pack.binary, "
+                 "scratchpack.transports.oci_layout"]  # fmt: skip
 
 
 @dataclass
@@ -351,6 +366,7 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     os.chdir(ROOT)
+    compile_scratchpack()  # or every timed process would compile every module it imports
     use_docker, use_buildah = not args.skip_docker, not args.skip_buildah
     env, started = dict(os.environ), False
     if use_docker or use_buildah:
@@ -392,9 +408,14 @@ def main() -> int:
                             reset_path(gzb), layout_size(gzb))  # fmt: skip
                 _, peer = buildah_steps(binary, work, env)
                 peer.label = "buildah (vs pack gzip)"
-                time_interleaved([ours, peer], args.runs)
+                none = lambda: None  # noqa: E731
+                floors = [Step("python -c pass", lambda: sh(FLOOR_PASS), none, lambda: 0),
+                          Step("python -c 'import <pack's modules>'", lambda: sh(FLOOR_IMPORTS),
+                               none, lambda: 0)]  # fmt: skip
+                time_interleaved([ours, peer, *floors], args.runs)
                 rows.append(Row("oci: gzip: pack vs buildah commit", ours, peer, 0.8))
-                steps += [ours, peer]
+                rows += [Row(f"(floor) {f.label} vs buildah", f, peer, None) for f in floors]
+                steps += [ours, peer, *floors]
 
             print("oci: gzip / zstd / essentials vs gzip -6 | sha256sum")
             gz, zs, full = work / "gzip", work / "zstd", work / "full"

@@ -310,3 +310,73 @@ def test_a_repush_to_a_registry_loads_only_the_copy_path(
     assert ours - REGISTRY_COPY_MODULES == set()
     assert third_party(modules) - REGISTRY_COPY == set()
     assert {m for m in modules if m.split(".")[0] in REGISTRY_COPY_NOT_STDLIB} == set()
+
+
+# What `pack` of a static binary to oci: may import (issue 17: a 5 MB static pack at buildah's
+# speed, where process start-up is most of the time): the pack command's own parser and
+# modules, the image model (not its decoder), the oci: writer, the essentials, dpkg's lists;
+# not the ELF library (the headers say "static"), the dynamic path (libraries, closure,
+# glibc), the probe, the provenance, the registry client or any other command's modules.
+STATIC_PACK_MODULES = frozenset({
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.format",
+    "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
+    "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
+    "scratchpack.cli.signing", "scratchpack.debian", "scratchpack.debian.installed",
+    "scratchpack.errors", "scratchpack.fsutil", "scratchpack.layers",
+    "scratchpack.layers.compress", "scratchpack.layers.readahead", "scratchpack.layers.tarwriter",
+    "scratchpack.model", "scratchpack.model.config", "scratchpack.model.descriptor",
+    "scratchpack.model.digest", "scratchpack.model.image",
+    "scratchpack.model.limits", "scratchpack.model.manifest", "scratchpack.model.mediatypes",
+    "scratchpack.model.reference", "scratchpack.operations", "scratchpack.operations.elf",
+    "scratchpack.operations.essentials", "scratchpack.operations.pack",
+    "scratchpack.operations.pack.binary", "scratchpack.operations.pack.core",
+    "scratchpack.operations.pack.pyoptions", "scratchpack.progress", "scratchpack.transports",
+    "scratchpack.transports.dispatch", "scratchpack.transports.names",
+    "scratchpack.transports.oci_layout", "scratchpack.transports.preflight", "scratchpack.units",
+})  # fmt: skip
+# zlib-ng compresses; msgspec is not loaded: pack decodes no document (it builds its own)
+STATIC_PACK = frozenset({"zlib_ng"})
+# ... and python-debian (with charset_normalizer and typing_extensions) reads the status of
+# the packages the default essentials come from
+STATIC_PACK_RECORDED = STATIC_PACK | {"debian", "charset_normalizer", "typing_extensions"}
+# The standard library a static pack must not load: the thread pool (and its logging),
+# subprocess (only --strip and --check run programs), the network and e-mail parsing.
+STATIC_PACK_NOT_STDLIB = frozenset({"concurrent.futures", "logging", "subprocess", "socket",
+                                    "ssl", "http", "email", "zipfile", "tomllib"})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def big_static(hello: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The static hello with 5 MB appended: still a static ELF that runs, and a layer of two
+    compression chunks (the threaded path of layers/compress.py)."""
+    binary = tmp_path_factory.mktemp("big") / "big"
+    binary.write_bytes(hello.read_bytes() + bytes(range(256)) * (5_000_000 // 256))
+    binary.chmod(0o755)
+    assert subprocess.run([str(binary)], capture_output=True, check=False).returncode == 0
+    return binary
+
+
+@pytest.mark.parametrize("which", ["hello", "big"])
+@pytest.mark.parametrize("essentials", ["bare", "default"])
+def test_a_static_pack_imports_only_what_it_uses(
+    which: str, essentials: str, hello: Path, big_static: Path, tmp_path: Path
+) -> None:
+    """A real `python -X importtime -m scratchpack pack STATIC -o oci:...`: exactly the
+    modules above may load, so a new import on this path fails here, naming it."""
+    binary = hello if which == "hello" else big_static
+    bare = ["--tz", "none", "--no-certs"] if essentials == "bare" else []
+    modules = scratchpack_imports(
+        "pack", str(binary), "-o", f"oci:{tmp_path}/img:1", "-q", *bare, cwd=tmp_path
+    )
+    assert (tmp_path / "img/index.json").is_file()  # the check observed a whole pack
+    ours = {m for m in modules if m.split(".")[0] == "scratchpack"}
+    assert "scratchpack.operations.pack.binary" in ours
+    assert ours - STATIC_PACK_MODULES == set()
+    allowed = STATIC_PACK if essentials == "bare" else STATIC_PACK_RECORDED
+    assert third_party(modules) - allowed == set()
+    if essentials == "bare":  # python-debian loads logging, email and more: not asserted
+        found = {m for m in modules if m in STATIC_PACK_NOT_STDLIB or
+                 any(m.startswith(f"{name}.") for name in STATIC_PACK_NOT_STDLIB)}  # fmt: skip
+        assert found == set()
+    else:
+        assert "concurrent.futures" not in modules

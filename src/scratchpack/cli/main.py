@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from scratchpack import __version__
 from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import Formatter, command_list, examples, platform_option
-from scratchpack.cli.options import image_name, registry_options
+from scratchpack.cli.options import check_registry_flags, image_name, registry_options
 from scratchpack.cli.output import Output
 
 if TYPE_CHECKING:
@@ -140,10 +140,10 @@ def _quiet_flag() -> _Parser:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with ``only="lint"`` or ``only="copy"``, that command alone:
+    """The whole command line; with ``only`` = "lint", "copy" or "pack", that command alone:
     pre-commit hooks and editors run one `scratchpack lint FILE` per file, scripts one `copy`
-    per image, and building (and importing the modules of) every other command's parser was
-    a large part of their start-up (issue 17)."""
+    per image, CI one `pack` per image, and building (and importing the modules of) every
+    other command's parser was a large part of their start-up (issue 17)."""
     parser = _Parser(
         prog="scratchpack",
         usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
@@ -169,6 +169,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         sub.required = True
         if only == "lint":
             _add_lint(sub)
+        elif only == "pack":
+            _add_pack(sub, [_registry_flags(), _jobs_flag(), _quiet_flag()])
         else:
             _add_copy(sub, [_registry_flags(), _jobs_flag(), _quiet_flag()])
         for command in sub.choices.values():  # --debug after the command, as below
@@ -181,193 +183,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     registry_flags = _registry_flags()
     quiet, jobs = _quiet_flag(), _jobs_flag()
-    p = sub.add_parser(
-        "pack",
-        parents=[registry_flags, jobs, quiet],
-        help="pack a binary or a Python project into a FROM-scratch image",
-        description="Pack a binary into a FROM-scratch image: a static one alone, a dynamic one "
-        "with its loader and shared libraries; or a Python project's directory, with a "
-        "minimal CPython and its wheels.",
-        **examples(
-            "scratchpack pack ./hello -o oci:./out/hello:latest",
-            "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
-            "--sign cosign.key --sbom --provenance",
-            "scratchpack pack ./flask-app -o oci:./out/app:1 --test 'python3 -m pytest -q tests'",
-            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev "
-            "--check '[\"--version\"]'",
-            notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
-            "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
-            "A dynamic binary also gets a layer with its loader, its DT_NEEDED closure and what "
-            "glibc loads at run time (NSS modules, libgcc_s), found in --root (or --from an "
-            "image) as ld.so finds them.",
-        ),
-    )
-    p.add_argument(
-        "binary", type=Path, metavar="BINARY|DIR",
-        help="the ELF binary to pack, or a project directory: a Node app (package.json + lock) "
-        "or a Python one (pyproject.toml, requirements.txt or setup.py)",
-    )  # fmt: skip
-    p.add_argument(
-        "--kind", choices=("binary", "python", "node"),
-        help="what BINARY|DIR is, when its files do not say (a directory with both package.json "
-        "and pyproject.toml)",
-    )  # fmt: skip
-    p.add_argument(
-        "--test", metavar="JSON|WORDS",
-        help="a project's tests, run in a test variant of the image (the image plus its test "
-        "files; for Python, pytest and the project at /src) under podman, read-only, no "
-        "network, as the run user, e.g. 'node --test test/' or 'python3 -m pytest -q tests'; "
-        "nothing is written if they fail",
-    )  # fmt: skip
-    p.add_argument(
-        "--allow-scripts", action="store_true",
-        help="let npm run the dependencies' install scripts (off: they are code from every "
-        "dependency, run on this machine)",
-    )  # fmt: skip
-    p.add_argument(
-        "--icu-locales", metavar="LANGS",
-        help="Node project, opt-in: keep ICU's locale data for these languages only (e.g. "
-        "en,de; en is always kept), about 18 MB less uncompressed; Intl in other languages "
-        "then falls back to en-US",
-    )  # fmt: skip
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="DEST",
-        help="oci:DIR[:TAG], docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG] "
-        "or docker://HOST/REPO[:TAG]",
-    )
-    p.add_argument(
-        "--entrypoint",
-        metavar="JSON|WORDS",
-        help='exec form as JSON (\'["/app","-v"]\') or words; for a Python project '
-        "MODULE:FUNC, a console script's name or '-m MODULE'",
-    )
-    p.add_argument("--cmd", metavar="JSON|WORDS", help="default arguments, JSON array or words")
-    p.add_argument(
-        "--user",
-        default="nonroot:65532:65532",
-        metavar="NAME:UID[:GID]",
-        help="run user (default nonroot:65532:65532; say 'root' to run as root)",
-    )
-    p.add_argument("--workdir", metavar="DIR", help="working directory (default the user's home)")
-    p.add_argument(
-        "--binary-path", metavar="PATH", help="where the binary goes (default /usr/local/bin/NAME)"
-    )
-    p.add_argument("--env", action="append", default=[], metavar="K=V", help="repeatable")
-    p.add_argument("--label", action="append", default=[], metavar="K=V", help="repeatable")
-    p.add_argument(
-        "--annotation", action="append", default=[], metavar="K=V", help="manifest annotation"
-    )
-    p.add_argument("--source", metavar="URL", help="org.opencontainers.image.source annotation")
-    p.add_argument("--revision", metavar="REV", help="org.opencontainers.image.revision annotation")
-    p.add_argument(
-        "--expose", action="append", default=[], metavar="PORT[/PROTO]", help="repeatable"
-    )
-    p.add_argument(
-        "--add",
-        action="append",
-        default=[],
-        metavar="SRC:DEST[:MODE]",
-        help="extra file or directory (root-owned; files 0444, or 0555 when executable)",
-    )
-    p.add_argument(
-        "--tz", default="all", metavar="all|none|ZONE,...", help="zoneinfo to include (default all)"
-    )
-    p.add_argument("--no-certs", action="store_true", help="leave out the CA bundle")
-    p.add_argument(
-        "--ca-bundle",
-        type=Path,
-        default=Path("/etc/ssl/certs/ca-certificates.crt"),
-        help=argparse.SUPPRESS,
-    )
-    p.add_argument(
-        "--zoneinfo", type=Path, default=Path("/usr/share/zoneinfo"), help=argparse.SUPPRESS
-    )
-    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="must match the binary")
-    p.add_argument(
-        "--compression",
-        choices=COMPRESSIONS,
-        help="layer compression for oci: (default gzip; archives are always uncompressed)",
-    )
-    p.add_argument("--compression-level", type=int, metavar="N", help="gzip 1-9, zstd 1-19")
-    p.add_argument(
-        "--root",
-        type=Path,
-        metavar="DIR",
-        help="where a dynamic binary's loader and libraries come from (default /: this "
-        "machine; or a sysroot)",
-    )
-    p.add_argument(
-        "--from",
-        dest="from_image",
-        metavar="IMAGE",
-        help="take a dynamic binary's loader, libraries and package records from this image "
-        "(e.g. the builder image, any transport; --platform is the binary's), unpacked safely "
-        "in a scratch directory removed afterwards; excludes --root",
-    )
-    p.add_argument(
-        "--add-lib",
-        action="append",
-        default=[],
-        metavar="SONAME",
-        help="a library the binary loads with dlopen (e.g. a plugin), with its own needs; "
-        "repeatable",
-    )
-    p.add_argument(
-        "--gconv",
-        default="auto",
-        metavar="auto|all|none|CHARSET,...",
-        help="iconv's conversion modules for a dynamic glibc binary (default auto: all of "
-        "them when the program or a library calls iconv; or only these charsets)",
-    )
-    p.add_argument(
-        "--locale",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a locale's data from the root's /usr/lib/locale (e.g. de_DE.UTF-8); the first "
-        "one sets LANG unless --env does; repeatable",
-    )
-    p.add_argument(
-        "--allow-dynamic",
-        action="store_true",
-        help="put a dynamic binary in alone, without its loader and libraries (it starts only "
-        "if --add supplies them)",
-    )
-    p.add_argument("--strip", action="store_true", help="strip symbols with strip(1) first")
-    p.add_argument(
-        "--base",
-        metavar="IMAGE",
-        help="put the binary on this image instead of scratch (e.g. a `scratchpack build` "
-        "preset); a dynamic binary's libraries are checked in it first",
-    )
-    p.add_argument(
-        "--keep-module", action="append", default=[], metavar="NAME",
-        help="Python project: a standard library module to keep that no import names "
-        "(imported by a computed name); repeatable",
-    )  # fmt: skip
-    p.add_argument(
-        "--no-sources", action="store_true",
-        help="Python project: .pyc files only (smaller; tracebacks lose their source lines)",
-    )  # fmt: skip
-    p.add_argument(
-        "--trace", action="store_true",
-        help="with --test: a first run with the whole standard library, keeping every module "
-        "it imports (dynamic imports the import graph cannot see)",
-    )  # fmt: skip
-    p.add_argument("--force", action="store_true", help="replace an existing output")
-    p.add_argument(
-        "--digestfile", type=Path, metavar="FILE",
-        help="write the manifest digest to FILE (as skopeo copy --digestfile)",
-    )  # fmt: skip
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    signing.add_build_flags(p)
-    from scratchpack.cli.probe import add_check_flags  # not on lint's path (issue 17)
-
-    add_check_flags(p, "before the output is written (nothing is written if it fails)")
-    p.set_defaults(func=cmd_pack)
+    _add_pack(sub, [registry_flags, jobs, quiet])
 
     i = sub.add_parser(
         "inspect",
@@ -563,10 +379,25 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         pack,
         parse_command,
     )
-    from scratchpack.operations.probe import ProbeFailed, ProbeSpec
-    from scratchpack.transports.names import parse_image_name
+    from scratchpack.transports.names import RegistryName, parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
+    destination = parse_image_name(args.output)
+    from_image = image_name(args.from_image) if args.from_image else None
+    base = image_name(args.base) if args.base else None
+    # The registry client's options (and modules) only for a registry on either side or for
+    # signing, which may push: a pack to a local destination imports none of it (issue 17).
+    remote = any(isinstance(n, RegistryName) for n in (destination, from_image, base))
+    if remote or args.sign is not None or args.sbom or args.provenance:
+        registry = registry_options(args)
+    else:
+        check_registry_flags(args)
+        registry = None
+    test = None
+    if args.test:
+        from scratchpack.operations.probe import ProbeSpec
+
+        test = ProbeSpec(parse_command(args.test, "--test"), None, args.check_timeout)
     env = [f"{k}={v}" for k, v in key_values(args.env, "--env").items()]
     annotations = key_values(args.annotation, "--annotation")
     if args.source:
@@ -575,7 +406,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         annotations["org.opencontainers.image.revision"] = args.revision
     options = PackOptions(
         binary=args.binary,
-        destination=parse_image_name(args.output),
+        destination=destination,
         entrypoint=parse_command(args.entrypoint, "--entrypoint") if args.entrypoint else None,
         cmd=parse_command(args.cmd, "--cmd") if args.cmd else None,
         user=RunUser.parse(args.user),
@@ -594,20 +425,18 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         level=args.compression_level,
         allow_dynamic=args.allow_dynamic,
         root=args.root or Path("/"),
-        from_image=image_name(args.from_image) if args.from_image else None,
+        from_image=from_image,
         add_libs=args.add_lib,
         gconv=args.gconv,
         locales=args.locale,
         strip=args.strip,
         annotations=annotations,
         force=args.force,
-        registry=registry_options(args),
-        base=image_name(args.base) if args.base else None,
+        registry=registry,
+        base=base,
         check=probe_spec(args),
         kind=args.kind,
-        test=ProbeSpec(parse_command(args.test, "--test"), None, args.check_timeout)
-        if args.test
-        else None,
+        test=test,
         allow_scripts=args.allow_scripts,
         icu_locales=_icu_locales(args.icu_locales),
     )
@@ -627,8 +456,12 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
         options = dataclasses.replace(options, record_inputs=True)
     try:
         result = pack(options, python)
-    except ProbeFailed as exc:
-        show_failure(exc)
+    except ScratchpackError as exc:
+        if options.check is not None or options.test is not None:
+            from scratchpack.operations.probe import ProbeFailed  # only a probe raises it
+
+            if isinstance(exc, ProbeFailed):
+                show_failure(exc)
         raise
     attached = None
     if signing is not None:
@@ -1029,6 +862,198 @@ def _add_copy(sub: Any, parents: list[_Parser]) -> None:
     c.add_argument("--format", choices=("text", "json"), default="text")
     add_build_flags(c)
     c.set_defaults(func=cmd_copy)
+
+
+def _add_pack(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "pack",
+        parents=parents,
+        help="pack a binary or a Python project into a FROM-scratch image",
+        description="Pack a binary into a FROM-scratch image: a static one alone, a dynamic one "
+        "with its loader and shared libraries; or a Python project's directory, with a "
+        "minimal CPython and its wheels.",
+        **examples(
+            "scratchpack pack ./hello -o oci:./out/hello:latest",
+            "scratchpack pack ./server -o docker://127.0.0.1:5000/app:1.0 --expose 8080 "
+            "--sign cosign.key --sbom --provenance",
+            "scratchpack pack ./flask-app -o oci:./out/app:1 --test 'python3 -m pytest -q tests'",
+            "scratchpack pack ./app --base oci:./out/cc:latest -o docker-daemon:app:dev "
+            "--check '[\"--version\"]'",
+            notes="Adds the run-time essentials (CA certificates, zoneinfo, passwd/group, "
+            "nsswitch.conf, /tmp) and runs as nonroot (65532) unless --user says otherwise. "
+            "A dynamic binary also gets a layer with its loader, its DT_NEEDED closure and what "
+            "glibc loads at run time (NSS modules, libgcc_s), found in --root (or --from an "
+            "image) as ld.so finds them.",
+        ),
+    )
+    p.add_argument(
+        "binary", type=Path, metavar="BINARY|DIR",
+        help="the ELF binary to pack, or a project directory: a Node app (package.json + lock) "
+        "or a Python one (pyproject.toml, requirements.txt or setup.py)",
+    )  # fmt: skip
+    p.add_argument(
+        "--kind", choices=("binary", "python", "node"),
+        help="what BINARY|DIR is, when its files do not say (a directory with both package.json "
+        "and pyproject.toml)",
+    )  # fmt: skip
+    p.add_argument(
+        "--test", metavar="JSON|WORDS",
+        help="a project's tests, run in a test variant of the image (the image plus its test "
+        "files; for Python, pytest and the project at /src) under podman, read-only, no "
+        "network, as the run user, e.g. 'node --test test/' or 'python3 -m pytest -q tests'; "
+        "nothing is written if they fail",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-scripts", action="store_true",
+        help="let npm run the dependencies' install scripts (off: they are code from every "
+        "dependency, run on this machine)",
+    )  # fmt: skip
+    p.add_argument(
+        "--icu-locales", metavar="LANGS",
+        help="Node project, opt-in: keep ICU's locale data for these languages only (e.g. "
+        "en,de; en is always kept), about 18 MB less uncompressed; Intl in other languages "
+        "then falls back to en-US",
+    )  # fmt: skip
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DEST",
+        help="oci:DIR[:TAG], docker-archive:FILE[:NAME[:TAG]], docker-daemon:NAME[:TAG] "
+        "or docker://HOST/REPO[:TAG]",
+    )
+    p.add_argument(
+        "--entrypoint",
+        metavar="JSON|WORDS",
+        help='exec form as JSON (\'["/app","-v"]\') or words; for a Python project '
+        "MODULE:FUNC, a console script's name or '-m MODULE'",
+    )
+    p.add_argument("--cmd", metavar="JSON|WORDS", help="default arguments, JSON array or words")
+    p.add_argument(
+        "--user",
+        default="nonroot:65532:65532",
+        metavar="NAME:UID[:GID]",
+        help="run user (default nonroot:65532:65532; say 'root' to run as root)",
+    )
+    p.add_argument("--workdir", metavar="DIR", help="working directory (default the user's home)")
+    p.add_argument(
+        "--binary-path", metavar="PATH", help="where the binary goes (default /usr/local/bin/NAME)"
+    )
+    p.add_argument("--env", action="append", default=[], metavar="K=V", help="repeatable")
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="repeatable")
+    p.add_argument(
+        "--annotation", action="append", default=[], metavar="K=V", help="manifest annotation"
+    )
+    p.add_argument("--source", metavar="URL", help="org.opencontainers.image.source annotation")
+    p.add_argument("--revision", metavar="REV", help="org.opencontainers.image.revision annotation")
+    p.add_argument(
+        "--expose", action="append", default=[], metavar="PORT[/PROTO]", help="repeatable"
+    )
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="SRC:DEST[:MODE]",
+        help="extra file or directory (root-owned; files 0444, or 0555 when executable)",
+    )
+    p.add_argument(
+        "--tz", default="all", metavar="all|none|ZONE,...", help="zoneinfo to include (default all)"
+    )
+    p.add_argument("--no-certs", action="store_true", help="leave out the CA bundle")
+    p.add_argument(
+        "--ca-bundle",
+        type=Path,
+        default=Path("/etc/ssl/certs/ca-certificates.crt"),
+        help=argparse.SUPPRESS,
+    )
+    p.add_argument(
+        "--zoneinfo", type=Path, default=Path("/usr/share/zoneinfo"), help=argparse.SUPPRESS
+    )
+    p.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="must match the binary")
+    p.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        help="layer compression for oci: (default gzip; archives are always uncompressed)",
+    )
+    p.add_argument("--compression-level", type=int, metavar="N", help="gzip 1-9, zstd 1-19")
+    p.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="where a dynamic binary's loader and libraries come from (default /: this "
+        "machine; or a sysroot)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_image",
+        metavar="IMAGE",
+        help="take a dynamic binary's loader, libraries and package records from this image "
+        "(e.g. the builder image, any transport; --platform is the binary's), unpacked safely "
+        "in a scratch directory removed afterwards; excludes --root",
+    )
+    p.add_argument(
+        "--add-lib",
+        action="append",
+        default=[],
+        metavar="SONAME",
+        help="a library the binary loads with dlopen (e.g. a plugin), with its own needs; "
+        "repeatable",
+    )
+    p.add_argument(
+        "--gconv",
+        default="auto",
+        metavar="auto|all|none|CHARSET,...",
+        help="iconv's conversion modules for a dynamic glibc binary (default auto: all of "
+        "them when the program or a library calls iconv; or only these charsets)",
+    )
+    p.add_argument(
+        "--locale",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a locale's data from the root's /usr/lib/locale (e.g. de_DE.UTF-8); the first "
+        "one sets LANG unless --env does; repeatable",
+    )
+    p.add_argument(
+        "--allow-dynamic",
+        action="store_true",
+        help="put a dynamic binary in alone, without its loader and libraries (it starts only "
+        "if --add supplies them)",
+    )
+    p.add_argument("--strip", action="store_true", help="strip symbols with strip(1) first")
+    p.add_argument(
+        "--base",
+        metavar="IMAGE",
+        help="put the binary on this image instead of scratch (e.g. a `scratchpack build` "
+        "preset); a dynamic binary's libraries are checked in it first",
+    )
+    p.add_argument(
+        "--keep-module", action="append", default=[], metavar="NAME",
+        help="Python project: a standard library module to keep that no import names "
+        "(imported by a computed name); repeatable",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-sources", action="store_true",
+        help="Python project: .pyc files only (smaller; tracebacks lose their source lines)",
+    )  # fmt: skip
+    p.add_argument(
+        "--trace", action="store_true",
+        help="with --test: a first run with the whole standard library, keeping every module "
+        "it imports (dynamic imports the import graph cannot see)",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--digestfile", type=Path, metavar="FILE",
+        help="write the manifest digest to FILE (as skopeo copy --digestfile)",
+    )  # fmt: skip
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    from scratchpack.cli import signing
+
+    signing.add_build_flags(p)
+    from scratchpack.cli.probe import add_check_flags  # not on lint's path (issue 17)
+
+    add_check_flags(p, "before the output is written (nothing is written if it fails)")
+    p.set_defaults(func=cmd_pack)
 
 
 def _add_lint(sub: Any) -> None:
@@ -1489,8 +1514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions
     lint = words[:1] == ["lint"] and not completing  # lint shows no progress either
-    # a command named first needs only its own parser (`--help` alone shows every command)
-    alone = words[0] if words[:1] in (["lint"], ["copy"]) and not completing else None
+    # a command named first needs only its own parser (`--help` alone shows every command):
+    # the other commands' parsers and the modules they import were a tenth of a 5 MB static
+    # pack and a fifth of a no-op re-push (issue 17)
+    alone = words[0] if words[:1] in (["lint"], ["copy"], ["pack"]) and not completing else None
     parser = _lint_parser() if alone == "lint" else build_parser(alone)
     if completing:  # argcomplete only then
         from scratchpack.cli.completion import autocomplete

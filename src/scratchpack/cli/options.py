@@ -22,13 +22,8 @@ def registry_options(
     from scratchpack.transports.registry.auth import Credentials
     from scratchpack.transports.registry.transport import DEFAULT_JOBS, RegistryOptions
 
+    check_registry_flags(args)
     jobs = getattr(args, "jobs", DEFAULT_JOBS)
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    if not args.timeout > 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    if args.retries < 0:
-        raise UsageError("--retries must be 0 or more")
     creds = creds or args.creds
     return RegistryOptions(
         tls_verify=args.tls_verify if tls_verify is None else tls_verify,
@@ -38,6 +33,21 @@ def registry_options(
         retries=args.retries,
         auth_file=args.authfile,
     )
+
+
+def check_registry_flags(args: argparse.Namespace) -> None:
+    """The usage errors of the registry flags, for a command that may not build the options
+    (``pack`` to a local destination): the same flags are refused the same way everywhere."""
+    if getattr(args, "jobs", 1) < 1:
+        raise UsageError("--jobs must be at least 1")
+    if not args.timeout > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.retries < 0:
+        raise UsageError("--retries must be 0 or more")
+    if args.creds:
+        from scratchpack.transports.registry.auth import Credentials
+
+        Credentials.parse(args.creds)  # a malformed USER:PASS is refused, used or not
 
 
 def image_name(text: str) -> ImageName:

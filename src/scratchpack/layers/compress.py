@@ -7,19 +7,25 @@ engine reads it. Because the chunk size is fixed, the output does not depend on 
 threads ran: the same input gives the same bytes on a one-core laptop and a 64-core CI box.
 Hand-written because no library offers "parallel, deterministic, hash both sides in one pass"
 (pigz is a separate process and python-isal has no level 6).
+
+A layer of one chunk (the essentials, a small binary) is compressed in the calling thread;
+a larger one starts one thread per chunk, at most one per core at a time. Not
+``concurrent.futures``: its import (with ``logging``) cost more than the threads it would
+manage for a 5 MB binary's two chunks (issue 17), and ordered results of a bounded number of
+threads is all this needs. ``zstandard`` is imported only for zstd. Uncompressed, the bytes
+are hashed once: the blob digest is the diff_id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import zstandard
 from zlib_ng import zlib_ng
 
 from scratchpack.errors import UsageError
@@ -57,9 +63,37 @@ def _compressor(compression: str, level: int) -> Callable[[bytes], bytes]:
     if compression == "gzip":
         return lambda chunk: zlib_ng.compress(chunk, level, 31)
     if compression == "zstd":
+        import zstandard
+
         # A compressor object is not thread-safe; one per call is cheap next to 4 MiB of work.
         return lambda chunk: zstandard.ZstdCompressor(level=level).compress(chunk)
     raise UsageError(f"unknown compression {compression!r}: use one of {', '.join(COMPRESSIONS)}")
+
+
+class _ChunkThread(threading.Thread):
+    """One chunk compressed on its own thread (zlib-ng and zstd release the GIL)."""
+
+    def __init__(self, fn: Callable[[bytes], bytes], chunk: bytes) -> None:
+        super().__init__(name="compress", daemon=True)
+        self._fn = fn
+        self._chunk = chunk
+        self._out: bytes | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._out = self._fn(self._chunk)
+        except BaseException as exc:  # handed to the writer's thread by result()
+            self._error = exc
+        finally:
+            self._chunk = b""
+
+    def result(self) -> bytes:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._out is not None
+        return self._out
 
 
 def default_threads() -> int:
@@ -88,16 +122,13 @@ class CompressingWriter:
         self._raw_size = 0
         self._stored_size = 0
         self._buffer = bytearray()
-        self._pending: deque[Future[bytes]] = deque()
+        self._pending: deque[_ChunkThread] = deque()
         self._threads = threads or default_threads()
-        self._pool: ThreadPoolExecutor | None = None
         self._fn: Callable[[bytes], bytes] | None = None
         if compression != "none":
             self._fn = _compressor(
                 compression, DEFAULT_LEVELS[compression] if level is None else level
             )
-            if self._threads > 1:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="compress")
         self._closed = False
 
     def writable(self) -> bool:
@@ -113,25 +144,33 @@ class CompressingWriter:
             return 0
         self._raw_hash.update(data)
         self._raw_size += n
-        if self._fn is None:
-            self._emit(bytes(data))
+        if self._fn is None:  # stored as is: one hash (result() reuses it), no copy
+            self._stored_size += n
+            self._out.write(data)
             return n
         self._buffer += data
         while len(self._buffer) >= CHUNK_SIZE:
-            chunk = bytes(self._buffer[:CHUNK_SIZE])
+            chunk = bytes(memoryview(self._buffer)[:CHUNK_SIZE])  # one copy, not two
             del self._buffer[:CHUNK_SIZE]
-            self._submit(chunk)
+            self._submit(chunk, more=True)
         return n
 
-    def _submit(self, chunk: bytes) -> None:
+    def _submit(self, chunk: bytes, more: bool) -> None:
+        """Compress ``chunk``: on a thread of its own when other chunks may follow (``more``);
+        the last one here, while the threads finish theirs (then it goes out after them)."""
         assert self._fn is not None
-        if self._pool is None:
-            self._emit(self._fn(chunk))
+        if self._threads == 1 or not more:
+            data = self._fn(chunk)
+            while self._pending:
+                self._emit(self._pending.popleft().result())
+            self._emit(data)
             return
-        self._pending.append(self._pool.submit(self._fn, chunk))
-        # Bound memory: at most two chunks in flight per thread.
-        while len(self._pending) > 2 * self._threads:
+        # Bound CPU and memory: at most one chunk in flight per core.
+        while len(self._pending) >= self._threads:
             self._emit(self._pending.popleft().result())
+        worker = _ChunkThread(self._fn, chunk)
+        worker.start()
+        self._pending.append(worker)
 
     def _emit(self, data: bytes) -> None:
         self._stored_hash.update(data)
@@ -149,18 +188,20 @@ class CompressingWriter:
             self._closed = True
             try:
                 if self._fn is not None and (self._buffer or self._raw_size == 0):
-                    self._submit(bytes(self._buffer))
+                    self._submit(bytes(self._buffer), more=False)
                     self._buffer.clear()
                 while self._pending:
                     self._emit(self._pending.popleft().result())
             finally:
-                if self._pool is not None:
-                    self._pool.shutdown(wait=True, cancel_futures=True)
+                for worker in self._pending:  # after an error: none outlives the writer
+                    worker.join()
+                self._pending.clear()
         return self.result()
 
     def result(self) -> CompressedBlob:
+        stored = self._raw_hash if self._fn is None else self._stored_hash
         return CompressedBlob(
-            digest=Digest("sha256", self._stored_hash.hexdigest()),
+            digest=Digest("sha256", stored.hexdigest()),
             size=self._stored_size,
             diff_id=Digest("sha256", self._raw_hash.hexdigest()),
             uncompressed_size=self._raw_size,

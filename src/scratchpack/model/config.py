@@ -7,7 +7,8 @@ checked every field the rest of the project reads (``null`` reads as empty).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from scratchpack.errors import FormatError
@@ -30,8 +31,11 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class ImageConfig:
+    """A config read (:meth:`parse`: every field checked at once) or built by this process
+    (:meth:`of`: typed on first use). ``platform`` reads the raw document, which is checked
+    or ours either way, so writing an image pack built loads no decoder (issue 17)."""
+
     raw: dict[str, Any]
-    doc: ConfigDoc = field(compare=False, repr=False)
 
     @classmethod
     def parse(cls, data: bytes, what: str = "image config") -> ImageConfig:
@@ -40,7 +44,20 @@ class ImageConfig:
         if len(data) > MAX_CONFIG_BYTES:
             raise FormatError(too_large(what, len(data), MAX_CONFIG_BYTES))
         raw = decoding.decode_object(data, what)
-        return cls(raw, decoding.convert(raw, decoding.ConfigDoc, what))
+        config = cls(raw)
+        config.__dict__["doc"] = decoding.convert(raw, decoding.ConfigDoc, what)
+        return config
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> ImageConfig:
+        """The config this process built as ``raw`` (pack): typed when a field is read."""
+        return cls(raw)
+
+    @cached_property
+    def doc(self) -> ConfigDoc:
+        from scratchpack.model import decoding
+
+        return decoding.convert(self.raw, decoding.ConfigDoc, "image config")
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.raw)
@@ -59,7 +76,12 @@ class ImageConfig:
 
     @property
     def platform(self) -> Platform:
-        return Platform(self.doc.os or "linux", self.doc.architecture or "", self.doc.variant)
+        if "doc" in self.__dict__:
+            doc = self.doc
+            return Platform(doc.os or "linux", doc.architecture or "", doc.variant)
+        # a config of ours (of), not typed yet: the same fields, as this process wrote them
+        raw = self.raw
+        return Platform(raw.get("os") or "linux", raw.get("architecture") or "", raw.get("variant"))
 
     @property
     def diff_ids(self) -> list[Digest]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections import deque
@@ -37,7 +38,6 @@ class ElfInfo:
     elf_type: str
     interpreter: str | None
     needed: tuple[str, ...] = field(default=())
-    stripped: bool = False
 
     @property
     def is_dynamic(self) -> bool:
@@ -72,9 +72,8 @@ def dynamic_needs(elf: ELFFile) -> tuple[str | None, list[str]]:
 
 
 def read_elf(path: Path) -> ElfInfo:
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
+    """What pack needs to know of a local binary: its platform, its type, and whether it is
+    dynamic (its loader and DT_NEEDED libraries)."""
     try:
         handle = path.open("rb")
     except IsADirectoryError:
@@ -90,6 +89,13 @@ def read_elf(path: Path) -> ElfInfo:
                 "pack needs a compiled Linux binary"
             )
         handle.seek(0)
+        static = _static_info(path, handle)
+        if static is not None:
+            return static
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+
+        handle.seek(0)
         try:
             elf = ELFFile(handle)
             machine = elf.header["e_machine"]
@@ -97,7 +103,6 @@ def read_elf(path: Path) -> ElfInfo:
             if elf_type not in ("ET_EXEC", "ET_DYN"):
                 raise UsageError(f"{path} is an ELF {elf_type}, not an executable")
             interpreter, needed = dynamic_needs(elf)
-            stripped = elf.get_section_by_name(".symtab") is None
             is_le = elf.little_endian
         except ELFError as exc:
             raise UsageError(f"{path} is a damaged ELF file: {exc}") from exc
@@ -106,7 +111,35 @@ def read_elf(path: Path) -> ElfInfo:
         arch = "ppc64"
     if arch == "mips64le" and not is_le:
         arch = "mips64"
-    return ElfInfo(path, arch, variant, str(elf_type), interpreter, tuple(needed), stripped)
+    return ElfInfo(path, arch, variant, str(elf_type), interpreter, tuple(needed))
+
+
+def _static_info(path: Path, handle: IO[bytes]) -> ElfInfo | None:
+    """A static executable's :class:`ElfInfo` from its ELF and program headers alone, or None
+    when pyelftools is to read the file (a dynamic or static-pie binary, a machine the tables
+    here do not name, headers the probe cannot read): importing pyelftools and parsing every
+    section took ~50 ms of a 0.3 s pack of a static binary (issue 17), which needs only to
+    know that no PT_INTERP and no PT_DYNAMIC are there. :class:`ElfProbe` already reads
+    those headers (for audit's streams), so nothing new is hand-written here."""
+    head = handle.read(HEAD_LIMIT)
+    try:
+        probe = ElfProbe(head)
+    except (DamagedElf, struct.error):
+        return None
+    if probe.links_at_run_time or probe.machine not in _ARCHES:
+        return None
+    if not probe.loaded_end or probe.loaded_end > os.fstat(handle.fileno()).st_size:
+        return None  # nothing to load, or cut short: pyelftools' verdict, as before
+    (e_type,) = struct.unpack_from(f"{probe.byte_order}H", head, 16)
+    elf_type = _ELF_TYPES.get(e_type)
+    if elf_type is None:
+        return None  # pyelftools names the type in its error
+    arch, variant = _ARCHES[probe.machine]
+    if arch == "ppc64le" and probe.byte_order == ">":
+        arch = "ppc64"
+    if arch == "mips64le" and probe.byte_order == ">":
+        arch = "mips64"
+    return ElfInfo(path, arch, variant, elf_type, None, ())
 
 
 # -- what start-up needs, read front to back -------------------------------------------------
@@ -129,6 +162,7 @@ TLS_MARKERS = re.compile(
     rb"wolfSSL|libcurl\.so"
 )
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
+_ELF_TYPES = {2: "ET_EXEC", 3: "ET_DYN"}  # the executable ones, by pyelftools' names
 _DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
 WATCHED_SYMBOLS = ("iconv_open",)
 
@@ -217,6 +251,22 @@ class ElfProbe:
             if wanted is not None:
                 self._want(wanted)
         self._after_dynamic()
+
+    @property
+    def byte_order(self) -> str:
+        """``<`` or ``>``, as ``struct`` spells little and big endian."""
+        return self._order
+
+    @property
+    def links_at_run_time(self) -> bool:
+        """Whether the program headers have a PT_INTERP or a PT_DYNAMIC (a dynamic or a
+        static-pie file): without either, nothing is loaded or relocated at start."""
+        return self._interp is not None or self._dynamic is not None
+
+    @property
+    def loaded_end(self) -> int:
+        """Where the last PT_LOAD segment's bytes end in the file (0 without one)."""
+        return max((offset + size for _, offset, size in self._loads), default=0)
 
     def _want(self, wanted: tuple[int, int]) -> None:
         offset, size = wanted

@@ -10,8 +10,6 @@ it cached.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,18 +45,12 @@ from scratchpack.operations.pack.core import (
     staging_near,
     write_layer_blob,
 )
-from scratchpack.operations.pack.libraries import LibraryReport, library_layer
-from scratchpack.operations.provenance import (
-    Input,
-    file_input,
-    host_package,
-    image_input,
-    layer_inputs,
-)
-from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the libraries, provenance and registry modules only when they are used
+    from scratchpack.operations.pack.libraries import LibraryReport
+    from scratchpack.operations.provenance import Input
+    from scratchpack.transports.names import ImageName
     from scratchpack.transports.registry.transport import RegistryOptions
 
 
@@ -111,9 +103,13 @@ def pack_binary(options: PackOptions) -> PackResult:
         root = options.root
         inputs: list[Input] = []
         if options.from_image is not None:
+            from scratchpack.operations.provenance import image_input
+
             root, from_digest = unpack_root(options.from_image, platform, options.registry, scratch)
             inputs.append(image_input(str(options.from_image), from_digest))
         if with_libraries:
+            from scratchpack.operations.pack.libraries import library_layer
+
             libs, libraries = library_layer(
                 root, binary, binary_dest, NSSWITCH, options.add_libs,
                 options.gconv, tuple(options.locales),
@@ -140,6 +136,8 @@ def pack_binary(options: PackOptions) -> PackResult:
                 )
 
         if options.record_inputs:
+            from scratchpack.operations.provenance import file_input, host_package, layer_inputs
+
             inputs.insert(0, file_input(options.binary, binary_dest))
             inputs += layer_inputs(app, skip=normalize_path(binary_dest))
             if with_libraries:
@@ -199,6 +197,9 @@ def unpack_root(
 
 
 def _strip(binary: Path, scratch: Path) -> Path:
+    import shutil
+    import subprocess
+
     tool = shutil.which("strip")
     if tool is None:
         raise ScratchpackError("--strip needs the strip tool: apt-get install binutils")
