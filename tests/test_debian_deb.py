@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import os
 import posixpath
 import shutil
 import subprocess
+import sys
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -18,13 +20,19 @@ import pytest
 from debian.deb822 import Deb822
 
 from realtools import unavailable
+from scratchpack.debian import deb as deb_module
 from scratchpack.debian.certificates import BUNDLE_PATH, add_ca_bundle, ca_bundle
 from scratchpack.debian.deb import (
+    SPOOL_IN_MEMORY,
+    UNPACK_FLOOR,
+    UNPACK_RATIO,
     DebContents,
+    Spool,
     add_merged_usr_links,
     read_deb,
     status_entry,
     unpack_into,
+    unpack_limit,
 )
 from scratchpack.errors import FormatError, ScratchpackError, UsageError
 from scratchpack.layers.tarwriter import LayerContents, write_tar
@@ -477,3 +485,186 @@ def test_merged_usr_links_by_arch() -> None:
     lib64 = amd.get("lib64")
     assert lib64 is not None
     assert posixpath.normpath("/" + lib64.linkname) == "/usr/lib64"
+
+
+# --- bounded memory: spooled bodies, streamed members, the unpack-bomb guard ------------
+
+
+def test_spooled_unpack_writes_the_same_layer(debs: dict[str, Path], tmp_path: Path) -> None:
+    """Bodies spooled to disk make byte-for-byte the layer the in-memory path makes."""
+    outputs = []
+    for spool in (None, Spool(tmp_path / "spool")):
+        if spool is not None:
+            spool.directory.mkdir()
+        layer = LayerContents()
+        add_merged_usr_links(layer, "amd64")
+        for name in PACKAGES:
+            unpack_into(layer, debs[name], spool=spool)
+        add_ca_bundle(layer)
+        out = io.BytesIO()
+        write_tar(layer, out, mtime=0)
+        outputs.append(out.getvalue())
+        if spool is not None:
+            spooled = [e for e in layer.entries() if e.source is not None]
+            assert spooled and all(e.data is None and e.size > SPOOL_IN_MEMORY for e in spooled)
+            assert all(spool.directory in e.source.parents for e in spooled if e.source)
+            small = [e for e in layer.entries() if e.kind == "file" and e.data is not None]
+            assert small  # the small files stayed in memory
+    assert outputs[0] == outputs[1]
+
+
+def _tar_stream(members: list[tuple[str, bytes | int]]) -> Iterator[bytes]:
+    """A tar archive in pieces: a member is given its bytes, or a count of zero bytes that is
+    produced 1 MiB at a time (so a test's gigabyte never sits in memory)."""
+    for name, body in members:
+        info = tarfile.TarInfo(name)
+        info.mode = 0o644
+        info.size = body if isinstance(body, int) else len(body)
+        yield info.tobuf(tarfile.GNU_FORMAT)
+        if isinstance(body, int):
+            block = bytes(1 << 20)
+            for start in range(0, body, len(block)):
+                yield block[: min(len(block), body - start)]
+        else:
+            yield body
+        yield bytes(-info.size % tarfile.BLOCKSIZE)
+    yield bytes(2 * tarfile.BLOCKSIZE)
+
+
+def _compress(codec: str, pieces: Iterable[bytes]) -> bytes:
+    import zlib
+
+    import zstandard
+
+    compressor: zlib._Compress | lzma.LZMACompressor | zstandard.ZstdCompressionObj
+    if codec == "gz":
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing
+    elif codec == "xz":
+        compressor = lzma.LZMACompressor(preset=0)
+    else:
+        compressor = zstandard.ZstdCompressor(write_checksum=True).compressobj()  # as dpkg-deb
+    out = [compressor.compress(piece) for piece in pieces]
+    return b"".join(out) + compressor.flush()
+
+
+def _codec_deb(
+    path: Path, codec: str, members: list[tuple[str, bytes | int]], *, cut: int = 0
+) -> Path:
+    """A .deb whose data.tar.<codec> holds ``members``; ``cut`` bytes cut off its end."""
+    control = b"Package: bomb\nVersion: 1.0\nArchitecture: all\nDescription: generated\n"
+    data = _compress(codec, _tar_stream(members))
+    path.write_bytes(
+        _ar([
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.gz", _tar_gz([(_info("./control"), control)])),
+            (f"data.tar.{codec}", data[: len(data) - cut]),
+        ])
+    )  # fmt: skip
+    return path
+
+
+def test_unpack_limit() -> None:
+    assert unpack_limit(10_000) == UNPACK_FLOOR == 1 << 30
+    assert unpack_limit(20 << 20) == UNPACK_RATIO * (20 << 20) == 2000 << 20
+
+
+@pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
+def test_codecs_are_read_and_spooled(codec: str, tmp_path: Path) -> None:
+    body = os.urandom(3 * SPOOL_IN_MEMORY) + bytes(100_000)
+    deb = _codec_deb(tmp_path / f"ok-{codec}.deb", codec,
+                     [("./usr/bin/tool", body), ("./etc/small", b"x\n")])  # fmt: skip
+    (tmp_path / "spool").mkdir()
+    _, members = read_deb(deb, Spool(tmp_path / "spool"))
+    tool, small = members
+    assert tool.data is None and tool.source is not None and tool.source.read_bytes() == body
+    assert small.data == b"x\n" and small.source is None
+    _, in_memory = read_deb(deb)
+    assert in_memory[0].data == body
+
+
+@pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
+def test_truncated_or_corrupt_codec_members(codec: str, tmp_path: Path) -> None:
+    members: list[tuple[str, bytes | int]] = [("./usr/bin/tool", os.urandom(200_000))]
+    # zstd alone cannot tell a frame whose 4-byte checksum is cut off (its stream_reader ends
+    # quietly, the data being whole): only cuts into the data are noticed (by the tar's end)
+    for cut in (30, 5_000, 150_000) if codec == "zst" else (1, 30, 5_000, 150_000):
+        deb = _codec_deb(tmp_path / f"cut-{codec}-{cut}.deb", codec, members, cut=cut)
+        error = _error_of(partial(read_deb, deb))
+        assert isinstance(error, FormatError) and deb.name in str(error), (cut, error)
+    good = _codec_deb(tmp_path / f"flip-{codec}.deb", codec, members).read_bytes()
+    flipped = tmp_path / f"flipped-{codec}.deb"
+    middle = len(good) // 2
+    flipped.write_bytes(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :])
+    error = _error_of(partial(read_deb, flipped))
+    assert isinstance(error, FormatError) and flipped.name in str(error)
+
+
+@pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
+def test_unpack_bomb_is_refused(
+    codec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few kB that expand past the limit are refused, naming the package, with nothing
+    beyond the limit spooled; many small members count together. (The floor is lowered to
+    8 MiB so that xz need not compress a gigabyte; the real floor is tested with zstd below.)"""
+    monkeypatch.setattr(deb_module, "UNPACK_FLOOR", 8 << 20)
+    one = _codec_deb(tmp_path / f"one-{codec}.deb", codec, [("./big", 9 << 20)])
+    many = _codec_deb(tmp_path / f"many-{codec}.deb", codec,
+                      [(f"./f{n}", 1 << 20) for n in range(12)])  # fmt: skip
+    trailing = tmp_path / f"trailing-{codec}.deb"  # zeros after the end of the archive
+    trailing.write_bytes(
+        _ar([
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.gz", _tar_gz([(_info("./control"), b"Package: bomb\nVersion: 1\n"
+                                          b"Architecture: all\n")])),
+            (f"data.tar.{codec}", _compress(codec, [*_tar_stream([("./a", b"a")]),
+                                                    *[bytes(1 << 20)] * 10])),
+        ])
+    )  # fmt: skip
+    for deb in (one, many, trailing):
+        assert deb.stat().st_size < 200_000
+        spool = tmp_path / f"spool-{deb.stem}"
+        spool.mkdir()
+        error = _error_of(partial(read_deb, deb, Spool(spool)))
+        assert isinstance(error, FormatError), error
+        assert deb.name in str(error) and "package bomb" in str(error)
+        assert "unpack bomb" in str(error) and "8.4 MB" in str(error)
+        spooled = sum(f.stat().st_size for f in spool.iterdir())
+        assert spooled == 0 if deb is one else spooled <= 8 << 20  # one: refused by its header
+
+
+def test_zstd_bomb_at_the_real_floor_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """A zstd data.tar of a few kB declaring 1 GiB and 1 MiB: streamed (never decompressed
+    whole), refused at the 1 GiB floor, the child's peak RSS far below the gigabyte."""
+    deb = _codec_deb(tmp_path / "giga.deb", "zst", [("./usr/lib/giga", (1 << 30) + (1 << 20))])
+    assert deb.stat().st_size < 200_000
+    code = (
+        "import sys; from pathlib import Path; "
+        "from scratchpack.debian.deb import read_deb, Spool; "
+        "from scratchpack.errors import FormatError\n"
+        "try:\n read_deb(Path(sys.argv[1]), Spool(Path(sys.argv[2])))\n"
+        "except FormatError as e:\n print(e, file=sys.stderr)\n"
+        # VmHWM: this process's own peak since exec (getrusage's maxrss also counts the pages
+        # of the forking parent, a big pytest worker, at the fork)
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+    )
+    (tmp_path / "spool").mkdir()
+    proc = subprocess.run([sys.executable, "-c", code, str(deb), str(tmp_path / "spool")],
+                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "giga.deb" in proc.stderr and "unpack bomb" in proc.stderr, proc.stderr
+    assert int(proc.stdout) < 96 << 10, proc.stdout  # KiB; decompressed whole it was > 1 GiB
+
+
+def test_control_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deb_module, "UNPACK_FLOOR", 8 << 20)
+    deb = tmp_path / "control-bomb.deb"
+    deb.write_bytes(
+        _ar([
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.xz", _compress("xz", _tar_stream([("./postinst", 9 << 20)]))),
+            ("data.tar.gz", _tar_gz([])),
+        ])
+    )  # fmt: skip
+    error = _error_of(partial(read_deb, deb))
+    assert isinstance(error, FormatError) and "control-bomb.deb" in str(error)
+    assert "unpack bomb" in str(error)

@@ -187,12 +187,7 @@ class _Bounded:
                 raise
             raise FormatError(f"{self._path}: {self._what} is corrupt: {exc}") from None
         self.position += len(chunk)
-        if self.position > self._limit:
-            raise FormatError(
-                f"{self._path}: package {self._package}: {self._what} expands beyond"
-                f" {human_size(self._limit)} ({UNPACK_RATIO}x the .deb, at least"
-                f" {human_size(UNPACK_FLOOR)}); refusing it as an unpack bomb"
-            )
+        self.check_declared(0)
         if chunk and self._keep:
             self._tail.append(chunk)
             self._tail_size += len(chunk)
@@ -201,6 +196,15 @@ class _Bounded:
                 self._tail_size -= len(dropped)
                 self._tail_start += len(dropped)
         return chunk
+
+    def check_declared(self, size: int) -> None:
+        """Refuse before reading when a member's header already claims more than the limit."""
+        if self.position + size > self._limit:
+            raise FormatError(
+                f"{self._path}: package {self._package}: {self._what} expands beyond"
+                f" {human_size(self._limit)} ({UNPACK_RATIO}x the .deb, at least"
+                f" {human_size(UNPACK_FLOOR)}); refusing it as an unpack bomb"
+            )
 
     def check_end(self, offset: int) -> None:
         """The end-of-archive block must be where tarfile stopped: a stream cut short (or a
@@ -271,7 +275,7 @@ def read_deb(path: Path, spool: Spool | None = None) -> tuple[DebContents, list[
         with DebFile(str(path)) as deb:
             contents = _read_control(deb, path)
             tar, bounded = _open_part(deb, "data", path, contents.package)
-            members = _read_members(tar, path, spool)
+            members = _read_members(tar, bounded, path, spool)
             bounded.check_end(tar.offset)
     except (ArError, DebError, tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise FormatError(f"{path}: not a valid .deb package: {exc}") from None
@@ -336,7 +340,9 @@ def _member_name(name: str, path: Path, what: str = "member") -> str:
     return "" if norm == "." else norm
 
 
-def _read_members(tar: tarfile.TarFile, path: Path, spool: Spool | None) -> list[DebMember]:
+def _read_members(
+    tar: tarfile.TarFile, bounded: _Bounded, path: Path, spool: Spool | None
+) -> list[DebMember]:
     members: list[DebMember] = []
     for info in tar:
         name = _member_name(str(info.name), path)
@@ -344,6 +350,7 @@ def _read_members(tar: tarfile.TarFile, path: Path, spool: Spool | None) -> list
             continue  # "./", the root itself
         mode = info.mode & 0o7777
         if info.isreg():
+            bounded.check_declared(info.size)
             handle = tar.extractfile(info)
             assert handle is not None
             if spool is not None:
