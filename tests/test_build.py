@@ -7,6 +7,7 @@ and an unreachable source fail clearly and write nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from debgen import codec_deb
 from helpers import CliResult, assert_clean_error, run_cli
 from realtools import CACHE, Runner
 
@@ -183,6 +185,44 @@ def test_build_memory_does_not_grow_with_the_image(
     # measured 80-88 MiB (in memory, it was 127 MiB); the bound is generous, not a timing
     assert peak_kib < 115 << 10, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the spool went with it
+
+
+@pytest.mark.parametrize(
+    ("members", "fragments"),
+    [
+        ([("./usr/lib/giga", (1 << 30) + (1 << 20))], ("package bomb", "unpack bomb")),
+        ([("./../etc/passwd", b"root::0:0::/:/bin/sh\n")], ("etc/passwd", "escapes the root")),
+    ],
+)
+def test_hostile_package_is_refused_in_one_line(
+    tmp_path: Path, members: list[tuple[str, bytes | int]], fragments: tuple[str, ...]
+) -> None:
+    """A hostile .deb, served by a file: source and listed by a lock with its sha256, fails
+    the build with one line naming it (exit 1); nothing is written, no spool is left."""
+    pool = tmp_path / "mirror" / "pool"
+    pool.mkdir(parents=True)
+    deb = codec_deb(pool / "bomb_1.0_all.deb", "zst", members)
+    body = deb.read_bytes()
+    lock = tmp_path / "image.lock.json"
+    package = {
+        "name": "bomb",
+        "version": "1.0",
+        "architecture": "all",
+        "url": f"file://{deb}",
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "size": len(body),
+        "reason": "asked",
+    }
+    lock.write_text(json.dumps({"version": 1, "architecture": "amd64", "skipped": [],
+                                "packages": [package]}))  # fmt: skip
+    spec = tmp_path / "image.toml"
+    spec.write_text('[image]\npackages = ["bomb"]\n')
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "SOURCE_DATE_EPOCH": "1700000000"}
+    result = run_cli("build", spec, "--locked", "--lock", lock, "-o", f"oci:{tmp_path / 'out'}:x",
+                     env=env, cwd=tmp_path)  # fmt: skip
+    assert_clean_error(result, 1, "bomb 1.0 (bomb_1.0_all.deb)", *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.lock.json", "image.toml",
+                                                          "mirror", "xdg"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -3,22 +3,21 @@ the CA bundle and reproducible output (scratchpack.debian.deb and .certificates)
 
 from __future__ import annotations
 
-import gzip
 import io
-import lzma
 import os
 import posixpath
 import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
 from debian.deb822 import Deb822
 
+from debgen import ar, codec_deb, compress, tar_gz, tar_stream
 from realtools import unavailable
 from scratchpack.debian import deb as deb_module
 from scratchpack.debian.certificates import BUNDLE_PATH, add_ca_bundle, ca_bundle
@@ -292,27 +291,6 @@ def test_ca_bundle_adds_missing_newlines() -> None:
 # --- broken and hostile packages --------------------------------------------------------
 
 
-def _ar(members: list[tuple[str, bytes]]) -> bytes:
-    out = bytearray(b"!<arch>\n")
-    for name, data in members:
-        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{0o100644:<8o}{len(data):<10}".encode() + b"`\n"
-        assert len(header) == 60
-        out += header + data
-        if len(data) % 2:
-            out += b"\n"
-    return bytes(out)
-
-
-def _tar_gz(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return gzip.compress(raw.getvalue(), mtime=0)
-
-
 def _info(
     name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, link: str = ""
 ) -> tarfile.TarInfo:
@@ -332,13 +310,13 @@ def _make_deb(
         f"Package: {package}\nVersion: 1.0\nArchitecture: all\n"
         "Maintainer: Nobody <nobody@example.org>\nDescription: a crafted package\n"
     ).encode()
-    control_tar = _tar_gz([(_info("./control"), control)])
+    control_tar = tar_gz([(_info("./control"), control)])
     path.write_bytes(
-        _ar(
+        ar(
             [
                 ("debian-binary", b"2.0\n"),
                 ("control.tar.gz", control_tar),
-                ("data.tar.gz", _tar_gz(data)),
+                ("data.tar.gz", tar_gz(data)),
             ]
         )
     )
@@ -513,56 +491,6 @@ def test_spooled_unpack_writes_the_same_layer(debs: dict[str, Path], tmp_path: P
     assert outputs[0] == outputs[1]
 
 
-def _tar_stream(members: list[tuple[str, bytes | int]]) -> Iterator[bytes]:
-    """A tar archive in pieces: a member is given its bytes, or a count of zero bytes that is
-    produced 1 MiB at a time (so a test's gigabyte never sits in memory)."""
-    for name, body in members:
-        info = tarfile.TarInfo(name)
-        info.mode = 0o644
-        info.size = body if isinstance(body, int) else len(body)
-        yield info.tobuf(tarfile.GNU_FORMAT)
-        if isinstance(body, int):
-            block = bytes(1 << 20)
-            for start in range(0, body, len(block)):
-                yield block[: min(len(block), body - start)]
-        else:
-            yield body
-        yield bytes(-info.size % tarfile.BLOCKSIZE)
-    yield bytes(2 * tarfile.BLOCKSIZE)
-
-
-def _compress(codec: str, pieces: Iterable[bytes]) -> bytes:
-    import zlib
-
-    import zstandard
-
-    compressor: zlib._Compress | lzma.LZMACompressor | zstandard.ZstdCompressionObj
-    if codec == "gz":
-        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing
-    elif codec == "xz":
-        compressor = lzma.LZMACompressor(preset=0)
-    else:
-        compressor = zstandard.ZstdCompressor(write_checksum=True).compressobj()  # as dpkg-deb
-    out = [compressor.compress(piece) for piece in pieces]
-    return b"".join(out) + compressor.flush()
-
-
-def _codec_deb(
-    path: Path, codec: str, members: list[tuple[str, bytes | int]], *, cut: int = 0
-) -> Path:
-    """A .deb whose data.tar.<codec> holds ``members``; ``cut`` bytes cut off its end."""
-    control = b"Package: bomb\nVersion: 1.0\nArchitecture: all\nDescription: generated\n"
-    data = _compress(codec, _tar_stream(members))
-    path.write_bytes(
-        _ar([
-            ("debian-binary", b"2.0\n"),
-            ("control.tar.gz", _tar_gz([(_info("./control"), control)])),
-            (f"data.tar.{codec}", data[: len(data) - cut]),
-        ])
-    )  # fmt: skip
-    return path
-
-
 def test_unpack_limit() -> None:
     assert unpack_limit(10_000) == UNPACK_FLOOR == 1 << 30
     assert unpack_limit(20 << 20) == UNPACK_RATIO * (20 << 20) == 2000 << 20
@@ -571,7 +499,7 @@ def test_unpack_limit() -> None:
 @pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
 def test_codecs_are_read_and_spooled(codec: str, tmp_path: Path) -> None:
     body = os.urandom(3 * SPOOL_IN_MEMORY) + bytes(100_000)
-    deb = _codec_deb(tmp_path / f"ok-{codec}.deb", codec,
+    deb = codec_deb(tmp_path / f"ok-{codec}.deb", codec,
                      [("./usr/bin/tool", body), ("./etc/small", b"x\n")])  # fmt: skip
     (tmp_path / "spool").mkdir()
     _, members = read_deb(deb, Spool(tmp_path / "spool"))
@@ -588,10 +516,10 @@ def test_truncated_or_corrupt_codec_members(codec: str, tmp_path: Path) -> None:
     # zstd alone cannot tell a frame whose 4-byte checksum is cut off (its stream_reader ends
     # quietly, the data being whole): only cuts into the data are noticed (by the tar's end)
     for cut in (30, 5_000, 150_000) if codec == "zst" else (1, 30, 5_000, 150_000):
-        deb = _codec_deb(tmp_path / f"cut-{codec}-{cut}.deb", codec, members, cut=cut)
+        deb = codec_deb(tmp_path / f"cut-{codec}-{cut}.deb", codec, members, cut=cut)
         error = _error_of(partial(read_deb, deb))
         assert isinstance(error, FormatError) and deb.name in str(error), (cut, error)
-    good = _codec_deb(tmp_path / f"flip-{codec}.deb", codec, members).read_bytes()
+    good = codec_deb(tmp_path / f"flip-{codec}.deb", codec, members).read_bytes()
     flipped = tmp_path / f"flipped-{codec}.deb"
     middle = len(good) // 2
     flipped.write_bytes(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :])
@@ -607,16 +535,16 @@ def test_unpack_bomb_is_refused(
     beyond the limit spooled; many small members count together. (The floor is lowered to
     8 MiB so that xz need not compress a gigabyte; the real floor is tested with zstd below.)"""
     monkeypatch.setattr(deb_module, "UNPACK_FLOOR", 8 << 20)
-    one = _codec_deb(tmp_path / f"one-{codec}.deb", codec, [("./big", 9 << 20)])
-    many = _codec_deb(tmp_path / f"many-{codec}.deb", codec,
+    one = codec_deb(tmp_path / f"one-{codec}.deb", codec, [("./big", 9 << 20)])
+    many = codec_deb(tmp_path / f"many-{codec}.deb", codec,
                       [(f"./f{n}", 1 << 20) for n in range(12)])  # fmt: skip
     trailing = tmp_path / f"trailing-{codec}.deb"  # zeros after the end of the archive
     trailing.write_bytes(
-        _ar([
+        ar([
             ("debian-binary", b"2.0\n"),
-            ("control.tar.gz", _tar_gz([(_info("./control"), b"Package: bomb\nVersion: 1\n"
+            ("control.tar.gz", tar_gz([(_info("./control"), b"Package: bomb\nVersion: 1\n"
                                           b"Architecture: all\n")])),
-            (f"data.tar.{codec}", _compress(codec, [*_tar_stream([("./a", b"a")]),
+            (f"data.tar.{codec}", compress(codec, [*tar_stream([("./a", b"a")]),
                                                     *[bytes(1 << 20)] * 10])),
         ])
     )  # fmt: skip
@@ -635,7 +563,7 @@ def test_unpack_bomb_is_refused(
 def test_zstd_bomb_at_the_real_floor_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     """A zstd data.tar of a few kB declaring 1 GiB and 1 MiB: streamed (never decompressed
     whole), refused at the 1 GiB floor, the child's peak RSS far below the gigabyte."""
-    deb = _codec_deb(tmp_path / "giga.deb", "zst", [("./usr/lib/giga", (1 << 30) + (1 << 20))])
+    deb = codec_deb(tmp_path / "giga.deb", "zst", [("./usr/lib/giga", (1 << 30) + (1 << 20))])
     assert deb.stat().st_size < 200_000
     code = (
         "import sys; from pathlib import Path; "
@@ -659,10 +587,10 @@ def test_control_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(deb_module, "UNPACK_FLOOR", 8 << 20)
     deb = tmp_path / "control-bomb.deb"
     deb.write_bytes(
-        _ar([
+        ar([
             ("debian-binary", b"2.0\n"),
-            ("control.tar.xz", _compress("xz", _tar_stream([("./postinst", 9 << 20)]))),
-            ("data.tar.gz", _tar_gz([])),
+            ("control.tar.xz", compress("xz", tar_stream([("./postinst", 9 << 20)]))),
+            ("data.tar.gz", tar_gz([])),
         ])
     )  # fmt: skip
     error = _error_of(partial(read_deb, deb))

@@ -27,7 +27,7 @@ from scratchpack.debian.index import Fetcher, PackageRecord, download, is_cached
 from scratchpack.debian.resolve import Resolution, Universe, resolve
 from scratchpack.debian.sources import Source, system_sources
 from scratchpack.debian.spec import ImageSpec
-from scratchpack.errors import UsageError
+from scratchpack.errors import FormatError, UsageError
 from scratchpack.fsutil import atomic_write, scratch_directory
 from scratchpack.layers.tarwriter import Entry, LayerContents, source_date_epoch
 from scratchpack.model import mediatypes as mt
@@ -191,8 +191,14 @@ def assemble(
     layer = LayerContents()
     add_merged_usr_links(layer, plan.arch)
     names = set()
-    for deb in debs:
-        contents = unpack_into(layer, deb, keep_docs=spec.keep_docs, drop=spec.drop, spool=spool)
+    for locked, deb in zip(plan.packages, debs, strict=True):
+        try:
+            contents = unpack_into(layer, deb, keep_docs=spec.keep_docs, drop=spec.drop,
+                                   spool=spool)  # fmt: skip
+        except FormatError as exc:
+            # The .deb is a cache file named by its sha256: name the package it was meant to be.
+            named = f"{locked.name} {locked.version} ({locked.url.rpartition('/')[2]})"
+            raise FormatError(str(exc).replace(str(deb), named)) from None
         if unpacked is not None:
             unpacked(1)
         names.add(contents.package)
