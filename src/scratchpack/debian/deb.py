@@ -222,7 +222,7 @@ class _Bounded:
             pass
 
 
-def _decompressed(member: IO[bytes], name: str) -> _Readable:
+def _decompressed(member: IO[bytes], name: str, path: Path) -> _Readable:
     """A streaming reader of an archive member by its suffix: output is produced as it is
     read, never a whole member at once (zstd's stream_reader, not ``decompress``)."""
     suffix = name.rsplit(".", 1)[-1] if name.count(".") > 1 else ""
@@ -241,7 +241,7 @@ def _decompressed(member: IO[bytes], name: str) -> _Readable:
 
         return zstandard.ZstdDecompressor().stream_reader(member, read_across_frames=True)
     if suffix:
-        raise FormatError(f"unsupported compression of {name}")
+        raise FormatError(f"{path}: {name} has a compression dpkg does not write")
     return member
 
 
@@ -256,7 +256,7 @@ def _open_part(
     names = [n for n in deb.getnames() if n == f"{part}.tar" or n.startswith(f"{part}.tar.")]
     if len(names) != 1:
         raise FormatError(f"{path}: expected one {part}.tar member, found {len(names)}")
-    bounded = _Bounded(_decompressed(cast(IO[bytes], deb.getmember(names[0])), names[0]),
+    bounded = _Bounded(_decompressed(cast(IO[bytes], deb.getmember(names[0])), names[0], path),
                        unpack_limit(path.stat().st_size), path, names[0], package)  # fmt: skip
     # the caller reads it to its end; the ar file under it is closed with the DebFile
     tar = tarfile.open(fileobj=cast(IO[bytes], bounded), mode="r|", bufsize=_TAR_BUFSIZE)  # noqa: SIM115
