@@ -12,14 +12,20 @@ directory: every index and package downloaded, every index parsed) against ``mmd
 --variant=extract --include=<the packages our lock lists>`` (download and unpack, no
 maintainer scripts: the same work) from the same mirrors, interleaved, ``--runs`` times each;
 medians of wall time, CPU time (user + system of the process and its children) and peak RSS,
-all read by ``wait4`` from this parent.
+all read by ``wait4`` from this parent (which starts them with vfork: its own pages are not
+counted). Each round also builds warm (the cache of ``XDG_CACHE_HOME`` as given, so only
+the indexes are checked and loaded) for its wall time and peak RSS; ``--baseline-src DIR``
+adds cold and warm builds of another source tree (``git archive`` of main, say) for before/after
+figures from the same run. Bytecode is compiled first, as pip would on install.
 
-Run from the repository root: ``.venv/bin/python bench/bench_build.py [--runs N] [--cold]``.
+Run from the repository root: ``.venv/bin/python bench/bench_build.py [--runs N] [--cold]
+[--baseline-src DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -31,7 +37,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import ROOT
+from common import ROOT, compile_scratchpack
 
 BIN = Path(sys.executable).parent
 PRESETS = ("static", "base", "cc", "python3")
@@ -94,9 +100,14 @@ def mirrors() -> list[str]:
     return lines
 
 
-def cold(runs: int) -> int:
+def _with_src(env: dict[str, str], src: Path | None) -> dict[str, str]:
+    return env if src is None else {**env, "PYTHONPATH": str(src)}
+
+
+def cold(runs: int, baseline: Path | None) -> int:
     presets = ("static", "cc", "python3")
-    results: dict[str, dict[str, list[Run]]] = {p: {"ours": [], "mmdebstrap": []} for p in presets}
+    kinds = ["ours", "warm", "mmdebstrap"] + (["before", "before warm"] if baseline else [])
+    results: dict[str, dict[str, list[Run]]] = {p: {k: [] for k in kinds} for p in presets}
     counts = {}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
@@ -108,12 +119,22 @@ def cold(runs: int) -> int:
         for _ in range(runs):
             for preset in presets:
                 cache = Path(tempfile.mkdtemp(prefix="cold.", dir=work))
-                out = cache / "out"
-                env = {**os.environ, "XDG_CACHE_HOME": str(cache / "xdg")}
-                results[preset]["ours"].append(measured(
-                    [str(BIN / "scratchpack"), "build", "--preset", preset, "-q",
-                     "-o", f"oci:{out}:latest", "--lock", str(cache / "lock.json")],
-                    env=env, cwd=work))  # fmt: skip
+                cold_env = {**os.environ, "XDG_CACHE_HOME": str(cache / "xdg")}
+                sides: list[tuple[str, Path | None, dict[str, str]]] = [
+                    ("ours", None, cold_env),
+                    ("warm", None, dict(os.environ)),
+                ]
+                if baseline:
+                    sides += [("before", baseline, {**cold_env, "XDG_CACHE_HOME":
+                                                    str(cache / "xdg-before")}),
+                              ("before warm", baseline, dict(os.environ))]  # fmt: skip
+                for kind, src, env in sides:
+                    out = cache / f"out-{kind.replace(' ', '-')}"
+                    results[preset][kind].append(measured(
+                        [str(BIN / "scratchpack"), "build", "--preset", preset, "-q",
+                         "-o", f"oci:{out}:latest", "--lock", str(out) + ".lock.json"],
+                        env=_with_src(env, src), cwd=work))  # fmt: skip
+                    subprocess.run(["rm", "-rf", str(out)], check=True)
                 target = cache / "root.tar"
                 results[preset]["mmdebstrap"].append(measured(
                     ["mmdebstrap", "--quiet", "--variant=extract", "--format=tar",
@@ -124,18 +145,33 @@ def cold(runs: int) -> int:
     print(f"## build, cold cache ({runs} interleaved runs each; medians)")
     print()
     print("| preset | packages | ours wall (s) | mmdebstrap wall (s) | ratio | ours CPU (s) | "
-          "mmdebstrap CPU (s) | ours RSS (MB) | mmdebstrap RSS (MB) |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "mmdebstrap CPU (s) | ours RSS (MB) | mmdebstrap RSS (MB) | ours warm wall (s) | "
+          "ours warm RSS (MB) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def med(rs: list[Run], attr: str) -> float:
+        return float(statistics.median(getattr(r, attr) for r in rs))
+
     for preset in presets:
         ours, peer = results[preset]["ours"], results[preset]["mmdebstrap"]
-
-        def med(rs: list[Run], attr: str) -> float:
-            return float(statistics.median(getattr(r, attr) for r in rs))
-
+        warm = results[preset]["warm"]
         print(f"| {preset} | {len(counts[preset])} | {med(ours, 'wall'):.2f} | "
               f"{med(peer, 'wall'):.2f} | {med(ours, 'wall') / med(peer, 'wall'):.2f}x | "
               f"{med(ours, 'cpu'):.2f} | {med(peer, 'cpu'):.2f} | {med(ours, 'rss_mb'):.0f} | "
-              f"{med(peer, 'rss_mb'):.0f} |")  # fmt: skip
+              f"{med(peer, 'rss_mb'):.0f} | {med(warm, 'wall'):.2f} | "
+              f"{med(warm, 'rss_mb'):.0f} |")  # fmt: skip
+    if baseline:
+        print()
+        print(f"Before ({baseline}), same rounds:")
+        print()
+        print("| preset | cold wall (s) | cold CPU (s) | cold RSS (MB) | warm wall (s) | "
+              "warm RSS (MB) |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|")
+        for preset in presets:
+            before, warm = results[preset]["before"], results[preset]["before warm"]
+            print(f"| {preset} | {med(before, 'wall'):.2f} | {med(before, 'cpu'):.2f} | "
+                  f"{med(before, 'rss_mb'):.0f} | {med(warm, 'wall'):.2f} | "
+                  f"{med(warm, 'rss_mb'):.0f} |")  # fmt: skip
     print()
     print(f"- nproc {os.cpu_count()}, kernel {platform.release()}, Python "
           f"{platform.python_version()}; load average before {load_before[0]:.2f}, "
@@ -148,10 +184,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed builds per preset (3)")
     parser.add_argument("--cold", action="store_true",
                         help="empty cache, against mmdebstrap (see above)")  # fmt: skip
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="with --cold: also build from this src/ (before/after)")  # fmt: skip
     args = parser.parse_args()
     os.chdir(ROOT)
+    compile_scratchpack()  # or every timed process would compile every module it imports
+    if args.baseline_src is not None and not compileall.compile_dir(args.baseline_src, quiet=1):
+        raise SystemExit(f"cannot compile {args.baseline_src}")
     if args.cold:
-        return cold(args.runs)
+        return cold(args.runs, args.baseline_src)
     rows = []
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
         work = Path(tmp)

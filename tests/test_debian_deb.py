@@ -4,12 +4,12 @@ the CA bundle and reproducible output (scratchpack.debian.deb and .certificates)
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import io
 import os
 import posixpath
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from functools import partial
@@ -18,14 +18,21 @@ from pathlib import Path
 import pytest
 from debian.deb822 import Deb822
 
+from debgen import ar, codec_deb, compress, tar_gz, tar_stream
 from realtools import unavailable
+from scratchpack.debian import deb as deb_module
 from scratchpack.debian.certificates import BUNDLE_PATH, add_ca_bundle, ca_bundle
 from scratchpack.debian.deb import (
+    SPOOL_IN_MEMORY,
+    UNPACK_FLOOR,
+    UNPACK_RATIO,
     DebContents,
+    Spool,
     add_merged_usr_links,
     read_deb,
     status_entry,
     unpack_into,
+    unpack_limit,
 )
 from scratchpack.errors import FormatError, ScratchpackError, UsageError
 from scratchpack.layers.tarwriter import LayerContents, write_tar
@@ -286,27 +293,6 @@ def test_ca_bundle_adds_missing_newlines() -> None:
 # --- broken and hostile packages --------------------------------------------------------
 
 
-def _ar(members: list[tuple[str, bytes]]) -> bytes:
-    out = bytearray(b"!<arch>\n")
-    for name, data in members:
-        header = f"{name:<16}{0:<12}{0:<6}{0:<6}{0o100644:<8o}{len(data):<10}".encode() + b"`\n"
-        assert len(header) == 60
-        out += header + data
-        if len(data) % 2:
-            out += b"\n"
-    return bytes(out)
-
-
-def _tar_gz(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return gzip.compress(raw.getvalue(), mtime=0)
-
-
 def _info(
     name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, link: str = ""
 ) -> tarfile.TarInfo:
@@ -326,13 +312,13 @@ def _make_deb(
         f"Package: {package}\nVersion: 1.0\nArchitecture: all\n"
         "Maintainer: Nobody <nobody@example.org>\nDescription: a crafted package\n"
     ).encode()
-    control_tar = _tar_gz([(_info("./control"), control)])
+    control_tar = tar_gz([(_info("./control"), control)])
     path.write_bytes(
-        _ar(
+        ar(
             [
                 ("debian-binary", b"2.0\n"),
                 ("control.tar.gz", control_tar),
-                ("data.tar.gz", _tar_gz(data)),
+                ("data.tar.gz", tar_gz(data)),
             ]
         )
     )
@@ -479,3 +465,136 @@ def test_merged_usr_links_by_arch() -> None:
     lib64 = amd.get("lib64")
     assert lib64 is not None
     assert posixpath.normpath("/" + lib64.linkname) == "/usr/lib64"
+
+
+# --- bounded memory: spooled bodies, streamed members, the unpack-bomb guard ------------
+
+
+def test_spooled_unpack_writes_the_same_layer(debs: dict[str, Path], tmp_path: Path) -> None:
+    """Bodies spooled to disk make byte-for-byte the layer the in-memory path makes."""
+    outputs = []
+    for spool in (None, Spool(tmp_path / "spool")):
+        if spool is not None:
+            spool.directory.mkdir()
+        layer = LayerContents()
+        add_merged_usr_links(layer, "amd64")
+        for name in PACKAGES:
+            unpack_into(layer, debs[name], spool=spool)
+        add_ca_bundle(layer)
+        out = io.BytesIO()
+        write_tar(layer, out, mtime=0)
+        outputs.append(out.getvalue())
+        if spool is not None:
+            spooled = [e for e in layer.entries() if e.source is not None]
+            assert spooled and all(e.data is None and e.size > SPOOL_IN_MEMORY for e in spooled)
+            assert all(spool.directory in e.source.parents for e in spooled if e.source)
+            small = [e for e in layer.entries() if e.kind == "file" and e.data is not None]
+            assert small  # the small files stayed in memory
+    assert outputs[0] == outputs[1]
+
+
+def test_unpack_limit() -> None:
+    assert unpack_limit(10_000) == UNPACK_FLOOR == 1 << 30
+    assert unpack_limit(20 << 20) == UNPACK_RATIO * (20 << 20) == 2000 << 20
+
+
+@pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
+def test_codecs_are_read_and_spooled(codec: str, tmp_path: Path) -> None:
+    body = os.urandom(3 * SPOOL_IN_MEMORY) + bytes(100_000)
+    deb = codec_deb(tmp_path / f"ok-{codec}.deb", codec,
+                     [("./usr/bin/tool", body), ("./etc/small", b"x\n")])  # fmt: skip
+    (tmp_path / "spool").mkdir()
+    _, members = read_deb(deb, Spool(tmp_path / "spool"))
+    tool, small = members
+    assert tool.data is None and tool.source is not None and tool.source.read_bytes() == body
+    assert small.data == b"x\n" and small.source is None
+    _, in_memory = read_deb(deb)
+    assert in_memory[0].data == body
+
+
+@pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
+def test_truncated_or_corrupt_codec_members(codec: str, tmp_path: Path) -> None:
+    members: list[tuple[str, bytes | int]] = [("./usr/bin/tool", os.urandom(200_000))]
+    # zstd alone cannot tell a frame whose 4-byte checksum is cut off (its stream_reader ends
+    # quietly, the data being whole): only cuts into the data are noticed (by the tar's end)
+    for cut in (30, 5_000, 150_000) if codec == "zst" else (1, 30, 5_000, 150_000):
+        deb = codec_deb(tmp_path / f"cut-{codec}-{cut}.deb", codec, members, cut=cut)
+        error = _error_of(partial(read_deb, deb))
+        assert isinstance(error, FormatError) and deb.name in str(error), (cut, error)
+    good = codec_deb(tmp_path / f"flip-{codec}.deb", codec, members).read_bytes()
+    flipped = tmp_path / f"flipped-{codec}.deb"
+    middle = len(good) // 2
+    flipped.write_bytes(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :])
+    error = _error_of(partial(read_deb, flipped))
+    assert isinstance(error, FormatError) and flipped.name in str(error)
+
+
+@pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
+def test_unpack_bomb_is_refused(
+    codec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few kB that expand past the limit are refused, naming the package, with nothing
+    beyond the limit spooled; many small members count together. (The floor is lowered to
+    8 MiB so that xz need not compress a gigabyte; the real floor is tested with zstd below.)"""
+    monkeypatch.setattr(deb_module, "UNPACK_FLOOR", 8 << 20)
+    one = codec_deb(tmp_path / f"one-{codec}.deb", codec, [("./big", 9 << 20)])
+    many = codec_deb(tmp_path / f"many-{codec}.deb", codec,
+                      [(f"./f{n}", 1 << 20) for n in range(12)])  # fmt: skip
+    trailing = tmp_path / f"trailing-{codec}.deb"  # zeros after the end of the archive
+    trailing.write_bytes(
+        ar([
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.gz", tar_gz([(_info("./control"), b"Package: bomb\nVersion: 1\n"
+                                          b"Architecture: all\n")])),
+            (f"data.tar.{codec}", compress(codec, [*tar_stream([("./a", b"a")]),
+                                                    *[bytes(1 << 20)] * 10])),
+        ])
+    )  # fmt: skip
+    for deb in (one, many, trailing):
+        assert deb.stat().st_size < 200_000
+        spool = tmp_path / f"spool-{deb.stem}"
+        spool.mkdir()
+        error = _error_of(partial(read_deb, deb, Spool(spool)))
+        assert isinstance(error, FormatError), error
+        assert deb.name in str(error) and "package bomb" in str(error)
+        assert "unpack bomb" in str(error) and "8.4 MB" in str(error)
+        spooled = sum(f.stat().st_size for f in spool.iterdir())
+        assert spooled == 0 if deb is one else spooled <= 8 << 20  # one: refused by its header
+
+
+def test_zstd_bomb_at_the_real_floor_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """A zstd data.tar of a few kB declaring 1 GiB and 1 MiB: streamed (never decompressed
+    whole), refused at the 1 GiB floor, the child's peak RSS far below the gigabyte."""
+    deb = codec_deb(tmp_path / "giga.deb", "zst", [("./usr/lib/giga", (1 << 30) + (1 << 20))])
+    assert deb.stat().st_size < 200_000
+    code = (
+        "import sys; from pathlib import Path; "
+        "from scratchpack.debian.deb import read_deb, Spool; "
+        "from scratchpack.errors import FormatError\n"
+        "try:\n read_deb(Path(sys.argv[1]), Spool(Path(sys.argv[2])))\n"
+        "except FormatError as e:\n print(e, file=sys.stderr)\n"
+        # VmHWM: this process's own peak since exec (getrusage's maxrss also counts the pages
+        # of the forking parent, a big pytest worker, at the fork)
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+    )
+    (tmp_path / "spool").mkdir()
+    proc = subprocess.run([sys.executable, "-c", code, str(deb), str(tmp_path / "spool")],
+                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "giga.deb" in proc.stderr and "unpack bomb" in proc.stderr, proc.stderr
+    assert int(proc.stdout) < 96 << 10, proc.stdout  # KiB; decompressed whole it was > 1 GiB
+
+
+def test_control_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deb_module, "UNPACK_FLOOR", 8 << 20)
+    deb = tmp_path / "control-bomb.deb"
+    deb.write_bytes(
+        ar([
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.xz", compress("xz", tar_stream([("./postinst", 9 << 20)]))),
+            ("data.tar.gz", tar_gz([])),
+        ])
+    )  # fmt: skip
+    error = _error_of(partial(read_deb, deb))
+    assert isinstance(error, FormatError) and "control-bomb.deb" in str(error)
+    assert "unpack bomb" in str(error)

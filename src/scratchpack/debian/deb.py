@@ -14,18 +14,19 @@ licences of what they ship, as distroless images do.
 from __future__ import annotations
 
 import fnmatch
-import io
 import lzma
 import posixpath
 import tarfile
 import zlib
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal, Protocol, cast
 
 from scratchpack.errors import FormatError, UsageError
 from scratchpack.layers.tarwriter import Entry, LayerContents
+from scratchpack.units import human_size
 
 if TYPE_CHECKING:
     from debian.debfile import DebFile
@@ -59,9 +60,34 @@ _DOC_TREES = (
 )
 
 
+# The unpack-size bomb guard: a data (or control) archive may expand to at most this many times
+# the .deb's size, or to UNPACK_FLOOR, whichever is more. Real packages stay far below (of the 57
+# bookworm packages the tests fetch, nodejs expands most: 12x its .deb); a bomb's zeros do not.
+UNPACK_RATIO = 100
+UNPACK_FLOOR = 1 << 30
+# Files up to this size stay in memory when spooling (1,300 of python3's 2,100 files, 1.7 MB):
+# a scratch file each would cost an open, a write and a later read for a few hundred bytes.
+SPOOL_IN_MEMORY = 4096
+# control and md5sums are read into memory; dpkg's largest md5sums are a few MB.
+_CONTROL_MAX = 64 << 20
+_CHUNK = 1 << 20
+_TAR_BUFSIZE = 1 << 16  # tarfile's stream buffer: its reads of the decompressed stream
+_TAIL_KEPT = 4 * _TAR_BUFSIZE  # decompressed bytes kept behind, to check the end-of-archive
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def unpack_limit(deb_size: int) -> int:
+    """How far a package of ``deb_size`` bytes may expand before it is refused as a bomb."""
+    return max(UNPACK_RATIO * deb_size, UNPACK_FLOOR)
+
+
 @dataclass(frozen=True)
 class DebMember:
-    """One member of a package's data archive, checked and held in memory.
+    """One member of a package's data archive, checked; a file's body is in ``data`` or, when
+    spooled, in the scratch file ``source`` (which the layer writer streams from).
 
     ``name`` is the member's path in the package (no leading ``./``), before the merged-/usr
     move; ``linkname`` is the symlink target as shipped, or the hardlink target's name.
@@ -74,6 +100,8 @@ class DebMember:
     gid: int
     data: bytes | None = None
     linkname: str = ""
+    source: Path | None = None
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,18 +121,161 @@ class DebContents:
     files: tuple[str, ...] = ()
 
 
-def read_deb(path: Path) -> tuple[DebContents, list[DebMember]]:
-    """Read a ``.deb`` completely, so that a corrupt package fails before it touches a layer."""
+class Spool:
+    """A scratch directory that holds the bodies of unpacked files until the layer is written.
+
+    Why: ``build`` assembles every package into one layer before writing it, so holding the
+    bodies in memory made peak RSS grow with the image (python3's 53 MB of files). Spooled, a
+    file costs only its :class:`DebMember` and :class:`Entry`; the tar writer streams it back.
+    The directory belongs to the caller (a build's scratch directory, removed with it).
+    """
+
+    def __init__(self, directory: Path, in_memory: int = SPOOL_IN_MEMORY) -> None:
+        self.directory = directory
+        self.in_memory = in_memory
+        self._count = 0
+
+    def take(self, handle: IO[bytes], size: int, path: Path, name: str) -> DebMember:
+        """Read one member's body (``size`` bytes, as its header says) into memory or a file."""
+        if size <= self.in_memory:
+            return DebMember(name, "file", 0, 0, 0, data=_read_exact(handle, size, path, name))
+        self._count += 1
+        target = self.directory / f"{self._count:06d}"
+        written = 0
+        with target.open("xb") as out:
+            while chunk := handle.read(min(_CHUNK, size - written + 1)):
+                written += len(chunk)
+                if written > size:
+                    break
+                out.write(chunk)
+        if written != size:
+            raise FormatError(f"{path}: member {name} is truncated")
+        return DebMember(name, "file", 0, 0, 0, source=target, size=size)
+
+
+class _Bounded:
+    """A decompressed archive stream that refuses to grow past ``limit`` (the bomb guard), with
+    the last decompressed bytes kept so the end-of-archive can be checked.
+
+    Why by hand: tarfile's own ``r:*`` neither limits nor knows zstd, and zstandard's
+    ``stream_reader`` ends quietly at a truncated frame; the checks below notice both.
+    """
+
+    def __init__(self, raw: _Readable, limit: int, path: Path, what: str, package: str) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._path = path
+        self._what = what
+        self._package = package
+        self.position = 0
+        self._tail: deque[bytes] = deque()
+        self._tail_start = 0
+        self._tail_size = 0
+        self._keep = True
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        try:
+            chunk = self._raw.read(size)
+        except FormatError:
+            raise
+        except Exception as exc:  # each codec has its own error classes
+            if type(exc).__name__ != "ZstdError":
+                raise
+            raise FormatError(f"{self._path}: {self._what} is corrupt: {exc}") from None
+        self.position += len(chunk)
+        self.check_declared(0)
+        if chunk and self._keep:
+            self._tail.append(chunk)
+            self._tail_size += len(chunk)
+            while self._tail_size - len(self._tail[0]) >= _TAIL_KEPT:
+                dropped = self._tail.popleft()
+                self._tail_size -= len(dropped)
+                self._tail_start += len(dropped)
+        return chunk
+
+    def check_declared(self, size: int) -> None:
+        """Refuse before reading when a member's header already claims more than the limit."""
+        if self.position + size > self._limit:
+            raise FormatError(
+                f"{self._path}: package {self._package}: {self._what} expands beyond"
+                f" {human_size(self._limit)} ({UNPACK_RATIO}x the .deb, at least"
+                f" {human_size(UNPACK_FLOOR)}); refusing it as an unpack bomb"
+            )
+
+    def check_end(self, offset: int) -> None:
+        """The end-of-archive block must be where tarfile stopped: a stream cut short (or a
+        corrupt header, which tarfile takes for the end) leaves none. Then read to the end, so
+        gzip and xz check their CRCs, within the limit."""
+        while self.position < offset + tarfile.BLOCKSIZE and self.read(_TAR_BUFSIZE):
+            pass
+        kept = b"".join(self._tail)
+        block = kept[offset - self._tail_start : offset - self._tail_start + tarfile.BLOCKSIZE]
+        if offset < self._tail_start or block != bytes(tarfile.BLOCKSIZE):
+            raise FormatError(f"{self._path}: {self._what} is truncated or corrupt")
+        self._keep = False
+        self._tail.clear()
+        while self.read(_CHUNK):
+            pass
+
+
+def _decompressed(member: IO[bytes], name: str, path: Path) -> _Readable:
+    """A streaming reader of an archive member by its suffix: output is produced as it is
+    read, never a whole member at once (zstd's stream_reader, not ``decompress``)."""
+    suffix = name.rsplit(".", 1)[-1] if name.count(".") > 1 else ""
+    if suffix == "gz":
+        import gzip
+
+        return gzip.GzipFile(fileobj=member, mode="rb")
+    if suffix in ("xz", "lzma"):
+        return lzma.LZMAFile(member)
+    if suffix == "bz2":
+        import bz2
+
+        return bz2.BZ2File(member)
+    if suffix == "zst":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(member, read_across_frames=True)
+    if suffix:
+        raise FormatError(f"{path}: {name} has a compression dpkg does not write")
+    return member
+
+
+def _open_part(
+    deb: DebFile, part: str, path: Path, package: str
+) -> tuple[tarfile.TarFile, _Bounded]:
+    """The ``control`` or ``data`` tar as a stream, bounded by :func:`unpack_limit`.
+
+    python-debian's own ``tgz()`` decompresses zstd whole through an ``unzstd`` process (which
+    a build machine may lack) and has no size guard; the ar member is all it is used for here.
+    """
+    names = [n for n in deb.getnames() if n == f"{part}.tar" or n.startswith(f"{part}.tar.")]
+    if len(names) != 1:
+        raise FormatError(f"{path}: expected one {part}.tar member, found {len(names)}")
+    bounded = _Bounded(_decompressed(cast(IO[bytes], deb.getmember(names[0])), names[0], path),
+                       unpack_limit(path.stat().st_size), path, names[0], package)  # fmt: skip
+    # the caller reads it to its end; the ar file under it is closed with the DebFile
+    tar = tarfile.open(fileobj=cast(IO[bytes], bounded), mode="r|", bufsize=_TAR_BUFSIZE)  # noqa: SIM115
+    return tar, bounded
+
+
+def read_deb(path: Path, spool: Spool | None = None) -> tuple[DebContents, list[DebMember]]:
+    """Read a ``.deb`` completely, so that a corrupt package fails before it touches a layer;
+    with ``spool``, file bodies over its threshold go to its directory instead of memory."""
     from debian.arfile import ArError
-    from debian.debfile import DebFile
+    from debian.debfile import DebError, DebFile
 
     if not path.is_file():
         raise UsageError(f"{path}: no such package file")
     try:
         with DebFile(str(path)) as deb:
             contents = _read_control(deb, path)
-            members = _read_members(_part_tar(deb, "data", path), path)
-    except (ArError, tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as exc:
+            tar, bounded = _open_part(deb, "data", path, contents.package)
+            members = _read_members(tar, bounded, path, spool)
+            bounded.check_end(tar.offset)
+    except (ArError, DebError, tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise FormatError(f"{path}: not a valid .deb package: {exc}") from None
     except OSError as exc:
         # gzip.BadGzipFile, bz2 and truncated members surface as OSError.
@@ -117,7 +288,20 @@ def read_deb(path: Path) -> tuple[DebContents, list[DebMember]]:
 def _read_control(deb: DebFile, path: Path) -> DebContents:
     from debian.deb822 import Deb822
 
-    raw = _part_file(deb, "control", "control", path)
+    found: dict[str, bytes] = {}
+    tar, bounded = _open_part(deb, "control", path, path.name)
+    for info in tar:
+        name = _strip_dot(str(info.name))
+        if info.isfile() and name in ("control", "md5sums"):
+            if info.size > _CONTROL_MAX:
+                raise FormatError(
+                    f"{path}: its {name} file is {human_size(info.size)}; refusing it"
+                )
+            handle = tar.extractfile(info)
+            assert handle is not None
+            found[name] = _read_exact(handle, info.size, path, name)
+    bounded.check_end(tar.offset)
+    raw = found.get("control")
     if raw is None:
         raise FormatError(f"{path}: the control archive has no control file")
     text = raw.decode("utf-8")
@@ -125,7 +309,7 @@ def _read_control(deb: DebFile, path: Path) -> DebContents:
     missing = [name for name in ("Package", "Version", "Architecture") if not fields.get(name)]
     if missing:
         raise FormatError(f"{path}: the control file lacks {', '.join(missing)}")
-    md5sums = _part_file(deb, "control", "md5sums", path)
+    md5sums = found.get("md5sums")
     return DebContents(
         package=fields["Package"].strip(),
         version=fields["Version"].strip(),
@@ -134,43 +318,6 @@ def _read_control(deb: DebFile, path: Path) -> DebContents:
         md5sums=md5sums.decode("utf-8") if md5sums is not None else "",
         source=fields.get("Source", "").strip(),
     )
-
-
-def _part_tar(deb: DebFile, part: str, path: Path) -> tarfile.TarFile:
-    """The ``control`` or ``data`` tar; zstd is decompressed here, not by an ``unzstd`` process.
-
-    python-debian pipes ``.zst`` parts through the ``unzstd`` program, which a build machine
-    may lack; the zstandard module is a dependency already.
-    """
-    zst = f"{part}.tar.zst"
-    if zst in deb.getnames():
-        import zstandard
-
-        raw = deb.getmember(zst).read()
-        chunks: list[bytes] = []
-        try:
-            while raw:
-                decompressor = zstandard.ZstdDecompressor().decompressobj()
-                chunks.append(decompressor.decompress(raw))
-                if not decompressor.eof:
-                    raise FormatError(f"{path}: {zst} is truncated")
-                raw = decompressor.unused_data
-        except zstandard.ZstdError as exc:
-            raise FormatError(f"{path}: {zst} is corrupt: {exc}") from None
-        return tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r:")
-    tar = deb.data.tgz() if part == "data" else deb.control.tgz()
-    assert isinstance(tar, tarfile.TarFile)
-    return tar
-
-
-def _part_file(deb: DebFile, part: str, name: str, path: Path) -> bytes | None:
-    tar = _part_tar(deb, part, path)
-    for info in tar.getmembers():
-        if info.isfile() and _strip_dot(str(info.name)) == name:
-            handle = tar.extractfile(info)
-            assert handle is not None
-            return handle.read()
-    return None
 
 
 def _strip_dot(name: str) -> str:
@@ -191,7 +338,9 @@ def _member_name(name: str, path: Path, what: str = "member") -> str:
     return "" if norm == "." else norm
 
 
-def _read_members(tar: tarfile.TarFile, path: Path) -> list[DebMember]:
+def _read_members(
+    tar: tarfile.TarFile, bounded: _Bounded, path: Path, spool: Spool | None
+) -> list[DebMember]:
     members: list[DebMember] = []
     for info in tar:
         name = _member_name(str(info.name), path)
@@ -199,10 +348,16 @@ def _read_members(tar: tarfile.TarFile, path: Path) -> list[DebMember]:
             continue  # "./", the root itself
         mode = info.mode & 0o7777
         if info.isreg():
+            bounded.check_declared(info.size)
             handle = tar.extractfile(info)
             assert handle is not None
-            data = _read_exact(handle, info.size, path, name)
-            members.append(DebMember(name, "file", mode, info.uid, info.gid, data=data))
+            if spool is not None:
+                body = spool.take(handle, info.size, path, name)
+                members.append(replace(body, mode=mode, uid=info.uid, gid=info.gid))
+            else:
+                data = _read_exact(handle, info.size, path, name)
+                members.append(DebMember(name, "file", mode, info.uid, info.gid, data=data,
+                                         size=info.size))  # fmt: skip
         elif info.isdir():
             members.append(DebMember(name, "dir", mode, info.uid, info.gid))
         elif info.issym():
@@ -217,16 +372,11 @@ def _read_members(tar: tarfile.TarFile, path: Path) -> list[DebMember]:
         else:
             # Device nodes and FIFOs: the container runtime provides /dev.
             members.append(DebMember(name, "special", mode, info.uid, info.gid))
-    # tarfile stops at the end-of-archive blocks; reading the compressed stream to its end
-    # makes gzip and xz check their CRC and notice a package cut short after the last member.
-    assert tar.fileobj is not None
-    while tar.fileobj.read(1 << 20):
-        pass
     return members
 
 
 def _read_exact(handle: IO[bytes], size: int, path: Path, name: str) -> bytes:
-    data = handle.read()
+    data = handle.read(size + 1)
     if len(data) != size:
         raise FormatError(f"{path}: member {name} is truncated")
     return data
@@ -306,14 +456,16 @@ def unpack_into(
     *,
     keep_docs: bool = False,
     drop: Sequence[str] = (),
+    spool: Spool | None = None,
 ) -> DebContents:
     """Add a package's files to ``layer``, as dpkg would unpack them, minus documentation.
 
     A path another package already put in the layer is replaced (the later package wins, as
     when dpkg unpacks over a file it was told another package may replace), except that a
     directory and a non-directory at one path cannot both be right: that is a FormatError.
+    With ``spool``, file bodies are kept in its directory, which must outlive ``layer``.
     """
-    contents, members = read_deb(deb)
+    contents, members = read_deb(deb, spool)
     who = f"{contents.package} ({deb.name})"
     globs = [g.lstrip("/") for g in drop]
     by_name = {m.name: m for m in members}
@@ -358,11 +510,7 @@ def _entry_for(
     who: str,
 ) -> Entry:
     if member.kind == "file":
-        assert member.data is not None
-        return Entry(
-            path, "file", member.mode, member.uid, member.gid, data=member.data,
-            size=len(member.data),
-        )  # fmt: skip
+        return _file_entry(path, member, member)
     if member.kind == "dir":
         return Entry(path, "dir", member.mode, member.uid, member.gid)
     if member.kind == "symlink":
@@ -374,12 +522,18 @@ def _entry_for(
     target_path = placed.get(member.linkname)
     if target_path is None:
         # The target was dropped (a doc file, a --drop glob): keep this name as a plain copy.
-        assert target_member.data is not None
-        return Entry(
-            path, "file", member.mode, member.uid, member.gid, data=target_member.data,
-            size=len(target_member.data),
-        )  # fmt: skip
+        return _file_entry(path, member, target_member)
     return Entry(path, "hardlink", member.mode, member.uid, member.gid, linkname=target_path)
+
+
+def _file_entry(path: str, member: DebMember, body: DebMember) -> Entry:
+    """A file entry with ``member``'s metadata and ``body``'s bytes, in memory or spooled."""
+    if body.source is not None:
+        return Entry(path, "file", member.mode, member.uid, member.gid, source=body.source,
+                     size=body.size)  # fmt: skip
+    assert body.data is not None
+    return Entry(path, "file", member.mode, member.uid, member.gid, data=body.data,
+                 size=len(body.data))  # fmt: skip
 
 
 def _place(layer: LayerContents, entry: Entry, who: str) -> None:

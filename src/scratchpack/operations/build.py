@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from scratchpack import progress
 from scratchpack.debian.certificates import add_ca_bundle
-from scratchpack.debian.deb import add_merged_usr_links, status_entry, unpack_into
+from scratchpack.debian.deb import Spool, add_merged_usr_links, status_entry, unpack_into
 from scratchpack.debian.index import Fetcher, PackageRecord, download, is_cached, read_index
 from scratchpack.debian.resolve import Resolution, Universe, resolve
 from scratchpack.debian.sources import Source, system_sources
 from scratchpack.debian.spec import ImageSpec
-from scratchpack.errors import UsageError
+from scratchpack.errors import FormatError, UsageError
 from scratchpack.fsutil import atomic_write, scratch_directory
 from scratchpack.layers.tarwriter import Entry, LayerContents, source_date_epoch
 from scratchpack.model import mediatypes as mt
@@ -184,12 +184,21 @@ def assemble(
     debs: list[Path],
     user: RunUser,
     unpacked: Callable[[int], None] | None = None,
+    spool: Spool | None = None,
 ) -> LayerContents:
+    """The image's one layer. With ``spool`` (as ``build`` does), the packages' file bodies
+    wait in its directory, not in memory, so peak RSS does not grow with the image."""
     layer = LayerContents()
     add_merged_usr_links(layer, plan.arch)
     names = set()
-    for deb in debs:
-        contents = unpack_into(layer, deb, keep_docs=spec.keep_docs, drop=spec.drop)
+    for locked, deb in zip(plan.packages, debs, strict=True):
+        try:
+            contents = unpack_into(layer, deb, keep_docs=spec.keep_docs, drop=spec.drop,
+                                   spool=spool)  # fmt: skip
+        except FormatError as exc:
+            # The .deb is a cache file named by its sha256: name the package it was meant to be.
+            named = f"{locked.name} {locked.version} ({locked.url.rpartition('/')[2]})"
+            raise FormatError(str(exc).replace(str(deb), named)) from None
         if unpacked is not None:
             unpacked(1)
         names.add(contents.package)
@@ -271,10 +280,12 @@ def build(options: BuildOptions) -> BuildResult:
         debs = download_all(fetcher, the_plan)
     finally:
         fetcher.close()
-    with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
-        layer = assemble(spec, the_plan, debs, user, task.advance)
     created = rfc3339(source_date_epoch())
     with scratch_directory(staging_near(options.destination)) as scratch:
+        spool = scratch / "spool"
+        spool.mkdir()
+        with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
+            layer = assemble(spec, the_plan, debs, user, task.advance, Spool(spool))
         blob_dir = scratch / "blobs"
         blob_dir.mkdir()
         blob = write_layer_blob(layer, blob_dir, options.compression, None,
