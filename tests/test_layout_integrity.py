@@ -660,3 +660,40 @@ def test_every_blob_is_synced_before_the_index_names_it(examples: Examples, tmp_
     staged = [n for n, line in enumerate(lines) if "rename" in line and "/blobs/sha256/." in line]
     assert max(synced) < published
     assert staged and min(synced) > max(staged)  # together at commit, after every blob
+
+
+# -- the umask, read without changing it -----------------------------------------------------
+
+
+def test_writing_a_file_never_changes_the_umask_other_threads_see(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the umask by setting it to 0 and back left a window in which another
+    thread's mkdir made a world-writable directory (a pull stages blobs on several threads).
+    It is read from /proc now: written files still get 0644 less the umask."""
+    from scratchpack import fsutil
+
+    previous = os.umask(0o027)
+    try:
+        calls: list[int] = []
+        real = os.umask
+
+        def spy(mask: int) -> int:
+            calls.append(mask)
+            return real(mask)
+
+        monkeypatch.setattr(fsutil.os, "umask", spy)
+        fsutil.atomic_write(tmp_path / "f", b"x")
+        assert calls == []
+        assert (tmp_path / "f").stat().st_mode & 0o777 == 0o640
+        assert fsutil._umask() == 0o027
+
+        # without /proc: set and put back, under a lock, with the same answer
+        def no_proc(*args: object, **kwargs: object) -> object:
+            raise FileNotFoundError("/proc/self/status")
+
+        monkeypatch.setattr(fsutil.Path, "open", no_proc)
+        assert fsutil._umask() == 0o027
+        assert calls == [0, 0o027]
+    finally:
+        os.umask(previous)

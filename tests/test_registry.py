@@ -355,10 +355,10 @@ def _requests(proxy: FaultProxy, prefix: str) -> int:
     return sum(n for key, n in proxy.requests.items() if key.startswith(prefix))
 
 
-def _layout_with_payload(examples: Examples, layout: Path) -> dict:  # type: ignore[type-arg]
-    """A layout whose biggest layer is an uncompressed 3 MiB of random data (plus tar)."""
+def _layout_with_payload(examples: Examples, layout: Path, mib: int = 3) -> dict:  # type: ignore[type-arg]
+    """A layout whose biggest layer is an uncompressed ``mib`` MiB of random data (plus tar)."""
     payload = layout.parent / "payload.bin"
-    payload.write_bytes(os.urandom(3 << 20))
+    payload.write_bytes(os.urandom(mib << 20))
     return _ok(
         "pack", examples.hello, "-o", f"oci:{layout}:v1", "--compression", "none",
         "--add", f"{payload}:/data/payload.bin", "--tz", "none",
@@ -422,16 +422,24 @@ def test_a_blob_the_registry_has_is_not_read(examples: Examples, repo: str, tmp_
     assert_clean_error(fresh, 1, biggest.split(":", 1)[1][:12])
 
 
-@pytest.mark.parametrize(("chunk_mib", "where"), [("", 0.5), ("1", 0.1), ("1", 0.95)])
+@pytest.mark.parametrize(
+    ("chunk_mib", "where", "mib"),
+    [("", 0.5, 3), ("1", 0.1, 3), ("1", 0.95, 3),
+     # 10 MiB: above READ_AHEAD_MIN, read and hashed on a thread ahead of the sending one
+     ("", 0.5, 10), ("", 0.999, 10), ("4", 0.1, 10), ("4", 0.95, 10)],
+)  # fmt: skip
 def test_a_damaged_local_blob_never_completes_its_upload(
-    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path, chunk_mib: str, where: float
-) -> None:
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path, chunk_mib: str,
+    where: float, mib: int,
+) -> None:  # fmt: skip
     """A local blob is verified while it streams, not hashed first (issue 17): one flipped
     byte (in the first chunk, the last, or a single PUT) fails the push with one line naming
     the blob, without retries, and the registry never holds it: a chunked upload's final PUT
-    is never sent, a single PUT's body never completes."""
+    is never sent, a single PUT's body never completes. The same when the blob is read
+    ahead of the sending thread (a blob of READ_AHEAD_MIN or more)."""
+    assert (mib << 20 >= repository_module.READ_AHEAD_MIN) == (mib == 10)
     layout = tmp_path / "l"
-    summary = _layout_with_payload(examples, layout)
+    summary = _layout_with_payload(examples, layout, mib)
     biggest = max(summary["layers"], key=lambda la: la["size"])
     blob = layout / "blobs/sha256" / biggest["digest"].split(":", 1)[1]
     data = bytearray(blob.read_bytes())
@@ -447,7 +455,8 @@ def test_a_damaged_local_blob_never_completes_its_upload(
     puts = _requests(proxy, f"PUT /v2/{path}/blobs/uploads/")
     if chunk_mib:
         assert puts == blobs - 1  # every other blob's, none for the damaged one
-        assert _requests(proxy, f"PATCH /v2/{path}/blobs/uploads/") == -(-len(data) // (1 << 20))
+        chunk = int(chunk_mib) << 20
+        assert _requests(proxy, f"PATCH /v2/{path}/blobs/uploads/") == -(-len(data) // chunk)
     else:
         assert puts == blobs  # its body started, and never ended
     assert _requests(proxy, f"PUT /v2/{path}/manifests/") == 0

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,7 +290,26 @@ def check_parent_writable(path: Path) -> None:
         raise ScratchpackError(f"cannot write {path}: directory {parent} is not writable")
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
+    """The process's umask, read without changing it.
+
+    ``os.umask`` can only be read by setting it, and a pull stages blobs on several threads:
+    while one thread had it at 0 for the blink of a read, another one's ``mkdir`` or
+    ``open`` made a world-writable directory or file (the staged layout's ``blobs/sha256``
+    could be published 0777). Linux (4.7+) shows it in ``/proc/self/status``, shared by all
+    threads; elsewhere it is set and put back under a lock (which orders this module's
+    readers only)."""
+    try:
+        with Path("/proc/self/status").open("rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        current = os.umask(0)
+        os.umask(current)
     return current
