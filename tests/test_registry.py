@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -353,6 +354,24 @@ def test_interrupted_chunked_upload_recovers(
 
 def _requests(proxy: FaultProxy, prefix: str) -> int:
     return sum(n for key, n in proxy.requests.items() if key.startswith(prefix))
+
+
+def test_a_pull_fetches_each_blob_once(
+    examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """The config is read to check it before any layer moves; the layout then gets those
+    verified bytes, not a second download (issue 17: one serial round trip per image)."""
+    summary = _layout(examples, tmp_path / "l")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    path = repo.split("/", 1)[1]
+    pulled = _ok("copy", f"docker://{proxy.address}/{path}:v1", f"oci:{tmp_path / 'p'}:v1")
+    assert pulled["digest"] == summary["digest"]
+    manifest = layout_manifest(tmp_path / "p", "v1")
+    blobs = [manifest["config"]["digest"], *(la["digest"] for la in manifest["layers"])]
+    for digest in blobs:
+        assert proxy.requests[f"GET /v2/{path}/blobs/{digest}"] == 1, proxy.requests
+        blob = tmp_path / "p/blobs/sha256" / digest.split(":", 1)[1]
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest.split(":", 1)[1]
 
 
 def _layout_with_payload(examples: Examples, layout: Path, mib: int = 3) -> dict:  # type: ignore[type-arg]

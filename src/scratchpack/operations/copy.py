@@ -15,6 +15,7 @@ verified private file.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from scratchpack import progress
 from scratchpack.errors import FormatError, UsageError
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
-from scratchpack.model.digest import Digest
+from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.image import BlobSource, Image, Layer
 from scratchpack.model.limits import MAX_CONFIG_BYTES, too_large
 from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
@@ -118,6 +119,17 @@ class RegistrySource:
     def __init__(self, name: RegistryName, options: RegistryOptions) -> None:
         self.name = name
         self.repository: Repository | None = repository(name.reference, options)
+        # configs read (and verified) to check them: copied from here, not fetched again
+        self._read: dict[Digest, bytes] = {}
+        self._read_lock = threading.Lock()
+
+    def keep(self, descriptor: Descriptor, data: bytes) -> None:
+        """Remember a small blob read through :meth:`open_blob` to its verified end, so that
+        copying it does not ask the registry again (a pull fetched each config twice, the
+        first time serially before any layer, issue 17)."""
+        if len(data) == descriptor.size:
+            with self._read_lock:
+                self._read[descriptor.digest] = data
 
     @property
     def repo(self) -> Repository:
@@ -133,6 +145,13 @@ class RegistrySource:
         return data, media_type or descriptor.media_type
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        with self._read_lock:
+            data = self._read.get(descriptor.digest)
+        if data is not None and len(data) == descriptor.size:
+            # verified again as it is read: the sink takes it as proof (no second hash)
+            where = f"{self.name}: blob {descriptor.digest}"
+            reader = VerifyingReader(io.BytesIO(data), descriptor.digest, descriptor.size, where)
+            return cast(BinaryIO, reader)
         return self.repo.open_blob(descriptor)
 
     def local_path(self, descriptor: Descriptor) -> Path | None:
@@ -386,6 +405,8 @@ def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str
         while piece := stream.read(max(1, config.size + 1 - sum(map(len, parts)))):
             parts.append(piece)
     config_bytes = b"".join(parts)
+    if isinstance(source, RegistrySource):
+        source.keep(config, config_bytes)
     return Image.assemble(data, config_bytes, source, where)
 
 
