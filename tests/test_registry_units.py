@@ -9,9 +9,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, cast
 
 import httpx
 import pytest
@@ -20,10 +18,8 @@ from rich.console import Console
 from helpers import assert_clean_error, run_cli
 from scratchpack import progress
 from scratchpack.cli.progress import RichReporter
-from scratchpack.errors import DigestMismatchError, ScratchpackError, UsageError
-from scratchpack.model.descriptor import Descriptor
-from scratchpack.model.digest import Digest, VerifyingReader
-from scratchpack.transports.registry import auth, repository
+from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.transports.registry import auth
 from scratchpack.transports.registry.client import RegistryClient, RetryPolicy, plain_http_allowed
 from scratchpack.transports.registry.repository import resume_offset
 
@@ -254,76 +250,3 @@ def test_nothing_goes_from_https_down_to_plain_http() -> None:
         client.check_scheme(httpx.URL("http://127.0.0.1:5000/blob"), "a redirect")  # loopback
     with RegistryClient("registry.example.com", tls_verify=False) as insecure:
         insecure.check_scheme(httpx.URL("http://storage.example.com/blob"), "a redirect")
-
-
-# -- read-ahead of an upload body (issue 17: the push of one big layer) ---------------------
-
-
-def _verified_opener(data: bytes, claimed: bytes) -> Callable[[], BinaryIO]:
-    """Streams of ``data`` checked against the digest and size of ``claimed``."""
-    digest = Digest.of(claimed)
-
-    def opened() -> BinaryIO:
-        return cast(BinaryIO, VerifyingReader(io.BytesIO(data), digest, len(claimed), "blob"))
-
-    return opened
-
-
-def test_a_blob_read_ahead_sends_its_bytes_in_order_from_any_offset() -> None:
-    data = os.urandom(5 * repository.PIECE_SIZE + 12345)
-    opener = repository._reading_ahead(_verified_opener(data, data))
-    with repository._Positioned(opener) as source:
-        whole = b"".join(source.pieces(0, len(data), last=True))
-        # a chunk resent after a failure: the stream does not seek, so it is reopened
-        again = b"".join(source.pieces(2 * repository.PIECE_SIZE, 100, last=False))
-        rest = b"".join(source.pieces(len(data) - 10, 10, last=True))
-    assert whole == data
-    assert again == data[2 * repository.PIECE_SIZE : 2 * repository.PIECE_SIZE + 100]
-    assert rest == data[-10:]
-
-
-@pytest.mark.parametrize("flip", [0, -1])
-def test_a_blob_read_ahead_never_hands_over_its_last_piece_when_wrong(flip: int) -> None:
-    """The digest is checked on the read past the end, in the reading thread; the sending
-    thread gets the error before the last piece, so a wrong body is never complete."""
-    data = os.urandom(3 * repository.PIECE_SIZE)
-    damaged = bytearray(data)
-    damaged[flip] ^= 0xFF
-    opener = repository._reading_ahead(_verified_opener(bytes(damaged), data))
-    sent: list[bytes] = []
-    with (
-        repository._Positioned(opener) as source,
-        pytest.raises(DigestMismatchError),
-    ):
-        sent.extend(source.pieces(0, len(data), last=True))
-    assert len(sent) == 2  # the first two pieces went; the third never did
-
-
-def test_only_large_blobs_are_read_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A thread per small blob would cost more than it hides: READ_AHEAD_MIN decides."""
-    made: list[int] = []
-    real = repository._reading_ahead
-
-    def spy(opener: Callable[[], BinaryIO]) -> Callable[[], BinaryIO]:
-        made.append(1)
-        return real(opener)
-
-    monkeypatch.setattr(repository, "_reading_ahead", spy)
-
-    class Recorder(repository.Repository):
-        def has_blob(self, digest: Digest) -> bool:
-            return False
-
-        def _start_upload(self) -> str:
-            return "http://127.0.0.1:9/upload"
-
-        def _finish_upload(self, location: str, digest: Digest, body: Any, size: int) -> None:
-            assert b"".join(body()) == payloads[size]
-
-    payloads = {size: os.urandom(size) for size in (1 << 20, repository.READ_AHEAD_MIN)}
-    repo = Recorder(RegistryClient("127.0.0.1:9"), "r")
-    for size, payload in payloads.items():
-        made.clear()
-        descriptor = Descriptor("application/octet-stream", Digest.of(payload), size)
-        assert repo.upload_blob(descriptor, _verified_opener(payload, payload)) == "uploaded"
-        assert made == ([1] if size >= repository.READ_AHEAD_MIN else [])

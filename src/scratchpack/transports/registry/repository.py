@@ -48,13 +48,6 @@ CHUNK_THRESHOLD = 2 * CHUNK_SIZE
 CHUNK_ENV = "SCRATCHPACK_UPLOAD_CHUNK_MIB"  # a smaller chunk, e.g. for a proxy's body limit
 MAX_CHUNK_MIB = 4096
 PIECE_SIZE = 1 << 20  # what an upload body holds in memory at a time, per blob
-# A blob at least this large is read (and hashed, and counted) one thread ahead of the one
-# that sends it, READ_AHEAD_DEPTH pieces at most: sha256 and the file read release the GIL,
-# and so does the socket write, so the hash no longer stands between two sends (issue 17,
-# the push of one big layer: the blob was read, hashed and sent in turn by one thread).
-# Smaller blobs are not worth a thread. Memory: READ_AHEAD_DEPTH + 2 pieces per blob.
-READ_AHEAD_MIN = 8 << 20
-READ_AHEAD_DEPTH = 2
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -279,23 +272,6 @@ class _Positioned:
         self._position = offset
 
 
-def _reading_ahead(opener: Callable[[], BinaryIO]) -> Callable[[], BinaryIO]:
-    """``opener`` whose streams are read ahead on their own thread (``READ_AHEAD_MIN``).
-
-    The guarantee of :meth:`_Positioned.pieces` holds: :class:`ReadAhead` reports the end
-    (``b""``) only after the inner stream returned it, and a verifying stream checks its
-    digest on that read, so the EOF read before the last piece still fails on a wrong blob
-    (the inner stream's error is raised again in the sending thread, in stream order). The
-    stream does not seek: a chunk resent after a failure reopens the blob and reads forward
-    (``_Positioned._seek``), hashing again what it skips."""
-    from scratchpack.layers.readahead import ReadAhead
-
-    def opened() -> BinaryIO:
-        return cast(BinaryIO, ReadAhead(opener(), PIECE_SIZE, READ_AHEAD_DEPTH))
-
-    return opened
-
-
 class ShortBlobError(FormatError):
     """A blob's stream is shorter or longer than its declared size: no retry can fix that."""
 
@@ -438,8 +414,6 @@ class Repository:
             self.stats["existing"] += 1
             return "existing"
         threshold, chunk = chunking()
-        if descriptor.size >= READ_AHEAD_MIN:
-            opener = _reading_ahead(opener)
         for attempt in range(2):
             location = self._start_upload()
             try:
