@@ -297,11 +297,11 @@ def _umask() -> int:
     """The process's umask, read without changing it.
 
     ``os.umask`` can only be read by setting it, and a pull stages blobs on several threads:
-    while one thread had it at 0 for the blink of a read, another one's ``mkdir`` or
-    ``open`` made a world-writable directory or file (the staged layout's ``blobs/sha256``
-    could be published 0777). Linux (4.7+) shows it in ``/proc/self/status``, shared by all
-    threads; elsewhere it is set and put back under a lock (which orders this module's
-    readers only)."""
+    two of them reading at once could leave it at 0 for the rest of the process (A reads
+    B's temporary 0 and puts that back last), and any thread's ``mkdir`` or file written in
+    the window ignored the user's umask (0777 directories; 0644 blobs under a umask of
+    077). Linux (4.7+) shows it in ``/proc/self/status``, shared by all threads; elsewhere
+    it is set and put back under a lock (which orders this module's readers only)."""
     try:
         with Path("/proc/self/status").open("rb") as status:
             for line in status:

@@ -148,7 +148,7 @@ class RegistrySource:
         with self._read_lock:
             data = self._read.get(descriptor.digest)
         if data is not None and len(data) == descriptor.size:
-            # verified again as it is read: the sink takes it as proof (no second hash)
+            # hashed again as it is copied; the sink takes that as its proof (no third hash)
             where = f"{self.name}: blob {descriptor.digest}"
             reader = VerifyingReader(io.BytesIO(data), descriptor.digest, descriptor.size, where)
             return cast(BinaryIO, reader)
