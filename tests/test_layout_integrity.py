@@ -682,7 +682,7 @@ def test_writing_a_file_never_changes_the_umask_other_threads_see(
             calls.append(mask)
             return real(mask)
 
-        monkeypatch.setattr(fsutil.os, "umask", spy)
+        monkeypatch.setattr(os, "umask", spy)
         fsutil.atomic_write(tmp_path / "f", b"x")
         assert calls == []
         assert (tmp_path / "f").stat().st_mode & 0o777 == 0o640
@@ -692,7 +692,7 @@ def test_writing_a_file_never_changes_the_umask_other_threads_see(
         def no_proc(*args: object, **kwargs: object) -> object:
             raise FileNotFoundError("/proc/self/status")
 
-        monkeypatch.setattr(fsutil.Path, "open", no_proc)
+        monkeypatch.setattr(Path, "open", no_proc)
         assert fsutil._umask() == 0o027
         assert calls == [0, 0o027]
     finally:
