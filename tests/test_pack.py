@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import random
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from helpers import (
     EXAMPLES,
@@ -129,6 +134,39 @@ def test_packing_twice_is_byte_identical(examples: Examples, tmp_path: Path) -> 
     d = run_cli("pack", examples.hello, "-o", f"docker-archive:{tmp_path / 'd.tar'}:x:1")
     assert c.code == d.code == 0
     assert (tmp_path / "c.tar").read_bytes() == (tmp_path / "d.tar").read_bytes()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to compare")
+def test_digest_does_not_depend_on_the_cores_pack_runs_on(
+    examples: Examples, tmp_path: Path
+) -> None:
+    """The same binary packed on one core (``taskset``: one compression thread) and on all
+    of them (a worker per core) gives the same layers and manifest, gzip and zstd: the
+    chunks are cut at fixed offsets, not per thread. 3 MB: a dozen gzip chunks, one zstd
+    frame and part of another."""
+    rng = random.Random(17)
+    words = [rng.randbytes(rng.randint(2, 12)) for _ in range(4000)]
+    filler = b"".join(rng.choices(words, k=600_000))[:3_000_000]
+    binary = tmp_path / "app"
+    binary.write_bytes(examples.hello.read_bytes() + filler)
+    binary.chmod(0o755)
+    for compression in ("gzip", "zstd"):
+        digests = []
+        for cores in (None, "0"):
+            out = tmp_path / f"{compression}-{cores}"
+            args = ["pack", str(binary), "-o", f"oci:{out}:1", "--compression", compression,
+                    "--format", "json"]  # fmt: skip
+            command = [sys.executable, "-m", "scratchpack", *args]
+            if cores is not None:
+                command = ["taskset", "-c", cores, *command]
+            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, proc.stderr
+            report = json.loads(proc.stdout)
+            assert report["layers"][1]["uncompressed_size"] > 3_000_000
+            digests.append(
+                (report["digest"], sorted(p.name for p in (out / "blobs/sha256").iterdir()))
+            )
+        assert digests[0] == digests[1], compression
 
 
 def test_source_date_epoch_changes_only_config_timestamps(

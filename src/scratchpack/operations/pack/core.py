@@ -382,13 +382,14 @@ def write_layer_blob(
     tmp = blob_dir / "layer.tmp"
     total = sum(entry.size for entry in contents.entries())
     try:
-        with tmp.open("wb") as out, progress.step(what, total) as task:
-            writer = CompressingWriter(out, compression, level)
-            try:
-                counted = progress.CountedWriter(cast(BinaryIO, writer), task.advance)
-                write_tar(contents, cast(BinaryIO, counted), LAYER_MTIME)
-            finally:
-                blob = writer.finish()
+        with (
+            tmp.open("wb") as out,
+            progress.step(what, total) as task,
+            CompressingWriter(out, compression, level) as writer,
+        ):
+            counted = progress.CountedWriter(cast(BinaryIO, writer), task.advance)
+            write_tar(contents, cast(BinaryIO, counted), LAYER_MTIME)
+            blob = writer.finish()
     except OSError as exc:
         raise ScratchpackError(f"cannot write layer: {describe_os_error(exc)}") from exc
     tmp.rename(blob_dir / blob.digest.hex)
