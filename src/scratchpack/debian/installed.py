@@ -78,6 +78,7 @@ class DpkgDatabase:
     _blocks: dict[str, list[str]] | None = field(default=None, init=False)
     _parsed: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
     _list_names: list[str] | None = field(default=None, init=False)
+    _found: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
 
     @property
     def admindir(self) -> Path:
@@ -110,6 +111,12 @@ class DpkgDatabase:
         """The installed package whose files include ``host_path``, or None. A file dpkg
         does not list because a maintainer script makes it (GENERATED) is its package's
         without reading every list."""
+        key = os.fspath(host_path)
+        if key not in self._found:  # pack asks for its app's files twice (binary.py)
+            self._found[key] = self._owner(host_path, hints)
+        return self._found[key]
+
+    def _owner(self, host_path: Path, hints: Iterable[str]) -> InstalledPackage | None:
         names = self._names_of(host_path)
         if not names:
             return None
