@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import shlex
 import tempfile
 import threading
 from collections.abc import Callable
@@ -235,6 +234,8 @@ def parse_command(text: str, what: str) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"invalid {what}: must be a JSON array of strings")
         return value
+    import shlex  # only for a command given as words (issue 17: a static pack's imports)
+
     try:
         return shlex.split(stripped)
     except ValueError as exc:
