@@ -192,6 +192,22 @@ def test_gzip_is_one_member_that_gzip_and_zlib_read_whole(tmp_path: Path) -> Non
     assert len(stored) <= len(gzip.compress(data, 6)) * 1.001
 
 
+@pytest.mark.parametrize(("level", "xfl"), [(1, 4), (6, 0), (9, 2)])
+def test_gzip_levels_keep_zlibs_header_flags(level: int, xfl: int) -> None:
+    """Each level's stream reads back, and its header says what zlib's would (XFL 4 for
+    the fastest, 2 for the slowest), whatever the thread count."""
+    data = _text(2 * GZIP_CHUNK_SIZE + 5)
+    outputs = set()
+    for threads in (1, 2):
+        out = io.BytesIO()
+        with CompressingWriter(out, "gzip", level, threads=threads) as writer:
+            writer.write(data)
+        outputs.add(out.getvalue())
+    (stored,) = outputs
+    assert stored[8] == xfl and stored[9] == 3
+    assert gzip.decompress(stored) == data
+
+
 def test_gzip_chunks_refer_back_across_the_cut() -> None:
     """A chunk that repeats the previous chunk's tail is coded as references to it: the
     dictionary is really passed (without it, random bytes would not compress at all)."""
