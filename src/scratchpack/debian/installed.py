@@ -110,7 +110,8 @@ class DpkgDatabase:
     def owner(self, host_path: Path, hints: Iterable[str] = ()) -> InstalledPackage | None:
         """The installed package whose files include ``host_path``, or None. A file dpkg
         does not list because a maintainer script makes it (GENERATED) is its package's
-        without reading every list."""
+        without reading every list. Answers are kept per path (the hints only order the
+        search)."""
         key = os.fspath(host_path)
         if key not in self._found:  # pack asks for its app's files twice (binary.py)
             self._found[key] = self._owner(host_path, hints)

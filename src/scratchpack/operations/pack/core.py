@@ -471,6 +471,8 @@ class BackgroundLayer:
         start, else a new one (after this one is stopped)."""
         blob_dir, compression, level = self._args
         if self._cancelled or not self.still(contents):
+            # (a blob it may have finished stays unnamed by the manifest in the staging
+            # directory, which goes at the end: removing it could remove an equal layer's)
             self.cancel()
             return write_layer_blob(contents, blob_dir, compression, level, what)
         total = sum(entry.size for entry in self._snapshot.entries())
