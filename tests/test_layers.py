@@ -7,7 +7,9 @@ import hashlib
 import io
 import os
 import random
+import subprocess
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -15,7 +17,12 @@ import pytest
 
 from helpers import decompress
 from scratchpack.errors import UsageError
-from scratchpack.layers.compress import CHUNK_SIZE, CompressingWriter
+from scratchpack.layers.compress import (
+    GZIP_CHUNK_SIZE,
+    ZSTD_CHUNK_SIZE,
+    CompressingWriter,
+    gzip_header,
+)
 from scratchpack.layers.reader import normalise, read_layer
 from scratchpack.layers.tarstream import TarStream
 from scratchpack.layers.tarwriter import LayerContents, normalize_path, source_date_epoch, write_tar
@@ -116,9 +123,12 @@ def _payload(size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
+CHUNK_SIZES = {"gzip": GZIP_CHUNK_SIZE, "zstd": ZSTD_CHUNK_SIZE, "none": GZIP_CHUNK_SIZE}
+
+
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
 def test_compression_round_trip_and_digests(compression: str) -> None:
-    data = _payload(3 * CHUNK_SIZE + 12345)
+    data = _payload(3 * CHUNK_SIZES[compression] + 12345)
     out = io.BytesIO()
     writer = CompressingWriter(out, compression, threads=2)
     for i in range(0, len(data), 100_000):
@@ -131,22 +141,175 @@ def test_compression_round_trip_and_digests(compression: str) -> None:
     assert blob.uncompressed_size == len(data)
     assert decompress(stored) == data
     if compression == "gzip":
-        assert gzip.decompress(stored) == data  # the stdlib reads the multi-member stream
+        assert gzip.decompress(stored) == data
     if compression != "none":
         assert len(stored) < len(data) / 2
 
 
-@pytest.mark.parametrize("compression", ["gzip", "zstd"])
-def test_output_does_not_depend_on_thread_count(compression: str) -> None:
-    data = _payload(2 * CHUNK_SIZE + 7)
+def _text(size: int) -> bytes:
+    """Words drawn at random: compresses about 3x, as real files do (``_payload`` repeats a
+    block, 200x, where the few bytes each cut costs would be most of the output)."""
+    rng = random.Random(size)
+    words = [rng.randbytes(rng.randint(2, 9)).hex() for _ in range(2000)]
+    out = bytearray()
+    while len(out) < size:
+        out += " ".join(rng.choices(words, k=1000)).encode() + b"\n"
+    return bytes(out[:size])
+
+
+def _gzip_members(stored: bytes) -> int:
+    """How many gzip members ``stored`` holds (zlib stops at the end of each)."""
+    members = 0
+    while stored:
+        engine = zlib.decompressobj(31)
+        engine.decompress(stored)
+        assert engine.eof, "a truncated member"
+        stored = engine.unused_data
+        members += 1
+    return members
+
+
+def test_gzip_is_one_member_that_gzip_and_zlib_read_whole(tmp_path: Path) -> None:
+    """pigz's layout: the chunks are one deflate stream, one header, one trailer (CRC-32 and
+    size of all of it), which ``gzip -t`` checks, as a reader that stops at the first member
+    would read (all of the layer, not its first 256 KiB)."""
+    data = _text(5 * GZIP_CHUNK_SIZE + 999)
+    out = io.BytesIO()
+    writer = CompressingWriter(out, "gzip", threads=2)
+    writer.write(data)
+    writer.finish()
+    stored = out.getvalue()
+    assert stored[:10] == gzip_header(6) == bytes.fromhex("1f8b0800000000000003")
+    assert _gzip_members(stored) == 1
+    assert zlib.decompressobj(31).decompress(stored) == data  # the first member is all of it
+    assert int.from_bytes(stored[-8:-4], "little") == zlib.crc32(data)
+    assert int.from_bytes(stored[-4:], "little") == len(data)
+    path = tmp_path / "layer.gz"
+    path.write_bytes(stored)
+    checked = subprocess.run(["gzip", "-t", str(path)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    # Within 0.1% of one thread's gzip at the same level: the dictionaries carry over the cuts.
+    assert len(stored) <= len(gzip.compress(data, 6)) * 1.001
+
+
+@pytest.mark.parametrize(("level", "xfl"), [(1, 4), (6, 0), (9, 2)])
+def test_gzip_levels_keep_zlibs_header_flags(level: int, xfl: int) -> None:
+    """Each level's stream reads back, and its header says what zlib's would (XFL 4 for
+    the fastest, 2 for the slowest), whatever the thread count."""
+    data = _text(2 * GZIP_CHUNK_SIZE + 5)
     outputs = set()
-    for threads in (1, 2, 4):
+    for threads in (1, 2):
+        out = io.BytesIO()
+        with CompressingWriter(out, "gzip", level, threads=threads) as writer:
+            writer.write(data)
+        outputs.add(out.getvalue())
+    (stored,) = outputs
+    assert stored[8] == xfl and stored[9] == 3
+    assert gzip.decompress(stored) == data
+
+
+def test_gzip_chunks_refer_back_across_the_cut() -> None:
+    """A chunk that repeats the previous chunk's tail is coded as references to it: the
+    dictionary is really passed (without it, random bytes would not compress at all)."""
+    tail = random.Random(7).randbytes(16 << 10)
+    data = random.Random(8).randbytes(GZIP_CHUNK_SIZE - len(tail)) + tail + tail
+    out = io.BytesIO()
+    writer = CompressingWriter(out, "gzip", threads=2)
+    writer.write(data)
+    writer.finish()
+    assert gzip.decompress(out.getvalue()) == data
+    assert len(out.getvalue()) < len(data) - len(tail) // 2
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_output_does_not_depend_on_threads_or_write_sizes(compression: str) -> None:
+    """The same stream gives the same bytes at 1, 2, 3 and 8 threads, written whole, in
+    odd-sized pieces, or a byte at a time around the cuts: chunk boundaries are offsets in
+    the stream, not what the caller or the machine happened to do."""
+    size = CHUNK_SIZES[compression]
+    data = _payload(2 * size + 7)
+    outputs = set()
+    for threads, piece in ((1, len(data)), (2, 100_003), (3, size), (8, 65_536), (2, 0)):
         out = io.BytesIO()
         writer = CompressingWriter(out, compression, threads=threads)
-        writer.write(data)
-        writer.finish()
-        outputs.add(out.getvalue())
+        if piece:
+            for i in range(0, len(data), piece):
+                writer.write(data[i : i + piece])
+        else:  # an empty write, then one byte at a time across the first cut
+            writer.write(b"")
+            writer.write(data[: size - 3])
+            for i in range(size - 3, size + 3):
+                writer.write(data[i : i + 1])
+            writer.write(memoryview(data)[size + 3 :])
+        blob = writer.finish()
+        outputs.add((out.getvalue(), blob.digest))
     assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    "size", [1, GZIP_CHUNK_SIZE - 1, GZIP_CHUNK_SIZE, GZIP_CHUNK_SIZE + 1, 2 * GZIP_CHUNK_SIZE]
+)
+def test_gzip_at_the_chunk_boundaries(size: int) -> None:
+    """A stream ending just before, on and after a cut (an empty last chunk finishes it)."""
+    data = random.Random(size).randbytes(size)
+    out = io.BytesIO()
+    writer = CompressingWriter(out, "gzip", threads=2)
+    writer.write(data)
+    blob = writer.finish()
+    assert gzip.decompress(out.getvalue()) == data
+    assert _gzip_members(out.getvalue()) == 1
+    assert blob.uncompressed_size == size
+
+
+def test_a_failing_chunk_is_raised_in_the_writer_and_no_thread_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error compressing a chunk on a worker reaches the caller as that error, and
+    finish() still stops every worker (none left running into a removed file)."""
+    import threading
+
+    from scratchpack.layers import compress
+
+    real = compress._gzip_chunk
+
+    def failing(level: int) -> compress.Compress:
+        run = real(level)
+
+        def maybe_fail(job: compress._Job) -> None:
+            if job.chunk[:4] == b"FAIL":
+                raise MemoryError("out of memory compressing")
+            run(job)
+
+        return maybe_fail
+
+    monkeypatch.setattr(compress, "_gzip_chunk", failing)
+    before = threading.active_count()
+    with (
+        pytest.raises(MemoryError, match="out of memory compressing"),
+        CompressingWriter(io.BytesIO(), "gzip", threads=2) as writer,
+    ):
+        writer.write(_payload(3 * GZIP_CHUNK_SIZE))
+        writer.write(b"FAIL" + _payload(GZIP_CHUNK_SIZE))
+        writer.write(_payload(4 * GZIP_CHUNK_SIZE))
+    assert threading.active_count() == before
+    with pytest.raises(ValueError, match="abandoned"):
+        writer.finish()  # no digest of a stream that was never finished
+    with pytest.raises(ValueError, match="abandoned"):
+        writer.write(b"more")
+
+
+def test_an_error_in_the_callers_stream_stops_the_workers() -> None:
+    """The source failing half-way (a read error inside the ``with``): the workers are
+    stopped and joined, not left waiting for chunks that will never come."""
+    import threading
+
+    before = threading.active_count()
+    out = io.BytesIO()
+    with pytest.raises(OSError, match="disk gone"), CompressingWriter(out, "gzip", threads=2) as w:
+        w.write(_payload(5 * GZIP_CHUNK_SIZE))
+        assert threading.active_count() > before  # the pool is running
+        raise OSError("disk gone")
+    assert threading.active_count() == before
 
 
 def test_empty_stream_is_valid_gzip() -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import random
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from helpers import (
     EXAMPLES,
@@ -129,6 +134,39 @@ def test_packing_twice_is_byte_identical(examples: Examples, tmp_path: Path) -> 
     d = run_cli("pack", examples.hello, "-o", f"docker-archive:{tmp_path / 'd.tar'}:x:1")
     assert c.code == d.code == 0
     assert (tmp_path / "c.tar").read_bytes() == (tmp_path / "d.tar").read_bytes()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to compare")
+def test_digest_does_not_depend_on_the_cores_pack_runs_on(
+    examples: Examples, tmp_path: Path
+) -> None:
+    """The same binary packed on one core (``taskset``: one compression thread) and on all
+    of them (a worker per core) gives the same layers and manifest, gzip and zstd: the
+    chunks are cut at fixed offsets, not per thread. 3 MB: a dozen gzip chunks, one zstd
+    frame and part of another."""
+    rng = random.Random(17)
+    words = [rng.randbytes(rng.randint(2, 12)) for _ in range(4000)]
+    filler = b"".join(rng.choices(words, k=600_000))[:3_000_000]
+    binary = tmp_path / "app"
+    binary.write_bytes(examples.hello.read_bytes() + filler)
+    binary.chmod(0o755)
+    for compression in ("gzip", "zstd"):
+        digests = []
+        for cores in (None, "0"):
+            out = tmp_path / f"{compression}-{cores}"
+            args = ["pack", str(binary), "-o", f"oci:{out}:1", "--compression", compression,
+                    "--format", "json"]  # fmt: skip
+            command = [sys.executable, "-m", "scratchpack", *args]
+            if cores is not None:
+                command = ["taskset", "-c", cores, *command]
+            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, proc.stderr
+            report = json.loads(proc.stdout)
+            assert report["layers"][1]["uncompressed_size"] > 3_000_000
+            digests.append(
+                (report["digest"], sorted(p.name for p in (out / "blobs/sha256").iterdir()))
+            )
+        assert digests[0] == digests[1], compression
 
 
 def test_source_date_epoch_changes_only_config_timestamps(
@@ -329,3 +367,91 @@ def test_quiet_pack_and_copy_print_nothing_but_write_the_image(
     as_json = run_cli("pack", examples.hello, "-o", f"oci:{tmp_path / 'c'}:v1", "-q",
                       "--format", "json")  # fmt: skip
     assert as_json.code == 0 and json.loads(as_json.stdout)["digest"].startswith("sha256:")
+
+
+# -- the app layer written in the background (pack/core.BackgroundLayer) ----------------------
+
+
+def _layer_of(tmp_path: Path, size: int) -> tuple[object, Path]:
+    from scratchpack.layers.tarwriter import LayerContents
+
+    source = tmp_path / "app.bin"
+    source.write_bytes(random.Random(size).randbytes(size // 2) * 2)
+    layer = LayerContents()
+    layer.add_file("usr/local/bin/app", source=source, mode=0o555)
+    blobs = tmp_path / "blobs"
+    blobs.mkdir(exist_ok=True)
+    return layer, blobs
+
+
+def test_a_background_layer_is_the_layer_written_in_the_foreground(tmp_path: Path) -> None:
+    """Unchanged contents: the blob written on the thread, byte for byte what
+    write_layer_blob writes; contents changed after the start (records added): that blob is
+    dropped and the new contents written."""
+    from scratchpack.layers.tarwriter import LayerContents
+    from scratchpack.operations.pack.core import BackgroundLayer, write_layer_blob
+
+    layer, blobs = _layer_of(tmp_path, 3 << 20)
+    assert isinstance(layer, LayerContents)
+    with BackgroundLayer(layer, blobs, "gzip", None, "app.tmp") as background:
+        blob = background.finish(layer, "writing the app layer")
+    again = tmp_path / "again"
+    again.mkdir()
+    assert write_layer_blob(layer, again, "gzip", None) == blob
+    assert (blobs / blob.digest.hex).read_bytes() == (again / blob.digest.hex).read_bytes()
+
+    with BackgroundLayer(layer, blobs, "gzip", None, "app.tmp") as background:
+        layer.add_file("var/lib/dpkg/status.d/app", data=b"Package: app\n")
+        changed = background.finish(layer, "writing the app layer")
+    assert changed.digest != blob.digest
+    with tarfile.open(fileobj=io.BytesIO((blobs / changed.digest.hex).read_bytes())) as tar:
+        assert "var/lib/dpkg/status.d/app" in tar.getnames()
+
+
+def test_a_background_layer_stops_when_the_caller_fails(tmp_path: Path) -> None:
+    """An error before finish (a usage error found after the start): the writer is stopped
+    and its thread joined on the way out, nothing left running into the staging directory."""
+    import threading
+
+    from scratchpack.errors import UsageError
+    from scratchpack.layers.tarwriter import LayerContents
+    from scratchpack.operations.pack.core import BackgroundLayer
+
+    layer, blobs = _layer_of(tmp_path, 8 << 20)
+    assert isinstance(layer, LayerContents)
+    before = threading.active_count()
+    with (
+        pytest.raises(UsageError, match="found later"),
+        BackgroundLayer(layer, blobs, "gzip", None, "app.tmp"),
+    ):
+        raise UsageError("found later")
+    assert threading.active_count() == before
+    shutil.rmtree(blobs)  # nothing writes there any more
+
+
+def test_a_background_layers_read_error_is_the_callers_one_line_error(tmp_path: Path) -> None:
+    """The source shrinking under the writer: the thread's error is raised by finish(), as
+    the same clear ScratchpackError the foreground writer gives."""
+    from scratchpack.errors import ScratchpackError
+    from scratchpack.layers.tarwriter import LayerContents
+    from scratchpack.operations.pack.core import BackgroundLayer
+
+    layer, blobs = _layer_of(tmp_path, 1 << 20)
+    assert isinstance(layer, LayerContents)
+    (tmp_path / "app.bin").write_bytes(b"short now")  # after add_file took its size
+    with (
+        pytest.raises(ScratchpackError, match="changed size while it was being packed"),
+        BackgroundLayer(layer, blobs, "gzip", None, "app.tmp") as background,
+    ):
+        background.finish(layer, "writing the app layer")
+
+
+def test_pack_of_a_packaged_binary_records_it_in_the_app_layer(tmp_path: Path) -> None:
+    """A binary a package owns (the host's /usr/bin/ls, allowed alone): its status.d record
+    is in the app layer, which was therefore written after the records, not in advance."""
+    layout = tmp_path / "out"
+    report = _pack(Path("/usr/bin/ls"), f"oci:{layout}:1", "--allow-dynamic", "--tz", "none")
+    assert "coreutils" in report["essentials"]["packages"]
+    app = layer_members(layout, layout_manifest(layout, "1")["layers"][-1]["digest"])
+    names = [member.name for member in app]
+    assert "usr/local/bin/ls" in names and "var/lib/dpkg/status.d/coreutils" in names

@@ -374,3 +374,31 @@ def test_a_generated_file_is_its_packages_without_reading_every_list(tmp_path: P
     # the bundle alone is not enough: without the package installed nothing is recorded
     (root / "var/lib/dpkg/status").write_text(status.replace("install ok", "deinstall ok"))
     assert DpkgDatabase(root).owner(root / "etc/ssl/certs/ca-certificates.crt") is None
+
+
+def test_the_quick_scan_matches_whole_lines_and_skips_what_is_not_a_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan (plain ``os`` reads in ``info/``) finds a path on a list's first line and on
+    a last line without its newline, never a prefix of a longer path; a directory named like
+    a list and a list over the size limit are skipped, not errors."""
+    from scratchpack.debian import installed
+
+    root = tmp_path / "root"
+    status = "".join(
+        f"Package: {n}\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n\n"
+        for n in ("first", "last", "longer", "huge")
+    )
+    plant(root, status, {"first": ["/a/first", "/x"], "longer": ["/a/lastname"],
+                         "huge": ["/a/huge"]}, {})  # fmt: skip
+    (root / "var/lib/dpkg/info/last.list").write_text("/y\n/a/last")  # no final newline
+    (root / "var/lib/dpkg/info/dir.list").mkdir()
+    monkeypatch.setattr(installed, "LIST_LIMIT", 100)
+    (root / "var/lib/dpkg/info/huge.list").write_text("/a/huge\n" + "/pad\n" * 40)
+    db = DpkgDatabase(root)
+    for name in ("first", "last", "huge"):
+        (root / "a").mkdir(exist_ok=True)
+        (root / f"a/{name}").write_bytes(b"x")
+    found = [db.owner(root / f"a/{n}") for n in ("first", "last", "huge")]
+    assert [p.name if p else None for p in found] == ["first", "last", None]
+    assert sorted(p.name for p in db._read) == ["first.list", "last.list"]

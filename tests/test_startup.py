@@ -347,8 +347,8 @@ STATIC_PACK_NOT_STDLIB = frozenset({"concurrent.futures", "logging", "subprocess
 
 @pytest.fixture(scope="module")
 def big_static(hello: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The static hello with 5 MB appended: still a static ELF that runs, and a layer of two
-    compression chunks (the threaded path of layers/compress.py)."""
+    """The static hello with 5 MB appended: still a static ELF that runs, and a layer of
+    twenty gzip chunks (the threaded path of layers/compress.py)."""
     binary = tmp_path_factory.mktemp("big") / "big"
     binary.write_bytes(hello.read_bytes() + bytes(range(256)) * (5_000_000 // 256))
     binary.chmod(0o755)

@@ -7,6 +7,7 @@ user names, no xattrs). PAX headers appear only where USTAR cannot hold a field 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import posixpath
@@ -163,6 +164,13 @@ class LayerContents:
 
     def paths(self) -> Iterable[str]:
         return self._entries.keys()
+
+    def copy(self) -> LayerContents:
+        """A copy with copies of the entries: what a writer on another thread reads while
+        this one may still change (pack's app layer, see ``pack/core.BackgroundLayer``)."""
+        other = LayerContents()
+        other._entries = {path: dataclasses.replace(e) for path, e in self._entries.items()}
+        return other
 
 
 def _file_size(source: Path | None) -> int:

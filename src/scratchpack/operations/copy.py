@@ -508,8 +508,11 @@ def _convert_layer(
         return
     if layer.diff_id not in compressed:
         spool = tmp / "layer.tmp"
-        with spool.open("wb") as out, layer.open_uncompressed(task.advance) as stream:
-            writer = CompressingWriter(out, "gzip")
+        with (
+            spool.open("wb") as out,
+            layer.open_uncompressed(task.advance) as stream,
+            CompressingWriter(out, "gzip") as writer,  # its threads stopped if the read fails
+        ):
             shutil.copyfileobj(stream, cast(BinaryIO, writer), 1 << 20)
             blob = writer.finish()
         if blob.diff_id != layer.diff_id:

@@ -9,12 +9,13 @@ it cached.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scratchpack import progress
-from scratchpack.debian.installed import DpkgDatabase
+from scratchpack.debian.installed import DpkgDatabase, owned_files
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import scratch_directory
 from scratchpack.layers.compress import CompressedBlob
@@ -30,6 +31,8 @@ from scratchpack.operations.essentials import (
 )
 from scratchpack.operations.pack.core import (
     DEFAULT_PATH_ENV,
+    HOST_HINTS,
+    BackgroundLayer,
     PackOptions,
     PackResult,
     add_path,
@@ -81,7 +84,10 @@ def pack_binary(options: PackOptions) -> PackResult:
     compression = compression_for(options)
     epoch = source_date_epoch()
     created = rfc3339(epoch)
-    with scratch_directory(staging_near(options.destination)) as scratch:
+    with (
+        scratch_directory(staging_near(options.destination)) as scratch,
+        contextlib.ExitStack() as stack,  # exits first: the app layer's thread stopped
+    ):
         if options.strip:
             binary = _strip(binary, scratch)
         binary_size = binary.stat().st_size
@@ -89,6 +95,20 @@ def pack_binary(options: PackOptions) -> PackResult:
         workdir = options.workdir or ("/" if options.user.is_root else options.user.home)
 
         essentials = LayerContents()
+        app = LayerContents()
+        app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
+        for spec in options.adds:
+            add_path(app, spec, essentials)
+        blob_dir = scratch / "blobs"
+        blob_dir.mkdir()
+        # The app layer compresses on other cores while the rest below runs (issue 17). If a
+        # package owns one of its files, the records will add to it: written after them.
+        app_blob = stack.enter_context(
+            BackgroundLayer(app, blob_dir, compression, options.level, "app.tmp")
+        )
+        db = DpkgDatabase(options.dpkg_root)
+        if owned_files(app, db, HOST_HINTS).packages:
+            app_blob.cancel()
         report = add_essentials(
             essentials,
             options.user,
@@ -117,14 +137,10 @@ def pack_binary(options: PackOptions) -> PackResult:
             )  # fmt: skip
             check_overlap(libs, essentials, "a library")
             contents.append(("libraries", libs))
-        app = LayerContents()
-        app.add_file(binary_dest, source=binary, mode=0o555, origin="the binary")
-        for spec in options.adds:
-            add_path(app, spec, essentials)
         report.packages = record_host_packages(
             essentials,
             app,
-            DpkgDatabase(options.dpkg_root),
+            db,
             libs if with_libraries else None,
             DpkgDatabase(root),
         )
@@ -145,20 +161,15 @@ def pack_binary(options: PackOptions) -> PackResult:
             if report.ca_bundle:
                 inputs.append(file_input(Path(report.ca_bundle), "/" + CA_PATH))
             inputs += [host_package(n, v) for n, v in report.packages.items()]
-        blob_dir = scratch / "blobs"
-        blob_dir.mkdir()
         contents.append(("app", app))
-        layers = [
-            write_layer_blob(
-                layer,
-                blob_dir,
-                compression,
-                options.level,
-                f"writing layer {n}/{len(contents)} "
-                f"({options.binary.name if name == 'app' else name})",
-            )
-            for n, (name, layer) in enumerate(contents, start=1)
-        ]
+        layers = []
+        for n, (name, layer) in enumerate(contents, start=1):
+            what = f"writing layer {n}/{len(contents)} "
+            if name == "app":
+                layers.append(app_blob.finish(layer, what + f"({options.binary.name})"))
+                continue
+            what += f"({name})"
+            layers.append(write_layer_blob(layer, blob_dir, compression, options.level, what))
         config = _config(options, platform, created, layers, binary_dest, workdir, report)
         image = assemble_image(config, layers, blob_dir, created, options.annotations)
         written, probed = deliver(options, image, scratch)

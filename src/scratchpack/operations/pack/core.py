@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import shlex
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -49,6 +50,8 @@ if TYPE_CHECKING:  # a static binary's pack loads none of these (tests/test_star
     from scratchpack.transports.registry.transport import RegistryOptions
 
 LAYER_MTIME = 0
+# The packages whose lists an owner search of the essentials' and app's files reads first.
+HOST_HINTS = ("ca-certificates", "tzdata")
 DEFAULT_PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
 
 
@@ -231,6 +234,8 @@ def parse_command(text: str, what: str) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"invalid {what}: must be a JSON array of strings")
         return value
+    import shlex  # only for a command given as words (issue 17: a static pack's imports)
+
     try:
         return shlex.split(stripped)
     except ValueError as exc:
@@ -262,7 +267,7 @@ def record_host_packages(
     binary's libraries' (from ``libs_db``, the root they came from) in the libraries layer,
     the other ``--add`` ones in the app layer; ``/etc/os-release`` goes with the first record
     unless ``--add`` brings one. Name -> version of every package recorded."""
-    hints = ("ca-certificates", "tzdata")
+    hints = HOST_HINTS
     base = owned_files(essentials, db, hints)
     libraries = (
         owned_files(libs, libs_db or db, ("libc6", "libgcc-s1", "libstdc++6"))
@@ -379,20 +384,121 @@ def write_layer_blob(
 ) -> CompressedBlob:
     """Tar and compress ``contents`` into ``blob_dir``, as one progress step over the bytes
     of its files (known before it starts; the tar's headers are not counted)."""
-    tmp = blob_dir / "layer.tmp"
     total = sum(entry.size for entry in contents.entries())
+    with progress.step(what, total) as task:
+        return _layer_blob(contents, blob_dir, "layer.tmp", compression, level, task.advance)
+
+
+def _layer_blob(
+    contents: LayerContents,
+    blob_dir: Path,
+    tmp_name: str,
+    compression: str,
+    level: int | None,
+    count: Callable[[int], None],
+) -> CompressedBlob:
+    tmp = blob_dir / tmp_name
     try:
-        with tmp.open("wb") as out, progress.step(what, total) as task:
-            writer = CompressingWriter(out, compression, level)
-            try:
-                counted = progress.CountedWriter(cast(BinaryIO, writer), task.advance)
-                write_tar(contents, cast(BinaryIO, counted), LAYER_MTIME)
-            finally:
-                blob = writer.finish()
+        with (
+            tmp.open("wb") as out,
+            CompressingWriter(out, compression, level) as writer,
+        ):
+            counted = progress.CountedWriter(cast(BinaryIO, writer), count)
+            write_tar(contents, cast(BinaryIO, counted), LAYER_MTIME)
+            blob = writer.finish()
     except OSError as exc:
         raise ScratchpackError(f"cannot write layer: {describe_os_error(exc)}") from exc
     tmp.rename(blob_dir / blob.digest.hex)
     return blob
+
+
+class _Cancelled(Exception):
+    """Raised inside a background layer's writer to stop it (never seen by callers)."""
+
+
+class BackgroundLayer:
+    """A layer blob written on a thread of its own while the caller goes on with work that
+    holds the GIL (issue 17): pack starts the app layer as soon as its files are known, and
+    compresses it (zlib-ng, GIL released) while the essentials, the libraries and the
+    package records are made in Python, instead of after them.
+
+    It writes a snapshot of the contents: :meth:`finish` keeps the blob only if the contents
+    are still equal to it (pack's records may add ``status.d`` files to the app layer: then
+    the blob is discarded and the layer written again, as before). As a context manager, an
+    error in the caller's block stops the writer and joins its thread before the staging
+    directory goes. Progress is reported from the caller's thread only, when it reaches the
+    layer's step: the bytes already done at once, the rest as they come."""
+
+    def __init__(
+        self,
+        contents: LayerContents,
+        blob_dir: Path,
+        compression: str,
+        level: int | None,
+        tmp_name: str,
+    ) -> None:
+        self._snapshot = contents.copy()
+        self._args = (blob_dir, compression, level)
+        self._done = 0
+        self._cancelled = False
+        self._blob: CompressedBlob | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(tmp_name,), name="layer", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, tmp_name: str) -> None:
+        blob_dir, compression, level = self._args
+        try:
+            self._blob = _layer_blob(
+                self._snapshot, blob_dir, tmp_name, compression, level, self._count
+            )
+        except BaseException as exc:  # handed to the caller by finish()
+            self._error = exc
+
+    def _count(self, n: int) -> None:
+        if self._cancelled:
+            raise _Cancelled
+        self._done += n
+
+    def still(self, contents: LayerContents) -> bool:
+        """Whether ``contents`` is what is being written."""
+        return contents.entries() == self._snapshot.entries()
+
+    def finish(self, contents: LayerContents, what: str) -> CompressedBlob:
+        """The blob of ``contents``: the one written here if they did not change since the
+        start, else a new one (after this one is stopped)."""
+        blob_dir, compression, level = self._args
+        if self._cancelled or not self.still(contents):
+            # (a blob it may have finished stays unnamed by the manifest in the staging
+            # directory, which goes at the end: removing it could remove an equal layer's)
+            self.cancel()
+            return write_layer_blob(contents, blob_dir, compression, level, what)
+        total = sum(entry.size for entry in self._snapshot.entries())
+        with progress.step(what, total) as task:
+            reported = 0
+            while self._thread.is_alive():
+                self._thread.join(0.1)
+                done = self._done
+                task.advance(done - reported)
+                reported = done
+            task.advance(self._done - reported)
+        if self._error is not None:
+            raise self._error
+        assert self._blob is not None
+        return self._blob
+
+    def cancel(self) -> None:
+        """Stop the writer (at its next write) and wait for its thread."""
+        self._cancelled = True
+        self._thread.join()
+
+    def __enter__(self) -> BackgroundLayer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cancel()
 
 
 def assemble_image(
