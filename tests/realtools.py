@@ -7,6 +7,7 @@ so a developer without root can still run the engine-free tests.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import httpx
@@ -197,13 +199,8 @@ BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def node_stand_ins(run: Runner, major: str = "18") -> tuple[str, str]:
-    """``node:MAJOR-bookworm-slim`` and ``gcr.io/distroless/nodejsMAJOR-debian12:nonroot`` in
-    the test dockerd, under the names ``init`` writes: the official images rebuilt from their
-    parts (Debian's packages, the official node build and npm, yarn and corepack from the npm
-    registry) by bench/node_official.py, once per daemon (the downloads are cached in CACHE)."""
-    import importlib.util
-
+def node_official_module() -> ModuleType:
+    """bench/node_official.py, which rebuilds the official Node images (not a package)."""
     need("mmdebstrap", "it makes the debian:bookworm-slim layer")
     need("npm", "it downloads the official node build from the npm registry")
     module = sys.modules.get("node_official")
@@ -214,6 +211,15 @@ def node_stand_ins(run: Runner, major: str = "18") -> tuple[str, str]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # its dataclasses look their module up there
         spec.loader.exec_module(module)
+    return module
+
+
+def node_stand_ins(run: Runner, major: str = "18") -> tuple[str, str]:
+    """``node:MAJOR-bookworm-slim`` and ``gcr.io/distroless/nodejsMAJOR-debian12:nonroot`` in
+    the test dockerd, under the names ``init`` writes: the official images rebuilt from their
+    parts (Debian's packages, the official node build and npm, yarn and corepack from the npm
+    registry) by bench/node_official.py, once per daemon (the downloads are cached in CACHE)."""
+    module = node_official_module()
     builder = f"docker.io/library/node:{major}-bookworm-slim"
     runtime = f"gcr.io/distroless/nodejs{major}-debian12:nonroot"
     work = CACHE / "node-official" / f"layers-{major}"

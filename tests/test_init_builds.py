@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from realtools import (
     Runner,
     debian_image,
     free_tcp_port,
+    node_official_module,
     node_stand_ins,
     wait_http,
 )
@@ -460,6 +462,33 @@ def test_node_build_runs_the_tests_and_the_distroless_image_serves(
         if container:
             docker("rm", "-f", container, check=False)
         docker("rmi", "-f", tag, offline, check=False)
+
+
+def test_node_stand_in_layers_are_the_official_layout_and_reproducible(tmp_path: Path) -> None:
+    """The slim stand-in's layers: the same bytes twice from the same downloads, node and its
+    tools where the official image has them, the OpenSSL headers of x86-64 only, the node
+    user's home owned by 1000."""
+    official: Any = node_official_module()
+    first = official.slim_layers("18", tmp_path / "a")
+    second = official.slim_layers("18", tmp_path / "b")
+    assert [p.read_bytes() for p in first[1:]] == [p.read_bytes() for p in second[1:]]
+    with tarfile.open(first[2]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["usr/local/bin/node"].mode == 0o755 and members["usr/local/bin/node"].size
+    assert members["usr/local/bin/npm"].linkname == "../lib/node_modules/npm/bin/npm-cli.js"
+    assert "usr/local/lib/node_modules/npm/bin/npm-cli.js" in members
+    assert "usr/local/lib/node_modules/corepack/dist/corepack.js" in members
+    prefix = "usr/local/include/node/openssl/archs/"
+    archs = {n[len(prefix) :].split("/")[0] for n in members if n.startswith(prefix)}
+    assert archs == {"linux-x86_64"}
+    assert "usr/local/package.json" not in members  # the npm package's, not the tarball's
+    with tarfile.open(first[1]) as tar:
+        home = tar.getmember("home/node")
+        passwd = tar.extractfile("etc/passwd")
+        assert passwd is not None and passwd.read().decode().endswith(
+            "node:x:1000:1000::/home/node:/bin/bash\n"
+        )
+    assert (home.uid, home.gid) == (1000, 1000)
 
 
 def _offline_npm_builder(docker: Runner, builder: str, tmp_path: Path, tag: str) -> str:
