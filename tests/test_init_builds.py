@@ -174,6 +174,13 @@ def test_python_and_node_tests_and_the_minimal_runtime(tmp_path: Path) -> None:
     _lint_clean(node, files)
     default, _ = _generate(node)  # tests run whatever the runtime
     assert "RUN npm test" in default["Dockerfile"] and "pack.sh" not in default
+    # distroless has node at /nodejs/bin/node, off its PATH; the builder (debug) has it on PATH
+    debug, production = default["Dockerfile"].split("AS production")
+    assert production.endswith('ENTRYPOINT ["/nodejs/bin/node", "/app/server.js"]\n')
+    assert 'ENTRYPOINT ["node", "/app/server.js"]' in debug
+    for runtime in ("alpine", "debian-slim"):
+        other, _ = _generate(node, runtime=runtime)
+        assert other["Dockerfile"].endswith('ENTRYPOINT ["node", "/app/server.js"]\n')
 
 
 def test_cli_writes_pack_sh_and_refuses_bad_combinations(tmp_path: Path) -> None:
