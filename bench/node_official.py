@@ -363,16 +363,17 @@ def main() -> None:
     parser.add_argument("--docker-tag", action="append", default=[], metavar="KIND=NAME",
                         help="import into $DOCKER_HOST: slim=NAME or distroless=NAME")  # fmt: skip
     args = parser.parse_args()
+    tags = [item.partition("=")[::2] for item in args.docker_tag]
+    for kind, tag in tags:
+        if kind not in ("slim", "distroless") or not tag:
+            parser.error("--docker-tag is slim=NAME or distroless=NAME")
     try:
         images = {"slim": (slim_layers(args.major, args.out / "slim"), slim_config(args.major)),
                   "distroless": (distroless_layers(args.major, args.out / "distroless"),
                                  distroless_config())}  # fmt: skip
         report = {kind: [{"layer": p.name, "gzip": gzip_size(p), "uncompressed": p.stat().st_size}
                          for p in layers] for kind, (layers, _) in images.items()}  # fmt: skip
-        for item in args.docker_tag:
-            kind, _, tag = item.partition("=")
-            if kind not in images or not tag:
-                raise BuildError(f"--docker-tag {item!r}: slim=NAME or distroless=NAME")
+        for kind, tag in tags:
             docker_import(images[kind][0], tag, images[kind][1])
     except BuildError as exc:
         raise SystemExit(f"error: {exc}") from None
