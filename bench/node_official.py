@@ -289,8 +289,8 @@ def distroless_layers(major: str, out: Path) -> list[Path]:
     if not (layout / "index.json").exists():
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SOURCE_DATE_EPOCH": str(EPOCH)}
         proc = subprocess.run([sys.executable, "-m", "scratchpack", "build", "--preset", "cc",
-                               "-o", f"oci:{layout}:cc", "-q"], env=env, capture_output=True,
-                              text=True, timeout=900, check=False)  # fmt: skip
+                               "-o", f"oci:{layout}:cc", "-q"], env=env, cwd=out,
+                              capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
         if proc.returncode != 0:
             raise BuildError(f"scratchpack build --preset cc failed: {proc.stderr.strip()[-500:]}")
     layers = []
