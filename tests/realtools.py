@@ -7,14 +7,17 @@ so a developer without root can still run the engine-free tests.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import httpx
@@ -194,3 +197,40 @@ BUILDERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("ca-certificates", "python3", "python3-pip"),
     ),
 }
+
+
+def node_official_module() -> ModuleType:
+    """bench/node_official.py, which rebuilds the official Node images (not a package)."""
+    need("mmdebstrap", "it makes the debian:bookworm-slim layer")
+    need("npm", "it downloads the official node build from the npm registry")
+    module = sys.modules.get("node_official")
+    if module is None:
+        path = ROOT / "bench/node_official.py"
+        spec = importlib.util.spec_from_file_location("node_official", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return module
+
+
+def node_stand_ins(run: Runner, major: str = "18") -> tuple[str, str]:
+    """``node:MAJOR-bookworm-slim`` and ``gcr.io/distroless/nodejsMAJOR-debian12:nonroot`` in
+    the test dockerd, under the names ``init`` writes: the official images rebuilt from their
+    parts (Debian's packages, the official node build and npm, yarn and corepack from the npm
+    registry) by bench/node_official.py, once per daemon (the downloads are cached in CACHE)."""
+    module = node_official_module()
+    builder = f"docker.io/library/node:{major}-bookworm-slim"
+    runtime = f"gcr.io/distroless/nodejs{major}-debian12:nonroot"
+    work = CACHE / "node-official" / f"layers-{major}"
+    with _cache_lock():
+        try:
+            if run("image", "inspect", builder, check=False).returncode != 0:
+                layers = module.slim_layers(major, work / "slim")
+                module.docker_import(layers, builder, module.slim_config(major))
+            if run("image", "inspect", runtime, check=False).returncode != 0:
+                layers = module.distroless_layers(major, work / "distroless")
+                module.docker_import(layers, runtime, module.distroless_config())
+        except module.BuildError as exc:
+            unavailable(f"the Node stand-in images: {exc}")
+    return builder, runtime

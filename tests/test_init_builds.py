@@ -16,11 +16,21 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from helpers import ROOT, assert_clean_error, assert_init_files_lint_clean, run_cli
-from realtools import BUILDERS, CACHE, Runner, debian_image
+from realtools import (
+    BUILDERS,
+    CACHE,
+    Runner,
+    debian_image,
+    free_tcp_port,
+    node_official_module,
+    node_stand_ins,
+    wait_http,
+)
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
 from scratchpack.operations.init import init
@@ -164,6 +174,13 @@ def test_python_and_node_tests_and_the_minimal_runtime(tmp_path: Path) -> None:
     _lint_clean(node, files)
     default, _ = _generate(node)  # tests run whatever the runtime
     assert "RUN npm test" in default["Dockerfile"] and "pack.sh" not in default
+    # distroless has node at /nodejs/bin/node, off its PATH; the builder (debug) has it on PATH
+    debug, production = default["Dockerfile"].split("AS production")
+    assert production.endswith('ENTRYPOINT ["/nodejs/bin/node", "/app/server.js"]\n')
+    assert 'ENTRYPOINT ["node", "/app/server.js"]' in debug
+    for runtime in ("alpine", "debian-slim"):
+        other, _ = _generate(node, runtime=runtime)
+        assert other["Dockerfile"].endswith('ENTRYPOINT ["node", "/app/server.js"]\n')
 
 
 def test_cli_writes_pack_sh_and_refuses_bad_combinations(tmp_path: Path) -> None:
@@ -383,6 +400,121 @@ def test_python_tests_run_in_the_default_build(
         assert docker("image", "inspect", tag, check=False).returncode != 0
     finally:
         docker("rmi", "-f", tag, check=False)
+
+
+NODE_APP = ROOT / "tests/data/apps/node-app"
+
+
+def test_node_build_runs_the_tests_and_the_distroless_image_serves(
+    docker: Runner, tmp_path: Path, unique_name: str
+) -> None:
+    """init's Node Dockerfile, unchanged, under the legacy builder, offline: the builder and
+    runtime are the official node:18-bookworm-slim and distroless nodejs18 rebuilt from their
+    parts (tagged under the names the Dockerfile uses). The build stage runs on that builder
+    plus npm's cache of the app's lock and ``offline=true`` (a registry mirror's stand-in:
+    builds here have no network, and the host's npm fills the cache). The app's tests run in
+    the build (a failing one fails it and tags nothing); the production image, on the
+    distroless stand-in, serves as 65532 with a read-only root, its native addon loaded, and
+    holds no dev dependency and no npm."""
+    builder, runtime = node_stand_ins(docker, "18")
+    project = tmp_path / "web"
+    shutil.copytree(NODE_APP, project)
+    manifest = json.loads((project / "package.json").read_text())
+    (project / "package.json").write_text(json.dumps({**manifest, "engines": {"node": "18"}}))
+    assert run_cli("init", str(project), "--no-pin").code == 0
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"ARG BUILDER_IMAGE={builder.removeprefix('docker.io/library/')}\n" in dockerfile
+    assert f"ARG RUNTIME_IMAGE={runtime}\n" in dockerfile
+    tag = f"{unique_name}-node:1"
+    offline = _offline_npm_builder(docker, builder, tmp_path, f"{unique_name}-npm:18")
+
+    def build(check: bool = True) -> str:
+        proc = docker("build", "--no-cache", "--network", "none", "--build-arg",
+                      f"BUILDER_IMAGE={offline}", "-t", tag, str(project),
+                      timeout=900, check=check)  # fmt: skip
+        return re.sub("\x1b\\[[0-9;]*m", "", (proc.stdout + proc.stderr).decode(errors="replace"))
+
+    container = ""
+    try:
+        log = build()
+        assert re.search("^# pass 3$", log, re.M) and re.search("^# fail 0$", log, re.M), log
+        config = json.loads(docker("image", "inspect", tag).stdout)[0]["Config"]
+        assert config["User"] == "65532:65532"
+        assert config["Entrypoint"] == ["/nodejs/bin/node", "/app/src/server.js"]
+        port = free_tcp_port()
+        container = docker("run", "-d", *HARDENED, "-p", f"127.0.0.1:{port}:8080", tag)
+        container = container.stdout.decode().strip()
+        body = json.loads(wait_http(f"http://127.0.0.1:{port}/", timeout=30))
+        assert body["node"] == "v18.20.4"
+        masked = json.loads(wait_http(f"http://127.0.0.1:{port}/mask/abcd"))
+        assert masked == {"masked": "60606060", "native": True}
+        probe = "console.log(process.getuid(), require('fs').existsSync('/bin/sh'))"
+        uid = docker("exec", container, "/nodejs/bin/node", "-e", probe)
+        assert uid.stdout.decode() == "65532 false\n"
+        files = _files(docker, tag, tmp_path)
+        assert "app/node_modules/express/package.json" in files
+        assert not [n for n in files if n.startswith("app/node_modules/is-number")]
+        assert not [n for n in files if "node_modules/npm/" in n]
+        assert all(files[n].uid == 0 for n in files if n.startswith("app/src/"))
+        docker("rm", "-f", container)
+        container = ""
+        docker("rmi", "-f", tag)
+        (project / "test/server.test.js").write_text(
+            "require('node:test')('broken', () => { throw new Error('broken on purpose'); });\n"
+        )
+        log = build(check=False)
+        assert "broken on purpose" in log and re.search("^# fail 1$", log, re.M), log
+        assert docker("image", "inspect", tag, check=False).returncode != 0
+    finally:
+        if container:
+            docker("rm", "-f", container, check=False)
+        docker("rmi", "-f", tag, offline, check=False)
+
+
+def test_node_stand_in_layers_are_the_official_layout_and_reproducible(tmp_path: Path) -> None:
+    """The slim stand-in's layers: the same bytes twice from the same downloads, node and its
+    tools where the official image has them, the OpenSSL headers of x86-64 only, the node
+    user's home owned by 1000."""
+    official: Any = node_official_module()
+    first = official.slim_layers("18", tmp_path / "a")
+    second = official.slim_layers("18", tmp_path / "b")
+    assert [p.read_bytes() for p in first[1:]] == [p.read_bytes() for p in second[1:]]
+    with tarfile.open(first[2]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["usr/local/bin/node"].mode == 0o755 and members["usr/local/bin/node"].size
+    assert members["usr/local/bin/npm"].linkname == "../lib/node_modules/npm/bin/npm-cli.js"
+    assert "usr/local/lib/node_modules/npm/bin/npm-cli.js" in members
+    assert "usr/local/lib/node_modules/corepack/dist/corepack.js" in members
+    prefix = "usr/local/include/node/openssl/archs/"
+    archs = {n[len(prefix) :].split("/")[0] for n in members if n.startswith(prefix)}
+    assert archs == {"linux-x86_64"}
+    assert "usr/local/package.json" not in members  # the npm package's, not the tarball's
+    with tarfile.open(first[1]) as tar:
+        home = tar.getmember("home/node")
+        passwd = tar.extractfile("etc/passwd")
+        assert passwd is not None and passwd.read().decode().endswith(
+            "node:x:1000:1000::/home/node:/bin/bash\n"
+        )
+    assert (home.uid, home.gid) == (1000, 1000)
+
+
+def _offline_npm_builder(docker: Runner, builder: str, tmp_path: Path, tag: str) -> str:
+    """``builder`` + /root/.npm holding every package of the app's lock + ``offline=true``."""
+    context = tmp_path / "npm-builder"
+    scratch = context / "app"
+    shutil.copytree(NODE_APP, scratch)
+    proc = subprocess.run(["npm", "ci", "--cache", str(context / "npm"), "--ignore-scripts",
+                           "--no-audit", "--no-fund"], cwd=scratch, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shutil.rmtree(scratch)
+    shutil.rmtree(context / "npm/_logs", ignore_errors=True)
+    (context / "npmrc").write_text("offline=true\naudit=false\nfund=false\nupdate-notifier=false\n")
+    (context / "Dockerfile").write_text(
+        f"FROM {builder}\nCOPY npm /root/.npm\nCOPY npmrc /root/.npmrc\n"
+    )
+    docker("build", "-q", "--network", "none", "-t", tag, str(context), timeout=600)
+    return tag
 
 
 def test_pack_sh_makes_the_minimal_image_and_it_runs(

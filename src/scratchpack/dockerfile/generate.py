@@ -573,7 +573,12 @@ def _essentials(p: Plan) -> list[str]:
     return lines
 
 
-def _entrypoint(p: Plan, binary: str) -> str:
+# Where distroless' nodejs images have node: /nodejs/bin is not on their PATH (the image's
+# own ENTRYPOINT names the file), so an exec-form ENTRYPOINT must name it too.
+DISTROLESS_NODE = "/nodejs/bin/node"
+
+
+def _entrypoint(p: Plan, binary: str, production: bool = False) -> str:
     details = p.project.details
     if p.project.language == "python":
         if "entry" in details:
@@ -582,7 +587,9 @@ def _entrypoint(p: Plan, binary: str) -> str:
             return f'["python3", "-c", "{call}"]'
         return f'["python3", "/app/{details["main"]}"]'
     if p.project.language == "node":
-        return f'["node", "/app/{details["main"]}"]'
+        distroless = production and p.runtime in ("distroless", "minimal")
+        node = DISTROLESS_NODE if distroless else "node"
+        return f'["{node}", "/app/{details["main"]}"]'
     return f'["{binary}"]'
 
 
@@ -645,7 +652,7 @@ def _app_tail(p: Plan, binary: str, static_workdir: str) -> list[str]:
         f"USER {USER}",
         f"WORKDIR {workdir}",
         *_expose(p),
-        f"ENTRYPOINT {_entrypoint(p, binary)}",
+        f"ENTRYPOINT {_entrypoint(p, binary, production=True)}",
     ]
 
 
