@@ -1,5 +1,6 @@
-"""``scratchpack init`` for real builds (issue 15, item 5): a dynamic C program with its ELF
-closure on scratch (getaddrinfo and getpwnam through glibc's NSS, as 65532); Rust with a fast
+"""``scratchpack init`` for real builds (issue 15, items 1 and 5): a dynamic C program with its
+ELF closure on scratch (getaddrinfo and getpwnam through glibc's NSS, as 65532; iconv's gconv
+modules and a ``--locale``'s data when it converts charsets and sets a locale); Rust with a fast
 linker (used when the builder has it, a notice when not), the binary as an ``ARG``, no CA
 bundle for webpki-roots, a dynamic Rust build, and ``--jemalloc``'s guard; Python and Node
 tests run in the build; ``--runtime minimal``'s pack.sh. Each Dockerfile is built with the
@@ -33,6 +34,7 @@ from realtools import (
 )
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
+from scratchpack.operations.glibcfiles import normalized_locale
 from scratchpack.operations.init import init
 from scratchpack.operations.lint import lint_file
 
@@ -46,6 +48,10 @@ PYTHON_PYTEST = (
 )
 
 NSS_C = SAMPLES / "c-nss"
+INTL_C = SAMPLES / "c-intl"  # iconv, setlocale, getaddrinfo, getpwnam
+# A C builder that also has Debian's locales (the sources localedef compiles en_US from).
+C_LOCALES = ("docker.io/scratchpack-test/gcc-locales:12", (*BUILDERS["c"][1], "locales"))
+GCONV = "usr/lib/x86_64-linux-gnu/gconv"
 
 
 def _no_pin(reference: str) -> str:
@@ -104,6 +110,33 @@ def test_c_calling_nss_is_linked_dynamically_with_its_closure(tmp_path: Path) ->
     assert "/out/rootfs" not in forced["Dockerfile"]
     distroless, _ = _generate(project, runtime="distroless")
     assert "gcr.io/distroless/cc-debian12:nonroot" in distroless["Dockerfile"]
+
+
+def test_iconv_and_a_locale_bring_gconv_and_locale_data(tmp_path: Path) -> None:
+    """A C program calling iconv_open is linked dynamically; its closure RUN adds gconv on
+    the condition pack uses (the symbol in the binary or a library other than libc), and
+    --locale compiles or copies the locale and sets LANG; C.UTF-8 needs no package."""
+    project = tmp_path / "intl"
+    shutil.copytree(INTL_C, project)
+    files, notices = _generate(project, locale="en_US.UTF-8")
+    assert any("iconv_open()" in n and "dynamically" in n for n in notices)
+    dockerfile = files["Dockerfile"]
+    assert "xargs nm -D" in dockerfile and "grep -Eq ' (iconv_open)(@|$)'" in dockerfile
+    assert "grep -v '/libc\\.so\\.6$'" in dockerfile  # libc defines it: not a reason
+    assert 'cp -RL "$gconv/." "/out/rootfs$gconv/"' in dockerfile
+    assert 'localedef -i en_US -f UTF-8 "/usr/lib/locale/$found"' in dockerfile
+    assert "for name in en_US.utf8 en_US.UTF-8; do" in dockerfile
+    production = dockerfile.split("AS production")[1]
+    assert "ENV LANG=en_US.UTF-8" in production
+    _lint_clean(project, files)
+    c_utf8, _ = _generate(project, locale="C.UTF-8")
+    assert "for name in C.utf8 C.UTF-8; do" in c_utf8["Dockerfile"]
+    euro, _ = _generate(project, locale="de_DE.ISO-8859-15@euro")
+    assert "localedef -i de_DE@euro -f ISO-8859-15" in euro["Dockerfile"]
+    assert "for name in de_DE.iso885915@euro de_DE.ISO-8859-15@euro; do" in euro["Dockerfile"]
+    plain, _ = _generate(project)  # no --locale: no locale data, no LANG; gconv still
+    assert "localedef" not in plain["Dockerfile"] and "ENV LANG" not in plain["Dockerfile"]
+    assert "xargs nm -D" in plain["Dockerfile"]
 
 
 def test_rust_options_are_generated(tmp_path: Path) -> None:
@@ -207,6 +240,15 @@ def test_cli_writes_pack_sh_and_refuses_bad_combinations(tmp_path: Path) -> None
         ((str(rust), "--dynamic", "--runtime", "alpine"), ("does not run", "alpine")),
         ((str(rust), "--linker", "gold"), ("invalid choice",)),
         ((str(rust), "--dynamic", "--static"), ("not allowed with",)),
+        ((str(rust), "--dynamic", "--locale", "en_US"), ("--locale", "codeset")),
+        ((str(rust), "--dynamic", "--locale", "C.UTF-8;id"), ("--locale", "not a locale")),
+        ((str(rust), "--dynamic", "--locale", "$(id).UTF-8"), ("--locale", "not a locale")),
+        ((str(rust), "--locale", "C.UTF-8"), ("--locale", "--dynamic")),
+        ((str(go), "--locale", "C.UTF-8"), ("--locale", "--dynamic")),
+        (
+            (str(rust), "--dynamic", "--runtime", "distroless", "--locale", "C.UTF-8"),
+            ("--locale", "distroless"),
+        ),
     ):
         assert_clean_error(run_cli("init", *args, "--no-pin", "--stdout"), 2, *words)
 
@@ -261,6 +303,74 @@ def _check_nss(run: Runner, image: str, tmp_path: Path) -> None:
     libs = {Path(n).name for n in files if n.startswith("lib/")}
     assert {"libc.so.6", "libgcc_s.so.1"} <= libs
     assert not {"bin/sh", "usr/bin/sh", "bin/bash"} & set(files)
+    # it calls no iconv and has no --locale: neither gconv (8 MB) nor locale data
+    assert not [n for n in files if n.startswith((GCONV, "usr/lib/locale"))]
+
+
+def _check_intl(run: Runner, image: str, locale: str, tmp_path: Path) -> None:
+    """The c-intl program in its scratch image, non-root and read-only: UTF-8 to ISO-8859-1
+    with iconv (a gconv module), the locale from LANG (2 CJK characters + e-acute are 5
+    columns, e-acute upper-cases to E-acute: the C locale fails mbstowcs), a name from
+    --add-host, the run user by getpwnam; the data files read-only, no shell."""
+    proc = run("run", "--rm", *HARDENED, "--add-host", "probe.test:10.1.2.3", image,
+               "probe.test", check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert proc.stdout.decode() == (
+        f"iconv=636166e9 locale={locale} width=5 upper=\u00c9 "
+        "probe.test=10.1.2.3 user=nonroot uid=65532\n"
+    )
+    files = _files(run, image, tmp_path)
+    assert not {"bin/sh", "usr/bin/sh", "bin/bash"} & set(files)
+    for path in (f"{GCONV}/ISO8859-1.so", f"{GCONV}/gconv-modules"):
+        assert stat.S_IMODE(files[path].mode) == 0o444, path
+    directory = f"usr/lib/locale/{normalized_locale(locale)}"
+    lc_ctype = files[f"{directory}/LC_CTYPE"]
+    assert lc_ctype.isfile() and stat.S_IMODE(lc_ctype.mode) == 0o444
+    zones = [m for n, m in files.items() if n.startswith("usr/share/zoneinfo/") and m.isfile()]
+    assert zones and {stat.S_IMODE(m.mode) for m in zones} == {0o444}
+    data = [m for n, m in files.items() if n.startswith(("usr/lib/locale", GCONV)) and m.isfile()]
+    assert {stat.S_IMODE(m.mode) for m in data} == {0o444}
+
+
+def test_intl_c_with_a_compiled_locale_builds_and_runs_on_docker(
+    docker: Runner, tmp_path: Path, unique_name: str
+) -> None:
+    """--locale en_US.UTF-8 on a builder with Debian's locales: localedef compiles it in the
+    build (offline: the sources are there, nothing installed), iconv gets its modules."""
+    builder = debian_image(docker, "docker", C_LOCALES[1], C_LOCALES[0])
+    project = tmp_path / "intl"
+    shutil.copytree(INTL_C, project)
+    result = run_cli("init", str(project), "--no-pin", "--locale", "en_US.UTF-8")
+    assert result.code == 0 and "iconv_open()" in result.stderr, result.stderr
+    tag = f"{unique_name}-intl:1"
+    try:
+        log = _build(docker, project, tag, "--build-arg", f"BUILDER_IMAGE={builder}")
+        assert "/out/intl converts charsets (iconv): all gconv modules from /usr/lib/" in log
+        assert "Reading package lists" not in log  # the builder had the locale sources
+        config = json.loads(docker("image", "inspect", tag).stdout)[0]["Config"]
+        assert "LANG=en_US.UTF-8" in config["Env"] and config["User"] == "65532:65532"
+        _check_intl(docker, tag, "en_US.UTF-8", tmp_path)
+    finally:
+        docker("rmi", "-f", tag, check=False)
+
+
+def test_intl_c_with_c_utf8_builds_with_buildah_and_runs_on_podman(
+    buildah: Runner, podman: Runner, tmp_path: Path, unique_name: str
+) -> None:
+    """--locale C.UTF-8: glibc 2.36's own /usr/lib/locale/C.utf8 (libc-bin), copied from a
+    builder without the locales package."""
+    name, packages = BUILDERS["c"]
+    builder = debian_image(podman, "podman", packages, name)
+    project = tmp_path / "intl"
+    shutil.copytree(INTL_C, project)
+    assert run_cli("init", str(project), "--no-pin", "--locale", "C.UTF-8").code == 0
+    tag = f"localhost/{unique_name}-intl:1"
+    try:
+        buildah("bud", "-q", "--layers", "--network", "none", "--build-arg",
+                f"BUILDER_IMAGE={builder}", "-t", tag, str(project), timeout=900)  # fmt: skip
+        _check_intl(podman, tag, "C.UTF-8", tmp_path)
+    finally:
+        podman("rmi", "-f", tag, check=False)
 
 
 def test_dynamic_c_closure_builds_and_resolves_on_docker(
@@ -355,6 +465,7 @@ def test_rust_dynamic_and_a_missing_linker_on_docker(
         assert out == "hello from rust-hello uid=65532\n"
         files = _files(docker, tag, tmp_path)
         assert "lib64/ld-linux-x86-64.so.2" in files and "bin/sh" not in files
+        assert not [n for n in files if n.startswith(GCONV)]  # Rust's std calls no iconv
         assert "mold" not in _comment(docker, tag, "/rust-hello", tmp_path)
     finally:
         docker("rmi", "-f", tag, check=False)

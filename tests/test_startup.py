@@ -317,6 +317,8 @@ def test_a_repush_to_a_registry_loads_only_the_copy_path(
 # modules, the image model (not its decoder), the oci: writer, the essentials, dpkg's lists;
 # not the ELF library (the headers say "static"), the dynamic path (libraries, closure,
 # glibc), the probe, the provenance, the registry client or any other command's modules.
+# glibcfiles is the constants table essentials (zoneinfo) and elf (the watched symbols) read:
+# standard library only, no logic of the dynamic path.
 STATIC_PACK_MODULES = frozenset({
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.format",
     "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
@@ -328,8 +330,9 @@ STATIC_PACK_MODULES = frozenset({
     "scratchpack.model.digest", "scratchpack.model.image",
     "scratchpack.model.limits", "scratchpack.model.manifest", "scratchpack.model.mediatypes",
     "scratchpack.model.reference", "scratchpack.operations", "scratchpack.operations.elf",
-    "scratchpack.operations.essentials", "scratchpack.operations.pack",
-    "scratchpack.operations.pack.binary", "scratchpack.operations.pack.core",
+    "scratchpack.operations.essentials", "scratchpack.operations.glibcfiles",
+    "scratchpack.operations.pack", "scratchpack.operations.pack.binary",
+    "scratchpack.operations.pack.core",
     "scratchpack.operations.pack.pyoptions", "scratchpack.progress", "scratchpack.transports",
     "scratchpack.transports.dispatch", "scratchpack.transports.names",
     "scratchpack.transports.oci_layout", "scratchpack.transports.preflight", "scratchpack.units",

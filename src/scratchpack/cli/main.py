@@ -293,6 +293,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     help="Rust: tikv-jemallocator as the allocator (musl's is slow)")  # fmt: skip
     it.add_argument("--linker", choices=("lld", "mold"),
                     help="Rust: link with lld or mold when the builder has it")  # fmt: skip
+    it.add_argument("--locale", metavar="NAME",
+                    help="a dynamic build: this locale's data in the image, and LANG "
+                    "(C.UTF-8, en_US.UTF-8...)")  # fmt: skip
     it.add_argument(
         "--test", metavar="CMD",
         help="Python/Node: the app's tests, run in the build (default: pytest when there are "
@@ -1428,6 +1431,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
         jemalloc=args.jemalloc,
         linker=args.linker,
         test=args.test,
+        locale=args.locale,
     )
     resolve, registry_options = _digest_resolver(args)
     try:

@@ -19,6 +19,19 @@ from dataclasses import dataclass, field
 
 from scratchpack.dockerfile.project import NAMES, Project
 from scratchpack.errors import UsageError
+from scratchpack.operations.glibcfiles import (
+    BEFORE_BUILTIN,
+    DATA_MODE,
+    GCONV_SUBDIR,
+    ICONV_SYMBOLS,
+    LIBGCC_S,
+    LOCALE_DIR,
+    LOCALE_NAME,
+    ZONEINFO_DIR,
+    ZONEINFO_SKIP,
+    normalized_locale,
+    nss_sonames,
+)
 
 RUNTIMES = ("scratch", "distroless", "alpine", "debian-slim", "minimal")
 LINKERS = {"lld": "ld.lld", "mold": "ld.mold"}  # -fuse-ld=NAME: the program gcc looks for
@@ -42,6 +55,7 @@ class Options:
     jemalloc: bool = False  # Rust: tikv-jemallocator as the global allocator
     linker: str | None = None  # Rust: lld or mold
     test: str | None = None  # the app's tests (default: detected), run in the build
+    locale: str | None = None  # a dynamic glibc build: this locale's data in the image, LANG
 
 
 @dataclass
@@ -112,6 +126,11 @@ def _check_options(project: Project, options: Options, runtime: str) -> None:
         raise UsageError("--jemalloc replaces musl's allocator; a --dynamic build uses glibc's")
     if options.test is not None and project.language not in ("python", "node"):
         raise UsageError("--test is for Python and Node projects (run in the build stage)")
+    if options.locale is not None and not LOCALE_NAME.fullmatch(options.locale):
+        raise UsageError(
+            f"--locale {options.locale!r}: not a locale name with a codeset "
+            "(C.UTF-8, en_US.UTF-8, de_DE.UTF-8@euro...)"
+        )
 
 
 def _dynamic(project: Project, options: Options, runtime: str, notices: list[str]) -> bool:
@@ -121,7 +140,7 @@ def _dynamic(project: Project, options: Options, runtime: str, notices: list[str
     if options.link == "auto" and project.language == "c" and "nss" in project.details:
         notices.append(
             f"the sources call {project.details['nss']}(), which a static glibc binary cannot "
-            "do (NSS modules are loaded at run time): linking dynamically, with the ELF "
+            "do (glibc loads NSS and gconv modules at run time): linking dynamically, with the ELF "
             "closure in the image (--static to force a static build)"
         )
     elif options.link != "dynamic":
@@ -129,6 +148,21 @@ def _dynamic(project: Project, options: Options, runtime: str, notices: list[str
     if runtime in ("alpine", "minimal"):
         raise UsageError(f"a dynamic glibc binary does not run on --runtime {runtime}")
     return True
+
+
+def _check_locale(options: Options, runtime: str, dynamic: bool) -> None:
+    """A locale's data is read by glibc's setlocale() from files: a static glibc binary
+    cannot switch locales reliably and musl has its own, so --locale goes with the ELF closure
+    of a dynamic build on scratch (distroless and debian-slim carry their own locales)."""
+    if options.locale is None:
+        return
+    if not dynamic:
+        raise UsageError(
+            "--locale ships glibc locale data beside a dynamic build's ELF closure: add "
+            "--dynamic (C/C++, Rust)"
+        )
+    if runtime != "scratch":
+        raise UsageError(f"--locale is for the scratch image; --runtime {runtime} has its own")
 
 
 def _rust_notices(project: Project, options: Options, runtime: str, notices: list[str]) -> None:
@@ -168,6 +202,7 @@ def plan(project: Project, options: Options) -> Plan:
     _check_options(project, options, runtime)
     notices: list[str] = []
     dynamic = _dynamic(project, options, runtime, notices)
+    _check_locale(options, runtime, dynamic)
     if project.language == "rust":
         _rust_notices(project, options, runtime, notices)
     if runtime == "minimal":
@@ -432,10 +467,11 @@ def _c(p: Plan) -> list[str]:
     return lines
 
 
-# What glibc loads by name at run time, which no DT_NEEDED entry names: the NSS modules for
-# "files dns" (built into libc since 2.34, separate files before) and libgcc_s, which
-# pthread_cancel and C++/Rust unwinding dlopen.
-RUNTIME_LOADED = ("libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2", "libgcc_s.so.1")
+# The nsswitch.conf the essentials stage writes, and what glibc loads for it: the modules
+# for "files dns" (separate files before glibc 2.34, built into libc since: copied when the
+# builder has them) and libgcc_s. Both come from glibcfiles.py's table, which pack reads too.
+NSSWITCH = "passwd: files\ngroup: files\nhosts: files dns\n"
+RUNTIME_LOADED = (*nss_sonames(NSSWITCH, BEFORE_BUILTIN), LIBGCC_S)
 
 
 def _closure(p: Plan) -> list[str]:
@@ -443,14 +479,26 @@ def _closure(p: Plan) -> list[str]:
     /out/rootfs. The list comes from the builder's own loader: ``ld.so --list`` maps the
     objects and resolves every library the way the program's start would, without running
     the program (ldd may run it on some systems), so it works for any binary the build makes.
-    It cannot be computed at init time: the libraries are the builder image's."""
+    It cannot be computed at init time: the libraries are the builder image's. The gconv
+    modules go in on pack's condition (glibcfiles.ICONV_SYMBOLS in the dynamic symbols of the
+    binary or of a library other than libc, read with the builder's ``nm``: binutils is what
+    the build just linked with), all of them: the charsets are run-time strings."""
     loader = LOADERS[p.options.arch]
     extra = " ".join(RUNTIME_LOADED)
+    symbols = "|".join(ICONV_SYMBOLS)
     return [
-        "# The ELF closure for scratch: the loader and every library the binary needs, as the",
-        "# builder's loader resolves them (ld.so --list maps them without running the program),",
-        "# plus what glibc loads by name at run time: NSS modules and libgcc_s. Copied with",
-        "# symlinks resolved, each at the path the loader searches, under /out/rootfs.",
+        "# The ELF closure for scratch, under /out/rootfs, each file at the path the loader",
+        "# searches, symlinks resolved, read-only:",
+        "# - the loader and every library the binary needs, as the builder's loader resolves",
+        "#   them (ld.so --list maps them without running the program);",
+        "# - what glibc dlopens by name, which no DT_NEEDED names: libnss_files, libnss_dns and",
+        "#   libresolv for nsswitch.conf's files and dns (modules before glibc 2.34, stubs",
+        "#   after), libgcc_s.so.1 (pthread_cancel, C++/Rust unwinding; abort without it);",
+        f"# - when the binary or a library calls {'/'.join(ICONV_SYMBOLS)} (nm -D): all of "
+        f"{GCONV_SUBDIR}/ beside",
+        "#   libc, the modules and the gconv-modules* configuration (256 files, 8 MB on bookworm):",
+        "#   iconv loads one module per charset, and which charsets is only known at run time",
+        "#   (UTF-8/UCS/ASCII are built in, ISO-8859-* are not); without them iconv_open fails.",
         f"RUN set -eu; loader={loader}; bin={_binary_path(p)}; mkdir -p /out/rootfs; \\\n"
         '    "$loader" --list "$bin" > /tmp/needed; \\\n'
         "    if grep -q 'not found' /tmp/needed; then cat /tmp/needed >&2; exit 1; fi; \\\n"
@@ -461,7 +509,56 @@ def _closure(p: Plan) -> list[str]:
         "    done; \\\n"
         "    awk '$2 == \"=>\" && $3 ~ /^\\// {print $3} $1 ~ /^\\// {print $1}' /tmp/needed \\\n"
         "        > /tmp/files; sort -u -o /tmp/files /tmp/files; \\\n"
-        '    while read -r file; do cp -L --parents "$file" /out/rootfs; done < /tmp/files',
+        "    command -v nm >/dev/null || { echo 'nm (binutils) is needed to see iconv use' >&2; "
+        "exit 1; }; \\\n"
+        f'    gconv=$(readlink -f "$libdir")/{GCONV_SUBDIR}; \\\n'
+        "    if { echo \"$bin\"; grep -v '/libc\\.so\\.6$' /tmp/files; } \\\n"
+        "        | xargs nm -D 2>/dev/null \\\n"
+        f"        | grep -Eq ' ({symbols})(@|$)'; then \\\n"
+        '        if [ -d "$gconv" ]; then \\\n'
+        '            echo "$bin converts charsets (iconv): all gconv modules from $gconv"; \\\n'
+        '            mkdir -p "/out/rootfs$gconv"; cp -RL "$gconv/." "/out/rootfs$gconv/"; \\\n'
+        '            for module in "$gconv"/*.so; do "$loader" --list "$module"; done \\\n'
+        "                | awk '$2 == \"=>\" && $3 ~ /^\\// {print $3}' >> /tmp/files; \\\n"
+        "            sort -u -o /tmp/files /tmp/files; \\\n"
+        '        else echo "notice: $bin calls iconv but the builder has no $gconv" >&2; fi; \\\n'
+        "    fi; \\\n"
+        '    while read -r file; do cp -L --parents "$file" /out/rootfs; done < /tmp/files; \\\n'
+        "    find /out/rootfs -type f -exec chmod a-w {} +",
+        *_locale(p),
+    ]
+
+
+def _locale(p: Plan) -> list[str]:
+    """``--locale``: the locale's directory under /usr/lib/locale, where setlocale() looks
+    (glibc's normalized name first, then the name as given). C.UTF-8 ships with glibc >= 2.35
+    (Debian's libc-bin); another is compiled with localedef from the ``locales`` package's
+    sources, installed when the builder lacks them. Copied dereferenced (locales-all links
+    most LC_* files into other locales' directories). pack splits no locale-archive either."""
+    name = p.options.locale
+    if name is None:
+        return []
+    source, _, codeset = name.partition(".")
+    codeset, at, modifier = codeset.partition("@")
+    source += f"@{modifier}" if at else ""
+    normal = normalized_locale(name)
+    candidates = " ".join(dict.fromkeys((normal, name)))
+    return [
+        f"# --locale {name}: setlocale() reads {LOCALE_DIR}/{normal}/LC_*. C.UTF-8 ships with",
+        "# glibc >= 2.35; another locale is compiled with localedef from the locales package's",
+        "# sources (installed when the builder lacks them). Copied dereferenced, read-only.",
+        *_floating("SP214"),
+        f"RUN set -eu; found=; for name in {candidates}; do \\\n"
+        f'        if [ -d "{LOCALE_DIR}/$name" ]; then found=$name; break; fi; done; \\\n'
+        '    if [ -z "$found" ]; then found=' + normal + "; \\\n"
+        f"        if [ ! -e /usr/share/i18n/locales/{source} ]; then apt-get update \\\n"
+        "            && apt-get install -y --no-install-recommends locales \\\n"
+        "            && rm -rf /var/lib/apt/lists/*; fi; \\\n"
+        f'        localedef -i {source} -f {codeset} "{LOCALE_DIR}/$found" \\\n'
+        f'            || [ -f "{LOCALE_DIR}/$found/LC_CTYPE" ]; fi; \\\n'
+        f"    mkdir -p /out/rootfs{LOCALE_DIR}; \\\n"
+        f'    cp -RL "{LOCALE_DIR}/$found" /out/rootfs{LOCALE_DIR}/; \\\n'
+        f"    find /out/rootfs{LOCALE_DIR} -type f -exec chmod 0{DATA_MODE:o} {{}} +",
     ]
 
 
@@ -557,17 +654,16 @@ def _essentials(p: Plan) -> list[str]:
         f"RUN mkdir -p {'/out/etc/ssl/certs ' if certs else '/out/etc '}"
         "/out/usr/share/zoneinfo /out/tmp \\\n"
         + ("    && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \\\n" if certs else "")
-        + "    && cp -a /usr/share/zoneinfo/. /out/usr/share/zoneinfo/ \\\n"
-        "    && rm -rf /out/usr/share/zoneinfo/right /out/usr/share/zoneinfo/posix \\\n"
+        + f"    && cp -a {ZONEINFO_DIR}/. /out{ZONEINFO_DIR}/ \\\n"
+        f"    && rm -rf {' '.join(f'/out{ZONEINFO_DIR}/{tree}' for tree in ZONEINFO_SKIP)} \\\n"
         "    && printf 'root:x:0:0:root:/root:/sbin/nologin\\n"
         "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\\n' > /out/etc/passwd \\\n"
         "    && printf 'root:x:0:\\nnonroot:x:65532:\\n' > /out/etc/group \\\n"
-        "    && printf 'passwd: files\\ngroup: files\\nhosts: files dns\\n' "
-        "> /out/etc/nsswitch.conf \\\n"
+        f"    && printf '{NSSWITCH.replace(chr(10), chr(92) + 'n')}' > /out/etc/nsswitch.conf \\\n"
         "    && chmod 0444 /out/etc/passwd /out/etc/group /out/etc/nsswitch.conf"
         + (" \\\n        /out/etc/ssl/certs/ca-certificates.crt" if certs else "")
         + " \\\n"
-        "    && find /out/usr/share/zoneinfo -type f -exec chmod 0444 {} + \\\n"
+        f"    && find /out{ZONEINFO_DIR} -type f -exec chmod 0{DATA_MODE:o} {{}} + \\\n"
         "    && chmod 1777 /out/tmp"
     )
     return lines
@@ -627,7 +723,7 @@ def _debug(p: Plan) -> list[str]:
         "# default target. For more tools: docker run --user 0 ... and install them there.",
     ]
     if p.project.language in STATIC_LANGUAGES:
-        lines.append(f"COPY --from=build {_binary_path(p)} {binary}")
+        lines += [f"COPY --from=build {_binary_path(p)} {binary}", *_lang(p)]
     elif p.project.language == "python":
         lines.append(
             "ENV PYTHONPATH=/out/site-packages PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1"
@@ -641,6 +737,16 @@ def _debug(p: Plan) -> list[str]:
         f"WORKDIR {workdir}",
         *_expose(p),
         f"ENTRYPOINT {_entrypoint(p, binary)}",
+    ]
+
+
+def _lang(p: Plan) -> list[str]:
+    """LANG for --locale: setlocale(LC_ALL, "") then picks the shipped locale."""
+    if p.options.locale is None:
+        return []
+    return [
+        '# setlocale(LC_ALL, "") reads LANG: the locale shipped above.',
+        f"ENV LANG={p.options.locale}",
     ]
 
 
@@ -669,8 +775,10 @@ def _production(p: Plan) -> list[str]:
         ]
         if p.dynamic:
             lines += [
-                "# The loader and the libraries, at the paths the loader searches.",
+                "# The loader and the libraries, at the paths the loader searches (and gconv",
+                "# modules, locale data: see the build stage).",
                 "COPY --from=build /out/rootfs/ /",
+                *_lang(p),
             ]
     else:
         lines = ["FROM ${RUNTIME_IMAGE} AS production"]

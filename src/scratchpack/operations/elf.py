@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error
+from scratchpack.operations.glibcfiles import ICONV_SYMBOLS
 
 if TYPE_CHECKING:  # pyelftools is loaded by pack, which reads a local binary; audit streams
     from elftools.elf.elffile import ELFFile
@@ -164,7 +165,7 @@ TLS_MARKERS = re.compile(
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _ELF_TYPES = {2: "ET_EXEC", 3: "ET_DYN"}  # the executable ones, by pyelftools' names
 _DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
-WATCHED_SYMBOLS = ("iconv_open",)
+WATCHED_SYMBOLS = ICONV_SYMBOLS  # what glibcfiles.py says makes glibc load more files
 
 
 class DamagedElf(ValueError):

@@ -16,16 +16,17 @@ from pathlib import Path
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.tarwriter import LayerContents, normalize_path
+from scratchpack.operations.glibcfiles import ZONEINFO_DIR, ZONEINFO_SKIP
 
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-DEFAULT_ZONEINFO = Path("/usr/share/zoneinfo")
+DEFAULT_ZONEINFO = Path(ZONEINFO_DIR)
 CA_PATH = "etc/ssl/certs/ca-certificates.crt"
 ZONEINFO_PATH = "usr/share/zoneinfo"
 TZIF_MAGIC = b"TZif"
 # Metadata files kept beside the zones: small, and read by some runtimes to list zones.
 _ZONE_TABLES = frozenset({"zone.tab", "zone1970.tab", "iso3166.tab"})
 # Trees that duplicate the main one: right/ (leap-second variants) and posix/ (aliases).
-_SKIPPED_DIRS = frozenset({"right", "posix"})
+_SKIPPED_DIRS = frozenset(ZONEINFO_SKIP)
 
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 

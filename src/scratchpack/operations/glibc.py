@@ -7,6 +7,8 @@ or the program aborts ("libgcc_s.so.1 must be installed for pthread_cancel to wo
 NSS modules exist as files depends on the glibc version: since 2.34 ``files`` and ``dns`` are
 built into ``libc.so.6`` (the ``libnss_files.so.2`` file is a stub), before they were modules
 (with ``libresolv.so.2`` for dns). See ../shared/notes/glibc-runtime.md for the measurements.
+The names, directories and conditions are ``glibcfiles.py``'s table, which ``init``'s
+Dockerfile reads too; this module applies them to a root it can look into.
 """
 
 from __future__ import annotations
@@ -19,19 +21,29 @@ from pathlib import Path, PurePosixPath
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error
 from scratchpack.operations.closure import Closure, RootResolver
+from scratchpack.operations.glibcfiles import (
+    BUILTIN_SINCE,
+    GCONV_CONFIG_DIR,
+    GCONV_CONFIGS,
+    GCONV_SUBDIR,
+    LIBGCC_S,
+    LOCALE_ARCHIVE,
+    LOCALE_DIR,
+    normalized_locale,
+    nss_services,
+    nss_sonames,
+)
+
+# Re-exported: callers and tests import them from here, the rules' home for a root.
+__all__ = [
+    "BUILTIN_SINCE", "LIBGCC_S", "Gconv", "find_gconv", "glibc_version", "locale_files",
+    "normalized_locale", "nss_services", "nss_sonames", "runtime_sonames",
+]  # fmt: skip
 
 # The banner glibc carries ("... stable release version 2.36."), read from libc.so.6.
 _BANNER = re.compile(rb"release version (\d+)\.(\d+)")
 _SCAN_LIMIT = 16 << 20  # bytes of libc.so.6 searched for it: real ones are about 2 MB
 _SCAN_PIECE = 1 << 20
-BUILTIN_SINCE = (2, 34)  # files and dns inside libc.so.6 from this version on
-LIBGCC_S = "libgcc_s.so.1"
-# nsswitch.conf databases a program in an image may look up; services outside the reach of
-# a file in the image (nis, db) still get their module copied if the file names them.
-_DATABASES = {
-    "passwd", "group", "shadow", "gshadow", "hosts", "networks", "protocols", "services",
-    "ethers", "rpc", "netgroup", "aliases", "initgroups", "publickey", "automount",
-}  # fmt: skip
 
 
 def glibc_version(resolver: RootResolver, libc_path: str) -> tuple[int, int] | None:
@@ -59,32 +71,6 @@ def glibc_version(resolver: RootResolver, libc_path: str) -> tuple[int, int] | N
     return None
 
 
-def nss_services(nsswitch: str) -> list[str]:
-    """The service names of an nsswitch.conf, in order of first mention, actions left out."""
-    services: list[str] = []
-    for raw in nsswitch.splitlines():
-        line = raw.split("#", 1)[0]
-        database, colon, rest = line.partition(":")
-        if not colon or database.strip() not in _DATABASES:
-            continue
-        for word in re.sub(r"\[[^\]]*\]", " ", rest).split():
-            if re.fullmatch(r"[A-Za-z0-9_]+", word) and word not in services:
-                services.append(word)
-    return services
-
-
-def nss_sonames(nsswitch: str, version: tuple[int, int]) -> list[str]:
-    """The NSS module sonames glibc ``version`` will ``dlopen`` for this nsswitch.conf."""
-    sonames: list[str] = []
-    for service in nss_services(nsswitch):
-        if service in ("files", "dns") and version >= BUILTIN_SINCE:
-            continue
-        sonames.append(f"libnss_{service}.so.2")
-        if service == "dns" and version < BUILTIN_SINCE:
-            sonames.append("libresolv.so.2")
-    return sonames
-
-
 def runtime_sonames(closure: Closure, resolver: RootResolver, nsswitch: str) -> list[str]:
     """What glibc loads behind the program's back, for a closure that holds glibc's libc:
     the NSS modules for ``nsswitch`` and ``libgcc_s.so.1``. Empty for a non-glibc program."""
@@ -99,7 +85,6 @@ def runtime_sonames(closure: Closure, resolver: RootResolver, nsswitch: str) -> 
 
 # -- gconv: the modules iconv loads ---------------------------------------------------------
 
-GCONV_CONFIGS = ("gconv-modules", "gconv-modules.cache")
 _CONF_LIMIT = 1 << 20  # bytes of one gconv configuration file read
 
 
@@ -138,15 +123,15 @@ def find_gconv(resolver: RootResolver, libc_path: str) -> Gconv | None:
     resolved = resolver.resolve(libc_path)
     if resolved is None:
         return None
-    directory = f"{PurePosixPath(resolved[0]).parent}/gconv"
+    directory = f"{PurePosixPath(resolved[0]).parent}/{GCONV_SUBDIR}"
     found = resolver.resolve(directory)
     if found is None or not resolver.host_path(found[0]).is_dir():
         return None
     configs = [f"{directory}/{name}" for name in GCONV_CONFIGS]
-    extra = resolver.resolve(f"{directory}/gconv-modules.d")
+    extra = resolver.resolve(f"{directory}/{GCONV_CONFIG_DIR}")
     if extra is not None and resolver.host_path(extra[0]).is_dir():
         configs += sorted(
-            f"{directory}/gconv-modules.d/{entry.name}"
+            f"{directory}/{GCONV_CONFIG_DIR}/{entry.name}"
             for entry in resolver.host_path(extra[0]).iterdir()
             if entry.name.endswith(".conf")
         )
@@ -182,19 +167,6 @@ def _read_small(resolver: RootResolver, path: str) -> str:
 
 # -- locales ----------------------------------------------------------------------------------
 
-LOCALE_DIR = "/usr/lib/locale"
-
-
-def normalized_locale(name: str) -> str:
-    """glibc's directory name for a locale: the codeset lower-cased, without punctuation
-    (``de_DE.UTF-8`` -> ``de_DE.utf8``), the modifier kept."""
-    base, _, modifier = name.partition("@")
-    language, dot, codeset = base.partition(".")
-    if dot:
-        codeset = re.sub(r"[^0-9a-z]", "", codeset.lower())
-        base = f"{language}.{codeset}"
-    return f"{base}@{modifier}" if modifier else base
-
 
 def locale_files(resolver: RootResolver, name: str) -> list[str]:
     """The files of locale ``name`` in the root's /usr/lib/locale (one directory per locale,
@@ -210,7 +182,7 @@ def locale_files(resolver: RootResolver, name: str) -> list[str]:
                 prefix = directory if relative == "." else f"{directory}/{relative}"
                 files += [f"{prefix}/{name}" for name in names]
             return sorted(files)
-    archive = resolver.resolve(f"{LOCALE_DIR}/locale-archive")
+    archive = resolver.resolve(LOCALE_ARCHIVE)
     hint = (
         " (it may be inside locale-archive, which scratchpack does not split: install "
         "locales-all, or compile it with `localedef -i LANG -f CHARSET "

@@ -19,6 +19,7 @@ from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.tarwriter import LayerContents
 from scratchpack.operations.closure import Closure, ClosureFinder
 from scratchpack.operations.glibc import find_gconv, locale_files, runtime_sonames
+from scratchpack.operations.glibcfiles import ICONV_SYMBOLS
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _add_gconv(finder: ClosureFinder, closure: Closure, choice: str) -> int:
     libc = closure.libraries.get("libc.so.6")
     if choice == "none" or libc is None:
         return 0
-    if choice == "auto" and "iconv_open" not in closure.mentions:
+    if choice == "auto" and not closure.mentions & set(ICONV_SYMBOLS):
         return 0
     found = find_gconv(finder.resolver, libc)
     if found is None:
