@@ -9,7 +9,6 @@ the pure-Python alternative mis-parses heredocs. Its wheels cover Linux x86_64 (
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import dockerfile as buildkit
@@ -197,7 +196,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             _ignored_for(command.start_line, lines, per_line),
         )
         if cmd == "ONBUILD" and command.sub_cmd:
-            instruction = replace(instruction, onbuild=_onbuild(instruction))
+            instruction = instruction._replace(onbuild=_onbuild(instruction))
         if cmd == "FROM":
             if len(stages) == MAX_STAGES:
                 raise DockerfileError(f"{path}:{command.start_line}: more than {MAX_STAGES} stages")
