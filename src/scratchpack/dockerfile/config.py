@@ -127,9 +127,11 @@ def _read_text(path: Path) -> str:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    import tomllib  # only when a configuration file exists
-
     text = _read_text(path)
+    if not text.strip():
+        return {}  # an empty file (``--config /dev/null``) sets nothing: no TOML parser for it
+    import tomllib  # only when a configuration file has something to say
+
     try:
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:

@@ -10,7 +10,6 @@ so parsing stops at a deadline, or before it starts for thousands of ``|``, and
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from scratchpack.errors import FormatError
+from scratchpack.lazyre import lazy
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "/bin/sh", "/bin/bash", "/bin/dash"})
 _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"})
@@ -27,7 +27,7 @@ _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"
 PARSE_SECONDS = 2.0
 MAX_PIPES = 500
 CALLBACK_ABOVE = 4096  # bytes; see _tree
-_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_NON_ASCII = lazy(rb"[\x80-\xff]")
 _budget: ContextVar[list[float] | None] = ContextVar("shell_parse_budget", default=None)
 
 

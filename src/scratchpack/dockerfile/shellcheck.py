@@ -37,6 +37,7 @@ from scratchpack.dockerfile import shellcheck_cache
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules import Finding
 from scratchpack.dockerfile.shellcheck_cache import Comment
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 # hadolint's default exclusions (read from its Hadolint/Shell.hs, ShellCheck's option there).
@@ -67,11 +68,11 @@ SPLIT = 64
 WIKI = "https://www.shellcheck.net/wiki/"
 ENV_BINARY = "SCRATCHPACK_SHELLCHECK"  # a shellcheck to use instead; empty: none
 
-_NAME = re.compile(r"[A-Za-z_]\w*\Z")
-_DISABLE = re.compile(r"#\s*shellcheck\s+disable\s*=\s*([\w,\s-]+)", re.IGNORECASE)
-_BARE_HEREDOC = re.compile(r"\s*<<-?\s*([\"']?)(\w+)\1\s*\Z")
-_SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
-_SHELL_PRAGMA = re.compile(r"\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*$")
+_NAME = lazy(r"[A-Za-z_]\w*\Z")
+_DISABLE = lazy(r"#\s*shellcheck\s+disable\s*=\s*([\w,\s-]+)", re.IGNORECASE)
+_BARE_HEREDOC = lazy(r"\s*<<-?\s*([\"']?)(\w+)\1\s*\Z")
+_SHEBANG = lazy(r"#!\s*(\S+)(?:\s+(\S+))?")
+_SHELL_PRAGMA = lazy(r"\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*$")
 
 
 def wiki(code: str) -> str:

@@ -32,11 +32,22 @@ deleted down to three quarters of it. A lint server keeps the same entries in me
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
 from pathlib import Path
+
+# CPython's own sha256 (the one hashlib falls back to), not hashlib's OpenSSL binding: loading
+# libcrypto costs about 10 ms of CPU per process on this machine (measured, docs/benchmarks.md
+# "lint"), a third of hadolint's whole run, to hash a few hundred bytes. The module is named
+# _sha2 since Python 3.12; hashlib is the fallback where neither exists.
+try:
+    from _sha2 import sha256  # type: ignore[import-not-found, unused-ignore]
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment, no-redef, unused-ignore]
 
 # (code, level, line, column, message), relative to the script
 Comment = tuple[int, str, int, int, str]
@@ -79,7 +90,7 @@ class Cache:
     __slots__ = ("_base", "_directory", "_usable", "wrote")
 
     def __init__(self, program_identity: str, arguments: tuple[str, ...], where: Path) -> None:
-        self._base = hashlib.sha256(
+        self._base = sha256(
             json.dumps([VERSION, program_identity, list(arguments)]).encode()
         ).digest()
         self._directory = where
@@ -88,7 +99,8 @@ class Cache:
 
     def key(self, text: str) -> str:
         """The key of one script's results."""
-        return hashlib.sha256(self._base + text.encode("utf-8", "surrogateescape")).hexdigest()
+        digest: str = sha256(self._base + text.encode("utf-8", "surrogateescape")).hexdigest()
+        return digest
 
     def _ready(self, create: bool) -> bool:
         """Whether the directory can be used: ours, a directory, closed to others."""
