@@ -114,6 +114,17 @@ def test_the_same_run_in_many_files_is_checked_once(logged: Path, tmp_path: Path
     assert len({str(row[1:]) for row in found}) == 1  # the same findings for every copy
 
 
+def _one_entry(tmp_path: Path) -> tuple[Path, list[object], Path, bytes]:
+    """A one-RUN Dockerfile, its findings without the cache, and the one entry a cached lint
+    of it wrote, with that entry's good content."""
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM alpine:3.20\nRUN echo $x\n")
+    truth = report([path], cache=False)
+    report([path], cache=True)
+    (entry,) = entries(tmp_path)
+    return path, truth, entry, entry.read_bytes()
+
+
 HOSTILE = {
     "not json": b"{nope",
     "not utf-8": b"\xff\xfe",
@@ -150,12 +161,7 @@ def _entry(key: str, kind: str) -> bytes:
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_a_bad_entry_is_ignored_and_rewritten(logged: Path, tmp_path: Path, kind: str) -> None:
-    path = tmp_path / "Dockerfile"
-    path.write_text("FROM alpine:3.20\nRUN echo $x\n")
-    truth = report([path], cache=False)
-    report([path], cache=True)
-    (entry,) = entries(tmp_path)
-    good = entry.read_bytes()
+    path, truth, entry, good = _one_entry(tmp_path)
     entry.write_bytes(_entry(entry.name, kind))
     shellcheck_cache.clear_memory()
     before = len(runs(logged))
@@ -168,12 +174,7 @@ def test_a_bad_entry_is_ignored_and_rewritten(logged: Path, tmp_path: Path, kind
 def test_an_entry_that_is_not_a_small_regular_file_is_not_read(
     logged: Path, tmp_path: Path, kind: str
 ) -> None:
-    path = tmp_path / "Dockerfile"
-    path.write_text("FROM alpine:3.20\nRUN echo $x\n")
-    truth = report([path], cache=False)
-    report([path], cache=True)
-    (entry,) = entries(tmp_path)
-    good = entry.read_bytes()
+    path, truth, entry, good = _one_entry(tmp_path)
     entry.unlink()
     if kind == "oversized":  # a valid document, padded past MAX_ENTRY
         entry.write_bytes(good[:-1] + b" " * shellcheck_cache.MAX_ENTRY + b"}")

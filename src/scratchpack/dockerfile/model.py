@@ -48,7 +48,21 @@ class Instruction(NamedTuple):
         return None
 
 
-class Stage:
+class _ByValue:
+    """Equality by the values of the slots, as a dataclass's (mutable: not hashable)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        names: tuple[str, ...] = self.__slots__  # the subclass's
+        return type(other) is type(self) and all(
+            getattr(self, name) == getattr(other, name) for name in names
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Stage(_ByValue):
     """One ``FROM`` and its instructions (filled in as the parser reads them)."""
 
     __slots__ = ("base", "index", "instructions", "line", "name", "platform")
@@ -72,13 +86,6 @@ class Stage:
     def __repr__(self) -> str:
         return f"Stage({self.index}, {self.base!r}, {self.name!r}, line {self.line})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Stage) and all(
-            getattr(self, name) == getattr(other, name) for name in Stage.__slots__
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
-
     @property
     def label(self) -> str:
         return self.name or str(self.index)
@@ -87,7 +94,7 @@ class Stage:
         return [i for i in self.instructions if i.cmd in cmds]
 
 
-class Dockerfile:
+class Dockerfile(_ByValue):
     """The whole file: its lines, parser directives, global ARGs and stages, and what the
     config adds for the rules."""
 
@@ -131,13 +138,6 @@ class Dockerfile:
 
     def __repr__(self) -> str:
         return f"Dockerfile({self.path!r}, {len(self.stages)} stages)"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Dockerfile) and all(
-            getattr(self, name) == getattr(other, name) for name in Dockerfile.__slots__
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @property
     def final(self) -> Stage:
