@@ -370,7 +370,7 @@ def test_status_is_answered_while_a_long_lint_runs(served: dict[str, str], tmp_p
     )
     fake.chmod(0o755)
     env = {**served, "SCRATCHPACK_SHELLCHECK": str(fake), "SCRATCHPACK_SHELLCHECK_CACHE": "0"}
-    record = where / ".modules"
+    record = tmp_path / "slow-modules"  # not lint()'s, which the second client uses
     slow = subprocess.Popen(
         [sys.executable, "-c", CLIENT, str(record), "lint", "Dockerfile"], cwd=where, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
