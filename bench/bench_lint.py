@@ -11,6 +11,10 @@ reliably. Two cases, each timed interleaved (ABBA) after one warm-up per tool, m
   the same without ShellCheck (``--no-shellcheck``) is shown for what ShellCheck costs. On a
   loaded machine wall time moves a lot, so the CPU time (user + system, of the processes) per
   file is printed too.
+* ShellCheck's results cache (``dockerfile/shellcheck_cache.py``) lives in the work directory:
+  the "warm" rows find it filled by their warm-up run (a pre-commit hook re-linting unchanged
+  files), the "cold" row empties it before each timed run (every RUN checked and stored), the
+  served ``--no-cache`` row neither reads nor writes it. ``--per-file-cases`` picks the rows.
 * per file through the lint server (``scratchpack lint --daemon start``, in a private
   ``$XDG_RUNTIME_DIR`` under the work directory): the same processes, each a thin client the
   server answers. Target: ratio <= 1.5x (issue 17). Its CPU time is the clients' plus the
@@ -62,8 +66,12 @@ CORPUS = ROOT / "tests/data/lint-corpus"
 BIN = Path(sys.executable).parent
 # The console script a user runs (same interpreter start-up as theirs).
 SCRATCHPACK = [str(BIN / "scratchpack")]
+# ShellCheck's results cache of every row: a directory of the run's own (set in main), never
+# the user's
+CACHE_SWITCH = "SCRATCHPACK_SHELLCHECK_CACHE"
 # the in-process rows: never answered by a lint server the user runs
 IN_PROCESS = {**os.environ, ENV_SWITCH: "0"}
+PER_FILE_CASES = ("warm", "cold", "no-shellcheck", "server", "server-no-cache")
 
 
 def hadolint_path() -> str:
@@ -206,6 +214,7 @@ def with_cpu(fn: Callable[[], None], samples: list[float], server: int = 0) -> C
 def per_file_row(
     case: str, ours: Callable[[list[str]], list[str]], hadolint: str, files: list[str],
     work: Path, runs: int, target: float | None, server: Server | None = None,
+    reset: Callable[[], object] = lambda: None,
 ) -> Row:  # fmt: skip
     ours_cpu: list[float] = []
     peer_cpu: list[float] = []
@@ -214,7 +223,7 @@ def per_file_row(
         with_cpu(lambda: per_file(ours, files, work, env), ours_cpu, server.pid if server else 0),
         with_cpu(lambda: per_file(lambda f: peer_cmd(hadolint, f), files, work), peer_cpu),
         runs,
-        lambda: None,
+        reset,
         lambda: None,
     )
     return Row(case, len(files), ours_times, peer_times, target, (ours_cpu[1:], peer_cpu[1:]))
@@ -364,6 +373,12 @@ def main() -> int:
     )
     parser.add_argument("--details", action="store_true", help="list the disagreeing files")
     parser.add_argument(
+        "--per-file-cases", default=",".join(PER_FILE_CASES),
+        help="the per-file rows to run, comma-separated (default: all): warm (ShellCheck's "
+        "results cache filled by the warm-up), cold (emptied before each timed run), "
+        "no-shellcheck, server (warm), server-no-cache",
+    )  # fmt: skip
+    parser.add_argument(
         "--corpus",
         type=Path,
         default=CORPUS,
@@ -381,6 +396,7 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
         work = Path(tmp)
+        IN_PROCESS[CACHE_SWITCH] = os.environ[CACHE_SWITCH] = str(work / "shellcheck-cache")
         config = work / "empty.toml"  # no configuration from the surroundings
         config.write_text("")
         require_shellcheck(config, work)
@@ -400,23 +416,45 @@ def main() -> int:
             )
             rows.append(Row("one process, all files", len(files), ours, peer, 1.0))
         if not args.skip_per_file:
-            print("per file: one process per file")
-            rows.append(per_file_row(
-                "one process per file", lambda f: ours_cmd(config, f), hadolint, one_copy,
-                work, args.per_file_runs, 1.0,
-            ))  # fmt: skip
-            print("per file, --no-shellcheck")
-            rows.append(per_file_row(
-                "one process per file, --no-shellcheck",
-                lambda f: ours_cmd(config, f, "--no-shellcheck"), hadolint, one_copy, work,
-                args.per_file_runs, None,
-            ))  # fmt: skip
-            print("per file, through the lint server")
-            with Server(work) as server:
+            cases = set(args.per_file_cases.split(","))
+            if cases - set(PER_FILE_CASES):
+                parser.error(f"--per-file-cases: one or more of {','.join(PER_FILE_CASES)}")
+            cache = Path(IN_PROCESS[CACHE_SWITCH])
+            if "warm" in cases:
+                print("per file: one process per file, ShellCheck's results cached (warm)")
                 rows.append(per_file_row(
-                    "one process per file, lint server", lambda f: ours_cmd(config, f),
-                    hadolint, one_copy, work, args.per_file_runs, 1.5, server,
+                    "one process per file, warm cache", lambda f: ours_cmd(config, f), hadolint,
+                    one_copy, work, args.per_file_runs, 1.0,
                 ))  # fmt: skip
+            if "cold" in cases:
+                print("per file: one process per file, the cache emptied before each run (cold)")
+                rows.append(per_file_row(
+                    "one process per file, cold cache", lambda f: ours_cmd(config, f), hadolint,
+                    one_copy, work, args.per_file_runs, 1.0,
+                    reset=lambda: shutil.rmtree(cache, ignore_errors=True),
+                ))  # fmt: skip
+            if "no-shellcheck" in cases:
+                print("per file, --no-shellcheck")
+                rows.append(per_file_row(
+                    "one process per file, --no-shellcheck",
+                    lambda f: ours_cmd(config, f, "--no-shellcheck"), hadolint, one_copy, work,
+                    args.per_file_runs, None,
+                ))  # fmt: skip
+            if cases & {"server", "server-no-cache"}:
+                print("per file, through the lint server")
+                with Server(work) as server:
+                    if "server" in cases:
+                        rows.append(per_file_row(
+                            "one process per file, lint server, warm cache",
+                            lambda f: ours_cmd(config, f), hadolint, one_copy, work,
+                            args.per_file_runs, 1.5, server,
+                        ))  # fmt: skip
+                    if "server-no-cache" in cases:
+                        rows.append(per_file_row(
+                            "one process per file, lint server, --no-cache",
+                            lambda f: ours_cmd(config, f, "--no-cache"), hadolint, one_copy,
+                            work, args.per_file_runs, 1.5, server,
+                        ))  # fmt: skip
 
         print()
         print(f"## lint: {len(one_copy)}-file corpus")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +33,11 @@ collect_ignore = ["data/apps"]
 # (or, as root, another session on the machine) left running must not answer for this tree's
 # code. tests/test_lint_server.py starts its own, in private directories, with the switch on.
 os.environ["SCRATCHPACK_LINT_SERVER"] = "0"
+# ShellCheck's results cache (dockerfile/shellcheck_cache.py) starts empty for every run of the
+# suite, in a directory of its own: no test depends on what an earlier run, or the user, cached.
+_SHELLCHECK_CACHE = tempfile.mkdtemp(prefix="scratchpack-test-shellcheck-cache.")
+os.environ["SCRATCHPACK_SHELLCHECK_CACHE"] = _SHELLCHECK_CACHE
+atexit.register(shutil.rmtree, _SHELLCHECK_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

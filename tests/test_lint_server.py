@@ -354,3 +354,53 @@ def test_a_server_refuses_requests_of_another_protocol(served: dict[str, str]) -
         conn.sendall(b"\xff\xff\xff\xff")  # more fields than any request: dropped
         assert conn.recv(1) == b""
     assert daemon(served, "status").returncode == 0  # and the server goes on
+
+
+def test_status_is_answered_while_a_long_lint_runs(served: dict[str, str], tmp_path: Path) -> None:
+    """Each connection has its thread: a lint held in a slow ShellCheck does not hold up
+    ``--daemon status``, and a second lint waits for the first (they share the process's
+    directory and environment) and is then served, not refused."""
+    where = project(tmp_path)
+    marker = tmp_path / "started"
+    release = tmp_path / "release"
+    fake = tmp_path / "shellcheck"
+    fake.write_text(
+        f"#!/bin/sh\ntouch {marker}\nwhile [ ! -e {release} ]; do sleep 0.05; done\n"
+        "echo '{\"comments\":[]}'\n"
+    )
+    fake.chmod(0o755)
+    env = {**served, "SCRATCHPACK_SHELLCHECK": str(fake), "SCRATCHPACK_SHELLCHECK_CACHE": "0"}
+    record = tmp_path / "slow-modules"  # not lint()'s, which the second client uses
+    slow = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(record), "lint", "Dockerfile"], cwd=where, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the request never reached ShellCheck"
+            assert slow.poll() is None
+            time.sleep(0.02)
+        status = daemon(served, "status")
+        assert status.returncode == 0 and "lint server running" in status.stdout
+        assert slow.poll() is None  # answered while the lint still waits in ShellCheck
+        second, modules = lint(served, where, "--no-shellcheck", "clean.Dockerfile")
+        assert second.returncode == 0 and "scratchpack.cli.main" not in modules  # served
+    finally:
+        release.touch()
+    out, err = slow.communicate(timeout=60)
+    assert "scratchpack.cli.main" not in record.read_text().splitlines()  # served, not local
+    assert slow.returncode == 1 and out.startswith(b"Dockerfile:1: SP100"), err
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(served: dict[str, str]) -> None:
+    from scratchpack.cli.lintserver import PROTOCOL
+
+    path = str(Path(served["XDG_RUNTIME_DIR"], "scratchpack-lint.sock"))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(path)
+        # three fields announced, the last one of 64 MiB: dropped at its length, unread
+        conn.sendall(b"\x00\x00\x00\x03" + len(PROTOCOL).to_bytes(4, "big") + PROTOCOL)
+        conn.sendall(b"\x00\x00\x00\x04lint" + (64 << 20).to_bytes(4, "big"))
+        assert conn.recv(1) == b""
+    assert daemon(served, "status").returncode == 0  # and the server goes on

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from scratchpack.dockerfile import shellcheck
+from scratchpack.dockerfile import shellcheck, shellcheck_cache
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.parser import parse
 from scratchpack.dockerfile.rules import Finding
@@ -212,7 +212,8 @@ def test_one_shellcheck_process_per_file_or_fewer(tmp_path: Path) -> None:
     files = _three_run_files(tmp_path, 2)
     config = tmp_path / "empty.toml"
     config.write_text("")
-    env = {shellcheck.ENV_BINARY: str(wrapper)}
+    # counting processes: no results cache (the second run would find every script in it)
+    env = {shellcheck.ENV_BINARY: str(wrapper), shellcheck_cache.ENV_DIRECTORY: "0"}
     one = run_cli("lint", "--config", config, "--format", "json", files[0], env=env)
     assert [f["line"] for f in one.json() if f["code"] == "SC2154"] == [2, 3, 6]
     assert [line.count(".sh") for line in calls.read_text().splitlines()] == [3]
@@ -235,6 +236,7 @@ def test_many_scripts_are_split_into_batches(
     wrapper = _wrapper(tmp_path, f'echo "$*" >> {calls}\nexec {REAL} "$@"')
     monkeypatch.setenv(shellcheck.ENV_BINARY, str(wrapper))
     monkeypatch.setattr(shellcheck, "BATCH", 4)
+    monkeypatch.setenv(shellcheck_cache.ENV_DIRECTORY, "0")  # counting processes: no cache
     files = [
         (parse(p.read_text(), str(p)), frozenset[str]()) for p in _three_run_files(tmp_path, 2)
     ]

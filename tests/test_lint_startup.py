@@ -24,6 +24,10 @@ NOT_ON_THE_LINT_PATH = (
     "scratchpack.secrets",  # file-content rules: audit only (lint uses scratchpack.credentials)
     "tomllib",
     "traceback",
+    "dataclasses",  # and inspect with it: 15-30 ms, the lint records are NamedTuple and slots
+    "inspect",
+    "importlib.resources",  # tree-sitter-bash's __init__ imports it (and tempfile): not loaded
+    "tree_sitter_bash",
 )
 
 
@@ -93,3 +97,29 @@ def test_with_no_lint_server_the_client_costs_one_lstat(tmp_path: Path) -> None:
     assert "scratchpack.cli.lintserver" in modules  # the client did look
     assert "scratchpack.dockerfile.rules" in modules  # and linted here
     assert {"socket", "_socket"} & modules == set()
+
+
+def test_a_warm_shellcheck_cache_runs_no_process_and_loads_no_runner(tmp_path: Path) -> None:
+    """The second lint of an unchanged file finds ShellCheck's results in the cache: no
+    ``subprocess`` or ``tempfile`` is imported (no ShellCheck process, no scripts written),
+    and the findings, ShellCheck's among them, are the first run's."""
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM alpine:3.20\nRUN apk add --no-cache curl && echo $unset_var\nUSER nobody\n"
+    )
+    env = {**os.environ, "SCRATCHPACK_SHELLCHECK_CACHE": str(tmp_path / "cache")}
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+        "from scratchpack.cli.main import main\n"
+        "sys.exit(main(['lint', '-f', 'json', 'Dockerfile']))\n"
+    )
+    command = [sys.executable, "-c", code]
+    runs = [
+        subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False, env=env)
+        for _ in range(2)
+    ]
+    cold, warm = ({*json.loads(p.stderr.strip().splitlines()[-1])} for p in runs)
+    assert {"subprocess", "tempfile"} <= cold  # the first run did start ShellCheck
+    assert {"subprocess", "tempfile"} & warm == set()
+    assert runs[0].stdout == runs[1].stdout and '"SC2154"' in runs[1].stdout

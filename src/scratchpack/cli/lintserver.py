@@ -42,7 +42,10 @@ from scratchpack import __version__
 
 TYPE_CHECKING = False  # as typing's, without importing typing (~3 ms) on the client's path
 if TYPE_CHECKING:
+    import socket
     from _socket import socket as Socket
+    from collections.abc import Callable
+    from threading import BoundedSemaphore, Lock
     from typing import TextIO
 
     from scratchpack.cli.output import Output
@@ -52,7 +55,11 @@ ENV_SWITCH = "SCRATCHPACK_LINT_SERVER"
 PROTOCOL = f"scratchpack-lint/1 {__version__}".encode()
 _HEADER = struct.Struct(">I")
 _MAX_FIELDS = 1 << 16
-_MAX_REQUEST = 64 << 20  # the lint input is 256 KiB at most (parser.MAX_SIZE) plus argv, env
+_MAX_REPLY = 64 << 20  # what a served lint printed (JSON over many files can be large)
+# a request: stdin (256 KiB at most: parser.MAX_SIZE), argv and the environment (the kernel's
+# ARG_MAX bounds both together, 2 MiB on Linux by default), with room to spare
+_MAX_REQUEST = 8 << 20
+_MAX_CONNECTIONS = 16  # answered at once; one more is closed unanswered (it lints in-process)
 _STDIN_LIMIT = (256 << 10) + 1  # parser.MAX_SIZE + 1, as lint reads it (not imported: light)
 _CONNECT_TIMEOUT = 2.0
 _READ_TIMEOUT = 10.0  # a client that stops sending mid-request holds the server this long
@@ -107,7 +114,9 @@ def _exactly(conn: Socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive(conn: Socket) -> list[bytes]:
+def receive(conn: Socket, limit: int = _MAX_REPLY) -> list[bytes]:
+    """One message: its fields, refused (ConnectionError) past ``limit`` bytes in all, before
+    the field that would cross it is read."""
     (count,) = _HEADER.unpack(_exactly(conn, 4))
     if count > _MAX_FIELDS:
         raise ConnectionError(f"{count} fields: not a lint message")
@@ -115,8 +124,8 @@ def receive(conn: Socket) -> list[bytes]:
     for _ in range(count):
         (size,) = _HEADER.unpack(_exactly(conn, 4))
         total += size
-        if total > _MAX_REQUEST:
-            raise ConnectionError("a lint message larger than 64 MiB")
+        if total > limit:
+            raise ConnectionError(f"a lint message larger than {limit >> 20} MiB")
         fields.append(_exactly(conn, size))
     return fields
 
@@ -314,20 +323,49 @@ def _stream(
     )  # fmt: skip
 
 
-def _answer(conn: Socket) -> bool:
-    """Answer one request; False when it was ``stop``."""
+def _answer(conn: Socket, lints: Lock) -> bool:
+    """Answer one request; False when it was ``stop``. ``status`` and ``stop`` are answered at
+    once; a lint waits for ``lints``: it runs in this process's directory, environment and
+    standard streams, which are the client's for as long as it runs, so two at once would see
+    each other's."""
     conn.settimeout(_READ_TIMEOUT)
-    fields = receive(conn)
+    fields = receive(conn, _MAX_REQUEST)
     if len(fields) < 2 or fields[0] != PROTOCOL:
         conn.sendall(pack([b"version", PROTOCOL]))
     elif fields[1] in (b"status", b"stop"):
         conn.sendall(pack([b"0", str(os.getpid()).encode()]))
+        if fields[1] == b"stop":
+            lints.acquire()  # the lint under way ends first; no other starts (held to the exit)
         return fields[1] == b"status"
     elif fields[1] == b"lint" and len(fields) >= _ARGV:
-        reply = _run(fields)
+        with lints:
+            reply = _run(fields)
         conn.settimeout(None)
         conn.sendall(pack(reply))
     return True
+
+
+def _connection(
+    conn: socket.socket,
+    me: int,
+    lints: Lock,
+    slots: BoundedSemaphore,
+    leave: Callable[[], None],
+) -> None:
+    """One client's connection, on a thread of its own (so that ``--daemon status`` and the
+    peers' credential checks never wait behind a long lint)."""
+    try:
+        with conn:
+            if _peer_uid(conn) not in (me, 0):
+                return  # another user's request is not ours to run (the mode keeps them out)
+            try:
+                going_on = _answer(conn, lints)
+            except (OSError, ValueError, struct.error):
+                return  # that client went away or sent garbage: the next one
+        if not going_on:
+            leave()
+    finally:
+        slots.release()
 
 
 def _warm_up() -> None:
@@ -361,6 +399,7 @@ def serve(path: str) -> None:
     import select
     import signal
     import socket
+    import threading
 
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -386,7 +425,11 @@ def serve(path: str) -> None:
         raise SystemExit(f"scratchpack: error: {problem}")
     listener.listen(64)
 
+    lints = threading.Lock()
+
     def leave(signum: int = 0, frame: object = None) -> None:
+        if signum:  # SIGTERM, SIGINT: the lint under way may end first (a stop already did)
+            lints.acquire(timeout=_READ_TIMEOUT)
         try:
             if os.stat(path).st_ino == identity:  # not a newer server's socket
                 os.unlink(path)
@@ -396,8 +439,9 @@ def serve(path: str) -> None:
 
     # The Dockerfile parser's Go runtime runs threads of its own, so a signal may land on one
     # of them while this thread waits in accept(): the wakeup pipe makes the select below
-    # return, and the handler runs then. For the same reason requests are served here, one
-    # at a time, not in forked children: a fork keeps only the forking thread, and the Go
+    # return, and the handler runs then. For the same reason requests are served here, on
+    # threads of this process (one per connection, at most _MAX_CONNECTIONS, lints one at a
+    # time), not in forked children: a fork keeps only the forking thread, and the Go
     # runtime of a child would wait for threads it no longer has.
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -410,22 +454,23 @@ def serve(path: str) -> None:
     os.close(devnull)
     os.chdir("/")  # holds no directory; each request runs in its client's
     me = os.getuid()
+    slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
     while True:
         ready, _, _ = select.select([listener.fileno(), wake_read], [], [])
         if wake_read in ready:
             os.read(wake_read, 512)  # the handler itself runs as this returns
         if listener.fileno() not in ready:
             continue
-        conn, _ = listener.accept()
-        with conn:
-            if _peer_uid(conn) not in (me, 0):
-                continue  # another user's request is not ours to run (the mode keeps them out)
-            try:
-                going_on = _answer(conn)
-            except (OSError, ValueError, struct.error):
-                continue  # that client went away or sent garbage: the next one
-        if not going_on:
-            leave()
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            continue
+        if not slots.acquire(blocking=False):
+            conn.close()  # too many at once: that client lints in-process
+            continue
+        threading.Thread(
+            target=_connection, args=(conn, me, lints, slots, leave), daemon=True
+        ).start()
 
 
 # --- scratchpack lint --daemon start|stop|status ----------------------------------------------

@@ -1119,6 +1119,11 @@ def _add_lint(sub: Any) -> None:
         action="store_true",
         help="do not run ShellCheck on RUNs (default: run it when installed: the shellcheck extra)",
     )
+    li.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run ShellCheck on every RUN, not reusing the results of scripts already checked",
+    )
     li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
     li.add_argument(
         "--daemon", choices=("start", "stop", "status"),
@@ -1182,9 +1187,9 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     for warning in config.warnings:
         sys.stderr.write(f"scratchpack: warning: {warning}\n")
     if args.no_shellcheck:
-        from dataclasses import replace  # not at the top: --help needs no dataclasses
-
-        config = replace(config, shellcheck=False)
+        config = config._replace(shellcheck=False)
+    if args.no_cache:
+        config = config._replace(shellcheck_cache=False)
     files = _expand_globs(args.files) if args.files else [Path("Dockerfile")]
     ignore = frozenset(code.upper() for item in args.ignore for code in item.split(","))
     if args.fix and args.diff:

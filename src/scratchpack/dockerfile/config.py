@@ -21,9 +21,8 @@ rules that declare them (:func:`parse_hadolint`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scratchpack.errors import UsageError
 
@@ -39,21 +38,25 @@ HADOLINT_FORMATS = {"tty": "text", "json": "json", "sarif": "sarif"}
 LABEL_TYPES = ("text", "url", "rfc3339", "spdx", "hash", "semver", "email")
 
 
-@dataclass(frozen=True)
-class LintConfig:
+class LintConfig(NamedTuple):
+    """The settings of one lint run (a NamedTuple, not a dataclass: see dockerfile/model.py;
+    the dicts are read, never changed: the default ones are shared)."""
+
     ignore: frozenset[str] = frozenset()
     failure_threshold: str | None = None
     trusted_registries: frozenset[str] = frozenset()
-    severity: dict[str, str] = field(default_factory=dict)
+    severity: dict[str, str] = {}  # noqa: RUF012
     source: Path | None = None
     # hadolint's label-schema (label name -> type: text, url, semver, ...) and strict-labels
     # (no label outside the schema), read by the label rules (rules/metadata.py)
-    label_schema: dict[str, str] = field(default_factory=dict)
+    label_schema: dict[str, str] = {}  # noqa: RUF012
     strict_labels: bool = False
     no_fail: bool = False
     output_format: str | None = None  # text | json | sarif, when the configuration names one
     warnings: tuple[str, ...] = ()  # what was not understood, said once per run by the CLI
     shellcheck: bool = True  # ShellCheck on every RUN, when its binary is installed
+    # ShellCheck's results reused for the scripts already checked (--no-cache: not)
+    shellcheck_cache: bool = True
 
 
 def find_config(start: Path) -> LintConfig:
@@ -124,9 +127,11 @@ def _read_text(path: Path) -> str:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    import tomllib  # only when a configuration file exists
-
     text = _read_text(path)
+    if not text.strip():
+        return {}  # an empty file (``--config /dev/null``) sets nothing: no TOML parser for it
+    import tomllib  # only when a configuration file has something to say
+
     try:
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:

@@ -18,11 +18,12 @@ import re
 from functools import lru_cache
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction
+from scratchpack.lazyre import lazy
 
 Position = tuple[int, int]  # line, column (both 1-based)
 
-_KEYWORD = re.compile(r"[ \t]*[A-Za-z]+")
-_FLAG = re.compile(r"\s+--\S*")
+_KEYWORD = lazy(r"[ \t]*[A-Za-z]+")
+_FLAG = lazy(r"\s+--\S*")
 
 
 def _continues(line: str, escape: str) -> str | None:

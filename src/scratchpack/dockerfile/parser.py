@@ -9,13 +9,13 @@ the pure-Python alternative mis-parses heredocs. Its wheels cover Linux x86_64 (
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import dockerfile as buildkit
 
 from scratchpack.dockerfile.model import Dockerfile, Heredoc, Instruction, Stage
 from scratchpack.errors import FormatError, ScratchpackError
+from scratchpack.lazyre import lazy
 
 INSTRUCTIONS = frozenset(
     {
@@ -24,14 +24,12 @@ INSTRUCTIONS = frozenset(
         "WORKDIR",
     }
 )  # fmt: skip
-_DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(.*?)\s*$", re.IGNORECASE)
-_PRAGMA = re.compile(
-    r"^\s*#\s*(scratchpack|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$"
-)
-_VAR = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+_DIRECTIVE = lazy(r"^#\s*(syntax|escape|check)\s*=\s*(.*?)\s*$", re.IGNORECASE)
+_PRAGMA = lazy(r"^\s*#\s*(scratchpack|hadolint)\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$")
+_VAR = lazy(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
 # BuildKit's ``# check=skip=A,B`` on the comment lines above an instruction skips those checks
 # for it (at the top of the file, for the whole file: see operations/lint.py)
-_CHECK_SKIP = re.compile(r"^\s*#\s*check\s*=\s*(.*?)\s*$", re.IGNORECASE)
+_CHECK_SKIP = lazy(r"^\s*#\s*check\s*=\s*(.*?)\s*$", re.IGNORECASE)
 
 
 # Limits, each far above any real Dockerfile, that keep lint's time bounded on hostile input
@@ -197,7 +195,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             _ignored_for(command.start_line, lines, per_line),
         )
         if cmd == "ONBUILD" and command.sub_cmd:
-            instruction = replace(instruction, onbuild=_onbuild(instruction))
+            instruction = instruction._replace(onbuild=_onbuild(instruction))
         if cmd == "FROM":
             if len(stages) == MAX_STAGES:
                 raise DockerfileError(f"{path}:{command.start_line}: more than {MAX_STAGES} stages")
@@ -280,8 +278,8 @@ def _check_limits(text: str, lines: list[str], path: str) -> None:
             raise DockerfileError(f"{path}:{at}: a word longer than {MAX_WORD} characters")
 
 
-_CONTINUATION = re.compile(r"[\\`][ \t]*\r?\n")
-_WORD = re.compile(r"\S+")
+_CONTINUATION = lazy(r"[\\`][ \t]*\r?\n")
+_WORD = lazy(r"\S+")
 
 
 def _stage(instruction: Instruction, index: int, args: dict[str, str], path: str) -> Stage:

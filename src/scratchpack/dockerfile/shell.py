@@ -10,18 +10,15 @@ so parsing stops at a deadline, or before it starts for thousands of ``|``, and
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from functools import cache
-
-import tree_sitter
-import tree_sitter_bash
+from typing import TYPE_CHECKING, NamedTuple
 
 from scratchpack.errors import FormatError
+from scratchpack.lazyre import lazy
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "/bin/sh", "/bin/bash", "/bin/dash"})
 _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"})
@@ -30,7 +27,7 @@ _WRAPPERS = frozenset({"sudo", "env", "nice", "nohup", "time", "exec", "command"
 PARSE_SECONDS = 2.0
 MAX_PIPES = 500
 CALLBACK_ABOVE = 4096  # bytes; see _tree
-_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_NON_ASCII = lazy(rb"[\x80-\xff]")
 _budget: ContextVar[list[float] | None] = ContextVar("shell_parse_budget", default=None)
 
 
@@ -54,8 +51,7 @@ def time_budget(seconds: float = PARSE_SECONDS) -> Iterator[None]:
         _budget.reset(token)
 
 
-@dataclass(frozen=True)
-class ShellCommand:
+class ShellCommand(NamedTuple):
     name: str
     args: tuple[str, ...]
     pipe_to: str | None = None  # the next command when this one's output is piped
@@ -65,8 +61,17 @@ class ShellCommand:
     # its shell-form text, n: its n-th heredoc, -2 - n: the n-th element of its exec form), set
     # by whoever parses the parts of a RUN.
     # Not compared: the same command is the same command wherever it is.
-    offset: int = field(default=-1, compare=False)
-    part: int = field(default=-1, compare=False)
+    offset: int = -1
+    part: int = -1
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ShellCommand) and self[:4] == other[:4]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:4])
 
     def env_value(self, name: str) -> str | None:
         for key, value in self.env:
@@ -82,9 +87,52 @@ class ShellCommand:
         return (self.name, *self.args)
 
 
+if TYPE_CHECKING:
+    import tree_sitter
+
+
 @cache
 def _parser() -> tree_sitter.Parser:
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+    """The Bash parser, made at the first script (a file with no RUN loads no tree-sitter)."""
+    import tree_sitter
+
+    return tree_sitter.Parser(tree_sitter.Language(_bash_grammar()))
+
+
+def _bash_grammar() -> object:
+    """tree-sitter-bash's compiled grammar (a capsule), from its extension module alone.
+
+    Why not ``import tree_sitter_bash``: its ``__init__`` imports ``importlib.resources`` (and
+    with it ``tempfile``, ``zipfile``...) for its highlighting queries, which lint never reads:
+    5-12 ms of a one-file lint. The package is located without being run and its ``_binding``
+    extension loaded by the standard loader; anything unexpected (another layout, a zipped
+    install) falls back to the package's own import."""
+    import importlib.machinery
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        package = importlib.util.find_spec("tree_sitter_bash")
+        folders = package.submodule_search_locations if package else None
+        for folder in folders or ():
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = f"{folder}/_binding{suffix}"
+                loader = importlib.machinery.ExtensionFileLoader("tree_sitter_bash._binding", path)
+                spec = importlib.util.spec_from_file_location(
+                    "tree_sitter_bash._binding", path, loader=loader
+                )
+                if spec is None or not Path(path).is_file():
+                    continue
+                binding = importlib.util.module_from_spec(spec)
+                loader.exec_module(binding)
+                grammar: object = binding.language()
+                return grammar
+    except (ImportError, OSError, AttributeError):
+        pass
+    import tree_sitter_bash
+
+    fallback: object = tree_sitter_bash.language()
+    return fallback
 
 
 def _tree(script: bytes) -> tree_sitter.Tree:
@@ -236,15 +284,13 @@ def _command_name(node: tree_sitter.Node | None, source: bytes) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     text: str
     start: int  # byte offsets into the script given to spanned_commands
     end: int
 
 
-@dataclass(frozen=True)
-class SpannedCommand:
+class SpannedCommand(NamedTuple):
     """A simple command with where each word is, for rewrites that insert an option."""
 
     name: Word
@@ -328,8 +374,7 @@ SHELL_BUILTINS = frozenset(
 _PLAIN_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-")
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """A top-level statement of a script (between ``;``, ``&`` or newlines), with offsets
     into the script: the end is the last byte of its last word, before any trailing ``;``,
     ``&`` or comment."""

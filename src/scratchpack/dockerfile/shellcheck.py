@@ -28,16 +28,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from scratchpack.dockerfile import shellcheck_cache
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules import Finding
+from scratchpack.dockerfile.shellcheck_cache import Comment
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 # hadolint's default exclusions (read from its Hadolint/Shell.hs, ShellCheck's option there).
@@ -68,11 +68,11 @@ SPLIT = 64
 WIKI = "https://www.shellcheck.net/wiki/"
 ENV_BINARY = "SCRATCHPACK_SHELLCHECK"  # a shellcheck to use instead; empty: none
 
-_NAME = re.compile(r"[A-Za-z_]\w*\Z")
-_DISABLE = re.compile(r"#\s*shellcheck\s+disable\s*=\s*([\w,\s-]+)", re.IGNORECASE)
-_BARE_HEREDOC = re.compile(r"\s*<<-?\s*([\"']?)(\w+)\1\s*\Z")
-_SHEBANG = re.compile(r"#!\s*(\S+)(?:\s+(\S+))?")
-_SHELL_PRAGMA = re.compile(r"\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*$")
+_NAME = lazy(r"[A-Za-z_]\w*\Z")
+_DISABLE = lazy(r"#\s*shellcheck\s+disable\s*=\s*([\w,\s-]+)", re.IGNORECASE)
+_BARE_HEREDOC = lazy(r"\s*<<-?\s*([\"']?)(\w+)\1\s*\Z")
+_SHEBANG = lazy(r"#!\s*(\S+)(?:\s+(\S+))?")
+_SHELL_PRAGMA = lazy(r"\s*#\s*hadolint\s+shell\s*=\s*(\S+)\s*$")
 
 
 def wiki(code: str) -> str:
@@ -89,11 +89,12 @@ def binary() -> str | None:
     beside = Path(sys.executable).parent / "shellcheck"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
+    import shutil
+
     return shutil.which("shellcheck")
 
 
-@dataclass(frozen=True)
-class Script:
+class Script(NamedTuple):
     """One RUN as a shell script; ``offset`` turns a script line into a Dockerfile line."""
 
     instruction: Instruction
@@ -105,14 +106,19 @@ class Script:
     silent: bool = False
 
 
-@dataclass
 class _Scope:
-    shell: tuple[str, ...] = ("/bin/sh", "-c")
-    names: set[str] = field(default_factory=lambda: set(PREDEFINED))
+    """The shell and the declared names in force at a point of a stage."""
+
+    __slots__ = ("names", "shell")
+
+    def __init__(
+        self, shell: tuple[str, ...] = ("/bin/sh", "-c"), names: set[str] | None = None
+    ) -> None:
+        self.shell = shell
+        self.names: set[str] = set(PREDEFINED) if names is None else names
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(NamedTuple):
     """Why some of ShellCheck's findings are missing; ``verbose``: said only with --verbose
     (ShellCheck not installed, a RUN too deeply nested), else always (it failed)."""
 
@@ -123,10 +129,14 @@ class Notice:
         return self.text
 
 
-@dataclass
 class Result:
-    findings: list[Finding] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
+    """One file's ShellCheck findings, and why some may be missing."""
+
+    __slots__ = ("findings", "notices")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.notices: list[Notice] = []
 
 
 def _dialect(shell: tuple[str, ...]) -> str | None:
@@ -291,16 +301,22 @@ def scripts(dockerfile: Dockerfile, notices: list[Notice] | None = None) -> list
     return found
 
 
-def check(dockerfile: Dockerfile, ignore: frozenset[str] = frozenset()) -> Result:
+def check(
+    dockerfile: Dockerfile, ignore: frozenset[str] = frozenset(), *, cache: bool = True
+) -> Result:
     """ShellCheck's findings on every RUN of the file, in one process; codes in ``ignore``,
     hadolint's exclusions and the RUN's own pragmas left out. With no shellcheck binary, or
-    when it fails, the result carries a notice instead and no findings."""
-    return check_many([(dockerfile, ignore)])[0]
+    when it fails, the result carries a notice instead and no findings. ``cache``: reuse the
+    results of scripts already checked (``shellcheck_cache.py``)."""
+    return check_many([(dockerfile, ignore)], cache=cache)[0]
 
 
-def check_many(files: Sequence[tuple[Dockerfile, frozenset[str]]]) -> list[Result]:
+def check_many(
+    files: Sequence[tuple[Dockerfile, frozenset[str]]], *, cache: bool = True
+) -> list[Result]:
     """``check`` for many files at once (a run of ``lint`` over a tree): their scripts share
-    processes, up to BATCH scripts each, since ShellCheck's start-up is paid per process."""
+    processes, up to BATCH scripts each, since ShellCheck's start-up is paid per process; a
+    script whose results are cached is not given to ShellCheck at all."""
     results = [Result() for _ in files]
     work: list[tuple[int, Script]] = []
     for index, (dockerfile, _) in enumerate(files):
@@ -314,24 +330,69 @@ def check_many(files: Sequence[tuple[Dockerfile, frozenset[str]]]) -> list[Resul
         for index in sorted({index for index, _ in work}):
             results[index].notices.append(missing)
         return results
+    store = _cache(program) if cache else None
+    comments: dict[int, tuple[Comment, ...]] = {}  # by position in ``work``
+    keys: list[str] = []
+    if store is not None:
+        keys = [store.key(script.text) for _, script in work]
+        for n, key in enumerate(keys):
+            hit = store.get(key)
+            if hit is not None:
+                comments[n] = hit
+    # a script met twice in this run (the same RUN in many files) is checked once
+    first: dict[str, int] = {}
+    for n, key in enumerate(keys):
+        first.setdefault(key, n)
+    todo = [n for n in range(len(work)) if n not in comments and (not keys or first[keys[n]] == n)]
     jobs = os.cpu_count() or 1
-    size = min(BATCH, -(-len(work) // jobs)) if len(work) > SPLIT else BATCH
-    chunks = [work[start : start + size] for start in range(0, len(work), size)]
-    if len(chunks) == 1:
-        outcomes = [_run(program, chunks[0], files)]
+    size = min(BATCH, -(-len(todo) // jobs)) if len(todo) > SPLIT else BATCH
+    chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
+    outcomes: list[dict[int, tuple[Comment, ...]] | str]
+    if len(chunks) <= 1:
+        outcomes = [_run(program, [(n, work[n][1]) for n in chunk]) for chunk in chunks]
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
-            outcomes = list(pool.map(lambda chunk: _run(program, chunk, files), chunks))
+            outcomes = list(
+                pool.map(lambda chunk: _run(program, [(n, work[n][1]) for n in chunk]), chunks)
+            )
+    failed: dict[int, str] = {}  # why a script has no results, by its position in ``work``
     for chunk, found in zip(chunks, outcomes, strict=True):
         if isinstance(found, str):
-            for index in sorted({index for index, _ in chunk}):
-                results[index].notices.append(Notice(found))
+            failed.update(dict.fromkeys(chunk, found))
             continue
-        for index, finding in found:
-            results[index].findings.append(finding)
+        comments.update(found)
+        if store is not None:
+            for n in chunk:
+                store.put(keys[n], found[n])
+    if store is not None:
+        store.trim()
+        for n, key in enumerate(keys):
+            if n not in comments and first[key] in comments:
+                comments[n] = comments[first[key]]
+            elif n not in comments:
+                failed[n] = failed[first[key]]
+    for n, (index, script) in enumerate(work):
+        if n in failed:
+            if all(notice.text != failed[n] for notice in results[index].notices):
+                results[index].notices.append(Notice(failed[n]))
+        else:
+            results[index].findings += _translate(script, comments[n], files[index][1])
     return results
+
+
+def _arguments() -> tuple[str, ...]:
+    """ShellCheck's arguments before the script names (part of every cache key)."""
+    return ("--format=json1", "--norc", f"--exclude={','.join(sorted(EXCLUDED))}")
+
+
+def _cache(program: str) -> shellcheck_cache.Cache | None:
+    where = shellcheck_cache.directory()
+    if where is None:
+        return None
+    named = shellcheck_cache.identity(program)
+    return None if named is None else shellcheck_cache.Cache(named, _arguments(), where)
 
 
 def timeout(scripts: int) -> float:
@@ -340,68 +401,74 @@ def timeout(scripts: int) -> float:
     return TIMEOUT + PER_SCRIPT * scripts
 
 
-def _run(
-    program: str,
-    chunk: list[tuple[int, Script]],
-    files: Sequence[tuple[Dockerfile, frozenset[str]]],
-) -> list[tuple[int, Finding]] | str:
-    """One shellcheck process over ``chunk``: its findings by file index, or why there are
-    none."""
+def _run(program: str, chunk: list[tuple[int, Script]]) -> dict[int, tuple[Comment, ...]] | str:
+    """One shellcheck process over ``chunk`` (scripts by their number): ShellCheck's comments
+    on each, or why there are none."""
+    import subprocess  # (not at the top: a lint whose scripts are all cached runs no process)
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="scratchpack-shellcheck.") as tmp:
-        names = []
-        for n, (index, script) in enumerate(chunk):
-            name = f"f{index}-run{n}.sh"
+        names = {}
+        for number, script in chunk:
+            name = f"run{number}.sh"
             (Path(tmp) / name).write_text(script.text)
-            names.append(name)
-        cmd = [program, "--format=json1", "--norc",
-               f"--exclude={','.join(sorted(EXCLUDED))}", *names]  # fmt: skip
-        found: list[tuple[int, Finding]] | str
+            names[name] = number
+        cmd = [program, *_arguments(), *names]
         try:
             proc = subprocess.run(
                 cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout(len(chunk)),
                 check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
-            found = (
+            return (
                 f"shellcheck took longer than {timeout(len(chunk)):.0f} s: its findings are "
                 "left out"
             )
         except OSError as exc:
-            found = (
-                f"shellcheck could not be run ({exc.strerror or exc}): its findings are left out"
-            )
-        else:
-            found = _findings(proc, dict(zip(names, chunk, strict=True)), files)
-    return found
+            return f"shellcheck could not be run ({exc.strerror or exc}): its findings are left out"
+        return _comments(proc.returncode, proc.stdout, proc.stderr, names)
 
 
-def _findings(
-    proc: subprocess.CompletedProcess[str],
-    by_name: dict[str, tuple[int, Script]],
-    files: Sequence[tuple[Dockerfile, frozenset[str]]],
-) -> list[tuple[int, Finding]] | str:
-    """The findings by file index, or why ShellCheck's output cannot be used (all or none: a
-    report read halfway is not trusted)."""
-    if proc.returncode not in (0, 1):
-        why = proc.stderr.strip().splitlines()[:1]
+def _comments(
+    returncode: int, stdout: str, stderr: str, names: dict[str, int]
+) -> dict[int, tuple[Comment, ...]] | str:
+    """ShellCheck's comments by script number, or why its output cannot be used (all or none:
+    a report read halfway is not trusted)."""
+    if returncode not in (0, 1):
+        why = stderr.strip().splitlines()[:1]
         detail = f": {why[0][:200]}" if why else ""
-        return f"shellcheck failed (exit {proc.returncode}{detail}): its findings are left out"
-    found = []
+        return f"shellcheck failed (exit {returncode}{detail}): its findings are left out"
+    found: dict[int, list[Comment]] = {number: [] for number in names.values()}
     try:
-        for comment in json.loads(proc.stdout)["comments"]:
-            index, script = by_name[Path(comment["file"]).name]
-            code = f"SC{int(comment['code'])}"
-            line = int(comment["line"]) + script.offset
-            ignore = files[index][1]
-            if code in ignore or code in EXCLUDED or code in script.disabled or script.silent:
-                continue
-            if line < script.instruction.line:
-                continue  # the preamble's own lines
-            severity = SEVERITIES[comment["level"]]
-            column = max(1, int(comment["column"]))
-            message = str(comment["message"])
-            at = Finding(code, severity, message, line, column, script.instruction.line)
-            found.append((index, at))
+        for comment in json.loads(stdout)["comments"]:
+            number = names[Path(comment["file"]).name]
+            level = str(comment["level"])
+            if level not in SEVERITIES:
+                raise KeyError(level)
+            found[number].append((int(comment["code"]), level, int(comment["line"]),
+                                  int(comment["column"]), str(comment["message"])))  # fmt: skip
     except (ValueError, KeyError, TypeError):
         return "shellcheck printed something that is not its JSON report: its findings are left out"
+    return {number: tuple(items) for number, items in found.items()}
+
+
+def _translate(
+    script: Script, comments: tuple[Comment, ...], ignore: frozenset[str]
+) -> list[Finding]:
+    """ShellCheck's comments on one script as findings at the Dockerfile's lines, without the
+    codes ignored by the file, excluded as hadolint does or disabled in the RUN."""
+    found: list[Finding] = []
+    if script.silent:
+        return found
+    for number, level, script_line, column, message in comments:
+        code = f"SC{number}"
+        if code in ignore or code in EXCLUDED or code in script.disabled:
+            continue
+        line = script_line + script.offset
+        if line < script.instruction.line:
+            continue  # the preamble's own lines
+        severity = SEVERITIES[level]
+        found.append(
+            Finding(code, severity, message, line, max(1, column), script.instruction.line)
+        )
     return found

@@ -12,9 +12,8 @@ does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.model import Dockerfile
@@ -35,13 +34,28 @@ if TYPE_CHECKING:
     from scratchpack.dockerfile.shellcheck import Notice
 
 
-@dataclass
 class FileReport:
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    source: list[str] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)  # e.g. why ShellCheck did not run
+    """One file's findings, or why it could not be linted (a plain class, not a dataclass:
+    see dockerfile/model.py)."""
+
+    __slots__ = ("error", "findings", "notices", "path", "source")
+
+    def __init__(
+        self,
+        path: str,
+        findings: list[Finding] | None = None,
+        error: str | None = None,
+        source: list[str] | None = None,
+        notices: list[Notice] | None = None,
+    ) -> None:
+        self.path = path
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.error = error
+        self.source: list[str] = [] if source is None else source
+        self.notices: list[Notice] = [] if notices is None else notices  # e.g. no ShellCheck
+
+    def __repr__(self) -> str:
+        return f"FileReport({self.path!r}, {len(self.findings)} findings, error={self.error!r})"
 
     def error_at(self) -> tuple[int, str] | None:
         """The error's line (1 when it names none, as for a missing file) and its message
@@ -99,8 +113,7 @@ def _ignored(rule: Rule, codes: frozenset[str]) -> bool:
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
 
-@dataclass(frozen=True)
-class Checks:
+class Checks(NamedTuple):
     """BuildKit's ``# check=skip=A,B;error=true;experimental=C`` directive: the rules it skips,
     the off-by-default ones it turns on (BuildKit names upper-cased, ``ALL`` for every rule),
     and whether BuildKit's checks fail the build (``error=true``: their findings are errors,
@@ -169,12 +182,14 @@ def lint_dockerfile(
                 if not _ignored(rule, by_line.get(finding.instruction_start, frozenset())):
                     found = _with_severity(finding, config)
                     if checks.error and rule.buildkit is not None:
-                        found = replace(found, severity=Severity.ERROR)
+                        found = found._replace(severity=Severity.ERROR)
                     findings.append(found)
     if config.shellcheck:
         from scratchpack.dockerfile import shellcheck
 
-        result = shellcheck.check(dockerfile, ignore | dockerfile.global_ignored)
+        result = shellcheck.check(
+            dockerfile, ignore | dockerfile.global_ignored, cache=config.shellcheck_cache
+        )
         findings += [_with_severity(f, config) for f in result.findings]
         if notices is not None:
             notices += result.notices
@@ -184,7 +199,7 @@ def lint_dockerfile(
 def _with_severity(finding: Finding, config: LintConfig) -> Finding:
     """The finding at the severity the configuration gives its code, if it gives one."""
     override = config.severity.get(finding.code)
-    return replace(finding, severity=Severity.parse(override)) if override else finding
+    return finding._replace(severity=Severity.parse(override)) if override else finding
 
 
 def _order(finding: Finding) -> tuple[int, str]:
@@ -221,7 +236,7 @@ def lint_source(
         dockerfile = parse_bytes(raw, name)
     except ScratchpackError as exc:
         return FileReport(name, error=str(exc))
-    report = _report(dockerfile, name, ignore, replace(config, shellcheck=False))
+    report = _report(dockerfile, name, ignore, config._replace(shellcheck=False))
     _add_shellcheck([(report, dockerfile)] if report.error is None else [], ignore, config)
     return report
 
@@ -233,7 +248,7 @@ def lint_files(
     start-up is paid per process, so a run over a tree starts one per BATCH scripts, not one
     per file."""
     config = config or LintConfig()
-    rules_only = replace(config, shellcheck=False)
+    rules_only = config._replace(shellcheck=False)
     reports: list[FileReport] = []
     parsed: list[tuple[FileReport, Dockerfile]] = []
     for path in paths:
@@ -267,7 +282,9 @@ def _add_shellcheck(
     from scratchpack.dockerfile import shellcheck
 
     skip = ignore | config.ignore
-    results = shellcheck.check_many([(d, skip | d.global_ignored) for _, d in parsed])
+    results = shellcheck.check_many(
+        [(d, skip | d.global_ignored) for _, d in parsed], cache=config.shellcheck_cache
+    )
     for (report, _), result in zip(parsed, results, strict=True):
         found = report.findings + [_with_severity(f, config) for f in result.findings]
         report.findings = sorted(found, key=_order)

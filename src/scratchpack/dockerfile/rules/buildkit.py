@@ -24,6 +24,7 @@ from scratchpack.dockerfile.rules.core import (
     rule,
     unquote,
 )
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
@@ -305,7 +306,7 @@ _PLATFORM_VALUES = {
 }  # fmt: skip
 # BuildKit's own arguments that never enter the environment (SBOM scanning)
 _NON_ENV_ARGS = ("BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE")
-_REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+_REFERENCE = lazy(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 
 
 def variables(word: str) -> list[str]:
@@ -630,7 +631,7 @@ def _undefined(
 
 # -- descriptions -----------------------------------------------------------------------------
 
-_PRAGMA = re.compile(r"#\s*(scratchpack|hadolint|shellcheck)\b|#\s*(syntax|escape|check)\s*=")
+_PRAGMA = lazy(r"#\s*(scratchpack|hadolint|shellcheck)\b|#\s*(syntax|escape|check)\s*=")
 
 
 def _description(dockerfile: Dockerfile, instruction: Instruction) -> str | None:

@@ -2,15 +2,16 @@
 Dockerfile that rules of several families need (the commands of a RUN, a stage's ENV).
 
 Kept apart from the rules so that a family module imports only this one: no family imports
-another, and nothing here imports a family, so the package has no import cycle.
+another, and nothing here imports a family, so the package has no import cycle. The records
+are ``NamedTuple``, not dataclasses: see ``dockerfile/model.py`` for why.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from scratchpack.dockerfile.locations import (
     Position,
@@ -25,8 +26,7 @@ from scratchpack.dockerfile.shell import ScriptTooComplex, ShellCommand, command
 from scratchpack.reports.severity import Severity
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """What a rule found, at the line and column of what it is about (a command inside a
     RUN, a flag, a word). ``instruction_line`` is the first line of the instruction it is in,
     when that is another line (0: ``line`` is it): ignore pragmas sit above the instruction,
@@ -48,8 +48,7 @@ class Finding:
 Check = Callable[[Dockerfile], Iterable[Finding]]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     code: str
     severity: Severity
     category: str
@@ -179,7 +178,7 @@ def _shell(instruction: Instruction) -> list[ShellCommand]:
             return []
         # parts -2 - n: the n-th element (the program, then the -c script's commands)
         return [ShellCommand(args[0], tuple(args[1:]), offset=0, part=-2)] + (
-            [replace(cmd, part=-4) for cmd in commands(args[2])]
+            [cmd._replace(part=-4) for cmd in commands(args[2])]
             if len(args) > 2 and args[1] == "-c"
             else []
         )
@@ -189,7 +188,7 @@ def _shell(instruction: Instruction) -> list[ShellCommand]:
         else commands(instruction.text)
     )
     for part, heredoc in enumerate(instruction.heredocs):
-        found.extend(replace(cmd, part=part) for cmd in commands(heredoc.content))
+        found.extend(cmd._replace(part=part) for cmd in commands(heredoc.content))
     return found
 
 

@@ -18,6 +18,7 @@ from scratchpack.dockerfile.rules.core import (
     unquote,
 )
 from scratchpack.dockerfile.shell import ShellCommand
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
@@ -54,7 +55,7 @@ def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 
 # C:\app, c:/app, \app: absolute on the Windows images that use them
-_WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:)?[\\/]")
+_WINDOWS_ABSOLUTE = lazy(r"^(?:[A-Za-z]:)?[\\/]")
 
 
 def _absolute_workdir(path: str) -> bool:
@@ -149,13 +150,11 @@ def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
-_ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.I)
+_ARCHIVE = lazy(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.I)
 # ADD unpacks by content, not name: a compressed file (``rootfs.gz``, ``app.xz``) unpacks when
 # what it holds is a tar, so its ADD may be meant; only a source with none of these endings is
 # surely a plain file (the endings hadolint's DL3020 accepts, plus zstd)
-_MAYBE_ARCHIVE = re.compile(
-    r"\.(tar|t?z|zst|tzst|bz2|gz|lz|lzma|xz|tb2|tbz2?|tgz|tlz|tpz|txz)$", re.I
-)
+_MAYBE_ARCHIVE = lazy(r"\.(tar|t?z|zst|tzst|bz2|gz|lz|lzma|xz|tb2|tbz2?|tgz|tlz|tpz|txz)$", re.I)
 
 
 @rule("SP212", Severity.WARNING, "maintainability", "ADD where COPY fits",
@@ -316,7 +315,7 @@ def copy_many_to_file(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- ENV that reads a variable it sets itself (SP315): DL3044 ---------------------------------
 
 
-_REFERENCE = re.compile(r"\$\{?(\w+)")
+_REFERENCE = lazy(r"\$\{?(\w+)")
 
 
 @rule("SP315", Severity.ERROR, "correctness",
@@ -441,7 +440,7 @@ def copy_whole_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 
 # -- inline ignore pragmas (SP320, off by default): DL1001 ------------------------------------
 
-_INLINE_PRAGMA = re.compile(r"^\s*#\s*(scratchpack|hadolint)\s+ignore\s*=", re.I)
+_INLINE_PRAGMA = lazy(r"^\s*#\s*(scratchpack|hadolint)\s+ignore\s*=", re.I)
 
 
 @rule("SP320", Severity.INFO, "maintainability", "An inline ignore pragma",

@@ -22,6 +22,7 @@ from scratchpack.dockerfile.rules.core import (
     subcommand,
 )
 from scratchpack.dockerfile.shell import ShellCommand
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
@@ -112,7 +113,7 @@ def npm_install(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     )
 
 
-_DEV_REQUIREMENTS = re.compile(r"(^|[/_-])(dev|test|tests|testing|lint|docs)([/_.-]|$)", re.I)
+_DEV_REQUIREMENTS = lazy(r"(^|[/_-])(dev|test|tests|testing|lint|docs)([/_.-]|$)", re.I)
 
 
 def _dev_install(cmd: ShellCommand, env: dict[str, str]) -> str | None:
@@ -402,7 +403,7 @@ _RPM_VALUED = frozenset(
      "--installroot", "-x", "--exclude", "--repofrompath", "--forcearch"}
 )  # fmt: skip
 # name-version as yum and dnf take it: a hyphen then a digit (openssl-1:3.0.7, gcc-c++-11.4)
-_RPM_VERSION = re.compile(r"-\d")
+_RPM_VERSION = lazy(r"-\d")
 
 
 def _rpm_packages(cmd: ShellCommand, tools: tuple[str, ...]) -> list[str] | None:

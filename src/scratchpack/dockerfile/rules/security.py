@@ -18,6 +18,7 @@ from scratchpack.dockerfile.rules.core import (
     stage_env,
 )
 from scratchpack.dockerfile.shell import ShellCommand
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
@@ -45,10 +46,10 @@ def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # BuildKit's reading of a secret's name: one of these words as the whole name or one of its
 # underscore-separated parts (API_KEY, DATABASE_PASSWORD, GITHUB_TOKEN, AUTH), unless a part
 # says it is not one (PUBLIC_KEY, SECRET_FILE, TOKEN_VERSION).
-_SECRET_WORD = re.compile(
+_SECRET_WORD = lazy(
     r"(?:_|^)(?:apikey|auth|credentials?|key|password|pword|passwd|secret|token)(?:_|$)", re.I
 )
-_NOT_SECRET_WORD = re.compile(r"(?:_|^)(?:public|file|version)(?:_|$)", re.I)
+_NOT_SECRET_WORD = lazy(r"(?:_|^)(?:public|file|version)(?:_|$)", re.I)
 
 
 @rule("SP430", Severity.WARNING, "security", "An ARG or ENV named like a secret",
@@ -207,7 +208,7 @@ def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                     break
 
 
-_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+_VARIABLE = lazy(r"\$\{(\w+)\}|\$(\w+)")
 
 
 def _substitute(text: str, env: dict[str, str]) -> str:
@@ -251,11 +252,11 @@ _INSTALLERS = frozenset({"dpkg", "rpm", "apt-get", "apt", "yum", "dnf", "zypper"
 # What verifies a file: a digest compared (sha256sum -c, or its output compared with a known
 # value), a signature checked. Any of them after the download counts as a check of it: the
 # rule would rather miss an unverified file than report a verified one.
-_DIGESTS = re.compile(r"(sha(224|256|384|512)|b2|b3)sum|shasum")
+_DIGESTS = lazy(r"(sha(224|256|384|512)|b2|b3)sum|shasum")
 # signature checkers, with the word that makes them check (none: any use of the program)
 _VERIFIERS = {"gpg": ("--verify",), "gpgv": (), "cosign": ("verify", "verify-blob"),
               "minisign": ("-V",), "signify": ("-V",), "openssl": ("dgst",)}  # fmt: skip
-_URL = re.compile(r"^(https?|ftp)://", re.I)
+_URL = lazy(r"^(https?|ftp)://", re.I)
 
 
 def _download(cmd: ShellCommand) -> tuple[str, str] | None:

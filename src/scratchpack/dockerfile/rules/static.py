@@ -19,6 +19,7 @@ from scratchpack.dockerfile.rules.core import (
     stage_env,
 )
 from scratchpack.dockerfile.shell import ShellCommand
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
@@ -56,7 +57,7 @@ def _builds_into_scratch(
 
 # A RUN that lists a binary's libraries with the loader (what `scratchpack init --dynamic`
 # writes): the stage ships its dynamic binary's ELF closure, so a dynamic build is intended.
-_ELF_CLOSURE = re.compile(r"ld-linux[\w.-]*\.so\.\d\b.*\s--list\b", re.S)
+_ELF_CLOSURE = lazy(r"ld-linux[\w.-]*\.so\.\d\b.*\s--list\b", re.S)
 
 
 @rule("SP500", Severity.WARNING, "correctness", "Go built without CGO_ENABLED=0 for scratch")
