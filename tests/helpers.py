@@ -222,3 +222,13 @@ def assert_init_files_lint_clean(project: Path, files: dict[str, str]) -> None:
     assert report.error is None
     loud = [f for f in report.findings if f.severity >= 2]
     assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)
+
+
+def node_project(directory: Path, package: dict[str, Any], server: str) -> Path:
+    """The tiny Node project the init tests detect and generate for: ``package.json`` (as
+    given), an empty lock and ``server.js``; the directory, made here."""
+    directory.mkdir()
+    (directory / "package.json").write_text(json.dumps(package))
+    (directory / "package-lock.json").write_text("{}")
+    (directory / "server.js").write_text(server)
+    return directory
