@@ -140,6 +140,23 @@ def test_a_module_only_a_table_names_fails_the_test_and_nothing_is_written(
     assert list(tmp_path.iterdir()) == []  # no layout, no scratch directory left behind
 
 
+def test_test_is_killed_at_check_timeout_and_nothing_is_written(
+    tmp_path: Path, tool_env: dict[str, str], podman: Runner
+) -> None:
+    """--check-timeout bounds a Python --test as it bounds Node's and every probe (it was a
+    fixed 30 minutes): the hanging run is killed, its container removed, nothing written."""
+    out = tmp_path / "layout"
+    hang = "python3 -c 'import time; time.sleep(3600)'"
+    result = pack(APP, "-o", f"oci:{out}:1", "--test", hang, "--check-timeout", "3",
+                  env=tool_env)  # fmt: skip
+    assert_clean_error(result, 1, "--test failed (exit 124)", "not written")
+    assert "ran for more than 3 s (--check-timeout)" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # other runs may share the engine: only this test's command tells its container apart
+    left = podman("ps", "-a", "--filter", "name=scratchpack-test-", "--format", "{{.Command}}")
+    assert b"time.sleep(3600)" not in left.stdout, left.stdout
+
+
 def test_trace_keeps_the_dynamic_import_and_packing_is_reproducible(
     tmp_path: Path, tool_env: dict[str, str]
 ) -> None:
