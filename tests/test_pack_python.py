@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from helpers import CliResult, assert_clean_error, decompress, layout_manifest, run_cli
+from helpers import (
+    CliResult,
+    assert_clean_error,
+    decompress,
+    dpkg_ownership,
+    layout_manifest,
+    run_cli,
+)
 from realtools import CACHE, Runner, free_tcp_port, wait_http
 
 APP = Path(__file__).parent / "data" / "apps" / "flask-app"
@@ -84,6 +91,11 @@ def test_the_image_is_small_minimal_and_non_root(packed: Path) -> None:
     assert not any(n.startswith("usr/lib/python3.11/sqlite3/") for n in names)
     assert "var/lib/dpkg/status.d/libpython3.11-stdlib" in names
     assert "var/lib/dpkg/status.d/libsqlite3-0" not in names  # no kept file needs it
+    owners, _ = dpkg_ownership(packed, "1")  # md5sums of the kept files (Syft's ownership)
+    assert owners["usr/lib/python3.11/os.py"] == "libpython3.11-minimal.md5sums"
+    assert owners["usr/lib/python3.11/json/__init__.py"] == "libpython3.11-stdlib.md5sums"
+    assert owners["usr/bin/python3.11"] == "python3.11-minimal.md5sums"
+    assert "usr/lib/python3.11/__pycache__/os.cpython-311.pyc" not in owners  # compiled here
     # everything root-owned and read-only, but the run user's home
     writable = [n for n, m in files.items() if m.mode & 0o022 and not m.issym() and n != "tmp"]
     assert writable == []

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scratchpack import progress
-from scratchpack.debian.installed import DpkgDatabase
+from scratchpack.debian.installed import DpkgDatabase, write_md5sums
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import scratch_directory
 from scratchpack.layers.compress import CompressedBlob
@@ -338,11 +338,14 @@ def _add_closure(layer: LayerContents, root: Path, site: Path) -> None:
 
 
 def _add_records(layer: LayerContents, runtime: Runtime) -> None:
+    """A ``status.d`` paragraph and ``.md5sums`` (of the files kept) per package a kept file
+    comes from; byte-compiled ``.pyc`` files are no package's."""
     packages = sorted({runtime.owners[p] for p in layer.paths() if p in runtime.owners})
     for name in packages:
         layer.add_file(
             f"var/lib/dpkg/status.d/{name}", data=runtime.status[name].encode(), mode=0o444
         )
+    write_md5sums(layer, lambda entry: runtime.owners.get(entry.path))
 
 
 def _app_layer(site: Path, entry: EntryPoint, no_sources: bool, runtime: Runtime) -> LayerContents:
