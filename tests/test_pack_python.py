@@ -35,7 +35,9 @@ LIMIT = 25_000_000  # bytes, compressed: the issue's target for a Flask app
 
 
 def pack(*args: str | Path, env: dict[str, str] | None = None) -> CliResult:
-    return run_cli("pack", *args, env={**(env or {}), **XDG})
+    # --test runs within --check-timeout: a generous one, 2 cores shared by a whole CI run (a
+    # later --check-timeout in args wins)
+    return run_cli("pack", "--check-timeout", "300", *args, env={**(env or {}), **XDG})
 
 
 def layer_files(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
