@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +61,21 @@ def layout(examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Path
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A cosign key pair (cosign.key sealed with helpers.COSIGN_PASSWORD), once per module."""
     return generate_key_pair(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="module")
+def predicates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Predicate files for ``attest --predicate``, by ``--type``: a CycloneDX SBOM, SLSA v1
+    provenance and a custom type's plain text; once per module."""
+    out = tmp_path_factory.mktemp("predicates")
+    files = {
+        "cyclonedx": json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}),
+        "slsaprovenance1": json.dumps({"buildDefinition": {"buildType": "https://example/t"}}),
+        "custom": "any text at all\n",
+    }
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return {name: out / name for name in files}
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -222,3 +223,47 @@ def assert_init_files_lint_clean(project: Path, files: dict[str, str]) -> None:
     assert report.error is None
     loud = [f for f in report.findings if f.severity >= 2]
     assert not loud, "\n".join(f"{f.code} {f.line}: {f.message}" for f in loud)
+
+
+def node_project(directory: Path, package: dict[str, Any], server: str) -> Path:
+    """The tiny Node project the init tests detect and generate for: ``package.json`` (as
+    given), an empty lock and ``server.js``; the directory, made here."""
+    directory.mkdir()
+    (directory / "package.json").write_text(json.dumps(package))
+    (directory / "package-lock.json").write_text("{}")
+    (directory / "server.js").write_text(server)
+    return directory
+
+
+def dpkg_ownership(layout: Path, tag: str = "latest") -> tuple[dict[str, str], dict[str, str]]:
+    """What the image's ``status.d/<package>.md5sums`` say (Syft's file ownership), checked:
+    (path -> the md5sums file that lists it, path -> md5 of each regular file, later layers
+    winning). Every listed path is a file of the image with that md5, listed once, and every
+    ``.md5sums`` has its package's paragraph beside it."""
+    sums: dict[str, str] = {}
+    records: dict[str, bytes] = {}
+    for layer in layout_manifest(layout, tag)["layers"]:
+        data = decompress(blob(layout, layer["digest"]))
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar:
+                name = member.name.removeprefix("./")
+                if member.islnk():
+                    sums[name] = sums[member.linkname.removeprefix("./")]
+                elif member.isfile():
+                    handle = tar.extractfile(member)
+                    assert handle is not None
+                    body = handle.read()
+                    sums[name] = hashlib.md5(body, usedforsecurity=False).hexdigest()
+                    if name.startswith("var/lib/dpkg/status.d/"):
+                        records[name.rpartition("/")[2]] = body
+    owners: dict[str, str] = {}
+    for record, text in sorted(records.items()):
+        if not record.endswith(".md5sums"):
+            continue
+        assert record.removesuffix(".md5sums") in records, record
+        for line in text.decode().splitlines():
+            md5, _, path = line.partition("  ")
+            assert path not in owners, (path, record, owners.get(path))
+            assert sums.get(path) == md5, (path, record)
+            owners[path] = record
+    return owners, sums

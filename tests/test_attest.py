@@ -36,19 +36,6 @@ from scratchpack.transports.names import OciName
 Run = Callable[..., "subprocess.CompletedProcess[bytes]"]
 
 
-@pytest.fixture(scope="module")
-def predicates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("predicates")
-    files = {
-        "cyclonedx": json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}),
-        "slsaprovenance1": json.dumps({"buildDefinition": {"buildType": "https://example/t"}}),
-        "custom": "any text at all\n",
-    }
-    for name, text in files.items():
-        (out / name).write_text(text)
-    return {name: out / name for name in files}
-
-
 def _attest(image: str, key: Path, predicate: Path, kind: str) -> dict[str, Any]:
     out = cli_ok("attest", image, "--key", key, "--predicate", predicate, "--type", kind, NO_TLS,
               "--format", "json")  # fmt: skip

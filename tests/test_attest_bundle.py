@@ -32,18 +32,6 @@ def other_keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     return generate_key_pair(tmp_path_factory.mktemp("other-keys"))
 
 
-@pytest.fixture(scope="module")
-def predicates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("predicates")
-    files = {
-        "cyclonedx": json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}),
-        "slsaprovenance1": json.dumps({"buildDefinition": {"buildType": "https://example/t"}}),
-    }
-    for name, text in files.items():
-        (out / name).write_text(text)
-    return {name: out / name for name in files}
-
-
 def _run(*args: str | Path) -> Any:
     return run_cli(*args, env=COSIGN_PASSWORD)
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from debgen import codec_deb
-from helpers import CliResult, assert_clean_error, run_cli
+from helpers import CliResult, assert_clean_error, dpkg_ownership, run_cli
 from realtools import CACHE, Runner
 
 # indexes and .debs, kept across runs (the first run downloads about 40 MB)
@@ -127,6 +127,22 @@ def test_sbom_of_each_preset_equals_its_lock(presets: dict[str, Path]) -> None:
     report: dict[str, Any] = audit.json()
     assert report["user"]["uid"] == 65532 and not report["shells"]
     assert not report["package_managers"] and report["ca_bundle"]
+
+
+def test_every_packaged_file_is_owned_through_md5sums(presets: dict[str, Path]) -> None:
+    """status.d/<package>.md5sums, as distroless writes them (Syft owns files by them): each
+    file a package put in the image is listed by exactly one, with its bytes' md5; only the
+    files build itself writes are no package's."""
+    ours = {"etc/passwd", "etc/group", "etc/nsswitch.conf", "etc/os-release"}
+    for name in ("static", "cc", "python3"):
+        owners, files = dpkg_ownership(presets[name])
+        unowned = {p for p in files if p not in owners and not p.startswith("var/lib/dpkg/")}
+        assert unowned <= ours, (name, sorted(unowned - ours)[:10])
+        if name != "static":  # static has no libc6
+            assert owners["usr/lib/x86_64-linux-gnu/libc.so.6"] == "libc6.md5sums"
+        if name == "python3":
+            assert owners["usr/bin/python3.11"] == "python3.11-minimal.md5sums"
+            assert owners["etc/ssl/certs/ca-certificates.crt"] == "ca-certificates.md5sums"
 
 
 def test_reproducible_and_locked(presets: dict[str, Path], tmp_path: Path) -> None:

@@ -515,12 +515,14 @@ def test_codecs_are_read_and_spooled(codec: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("codec", ["gz", "xz", "zst"])
 def test_truncated_or_corrupt_codec_members(codec: str, tmp_path: Path) -> None:
     members: list[tuple[str, bytes | int]] = [("./usr/bin/tool", os.urandom(200_000))]
-    # zstd alone cannot tell a frame whose 4-byte checksum is cut off (its stream_reader ends
-    # quietly, the data being whole): only cuts into the data are noticed (by the tar's end)
-    for cut in (30, 5_000, 150_000) if codec == "zst" else (1, 30, 5_000, 150_000):
+    # cuts 1-4 leave every byte of data: zstd's stream_reader alone ends quietly inside the
+    # frame's checksum there, layers/zstdstream.py notices
+    for cut in (1, 2, 3, 4, 30, 5_000, 150_000):
         deb = codec_deb(tmp_path / f"cut-{codec}-{cut}.deb", codec, members, cut=cut)
         error = _error_of(partial(read_deb, deb))
         assert isinstance(error, FormatError) and deb.name in str(error), (cut, error)
+        if codec == "zst" and cut <= 4:
+            assert "inside the frame's content checksum" in str(error), error
     good = codec_deb(tmp_path / f"flip-{codec}.deb", codec, members).read_bytes()
     flipped = tmp_path / f"flipped-{codec}.deb"
     middle = len(good) // 2
@@ -583,6 +585,43 @@ def test_zstd_bomb_at_the_real_floor_is_refused_in_bounded_memory(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert "giga.deb" in proc.stderr and "unpack bomb" in proc.stderr, proc.stderr
     assert int(proc.stdout) < 96 << 10, proc.stdout  # KiB; decompressed whole it was > 1 GiB
+
+
+@pytest.mark.parametrize("runtime", ["node", "python"])
+def test_packs_runtimes_spool_the_bodies_and_move_them_into_their_root(
+    runtime: str, tmp_path: Path
+) -> None:
+    """pack's Node (debroot) and Python (pyruntime) runtimes unpack through build's Spool:
+    a 128 MiB file goes through a scratch file moved into the root, never whole in memory
+    (before, each held every body of a package: libnode alone is 70 MB), spool left empty."""
+    size = 128 << 20
+    deb = codec_deb(tmp_path / "big.deb", "zst", [("./usr/lib/big", size), ("./etc/small", b"x")])
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from scratchpack.debian.deb import Spool, unpack_into\n"
+        "from scratchpack.layers.tarwriter import LayerContents\n"
+        "deb, work = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "(work / 'spool').mkdir()\n"
+        "if sys.argv[3] == 'node':\n"
+        " from scratchpack.operations.pack.debroot import _unpack\n"
+        " root = work / 'root'; (root / 'usr').mkdir(parents=True)\n"
+        " print(_unpack(deb, root, {}, Spool(work / 'spool')).package, file=sys.stderr)\n"
+        "else:\n"
+        " from scratchpack.operations.pack.pyruntime import materialize\n"
+        " layer = LayerContents()\n"
+        " unpack_into(layer, deb, spool=Spool(work / 'spool'))\n"
+        " materialize(layer, work / 'root')\n"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(deb), str(tmp_path), runtime],
+                          capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    big = tmp_path / "root/usr/lib/big"
+    assert big.stat().st_size == size and (tmp_path / "root/etc/small").read_bytes() == b"x"
+    with big.open("rb") as handle:
+        assert handle.read(1 << 20) == bytes(1 << 20)
+    assert list((tmp_path / "spool").iterdir()) == []  # moved, not copied
+    assert int(proc.stdout) < 96 << 10, proc.stdout  # KiB; the body alone is 128 MiB
 
 
 def test_control_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, assert_clean_error, assert_init_files_lint_clean, run_cli
+from helpers import (
+    ROOT,
+    assert_clean_error,
+    assert_init_files_lint_clean,
+    node_project,
+    run_cli,
+)
 from realtools import BUILDERS, Runner, debian_image, free_tcp_port, wait_http
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
@@ -77,13 +83,11 @@ def _pinned(reference: str) -> str:
 @pytest.mark.parametrize("language", ["go", "rust", "c", "python", "node"])
 def test_generated_files_lint_clean(language: str, runtime: str | None, tmp_path: Path) -> None:
     if language == "node":
-        project = tmp_path / "web"
-        project.mkdir()
-        (project / "package.json").write_text(
-            json.dumps({"name": "@acme/web", "main": "server.js", "scripts": {"build": "tsc"}})
+        project = node_project(
+            tmp_path / "web",
+            {"name": "@acme/web", "main": "server.js", "scripts": {"build": "tsc"}},
+            "require('http').createServer().listen(3000)\n",
         )
-        (project / "package-lock.json").write_text("{}")
-        (project / "server.js").write_text("require('http').createServer().listen(3000)\n")
     else:
         project = _copy_sample(language, tmp_path)
     options = generate.Options(runtime=runtime, rust_static="gnu" if runtime else "musl")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from helpers import ROOT, assert_clean_error, assert_init_files_lint_clean, run_cli
+from helpers import ROOT, assert_clean_error, assert_init_files_lint_clean, node_project, run_cli
 from realtools import (
     BUILDERS,
     CACHE,
@@ -193,13 +193,11 @@ def test_python_and_node_tests_and_the_minimal_runtime(tmp_path: Path) -> None:
         '-o "${1:-docker-daemon:greet:latest}"' in files["pack.sh"]
     )
     _lint_clean(project, files)
-    node = tmp_path / "web"
-    node.mkdir()
-    (node / "package.json").write_text(
-        json.dumps({"name": "web", "main": "server.js", "scripts": {"test": "node --test test/"}})
+    node = node_project(
+        tmp_path / "web",
+        {"name": "web", "main": "server.js", "scripts": {"test": "node --test test/"}},
+        "console.log('hi')\n",
     )
-    (node / "package-lock.json").write_text("{}")
-    (node / "server.js").write_text("console.log('hi')\n")
     files, _ = _generate(node, runtime="minimal")
     lines = files["Dockerfile"].splitlines()
     assert lines.index("RUN npm test") < lines.index("RUN npm ci --omit=dev")

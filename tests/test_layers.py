@@ -502,3 +502,86 @@ def test_read_ahead_gives_the_bytes_in_order_and_raises_the_end_in_the_caller() 
     ahead.read(10)
     ahead.close()
     assert threading.active_count() <= before
+
+
+# -- zstd streams cut short (layers/zstdstream.py) ----------------------------------------------
+
+
+def _zstd_tar() -> tuple[bytes, bytes]:
+    """A layer tar and its zstd stream with a content checksum (as the zstd CLI, dpkg-deb
+    and containerd write them; our own compressor writes none)."""
+    import zstandard
+
+    contents = LayerContents()
+    contents.add_file("etc/data", data=os.urandom(50_000) + bytes(200_000), mode=0o644)
+    tar = _tar_bytes(contents)
+    return tar, zstandard.ZstdCompressor(level=3, write_checksum=True).compress(tar)
+
+
+def test_zstd_reader_reads_whole_streams_and_refuses_every_cut_inside_a_frame() -> None:
+    import zstandard
+
+    from scratchpack.layers.zstdstream import TruncatedZstd, zstd_reader
+
+    tar, stream = _zstd_tar()
+    skippable = (0x184D2A53).to_bytes(4, "little") + (5).to_bytes(4, "little") + b"notes"
+    second = zstandard.ZstdCompressor(level=1).compress(b"tail")  # no checksum, one frame more
+    for whole, expected in ((stream, tar), (skippable + stream + second, tar + b"tail"),
+                            (stream + skippable, tar)):  # fmt: skip
+        assert zstd_reader(io.BytesIO(whole)).read() == expected
+        reader = zstd_reader(io.BytesIO(whole))
+        assert b"".join(iter(lambda r=reader: r.read(4096), b"")) == expected
+    # the plain stream_reader returns the whole tar for a cut inside the checksum: no error
+    quiet = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stream[:-2]))
+    assert quiet.read() == tar
+    for cut in (1, 2, 3, 4):  # all data there, the 4-byte checksum cut
+        with pytest.raises(TruncatedZstd, match="inside the frame's content checksum"):
+            zstd_reader(io.BytesIO(stream[:-cut])).read()
+    for cut in (5, 100, len(stream) // 2, len(stream) - 3):  # into a block, a frame header
+        with pytest.raises((TruncatedZstd, zstandard.ZstdError)):
+            zstd_reader(io.BytesIO(stream[:-cut])).read()
+    with pytest.raises(TruncatedZstd, match="inside a skippable frame"):
+        zstd_reader(io.BytesIO(stream + skippable[:-2])).read()
+    with pytest.raises(zstandard.ZstdError):  # not a frame at all: zstd's own error
+        zstd_reader(io.BytesIO(stream + b"garbage!")).read()
+
+
+def test_a_zstd_layer_cut_inside_its_checksum_is_a_clean_error(tmp_path: Path) -> None:
+    """The blob's digest names the cut bytes and the diff_id the whole tar, so only the zstd
+    frame tells: audit, sbom and inspect of the layer stop with one line naming the layer."""
+    from helpers import assert_clean_error, run_cli
+    from hostile import put_blob, write_layout
+
+    tar, stream = _zstd_tar()
+    diff_id = f"sha256:{hashlib.sha256(tar).hexdigest()}"
+    config = (
+        f'{{"architecture":"amd64","os":"linux","config":{{}},'
+        f'"rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}'
+    ).encode()
+    media = "application/vnd.oci.image.layer.v1.tar+zstd"
+    whole = put_blob(tmp_path / "good", stream)
+    good = write_layout(tmp_path / "good", [{"mediaType": media, **whole}], config)
+    assert run_cli("sbom", good, "--format", "json").code == 0
+    layer = put_blob(tmp_path / "cut", stream[:-2])
+    cut = write_layout(tmp_path / "cut", [{"mediaType": media, **layer}], config)
+    for command in ("audit", "sbom"):
+        assert_clean_error(run_cli(command, cut), 2, layer["digest"], "truncated", "checksum")
+
+
+def test_a_zstd_docker_archive_cut_inside_its_checksum_is_a_clean_error(
+    examples: Any, tmp_path: Path
+) -> None:
+    """``docker save | zstd``, cut in the last 4 bytes: refused, not read as a whole archive."""
+    import zstandard
+
+    from helpers import assert_clean_error, run_cli
+
+    plain = tmp_path / "plain.tar"
+    assert run_cli("pack", examples.hello, "-o", f"docker-archive:{plain}:x:1").code == 0
+    stream = zstandard.ZstdCompressor(write_checksum=True).compress(plain.read_bytes())
+    whole, cut = tmp_path / "whole.tar.zst", tmp_path / "cut.tar.zst"
+    whole.write_bytes(stream)
+    cut.write_bytes(stream[:-3])
+    assert run_cli("inspect", f"docker-archive:{whole}").code == 0
+    assert_clean_error(run_cli("inspect", f"docker-archive:{cut}"), 1, "cut.tar.zst",
+                       "cannot decompress", "truncated")  # fmt: skip

@@ -18,7 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import CliResult, assert_clean_error, blob, layer_members, layout_manifest, run_cli
+from helpers import (
+    CliResult,
+    assert_clean_error,
+    blob,
+    dpkg_ownership,
+    layer_members,
+    layout_manifest,
+    run_cli,
+)
 from realtools import CACHE, Runner, need, wait_http
 
 APP = Path(__file__).parent / "data" / "apps" / "node-app"
@@ -114,6 +122,9 @@ def test_sbom_lists_the_debian_and_the_npm_packages(packed: dict[str, Any]) -> N
     for name in ("nodejs", "libnode108", "libuv1", "libssl3", "libicu72", "express", "bufferutil"):
         assert name in names, name
     assert "npm" not in names  # npm itself is not in the image
+    owners, _ = dpkg_ownership(packed["layout"], "v1")  # md5sums of the kept files
+    assert owners["usr/bin/node"] == "nodejs.md5sums"
+    assert owners["usr/lib/x86_64-linux-gnu/libuv.so.1.0.0"] == "libuv1.md5sums"
 
 
 def test_two_packs_give_the_same_digest(packed: dict[str, Any], tmp_path: Path) -> None:

@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from helpers import CliResult, assert_clean_error, decompress, layout_manifest, run_cli
+from helpers import (
+    CliResult,
+    assert_clean_error,
+    decompress,
+    dpkg_ownership,
+    layout_manifest,
+    run_cli,
+)
 from realtools import CACHE, Runner, free_tcp_port, wait_http
 
 APP = Path(__file__).parent / "data" / "apps" / "flask-app"
@@ -28,7 +35,9 @@ LIMIT = 25_000_000  # bytes, compressed: the issue's target for a Flask app
 
 
 def pack(*args: str | Path, env: dict[str, str] | None = None) -> CliResult:
-    return run_cli("pack", *args, env={**(env or {}), **XDG})
+    # --test runs within --check-timeout: a generous one, 2 cores shared by a whole CI run (a
+    # later --check-timeout in args wins)
+    return run_cli("pack", "--check-timeout", "300", *args, env={**(env or {}), **XDG})
 
 
 def layer_files(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
@@ -84,6 +93,11 @@ def test_the_image_is_small_minimal_and_non_root(packed: Path) -> None:
     assert not any(n.startswith("usr/lib/python3.11/sqlite3/") for n in names)
     assert "var/lib/dpkg/status.d/libpython3.11-stdlib" in names
     assert "var/lib/dpkg/status.d/libsqlite3-0" not in names  # no kept file needs it
+    owners, _ = dpkg_ownership(packed, "1")  # md5sums of the kept files (Syft's ownership)
+    assert owners["usr/lib/python3.11/os.py"] == "libpython3.11-minimal.md5sums"
+    assert owners["usr/lib/python3.11/json/__init__.py"] == "libpython3.11-stdlib.md5sums"
+    assert owners["usr/bin/python3.11"] == "python3.11-minimal.md5sums"
+    assert "usr/lib/python3.11/__pycache__/os.cpython-311.pyc" not in owners  # compiled here
     # everything root-owned and read-only, but the run user's home
     writable = [n for n, m in files.items() if m.mode & 0o022 and not m.issym() and n != "tmp"]
     assert writable == []
@@ -138,6 +152,23 @@ def test_a_module_only_a_table_names_fails_the_test_and_nothing_is_written(
     assert "site-packages/scratchpack" not in result.stderr  # no traceback of ours
     assert not (out / "index.json").exists()
     assert list(tmp_path.iterdir()) == []  # no layout, no scratch directory left behind
+
+
+def test_test_is_killed_at_check_timeout_and_nothing_is_written(
+    tmp_path: Path, tool_env: dict[str, str], podman: Runner
+) -> None:
+    """--check-timeout bounds a Python --test as it bounds Node's and every probe (it was a
+    fixed 30 minutes): the hanging run is killed, its container removed, nothing written."""
+    out = tmp_path / "layout"
+    hang = "python3 -c 'import time; time.sleep(3600)'"
+    result = pack(APP, "-o", f"oci:{out}:1", "--test", hang, "--check-timeout", "3",
+                  env=tool_env)  # fmt: skip
+    assert_clean_error(result, 1, "--test failed (exit 124)", "not written")
+    assert "ran for more than 3 s (--check-timeout)" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # other runs may share the engine: only this test's command tells its container apart
+    left = podman("ps", "-a", "--filter", "name=scratchpack-test-", "--format", "{{.Command}}")
+    assert b"time.sleep(3600)" not in left.stdout, left.stdout
 
 
 def test_trace_keeps_the_dynamic_import_and_packing_is_reproducible(

@@ -163,6 +163,50 @@ def test_pack_on_a_base_records_the_host_packages_it_adds(
     assert same["manifest_digest"] == again["manifest_digest"]
 
 
+def test_pack_on_a_base_with_a_full_dpkg_status_records_no_package_twice(
+    examples: Examples, tmp_path: Path
+) -> None:
+    """A Debian-style base records its packages in /var/lib/dpkg/status, not status.d: a
+    package installed there is the base's (no second record in the new layer), one only left
+    as config files is not, so the host's record of it goes in."""
+    from hostile import put_blob, write_layout
+
+    copyright_file = Path("/usr/share/doc/ca-certificates/copyright")
+    zone = Path("/usr/share/zoneinfo/Etc/UTC")
+    if not copyright_file.exists() or not zone.exists():
+        unavailable("no ca-certificates copyright file or tzdata zone on the host")
+    status = (
+        "Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\n"
+        "Architecture: all\n\nPackage: ca-certificates\nStatus: deinstall ok config-files\n"
+        "Version: 20230311\nArchitecture: all\n"
+    )
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, text in (("var/lib/dpkg/status", status), ("etc/os-release", "ID=debian\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    layer_tar = out.getvalue()
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers",
+                   "diff_ids": [f"sha256:{hashlib.sha256(layer_tar).hexdigest()}"]},
+    }).encode()  # fmt: skip
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+             **put_blob(tmp_path / "base", layer_tar)}  # fmt: skip
+    base = write_layout(tmp_path / "base", [layer], config)
+    adds = ("--add", f"{copyright_file}:/licenses/ca-certificates", "--add", f"{zone}:/etc/utc")
+    result = pack(examples.hello, tmp_path / "on", "--base", base, *adds)
+    assert result["packages"] == {"ca-certificates": dpkg_version("ca-certificates")}
+    top = layout_manifest(tmp_path / "on")["layers"][-1]["digest"]
+    names = {m.name for m in layer_members(tmp_path / "on", top)}
+    assert "var/lib/dpkg/status.d/tzdata" not in names
+    assert "var/lib/dpkg/status.d/ca-certificates" in names
+    listed = run_cli("sbom", f"oci:{tmp_path / 'on'}:latest", "--format", "json")
+    assert listed.code == 0, listed.stderr
+    assert sorted(p["name"] for p in listed.json()) == ["ca-certificates", "tzdata"]
+
+
 def test_spdx_suppliers_and_ntia_conformance(examples: Examples, tmp_path: Path) -> None:
     if not Path("/var/lib/dpkg/info/tzdata.list").exists():
         unavailable("the host has no tzdata package")

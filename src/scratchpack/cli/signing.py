@@ -330,40 +330,42 @@ def cmd_attest(args: argparse.Namespace, out: Output) -> int:
             bundled = attestations.attest_bundle(name, key, kind, body, options)
         finally:
             options.close()
-        if args.format == "json":
-            print(json.dumps({
-                "image": bundled.image,
-                "manifest_digest": str(bundled.digest),
-                "referrer": str(bundled.referrer),
-                "listed": bundled.listed,
-                "predicate_type": kind,
-            }, indent=2))  # fmt: skip
-        elif not args.quiet:
-            out.status("Attested", f"{bundled.image} ({bundled.digest})")
-            out.fields([("predicate type", kind),
-                        ("bundle referrer", str(bundled.referrer)),
-                        ("listed in", bundled.listed),
-                        ("transparency log", "none (offline key signature)")])  # fmt: skip
+        _report_attested(args, out, bundled.image, str(bundled.digest), kind, [
+            ("referrer", "bundle referrer", str(bundled.referrer)),
+            ("listed", "listed in", bundled.listed),
+        ])  # fmt: skip
         return 0
     try:
         done = attestations.attest(name, key, kind, body, options)
     finally:
         options.close()
-    if args.format == "json":
-        print(json.dumps({
-            "image": done.image,
-            "manifest_digest": str(done.digest),
-            "attestation_tag": done.attestation_tag,
-            "attestations": done.attestations,
-            "predicate_type": done.predicate_type,
-        }, indent=2))  # fmt: skip
-    elif not args.quiet:
-        out.status("Attested", f"{done.image} ({done.digest})")
-        out.fields([("predicate type", done.predicate_type),
-                    ("attestation tag", done.attestation_tag),
-                    ("attestations", str(done.attestations)),
-                    ("transparency log", "none (offline key signature)")])  # fmt: skip
+    _report_attested(args, out, done.image, str(done.digest), done.predicate_type, [
+        ("attestation_tag", "attestation tag", done.attestation_tag),
+        ("attestations", "attestations", done.attestations),
+    ])  # fmt: skip
     return 0
+
+
+def _report_attested(
+    args: argparse.Namespace,
+    out: Output,
+    image: str,
+    digest: str,
+    kind: str,
+    stored: list[tuple[str, str, str | int]],
+) -> None:
+    """What ``attest`` stored, as JSON or the human summary: one printer for both layouts,
+    which differ only in where the attestation went (``stored``: JSON key, label, value)."""
+    if args.format == "json":
+        document: dict[str, str | int] = {"image": image, "manifest_digest": digest}
+        document.update({key: value for key, _, value in stored})
+        document["predicate_type"] = kind
+        print(json.dumps(document, indent=2))
+    elif not args.quiet:
+        out.status("Attested", f"{image} ({digest})")
+        out.fields([("predicate type", kind),
+                    *((label, str(value)) for _, label, value in stored),
+                    ("transparency log", "none (offline key signature)")])  # fmt: skip
 
 
 def _read_predicate(path: Path) -> bytes:

@@ -157,8 +157,9 @@ class _Bounded:
     """A decompressed archive stream that refuses to grow past ``limit`` (the bomb guard), with
     the last decompressed bytes kept so the end-of-archive can be checked.
 
-    Why by hand: tarfile's own ``r:*`` neither limits nor knows zstd, and zstandard's
-    ``stream_reader`` ends quietly at a truncated frame; the checks below notice both.
+    Why by hand: tarfile's own ``r:*`` neither limits nor knows zstd, and a stream cut short
+    (a corrupt header, which tarfile takes for the end) needs the end-of-archive check below;
+    a zstd stream cut inside its last frame is refused by ``layers/zstdstream.py``.
     """
 
     def __init__(self, raw: _Readable, limit: int, path: Path, what: str, package: str) -> None:
@@ -235,9 +236,9 @@ def _decompressed(member: IO[bytes], name: str, path: Path) -> _Readable:
 
         return bz2.BZ2File(member)
     if suffix == "zst":
-        import zstandard
+        from scratchpack.layers.zstdstream import zstd_reader
 
-        return zstandard.ZstdDecompressor().stream_reader(member, read_across_frames=True)
+        return zstd_reader(member)  # a cut even inside the last checksum: an EOFError
     if suffix:
         raise FormatError(f"{path}: {name} has a compression dpkg does not write")
     return member

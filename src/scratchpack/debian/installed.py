@@ -24,13 +24,14 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scratchpack.layers.tarwriter import Entry, LayerContents
 
 STATUS_D = "var/lib/dpkg/status.d"
+DPKG_STATUS = "var/lib/dpkg/status"  # a full system's database (distroless has none)
 OS_RELEASE = "etc/os-release"
 # Files dpkg does not list because a maintainer script or trigger generates them.
 GENERATED = {"/etc/ssl/certs/ca-certificates.crt": "ca-certificates"}
@@ -386,13 +387,38 @@ def write_records(layer: LayerContents, recorded: Recorded, *, os_release: str |
     for name, package in sorted(recorded.packages.items()):
         layer.add_file(f"{STATUS_D}/{name}", data=package.status_entry().encode(),
                        origin=f"the record of {name}")  # fmt: skip
-        sums = "".join(
-            f"{_md5(layer, path)}  {path}\n" for path in sorted(recorded.files.get(name, []))
-        )
+        sums = md5sums(layer, recorded.files.get(name, []))
         layer.add_file(f"{STATUS_D}/{name}.md5sums", data=sums.encode(),
                        origin=f"the record of {name}")  # fmt: skip
     if os_release is not None and OS_RELEASE not in layer:
         layer.add_file(OS_RELEASE, data=os_release.encode(), origin="the record of the host")
+
+
+def md5sums(layer: LayerContents, paths: Iterable[str]) -> str:
+    """dpkg's ``md5sums`` lines (``MD5  PATH``, no leading slash, sorted) of ``paths`` as
+    ``layer`` holds them: a hard link by its target's bytes."""
+    return "".join(f"{_md5(layer, path)}  {path}\n" for path in sorted(paths))
+
+
+def write_md5sums(
+    layer: LayerContents, owner: Callable[[Entry], str | None], mode: int = 0o444
+) -> list[str]:
+    """``status.d/<name>.md5sums`` for each package ``owner`` names for a file (or hard link)
+    of ``layer``, listing exactly those files; the names, sorted.
+
+    Why: Syft (and Trivy) take a distroless image's file ownership from these, so a file no
+    ``.md5sums`` lists counts as nobody's. Computed from the bytes the layer ships, not
+    copied from the ``.deb``'s ``md5sums`` member: that one leaves conffiles out (dh_md5sums)
+    and names the paths before the merged-/usr move, with the documentation dropped here."""
+    owned: dict[str, list[str]] = {}
+    for entry in layer.entries():
+        name = owner(entry) if entry.kind in ("file", "hardlink") else None
+        if name:
+            owned.setdefault(name, []).append(entry.path)
+    for name, paths in sorted(owned.items()):
+        layer.add_file(f"{STATUS_D}/{name}.md5sums", data=md5sums(layer, paths).encode(),
+                       mode=mode, origin=f"the record of {name}")  # fmt: skip
+    return sorted(owned)
 
 
 def _md5(layer: LayerContents, path: str) -> str:

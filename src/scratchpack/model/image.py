@@ -116,9 +116,11 @@ class Layer:
             elif kind == "zstd":
                 import zstandard  # only zstd layers need it; slow to import
 
+                from scratchpack.layers.zstdstream import zstd_reader
+
+                # a stream cut inside its last frame is an error (TruncatedZstd, an EOFError)
                 decode_errors = (OSError, EOFError, zstandard.ZstdError)
-                reader = zstandard.ZstdDecompressor().stream_reader(peek, read_across_frames=True)
-                stream = cast(BinaryIO, reader)
+                stream = cast(BinaryIO, zstd_reader(peek))
             else:
                 stream = peek
             if kind != "none" or not proven:

@@ -5,7 +5,8 @@ is with ``--locked``), download each ``.deb`` checked against its sha256 (cached
 unpack the data archives into one layer without running maintainer scripts, add what those
 scripts would have made that a container needs (``/etc/passwd``, ``/etc/group``, a sticky
 ``/tmp``, the CA bundle, ``nsswitch.conf``, ``os-release``) and a ``status.d`` entry per package
-so scanners (and ``scratchpack sbom``) see every one, then write the image to any transport.
+so scanners (and ``scratchpack sbom``) see every one, with a ``<package>.md5sums`` of the files
+it ships (Syft's file ownership), then write the image to any transport.
 
 Same lock + same ``SOURCE_DATE_EPOCH`` = same digest: entries are sorted, mtimes are 0,
 owners come from the packages, and nothing from the host goes in.
@@ -24,6 +25,7 @@ from scratchpack import progress
 from scratchpack.debian.certificates import add_ca_bundle
 from scratchpack.debian.deb import Spool, add_merged_usr_links, status_entry, unpack_into
 from scratchpack.debian.index import Fetcher, PackageRecord, download, is_cached, read_index
+from scratchpack.debian.installed import write_md5sums
 from scratchpack.debian.resolve import Resolution, Universe, resolve
 from scratchpack.debian.sources import Source, system_sources
 from scratchpack.debian.spec import ImageSpec
@@ -230,6 +232,8 @@ def assemble(
             _ensure_dirs(layer, parent)
         mode = item.mode if item.mode is not None else 0o444
         layer.add_file(item.dest, source=item.src, mode=mode, origin=str(item.src))
+    # last: a later package (or ours, /etc/passwd) may have replaced an earlier one's file
+    write_md5sums(layer, lambda entry: entry.origin if entry.origin in names else None, 0o644)
     return layer
 
 

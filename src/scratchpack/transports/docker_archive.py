@@ -286,9 +286,10 @@ def _uncompressed(handle: BinaryIO, stack: ExitStack, where: str) -> BinaryIO:
         else:
             import zstandard  # slow to import: only for a zstd archive
 
-            try:
-                reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
-                shutil.copyfileobj(reader, spool, _CHUNK)
+            from scratchpack.layers.zstdstream import zstd_reader
+
+            try:  # cut short, even inside the last checksum: TruncatedZstd, an EOFError
+                shutil.copyfileobj(zstd_reader(handle), spool, _CHUNK)
             except zstandard.ZstdError as exc:
                 raise FormatError(f"{where}: cannot decompress the archive: {exc}") from exc
     except (OSError, EOFError) as exc:

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from scratchpack.debian.installed import (
+    DPKG_STATUS,
     OS_RELEASE,
     STATUS_D,
     DpkgDatabase,
@@ -55,6 +56,7 @@ from scratchpack.operations.provenance import (
     image_input,
     layer_inputs,
 )
+from scratchpack.operations.sbom.packages import dpkg_packages
 from scratchpack.transports.dispatch import open_image
 from scratchpack.transports.names import ImageName
 from scratchpack.transports.preflight import check_destination
@@ -169,12 +171,26 @@ def _record_host_packages(app: LayerContents, scan: Scan, db: DpkgDatabase) -> d
     already (its record speaks for the base's files, which stay), and with the host's
     ``os-release`` only when the base has none. Name -> version of every package recorded."""
     recorded = owned_files(app, db)
+    in_base = _recorded_by(scan)
     for name in list(recorded.packages):
-        if scan.filesystem.exists(f"{STATUS_D}/{name}"):
+        if name in in_base or scan.filesystem.exists(f"{STATUS_D}/{name}"):
             del recorded.packages[name]
     has_release = any(scan.filesystem.exists(p) for p in (OS_RELEASE, "usr/lib/os-release"))
     write_records(app, recorded, os_release=None if has_release else db.os_release())
     return {name: p.version for name, p in sorted(recorded.packages.items())}
+
+
+def _recorded_by(scan: Scan) -> set[str]:
+    """The packages the base's dpkg records say are installed, read as ``sbom`` reads them:
+    distroless' ``status.d`` paragraphs and a full system's ``/var/lib/dpkg/status`` (a
+    Debian or Ubuntu base has only the latter), as the final file system holds them. Both,
+    since a package recorded in either and again in the new layer would be listed twice."""
+    names: set[str] = set()
+    for (path, layer), data in scan.package_files.items():
+        dpkg = path == DPKG_STATUS or path.startswith(f"{STATUS_D}/")
+        if dpkg and scan.present(path, layer):
+            names.update(package.name for package in dpkg_packages(data, path, None))
+    return names
 
 
 def _check_layers(image: Image, base: str) -> None:

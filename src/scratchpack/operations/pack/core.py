@@ -117,8 +117,8 @@ class PackOptions:
     record_inputs: bool = False  # hash every input for the provenance (PackResult.inputs)
     check: ProbeSpec | None = None  # --check: run in the image before it is written
     kind: str | None = None  # --kind binary|python|node; None: from what `binary` is
-    # --test: the app's tests, run in a test variant first (Node and Python; Python's run
-    # has its own 30-minute limit, not the timeout here)
+    # --test: the app's tests, run in a test variant first (Node and Python), killed at
+    # --check-timeout (the spec's timeout) as a probe is
     test: ProbeSpec | None = None
     allow_scripts: bool = False  # --allow-scripts: npm install scripts may run
     icu_locales: tuple[str, ...] = ()  # --icu-locales: a Node image's ICU data cut to these

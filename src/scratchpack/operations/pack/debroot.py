@@ -11,11 +11,12 @@ contributed a file is recorded (``status.d``) with its Debian control paragraph.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scratchpack import progress
-from scratchpack.debian.deb import MERGED_DIRS, DebContents, merged_usr_path, read_deb
+from scratchpack.debian.deb import MERGED_DIRS, DebContents, Spool, merged_usr_path, read_deb
 from scratchpack.debian.index import Fetcher, download, is_cached
 from scratchpack.debian.spec import ImageSpec
 from scratchpack.errors import FormatError
@@ -34,9 +35,11 @@ class DebRoot:
     owners: dict[str, str] = field(default_factory=dict)
 
     def record(self, layer: LayerContents) -> list[str]:
-        """Add a ``status.d`` paragraph for each package that owns a file of ``layer``
-        (symlinks and directories do not count); the names recorded, sorted."""
+        """Add a ``status.d`` paragraph and ``.md5sums`` (of the files kept) for each
+        package that owns a file of ``layer`` (symlinks and directories do not count); the
+        names recorded, sorted."""
         from scratchpack.debian.deb import status_entry
+        from scratchpack.debian.installed import write_md5sums
 
         names = sorted(
             {
@@ -51,6 +54,8 @@ class DebRoot:
         for name in names:
             text = status_entry(self.packages[name]).encode()
             layer.add_file(f"var/lib/dpkg/status.d/{name}", data=text, mode=0o444)
+        write_md5sums(layer, lambda entry: self.owners.get(entry.path) if entry.kind == "file"
+                      else None)  # fmt: skip
         return names
 
 
@@ -77,17 +82,21 @@ def unpack_packages(
         (root / "usr" / top).mkdir(exist_ok=True)
         (root / top).symlink_to(f"usr/{top}")
     result = DebRoot(root, the_plan)
+    # build's spool: bodies over its threshold go through a scratch file, moved into the
+    # root, instead of being held in memory (nodejs's libnode alone is 70 MB)
+    (scratch / "spool").mkdir()
+    spool = Spool(scratch / "spool")
     with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
         for deb in debs:
-            contents = _unpack(deb, root, result.owners)
+            contents = _unpack(deb, root, result.owners, spool)
             result.packages[contents.package] = contents
             task.advance(1)
     return result
 
 
-def _unpack(deb: Path, root: Path, owners: dict[str, str]) -> DebContents:
-    contents, members = read_deb(deb)
-    data = {m.name: m.data for m in members if m.kind == "file"}
+def _unpack(deb: Path, root: Path, owners: dict[str, str], spool: Spool) -> DebContents:
+    contents, members = read_deb(deb, spool)
+    placed: dict[str, Path] = {}  # a file member's name -> where it was written
     top_links = set(MERGED_DIRS)
     real_root = root.resolve()
     for member in members:
@@ -108,11 +117,16 @@ def _unpack(deb: Path, root: Path, owners: dict[str, str]) -> DebContents:
             target.unlink()
         if member.kind == "symlink":
             target.symlink_to(member.linkname)
-        else:
-            body = member.data if member.kind == "file" else data.get(member.linkname)
-            if body is None:
+            continue
+        if member.kind == "hardlink":  # a copy of the file it names, written before it
+            if member.linkname not in placed or not placed[member.linkname].is_file():
                 raise FormatError(f"{deb.name}: hardlink /{path} lost its target")
-            target.write_bytes(body)
-            target.chmod(member.mode & 0o755 | 0o600)
-            owners[path] = contents.package
+            shutil.copyfile(placed[member.linkname], target)
+        elif member.source is not None:
+            member.source.rename(target)
+        else:
+            target.write_bytes(member.data or b"")
+        placed[member.name] = target
+        target.chmod(member.mode & 0o755 | 0o600)
+        owners[path] = contents.package
     return contents

@@ -18,13 +18,14 @@ another version would write files the image ignores, and checking for that buys 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scratchpack import progress
-from scratchpack.debian.deb import add_merged_usr_links, status_entry, unpack_into
+from scratchpack.debian.deb import Spool, add_merged_usr_links, status_entry, unpack_into
 from scratchpack.debian.index import Fetcher
 from scratchpack.debian.spec import ImageSpec
 from scratchpack.errors import ScratchpackError
@@ -162,9 +163,12 @@ def fetch_runtime(scratch: Path, cache_note: str = "") -> Runtime:
     layer = LayerContents()
     add_merged_usr_links(layer, the_plan.arch)
     runtime = Runtime(scratch / "root", planned=tuple(the_plan.packages))
+    # build's spool: the bodies wait on disk (moved into the root), not in memory
+    (scratch / "spool").mkdir()
+    spool = Spool(scratch / "spool")
     with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
         for deb in debs:
-            contents = unpack_into(layer, deb)
+            contents = unpack_into(layer, deb, spool=spool)
             for path in contents.files:
                 runtime.owners[path] = contents.package
             runtime.status[contents.package] = status_entry(contents)
@@ -184,8 +188,10 @@ def fetch_runtime(scratch: Path, cache_note: str = "") -> Runtime:
 
 def materialize(layer: LayerContents, root: Path) -> None:
     """Write ``layer`` out as a directory tree (the scratch root), files readable and
-    writable by us whatever their mode in the package."""
+    writable by us whatever their mode in the package. A spooled body is moved into place
+    (the spool is on the same file system), copied only when a second entry shares it."""
     root.mkdir()
+    placed: dict[Path, Path] = {}  # spool file -> where it went
     for entry in layer.entries():
         target = root / entry.path
         if entry.kind == "dir":
@@ -194,6 +200,13 @@ def materialize(layer: LayerContents, root: Path) -> None:
             target.symlink_to(entry.linkname)
         elif entry.kind == "hardlink":
             os.link(root / entry.linkname, target)
+        elif entry.source is not None:
+            if entry.source in placed:
+                shutil.copyfile(placed[entry.source], target)
+            else:
+                entry.source.rename(target)
+                placed[entry.source] = target
+            target.chmod((entry.mode & 0o755) | 0o600)
         elif entry.data is not None:
             target.write_bytes(entry.data)
             target.chmod((entry.mode & 0o755) | 0o600)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scratchpack import progress
-from scratchpack.debian.installed import DpkgDatabase
+from scratchpack.debian.installed import DpkgDatabase, write_md5sums
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import scratch_directory
 from scratchpack.layers.compress import CompressedBlob
@@ -338,11 +338,14 @@ def _add_closure(layer: LayerContents, root: Path, site: Path) -> None:
 
 
 def _add_records(layer: LayerContents, runtime: Runtime) -> None:
+    """A ``status.d`` paragraph and ``.md5sums`` (of the files kept) per package a kept file
+    comes from; byte-compiled ``.pyc`` files are no package's."""
     packages = sorted({runtime.owners[p] for p in layer.paths() if p in runtime.owners})
     for name in packages:
         layer.add_file(
             f"var/lib/dpkg/status.d/{name}", data=runtime.status[name].encode(), mode=0o444
         )
+    write_md5sums(layer, lambda entry: runtime.owners.get(entry.path))
 
 
 def _app_layer(site: Path, entry: EntryPoint, no_sources: bool, runtime: Runtime) -> LayerContents:
@@ -478,6 +481,7 @@ class _TestKit:
         self.options, self.created, self.essentials = options, created, essentials
         assert options.test is not None  # a kit is made for --test only
         self.command = list(options.test.command)
+        self.timeout = options.test.timeout  # --check-timeout, as for Node's --test and --check
         self.podman = shutil.which("podman")
         if self.podman is None:
             raise UsageError(
@@ -595,10 +599,15 @@ class _TestKit:
                 f"--test: podman cannot load the test variant: {pulled.stderr.strip()}"
             )
         image_id = pulled.stdout.strip().splitlines()[-1]
+        import secrets  # here: it loads random, which only a --test run needs
+
+        name = f"scratchpack-test-{secrets.token_hex(6)}"
         args = [
             self.podman,
             "run",
             "--rm",
+            "--name",
+            name,
             "--read-only",
             "--cap-drop",
             "ALL",
@@ -609,12 +618,17 @@ class _TestKit:
         ]
         if trace_dir is not None:
             args += ["-v", f"{trace_dir}:/trace:rw,z"]
+        timeout = self.timeout
         try:
             proc = subprocess.run(
-                [*args, image_id], capture_output=True, text=True, check=False, timeout=1800
+                [*args, image_id], capture_output=True, text=True, check=False, timeout=timeout
             )
         except subprocess.TimeoutExpired:
-            return 124, "--test: the command ran for more than 30 minutes\n"
+            # killed by name, as the probe does: the podman client dying leaves the container
+            for command in (["kill", name], ["rm", "--force", name]):
+                subprocess.run([self.podman, *command], capture_output=True, check=False,
+                               timeout=120)  # fmt: skip
+            return 124, f"--test: the command ran for more than {timeout:g} s (--check-timeout)\n"
         finally:
             subprocess.run([self.podman, "rmi", "-f", image_id], capture_output=True, check=False)
         return proc.returncode, proc.stdout + proc.stderr
