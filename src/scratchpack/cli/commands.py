@@ -19,7 +19,7 @@ import argparse
 from functools import cache
 
 from scratchpack import __version__
-from scratchpack.cli.flags import Parser, SharedFlags
+from scratchpack.cli.flags import Parser, SharedFlags, cache_translations
 from scratchpack.cli.helptext import Formatter, command_list
 
 # name -> (module under scratchpack.cli, function adding its parser), in the order argparse
@@ -55,6 +55,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line, or with ``only`` (a name in COMMANDS) that command alone under
     the same top-level parser: the same usage, the same global flags, the same help and
     errors for that command."""
+    cache_translations()
     parser = Parser(
         prog="scratchpack",
         usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
