@@ -127,8 +127,10 @@ def tree_env(src: Path) -> dict[str, str]:
 
 
 def scratchpack_cases(ours: list[str], hello: Path | None, env: dict[str, str] | None,
-                      tag: str) -> list[Case]:  # fmt: skip
-    """Every case that runs scratchpack; ``tag`` names the tree (its outputs are its own)."""
+                      tag: str, only: list[str]) -> list[Case]:  # fmt: skip
+    """The cases that run scratchpack (those whose name has a word of ``only``, when given);
+    ``tag`` names the tree (its outputs are its own: ``oci:TAG-a:1``, made before the
+    warm-up, read by copy, audit and inspect)."""
     cases = [
         Case("scratchpack --version", [*ours, "--version"], "<= 0.08 s"),
         Case("scratchpack --help", [*ours, "--help"]),
@@ -144,10 +146,11 @@ def scratchpack_cases(ours: list[str], hello: Path | None, env: dict[str, str] |
             Case("scratchpack copy oci: oci: -q",
                  [*ours, "copy", image, f"oci:{tag}-b:1", "-q", "--force"]),
             Case("scratchpack audit oci: -q", [*ours, "audit", image, "-q"]),
+            Case("scratchpack inspect oci:", [*ours, "inspect", image]),
         ]  # fmt: skip
     for case in cases:
         case.env = env
-    return cases
+    return [c for c in cases if not only or any(word in c.name for word in only)]
 
 
 def print_before_after(pairs: list[tuple[Case, Case]]) -> None:
@@ -170,6 +173,10 @@ def main() -> None:
         help="also time the steps of a lint process one by one (python -c snippets)",
     )  # fmt: skip
     parser.add_argument(
+        "--only", default="", metavar="WORD,...",
+        help="time only the scratchpack cases whose name has one of these words (e.g. audit,help)",
+    )  # fmt: skip
+    parser.add_argument(
         "--before", type=Path, metavar="SRC",
         help="another tree's src/ directory: its scratchpack cases run in the same rounds",
     )  # fmt: skip
@@ -184,7 +191,8 @@ def main() -> None:
     work = Path(tmp.name)
     hello = static_hello(work)
     cases = [Case("python -c pass", [sys.executable, "-c", "pass"])]
-    after = scratchpack_cases(ours, hello, None, "after")
+    only = [word for word in args.only.split(",") if word]
+    after = scratchpack_cases(ours, hello, None, "after", only)
     steps: list[tuple[str, str]] = []
     if args.breakdown:
         main_ = "import scratchpack.cli.main as m"
@@ -201,7 +209,7 @@ def main() -> None:
     cases += after
     before: list[Case] = []
     if before_env is not None:
-        before = scratchpack_cases(ours, hello, before_env, "before")
+        before = scratchpack_cases(ours, hello, before_env, "before", only)
         before += [Case(f"python -c '{name}'", [sys.executable, "-c", code], env=before_env)
                    for name, code in steps]  # fmt: skip
         cases += before
@@ -214,7 +222,12 @@ def main() -> None:
     with tmp:
         (work / "Dockerfile").write_text(DOCKERFILE)
         (work / ".dockerignore").write_text(".git\n")
-        for case in cases:  # warm-up, not counted (the pack first: copy and audit read it)
+        trees = [(None, "after"), *([(before_env, "before")] if before_env else [])]
+        for env, tag in trees if hello is not None else ():  # what copy, audit, inspect read
+            image = f"oci:{tag}-a:1"
+            subprocess.run([*ours, "pack", str(hello), "-o", image, "-q", "--force"],
+                           cwd=work, env=env, check=True)  # fmt: skip
+        for case in cases:  # warm-up, not counted
             case.run(work)
             case.wall.clear()
             case.cpu.clear()
