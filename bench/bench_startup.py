@@ -138,6 +138,10 @@ def scratchpack_cases(ours: list[str], hello: Path | None, env: dict[str, str] |
         Case("scratchpack lint --no-shellcheck Dockerfile",
              [*ours, "lint", "--no-shellcheck", "Dockerfile"]),
     ]  # fmt: skip
+    # what main() costs before a command works: the CLI imported, its parser built, the help
+    # printed (each command's parser alone since issue 17; lint, pack and copy's before it)
+    cases += [Case(f"scratchpack {command} --help", [*ours, command, "--help"])
+              for command in ("lint", "pack", "copy", "inspect", "audit", "sign", "digest")]  # fmt: skip
     if hello is not None:
         image = f"oci:{tag}-a:1"
         cases += [
