@@ -140,8 +140,8 @@ def scratchpack_cases(ours: list[str], hello: Path | None, env: dict[str, str] |
     ]  # fmt: skip
     # what main() costs before a command works: the CLI imported, its parser built, the help
     # printed (each command's parser alone since issue 17; lint, pack and copy's before it)
-    cases += [Case(f"scratchpack {command} --help", [*ours, command, "--help"])
-              for command in ("lint", "pack", "copy", "inspect", "audit", "sign", "digest")]  # fmt: skip
+    commands = ("lint", "pack", "copy", "inspect", "audit", "sign", "digest")
+    cases += [Case(f"scratchpack {c} --help", [*ours, c, "--help"]) for c in commands]
     if hello is not None:
         image = f"oci:{tag}-a:1"
         cases += [
