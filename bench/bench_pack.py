@@ -61,7 +61,7 @@ PEER_TAG = "scratchpack-bench-peer:1"
 # pack of a static binary to oci: imports (tests/test_startup.py lists it), doing nothing.
 FLOOR_PASS = [sys.executable, "-c", "pass"]
 FLOOR_IMPORTS = [sys.executable, "-c", "import scratchpack.cli.main, scratchpack.cli.progress, "
-                 "scratchpack.cli.signing, scratchpack.operations.pack.binary, "
+                 "scratchpack.cli.pack, scratchpack.operations.pack.binary, "
                  "scratchpack.transports.oci_layout"]  # fmt: skip
 
 

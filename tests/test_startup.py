@@ -10,6 +10,7 @@ bench/bench_startup.py measures the time itself.
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import tomllib
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import static_cc
+from helpers import run_cli, static_cc
+from scratchpack.cli.commands import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,15 +160,15 @@ def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
 
 
 # The scratchpack modules `lint FILE` may load (issue 17: one process per file, as pre-commit
-# and editors run it): the lint command alone, its parser built without every other command's,
-# no image model, transports or progress; ShellCheck's runner, but not the fixer or the docs.
+# and editors run it): the lint command alone (cli/lint.py), its parser built without every
+# other command's, no image model (not even its media types: pack's --compression choices),
+# transports or progress; ShellCheck's runner, but not the fixer or the docs.
 LINT_MODULES = frozenset({
     # lintserver: the entry point asks a lint server first (an lstat when none runs)
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.lintserver",
-    "scratchpack.cli.main",
-    "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
-    "scratchpack.cli.output", "scratchpack.model", "scratchpack.model.mediatypes",
-    "scratchpack.errors", "scratchpack.units", "scratchpack.credentials",
+    "scratchpack.cli.main", "scratchpack.cli.commands", "scratchpack.cli.flags",
+    "scratchpack.cli.lint", "scratchpack.cli.helptext", "scratchpack.cli.options",
+    "scratchpack.cli.output", "scratchpack.errors", "scratchpack.credentials",
     "scratchpack.reports", "scratchpack.reports.severity", "scratchpack.operations",
     "scratchpack.operations.lint", "scratchpack.dockerfile", "scratchpack.dockerfile.config",
     "scratchpack.dockerfile.model", "scratchpack.dockerfile.parser",
@@ -202,6 +204,46 @@ def test_lint_of_one_file_loads_only_the_lint_command(tmp_path: Path) -> None:
     assert {
         m for m in modules if m.split(".")[0] in LINT_NOT_STDLIB or m in LINT_NOT_STDLIB
     } == set()
+
+
+# command -> the module that adds its parser and holds its handler (cli/commands.py)
+COMMAND_MODULES = {name: f"scratchpack.cli.{module}" for name, (module, _) in COMMANDS.items()}
+# ... and the other commands' modules a command may load: the shared flags that live in one
+# (pack, copy and build take sign's --sign/--sbom/--provenance; compare, scan's --db), not
+# their parsers
+BORROWED = {"pack": {"signing"}, "copy": {"signing"}, "build": {"signing"}, "compare": {"scan"}}
+
+
+def others(command: str) -> set[str]:
+    """The modules of the commands ``command`` has nothing to do with."""
+    own = {COMMAND_MODULES[command]} | {f"scratchpack.cli.{m}" for m in BORROWED.get(command, ())}
+    return set(COMMAND_MODULES.values()) - own
+
+
+def test_lint_of_one_file_imports_no_other_commands_module(tmp_path: Path) -> None:
+    """Whatever modules commands are added in later: a one-file lint loads lint's own module
+    (the check can fail: it is seen) and none of another command's."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY app /app\nUSER 1\n")
+    modules = scratchpack_imports("lint", "Dockerfile", cwd=tmp_path)
+    assert "scratchpack.cli.lint" in modules
+    assert modules & others("lint") == set()
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_command_imports_its_own_module_alone(command: str) -> None:
+    """``scratchpack CMD --help`` builds CMD's parser only, from CMD's module only."""
+    modules = scratchpack_imports(command, "--help")
+    assert COMMAND_MODULES[command] in modules
+    assert modules & others(command) == set()
+
+
+def test_help_imports_every_command_and_lists_it() -> None:
+    """The whole parser for ``--help``: every command's module, every command listed once."""
+    modules = scratchpack_imports("--help")
+    assert set(COMMAND_MODULES.values()) <= modules
+    listed = run_cli("--help").stdout
+    for command in COMMANDS:
+        assert len(re.findall(rf"^  {re.escape(command)} ", listed, re.MULTILINE)) == 1, command
 
 
 @pytest.fixture(scope="module")
@@ -265,6 +307,7 @@ def test_a_bare_static_pack_imports_no_package_database_reader(hello: Path, tmp_
 # with -q. What the HTTP stack needs is allowed (httpx and what it loads), nothing else.
 REGISTRY_COPY_MODULES = frozenset({
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.main",
+    "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.copy",
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.signing", "scratchpack.errors",
     "scratchpack.units", "scratchpack.progress", "scratchpack.fsutil", "scratchpack.httpclient",
@@ -322,6 +365,7 @@ def test_a_repush_to_a_registry_loads_only_the_copy_path(
 # standard library only, no logic of the dynamic path.
 STATIC_PACK_MODULES = frozenset({
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.format",
+    "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.pack",
     "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
     "scratchpack.cli.signing", "scratchpack.debian", "scratchpack.debian.installed",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size
 from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.images import with_image
@@ -46,10 +47,10 @@ def _size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Any, flags: SharedFlags) -> None:
     a = sub.add_parser(
         "audit",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="show where an image's bytes go, what is unsafe, and whether it can start",
         description="Show where an image's bytes go, what is unsafe, and whether it can start.",
         **examples(

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
@@ -14,10 +15,10 @@ from scratchpack.cli.signing import add_build_flags
 from scratchpack.errors import UsageError
 
 
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Any, flags: SharedFlags) -> None:
     b = sub.add_parser(
         "build",
-        parents=parents,
+        parents=[flags.registry, flags.jobs, flags.quiet],
         help="build a distroless-style image from Debian packages",
         description="Build a distroless-style image from Debian packages.",
         **examples(

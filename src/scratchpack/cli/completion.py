@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 
 SHELLS = ("bash", "zsh", "fish")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, flags: SharedFlags) -> None:
     c = sub.add_parser(
         "completion",
         help="print the shell completion script for bash, zsh or fish",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size
 from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.images import with_image
@@ -20,10 +21,10 @@ FORMATS = ("cyclonedx-json", "spdx-json", "json", "text")
 _ALIASES = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json", "table": "text"}
 
 
-def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+def add_sbom(sub: Any, flags: SharedFlags) -> None:
     s = sub.add_parser(
         "sbom",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="list the packages an image holds (CycloneDX or SPDX)",
         description="List the packages an image holds, as CycloneDX or SPDX.",
         **examples(
@@ -54,9 +55,11 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     s.set_defaults(func=cmd_sbom)
 
+
+def add_compare(sub: Any, flags: SharedFlags) -> None:
     c = sub.add_parser(
         "compare",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="compare images side by side: sizes, contents, findings",
         description="Compare images side by side: sizes, contents, findings.",
         **examples(

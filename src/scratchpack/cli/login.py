@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scratchpack.cli.flags import SharedFlags, tls_flag
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
@@ -22,9 +22,9 @@ _INSECURE = "Using --password via the CLI is insecure. Use --password-stdin."
 _AUTHFILE = "credentials file, as skopeo's and podman's (default: $REGISTRY_AUTH_FILE)"
 
 
-def add_parsers(sub: Any, tls_flag: Callable[..., None]) -> None:
-    """Their own small flag set: the copy flags (``--jobs``, ``--quiet``...) would do nothing.
-    ``tls_flag`` adds ``--tls-verify`` as every other command has it."""
+def add_login(sub: Any, flags: SharedFlags) -> None:
+    """Its own small flag set, not the shared ones: the copy flags (``--jobs``, ``--quiet``...)
+    would do nothing; ``--tls-verify`` as every other command has it."""
     lg = sub.add_parser(
         "login",
         help="check and save registry credentials",
@@ -51,6 +51,8 @@ def add_parsers(sub: Any, tls_flag: Callable[..., None]) -> None:
                     help="give up on a request that makes no progress for this long")  # fmt: skip
     lg.set_defaults(func=cmd_login)
 
+
+def add_logout(sub: Any, flags: SharedFlags) -> None:
     lo = sub.add_parser(
         "logout",
         help="forget saved registry credentials",

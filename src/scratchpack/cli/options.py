@@ -5,6 +5,7 @@ command module: the one place that knows the flags' names (``--tls-verify``, ``-
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from scratchpack.errors import UsageError
@@ -62,3 +63,33 @@ def image_name(text: str) -> ImageName:
     if text.split(":", 1)[0] in TRANSPORTS:
         return parse_image_name(text)
     return RegistryName(parse_registry_reference(text))
+
+
+def digest_resolver(
+    args: argparse.Namespace,
+) -> tuple[Callable[[str], str] | None, RegistryOptions | None]:
+    """``lint --fix`` and ``init`` pin FROM lines by digest: their ``--no-pin``, ``--tls-verify``,
+    ``--creds``, ``--authfile`` and ``--timeout`` as a lookup (one retry: a slow registry must
+    not hold up a fix), and the options to close after; nothing with ``--no-pin``."""
+    if args.no_pin:
+        return None, None
+    from scratchpack.model.reference import Reference
+    from scratchpack.operations.digest import registry_digest
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.transport import RegistryOptions
+
+    if not args.timeout > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    creds = Credentials.parse(args.creds) if args.creds else None
+    options = RegistryOptions(
+        tls_verify=args.tls_verify,
+        credentials=creds,
+        timeout=args.timeout,
+        retries=1,
+        auth_file=args.authfile,
+    )
+
+    def resolve(base: str) -> str:
+        return str(registry_digest(Reference.parse(base), options))
+
+    return resolve, options

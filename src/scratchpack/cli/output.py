@@ -1,7 +1,8 @@
 """What the CLI prints: rich styling on a terminal, plain text for pipes and scripts.
 
 rich takes 30-40 ms to import; a command run from a script or CI (stdout not a terminal)
-prints plain text and never loads it.
+prints plain text and never loads it. Also the one file commands write beside their output:
+the ``--digestfile`` of pack and copy.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
 
@@ -96,3 +99,11 @@ class Output:
     def renderable(self, item: Any) -> None:
         """A rich table or similar (inspect's layer table), rendered plainly off a terminal."""
         self.console().print(item)
+
+
+def write_digest(path: Path, digest: str) -> None:
+    """``--digestfile``: the manifest digest alone, no newline, as skopeo writes it; atomic,
+    so a script waiting for the file never reads half of it."""
+    from scratchpack.fsutil import atomic_write
+
+    atomic_write(path, digest.encode())

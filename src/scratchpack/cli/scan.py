@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.output import Output
 from scratchpack.errors import ScratchpackError, UsageError
@@ -52,10 +53,10 @@ def database_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if args.db is not None else default_path()
 
 
-def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+def add_scan(sub: Any, flags: SharedFlags) -> None:
     s = sub.add_parser(
         "scan",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="find known vulnerabilities in an image's packages (offline, OSV)",
         description="Find known vulnerabilities in an image's packages, offline.",
         **examples(
@@ -138,6 +139,8 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     s.set_defaults(func=cmd_scan)
 
+
+def add_db(sub: Any, flags: SharedFlags) -> None:
     d = sub.add_parser(
         "db",
         help="import OSV advisories for scan, or show the database's state",

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import key_values
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
@@ -37,8 +38,8 @@ _NO_TLOG = (
 )
 
 
-def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """``parents``: the registry flags and ``--quiet`` every image command takes."""
+def add_generate_key_pair(sub: Any, flags: SharedFlags) -> None:
+    """No image, no registry: none of the shared flags."""
     g = sub.add_parser(
         "generate-key-pair",
         help="write a cosign-compatible ECDSA P-256 key pair",
@@ -56,9 +57,13 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     g.add_argument("--force", action="store_true", help="replace existing key files")
     g.set_defaults(func=cmd_generate_key_pair)
 
+
+def add_sign(sub: Any, flags: SharedFlags) -> None:
+    """This and the three below take the registry flags and ``--quiet`` every image command
+    takes."""
     s = sub.add_parser(
         "sign",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="sign an image with a cosign key (cosign's .sig tag or a bundle referrer)",
         description="Sign an image with a cosign key, stored as cosign stores it "
         "(tag sha256-<hex>.sig beside the image, or with --new-bundle-format a Sigstore "
@@ -76,9 +81,11 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_sign)
 
+
+def add_verify(sub: Any, flags: SharedFlags) -> None:
     v = sub.add_parser(
         "verify",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="verify an image's cosign signatures with a public key",
         description="Verify an image's cosign signatures with a public key, offline.",
         **examples(
@@ -94,9 +101,11 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     _common(v, "public key file (PEM PUBLIC KEY)")
     v.set_defaults(func=cmd_verify)
 
+
+def add_attest(sub: Any, flags: SharedFlags) -> None:
     a = sub.add_parser(
         "attest",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="attach a signed in-toto attestation (SBOM, provenance...) to an image",
         description="Attach a signed in-toto attestation to an image, stored as cosign stores "
         "it (a DSSE envelope in the tag sha256-<hex>.att beside the image, or with "
@@ -120,9 +129,11 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     a.add_argument("--format", choices=("text", "json"), default="text")
     a.set_defaults(func=cmd_attest)
 
+
+def add_verify_attestation(sub: Any, flags: SharedFlags) -> None:
     va = sub.add_parser(
         "verify-attestation",
-        parents=parents,
+        parents=[flags.registry, flags.quiet],
         help="verify an image's attestations with a public key",
         description="Verify an image's in-toto attestations with a public key, offline.",
         **examples(
