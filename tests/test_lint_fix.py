@@ -310,6 +310,26 @@ def test_from_build_argument_default_is_pinned(
     assert "line 5: FROM" in result.stderr  # ${OTHER} is an ARG of an ARG: left alone
 
 
+@pytest.mark.parametrize("form", ["from", "arg"])
+def test_from_behind_a_byte_order_mark_is_pinned(
+    registry: str, unique_name: str, tmp_path: Path, form: str
+) -> None:
+    """A BOM before line 1 (Windows editors write one) hid the FROM keyword from --fix: the
+    base was left unpinned with a false reason ("it uses build arguments")."""
+    examples = build_examples(tmp_path / "examples")
+    image = f"{registry}/{unique_name}:bom"
+    pushed = run_cli("pack", str(examples.hello), "-o", f"docker://{image}", "--format", "json")
+    assert pushed.code == 0, pushed.stderr
+    digest = pushed.json()["digest"]
+    dockerfile = tmp_path / "Dockerfile"
+    body = f"FROM {image}\n" if form == "from" else f"ARG BASE={image}\nFROM ${{BASE}}\n"
+    text = "\ufeff" + body + "USER 1\n"
+    dockerfile.write_text(text, encoding="utf-8")
+    result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+    assert "not pinned" not in result.stderr, result.stderr
+    assert dockerfile.read_bytes() == text.replace(image, f"{image}@{digest}").encode()
+
+
 def test_no_fix_inside_a_comment_that_a_continuation_extends() -> None:
     """``# note\\`` then a line: BuildKit joins the line into the comment, so the shell never
     runs it; a cleanup appended there would never run either, and every --fix would append it
