@@ -427,11 +427,11 @@ class LayoutWriter:
             else:
                 tmp.unlink(missing_ok=True)
                 try:
-                    handle = open_regular(path)
+                    source = open_regular(path)
                 except OSError as exc:
                     raise ScratchpackError(f"cannot read {path}: {describe_os_error(exc)}") from exc
-                with handle:
-                    self.put_stream(descriptor, cast(BinaryIO, handle))
+                with source:
+                    self.put_stream(descriptor, source)
                 return
         except BaseException:
             tmp.unlink(missing_ok=True)
