@@ -162,7 +162,8 @@ def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
 # no image model, transports or progress; ShellCheck's runner, but not the fixer or the docs.
 LINT_MODULES = frozenset({
     # lintserver: the entry point asks a lint server first (an lstat when none runs)
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.lintserver",
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
+    "scratchpack.cli.lintserver",
     "scratchpack.cli.main",
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.model", "scratchpack.model.mediatypes",
@@ -263,7 +264,8 @@ def test_a_bare_static_pack_imports_no_package_database_reader(hello: Path, tmp_
 # model, the two transports and the registry client; no other command, no progress renderer
 # with -q. What the HTTP stack needs is allowed (httpx and what it loads), nothing else.
 REGISTRY_COPY_MODULES = frozenset({
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.main",
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
+    "scratchpack.cli.main",
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.signing", "scratchpack.errors",
     "scratchpack.units", "scratchpack.progress", "scratchpack.fsutil", "scratchpack.httpclient",
@@ -318,7 +320,8 @@ def test_a_repush_to_a_registry_loads_only_the_copy_path(
 # not the ELF library (the headers say "static"), the dynamic path (libraries, closure,
 # glibc), the probe, the provenance, the registry client or any other command's modules.
 STATIC_PACK_MODULES = frozenset({
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.format",
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
+    "scratchpack.cli.format",
     "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
     "scratchpack.cli.signing", "scratchpack.debian", "scratchpack.debian.installed",

@@ -51,6 +51,9 @@ def main() -> int:
         if served is not None:
             return served
     _stop_cleanly_on_termination()
+    from scratchpack.cli.visible import install
+
+    install()  # foreign strings in our text output are shown, never obeyed (cli/visible.py)
     try:
         from scratchpack.cli.main import main as run
 
