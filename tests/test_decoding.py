@@ -603,15 +603,6 @@ raise SystemExit(main())
 """
 
 
-@pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
-def test_interrupt_while_the_cli_loads_exits_130_without_a_traceback() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_IMPORT],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    _assert_interrupted_while_reading_stdin(proc)
-
-
 # The same, once the modules are loaded, while the command's parser is being built (a module
 # that only the pack parser imports): main's own handler was not there yet, and the Ctrl-C
 # was a traceback (found by the session-8 red team, about 1 s into a pack on a loaded machine)
@@ -621,9 +612,10 @@ _SLOW_PARSER = _SLOW_IMPORT.replace('"scratchpack.cli.main"', '"scratchpack.cli.
 
 
 @pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
-def test_interrupt_while_the_parser_is_built_exits_130_without_a_traceback() -> None:
+@pytest.mark.parametrize("script", [_SLOW_IMPORT, _SLOW_PARSER], ids=["import", "parser"])
+def test_interrupt_while_the_cli_loads_exits_130_without_a_traceback(script: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_PARSER],
+        [sys.executable, "-c", script],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     _assert_interrupted_while_reading_stdin(proc)

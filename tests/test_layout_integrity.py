@@ -519,43 +519,11 @@ def test_stale_temporary_files_are_removed_on_the_next_write(
     assert [p for p in live if p.exists()] == live
 
 
-def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
+def _pack_big_and_wait(
     examples: Examples, tmp_path: Path
-) -> None:
-    layout = tmp_path / "out"
-    ok = run_cli("pack", examples.hello, "-o", f"oci:{layout}:v1", "--tz", "UTC")
-    assert ok.code == 0, ok.stderr
-    before = _listing(layout)
-    big = tmp_path / "big"
-    big.write_bytes(examples.hello.read_bytes() + os.urandom(64 << 20))
-    proc = subprocess.Popen(
-        _cli("pack", big, "-o", f"oci:{layout}:big", "--tz", "UTC"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(
-        p.endswith(".tmp") and p.count("/") == 0 for p in _listing(layout)
-    ):
-        time.sleep(0.01)
-    time.sleep(0.3)  # let it write part of a layer
-    proc.kill()
-    proc.wait()
-    leftovers = [p for p in _listing(layout) if ".tmp" in p]
-    assert leftovers, "the killed pack left nothing to clean up: test timing is off"
-    ok = run_cli("pack", examples.httpd, "-o", f"oci:{layout}:v2", "--tz", "UTC")
-    assert ok.code == 0, ok.stderr
-    assert [p for p in _listing(layout) if ".tmp" in p] == []
-    assert _tags(layout) == {"v1", "v2"}
-    assert set(before) <= set(_listing(layout))
-
-
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
-def test_sigterm_during_pack_cleans_up_at_once(
-    examples: Examples, tmp_path: Path, signum: signal.Signals
-) -> None:
-    """``timeout``, ``docker stop`` and a cancelled CI job send SIGTERM (a closed terminal
-    SIGHUP): Python's default died on the spot and left the staging directory behind. Now it
-    ends as Ctrl-C does: nothing left, the lock free, exit 128 + the signal."""
+) -> tuple[Path, dict[str, int], subprocess.Popen[str]]:
+    """A layout with tag v1, and a pack of 64 MiB into it caught writing part of a layer:
+    (layout, its listing before, the running pack)."""
     layout = tmp_path / "out"
     ok = run_cli("pack", examples.hello, "-o", f"oci:{layout}:v1", "--tz", "UTC")
     assert ok.code == 0, ok.stderr
@@ -573,6 +541,32 @@ def test_sigterm_during_pack_cleans_up_at_once(
         time.sleep(0.01)
     time.sleep(0.3)  # let it write part of a layer
     assert proc.poll() is None, "pack ended before the signal: test timing is off"
+    return layout, before, proc
+
+
+def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
+    examples: Examples, tmp_path: Path
+) -> None:
+    layout, before, proc = _pack_big_and_wait(examples, tmp_path)
+    proc.kill()
+    proc.communicate()
+    leftovers = [p for p in _listing(layout) if ".tmp" in p]
+    assert leftovers, "the killed pack left nothing to clean up: test timing is off"
+    ok = run_cli("pack", examples.httpd, "-o", f"oci:{layout}:v2", "--tz", "UTC")
+    assert ok.code == 0, ok.stderr
+    assert [p for p in _listing(layout) if ".tmp" in p] == []
+    assert _tags(layout) == {"v1", "v2"}
+    assert set(before) <= set(_listing(layout))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_during_pack_cleans_up_at_once(
+    examples: Examples, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """``timeout``, ``docker stop`` and a cancelled CI job send SIGTERM (a closed terminal
+    SIGHUP): Python's default died on the spot and left the staging directory behind. Now it
+    ends as Ctrl-C does: nothing left, the lock free, exit 128 + the signal."""
+    layout, before, proc = _pack_big_and_wait(examples, tmp_path)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, (proc.returncode, stderr)
