@@ -9,18 +9,15 @@ console script and ``python -m scratchpack`` reach through here.
 
 from __future__ import annotations
 
-import signal
 import sys
-from types import FrameType
 
 from scratchpack import __version__
 
-# The signals that stop a command as Ctrl-C does, and the first one that came
-STOPPING = (signal.SIGTERM, signal.SIGHUP)
+# The first of the signals that stop a command as Ctrl-C does (SIGTERM, SIGHUP) that came
 _stopped_by: list[int] = []
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
+def _stop(signum: int, frame: object) -> None:
     """SIGTERM (``timeout``, ``docker stop``, a cancelled CI job) and SIGHUP (a closed
     terminal) end the command as Ctrl-C does: through every ``finally`` and context manager,
     so staging directories and temporary files are removed and locks released. Python's
@@ -32,7 +29,10 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def _stop_cleanly_on_termination() -> None:
-    for signum in STOPPING:
+    # imported here: signal loads enum, which a served `lint` never needs (cli/lintserver.py)
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) is signal.SIG_DFL:  # an ignored signal stays ignored (nohup)
             signal.signal(signum, _stop)
 
