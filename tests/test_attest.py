@@ -121,6 +121,27 @@ def test_statement_types_are_cosigns() -> None:
         statement.predicate("cyclonedx", b"[1]", "T", "f")
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"a": NaN}', "NaN is not a JSON value"),
+        (b'{"a": [Infinity]}', "Infinity is not a JSON value"),
+        (b'{"a": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    ],
+)
+def test_a_predicate_that_is_not_json_is_refused(data: bytes, message: str) -> None:
+    """Python's json reads NaN and Infinity, and the statement was signed with them: JSON that
+    cosign and every Go verifier refuse, an attestation only we could read. 100,000 levels
+    were an "unexpected RecursionError". Found by the session-8 red team."""
+    from scratchpack.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        statement.predicate("cyclonedx", data, "T", "f")
+    with pytest.raises(ValueError, match="Out of range float"):
+        statement.to_bytes("s", Digest.of(b""), "k", {"a": float("nan")})
+
+
 # -- attest / verify-attestation -------------------------------------------------------------
 
 

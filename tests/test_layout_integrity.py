@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -518,9 +519,11 @@ def test_stale_temporary_files_are_removed_on_the_next_write(
     assert [p for p in live if p.exists()] == live
 
 
-def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
+def _pack_big_and_wait(
     examples: Examples, tmp_path: Path
-) -> None:
+) -> tuple[Path, dict[str, int], subprocess.Popen[str]]:
+    """A layout with tag v1, and a pack of 64 MiB into it caught writing part of a layer:
+    (layout, its listing before, the running pack)."""
     layout = tmp_path / "out"
     ok = run_cli("pack", examples.hello, "-o", f"oci:{layout}:v1", "--tz", "UTC")
     assert ok.code == 0, ok.stderr
@@ -529,7 +532,7 @@ def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
     big.write_bytes(examples.hello.read_bytes() + os.urandom(64 << 20))
     proc = subprocess.Popen(
         _cli("pack", big, "-o", f"oci:{layout}:big", "--tz", "UTC"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(
@@ -537,8 +540,16 @@ def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
     ):
         time.sleep(0.01)
     time.sleep(0.3)  # let it write part of a layer
+    assert proc.poll() is None, "pack ended before the signal: test timing is off"
+    return layout, before, proc
+
+
+def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
+    examples: Examples, tmp_path: Path
+) -> None:
+    layout, before, proc = _pack_big_and_wait(examples, tmp_path)
     proc.kill()
-    proc.wait()
+    proc.communicate()
     leftovers = [p for p in _listing(layout) if ".tmp" in p]
     assert leftovers, "the killed pack left nothing to clean up: test timing is off"
     ok = run_cli("pack", examples.httpd, "-o", f"oci:{layout}:v2", "--tz", "UTC")
@@ -546,6 +557,24 @@ def test_kill_9_during_pack_leaves_nothing_after_the_next_write(
     assert [p for p in _listing(layout) if ".tmp" in p] == []
     assert _tags(layout) == {"v1", "v2"}
     assert set(before) <= set(_listing(layout))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_during_pack_cleans_up_at_once(
+    examples: Examples, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """``timeout``, ``docker stop`` and a cancelled CI job send SIGTERM (a closed terminal
+    SIGHUP): Python's default died on the spot and left the staging directory behind. Now it
+    ends as Ctrl-C does: nothing left, the lock free, exit 128 + the signal."""
+    layout, before, proc = _pack_big_and_wait(examples, tmp_path)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, (proc.returncode, stderr)
+    assert stderr.splitlines()[-1] == "scratchpack: interrupted", stderr
+    assert "Traceback" not in stderr
+    assert _listing(layout) == before
+    again = run_cli("pack", examples.httpd, "-o", f"oci:{layout}:v2", "--tz", "UTC")
+    assert again.code == 0 and "waiting" not in again.stderr, again.stderr
 
 
 def test_a_live_writers_temporaries_are_never_removed(tmp_path: Path) -> None:

@@ -257,14 +257,19 @@ def test_fixed_dockerfile_builds_with_buildah_and_is_smaller(
     _build_before_and_after(buildah, podman, debian_podman, tmp_path, f"localhost/{unique_name}")
 
 
+def _pushed(registry: str, name: str, tmp_path: Path) -> tuple[str, str]:
+    """The hello example pushed as REGISTRY/NAME: (the image, its manifest digest)."""
+    examples = build_examples(tmp_path / "examples")
+    image = f"{registry}/{name}"
+    pushed = run_cli("pack", str(examples.hello), "-o", f"docker://{image}", "--format", "json")
+    assert pushed.code == 0, pushed.stderr
+    return image, str(pushed.json()["digest"])
+
+
 def test_from_is_pinned_to_the_registry_digest(
     registry: str, unique_name: str, tmp_path: Path
 ) -> None:
-    examples = build_examples(tmp_path / "examples")
-    image = f"{registry}/{unique_name}:1.0"
-    pushed = run_cli("pack", str(examples.hello), "-o", f"docker://{image}", "--format", "json")
-    assert pushed.code == 0, pushed.stderr
-    digest = pushed.json()["digest"]
+    image, digest = _pushed(registry, f"{unique_name}:1.0", tmp_path)
     dockerfile = tmp_path / "Dockerfile"
     text = (
         f"FROM {image} AS app\n"
@@ -291,10 +296,7 @@ def test_from_is_pinned_to_the_registry_digest(
 def test_from_build_argument_default_is_pinned(
     registry: str, unique_name: str, tmp_path: Path
 ) -> None:
-    examples = build_examples(tmp_path / "examples")
-    image = f"{registry}/{unique_name}:2"
-    pushed = run_cli("pack", str(examples.hello), "-o", f"docker://{image}", "--format", "json")
-    digest = pushed.json()["digest"]
+    image, digest = _pushed(registry, f"{unique_name}:2", tmp_path)
     dockerfile = tmp_path / "Dockerfile"
     text = (
         f'ARG BASE="{image}"\n'
@@ -308,6 +310,22 @@ def test_from_build_argument_default_is_pinned(
     result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
     assert dockerfile.read_text() == text.replace(f'{image}"', f'{image}@{digest}"'), result.stderr
     assert "line 5: FROM" in result.stderr  # ${OTHER} is an ARG of an ARG: left alone
+
+
+@pytest.mark.parametrize("form", ["from", "arg"])
+def test_from_behind_a_byte_order_mark_is_pinned(
+    registry: str, unique_name: str, tmp_path: Path, form: str
+) -> None:
+    """A BOM before line 1 (Windows editors write one) hid the FROM keyword from --fix: the
+    base was left unpinned with a false reason ("it uses build arguments")."""
+    image, digest = _pushed(registry, f"{unique_name}:bom", tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    body = f"FROM {image}\n" if form == "from" else f"ARG BASE={image}\nFROM ${{BASE}}\n"
+    text = "\ufeff" + body + "USER 1\n"
+    dockerfile.write_text(text, encoding="utf-8")
+    result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+    assert "not pinned" not in result.stderr, result.stderr
+    assert dockerfile.read_bytes() == text.replace(image, f"{image}@{digest}").encode()
 
 
 def test_no_fix_inside_a_comment_that_a_continuation_extends() -> None:

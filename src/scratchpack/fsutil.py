@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -29,6 +30,27 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?(?P<token>[A-Za-z0-
 
 def describe_os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, only if it is (or links to) a regular file; else an
+    ``OSError`` ("not a regular file"). Why not ``open()``: opening a FIFO blocks until some
+    writer comes, forever, and a device reads without end; an image layout or archive
+    unpacked from someone else's tar can hold either under a blob's or index.json's name
+    (``audit`` hung on one). ``O_NONBLOCK`` makes the open itself return at once; it is
+    cleared again once the file is known to be regular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def temp_prefix(name: str) -> str:

@@ -288,8 +288,11 @@ def _run(fields: list[bytes]) -> list[bytes]:
             os.environb[key] = value
         os.chdir(cwd)
         enc, err = encoding.decode(), errors.decode()
-        sys.stdout = _stream(b"1", chunks, out_mode, enc, err)
-        sys.stderr = _stream(b"2", chunks, err_mode, enc, "backslashreplace")
+        from scratchpack.cli.visible import VisibleStream  # as entry wraps a command's own
+
+        sys.stdout = VisibleStream(_stream(b"1", chunks, out_mode, enc, err))
+        errors_out = _stream(b"2", chunks, err_mode, enc, "backslashreplace")
+        sys.stderr = VisibleStream(errors_out)
         sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), enc, err)
         sys.argv = argv
         from scratchpack.cli.main import main  # not entry's: it would forward to us again

@@ -31,9 +31,9 @@ class Output:
 
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
+            from scratchpack.cli.visible import console
 
-            self._console = Console(highlight=False, soft_wrap=True, width=self.width)
+            self._console = console(sys.stdout, highlight=False, soft_wrap=True, width=self.width)
         return self._console
 
     def wrapped(self, text: str, style: str | None = None, indent: int = 2) -> None:

@@ -288,11 +288,13 @@ def _make_progress(console: Any) -> Progress:
     frames a second cost more than 2% of a copy's CPU (issue 14's bound); the lines cost a
     tenth of that. The numbers never wrap; a long description is cut with an ellipsis.
     """
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.progress import Progress
     from rich.text import Text
 
-    out = console or Console(stderr=True)
+    from scratchpack.cli.visible import console as visible_console
+
+    out = console or visible_console(sys.stderr)
 
     class Bars(Progress):
         def get_renderable(self) -> Any:

@@ -131,13 +131,19 @@ class FixResult:
         return self.fixed != self.original
 
 
+_BOM = "\ufeff".encode()
+
+
 class _Source:
     """The file's bytes with line offsets, and the instruction regions the fixes rewrite."""
 
     def __init__(self, dockerfile: Dockerfile) -> None:
         self.data = dockerfile.source.encode()
         self.escape = dockerfile.directives.get("escape", "\\").encode()[:1] or b"\\"
-        self.starts = [0] + [m.end() for m in re.finditer(rb"\n", self.data)]
+        # Line 1 starts after a UTF-8 BOM, as BuildKit reads it: else `FROM` behind a BOM is
+        # not seen as the keyword and the fixes of line 1 (pinning the base) are skipped.
+        first = len(_BOM) if self.data.startswith(_BOM) else 0
+        self.starts = [first] + [m.end() for m in re.finditer(rb"\n", self.data)]
 
     def line_start(self, line: int) -> int:
         return self.starts[line - 1]
@@ -682,8 +688,11 @@ def _pin_edit(
 
 def _arg_default(source: _Source, name: bytes) -> tuple[int, bytes] | None:
     """Where the default of ``ARG name=...`` before the first FROM ends, and the default."""
-    pattern = re.compile(rb"^[ \t]*ARG[ \t]+" + re.escape(name) + rb"=([^\s\\`]+)", re.I | re.M)
-    first_from = re.search(rb"^[ \t]*FROM[ \t]", source.data, re.I | re.M)
+    bom = re.escape(_BOM)
+    pattern = re.compile(
+        rb"^(?:" + bom + rb")?[ \t]*ARG[ \t]+" + re.escape(name) + rb"=([^\s\\`]+)", re.I | re.M
+    )
+    first_from = re.search(rb"^(?:" + bom + rb")?[ \t]*FROM[ \t]", source.data, re.I | re.M)
     limit = first_from.start() if first_from else len(source.data)
     match = pattern.search(source.data, 0, limit)
     if match is None:

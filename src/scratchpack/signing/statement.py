@@ -59,12 +59,21 @@ def predicate(kind: str, data: bytes, timestamp: str, where: str) -> Any:
     if kind == "spdx":
         return _text(data, where)  # cosign keeps SPDX tag-value (or any) text as a string
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, parse_constant=_not_json)
+    except RecursionError:
+        raise UsageError(f"{where}: --type {kind}: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where}: --type {kind} needs a JSON object ({exc})") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{where}: --type {kind} needs a JSON object, not {type(doc).__name__}")
     return doc
+
+
+def _not_json(name: str) -> Any:
+    """Python's json reads ``NaN``, ``Infinity`` and ``-Infinity``; JSON has no such values,
+    and a statement holding one is signed but unreadable by cosign and every Go verifier
+    (an attestation that only scratchpack could check)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _text(data: bytes, where: str) -> str:
@@ -82,7 +91,7 @@ def to_bytes(subject: str, digest: Digest, kind: str, body: Any) -> bytes:
         "predicateType": kind,
         "predicate": body,
     }
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 @dataclass(frozen=True)

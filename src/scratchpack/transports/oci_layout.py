@@ -36,6 +36,7 @@ from scratchpack.fsutil import (
     describe_os_error,
     exclusive_lock,
     fsync_directory,
+    open_regular,
     remove_stale,
 )
 from scratchpack.model import mediatypes as mt
@@ -66,7 +67,7 @@ class LayoutBlobs:
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
         path = self.path(descriptor.digest)
         try:
-            handle = path.open("rb")
+            handle = open_regular(path)
         except FileNotFoundError:
             raise NotFoundError(f"{self.root}: blob {descriptor.digest} is missing") from None
         except OSError as exc:
@@ -82,7 +83,7 @@ class LayoutBlobs:
             raise FormatError(too_large(f"blob {descriptor.digest}", descriptor.size, limit))
         path = self.path(descriptor.digest)
         try:
-            with path.open("rb") as handle:
+            with open_regular(path) as handle:
                 data = handle.read(descriptor.size + 1)
         except FileNotFoundError:
             raise NotFoundError(f"{self.root}: blob {descriptor.digest} is missing") from None
@@ -101,7 +102,7 @@ def is_layout(directory: Path) -> bool:
 def _read_capped(path: Path, limit: int) -> bytes:
     """The whole file if it is at most ``limit`` bytes: its size is checked before reading,
     and at most ``limit + 1`` bytes are read in case it grows meanwhile."""
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         data = handle.read(limit + 1) if size <= limit else b""
     if size > limit or len(data) > limit:
@@ -121,7 +122,8 @@ def read_index(directory: Path) -> Index:
     except FileNotFoundError:
         raise FormatError(f"{directory} is not an OCI image layout (no index.json)") from None
     except OSError as exc:
-        raise ScratchpackError(f"cannot read {directory}: {describe_os_error(exc)}") from exc
+        where = exc.filename or directory  # index.json itself when it is what cannot be read
+        raise ScratchpackError(f"cannot read {where}: {describe_os_error(exc)}") from exc
     version = str(layout.get("imageLayoutVersion", ""))
     if not version.startswith("1."):
         raise FormatError(f"{directory}: unsupported imageLayoutVersion {version!r}")
@@ -250,7 +252,7 @@ def _write_tag(directory: Path, tag: str, entry: Descriptor) -> None:
 
 
 def verified_file(path: Path, descriptor: Descriptor) -> BinaryIO:
-    handle = path.open("rb")
+    handle = open_regular(path)
     return cast(BinaryIO, VerifyingReader(handle, descriptor.digest, descriptor.size, str(path)))
 
 
@@ -425,11 +427,11 @@ class LayoutWriter:
             else:
                 tmp.unlink(missing_ok=True)
                 try:
-                    handle = path.open("rb")
+                    source = open_regular(path)
                 except OSError as exc:
                     raise ScratchpackError(f"cannot read {path}: {describe_os_error(exc)}") from exc
-                with handle:
-                    self.put_stream(descriptor, cast(BinaryIO, handle))
+                with source:
+                    self.put_stream(descriptor, source)
                 return
         except BaseException:
             tmp.unlink(missing_ok=True)

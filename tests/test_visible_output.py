@@ -1,0 +1,101 @@
+"""Foreign strings in our text output are shown, never obeyed by the terminal (cli/visible.py).
+
+Found by the session-8 red team: an image whose config ``User`` was
+``"\\x1b[31mroot\\x1b]0;pwned\\x07"`` had its escape sequences written raw by ``inspect``,
+``audit`` and ``compare`` (and a Dockerfile's by ``lint``): a terminal obeys them, so an image
+could erase or hide the findings printed above it, or retitle the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import layout_manifest, run_cli
+from scratchpack.cli import visible
+
+HOSTILE = "\x1b[2K\x1b[1A\x1b]0;pwned\x07\r\x7f\u009b31m"
+SHOWN = "\\x1b[2K\\x1b[1A\\x1b]0;pwned\\x07\\x0d\\u007f\\u009b31m"
+# what no text stream of ours may carry: every C0 control but tab and line feed, DEL, C1
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _with_config(layout: Path, dest: Path) -> str:
+    """A copy of ``layout`` whose image has HOSTILE in its user, a label and an env value."""
+    shutil.copytree(layout, dest)
+    manifest = layout_manifest(dest, "v1")
+    blobs = dest / "blobs" / "sha256"
+    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    config["config"]["User"] = HOSTILE
+    config["config"]["Labels"] = {"note": HOSTILE}
+    config["config"]["Env"] = [*config["config"].get("Env", []), f"NOTE={HOSTILE}"]
+
+    def put(data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return f"sha256:{digest}"
+
+    config_bytes = json.dumps(config).encode()
+    manifest["config"] = {**manifest["config"], "digest": put(config_bytes),
+                          "size": len(config_bytes)}  # fmt: skip
+    manifest_bytes = json.dumps(manifest).encode()
+    entry = {"mediaType": manifest["mediaType"], "digest": put(manifest_bytes),
+             "size": len(manifest_bytes),
+             "annotations": {"org.opencontainers.image.ref.name": "v1"}}  # fmt: skip
+    (dest / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+    return f"oci:{dest}:v1"
+
+
+@pytest.mark.parametrize("command", ["inspect", "audit", "compare"])
+def test_an_images_strings_are_shown_not_obeyed(layout: Path, tmp_path: Path, command: str) -> None:
+    image = _with_config(layout, tmp_path / "hostile")
+    args = [command, image] + ([f"oci:{layout}:v1"] if command == "compare" else [])
+    result = run_cli(*args)
+    assert result.code in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    for stream in (result.stdout, result.stderr):
+        assert not CONTROL.search(stream), repr(CONTROL.findall(stream))
+    assert "\\x1b[2K" in result.stdout, result.stdout  # (compare's table may fold the rest)
+
+
+def test_json_keeps_the_strings_exactly(layout: Path, tmp_path: Path) -> None:
+    """The escapes are for terminals: JSON decodes to the image's own string."""
+    image = _with_config(layout, tmp_path / "hostile")
+    result = run_cli("inspect", image, "--format", "json")
+    assert result.code == 0, result.stderr
+    assert json.dumps(HOSTILE)[1:-1] in json.dumps(result.json())
+
+
+def test_a_dockerfiles_escapes_are_shown_not_obeyed(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM scratch\nUSER {HOSTILE.replace(chr(13), '')}x\n")
+    result = run_cli("lint", "--no-shellcheck", dockerfile)
+    assert result.code in (0, 1), result.stderr
+    assert not CONTROL.search(result.stdout + result.stderr), result.stdout
+    assert "USER \\x1b[2K" in result.stdout
+
+
+def test_the_stream_and_the_console() -> None:
+    """Off a terminal the stream escapes; on one, rich's own styles stay and the text's go."""
+    assert visible.visible(HOSTILE) == SHOWN
+    assert visible.visible("a\tb\nc") == "a\tb\nc"
+    inner = io.StringIO()
+    stream = visible.VisibleStream(inner)
+    print("user", HOSTILE, file=stream)  # type: ignore[arg-type]
+    assert inner.getvalue() == f"user {SHOWN}\n"
+    assert visible.raw(stream) is inner  # type: ignore[arg-type]
+
+    from rich.text import Text
+
+    console = visible.console(stream, force_terminal=True, width=200)  # type: ignore[arg-type]
+    console.print(Text.assemble(("user", "bold"), " ", HOSTILE))
+    written = inner.getvalue().split("\n")[1]
+    assert written.startswith("\x1b[1muser\x1b[0m ")  # rich's bold, written raw
+    assert "\\x1b[2K\\x1b[1A\\x1b]0;pwned" in written  # the image's, shown
+    assert "pwned\x07" not in written and "\x1b[2K" not in written
