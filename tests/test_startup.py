@@ -165,7 +165,8 @@ def test_lint_of_one_file_imports_only_the_parsers(tmp_path: Path) -> None:
 # transports or progress; ShellCheck's runner, but not the fixer or the docs.
 LINT_MODULES = frozenset({
     # lintserver: the entry point asks a lint server first (an lstat when none runs)
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible", "scratchpack.cli.lintserver",
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
+    "scratchpack.cli.lintserver",
     "scratchpack.cli.main", "scratchpack.cli.commands", "scratchpack.cli.flags",
     "scratchpack.cli.lint", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.errors", "scratchpack.credentials",
@@ -306,7 +307,8 @@ def test_a_bare_static_pack_imports_no_package_database_reader(hello: Path, tmp_
 # model, the two transports and the registry client; no other command, no progress renderer
 # with -q. What the HTTP stack needs is allowed (httpx and what it loads), nothing else.
 REGISTRY_COPY_MODULES = frozenset({
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible", "scratchpack.cli.main",
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
+    "scratchpack.cli.main",
     "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.copy",
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.signing", "scratchpack.errors",
@@ -364,7 +366,8 @@ def test_a_repush_to_a_registry_loads_only_the_copy_path(
 # glibcfiles is the constants table essentials (zoneinfo) and elf (the watched symbols) read:
 # standard library only, no logic of the dynamic path.
 STATIC_PACK_MODULES = frozenset({
-    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible", "scratchpack.cli.format",
+    "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
+    "scratchpack.cli.format",
     "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.pack",
     "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
