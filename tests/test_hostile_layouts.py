@@ -19,7 +19,7 @@ from helpers import assert_clean_error, layout_manifest, run_cli
 
 
 def _layer_path(layout: Path) -> Path:
-    digest = layout_manifest(layout, "v1")["layers"][-1]["digest"]
+    digest = str(layout_manifest(layout, "v1")["layers"][-1]["digest"])
     return layout / "blobs" / "sha256" / digest.split(":")[1]
 
 

@@ -87,7 +87,7 @@ def test_the_stream_and_the_console() -> None:
     assert visible.visible("a\tb\nc") == "a\tb\nc"
     inner = io.StringIO()
     stream = visible.VisibleStream(inner)
-    print("user", HOSTILE, file=stream)  # type: ignore[arg-type]
+    print("user", HOSTILE, file=stream)
     assert inner.getvalue() == f"user {SHOWN}\n"
     assert visible.raw(stream) is inner  # type: ignore[arg-type]
 
