@@ -551,8 +551,8 @@ def test_node_build_runs_the_tests_and_the_distroless_image_serves(
         assert config["User"] == "65532:65532"
         assert config["Entrypoint"] == ["/nodejs/bin/node", "/app/src/server.js"]
         port = free_tcp_port()
-        container = docker("run", "-d", *HARDENED, "-p", f"127.0.0.1:{port}:8080", tag)
-        container = container.stdout.decode().strip()
+        run = docker("run", "-d", *HARDENED, "-p", f"127.0.0.1:{port}:8080", tag)
+        container = run.stdout.decode().strip()
         body = json.loads(wait_http(f"http://127.0.0.1:{port}/", timeout=30))
         assert body["node"] == "v18.20.4"
         masked = json.loads(wait_http(f"http://127.0.0.1:{port}/mask/abcd"))

@@ -10,6 +10,7 @@ import random
 import subprocess
 import tarfile
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -530,7 +531,7 @@ def test_zstd_reader_reads_whole_streams_and_refuses_every_cut_inside_a_frame() 
                             (stream + skippable, tar)):  # fmt: skip
         assert zstd_reader(io.BytesIO(whole)).read() == expected
         reader = zstd_reader(io.BytesIO(whole))
-        assert b"".join(iter(lambda r=reader: r.read(4096), b"")) == expected
+        assert b"".join(iter(partial(reader.read, 4096), b"")) == expected
     # the plain stream_reader returns the whole tar for a cut inside the checksum: no error
     quiet = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stream[:-2]))
     assert quiet.read() == tar

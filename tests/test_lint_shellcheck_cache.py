@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,12 @@ def entries(tmp_path: Path) -> list[Path]:
     return sorted(where.iterdir()) if where.is_dir() else []
 
 
-def report(paths: list[Path], cache: bool) -> list[object]:
+# A file's report as plain values: its path, each finding as a tuple (code first), its error
+# and its notices' texts; comparable across runs.
+Row = tuple[str, list[tuple[Any, ...]], "str | None", list[str]]
+
+
+def report(paths: list[Path], cache: bool) -> list[Row]:
     config = LintConfig(shellcheck_cache=cache)
     return [
         (r.path, [tuple(f) for f in r.findings], r.error, [n.text for n in r.notices])
@@ -114,7 +120,7 @@ def test_the_same_run_in_many_files_is_checked_once(logged: Path, tmp_path: Path
     assert len({str(row[1:]) for row in found}) == 1  # the same findings for every copy
 
 
-def _one_entry(tmp_path: Path) -> tuple[Path, list[object], Path, bytes]:
+def _one_entry(tmp_path: Path) -> tuple[Path, list[Row], Path, bytes]:
     """A one-RUN Dockerfile, its findings without the cache, and the one entry a cached lint
     of it wrote, with that entry's good content."""
     path = tmp_path / "Dockerfile"

@@ -106,6 +106,27 @@ def tls_flag(group: Any, name: str = "--tls-verify", help: str | None = None) ->
     )
 
 
+def digest_lookup_flags(group: Any) -> None:
+    """The registry flags of the two commands that only look digests up (lint --fix, init).
+
+    They pin FROM lines by asking a registry for a tag's digest: TLS, credentials and a
+    timeout, but none of the transfer flags (``--jobs``, ``--dest-*``) of ``registry_flags``.
+    """
+    tls_flag(
+        group, help="for digest lookups: require verified HTTPS (default true; loopback may "
+        "use HTTP)",
+    )  # fmt: skip
+    group.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    group.add_argument(
+        "--authfile", type=Path, metavar="FILE",
+        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
+    )  # fmt: skip
+    group.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS",
+        help="for digest lookups: give up on a registry after this long (default 10)",
+    )  # fmt: skip
+
+
 def registry_flags() -> Parser:
     """What every command that reads a registry takes (skopeo's names where it has them)."""
     flags = Parser(add_help=False)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scratchpack.cli.flags import SharedFlags, tls_flag
+from scratchpack.cli.flags import SharedFlags, digest_lookup_flags
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import digest_resolver
 from scratchpack.cli.output import Output
@@ -81,17 +81,7 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
     it.add_argument("--no-pin", action="store_true", help="do not look up digests (no network)")
     it.add_argument("--stdout", action="store_true", help="print the files instead of writing")
     it.add_argument("--force", action="store_true", help="overwrite existing files")
-    tls_flag(
-        it, help="for digest lookups: require verified HTTPS (default true; loopback may use "
-        "HTTP)",
-    )  # fmt: skip
-    it.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
-    it.add_argument(
-        "--authfile", type=Path, metavar="FILE",
-        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
-    )  # fmt: skip
-    it.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                    help="for digest lookups: give up on a registry after this long")  # fmt: skip
+    digest_lookup_flags(it)
     it.add_argument("--format", choices=("text", "json"), default="text")
     it.set_defaults(func=cmd_init)
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scratchpack.cli.flags import SharedFlags, tls_flag
+from scratchpack.cli.flags import SharedFlags, digest_lookup_flags
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import digest_resolver
 from scratchpack.cli.output import Output
@@ -116,19 +116,7 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
         action="store_true",
         help="do not look up digests to pin FROM lines (no network)",
     )
-    tls_flag(
-        fixing, help="for digest lookups: require verified HTTPS (default true; loopback may "
-        "use HTTP)",
-    )  # fmt: skip
-    fixing.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
-    fixing.add_argument(
-        "--authfile", type=Path, metavar="FILE",
-        help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
-    )  # fmt: skip
-    fixing.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS",
-        help="for digest lookups: give up on a registry after this long (default 10)",
-    )  # fmt: skip
+    digest_lookup_flags(fixing)
     li.set_defaults(func=cmd_lint)
 
 
