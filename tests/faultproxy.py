@@ -23,7 +23,8 @@ PUT):
   ``declare`` else delimited by closing the connection (a hostile huge response);
 - ``redirect``: answer 307 to the same path on ``target`` (``HOST:PORT``);
 - ``relocate``: forward, then point the response's ``Location`` at ``target``;
-- ``header``: forward, then add ``headers`` to the response (``{n}`` is the hit count).
+- ``header``: forward, then set ``headers`` on the response, in place of the upstream's
+  headers of the same names (``{n}`` is the hit count).
 
 Every request's ``Authorization`` header is recorded in ``authorizations`` (with the path), so
 a test can prove which credentials reached this address. ``upstream_headers`` replace the
@@ -162,8 +163,11 @@ class FaultProxy:
             self._inflate(h, upstream, fault)
             return
         h.send_response(upstream.status_code)
+        replaced = {key.lower() for key in fault.headers} if action == "header" else set()
         for key, raw in upstream.headers.items():
             if key.lower() in ("content-length", "transfer-encoding", "connection", "date"):
+                continue
+            if key.lower() in replaced:
                 continue
             value = raw.replace(self.upstream, self.address)
             if action == "relocate" and key.lower() == "location":

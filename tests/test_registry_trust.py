@@ -11,6 +11,7 @@ refused without being read into memory (peak RSS of the real process is bounded)
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -280,3 +281,29 @@ def test_a_huge_token_answer_is_refused_without_reading_it(
         tokens.inflate = 0
     assert_clean_error(result, 1, "token server answer", "more than the 1 MiB")
     assert peak_kb < RSS_BOUND_KB, f"peak RSS {peak_kb} KiB"
+
+
+def test_a_lying_digest_header_is_never_pinned(registry: str, shared: str, tmp_path: Path) -> None:
+    """A registry (or a proxy) that answers a false ``Docker-Content-Digest`` on HEAD and GET
+    must not get that digest printed by ``digest`` nor pinned by ``lint --fix``: the digest
+    is the hash of the manifest bytes served, checked here against skopeo's raw copy."""
+    raw = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry}/{shared}:v1"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    true_digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    lie = "sha256:" + "0" * 64
+    with FaultProxy(registry) as front:
+        header = {"Docker-Content-Digest": lie}
+        for method in ("HEAD", "GET"):
+            front.add(Fault(method, "/manifests/", "header", times=100, headers=header))
+        image = f"{front.address}/{shared}:v1"
+        printed = run_cli("digest", f"docker://{image}")
+        assert printed.code == 0, printed.stderr
+        assert printed.stdout.strip() == true_digest
+        dockerfile = tmp_path / "Dockerfile"
+        dockerfile.write_text(f"FROM {image}\nUSER 65532\n")
+        fixed = run_cli("lint", "--fix", "--timeout", "5", str(dockerfile))
+        assert dockerfile.read_text() == f"FROM {image}@{true_digest}\nUSER 65532\n", fixed.stderr
+        assert lie not in fixed.stdout + fixed.stderr

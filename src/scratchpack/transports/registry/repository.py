@@ -309,16 +309,6 @@ class Repository:
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return data, media_type
 
-    def head_manifest(self, reference: str) -> Digest | None:
-        response = self.client.request(
-            "HEAD",
-            self.path(f"manifests/{reference}"),
-            scope=self.scope("pull"),
-            headers={"Accept": MANIFEST_ACCEPT},
-        )
-        header = response.headers.get("Docker-Content-Digest")
-        return Digest.parse(header) if header else None
-
     def find_manifest(self, digest: Digest) -> bool:
         """Whether this repository holds the manifest ``digest`` (HEAD; 404: no)."""
         response = self.client.request(
