@@ -237,3 +237,18 @@ def test_final_stage_image_rules_point_at_the_image() -> None:
     )
     assert at(scratch, "SP106") == [(3, 6)]
     assert at(scratch, "SP107") == [(3, 6)]
+
+
+def test_columns_on_line_one_count_from_after_a_byte_order_mark(tmp_path: Path) -> None:
+    """A UTF-8 BOM is not part of line 1 (BuildKit and editors skip it): the column of the
+    base's name is the same with and without one, the shown line omits it and the caret sits
+    under the name."""
+    text = "FROM debian:bookworm\nUSER 65532\n"
+    assert at("\ufeff" + text, "SP101") == at(text, "SP101") == [(1, 6)]
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    shown = run_cli("lint", "--no-shellcheck", str(path)).stdout.splitlines()
+    where = shown.index("    FROM debian:bookworm")
+    assert shown[where + 1] == "         ^"
+    records = json.loads(run_cli("lint", "-f", "json", str(path)).stdout)
+    assert [r["column"] for r in records if r["code"] == "SP101"] == [6]

@@ -156,6 +156,11 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if text.endswith("\n"):
         lines.pop()
+    if lines and lines[0].startswith("\ufeff"):
+        # A UTF-8 BOM (Windows editors write one) is not part of line 1, for BuildKit as for
+        # editors: columns count from after it, and the line shown under a finding omits it
+        # (the terminal draws it zero-width, which put the caret one column right)
+        lines[0] = lines[0][1:]
     _check_limits(text, lines, path)
     try:
         commands = buildkit.parse_string(text)
