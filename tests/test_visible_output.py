@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+import hostile
 from helpers import layout_manifest, run_cli
 from scratchpack.cli import visible
 
@@ -26,15 +28,15 @@ SHOWN = "\\x1b[2K\\x1b[1A\\x1b]0;pwned\\x07\\x0d\\u007f\\u009b31m"
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _with_config(layout: Path, dest: Path) -> str:
-    """A copy of ``layout`` whose image has HOSTILE in its user, a label and an env value."""
+def _with_config(layout: Path, dest: Path, hostile: str = HOSTILE) -> str:
+    """A copy of ``layout`` whose image has ``hostile`` in its user, a label and an env value."""
     shutil.copytree(layout, dest)
     manifest = layout_manifest(dest, "v1")
     blobs = dest / "blobs" / "sha256"
     config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
-    config["config"]["User"] = HOSTILE
-    config["config"]["Labels"] = {"note": HOSTILE}
-    config["config"]["Env"] = [*config["config"].get("Env", []), f"NOTE={HOSTILE}"]
+    config["config"]["User"] = hostile
+    config["config"]["Labels"] = {"note": hostile}
+    config["config"]["Env"] = [*config["config"].get("Env", []), f"NOTE={hostile}"]
 
     def put(data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -99,3 +101,72 @@ def test_the_stream_and_the_console() -> None:
     assert written.startswith("\x1b[1muser\x1b[0m ")  # rich's bold, written raw
     assert "\\x1b[2K\\x1b[1A\\x1b]0;pwned" in written  # the image's, shown
     assert "pwned\x07" not in written and "\x1b[2K" not in written
+
+
+INJECTED = "ok\n::error::pwned\n::add-mask::x"
+
+
+@pytest.mark.parametrize("command", ["inspect", "audit", "compare"])
+def test_a_line_feed_in_an_images_string_starts_no_log_line(
+    layout: Path, tmp_path: Path, command: str
+) -> None:
+    """A CI runner reads a log line that starts with ``::`` as a workflow command: a line
+    feed inside an image's string must not start one (it is shown as ``\\n``)."""
+    image = _with_config(layout, tmp_path / "hostile", INJECTED)
+    args = [command, image] + ([f"oci:{layout}:v1"] if command == "compare" else [])
+    result = run_cli(*args)
+    assert result.code in (0, 1), result.stderr
+    for stream in (result.stdout, result.stderr):
+        started = [line for line in stream.splitlines() if line.lstrip().startswith("::")]
+        assert not started, started
+
+
+def _with_hostile_names(directory: Path) -> str:
+    """An image whose layer holds files (one large, one executable, one a would-be secret)
+    and a directory named with a line feed and a workflow command, and whose history line,
+    entrypoint and working directory carry one too."""
+    big = os.urandom(1 << 20)
+    names = [f"app/{INJECTED}", f"etc/{INJECTED}.pem", f"{INJECTED}/bin"]
+    layer = (
+        b"".join(
+            [
+                hostile.member(names[0], big, mode=0o755),
+                hostile.member(names[1], b"-----BEGIN RSA PRIVATE KEY-----\nx\n"),
+                hostile.member(names[2], b"#!/bin/sh\n", mode=0o755),
+            ]
+        )
+        + b"\0" * 1024
+    )
+    blob = hostile.put_blob(directory, layer)
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Entrypoint": [f"/app/{INJECTED}"], "WorkingDir": f"/{INJECTED}",
+                   "Labels": {INJECTED: INJECTED}},
+        "rootfs": {"type": "layers", "diff_ids": [blob["digest"]]},
+        "history": [{"created_by": f"COPY {INJECTED}", "comment": INJECTED}],
+    }).encode()  # fmt: skip
+    return hostile.write_layout(directory, [{"mediaType": hostile.OCI_TAR, **blob}], config)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["inspect"], ["audit"], ["audit", "--format", "github"], ["sbom"], ["compare", "SELF"]],
+    ids="-".join,
+)
+def test_line_feeds_in_file_names_and_history_start_no_log_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    image = _with_hostile_names(tmp_path / "img")
+    argv = [args[0], image, *(image if a == "SELF" else a for a in args[1:])]
+    result = run_cli(*argv)
+    assert result.code in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    for stream in (result.stdout, result.stderr):
+        started = [line for line in stream.splitlines() if line.lstrip().startswith("::")]
+        if args[-1] == "github":  # our own annotations, each one line with the name escaped
+            started = [
+                line
+                for line in started
+                if not line.startswith(("::error ", "::warning ", "::notice "))
+            ]
+        assert not started, started
