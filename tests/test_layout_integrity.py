@@ -530,8 +530,11 @@ def _pack_big_and_wait(
     before = _listing(layout)
     big = tmp_path / "big"
     big.write_bytes(examples.hello.read_bytes() + os.urandom(64 << 20))
+    # zstd at level 19 over random bytes runs for seconds: the signal cannot arrive after the
+    # pack has finished (gzip on both cores did 64 MiB in about the time this loop waits)
+    slow = ("--compression", "zstd", "--compression-level", "19")
     proc = subprocess.Popen(
-        _cli("pack", big, "-o", f"oci:{layout}:big", "--tz", "UTC"),
+        _cli("pack", big, "-o", f"oci:{layout}:big", "--tz", "UTC", *slow),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
     )  # fmt: skip
     deadline = time.monotonic() + 60
