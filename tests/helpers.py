@@ -66,8 +66,10 @@ def run_cli(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     stdin: str | None = None,
+    timeout: float = 300,
 ) -> CliResult:
-    """Run ``python -m scratchpack`` as a real process (so tracebacks would show)."""
+    """Run ``python -m scratchpack`` as a real process (so tracebacks would show); ``timeout``
+    bounds a hung run (raise it for packs that run an app's tests inside the image)."""
     full_env = dict(os.environ)
     full_env.pop("SOURCE_DATE_EPOCH", None)
     if env:
@@ -79,7 +81,7 @@ def run_cli(
         env=full_env,
         cwd=cwd,
         input=stdin,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)

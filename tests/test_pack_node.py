@@ -38,7 +38,7 @@ TEST = "node --test test/"
 def pack(project: Path, dest: str, *extra: str) -> CliResult:
     # a generous probe timeout: 2 cores shared by a whole CI run
     return run_cli("pack", project, "-o", dest, "--format", "json", "--check-timeout", "300",
-                   *extra, env=ENV)  # fmt: skip
+                   *extra, env=ENV, timeout=900)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

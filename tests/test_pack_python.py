@@ -37,7 +37,8 @@ LIMIT = 25_000_000  # bytes, compressed: the issue's target for a Flask app
 def pack(*args: str | Path, env: dict[str, str] | None = None) -> CliResult:
     # --test runs within --check-timeout: a generous one, 2 cores shared by a whole CI run (a
     # later --check-timeout in args wins)
-    return run_cli("pack", "--check-timeout", "300", *args, env={**(env or {}), **XDG})
+    # the whole pack (pip, the runtime, the probe and the tests) may take longer than one check
+    return run_cli("pack", "--check-timeout", "300", *args, env={**(env or {}), **XDG}, timeout=900)
 
 
 def layer_files(layout: Path, tag: str) -> dict[str, tarfile.TarInfo]:
