@@ -88,13 +88,15 @@ def unpack_packages(
     spool = Spool(scratch / "spool")
     with progress.step(f"unpacking {len(debs)} packages", len(debs), unit="packages") as task:
         for deb in debs:
-            contents = _unpack(deb, root, result.owners, spool)
+            contents = unpack_deb(deb, root, result.owners, spool)
             result.packages[contents.package] = contents
             task.advance(1)
     return result
 
 
-def _unpack(deb: Path, root: Path, owners: dict[str, str], spool: Spool) -> DebContents:
+def unpack_deb(deb: Path, root: Path, owners: dict[str, str], spool: Spool) -> DebContents:
+    """One .deb unpacked into ``root`` (merged /usr, nothing written outside it), each file's
+    package recorded in ``owners``; bodies over the spool's threshold moved in from ``spool``."""
     contents, members = read_deb(deb, spool)
     placed: dict[str, Path] = {}  # a file member's name -> where it was written
     top_links = set(MERGED_DIRS)
