@@ -156,6 +156,10 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if text.endswith("\n"):
         lines.pop()
+    if lines and lines[0].startswith("\ufeff"):
+        # A UTF-8 BOM is no character of line 1 to BuildKit (nor to an editor's column): left
+        # in, it would shift every column of that line by one and hide a pragma there.
+        lines[0] = lines[0][1:]
     _check_limits(text, lines, path)
     try:
         commands = buildkit.parse_string(text)
@@ -169,7 +173,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
         ) from None
     directives: dict[str, str] = {}
     for line in lines:
-        match = _DIRECTIVE.match(line.lstrip("\ufeff"))  # BuildKit reads them after a BOM too
+        match = _DIRECTIVE.match(line)  # the BOM is off line 1 already, as BuildKit reads it
         if not match:
             break
         directives[match.group(1).lower()] = match.group(2)
