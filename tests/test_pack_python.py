@@ -321,3 +321,30 @@ def test_prune_drops_what_pip_leaves_and_keeps_what_runs_and_what_scanners_read(
         "pkg-1.0.dist-info/METADATA", "pkg-1.0.dist-info/entry_points.txt",
         "pkg/__init__.py", "pkg/data.json", "pkg/sub/mod.py", "tests/__init__.py",
     ]  # fmt: skip
+
+
+def test_a_requirements_txt_project_without_a_build_runs_from_the_image(
+    tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    """No pyproject.toml: requirements.txt names the wheels, the tree's modules are the app
+    (its tests left out), ``--entrypoint '-m MODULE'`` starts it; ``--check`` runs the image
+    itself, read-only, before it is written."""
+    project = tmp_path / "req"
+    (project / "tests").mkdir(parents=True)
+    (project / "requirements.txt").write_text("six==1.16.0\n")
+    (project / "app.py").write_text(
+        "import sys\n\nimport six\n\nprint('six', six.__version__, *sys.argv[1:])\n"
+    )
+    (project / "tests" / "test_app.py").write_text("def test_nothing():\n    pass\n")
+    out = tmp_path / "layout"
+    result = pack(project, "-o", f"oci:{out}:1", "--entrypoint=-m app", "--check", "hello",
+                  "--format", "json", env=tool_env)  # fmt: skip
+    assert result.code == 0, result.stderr
+    check = result.json()["check"]
+    assert check["passed"] and check["stdout_tail"] == "six 1.16.0 hello\n", check
+    config = config_of(out, "1")["config"]
+    assert config["Entrypoint"] == ["/usr/bin/python3.11", "-m", "app"]
+    names = set(layer_files(out, "1"))
+    site = "usr/local/lib/python3.11/dist-packages"
+    assert f"{site}/six.py" in names and f"{site}/app.py" in names, sorted(names)[-20:]
+    assert not any(n.endswith("test_app.py") for n in names)
