@@ -256,6 +256,13 @@ def test_without_podman_the_probe_runs_under_dockerd(
     assert report["check"]["engine"] == "docker"
     assert "probe ok as uid 65532" in report["check"]["stdout_tail"]
     assert docker("image", "inspect", report["image_id"], check=False).returncode != 0
+    locked = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'l'}:v1", "--tz",
+                     "none", "--user", "root", "--format", "json", "--check", "locked",
+                     env=env)  # fmt: skip
+    assert locked.code == 0, locked.stderr
+    lines = json.loads(locked.stdout)["check"]["stdout_tail"].splitlines()
+    assert "CapBnd:\t0000000000000000" in lines and "NoNewPrivs:\t1" in lines, lines
+    assert [line for line in lines if line.startswith("interface ")] == ["interface lo"], lines
     failed = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'f'}:v1", "--tz",
                      "none", "--check", "write /etc/x", env=env)  # fmt: skip
     assert_clean_error(failed, 1, "under docker", "exited 4")
