@@ -40,14 +40,18 @@ int main(void) {
     if (!pw || !me) { puts("getpwnam failed"); return 1; }
     printf("user %s %d home %s; uid %d is %s\n", pw->pw_name, (int)pw->pw_uid, pw->pw_dir,
            (int)getuid(), me->pw_name);
-    struct addrinfo hints, *res;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_INET;
-    int rc = getaddrinfo("localhost", NULL, &hints, &res);
-    if (rc != 0) { printf("getaddrinfo: %s\n", gai_strerror(rc)); return 1; }
-    char text[64];
-    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, text, sizeof text);
-    printf("localhost is %s\n", text);
+    const char *names[] = {"localhost", "db.internal"};  /* db.internal: --add-host only */
+    for (int i = 0; i < 2; i++) {
+        struct addrinfo hints, *res;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_INET;
+        int rc = getaddrinfo(names[i], NULL, &hints, &res);
+        if (rc != 0) { printf("getaddrinfo %s: %s\n", names[i], gai_strerror(rc)); return 1; }
+        char text[64];
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, text, sizeof text);
+        printf("%s is %s\n", names[i], text);
+        freeaddrinfo(res);
+    }
     return 0;
 }
 """
@@ -150,9 +154,12 @@ def test_getpwnam_and_getaddrinfo_in_podman_from_a_program_packed_from_an_image(
     subprocess.run(["gcc", "-O1", "-o", str(program), "-x", "c", "-"], input=LOOKUPS.encode(),
                    check=True)  # fmt: skip
     _pack(program, f"oci:{tmp_path / 'out'}:v1", "--from", f"docker-daemon:{debian_docker}")
+    # a name only the container's /etc/hosts knows (the engine writes it from --add-host)
     ran = podman("run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL",
-                 f"oci:{tmp_path / 'out'}:v1", check=False)  # fmt: skip
+                 "--add-host", "db.internal:10.1.2.3", f"oci:{tmp_path / 'out'}:v1",
+                 check=False)  # fmt: skip
     assert ran.returncode == 0, (ran.stdout.decode(), ran.stderr.decode())
     assert ran.stdout.decode() == (
         "user nonroot 65532 home /home/nonroot; uid 65532 is nonroot\nlocalhost is 127.0.0.1\n"
+        "db.internal is 10.1.2.3\n"
     )

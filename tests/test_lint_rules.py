@@ -966,15 +966,13 @@ def test_a_version_variable_nothing_sets_is_no_pin() -> None:
 
 def test_one_finding_per_env_or_expose_however_many_words_it_has() -> None:
     """Locating a word costs a pass over its instruction: thousands of findings in one
-    instruction would be quadratic (an ENV of 4,900 continued pairs took 12 s)."""
-    import time
-
+    instruction would be quadratic (an ENV of 4,900 continued pairs took 12 s). One finding
+    per instruction, naming how many more there are, is what keeps it linear, and
+    what this asserts (unit tests assert no times: the house rule)."""
     pairs = " \\\n ".join(f"A{i}=$A{i - 1}" for i in range(1, 4900))
     ports = " ".join(str(70000 + i) for i in range(4900))
     text = f"FROM {PINNED}\nENV {pairs}\nEXPOSE {ports}\n"
-    started = time.monotonic()
     env, expose = findings(text, "SP315"), findings(text, "SP313")
-    assert time.monotonic() - started < 5
     assert [(f.line, f.column) for f in env] == [(3, 2)]
     assert "and 4897 more" in env[0].message
     assert [f.line for f in expose] == [4900 + 1]  # the EXPOSE line, after 4,899 pairs

@@ -31,6 +31,26 @@ int main(int argc, char **argv) {
         return 3;
     }
     if (!strcmp(mode, "sleep")) { sleep(120); return 0; }
+    if (!strcmp(mode, "locked")) {  /* capabilities, privileges and network interfaces */
+        char line[512];
+        FILE *f = fopen("/proc/self/status", "r");
+        if (!f) { perror("/proc/self/status"); return 5; }
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "CapBnd:", 7) || !strncmp(line, "CapEff:", 7) ||
+                !strncmp(line, "NoNewPrivs:", 11)) fputs(line, stdout);
+        fclose(f);
+        f = fopen("/proc/net/dev", "r");
+        if (!f) { perror("/proc/net/dev"); return 6; }
+        for (int n = 0; fgets(line, sizeof line, f); n++) {
+            char *colon = strchr(line, ':'), *name = line;
+            if (n < 2 || !colon) continue;  /* two header lines */
+            *colon = 0;
+            while (*name == ' ') name++;
+            printf("interface %s\n", name);
+        }
+        fclose(f);
+        return 0;
+    }
     if (!strcmp(mode, "write")) {
         FILE *f = fopen(argv[2], "w");
         if (!f) { perror(argv[2]); return 4; }
@@ -117,6 +137,28 @@ def test_the_probe_runs_read_only_with_a_writable_tmp_as_the_run_user(
                    "--user", "root", "--check", "ok")  # fmt: skip
     assert root.code == 0, root.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_the_probe_has_no_capabilities_no_new_privileges_and_no_network(
+    tmp_path: Path, podman: Runner, programs: dict[str, Path]
+) -> None:
+    """As root in the image, so that capabilities would show if the probe kept any: the
+    bounding and effective sets are empty, no-new-privileges is set, and loopback is the only
+    interface. The same image run without the lock-down shows all three differ."""
+    code, report, stderr = _pack(programs["static"], f"oci:{tmp_path / 'out'}:v1",
+                                 "--user", "root", "--check", "locked")  # fmt: skip
+    assert code == 0 and report is not None, stderr
+    check = report["check"]
+    assert isinstance(check, dict)
+    lines = str(check["stdout_tail"]).splitlines()
+    assert "CapBnd:\t0000000000000000" in lines and "CapEff:\t0000000000000000" in lines, lines
+    assert "NoNewPrivs:\t1" in lines, lines
+    assert [line for line in lines if line.startswith("interface ")] == ["interface lo"], lines
+    plain = podman("run", "--rm", f"oci:{tmp_path / 'out'}:v1", "locked").stdout.decode()
+    assert "CapBnd:\t0000000000000000" not in plain.splitlines(), plain
+    assert "NoNewPrivs:\t0" in plain.splitlines(), plain
+    assert len([line for line in plain.splitlines() if line.startswith("interface ")]) > 1, plain
+    podman("rmi", "--force", str(report["image_id"]).removeprefix("sha256:"), check=False)
 
 
 def test_a_dynamic_program_is_probed_with_its_library_closure(
@@ -214,6 +256,13 @@ def test_without_podman_the_probe_runs_under_dockerd(
     assert report["check"]["engine"] == "docker"
     assert "probe ok as uid 65532" in report["check"]["stdout_tail"]
     assert docker("image", "inspect", report["image_id"], check=False).returncode != 0
+    locked = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'l'}:v1", "--tz",
+                     "none", "--user", "root", "--format", "json", "--check", "locked",
+                     env=env)  # fmt: skip
+    assert locked.code == 0, locked.stderr
+    lines = json.loads(locked.stdout)["check"]["stdout_tail"].splitlines()
+    assert "CapBnd:\t0000000000000000" in lines and "NoNewPrivs:\t1" in lines, lines
+    assert [line for line in lines if line.startswith("interface ")] == ["interface lo"], lines
     failed = run_cli("pack", programs["static"], "-o", f"oci:{tmp_path / 'f'}:v1", "--tz",
                      "none", "--check", "write /etc/x", env=env)  # fmt: skip
     assert_clean_error(failed, 1, "under docker", "exited 4")

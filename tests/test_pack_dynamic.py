@@ -55,6 +55,13 @@ def test_a_dynamic_c_program_runs_in_scratch_with_its_libraries(
     assert libraries["loader"] == "/lib64/ld-linux-x86-64.so.2"
     assert {"libc.so.6", "libgcc_s.so.1"} <= set(libraries["sonames"])
     assert [layer["name"] for layer in summary["layers"]] == ["essentials", "libraries", "app"]
+    # no shell and no package manager: only the program, its closure and the essentials
+    members = [m for layer in summary["layers"] for m in layer_members(layout, layer["digest"])]
+    names = {m.name.removeprefix("./").rstrip("/") for m in members}
+    shells = {f"{d}/{s}" for d in ("bin", "usr/bin") for s in ("sh", "bash", "dash", "busybox")}
+    managers = {f"usr/bin/{tool}" for tool in ("apt", "apt-get", "dpkg", "pip", "pip3")}
+    assert any(n.endswith("/libc.so.6") for n in names)  # the check reads every layer
+    assert not names & (shells | managers | {"var/lib/dpkg/status"}), names & (shells | managers)
     ran = _run(podman, f"oci:{layout}:v1")
     assert ran.returncode == 0, ran.stderr.decode()
     assert b"Hello from scratchpack! uid=65532 gid=65532" in ran.stdout

@@ -293,3 +293,59 @@ def test_no_sources_keeps_only_the_bytecode_and_still_runs(
     assert "usr/lib/python3.11/os.pyc" in names and "usr/lib/python3.11/os.py" not in names
     assert f"{site}/flask/app.pyc" in names and f"{site}/flask/app.py" not in names
     assert not any("__pycache__" in n for n in names)
+
+
+def test_prune_drops_what_pip_leaves_and_keeps_what_runs_and_what_scanners_read(
+    tmp_path: Path,
+) -> None:
+    """The issue asks for no pip, tests, docs or caches in the image: pip's scripts, package
+    tests and docs, caches, stubs and install records go; the code, its data, a top-level
+    package that happens to be named ``tests`` and the METADATA scanners read stay."""
+    from scratchpack.operations.pack.pyapp import prune
+
+    site = tmp_path / "site"
+    files = [
+        "bin/flask", "pkg/__init__.py", "pkg/data.json", "pkg/py.typed", "pkg/__init__.pyi",
+        "pkg/tests/test_pkg.py", "pkg/test/conftest.py", "pkg/docs/index.rst",
+        "pkg/__pycache__/__init__.cpython-311.pyc", "pkg/sub/mod.py", "pkg/sub/mod.pyc",
+        "pkg/sub/tests/data.txt", "tests/__init__.py",
+        "pkg-1.0.dist-info/METADATA", "pkg-1.0.dist-info/RECORD",
+        "pkg-1.0.dist-info/INSTALLER", "pkg-1.0.dist-info/REQUESTED",
+        "pkg-1.0.dist-info/direct_url.json", "pkg-1.0.dist-info/entry_points.txt",
+    ]  # fmt: skip
+    for name in files:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(name)
+    prune(site)
+    left = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    assert left == [
+        "pkg-1.0.dist-info/METADATA", "pkg-1.0.dist-info/entry_points.txt",
+        "pkg/__init__.py", "pkg/data.json", "pkg/sub/mod.py", "tests/__init__.py",
+    ]  # fmt: skip
+
+
+def test_a_requirements_txt_project_without_a_build_runs_from_the_image(
+    tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    """No pyproject.toml: requirements.txt names the wheels, the tree's modules are the app
+    (its tests left out), ``--entrypoint '-m MODULE'`` starts it; ``--check`` runs the image
+    itself, read-only, before it is written."""
+    project = tmp_path / "req"
+    (project / "tests").mkdir(parents=True)
+    (project / "requirements.txt").write_text("six==1.16.0\n")
+    (project / "app.py").write_text(
+        "import sys\n\nimport six\n\nprint('six', six.__version__, *sys.argv[1:])\n"
+    )
+    (project / "tests" / "test_app.py").write_text("def test_nothing():\n    pass\n")
+    out = tmp_path / "layout"
+    result = pack(project, "-o", f"oci:{out}:1", "--entrypoint=-m app", "--check", "hello",
+                  "--format", "json", env=tool_env)  # fmt: skip
+    assert result.code == 0, result.stderr
+    check = result.json()["check"]
+    assert check["passed"] and check["stdout_tail"] == "six 1.16.0 hello\n", check
+    config = config_of(out, "1")["config"]
+    assert config["Entrypoint"] == ["/usr/bin/python3.11", "-m", "app"]
+    names = set(layer_files(out, "1"))
+    site = "usr/local/lib/python3.11/dist-packages"
+    assert f"{site}/six.py" in names and f"{site}/app.py" in names, sorted(names)[-20:]
+    assert not any(n.endswith("test_app.py") for n in names)

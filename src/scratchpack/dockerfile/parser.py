@@ -174,7 +174,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
         ) from None
     directives: dict[str, str] = {}
     for line in lines:
-        match = _DIRECTIVE.match(line.lstrip("\ufeff"))  # BuildKit reads them after a BOM too
+        match = _DIRECTIVE.match(line)  # the BOM is off line 1 already, as BuildKit reads it
         if not match:
             break
         directives[match.group(1).lower()] = match.group(2)
