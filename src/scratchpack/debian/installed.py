@@ -12,7 +12,8 @@ only when they know the release; the purls carry it as ``distro=debian-12``).
 The owner of a file comes from ``/var/lib/dpkg/info/<name>[:<arch>].list``, the lists dpkg
 itself reads for ``dpkg -S``. The lists of the packages a caller expects are read first, the
 rest only while a path is still unowned, each list once per database. The versions come from
-``/var/lib/dpkg/status`` (python-debian), and only packages whose Status says installed count.
+``/var/lib/dpkg/status`` (read by :mod:`scratchpack.debian.control`), and only packages whose
+Status says installed count.
 Everything is read from ``root`` (``/`` in production, a planted tree in tests), and names,
 versions and maintainers are checked against Debian policy's syntax before any of them becomes
 a path or a line in the image.
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scratchpack.debian.control import paragraphs
 from scratchpack.layers.tarwriter import Entry, LayerContents
 
 STATUS_D = "var/lib/dpkg/status.d"
@@ -87,7 +89,7 @@ class DpkgDatabase:
 
     def installed(self, name: str) -> InstalledPackage | None:
         """The installed package ``name`` (or ``name:arch``), None if it is not installed.
-        Only the paragraphs of the packages asked for are parsed (python-debian takes a
+        Only the paragraphs of the packages asked for are parsed (python-debian took a
         quarter of a second over a whole status file); the rest are only split apart."""
         if name not in self._parsed:
             found = None
@@ -330,17 +332,17 @@ def _read_text(path: Path, limit: int) -> str:
 
 
 def _parse_status(text: str) -> Iterator[InstalledPackage]:
-    from debian.deb822 import Deb822
-
-    for para in Deb822.iter_paragraphs(text.splitlines(), use_apt_pkg=False):
-        name, version = para.get("Package", ""), para.get("Version", "")
-        arch, status = para.get("Architecture", ""), para.get("Status", "")
+    """The installed packages of status paragraphs ``text``, read by :mod:`.control` (not
+    python-debian, whose import was a fifth of a static pack: see there; same values)."""
+    for para in paragraphs(text):
+        name, version = para.get("package", ""), para.get("version", "")
+        arch, status = para.get("architecture", ""), para.get("status", "")
         if not status.endswith(" installed"):
             continue
         if not (_NAME.match(name) and _VERSION.match(version) and _ARCH.match(arch)):
             continue
-        maintainer = para.get("Maintainer", "")
-        source = para.get("Source", "").partition(" ")[0]  # "glibc (2.36-9)": the name only
+        maintainer = para.get("maintainer", "")
+        source = para.get("source", "").partition(" ")[0]  # "glibc (2.36-9)": the name only
         yield InstalledPackage(
             name,
             version,
