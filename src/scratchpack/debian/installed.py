@@ -26,8 +26,8 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from scratchpack.debian.control import paragraphs
 from scratchpack.layers.tarwriter import Entry, LayerContents
@@ -50,9 +50,10 @@ _RELEASE_VALUE = re.compile(r"^[A-Za-z0-9._ ()/+-]*$")
 _USR_MERGED = ("bin/", "sbin/", "lib/", "lib32/", "lib64/", "libx32/")
 
 
-@dataclass(frozen=True)
-class InstalledPackage:
-    """One installed package's identity, as its ``status.d`` paragraph records it."""
+class InstalledPackage(NamedTuple):
+    """One installed package's identity, as its ``status.d`` paragraph records it.
+    (A NamedTuple, and the classes below plain ones, not dataclasses: this module is on
+    every ``pack``'s path; see ``operations/elf.py``.)"""
 
     name: str
     version: str
@@ -70,18 +71,21 @@ class InstalledPackage:
         return "\n".join(lines) + "\n"
 
 
-@dataclass
 class DpkgDatabase:
     """The dpkg database under ``root``; lists and status are read lazily, once."""
 
-    root: Path = Path("/")
-    _owners: dict[str, str] = field(default_factory=dict, init=False)
-    _read: set[Path] = field(default_factory=set, init=False)
-    _scans: int = field(default=0, init=False)
-    _blocks: dict[str, list[str]] | None = field(default=None, init=False)
-    _parsed: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
-    _list_names: list[str] | None = field(default=None, init=False)
-    _found: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+        self._owners: dict[str, str] = {}
+        self._read: set[Path] = set()
+        self._scans = 0
+        self._blocks: dict[str, list[str]] | None = None
+        self._parsed: dict[str, InstalledPackage | None] = {}
+        self._list_names: list[str] | None = None
+        self._found: dict[str, InstalledPackage | None] = {}
+
+    def __repr__(self) -> str:
+        return f"DpkgDatabase(root={self.root!r})"
 
     @property
     def admindir(self) -> Path:
@@ -352,12 +356,14 @@ def _parse_status(text: str) -> Iterator[InstalledPackage]:
         )
 
 
-@dataclass
 class Recorded:
     """What :func:`record_packages` wrote: the packages, and the files each owns."""
 
-    packages: dict[str, InstalledPackage] = field(default_factory=dict)
-    files: dict[str, list[str]] = field(default_factory=dict)  # name -> image paths
+    __slots__ = ("files", "packages")
+
+    def __init__(self) -> None:
+        self.packages: dict[str, InstalledPackage] = {}
+        self.files: dict[str, list[str]] = {}  # name -> image paths
 
 
 def owned_files(layer: LayerContents, db: DpkgDatabase, hints: Iterable[str] = ()) -> Recorded:
