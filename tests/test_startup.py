@@ -31,10 +31,9 @@ VERSION: frozenset[str] = frozenset()
 PARSER = frozenset({"argcomplete"})
 HELP = PARSER
 LINT = PARSER | {"dockerfile", "tree_sitter", "tree_sitter_bash"}
-LOCAL_PACK_AND_COPY = PARSER | {"elftools", "msgspec", "typing_extensions", "zstandard", "zlib_ng",
-                                # pack reads the host's dpkg status (status.d records) with
-                                # python-debian, which loads charset_normalizer
-                                "debian", "charset_normalizer"}  # fmt: skip
+# (not python-debian: pack reads the host's dpkg status with debian/control.py)
+LOCAL_PACK_AND_COPY = PARSER | {"elftools", "msgspec", "typing_extensions", "zstandard",
+                                "zlib_ng"}  # fmt: skip
 
 # The scratchpack modules `--version` may load: the entry point only, not the CLI's parser.
 VERSION_MODULES = frozenset({"scratchpack", "scratchpack.cli", "scratchpack.cli.entry"})
@@ -299,17 +298,18 @@ def test_a_bare_static_pack_imports_no_package_database_reader(hello: Path, tmp_
     )  # fmt: skip
     assert "scratchpack.operations.pack" in modules
     assert (tmp_path / "bare/index.json").is_file()
-    assert third_party(modules) - (LOCAL_PACK_AND_COPY - {"debian", "charset_normalizer"}) == set()
+    assert third_party(modules) - LOCAL_PACK_AND_COPY == set()
 
 
 # The scratchpack modules a `copy oci: docker://` may load (issue 17: a no-op re-push is almost
-# all start-up): the copy command's parser alone (cli.signing only for its flags), the image
+# all start-up): the copy command's parser alone (cli.signing, which cmd_copy imports), the image
 # model, the two transports and the registry client; no other command, no progress renderer
 # with -q. What the HTTP stack needs is allowed (httpx and what it loads), nothing else.
 REGISTRY_COPY_MODULES = frozenset({
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
     "scratchpack.cli.main",
-    "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.copy",
+    "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.buildflags",
+    "scratchpack.cli.copy",
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.signing", "scratchpack.errors",
     "scratchpack.units", "scratchpack.progress", "scratchpack.fsutil", "scratchpack.httpclient",
@@ -371,7 +371,7 @@ STATIC_PACK_MODULES = frozenset({
     "scratchpack.cli.commands", "scratchpack.cli.flags", "scratchpack.cli.pack",
     "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
-    "scratchpack.cli.signing", "scratchpack.debian", "scratchpack.debian.control",
+    "scratchpack.cli.buildflags", "scratchpack.debian", "scratchpack.debian.control",
     "scratchpack.debian.installed",
     "scratchpack.errors", "scratchpack.fsutil", "scratchpack.layers",
     "scratchpack.layers.compress", "scratchpack.layers.readahead", "scratchpack.layers.tarwriter",
