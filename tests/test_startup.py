@@ -447,3 +447,39 @@ def test_a_static_gzip_pack_loads_no_control_file_library_nor_zstd(
     assert {"scratchpack.layers.compress", "scratchpack.debian.control"} <= modules
     tops = {m.split(".")[0] for m in modules}
     assert tops & {"debian", "charset_normalizer", "email", "zstandard"} == set()
+
+
+# The dataclasses a static pack still builds at import (issue 17: ~0.5 ms each, and the
+# `dataclasses` + `inspect` import they need, ~8 ms): the image model's, shared by every
+# command, the layer entry and pack's options (`dataclasses.replace` by their callers). The
+# rest of the path uses NamedTuples and plain classes; a new dataclass there fails here.
+STATIC_PACK_DATACLASSES = frozenset({
+    "scratchpack.model.digest.Digest", "scratchpack.model.descriptor.Platform",
+    "scratchpack.model.descriptor.Descriptor", "scratchpack.model.manifest.Manifest",
+    "scratchpack.model.manifest.Index", "scratchpack.model.config.HistoryEntry",
+    "scratchpack.model.config.ImageConfig", "scratchpack.model.image.Layer",
+    "scratchpack.model.image.Image", "scratchpack.model.reference.Reference",
+    "scratchpack.layers.tarwriter.Entry", "scratchpack.operations.pack.core.PackOptions",
+})  # fmt: skip
+
+
+def test_a_static_pack_builds_only_the_known_dataclasses() -> None:
+    """Every class ``@dataclass`` processes while the static pack's modules are imported
+    (those of the bench's import floor): only the ones above."""
+    code = (
+        "import dataclasses\n"
+        "seen = []\n"
+        "real = dataclasses._process_class\n"
+        "def spy(cls, *args):\n"
+        "    seen.append(f'{cls.__module__}.{cls.__qualname__}')\n"
+        "    return real(cls, *args)\n"
+        "dataclasses._process_class = spy\n"
+        "import scratchpack.cli.main, scratchpack.cli.progress, scratchpack.cli.pack\n"
+        "import scratchpack.operations.pack.binary, scratchpack.transports.oci_layout\n"
+        "print('\\n'.join(seen))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    built = set(proc.stdout.split())
+    assert "scratchpack.model.digest.Digest" in built  # the spy saw the path
+    assert built - STATIC_PACK_DATACLASSES == set()
