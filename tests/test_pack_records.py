@@ -446,3 +446,29 @@ def test_the_quick_scan_matches_whole_lines_and_skips_what_is_not_a_list(
     found = [db.owner(root / f"a/{n}") for n in ("first", "last", "huge")]
     assert [p.name if p else None for p in found] == ["first", "last", None]
     assert sorted(p.name for p in db._read) == ["first.list", "last.list"]
+
+
+def test_status_paragraphs_are_read_as_dpkg_writes_them(tmp_path: Path) -> None:
+    """The status reader (debian/control.py) on what dpkg writes around the fields it keeps:
+    multi-line fields, names in any case, a field repeated, comments; and the same record
+    python-debian's reading gave (names, version, architecture, maintainer, source)."""
+    root = tmp_path / "root"
+    status = (
+        "Package: libfoo1\nstatus: install ok installed\nPriority: optional\n"
+        "Conffiles:\n /etc/foo.conf 0123456789abcdef\nARCHITECTURE: amd64\n"
+        "Version: 0.9\nVersion: 1.2-3\nMaintainer:  Zoë Maintainer <z@example.org>  \n"
+        "Source: foo (1.2-3)\nDescription: a library\n with a long\n .\n description\n"
+        "\n# a comment dpkg never writes\n\n"
+        "Package: libfoo1\nStatus: deinstall ok config-files\nArchitecture: i386\n"
+        "Version: 1.0\n"
+    )
+    plant(root, status, {}, {})
+    package = DpkgDatabase(root).installed("libfoo1")
+    assert package is not None
+    assert (package.name, package.version, package.architecture) == ("libfoo1", "1.2-3", "amd64")
+    assert (package.maintainer, package.source) == ("Zoë Maintainer <z@example.org>", "foo")
+    assert package.status_entry() == (
+        "Package: libfoo1\nSource: foo\nVersion: 1.2-3\nArchitecture: amd64\n"
+        "Maintainer: Zoë Maintainer <z@example.org>\n"
+    )
+    assert DpkgDatabase(root).installed("libfoo1:i386") is None  # only config files left

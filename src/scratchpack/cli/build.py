@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scratchpack.cli.buildflags import add_build_flags
 from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
-from scratchpack.cli.signing import add_build_flags
 from scratchpack.errors import UsageError
 
 

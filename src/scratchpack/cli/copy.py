@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scratchpack.cli.buildflags import add_build_flags
 from scratchpack.cli.flags import SharedFlags, tls_flag
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import registry_options
 from scratchpack.cli.output import Output, write_digest
-from scratchpack.cli.signing import add_build_flags
 from scratchpack.errors import ScratchpackError, UsageError
 
 if TYPE_CHECKING:

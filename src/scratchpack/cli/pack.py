@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scratchpack.cli.buildflags import add_build_flags, wants_signing
 from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import check_registry_flags, image_name, registry_options
 from scratchpack.cli.output import Output, write_digest
 from scratchpack.cli.probe import add_check_flags
-from scratchpack.cli.signing import add_build_flags
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.mediatypes import COMPRESSIONS
 
@@ -234,7 +234,6 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     import dataclasses
 
     from scratchpack.cli.probe import probe_spec, show_failure
-    from scratchpack.cli.signing import attach_after_write, build_signing, print_attached
     from scratchpack.layers.compress import check_level
     from scratchpack.model.descriptor import Platform
     from scratchpack.operations.essentials import RunUser
@@ -317,7 +316,11 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     )
     if (python.keep_modules or python.no_sources or python.trace) and not args.binary.is_dir():
         raise UsageError("--keep-module, --no-sources and --trace go with a Python project")
-    signing = build_signing(args, options.destination)
+    signing = None
+    if wants_signing(args):  # the signing commands' module only then (issue 17)
+        from scratchpack.cli.signing import build_signing
+
+        signing = build_signing(args, options.destination)
     if signing is not None and signing.provenance:
         options = dataclasses.replace(options, record_inputs=True)
     try:
@@ -333,6 +336,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     if signing is not None:
         assert options.registry is not None
         inputs = list(result.inputs)
+        from scratchpack.cli.signing import attach_after_write
+
         attached = attach_after_write(args, signing, "pack", options.destination,
                                       result.digest, options.registry, inputs)  # fmt: skip
     if args.digestfile:
@@ -343,6 +348,8 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     elif not args.quiet:
         _print_pack(result, out)
         if attached:
+            from scratchpack.cli.signing import print_attached
+
             print_attached(out, attached)
         if result.check is not None:
             out.status("Checked", result.check.summary())

@@ -1,6 +1,6 @@
 """``generate-key-pair``, ``sign``, ``verify``, ``attest`` and ``verify-attestation``: cosign's
-key-pair mode, offline; and the ``--sign``/``--sbom``/``--provenance`` flags of the commands
-that write images.
+key-pair mode, offline; and what the ``--sign``/``--sbom``/``--provenance`` flags of the
+commands that write images do (the flags themselves: :mod:`scratchpack.cli.buildflags`).
 
 The password comes from ``COSIGN_PASSWORD`` (set, even empty, it is used as is, as cosign
 does), else from a prompt when stdin is a terminal, else the command fails: it never waits
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from scratchpack.cli.buildflags import wants_signing
 from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import key_values
 from scratchpack.cli.helptext import examples
@@ -469,23 +470,6 @@ _NOT_PARAMETERS = frozenset({
 })  # fmt: skip  # credentials, transport settings, how the output is written: not the build
 
 
-def add_build_flags(p: argparse.ArgumentParser) -> None:
-    """The supply-chain flags of a command that writes an image."""
-    g = p.add_argument_group("signing at build time (cosign's key-pair mode, offline)")
-    g.add_argument("--sign", type=Path, metavar="KEY",
-                   help="sign the written image with this cosign.key (.sig tag); the password "
-                   "from $COSIGN_PASSWORD or the terminal; docker:// and oci: only")  # fmt: skip
-    g.add_argument("--sbom", action="store_true",
-                   help="attach the image's CycloneDX SBOM as a signed attestation (needs "
-                   "--sign)")  # fmt: skip
-    g.add_argument("--provenance", action="store_true",
-                   help="attach SLSA v1 provenance (builder, options, inputs with their "
-                   "digests) as a signed attestation (needs --sign)")  # fmt: skip
-    g.add_argument("--new-bundle-format", action="store_true",
-                   help="sign and attest in cosign's current layout: Sigstore bundles as OCI "
-                   "1.1 referrers of the image, not the .sig/.att tags (needs --sign)")  # fmt: skip
-
-
 class BuildSigning(NamedTuple):
     """What --sign/--sbom/--provenance asked for, checked and the key opened before work."""
 
@@ -499,9 +483,9 @@ class BuildSigning(NamedTuple):
 def build_signing(args: argparse.Namespace, destination: ImageName) -> BuildSigning | None:
     """None without --sign; else the key, opened now (a wrong password stops the command
     before it builds anything). Usage errors first, before the password is asked."""
-    bundles = bool(getattr(args, "new_bundle_format", False))
-    if args.sign is None and not args.sbom and not args.provenance and not bundles:
+    if not wants_signing(args):
         return None  # and nothing of signing imported (pack to oci: starts light)
+    bundles = bool(getattr(args, "new_bundle_format", False))
     from scratchpack.operations.supplychain import check
 
     check(destination, sign=args.sign is not None, sbom=args.sbom, provenance=args.provenance,

@@ -12,7 +12,8 @@ only when they know the release; the purls carry it as ``distro=debian-12``).
 The owner of a file comes from ``/var/lib/dpkg/info/<name>[:<arch>].list``, the lists dpkg
 itself reads for ``dpkg -S``. The lists of the packages a caller expects are read first, the
 rest only while a path is still unowned, each list once per database. The versions come from
-``/var/lib/dpkg/status`` (python-debian), and only packages whose Status says installed count.
+``/var/lib/dpkg/status`` (read by :mod:`scratchpack.debian.control`), and only packages whose
+Status says installed count.
 Everything is read from ``root`` (``/`` in production, a planted tree in tests), and names,
 versions and maintainers are checked against Debian policy's syntax before any of them becomes
 a path or a line in the image.
@@ -25,9 +26,10 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from scratchpack.debian.control import paragraphs
 from scratchpack.layers.tarwriter import Entry, LayerContents
 
 STATUS_D = "var/lib/dpkg/status.d"
@@ -48,9 +50,10 @@ _RELEASE_VALUE = re.compile(r"^[A-Za-z0-9._ ()/+-]*$")
 _USR_MERGED = ("bin/", "sbin/", "lib/", "lib32/", "lib64/", "libx32/")
 
 
-@dataclass(frozen=True)
-class InstalledPackage:
-    """One installed package's identity, as its ``status.d`` paragraph records it."""
+class InstalledPackage(NamedTuple):
+    """One installed package's identity, as its ``status.d`` paragraph records it.
+    (A NamedTuple, and the classes below plain ones, not dataclasses: this module is on
+    every ``pack``'s path; see ``operations/elf.py``.)"""
 
     name: str
     version: str
@@ -68,18 +71,21 @@ class InstalledPackage:
         return "\n".join(lines) + "\n"
 
 
-@dataclass
 class DpkgDatabase:
     """The dpkg database under ``root``; lists and status are read lazily, once."""
 
-    root: Path = Path("/")
-    _owners: dict[str, str] = field(default_factory=dict, init=False)
-    _read: set[Path] = field(default_factory=set, init=False)
-    _scans: int = field(default=0, init=False)
-    _blocks: dict[str, list[str]] | None = field(default=None, init=False)
-    _parsed: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
-    _list_names: list[str] | None = field(default=None, init=False)
-    _found: dict[str, InstalledPackage | None] = field(default_factory=dict, init=False)
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+        self._owners: dict[str, str] = {}
+        self._read: set[Path] = set()
+        self._scans = 0
+        self._blocks: dict[str, list[str]] | None = None
+        self._parsed: dict[str, InstalledPackage | None] = {}
+        self._list_names: list[str] | None = None
+        self._found: dict[str, InstalledPackage | None] = {}
+
+    def __repr__(self) -> str:
+        return f"DpkgDatabase(root={self.root!r})"
 
     @property
     def admindir(self) -> Path:
@@ -87,7 +93,7 @@ class DpkgDatabase:
 
     def installed(self, name: str) -> InstalledPackage | None:
         """The installed package ``name`` (or ``name:arch``), None if it is not installed.
-        Only the paragraphs of the packages asked for are parsed (python-debian takes a
+        Only the paragraphs of the packages asked for are parsed (python-debian took a
         quarter of a second over a whole status file); the rest are only split apart."""
         if name not in self._parsed:
             found = None
@@ -330,17 +336,17 @@ def _read_text(path: Path, limit: int) -> str:
 
 
 def _parse_status(text: str) -> Iterator[InstalledPackage]:
-    from debian.deb822 import Deb822
-
-    for para in Deb822.iter_paragraphs(text.splitlines(), use_apt_pkg=False):
-        name, version = para.get("Package", ""), para.get("Version", "")
-        arch, status = para.get("Architecture", ""), para.get("Status", "")
+    """The installed packages of status paragraphs ``text``, read by :mod:`.control` (not
+    python-debian, whose import was a fifth of a static pack: see there; same values)."""
+    for para in paragraphs(text):
+        name, version = para.get("package", ""), para.get("version", "")
+        arch, status = para.get("architecture", ""), para.get("status", "")
         if not status.endswith(" installed"):
             continue
         if not (_NAME.match(name) and _VERSION.match(version) and _ARCH.match(arch)):
             continue
-        maintainer = para.get("Maintainer", "")
-        source = para.get("Source", "").partition(" ")[0]  # "glibc (2.36-9)": the name only
+        maintainer = para.get("maintainer", "")
+        source = para.get("source", "").partition(" ")[0]  # "glibc (2.36-9)": the name only
         yield InstalledPackage(
             name,
             version,
@@ -350,12 +356,14 @@ def _parse_status(text: str) -> Iterator[InstalledPackage]:
         )
 
 
-@dataclass
 class Recorded:
     """What :func:`record_packages` wrote: the packages, and the files each owns."""
 
-    packages: dict[str, InstalledPackage] = field(default_factory=dict)
-    files: dict[str, list[str]] = field(default_factory=dict)  # name -> image paths
+    __slots__ = ("files", "packages")
+
+    def __init__(self) -> None:
+        self.packages: dict[str, InstalledPackage] = {}
+        self.files: dict[str, list[str]] = {}  # name -> image paths
 
 
 def owned_files(layer: LayerContents, db: DpkgDatabase, hints: Iterable[str] = ()) -> Recorded:

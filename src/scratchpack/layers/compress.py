@@ -40,9 +40,8 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from queue import SimpleQueue
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from zlib_ng import zlib_ng
 
@@ -73,9 +72,9 @@ def check_level(compression: str, level: int | None) -> None:
         raise UsageError(f"--compression-level {level}: {compression} levels are {low}-{high}")
 
 
-@dataclass(frozen=True)
-class CompressedBlob:
-    """What came out: digests and sizes of both the stored and the uncompressed bytes."""
+class CompressedBlob(NamedTuple):
+    """What came out: digests and sizes of both the stored and the uncompressed bytes.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
 
     digest: Digest
     size: int

@@ -6,9 +6,8 @@ import os
 import re
 import struct
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.fsutil import describe_os_error
@@ -31,14 +30,15 @@ _ARCHES: dict[str, tuple[str, str | None]] = {
 }
 
 
-@dataclass(frozen=True)
-class ElfInfo:
+class ElfInfo(NamedTuple):
+    """What pack needs of a binary (NamedTuple, not a dataclass: see ``StartupNeeds``)."""
+
     path: Path
     architecture: str
     variant: str | None
     elf_type: str
     interpreter: str | None
-    needed: tuple[str, ...] = field(default=())
+    needed: tuple[str, ...] = ()
 
     @property
     def is_dynamic(self) -> bool:
@@ -172,9 +172,11 @@ class DamagedElf(ValueError):
     """An ELF file whose headers do not hold together (or exceed the bounds read)."""
 
 
-@dataclass(frozen=True)
-class StartupNeeds:
-    """What the loader needs to start an ELF file: PT_INTERP, DT_NEEDED, RUNPATH/RPATH."""
+class StartupNeeds(NamedTuple):
+    """What the loader needs to start an ELF file: PT_INTERP, DT_NEEDED, RUNPATH/RPATH.
+
+    A NamedTuple, not a dataclass: this module is on the path of every ``pack``, where
+    ``dataclasses`` (with ``inspect``) and building each class cost ~25 ms (issue 17)."""
 
     machine: str
     interpreter: str | None

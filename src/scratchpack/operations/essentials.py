@@ -11,8 +11,8 @@ import hashlib
 import os
 import posixpath
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.layers.tarwriter import LayerContents, normalize_path
@@ -31,8 +31,10 @@ _SKIPPED_DIRS = frozenset(ZONEINFO_SKIP)
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
-@dataclass(frozen=True)
-class RunUser:
+class RunUser(NamedTuple):
+    """The user the image runs as.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
+
     name: str
     uid: int
     gid: int
@@ -74,12 +76,34 @@ class RunUser:
         return f"{self.uid}:{self.gid}"
 
 
-@dataclass
 class EssentialsReport:
-    files: list[str] = field(default_factory=list)
-    zones: int = 0
-    ca_bundle: str | None = None
-    packages: dict[str, str] = field(default_factory=dict)  # host packages recorded: version
+    """What the essentials layer holds, for pack's report (filled in as it is made; a plain
+    class, not a dataclass: on every ``pack``'s path, see ``operations/elf.py``)."""
+
+    __slots__ = ("ca_bundle", "files", "packages", "zones")
+
+    def __init__(
+        self,
+        files: list[str] | None = None,
+        zones: int = 0,
+        ca_bundle: str | None = None,
+        packages: dict[str, str] | None = None,  # host packages recorded: version
+    ) -> None:
+        self.files = [] if files is None else files
+        self.zones = zones
+        self.ca_bundle = ca_bundle
+        self.packages = {} if packages is None else packages
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not EssentialsReport:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"EssentialsReport(files={self.files!r}, zones={self.zones!r}, "
+                f"ca_bundle={self.ca_bundle!r}, packages={self.packages!r})")  # fmt: skip
 
 
 def passwd_text(user: RunUser) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
 from scratchpack import progress
 from scratchpack.errors import ScratchpackError, UsageError
@@ -30,8 +30,10 @@ from scratchpack.transports.names import (
 )
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
+    """Where an image was written.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
+
     destination: str
     detail: str
     # the manifest digest at the destination, as ``inspect`` and skopeo report it there

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from scratchpack.errors import ReferenceError_, UsageError
@@ -34,19 +33,50 @@ def parse_registry_reference(text: str, shown: str | None = None) -> Reference:
     return Reference.parse(text)
 
 
-@dataclass(frozen=True)
-class OciName:
-    directory: Path
-    tag: str | None
+class _Name:
+    """The equality, hash and repr a frozen dataclass would give, for the names below.
+
+    Plain classes, not dataclasses: every ``pack`` and ``copy`` parses a name, and building
+    five dataclasses (plus importing ``dataclasses`` and ``inspect``) was part of the
+    start-up issue 17 measures. Two names are equal when they are of the same transport and
+    every field is."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Name)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self._fields()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({shown})"
+
+
+class OciName(_Name):
+    __slots__ = ("directory", "tag")
+
+    def __init__(self, directory: Path, tag: str | None) -> None:
+        self.directory = directory
+        self.tag = tag
 
     def __str__(self) -> str:
         return f"oci:{self.directory}" + (f":{self.tag}" if self.tag else "")
 
 
-@dataclass(frozen=True)
-class ArchiveName:
-    file: Path
-    reference: Reference | None
+class ArchiveName(_Name):
+    __slots__ = ("file", "reference")
+
+    def __init__(self, file: Path, reference: Reference | None) -> None:
+        self.file = file
+        self.reference = reference
 
     def __str__(self) -> str:
         return f"docker-archive:{self.file}" + (
@@ -54,28 +84,34 @@ class ArchiveName:
         )
 
 
-@dataclass(frozen=True)
-class DaemonName:
-    reference: Reference
+class DaemonName(_Name):
+    __slots__ = ("reference",)
+
+    def __init__(self, reference: Reference) -> None:
+        self.reference = reference
 
     def __str__(self) -> str:
         return f"docker-daemon:{self.reference.familiar()}"
 
 
-@dataclass(frozen=True)
-class RegistryName:
-    reference: Reference
+class RegistryName(_Name):
+    __slots__ = ("reference",)
+
+    def __init__(self, reference: Reference) -> None:
+        self.reference = reference
 
     def __str__(self) -> str:
         return f"docker://{self.reference}"
 
 
-@dataclass(frozen=True)
-class StorageName:
+class StorageName(_Name):
     """An image in podman's local storage: a name, a short name or an image ID, as podman
     takes it."""
 
-    reference: str
+    __slots__ = ("reference",)
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
 
     def __str__(self) -> str:
         return f"containers-storage:{self.reference}"

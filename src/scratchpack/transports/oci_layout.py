@@ -17,9 +17,9 @@ import errno
 import os
 import stat
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from scratchpack.errors import (
     DigestMismatchError,
@@ -55,9 +55,9 @@ _COPY_CHUNK = 1 << 20
 SYNC_JOBS = 32
 
 
-@dataclass(frozen=True)
-class LayoutBlobs:
-    """Reads blobs from ``DIR/blobs/ALG/HEX``, verifying each against its digest."""
+class LayoutBlobs(NamedTuple):
+    """Reads blobs from ``DIR/blobs/ALG/HEX``, verifying each against its digest.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
 
     root: Path
 

@@ -17,9 +17,9 @@ import json
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field  # PackOptions (dataclasses.replace by its users)
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from scratchpack import progress
 from scratchpack.debian.installed import DpkgDatabase, owned_files, write_records
@@ -55,9 +55,9 @@ HOST_HINTS = ("ca-certificates", "tzdata")
 DEFAULT_PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
 
 
-@dataclass(frozen=True)
-class AddSpec:
-    """``--add SRC:DEST[:MODE]``."""
+class AddSpec(NamedTuple):
+    """``--add SRC:DEST[:MODE]``.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
 
     source: Path
     dest: str
@@ -124,8 +124,10 @@ class PackOptions:
     icu_locales: tuple[str, ...] = ()  # --icu-locales: a Node image's ICU data cut to these
 
 
-@dataclass(frozen=True)
-class LayerSummary:
+class LayerSummary(NamedTuple):
+    """One layer of pack's result.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
+
     name: str
     digest: str
     diff_id: str
@@ -134,8 +136,10 @@ class LayerSummary:
     files: int
 
 
-@dataclass(frozen=True)
-class PackResult:
+class PackResult(NamedTuple):
+    """What pack wrote, for its report.
+    (A NamedTuple, not a dataclass: on every ``pack``'s path; see ``operations/elf.py``.)"""
+
     destination: str
     digest: Digest  # the manifest digest at the destination (README, "Digests")
     config_digest: Digest  # the image id
@@ -174,7 +178,7 @@ class PackResult:
             "platform": self.platform,
             "compression": self.compression,
             "binary": {"path": self.binary, "size": self.binary_size, "linkage": self.linkage},
-            "layers": [layer.__dict__ for layer in self.layers],
+            "layers": [layer._asdict() for layer in self.layers],
             "size": {"stored": self.stored_size, "uncompressed": self.uncompressed_size},
             **({"base": self.base, "packages": self.essentials.packages} if self.base else {}),
             "essentials": None

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class PythonOptions:
+class PythonOptions(NamedTuple):
+    """(A NamedTuple, not a dataclass: imported by every ``pack``, where ``dataclasses`` and
+    ``inspect`` were ~25 ms of a static pack's start-up, issue 17.)"""
+
     keep_modules: tuple[str, ...] = ()  # standard library modules the import graph cannot see
     no_sources: bool = False  # .pyc only: smaller, but tracebacks lose their source lines
     trace: bool = False  # a traced run first, keeping the standard modules it imported
