@@ -35,7 +35,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import struct
 import sys
 
 from scratchpack import __version__
@@ -63,7 +62,6 @@ _AUTO_IDLE = 900.0
 LOCK_NAME = "scratchpack-lint.lock"
 LOG_NAME = "scratchpack-lint.log"
 PROTOCOL = f"scratchpack-lint/1 {__version__}".encode()
-_HEADER = struct.Struct(">I")
 _MAX_FIELDS = 1 << 16
 _MAX_REPLY = 64 << 20  # what a served lint printed (JSON over many files can be large)
 # a request: stdin (256 KiB at most: parser.MAX_SIZE), argv and the environment (the kernel's
@@ -126,7 +124,12 @@ def unsafe(path: str, socket_too: bool = True) -> str | None:
 
 
 def pack(fields: list[bytes]) -> bytes:
-    return b"".join([_HEADER.pack(len(fields)), *(_HEADER.pack(len(f)) + f for f in fields)])
+    return b"".join([_count(len(fields)), *(_count(len(f)) + f for f in fields)])
+
+
+def _count(n: int) -> bytes:
+    """A count or a length: 4 bytes, big-endian (``int.to_bytes``: no ``struct`` to import)."""
+    return n.to_bytes(4, "big")
 
 
 class _Reader:
@@ -154,12 +157,12 @@ def receive(conn: Socket, limit: int = _MAX_REPLY) -> list[bytes]:
     """One message: its fields, refused (ConnectionError) past ``limit`` bytes in all, before
     the field that would cross it is read."""
     reader = _Reader(conn)
-    (count,) = _HEADER.unpack(reader.take(4))
+    count = int.from_bytes(reader.take(4), "big")
     if count > _MAX_FIELDS:
         raise ConnectionError(f"{count} fields: not a lint message")
     fields, total = [], 0
     for _ in range(count):
-        (size,) = _HEADER.unpack(reader.take(4))
+        size = int.from_bytes(reader.take(4), "big")
         total += size
         if total > limit:
             raise ConnectionError(f"a lint message larger than {limit >> 20} MiB")
@@ -170,8 +173,11 @@ def receive(conn: Socket, limit: int = _MAX_REPLY) -> list[bytes]:
 def _peer_uid(conn: Socket) -> int:
     import _socket
 
-    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
-    return int(struct.unpack("3i", creds)[1])
+    # struct ucred: pid, uid, gid, three 32-bit integers in the machine's byte order
+    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    if len(creds) != 12:
+        raise OSError(f"SO_PEERCRED gave {len(creds)} bytes, not 12")
+    return int.from_bytes(creds[4:8], sys.byteorder)
 
 
 def _connect(path: str) -> Socket:
@@ -241,7 +247,7 @@ def forward(args: list[str]) -> int | None:
     except NotServed as exc:
         sys.stderr.write(f"scratchpack: warning: {exc}\n")
         return None
-    except (OSError, struct.error):
+    except (OSError, ValueError):
         reply = []  # server gone or killed mid-request: lint here
         if switch == AUTO:
             start_detached(path)  # a stale socket; no start while a server holds the lock
@@ -344,7 +350,7 @@ def ask(kind: str, path: str | None = None) -> list[bytes] | None:
     """A ``status`` or ``stop`` request; None when no server answers."""
     try:
         return _exchange(path or socket_path(), [PROTOCOL, kind.encode()])
-    except (OSError, struct.error, NotServed):
+    except (OSError, ValueError, NotServed):
         return None
 
 
@@ -474,7 +480,7 @@ def _connection(
                 return  # another user's request is not ours to run (the mode keeps them out)
             try:
                 going_on = _answer(conn, lints)
-            except (OSError, ValueError, struct.error):
+            except (OSError, ValueError):
                 return  # that client went away or sent garbage: the next one
             finally:
                 import time
@@ -613,12 +619,11 @@ def serve(path: str, idle: float | None = None, detached: bool = False) -> None:
         ready, _, _ = select.select([listener.fileno(), wake_read], [], [], wait)
         if wake_read in ready:
             os.read(wake_read, 512)  # the handler itself runs as this returns
-        if (
-            not ready
-            and idle is not None
-            and time.monotonic() - last[0] >= idle
-            and lints.acquire(blocking=False)  # no lint under way; none starts after this
-        ):
+        if not ready and idle is not None and time.monotonic() - last[0] >= idle:
+            if not lints.acquire(blocking=False):  # a lint longer than the timeout: busy
+                last[0] = time.monotonic()
+                continue
+            # no lint under way, and none starts after this
             if detached:
                 sys.stderr.write(f"lint server (pid {os.getpid()}): idle, exiting\n")
                 sys.stderr.flush()
