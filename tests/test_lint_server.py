@@ -530,3 +530,23 @@ def test_concurrent_auto_starts_leave_one_server(
     same(got, expected)
     again = daemon(auto, "start")
     assert again.returncode == 0 and f"already running (pid {pid})" in again.stdout
+
+
+def test_auto_replaces_the_stale_socket_of_a_killed_server(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    where = project(tmp_path)
+    lint(auto, where, "Dockerfile")
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the started server")
+    killed = server_pid(auto)
+    os.killpg(killed, signal.SIGKILL)  # no chance to remove its socket
+    wait_until(lambda: killed not in servers_at(runtime), "the killed server's end")
+    assert (runtime / "scratchpack-lint.sock").is_socket()
+    got, modules = lint(auto, where, "Dockerfile")
+    assert "scratchpack.cli.main" in modules  # linted here, and a server started anew
+    same(got, in_process(auto, where, "Dockerfile"))
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the new server")
+    assert server_pid(auto) != killed
+    served, modules = lint(auto, where, "Dockerfile")
+    assert "scratchpack.cli.main" not in modules
+    same(served, got)
