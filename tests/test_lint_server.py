@@ -550,3 +550,27 @@ def test_auto_replaces_the_stale_socket_of_a_killed_server(
     served, modules = lint(auto, where, "Dockerfile")
     assert "scratchpack.cli.main" not in modules
     same(served, got)
+
+
+def test_requests_of_another_version_do_not_keep_a_server_alive(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    """After an upgrade every client is refused by the old server (another protocol): those
+    refusals must not reset its idle time, or ``auto`` would never get a current server."""
+    from scratchpack.cli.lintserver import pack, receive
+
+    env = {**auto, "SCRATCHPACK_LINT_SERVER_IDLE": "2"}
+    lint(env, project(tmp_path), "Dockerfile")
+    wait_until(lambda: daemon(env, "status").returncode == 0, "the started server")
+    pid = server_pid(env)
+
+    def refused_and_gone() -> bool:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(str(runtime / "scratchpack-lint.sock"))
+            conn.sendall(pack([b"scratchpack-lint/0 old", b"lint"]))
+            assert receive(conn)[0] == b"version"
+        time.sleep(0.2)
+        return pid not in servers_at(runtime)
+
+    wait_until(refused_and_gone, "the idle exit of a server asked only by other versions")
+    assert "idle, exiting" in (runtime / "scratchpack-lint.log").read_text()

@@ -442,16 +442,22 @@ def _stream(
     )  # fmt: skip
 
 
-def _answer(conn: Socket, lints: Lock) -> bool:
+def _answer(conn: Socket, lints: Lock, last: list[float]) -> bool:
     """Answer one request; False when it was ``stop``. ``status`` and ``stop`` are answered at
     once; a lint waits for ``lints``: it runs in this process's directory, environment and
     standard streams, which are the client's for as long as it runs, so two at once would see
-    each other's."""
+    each other's. A request of this protocol sets ``last`` (the idle timeout counts from it);
+    one of another version does not, so that after an upgrade the old server, which refuses
+    every new client, still times out and the next ``auto`` client starts a current one."""
+    import time
+
     conn.settimeout(_READ_TIMEOUT)
     fields = receive(conn, _MAX_REQUEST)
     if len(fields) < 2 or fields[0] != PROTOCOL:
         conn.sendall(pack([b"version", PROTOCOL]))
-    elif fields[1] in (b"status", b"stop"):
+        return True
+    last[0] = time.monotonic()
+    if fields[1] in (b"status", b"stop"):
         conn.sendall(pack([b"0", str(os.getpid()).encode()]))
         if fields[1] == b"stop":
             lints.acquire()  # the lint under way ends first; no other starts (held to the exit)
@@ -459,6 +465,7 @@ def _answer(conn: Socket, lints: Lock) -> bool:
     elif fields[1] == b"lint" and len(fields) >= _ARGV:
         with lints:
             reply = _run(fields)
+        last[0] = time.monotonic()  # from the lint's end
         conn.settimeout(None)
         conn.sendall(pack(reply))
     return True
@@ -479,13 +486,9 @@ def _connection(
             if _peer_uid(conn) not in (me, 0):
                 return  # another user's request is not ours to run (the mode keeps them out)
             try:
-                going_on = _answer(conn, lints)
+                going_on = _answer(conn, lints, last)
             except (OSError, ValueError):
                 return  # that client went away or sent garbage: the next one
-            finally:
-                import time
-
-                last[0] = time.monotonic()  # the idle time counts from a request's end
         if not going_on:
             leave()
     finally:
@@ -634,7 +637,6 @@ def serve(path: str, idle: float | None = None, detached: bool = False) -> None:
             conn, _ = listener.accept()
         except OSError:
             continue
-        last[0] = time.monotonic()
         if not slots.acquire(blocking=False):
             conn.close()  # too many at once: that client lints in-process
             continue
