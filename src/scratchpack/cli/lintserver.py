@@ -306,7 +306,7 @@ def start_detached(path: str) -> None:
             ],
             setsid=True,
         )
-    except OSError:
+    except (OSError, ValueError):  # ValueError: no sys.executable (an embedded interpreter)
         return  # no server then: this lint runs in-process all the same
 
 
@@ -545,8 +545,10 @@ def serve(path: str, idle: float | None = None, detached: bool = False) -> None:
     import threading
     import time
 
+    path = os.path.abspath(path)  # before any chdir
     if detached:
         _close_inherited()
+        os.chdir("/")  # not the starting client's directory, even while warming up
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     problem = unsafe(path, socket_too=False)
