@@ -11,10 +11,11 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,8 @@ def test_the_client_loads_almost_nothing(served: dict[str, str], tmp_path: Path)
     assert ours == {"scratchpack", "scratchpack.cli", "scratchpack.cli.entry",
                     "scratchpack.cli.lintserver"}  # fmt: skip
     heavy = {"re", "typing", "socket", "selectors", "enum", "json", "pathlib", "argparse",
-             "dataclasses", "subprocess", "tree_sitter", "dockerfile", "contextlib"}  # fmt: skip
+             "dataclasses", "subprocess", "tree_sitter", "dockerfile", "contextlib", "struct",
+             "fcntl"}  # fmt: skip
     assert modules & heavy == set()
 
 
@@ -404,3 +406,171 @@ def test_an_oversized_request_is_refused_before_it_is_read(served: dict[str, str
         conn.sendall(b"\x00\x00\x00\x04lint" + (64 << 20).to_bytes(4, "big"))
         assert conn.recv(1) == b""
     assert daemon(served, "status").returncode == 0  # and the server goes on
+
+
+# --- SCRATCHPACK_LINT_SERVER=auto: a client that finds no server starts one ----------------
+
+
+def servers_at(runtime: Path) -> set[int]:
+    """The pids of the lint server processes for this runtime directory's socket (a test's
+    own: the socket path is the test's temporary directory)."""
+    sock = os.fsencode(runtime / "scratchpack-lint.sock")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"scratchpack.cli.lintserver" in argv and sock in argv:
+                    found.add(int(entry.name))
+    return found
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    """Poll ``condition`` (a server's warm-up takes about a second idle, far more at load)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def auto(runtime: Path) -> Iterator[dict[str, str]]:
+    """The environment of a client that starts a server when none answers; every server of
+    the runtime directory is stopped at the end."""
+    env = {
+        **environment(runtime, SCRATCHPACK_LINT_SERVER_IDLE="120"),
+        "SCRATCHPACK_LINT_SERVER": "auto",
+    }
+    env.pop("CI", None)
+    yield env
+    daemon(env, "stop")
+    for pid in servers_at(runtime):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def test_auto_starts_a_server_that_answers_the_next_requests(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    where = project(tmp_path)
+    first, modules = lint(auto, where, "Dockerfile")
+    assert "scratchpack.cli.main" in modules  # this one linted in-process, at once
+    same(first, in_process(auto, where, "Dockerfile"))
+    sock = runtime / "scratchpack-lint.sock"
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the started server")
+    assert sock.is_socket()
+    pid = server_pid(auto)
+    assert os.getsid(pid) == pid  # a session of its own: the client's terminal may go away
+    log = runtime / "scratchpack-lint.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert f"lint server (pid {pid})" in log.read_text()
+    for args in (("Dockerfile",), ("-f", "json", "Dockerfile", "clean.Dockerfile")):
+        got, modules = lint(auto, where, *args)
+        assert "scratchpack.cli.main" not in modules  # served
+        same(got, in_process(auto, where, *args))
+    assert servers_at(runtime) == {pid}  # served requests start nothing
+
+
+def test_an_auto_started_server_exits_when_idle(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    env = {**auto, "SCRATCHPACK_LINT_SERVER_IDLE": "1"}
+    where = project(tmp_path)
+    lint(env, where, "Dockerfile")
+    wait_until(lambda: bool(servers_at(runtime)), "the started server")
+    wait_until(lambda: not servers_at(runtime), "the idle server's exit")
+    assert not (runtime / "scratchpack-lint.sock").exists()  # removed on its way out
+    assert "idle, exiting" in (runtime / "scratchpack-lint.log").read_text()
+    lint(auto, where, "Dockerfile")  # the next client finds none again and starts one
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "a server started anew")
+
+
+def test_auto_starts_nothing_in_ci_or_for_a_terminal_less_request(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    """Under CI a started server would outlive its job's step; ``--fix`` is never served."""
+    where = project(tmp_path)
+    got, _ = lint({**auto, "CI": "true"}, where, "Dockerfile")
+    same(got, in_process(auto, where, "Dockerfile"))
+    lint(auto, where, "--fix", "--diff", "Dockerfile")
+    time.sleep(2)  # what a start would have taken to show its process
+    assert servers_at(runtime) == set()
+    assert not (runtime / "scratchpack-lint.sock").exists()
+    assert lint({**auto, "CI": "false"}, where, "Dockerfile")[0].returncode == 1
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the server CI=false starts")
+
+
+def test_concurrent_auto_starts_leave_one_server(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    """Eight clients at once find no server: one server stays, its socket answers, and every
+    client printed what an in-process lint prints."""
+    where = project(tmp_path)
+    record = where / ".modules"
+    pipe = subprocess.PIPE
+    command = [sys.executable, "-c", CLIENT]
+    clients = [
+        subprocess.Popen(
+            [*command, f"{record}{n}", "lint", "Dockerfile"],
+            cwd=where,
+            env=auto,
+            stdout=pipe,
+            stderr=pipe,
+        )
+        for n in range(8)
+    ]
+    outputs = {(*c.communicate(timeout=120), c.returncode) for c in clients}
+    expected = in_process(auto, where, "Dockerfile")
+    assert outputs == {(expected.stdout, expected.stderr, expected.returncode)}
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the started server")
+    pid = server_pid(auto)
+    wait_until(lambda: servers_at(runtime) == {pid}, "the other starters' exit")
+    got, modules = lint(auto, where, "Dockerfile")
+    assert "scratchpack.cli.main" not in modules
+    same(got, expected)
+    again = daemon(auto, "start")
+    assert again.returncode == 0 and f"already running (pid {pid})" in again.stdout
+
+
+def test_auto_replaces_the_stale_socket_of_a_killed_server(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    where = project(tmp_path)
+    lint(auto, where, "Dockerfile")
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the started server")
+    killed = server_pid(auto)
+    os.killpg(killed, signal.SIGKILL)  # no chance to remove its socket
+    wait_until(lambda: killed not in servers_at(runtime), "the killed server's end")
+    assert (runtime / "scratchpack-lint.sock").is_socket()
+    got, modules = lint(auto, where, "Dockerfile")
+    assert "scratchpack.cli.main" in modules  # linted here, and a server started anew
+    same(got, in_process(auto, where, "Dockerfile"))
+    wait_until(lambda: daemon(auto, "status").returncode == 0, "the new server")
+    assert server_pid(auto) != killed
+    served, modules = lint(auto, where, "Dockerfile")
+    assert "scratchpack.cli.main" not in modules
+    same(served, got)
+
+
+def test_requests_of_another_version_do_not_keep_a_server_alive(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    """After an upgrade every client is refused by the old server (another protocol): those
+    refusals must not reset its idle time, or ``auto`` would never get a current server."""
+    from scratchpack.cli.lintserver import pack, receive
+
+    env = {**auto, "SCRATCHPACK_LINT_SERVER_IDLE": "2"}
+    lint(env, project(tmp_path), "Dockerfile")
+    wait_until(lambda: daemon(env, "status").returncode == 0, "the started server")
+    pid = server_pid(env)
+
+    def refused_and_gone() -> bool:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(str(runtime / "scratchpack-lint.sock"))
+            conn.sendall(pack([b"scratchpack-lint/0 old", b"lint"]))
+            assert receive(conn)[0] == b"version"
+        time.sleep(0.2)
+        return pid not in servers_at(runtime)
+
+    wait_until(refused_and_gone, "the idle exit of a server asked only by other versions")
+    assert "idle, exiting" in (runtime / "scratchpack-lint.log").read_text()

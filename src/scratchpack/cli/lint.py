@@ -92,7 +92,9 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
         "--daemon", choices=("start", "stop", "status"),
         help="a resident lint server for this user, which later lint commands (but --fix) go "
         "through when their output is not a terminal: one file per process in a few ms "
-        "(SCRATCHPACK_LINT_SERVER=0: never use it)",
+        "(SCRATCHPACK_LINT_SERVER=0: never use it; =auto: a lint that finds none starts one "
+        "in the background, not when CI is set, which exits after "
+        "SCRATCHPACK_LINT_SERVER_IDLE seconds without a request, 900 by default)",
     )  # fmt: skip
     fixing = li.add_argument_group("fixing")
     fixing.add_argument(

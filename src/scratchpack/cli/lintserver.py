@@ -35,7 +35,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import struct
 import sys
 
 from scratchpack import __version__
@@ -50,10 +49,19 @@ if TYPE_CHECKING:
 
     from scratchpack.cli.output import Output
 
-# SCRATCHPACK_LINT_SERVER=0: never use a server (always in-process)
+# SCRATCHPACK_LINT_SERVER=0: never use a server (always in-process); =auto: a client that
+# finds none starts one in the background (not under CI) and lints in-process meanwhile
 ENV_SWITCH = "SCRATCHPACK_LINT_SERVER"
+AUTO = "auto"
+# seconds without a request after which a server exits: an auto-started one after 15 minutes
+# unless this says otherwise; one of `--daemon start` only when this is set
+IDLE_SWITCH = "SCRATCHPACK_LINT_SERVER_IDLE"
+_AUTO_IDLE = 900.0
+# beside the socket: held (flock) by the server for its whole life, from before it looks for
+# a stale socket, so two servers never run nor bind at once; the log of an auto-started one
+LOCK_NAME = "scratchpack-lint.lock"
+LOG_NAME = "scratchpack-lint.log"
 PROTOCOL = f"scratchpack-lint/1 {__version__}".encode()
-_HEADER = struct.Struct(">I")
 _MAX_FIELDS = 1 << 16
 _MAX_REPLY = 64 << 20  # what a served lint printed (JSON over many files can be large)
 # a request: stdin (256 KiB at most: parser.MAX_SIZE), argv and the environment (the kernel's
@@ -81,6 +89,22 @@ def socket_path() -> str:
     return os.path.join(runtime_dir(), "scratchpack-lint.sock")
 
 
+def idle_timeout(default: float | None) -> float | None:
+    """``SCRATCHPACK_LINT_SERVER_IDLE`` in seconds (0 or less: never), else ``default``."""
+    try:
+        seconds = float(os.environ[IDLE_SWITCH])
+    except (KeyError, ValueError):
+        return default
+    return seconds if seconds > 0 else None
+
+
+def under_ci() -> bool:
+    """Whether this runs in CI (``CI`` set, as GitHub, GitLab and most runners do): there
+    ``auto`` starts no server, which would outlive the step that started it; a job that wants
+    one runs ``scratchpack lint --daemon start`` itself."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def unsafe(path: str, socket_too: bool = True) -> str | None:
     """Why the socket at ``path`` (and its directory) must not be trusted, or None: another
     user could otherwise answer our lint requests, or read them."""
@@ -100,41 +124,60 @@ def unsafe(path: str, socket_too: bool = True) -> str | None:
 
 
 def pack(fields: list[bytes]) -> bytes:
-    return b"".join([_HEADER.pack(len(fields)), *(_HEADER.pack(len(f)) + f for f in fields)])
+    return b"".join([_count(len(fields)), *(_count(len(f)) + f for f in fields)])
 
 
-def _exactly(conn: Socket, size: int) -> bytes:
-    chunks = []
-    while size:
-        chunk = conn.recv(min(size, 1 << 20))
-        if not chunk:
-            raise ConnectionError("the peer closed the connection mid-message")
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+def _count(n: int) -> bytes:
+    """A count or a length: 4 bytes, big-endian (``int.to_bytes``: no ``struct`` to import)."""
+    return n.to_bytes(4, "big")
+
+
+class _Reader:
+    """A connection's bytes, read in large ``recv`` calls rather than two per field: a served
+    reply holds one field per write of the command, which is one per ``print`` under
+    ``PYTHONUNBUFFERED`` (set on these machines), and reading them field by field cost ~150
+    ``recv`` calls, a few ms of the client's time, for a short report (``strace -c``). Each
+    side sends one message and then waits or closes, so nothing past it is read."""
+
+    def __init__(self, conn: Socket) -> None:
+        self._conn, self._data = conn, bytearray()
+
+    def take(self, size: int) -> bytes:
+        while len(self._data) < size:
+            chunk = self._conn.recv(max(size - len(self._data), 1 << 16))
+            if not chunk:
+                raise ConnectionError("the peer closed the connection mid-message")
+            self._data += chunk
+        taken = bytes(self._data[:size])
+        del self._data[:size]
+        return taken
 
 
 def receive(conn: Socket, limit: int = _MAX_REPLY) -> list[bytes]:
     """One message: its fields, refused (ConnectionError) past ``limit`` bytes in all, before
     the field that would cross it is read."""
-    (count,) = _HEADER.unpack(_exactly(conn, 4))
+    reader = _Reader(conn)
+    count = int.from_bytes(reader.take(4), "big")
     if count > _MAX_FIELDS:
         raise ConnectionError(f"{count} fields: not a lint message")
     fields, total = [], 0
     for _ in range(count):
-        (size,) = _HEADER.unpack(_exactly(conn, 4))
+        size = int.from_bytes(reader.take(4), "big")
         total += size
         if total > limit:
             raise ConnectionError(f"a lint message larger than {limit >> 20} MiB")
-        fields.append(_exactly(conn, size))
+        fields.append(reader.take(size))
     return fields
 
 
 def _peer_uid(conn: Socket) -> int:
     import _socket
 
-    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
-    return int(struct.unpack("3i", creds)[1])
+    # struct ucred: pid, uid, gid, three 32-bit integers in the machine's byte order
+    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    if len(creds) != 12:
+        raise OSError(f"SO_PEERCRED gave {len(creds)} bytes, not 12")
+    return int.from_bytes(creds[4:8], sys.byteorder)
 
 
 def _connect(path: str) -> Socket:
@@ -178,18 +221,19 @@ def _forwardable(args: list[str]) -> bool:
 def forward(args: list[str]) -> int | None:
     """Run ``scratchpack lint ARGS`` on the server and return its exit code, after writing its
     output; None when this process should lint itself (no server, not ours, stale, killed)."""
-    if os.environ.get(ENV_SWITCH, "").strip() == "0" or not _forwardable(args):
+    switch = os.environ.get(ENV_SWITCH, "").strip()
+    if switch == "0" or not _forwardable(args):
         return None
     path = socket_path()
     try:
         os.lstat(path)
-    except OSError:
-        return None  # no server: the common case costs this one lstat
-    if sys.stdout is None or sys.stderr is None or sys.stdout.isatty() or sys.stderr.isatty():
-        return None  # a closed stream (None), or a terminal: in-process
-    reading = "-" in args
-    if reading and (sys.stdin is None or sys.stdin.isatty()):
+    except OSError:  # no server: the common case costs this one lstat
+        if switch == AUTO and _servable(args):
+            start_detached(path)
         return None
+    if not _servable(args):
+        return None
+    reading = "-" in args
     stdin: bytes | None = None  # not read yet
     try:
         conn = _connect(path)  # before standard input is read: a stale socket consumes none
@@ -203,8 +247,10 @@ def forward(args: list[str]) -> int | None:
     except NotServed as exc:
         sys.stderr.write(f"scratchpack: warning: {exc}\n")
         return None
-    except (OSError, struct.error):
+    except (OSError, ValueError):
         reply = []  # server gone or killed mid-request: lint here
+        if switch == AUTO:
+            start_detached(path)  # a stale socket; no start while a server holds the lock
     if len(reply) % 2 == 0 or not reply[0].isdigit():
         if stdin is not None:  # what was read is linted here as it would have been there
             sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), sys.stdin.encoding)
@@ -214,6 +260,59 @@ def forward(args: list[str]) -> int | None:
         stream.buffer.write(data)
         stream.buffer.flush()
     return int(reply[0])
+
+
+def _servable(args: list[str]) -> bool:
+    """Whether the streams let a server answer: none closed (None), none a terminal."""
+    if sys.stdout is None or sys.stderr is None or sys.stdout.isatty() or sys.stderr.isatty():
+        return False
+    return "-" not in args or not (sys.stdin is None or sys.stdin.isatty())
+
+
+def start_detached(path: str) -> None:
+    """Start a server for ``path`` in the background and return at once (``auto``): in its own
+    session, standard input /dev/null, its output to the log beside the socket, exiting after
+    ``idle_timeout`` without a request. Nothing is started under CI, in a directory that is
+    not safe, or while another server holds the lock (running, or starting: its warm-up takes
+    about a second, during which the clients lint in-process). Two clients that both find the
+    lock free each start one; the second to take the lock exits at once (:func:`serve`)."""
+    if under_ci():
+        return
+    import fcntl
+
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if unsafe(path, socket_too=False):
+            return  # the warning comes when a socket is found there
+        lock = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        finally:
+            os.close(lock)  # the server takes it, for its life
+        idle = idle_timeout(_AUTO_IDLE)
+        log = os.path.join(directory, LOG_NAME)
+        appending = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        os.posix_spawn(
+            sys.executable,
+            [*_server_command(path), "--detached", "--idle", str(idle or 0)],
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, log, appending, 0o600),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+        )
+    except (OSError, ValueError):  # ValueError: no sys.executable (an embedded interpreter)
+        return  # no server then: this lint runs in-process all the same
+
+
+def _server_command(path: str) -> list[str]:
+    # -P: the client's directory (a checkout being linted) is not put on the server's sys.path
+    return [sys.executable, "-P", "-m", "scratchpack.cli.lintserver", path]
 
 
 def _request(stdin: bytes) -> list[bytes]:
@@ -251,7 +350,7 @@ def ask(kind: str, path: str | None = None) -> list[bytes] | None:
     """A ``status`` or ``stop`` request; None when no server answers."""
     try:
         return _exchange(path or socket_path(), [PROTOCOL, kind.encode()])
-    except (OSError, struct.error, NotServed):
+    except (OSError, ValueError, NotServed):
         return None
 
 
@@ -309,7 +408,24 @@ def _run(fields: list[bytes]) -> list[bytes]:
         os.environb.clear()
         os.environb.update(environment)
         os.chdir("/")
-    return [str(code).encode(), *(part for chunk in chunks for part in chunk)]
+    return [str(code).encode(), *_runs(chunks)]
+
+
+def _runs(chunks: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """The recorded writes as (tag, bytes) fields, adjacent writes to the same stream joined:
+    the same bytes in the same order on each stream and across the two, in a few fields (one
+    ``write`` each for the client) instead of one per ``print``."""
+    fields: list[bytes] = []
+    stream, pending = b"", list[bytes]()
+    for tag, data in chunks:
+        if tag != stream:
+            if pending:
+                fields += [stream, b"".join(pending)]
+            stream, pending = tag, []
+        pending.append(data)
+    if pending:
+        fields += [stream, b"".join(pending)]
+    return fields
 
 
 def _stream(
@@ -326,16 +442,22 @@ def _stream(
     )  # fmt: skip
 
 
-def _answer(conn: Socket, lints: Lock) -> bool:
+def _answer(conn: Socket, lints: Lock, last: list[float]) -> bool:
     """Answer one request; False when it was ``stop``. ``status`` and ``stop`` are answered at
     once; a lint waits for ``lints``: it runs in this process's directory, environment and
     standard streams, which are the client's for as long as it runs, so two at once would see
-    each other's."""
+    each other's. A request of this protocol sets ``last`` (the idle timeout counts from it);
+    one of another version does not, so that after an upgrade the old server, which refuses
+    every new client, still times out and the next ``auto`` client starts a current one."""
+    import time
+
     conn.settimeout(_READ_TIMEOUT)
     fields = receive(conn, _MAX_REQUEST)
     if len(fields) < 2 or fields[0] != PROTOCOL:
         conn.sendall(pack([b"version", PROTOCOL]))
-    elif fields[1] in (b"status", b"stop"):
+        return True
+    last[0] = time.monotonic()
+    if fields[1] in (b"status", b"stop"):
         conn.sendall(pack([b"0", str(os.getpid()).encode()]))
         if fields[1] == b"stop":
             lints.acquire()  # the lint under way ends first; no other starts (held to the exit)
@@ -343,6 +465,7 @@ def _answer(conn: Socket, lints: Lock) -> bool:
     elif fields[1] == b"lint" and len(fields) >= _ARGV:
         with lints:
             reply = _run(fields)
+        last[0] = time.monotonic()  # from the lint's end
         conn.settimeout(None)
         conn.sendall(pack(reply))
     return True
@@ -354,6 +477,7 @@ def _connection(
     lints: Lock,
     slots: BoundedSemaphore,
     leave: Callable[[], None],
+    last: list[float],
 ) -> None:
     """One client's connection, on a thread of its own (so that ``--daemon status`` and the
     peers' credential checks never wait behind a long lint)."""
@@ -362,8 +486,8 @@ def _connection(
             if _peer_uid(conn) not in (me, 0):
                 return  # another user's request is not ours to run (the mode keeps them out)
             try:
-                going_on = _answer(conn, lints)
-            except (OSError, ValueError, struct.error):
+                going_on = _answer(conn, lints, last)
+            except (OSError, ValueError):
                 return  # that client went away or sent garbage: the next one
         if not going_on:
             leave()
@@ -396,19 +520,51 @@ def _warm_up() -> None:
             sys.stdout, sys.stderr = saved
 
 
-def serve(path: str) -> None:
-    """Listen on ``path`` until SIGTERM or a ``stop`` request; started by ``--daemon start``,
-    which reads this process's stderr until it is ready (it then points at /dev/null)."""
+def _close_inherited() -> None:
+    """Close the descriptors a detached server inherited past 0-2 (a pre-commit pipe, say):
+    held open for the server's life, they would keep its starter's reader waiting for an end
+    of file (docs/testing.md). Python's own descriptors are not inheritable."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                os.close(fd)
+        except OSError:
+            pass  # listdir's own, closed already
+
+
+def serve(path: str, idle: float | None = None, detached: bool = False) -> None:
+    """Listen on ``path`` until SIGTERM, a ``stop`` request or ``idle`` seconds without a
+    request. Started by ``--daemon start``, which reads this process's stderr until it is ready
+    (it then points at /dev/null), or ``detached`` by a client (``auto``), with its output in
+    the log beside the socket."""
+    import fcntl
     import select
     import signal
     import socket
     import threading
+    import time
 
+    path = os.path.abspath(path)  # before any chdir
+    if detached:
+        _close_inherited()
+        os.chdir("/")  # not the starting client's directory, even while warming up
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     problem = unsafe(path, socket_too=False)
     if problem:
         raise SystemExit(f"scratchpack: error: {problem}")
+    lock = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process ends
+    except BlockingIOError:
+        if detached:
+            raise SystemExit(0) from None  # another client's server got there first
+        raise SystemExit(
+            f"scratchpack: error: a lint server is already running or starting at {path}"
+        ) from None
+    if detached:
+        os.ftruncate(1, 0)  # the log is this server's
     if os.path.lexists(path):
         if ask("status", path) is not None:
             sys.stderr.write(f"scratchpack: error: a lint server already answers at {path}\n")
@@ -429,6 +585,7 @@ def serve(path: str) -> None:
     listener.listen(64)
 
     lints = threading.Lock()
+    last = [time.monotonic()]  # of the latest request
 
     def leave(signum: int = 0, frame: object = None) -> None:
         if signum:  # SIGTERM, SIGINT: the lint under way may end first (a stop already did)
@@ -452,16 +609,30 @@ def serve(path: str) -> None:
     signal.signal(signal.SIGTERM, leave)
     signal.signal(signal.SIGINT, leave)
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
+    for fd in (0,) if detached else (0, 1, 2):
         os.dup2(devnull, fd)  # ready: the starter's read of our stderr ends here
     os.close(devnull)
+    if detached:
+        idle_text = f"{idle:g} s without a request" if idle else "no idle timeout"
+        sys.stderr.write(f"lint server (pid {os.getpid()}) at {path}: {idle_text}\n")
+        sys.stderr.flush()
     os.chdir("/")  # holds no directory; each request runs in its client's
     me = os.getuid()
     slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
     while True:
-        ready, _, _ = select.select([listener.fileno(), wake_read], [], [])
+        wait = None if idle is None else max(last[0] + idle - time.monotonic(), 0.0)
+        ready, _, _ = select.select([listener.fileno(), wake_read], [], [], wait)
         if wake_read in ready:
             os.read(wake_read, 512)  # the handler itself runs as this returns
+        if not ready and idle is not None and time.monotonic() - last[0] >= idle:
+            if not lints.acquire(blocking=False):  # a lint longer than the timeout: busy
+                last[0] = time.monotonic()
+                continue
+            # no lint under way, and none starts after this
+            if detached:
+                sys.stderr.write(f"lint server (pid {os.getpid()}): idle, exiting\n")
+                sys.stderr.flush()
+            leave()
         if listener.fileno() not in ready:
             continue
         try:
@@ -472,7 +643,7 @@ def serve(path: str) -> None:
             conn.close()  # too many at once: that client lints in-process
             continue
         threading.Thread(
-            target=_connection, args=(conn, me, lints, slots, leave), daemon=True
+            target=_connection, args=(conn, me, lints, slots, leave, last), daemon=True
         ).start()
 
 
@@ -522,8 +693,9 @@ def _start(path: str, out: Output) -> int:
         problem = unsafe(path)
         if problem:
             raise ScratchpackError(f"cannot start the lint server: {problem}")
+    idle = idle_timeout(None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scratchpack.cli.lintserver", path],
+        [*_server_command(path), *(("--idle", str(idle)) if idle else ())],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True,
     )  # fmt: skip
@@ -539,5 +711,11 @@ def _start(path: str, out: Output) -> int:
     return 0
 
 
+def _main(argv: list[str]) -> None:
+    """``python -m scratchpack.cli.lintserver PATH [--idle SECONDS] [--detached]``."""
+    idle = float(argv[argv.index("--idle") + 1]) if "--idle" in argv else 0.0
+    serve(argv[0], idle if idle > 0 else None, "--detached" in argv)
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    _main(sys.argv[1:])
