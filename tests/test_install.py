@@ -123,6 +123,18 @@ def test_bootstrap_installs_both_locks_and_quickstart_only_the_runtime_one() -> 
     assert "--require-hashes -r requirements.lock" in quickstart
 
 
+def test_both_scripts_make_the_venv_with_a_pip_whose_console_scripts_skip_re() -> None:
+    """pip 25.0+ writes console scripts without ``import re`` (issue 17's start-up); the pin
+    has its hash, and both scripts install it before anything else."""
+    (version, hashes) = pins(ROOT / "scripts/pip.lock")["pip"]
+    assert tuple(map(int, version.split(".")[:2])) >= (25, 0) and hashes >= 1
+    for script in ("bootstrap-venv", "quickstart"):
+        text = (ROOT / "scripts" / script).read_text()
+        first = text.index("-r scripts/pip.lock")
+        assert first < text.index("-r requirements.lock"), script
+        assert "--require-hashes -r scripts/pip.lock" in text, script
+
+
 @pytest.mark.install
 def test_the_wheel_works_with_the_runtime_lock_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
