@@ -305,7 +305,9 @@ def test_a_bare_static_pack_imports_no_package_database_reader(hello: Path, tmp_
 # The scratchpack modules a `copy oci: docker://` may load (issue 17: a no-op re-push is almost
 # all start-up): the copy command's parser alone (cli.signing only for its flags), the image
 # model, the two transports and the registry client; no other command, no progress renderer
-# with -q. What the HTTP stack needs is allowed (httpx and what it loads), nothing else.
+# with -q, not the other transports' dispatch nor the layer reader's read-ahead thread (both
+# imported where they are used, 2026-12-02). What the HTTP stack needs is allowed (httpx and
+# what it loads), nothing else.
 REGISTRY_COPY_MODULES = frozenset({
     "scratchpack", "scratchpack.cli", "scratchpack.cli.entry", "scratchpack.cli.visible",
     "scratchpack.cli.main",
@@ -316,10 +318,9 @@ REGISTRY_COPY_MODULES = frozenset({
     "scratchpack.model", "scratchpack.model.mediatypes", "scratchpack.model.digest",
     "scratchpack.model.descriptor", "scratchpack.model.limits", "scratchpack.model.manifest",
     "scratchpack.model.config", "scratchpack.model.image", "scratchpack.model.reference",
-    "scratchpack.model.decoding", "scratchpack.layers", "scratchpack.layers.readahead",
-    "scratchpack.operations", "scratchpack.operations.copy", "scratchpack.transports",
-    "scratchpack.transports.oci_layout", "scratchpack.transports.names",
-    "scratchpack.transports.dispatch", "scratchpack.transports.preflight",
+    "scratchpack.model.decoding", "scratchpack.operations", "scratchpack.operations.copy",
+    "scratchpack.transports", "scratchpack.transports.oci_layout", "scratchpack.transports.names",
+    "scratchpack.transports.preflight",
     "scratchpack.transports.registry", "scratchpack.transports.registry.auth",
     "scratchpack.transports.registry.transport", "scratchpack.transports.registry.client",
     "scratchpack.transports.registry.repository",
@@ -331,9 +332,10 @@ REGISTRY_COPY = PARSER | {"msgspec", "typing_extensions", "httpx", "httpcore", "
                           "zstandard"}  # fmt: skip
 # ... and the standard-library modules a re-push does not need: a thread pool (with logging's
 # start-up, were httpx not loading it) only when blobs move, a subprocess only for a credential
-# helper, getpass only to open a signing key
+# helper, getpass only to open a signing key, queue only to read a layer's content ahead
 REGISTRY_COPY_NOT_STDLIB = frozenset({"concurrent", "subprocess", "getpass", "tarfile", "zipfile",
-                                      "tomllib", "asyncio", "gzip", "zlib_ng"})  # fmt: skip
+                                      "tomllib", "asyncio", "gzip", "zlib_ng",
+                                      "queue"})  # fmt: skip
 
 
 def test_a_repush_to_a_registry_loads_only_the_copy_path(
