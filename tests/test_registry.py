@@ -489,6 +489,25 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
 
 
+def test_cookies_a_registry_sets_are_never_sent_back(tmp_path: Path) -> None:
+    """A registry (distribution's ``http.headers``) that sets a cookie on every answer: no
+    later request carries it (skopeo keeps none either), including the ones with the
+    credentials. The jar that keeps nothing also spares parsing every answer's headers into
+    a cookie jar (issue 17)."""
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.client import RegistryClient
+
+    cookie = '  headers:\n    Set-Cookie: ["session=s3cr3t-cookie; Path=/"]\n'
+    with (
+        running_registry(tmp_path, cookie + htpasswd_yaml(tmp_path)) as address,
+        RegistryClient(address, credentials=Credentials("alice", "s3cret")) as client,
+    ):
+        answers = [client.request("GET", "/v2/") for _ in range(3)]
+        assert all("session=s3cr3t-cookie" in a.headers.get("set-cookie", "") for a in answers)
+        assert [a.request.headers.get("cookie") for a in answers] == [None, None, None]
+        assert all(a.request.headers.get("authorization") for a in answers[1:])
+
+
 @pytest.fixture
 def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TokenServer]]:
     """A registry with bearer-token auth, and the token server it trusts."""
