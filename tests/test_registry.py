@@ -359,8 +359,9 @@ def _requests(proxy: FaultProxy, prefix: str) -> int:
 def test_a_pull_fetches_each_blob_once(
     examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    """The config is read to check it before any layer moves; the layout then gets those
-    verified bytes, not a second download (issue 17: one serial round trip per image)."""
+    """The config is read to check it (while the layers move, for an oci: destination); the
+    layout then gets those verified bytes, not a second download (issue 17: one serial
+    round trip per image)."""
     summary = _layout(examples, tmp_path / "l")
     _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
     path = repo.split("/", 1)[1]
@@ -372,6 +373,26 @@ def test_a_pull_fetches_each_blob_once(
         assert proxy.requests[f"GET /v2/{path}/blobs/{digest}"] == 1, proxy.requests
         blob = tmp_path / "p/blobs/sha256" / digest.split(":", 1)[1]
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest.split(":", 1)[1]
+
+
+def test_a_pull_whose_config_is_refused_writes_nothing(
+    examples: Examples, repo: str, tmp_path: Path
+) -> None:
+    """The layers of a pull into oci: start moving while the config is checked (issue 17);
+    when the check refuses the image (here: not the platform asked for, on an image with
+    several layers), the copy fails with that message and no layout, staging directory or
+    blob is left behind."""
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(1 << 20))
+    _layout(examples, tmp_path / "l", "--add", f"{payload}:/data/payload.bin")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    into = tmp_path / "pulled"
+    into.mkdir()
+    result = run_cli("copy", "--platform", "linux/s390x", f"docker://{repo}:v1",
+                     f"oci:{into / 'p'}:v1")  # fmt: skip
+    assert result.code != 0
+    assert "s390x" in result.stderr, result.stderr
+    assert list(into.iterdir()) == []
 
 
 def _layout_with_payload(examples: Examples, layout: Path) -> dict:  # type: ignore[type-arg]
