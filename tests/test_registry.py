@@ -359,9 +359,8 @@ def _requests(proxy: FaultProxy, prefix: str) -> int:
 def test_a_pull_fetches_each_blob_once(
     examples: Examples, repo: str, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    """The config is read to check it (while the layers move, for an oci: destination); the
-    layout then gets those verified bytes, not a second download (issue 17: one serial
-    round trip per image)."""
+    """The config is read to check it before any layer moves; the layout then gets those
+    verified bytes, not a second download (issue 17: one serial round trip per image)."""
     summary = _layout(examples, tmp_path / "l")
     _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
     path = repo.split("/", 1)[1]
@@ -378,10 +377,10 @@ def test_a_pull_fetches_each_blob_once(
 def test_a_pull_whose_config_is_refused_writes_nothing(
     examples: Examples, repo: str, tmp_path: Path
 ) -> None:
-    """The layers of a pull into oci: start moving while the config is checked (issue 17);
-    when the check refuses the image (here: not the platform asked for, on an image with
-    several layers), the copy fails with that message and no layout, staging directory or
-    blob is left behind."""
+    """A pull into oci: whose config check refuses the image (here: not the platform asked
+    for, on an image with several layers) fails with that message and leaves no layout,
+    staging directory or blob behind. (Moving the layers while the config is checked was
+    tried for issue 17 and gave nothing: the thread pool's start is on that path too.)"""
     payload = tmp_path / "payload.bin"
     payload.write_bytes(os.urandom(1 << 20))
     _layout(examples, tmp_path / "l", "--add", f"{payload}:/data/payload.bin")

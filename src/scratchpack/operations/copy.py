@@ -45,8 +45,6 @@ from scratchpack.transports.registry.transport import (
 )
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
     # httpx is loaded at the first registry request, not by copies between local transports
     from scratchpack.transports.registry.repository import Repository
 
@@ -342,18 +340,9 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                     data, media_type = index.to_bytes(), mt.OCI_INDEX
             else:
                 manifest = Manifest.parse(data, f"{options.source}: manifest")
-
-                def check() -> None:
-                    checked = _check_config(source, data, manifest, str(options.source))
-                    if top and checked is not None and not picked:
-                        checked.require_platform(options.platform, str(options.source))
-
-                # An OCI layout stages every blob privately until commit, so its layers start
-                # moving while the config is fetched and checked (a round trip and a decode
-                # off a pull's critical path, issue 17). A registry destination checks first:
-                # nothing is uploaded for an image that every other command would refuse.
-                if not to_oci:
-                    check()
+                checked = _check_config(source, data, manifest, str(options.source))
+                if top and checked is not None and not picked:
+                    checked.require_platform(options.platform, str(options.source))
                 layers = oci_layout.unique_descriptors(list(manifest.layers))
                 total = sum(d.size for d in layers) + manifest.config.size
                 what = f"{verb} {len(layers) + 1} blobs"
@@ -362,8 +351,6 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                 config_apart = manifest.config.digest in {d.digest for d in layers}
                 blobs = layers if config_apart else [*layers, manifest.config]
                 if destination.holds(data):  # every blob is there: none asked about
-                    if to_oci:
-                        check()
                     for _ in range(len(blobs) + config_apart):
                         result.count("existing")
                 else:
@@ -375,17 +362,7 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
                         progress.step(what, total) as overall,
                         ThreadPoolExecutor(max(1, options.registry.jobs)) as pool,
                     ):
-
-                        def check_then_config() -> None:
-                            check()  # the config's bytes are kept: copied from memory here
-                            if not config_apart:
-                                copy_blob(manifest.config, overall)
-
-                        if to_oci:
-                            _alongside(pool, layers, lambda d: copy_blob(d, overall),
-                                       check_then_config)  # fmt: skip
-                        else:
-                            list(pool.map(lambda d: copy_blob(d, overall), blobs))
+                        list(pool.map(lambda d: copy_blob(d, overall), blobs))
                         if config_apart:
                             copy_blob(manifest.config, overall)
                 if top:
@@ -410,27 +387,6 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
         if top.digest != result.digest:
             result.digest, result.media_type, result.preserved = top.digest, top.media_type, False
     return result
-
-
-def _alongside(
-    pool: Executor,
-    descriptors: list[Descriptor],
-    copy_one: Callable[[Descriptor], None],
-    meanwhile: Callable[[], None],
-) -> None:
-    """Copy ``descriptors`` on ``pool`` while ``meanwhile`` runs in this thread; then wait
-    for every copy and raise the first failure. If ``meanwhile`` fails, the copies not yet
-    started are cancelled (the running ones end as the pool shuts down) and its error is
-    raised: the caller's destination commits nothing."""
-    futures = [pool.submit(copy_one, d) for d in descriptors]
-    try:
-        meanwhile()
-        for future in futures:
-            future.result()
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
 
 
 def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str) -> Image | None:
