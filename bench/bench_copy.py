@@ -10,7 +10,11 @@ a push of one layer of ``--big-layer-mb`` (600) MB uncompressed to a fresh repos
 re-push of the default image to the repository that already holds every blob, and a pull of
 ``--small-layers`` (50) layers of 1 MB; wall and CPU seconds (user + system of the tool's
 process; the registry's are not counted) and, for the big push, the PATCH requests each tool
-sent (counted in the registry's log).
+sent (counted in the registry's log). Each case has a third tool in its rotation, its floor:
+curl sending the same HTTP requests with nothing verified, hashed, fsynced or indexed (the
+push's POST and one ``curl -T`` PUT of the blob, the re-push's ``/v2/``, blob and manifest
+HEADs and tag PUT in one process, the pull's blob GETs ``--parallel`` 4 at a time); the
+table prints curl / skopeo and ours / curl beside ours / skopeo.
 
 ``--scaling`` instead measures how a push and a pull scale with the layer size (``--sizes``,
 10, 100, 1000 and 2000 MB by default; one gzip layer of random data each, so compression
