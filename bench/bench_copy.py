@@ -10,7 +10,11 @@ a push of one layer of ``--big-layer-mb`` (600) MB uncompressed to a fresh repos
 re-push of the default image to the repository that already holds every blob, and a pull of
 ``--small-layers`` (50) layers of 1 MB; wall and CPU seconds (user + system of the tool's
 process; the registry's are not counted) and, for the big push, the PATCH requests each tool
-sent (counted in the registry's log).
+sent (counted in the registry's log). Each case has a third tool in its rotation, its floor:
+curl sending the same HTTP requests with nothing verified, hashed, fsynced or indexed (the
+push's POST and one ``curl -T`` PUT of the blob, the re-push's ``/v2/``, blob and manifest
+HEADs and tag PUT in one process, the pull's blob GETs ``--parallel`` 4 at a time); the
+table prints curl / skopeo and ours / curl beside ours / skopeo.
 
 ``--scaling`` instead measures how a push and a pull scale with the layer size (``--sizes``,
 10, 100, 1000 and 2000 MB by default; one gzip layer of random data each, so compression
@@ -30,6 +34,7 @@ print the JSON summary, so they differ by progress alone; CPU times are printed 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -197,82 +202,231 @@ def count_patches(env: dict[str, str], repo: str) -> int:
         return sum(1 for line in lines if needle in line)
 
 
+def timed_rotation(
+    steps: list[tuple[str, Callable[[], object], Callable[[], object]]], runs: int
+) -> dict[str, list[float]]:
+    """Wall seconds of each step (label, run, reset), after one warm-up each: the order rotates
+    run by run and reverses every other run, so that drift falls on every tool alike (ABBA for
+    two, a rotation for three); ``sync`` (untimed) before each timed run, as in ``timed_pair``."""
+    times: dict[str, list[float]] = {label: [] for label, _, _ in steps}
+    for _, fn, reset in steps:
+        reset()
+        fn()
+    for n in range(runs):
+        shift = (n // 2) % len(steps)
+        order = steps[shift:] + steps[:shift]
+        if n % 2:
+            order = order[::-1]
+        for label, fn, reset in order:
+            reset()
+            os.sync()
+            start = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - start)
+    return times
+
+
+@dataclass
+class LayoutImage:
+    """What the curl floors send or ask for: the manifest's bytes and every blob it names."""
+
+    manifest: Path
+    manifest_type: str
+    manifest_digest: str
+    blobs: list[tuple[str, Path]]  # (digest, file), config first
+
+
+def layout_image(path: Path, tag: str = "bench") -> LayoutImage:
+    """The image tagged ``tag`` in the OCI layout at ``path``, read as plain JSON."""
+    index = json.loads((path / "index.json").read_text())
+    name = "org.opencontainers.image.ref.name"
+    entry = next(m for m in index["manifests"] if m.get("annotations", {}).get(name) == tag)
+    blobs = path / "blobs/sha256"
+
+    def file(digest: str) -> Path:
+        return blobs / digest.split(":", 1)[1]
+
+    manifest = json.loads(file(entry["digest"]).read_bytes())
+    named = [manifest["config"], *manifest["layers"]]
+    return LayoutImage(
+        file(entry["digest"]), entry["mediaType"], entry["digest"],
+        [(d["digest"], file(d["digest"])) for d in named],
+    )  # fmt: skip
+
+
+CURL = ["curl", "-sf", "--max-time", "120"]
+
+
+def curl_push_floor(registry: str, repo: str, blob: tuple[str, Path], image: LayoutImage) -> None:
+    """The push's HTTP work with curl, no verification, no layout: POST an upload, PUT the
+    blob in one request from the file (``-T``), then one process for the rest (the config's
+    upload would need its own POST and PUT; it is 0.3 kB and left out), a HEAD of the
+    manifest as a pusher checks for it."""
+    digest, path = blob
+    answer = subprocess.run(
+        [*CURL, "-X", "POST", "-D", "-", "-o", "/dev/null",
+         f"http://{registry}/v2/{repo}/blobs/uploads/"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    location = next(line.split(":", 1)[1].strip() for line in answer.stdout.splitlines()
+                    if line.lower().startswith("location:"))  # fmt: skip
+    if location.startswith("/"):
+        location = f"http://{registry}{location}"
+    sep = "&" if "?" in location else "?"
+    subprocess.run(
+        [*CURL, "-o", "/dev/null", "-X", "PUT", "-T", str(path),
+         "-H", "Content-Type: application/octet-stream", f"{location}{sep}digest={digest}",
+         "--next", *CURL[1:], "-o", "/dev/null", "-I",
+         f"http://{registry}/v2/{repo}/manifests/{image.manifest_digest}"],
+        check=False, capture_output=True,  # the HEAD answers 404: the manifest is not there
+    )  # fmt: skip
+
+
+def curl_repush_floor(registry: str, repo: str, tag: str, image: LayoutImage) -> list[str]:
+    """A no-op re-push's HTTP work in one curl process, one connection: ``/v2/``, a HEAD of
+    every blob (as skopeo does), a HEAD of the manifest, the tag's manifest PUT."""
+    base = f"http://{registry}/v2/{repo}"
+    heads = [f"{base}/blobs/{digest}" for digest, _ in image.blobs]
+    heads.append(f"{base}/manifests/{image.manifest_digest}")
+    outputs = itertools.chain.from_iterable(("-o", "/dev/null", url) for url in heads)
+    return [*CURL, "-o", "/dev/null", f"http://{registry}/v2/",
+            "--next", *CURL[1:], "-I", *outputs,
+            "--next", *CURL[1:], "-o", "/dev/null", "-X", "PUT", "-T", str(image.manifest),
+            "-H", f"Content-Type: {image.manifest_type}", f"{base}/manifests/{tag}"]  # fmt: skip
+
+
+def curl_pull_floor(
+    registry: str, repo: str, tag: str, image: LayoutImage, into: Path, jobs: int = 4
+) -> list[str]:
+    """A pull's HTTP work with curl: the manifest by tag, then every blob (the config with the
+    layers) ``jobs`` at a time over reused connections, each into its own file; nothing is
+    hashed, fsynced or indexed."""
+    base = f"http://{registry}/v2/{repo}"
+    accept = f"Accept: {image.manifest_type}"
+    gets = itertools.chain.from_iterable(
+        ("-o", str(into / digest.split(":", 1)[1]), f"{base}/blobs/{digest}")
+        for digest, _ in image.blobs
+    )
+    return [*CURL, "-H", accept, "-o", str(into / "manifest.json"), f"{base}/manifests/{tag}",
+            "--next", *CURL[1:], "--parallel", "--parallel-max", str(jobs), *gets]  # fmt: skip
+
+
 def speed_cases(
     args: argparse.Namespace, env: dict[str, str], registry: str, cpu: dict[str, list[float]]
 ) -> tuple[list[Case], dict[str, list[int]]]:
-    """Issue 17's registry targets: big push, no-op re-push, pull of many small layers."""
+    """Issue 17's registry targets: big push, no-op re-push, pull of many small layers; each
+    with its floor, the same HTTP requests sent by curl, in the same rotation."""
     counter = itertools.count()
     run_id = uuid.uuid4().hex[:8]
     cases: list[Case] = []
     patches: dict[str, list[int]] = {"ours": [], "skopeo": []}
 
-    def measured(label: str, cmd: list[str]) -> Callable[[], None]:
-        def run() -> None:
+    def measured(label: str, run: Callable[[], object]) -> Callable[[], None]:
+        def timed() -> None:
             before = child_cpu()
-            sh(cmd, env)
+            run()
             cpu.setdefault(label, []).append(child_cpu() - before)
 
+        return timed
+
+    def command(cmd: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            sh(cmd, env)
+
         return run
+
+    def add(name: str, times: dict[str, list[float]], target: float, size: int) -> None:
+        ours, skopeo, curl = (times[k] for k in ("ours", "skopeo", "curl"))
+        cases.append(Case(name, ours, skopeo, target, size))
+        cases.append(Case(f"(floor) curl, {name}", curl, skopeo, None, size))
+        cases.append(Case(f"(floor) ours vs curl, {name}", ours, curl, None, size))
 
     with tempfile.TemporaryDirectory(prefix="scratchpack-bench.", dir="/var/tmp") as tmp:
         work = Path(tmp)
         # 1. one big layer, pushed to a fresh repository each time
         big = work / "big"
         big_size = make_layout(big, 1, args.big_layer_mb * 1_000_000)
+        big_image = layout_image(big)
         print(f"big image: 1 layer, {args.big_layer_mb} MB uncompressed, {big_size / 1e6:.1f} MB")
+        label = f"push {args.big_layer_mb} MB layer"
 
         def push_big(tool: str) -> Callable[[], None]:
             def run() -> None:
                 repo = f"bench/{run_id}-big-{tool}{next(counter)}"
                 dest = f"docker://{registry}/{repo}:1"
-                if tool == "ours":
-                    cmd = [*SCRATCHPACK, "copy", "-q", f"oci:{big}:bench", dest]
+                go: Callable[[], object]
+                if tool == "curl":
+                    go = functools.partial(
+                        curl_push_floor, registry, repo, big_image.blobs[1], big_image
+                    )
+                elif tool == "ours":
+                    go = command([*SCRATCHPACK, "copy", "-q", f"oci:{big}:bench", dest])
                 else:
-                    cmd = ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{big}:bench",
-                           dest]  # fmt: skip
-                measured(f"push {args.big_layer_mb} MB layer, {tool}", cmd)()
-                patches[tool].append(count_patches(env, repo))
+                    go = command(["skopeo", "copy", "-q", "--dest-tls-verify=false",
+                                  f"oci:{big}:bench", dest])  # fmt: skip
+                measured(f"{label}, {tool}", go)()
+                if tool != "curl":
+                    patches[tool].append(count_patches(env, repo))
 
             return run
 
-        ours, peer = timed_pair(
-            push_big("ours"), push_big("skopeo"), args.runs, lambda: None,
-            reset_path(SKOPEO_BLOB_CACHE),
+        times = timed_rotation(
+            [("ours", push_big("ours"), lambda: None),
+             ("skopeo", push_big("skopeo"), reset_path(SKOPEO_BLOB_CACHE)),
+             ("curl", push_big("curl"), lambda: None)],
+            args.runs,
         )  # fmt: skip
-        cases.append(Case(f"push of one {args.big_layer_mb} MB layer", ours, peer, 0.8, big_size))
+        add(f"push of one {args.big_layer_mb} MB layer", times, 0.8, big_size)
         shutil.rmtree(big)
 
         # 2. the default image, pushed again where every blob already is
         source = work / "source"
         size = make_layout(source, args.layers, args.layer_mb * 1_000_000)
-        seed = f"docker://{registry}/bench/{run_id}-seed:1"
+        image = layout_image(source)
+        seed_repo = f"bench/{run_id}-seed"
+        seed = f"docker://{registry}/{seed_repo}:1"
         sh([*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench", seed], env)
-        ours, peer = timed_pair(
-            measured("no-op re-push, ours", [*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench",
-                                             seed]),
-            measured("no-op re-push, skopeo", ["skopeo", "copy", "-q", "--dest-tls-verify=false",
-                                               f"oci:{source}:bench", seed]),
-            args.runs, lambda: None, lambda: None,
+        times = timed_rotation(
+            [("ours", measured("no-op re-push, ours", command(
+                [*SCRATCHPACK, "copy", "-q", f"oci:{source}:bench", seed])), lambda: None),
+             ("skopeo", measured("no-op re-push, skopeo", command(
+                ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{source}:bench",
+                 seed])), lambda: None),
+             ("curl", measured("no-op re-push, curl", command(
+                curl_repush_floor(registry, seed_repo, "1", image))), lambda: None)],
+            args.runs,
         )  # fmt: skip
-        cases.append(Case("no-op re-push (every blob present)", ours, peer, 2.0, size))
+        add("no-op re-push (every blob present)", times, 2.0, size)
         shutil.rmtree(source)
 
         # 3. many small layers, pulled into an empty directory
         small = work / "small"
         small_size = make_layout(small, args.small_layers, 1_000_000)
-        small_ref = f"docker://{registry}/bench/{run_id}-small:1"
+        small_image = layout_image(small)
+        small_repo = f"bench/{run_id}-small"
+        small_ref = f"docker://{registry}/{small_repo}:1"
         sh([*SCRATCHPACK, "copy", "-q", f"oci:{small}:bench", small_ref], env)
-        pulled, theirs = work / "pulled", work / "pulled-skopeo"
-        ours, peer = timed_pair(
-            measured("pull small layers, ours", [*SCRATCHPACK, "copy", "-q", small_ref,
-                                                  f"oci:{pulled}:1"]),
-            measured("pull small layers, skopeo", ["skopeo", "copy", "-q",
-                                                    "--src-tls-verify=false", small_ref,
-                                                    f"oci:{theirs}:1"]),
-            args.runs, reset_path(pulled), reset_path(theirs),
+        pulled, theirs, fetched = work / "pulled", work / "pulled-skopeo", work / "fetched"
+
+        def empty(path: Path) -> Callable[[], None]:
+            def reset() -> None:
+                reset_path(path)()
+                path.mkdir()
+
+            return reset
+
+        times = timed_rotation(
+            [("ours", measured("pull small layers, ours", command(
+                [*SCRATCHPACK, "copy", "-q", small_ref, f"oci:{pulled}:1"])), reset_path(pulled)),
+             ("skopeo", measured("pull small layers, skopeo", command(
+                ["skopeo", "copy", "-q", "--src-tls-verify=false", small_ref,
+                 f"oci:{theirs}:1"])), reset_path(theirs)),
+             ("curl", measured("pull small layers, curl", command(
+                curl_pull_floor(registry, small_repo, "1", small_image, fetched))),
+              empty(fetched))],
+            args.runs,
         )  # fmt: skip
-        cases.append(Case(f"pull of {args.small_layers} x 1 MB layers", ours, peer, 0.8,
-                          small_size))  # fmt: skip
+        add(f"pull of {args.small_layers} x 1 MB layers", times, 0.8, small_size)
     return cases, patches
 
 

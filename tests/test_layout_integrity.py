@@ -694,6 +694,47 @@ def test_every_blob_is_synced_before_the_index_names_it(examples: Examples, tmp_
     assert staged and min(synced) > max(staged)  # together at commit, after every blob
 
 
+def test_a_failed_fsync_fails_the_commit_and_names_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob whose fsync fails at commit (a disk error, here injected into ``os.fsync``) on
+    one of the syncing threads fails the commit in the committing thread: no layout appears,
+    the staging directory is removed, and no fsync thread is left running."""
+    import threading
+
+    from scratchpack.errors import ScratchpackError
+    from scratchpack.model import mediatypes as mt
+    from scratchpack.model.descriptor import Descriptor
+    from scratchpack.model.digest import Digest
+    from scratchpack.transports import oci_layout
+
+    real = os.fsync
+    failed: list[str] = []
+
+    def failing(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if "/blobs/sha256/" in name and not failed:
+            failed.append(name)
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+    dest = tmp_path / "dst"
+    blobs = [f"blob {n}".encode() for n in range(8)]
+    with (
+        pytest.raises(ScratchpackError, match="Input/output error"),
+        oci_layout.LayoutWriter(dest) as writer,
+    ):
+        for data in blobs:
+            writer.put_bytes(Descriptor(mt.OCI_LAYER, Digest.of(data), len(data)), data)
+        top = Descriptor(mt.OCI_LAYER, Digest.of(blobs[0]), len(blobs[0]))
+        writer.commit("v1", top, force=False)
+    assert failed
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name == "fsync"]
+
+
 # -- the umask, read without changing it -----------------------------------------------------
 
 

@@ -374,6 +374,26 @@ def test_a_pull_fetches_each_blob_once(
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest.split(":", 1)[1]
 
 
+def test_a_pull_whose_config_is_refused_writes_nothing(
+    examples: Examples, repo: str, tmp_path: Path
+) -> None:
+    """A pull into oci: whose config check refuses the image (here: not the platform asked
+    for, on an image with several layers) fails with that message and leaves no layout,
+    staging directory or blob behind. (Moving the layers while the config is checked was
+    tried for issue 17 and gave nothing: the thread pool's start is on that path too.)"""
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(1 << 20))
+    _layout(examples, tmp_path / "l", "--add", f"{payload}:/data/payload.bin")
+    _ok("copy", f"oci:{tmp_path / 'l'}:v1", f"docker://{repo}:v1")
+    into = tmp_path / "pulled"
+    into.mkdir()
+    result = run_cli("copy", "--platform", "linux/s390x", f"docker://{repo}:v1",
+                     f"oci:{into / 'p'}:v1")  # fmt: skip
+    assert result.code != 0
+    assert "s390x" in result.stderr, result.stderr
+    assert list(into.iterdir()) == []
+
+
 def _layout_with_payload(examples: Examples, layout: Path) -> dict:  # type: ignore[type-arg]
     """A layout whose biggest layer is an uncompressed 3 MiB of random data (plus tar)."""
     payload = layout.parent / "payload.bin"
@@ -487,6 +507,25 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("auth-registry")
     with running_registry(root, htpasswd_yaml(root)) as address:
         yield address
+
+
+def test_cookies_a_registry_sets_are_never_sent_back(tmp_path: Path) -> None:
+    """A registry (distribution's ``http.headers``) that sets a cookie on every answer: no
+    later request carries it (skopeo keeps none either), including the ones with the
+    credentials. The jar that keeps nothing also spares parsing every answer's headers into
+    a cookie jar (issue 17)."""
+    from scratchpack.transports.registry.auth import Credentials
+    from scratchpack.transports.registry.client import RegistryClient
+
+    cookie = '  headers:\n    Set-Cookie: ["session=s3cr3t-cookie; Path=/"]\n'
+    with (
+        running_registry(tmp_path, cookie + htpasswd_yaml(tmp_path)) as address,
+        RegistryClient(address, credentials=Credentials("alice", "s3cret")) as client,
+    ):
+        answers = [client.request("GET", "/v2/") for _ in range(3)]
+        assert all("session=s3cr3t-cookie" in a.headers.get("set-cookie", "") for a in answers)
+        assert [a.request.headers.get("cookie") for a in answers] == [None, None, None]
+        assert all(a.request.headers.get("authorization") for a in answers[1:])
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
 from scratchpack.errors import FormatError, PlatformNotFoundError
-from scratchpack.layers.readahead import ReadAhead
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Descriptor, Platform
@@ -127,6 +126,9 @@ class Layer:
                 what = f"layer {self.diff_id} (uncompressed)"
                 stream = cast(BinaryIO, VerifyingReader(stream, self.diff_id, None, what))
             # reading, decompressing and hashing run in a thread, beside the caller's parsing
+            # (imported here: copy and a re-push never read a layer's content, issue 17)
+            from scratchpack.layers.readahead import ReadAhead
+
             with ReadAhead(stream) as ahead:
                 yield cast(BinaryIO, ahead)
         except decode_errors as exc:

@@ -35,7 +35,6 @@ from scratchpack.model.image import BlobSource, Image, Layer
 from scratchpack.model.limits import MAX_CONFIG_BYTES, too_large
 from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
 from scratchpack.transports import oci_layout
-from scratchpack.transports.dispatch import open_image, write_image
 from scratchpack.transports.names import ImageName, OciName, RegistryName
 from scratchpack.transports.preflight import check_destination
 from scratchpack.transports.registry.transport import (
@@ -411,6 +410,10 @@ def _check_config(source: RawSource, data: bytes, manifest: Manifest, where: str
 
 
 def _copy_converted(options: CopyOptions) -> CopyResult:
+    # here, not at the top: the raw path (oci: and registries, a no-op re-push above all)
+    # needs none of the other transports' dispatch (start-up, issue 17)
+    from scratchpack.transports.dispatch import open_image, write_image
+
     destination = options.destination
     with ExitStack() as stack:
         image = stack.enter_context(open_image(options.source, options.platform, options.reading()))
