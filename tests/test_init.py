@@ -506,7 +506,8 @@ def test_tmp_is_writable_under_the_generated_compose_file(
         proc = subprocess.run(cmd, env=tool_env, capture_output=True, timeout=timeout,
                               check=False)  # fmt: skip
         out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
-        assert proc.returncode == 0 or not check, f"{' '.join(args)} exited {proc.returncode}\n{out}\n{err}"
+        failed = f"{' '.join(args)} exited {proc.returncode}\n{out}\n{err}"
+        assert proc.returncode == 0 or not check, failed
         return out
 
     try:
