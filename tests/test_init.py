@@ -486,7 +486,8 @@ def test_tmp_is_writable_under_the_generated_compose_file(
     """The compose.yaml init writes, as written, run by podman-compose: `build` makes the
     production target from init's Dockerfile (podman build), `run` starts the service with
     the file's read_only, tmpfs /tmp, user and cap_drop/security_opt. As 65532 the probe
-    writes /tmp and reads it back, and cannot create a file at the root. The sample's
+    writes /tmp (through the file's tmpfs line: podman's own /tmp tmpfs for --read-only is
+    turned off) and reads it back, and cannot create a file at the root. The sample's
     program is renamed to the test's unique name, which init makes the service and image
     name, so that parallel runs do not share an image."""
     if importlib.util.find_spec("podman_compose") is None:
@@ -513,7 +514,11 @@ def test_tmp_is_writable_under_the_generated_compose_file(
     try:
         compose("build", "--build-arg", f"BUILDER_IMAGE={builder}", timeout=900)
         assert "hello from c-hello uid=65532\n" in compose("run", "--rm", "-T", unique_name)
-        out = compose("run", "--rm", "-T", "-v", f"{compose_probe}:/probe:ro",
+        # podman's --read-only mounts a tmpfs on /tmp by itself (--read-only-tmpfs, default
+        # true; docker's does not): off, so that /tmp is writable through the file's tmpfs
+        # line alone, as under docker compose (without that line the write fails: EROFS).
+        no_implicit_tmp = "--podman-run-args=--read-only-tmpfs=false"  # before the command
+        out = compose(no_implicit_tmp, "run", "--rm", "-T", "-v", f"{compose_probe}:/probe:ro",
                       "--entrypoint", "/probe", unique_name)  # fmt: skip
         assert (
             "tmp=written by 65532 root=Read-only file system uid=65532"
