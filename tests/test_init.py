@@ -3,14 +3,16 @@ and runtime, pinning through a real registry, and real builds of the sample proj
 docker (legacy builder) and buildah: production and debug targets, run on docker and podman
 as non-root with a read-only root file system, and a size within 10% of ``pack``; a default
 build offline under the legacy builder (no debug install runs), and /tmp (1777) writable by
-65532 on docker and podman. docker compose and podman-compose are not installed here, so the
-generated compose.yaml is checked for its tmpfs and user, not run."""
+65532 on docker and podman, and under the generated compose.yaml itself, run with podman-compose
+(the dev lock pins it): its read-only root, tmpfs /tmp, user and dropped capabilities."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -429,3 +431,99 @@ def test_tmp_is_writable_on_podman(
         _check_modes(podman, tag, tmp_path)
     finally:
         podman("rmi", "-f", tag, check=False)
+
+
+# -- /tmp under the generated compose.yaml ---------------------------------------------------
+
+COMPOSE_PROBE_C = r"""#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+/* Writes /tmp/probe and reads it back, tries to create a file at the root, and prints that
+   with its uid and the CapEff/NoNewPrivs lines of /proc/self/status: what compose.yaml set. */
+int main(void) {
+    char text[64] = "", line[256];
+    FILE *f = fopen("/tmp/probe", "w");
+    if (!f || fprintf(f, "written by %d", (int)getuid()) < 0 || fclose(f) != 0) {
+        perror("write /tmp/probe"); return 1;
+    }
+    f = fopen("/tmp/probe", "r");
+    if (!f || !fgets(text, sizeof text, f)) { perror("read /tmp/probe"); return 1; }
+    fclose(f);
+    int fd = open("/root-probe", O_WRONLY | O_CREAT, 0644);
+    printf("tmp=%s root=%s uid=%d", text, fd < 0 ? strerror(errno) : "writable", (int)getuid());
+    f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "NoNewPrivs:", 11))
+            printf(" %.*s", (int)strcspn(line, "\n"), line);
+    printf("\n");
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def compose_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """COMPOSE_PROBE_C, static (the image has no shell or libc to run a script with)."""
+    compiler = shutil.which("musl-gcc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.fail("a C compiler (musl-gcc or gcc) is needed to build the compose probe")
+    work = tmp_path_factory.mktemp("compose-probe")
+    (work / "probe.c").write_text(COMPOSE_PROBE_C)
+    subprocess.run([compiler, "-static", "-Os", "-o", str(work / "probe"), str(work / "probe.c")],
+                   check=True, capture_output=True)  # fmt: skip
+    return work / "probe"
+
+
+def test_tmp_is_writable_under_the_generated_compose_file(
+    podman: Runner,
+    compose_probe: Path,
+    tool_env: dict[str, str],
+    tmp_path: Path,
+    unique_name: str,
+) -> None:
+    """The compose.yaml init writes, as written, run by podman-compose: `build` makes the
+    production target from init's Dockerfile (podman build), `run` starts the service with
+    the file's read_only, tmpfs /tmp, user and cap_drop/security_opt. As 65532 the probe
+    writes /tmp (through the file's tmpfs line: podman's own /tmp tmpfs for --read-only is
+    turned off) and reads it back, and cannot create a file at the root. The sample's
+    program is renamed to the test's unique name, which init makes the service and image
+    name, so that parallel runs do not share an image."""
+    if importlib.util.find_spec("podman_compose") is None:
+        pytest.skip("podman-compose is not installed (requirements-dev.lock pins it)")
+    name, packages = BUILDERS["c"]
+    builder = debian_image(podman, "podman", packages, name)
+    project = _copy_sample("c", tmp_path)
+    makefile = (project / "Makefile").read_text().replace("hello:", "$(BIN):")
+    (project / "Makefile").write_text(f"BIN = {unique_name}\n{makefile}")
+    assert run_cli("init", str(project), "--no-pin").code == 0
+    compose_file = project / "compose.yaml"
+    assert f"image: {unique_name}:latest" in compose_file.read_text()
+
+    def compose(*args: str, timeout: float = 180, check: bool = True) -> str:
+        cmd = [sys.executable, "-m", "podman_compose", "-f", str(compose_file), "-p",
+               unique_name, *args]  # fmt: skip
+        proc = subprocess.run(cmd, env=tool_env, capture_output=True, timeout=timeout,
+                              check=False)  # fmt: skip
+        out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        failed = f"{' '.join(args)} exited {proc.returncode}\n{out}\n{err}"
+        assert proc.returncode == 0 or not check, failed
+        return out
+
+    try:
+        compose("build", "--build-arg", f"BUILDER_IMAGE={builder}", timeout=900)
+        assert "hello from c-hello uid=65532\n" in compose("run", "--rm", "-T", unique_name)
+        # podman's --read-only mounts a tmpfs on /tmp by itself (--read-only-tmpfs, default
+        # true; docker's does not): off, so that /tmp is writable through the file's tmpfs
+        # line alone, as under docker compose (without that line the write fails: EROFS).
+        no_implicit_tmp = "--podman-run-args=--read-only-tmpfs=false"  # before the command
+        out = compose(no_implicit_tmp, "run", "--rm", "-T", "-v", f"{compose_probe}:/probe:ro",
+                      "--entrypoint", "/probe", unique_name)  # fmt: skip
+        assert (
+            "tmp=written by 65532 root=Read-only file system uid=65532"
+            " CapEff:\t0000000000000000 NoNewPrivs:\t1\n"
+        ) in out
+    finally:
+        compose("down", timeout=120, check=False)
+        podman("rmi", "-f", f"localhost/{unique_name}:latest", check=False)

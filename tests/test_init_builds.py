@@ -52,6 +52,13 @@ INTL_C = SAMPLES / "c-intl"  # iconv, setlocale, getaddrinfo, getpwnam
 # A C builder that also has Debian's locales (the sources localedef compiles en_US from).
 C_LOCALES = ("docker.io/scratchpack-test/gcc-locales:12", (*BUILDERS["c"][1], "locales"))
 GCONV = "usr/lib/x86_64-linux-gnu/gconv"
+# C++: a program whose shared library throws (examples/init/cxx-throw), on a builder with g++.
+CXX = SAMPLES / "cxx-throw"
+CXX_BUILDER = ("docker.io/scratchpack-test/gxx:12", (*BUILDERS["c"][1], "g++"))
+CXX_OUT = (
+    'port 8080\ncaught bad_port: not a port: "http"\ncaught bad_port: out of range: "70000"\n'
+    "caught=2 uid=65532\n"
+)
 
 
 def _no_pin(reference: str) -> str:
@@ -110,6 +117,20 @@ def test_c_calling_nss_is_linked_dynamically_with_its_closure(tmp_path: Path) ->
     assert "/out/rootfs" not in forced["Dockerfile"]
     distroless, _ = _generate(project, runtime="distroless")
     assert "gcr.io/distroless/cc-debian12:nonroot" in distroless["Dockerfile"]
+
+
+def test_cxx_with_dynamic_gets_the_closure_and_lints_clean(tmp_path: Path) -> None:
+    """A C++ project (only .cpp sources, a Makefile) is C/C++; --dynamic gives the closure
+    step, and the comment names --dynamic as the reason (it calls no NSS function)."""
+    project = tmp_path / "cxx"
+    shutil.copytree(CXX, project)
+    files, notices = _generate(project, link="dynamic")
+    dockerfile = files["Dockerfile"]
+    assert "# Linked dynamically (--dynamic): the ELF closure" in dockerfile
+    assert "NSS calls" not in dockerfile and not notices
+    assert "RUN make \\\n" in dockerfile and "cp cxx-throw /out/cxx-throw" in dockerfile
+    assert "COPY --from=build /out/rootfs/ /" in dockerfile
+    _lint_clean(project, files)
 
 
 def test_iconv_and_a_locale_bring_gconv_and_locale_data(tmp_path: Path) -> None:
@@ -404,6 +425,60 @@ def test_dynamic_c_closure_builds_with_buildah_and_runs_on_podman(
         buildah("bud", "-q", "--layers", "--network", "none", "--build-arg",
                 f"BUILDER_IMAGE={builder}", "-t", tag, str(project), timeout=900)  # fmt: skip
         _check_nss(podman, tag, tmp_path)
+    finally:
+        podman("rmi", "-f", tag, check=False)
+
+
+def _check_cxx(run: Runner, image: str, tmp_path: Path) -> None:
+    """The C++ program on scratch, non-root and read-only: libport.so throws bad_port, main
+    catches it (libstdc++'s throw, libgcc_s's unwinder, across the library boundary); the
+    closure has both, and the project's own library at its RUNPATH; no shell."""
+    proc = run("run", "--rm", *HARDENED, image, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert proc.stdout.decode() == CXX_OUT
+    out = run("run", "--rm", *HARDENED, image, "443", "-1").stdout.decode()
+    assert out == 'port 443\ncaught bad_port: out of range: "-1"\ncaught=1 uid=65532\n'
+    files = _files(run, image, tmp_path)
+    libs = {Path(n).name for n in files if n.startswith(("lib/", "usr/lib/"))}
+    assert {"libstdc++.so.6", "libgcc_s.so.1", "libm.so.6", "libc.so.6"} <= libs, libs
+    assert "src/libport.so" in files  # RUNPATH /src: the build's WORKDIR
+    assert not {"bin/sh", "usr/bin/sh", "bin/bash"} & set(files)
+
+
+def test_cxx_dynamic_closure_builds_with_the_legacy_builder_and_runs(
+    docker: Runner, tmp_path: Path, unique_name: str
+) -> None:
+    """init --dynamic on a C++ project, built by dockerd's legacy builder offline."""
+    builder = debian_image(docker, "docker", CXX_BUILDER[1], CXX_BUILDER[0])
+    project = tmp_path / "cxx"
+    shutil.copytree(CXX, project)
+    result = run_cli("init", str(project), "--no-pin", "--dynamic")
+    assert result.code == 0, result.stderr
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "# Linked dynamically (--dynamic)" in dockerfile and "-static" not in dockerfile
+    tag = f"{unique_name}-cxx:1"
+    try:
+        log = _build(docker, project, tag, "--build-arg", f"BUILDER_IMAGE={builder}")
+        assert "apt-get" not in log
+        config = json.loads(docker("image", "inspect", tag).stdout)[0]["Config"]
+        assert (config["User"], config["Entrypoint"]) == ("65532:65532", ["/cxx-throw"])
+        _check_cxx(docker, tag, tmp_path)
+    finally:
+        docker("rmi", "-f", tag, check=False)
+
+
+def test_cxx_dynamic_closure_builds_with_buildah_and_runs_on_podman(
+    buildah: Runner, podman: Runner, tmp_path: Path, unique_name: str
+) -> None:
+    builder = debian_image(podman, "podman", CXX_BUILDER[1], CXX_BUILDER[0])
+    project = tmp_path / "cxx"
+    shutil.copytree(CXX, project)
+    assert run_cli("init", str(project), "--no-pin", "--dynamic").code == 0
+    tag = f"localhost/{unique_name}-cxx:1"
+    try:
+        buildah("bud", "-q", "--layers", "--network", "none", "--build-arg",
+                f"BUILDER_IMAGE={builder}", "-t", tag, str(project), timeout=900)  # fmt: skip
+        _check_cxx(podman, tag, tmp_path)
     finally:
         podman("rmi", "-f", tag, check=False)
 

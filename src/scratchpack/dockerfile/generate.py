@@ -448,10 +448,14 @@ def _c(p: Plan) -> list[str]:
     else:
         make = f"make LDFLAGS={static}" if static else "make"
         build = f"RUN {make} \\\n    && mkdir -p /out && cp {name} {_binary_path(p)}"
+    # The reason the comment gives is the one init had: --dynamic was asked for (a C++
+    # program with shared libraries of its own, say), or the sources call NSS.
     why = (
-        "# Linked dynamically (its NSS calls need glibc's run-time modules): the ELF closure"
-        if p.dynamic
-        else "# Linked statically: scratch has no loader and no libc."
+        "# Linked statically: scratch has no loader and no libc."
+        if not p.dynamic
+        else "# Linked dynamically (--dynamic): the ELF closure"
+        if p.options.link == "dynamic"
+        else "# Linked dynamically (its NSS calls need glibc's run-time modules): the ELF closure"
     )
     lines = [
         "FROM ${BUILDER_IMAGE} AS build",
