@@ -10,6 +10,7 @@ bench/bench_startup.py measures the time itself.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -356,6 +357,55 @@ def test_a_repush_to_a_registry_loads_only_the_copy_path(
     assert ours - REGISTRY_COPY_MODULES == set()
     assert third_party(modules) - REGISTRY_COPY == set()
     assert {m for m in modules if m.split(".")[0] in REGISTRY_COPY_NOT_STDLIB} == set()
+
+
+QUICK_EXIT_WRAPPER = (
+    "import atexit, sys\n"
+    "class Probe:\n"
+    "    def __del__(self): sys.stderr.write('torn down\\n')\n"
+    "probe = Probe()\n"
+    "atexit.register(lambda: print('atexit handler ran', file=sys.stderr))\n"
+    "sys.argv[0] = 'scratchpack'\n"
+    "from scratchpack.cli.entry import run\n"
+    "run()\n"
+)
+
+
+def test_a_copy_ends_without_teardown_but_with_its_output_and_exit_handlers(
+    hello: Path, tmp_path: Path
+) -> None:
+    """After ``copy`` the process ends with ``os._exit`` (the interpreter's teardown was a
+    quarter of a no-op re-push, issue 17): no module is torn down (a global's ``__del__``
+    never runs, as it does after ``--version``), yet its JSON summary still arrives whole
+    through a pipe, an ``atexit`` handler still runs (and what it prints arrives), the exit
+    code is the command's, and the layout is complete; a failing copy keeps its message and
+    code."""
+    layout = f"oci:{tmp_path}/a:1"
+    subprocess.run(
+        [sys.executable, "-m", "scratchpack", "pack", str(hello), "-o", layout, "-q"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    wrapped = [sys.executable, "-c", QUICK_EXIT_WRAPPER]
+    done = subprocess.run(
+        [*wrapped, "copy", "-q", "--format", "json", layout, f"oci:{tmp_path}/b:1"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["digest"].startswith("sha256:")
+    assert done.stderr.strip() == "atexit handler ran"
+    assert (tmp_path / "b/index.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    failed = subprocess.run(
+        [*wrapped, "copy", "-q", f"oci:{tmp_path}/missing:1", f"oci:{tmp_path}/c:1"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert failed.returncode != 0
+    assert "missing" in failed.stderr and failed.stderr.endswith("atexit handler ran\n")
+    other = subprocess.run([*wrapped, "--version"], capture_output=True, text=True, check=False)
+    assert other.returncode == 0 and "torn down" in other.stderr  # the ordinary exit
+    # `python -m scratchpack` takes the same way out
+    main = (Path(__file__).parents[1] / "src/scratchpack/__main__.py").read_text()
+    assert "run()" in main
 
 
 # What `pack` of a static binary to oci: may import (issue 17: a 5 MB static pack at buildah's

@@ -1,5 +1,5 @@
 """Allow ``python -m scratchpack``."""
 
-from scratchpack.cli.entry import main
+from scratchpack.cli.entry import run
 
-raise SystemExit(main())
+run()
