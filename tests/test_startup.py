@@ -178,7 +178,7 @@ LINT_MODULES = frozenset({
     "scratchpack.dockerfile.model", "scratchpack.dockerfile.parser",
     "scratchpack.dockerfile.shell", "scratchpack.dockerfile.locations",
     "scratchpack.dockerfile.shellcheck", "scratchpack.dockerfile.shellcheck_cache",
-    "scratchpack.lazyre", "scratchpack.dockerfile.rules",
+    "scratchpack.cachefiles", "scratchpack.lazyre", "scratchpack.dockerfile.rules",
     *(f"scratchpack.dockerfile.rules.{family}" for family in (
         "core", "bases", "buildkit", "cache", "correctness", "metadata", "packages",
         "security", "shell", "static",
@@ -502,7 +502,7 @@ STATIC_PACK_MODULES = frozenset({
     "scratchpack.cli.helptext", "scratchpack.cli.main", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
     "scratchpack.cli.buildflags", "scratchpack.debian", "scratchpack.debian.control",
-    "scratchpack.debian.installed",
+    "scratchpack.debian.installed", "scratchpack.debian.unowned", "scratchpack.cachefiles",
     "scratchpack.errors", "scratchpack.fsutil", "scratchpack.layers",
     "scratchpack.layers.compress", "scratchpack.layers.readahead", "scratchpack.layers.tarwriter",
     "scratchpack.model", "scratchpack.model.config", "scratchpack.model.descriptor",
