@@ -176,6 +176,7 @@ HOSTILE: dict[str, Callable[[Path], object]] = {
     "not absolute": lambda p: p.write_text('{"version":1,"databases":[["/a","s",["app"]]]}'),
     "lone surrogate": lambda p: p.write_text('{"version":1,"databases":[["/a","s",["/\\ud800"]]]}'),
     "number": lambda p: p.write_text('{"version":1,"databases":[["/a",1,["/x"]]]}'),
+    "repeated": lambda p: p.write_text('{"version":1,"databases":[["/a","s",["/x","/x"]]]}'),
     "too many": lambda p: p.write_text(
         json.dumps(
             {
@@ -200,9 +201,11 @@ def test_a_broken_or_hostile_cache_file_is_ignored(
     assert _owner(root, "/app/bin/app") is None
     assert len(reads) == 20  # searched: nothing read back was believed
     if kind not in ("directory",):
-        # replaced by a good one at that miss (a rename over whatever was there)
+        # replaced by a good one at that miss (a rename over whatever was there), holding
+        # nothing of the old file (which, believed, would have stayed as a second database)
         assert not cache.is_symlink()
-        assert json.loads(cache.read_bytes())["databases"][0][2] == ["/app/bin/app"]
+        ((admindir, _, names),) = json.loads(cache.read_bytes())["databases"]
+        assert (admindir, names) == (str(root / "var/lib/dpkg"), ["/app/bin/app"])
 
 
 def test_a_cache_that_claims_an_owned_path_is_unowned_needs_our_state(
@@ -257,3 +260,12 @@ def test_the_bound_drops_the_least_recently_used(
     assert names == ["/app/2", "/app/3", "/app/0", "/app/4"]
     reads.clear()
     assert _owner(root, "/app/1") is None and len(reads) == 20
+
+
+def test_another_databases_entries_are_kept(tmp_path: Path, cache: Path) -> None:
+    """(What the hostile cases above are told apart from: a valid file keeps its entries.)"""
+    cache.write_text('{"version":1,"databases":[["/a","s",["/x"]]]}')
+    root = _root(tmp_path / "root")
+    assert _owner(root, "/app/bin/app") is None
+    databases = json.loads(cache.read_bytes())["databases"]
+    assert [d[0] for d in databases] == ["/a", str(root / "var/lib/dpkg")]

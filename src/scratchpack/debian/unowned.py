@@ -84,8 +84,7 @@ class UnownedCache:
                     self._where.parent, create=False
                 ):
                     read = cachefiles.read_entry(self._where, MAX_FILE)
-                    self._databases = parse(read[0]) if read is not None else None
-                    self._databases = self._databases or []
+                    self._databases = (parse(read[0]) if read is not None else None) or []
         return self._databases
 
     def _mine(self) -> _Database | None:
@@ -174,6 +173,7 @@ def parse(data: bytes) -> list[_Database] | None:
             and isinstance(state, str)
             and isinstance(unowned, list)
             and all(_name(name) for name in unowned)
+            and len(set(unowned)) == len(unowned)
         ):
             return None
         total += len(unowned)
