@@ -39,6 +39,10 @@ os.environ["SCRATCHPACK_LINT_SERVER"] = "0"
 _SHELLCHECK_CACHE = tempfile.mkdtemp(prefix="scratchpack-test-shellcheck-cache.")
 os.environ["SCRATCHPACK_SHELLCHECK_CACHE"] = _SHELLCHECK_CACHE
 atexit.register(shutil.rmtree, _SHELLCHECK_CACHE, ignore_errors=True)
+# The same for the dpkg owner search's misses (debian/unowned.py).
+_DPKG_CACHE = tempfile.mkdtemp(prefix="scratchpack-test-dpkg-cache.")
+os.environ["SCRATCHPACK_DPKG_CACHE"] = os.path.join(_DPKG_CACHE, "dpkg-unowned.json")
+atexit.register(shutil.rmtree, _DPKG_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ only when they know the release; the purls carry it as ``distro=debian-12``).
 
 The owner of a file comes from ``/var/lib/dpkg/info/<name>[:<arch>].list``, the lists dpkg
 itself reads for ``dpkg -S``. The lists of the packages a caller expects are read first, the
-rest only while a path is still unowned, each list once per database. The versions come from
+rest only while a path is still unowned, each list once per database; a path found in no
+list is remembered across runs for that state of the database (:mod:`.unowned`), so the
+next pack of the same binary reads no list. The versions come from
 ``/var/lib/dpkg/status`` (read by :mod:`scratchpack.debian.control`), and only packages whose
 Status says installed count.
 Everything is read from ``root`` (``/`` in production, a planted tree in tests), and names,
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from scratchpack.debian.control import paragraphs
+from scratchpack.debian.unowned import UnownedCache, location
 from scratchpack.layers.tarwriter import Entry, LayerContents
 
 STATUS_D = "var/lib/dpkg/status.d"
@@ -83,6 +86,7 @@ class DpkgDatabase:
         self._parsed: dict[str, InstalledPackage | None] = {}
         self._list_names: list[str] | None = None
         self._found: dict[str, InstalledPackage | None] = {}
+        self._unowned: UnownedCache | None = None
 
     def __repr__(self) -> str:
         return f"DpkgDatabase(root={self.root!r})"
@@ -133,7 +137,15 @@ class DpkgDatabase:
             generated = next((GENERATED[n] for n in names if n in GENERATED), None)
             if generated is not None and self.installed(generated) is not None:
                 return self.installed(generated)
+            # a path no list names, as a search found in this state of the database before:
+            # the common repeated pack of a user's own binary reads none of the lists
+            if self._unowned is None:
+                self._unowned = UnownedCache(self.admindir, location())
+            if self._unowned.has(names):
+                return None
             found = self._search(names, hints)
+            if found is None:
+                self._unowned.add(names)
         return self.installed(found) if found else None
 
     def _names_of(self, host_path: Path) -> list[str]:

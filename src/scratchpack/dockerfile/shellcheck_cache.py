@@ -34,8 +34,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 from pathlib import Path
+
+from scratchpack import cachefiles
 
 # CPython's own sha256 (the one hashlib falls back to), not hashlib's OpenSSL binding: loading
 # libcrypto costs about 10 ms of CPU per process on this machine (measured, docs/benchmarks.md
@@ -70,8 +71,7 @@ def directory() -> Path | None:
     chosen = os.environ.get(ENV_DIRECTORY)
     if chosen is not None:
         return None if chosen in ("", "0") else Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "scratchpack" / "shellcheck"
+    return cachefiles.cache_home() / "shellcheck"
 
 
 def identity(program: str) -> str | None:
@@ -106,20 +106,13 @@ class Cache:
         """Whether the directory can be used: ours, a directory, closed to others."""
         if self._usable is None or (create and not self._usable):
             if create:
-                try:
-                    self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-                except OSError:
-                    self._usable = False
-                    return False
+                self._usable = cachefiles.usable_directory(self._directory, create=True)
+                return self._usable
             try:
                 st = self._directory.lstat()
             except OSError:
                 return False  # not there yet: nothing to read; a write creates it
-            self._usable = (
-                stat.S_ISDIR(st.st_mode)
-                and st.st_uid == os.geteuid()
-                and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-            )
+            self._usable = cachefiles.private(st)
         return self._usable
 
     def get(self, key: str) -> tuple[Comment, ...] | None:
@@ -131,19 +124,10 @@ class Cache:
         if not self._ready(create=False):
             return None
         path = self._directory / key
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
+        read = cachefiles.read_entry(path, MAX_ENTRY)
+        if read is None:
             return None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY:
-                return None
-            data = os.read(fd, MAX_ENTRY + 1)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        data, st = read
         stored = parse_entry(data, key)
         if stored is None:
             return None
@@ -165,19 +149,8 @@ class Cache:
         ).encode()
         if len(data) > MAX_ENTRY:
             return
-        path = self._directory / key
-        tmp = self._directory / f"{key}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-            tmp.replace(path)
+        if cachefiles.write_entry(self._directory / key, data):
             self.wrote = True
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
     def trim(self) -> None:
         """Delete the least recently used entries when there are more than ``MAX_ENTRIES``,
