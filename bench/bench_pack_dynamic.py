@@ -26,8 +26,6 @@ environment's podman on PATH (``. /tmp/scratchpack-test-env/env``).
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import statistics
 import subprocess
@@ -36,7 +34,7 @@ import time
 from pathlib import Path
 
 import node_official  # bench/, beside this file
-from common import ROOT, SCRATCHPACK, compile_scratchpack
+from common import ROOT, SCRATCHPACK, compile_scratchpack, layout_sizes
 
 PROGRAM = Path("/usr/bin/curl")
 
@@ -45,19 +43,6 @@ def _run(args: list[str], env: dict[str, str]) -> float:
     started = time.monotonic()
     subprocess.run(args, env=env, check=True, capture_output=True, timeout=1800)
     return time.monotonic() - started
-
-
-def _sizes(layout: Path) -> tuple[int, int]:
-    """Stored (the compressed layers, as a registry holds them) and uncompressed bytes."""
-    index = json.loads((layout / "index.json").read_text())
-    digest = index["manifests"][0]["digest"].split(":")[1]
-    manifest = json.loads((layout / "blobs/sha256" / digest).read_text())
-    stored = sum(layer["size"] for layer in manifest["layers"])
-    raw = sum(
-        len(gzip.decompress((layout / "blobs/sha256" / layer["digest"].split(":")[1]).read_bytes()))
-        for layer in manifest["layers"]
-    )
-    return stored, raw
 
 
 def _runs_curl(image: str, *engine_args: str) -> None:
@@ -77,19 +62,7 @@ def _runs_curl(image: str, *engine_args: str) -> None:
 def _slim_with_curl(work: Path, env: dict[str, str]) -> tuple[int, int, float]:
     """debian:bookworm-slim + curl as one tar (mmdebstrap, node_official's slim recipe)."""
     tar = work / "slim-curl.tar"
-    archives = node_official.CACHE / "apt-archives"  # the .debs, shared with node_official
-    archives.mkdir(parents=True, exist_ok=True)
-    args = ["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet", "--include=curl",
-            "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
-            '--aptopt=Acquire::Check-Valid-Until "false"',
-            '--aptopt=APT::Install-Recommends "false"',
-            *[f"--dpkgopt=path-exclude={p}" for p in node_official.SLIM_EXCLUDES],
-            *[f"--dpkgopt=path-include={p}" for p in node_official.SLIM_INCLUDES],
-            '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
-            f"--setup-hook=sync-in {archives} /var/cache/apt/archives/",
-            f"--customize-hook=sync-out /var/cache/apt/archives/ {archives}",
-            '--customize-hook=rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/log/*',
-            "bookworm", str(tar)]  # fmt: skip
+    args = node_official.slim_mmdebstrap(tar, include=("curl",))
     seconds = _run(args, {**env, "SOURCE_DATE_EPOCH": str(node_official.EPOCH)})
     raw = tar.stat().st_size
     stored = node_official.gzip_size(tar)
@@ -130,7 +103,7 @@ def main() -> None:
         for n in range(args.runs):
             times["ours"].append(_run([*pack, f"oci:{work / f'ours-{n}'}:1"], env))
             times["build"].append(_run([*build, f"oci:{work / f'build-{n}'}:1"], env))
-        ours, peer = _sizes(work / "ours-0"), _sizes(work / "build-0")
+        ours, peer = layout_sizes(work / "ours-0"), layout_sizes(work / "build-0")
         _runs_curl(f"oci:{work / 'ours-0'}:1")
         _runs_curl(f"oci:{work / 'build-0'}:1", "--entrypoint", "/usr/bin/curl")
         slim_stored, slim_raw, slim_seconds = _slim_with_curl(work, env)

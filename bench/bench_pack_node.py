@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import node_official  # bench/, beside this file
+from common import layout_sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "data" / "apps" / "node-app"
@@ -58,28 +59,6 @@ def _run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> float
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
     return time.monotonic() - started
-
-
-def _sizes(layout: Path) -> tuple[int, int]:
-    index = json.loads((layout / "index.json").read_text())
-    digest = index["manifests"][0]["digest"].split(":")[1]
-    manifest = json.loads((layout / "blobs/sha256" / digest).read_text())
-    stored = sum(layer["size"] for layer in manifest["layers"])
-    raw = 0
-    for layer in manifest["layers"]:
-        data = (layout / "blobs/sha256" / layer["digest"].split(":")[1]).read_bytes()
-        if layer["mediaType"].endswith("+zstd"):
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(
-                io.BytesIO(data), read_across_frames=True
-            )
-            raw += len(reader.read())  # pack writes one frame per 4 MiB chunk
-        elif layer["mediaType"].endswith("+gzip"):
-            raw += len(gzip.decompress(data))
-        else:
-            raw += len(data)
-    return stored, raw
 
 
 def _app_layer_unpruned(work: Path, env: dict[str, str]) -> tuple[int, int]:
@@ -137,7 +116,7 @@ def main() -> None:
                 loads[name].append(os.getloadavg()[0])
                 times[name].append(_run([*SCRATCHPACK, "pack", str(APP), "-o", f"oci:{out}:v1",
                                          "-q", *flags], env))  # fmt: skip
-                stored, raw = _sizes(out)
+                stored, raw = layout_sizes(out)
                 rows[name] = {"stored": stored, "uncompressed": raw}
                 if n:
                     shutil.rmtree(out)
@@ -149,7 +128,7 @@ def main() -> None:
         peer_out = work / "peer"
         wall = _run([*SCRATCHPACK, "build", str(spec), "-o", f"oci:{peer_out}:v1", "-q"], env,
                     cwd=work)  # fmt: skip
-        base_stored, base_raw = _sizes(peer_out)
+        base_stored, base_raw = layout_sizes(peer_out)
         app_stored, app_raw = _app_layer_unpruned(work, env)
         official = _official(work)
     peer = base_stored + app_stored

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import compileall
+import gzip
+import io
+import json
 import os
 import platform
 import shutil
@@ -186,3 +189,27 @@ def machine_info(env: dict[str, str]) -> list[str]:
             lines.append(f"- {cmd[0]}: {proc.stdout.strip() or proc.stderr.strip()[:80]}")
     lines.append(f"- gzip: {sh(['gzip', '--version']).splitlines()[0]}")
     return lines
+
+
+def layout_sizes(layout: Path) -> tuple[int, int]:
+    """An OCI layout's one image: stored bytes (its layers as a registry holds them) and
+    uncompressed bytes (gzip, zstd or plain layers)."""
+    index = json.loads((layout / "index.json").read_text())
+    digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs/sha256" / digest).read_text())
+    stored = sum(layer["size"] for layer in manifest["layers"])
+    raw = 0
+    for layer in manifest["layers"]:
+        data = (layout / "blobs/sha256" / layer["digest"].split(":")[1]).read_bytes()
+        if layer["mediaType"].endswith("+zstd"):
+            import zstandard  # only for zstd layers
+
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                io.BytesIO(data), read_across_frames=True
+            )
+            raw += len(reader.read())  # pack writes one frame per 4 MiB chunk
+        elif layer["mediaType"].endswith("+gzip"):
+            raw += len(gzip.decompress(data))
+        else:
+            raw += len(data)
+    return stored, raw

@@ -117,15 +117,14 @@ def npm_tarball(spec: str) -> Path:
     return path
 
 
-def debian_slim() -> Path:
-    """debian:bookworm-slim's root filesystem as a tar, made once with mmdebstrap."""
-    path = _cache() / "debian-bookworm-slim.tar"
-    if path.exists():
-        return path
+def slim_mmdebstrap(tar: Path, include: tuple[str, ...] = ()) -> list[str]:
+    """The mmdebstrap command line that makes debian:bookworm-slim's root filesystem (minbase,
+    merged /usr, the slim image's dpkg path excludes) as ``tar``, with ``include`` packages
+    added; the .debs are kept in a cache shared by every bench that calls this."""
     archives = CACHE / "apt-archives"
     archives.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    args = ["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet",
+    return ["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet",
+            *[f"--include={name}" for name in include],
             "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
             '--aptopt=Acquire::Check-Valid-Until "false"',
             '--aptopt=APT::Install-Recommends "false"',
@@ -135,7 +134,16 @@ def debian_slim() -> Path:
             f"--setup-hook=sync-in {archives} /var/cache/apt/archives/",
             f"--customize-hook=sync-out /var/cache/apt/archives/ {archives}",
             '--customize-hook=rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/log/*',
-            "bookworm", str(tmp)]  # fmt: skip
+            "bookworm", str(tar)]  # fmt: skip
+
+
+def debian_slim() -> Path:
+    """debian:bookworm-slim's root filesystem as a tar, made once with mmdebstrap."""
+    path = _cache() / "debian-bookworm-slim.tar"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".tmp")
+    args = slim_mmdebstrap(tmp)
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}
     proc = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env, check=False)
     if proc.returncode != 0:

@@ -608,9 +608,9 @@ raise SystemExit(main())
 # handler was not there yet, and the Ctrl-C was a traceback (found by the session-8 red team,
 # about 1 s into a pack on a loaded machine). (cli.signing, used here before, is now imported
 # only to sign: a module that never loads would make this test pass without a Ctrl-C.)
-_SLOW_PARSER = _SLOW_IMPORT.replace('"scratchpack.cli.main"', '"scratchpack.cli.buildflags"').replace(
-    '"inspect", "oci:nowhere:1"', '"pack", "nothing", "-o", "oci:nowhere:1"'
-)
+_SLOW_PARSER = _SLOW_IMPORT.replace(
+    '"scratchpack.cli.main"', '"scratchpack.cli.buildflags"'
+).replace('"inspect", "oci:nowhere:1"', '"pack", "nothing", "-o", "oci:nowhere:1"')
 
 
 @pytest.mark.skipif(os.uname().machine not in _READ_SYSCALL, reason="read(2) number unknown")
