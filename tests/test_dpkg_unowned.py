@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from realtools import unavailable
 from scratchpack.debian import installed, unowned
 from scratchpack.debian.installed import DpkgDatabase
 
@@ -66,7 +68,7 @@ def _root(path: Path, packages: int = 20) -> Path:
 def _deb(tmp_path: Path, name: str, files: dict[str, bytes]) -> Path:
     """A real ``.deb`` built by dpkg-deb."""
     if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb is not installed")
+        unavailable("dpkg-deb is not installed")
     tree = tmp_path / f"deb-{name}"
     (tree / "DEBIAN").mkdir(parents=True)
     (tree / "DEBIAN/control").write_text(
@@ -118,7 +120,7 @@ def test_dpkg_installing_and_removing_a_package_is_seen(
     makes it a miss again (and a reinstall owned again): every change of the database is a
     new state, whatever the cache held."""
     if shutil.which("dpkg") is None:
-        pytest.skip("dpkg is not installed")
+        unavailable("dpkg is not installed")
     root = _root(tmp_path / "root")
     deb = _deb(tmp_path, "app-pkg", {"app/bin/app": b"\x7fELF packaged"})
     other = _deb(tmp_path, "other-pkg", {"usr/share/other/x": b"x"})
@@ -200,9 +202,12 @@ def test_a_broken_or_hostile_cache_file_is_ignored(
     HOSTILE[kind](cache)
     assert _owner(root, "/app/bin/app") is None
     assert len(reads) == 20  # searched: nothing read back was believed
-    if kind not in ("directory",):
-        # replaced by a good one at that miss (a rename over whatever was there), holding
-        # nothing of the old file (which, believed, would have stayed as a second database)
+    if kind in ("directory", "fifo"):
+        # neither a file nor a link: left as it is (see the next test), never renamed over
+        assert not cache.is_file() and cache.exists()
+    else:
+        # replaced by a good one at that miss (a rename over the file), holding nothing of
+        # the old file (which, believed, would have stayed as a second database)
         assert not cache.is_symlink()
         ((admindir, _, names),) = json.loads(cache.read_bytes())["databases"]
         assert (admindir, names) == (str(root / "var/lib/dpkg"), ["/app/bin/app"])
@@ -269,3 +274,32 @@ def test_another_databases_entries_are_kept(tmp_path: Path, cache: Path) -> None
     assert _owner(root, "/app/bin/app") is None
     databases = json.loads(cache.read_bytes())["databases"]
     assert [d[0] for d in databases] == ["/a", str(root / "var/lib/dpkg")]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_a_cache_path_that_is_no_regular_file_is_never_replaced(
+    tmp_path: Path, cache: Path, kind: str
+) -> None:
+    """``SCRATCHPACK_DPKG_CACHE=/dev/null`` (the way one turns a cache off elsewhere) had its
+    device replaced by our file when run as root: whatever is not a regular file stays, and
+    the lookups still answer."""
+    root = _root(tmp_path / "root")
+    target = tmp_path / "target"
+    target.write_text("keep")
+    if kind == "fifo":
+        os.mkfifo(cache)
+    elif kind == "directory":
+        cache.mkdir()
+    elif os.geteuid() == 0:
+        os.mknod(cache, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # as /dev/null
+    else:
+        pytest.skip("making a device node needs root")  # not a missing tool: fine in CI
+    before = cache.lstat()
+    for _ in range(2):
+        assert _owner(root, "/app/bin/app") is None
+    after = cache.lstat()
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (
+        before.st_mode, before.st_ino, before.st_rdev,
+    )  # fmt: skip
+    assert target.read_text() == "keep"
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporary left

@@ -25,7 +25,7 @@ from helpers import (
     node_project,
     run_cli,
 )
-from realtools import BUILDERS, Runner, debian_image, free_tcp_port, wait_http
+from realtools import BUILDERS, Runner, debian_image, free_tcp_port, unavailable, wait_http
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
 from scratchpack.dockerfile.project import detect
@@ -491,7 +491,7 @@ def test_tmp_is_writable_under_the_generated_compose_file(
     program is renamed to the test's unique name, which init makes the service and image
     name, so that parallel runs do not share an image."""
     if importlib.util.find_spec("podman_compose") is None:
-        pytest.skip("podman-compose is not installed (requirements-dev.lock pins it)")
+        unavailable("podman-compose is not installed (requirements-dev.lock pins it)")
     name, packages = BUILDERS["c"]
     builder = debian_image(podman, "podman", packages, name)
     project = _copy_sample("c", tmp_path)

@@ -10,6 +10,7 @@ place. Standard library only (``os``, ``stat``): both caches are on start-up pat
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -20,6 +21,15 @@ def cache_home() -> Path:
     created."""
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base) if base else Path.home() / ".cache") / "scratchpack"
+
+
+def chosen(env: str, default: str) -> Path | None:
+    """Where a cache lives: the path in the environment variable ``env`` ("0" or empty: no
+    cache), else ``default`` under :func:`cache_home`."""
+    value = os.environ.get(env)
+    if value is not None:
+        return None if value in ("", "0") else Path(value)
+    return cache_home() / default
 
 
 def private(st: os.stat_result) -> bool:
@@ -68,7 +78,13 @@ def read_entry(path: Path, limit: int) -> tuple[bytes, os.stat_result] | None:
 def write_entry(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` whole: a new temporary beside it (0600, never an existing
     file or a symlink), then a rename, so that a reader sees the old entry or the new one and
-    two writers the last one. False (and no temporary left) when it cannot be written."""
+    two writers the last one. False (and no temporary left) when it cannot be written, or
+    when ``path`` is a device, FIFO, socket or directory: a cache location named by the user
+    (``SCRATCHPACK_DPKG_CACHE=/dev/null``) must not have its device replaced by our file
+    (running as root, that replaced /dev/null). A symlink is replaced itself, never
+    followed."""
+    if not _replaceable(path):
+        return False
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(
@@ -81,9 +97,22 @@ def write_entry(path: Path, data: bytes) -> bool:
                     done += os.write(fd, view[done:])
         finally:
             os.close(fd)
+        if not _replaceable(path):  # made in the meantime
+            raise OSError(errno.EEXIST, "not a regular file", os.fspath(path))
         tmp.replace(path)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
         return False
     return True
+
+
+def _replaceable(path: Path) -> bool:
+    """Whether ``path`` is absent, a regular file or a symlink (not followed)."""
+    try:
+        mode = path.lstat().st_mode
+        return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False

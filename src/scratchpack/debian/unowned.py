@@ -47,10 +47,7 @@ _Database = tuple[str, str, list[str]]
 
 def location() -> Path | None:
     """The cache file, or None when the cache is off."""
-    chosen = os.environ.get(ENV_FILE)
-    if chosen is not None:
-        return None if chosen in ("", "0") else Path(chosen)
-    return cachefiles.cache_home() / "dpkg-unowned.json"
+    return cachefiles.chosen(ENV_FILE, "dpkg-unowned.json")
 
 
 def database_state(admindir: Path) -> str | None:

@@ -68,10 +68,7 @@ _memory: dict[str, tuple[Comment, ...]] = {}
 
 def directory() -> Path | None:
     """The cache directory (not yet created), or None when the cache is off."""
-    chosen = os.environ.get(ENV_DIRECTORY)
-    if chosen is not None:
-        return None if chosen in ("", "0") else Path(chosen)
-    return cachefiles.cache_home() / "shellcheck"
+    return cachefiles.chosen(ENV_DIRECTORY, "shellcheck")
 
 
 def identity(program: str) -> str | None:
