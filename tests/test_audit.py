@@ -591,7 +591,10 @@ def test_dynamic_binary_in_scratch_will_not_start_and_indeed_does_not(
         'FROM scratch\nCOPY hello /hello\nUSER 65532\nENTRYPOINT ["/hello"]\n'
     )
     tag = f"scratchpack-test/dynamic:{tmp_path.name.lower()}"
-    docker("build", "-q", "-t", tag, str(context))
+    # --no-cache: with the cache, a build whose steps match another test's (the same bytes
+    # COPYd into scratch) reuses that test's images, and its `rmi -f` running in parallel
+    # deletes them mid-build ("unable to find image sha256:...", seen once in CI)
+    docker("build", "-q", "--no-cache", "-t", tag, str(context))
     try:
         result = audit(f"docker-daemon:{tag}")
         assert result.code == 1

@@ -363,7 +363,7 @@ def docker_built(
         'FROM scratch\nCOPY hello /hello\nCOPY Dockerfile /etc/Dockerfile\nENTRYPOINT ["/hello"]\n'
     )
     name = f"scratchpack-test/{unique_name}:v1"
-    docker("build", "-q", "-t", name, str(context))
+    docker("build", "-q", "--no-cache", "-t", name, str(context))
     try:
         yield name
     finally:

@@ -224,7 +224,7 @@ def test_sp504_is_right_on_the_real_engine(
         ctx.mkdir()
         (ctx / "Dockerfile").write_text(dockerfile)
         tag = f"scratchpack-test/sp504-{name}:1"
-        docker("build", "-q", "-t", tag, str(ctx), timeout=300)
+        docker("build", "-q", "--no-cache", "-t", tag, str(ctx), timeout=300)
         try:
             ran = docker("run", "--rm", tag, check=False, timeout=120)
         finally:

@@ -32,7 +32,7 @@ def marked_image(
         "RUN sed -i '/^Package: libc6$/,/^$/ s/^Version: .*/Version: "
         f"{LIBC_MARK}/' /var/lib/dpkg/status && rm /usr/lib/x86_64-linux-gnu/libgcc_s.so.1\n"
     )
-    docker("build", "--network", "none", "-q", "-t", name, str(context), timeout=600)
+    docker("build", "--network", "none", "-q", "--no-cache", "-t", name, str(context), timeout=600)
     yield name
     docker("rmi", "-f", name, check=False)
 
