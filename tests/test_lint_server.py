@@ -574,3 +574,24 @@ def test_requests_of_another_version_do_not_keep_a_server_alive(
 
     wait_until(refused_and_gone, "the idle exit of a server asked only by other versions")
     assert "idle, exiting" in (runtime / "scratchpack-lint.log").read_text()
+
+
+def test_an_idle_time_that_is_no_number_is_said_not_guessed(
+    auto: dict[str, str], runtime: Path, tmp_path: Path
+) -> None:
+    """``SCRATCHPACK_LINT_SERVER_IDLE=15m`` (a typo for 900) once fell back to the default in
+    silence; now ``--daemon start`` refuses it and ``auto`` lints here with a warning, starting
+    no server that would live for a time nobody asked for."""
+    where = project(tmp_path)
+    for value in ("15m", "nan", "0x10"):
+        env = {**auto, "SCRATCHPACK_LINT_SERVER_IDLE": value}
+        started = daemon(env, "start")
+        assert started.returncode == 2, started.stdout + started.stderr
+        assert "SCRATCHPACK_LINT_SERVER_IDLE must be a number" in started.stderr
+        assert "Traceback" not in started.stderr
+        got, _ = lint(env, where, "Dockerfile")
+        assert "SCRATCHPACK_LINT_SERVER_IDLE must be a number" in got.stderr.decode()
+        assert "no lint server started" in got.stderr.decode()
+        assert got.returncode == 1  # the findings, linted in this process
+    time.sleep(1)
+    assert servers_at(runtime) == set()

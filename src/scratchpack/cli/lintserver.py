@@ -33,6 +33,7 @@ would let a peer run code.
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import sys
@@ -90,11 +91,20 @@ def socket_path() -> str:
 
 
 def idle_timeout(default: float | None) -> float | None:
-    """``SCRATCHPACK_LINT_SERVER_IDLE`` in seconds (0 or less: never), else ``default``."""
-    try:
-        seconds = float(os.environ[IDLE_SWITCH])
-    except (KeyError, ValueError):
+    """``SCRATCHPACK_LINT_SERVER_IDLE`` in seconds (0 or less: never), else ``default``. A
+    value that is no number is an error, not the default: a typo must not leave a server
+    running for a time the user did not ask for."""
+    from scratchpack.errors import UsageError
+
+    value = os.environ.get(IDLE_SWITCH)
+    if value is None or not value.strip():
         return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if math.isnan(seconds):
+        raise UsageError(f"{IDLE_SWITCH} must be a number of seconds, got {value!r}")
     return seconds if seconds > 0 else None
 
 
@@ -292,7 +302,13 @@ def start_detached(path: str) -> None:
             return
         finally:
             os.close(lock)  # the server takes it, for its life
-        idle = idle_timeout(_AUTO_IDLE)
+        from scratchpack.errors import UsageError
+
+        try:
+            idle = idle_timeout(_AUTO_IDLE)
+        except UsageError as exc:  # this process lints on; the typo is said, not obeyed
+            sys.stderr.write(f"scratchpack: warning: {exc}: no lint server started\n")
+            return
         log = os.path.join(directory, LOG_NAME)
         appending = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         os.posix_spawn(
