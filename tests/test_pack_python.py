@@ -349,3 +349,51 @@ def test_a_requirements_txt_project_without_a_build_runs_from_the_image(
     site = "usr/local/lib/python3.11/dist-packages"
     assert f"{site}/six.py" in names and f"{site}/app.py" in names, sorted(names)[-20:]
     assert not any(n.endswith("test_app.py") for n in names)
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ("app/leak.txt", "{secret}"),  # a host file, absolute
+        ("app/data/leak.txt", "../../../secret.txt"),  # relative, climbing out
+        ("app/root", "/"),  # a directory: the whole host
+        ("app/up", ".."),  # around itself: a copy that follows it never ends
+    ],
+)
+def test_a_symlink_out_of_the_project_is_refused_and_nothing_is_written(
+    tmp_path: Path, tool_env: dict[str, str], link: str, target: str
+) -> None:
+    """A hostile project's symlink must not carry a host file into the image: the copy of a
+    project without a build followed links (``app/leak.txt -> /etc/shadow`` was in the
+    image, with the file's bytes), and a build backend follows the ones a copy keeps."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret\n")
+    project = tmp_path / "proj"
+    (project / "app" / "data").mkdir(parents=True)
+    (project / "requirements.txt").write_text("\n")
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "__main__.py").write_text("print('hi')\n")
+    (project / link).symlink_to(target.format(secret=secret))
+    out = tmp_path / "layout"
+    result = pack(project, "-o", f"oci:{out}:1", "--entrypoint=-m app", env=tool_env)
+    assert_clean_error(result, 2, f"{project / link}: a symlink to", "outside the project")
+    assert not out.exists()
+    # with pyproject.toml the copy keeps links for the build backend: refused all the same
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
+    result = pack(project, "-o", f"oci:{out}:1", "--entrypoint=-m app", env=tool_env)
+    assert_clean_error(result, 2, f"{project / link}: a symlink to")
+    assert not out.exists()
+
+
+def test_a_symlink_inside_the_project_is_followed(tmp_path: Path, tool_env: dict[str, str]) -> None:
+    project = tmp_path / "proj"
+    (project / "app").mkdir(parents=True)
+    (project / "shared.txt").write_text("shared\n")
+    (project / "requirements.txt").write_text("\n")
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "__main__.py").write_text("print('hi')\n")
+    (project / "app" / "shared.txt").symlink_to("../shared.txt")
+    out = tmp_path / "layout"
+    result = pack(project, "-o", f"oci:{out}:1", "--entrypoint=-m app", env=tool_env)
+    assert result.code == 0, result.stderr
+    assert "usr/local/lib/python3.11/dist-packages/app/shared.txt" in layer_files(out, "1")

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,7 +251,7 @@ def install(project: Project, target: Path, wheels: Path, cache: Path) -> list[P
         return reports
     # a copy: setuptools writes build/ and *.egg-info into the tree it builds
     tree = wheels.parent / "project"
-    shutil.copytree(project.directory, tree, symlinks=True, ignore=_build_leftovers)
+    shutil.copytree(project.directory, tree, symlinks=True, ignore=_copied(project.directory))
     what = f"building {project.name} as a wheel"
     _pip(["wheel", "--no-deps", "-q", "-w", str(wheels), str(tree)], cache, what)
     built = sorted(wheels.glob("*.whl"))
@@ -278,11 +279,37 @@ def _copy_modules(directory: Path, target: Path) -> None:
         if path.is_file() and path.suffix == ".py":
             shutil.copy2(path, target / path.name)
         elif path.is_dir() and (path / "__init__.py").is_file():
-            shutil.copytree(path, target / path.name, ignore=_build_leftovers)
+            shutil.copytree(path, target / path.name, ignore=_copied(directory))
 
 
-def _build_leftovers(directory: str, names: list[str]) -> list[str]:
-    return [n for n in names if n in LEFTOVERS or n.endswith(".egg-info")]
+def _copied(project: Path) -> Callable[[str, list[str]], list[str]]:
+    """copytree's ``ignore`` for a copy of ``project``: build leftovers left out, and a
+    symlink to outside the project (``app/key -> ~/.ssh/id_rsa``, ``-> /``) or to a
+    directory holding it (a loop) refused: a copy that follows links would put the host's
+    file in the image, one that keeps them would hand it to the build backend, which
+    follows them into the wheel."""
+    root = project.resolve()
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        left_out = [n for n in names if n in LEFTOVERS or n.endswith(".egg-info")]
+        for name in sorted(set(names) - set(left_out)):
+            link = Path(directory, name)
+            if not link.is_symlink():
+                continue
+            try:
+                target = link.resolve()
+                inside = target.is_relative_to(root)
+                loop = target.is_dir() and link.parent.resolve().is_relative_to(target)
+            except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+                target, inside, loop = link.readlink(), False, True
+            if not inside or loop:
+                raise UsageError(
+                    f"{link}: a symlink to {target}, outside the project or around it; "
+                    "pack copies only the project's own files"
+                )
+        return left_out
+
+    return ignore
 
 
 def install_packages(names: list[str], target: Path, cache: Path) -> None:
