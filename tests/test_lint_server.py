@@ -583,7 +583,7 @@ def test_an_idle_time_that_is_no_number_is_said_not_guessed(
     silence; now ``--daemon start`` refuses it and ``auto`` lints here with a warning, starting
     no server that would live for a time nobody asked for."""
     where = project(tmp_path)
-    for value in ("15m", "nan", "0x10"):
+    for value in ("15m", "nan", "inf", "0x10"):
         env = {**auto, "SCRATCHPACK_LINT_SERVER_IDLE": value}
         started = daemon(env, "start")
         assert started.returncode == 2, started.stdout + started.stderr

@@ -92,7 +92,7 @@ def socket_path() -> str:
 
 def idle_timeout(default: float | None) -> float | None:
     """``SCRATCHPACK_LINT_SERVER_IDLE`` in seconds (0 or less: never), else ``default``. A
-    value that is no number is an error, not the default: a typo must not leave a server
+    value that is no finite number is an error, not the default: a typo must not leave a server
     running for a time the user did not ask for."""
     from scratchpack.errors import UsageError
 
@@ -103,7 +103,7 @@ def idle_timeout(default: float | None) -> float | None:
         seconds = float(value)
     except ValueError:
         seconds = math.nan
-    if math.isnan(seconds):
+    if not math.isfinite(seconds):  # "inf" too: 0 already says never
         raise UsageError(f"{IDLE_SWITCH} must be a number of seconds, got {value!r}")
     return seconds if seconds > 0 else None
 
