@@ -34,6 +34,8 @@ from realtools import (
 )
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.parser import parse
+from scratchpack.dockerfile.project import detect
+from scratchpack.errors import UsageError
 from scratchpack.operations.glibcfiles import normalized_locale
 from scratchpack.operations.init import init
 from scratchpack.operations.lint import lint_file
@@ -131,6 +133,69 @@ def test_cxx_with_dynamic_gets_the_closure_and_lints_clean(tmp_path: Path) -> No
     assert "RUN make \\\n" in dockerfile and "cp cxx-throw /out/cxx-throw" in dockerfile
     assert "COPY --from=build /out/rootfs/ /" in dockerfile
     _lint_clean(project, files)
+
+
+def test_cxx_building_its_own_shared_library_is_linked_dynamically(tmp_path: Path) -> None:
+    """Without --dynamic, a project whose Makefile builds lib*.so gets the ELF closure (a
+    static binary cannot load the library), and the notice and the comment say why."""
+    project = tmp_path / "cxx"
+    shutil.copytree(CXX, project)
+    files, notices = _generate(project)
+    dockerfile = files["Dockerfile"]
+    assert len(notices) == 1 and "shared library of its own (libport.so)" in notices[0]
+    assert "# Linked dynamically (it builds a shared library of its own)" in dockerfile
+    assert "-static" not in dockerfile and "COPY --from=build /out/rootfs/ /" in dockerfile
+    _lint_clean(project, files)
+    forced, notices = _generate(project, link="static")
+    assert 'LDFLAGS="-static"' in forced["Dockerfile"] and "/out/rootfs" not in forced["Dockerfile"]
+    assert len(notices) == 1 and notices[0].startswith("--static: the build makes a shared")
+    for runtime in ("distroless", "debian-slim"):
+        with pytest.raises(UsageError, match=f"--runtime {runtime}: .*libport.so.*scratch"):
+            _generate(project, runtime=runtime)
+    with pytest.raises(UsageError, match="does not run on --runtime alpine"):
+        _generate(project, runtime="alpine")
+
+
+def test_a_makefile_without_a_runpath_for_its_library_is_told(tmp_path: Path) -> None:
+    """The loader would not find the project's library at run time (nor does ld.so --list
+    in the build stage, which stops there): init says so and how to fix it."""
+    project = tmp_path / "cxx"
+    shutil.copytree(CXX, project)
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text().replace(" -Wl,-rpath,$(CURDIR)", ""))
+    _, notices = _generate(project)
+    assert len(notices) == 2 and "-Wl,-rpath,$(CURDIR)" in notices[1]
+
+
+@pytest.mark.parametrize(
+    ("build", "text", "library"),
+    [
+        ("Makefile", "prog: main.o\n\t$(CC) -o prog main.o -L. -lx\n"
+         "libx.so.1.2: x.c\n\t$(CC) -fPIC -shared -o $@ x.c\n", "libx.so"),
+        ("Makefile", "prog: main.c\n\tgcc -shared -fPIC -o plugin.so p.c\n"
+         "\tgcc -o prog main.c\n", "plugin.so"),
+        ("Makefile", "SO = $(NAME).so\nprog: main.c\n\t$(CC) -shared -o $(SO) p.c\n",
+         "a -shared link"),
+        ("Makefile", "prog: main.c\n\t$(CC) -static -o prog main.c\n", None),
+        ("Makefile", "prog: main.c\n\t$(CC) -o prog main.c -lssl  # not -shared-libgcc\n", None),
+        ("CMakeLists.txt", "add_library(port SHARED port.cpp)\nadd_executable(app main.cpp)\n",
+         "libport.so"),
+        ("CMakeLists.txt", "add_library(plug MODULE plug.c)\nadd_executable(app main.c)\n",
+         "libplug.so"),
+        ("CMakeLists.txt", 'option(BUILD_SHARED_LIBS "shared" ON)\nadd_executable(app m.c)\n',
+         "BUILD_SHARED_LIBS"),
+        ("CMakeLists.txt", 'option(BUILD_SHARED_LIBS "shared" OFF)\nadd_executable(app m.c)\n',
+         None),
+        ("CMakeLists.txt", "add_library(port STATIC port.c)\nadd_executable(app main.c)\n",
+         None),
+    ],
+)  # fmt: skip
+def test_own_shared_library_detection(
+    tmp_path: Path, build: str, text: str, library: str | None
+) -> None:
+    (tmp_path / build).write_text(text)
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    assert detect(tmp_path).details.get("shared_library") == library
 
 
 def test_iconv_and_a_locale_bring_gconv_and_locale_data(tmp_path: Path) -> None:
@@ -470,10 +535,13 @@ def test_cxx_dynamic_closure_builds_with_the_legacy_builder_and_runs(
 def test_cxx_dynamic_closure_builds_with_buildah_and_runs_on_podman(
     buildah: Runner, podman: Runner, tmp_path: Path, unique_name: str
 ) -> None:
+    """Without --dynamic: init sees the Makefile build libport.so and links dynamically."""
     builder = debian_image(podman, "podman", CXX_BUILDER[1], CXX_BUILDER[0])
     project = tmp_path / "cxx"
     shutil.copytree(CXX, project)
-    assert run_cli("init", str(project), "--no-pin", "--dynamic").code == 0
+    result = run_cli("init", str(project), "--no-pin")
+    assert result.code == 0, result.stderr
+    assert "shared library of its own (libport.so)" in result.stderr
     tag = f"localhost/{unique_name}-cxx:1"
     try:
         buildah("bud", "-q", "--layers", "--network", "none", "--build-arg",

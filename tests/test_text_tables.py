@@ -9,6 +9,7 @@ up to the image's file count.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -209,3 +210,26 @@ def test_a_terminal_sets_the_width(built_archive: str) -> None:
         assert_fits(text, columns)
         assert any(report["digest"] in line for line in text.splitlines())
         assert any(END in line for line in text.splitlines())
+
+
+def test_a_line_break_in_a_file_name_stays_inside_its_row(tmp_path: Path) -> None:
+    """A layer's file names are other people's strings: one holding line feeds (and a CI
+    workflow command after each) is one row of the table, its breaks written as ``\\n``;
+    no line of the text output starts with the workflow command."""
+    from hostile import member, put_blob, write_layout
+
+    names = ["app/x\n::error file=a::injected\n", "app/k\n::warning::key"]
+    layer = member("app/", kind=b"5", mode=0o755)
+    layer += b"".join(member(name, b"A" * (200_000 * (n + 1))) for n, name in enumerate(names))
+    blob = put_blob(tmp_path, layer + b"\0" * 1024)
+    config = {"architecture": "amd64", "os": "linux", "config": {"Entrypoint": ["/app/k"]},
+              "rootfs": {"type": "layers", "diff_ids": [blob["digest"]]}}  # fmt: skip
+    media = "application/vnd.oci.image.layer.v1.tar"
+    image = write_layout(tmp_path, [{"mediaType": media, **blob}], json.dumps(config).encode())
+    result = run_cli("audit", image, env={"COLUMNS": "120"})
+    assert result.code in (0, 1), result.stderr
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("::")], result.stdout
+    rows = [line for line in lines if "/app/x" in line or "/app/k" in line]
+    assert any("/app/x\\n::error file=a::injected\\n" in line for line in rows), rows
+    assert any("/app/k\\n::warning::key" in line for line in rows), rows

@@ -104,6 +104,9 @@ def fitted_table(
     flexible one (if any) shortened with :func:`fit_end` to what is left."""
     from rich.table import Table
 
+    # A line break inside a cell (a file name in a layer may hold one) would split the row
+    # over two lines of the table: it is written as ``\n``, as a shell's `ls` writes it.
+    rows = [[cell.replace("\n", "\\n") for cell in row] for row in rows]
     natural = natural_widths(columns, rows)
     flex = next((n for n, column in enumerate(columns) if column.flexible), None)
     if flex is not None:

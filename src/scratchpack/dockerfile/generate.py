@@ -137,7 +137,20 @@ def _dynamic(project: Project, options: Options, runtime: str, notices: list[str
     """C that calls NSS functions is linked dynamically: a static glibc cannot load the NSS
     modules getaddrinfo and getpwnam need (glibc warns at link time and the call fails at run
     time), and static musl resolves names differently from the glibc the build used."""
-    if options.link == "auto" and project.language == "c" and "nss" in project.details:
+    library = project.details.get("shared_library") if project.language == "c" else None
+    if library and options.link == "static":
+        notices.append(
+            f"--static: the build makes a shared library of its own ({library}); a static "
+            "binary cannot load one, so the link fails unless the program does not use it"
+        )
+        return False
+    if options.link == "auto" and library:
+        notices.append(
+            f"the build makes a shared library of its own ({library}), which a static binary "
+            "cannot load: linking dynamically, with the loader, the libraries and the project's "
+            "own library in the image (--static to force a static build)"
+        )
+    elif options.link == "auto" and project.language == "c" and "nss" in project.details:
         notices.append(
             f"the sources call {project.details['nss']}(), which a static glibc binary cannot "
             "do (glibc loads NSS and gconv modules at run time): linking dynamically, with the ELF "
@@ -147,6 +160,19 @@ def _dynamic(project: Project, options: Options, runtime: str, notices: list[str
         return False
     if runtime in ("alpine", "minimal"):
         raise UsageError(f"a dynamic glibc binary does not run on --runtime {runtime}")
+    if library and runtime != "scratch":
+        # Only the scratch image gets the ELF closure (distroless/cc and debian-slim bring
+        # their own glibc), so the project's library would be left behind in the build stage.
+        raise UsageError(
+            f"--runtime {runtime}: the build makes a shared library of its own ({library}), "
+            "which init ships only in the ELF closure of the default --runtime scratch"
+        )
+    if library and project.details.get("build") == "make" and "rpath" not in project.details:
+        notices.append(
+            f"the Makefile sets no run-time search path for {library} (-Wl,-rpath,...): the "
+            "build stage stops where the loader cannot find it; link the program with "
+            "-Wl,-rpath,$(CURDIR) (the library is then copied to that path in the image)"
+        )
     return True
 
 
@@ -455,6 +481,8 @@ def _c(p: Plan) -> list[str]:
         if not p.dynamic
         else "# Linked dynamically (--dynamic): the ELF closure"
         if p.options.link == "dynamic"
+        else "# Linked dynamically (it builds a shared library of its own): the ELF closure"
+        if "shared_library" in p.project.details
         else "# Linked dynamically (its NSS calls need glibc's run-time modules): the ELF closure"
     )
     lines = [

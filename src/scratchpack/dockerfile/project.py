@@ -193,7 +193,57 @@ def _c(root: Path) -> Project:
     call = _nss_call(root)
     if call:
         project.details["nss"] = call
+    library = _own_shared_library(root, project.details["build"])
+    if library:
+        project.details["shared_library"] = library
+        if project.details["build"] == "cmake" or _MAKE_RPATH.search(_makefile_text(root)):
+            # CMake gives a build-tree executable a RUNPATH to its own libraries by default
+            project.details["rpath"] = "yes"
     return project
+
+
+# What in a build file makes a shared library (or a dlopen module) of the project's own: a
+# `-shared` link or a `lib*.so` target in a Makefile; add_library(... SHARED|MODULE ...) or
+# BUILD_SHARED_LIBS switched on in CMake. A static binary cannot use one (there is no loader
+# in it to map the library), so such a project is linked dynamically.
+_MAKE_SO_TARGET = re.compile(r"^(lib[\w+.-]*?\.so)(?:\.[\d.]+)?\s*:(?!=)", re.M)
+_MAKE_SO_LINK = re.compile(r"(?:^|\s)-shared(?:\s|$)")
+_MAKE_OUTPUT = re.compile(r"-o\s+(\S*?\.so)\b")
+_MAKE_COMMENT = re.compile(r"(?<!\\)#.*$", re.M)
+_MAKE_RPATH = re.compile(r"-rpath|\bRUNPATH\b|\bRPATH\b|\$ORIGIN|\$\$ORIGIN")
+_CMAKE_SHARED = re.compile(
+    r"add_library\s*\(\s*([\w.+-]+)\s+(?:SHARED|MODULE)\b"
+    r"|(?:set|option)\s*\(\s*BUILD_SHARED_LIBS\b[^)]*\b(ON|TRUE|YES|1)\s*\)",
+    re.I,
+)
+
+
+def _own_shared_library(root: Path, build: str) -> str | None:
+    """The shared library the project's own build makes (its name as the build file gives it,
+    or the build file when it names none), if any."""
+    if build == "cmake":
+        text = (root / "CMakeLists.txt").read_text(errors="replace")
+        match = _CMAKE_SHARED.search(text)
+        if match is None:
+            return None
+        return f"lib{match.group(1)}.so" if match.group(1) else "BUILD_SHARED_LIBS"
+    text = _makefile_text(root)
+    target = _MAKE_SO_TARGET.search(text)
+    if target:
+        return target.group(1)
+    for line in text.splitlines():
+        if _MAKE_SO_LINK.search(line):
+            output = _MAKE_OUTPUT.search(line)
+            return output.group(1) if output and "$" not in output.group(1) else "a -shared link"
+    return None
+
+
+def _makefile_text(root: Path) -> str:
+    """The Makefile without its comments (a comment naming RUNPATH or -shared is not a build)."""
+    text = next(root / f for f in MARKERS["c"][1:] if (root / f).is_file()).read_text(
+        errors="replace"
+    )
+    return _MAKE_COMMENT.sub("", text)
 
 
 def _nss_call(root: Path) -> str | None:
@@ -219,8 +269,7 @@ def _c_build(root: Path) -> Project:
         if target is None:
             raise UsageError(f"{cmake} defines no add_executable target")
         return Project("c", _clean(target.group(1), root), root, details={"build": "cmake"})
-    makefile = next(root / f for f in MARKERS["c"][1:] if (root / f).is_file())
-    text = makefile.read_text(errors="replace")
+    text = _makefile_text(root)
     # The program a Makefile builds: a BIN/TARGET/PROG variable, else the first real target.
     variable = re.search(r"^(?:BIN|TARGET|PROG|PROGRAM|NAME|EXE)\s*[:?]?=\s*(\S+)", text, re.M)
     rules = [
