@@ -89,6 +89,11 @@ def make_runner(tool: str, env: dict[str, str]) -> Runner:
         *args: str, check: bool = True, input: bytes | None = None, timeout: float = 180
     ) -> subprocess.CompletedProcess[bytes]:
         cmd = [tool, *args]
+        if tool == "docker" and args[:1] == ("rmi",) and "--no-prune" not in args:
+            # Tests build in parallel on one dockerd, and the legacy builder's cache shares
+            # the intermediate images of matching steps between them: removing a test's image
+            # must not prune those untagged parents under another test's running build.
+            cmd = [tool, "rmi", "--no-prune", *args[1:]]
         proc = subprocess.run(
             cmd, env=env, input=input, capture_output=True, timeout=timeout, check=False
         )
