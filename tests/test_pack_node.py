@@ -320,3 +320,70 @@ def test_prune_does_not_follow_symlinks_out_of_node_modules(tmp_path: Path) -> N
     (tmp_path / "node_modules" / "elsewhere").symlink_to(outside)
     prune_modules(tmp_path / "node_modules")
     assert (outside / "test" / "keep.js").exists() and (outside / "README.md").read_text() == "mine"
+
+
+@pytest.mark.parametrize("spec", ["file:../shared", "file:{outside}"])
+def test_a_file_dependency_outside_the_project_is_refused(tmp_path: Path, spec: str) -> None:
+    """npm installs a ``file:`` directory as a link to it: to a sibling (``../shared``, a
+    monorepo's usual layout) or an absolute path, the image would hold a link to nothing and
+    the app fail at ``require``. Refused in one line naming the dependency; nothing written;
+    the project untouched. (A ``file:./marker`` inside the project packs: the test above.)"""
+    need("npm", "pack of a Node project runs npm ci")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "package.json").write_text('{"name": "shared", "version": "1.0.0"}')
+    (shared / "index.js").write_text("module.exports = 'hi'\n")
+    project = tmp_path / "app"
+    project.mkdir()
+    dependency = spec.format(outside=shared)
+    (project / "package.json").write_text(json.dumps(
+        {"name": "app", "version": "1.0.0", "main": "index.js",
+         "dependencies": {"shared": dependency}}
+    ))  # fmt: skip
+    (project / "index.js").write_text("console.log(require('shared'))\n")
+    subprocess.run(["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit",
+                    "--no-fund"], cwd=project, check=True, capture_output=True, timeout=300,
+                   env={**os.environ, **ENV})  # fmt: skip
+    before = sorted(p.name for p in project.iterdir())
+    result = pack(project, f"oci:{tmp_path / 'out'}:v1")
+    assert_clean_error(result, 2, "node_modules/shared", "outside the project", "npm pack")
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in project.iterdir()) == before
+
+
+def test_a_link_npm_made_out_of_the_copy_is_refused(tmp_path: Path) -> None:
+    """The check after npm ci, for a link the lock did not announce: one out of the copy is
+    refused (said relative to the project); links inside it (``.bin``, workspaces) pass."""
+    from scratchpack.errors import UsageError
+    from scratchpack.operations.pack import node
+
+    work = tmp_path / "project"
+    (work / "node_modules/.bin").mkdir(parents=True)
+    (work / "packages/inner").mkdir(parents=True)
+    (work / "node_modules/inner").symlink_to("../packages/inner")
+    (work / "node_modules/.bin/tool").symlink_to("../inner/tool.js")
+    node._refuse_links_out(work)
+    (work / "node_modules/@scope").mkdir()
+    (work / "node_modules/@scope/lib").symlink_to("../../../lib")
+    with pytest.raises(UsageError, match=r"node_modules/@scope/lib .* \(\.\./lib\)"):
+        node._refuse_links_out(work)
+
+
+def test_npm_errors_are_told_in_npms_words(tmp_path: Path) -> None:
+    """A lock out of step with package.json: npm ci's own reason reaches the one error line,
+    not its pointers to a log file and to `npm help`."""
+    need("npm", "pack of a Node project runs npm ci")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "package.json").write_text('{"name": "app", "version": "1.0.0", "main": "i.js"}')
+    (project / "i.js").write_text("console.log(1)\n")
+    subprocess.run(["npm", "install", "--package-lock-only", "--no-audit", "--no-fund"],
+                   cwd=project, check=True, capture_output=True, timeout=300,
+                   env={**os.environ, **ENV})  # fmt: skip
+    (project / "package.json").write_text(json.dumps(
+        {"name": "app", "version": "1.0.0", "main": "i.js", "dependencies": {"left-pad": "1.3.0"}}
+    ))  # fmt: skip
+    result = pack(project, f"oci:{tmp_path / 'out'}:v1")
+    assert_clean_error(result, 1, "npm ci failed:", "in sync", "Missing: left-pad@1.3.0")
+    assert "complete log" not in result.stderr and "npm help" not in result.stderr
+    assert not (tmp_path / "out").exists()

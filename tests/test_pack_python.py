@@ -397,3 +397,49 @@ def test_a_symlink_inside_the_project_is_followed(tmp_path: Path, tool_env: dict
     result = pack(project, "-o", f"oci:{out}:1", "--entrypoint=-m app", env=tool_env)
     assert result.code == 0, result.stderr
     assert "usr/local/lib/python3.11/dist-packages/app/shared.txt" in layer_files(out, "1")
+
+
+def _wheel(path: Path, name: str, module: str) -> None:
+    """A pure-Python wheel of one module, made by hand (no build backend, no index)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": module,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+
+    def digest(text: str) -> str:
+        raw = hashlib.sha256(text.encode()).digest()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    record = "".join(f"{n},sha256={digest(t)},{len(t.encode())}\n" for n, t in files.items())
+    with zipfile.ZipFile(path, "w") as archive:
+        for entry, text in {**files, f"{info}/RECORD": record + f"{info}/RECORD,,\n"}.items():
+            archive.writestr(entry, text)
+
+
+def test_a_relative_path_in_requirements_is_the_projects_not_the_callers_cwd(
+    tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    """``./wheels/x.whl`` in requirements.txt means the project's wheels directory, as for
+    `pip install -r requirements.txt` run in the project: pip ran in the caller's directory,
+    so the same command found another file, or none, depending on where it was typed."""
+    project = tmp_path / "proj"
+    (project / "wheels").mkdir(parents=True)
+    _wheel(project / "wheels" / "greet-1.0-py3-none-any.whl", "greet", "WORD = 'project'\n")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "wheels").mkdir(parents=True)
+    _wheel(elsewhere / "wheels" / "greet-1.0-py3-none-any.whl", "greet", "WORD = 'caller'\n")
+    (project / "requirements.txt").write_text("./wheels/greet-1.0-py3-none-any.whl\n")
+    (project / "app.py").write_text("import greet\n\nprint(greet.WORD)\n")
+    out = tmp_path / "layout"
+    result = run_cli("pack", "--check-timeout", "300", project, "-o", f"oci:{out}:1",
+                     "--entrypoint=-m app", "--check", "hi", "--format", "json",
+                     env={**tool_env, **XDG}, cwd=elsewhere, timeout=900)  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert result.json()["check"]["stdout_tail"] == "project\n"

@@ -105,6 +105,7 @@ def read_project(directory: Path, entrypoint: list[str] | None) -> NodeProject:
             f"{directory} has no package-lock.json (or npm-shrinkwrap.json): pack installs "
             "exactly a lock's versions; make one with `npm install --package-lock-only`"
         )
+    _refuse_locked_links_out(directory, lock)
     entry = _entry(manifest)
     if entry is not None and (entry == ".." or entry.startswith("../")):
         raise UsageError(f"{manifest_path}: its entry point {entry} is outside the project")
@@ -260,6 +261,7 @@ def _app_layers(
     work = scratch / "project"
     _copy_project(project.directory, work)
     _npm_ci(work, scratch, allow_scripts)
+    _refuse_links_out(work)
     modules = work / "node_modules"
     pruned = prune_modules(modules) if modules.is_dir() else PruneReport()
     app, tests = LayerContents(), LayerContents()
@@ -306,6 +308,55 @@ def _copy_project(source: Path, dest: Path) -> None:
         raise ScratchpackError(f"cannot copy {source}: {exc}") from exc
 
 
+def _refuse_locked_links_out(directory: Path, lock: str) -> None:
+    """The lock's links (``"link": true``, a ``file:`` directory) that leave the project,
+    refused before anything is fetched: npm ci in pack's scratch copy could not find them, and
+    the image could not hold them (:func:`_refuse_links_out` checks what npm made, after)."""
+    try:
+        packages = json.loads((directory / lock).read_text(encoding="utf-8")).get("packages")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return  # npm ci reports a broken lock in its own words
+    for key, value in (packages if isinstance(packages, dict) else {}).items():
+        if not (isinstance(value, dict) and value.get("link") is True):
+            continue
+        resolved = str(value.get("resolved", ""))
+        if resolved and not _lexically_inside(directory.absolute() / resolved, directory):
+            raise UsageError(_link_out_message(str(key), resolved))
+
+
+def _lexically_inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with ``..`` folded as a link's target is (no link followed), lies in
+    ``root``."""
+    return Path(os.path.normpath(path)).is_relative_to(Path(os.path.normpath(root.absolute())))
+
+
+def _link_out_message(rel: str, target: str) -> str:
+    return (
+        f"{rel} is npm's link to a file: dependency outside the project ({target}): the image "
+        "would hold a link to nothing; move the package into the project (a workspace), or "
+        "`npm pack` it and depend on the .tgz inside the project"
+    )
+
+
+def _refuse_links_out(work: Path) -> None:
+    """npm installs a ``file:`` dependency on a directory as a symbolic link to it. One inside
+    the project (a workspace package) is in the image with it; one outside (``file:../lib``)
+    would be a link to nothing there, and the app fails at its first ``require``: refused, with
+    what to do instead, before any image is written."""
+    modules = work / "node_modules"
+    for current, dirs, files in os.walk(modules):  # lists links to directories, never enters
+        for name in (*dirs, *files):
+            path = Path(current, name)
+            if not path.is_symlink():
+                continue
+            target = Path(current) / path.readlink()
+            if not _lexically_inside(target, work):
+                rel = path.relative_to(work).as_posix()
+                # said relative to the project: the copy stands where the project did
+                outside = os.path.relpath(os.path.normpath(target), work)
+                raise UsageError(_link_out_message(rel, outside))
+
+
 def npm_cache() -> Path:
     """npm's download cache, beside the Debian one (XDG_CACHE_HOME/scratchpack/npm)."""
     return cache_dir().parent / "npm"
@@ -332,6 +383,7 @@ def _add_dev_dependencies(
     work = scratch / "project-dev"
     _copy_project(project.directory, work)
     _npm_ci(work, scratch, allow_scripts, dev=True)
+    _refuse_links_out(work)
     for key in dev:
         top = work / key
         if not top.is_dir() or top.is_symlink() or ".." in key.split("/"):
@@ -374,9 +426,24 @@ def _npm_ci(work: Path, scratch: Path, allow_scripts: bool, dev: bool = False) -
     except subprocess.TimeoutExpired:
         raise ScratchpackError(f"npm ci did not finish in {NPM_TIMEOUT:.0f} s") from None
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        detail = "; ".join(lines[-3:]) or f"exit {proc.returncode}"
-        raise ScratchpackError(f"npm ci failed: {detail}")
+        raise ScratchpackError(f"npm ci failed: {npm_error(proc.stderr, proc.returncode)}")
+
+
+_NPM_BOILERPLATE = ("A complete log of this run", 'Run "npm help', "code ")
+
+
+def npm_error(stderr: str, code: int) -> str:
+    """What npm said went wrong, in one line: its ``npm error`` lines up to the usage text
+    it appends (``Clean install a project``...), without the log-file and help pointers,
+    which were all the last lines showed."""
+    said: list[str] = []
+    for line in stderr.splitlines():
+        text = line.removeprefix("npm error").removeprefix("npm ERR!").strip()
+        if text in ("Clean install a project", "Usage:"):
+            break
+        if text and not text.startswith(_NPM_BOILERPLATE):
+            said.append(text)
+    return "; ".join(said[:4]) or f"exit {code}"
 
 
 def _close_addons(app: LayerContents, libs: LayerContents, runtime: DebRoot) -> None:

@@ -179,7 +179,7 @@ def pip_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-def _pip(args: list[str], cache: Path, what: str) -> str:
+def _pip(args: list[str], cache: Path, what: str, cwd: Path | None = None) -> str:
     command = [sys.executable, "-m", "pip", *args]
     try:
         proc = subprocess.run(
@@ -189,6 +189,7 @@ def _pip(args: list[str], cache: Path, what: str) -> str:
             check=False,
             env=pip_environment(cache),
             timeout=1800,
+            cwd=cwd,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ScratchpackError(f"{what}: cannot run pip: {exc}") from exc
@@ -245,7 +246,9 @@ def install(project: Project, target: Path, wheels: Path, cache: Path) -> list[P
         args = ["install", *binary, *report(), "-r", str(project.requirements)]
         if "--hash=" in project.requirements.read_text(encoding="utf-8", errors="replace"):
             args.append("--require-hashes")
-        _pip(args, cache, f"installing {project.requirements.name}")
+        # from the project's directory, as `pip install -r requirements.txt` is run there: a
+        # relative path in it (./wheels/x.whl) is the project's, never the caller's cwd's
+        _pip(args, cache, f"installing {project.requirements.name}", cwd=project.directory)
     if not project.buildable:  # requirements.txt alone: the app is the tree's modules
         _copy_modules(project.directory, target)
         return reports
