@@ -296,7 +296,16 @@ def cases(canary: Path) -> list[Case]:
         Case("many-distinct", _many_entries(200_000, True), "clean", big=True, base_ok=True),
         Case("many-same", _many_entries(200_000, False), "clean", big=True, base_ok=True),
         Case("bomb", _bomb(1), "clean", gzip_layer=True, big=True, base_ok=True),
+        # package manifests the sbom and audit read, nested deeper than any decoder's stack
+        Case("deep-documents", _bytes(*(member(name, DEEP_JSON) for name in (
+            "usr/lib/node_modules/x/package.json", "app/node_modules/y/package.json",
+            "app/package-lock.json", "app/composer.lock", "app/Pipfile.lock",
+            "usr/lib/python3/dist-packages/z-1.dist-info/direct_url.json")), END), "clean",
+             base_ok=True),
     ]  # fmt: skip
+
+
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 
 
 # -- images ----------------------------------------------------------------------------------

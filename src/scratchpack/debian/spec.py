@@ -77,8 +77,8 @@ def parse_spec(text: str, path: Path | None = None) -> ImageSpec:
     where = str(path or "spec")
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{where}: not valid TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise UsageError(f"{where}: not valid TOML: {exc}") from None
     _unknown(set(data), {"image", "source", "file"}, "the file", where)
     image = data.get("image")
     if not isinstance(image, dict):

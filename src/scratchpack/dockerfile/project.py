@@ -89,7 +89,7 @@ def _clean(name: str, root: Path) -> str:
 def _read_toml(path: Path) -> dict[str, object]:
     try:
         return tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from exc
 
 
@@ -150,7 +150,7 @@ def _lock_packages(lock: Path) -> set[str]:
     refines the Dockerfile, and cargo reports a broken lock itself)."""
     try:
         packages = tomllib.loads(lock.read_text()).get("package")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return set()
     if not isinstance(packages, list):
         return set()
@@ -321,7 +321,7 @@ def _python(root: Path) -> Project:
 def _node(root: Path) -> Project:
     try:
         package = json.loads((root / "package.json").read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise UsageError(f"{root / 'package.json'}: cannot read: {exc}") from exc
     if not isinstance(package, dict):
         raise UsageError(f"{root / 'package.json'}: not a JSON object")

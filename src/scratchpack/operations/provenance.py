@@ -174,7 +174,7 @@ def npm_inputs(lock: Path) -> list[Input]:
     sha256, as hex) and ``resolved`` URL; dev-only and linked entries are left out."""
     try:
         doc = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ScratchpackError(f"cannot read {lock}: {exc}") from exc
     packages = doc.get("packages") if isinstance(doc, dict) else None
     found: dict[str, Input] = {}

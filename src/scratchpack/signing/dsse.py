@@ -76,7 +76,7 @@ def parse(data: bytes, where: str) -> Envelope:
         raise FormatError(too_large(f"{where}: the envelope", len(data), MAX_ENVELOPE_BYTES))
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FormatError(f"{where}: the envelope is not JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise FormatError(f"{where}: the envelope is not a JSON object")

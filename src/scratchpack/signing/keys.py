@@ -97,7 +97,7 @@ def decrypt(document: bytes, password: bytes, where: str) -> bytes:
 
     try:
         doc = json.loads(document)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise KeyError_(f"{where}: the encrypted key is not JSON ({exc})") from None
     kdf = _object(doc, "kdf", where)
     cipher = _object(doc, "cipher", where)

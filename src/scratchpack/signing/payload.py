@@ -49,7 +49,7 @@ def parse(data: bytes, where: str) -> Payload:
         raise FormatError(f"{where}: a {len(data)}-byte payload is too large")
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FormatError(f"{where}: the payload is not JSON ({exc})") from None
     critical = doc.get("critical") if isinstance(doc, dict) else None
     if not isinstance(critical, dict):

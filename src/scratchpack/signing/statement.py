@@ -110,7 +110,7 @@ def parse(data: bytes, where: str) -> Statement:
     """A statement of either version; another document is a FormatError naming ``where``."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FormatError(f"{where}: the statement is not JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise FormatError(f"{where}: the statement is not a JSON object")

@@ -129,7 +129,7 @@ def _cargo_profile(dockerfile: Dockerfile) -> dict[str, object] | None:
         return None
     try:
         manifest = tomllib.loads((dockerfile.context / "Cargo.toml").read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
     profile = manifest.get("profile", {}).get("release", {})
     return profile if isinstance(profile, dict) else {}

@@ -233,7 +233,7 @@ def parse_command(text: str, what: str) -> list[str]:
     if stripped.startswith("["):
         try:
             value = json.loads(stripped)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise UsageError(f"invalid {what}: not a JSON array: {exc}") from None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"invalid {what}: must be a JSON array of strings")

@@ -95,7 +95,7 @@ def read_project(directory: Path, entrypoint: list[str] | None) -> NodeProject:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{directory}: no package.json, not a Node project") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"{manifest_path}: not valid JSON: {exc}") from None
     if not isinstance(manifest, dict):
         raise UsageError(f"{manifest_path}: must hold a JSON object")
@@ -314,7 +314,7 @@ def _refuse_locked_links_out(directory: Path, lock: str) -> None:
     the image could not hold them (:func:`_refuse_links_out` checks what npm made, after)."""
     try:
         packages = json.loads((directory / lock).read_text(encoding="utf-8")).get("packages")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError):
         return  # npm ci reports a broken lock in its own words
     for key, value in (packages if isinstance(packages, dict) else {}).items():
         if not (isinstance(value, dict) and value.get("link") is True):
@@ -370,7 +370,7 @@ def _add_dev_dependencies(
     layers never see them."""
     try:
         lock = json.loads((project.directory / project.lock).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"{project.directory / project.lock}: not valid JSON: {exc}") from None
     packages = lock.get("packages") if isinstance(lock, dict) else None
     dev = sorted(

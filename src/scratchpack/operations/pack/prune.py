@@ -99,7 +99,7 @@ class Declared:
 def _declared(manifest: Path) -> Declared:
     try:
         data: Any = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return Declared({"*"}, {"*"})  # unreadable: keep the whole package
     if not isinstance(data, dict):
         return Declared({"*"}, {"*"})

@@ -85,7 +85,7 @@ class Project:
         if pyproject.is_file():
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, RecursionError) as exc:
                 raise UsageError(f"{pyproject}: not valid TOML: {exc}") from None
             project = data.get("project", {})
             if not isinstance(project, dict):

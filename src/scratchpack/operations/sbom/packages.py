@@ -183,7 +183,7 @@ def python_package(data: bytes, path: str) -> list[Package]:
 def npm_package(data: bytes, path: str) -> list[Package]:
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # a hostile image's package.json
         return []
     if not isinstance(doc, dict):
         return []
@@ -289,7 +289,7 @@ def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
         if inflate.unconsumed_tail:
             return []  # more than any dependency list: a decompression bomb
         doc = json.loads(text)
-    except (ELFError, ValueError, zlib.error, struct.error):
+    except (ELFError, ValueError, zlib.error, struct.error, RecursionError):
         return []
     found = []
     for item in doc.get("packages", []) if isinstance(doc, dict) else []:

@@ -94,7 +94,7 @@ def _load(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ScratchpackError(f"cannot read credentials from {path}: {exc}") from exc
     return data if isinstance(data, dict) else {}
 
@@ -150,7 +150,7 @@ def _from_helper(helper: str, host: str) -> Credentials | None:
             try:
                 data = json.loads(proc.stdout)
                 return Credentials(str(data["Username"]), str(data["Secret"]))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 raise ScratchpackError(
                     f"docker-credential-{helper} returned malformed credentials for {host}"
                 ) from exc

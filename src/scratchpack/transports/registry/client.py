@@ -458,7 +458,7 @@ class RegistryClient:
         try:
             answer = json.loads(data)
             token = answer.get("token") or answer.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             token = None
         if not token or not isinstance(token, str):
             raise AuthError(f"{self.host}: token server sent no token")
@@ -617,7 +617,8 @@ class RegistryClient:
             body = read_capped(response, ERROR_LIMIT, "error")
             errors = json.loads(body).get("errors") or []
             detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
-        except (ValueError, AttributeError, TypeError, httpx.HTTPError, ScratchpackError):
+        except (ValueError, AttributeError, TypeError, RecursionError, httpx.HTTPError,
+                ScratchpackError):  # fmt: skip
             detail = ""
         finally:
             response.close()
