@@ -823,3 +823,29 @@ def test_lint_leaves_a_shipped_elf_closure_alone(tmp_path: Path) -> None:
     (project / "Dockerfile").write_text(without)
     codes = {f.code for f in lint_file(project / "Dockerfile").findings}
     assert "SP504" in codes  # make in a glibc builder, no static hint: dynamic into scratch
+
+
+def test_sources_that_are_devices_fifos_or_huge_do_not_hang_init(tmp_path: Path) -> None:
+    """A cloned project is someone else's: a source named like C that is a link to
+    /dev/zero or a FIFO made init read forever (or block); a Cargo.lock linked to /dev/zero
+    read without end. They are skipped (sources) or one clear line (build files)."""
+    import os
+
+    project = tmp_path / "c"
+    project.mkdir()
+    (project / "Makefile").write_text("BIN = app\napp: main.c\n\tcc -o app main.c\n")
+    (project / "main.c").symlink_to("/dev/zero")
+    os.mkfifo(project / "util.c")
+    (project / "net.c").write_text("int f(void) { return getaddrinfo(0, 0, 0, 0); }\n")
+    result = run_cli("init", project, "--no-pin", "--stdout", timeout=60)
+    assert result.code == 0, result.stderr
+    assert "getaddrinfo" in result.stderr  # the readable source was still read
+    rust = tmp_path / "rust"
+    rust.mkdir()
+    (rust / "Cargo.toml").write_text('[package]\nname = "r"\nversion = "0.1.0"\n')
+    (rust / "Cargo.lock").symlink_to("/dev/zero")
+    result = run_cli("init", rust, "--no-pin", "--stdout", timeout=60)
+    assert result.code == 0, result.stderr
+    (rust / "Cargo.toml").unlink()
+    (rust / "Cargo.toml").write_bytes(b"[package]\n" + b"#" * (17 << 20))
+    assert_clean_error(run_cli("init", rust, "--no-pin", timeout=60), 2, "larger than 16 MiB")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scratchpack.errors import UsageError
+from scratchpack.fsutil import open_regular
 
 # Manifest files per language, in the order they are looked for.
 MARKERS: dict[str, tuple[str, ...]] = {
@@ -88,8 +89,8 @@ def _clean(name: str, root: Path) -> str:
 
 def _read_toml(path: Path) -> dict[str, object]:
     try:
-        return tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        return tomllib.loads(_manifest_text(path))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from exc
 
 
@@ -149,8 +150,8 @@ def _lock_packages(lock: Path) -> set[str]:
     """Package names in a Cargo.lock (empty when there is none or it cannot be read: it only
     refines the Dockerfile, and cargo reports a broken lock itself)."""
     try:
-        packages = tomllib.loads(lock.read_text()).get("package")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        packages = tomllib.loads(_manifest_text(lock)).get("package")
+    except (UsageError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return set()
     if not isinstance(packages, list):
         return set()
@@ -158,17 +159,38 @@ def _lock_packages(lock: Path) -> set[str]:
 
 
 def _mentions(directory: Path, pattern: str, needle: str) -> bool:
-    for path in sorted(directory.rglob(pattern))[:500]:
-        try:
-            if needle in path.read_text(errors="replace"):
-                return True
-        except OSError:
-            continue
-    return False
+    return any(needle in _head(path, 1_000_000) for path in sorted(directory.rglob(pattern))[:500])
+
+
+MAX_MANIFEST = 16 << 20  # a build file or lock of any real project is far below
+
+
+def _manifest_text(path: Path) -> str:
+    """A build file's text (Cargo.toml, go.mod, a Makefile, package.json...), read only if it
+    is a regular file and at most MAX_MANIFEST long, else one clear error."""
+    try:
+        with open_regular(path) as stream:
+            data = stream.read(MAX_MANIFEST + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_MANIFEST:
+        raise UsageError(f"{path}: larger than {MAX_MANIFEST >> 20} MiB: not a build file")
+    return data.decode(errors="replace")
+
+
+def _head(path: Path, limit: int) -> str:
+    """The first ``limit`` bytes of a source file as text; empty for anything but a regular
+    file (a project cloned from someone else can name a FIFO or ``/dev/zero`` ``main.c``: a
+    plain read blocked forever or never ended) and for one that cannot be read."""
+    try:
+        with open_regular(path) as stream:
+            return stream.read(limit).decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _go(root: Path) -> Project:
-    text = (root / "go.mod").read_text(errors="replace")
+    text = _manifest_text(root / "go.mod")
     module = re.search(r"^\s*module\s+(\S+)", text, re.M)
     version = re.search(r"^\s*go\s+(\d+\.\d+)", text, re.M)
     if module is None:
@@ -222,7 +244,7 @@ def _own_shared_library(root: Path, build: str) -> str | None:
     """The shared library the project's own build makes (its name as the build file gives it,
     or the build file when it names none), if any."""
     if build == "cmake":
-        text = (root / "CMakeLists.txt").read_text(errors="replace")
+        text = _manifest_text(root / "CMakeLists.txt")
         match = _CMAKE_SHARED.search(text)
         if match is None:
             return None
@@ -240,9 +262,7 @@ def _own_shared_library(root: Path, build: str) -> str | None:
 
 def _makefile_text(root: Path) -> str:
     """The Makefile without its comments (a comment naming RUNPATH or -shared is not a build)."""
-    text = next(root / f for f in MARKERS["c"][1:] if (root / f).is_file()).read_text(
-        errors="replace"
-    )
+    text = _manifest_text(next(root / f for f in MARKERS["c"][1:] if (root / f).is_file()))
     return _MAKE_COMMENT.sub("", text)
 
 
@@ -252,10 +272,7 @@ def _nss_call(root: Path) -> str | None:
         for path in sorted(root.rglob(pattern))[:500]:
             if set(path.relative_to(root).parts) & {"build", ".git", "vendor"}:
                 continue
-            try:
-                match = _NSS_CALLS.search(path.read_text(errors="replace")[:1_000_000])
-            except OSError:
-                continue
+            match = _NSS_CALLS.search(_head(path, 1_000_000))
             if match:
                 return match.group(1)
     return None
@@ -264,7 +281,7 @@ def _nss_call(root: Path) -> str | None:
 def _c_build(root: Path) -> Project:
     cmake = root / "CMakeLists.txt"
     if cmake.is_file():
-        text = cmake.read_text(errors="replace")
+        text = _manifest_text(cmake)
         target = re.search(r"add_executable\s*\(\s*([\w.-]+)", text)
         if target is None:
             raise UsageError(f"{cmake} defines no add_executable target")
@@ -320,8 +337,8 @@ def _python(root: Path) -> Project:
 
 def _node(root: Path) -> Project:
     try:
-        package = json.loads((root / "package.json").read_text())
-    except (OSError, ValueError, RecursionError) as exc:
+        package = json.loads(_manifest_text(root / "package.json"))
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{root / 'package.json'}: cannot read: {exc}") from exc
     if not isinstance(package, dict):
         raise UsageError(f"{root / 'package.json'}: not a JSON object")
@@ -358,10 +375,7 @@ def _port(root: Path, language: str) -> int | None:
             budget -= 1
             if budget < 0:
                 return None
-            try:
-                text = path.read_text(errors="replace")[:200_000]
-            except OSError:
-                continue
+            text = _head(path, 200_000)
             for match in _PORT.finditer(text):
                 port = int(match.group(1))
                 if 1024 <= port <= 65535:
