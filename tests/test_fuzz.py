@@ -109,6 +109,18 @@ def test_ignore_and_vex_files(data: bytes) -> None:
     _check("ignore", TARGETS["ignore"], data)
 
 
+@FUZZ
+@given(strategies.elves())
+def test_elf_readers(data: bytes) -> None:
+    _check("elf", TARGETS["elf"], data)
+
+
+@FUZZ
+@given(strategies.package_databases())
+def test_package_database_readers(data: bytes) -> None:
+    _check("packages", TARGETS["packages"], data)
+
+
 @settings(max_examples=50, derandomize=True, database=None, deadline=None)
 @given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=2000))
 def test_every_target_on_raw_bytes(target: str, data: bytes) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import tarfile
 from collections.abc import Iterable
 
@@ -428,4 +429,160 @@ def ignore_files() -> st.SearchStrategy[bytes]:
     return st.one_of(
         pieces.map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
         st.binary(max_size=200),
+    )
+
+
+def elf_file(
+    wide: bool = True,
+    little: bool = True,
+    interpreter: bytes | None = b"/lib64/ld-linux-x86-64.so.2",
+    needed: tuple[bytes, ...] = (b"libc.so.6",),
+    runpath: bytes | None = b"$ORIGIN/../lib",
+    symbols: tuple[bytes, ...] = (b"iconv_open",),
+    e_type: int = 3,
+) -> bytes:
+    """A small well-formed ELF executable: ELF header, program headers (PT_LOAD, PT_INTERP,
+    PT_DYNAMIC), the interpreter string, a dynamic section (DT_NEEDED, DT_RUNPATH, DT_STRTAB,
+    DT_STRSZ) and its string table, and section headers naming ``.dynamic`` and ``.dynstr``
+    (what pyelftools reads). The layout is what a linker writes, minus code: what the start-up
+    probe and pack's reader parse."""
+    order = "<" if little else ">"
+    word, half = ("Q", 64) if wide else ("I", 52)
+    phentsize = 56 if wide else 32
+    shentsize = 64 if wide else 40
+    strtab = bytearray(b"\0")
+
+    def string(value: bytes) -> int:
+        strtab.extend(value + b"\0")
+        return len(strtab) - len(value) - 1
+
+    dynamic_entries = [(1, string(name)) for name in needed]
+    if runpath is not None:
+        dynamic_entries.append((29, string(runpath)))
+    for symbol in symbols:
+        string(symbol)
+    shstr = b"\0.dynamic\0.dynstr\0.shstrtab\0"
+    phnum = 1 + (interpreter is not None) + 1
+    phoff = half
+    interp_at = phoff + phnum * phentsize
+    interp = (interpreter + b"\0") if interpreter is not None else b""
+    dyn_at = interp_at + len(interp)
+    dyn_at += -dyn_at % 8
+    entry = 16 if wide else 8
+    dynamic_entries += [(5, 0), (10, len(strtab)), (0, 0)]
+    dyn_size = len(dynamic_entries) * entry
+    str_at = dyn_at + dyn_size
+    dynamic_entries[-3] = (5, str_at)  # DT_STRTAB: a virtual address, here equal to the offset
+    shstr_at = str_at + len(strtab)
+    sh_at = shstr_at + len(shstr)
+    sh_at += -sh_at % 8
+    total = sh_at + 4 * shentsize
+    ident = b"\x7fELF" + bytes([2 if wide else 1, 1 if little else 2, 1, 0]) + b"\0" * 8
+    header = ident + struct.pack(
+        f"{order}HHI{word}{word}{word}IHHHHHH",
+        e_type, 62, 1, 0, phoff, sh_at, 0, half, phentsize, phnum, shentsize, 4, 3,
+    )  # fmt: skip
+
+    def program(kind: int, offset: int, size: int, flags: int = 4) -> bytes:
+        if wide:
+            return struct.pack(f"{order}IIQQQQQQ", kind, flags, offset, offset, offset, size,
+                               size, 8)  # fmt: skip
+        return struct.pack(f"{order}IIIIIIII", kind, offset, offset, offset, size, size, flags, 4)
+
+    def section(name: int, kind: int, offset: int, size: int, link: int = 0) -> bytes:
+        if wide:
+            return struct.pack(f"{order}IIQQQQIIQQ", name, kind, 2, offset, offset, size, link,
+                               0, 8, entry if kind == 6 else 0)  # fmt: skip
+        return struct.pack(f"{order}IIIIIIIIII", name, kind, 2, offset, offset, size, link, 0, 4,
+                           entry if kind == 6 else 0)  # fmt: skip
+
+    out = bytearray(header)
+    out += program(1, 0, total, 5)
+    if interpreter is not None:
+        out += program(3, interp_at, len(interp))
+    out += program(2, dyn_at, dyn_size, 6)
+    out += interp
+    out += b"\0" * (dyn_at - len(out))
+    for tag, value in dynamic_entries:
+        out += struct.pack(f"{order}{'qQ' if wide else 'iI'}", tag, value)
+    out += strtab + shstr
+    out += b"\0" * (sh_at - len(out))
+    out += b"\0" * shentsize  # SHN_UNDEF
+    out += section(1, 6, dyn_at, dyn_size, link=2)
+    out += section(10, 3, str_at, len(strtab))
+    out += section(18, 3, shstr_at, len(shstr))
+    return bytes(out)
+
+
+def elves() -> st.SearchStrategy[bytes]:
+    """A small ELF of either class and byte order, then maybe damaged: header fields and
+    offsets overwritten (huge counts, offsets past the end, zero sizes), bytes patched
+    anywhere, or the file cut short; or arbitrary bytes behind the ELF magic."""
+    valid = st.builds(
+        elf_file,
+        st.booleans(),
+        st.booleans(),
+        st.one_of(st.none(), st.sampled_from((b"/lib64/ld-linux-x86-64.so.2", b"", b"x" * 300))),
+        st.lists(st.sampled_from((b"libc.so.6", b"libssl.so.3", b"/abs/lib.so", b"", b"\xff")),
+                 max_size=4).map(tuple),  # fmt: skip
+        st.one_of(st.none(), st.sampled_from((b"$ORIGIN/../lib", b"", b"a:b::c"))),
+        st.lists(st.sampled_from((b"iconv_open", b"getaddrinfo")), max_size=2).map(tuple),
+        st.sampled_from((2, 3, 1, 4)),
+    )
+    fields = st.lists(
+        st.tuples(
+            st.sampled_from((16, 18, 20, 24, 32, 40, 48, 52, 54, 56, 58, 60, 62, 64, 72, 80, 96)),
+            st.sampled_from((b"\xff" * 8, b"\0" * 8, b"\xff\xff", b"\x01\0", b"\0\0\0\x80")),
+        ),
+        max_size=3,
+    )
+    patches = st.lists(st.tuples(st.integers(0, 600), st.binary(min_size=1, max_size=8)),
+                       max_size=3)  # fmt: skip
+
+    def damage(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
+        out = bytearray(data)
+        for at, patch in changes:
+            out[at : at + len(patch)] = patch
+        return bytes(out[:cut] if cut is not None else out)
+
+    return st.one_of(
+        valid,
+        st.builds(damage, valid, st.builds(lambda a, b: a + b, fields, patches),
+                  st.one_of(st.none(), st.integers(0, 700))),  # fmt: skip
+        st.binary(max_size=600).map(lambda tail: b"\x7fELF" + tail),
+    )
+
+
+def package_databases() -> st.SearchStrategy[bytes]:
+    """A package database file an image may hold, as the path sbom reads it from, a line
+    feed, and its bytes; valid or damaged: dpkg status paragraphs, an apk ``installed`` database, Python ``METADATA`` and a
+    node_modules ``package.json``, with odd fields, binary bytes and deep JSON."""
+    dpkg = st.lists(
+        st.sampled_from((b"Package: libc6", b"Status: install ok installed", b"Version: 2.36-9",
+                         b"Source: glibc (2.36-9)", b"Architecture: amd64", b"Version:",
+                         b" continuation", b"Package:", b"\xff\xfe", b"Source: (", b"",
+                         b"Maintainer: A <a@b>", b"Status: deinstall ok config-files")),
+        max_size=12,
+    ).map(b"\n".join)  # fmt: skip
+    apk = st.lists(
+        st.sampled_from((b"P:musl", b"V:1.2.4-r2", b"o:musl", b"A:x86_64", b"L:MIT", b"",
+                         b"P:", b"V:", b"\xff", b"m:x <y>", b"C:Q1abc=")),
+        max_size=12,
+    ).map(b"\n".join)  # fmt: skip
+    metadata = st.lists(
+        st.sampled_from((b"Metadata-Version: 2.1", b"Name: six", b"Version: 1.16.0",
+                         b"Name:", b"License: MIT", b"\xff", b"Author-email: a <b@c>", b"")),
+        max_size=8,
+    ).map(b"\n".join)  # fmt: skip
+    package_json = st.one_of(
+        st.builds(lambda name, version: json.dumps({"name": name, "version": version}).encode(),
+                  st.one_of(st.text(max_size=8), st.integers()), st.one_of(st.text(max_size=8),
+                  st.none(), st.lists(st.integers()))),  # fmt: skip
+        st.sampled_from((b"[" * 5000 + b"]" * 5000, b"{", b"null", b"\xff")),
+    )
+    return st.one_of(
+        dpkg.map(lambda data: b"var/lib/dpkg/status\n" + data),
+        apk.map(lambda data: b"lib/apk/db/installed\n" + data),
+        metadata.map(lambda data: b"usr/lib/python3/dist-packages/six.dist-info/METADATA\n" + data),
+        package_json.map(lambda data: b"usr/lib/node_modules/x/package.json\n" + data),
     )

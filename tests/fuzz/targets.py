@@ -29,6 +29,14 @@ Contracts:
   decoded advisory against versions of every ecosystem raises nothing but :class:`BadVersion`.
 - ``ignore``: a ``scan --ignore-file`` (YAML or TOML) or ``--vex`` document. The parsers return
   their entries or raise :class:`SuppressionError`.
+- ``elf``: an executable or library, from a local path (``pack``) or an image (``audit``'s
+  will-it-start check, ``pack --from``'s closure, ``sbom``'s Rust and Go binaries). The
+  start-up probe returns what the loader needs (strings, bounded) or raises
+  :class:`DamagedElf`; ``read_elf`` returns an :class:`ElfInfo` or raises
+  :class:`ScratchpackError`; the sbom's binary readers return a list.
+- ``packages``: a package database of an image (the path it was found at, a line feed, its
+  bytes: dpkg ``status``, apk ``installed``, Python ``METADATA``, a ``package.json``). The sbom's
+  reader for it returns a list of packages and raises nothing.
 """
 
 from __future__ import annotations
@@ -326,6 +334,58 @@ def ignore(data: bytes) -> None:
         return
 
 
+def elf(data: bytes) -> None:
+    import struct
+
+    from scratchpack.operations.elf import DamagedElf, probe_file, read_elf
+    from scratchpack.operations.sbom.packages import go_build_info, rust_packages
+
+    try:
+        needs = probe_file(io.BytesIO(data))
+    except (DamagedElf, struct.error):
+        pass
+    else:
+        strings = [*needs.needed, *needs.runpath, needs.interpreter or ""]
+        if not all(isinstance(s, str) and len(s) <= len(data) for s in strings):
+            raise ContractViolation(f"start-up needs not strings within the file: {needs!r}")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "binary"
+        path.write_bytes(data)
+        try:
+            info = read_elf(path)
+        except ScratchpackError:
+            pass
+        else:
+            if not all(isinstance(n, str) for n in info.needed):
+                raise ContractViolation(f"read_elf gave {info!r}")
+    if not isinstance(rust_packages(io.BytesIO(data), "binary"), list):
+        raise ContractViolation("rust_packages gave no list")
+    go_build_info(data)
+
+
+def packages(data: bytes) -> None:
+    from scratchpack.operations.sbom.packages import (
+        apk_packages,
+        dpkg_packages,
+        npm_package,
+        python_package,
+    )
+
+    path_bytes, _, content = data.partition(b"\n")
+    path = path_bytes.decode("utf-8", "replace")
+    os_release = b'ID=debian\nVERSION_ID="12"\n'
+    if path.startswith("var/lib/dpkg/"):
+        found = dpkg_packages(content, path, os_release)
+    elif path == "lib/apk/db/installed":
+        found = apk_packages(content, path, os_release)
+    elif path.endswith(("METADATA", "PKG-INFO")):
+        found = python_package(content, path)
+    else:
+        found = npm_package(content, path)
+    if not isinstance(found, list):
+        raise ContractViolation(f"{path}: the reader gave {found!r}")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dockerfile": dockerfile,
     "shell": shell,
@@ -335,4 +395,6 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "layer": layer,
     "osv": osv,
     "ignore": ignore,
+    "elf": elf,
+    "packages": packages,
 }

@@ -16,6 +16,14 @@ from scratchpack.operations.glibcfiles import ICONV_SYMBOLS
 if TYPE_CHECKING:  # pyelftools is loaded by pack, which reads a local binary; audit streams
     from elftools.elf.elffile import ELFFile
 
+# What pyelftools raises on a damaged file besides its own ELFError: it trusts the header's
+# fields (a seek to an offset no file has, a struct unpack of a short read, a lookup of an
+# unknown tag value). Found by the ``elf`` fuzz target (tests/fuzz/targets.py).
+# (OSError: a seek to a negative offset of a real file is EINVAL.)
+PYELFTOOLS_ERRORS: tuple[type[Exception], ...] = (
+    ValueError, struct.error, KeyError, IndexError, OverflowError, EOFError, OSError,
+)  # fmt: skip
+
 # e_machine -> (OCI architecture, variant)
 _ARCHES: dict[str, tuple[str, str | None]] = {
     "EM_X86_64": ("amd64", None),
@@ -105,7 +113,7 @@ def read_elf(path: Path) -> ElfInfo:
                 raise UsageError(f"{path} is an ELF {elf_type}, not an executable")
             interpreter, needed = dynamic_needs(elf)
             is_le = elf.little_endian
-        except ELFError as exc:
+        except (ELFError, *PYELFTOOLS_ERRORS) as exc:
             raise UsageError(f"{path} is a damaged ELF file: {exc}") from exc
     arch, variant = _ARCHES.get(str(machine), (str(machine), None))
     if arch == "ppc64le" and not is_le:

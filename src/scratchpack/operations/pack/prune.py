@@ -201,6 +201,8 @@ def native_for_here(path: Path) -> bool:
     """An addon this image's node can load: an x86-64 ELF shared object not built for musl."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.dynamic import DynamicSection
+
+    from scratchpack.operations.elf import PYELFTOOLS_ERRORS
     from elftools.elf.elffile import ELFFile
 
     try:
@@ -217,7 +219,7 @@ def native_for_here(path: Path) -> bool:
                         needed = str(getattr(tag, "needed", ""))
                         if tag.entry.d_tag == "DT_NEEDED" and "musl" in needed:
                             return False
-    except (OSError, ELFError, ValueError):
+    except (OSError, ELFError, *PYELFTOOLS_ERRORS):
         return False
     return "musl" not in path.name
 

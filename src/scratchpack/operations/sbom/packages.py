@@ -80,10 +80,15 @@ def _npm_package_dir(directory: str) -> bool:
 
 def _purl(kind: str, name: str, version: str, namespace: str | None = None,
           qualifiers: dict[str, str] | None = None) -> str:  # fmt: skip
-    return str(
-        PackageURL(type=kind, namespace=namespace, name=name, version=version or None,
-                   qualifiers=qualifiers or None).to_string()
-    )  # fmt: skip
+    """The package URL, or "" when packageurl refuses the image's strings for one (an empty
+    name after normalising, say): the package is still listed, without a purl."""
+    try:
+        return str(
+            PackageURL(type=kind, namespace=namespace, name=name, version=version or None,
+                       qualifiers=qualifiers or None).to_string()
+        )  # fmt: skip
+    except ValueError:
+        return ""
 
 
 def distro(os_release: bytes | None) -> tuple[str, str]:
@@ -191,6 +196,8 @@ def npm_package(data: bytes, path: str) -> list[Package]:
     if not isinstance(name, str) or not isinstance(version, str) or not name:
         return []
     namespace, _, bare = name.rpartition("/")
+    if not bare:
+        return []  # "@scope/" or "x/": not a name npm would install
     license_ = doc.get("license") if isinstance(doc.get("license"), str) else ""
     purl = _purl("npm", bare, version, namespace or None)
     return [Package("npm", name, version, "/" + path, purl, license=str(license_),
@@ -280,6 +287,8 @@ def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
+    from scratchpack.operations.elf import PYELFTOOLS_ERRORS
+
     try:
         section = ELFFile(binary).get_section_by_name(".dep-v0")
         if section is None or section["sh_size"] > _AUDITABLE_LIMIT:
@@ -289,7 +298,7 @@ def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
         if inflate.unconsumed_tail:
             return []  # more than any dependency list: a decompression bomb
         doc = json.loads(text)
-    except (ELFError, ValueError, zlib.error, struct.error, RecursionError):
+    except (ELFError, *PYELFTOOLS_ERRORS, zlib.error, RecursionError):
         return []
     found = []
     for item in doc.get("packages", []) if isinstance(doc, dict) else []:
