@@ -7,6 +7,7 @@ image word in text, JSON and SARIF; silence for a platform the image has, a FROM
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.server
 import io
@@ -317,3 +318,48 @@ def test_the_documented_example() -> None:
     assert "SP356" in {f.code for f in lint_dockerfile(parse(doc.bad), config=config)}
     assert "SP356" not in {f.code for f in lint_dockerfile(parse(doc.good), config=config)}
     assert "SP356" not in {f.code for f in lint_dockerfile(parse(doc.bad))}  # no lookup
+
+
+class _Challenging(http.server.BaseHTTPRequestHandler):
+    """A registry that wants Basic credentials for everything: it records what it is sent."""
+
+    seen: list[str | None]
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="sp356"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_creds_go_to_no_registry_the_dockerfile_names(tmp_path: Path) -> None:
+    """--creds is one user's password for one registry; the FROM lines (a pull request's, in
+    CI) pick the hosts a lookup asks, so only the auth file's per-host entries are sent."""
+    seen: list[str | None] = []
+    handler = type("Handler", (_Challenging,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        dockerfile = tmp_path / "Dockerfile"
+        dockerfile.write_text(f"FROM {host}/private/base:1\n{TAIL}")
+        empty = tmp_path / "empty.json"
+        empty.write_text("{}")
+        args = ("lint", "--lookup-bases", "--timeout", "5", "--authfile", str(empty))
+        result = run_cli(*args, "--creds", "alice:secret", str(dockerfile), env=AMD64)
+        assert "Traceback" not in result.stderr
+        assert "warning: --creds is not sent for --lookup-bases" in result.stderr, result.stderr
+        assert seen and set(seen) == {None}, seen  # asked, and sent nothing
+        auth = tmp_path / "auth.json"
+        token = base64.b64encode(b"bob:pw").decode()
+        auth.write_text(json.dumps({"auths": {host: {"auth": token}}}))
+        seen.clear()
+        result = run_cli(*args[:-1], str(auth), str(dockerfile), env=AMD64)
+        assert f"Basic {token}" in seen, (seen, result.stderr)  # the host's own entry goes
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -92,9 +92,10 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
         "--lookup-bases",
         action="store_true",
         help="ask the registries of the FROM images which platforms they are offered for "
-        "(SP356, BuildKit's InvalidBaseImagePlatform), with the digest-lookup flags below; "
-        "the target is DOCKER_DEFAULT_PLATFORM, else this host's (default: no lookup, lint "
-        "reads no network)",
+        "(SP356, BuildKit's InvalidBaseImagePlatform), with the digest-lookup flags below "
+        "but --creds (each registry gets its own credentials from --authfile or Docker's "
+        "config.json only); the target is DOCKER_DEFAULT_PLATFORM, else this host's "
+        "(default: no lookup, lint reads no network)",
     )
     li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
     li.add_argument(
@@ -164,7 +165,13 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     if args.lookup_bases:
         from scratchpack.cli.options import base_lookup, lookup_options
 
-        lookups = lookup_options(args)
+        lookups = lookup_options(args, explicit_creds=False)
+        if args.creds:
+            sys.stderr.write(
+                "scratchpack: warning: --creds is not sent for --lookup-bases (the Dockerfile "
+                "names the registries asked): give them per registry in --authfile or "
+                "Docker's config.json\n"
+            )
         config = config._replace(base_lookup=base_lookup(lookups))
     try:
         if args.fix or args.diff:

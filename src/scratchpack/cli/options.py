@@ -85,16 +85,19 @@ def digest_resolver(
     return resolve, options
 
 
-def lookup_options(args: argparse.Namespace) -> RegistryOptions:
+def lookup_options(args: argparse.Namespace, explicit_creds: bool = True) -> RegistryOptions:
     """The options of the lookups ``lint`` and ``init`` make (digests to pin, the platforms of
     base images): ``--tls-verify``, ``--creds``, ``--authfile`` and ``--timeout``, and one
-    retry: a slow registry must not hold up a lint."""
+    retry: a slow registry must not hold up a lint. Without ``explicit_creds``, ``--creds``
+    (checked all the same) is not used: only the per-host credentials of the auth files."""
     from scratchpack.transports.registry.auth import Credentials
     from scratchpack.transports.registry.transport import RegistryOptions
 
     if not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
     creds = Credentials.parse(args.creds) if args.creds else None
+    if not explicit_creds:
+        creds = None
     return RegistryOptions(
         tls_verify=args.tls_verify,
         credentials=creds,
@@ -109,7 +112,9 @@ def base_lookup(options: RegistryOptions) -> BaseLookup:
     image and run; a registry that does not answer, or answers what does not read, is no
     answer (None), never an error: a lint must not fail on a network. The target platforms
     are ``DOCKER_DEFAULT_PLATFORM``'s (``docker build``'s default ``--platform``, a comma list
-    for several), else the host's."""
+    for several), else the host's. ``options`` should carry no ``--creds``: the Dockerfile
+    picks the hosts asked (a pull request's, in CI), and one user's password must not go to
+    whichever registry it names; the auth files' credentials are each for their own host."""
     import os
 
     from scratchpack.dockerfile.model import BaseLookup
