@@ -206,6 +206,18 @@ def test_fix_always_runs_in_process(served: dict[str, str], tmp_path: Path) -> N
         assert "scratchpack.cli.main" in modules
 
 
+def test_lookup_bases_always_runs_in_process(served: dict[str, str], tmp_path: Path) -> None:
+    """A lint that asks registries waits on them: the server, one request at a time, would
+    hold every other lint up behind it."""
+    where = project(tmp_path)
+    (where / "scratch.Dockerfile").write_text("FROM scratch\nUSER 1\n")
+    for flag in ("--lookup-bases", "--look"):  # argparse's abbreviation too
+        _, modules = lint(served, where, flag, "scratch.Dockerfile")
+        assert "scratchpack.cli.main" in modules
+    _, modules = lint(served, where, "scratch.Dockerfile")
+    assert "scratchpack.cli.main" not in modules  # served
+
+
 def test_daemon_takes_no_files(runtime: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "scratchpack", "lint", "--daemon", "start", "Dockerfile"],

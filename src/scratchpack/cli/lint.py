@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any, flags: SharedFlags) -> None:
-    """lint's own few registry flags (for --fix's digest lookups), not the shared set."""
+    """lint's own few registry flags (for --fix's digest lookups and --lookup-bases), not the
+    shared set."""
     li = sub.add_parser(
         "lint",
         help="find what makes Dockerfiles big or unsafe",
@@ -86,6 +87,15 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
         "--no-cache",
         action="store_true",
         help="run ShellCheck on every RUN, not reusing the results of scripts already checked",
+    )
+    li.add_argument(
+        "--lookup-bases",
+        action="store_true",
+        help="ask the registries of the FROM images which platforms they are offered for "
+        "(SP356, BuildKit's InvalidBaseImagePlatform), with the digest-lookup flags below "
+        "but --creds (each registry gets its own credentials from --authfile or Docker's "
+        "config.json only); the target is DOCKER_DEFAULT_PLATFORM, else this host's "
+        "(default: no lookup, lint reads no network)",
     )
     li.add_argument("--verbose", action="store_true", help="print notes (e.g. ShellCheck missing)")
     li.add_argument(
@@ -151,16 +161,32 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--unsafe-fixes goes with --fix or --diff")
     if (args.fix or args.diff) and Path("-") in files:
         raise UsageError("- (standard input) can be linted, not fixed: give the file")
-    if args.fix or args.diff:
-        reports, changed = _lint_fix(args, files, ignore, config)
-        if args.diff:
-            for report in reports:
-                if report.error:
-                    sys.stderr.write(f"scratchpack: error: {report.error}\n")
-            _print_notices(reports, args.verbose)  # ShellCheck failing is said here too
-            return 2 if any(r.error for r in reports) else int(changed)
-    else:
-        reports = _lint_all(files, ignore, config)
+    lookups = None
+    if args.lookup_bases:
+        from scratchpack.cli.options import base_lookup, lookup_options
+
+        lookups = lookup_options(args, explicit_creds=False)
+        if args.creds:
+            sys.stderr.write(
+                "scratchpack: warning: --creds is not sent for --lookup-bases (the Dockerfile "
+                "names the registries asked): give them per registry in --authfile or "
+                "Docker's config.json\n"
+            )
+        config = config._replace(base_lookup=base_lookup(lookups))
+    try:
+        if args.fix or args.diff:
+            reports, changed = _lint_fix(args, files, ignore, config)
+        else:
+            reports = _lint_all(files, ignore, config)
+    finally:
+        if lookups is not None:
+            lookups.close()
+    if args.diff:
+        for report in reports:
+            if report.error:
+                sys.stderr.write(f"scratchpack: error: {report.error}\n")
+        _print_notices(reports, args.verbose)  # ShellCheck failing is said here too
+        return 2 if any(r.error for r in reports) else int(changed)
     output_format = args.format or config.output_format or "text"
     if output_format == "json":
         print(json.dumps([item for r in reports for item in r.to_json()], indent=2))

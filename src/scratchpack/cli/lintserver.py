@@ -213,8 +213,9 @@ def _connect(path: str) -> Socket:
 
 
 def _forwardable(args: list[str]) -> bool:
-    """Whether this ``lint`` command line may be served: not ``--fix`` (it writes files) nor
-    ``--daemon`` (it manages the server), in any abbreviation argparse accepts."""
+    """Whether this ``lint`` command line may be served: not ``--fix`` (it writes files),
+    ``--daemon`` (it manages the server) nor ``--lookup-bases`` (it waits on registries, and
+    the server answers one request at a time), in any abbreviation argparse accepts."""
     for word in args:
         if word == "--":
             break
@@ -222,7 +223,7 @@ def _forwardable(args: list[str]) -> bool:
         if (
             len(name) > 2
             and name.startswith("--")
-            and ("--fix".startswith(name) or "--daemon".startswith(name))
+            and any(f.startswith(name) for f in ("--fix", "--daemon", "--lookup-bases"))
         ):
             return False
     return True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from scratchpack.errors import UsageError
 
 if TYPE_CHECKING:
+    from scratchpack.dockerfile.model import BaseLookup
     from scratchpack.transports.names import ImageName
     from scratchpack.transports.registry.transport import RegistryOptions
 
@@ -75,13 +76,29 @@ def digest_resolver(
         return None, None
     from scratchpack.model.reference import Reference
     from scratchpack.operations.digest import registry_digest
+
+    options = lookup_options(args)
+
+    def resolve(base: str) -> str:
+        return str(registry_digest(Reference.parse(base), options))
+
+    return resolve, options
+
+
+def lookup_options(args: argparse.Namespace, explicit_creds: bool = True) -> RegistryOptions:
+    """The options of the lookups ``lint`` and ``init`` make (digests to pin, the platforms of
+    base images): ``--tls-verify``, ``--creds``, ``--authfile`` and ``--timeout``, and one
+    retry: a slow registry must not hold up a lint. Without ``explicit_creds``, ``--creds``
+    (checked all the same) is not used: only the per-host credentials of the auth files."""
     from scratchpack.transports.registry.auth import Credentials
     from scratchpack.transports.registry.transport import RegistryOptions
 
     if not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
     creds = Credentials.parse(args.creds) if args.creds else None
-    options = RegistryOptions(
+    if not explicit_creds:
+        creds = None
+    return RegistryOptions(
         tls_verify=args.tls_verify,
         credentials=creds,
         timeout=args.timeout,
@@ -89,7 +106,40 @@ def digest_resolver(
         auth_file=args.authfile,
     )
 
-    def resolve(base: str) -> str:
-        return str(registry_digest(Reference.parse(base), options))
 
-    return resolve, options
+def base_lookup(options: RegistryOptions) -> BaseLookup:
+    """``lint --lookup-bases``: the platforms each FROM image is offered for, asked once per
+    image and run; a registry that does not answer, or answers what does not read, is no
+    answer (None), never an error: a lint must not fail on a network. The target platforms
+    are ``DOCKER_DEFAULT_PLATFORM``'s (``docker build``'s default ``--platform``, a comma list
+    for several), else the host's. ``options`` should carry no ``--creds``: the Dockerfile
+    picks the hosts asked (a pull request's, in CI), and one user's password must not go to
+    whichever registry it names; the auth files' credentials are each for their own host."""
+    import os
+
+    from scratchpack.dockerfile.model import BaseLookup
+    from scratchpack.errors import ScratchpackError
+    from scratchpack.model.descriptor import Platform
+    from scratchpack.model.reference import Reference
+    from scratchpack.operations.digest import registry_platforms
+
+    host = str(Platform.host())
+    setting = os.environ.get("DOCKER_DEFAULT_PLATFORM", "")
+    targets = []
+    for text in filter(None, (part.strip() for part in setting.split(","))):
+        try:
+            targets.append(str(Platform.parse(text)))
+        except UsageError as exc:
+            raise UsageError(f"DOCKER_DEFAULT_PLATFORM: {exc}") from None
+    answers: dict[str, tuple[str, ...] | None] = {}
+
+    def platforms(image: str) -> tuple[str, ...] | None:
+        if image not in answers:
+            try:
+                offered = registry_platforms(Reference.parse(image), options)
+                answers[image] = tuple(dict.fromkeys(str(p) for p in offered))
+            except (ScratchpackError, OSError):
+                answers[image] = None
+        return answers[image]
+
+    return BaseLookup(platforms, tuple(targets) or (host,), host)

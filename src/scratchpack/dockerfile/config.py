@@ -22,9 +22,12 @@ rules that declare them (:func:`parse_hadolint`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scratchpack.errors import UsageError
+
+if TYPE_CHECKING:
+    from scratchpack.dockerfile.model import BaseLookup
 
 # hadolint's severities on our scale: we have no "style" (our "info" is the lowest), and
 # hadolint's "ignore", the lowest of its levels, as a threshold fails on any reported finding.
@@ -57,6 +60,9 @@ class LintConfig(NamedTuple):
     shellcheck: bool = True  # ShellCheck on every RUN, when its binary is installed
     # ShellCheck's results reused for the scripts already checked (--no-cache: not)
     shellcheck_cache: bool = True
+    # lint --lookup-bases: registry lookups of the FROM images (not from a file: a repository
+    # linted in CI must not make its linter reach the network); None: no lookup
+    base_lookup: BaseLookup | None = None
 
 
 def find_config(start: Path) -> LintConfig:

@@ -10,7 +10,10 @@ mutable ones plain classes with ``__slots__``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Heredoc(NamedTuple):
@@ -46,6 +49,21 @@ class Instruction(NamedTuple):
             if key == name:
                 return value
         return None
+
+
+class BaseLookup(NamedTuple):
+    """What ``lint --lookup-bases`` lets the rules ask registries, and the platforms a build
+    would have: the rules import nothing that talks to a network, the CLI hands this in.
+
+    ``platforms`` gives the ``os/arch[/variant]`` an image reference is offered for (an
+    index's entries, a single manifest's config), or None when the registry could not say
+    (unreachable, no such image, a document that does not read): a lookup that fails is no
+    finding. ``targets`` are the build's target platforms (``DOCKER_DEFAULT_PLATFORM``, as
+    ``docker build`` reads it, else the host's), ``build`` the builder's (the host's)."""
+
+    platforms: Callable[[str], tuple[str, ...] | None]
+    targets: tuple[str, ...]
+    build: str
 
 
 class _ByValue:
@@ -98,9 +116,9 @@ class Dockerfile(_ByValue):
     """The whole file: its lines, parser directives, global ARGs and stages, and what the
     config adds for the rules."""
 
-    __slots__ = ("context", "directives", "global_arg_instructions", "global_args",
-                 "global_ignored", "label_schema", "lines", "path", "source", "stages",
-                 "strict_labels", "trusted_registries")  # fmt: skip
+    __slots__ = ("base_lookup", "context", "directives", "global_arg_instructions",
+                 "global_args", "global_ignored", "label_schema", "lines", "path", "source",
+                 "stages", "strict_labels", "trusted_registries")  # fmt: skip
 
     def __init__(
         self,
@@ -116,6 +134,7 @@ class Dockerfile(_ByValue):
         label_schema: dict[str, str] | None = None,
         strict_labels: bool = False,
         global_arg_instructions: list[Instruction] | None = None,
+        base_lookup: BaseLookup | None = None,
     ) -> None:
         self.path = path
         self.lines = lines
@@ -135,6 +154,8 @@ class Dockerfile(_ByValue):
         self.global_arg_instructions: list[Instruction] = (
             [] if global_arg_instructions is None else global_arg_instructions
         )
+        # from lint --lookup-bases: the registries' answers about the FROM images (None: off)
+        self.base_lookup = base_lookup
 
     def __repr__(self) -> str:
         return f"Dockerfile({self.path!r}, {len(self.stages)} stages)"

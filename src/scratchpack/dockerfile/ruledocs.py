@@ -1125,6 +1125,35 @@ DOCS: dict[str, RuleDoc] = {
         config='[severity]\nSP610 = "info"\n',
         fix="Add `HEALTHCHECK CMD [...]` running a check the app answers (or `HEALTHCHECK NONE`).",
     ),
+    "SP356": RuleDoc(
+        why="A FROM image that has no manifest for the platform the stage is built for either "
+        "fails the pull (`no match for platform in manifest`) or, from a single-platform image "
+        "or an index with a near match, gives the stage another architecture's binaries: an "
+        "amd64 build of an arm64-only base runs under emulation or not at all. BuildKit warns "
+        "once it has pulled the image; `lint --lookup-bases` asks the registry first: the "
+        "entries of the image's index, or the os and architecture of a single manifest's "
+        "config, against `--platform=` on the FROM (a constant, or BuildKit's platform "
+        "arguments) or else the build's target, compared by OS and architecture as BuildKit "
+        "compares them. The examples' images are taken as the registry offers them: the bad "
+        "one for linux/arm64 only, debian for amd64 and arm64, linted for linux/amd64.",
+        bad="FROM registry.example.com/arm/base:1@sha256:" + "b" * 64 + f"\n{_SAFE_TAIL}",
+        good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
+        fix="Use an image (or a tag) published for the target platform, or build the stage for "
+        "the platform the image has (`FROM --platform=linux/arm64 ...`, for a stage whose "
+        "output does not depend on it).",
+        limits="Only with `scratchpack lint --lookup-bases` (and the digest-lookup flags "
+        "`--tls-verify`, `--authfile`, `--timeout`; not `--creds`: the Dockerfile names the "
+        "registries asked, so each gets only its own credentials, from `--authfile` or "
+        "Docker's config.json): by default lint reads no network, and this rule reports "
+        "nothing. A registry that cannot be reached, refuses "
+        "the request or serves what does not read is no finding, silently. The target is "
+        "`DOCKER_DEFAULT_PLATFORM` (a comma list: each), else this host's: a `docker build "
+        "--platform=...` lint is not told of gets another answer, as BuildKit's own check "
+        "depends on the builder. A `--build-arg` is not known: build arguments are read with "
+        "their ARG defaults; a `--platform=` that still names another argument is not checked. "
+        "Variants (arm/v6, arm/v7) are not compared, as in BuildKit; attestation entries "
+        "(`unknown/unknown`) are no platform.",
+    ),
 }
 
 
@@ -1300,7 +1329,7 @@ def render_index() -> str:
         "| code | severity | category | rule | hadolint | BuildKit |\n"
         "|---|---|---|---|---|---|\n" + rows + "\n\n"
         "BuildKit's InvalidBaseImagePlatform check (a FROM image whose platform is not the "
-        "build's) has no SP rule: it needs the base image's config from its registry, and lint "
-        "judges the Dockerfile and its build context alone, fetching no image.\n"
-        + render_hadolint_index()
+        "build's) is SP356: it needs the base image's index or config from its registry, so it "
+        "runs with `scratchpack lint --lookup-bases` only; by default lint judges the "
+        "Dockerfile and its build context alone, fetching no image.\n" + render_hadolint_index()
     )

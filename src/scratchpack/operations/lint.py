@@ -162,6 +162,7 @@ def lint_dockerfile(
     dockerfile.trusted_registries = config.trusted_registries
     dockerfile.label_schema = config.label_schema
     dockerfile.strict_labels = config.strict_labels
+    dockerfile.base_lookup = config.base_lookup
     ignore = ignore | config.ignore
     checks = _checks(dockerfile)
     skip, experimental = checks.skip, checks.experimental

@@ -676,3 +676,65 @@ def _described(
         1,
         instruction.line,
     )
+
+
+# -- base image platforms ---------------------------------------------------------------------
+
+
+def _platform_values(target: str, build: str) -> dict[str, str]:
+    """BuildKit's automatic platform ARGs for one target platform, built on ``build``."""
+    values: dict[str, str] = {}
+    for prefix, platform in (("TARGET", target), ("BUILD", build)):
+        os_, _, rest = platform.partition("/")
+        arch, _, variant = rest.partition("/")
+        values |= {f"{prefix}PLATFORM": platform, f"{prefix}OS": os_, f"{prefix}ARCH": arch,
+                   f"{prefix}VARIANT": variant}  # fmt: skip
+    return values
+
+
+@rule("SP356", Severity.WARNING, "correctness",
+      "A base image not offered for the build's platform",
+      buildkit="InvalidBaseImagePlatform")  # fmt: skip
+def invalid_base_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
+    """BuildKit reads the platform of the image it pulled for each FROM; here the registry is
+    asked (``lint --lookup-bases``) which platforms the image is offered for, and a FROM whose
+    expected platform (``--platform=`` expanded, else the build's target) is not among them,
+    by OS and architecture as BuildKit compares them, is reported. No lookup: nothing."""
+    lookup = dockerfile.base_lookup
+    if lookup is None:
+        return
+    defaults = {
+        name: unquote(value)
+        for arg in dockerfile.global_arg_instructions
+        for name, eq, value in (a.partition("=") for a in arg.args)
+        if eq
+    }
+    for stage in dockerfile.stages:
+        start = stage.instructions[0]
+        if not start.args:
+            continue
+        flag = start.flag("platform")
+        said: set[tuple[str, str]] = set()
+        for target in lookup.targets:
+            values = defaults | _platform_values(target, lookup.build)
+            if any(name not in values for name in variables(start.args[0])):
+                continue  # a --build-arg's to give: which image it names is not known here
+            image = _expand(start.args[0], values) if "$" in start.args[0] else start.args[0]
+            wanted = _platform(_expand(unquote(flag), values)) if flag else _platform(target)
+            earlier = {s.name for s in dockerfile.stages[: stage.index]}
+            if wanted is None or wanted in said or image.lower() in earlier | {"scratch", ""}:
+                continue
+            offered = lookup.platforms(image)
+            if not offered:  # no answer (None), or an index that names no platform
+                continue
+            if wanted not in {_platform(p) for p in offered}:
+                said.add(wanted)
+                expected = "/".join(wanted)
+                yield meta.at_word(
+                    dockerfile,
+                    start,
+                    start.args[0],
+                    f"base image {image} has no image for {expected}, the platform this "
+                    f"stage is built for (it has {', '.join(offered)}): the pull fails or the "
+                    "stage gets another architecture's binaries",
+                )
