@@ -352,8 +352,15 @@ def test_creds_go_to_no_registry_the_dockerfile_names(tmp_path: Path) -> None:
         args = ("lint", "--lookup-bases", "--timeout", "5", "--authfile", str(empty))
         result = run_cli(*args, "--creds", "alice:secret", str(dockerfile), env=AMD64)
         assert "Traceback" not in result.stderr
-        assert "warning: --creds is not sent for --lookup-bases" in result.stderr, result.stderr
+        assert "warning: --creds is not sent by lint" in result.stderr, result.stderr
         assert seen and set(seen) == {None}, seen  # asked, and sent nothing
+        # nor by --fix/--diff, whose pinning asks the same hosts for digests
+        seen.clear()
+        pin = ("lint", "--diff", "--timeout", "5", "--authfile", str(empty))
+        result = run_cli(*pin, "--creds", "alice:secret", str(dockerfile), env=AMD64)
+        assert "Traceback" not in result.stderr
+        assert "warning: --creds is not sent by lint" in result.stderr, result.stderr
+        assert seen and set(seen) == {None}, seen
         auth = tmp_path / "auth.json"
         token = base64.b64encode(b"bob:pw").decode()
         auth.write_text(json.dumps({"auths": {host: {"auth": token}}}))

@@ -523,8 +523,10 @@ def elves() -> st.SearchStrategy[bytes]:
         st.booleans(),
         st.booleans(),
         st.one_of(st.none(), st.sampled_from((b"/lib64/ld-linux-x86-64.so.2", b"", b"x" * 300))),
-        st.lists(st.sampled_from((b"libc.so.6", b"libssl.so.3", b"/abs/lib.so", b"", b"\xff")),
-                 max_size=4).map(tuple),  # fmt: skip
+        st.lists(
+            st.sampled_from((b"libc.so.6", b"libssl.so.3", b"/abs/lib.so", b"", b"\xff")),
+            max_size=4,
+        ).map(tuple),
         st.one_of(st.none(), st.sampled_from((b"$ORIGIN/../lib", b"", b"a:b::c"))),
         st.lists(st.sampled_from((b"iconv_open", b"getaddrinfo")), max_size=2).map(tuple),
         st.sampled_from((2, 3, 1, 4)),
@@ -547,16 +549,21 @@ def elves() -> st.SearchStrategy[bytes]:
 
     return st.one_of(
         valid,
-        st.builds(damage, valid, st.builds(lambda a, b: a + b, fields, patches),
-                  st.one_of(st.none(), st.integers(0, 700))),  # fmt: skip
+        st.builds(
+            damage,
+            valid,
+            st.builds(lambda a, b: a + b, fields, patches),
+            st.one_of(st.none(), st.integers(0, 700)),
+        ),
         st.binary(max_size=600).map(lambda tail: b"\x7fELF" + tail),
     )
 
 
 def package_databases() -> st.SearchStrategy[bytes]:
     """A package database file an image may hold, as the path sbom reads it from, a line
-    feed, and its bytes; valid or damaged: dpkg status paragraphs, an apk ``installed`` database, Python ``METADATA`` and a
-    node_modules ``package.json``, with odd fields, binary bytes and deep JSON."""
+    feed, and its bytes; valid or damaged: dpkg status paragraphs, an apk ``installed``
+    database, Python ``METADATA`` and a node_modules ``package.json``, with odd fields, binary
+    bytes and deep JSON."""
     dpkg = st.lists(
         st.sampled_from((b"Package: libc6", b"Status: install ok installed", b"Version: 2.36-9",
                          b"Source: glibc (2.36-9)", b"Architecture: amd64", b"Version:",
@@ -575,9 +582,11 @@ def package_databases() -> st.SearchStrategy[bytes]:
         max_size=8,
     ).map(b"\n".join)  # fmt: skip
     package_json = st.one_of(
-        st.builds(lambda name, version: json.dumps({"name": name, "version": version}).encode(),
-                  st.one_of(st.text(max_size=8), st.integers()), st.one_of(st.text(max_size=8),
-                  st.none(), st.lists(st.integers()))),  # fmt: skip
+        st.builds(
+            lambda name, version: json.dumps({"name": name, "version": version}).encode(),
+            st.one_of(st.text(max_size=8), st.integers()),
+            st.one_of(st.text(max_size=8), st.none(), st.lists(st.integers())),
+        ),
         st.sampled_from((b"[" * 5000 + b"]" * 5000, b"{", b"null", b"\xff")),
     )
     return st.one_of(

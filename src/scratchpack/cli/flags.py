@@ -106,7 +106,7 @@ def tls_flag(group: Any, name: str = "--tls-verify", help: str | None = None) ->
     )
 
 
-def digest_lookup_flags(group: Any) -> None:
+def digest_lookup_flags(group: Any, creds_help: str = "for digest lookups") -> None:
     """The registry flags of the two commands that only look digests up (lint --fix, init).
 
     They pin FROM lines by asking a registry for a tag's digest: TLS, credentials and a
@@ -116,7 +116,7 @@ def digest_lookup_flags(group: Any) -> None:
         group, help="for digest lookups: require verified HTTPS (default true; loopback may "
         "use HTTP)",
     )  # fmt: skip
-    group.add_argument("--creds", metavar="USER:PASS", help="for digest lookups")
+    group.add_argument("--creds", metavar="USER:PASS", help=creds_help)
     group.add_argument(
         "--authfile", type=Path, metavar="FILE",
         help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",

@@ -128,7 +128,11 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
         action="store_true",
         help="do not look up digests to pin FROM lines (no network)",
     )
-    digest_lookup_flags(fixing)
+    digest_lookup_flags(
+        fixing,
+        creds_help="accepted for skopeo's habit, never sent: the Dockerfile names the registries "
+        "asked, so each gets only its own entry of --authfile or Docker's config.json",
+    )
     li.set_defaults(func=cmd_lint)
 
 
@@ -161,17 +165,19 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--unsafe-fixes goes with --fix or --diff")
     if (args.fix or args.diff) and Path("-") in files:
         raise UsageError("- (standard input) can be linted, not fixed: give the file")
+    looks_up = args.lookup_bases or ((args.fix or args.diff) and not args.no_pin)
+    if args.creds and looks_up:
+        # The Dockerfile names the registries asked (a pull request's, in CI): one password
+        # must not go to whichever host it names. The auth files hold credentials per host.
+        sys.stderr.write(
+            "scratchpack: warning: --creds is not sent by lint (the Dockerfile names the "
+            "registries asked): give them per registry in --authfile or Docker's config.json\n"
+        )
     lookups = None
     if args.lookup_bases:
         from scratchpack.cli.options import base_lookup, lookup_options
 
         lookups = lookup_options(args, explicit_creds=False)
-        if args.creds:
-            sys.stderr.write(
-                "scratchpack: warning: --creds is not sent for --lookup-bases (the Dockerfile "
-                "names the registries asked): give them per registry in --authfile or "
-                "Docker's config.json\n"
-            )
         config = config._replace(base_lookup=base_lookup(lookups))
     try:
         if args.fix or args.diff:
@@ -330,7 +336,7 @@ def _lint_fix(
     """Fix or show fixes for each file; notices and a summary go to stderr."""
     from scratchpack.operations.lint import fix_file, unified_diff
 
-    resolve, options = digest_resolver(args)
+    resolve, options = digest_resolver(args, explicit_creds=False)
     reports: list[FileReport] = []
     changed = False
     unpinned = 0

@@ -67,17 +67,19 @@ def image_name(text: str) -> ImageName:
 
 
 def digest_resolver(
-    args: argparse.Namespace,
+    args: argparse.Namespace, explicit_creds: bool = True
 ) -> tuple[Callable[[str], str] | None, RegistryOptions | None]:
     """``lint --fix`` and ``init`` pin FROM lines by digest: their ``--no-pin``, ``--tls-verify``,
     ``--creds``, ``--authfile`` and ``--timeout`` as a lookup (one retry: a slow registry must
-    not hold up a fix), and the options to close after; nothing with ``--no-pin``."""
+    not hold up a fix), and the options to close after; nothing with ``--no-pin``. ``lint``
+    passes ``explicit_creds=False``: there the Dockerfile names the hosts (see
+    :func:`lookup_options`)."""
     if args.no_pin:
         return None, None
     from scratchpack.model.reference import Reference
     from scratchpack.operations.digest import registry_digest
 
-    options = lookup_options(args)
+    options = lookup_options(args, explicit_creds)
 
     def resolve(base: str) -> str:
         return str(registry_digest(Reference.parse(base), options))

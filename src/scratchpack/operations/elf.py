@@ -24,6 +24,15 @@ PYELFTOOLS_ERRORS: tuple[type[Exception], ...] = (
     ValueError, struct.error, KeyError, IndexError, OverflowError, EOFError, OSError,
 )  # fmt: skip
 
+
+def pyelftools_errors() -> tuple[type[BaseException], ...]:
+    """ELFError and PYELFTOOLS_ERRORS, for an ``except`` around pyelftools (imported here,
+    when an exception is being matched: only pack loads pyelftools)."""
+    from elftools.common.exceptions import ELFError
+
+    return (ELFError, *PYELFTOOLS_ERRORS)
+
+
 # e_machine -> (OCI architecture, variant)
 _ARCHES: dict[str, tuple[str, str | None]] = {
     "EM_X86_64": ("amd64", None),
@@ -101,7 +110,6 @@ def read_elf(path: Path) -> ElfInfo:
         static = _static_info(path, handle)
         if static is not None:
             return static
-        from elftools.common.exceptions import ELFError
         from elftools.elf.elffile import ELFFile
 
         handle.seek(0)
@@ -113,7 +121,7 @@ def read_elf(path: Path) -> ElfInfo:
                 raise UsageError(f"{path} is an ELF {elf_type}, not an executable")
             interpreter, needed = dynamic_needs(elf)
             is_le = elf.little_endian
-        except (ELFError, *PYELFTOOLS_ERRORS) as exc:
+        except pyelftools_errors() as exc:
             raise UsageError(f"{path} is a damaged ELF file: {exc}") from exc
     arch, variant = _ARCHES.get(str(machine), (str(machine), None))
     if arch == "ppc64le" and not is_le:

@@ -199,11 +199,10 @@ def _file_category(name: str, path: Path) -> str | None:
 
 def native_for_here(path: Path) -> bool:
     """An addon this image's node can load: an x86-64 ELF shared object not built for musl."""
-    from elftools.common.exceptions import ELFError
     from elftools.elf.dynamic import DynamicSection
-
-    from scratchpack.operations.elf import PYELFTOOLS_ERRORS
     from elftools.elf.elffile import ELFFile
+
+    from scratchpack.operations.elf import pyelftools_errors
 
     try:
         with path.open("rb") as handle:
@@ -219,7 +218,7 @@ def native_for_here(path: Path) -> bool:
                         needed = str(getattr(tag, "needed", ""))
                         if tag.entry.d_tag == "DT_NEEDED" and "musl" in needed:
                             return False
-    except (OSError, ELFError, *PYELFTOOLS_ERRORS):
+    except pyelftools_errors():
         return False
     return "musl" not in path.name
 

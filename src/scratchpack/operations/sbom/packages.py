@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import struct
 import zlib
 from dataclasses import dataclass
 from typing import IO
@@ -284,11 +283,11 @@ _AUDITABLE_LIMIT = 16 << 20  # compressed and uncompressed: a large tree's list 
 
 def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
     """The dependency list cargo-auditable embeds: zlib-compressed JSON in ``.dep-v0``."""
-    from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
-    from scratchpack.operations.elf import PYELFTOOLS_ERRORS
+    from scratchpack.operations.elf import pyelftools_errors
 
+    unreadable: tuple[type[BaseException], ...] = (zlib.error, RecursionError, *pyelftools_errors())
     try:
         section = ELFFile(binary).get_section_by_name(".dep-v0")
         if section is None or section["sh_size"] > _AUDITABLE_LIMIT:
@@ -298,7 +297,7 @@ def rust_packages(binary: IO[bytes], path: str) -> list[Package]:
         if inflate.unconsumed_tail:
             return []  # more than any dependency list: a decompression bomb
         doc = json.loads(text)
-    except (ELFError, *PYELFTOOLS_ERRORS, zlib.error, RecursionError):
+    except unreadable:
         return []
     found = []
     for item in doc.get("packages", []) if isinstance(doc, dict) else []:
