@@ -61,9 +61,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import scratchpack.dockerfile.parser as dockerfile_parser
 from common import ROOT, compile_scratchpack, timed_pair
 from scratchpack.cli.lintserver import ENV_SWITCH
-from scratchpack.dockerfile import parser, shellcheck
+from scratchpack.dockerfile import shellcheck
 from scratchpack.dockerfile.rules import RULES, Rule
 
 CORPUS = ROOT / "tests/data/lint-corpus"
@@ -283,8 +284,8 @@ def finding_lines(findings: list[dict[str, object]]) -> dict[tuple[str, str], se
 def checked_runs(path: Path) -> list[tuple[int, int]]:
     """The first and last lines of the RUNs scratchpack gives ShellCheck in the file."""
     try:
-        dockerfile = parser.read(path)
-    except (OSError, parser.DockerfileError):
+        dockerfile = dockerfile_parser.read(path)
+    except (OSError, dockerfile_parser.DockerfileError):
         return []
     return [(s.instruction.line, s.instruction.end_line) for s in shellcheck.scripts(dockerfile)]
 
@@ -494,6 +495,14 @@ def main() -> int:
         parser.error("--runs, --copies and --per-file-runs must be at least 1")
     if args.per_file_only and args.skip_per_file:
         parser.error("--per-file-only and --skip-per-file exclude each other")
+    # PYTHONPATH=src, as the docstring's commands run it from a checkout or a worktree: the
+    # tools run in the work directory, where a relative entry names nothing, so the console
+    # script imported the venv's install of scratchpack (another tree's) in silence
+    if os.environ.get("PYTHONPATH"):
+        absolute = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in os.environ["PYTHONPATH"].split(os.pathsep)
+        )
+        os.environ["PYTHONPATH"] = IN_PROCESS["PYTHONPATH"] = absolute
     os.chdir(ROOT)
     hadolint = hadolint_path()
     compile_scratchpack()
