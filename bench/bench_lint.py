@@ -30,8 +30,11 @@ under ``PYTHONDONTWRITEBYTECODE`` does not time the compiler on every process.
 
 Then the agreement table: for each scratchpack rule with a hadolint equivalent (the
 ``hadolint=`` codes of the rule registry, shown on the rule pages), over one copy of the corpus,
-the files where both tools report it, only scratchpack, only hadolint. Files hadolint cannot
-parse (DL1000) are listed apart. ``--details`` lists the files of each disagreement.
+the files where both tools report it, only scratchpack, only hadolint; rules that share a
+hadolint code make one row (SP400 and SP430, both DL3064). Files hadolint cannot parse
+(DL1000) are listed apart. Under the table, how many of the ShellCheck row's disagreements lie
+on a RUN where hadolint shows another ShellCheck code (it keeps one per RUN) or on a RUN
+scratchpack does not give ShellCheck. ``--details`` lists the files of each disagreement.
 
 ``--corpus DIR`` measures another set of Dockerfiles, such as the public corpus of
 docs/benchmarks.md (``../shared/tools/extract-dockerfiles`` lays it out); the table then also
