@@ -260,6 +260,8 @@ def test_packages_named_by_a_variable_the_stage_sets_are_judged() -> None:
         # the RUN assigns it: the shell's value, not the ENV's
         f'FROM {ALPINE}\nENV SS_DEP curl\nRUN SS_DEP="curl=8.11.1-r0" && apk add $SS_DEP\n',
         f"FROM {ALPINE} AS a\nENV SS_DEP curl\nFROM {ALPINE}\nRUN apk add $SS_DEP\n",
+        # options in the value: which word is a package would be a guess
+        f'FROM {ALPINE}\nENV ADD_OPTS="-X https://example.com/edge"\nRUN apk add $ADD_OPTS\n',
     ):
         assert not fires(quiet, "SP213"), quiet
 

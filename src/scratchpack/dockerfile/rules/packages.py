@@ -247,14 +247,21 @@ def _listed(names: list[str], env: dict[str, str], script: str) -> list[str]:
     """The package words as the shell hands them to the tool: a word that is one variable the
     stage's ENV or ARG default sets (``ENV BUILD_DEPS="gcc make"``, then ``apk add
     $BUILD_DEPS``) is the words of its value, which the file itself names unpinned or pinned;
-    one the RUN assigns itself, or with no value in the file, stays as it is (not judged)."""
+    one the RUN assigns itself, with no value in the file, or with options in its value
+    (``-t bookworm-backports curl``: which word is a package is then a guess) stays as it is
+    (not judged)."""
     listed: list[str] = []
     for word in names:
         match = _ONE_VARIABLE.match(word)
         name = (match[1] or match[2]) if match else ""
-        value = env.get(name, "")
-        if name and value and not re.search(rf"(?<![\w$]){name}=", script):
-            listed += value.split()
+        words = env.get(name, "").split()
+        if (
+            name
+            and words
+            and not any(w.startswith("-") for w in words)
+            and not re.search(rf"(?<![\w$]){name}=", script)
+        ):
+            listed += words
         else:
             listed.append(word)
     return listed
