@@ -30,8 +30,11 @@ under ``PYTHONDONTWRITEBYTECODE`` does not time the compiler on every process.
 
 Then the agreement table: for each scratchpack rule with a hadolint equivalent (the
 ``hadolint=`` codes of the rule registry, shown on the rule pages), over one copy of the corpus,
-the files where both tools report it, only scratchpack, only hadolint. Files hadolint cannot
-parse (DL1000) are listed apart. ``--details`` lists the files of each disagreement.
+the files where both tools report it, only scratchpack, only hadolint; rules that share a
+hadolint code make one row (SP400 and SP430, both DL3064). Files hadolint cannot parse
+(DL1000) are listed apart. Under the table, how many of the ShellCheck row's disagreements lie
+on a RUN where hadolint shows another ShellCheck code (it keeps one per RUN) or on a RUN
+scratchpack does not give ShellCheck. ``--details`` lists the files of each disagreement.
 
 ``--corpus DIR`` measures another set of Dockerfiles, such as the public corpus of
 docs/benchmarks.md (``../shared/tools/extract-dockerfiles`` lays it out); the table then also
@@ -61,9 +64,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import scratchpack.dockerfile.parser as dockerfile_parser
 from common import ROOT, compile_scratchpack, timed_pair
 from scratchpack.cli.lintserver import ENV_SWITCH
-from scratchpack.dockerfile.rules import RULES
+from scratchpack.dockerfile import shellcheck
+from scratchpack.dockerfile.rules import RULES, Rule
 
 CORPUS = ROOT / "tests/data/lint-corpus"
 BIN = Path(sys.executable).parent
@@ -253,8 +258,86 @@ def codes_by_file(findings: list[dict[str, object]]) -> dict[str, set[str]]:
     return found
 
 
+def rule_groups() -> list[list[tuple[str, Rule]]]:
+    """The rules with a hadolint equivalent, one group per row of the agreement table: rules
+    that share a hadolint code form one group (SP400, a secret value, and SP430, a secret-like
+    name, are both hadolint's DL3064), since a file where one of them reports what hadolint
+    reports is no disagreement of the other."""
+    groups: list[list[tuple[str, Rule]]] = []
+    for code, rule in sorted(RULES.items()):
+        if not rule.hadolint:
+            continue
+        shared = [g for g in groups if any(set(r.hadolint) & set(rule.hadolint) for _, r in g)]
+        if shared:
+            shared[0].append((code, rule))
+        else:
+            groups.append([(code, rule)])
+    return groups
+
+
+def finding_lines(findings: list[dict[str, object]]) -> dict[tuple[str, str], set[int]]:
+    """The lines of each (file, code)."""
+    lines: dict[tuple[str, str], set[int]] = {}
+    for finding in findings:
+        key = (str(finding["file"]).removeprefix("./"), str(finding["code"]))
+        lines.setdefault(key, set()).add(int(str(finding["line"])))
+    return lines
+
+
+def checked_runs(path: Path) -> list[tuple[int, int]]:
+    """The first and last lines of the RUNs scratchpack gives ShellCheck in the file."""
+    try:
+        dockerfile = dockerfile_parser.read(path)
+    except (OSError, dockerfile_parser.DockerfileError):
+        return []
+    return [(s.instruction.line, s.instruction.end_line) for s in shellcheck.scripts(dockerfile)]
+
+
+def shellcheck_reasons(
+    only_ours: set[tuple[str, str]],
+    only_peer: set[tuple[str, str]],
+    lines: tuple[dict[tuple[str, str], set[int]], dict[tuple[str, str], set[int]]],
+    root: Path,
+) -> list[str]:
+    """The two causes of the ShellCheck row's disagreements that the findings show by
+    themselves. hadolint 2.15 reports at most one ShellCheck finding per RUN (it keeps them
+    in a Set of failures ordered by line alone, and all carry the RUN's line), so a code of
+    ours is hidden when hadolint reports another one on the same RUN; and a RUN scratchpack
+    does not give ShellCheck (a SHELL that is not POSIX) has hadolint's findings only."""
+    ours_lines, peer_lines = lines
+    runs = {name: checked_runs(root / name) for name, _ in only_ours | only_peer}
+    peer_sc: dict[str, set[int]] = {}
+    for (name, code), found in peer_lines.items():
+        if code.startswith("SC"):
+            peer_sc.setdefault(name, set()).update(found)
+    hidden = 0
+    for name, code in only_ours:
+        starts = {
+            first
+            for line in ours_lines.get((name, code), set())
+            for first, last in runs[name]
+            if first <= line <= last
+        }
+        hidden += bool(starts & peer_sc.get(name, set()))
+    unchecked = sum(
+        not peer_lines.get((name, code), set()) & {first for first, _ in runs[name]}
+        for name, code in only_peer
+    )
+    return [
+        f"ShellCheck only scratchpack: {hidden} of {len(only_ours)} on a RUN where hadolint "
+        "reports another ShellCheck code (hadolint keeps one ShellCheck finding per RUN)",
+        f"ShellCheck only hadolint: {unchecked} of {len(only_peer)} on a RUN scratchpack does "
+        "not give ShellCheck (a SHELL that is not POSIX, the exec form)",
+    ]
+
+
 def agreement(
-    ours: dict[str, set[str]], peer: dict[str, set[str]], files: list[str], details: bool
+    ours: dict[str, set[str]],
+    peer: dict[str, set[str]],
+    files: list[str],
+    details: bool,
+    lines: tuple[dict[tuple[str, str], set[int]], dict[tuple[str, str], set[int]]] | None = None,
+    root: Path | None = None,
 ) -> None:
     unparsed = sorted(name for name in files if "DL1000" in peer.get(name, set()))
     print()
@@ -262,28 +345,33 @@ def agreement(
     print("|---|---|---:|---:|---:|")
     lists: list[str] = []
     totals = [0, 0, 0]
-    for code, rule in sorted(RULES.items()):
-        if not rule.hadolint:
-            continue
+    for group in rule_groups():
+        codes = {code for code, _ in group}
+        hadolint = sorted({h for _, rule in group for h in rule.hadolint})
         both, only_ours, only_peer = [], [], []
         for name in files:
-            a = code in ours.get(name, set())
-            b = bool(set(rule.hadolint) & peer.get(name, set()))
+            fired = codes & ours.get(name, set())
+            a = bool(fired)
+            b = bool(set(hadolint) & peer.get(name, set()))
+            # a group of rules: which of them reported it
+            shown = f"{name} ({', '.join(sorted(fired))})" if len(group) > 1 and a else name
             if a and b:
-                both.append(name)
+                both.append(shown)
             elif a:
-                only_ours.append(name)
+                only_ours.append(shown)
             elif b:
-                only_peer.append(name)
+                only_peer.append(shown)
         for n, items in enumerate((both, only_ours, only_peer)):
             totals[n] += len(items)
+        label = " + ".join(f"{code} {rule.title}" for code, rule in group)
         print(
-            f"| {code} {rule.title} | {', '.join(rule.hadolint)} | {len(both)} | "
+            f"| {label} | {', '.join(hadolint)} | {len(both)} | "
             f"{len(only_ours)} | {len(only_peer)} |"
         )
-        for label, items in (("only scratchpack", only_ours), ("only hadolint", only_peer)):
+        joined = " + ".join(sorted(codes))
+        for side, items in (("only scratchpack", only_ours), ("only hadolint", only_peer)):
             if items:
-                lists.append(f"- {code} {label}: {', '.join(items)}")
+                lists.append(f"- {joined} {side}: {', '.join(items)}")
     print(f"| **all mapped rules** | | {totals[0]} | {totals[1]} | {totals[2]} |")
     # ShellCheck's codes are the same on both sides: (file, code) pairs, not files.
     sc_ours = {(n, c) for n in files for c in ours.get(n, set()) if c.startswith("SC")}
@@ -292,12 +380,15 @@ def agreement(
         f"| ShellCheck, (file, code) pairs | SCxxxx | {len(sc_ours & sc_peer)} | "
         f"{len(sc_ours - sc_peer)} | {len(sc_peer - sc_ours)} |"
     )
-    for label, pairs in (
+    for side, pairs in (
         ("only scratchpack", sc_ours - sc_peer),
         ("only hadolint", sc_peer - sc_ours),
     ):
         if pairs:
-            lists.append(f"- ShellCheck {label}: {', '.join(f'{n} {c}' for n, c in sorted(pairs))}")
+            lists.append(f"- ShellCheck {side}: {', '.join(f'{n} {c}' for n, c in sorted(pairs))}")
+    if lines is not None and root is not None and (sc_ours ^ sc_peer):
+        print()
+        print("\n".join(shellcheck_reasons(sc_ours - sc_peer, sc_peer - sc_ours, lines, root)))
     unmapped: dict[str, int] = {}
     mapped = {code for rule in RULES.values() for code in rule.hadolint}
     for name in files:
@@ -407,6 +498,14 @@ def main() -> int:
         parser.error("--runs, --copies and --per-file-runs must be at least 1")
     if args.per_file_only and args.skip_per_file:
         parser.error("--per-file-only and --skip-per-file exclude each other")
+    # PYTHONPATH=src, as the docstring's commands run it from a checkout or a worktree: the
+    # tools run in the work directory, where a relative entry names nothing, so the console
+    # script imported the venv's install of scratchpack (another tree's) in silence
+    if os.environ.get("PYTHONPATH"):
+        absolute = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in os.environ["PYTHONPATH"].split(os.pathsep)
+        )
+        os.environ["PYTHONPATH"] = IN_PROCESS["PYTHONPATH"] = absolute
     os.chdir(ROOT)
     hadolint = hadolint_path()
     compile_scratchpack()
@@ -491,9 +590,12 @@ def main() -> int:
 
         names = [name.removeprefix("copy000/") for name in one_copy]
         copy0 = work / "copy000"
-        ours_found = codes_by_file(json.loads(run(ours_cmd(config, names), copy0)))
-        peer_found = codes_by_file(json.loads(run(peer_cmd(hadolint, names), copy0)))
-        agreement(ours_found, peer_found, names, args.details)
+        ours_raw = json.loads(run(ours_cmd(config, names), copy0))
+        peer_raw = json.loads(run(peer_cmd(hadolint, names), copy0))
+        agreement(
+            codes_by_file(ours_raw), codes_by_file(peer_raw), names, args.details,
+            (finding_lines(ours_raw), finding_lines(peer_raw)), copy0,
+        )  # fmt: skip
         machine(hadolint, load_before)
     return 0
 

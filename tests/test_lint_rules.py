@@ -222,6 +222,62 @@ def test_aptitude_and_apt_get_dist_clean() -> None:
     assert fires(PIP + dist_clean.replace("dist-clean", "clean"), "SP201")
 
 
+# -- the public corpus (docs/benchmarks.md): each failed before the fix ---------------------
+
+
+def test_apt_get_update_before_a_purge_keeps_the_lists() -> None:
+    """devcontainers' python image: an update, then only a purge, and no cleanup: the lists
+    the update fetched ship in the layer as after an install (hadolint's DL3009 agrees)."""
+    purge = (
+        "RUN apt-get update && export DEBIAN_FRONTEND=noninteractive \\\n"
+        "    # the CVE note\n"
+        "    && apt-get purge -y imagemagick imagemagick-6-common\n"
+    )
+    assert [f.line for f in findings(PIP + purge, "SP201")] == [2]
+    assert not fires(PIP + purge.replace("common\n", "common && rm -rf /var/lib/apt/lists/*\n"),
+                     "SP201")  # fmt: skip
+    assert fires(PIP + "RUN apt-get update && apt-get upgrade -y\n", "SP201")
+    assert not fires(PIP + "RUN apt-get update && apt-get dist-clean\n", "SP201")
+    # an update alone is SP202's finding, not both
+    lone = lint_dockerfile(parse(PIP + "RUN apt-get update\n"))
+    assert [f.code for f in lone if f.code in ("SP201", "SP202")] == ["SP202"]
+    assert not fires(PIP + "RUN apt-get purge -y imagemagick\n", "SP201")  # no lists fetched
+
+
+def test_packages_named_by_a_variable_the_stage_sets_are_judged() -> None:
+    """vimagick's shadowsocks and dante: ``ENV SS_DEP autoconf ...`` then ``apk add $SS_DEP``
+    installs those names unpinned; the variable was taken for a list the file cannot see."""
+    apk = f"FROM {ALPINE}\nENV SS_DEP autoconf build-base curl\nRUN apk add --update $SS_DEP\n"
+    [finding] = findings(apk, "SP213")
+    assert "autoconf, build-base, curl" in finding.message and finding.line == 3
+    apt = f'FROM {PINNED}\nARG DANTE_DEPS="build-essential curl"\n'
+    apt += "RUN apt-get install -y ${DANTE_DEPS}\n"
+    assert "build-essential, curl" in findings(apt, "SP214")[0].message
+    for quiet in (
+        f'FROM {ALPINE}\nENV SS_DEP="autoconf=2.72-r0 curl~8.11"\nRUN apk add $SS_DEP\n',
+        f"FROM {ALPINE}\nARG SS_DEP\nRUN apk add $SS_DEP\n",  # its value comes with --build-arg
+        f"FROM {ALPINE}\nRUN apk add $SS_DEP\n",  # nothing in the file sets it
+        # the RUN assigns it: the shell's value, not the ENV's
+        f'FROM {ALPINE}\nENV SS_DEP curl\nRUN SS_DEP="curl=8.11.1-r0" && apk add $SS_DEP\n',
+        f"FROM {ALPINE} AS a\nENV SS_DEP curl\nFROM {ALPINE}\nRUN apk add $SS_DEP\n",
+        # options in the value: which word is a package would be a guess
+        f'FROM {ALPINE}\nENV ADD_OPTS="-X https://example.com/edge"\nRUN apk add $ADD_OPTS\n',
+    ):
+        assert not fires(quiet, "SP213"), quiet
+
+
+def test_a_negated_pipeline_is_still_a_pipe() -> None:
+    """devcontainers' javascript-node image: tree-sitter-bash puts the ``!`` of ``! cat | grep``
+    on cat, and the pipe into grep was lost."""
+    negated = (
+        'RUN if ! cat /etc/group | grep -e "^npm:" > /dev/null 2>&1; then groupadd -r npm; fi\n'
+    )
+    [finding] = findings(PIP + negated, "SP307")
+    assert finding.message.startswith("cat | grep")
+    assert fires(PIP + "RUN ! curl -fsS https://example.com/x | grep -q ok\n", "SP307")
+    assert not fires(PIP + "RUN ! grep -q x /etc/group\n", "SP307")
+
+
 def test_an_empty_env_value_is_not_a_secret() -> None:
     assert not fires(PIP + "ENV PASSWORD=\n", "SP400")
     assert not fires(PIP + 'ENV DB_PASSWORD=""\n', "SP400")

@@ -70,7 +70,9 @@ DOCS: dict[str, RuleDoc] = {
     ),
     "SP102": RuleDoc(
         why="`latest` (or no tag) changes whenever upstream publishes, so builds are not "
-        "repeatable and upgrades arrive unannounced.",
+        "repeatable and upgrades arrive unannounced. `FROM $BASE` is judged by the default of "
+        "its ARG, which BuildKit substitutes (hadolint's DL3006 does not read the variable); "
+        "with no default it is not judged.",
         bad=f"FROM debian\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\n{_SAFE_TAIL}",
         fix="Name a version tag, and pin it by digest.",
@@ -84,7 +86,8 @@ DOCS: dict[str, RuleDoc] = {
     ),
     "SP200": RuleDoc(
         why="apt installs Recommends by default: often tens of megabytes of packages the app "
-        "never uses, each one more thing to patch.",
+        "never uses, each one more thing to patch. `apt install` does the same and is judged "
+        "too (hadolint's DL3015 reads `apt-get` only).",
         bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y curl && "
         f"rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
@@ -95,7 +98,8 @@ DOCS: dict[str, RuleDoc] = {
         why="`apt-get update` downloads package lists (tens of MB) into /var/lib/apt/lists; "
         "removing them in a later RUN does not shrink the earlier layer. Only the stages that "
         "ship are judged, as in hadolint: the final stage and those it is built FROM (not a "
-        "build stage the final one copies files out of).\n\n"
+        "build stage the final one copies files out of; hadolint also judges a stage that only "
+        "such a build stage is built FROM).\n\n"
         "A deliberate difference with hadolint's DL3009: a cache (or tmpfs) mount over "
         "/var/lib/apt keeps the lists out of the layer, and is accepted; hadolint also asks "
         "for a mount of /var/cache/apt, which is about the downloaded packages, not the lists.",
@@ -499,7 +503,9 @@ DOCS: dict[str, RuleDoc] = {
         "upgrade arrives unannounced. A pin makes the change visible in the Dockerfile (and the "
         "build fails loudly when the pinned version leaves the repository, instead of drifting). "
         "Pinning is a trade-off: it is noisy where a base image tracks a moving branch, so "
-        "ignore it for one instruction or everywhere when drift is what you want.",
+        "ignore it for one instruction or everywhere when drift is what you want. A list in "
+        "a variable the stage's ENV or ARG default sets (`apk add $DEPS`) is judged by its "
+        "words; one the file does not set is not.",
         bad=f"FROM {_ALPINE}\nRUN apk add --no-cache curl\n{_SAFE_TAIL}",
         good=f"FROM {_ALPINE}\nRUN apk add --no-cache curl=8.11.1-r0\n{_SAFE_TAIL}",
         fix="Pin each package: `name=version` (exact), `name~version` (that release series), or "
@@ -514,7 +520,9 @@ DOCS: dict[str, RuleDoc] = {
         "the next. A pin records what was tested (and fails the build when that version is "
         "gone, instead of drifting silently). It is noisy, since a point release of the "
         "distribution replaces the pinned version, so many teams pin the base image by digest "
-        "instead and ignore this rule.",
+        "instead and ignore this rule. `apt install` is judged too (hadolint's DL3008 reads "
+        "`apt-get` only), and so is a list in a variable the stage's ENV or ARG default sets "
+        "(`apt-get install -y $DEPS`).",
         bad=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
         f"curl && rm -rf /var/lib/apt/lists/*\n{_SAFE_TAIL}",
         good=f"FROM {_PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
@@ -836,7 +844,9 @@ DOCS: dict[str, RuleDoc] = {
     "SP319": RuleDoc(
         why="`COPY --from=build / /` copies the build stage's whole file system (compilers, "
         "package manager, caches, shell) over the final one: the multi-stage build then "
-        "ships everything it was meant to leave behind.",
+        "ships everything it was meant to leave behind. Only the stages the final image is "
+        "made of are judged (hadolint's DL3067 judges every stage): a build stage that takes "
+        "a helper image's whole tree ships none of it.",
         bad=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /out/app .\nFROM scratch\n"
         "COPY --from=build / /\n" + _SCRATCH_TAIL,
         good=f"FROM {_GO} AS build\nRUN CGO_ENABLED=0 go build -o /out/app .\nFROM scratch\n"
@@ -1009,7 +1019,8 @@ DOCS: dict[str, RuleDoc] = {
         "token passed with `--build-arg GITHUB_TOKEN=...` is readable by anyone who pulls the "
         "image. This is BuildKit's check by name (a word such as TOKEN, PASSWORD, SECRET, KEY, "
         "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION; hadolint's "
-        "DL3064 judges names the same way, from its own list). A secret value is SP400's "
+        "DL3064 judges names the same way, from its own list, which has no bare KEY (`ENV "
+        "GPG_KEY`) but has USERNAME, a name that is no secret). A secret value is SP400's "
         "finding, an error, not repeated here (both declare DL3064, so `# hadolint "
         "ignore=DL3064` silences either). Unlike DL3064, an ARG before the first FROM is not "
         "reported: only FROM lines see it and nothing records it, until a stage declares it "

@@ -180,6 +180,17 @@ def _word(node: tree_sitter.Node, source: bytes) -> str:
     return text
 
 
+def _piped(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The command a pipeline's part runs, or None for a part that is no simple command. The
+    ``!`` of ``! cat x | grep y`` negates the whole pipeline, but tree-sitter-bash hangs it on
+    the first command (``(pipeline (negated_command (command cat)) (command grep))``): that
+    command is still the one piped into grep."""
+    if node.type == "negated_command":
+        inner = [c for c in node.children if c.type == "command"]
+        return inner[0] if len(inner) == 1 else None
+    return node if node.type == "command" else None
+
+
 def commands(
     script: str, depth: int = 0, base: int = 0, at: int | None = None
 ) -> list[ShellCommand]:
@@ -199,11 +210,12 @@ def commands(
         while stack:
             node = stack.pop()
             if node.type == "pipeline":
-                parts = [c for c in node.children if c.type == "command"]
+                piped = [(c, _piped(c)) for c in node.children]
+                parts = [part for _, part in piped if part is not None]
                 for n, part in enumerate(parts):
                     nxt = parts[n + 1] if n + 1 < len(parts) else None
                     add(part, _command_name(nxt, source) if nxt is not None else None)
-                stack.extend(reversed([c for c in node.children if c.type != "command"]))
+                stack.extend(reversed([c for c, part in piped if part is None]))
             elif node.type == "command":
                 add(node, None)
             else:

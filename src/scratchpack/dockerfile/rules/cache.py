@@ -40,7 +40,10 @@ def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         if stage.index not in shipped:
             continue
         cmds = shell_of(run)
-        if not any(apt_command(c, APT_LISTS_USERS) == "install" for c in cmds) or cache_mount(
+        used = {apt_command(c, APT_LISTS_USERS) for c in cmds} - {None}
+        # an install, or an update before another apt command (apt-get update && apt-get
+        # purge ...: the lists it fetched stay all the same); an update alone is SP202's
+        if not ("install" in used or ("update" in used and used != {"update"})) or cache_mount(
             run, "/var/lib/apt"
         ):
             continue

@@ -215,6 +215,7 @@ def _unpinned(
                 continue
             if stage.index not in envs:
                 envs[stage.index] = stage_env(dockerfile, stage)
+            names = _listed(names, envs[stage.index], run.text)
             known = envs[stage.index].keys() | dict(cmd.env).keys() | args
             # a word with a variable or a glob is decided when building: it may well carry the
             # pin; not so a variable nothing in the stage sets (an ENV of another stage), which
@@ -237,6 +238,33 @@ def _unpinned(
                     f"{tool} installs {listed} without a version: each build gets whatever the "
                     f"repository has that day; pin it ({how})",
                 )
+
+
+_ONE_VARIABLE = lazy(r"\$(?:\{(\w+)\}|(\w+))\Z")
+
+
+def _listed(names: list[str], env: dict[str, str], script: str) -> list[str]:
+    """The package words as the shell hands them to the tool: a word that is one variable the
+    stage's ENV or ARG default sets (``ENV BUILD_DEPS="gcc make"``, then ``apk add
+    $BUILD_DEPS``) is the words of its value, which the file itself names unpinned or pinned;
+    one the RUN assigns itself, with no value in the file, or with options in its value
+    (``-t bookworm-backports curl``: which word is a package is then a guess) stays as it is
+    (not judged)."""
+    listed: list[str] = []
+    for word in names:
+        match = _ONE_VARIABLE.match(word)
+        name = (match[1] or match[2]) if match else ""
+        words = env.get(name, "").split()
+        if (
+            name
+            and words
+            and not any(w.startswith("-") for w in words)
+            and not re.search(rf"(?<![\w$]){name}=", script)
+        ):
+            listed += words
+        else:
+            listed.append(word)
+    return listed
 
 
 def _unset_removed(word: str, known: set[str] | Iterable[str]) -> str:
