@@ -12,7 +12,7 @@ import pytest
 from helpers import run_cli
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.parser import DockerfileError, parse
-from scratchpack.dockerfile.rules import RULES, Finding
+from scratchpack.dockerfile.rules import DOC_SOURCES, RULES, Finding
 from scratchpack.operations.lint import lint_dockerfile
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "src/scratchpack/dockerfile/rules"
@@ -42,21 +42,47 @@ def test_rules_keep_the_order_they_had_as_one_module() -> None:
 
 
 def test_family_modules_import_only_public_names_of_the_core() -> None:
-    """No family imports another (no cycle, no hidden coupling) nor a private helper."""
-    families = sorted(p for p in RULES_DIR.glob("*.py") if p.name not in ("__init__.py", "core.py"))
+    """No family imports another (no cycle, no hidden coupling) nor a private helper: only the
+    core and the examples their docs share, which import no family."""
+    shared = ("__init__.py", "core.py", "examples.py")
+    families = sorted(p for p in RULES_DIR.glob("*.py") if p.name not in shared)
     assert len(families) >= 7
     for path in families:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                 "scratchpack.dockerfile.rules"
             ):
-                assert node.module == "scratchpack.dockerfile.rules.core", (path.name, node.module)
+                assert node.module in (
+                    "scratchpack.dockerfile.rules.core",
+                    "scratchpack.dockerfile.rules.examples",
+                ), (path.name, node.module)
             if isinstance(node, ast.ImportFrom):
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, (path.name, node.module, private)
-    core = ast.parse((RULES_DIR / "core.py").read_text())
-    imported = [n.module for n in ast.walk(core) if isinstance(n, ast.ImportFrom)]
-    assert not [m for m in imported if (m or "").startswith("scratchpack.dockerfile.rules")]
+    for name in ("core.py", "examples.py"):
+        tree = ast.parse((RULES_DIR / name).read_text())
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in imported if (m or "").startswith("scratchpack.dockerfile.rules")]
+
+
+def test_each_rule_has_its_doc_beside_it_in_its_family() -> None:
+    """Issue 13: a rule and its doc source (why, bad and good examples, fix) are one unit in
+    one module: the doc of every code a family registers is defined in that family."""
+    registered: dict[str, str] = {}
+    for path in RULES_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "rule"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                registered[node.args[0].value] = f"scratchpack.dockerfile.rules.{path.stem}"
+    assert set(registered) == set(RULES) == set(DOC_SOURCES)
+    for code, module in registered.items():
+        assert DOC_SOURCES[code].__module__ == module, code
 
 
 # -- agreement with hadolint's spec cases: each failed before the fix -------------------------

@@ -61,6 +61,34 @@ def test_lint_loads_only_the_lint_path(tmp_path: Path) -> None:
     assert _heavy(modules) == set()
 
 
+def test_a_lint_builds_no_rule_doc(tmp_path: Path) -> None:
+    """Each rule's doc is written beside the rule, as a function: a lint loads the text with
+    the bytecode but builds no RuleDoc; SARIF, which describes every rule, builds them all
+    (so the count does observe them)."""
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nRUN apk add curl\nUSER nobody\n")
+    code = (
+        "import atexit, gc, sys\n"
+        "def count():\n"
+        "    from scratchpack.dockerfile.rules import RuleDoc\n"
+        "    print(sum(isinstance(o, RuleDoc) for o in gc.get_objects()), file=sys.stderr)\n"
+        "atexit.register(count)\n"
+        "from scratchpack.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "SCRATCHPACK_LINT_SERVER": "0"}
+    built = {}
+    for output in ("text", "json", "sarif"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "lint", "--no-shellcheck", "-f", output, "Dockerfile"],
+            cwd=tmp_path, capture_output=True, text=True, check=False, env=env,
+        )  # fmt: skip
+        assert proc.returncode == 1, proc.stderr  # findings: SP101, SP204...
+        built[output] = int(proc.stderr.strip().splitlines()[-1])
+    assert built["text"] == built["json"] == 0
+    assert built["sarif"] >= 100
+
+
 def test_a_pyproject_that_configures_scratchpack_is_still_read(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.scratchpack]\nignore = ["SP101"]\n')
     (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\n")

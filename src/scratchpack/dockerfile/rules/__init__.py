@@ -9,8 +9,14 @@ BuildKit's ``docker build --check`` rules, each declaring BuildKit's name. Each 
 
 One module per family (``bases``, ``packages``, ``cache``, ``correctness``, ``shell``,
 ``security``, ``static``, ``metadata`` for labels and HEALTHCHECK, ``buildkit`` for BuildKit's
-own checks), each importing only :mod:`.core`; importing this package registers
-every rule, so ``from scratchpack.dockerfile.rules import RULES`` sees them all.
+own checks), each importing only :mod:`.core` and :mod:`.examples`; importing this package
+registers every rule, so ``from scratchpack.dockerfile.rules import RULES`` sees them all.
+
+Each rule is one unit with its doc source, as hadolint keeps a rule with its spec: right above
+the ``@rule`` a function returns its :class:`RuleDoc` (why, a bad and a good Dockerfile, the
+fix), passed as ``doc=`` and kept in ``DOC_SOURCES``. The bad and good examples are the rule's
+fires / does-not-fire tests (``tests/test_lint.py``); the pages, ``--explain`` and SARIF help
+are rendered from them by ``dockerfile/ruledocs.py``. A lint never calls these functions.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from scratchpack.dockerfile.rules import (  # noqa: F401  (imported to register 
 from scratchpack.dockerfile.rules.bases import OFFICIAL_NAMES
 from scratchpack.dockerfile.rules.cache import GLOB_COMPARISONS
 from scratchpack.dockerfile.rules.core import (
+    DOC_SOURCES,
     RULES,
     Check,
     Finding,
     Rule,
+    RuleDoc,
     apt_command,
     cache_mount,
     env_pairs,
@@ -59,12 +67,14 @@ RULES.clear()
 RULES.update(_ordered)
 
 __all__ = [
+    "DOC_SOURCES",
     "GLOB_COMPARISONS",
     "OFFICIAL_NAMES",
     "RULES",
     "Check",
     "Finding",
     "Rule",
+    "RuleDoc",
     "apt_command",
     "cache_mount",
     "copied_into_final",

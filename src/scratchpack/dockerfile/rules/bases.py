@@ -10,6 +10,7 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    RuleDoc,
     at_image,
     from_image,
     image_parts,
@@ -17,11 +18,27 @@ from scratchpack.dockerfile.rules.core import (
     parent_stage,
     rule,
 )
+from scratchpack.dockerfile.rules.examples import GO, PINNED, SAFE_TAIL, SCRATCH_TAIL
 from scratchpack.reports.severity import Severity
 
 
+def _sp100_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A process running as root inside the container is root on the container's file "
+        "system and one kernel bug away from root on the host. Images without USER run as root.\n\n"
+        "Deliberate differences with hadolint's DL3002, which flags any stage whose last USER "
+        "is root and stays silent when there is no USER: only the final stage is judged (a "
+        "build stage that runs as root ships nothing but the files copied out of it), and a "
+        "final stage with no USER is reported, since it runs as root as surely as `USER "
+        "root` (unless it is FROM an earlier stage, which decides, or a `nonroot` image).",
+        bad=f'FROM {PINNED}\nWORKDIR /app\nCMD ["/app/run"]\n',
+        good=f'FROM {PINNED}\nUSER 65532:65532\nWORKDIR /app\nCMD ["/app/run"]\n',
+        fix="Add `USER 65532:65532` (or a named user that exists in the image) to the final stage.",
+    )
+
+
 @rule("SP100", Severity.WARNING, "security", "The final stage runs as root",
-      hadolint=("DL3002",), dockle="CIS-DI-0001")  # fmt: skip
+      hadolint=("DL3002",), dockle="CIS-DI-0001", doc=_sp100_doc)  # fmt: skip
 def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     users = final.of("USER")
@@ -57,7 +74,18 @@ def final_stage_root(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     )
 
 
-@rule("SP101", Severity.WARNING, "reproducibility", "FROM is not pinned by digest")
+def _sp101_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A tag is a moving pointer: the same Dockerfile builds different images on different "
+        "days, and a compromised registry can serve anything under it. A digest names exactly "
+        "one image.",
+        bad=f"FROM debian:12-slim\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Pin with `image:tag@sha256:...`; `scratchpack digest docker://IMAGE:TAG` prints it.",
+    )
+
+
+@rule("SP101", Severity.WARNING, "reproducibility", "FROM is not pinned by digest", doc=_sp101_doc)
 def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         if not from_image(dockerfile, stage):
@@ -72,8 +100,20 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
             )
 
 
+def _sp102_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`latest` (or no tag) changes whenever upstream publishes, so builds are not "
+        "repeatable and upgrades arrive unannounced. `FROM $BASE` is judged by the default of "
+        "its ARG, which BuildKit substitutes (hadolint's DL3006 does not read the variable); "
+        "with no default it is not judged.",
+        bad=f"FROM debian\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Name a version tag, and pin it by digest.",
+    )
+
+
 @rule("SP102", Severity.WARNING, "reproducibility", "FROM uses :latest or no tag",
-      hadolint=("DL3006", "DL3007"))  # fmt: skip
+      hadolint=("DL3006", "DL3007"), doc=_sp102_doc)  # fmt: skip
 def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         if not from_image(dockerfile, stage):
@@ -84,7 +124,17 @@ def from_latest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             yield at_image(meta, dockerfile, stage, f"{stage.base} uses {what}: name a version")
 
 
-@rule("SP103", Severity.INFO, "maintainability", "The final stage sets no WORKDIR")
+def _sp103_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Without WORKDIR the process starts in `/`, and relative paths in the app or in later "
+        "instructions land in the root directory.",
+        bad=f"FROM {PINNED}\nUSER 65532:65532\n",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Set `WORKDIR /app` (or the app's home) in the final stage.",
+    )
+
+
+@rule("SP103", Severity.INFO, "maintainability", "The final stage sets no WORKDIR", doc=_sp103_doc)
 def final_no_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     if not final.of("WORKDIR") and not is_stage_reference(dockerfile, final):
@@ -112,7 +162,21 @@ def _copies_to(stage: Stage, fragment: str) -> bool:
     return any(fragment in copy.text for copy in stage.of("COPY", "ADD"))
 
 
-@rule("SP104", Severity.WARNING, "size", "The final stage is a build toolchain image")
+def _sp104_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Toolchain images (golang, rust, node, gcc, maven, JDKs) are hundreds of megabytes of "
+        "compilers, headers and package managers: attack surface and pull time the running app "
+        "never uses.",
+        bad=f"FROM {GO}\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'USER 65532:65532\nENTRYPOINT ["/app"]\n',
+        good=f"FROM {GO} AS build\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Build in a named stage and copy only the binary into `scratch` or distroless.",
+    )
+
+
+@rule("SP104", Severity.WARNING, "size", "The final stage is a build toolchain image",
+      doc=_sp104_doc)  # fmt: skip
 def final_toolchain(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     if is_stage_reference(dockerfile, final):
@@ -129,7 +193,21 @@ def final_toolchain(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         )
 
 
-@rule("SP105", Severity.INFO, "size", "A full OS base for a final stage that only copies files")
+def _sp105_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A final stage that only copies a built binary does not need a shell, a package "
+        "manager or a libc it does not link: each is attack surface and size.",
+        bad=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM {PINNED}\nCOPY --from=build /app /app\n{SAFE_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Use `scratch` for a static binary (or `scratchpack pack`), distroless for a dynamic "
+        "one.",
+    )
+
+
+@rule("SP105", Severity.INFO, "size", "A full OS base for a final stage that only copies files",
+      doc=_sp105_doc)  # fmt: skip
 def final_full_os(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     if is_stage_reference(dockerfile, final) or _repo_name(final.base) not in _FULL_OS:
@@ -145,7 +223,19 @@ def final_full_os(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
         )
 
 
-@rule("SP106", Severity.INFO, "correctness", "FROM scratch without CA certificates")
+def _sp106_doc() -> RuleDoc:
+    return RuleDoc(
+        why="scratch is empty: no CA bundle, so HTTPS clients fail with 'certificate signed by "
+        "unknown authority'. Only info, because an app that makes no TLS connections is fine.",
+        bad=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SAFE_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="`COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/`.",
+    )
+
+
+@rule("SP106", Severity.INFO, "correctness", "FROM scratch without CA certificates", doc=_sp106_doc)
 def scratch_without_certs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     if final.base == "scratch" and not (
@@ -160,7 +250,20 @@ def scratch_without_certs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
         )
 
 
-@rule("SP107", Severity.INFO, "correctness", "FROM scratch without /tmp")
+def _sp107_doc() -> RuleDoc:
+    return RuleDoc(
+        why="scratch has no /tmp; libraries that create temporary files (uploads, caches, "
+        "os.TempDir) fail at run time.",
+        bad=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\nFROM scratch\n"
+        "COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
+        f'COPY --from=build /app /app\n{SAFE_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Copy an empty directory with mode 1777 to /tmp, or mount a tmpfs at run time.",
+    )
+
+
+@rule("SP107", Severity.INFO, "correctness", "FROM scratch without /tmp", doc=_sp107_doc)
 def scratch_without_tmp(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     if final.base == "scratch" and not any(
@@ -234,8 +337,22 @@ def trusted(registry: str, allowed: frozenset[str]) -> bool:
     )
 
 
+def _sp108_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Images are pulled by name: a one-letter typo (`debain`, `pyhton`) can fetch a "
+        "squatter's image, and an unvetted registry is code you run without review.",
+        bad=f"FROM debain:12@sha256:{'a' * 64}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Fix the name; list the registries you trust in `.scratchpack.toml` "
+        '(`trusted-registries = ["docker.io", "ghcr.io", "*.example.com"]`: `*.` a registry\'s '
+        "subdomains, `*` any registry; hadolint's `trustedRegistries` is read too). With a "
+        "list, the images pulled by `COPY --from=IMAGE` and `RUN --mount=from=IMAGE` are "
+        "judged as well, as hadolint's DL3026 does.",
+    )
+
+
 @rule("SP108", Severity.WARNING, "security", "A base image from an untrusted registry or with a "
-      "name that looks mistyped", hadolint=("DL3026",))  # fmt: skip
+      "name that looks mistyped", hadolint=("DL3026",), doc=_sp108_doc)  # fmt: skip
 def untrusted_base(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     allowed = dockerfile.trusted_registries
     for stage in dockerfile.stages:

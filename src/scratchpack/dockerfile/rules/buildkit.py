@@ -19,11 +19,13 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    RuleDoc,
     env_pairs,
     parent_stage,
     rule,
     unquote,
 )
+from scratchpack.dockerfile.rules.examples import PINNED, SAFE_TAIL
 from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
@@ -43,8 +45,19 @@ def _consistent(word: str) -> bool:
     return word in (word.lower(), word.upper())
 
 
+def _sp341_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Instructions are case-insensitive, but a file that mixes `RUN` and `run` (or writes "
+        "`Run`) is harder to read and grep. BuildKit takes the casing most instructions use as "
+        "the right one (upper on a tie).",
+        bad=f"FROM {PINNED}\nrun touch /x\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN touch /x\n{SAFE_TAIL}",
+        fix="Write every instruction in the same case, upper case by convention.",
+    )
+
+
 @rule("SP341", Severity.INFO, "maintainability", "Instructions in mixed case",
-      buildkit="ConsistentInstructionCasing")  # fmt: skip
+      buildkit="ConsistentInstructionCasing", doc=_sp341_doc)  # fmt: skip
 def instruction_casing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """BuildKit counts the stages' instructions (not the ARGs before the first FROM) that are
     all lower or all upper case; the majority (upper on a tie) is the casing every one must
@@ -152,8 +165,23 @@ def _ignored_by(path: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
     return any(p.fullmatch(c) for p in patterns for c in candidates)
 
 
+def _sp342_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A file the .dockerignore excludes never reaches the builder: COPY of it fails "
+        "(`not found`) or, through a directory, silently copies less than it says. As BuildKit "
+        "does, the check is skipped when the .dockerignore re-includes anything with `!`, since "
+        "that cannot be judged without the files; `<Dockerfile>.dockerignore` is read before "
+        "`.dockerignore`.",
+        bad=f"FROM {PINNED}\nCOPY secrets.env /app/\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nCOPY app.conf /app/\n{SAFE_TAIL}",
+        bad_context=((".dockerignore", ".git\n*.env\n"),),
+        good_context=((".dockerignore", ".git\n*.env\n"),),
+        fix="Copy something the context has, or stop excluding it in .dockerignore.",
+    )
+
+
 @rule("SP342", Severity.WARNING, "correctness", "COPY or ADD of a file .dockerignore excludes",
-      buildkit="CopyIgnoredFile")  # fmt: skip
+      buildkit="CopyIgnoredFile", doc=_sp342_doc)  # fmt: skip
 def copy_ignored(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     ignore_file = _ignore_file(dockerfile)
     if ignore_file is None:
@@ -211,8 +239,19 @@ def _ports(dockerfile: Dockerfile) -> Iterator[tuple[Instruction, str, tuple[str
                     yield expose, port, _expose_parts(port)
 
 
+def _sp343_doc() -> RuleDoc:
+    return RuleDoc(
+        why="EXPOSE documents the container's port; an address or a host port "
+        "(`EXPOSE 127.0.0.1:80:80`) belongs to `docker run -p`, is ignored here, and BuildKit "
+        "means to refuse it.",
+        bad=f"FROM {PINNED}\nEXPOSE 127.0.0.1:8080:8080\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nEXPOSE 8080\n{SAFE_TAIL}",
+        fix="Keep the container port (and `/tcp` or `/udp`); publish with `docker run -p`.",
+    )
+
+
 @rule("SP343", Severity.WARNING, "correctness", "EXPOSE with an address or a host port",
-      buildkit="ExposeInvalidFormat")  # fmt: skip
+      buildkit="ExposeInvalidFormat", doc=_sp343_doc)  # fmt: skip
 def expose_format(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for expose, port, (address, _) in _ports(dockerfile):
         if address:
@@ -225,8 +264,18 @@ def expose_format(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
+def _sp344_doc() -> RuleDoc:
+    return RuleDoc(
+        why="The protocol of EXPOSE is `tcp`, `udp` or `sctp`, in lower case as Docker stores "
+        "it; `8080/TCP` works but reads as a different thing to tools that compare.",
+        bad=f"FROM {PINNED}\nEXPOSE 8080/TCP\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nEXPOSE 8080/tcp\n{SAFE_TAIL}",
+        fix="Write the protocol in lower case.",
+    )
+
+
 @rule("SP344", Severity.INFO, "correctness", "EXPOSE protocol not in lower case",
-      buildkit="ExposeProtoCasing")  # fmt: skip
+      buildkit="ExposeProtoCasing", doc=_sp344_doc)  # fmt: skip
 def expose_proto(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for expose, port, (_, proto) in _ports(dockerfile):
         if proto != proto.lower():
@@ -241,8 +290,18 @@ def expose_proto(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- FROM -------------------------------------------------------------------------------------
 
 
+def _sp345_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`FROM image as name` in an upper-case FROM (or `AS` in a lower-case one) mixes "
+        "casings in one instruction.",
+        bad=f"FROM {PINNED} as build\nFROM {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS build\nFROM {PINNED}\n{SAFE_TAIL}",
+        fix="Write `AS` in the case of `FROM`.",
+    )
+
+
 @rule("SP345", Severity.INFO, "maintainability", "FROM and AS in different case",
-      buildkit="FromAsCasing")  # fmt: skip
+      buildkit="FromAsCasing", doc=_sp345_doc)  # fmt: skip
 def from_as_casing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         start = stage.instructions[0]
@@ -259,8 +318,18 @@ def from_as_casing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
+def _sp346_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Stage names are lower-cased by BuildKit, so `AS Build` is the stage `build`: a "
+        "mixed-case name suggests a distinction that does not exist.",
+        bad=f"FROM {PINNED} AS Build\nFROM {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS build\nFROM {PINNED}\n{SAFE_TAIL}",
+        fix="Name stages in lower case.",
+    )
+
+
 @rule("SP346", Severity.WARNING, "correctness", "Stage name not in lower case",
-      buildkit="StageNameCasing")  # fmt: skip
+      buildkit="StageNameCasing", doc=_sp346_doc)  # fmt: skip
 def stage_name_casing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         start = stage.instructions[0]
@@ -277,8 +346,18 @@ def stage_name_casing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _RESERVED_STAGES = ("context", "scratch")
 
 
+def _sp347_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`scratch` and `context` already mean something to FROM and COPY --from (the empty "
+        "image, a named build context): a stage with that name is confusing at best.",
+        bad=f"FROM {PINNED} AS context\nFROM {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS sources\nFROM {PINNED}\n{SAFE_TAIL}",
+        fix="Rename the stage.",
+    )
+
+
 @rule("SP347", Severity.WARNING, "correctness", "A reserved word as a stage name",
-      buildkit="ReservedStageName")  # fmt: skip
+      buildkit="ReservedStageName", doc=_sp347_doc)  # fmt: skip
 def reserved_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         if stage.name in _RESERVED_STAGES:
@@ -361,8 +440,19 @@ def _from_words(start: Instruction) -> list[str]:
     return words + ([platform] if platform else [])
 
 
+def _sp348_doc() -> RuleDoc:
+    return RuleDoc(
+        why="FROM sees only the ARGs declared before the first FROM (and BuildKit's platform "
+        "arguments: BUILDPLATFORM, TARGETPLATFORM, TARGETOS, TARGETARCH...): any other variable "
+        "is empty there, often a typo; the message suggests the declared name it is closest to.",
+        bad=f"ARG VERSION=12-slim\nFROM debian:${{VERSOIN}}\n{SAFE_TAIL}",
+        good=f"ARG VERSION=12-slim\nFROM debian:${{VERSION}}\n{SAFE_TAIL}",
+        fix="Declare it with ARG before the first FROM, or fix its name.",
+    )
+
+
 @rule("SP348", Severity.WARNING, "correctness", "FROM uses an undeclared build argument",
-      buildkit="UndefinedArgInFrom")  # fmt: skip
+      buildkit="UndefinedArgInFrom", doc=_sp348_doc)  # fmt: skip
 def undefined_arg_in_from(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     known = set(dockerfile.global_args) | set(PLATFORM_ARGS)
     for stage in dockerfile.stages:
@@ -388,9 +478,19 @@ def _expand(word: str, values: dict[str, str]) -> str:
     return substitute(word, values)
 
 
+def _sp349_doc() -> RuleDoc:
+    return RuleDoc(
+        why="With no --build-arg, a FROM built from an ARG with no (or an empty) default names "
+        "an invalid image (`busybox:`), and the build fails with an error far from the cause.",
+        bad=f"ARG TAG\nFROM busybox:${{TAG}}\n{SAFE_TAIL}",
+        good=f"ARG TAG=1.37\nFROM busybox:${{TAG}}\n{SAFE_TAIL}",
+        fix="Give the ARG a default that makes a valid image name.",
+    )
+
+
 @rule("SP349", Severity.WARNING, "correctness",
       "An ARG default makes the FROM image name empty or invalid",
-      buildkit="InvalidDefaultArgInFrom")  # fmt: skip
+      buildkit="InvalidDefaultArgInFrom", doc=_sp349_doc)  # fmt: skip
 def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # the defaults as written: an ARG with no default leaves its name unset (${A-x} is x)
     defaults = {
@@ -423,8 +523,20 @@ def invalid_default_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
             )
 
 
+def _sp350_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A stage is built for the target platform unless told otherwise: "
+        "`--platform=$TARGETPLATFORM` says nothing and suggests a cross-build where there is "
+        "none.",
+        bad=f"FROM --platform=$TARGETPLATFORM {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Remove the flag (use `--platform=$BUILDPLATFORM` for a stage that runs on the "
+        "builder).",
+    )
+
+
 @rule("SP350", Severity.INFO, "correctness", "FROM --platform set to $TARGETPLATFORM",
-      hadolint=("DL3065",), buildkit="RedundantTargetPlatform")  # fmt: skip
+      hadolint=("DL3065",), buildkit="RedundantTargetPlatform", doc=_sp350_doc)  # fmt: skip
 def redundant_target_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         start = stage.instructions[0]
@@ -459,8 +571,19 @@ def _platform(value: str) -> tuple[str, str] | None:
     return parts[0], _ARCHES.get(parts[1], parts[1])
 
 
+def _sp351_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`FROM --platform=linux/amd64` forces one platform on every target of a "
+        "multi-platform build: the arm64 image gets amd64 binaries. As BuildKit does, a stage "
+        "named for its platform (`AS build-amd64`) is taken as meaning it.",
+        bad=f"FROM --platform=linux/amd64 {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM --platform=$BUILDPLATFORM {PINNED}\n{SAFE_TAIL}",
+        fix="Use `$BUILDPLATFORM` (tools that run on the builder) or drop the flag.",
+    )
+
+
 @rule("SP351", Severity.INFO, "correctness", "FROM --platform with a constant value",
-      buildkit="FromPlatformFlagConstDisallowed")  # fmt: skip
+      buildkit="FromPlatformFlagConstDisallowed", doc=_sp351_doc)  # fmt: skip
 def const_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         start = stage.instructions[0]
@@ -491,8 +614,18 @@ def _legacy(instruction: Instruction) -> bool:
     return len(words) >= 2 and "=" not in words[1]
 
 
+def _sp352_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`ENV KEY value` (no `=`) is the legacy form: it sets one key, takes the rest of the "
+        "line as its value (spaces included), and is due to be removed.",
+        bad=f"FROM {PINNED}\nENV LANG C.UTF-8\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nENV LANG=C.UTF-8\n{SAFE_TAIL}",
+        fix="Write `KEY=value` (quote a value with spaces).",
+    )
+
+
 @rule("SP352", Severity.INFO, "maintainability", "ENV or LABEL in the legacy key value form",
-      buildkit="LegacyKeyValueFormat")  # fmt: skip
+      buildkit="LegacyKeyValueFormat", doc=_sp352_doc)  # fmt: skip
 def legacy_key_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("ENV", "LABEL"):
@@ -511,8 +644,19 @@ def legacy_key_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- continuation lines -----------------------------------------------------------------------
 
 
+def _sp353_doc() -> RuleDoc:
+    return RuleDoc(
+        why="An empty line inside a continued instruction is skipped today, so it hides where "
+        "the instruction really ends, and BuildKit will make it an error. A comment line there "
+        "is fine.",
+        bad=f"FROM {PINNED}\nRUN touch /a \\\n\n    /b\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN touch /a \\\n    /b\n{SAFE_TAIL}",
+        fix="Remove the empty line (or put a `#` comment there).",
+    )
+
+
 @rule("SP353", Severity.WARNING, "correctness", "An empty line inside a continued instruction",
-      buildkit="NoEmptyContinuation")  # fmt: skip
+      buildkit="NoEmptyContinuation", doc=_sp353_doc)  # fmt: skip
 def empty_continuation(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     escape = dockerfile.directives.get("escape", "\\")[:1] or "\\"
     for stage in dockerfile.stages:
@@ -560,8 +704,24 @@ def _declared(dockerfile: Dockerfile, stage: Stage) -> tuple[set[str], bool]:
     return names, open_
 
 
+def _sp354_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A variable nobody defined expands to nothing: `COPY $SRC .` copies the whole "
+        "context, `ENV PATH=$PAHT:/app/bin` drops the system PATH. RUN, CMD and ENTRYPOINT in "
+        "shell form are left to the shell; the flags BuildKit expands are checked too "
+        "(`COPY --chown=$USER`, `--chmod`, `--from=$STAGE`, ADD's `--checksum`). BuildKit "
+        "knows the base image's environment; a linter does not, so in a stage built FROM an "
+        "image only a name within two edits of a known one is reported (with the suggestion); "
+        "in a stage from scratch, all are.",
+        bad="FROM scratch\nCOPY $SRC /app/\n" + SAFE_TAIL,
+        good="FROM scratch\nARG SRC=dist\nCOPY $SRC /app/\n" + SAFE_TAIL,
+        fix="Declare it (`ARG NAME`, and `--build-arg NAME=...`) or set it with ENV before "
+        "the use; a platform argument (TARGETARCH...) needs an `ARG TARGETARCH` in the stage.",
+    )
+
+
 @rule("SP354", Severity.WARNING, "correctness", "A variable used before it is defined",
-      buildkit="UndefinedVar")  # fmt: skip
+      buildkit="UndefinedVar", doc=_sp354_doc)  # fmt: skip
 def undefined_var(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """BuildKit knows the base image's environment; a linter does not. In a stage built from
     scratch (or from stages of this file that are), every undefined variable is reported, as
@@ -646,9 +806,24 @@ def _description(dockerfile: Dockerfile, instruction: Instruction) -> str | None
     return line[1:].strip()
 
 
+def _sp355_doc() -> RuleDoc:
+    return RuleDoc(
+        why="BuildKit reads the comment directly above a stage or an ARG as its description (in "
+        "`docker build --call=outline`), when it starts with the stage's or the ARG's name. A "
+        "comment that does not is shown as nothing. Off by default, as in BuildKit, where it is "
+        "experimental; pragma comments are not read as descriptions.",
+        bad="# check=experimental=InvalidDefinitionDescription\n\n"
+        f"# the Debian release\nARG RELEASE=12\nFROM {PINNED}\n{SAFE_TAIL}",
+        good="# check=experimental=InvalidDefinitionDescription\n\n"
+        f"# RELEASE the Debian release\nARG RELEASE=12\nFROM {PINNED}\n{SAFE_TAIL}",
+        fix="Start the comment with the name (`# RELEASE the Debian release`), or leave an "
+        "empty line between it and the instruction.",
+    )
+
+
 @rule("SP355", Severity.INFO, "maintainability",
       "A comment above a stage or ARG that does not describe it",
-      buildkit="InvalidDefinitionDescription", default=False)  # fmt: skip
+      buildkit="InvalidDefinitionDescription", default=False, doc=_sp355_doc)  # fmt: skip
 def definition_description(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     args = list(dockerfile.global_arg_instructions)
     for stage in dockerfile.stages:
@@ -692,9 +867,41 @@ def _platform_values(target: str, build: str) -> dict[str, str]:
     return values
 
 
+def _sp356_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A FROM image that has no manifest for the platform the stage is built for either "
+        "fails the pull (`no match for platform in manifest`) or, from a single-platform image "
+        "or an index with a near match, gives the stage another architecture's binaries: an "
+        "amd64 build of an arm64-only base runs under emulation or not at all. BuildKit warns "
+        "once it has pulled the image; `lint --lookup-bases` asks the registry first: the "
+        "entries of the image's index, or the os and architecture of a single manifest's "
+        "config, against `--platform=` on the FROM (a constant, or BuildKit's platform "
+        "arguments) or else the build's target, compared by OS and architecture as BuildKit "
+        "compares them. The examples' images are taken as the registry offers them: the bad "
+        "one for linux/arm64 only, debian for amd64 and arm64, linted for linux/amd64.",
+        bad="FROM registry.example.com/arm/base:1@sha256:" + "b" * 64 + f"\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Use an image (or a tag) published for the target platform, or build the stage for "
+        "the platform the image has (`FROM --platform=linux/arm64 ...`, for a stage whose "
+        "output does not depend on it).",
+        limits="Only with `scratchpack lint --lookup-bases` (and the digest-lookup flags "
+        "`--tls-verify`, `--authfile`, `--timeout`; not `--creds`: the Dockerfile names the "
+        "registries asked, so each gets only its own credentials, from `--authfile` or "
+        "Docker's config.json): by default lint reads no network, and this rule reports "
+        "nothing. A registry that cannot be reached, refuses "
+        "the request or serves what does not read is no finding, silently. The target is "
+        "`DOCKER_DEFAULT_PLATFORM` (a comma list: each), else this host's: a `docker build "
+        "--platform=...` lint is not told of gets another answer, as BuildKit's own check "
+        "depends on the builder. A `--build-arg` is not known: build arguments are read with "
+        "their ARG defaults; a `--platform=` that still names another argument is not checked. "
+        "Variants (arm/v6, arm/v7) are not compared, as in BuildKit; attestation entries "
+        "(`unknown/unknown`) are no platform.",
+    )
+
+
 @rule("SP356", Severity.WARNING, "correctness",
       "A base image not offered for the build's platform",
-      buildkit="InvalidBaseImagePlatform")  # fmt: skip
+      buildkit="InvalidBaseImagePlatform", doc=_sp356_doc)  # fmt: skip
 def invalid_base_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """BuildKit reads the platform of the image it pulled for each FROM; here the registry is
     asked (``lint --lookup-bases``) which platforms the image is offered for, and a FROM whose

@@ -11,6 +11,7 @@ from scratchpack.dockerfile.rules.core import (
     APT_LISTS_USERS,
     Finding,
     Rule,
+    RuleDoc,
     apt_command,
     cache_mount,
     env_pairs,
@@ -26,12 +27,31 @@ from scratchpack.dockerfile.rules.core import (
     shipped_stages,
     subcommand,
 )
+from scratchpack.dockerfile.rules.examples import NODE, PINNED, ROCKY, SAFE_TAIL, SUSE
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.reports.severity import Severity
 
 
+def _sp201_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`apt-get update` downloads package lists (tens of MB) into /var/lib/apt/lists; "
+        "removing them in a later RUN does not shrink the earlier layer. Only the stages that "
+        "ship are judged, as in hadolint: the final stage and those it is built FROM (not a "
+        "build stage the final one copies files out of; hadolint also judges a stage that only "
+        "such a build stage is built FROM).\n\n"
+        "A deliberate difference with hadolint's DL3009: a cache (or tmpfs) mount over "
+        "/var/lib/apt keeps the lists out of the layer, and is accepted; hadolint also asks "
+        "for a mount of /var/cache/apt, which is about the downloaded packages, not the lists.",
+        bad=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix="End the same RUN with `rm -rf /var/lib/apt/lists/*`, or use a cache mount.",
+    )
+
+
 @rule("SP201", Severity.INFO, "size", "apt lists are not removed in the same RUN",
-      hadolint=("DL3009",))  # fmt: skip
+      hadolint=("DL3009",), doc=_sp201_doc)  # fmt: skip
 def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # only the layers that ship cost: the final stage and the stages it is built FROM; a
     # stage the final one only copies files out of (COPY --from) leaves its lists behind
@@ -59,8 +79,17 @@ def apt_lists_kept(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
+def _sp204_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`apk add` keeps the package index in /var/cache/apk unless told not to.",
+        bad="FROM alpine:3.21@sha256:" + "b" * 64 + f"\nRUN apk add curl\n{SAFE_TAIL}",
+        good="FROM alpine:3.21@sha256:" + "b" * 64 + f"\nRUN apk add --no-cache curl\n{SAFE_TAIL}",
+        fix="Use `apk add --no-cache`.",
+    )
+
+
 @rule("SP204", Severity.INFO, "size", "apk add without --no-cache",
-      hadolint=("DL3019",), dockle="DKL-DI-0004")  # fmt: skip
+      hadolint=("DL3019",), dockle="DKL-DI-0004", doc=_sp204_doc)  # fmt: skip
 def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         if cache_mount(run, "/var/cache/apk"):
@@ -72,7 +101,18 @@ def apk_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
-@rule("SP205", Severity.INFO, "size", "pip install without --no-cache-dir", hadolint=("DL3042",))
+def _sp205_doc() -> RuleDoc:
+    return RuleDoc(
+        why="pip keeps every downloaded wheel in ~/.cache/pip: often as large as what it "
+        "installed, and useless at run time.",
+        bad=f"FROM {PINNED}\nRUN pip install flask\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN pip install --no-cache-dir flask\n{SAFE_TAIL}",
+        fix="Add `--no-cache-dir`, set `PIP_NO_CACHE_DIR=1`, or use a cache mount.",
+    )
+
+
+@rule("SP205", Severity.INFO, "size", "pip install without --no-cache-dir", hadolint=("DL3042",),
+      doc=_sp205_doc)  # fmt: skip
 def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # each stage's ENV and ARG at its end, for the stages built FROM it: linear in the stages
     ended: dict[int, dict[str, str]] = {}
@@ -103,7 +143,20 @@ def pip_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})  # what pip's strtobool reads as true
 
 
-@rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",))
+def _sp206_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Every RUN is a layer: files written in one and deleted in the next still ship, and "
+        "many small layers slow pulls. As in hadolint, only two RUNs of one command each, with "
+        "the same flags, are reported: a RUN that chains commands (`&&`, `;`) was kept apart "
+        "on purpose, and RUNs with different `--mount` or `--network` flags cannot be joined.",
+        bad=f"FROM {PINNED}\nRUN mkdir /data\nRUN touch /data/x\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN mkdir /data && touch /data/x\n{SAFE_TAIL}",
+        fix="Join RUNs that belong together with `&&` (or a heredoc).",
+    )
+
+
+@rule("SP206", Severity.INFO, "size", "Consecutive RUN instructions", hadolint=("DL3059",),
+      doc=_sp206_doc)  # fmt: skip
 def consecutive_runs(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # As hadolint reads it: a RUN that chains commands (&&, ;) was most likely kept apart on
     # purpose, and RUNs with different flags (--mount, --network) cannot be joined; two
@@ -147,7 +200,20 @@ def _installs_dependencies(cmd: ShellCommand) -> bool:
     return False
 
 
-@rule("SP207", Severity.WARNING, "size", "The whole context is copied before dependencies install")
+def _sp207_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Docker reuses a layer only while everything before it is unchanged. Copying the "
+        "whole context before installing dependencies makes every source edit reinstall them.",
+        bad="FROM node:22@sha256:" + "9" * 64 + f"\nWORKDIR /app\nCOPY . .\nRUN npm ci\n"
+        f"{SAFE_TAIL}",
+        good="FROM node:22@sha256:" + "9" * 64 + "\nWORKDIR /app\nCOPY package.json "
+        f"package-lock.json ./\nRUN npm ci\nCOPY . .\n{SAFE_TAIL}",
+        fix="Copy the dependency manifests first, install, then copy the sources.",
+    )
+
+
+@rule("SP207", Severity.WARNING, "size", "The whole context is copied before dependencies install",
+      doc=_sp207_doc)  # fmt: skip
 def cache_order(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         whole_context = None
@@ -185,7 +251,22 @@ _LANGUAGE_OUTPUTS = {
 }
 
 
-@rule("SP208", Severity.WARNING, "size", "No .dockerignore, or one that lets .git through")
+def _sp208_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Without a .dockerignore the whole directory is sent to the builder: .git (with its "
+        "history and maybe secrets), build output, local .env files. `COPY . .` then puts them "
+        "in the image.",
+        bad=f"FROM {PINNED}\nCOPY . /app\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nCOPY . /app\n{SAFE_TAIL}",
+        fix="Add a .dockerignore that excludes at least `.git` and the language's build output "
+        "(`target/`, `node_modules/`, `__pycache__`, `.venv`).",
+        bad_context=(("package.json", "{}\n"),),
+        good_context=(("package.json", "{}\n"), (".dockerignore", ".git\nnode_modules\n")),
+    )
+
+
+@rule("SP208", Severity.WARNING, "size", "No .dockerignore, or one that lets .git through",
+      doc=_sp208_doc)  # fmt: skip
 def dockerignore(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     if dockerfile.context is None:
         return
@@ -278,7 +359,22 @@ GLOB_COMPARISONS = 200_000
 _INDEXED_DEPTH = 32  # deeper rm targets are compared one by one, within the same budget
 
 
-@rule("SP211", Severity.WARNING, "size", "A file added in one layer and deleted in a later one")
+def _sp211_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Layers only add: a file deleted by a later layer is hidden by a whiteout but its "
+        "bytes are still in the earlier layer, pulled and stored by everyone.",
+        bad=f"FROM {PINNED}\nCOPY app.tar.gz /tmp/app.tar.gz\n"
+        f"RUN tar -xzf /tmp/app.tar.gz -C /opt && rm /tmp/app.tar.gz\n{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS unpack\nCOPY app.tar.gz /tmp/app.tar.gz\n"
+        f"RUN mkdir /opt/app && tar -xzf /tmp/app.tar.gz -C /opt/app\n"
+        f"FROM {PINNED}\nCOPY --from=unpack /opt/app /opt/app\n{SAFE_TAIL}",
+        fix="Download, use and delete in one RUN, or do the work in an earlier stage and copy "
+        "only the result.",
+    )
+
+
+@rule("SP211", Severity.WARNING, "size", "A file added in one layer and deleted in a later one",
+      doc=_sp211_doc)  # fmt: skip
 def deleted_later(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     import fnmatch
 
@@ -368,8 +464,21 @@ def _cache_kept(
 _YUM_CACHE = ("/var/cache/yum",)
 
 
+def _sp227_doc() -> RuleDoc:
+    return RuleDoc(
+        why="yum keeps the repository metadata and the packages it downloaded in "
+        "/var/cache/yum: tens of megabytes in the layer that nothing at run time reads.",
+        bad=f"FROM {ROCKY}\nRUN yum install -y tomcat-9.0.87\n{SAFE_TAIL}",
+        good=f"FROM {ROCKY}\nRUN yum install -y tomcat-9.0.87 && yum clean all\n{SAFE_TAIL}",
+        fix="End the RUN with `yum clean all` (or `rm -rf /var/cache/yum/*`), after the last "
+        "install: a clean before it leaves the install's own downloads. A cache or tmpfs "
+        "mount on /var/cache/yum (`RUN --mount=type=cache,target=/var/cache/yum`) keeps the "
+        "cache out of the layer too.",
+    )
+
+
 @rule("SP227", Severity.INFO, "size", "yum install without yum clean all",
-      hadolint=("DL3032",))  # fmt: skip
+      hadolint=("DL3032",), doc=_sp227_doc)  # fmt: skip
 def yum_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _cache_kept(
         dockerfile, meta,
@@ -388,8 +497,19 @@ _DNF_INSTALLS = ("install", "in", "upgrade", "up", "upgrade-minimal", "up-min", 
                  "rei", "groupinstall", "localinstall", "update")  # fmt: skip
 
 
+def _sp228_doc() -> RuleDoc:
+    return RuleDoc(
+        why="dnf and microdnf keep the repository metadata and the packages they downloaded "
+        "in /var/cache (libdnf5, dnf, yum): tens of megabytes in the layer.",
+        bad=f"FROM {ROCKY}\nRUN dnf install -y tomcat-9.0.87\n{SAFE_TAIL}",
+        good=f"FROM {ROCKY}\nRUN dnf install -y tomcat-9.0.87 && dnf clean all\n{SAFE_TAIL}",
+        fix="End the RUN with `dnf clean all` (or `rm -rf /var/cache/libdnf5`), after the last "
+        "install, upgrade or reinstall; or mount a cache or tmpfs on the cache directory.",
+    )
+
+
 @rule("SP228", Severity.INFO, "size", "dnf install without dnf clean all",
-      hadolint=("DL3040",))  # fmt: skip
+      hadolint=("DL3040",), doc=_sp228_doc)  # fmt: skip
 def dnf_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _cache_kept(
         dockerfile, meta,
@@ -405,8 +525,19 @@ def dnf_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _ZYPPER_CACHE = ("/var/cache/zypp",)
 
 
+def _sp229_doc() -> RuleDoc:
+    return RuleDoc(
+        why="zypper keeps the repository metadata and the packages it downloaded in "
+        "/var/cache/zypp: tens of megabytes in the layer.",
+        bad=f"FROM {SUSE}\nRUN zypper install -y curl=8.6.0\n{SAFE_TAIL}",
+        good=f"FROM {SUSE}\nRUN zypper install -y curl=8.6.0 && zypper clean --all\n{SAFE_TAIL}",
+        fix="End the RUN with `zypper clean` (`zypper cc`), after the last install; or mount a "
+        "cache or tmpfs on /var/cache/zypp.",
+    )
+
+
 @rule("SP229", Severity.INFO, "size", "zypper install without zypper clean",
-      hadolint=("DL3036",))  # fmt: skip
+      hadolint=("DL3036",), doc=_sp229_doc)  # fmt: skip
 def zypper_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _cache_kept(
         dockerfile, meta,
@@ -426,8 +557,24 @@ def _yarn_installs(cmd: ShellCommand) -> bool:
     return cmd.name == "yarn" and subcommand(cmd) == "install"
 
 
+def _sp230_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`yarn install` keeps every package it fetched in its cache (~/.cache/yarn, "
+        "/usr/local/share/.cache/yarn as root): often more than node_modules itself, in a "
+        "layer the image ships. A stage whose files are only copied from (`COPY --from`) is "
+        "not judged: its cache never reaches the final image.",
+        bad=f"FROM {NODE}\nWORKDIR /app\nCOPY package.json yarn.lock ./\n"
+        f"RUN yarn install --frozen-lockfile --production\n{SAFE_TAIL}",
+        good=f"FROM {NODE}\nWORKDIR /app\nCOPY package.json yarn.lock ./\n"
+        "RUN yarn install --frozen-lockfile --production && yarn cache clean\n"
+        f"{SAFE_TAIL}",
+        fix="End the RUN with `yarn cache clean`, or mount a cache on the cache directory "
+        "(`RUN --mount=type=cache,target=/usr/local/share/.cache/yarn yarn install`).",
+    )
+
+
 @rule("SP230", Severity.INFO, "size", "yarn install without yarn cache clean",
-      hadolint=("DL3060",))  # fmt: skip
+      hadolint=("DL3060",), doc=_sp230_doc)  # fmt: skip
 def yarn_cache(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _cache_kept(
         dockerfile, meta, _yarn_installs,
@@ -454,8 +601,20 @@ def _uid(cmd: ShellCommand) -> str | None:
     return None
 
 
+def _sp231_doc() -> RuleDoc:
+    return RuleDoc(
+        why="useradd writes the new user's record into /var/log/lastlog and faillog at an "
+        "offset of UID times the record size. Those are sparse files on disk, but a layer "
+        "stores them in full: a UID of 100000 and above makes the layer hundreds of "
+        "megabytes, and a UID near 2^31 gigabytes.",
+        bad=f"FROM {PINNED}\nRUN useradd -u 1000000 app\nUSER 1000000\nWORKDIR /app\n",
+        good=f"FROM {PINNED}\nRUN useradd -l -u 1000000 app\nUSER 1000000\nWORKDIR /app\n",
+        fix="Add `-l` (`--no-log-init`), or use a UID of five digits or fewer.",
+    )
+
+
 @rule("SP231", Severity.WARNING, "size", "useradd with a high UID without -l",
-      hadolint=("DL3046",))  # fmt: skip
+      hadolint=("DL3046",), doc=_sp231_doc)  # fmt: skip
 def useradd_lastlog(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for run, cmd in run_commands(dockerfile):
         if cmd.name != "useradd" or has_flag(cmd, "l", "no-log-init"):

@@ -11,19 +11,33 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    RuleDoc,
     parent_stage,
     rule,
     shell_of,
     shipped_stages,
     unquote,
 )
+from scratchpack.dockerfile.rules.examples import GO, PINNED, SAFE_TAIL, SCRATCH_TAIL
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
+def _sp300_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`COPY --from` must name a stage defined earlier (or an image). A typo or a later "
+        "stage makes Docker try to pull an image of that name.",
+        bad=f"FROM {PINNED} AS build\nRUN touch /out\nFROM scratch\nCOPY --from=biuld /out /out\n"
+        f"{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS build\nRUN touch /out\nFROM scratch\nCOPY --from=build /out /out\n"
+        f"{SAFE_TAIL}",
+        fix="Name an earlier stage (by its AS name or index).",
+    )
+
+
 @rule("SP300", Severity.ERROR, "correctness", "COPY --from names no earlier stage",
-      hadolint=("DL3022", "DL3023"))  # fmt: skip
+      hadolint=("DL3022", "DL3023"), doc=_sp300_doc)  # fmt: skip
 def copy_from_unknown(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for copy in stage.of("COPY"):
@@ -64,8 +78,21 @@ def _absolute_workdir(path: str) -> bool:
     return path.startswith(("/", "$")) or _WINDOWS_ABSOLUTE.match(path) is not None
 
 
+def _sp301_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A relative WORKDIR is resolved against whatever the previous WORKDIR was, often set "
+        "by the base image, so the path changes when the base does. As BuildKit judges it, only a "
+        "relative WORKDIR before any WORKDIR of the build counts (in its stage, or a stage it is "
+        "FROM): after an absolute one it is as fixed as that one. hadolint flags every relative "
+        "WORKDIR.",
+        bad=f"FROM {PINNED}\nUSER 65532:65532\nWORKDIR app\n",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Use an absolute path.",
+    )
+
+
 @rule("SP301", Severity.WARNING, "correctness", "WORKDIR is relative", hadolint=("DL3000",),
-      buildkit="WorkdirRelativePath")  # fmt: skip
+      buildkit="WorkdirRelativePath", doc=_sp301_doc)  # fmt: skip
 def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """As BuildKit judges it: a relative WORKDIR is resolved against the base image's only
     while no WORKDIR of the build has set one (in the stage, or a stage it is FROM); after
@@ -89,8 +116,23 @@ def workdir_relative(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             set_in.add(stage.index)
 
 
+def _sp303_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Shell form runs the command under `/bin/sh -c`: the app is not PID 1, SIGTERM never "
+        "reaches it (containers take 10 s to stop, then are killed), and a scratch or distroless "
+        "image has no /bin/sh at all. Only the final stage is judged (it is the one that runs), "
+        "and, as BuildKit does, not one with a SHELL instruction (in it or a stage it is FROM): "
+        "that says the shell form is meant. `HEALTHCHECK CMD` in shell form is reported too "
+        "(as hadolint's DL3025 does): it runs under the same shell, so on an image without one "
+        "the check never passes and the container is marked unhealthy.",
+        bad=f"FROM scratch\n{SAFE_TAIL}ENTRYPOINT /app/server --port 8080\n",
+        good=f'FROM scratch\n{SAFE_TAIL}ENTRYPOINT ["/app/server", "--port", "8080"]\n',
+        fix='Use the exec (JSON) form: `ENTRYPOINT ["/app/server", "--port", "8080"]`.',
+    )
+
+
 @rule("SP303", Severity.WARNING, "correctness", "CMD or ENTRYPOINT in shell form",
-      hadolint=("DL3025",), buildkit="JSONArgsRecommended")  # fmt: skip
+      hadolint=("DL3025",), buildkit="JSONArgsRecommended", doc=_sp303_doc)  # fmt: skip
 def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # A SHELL in the stage (or one it is FROM) says the shell form is meant, as BuildKit reads it
     stage: Stage | None = dockerfile.final
@@ -116,8 +158,17 @@ def shell_form_entrypoint(dockerfile: Dockerfile, meta: Rule) -> Iterator[Findin
             )
 
 
+def _sp304_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Two stages with one name make `COPY --from` and `--target` ambiguous.",
+        bad=f"FROM {PINNED} AS build\nFROM {PINNED} AS build\n{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS deps\nFROM {PINNED} AS build\n{SAFE_TAIL}",
+        fix="Give every stage its own name.",
+    )
+
+
 @rule("SP304", Severity.ERROR, "correctness", "Duplicate stage name", hadolint=("DL3024",),
-      buildkit="DuplicateStageName")  # fmt: skip
+      buildkit="DuplicateStageName", doc=_sp304_doc)  # fmt: skip
 def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for stage in dockerfile.stages:
@@ -135,10 +186,21 @@ def duplicate_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             seen[stage.name] = stage.line
 
 
+def _sp305_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Only the last CMD, ENTRYPOINT or HEALTHCHECK of a stage counts; earlier ones are "
+        "dead code that misleads readers. scratchpack points at the later one, as hadolint does "
+        "(BuildKit points at the earlier, ignored one); the message names both lines.",
+        bad=f'FROM scratch\n{SAFE_TAIL}CMD ["a"]\nCMD ["b"]\n',
+        good=f'FROM scratch\n{SAFE_TAIL}CMD ["b"]\n',
+        fix="Keep one.",
+    )
+
+
 @rule("SP305", Severity.WARNING, "correctness",
       "More than one CMD, ENTRYPOINT or HEALTHCHECK in a stage",
       hadolint=("DL4003", "DL4004", "DL3012"),
-      buildkit="MultipleInstructionsDisallowed")  # fmt: skip
+      buildkit="MultipleInstructionsDisallowed", doc=_sp305_doc)  # fmt: skip
 def multiple_cmd(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for cmd in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
@@ -157,8 +219,24 @@ _ARCHIVE = lazy(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.
 _MAYBE_ARCHIVE = lazy(r"\.(tar|t?z|zst|tzst|bz2|gz|lz|lzma|xz|tb2|tbz2?|tgz|tlz|tpz|txz)$", re.I)
 
 
+def _sp212_doc() -> RuleDoc:
+    return RuleDoc(
+        why="ADD also downloads URLs and unpacks local tar archives; for a plain file it does "
+        "what COPY does, but a reader cannot tell which behaviour was meant, and an archive "
+        "added to a file-like destination silently becomes a directory. A compressed file "
+        "(`.gz`, `.bz2`, `.xz`, `.zst`, `.Z`, ...) is not judged a plain file: ADD unpacks it "
+        "when what it holds is a tar, whatever its name, so the ADD may be meant (hadolint's "
+        "DL3020 accepts the same endings).",
+        bad=f"FROM {PINNED}\nADD config.yaml /etc/app/config.yaml\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nCOPY config.yaml /etc/app/config.yaml\n{SAFE_TAIL}",
+        fix="Use COPY for files and directories; keep ADD for local tar archives you mean to "
+        "unpack (into a directory: `ADD app.tar.gz /opt/app/`), the case where SP312 asks for "
+        "ADD instead of COPY and tar.",
+    )
+
+
 @rule("SP212", Severity.WARNING, "maintainability", "ADD where COPY fits",
-      hadolint=("DL3020",), dockle="CIS-DI-0009")  # fmt: skip
+      hadolint=("DL3020",), dockle="CIS-DI-0009", doc=_sp212_doc)  # fmt: skip
 def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for add in stage.of("ADD"):
@@ -191,8 +269,22 @@ def add_instead_of_copy(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
                 )
 
 
+def _sp306_doc() -> RuleDoc:
+    return RuleDoc(
+        why="MAINTAINER was deprecated in Docker 1.13: it sets a field of the image config that "
+        "nothing reads any more, while registries, scanners and `docker inspect` users look "
+        "for the author in the OCI labels. A MAINTAINER before the first FROM is a parse "
+        "error (SP000, exit code 2), as BuildKit refuses the file, where hadolint reports "
+        "DL4000 on it.",
+        bad=f"FROM {PINNED}\nMAINTAINER Jane Doe <jane@example.com>\n{SAFE_TAIL}",
+        good=f'FROM {PINNED}\nLABEL org.opencontainers.image.authors="Jane Doe '
+        f'<jane@example.com>"\n{SAFE_TAIL}',
+        fix='Replace it with `LABEL org.opencontainers.image.authors="..."`.',
+    )
+
+
 @rule("SP306", Severity.WARNING, "maintainability", "MAINTAINER is deprecated",
-      hadolint=("DL4000",), buildkit="MaintainerDeprecated")  # fmt: skip
+      hadolint=("DL4000",), buildkit="MaintainerDeprecated", doc=_sp306_doc)  # fmt: skip
 def maintainer(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("MAINTAINER"):
@@ -229,8 +321,24 @@ def _basename(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
+def _sp312_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`COPY app.tar.gz /opt/` then `RUN tar -xzf /opt/app.tar.gz` stores the archive "
+        "in one layer and its contents in another, and the archive stays even if the RUN "
+        "deletes it. `ADD app.tar.gz /opt/app/` unpacks a local tar archive (plain, gzip, "
+        "bzip2, xz) in one step. Only tar archives are judged: ADD copies a zip or a lone "
+        "compressed file as it is (hadolint counts those too), so for them COPY and unzip is "
+        "the way. This is the one use of ADD that SP212 (ADD where COPY fits) accepts.",
+        bad=f"FROM {PINNED}\nCOPY app.tar.gz /opt/\nRUN tar -xzf /opt/app.tar.gz -C /opt\n"
+        f"{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nADD app.tar.gz /opt/\n{SAFE_TAIL}",
+        fix="`ADD ARCHIVE DIR/` unpacks it into DIR.",
+    )
+
+
 @rule("SP312", Severity.INFO, "maintainability",
-      "An archive copied and then unpacked: ADD does both", hadolint=("DL3010",))  # fmt: skip
+      "An archive copied and then unpacked: ADD does both", hadolint=("DL3010",),
+      doc=_sp312_doc)  # fmt: skip
 def copy_then_extract(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         copied: dict[str, tuple[Instruction, str]] = {}  # archive's name in the image -> COPY
@@ -281,7 +389,18 @@ def _bad_port(spec: str) -> str | None:
     return None
 
 
-@rule("SP313", Severity.ERROR, "correctness", "EXPOSE of an invalid port", hadolint=("DL3011",))
+def _sp313_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A port is a number from 0 to 65535, and a protocol tcp, udp or sctp: anything "
+        "else in EXPOSE is refused when the image is built or run.",
+        bad=f"FROM {PINNED}\nEXPOSE 80000\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nEXPOSE 8000\n{SAFE_TAIL}",
+        fix="Use a valid port, a range (`8000-8010/tcp`) or a build variable.",
+    )
+
+
+@rule("SP313", Severity.ERROR, "correctness", "EXPOSE of an invalid port", hadolint=("DL3011",),
+      doc=_sp313_doc)  # fmt: skip
 def invalid_port(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for expose in stage.of("EXPOSE"):
@@ -294,8 +413,19 @@ def invalid_port(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- several sources and a destination that is not a directory (SP314): DL3021 ---------------
 
 
+def _sp314_doc() -> RuleDoc:
+    return RuleDoc(
+        why="COPY (and ADD) of several sources needs a directory as the destination, written "
+        "with a trailing `/`; without it the build fails (`When using COPY with more than one "
+        "source file, the destination must be a directory and end with a /`).",
+        bad=f"FROM {PINNED}\nCOPY app.py util.py /app\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nCOPY app.py util.py /app/\n{SAFE_TAIL}",
+        fix="End the destination with `/`.",
+    )
+
+
 @rule("SP314", Severity.ERROR, "correctness", "COPY of several sources to a destination without /",
-      hadolint=("DL3021",))  # fmt: skip
+      hadolint=("DL3021",), doc=_sp314_doc)  # fmt: skip
 def copy_many_to_file(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for copy in stage.of("COPY", "ADD"):
@@ -318,8 +448,21 @@ def copy_many_to_file(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _REFERENCE = lazy(r"\$\{?(\w+)")
 
 
+def _sp315_doc() -> RuleDoc:
+    return RuleDoc(
+        why="All the variables of one ENV are expanded with the values from before the "
+        "instruction: in `ENV DIR=/opt/app BIN=$DIR/bin`, BIN gets the old DIR (usually "
+        "empty), so `/bin`, not `/opt/app/bin`. A variable that refers to itself (`ENV "
+        "PATH=/x:$PATH`) is fine: that is the old value on purpose.",
+        bad=f"FROM {PINNED}\nENV APP_HOME=/opt/app APP_BIN=$APP_HOME/bin\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nENV APP_HOME=/opt/app\nENV APP_BIN=$APP_HOME/bin\n{SAFE_TAIL}",
+        fix="Set the variable in an ENV of its own before the one that uses it.",
+    )
+
+
 @rule("SP315", Severity.ERROR, "correctness",
-      "ENV reads a variable it sets in the same instruction", hadolint=("DL3044",))  # fmt: skip
+      "ENV reads a variable it sets in the same instruction", hadolint=("DL3044",),
+      doc=_sp315_doc)  # fmt: skip
 def env_self_reference(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for env in stage.of("ENV"):
@@ -349,8 +492,20 @@ def env_self_reference(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- COPY to a relative path with no WORKDIR (SP316): DL3045 ----------------------------------
 
 
+def _sp316_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A relative destination is relative to the WORKDIR, and a stage that never sets "
+        "one gets the base image's (`/` for most, but not all): the files land somewhere the "
+        "Dockerfile does not say.",
+        bad=f"FROM {PINNED}\nCOPY app.py app.py\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nWORKDIR /app\nCOPY app.py app.py\nUSER 65532:65532\n",
+        fix="Set `WORKDIR` first (in the stage, or in the stage it is built FROM), or use an "
+        "absolute destination.",
+    )
+
+
 @rule("SP316", Severity.WARNING, "correctness", "COPY to a relative destination without WORKDIR",
-      hadolint=("DL3045",))  # fmt: skip
+      hadolint=("DL3045",), doc=_sp316_doc)  # fmt: skip
 def copy_relative_without_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     inherits: dict[int, bool] = {}  # whether a stage, or one it is built FROM, sets WORKDIR
     for stage in dockerfile.stages:
@@ -378,8 +533,20 @@ def copy_relative_without_workdir(dockerfile: Dockerfile, meta: Rule) -> Iterato
 # -- FROM --platform (SP317): DL3029 ----------------------------------------------------------
 
 
+def _sp317_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`FROM --platform=linux/amd64` builds that platform whatever the build asks for: "
+        "a multi-platform build (`--platform linux/amd64,linux/arm64`) then ships amd64 "
+        "binaries in the arm64 image, which fail with `exec format error`.",
+        bad=f"FROM --platform=linux/amd64 {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Leave `--platform` out and pass it to the build, or use `--platform=$BUILDPLATFORM` "
+        "for a stage that cross-compiles (`$TARGETPLATFORM` is accepted too, as by hadolint).",
+    )
+
+
 @rule("SP317", Severity.WARNING, "reproducibility", "FROM --platform with a fixed platform",
-      hadolint=("DL3029",))  # fmt: skip
+      hadolint=("DL3029",), doc=_sp317_doc)  # fmt: skip
 def from_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         start = stage.instructions[0]
@@ -400,8 +567,19 @@ def from_platform(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 # -- stage names BuildKit reserves (SP318): DL3063 --------------------------------------------
 
 
+def _sp318_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`scratch` is the empty image and `context` names a build context in BuildKit: a "
+        "stage with one of these names makes `FROM scratch` or `COPY --from=context` ambiguous "
+        "to a reader, and BuildKit may take the other one.",
+        bad=f"FROM {PINNED} AS scratch\n{SAFE_TAIL}",
+        good=f"FROM {PINNED} AS base\n{SAFE_TAIL}",
+        fix="Rename the stage.",
+    )
+
+
 @rule("SP318", Severity.WARNING, "correctness", "A stage named scratch or context",
-      hadolint=("DL3063",))  # fmt: skip
+      hadolint=("DL3063",), doc=_sp318_doc)  # fmt: skip
 def reserved_stage_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         if stage.name in ("scratch", "context"):
@@ -419,7 +597,23 @@ def reserved_stage_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
 # -- COPY of another stage's whole file system (SP319): DL3067 --------------------------------
 
 
-@rule("SP319", Severity.WARNING, "size", "COPY --from of a whole file system", hadolint=("DL3067",))
+def _sp319_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`COPY --from=build / /` copies the build stage's whole file system (compilers, "
+        "package manager, caches, shell) over the final one: the multi-stage build then "
+        "ships everything it was meant to leave behind. Only the stages the final image is "
+        "made of are judged (hadolint's DL3067 judges every stage): a build stage that takes "
+        "a helper image's whole tree ships none of it.",
+        bad=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /out/app .\nFROM scratch\n"
+        "COPY --from=build / /\n" + SCRATCH_TAIL,
+        good=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /out/app .\nFROM scratch\n"
+        "COPY --from=build /out/app /app\n" + SCRATCH_TAIL,
+        fix="Copy the files the app needs, one COPY --from per path.",
+    )
+
+
+@rule("SP319", Severity.WARNING, "size", "COPY --from of a whole file system", hadolint=("DL3067",),
+      doc=_sp319_doc)  # fmt: skip
 def copy_whole_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     # only the stages the final image is made of: a build stage that takes a helper image's
     # whole tree (COPY --from=tonistiigi/xx / /, the documented idiom) ships none of it
@@ -443,8 +637,23 @@ def copy_whole_stage(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _INLINE_PRAGMA = lazy(r"^\s*#\s*(scratchpack|hadolint)\s+ignore\s*=", re.I)
 
 
+def _sp320_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Some teams want every exception to a rule in one reviewed place, the "
+        "configuration, rather than in comments spread over the Dockerfiles. Off by default, "
+        "as hadolint's DL1001 is.",
+        bad=f"FROM {PINNED}\n# hadolint ignore=DL3008\nRUN apt-get update && apt-get install "
+        f"-y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install "
+        f"-y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix='Move the exception into `.scratchpack.toml` (`ignore = ["SP214"]`). Turn the rule '
+        'on with `[severity]` `SP320 = "info"` (or hadolint\'s `override: {info: [DL1001]}` '
+        "in `.hadolint.yaml`).",
+    )
+
+
 @rule("SP320", Severity.INFO, "maintainability", "An inline ignore pragma",
-      hadolint=("DL1001",), default=False)  # fmt: skip
+      hadolint=("DL1001",), default=False, doc=_sp320_doc)  # fmt: skip
 def inline_pragma(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for number, line in enumerate(dockerfile.lines, start=1):
         if _INLINE_PRAGMA.match(line):
@@ -464,8 +673,19 @@ def inline_pragma(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _NOT_ONBUILD = ("ONBUILD", "FROM", "MAINTAINER")
 
 
+def _sp340_doc() -> RuleDoc:
+    return RuleDoc(
+        why="An ONBUILD instruction runs in the builds that use this image as their base. Docker "
+        "refuses ONBUILD ONBUILD, ONBUILD FROM and ONBUILD MAINTAINER there, so the mistake "
+        "breaks someone else's build, not this one.",
+        bad=f"FROM {PINNED}\nONBUILD FROM {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nONBUILD COPY . /app/src\n{SAFE_TAIL}",
+        fix="Remove it; ONBUILD can carry any other instruction.",
+    )
+
+
 @rule("SP340", Severity.ERROR, "correctness", "ONBUILD of ONBUILD, FROM or MAINTAINER",
-      hadolint=("DL3043",))  # fmt: skip
+      hadolint=("DL3043",), doc=_sp340_doc)  # fmt: skip
 def onbuild_forbidden(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("ONBUILD"):

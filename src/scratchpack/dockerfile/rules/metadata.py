@@ -16,7 +16,8 @@ from functools import lru_cache
 from typing import Any
 
 from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
-from scratchpack.dockerfile.rules.core import Finding, Rule, parent_stage, rule, unquote
+from scratchpack.dockerfile.rules.core import Finding, Rule, RuleDoc, parent_stage, rule, unquote
+from scratchpack.dockerfile.rules.examples import PINNED, SAFE_TAIL
 from scratchpack.reports.severity import Severity
 
 
@@ -59,7 +60,19 @@ def _key_problem(key: str) -> str | None:
     return None
 
 
-@rule("SP600", Severity.INFO, "metadata", "Invalid label key", hadolint=("DL3048",))
+def _sp600_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Docker recommends label keys in reverse-DNS form, lower case letters, digits, `.` "
+        "and `-`, starting with a letter and ending with a letter or digit; `com.docker.*`, "
+        "`io.docker.*` and `org.dockerproject.*` are reserved for Docker. Tools that filter on "
+        "labels match them exactly.",
+        bad=f"FROM {PINNED}\nLABEL Maintainer=jane\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.authors=jane\n{SAFE_TAIL}",
+        fix="Use a lower-case, reverse-DNS key (the OCI ones: `org.opencontainers.image.*`).",
+    )
+
+
+@rule("SP600", Severity.INFO, "metadata", "Invalid label key", hadolint=("DL3048",), doc=_sp600_doc)
 def label_key(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction, key, _, written in _labels(stage):
@@ -100,8 +113,22 @@ def _missing(dockerfile: Dockerfile, has: Callable[[Stage], bool]) -> list[Stage
     return [s for s in dockerfile.stages if s.index not in good]
 
 
+def _sp601_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A label the team's schema requires (source, licence, revision) is what registries "
+        "and scanners show; an image without it is anonymous. A stage has it if it sets it, "
+        "inherits it from the stage it is FROM, or a stage FROM it sets it; stages only copied "
+        "from are not images of their own.",
+        bad=f"FROM {PINNED}\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.source="
+        f"https://github.com/example/app\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.source" = "url"\n',
+        fix="Add the label with `LABEL name=value` in the stage (or one it is FROM).",
+    )
+
+
 @rule("SP601", Severity.INFO, "metadata", "A label the schema requires is missing",
-      hadolint=("DL3049",))  # fmt: skip
+      hadolint=("DL3049",), doc=_sp601_doc)  # fmt: skip
 def label_missing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     copied = _copy_sources(dockerfile)
     for name in dockerfile.label_schema:
@@ -117,8 +144,21 @@ def label_missing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
+def _sp602_doc() -> RuleDoc:
+    return RuleDoc(
+        why="With `strict-labels = true`, the schema lists every label the images may carry: "
+        "anything else is a typo of a required one or metadata nobody agreed on.",
+        bad=f"FROM {PINNED}\nLABEL org.opencontainers.image.source=https://example.com/app "
+        f"maintainer=jane\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.source=https://example.com/app"
+        f"\n{SAFE_TAIL}",
+        config='strict-labels = true\n[label-schema]\n"org.opencontainers.image.source" = "url"\n',
+        fix="Remove the label, or add it to `label-schema`.",
+    )
+
+
 @rule("SP602", Severity.INFO, "metadata", "A label outside the schema (strict-labels)",
-      hadolint=("DL3050",))  # fmt: skip
+      hadolint=("DL3050",), doc=_sp602_doc)  # fmt: skip
 def label_superfluous(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     if not dockerfile.strict_labels:
         return
@@ -133,8 +173,18 @@ def label_superfluous(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
+def _sp603_doc() -> RuleDoc:
+    return RuleDoc(
+        why="An empty value satisfies the letter of a required label and none of its purpose.",
+        bad=f'FROM {PINNED}\nLABEL org.opencontainers.image.title=""\n{SAFE_TAIL}',
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.title=app\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.title" = "text"\n',
+        fix="Give it a value (a build argument works: `LABEL name=$VALUE`).",
+    )
+
+
 @rule("SP603", Severity.WARNING, "metadata", "A label the schema requires is empty",
-      hadolint=("DL3051",))  # fmt: skip
+      hadolint=("DL3051",), doc=_sp603_doc)  # fmt: skip
 def label_empty(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction, key, value, written in _labels(stage):
@@ -254,22 +304,125 @@ def _typed(kind: str) -> Callable[[Dockerfile, Rule], Iterator[Finding]]:
     return check
 
 
-for _code, _kind, _title, _hadolint in (
-    ("SP604", "url", "A label the schema types as a URL is not one", "DL3052"),
-    ("SP605", "rfc3339", "A label the schema types as a time is not RFC 3339", "DL3053"),
-    ("SP606", "spdx", "A label the schema types as a licence is not SPDX", "DL3054"),
-    ("SP607", "hash", "A label the schema types as a git hash is not one", "DL3055"),
-    ("SP608", "semver", "A label the schema types as a version is not SemVer", "DL3056"),
-    ("SP609", "email", "A label the schema types as an email is not one", "DL3058"),
-):
-    rule(_code, Severity.WARNING, "metadata", _title, hadolint=(_hadolint,))(_typed(_kind))
+def _sp604_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A label typed `url` is followed by tools (the source link a registry shows): it "
+        "must be an absolute URI (RFC 3986), scheme included.",
+        bad=f"FROM {PINNED}\nLABEL org.opencontainers.image.source=github.com/example/app"
+        f"\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.source="
+        f"https://github.com/example/app\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.source" = "url"\n',
+        fix="Write the full URL, `https://` included.",
+    )
+
+
+rule("SP604", Severity.WARNING, "metadata", "A label the schema types as a URL is not one",
+     hadolint=("DL3052",), doc=_sp604_doc)(_typed("url"))  # fmt: skip
+
+
+def _sp605_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`org.opencontainers.image.created` and other time labels are RFC 3339 date-times "
+        "(`2024-05-01T12:00:00Z`): anything else does not sort or compare.",
+        bad=f"FROM {PINNED}\nLABEL org.opencontainers.image.created=2024-05-01\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.created=2024-05-01T12:00:00Z"
+        f"\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.created" = "rfc3339"\n',
+        fix="Write a date, `T`, a time and an offset (`Z` or `+02:00`); a build argument "
+        "(`LABEL ...created=$CREATED`) is taken as given.",
+    )
+
+
+rule("SP605", Severity.WARNING, "metadata", "A label the schema types as a time is not RFC 3339",
+     hadolint=("DL3053",), doc=_sp605_doc)(_typed("rfc3339"))  # fmt: skip
+
+
+def _sp606_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`org.opencontainers.image.licenses` is an SPDX licence expression; scanners and SBOM "
+        "tools read it as one. Checked against the SPDX list the `license-expression` package "
+        "ships, expressions (`MIT OR Apache-2.0`) included; hadolint accepts one identifier "
+        "only.",
+        bad=f"FROM {PINNED}\nLABEL org.opencontainers.image.licenses=Apache2\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.licenses=Apache-2.0\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.licenses" = "spdx"\n',
+        fix="Use the SPDX identifier (https://spdx.org/licenses/).",
+    )
+
+
+rule("SP606", Severity.WARNING, "metadata", "A label the schema types as a licence is not SPDX",
+     hadolint=("DL3054",), doc=_sp606_doc)(_typed("spdx"))  # fmt: skip
+
+
+def _sp607_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`org.opencontainers.image.revision` names the commit the image was built from: a "
+        "branch name or a tag moves. A git hash is 40 (or, in SHA-256 repositories, 64) "
+        "lower-case hex digits, or the 7-digit short form.",
+        bad=f"FROM {PINNED}\nLABEL org.opencontainers.image.revision=main\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.revision={'0a1b2c3' * 5}0a1b2"
+        f"\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.revision" = "hash"\n',
+        fix="Pass the commit: `--build-arg REVISION=$(git rev-parse HEAD)` and "
+        "`LABEL org.opencontainers.image.revision=$REVISION`.",
+    )
+
+
+rule("SP607", Severity.WARNING, "metadata", "A label the schema types as a git hash is not one",
+     hadolint=("DL3055",), doc=_sp607_doc)(_typed("hash"))  # fmt: skip
+
+
+def _sp608_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A label typed `semver` is compared as a version (SemVer 2.0.0: `1.2.3`, "
+        "`1.2.3-rc.1`); `v1.2` does not compare.",
+        bad=f"FROM {PINNED}\nLABEL org.opencontainers.image.version=v1.2\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL org.opencontainers.image.version=1.2.0\n{SAFE_TAIL}",
+        config='[label-schema]\n"org.opencontainers.image.version" = "semver"\n',
+        fix="Write MAJOR.MINOR.PATCH, without a `v`.",
+    )
+
+
+rule("SP608", Severity.WARNING, "metadata", "A label the schema types as a version is not SemVer",
+     hadolint=("DL3056",), doc=_sp608_doc)(_typed("semver"))  # fmt: skip
+
+
+def _sp609_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A label typed `email` is where people and tools write to: it must be an address "
+        "(RFC 5322 `local@domain`).",
+        bad=f"FROM {PINNED}\nLABEL com.example.contact=jane.example.com\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nLABEL com.example.contact=jane@example.com\n{SAFE_TAIL}",
+        config='[label-schema]\n"com.example.contact" = "email"\n',
+        fix="Write the address.",
+    )
+
+
+rule("SP609", Severity.WARNING, "metadata", "A label the schema types as an email is not one",
+     hadolint=("DL3058",), doc=_sp609_doc)(_typed("email"))  # fmt: skip
 
 
 # -- HEALTHCHECK ------------------------------------------------------------------------------
 
 
+def _sp610_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Without a HEALTHCHECK, Docker and Swarm know only whether the process runs, not "
+        "whether it answers. Off by default, as in hadolint (Kubernetes ignores HEALTHCHECK and "
+        "uses its own probes); `HEALTHCHECK NONE` says there is none on purpose. The image-side "
+        "check is `scratchpack audit`'s SPI300. As in hadolint, a stage has one if it, a stage "
+        "it is FROM, or a stage FROM it sets one.",
+        bad=f'FROM {PINNED}\n{SAFE_TAIL}CMD ["/app/server"]\n',
+        good=f'FROM {PINNED}\n{SAFE_TAIL}HEALTHCHECK CMD ["/app/server", "--check"]\n'
+        'CMD ["/app/server"]\n',
+        config='[severity]\nSP610 = "info"\n',
+        fix="Add `HEALTHCHECK CMD [...]` running a check the app answers (or `HEALTHCHECK NONE`).",
+    )
+
+
 @rule("SP610", Severity.INFO, "metadata", "No HEALTHCHECK", hadolint=("DL3057",),
-      dockle="CIS-DI-0006", default=False)  # fmt: skip
+      dockle="CIS-DI-0006", default=False, doc=_sp610_doc)  # fmt: skip
 def healthcheck_missing(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in _missing(dockerfile, lambda s: bool(s.of("HEALTHCHECK"))):
         yield meta.finding(

@@ -10,6 +10,7 @@ from scratchpack.dockerfile.rules.core import (
     APT_LISTS_USERS,
     Finding,
     Rule,
+    RuleDoc,
     apt_command,
     env_pairs,
     has_flag,
@@ -21,13 +22,38 @@ from scratchpack.dockerfile.rules.core import (
     stage_env,
     subcommand,
 )
+from scratchpack.dockerfile.rules.examples import (
+    ALPINE,
+    GO,
+    NODE,
+    PINNED,
+    PYTHON,
+    ROCKY,
+    RUBY,
+    SAFE_TAIL,
+    SCRATCH_TAIL,
+    SUSE,
+)
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
+def _sp200_doc() -> RuleDoc:
+    return RuleDoc(
+        why="apt installs Recommends by default: often tens of megabytes of packages the app "
+        "never uses, each one more thing to patch. `apt install` does the same and is judged "
+        "too (hadolint's DL3015 reads `apt-get` only).",
+        bad=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y curl && "
+        f"rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix="Add `--no-install-recommends`.",
+    )
+
+
 @rule("SP200", Severity.WARNING, "size", "apt-get install without --no-install-recommends",
-      hadolint=("DL3015",))  # fmt: skip
+      hadolint=("DL3015",), doc=_sp200_doc)  # fmt: skip
 def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
@@ -41,7 +67,20 @@ def apt_recommends(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
-@rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN")
+def _sp202_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Docker caches each RUN: an `apt-get update` alone stays cached while a later "
+        "`apt-get install` line changes, so installs use stale lists and fail or get old "
+        "versions.",
+        bad=f"FROM {PINNED}\nRUN apt-get update\nRUN apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix="Run `apt-get update && apt-get install ...` in one RUN.",
+    )
+
+
+@rule("SP202", Severity.WARNING, "size", "apt-get update alone in its own RUN", doc=_sp202_doc)
 def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         apt = [(c, s) for c in shell_of(run) if (s := apt_command(c, APT_LISTS_USERS))]
@@ -55,9 +94,24 @@ def apt_update_alone(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
+def _sp203_doc() -> RuleDoc:
+    return RuleDoc(
+        why="An upgrade inside the build makes the image depend on the day it was built and "
+        "hides what the base image really ships; `zypper dist-upgrade` (`dup`) may even move "
+        "the image to another release. hadolint dropped its rules on `apt-get upgrade` and "
+        "`apk upgrade` (see the index of hadolint's codes); it keeps DL3035 for `zypper "
+        "dist-upgrade`, which this rule covers. scratchpack still reports apt's `upgrade`, "
+        "`dist-upgrade` and `full-upgrade`, for the reason above.",
+        bad=f"FROM {PINNED}\nRUN apt-get update && apt-get upgrade -y && "
+        f"rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\n{SAFE_TAIL}",
+        fix="Use a newer base image (pinned by digest) instead of upgrading in place.",
+    )
+
+
 @rule("SP203", Severity.WARNING, "reproducibility",
       "Packages upgraded in the build (apt-get upgrade, zypper dist-upgrade)",
-      hadolint=("DL3035",), dockle="DKL-DI-0003")  # fmt: skip
+      hadolint=("DL3035",), dockle="DKL-DI-0003", doc=_sp203_doc)  # fmt: skip
 def apt_upgrade(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
@@ -95,7 +149,20 @@ def _npm_install_from_manifest(cmd: ShellCommand) -> bool:
     return not [a for a in cmd.args[1:] if not a.startswith("-")]
 
 
-@rule("SP209", Severity.WARNING, "reproducibility", "npm install where npm ci fits")
+def _sp209_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`npm install` resolves package.json again and may rewrite the lock file, so the "
+        "image gets whatever versions are newest that day. `npm ci` installs exactly what "
+        "package-lock.json pins and fails when the two disagree.",
+        bad=f"FROM {NODE} AS build\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm install --omit=dev\nCOPY . .\n{SAFE_TAIL}",
+        good=f"FROM {NODE} AS build\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm ci --omit=dev\nCOPY . .\n{SAFE_TAIL}",
+        fix="Use `npm ci` (with `--omit=dev` in the image that ships).",
+    )
+
+
+@rule("SP209", Severity.WARNING, "reproducibility", "npm install where npm ci fits", doc=_sp209_doc)
 def npm_install(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:  # per stage, not per RUN: linear in the instructions
         if not _copies_lockfile(dockerfile, stage, "package-lock.json"):
@@ -152,7 +219,23 @@ def _dev_install(cmd: ShellCommand, env: dict[str, str]) -> str | None:
     return None
 
 
-@rule("SP210", Severity.WARNING, "size", "Development dependencies in the final stage")
+def _sp210_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Test runners, linters, bundlers and type checkers are often most of "
+        "node_modules or site-packages; in the shipped image they are dead weight and more "
+        "code to patch.",
+        bad=f"FROM {NODE}\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm ci\nCOPY . .\n{SAFE_TAIL}",
+        good=f"FROM {NODE}\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        f"RUN npm ci --omit=dev\nCOPY . .\n{SAFE_TAIL}",
+        fix="Install production dependencies only in the final stage (`npm ci --omit=dev`, "
+        "`poetry install --only main`, `composer install --no-dev`, `pip install -r "
+        "requirements.txt`), or build in an earlier stage and copy the result.",
+    )
+
+
+@rule("SP210", Severity.WARNING, "size", "Development dependencies in the final stage",
+      doc=_sp210_doc)  # fmt: skip
 def dev_dependencies(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     final = dockerfile.final
     chain = [final]
@@ -288,8 +371,28 @@ def _apk_packages(cmd: ShellCommand) -> list[str] | None:
     return [w for w in words[1:] if not w.endswith(".apk")] if words[:1] == ["add"] else None
 
 
+def _sp213_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`apk add curl` installs whatever version the Alpine repository has on the day of "
+        "the build, so two builds of the same Dockerfile can ship different packages, and an "
+        "upgrade arrives unannounced. A pin makes the change visible in the Dockerfile (and the "
+        "build fails loudly when the pinned version leaves the repository, instead of drifting). "
+        "Pinning is a trade-off: it is noisy where a base image tracks a moving branch, so "
+        "ignore it for one instruction or everywhere when drift is what you want. A list in "
+        "a variable the stage's ENV or ARG default sets (`apk add $DEPS`) is judged by its "
+        "words; one the file does not set is not.",
+        bad=f"FROM {ALPINE}\nRUN apk add --no-cache curl\n{SAFE_TAIL}",
+        good=f"FROM {ALPINE}\nRUN apk add --no-cache curl=8.11.1-r0\n{SAFE_TAIL}",
+        fix="Pin each package: `name=version` (exact), `name~version` (that release series), or "
+        'a range in quotes (`"name>=1.2"`); `apk policy NAME` in the base image lists the '
+        "versions on offer. Packages in a `--virtual` group and local `.apk` files need none. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP213"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP213", Severity.WARNING, "reproducibility", "apk add without version pins",
-      hadolint=("DL3018",))  # fmt: skip
+      hadolint=("DL3018",), doc=_sp213_doc)  # fmt: skip
 def apk_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "apk add", _apk_packages,
@@ -313,8 +416,29 @@ def _apt_packages(cmd: ShellCommand) -> list[str] | None:
     return [w for w in words[1:] if not w.endswith(".deb") and not w.startswith(("/", "./", "../"))]
 
 
+def _sp214_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`apt-get install curl` installs whatever version the Debian or Ubuntu mirror has on "
+        "the day of the build: the same Dockerfile ships different packages from one build to "
+        "the next. A pin records what was tested (and fails the build when that version is "
+        "gone, instead of drifting silently). It is noisy, since a point release of the "
+        "distribution replaces the pinned version, so many teams pin the base image by digest "
+        "instead and ignore this rule. `apt install` is judged too (hadolint's DL3008 reads "
+        "`apt-get` only), and so is a list in a variable the stage's ENV or ARG default sets "
+        "(`apt-get install -y $DEPS`).",
+        bad=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl=7.88.1-10+deb12u8 && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix="Pin each package as `name=version` (`apt-cache policy NAME` in the base image "
+        "shows the candidates); `name=1.2.*` accepts that release's patch updates. Local "
+        "`.deb` files need no pin. Pins are noisy where drift is wanted: to turn the rule "
+        'off for a whole project, put `ignore = ["SP214"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP214", Severity.WARNING, "reproducibility", "apt-get install without version pins",
-      hadolint=("DL3008",))  # fmt: skip
+      hadolint=("DL3008",), doc=_sp214_doc)  # fmt: skip
 def apt_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "apt-get install", _apt_packages, lambda p: "=" in p,
@@ -357,8 +481,25 @@ def _pip_pinned(word: str) -> bool:
     return any(op in word for op in ("==", "~=", ">", "<", "!=", "@"))
 
 
+def _sp215_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`pip install flask` installs the newest release on the day of the build, and "
+        "with it whatever its dependencies resolve to: the same Dockerfile ships different "
+        "code from one build to the next, and a new release can break the build or the app.",
+        bad=f"FROM {PYTHON}\nRUN pip install --no-cache-dir flask\n{SAFE_TAIL}",
+        good=f"FROM {PYTHON}\nRUN pip install --no-cache-dir flask==3.1.0\n{SAFE_TAIL}",
+        fix="Pin each package (`flask==3.1.0`; a range such as `flask>=3,<4` also counts), or "
+        "better, install a requirements file (`pip install -r requirements.txt`, which this "
+        "rule does not judge) that pins every dependency, with hashes (`--require-hashes`). "
+        "A constraints file (`-c`) pins the command too. Local paths, wheels, archives and "
+        "URLs need no pin; a VCS URL needs a ref (`git+https://...repo.git@v1.2`). "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP215"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP215", Severity.WARNING, "reproducibility", "pip install without version pins",
-      hadolint=("DL3013",))  # fmt: skip
+      hadolint=("DL3013",), doc=_sp215_doc)  # fmt: skip
 def pip_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "pip install", _pip_packages, _pip_pinned,
@@ -391,8 +532,23 @@ def _npm_pinned(word: str) -> bool:
     return "@" in word.removeprefix("@")  # express@4.21.2, @scope/name@1.0
 
 
+def _sp216_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`npm install -g typescript` installs the newest release on the day of the build: "
+        "the same Dockerfile ships different tools from one build to the next.",
+        bad=f"FROM {NODE}\nRUN npm install -g typescript\n{SAFE_TAIL}",
+        good=f"FROM {NODE}\nRUN npm install -g typescript@5.7.2\n{SAFE_TAIL}",
+        fix="Name the version (`typescript@5.7.2`, or a range in quotes), or list the package "
+        "in package.json and install with `npm ci` from the lock file (a bare `npm install` is "
+        "not judged here; SP209 is about it). A git URL needs `#commit`, `#tag` or "
+        "`#semver:...`. Local folders and tarballs need no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP216"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP216", Severity.WARNING, "reproducibility", "npm install of a package without a version",
-      hadolint=("DL3016",))  # fmt: skip
+      hadolint=("DL3016",), doc=_sp216_doc)  # fmt: skip
 def npm_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "npm install", _npm_packages, _npm_pinned,
@@ -417,8 +573,20 @@ def _gem_packages(cmd: ShellCommand) -> list[str] | None:
     return [w for w in words[1:] if w not in ("true", "false") and not w.endswith(".gem")]
 
 
+def _sp217_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`gem install bundler` installs the newest release on the day of the build: the "
+        "same Dockerfile ships a different bundler from one build to the next.",
+        bad=f"FROM {RUBY}\nRUN gem install bundler\n{SAFE_TAIL}",
+        good=f"FROM {RUBY}\nRUN gem install bundler:2.5.23\n{SAFE_TAIL}",
+        fix="Pin as `name:version`, or with `-v VERSION` (which pins every gem of the command). "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP217"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP217", Severity.WARNING, "reproducibility", "gem install without version pins",
-      hadolint=("DL3028",))  # fmt: skip
+      hadolint=("DL3028",), doc=_sp217_doc)  # fmt: skip
 def gem_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "gem install", _gem_packages, lambda g: ":" in g,
@@ -450,8 +618,22 @@ def _rpm_pinned(word: str) -> bool:
     return _RPM_VERSION.search(word) is not None or ":" in word
 
 
+def _sp218_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`yum install tomcat` installs whatever version the repositories have on the day of "
+        "the build: the same Dockerfile ships different packages from one build to the next.",
+        bad=f"FROM {ROCKY}\nRUN yum install -y tomcat && yum clean all\n{SAFE_TAIL}",
+        good=f"FROM {ROCKY}\nRUN yum install -y tomcat-9.0.87 && yum clean all\n{SAFE_TAIL}",
+        fix="Pin as `name-version` (`yum list --showduplicates NAME` shows what is on offer), or "
+        "install a module stream (`yum module install tomcat:9`). Groups and local .rpm files "
+        "need no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP218"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP218", Severity.WARNING, "reproducibility", "yum install without version pins",
-      hadolint=("DL3033",))  # fmt: skip
+      hadolint=("DL3033",), doc=_sp218_doc)  # fmt: skip
 def yum_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "yum install", lambda c: _rpm_packages(c, ("yum",)), _rpm_pinned,
@@ -468,8 +650,22 @@ def _zypper_packages(cmd: ShellCommand) -> list[str] | None:
     return [w for w in words[1:] if not w.endswith(".rpm")]
 
 
+def _sp219_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`zypper install curl` installs whatever version the repositories have on the day "
+        "of the build: the same Dockerfile ships different packages from one build to the "
+        "next.",
+        bad=f"FROM {SUSE}\nRUN zypper install -y curl && zypper clean\n{SAFE_TAIL}",
+        good=f"FROM {SUSE}\nRUN zypper install -y curl=8.6.0 && zypper clean\n{SAFE_TAIL}",
+        fix="Pin as `name=version`, or a range in quotes (`'curl>=8.6'`). Local .rpm files need "
+        "no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP219"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP219", Severity.WARNING, "reproducibility", "zypper install without version pins",
-      hadolint=("DL3037",))  # fmt: skip
+      hadolint=("DL3037",), doc=_sp219_doc)  # fmt: skip
 def zypper_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "zypper install", _zypper_packages,
@@ -477,8 +673,23 @@ def zypper_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     )  # fmt: skip
 
 
+def _sp220_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`dnf install tomcat` (or microdnf) installs whatever version the repositories have "
+        "on the day of the build: the same Dockerfile ships different packages from one build "
+        "to the next.",
+        bad=f"FROM {ROCKY}\nRUN dnf install -y tomcat && dnf clean all\n{SAFE_TAIL}",
+        good=f"FROM {ROCKY}\nRUN dnf install -y tomcat-9.0.87 && dnf clean all\n{SAFE_TAIL}",
+        fix="Pin as `name-version` (`dnf list --showduplicates NAME` shows what is on offer), or "
+        "install a module stream (`dnf module install tomcat:9`). Groups and local .rpm files "
+        "need no pin. "
+        "Pins are noisy where drift is wanted: to turn the rule off for a "
+        'whole project, put `ignore = ["SP220"]` in `.scratchpack.toml`.',
+    )
+
+
 @rule("SP220", Severity.WARNING, "reproducibility", "dnf install without version pins",
-      hadolint=("DL3041",))  # fmt: skip
+      hadolint=("DL3041",), doc=_sp220_doc)  # fmt: skip
 def dnf_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "dnf install",
@@ -516,8 +727,23 @@ def _apt_assumes_yes(cmd: ShellCommand) -> bool:
     return any(o.rsplit("=", 1)[1] in ("1", "true", "yes") for o in options)
 
 
+def _sp221_doc() -> RuleDoc:
+    return RuleDoc(
+        why='A build has no terminal. `apt-get install` without `-y` asks "Do you want to '
+        'continue? [Y/n]" whenever it installs more than the packages named (dependencies), '
+        "reads end of file and aborts, so the RUN fails on the day a dependency appears.",
+        bad=f"FROM {PINNED}\nRUN apt-get update && apt-get install --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix="Add `-y` (or `--yes`, `--assume-yes`; `-qq` implies it, as in hadolint). There is "
+        "no automatic fix: with `-y` apt-get also goes ahead where it would have stopped (it "
+        "may remove conflicting packages), so the fix changes what the build does.",
+    )
+
+
 @rule("SP221", Severity.WARNING, "correctness", "apt-get install without -y",
-      hadolint=("DL3014",))  # fmt: skip
+      hadolint=("DL3014",), doc=_sp221_doc)  # fmt: skip
 def apt_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for run, cmd in run_commands(dockerfile):
         if apt_command(cmd) == "install" and not _apt_assumes_yes(cmd):
@@ -530,8 +756,24 @@ def apt_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
+def _sp222_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`apt` is the command for people at a terminal: it says itself that its interface "
+        'is not stable for scripts ("WARNING: apt does not have a stable CLI interface"), and '
+        "its output and defaults may change between releases. `apt-get` and `apt-cache` are "
+        "the stable interface.",
+        bad=f"FROM {PINNED}\nRUN apt update && apt install -y --no-install-recommends curl "
+        f"&& rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        f"curl && rm -rf /var/lib/apt/lists/*\n{SAFE_TAIL}",
+        fix="Use `apt-get` (install, update, remove) or `apt-cache` (search, show). No automatic "
+        "fix: `apt` and `apt-get` differ in defaults (apt keeps downloaded packages, shows "
+        "progress), so swapping them does not provably mean the same.",
+    )
+
+
 @rule("SP222", Severity.WARNING, "maintainability", "apt in a RUN: use apt-get or apt-cache",
-      hadolint=("DL3027",))  # fmt: skip
+      hadolint=("DL3027",), doc=_sp222_doc)  # fmt: skip
 def apt_frontend(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for run, cmd in run_commands(dockerfile):
         if cmd.name == "apt":
@@ -571,7 +813,19 @@ def _asks(
 _RPM_INSTALLS = ("install", "groupinstall", "localinstall")
 
 
-@rule("SP223", Severity.WARNING, "correctness", "yum install without -y", hadolint=("DL3030",))
+def _sp223_doc() -> RuleDoc:
+    return RuleDoc(
+        why='A build has no terminal: `yum install` without `-y` asks "Is this ok [y/N]", '
+        "reads end of file and fails the RUN.",
+        bad=f"FROM {ROCKY}\nRUN yum install tomcat-9.0.87 && yum clean all\n{SAFE_TAIL}",
+        good=f"FROM {ROCKY}\nRUN yum install -y tomcat-9.0.87 && yum clean all\n{SAFE_TAIL}",
+        fix="Add `-y` (`--assumeyes`) to `yum install`, `groupinstall` and `localinstall`. No "
+        "automatic fix: `-y` also lets yum go ahead with what it would have asked about.",
+    )
+
+
+@rule("SP223", Severity.WARNING, "correctness", "yum install without -y", hadolint=("DL3030",),
+      doc=_sp223_doc)  # fmt: skip
 def yum_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _asks(
         dockerfile, meta, ("yum",), _RPM_INSTALLS,
@@ -579,7 +833,19 @@ def yum_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     )  # fmt: skip
 
 
-@rule("SP224", Severity.WARNING, "correctness", "dnf install without -y", hadolint=("DL3038",))
+def _sp224_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A build has no terminal: `dnf install` (or microdnf) without `-y` asks for "
+        "confirmation, reads end of file and fails the RUN.",
+        bad=f"FROM {ROCKY}\nRUN dnf install tomcat-9.0.87 && dnf clean all\n{SAFE_TAIL}",
+        good=f"FROM {ROCKY}\nRUN dnf install -y tomcat-9.0.87 && dnf clean all\n{SAFE_TAIL}",
+        fix="Add `-y` (`--assumeyes`) to `dnf install`, `groupinstall` and `localinstall`. No "
+        "automatic fix, as for SP223.",
+    )
+
+
+@rule("SP224", Severity.WARNING, "correctness", "dnf install without -y", hadolint=("DL3038",),
+      doc=_sp224_doc)  # fmt: skip
 def dnf_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _asks(
         dockerfile, meta, ("dnf", "microdnf", "dnf5"), _RPM_INSTALLS,
@@ -587,8 +853,20 @@ def dnf_without_yes(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     )  # fmt: skip
 
 
+def _sp225_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A build has no terminal: zypper's install, remove, patch and source-install ask "
+        "for confirmation unless told not to, and the RUN fails.",
+        bad=f"FROM {SUSE}\nRUN zypper install curl=8.6.0 && zypper clean\n{SAFE_TAIL}",
+        good=f"FROM {SUSE}\nRUN zypper --non-interactive install curl=8.6.0 && zypper clean\n"
+        f"{SAFE_TAIL}",
+        fix="Add `-n` / `--non-interactive` (a global option, before the command) or the "
+        "command's `-y` / `--no-confirm`. No automatic fix, as for SP223.",
+    )
+
+
 @rule("SP225", Severity.WARNING, "correctness", "zypper without a non-interactive switch",
-      hadolint=("DL3034",))  # fmt: skip
+      hadolint=("DL3034",), doc=_sp225_doc)  # fmt: skip
 def zypper_interactive(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _asks(
         dockerfile, meta, ("zypper",),
@@ -630,8 +908,24 @@ def _go_pinned(word: str) -> bool:
     return bool(version) and version not in ("latest", "upgrade", "patch", "master", "main")
 
 
+def _sp226_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`go install example.com/tool@latest` (or with no version; `go get` and `go run` "
+        "too) fetches whatever the module's newest release is on the day of the build: the "
+        "same Dockerfile ships different tools from one build to the next.",
+        bad=f"FROM {GO} AS build\nRUN go install golang.org/x/tools/gopls@latest\n"
+        "FROM scratch\nCOPY --from=build /go/bin/gopls /gopls\n" + SCRATCH_TAIL,
+        good=f"FROM {GO} AS build\nRUN go install golang.org/x/tools/gopls@v0.17.1\n"
+        "FROM scratch\nCOPY --from=build /go/bin/gopls /gopls\n" + SCRATCH_TAIL,
+        fix="Name a version (`@v0.17.1`, or a commit). Local packages (`.`, `./cmd/app`) are "
+        "built from the files at hand and need none. Pins are noisy where drift is wanted: "
+        'to turn the rule off for a whole project, put `ignore = ["SP226"]` in '
+        "`.scratchpack.toml`.",
+    )
+
+
 @rule("SP226", Severity.WARNING, "reproducibility", "go install of a module without a version",
-      hadolint=("DL3062",))  # fmt: skip
+      hadolint=("DL3062",), doc=_sp226_doc)  # fmt: skip
 def go_unpinned(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     yield from _unpinned(
         dockerfile, meta, "go install", _go_packages, _go_pinned,

@@ -10,6 +10,7 @@ from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    RuleDoc,
     env_pairs,
     has_flag,
     rule,
@@ -17,13 +18,27 @@ from scratchpack.dockerfile.rules.core import (
     shell_of,
     stage_env,
 )
+from scratchpack.dockerfile.rules.examples import CHECKUP, PINNED, SAFE_TAIL
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
+def _sp400_doc() -> RuleDoc:
+    return RuleDoc(
+        why="ENV values are stored in the image config, and ARG values in its history: anyone who "
+        "can pull the image can read them.",
+        bad=f"FROM {PINNED}\nENV API_TOKEN=abc123\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nENV API_URL=https://api.example.com\n{SAFE_TAIL}",
+        fix="Use `RUN --mount=type=secret,id=token ...` at build time, or inject at run time. "
+        "An empty `ENV PASSWORD=` holds no secret and is not reported; a secret-like name "
+        "without a value (`ARG TOKEN`, given its value by `--build-arg`) is SP430's finding "
+        "(BuildKit's SecretsUsedInArgOrEnv; hadolint's DL3064 covers both rules).",
+    )
+
+
 @rule("SP400", Severity.ERROR, "security", "A secret in ENV or ARG", hadolint=("DL3064",),
-      dockle="CIS-DI-0010")  # fmt: skip
+      dockle="CIS-DI-0010", doc=_sp400_doc)  # fmt: skip
 def secret_in_env(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.of("ENV", "ARG"):
@@ -52,8 +67,27 @@ _SECRET_WORD = lazy(
 _NOT_SECRET_WORD = lazy(r"(?:_|^)(?:public|file|version)(?:_|$)", re.I)
 
 
+def _sp430_doc() -> RuleDoc:
+    return RuleDoc(
+        why="ARG values are recorded in the image history and ENV values in its config: a "
+        "token passed with `--build-arg GITHUB_TOKEN=...` is readable by anyone who pulls the "
+        "image. This is BuildKit's check by name (a word such as TOKEN, PASSWORD, SECRET, KEY, "
+        "AUTH as the name or one of its `_` parts, not PUBLIC, FILE or VERSION; hadolint's "
+        "DL3064 judges names the same way, from its own list, which has no bare KEY (`ENV "
+        "GPG_KEY`) but has USERNAME, a name that is no secret). A secret value is SP400's "
+        "finding, an error, not repeated here (both declare DL3064, so `# hadolint "
+        "ignore=DL3064` silences either). Unlike DL3064, an ARG before the first FROM is not "
+        "reported: only FROM lines see it and nothing records it, until a stage declares it "
+        "again (which is then reported).",
+        bad=f"FROM {PINNED}\nARG GITHUB_TOKEN\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nARG GITHUB_TOKEN_FILE=/run/secrets/token\n{SAFE_TAIL}",
+        fix="Pass it as a build secret: `RUN --mount=type=secret,id=token ...` and "
+        "`docker build --secret id=token,env=GITHUB_TOKEN`.",
+    )
+
+
 @rule("SP430", Severity.WARNING, "security", "An ARG or ENV named like a secret",
-      hadolint=("DL3064",), buildkit="SecretsUsedInArgOrEnv")  # fmt: skip
+      hadolint=("DL3064",), buildkit="SecretsUsedInArgOrEnv", doc=_sp430_doc)  # fmt: skip
 def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """BuildKit's check: the name alone, whatever the value (``ARG GITHUB_TOKEN`` with no
     default gets its value from --build-arg, into the build history). A secret value in ENV or
@@ -77,7 +111,18 @@ def secret_named_arg(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
 _SHELLS = ("sh", "bash", "zsh", "dash", "ash", "/bin/sh", "/bin/bash")
 
 
-@rule("SP401", Severity.WARNING, "security", "A download piped into a shell")
+def _sp401_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`curl ... | sh` runs whatever the server sends at build time, unverified, and hides "
+        "download failures from `set -e`.",
+        bad=f"FROM {PINNED}\nRUN curl -fsSL https://example.com/install.sh | sh\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN curl -fsSLo /tmp/i.sh https://example.com/install.sh && "
+        f'echo "<sha256>  /tmp/i.sh" | sha256sum -c - && sh /tmp/i.sh\n{SAFE_TAIL}',
+        fix="Download to a file, verify its checksum, then run it.",
+    )
+
+
+@rule("SP401", Severity.WARNING, "security", "A download piped into a shell", doc=_sp401_doc)
 def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
@@ -91,8 +136,18 @@ def curl_pipe_shell(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
+def _sp402_doc() -> RuleDoc:
+    return RuleDoc(
+        why="sudo in a build is unnecessary (RUN runs as the stage's USER) and its presence in an "
+        "image is a privilege-escalation path.",
+        bad=f"FROM {PINNED}\nRUN sudo touch /x\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN touch /x\n{SAFE_TAIL}",
+        fix="Drop sudo; switch USER around the RUN that needs root.",
+    )
+
+
 @rule("SP402", Severity.WARNING, "security", "sudo in RUN", hadolint=("DL3004",),
-      dockle="DKL-DI-0001")  # fmt: skip
+      dockle="DKL-DI-0001", doc=_sp402_doc)  # fmt: skip
 def sudo(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         found = next((cmd for cmd in shell_of(run) if cmd.name == "sudo"), None)
@@ -102,7 +157,17 @@ def sudo(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
             )
 
 
-@rule("SP403", Severity.WARNING, "security", "EXPOSE 22 (SSH)")
+def _sp403_doc() -> RuleDoc:
+    return RuleDoc(
+        why="An SSH server in a container is a second way in that bypasses the orchestrator; use "
+        "`docker exec` / `kubectl exec` for access.",
+        bad=f"FROM {PINNED}\nEXPOSE 22\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nEXPOSE 8080\n{SAFE_TAIL}",
+        fix="Remove the SSH server and EXPOSE 22.",
+    )
+
+
+@rule("SP403", Severity.WARNING, "security", "EXPOSE 22 (SSH)", doc=_sp403_doc)
 def expose_ssh(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for expose in stage.of("EXPOSE"):
@@ -121,7 +186,17 @@ def _world_writable(mode: str) -> bool:
     return bool(re.search(r"(^|,)[ao]*\+[rwxXst]*w", mode)) and "+t" not in mode
 
 
-@rule("SP404", Severity.WARNING, "security", "World-writable permissions")
+def _sp404_doc() -> RuleDoc:
+    return RuleDoc(
+        why="World-writable files let any process in the container (any user) rewrite them: "
+        "configuration, binaries, scripts.",
+        bad=f"FROM {PINNED}\nRUN mkdir /data && chmod 777 /data\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN mkdir /data && chown 65532:65532 /data\n{SAFE_TAIL}",
+        fix="Give ownership to the run user instead (`chown`, `COPY --chown`).",
+    )
+
+
+@rule("SP404", Severity.WARNING, "security", "World-writable permissions", doc=_sp404_doc)
 def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         for cmd in shell_of(run):
@@ -141,7 +216,17 @@ def world_writable(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                                    skip=len("--chmod="))  # fmt: skip
 
 
-@rule("SP405", Severity.WARNING, "security", "ADD from a URL without --checksum")
+def _sp405_doc() -> RuleDoc:
+    return RuleDoc(
+        why="ADD fetches the URL at build time and trusts whatever is served.",
+        bad=f"FROM {PINNED}\nADD https://example.com/tool.tgz /tmp/\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nADD --checksum=sha256:{'c' * 64} https://example.com/tool.tgz "
+        f"/tmp/\n{SAFE_TAIL}",
+        fix="Add `--checksum=sha256:...` (BuildKit), or download and verify in RUN.",
+    )
+
+
+@rule("SP405", Severity.WARNING, "security", "ADD from a URL without --checksum", doc=_sp405_doc)
 def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for add in stage.of("ADD"):
@@ -155,7 +240,19 @@ def add_url(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
-@rule("SP406", Severity.WARNING, "security", "RUN with privileged-like options")
+def _sp406_doc() -> RuleDoc:
+    return RuleDoc(
+        why="`RUN --security=insecure` is `docker run --privileged` for a build step; "
+        "`--network=host` lets the step reach services on the build host's loopback; a "
+        "read-write bind mount lets it change its inputs. A build should need none of them.",
+        bad=f"FROM {PINNED}\nRUN --security=insecure mount -t tmpfs none /mnt\n{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN --mount=type=tmpfs,target=/mnt ls /mnt\n{SAFE_TAIL}",
+        fix="Drop the option; use a tmpfs or cache mount, or a build secret, for what it "
+        "was needed for.",
+    )
+
+
+@rule("SP406", Severity.WARNING, "security", "RUN with privileged-like options", doc=_sp406_doc)
 def insecure_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for _, run in runs(dockerfile):
         if run.flag("security") == "insecure":
@@ -187,8 +284,20 @@ def insecure_run(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
+def _sp407_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Anything in ENV, ARG, LABEL or a RUN line is kept in the image config or history, "
+        "readable by anyone who can pull the image, even after a later layer deletes it.",
+        bad=f"FROM {PINNED}\nRUN git clone https://deploy:hunter2@git.example.com/app.git\n"
+        f"{SAFE_TAIL}",
+        good=f"FROM {PINNED}\nRUN --mount=type=secret,id=netrc,target=/root/.netrc "
+        f"git clone https://git.example.com/app.git\n{SAFE_TAIL}",
+        fix="Revoke the credential, and pass it with `RUN --mount=type=secret` instead.",
+    )
+
+
 @rule("SP407", Severity.ERROR, "security", "A value that looks like a credential",
-      dockle="CIS-DI-0010")  # fmt: skip
+      dockle="CIS-DI-0010", doc=_sp407_doc)  # fmt: skip
 def secret_value(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         for instruction in stage.instructions:
@@ -216,7 +325,24 @@ def _substitute(text: str, env: dict[str, str]) -> str:
     return _VARIABLE.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
-@rule("SP408", Severity.INFO, "security", "USER by name, not by numeric UID", hadolint=("DL3066",))
+def _sp408_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A runtime that must know the user is not root before it starts the container "
+        "(Kubernetes `runAsNonRoot`) reads the image config's user; a name means nothing to "
+        "it without the image's /etc/passwd, so it refuses to start the pod. A numeric UID "
+        "also keeps the file ownership on volumes predictable.",
+        bad=f"FROM {PINNED}\nRUN useradd -r app\nUSER app\nWORKDIR /app\n",
+        good=f"FROM {PINNED}\nRUN useradd -r -u 10001 app\nUSER 10001:10001\nWORKDIR /app\n",
+        fix="Use the numeric UID (and GID): `USER 10001:10001`. A `USER` with a variable is "
+        "judged by the value the stage's ENV or ARG default gives it (`ENV APP_USER app` then "
+        "`USER $APP_USER` names a user); one the file does not set is not judged: its value "
+        "comes from the base image's ENV (`USER $APP_UID` in Microsoft's .NET images, where "
+        "it is numeric), where hadolint's DL3066 reports it.",
+    )
+
+
+@rule("SP408", Severity.INFO, "security", "USER by name, not by numeric UID", hadolint=("DL3066",),
+      doc=_sp408_doc)  # fmt: skip
 def user_by_name(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage in dockerfile.stages:
         env: dict[str, str] | None = None
@@ -320,7 +446,37 @@ def _verifies(cmd: ShellCommand) -> bool:
     return needs is not None and (not needs or any(a in needs for a in cmd.args))
 
 
-@rule("SP409", Severity.WARNING, "security", "A download unpacked, run or installed unverified")
+def _sp409_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A file fetched with curl or wget and then unpacked, run or installed in the same "
+        "RUN, with no checksum or signature check in between, builds into the image whatever "
+        "the server (or anyone between it and the builder: a mirror, a proxy, a hijacked "
+        "release page) sends that day, and the next build may get something else. A download "
+        "piped straight into tar or an interpreter (`wget -O- URL | tar x`) cannot be checked "
+        "at all before it is used. A pipe into a shell is SP401's finding; `ADD URL` without "
+        "`--checksum` is SP405's.",
+        bad=f"FROM {PINNED}\nRUN curl -fsSLo /tmp/checkup.tgz {CHECKUP} \\\n"
+        "    && tar -xzf /tmp/checkup.tgz -C /usr/local/bin\n" + SAFE_TAIL,
+        good=f"FROM {PINNED}\nRUN curl -fsSLo /tmp/checkup.tgz {CHECKUP} \\\n"
+        f'    && echo "{"b" * 64}  /tmp/checkup.tgz" | sha256sum -c - \\\n'
+        "    && tar -xzf /tmp/checkup.tgz -C /usr/local/bin\n" + SAFE_TAIL,
+        fix='Pin the digest next to the URL and check it before use: `echo "<sha256>  FILE" | '
+        "sha256sum -c -` (or `sha512sum -c`, `gpg --verify SIG FILE`, `cosign verify-blob`); "
+        "or use `ADD --checksum=sha256:... URL`.",
+        limits="Any digest or signature command after the download (`sha256sum`, `sha512sum`, "
+        "`shasum`, `b2sum`, `gpg --verify`, `gpgv`, `cosign verify`/`verify-blob`, `minisign -V`, "
+        "`signify -V`, `openssl dgst`) counts as a check of it, whatever file it names, so a "
+        "check of another file hides an unverified one (false negative). Only curl and wget are "
+        "read, within one RUN: a file downloaded in one RUN and unpacked in a later one is not "
+        "judged, nor are downloads by other tools (`git clone`, `pip download`, `go install`). "
+        "A downloaded file is recognised by its path or its name alone; a use through a "
+        "variable (`tar xf $FILE`) is not seen. A file that is only copied or read "
+        "(`cat`, `cp`) is not a use.",
+    )
+
+
+@rule("SP409", Severity.WARNING, "security", "A download unpacked, run or installed unverified",
+      doc=_sp409_doc)  # fmt: skip
 def unverified_download(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """A file fetched with curl or wget and then unpacked, run or installed in the same RUN with
     no checksum or signature check between: whatever the server (or anyone on the way) sends

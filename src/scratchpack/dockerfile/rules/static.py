@@ -11,6 +11,7 @@ from scratchpack.dockerfile.model import Dockerfile, Instruction, Stage
 from scratchpack.dockerfile.rules.core import (
     Finding,
     Rule,
+    RuleDoc,
     env_pairs,
     image_parts,
     parent_stage,
@@ -18,6 +19,7 @@ from scratchpack.dockerfile.rules.core import (
     shell_of,
     stage_env,
 )
+from scratchpack.dockerfile.rules.examples import GCC, GO, PINNED, RUST, SCRATCH_TAIL
 from scratchpack.dockerfile.shell import ShellCommand
 from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
@@ -60,7 +62,21 @@ def _builds_into_scratch(
 _ELF_CLOSURE = lazy(r"ld-linux[\w.-]*\.so\.\d\b.*\s--list\b", re.S)
 
 
-@rule("SP500", Severity.WARNING, "correctness", "Go built without CGO_ENABLED=0 for scratch")
+def _sp500_doc() -> RuleDoc:
+    return RuleDoc(
+        why="With cgo on (the default when a C compiler is present), Go links libc dynamically "
+        "for net and os/user; the binary then fails in scratch with 'no such file or "
+        "directory', the missing dynamic loader.",
+        bad=f"FROM {GO} AS build\nRUN go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {GO} AS build\nRUN CGO_ENABLED=0 go build -o /app .\n"
+        f'FROM scratch\nCOPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="`CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (or `ENV CGO_ENABLED=0`).",
+    )
+
+
+@rule("SP500", Severity.WARNING, "correctness", "Go built without CGO_ENABLED=0 for scratch",
+      doc=_sp500_doc)  # fmt: skip
 def go_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage, run, cmd in _builds_into_scratch(dockerfile):
         if cmd.name != "go" or cmd.args[:1] not in (("build",), ("install",)):
@@ -88,7 +104,25 @@ def _links_no_glibc(cargo: ShellCommand, env: dict[str, str]) -> bool:
     )
 
 
-@rule("SP501", Severity.WARNING, "correctness", "Rust built without a static target for scratch")
+def _sp501_doc() -> RuleDoc:
+    return RuleDoc(
+        why="cargo's default gnu target links glibc dynamically: the binary needs "
+        "/lib64/ld-linux-x86-64.so.2 and libc.so.6, which scratch lacks.",
+        bad=f"FROM {RUST} AS build\nRUN cargo build --release\nFROM scratch\n"
+        f'COPY --from=build /target/release/app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {RUST} AS build\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\nFROM scratch\n"
+        "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
+        f'{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Build for `x86_64-unknown-linux-musl`, or with "
+        "`RUSTFLAGS='-C target-feature=+crt-static' --target x86_64-unknown-linux-gnu`."
+        " A stage that ships its ELF closure (a RUN listing the binary's libraries with the "
+        "loader's `--list`, as `scratchpack init --dynamic` writes) is left alone.",
+    )
+
+
+@rule("SP501", Severity.WARNING, "correctness", "Rust built without a static target for scratch",
+      doc=_sp501_doc)  # fmt: skip
 def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     for stage, run, cmd in _builds_into_scratch(dockerfile):
         if cmd.name == "cargo" and cmd.args[:1] in (("build",), ("install",)):
@@ -106,7 +140,22 @@ def rust_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
                 )
 
 
-@rule("SP502", Severity.WARNING, "correctness", "C/C++ linked without -static for scratch")
+def _sp502_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A C or C++ program linked dynamically needs the loader and shared libraries, which "
+        "scratch does not have.",
+        bad=f"FROM {GCC} AS build\nRUN gcc -O2 -o /app main.c\nFROM scratch\n"
+        f'COPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {GCC} AS build\nRUN gcc -O2 -static -o /app main.c\nFROM scratch\n"
+        f'COPY --from=build /app /app\n{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Link with `-static` (musl-gcc gives the smallest binaries), or ship the loader "
+        "and libraries: a stage that lists the binary's libraries with the loader's `--list` "
+        "(as `scratchpack init --dynamic` writes) is left alone.",
+    )
+
+
+@rule("SP502", Severity.WARNING, "correctness", "C/C++ linked without -static for scratch",
+      doc=_sp502_doc)  # fmt: skip
 def c_not_static(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     compilers = ("gcc", "g++", "cc", "c++", "clang", "clang++", "musl-gcc")
     for _, run, cmd in _builds_into_scratch(dockerfile):
@@ -135,7 +184,34 @@ def _cargo_profile(dockerfile: Dockerfile) -> dict[str, object] | None:
     return profile if isinstance(profile, dict) else {}
 
 
-@rule("SP503", Severity.INFO, "size", "Rust release profile not tuned for a small binary")
+def _sp503_doc() -> RuleDoc:
+    return RuleDoc(
+        why="Cargo's default release profile optimises for speed with 16 codegen units, no "
+        "link-time optimisation and symbols kept: `lto = true`, `codegen-units = 1` and "
+        "`strip = true` commonly halve the binary that scratch ships.",
+        bad=f"FROM {RUST} AS build\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\nFROM scratch\n"
+        "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
+        f'{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        good=f"FROM {RUST} AS build\n"
+        "RUN cargo build --release --target x86_64-unknown-linux-musl\nFROM scratch\n"
+        "COPY --from=build /target/x86_64-unknown-linux-musl/release/app /app\n"
+        f'{SCRATCH_TAIL}ENTRYPOINT ["/app"]\n',
+        fix="Add `[profile.release]` with `lto = true`, `codegen-units = 1`, `strip = true` "
+        '(and `panic = "abort"` if the app does not catch panics).',
+        bad_context=(("Cargo.toml", '[package]\nname = "app"\nversion = "0.1.0"\n'),),
+        good_context=(
+            (
+                "Cargo.toml",
+                '[package]\nname = "app"\nversion = "0.1.0"\n\n[profile.release]\n'
+                'lto = true\ncodegen-units = 1\nstrip = true\npanic = "abort"\n',
+            ),
+        ),
+    )
+
+
+@rule("SP503", Severity.INFO, "size", "Rust release profile not tuned for a small binary",
+      doc=_sp503_doc)  # fmt: skip
 def rust_profile(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     builds = [
         (stage, run, cmd)
@@ -254,8 +330,40 @@ def _dynamic_evidence(dockerfile: Dockerfile, source: Stage, path: str) -> str |
     return None
 
 
+def _sp504_doc() -> RuleDoc:
+    return RuleDoc(
+        why="A program linked dynamically needs its loader (`/lib64/ld-linux-x86-64.so.2`) and "
+        "shared libraries at start; scratch has neither, so the container fails with the "
+        "misleading `exec /curl: no such file or directory`. The rule reports it where the "
+        "Dockerfile itself says so: the copied file is a program of a glibc image's packages "
+        "(`/usr/bin/curl` of a stage FROM debian, or `COPY --from=debian:12 /bin/ls`), or a "
+        "C build system (make, cmake, ninja, meson, configure) built it in a glibc stage with no "
+        "sign of static linking. Builds with go, cargo, gcc or clang are SP500-SP502's.",
+        bad=f"FROM {PINNED} AS build\nRUN apt-get update && apt-get install -y "
+        "--no-install-recommends curl && rm -rf /var/lib/apt/lists/*\nFROM scratch\n"
+        f'COPY --from=build /usr/bin/curl /curl\n{SCRATCH_TAIL}ENTRYPOINT ["/curl"]\n',
+        good=f"FROM {PINNED} AS build\nRUN apt-get update && apt-get install -y "
+        "--no-install-recommends busybox-static && rm -rf /var/lib/apt/lists/*\nFROM scratch\n"
+        f'COPY --from=build /bin/busybox /busybox\n{SCRATCH_TAIL}ENTRYPOINT ["/busybox"]\n',
+        fix="Build the program statically (`-static`, `CGO_ENABLED=0`, a musl target), or copy "
+        "its loader and libraries with it (`scratchpack pack` finds and copies them, NSS and "
+        "gconv modules included), or use a base that has glibc (distroless/cc).",
+        limits="Conservative by design: no finding when the word `static`, `musl`, "
+        "`CGO_ENABLED=0`, `crt-static`, `extldflags`, `zig cc`, `ldd` or `patchelf` appears "
+        "anywhere in the stage (or the stages it is built on), when the stage's root image is "
+        "not a known glibc image (debian, ubuntu, fedora, ubi, gcc, python, node, golang, "
+        "rust... with no alpine/musl/static tag), when the final stage also copies a loader "
+        "or a library directory, or when a RUN of the stage writes the copied path itself "
+        "(then the build made it, and how it links is not known). So a Makefile that links "
+        "statically on its own, or a Go program built by make, is reported (false positive: "
+        "ignore it on that COPY), while a dynamic binary downloaded in the stage, built by a "
+        "script, or from an image this rule does not know is not (false negative). "
+        "`scratchpack audit` reads the ELF itself and answers for sure.",
+    )
+
+
 @rule("SP504", Severity.WARNING, "correctness",
-      "A dynamically linked program copied into scratch")  # fmt: skip
+      "A dynamically linked program copied into scratch", doc=_sp504_doc)  # fmt: skip
 def dynamic_into_scratch(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]:
     """Only where the file itself says so: a program a glibc image's packages installed, or one
     a C build system made there without any sign of static linking; the final stage copying a
