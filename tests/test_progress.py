@@ -254,3 +254,34 @@ def test_plain_lines_about_a_long_step_are_rate_limited() -> None:
 def _no_reporter_left() -> Iterator[None]:
     yield
     assert not progress.active()
+
+
+def _dockerfiles(tmp_path: Path, count: int) -> list[Path]:
+    """``count`` small Dockerfiles, each with its own RUN (so ShellCheck gets one script each,
+    none from a cache: ``--no-cache``)."""
+    files = []
+    for n in range(count):
+        path = tmp_path / f"d{n}" / "Dockerfile"
+        path.parent.mkdir()
+        path.write_text(f"FROM debian:12\nRUN echo $HOME{n} && ls /tmp/{n}\n")
+        files.append(path)
+    return files
+
+
+def test_lint_of_a_tree_reports_progress_and_one_file_reports_nothing(tmp_path: Path) -> None:
+    """A lint of many files takes seconds (ShellCheck over every RUN): a line per step off a
+    terminal, stdout the findings alone; one file (an editor's, a hook's) prints nothing but
+    its findings, as hadolint does; on a terminal, bars with an ETA."""
+    files = _dockerfiles(tmp_path, 130)
+    env = {"SCRATCHPACK_LINT_SERVER": "0"}
+    many = run_cli("lint", "-f", "json", "--no-fail", "--no-cache", *files, env=env)
+    assert many.code == 0, many.stderr
+    assert json.loads(many.stdout)  # stdout is the JSON alone
+    lines = many.stderr.splitlines()
+    assert lines[0] == "scratchpack: linting 130 Dockerfiles", many.stderr
+    assert "scratchpack: running ShellCheck on 130 scripts" in lines, many.stderr
+    one = run_cli("lint", "-f", "json", "--no-fail", "--no-cache", files[0], env=env)
+    assert one.code == 0 and one.stderr == "", one.stderr
+    code, text = run_on_pty("lint", "--no-fail", "--no-cache", *files)
+    assert code == 0
+    _assert_bar_with_eta(text, "linting 130 Dockerfiles")

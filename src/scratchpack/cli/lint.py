@@ -17,6 +17,7 @@ from scratchpack.errors import UsageError
 
 if TYPE_CHECKING:
     import argparse
+    from contextlib import AbstractContextManager
 
     from scratchpack.dockerfile.config import LintConfig
     from scratchpack.operations.lint import FileReport
@@ -179,11 +180,23 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
 
         lookups = lookup_options(args, explicit_creds=False)
         config = config._replace(base_lookup=base_lookup(lookups))
+    # lint loads no progress renderer (cli/main.py: its start-up is the point); a tree of
+    # files, which takes seconds, gets one (operations.lint.MANY_FILES)
+    from contextlib import nullcontext
+
+    from scratchpack.operations.lint import MANY_FILES
+
+    rendering: AbstractContextManager[None] = nullcontext()
+    if len(files) >= MANY_FILES:
+        from scratchpack.cli.progress import reporting
+
+        rendering = reporting(quiet=False)
     try:
-        if args.fix or args.diff:
-            reports, changed = _lint_fix(args, files, ignore, config)
-        else:
-            reports = _lint_all(files, ignore, config)
+        with rendering:
+            if args.fix or args.diff:
+                reports, changed = _lint_fix(args, files, ignore, config)
+            else:
+                reports = _lint_all(files, ignore, config)
     finally:
         if lookups is not None:
             lookups.close()

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr and an exit code, and a traceback only when --debug asks for one."""
     words = sys.argv[1:] if argv is None else list(argv)
     completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions
-    lint = words[:1] == ["lint"] and not completing  # lint shows no progress either
+    # lint loads no renderer here (a tree of files gets one in cli/lint.py)
+    lint = words[:1] == ["lint"] and not completing
     # a command named first needs only its own parser and module (`--help` alone, an unknown
     # command and completion show every command): the other commands' parsers and the modules
     # they import were a tenth of a 5 MB static pack and a fifth of a no-op re-push (issue 17)

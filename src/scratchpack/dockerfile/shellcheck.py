@@ -347,16 +347,27 @@ def check_many(
     jobs = os.cpu_count() or 1
     size = min(BATCH, -(-len(todo) // jobs)) if len(todo) > SPLIT else BATCH
     chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
-    outcomes: list[dict[int, tuple[Comment, ...]] | str]
-    if len(chunks) <= 1:
+    outcomes: list[dict[int, tuple[Comment, ...]] | str] = []
+    if len(todo) <= SPLIT:
         outcomes = [_run(program, [(n, work[n][1]) for n in chunk]) for chunk in chunks]
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
-            outcomes = list(
-                pool.map(lambda chunk: _run(program, [(n, work[n][1]) for n in chunk]), chunks)
-            )
+        from scratchpack import progress
+
+        # many scripts take seconds (a tree's RUNs): a step, advanced as each batch ends
+        what = f"running ShellCheck on {len(todo)} scripts"
+        with (
+            ThreadPoolExecutor(max_workers=min(jobs, len(chunks))) as pool,
+            progress.step(what, len(todo), unit="scripts") as task,
+        ):
+            for chunk, outcome in zip(
+                chunks,
+                pool.map(lambda chunk: _run(program, [(n, work[n][1]) for n in chunk]), chunks),
+                strict=True,
+            ):
+                outcomes.append(outcome)
+                task.advance(len(chunk))
     failed: dict[int, str] = {}  # why a script has no results, by its position in ``work``
     for chunk, found in zip(chunks, outcomes, strict=True):
         if isinstance(found, str):

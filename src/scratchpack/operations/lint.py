@@ -12,9 +12,11 @@ does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from scratchpack import progress
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import parse_bytes, read
@@ -252,17 +254,26 @@ def lint_files(
     rules_only = config._replace(shellcheck=False)
     reports: list[FileReport] = []
     parsed: list[tuple[FileReport, Dockerfile]] = []
-    for path in paths:
-        try:
-            dockerfile = read(path)
-        except ScratchpackError as exc:
-            reports.append(FileReport(str(path), error=str(exc)))
-            continue
-        reports.append(_report(dockerfile, str(path), ignore, rules_only))
-        if reports[-1].error is None:
-            parsed.append((reports[-1], dockerfile))
+    # A tree of Dockerfiles takes seconds: progress then (a bar after a second on a terminal,
+    # one line in a log); the one file of an editor or a pre-commit hook reports nothing.
+    what = f"linting {len(paths)} Dockerfiles"
+    steps = progress.step(what, len(paths), unit="files") if len(paths) >= MANY_FILES else None
+    with steps or nullcontext(progress.SILENT) as task:
+        for path in paths:
+            task.advance(1)
+            try:
+                dockerfile = read(path)
+            except ScratchpackError as exc:
+                reports.append(FileReport(str(path), error=str(exc)))
+                continue
+            reports.append(_report(dockerfile, str(path), ignore, rules_only))
+            if reports[-1].error is None:
+                parsed.append((reports[-1], dockerfile))
     _add_shellcheck(parsed, ignore, config)
     return reports
+
+
+MANY_FILES = 20  # files in one lint from which it reports progress
 
 
 def _report(
