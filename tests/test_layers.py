@@ -459,7 +459,7 @@ def test_the_rules_still_apply_after_dot_slash() -> None:
         return info
 
     deep = "d/" * 130 + "f"
-    pairs = [  # (as a "./" archive has it, the same without)
+    pairs: list[tuple[str, str, bytes, dict[str, object]]] = [  # ("./" name, the same without)
         ("./usr/bin/", "usr/bin", tarfile.DIRTYPE, {}),
         ("./usr/bin/ls", "usr/bin/ls", tarfile.REGTYPE, {"size": 3, "mode": 0o755}),
         ("./a/../../etc/shadow", "a/../../etc/shadow", tarfile.REGTYPE, {}),
