@@ -17,8 +17,9 @@ hashing thread waited up to 5 ms at each of those points (``bench/bench_readahea
 reading and hashing 600 MB beside a thread that never lets go of the GIL, 1 MiB chunks and the
 default interval against these settings).
 
-Memory stays bounded: at most ``depth`` chunks of ``chunk`` bytes wait in the queue (16 MiB
-with the defaults), plus the one the thread is reading and the one the caller holds. What the
+Memory stays bounded: at most ``depth`` chunks of ``chunk`` bytes wait in the queue (8 MiB
+with the defaults: two 4 MiB chunks), plus the one the thread is reading and the one the
+caller holds, 16 MiB in all (four 1 MiB chunks before: 6 MiB). What the
 inner stream raises (a digest mismatch at its end, a truncated archive, a decompression
 error) is raised again from :meth:`ReadAhead.read` in the caller's thread, in stream order,
 so nothing unverified looks complete: the end of the stream is only reported after the inner
@@ -34,7 +35,7 @@ import threading
 from typing import BinaryIO
 
 CHUNK = 4 << 20
-DEPTH = 4
+DEPTH = 2
 SWITCH_INTERVAL = 0.0005  # seconds, while a read-ahead thread runs (the default is 0.005)
 
 
