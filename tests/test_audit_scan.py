@@ -150,7 +150,7 @@ def test_gzip_layers_are_read_and_a_corrupt_one_is_one_line(tmp_path: Path) -> N
     # a deflate block of the reserved type 3 (zlib's "invalid block type"), and 64 bytes
     # zeroed in the middle: inflates to garbage, which is a bad tar header when the parser
     # gets there first, or gzip's CRC check failing when the read-ahead thread reaches the
-    # end of the stream first (this whole layer is less than one 4 MiB read-ahead chunk)
+    # end of the stream first (a layer smaller than a read-ahead chunk or two)
     invalid = packed[:10] + b"\xff" + packed[11:]
     middle = len(packed) // 2
     zeroed = packed[:middle] + bytes(64) + packed[middle + 64 :]

@@ -609,62 +609,6 @@ def test_read_ahead_gives_the_bytes_in_order_and_raises_the_end_in_the_caller() 
     assert threading.active_count() <= before
 
 
-def test_read_ahead_restores_the_switch_interval_however_it_ends() -> None:
-    """The interval is lowered while a read-ahead thread runs, and is back to the value it had
-    before (not to the default) after a normal end, after a digest mismatch (as soon as the
-    caller sees the error), after an exception in the consumer, and only once the last of two
-    overlapping read-aheads ends."""
-    import sys
-
-    from scratchpack.errors import DigestMismatchError
-    from scratchpack.layers.readahead import SWITCH_INTERVAL, ReadAhead
-    from scratchpack.model.digest import Digest, VerifyingReader
-
-    def verifying(digest: Digest) -> BinaryIO:
-        return cast(BinaryIO, VerifyingReader(io.BytesIO(data), digest, None, "x"))
-
-    data = os.urandom(1 << 20)
-    right = Digest("sha256", hashlib.sha256(data).hexdigest())
-    wrong = Digest("sha256", hashlib.sha256(b"other").hexdigest())
-    original = sys.getswitchinterval()
-    mine = 0.004  # not the default: the value found is the one put back
-    sys.setswitchinterval(mine)
-    try:
-        with ReadAhead(verifying(right), chunk=4096) as ahead:
-            assert ahead.read(10) == data[:10]
-            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
-            assert ahead.read(len(data)) + ahead.read() == data[10:]
-            assert ahead.read(1) == b""
-            assert sys.getswitchinterval() == pytest.approx(mine)  # at the end, before close
-        assert sys.getswitchinterval() == pytest.approx(mine)
-
-        with ReadAhead(verifying(wrong), chunk=4096) as ahead:
-            assert ahead.read(10) == data[:10]
-            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
-            with pytest.raises(DigestMismatchError):
-                ahead.read()
-            assert sys.getswitchinterval() == pytest.approx(mine)
-        assert sys.getswitchinterval() == pytest.approx(mine)
-
-        # the consumer fails with the thread blocked on a full queue, or inside a read
-        with pytest.raises(RuntimeError, match="the consumer failed"),  \
-                ReadAhead(verifying(right), chunk=4096, depth=2) as ahead:  # fmt: skip
-            ahead.read(10)
-            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
-            raise RuntimeError("the consumer failed")
-        assert sys.getswitchinterval() == pytest.approx(mine)
-
-        first = ReadAhead(io.BytesIO(data), chunk=4096, depth=2)
-        second = ReadAhead(io.BytesIO(data), chunk=4096, depth=2)
-        first.read(1), second.read(1)
-        first.close()
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)  # the second runs
-        second.close()
-        assert sys.getswitchinterval() == pytest.approx(mine)
-    finally:
-        sys.setswitchinterval(original)
-
-
 # -- zstd streams cut short (layers/zstdstream.py) ----------------------------------------------
 
 

@@ -8,18 +8,7 @@ it. Done in turn, a 600 MB layer pays for both; done by two threads, the C work 
 the Python work on a second core (the sha256 alone is 0.5 s of a 600 MB layer here, about as
 long as dive's whole analysis of it).
 
-Two settings make the overlap real on a busy main thread. Chunks are 4 MiB: the thread needs
-the GIL between its C calls (after each ``pread``, each sha256 update, to queue a chunk), a
-few times per chunk, so fewer chunks mean fewer waits. And while a read-ahead thread runs, the
-interpreter's switch interval is 0.5 ms instead of 5 ms (:class:`_FastSwitch`): the parsing
-thread holds the GIL until that interval forces it to let go, so with the default one the
-hashing thread waited up to 5 ms at each of those points (``bench/bench_readahead.py``:
-reading and hashing 600 MB beside a thread that never lets go of the GIL, 1 MiB chunks and the
-default interval against these settings).
-
-Memory stays bounded: at most ``depth`` chunks of ``chunk`` bytes wait in the queue (8 MiB
-with the defaults: two 4 MiB chunks), plus the one the thread is reading and the one the
-caller holds, 16 MiB in all (four 1 MiB chunks before: 6 MiB). What the
+Memory stays bounded: at most ``depth`` chunks of ``chunk`` bytes wait in the queue. What the
 inner stream raises (a digest mismatch at its end, a truncated archive, a decompression
 error) is raised again from :meth:`ReadAhead.read` in the caller's thread, in stream order,
 so nothing unverified looks complete: the end of the stream is only reported after the inner
@@ -30,41 +19,11 @@ state the caller left the stream in.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from typing import BinaryIO
 
-CHUNK = 4 << 20
-DEPTH = 2
-SWITCH_INTERVAL = 0.0005  # seconds, while a read-ahead thread runs (the default is 0.005)
-
-
-class _FastSwitch:
-    """The interpreter's switch interval, lowered while any read-ahead thread runs and put
-    back as it was when the last one ends (however it ends: each thread leaves in a
-    ``finally``). Counted, as two streams may be read ahead at once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._saved = 0.0
-
-    def enter(self) -> None:
-        with self._lock:
-            if self._running == 0:
-                self._saved = sys.getswitchinterval()
-                if self._saved > SWITCH_INTERVAL:
-                    sys.setswitchinterval(SWITCH_INTERVAL)
-            self._running += 1
-
-    def leave(self) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running == 0:
-                sys.setswitchinterval(self._saved)
-
-
-_FAST_SWITCH = _FastSwitch()
+CHUNK = 1 << 20
+DEPTH = 4
 
 
 class _End:
@@ -99,26 +58,17 @@ class ReadAhead:
         return False
 
     def _run(self) -> None:
-        _FAST_SWITCH.enter()
-        try:
-            end = self._pump()
-        finally:
-            _FAST_SWITCH.leave()  # before the end is handed over: the caller finds it restored
-        if end is not None:
-            self._put(end)
-
-    def _pump(self) -> _End | None:
-        """Read and queue chunks; the end to hand over (None once the reader has gone away)."""
         try:
             while not self._stop.is_set():
                 data = self._inner.read(self._chunk)
                 if not data:
-                    return _End(None)
+                    break
                 if not self._put(data):
-                    return None
+                    return
         except BaseException as exc:  # handed to the caller's thread, raised there
-            return _End(exc)
-        return None
+            self._put(_End(exc))
+            return
+        self._put(_End(None))
 
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (everything left when negative); ``b""`` only at the verified end."""
