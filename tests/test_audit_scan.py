@@ -148,16 +148,20 @@ def test_gzip_layers_are_read_and_a_corrupt_one_is_one_line(tmp_path: Path) -> N
     assert {**sizes, "compressed": 0} == {**plain.json()["size"], "compressed": 0}
     assert zipped.json()["largest_files"] == plain.json()["largest_files"]
     # a deflate block of the reserved type 3 (zlib's "invalid block type"), and 64 bytes
-    # zeroed in the middle (inflates to garbage: a bad tar header)
+    # zeroed in the middle: inflates to garbage, which is a bad tar header when the parser
+    # gets there first, or gzip's CRC check failing when the read-ahead thread reaches the
+    # end of the stream first (a layer smaller than a read-ahead chunk or two)
     invalid = packed[:10] + b"\xff" + packed[11:]
     middle = len(packed) // 2
     zeroed = packed[:middle] + bytes(64) + packed[middle + 64 :]
-    for broken, says in ((invalid, "cannot decompress"), (zeroed, "bad checksum")):
-        result = run_cli("audit", gzip_layout(tmp_path / f"bad-{says[:3]}", layer, broken))
+    cases = [(invalid, ("cannot decompress",)), (zeroed, ("bad checksum", "CRC check failed"))]
+    for n, (broken, says) in enumerate(cases):
+        result = run_cli("audit", gzip_layout(tmp_path / f"bad-{n}", layer, broken))
         assert result.code == 2, result.stderr
         assert "Traceback" not in result.stderr
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith("scratchpack: error: ") and says in last, result.stderr
+        assert last.startswith("scratchpack: error: "), result.stderr
+        assert any(words in last for words in says), result.stderr
 
 
 def bytes_read_by_audit(image: str) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_cli
 from test_audit import D, T, write_layout
 from test_startup import scratchpack_imports, third_party
 
@@ -19,9 +20,11 @@ from test_startup import scratchpack_imports, third_party
 AUDIT = frozenset({"msgspec", "typing_extensions", "packageurl", "ahocorasick_rs", "argcomplete"})
 # Standard-library and project modules an audit without Python packages, Rust binaries or a
 # registry does not need: each was milliseconds of start-up (concurrent.futures loads logging,
-# email.parser loads socket and calendar, tempfile loads random).
+# email.parser loads socket and calendar, tempfile loads random, shutil loads bz2 and lzma;
+# probe, for --check only, loads shutil and subprocess).
 NOT_ON_THE_AUDIT_PATH = (
     "concurrent.futures", "logging", "email", "tempfile", "random", "tarfile", "zstandard",
+    "shutil", "bz2", "lzma", "subprocess", "scratchpack.operations.probe",
     "debian", "httpx", "rich", "elftools", "cryptography", "scratchpack.transports.registry",
     "scratchpack.reports.html", "scratchpack.operations.audit.docs",
 )  # fmt: skip
@@ -31,14 +34,20 @@ def heavy(modules: set[str]) -> set[str]:
     return {m for m in modules for h in NOT_ON_THE_AUDIT_PATH if m == h or m.startswith(h + ".")}
 
 
-@pytest.mark.parametrize("secrets", [True, False])
-def test_audit_imports_only_what_it_uses(tmp_path: Path, secrets: bool) -> None:
+@pytest.mark.parametrize(("secrets", "transport"),
+                         [(True, "oci"), (False, "oci"), (True, "docker-archive")])  # fmt: skip
+def test_audit_imports_only_what_it_uses(tmp_path: Path, secrets: bool, transport: str) -> None:
+    """Of an OCI layout and of a ``docker save`` archive (issue 17's audit row reads one)."""
     image = write_layout(
         tmp_path / "img",
         [[D("app"), T("app/run", b"#!/bin/sh\nexec echo hi\n", 0o755),
           T("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")]],
         {"Entrypoint": ["/app/run"]},
     )  # fmt: skip
+    if transport == "docker-archive":
+        archive = f"docker-archive:{tmp_path / 'img.tar'}"
+        assert run_cli("copy", "-q", image, f"{archive}:app:1").code == 0
+        image = archive
     flags = [] if secrets else ["--no-secrets"]
     modules = scratchpack_imports("audit", image, "--format", "json", "--fail-on", "none", *flags)
     assert "scratchpack.operations.audit" in modules  # (the audit did run)

@@ -409,6 +409,110 @@ def test_layer_reader_entries_equal_tarfiles() -> None:
         assert not seen
 
 
+def _dot_slash(data: bytes) -> bytes:
+    """The same archive as ``tar -C root .`` writes it: the root first, every name (and hard
+    link target) after ``./``, directories with a trailing ``/``."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, \
+            tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as dst:  # fmt: skip
+        root = tarfile.TarInfo("./")
+        root.type = tarfile.DIRTYPE
+        dst.addfile(root)
+        for member in src.getmembers():
+            content = src.extractfile(member) if member.isreg() else None
+            member.name = "./" + member.name + ("/" if member.isdir() else "")
+            if member.islnk():
+                member.linkname = "./" + member.linkname
+            dst.addfile(member, content)
+    return out.getvalue()
+
+
+def _read_all(data: bytes) -> tuple[list[tuple[object, ...]], list[str]]:
+    """Every entry of a layer, and what its reports say (without the names they quote)."""
+    reports: list[str] = []
+    entries = read_layer(io.BytesIO(data), report=lambda name, what: reports.append(what))
+    return [tuple(entry) for entry in entries], reports
+
+
+def test_layer_reader_gives_the_same_entries_with_or_without_dot_slash() -> None:
+    """``./usr/bin/`` is read as ``usr/bin``, whichever way the reader takes (the quick one
+    for the usual member, the general one for the rest): the same entries and reports."""
+    rng = random.Random(11)
+    for _ in range(30):
+        for fmt in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT):
+            data = _random_archive(rng, fmt)
+            entries, reports = _read_all(data)
+            assert _read_all(_dot_slash(data)) == (entries, reports)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                assert [e[0] for e in entries] == [normalise(m.name) for m in tar.getmembers()]
+
+
+def test_the_rules_still_apply_after_dot_slash() -> None:
+    """What comes after ``./`` is judged as the same name without it: climbing out, too long,
+    too deep, whiteouts, doubled slashes and dots, negative owners, hard link targets."""
+
+    def member(name: str, kind: bytes = tarfile.REGTYPE, **fields: object) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        for key, value in fields.items():
+            setattr(info, key, value)
+        return info
+
+    deep = "d/" * 130 + "f"
+    pairs: list[tuple[str, str, bytes, dict[str, object]]] = [  # ("./" name, the same without)
+        ("./usr/bin/", "usr/bin", tarfile.DIRTYPE, {}),
+        ("./usr/bin/ls", "usr/bin/ls", tarfile.REGTYPE, {"size": 3, "mode": 0o755}),
+        ("./a/../../etc/shadow", "a/../../etc/shadow", tarfile.REGTYPE, {}),
+        ("./usr/.wh.gone", "usr/.wh.gone", tarfile.REGTYPE, {}),
+        ("./.wh.top", ".wh.top", tarfile.REGTYPE, {}),
+        ("./opt/.wh..wh..opq", "opt/.wh..wh..opq", tarfile.REGTYPE, {}),
+        ("./.hidden", ".hidden", tarfile.REGTYPE, {}),
+        ("././twice", "twice", tarfile.REGTYPE, {}),
+        (".//slashes", "slashes", tarfile.REGTYPE, {}),
+        ("./a//b", "a/b", tarfile.REGTYPE, {}),
+        ("./a/./c", "a/c", tarfile.REGTYPE, {}),
+        ("./d//", "d", tarfile.DIRTYPE, {}),
+        ("./hl", "hl", tarfile.LNKTYPE, {"linkname": "./usr/bin/ls"}),
+        ("./out", "out", tarfile.LNKTYPE, {"linkname": "./../out"}),
+        ("./" + deep, deep, tarfile.REGTYPE, {}),
+        ("./" + "x" * 2000, "x" * 2000, tarfile.REGTYPE, {}),
+        ("./" + "é" * 2100, "é" * 2100, tarfile.REGTYPE, {}),
+        ("./owner", "owner", tarfile.REGTYPE, {"uid": -1}),
+    ]
+
+    def archive(members: list[tarfile.TarInfo]) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for info in members:
+                tar.addfile(info, io.BytesIO(bytes(info.size)) if info.isreg() else None)
+        return out.getvalue()
+
+    def plain_link(fields: dict[str, object]) -> dict[str, object]:
+        link = fields.get("linkname")
+        return {**fields, "linkname": link[2:]} if isinstance(link, str) else fields
+
+    dotted = archive([member(d, k, **f) for d, _, k, f in pairs])
+    plain = archive([member(p, k, **plain_link(f)) for _, p, k, f in pairs])
+    entries, reports = _read_all(dotted)
+    plain_entries, plain_reports = _read_all(plain)
+    assert entries == plain_entries
+    # (a report quotes the name as the tar has it)
+    assert [what.replace("./../", "../") for what in reports] == plain_reports
+    assert [e[0] for e in entries] == [
+        "usr/bin", "usr/bin/ls", "usr/gone", "top", "opt", ".hidden", "twice", "slashes",
+        "a/b", "a/c", "d", "hl", "x" * 2000, "owner",
+    ]  # fmt: skip
+    assert [e[1] for e in entries][2:5] == ["whiteout", "whiteout", "opaque"]
+    assert entries[11][6] == "usr/bin/ls"
+    assert [what.split(" (")[0] for what in reports] == [
+        "tar member name climbs out of the image root",
+        "hard link target ./../out: tar member name climbs out of the image root",
+        "tar member name has 131 components",
+        "tar member name is longer than PATH_MAX",
+        "negative mode or owner",
+    ]
+
+
 def test_tar_parser_bounded_memory_per_member() -> None:
     """A member's content is never buffered: 64 MiB of content through a 1 MiB window."""
     import tracemalloc

@@ -13,7 +13,6 @@ import errno
 import fcntl
 import os
 import re
-import shutil
 import stat
 import sys
 import threading
@@ -157,6 +156,8 @@ class TempDirectory:
     def remove(self) -> None:
         """Delete the directory, unless it was published."""
         if self._fd is not None:
+            import shutil  # (slow to import, with bz2 and lzma: only writers need it)
+
             shutil.rmtree(self.path, ignore_errors=True)
         self.release()
 
@@ -264,6 +265,8 @@ def remove_stale(directory: Path, name: str | None = None) -> list[Path]:
         if _is_stale(path, match["pid"]):
             try:
                 if entry.is_dir(follow_symlinks=False):
+                    import shutil
+
                     shutil.rmtree(path)
                 else:
                     path.unlink()

@@ -8,7 +8,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size
@@ -17,6 +17,9 @@ from scratchpack.cli.images import with_image
 from scratchpack.cli.output import Output
 from scratchpack.cli.probe import add_check_flags, probe_spec, show_failure
 from scratchpack.errors import ScratchpackError, UsageError
+
+if TYPE_CHECKING:
+    from scratchpack.operations.probe import ProbeResult
 
 SEVERITIES = ("critical", "error", "warning", "info", "none", "style", "ignore")
 # lint's threshold names (hadolint's) mean the same here
@@ -138,7 +141,6 @@ def thresholds_crossed(report: dict[str, Any], args: argparse.Namespace) -> list
 def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.model.image import Image
     from scratchpack.operations.audit import AuditResult, audit_image
-    from scratchpack.operations.probe import ProbeFailed, ProbeResult, run_probe
     from scratchpack.reports.severity import Severity
 
     if args.explain:
@@ -166,8 +168,11 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         audited = audit_image(image, name, args.top, args.secrets)
         if spec is None:
             return audited, None
+        # only with --check: tempfile loads random, probe shutil and subprocess (issue 17)
+        from scratchpack.operations.probe import run_probe
+
         try:  # an engine that cannot run it is not an unreadable image (exit 2)
-            import tempfile  # only with --check: tempfile loads random (issue 17's start-up)
+            import tempfile
 
             return audited, run_probe(image, spec, Path(tempfile.gettempdir()))
         except ScratchpackError as exc:
@@ -193,6 +198,8 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
         f.severity >= Severity.parse(threshold) for f in result.findings
     )
     if probed is not None and not probed.passed:
+        from scratchpack.operations.probe import ProbeFailed
+
         failed = ProbeFailed(probed, "the image does not pass its probe")
         show_failure(failed)
         raise failed

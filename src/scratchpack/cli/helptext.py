@@ -7,6 +7,9 @@ so that a test can hold every command to it (a one-line description, 2-4 example
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 import textwrap
 from collections.abc import Mapping
 from typing import Any
@@ -34,11 +37,20 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
     @staticmethod
     def width() -> int:
-        """The terminal's columns less 2, as argparse lays out help."""
+        """The terminal's columns less 2, as argparse lays out help: ``COLUMNS``, else the
+        terminal's, else 80 (``shutil.get_terminal_size``'s rules; ``shutil`` itself, which
+        loads bz2 and lzma, is left to the commands that copy files)."""
         if Formatter._columns is None:
-            import shutil
-
-            Formatter._columns = shutil.get_terminal_size().columns - 2
+            columns = 0
+            with contextlib.suppress(ValueError):
+                columns = int(os.environ.get("COLUMNS", "0"))
+            stdout = sys.__stdout__
+            if columns <= 0 and stdout is not None:
+                try:
+                    columns = os.get_terminal_size(stdout.fileno()).columns
+                except (ValueError, OSError):
+                    columns = 0
+            Formatter._columns = (columns or 80) - 2
         return Formatter._columns
 
 

@@ -199,8 +199,9 @@ def read_layer(
     Hostile members go to ``report`` (see the module docstring).
 
     The stream is read to its end, so a verifying stream checks its digest. The usual member
-    (a plain relative name, a known type, no link to check, a mode in range) is made here
-    without a call; every other goes through :func:`_entry`, which has the rules."""
+    (a plain relative name, maybe after ``./`` or before a directory's ``/``, a known type, no
+    link to check, a mode in range) is made here without a call; every other goes through
+    :func:`_entry`, which has the rules."""
     tar = TarStream(stream)
     content = cast(IO[bytes], _Content(tar))
     kinds, modes, make = _KINDS, _MODES, _make_entry
@@ -208,25 +209,30 @@ def read_layer(
     for member in tar.members():
         name, code, size, mode, uid, gid, link, _ = member
         kind = kinds.get(code)
+        # a "./" in front (``tar -C root .``: mmdebstrap, some builders' docker save) and a
+        # directory's trailing "/" are what normalise would drop; the rest is checked as is
+        path = name[2:] if name.startswith("./") else name
+        if path.endswith("/"):
+            path = path[:-1]
         if (
             kind is not None
             and kind != "hardlink"
             and 0 <= mode <= 0o177777
             and uid >= 0 <= gid
-            and name
-            and name[0] not in "./"
-            and name[-1] != "/"
-            and "//" not in name
-            and "/." not in name
-            and "\x00" not in name
-            and len(name) <= _SHORT
-            and name.count("/") < MAX_COMPONENTS
+            and path
+            and path[0] not in "./"
+            and path[-1] != "/"
+            and "//" not in path
+            and "/." not in path
+            and "\x00" not in path
+            and len(path) <= _SHORT
+            and path.count("/") < MAX_COMPONENTS
         ):
-            # nothing to normalise ("/." also stands for "/./", "/../" and whiteouts, which
-            # go the general way)
+            # nothing (else) to normalise ("/." also stands for "/./", "/../" and whiteouts,
+            # which go the general way)
             if kind != "file":
                 size = 0
-            entry = make(LayerEntry, (name, kind, size, modes.setdefault(mode, mode), uid, gid,
+            entry = make(LayerEntry, (path, kind, size, modes.setdefault(mode, mode), uid, gid,
                                       link))  # fmt: skip
         else:
             if name in ("", ".", "./", "/"):

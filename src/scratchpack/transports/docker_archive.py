@@ -14,14 +14,11 @@ import io
 import json
 import os
 import posixpath
-import shutil
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from scratchpack.errors import (
     DigestMismatchError,
@@ -39,6 +36,9 @@ from scratchpack.model.image import Image, Layer, detect_compression
 from scratchpack.model.limits import MAX_ARCHIVE_MANIFEST_BYTES, MAX_CONFIG_BYTES, too_large
 from scratchpack.model.manifest import Manifest, canonical_json
 from scratchpack.model.reference import Reference
+
+if TYPE_CHECKING:  # (only writing an archive needs tarfile: slow to import, issue 17)
+    import tarfile
 
 
 @dataclass(frozen=True)
@@ -275,6 +275,9 @@ def _uncompressed(handle: BinaryIO, stack: ExitStack, where: str) -> BinaryIO:
     kind = detect_compression(head)
     if kind == "none":
         return handle
+    import shutil
+    import tempfile
+
     # closed by the caller's stack, with the archive
     spool = cast(BinaryIO, stack.enter_context(tempfile.TemporaryFile()))  # noqa: SIM115
     try:
@@ -423,6 +426,8 @@ def write_archive_stream(out: BinaryIO, image: Image, reference: Reference | Non
     layer_names = [f"{layer.diff_id.hex}.tar" for layer in image.layers]
     tags = [repo_tag(reference)] if reference else []
     manifest = [{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]
+    import tarfile  # (only a writer needs it)
+
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         _add_bytes(tar, config_name, image.config_bytes)
         written: dict[str, int] = {}
@@ -449,6 +454,8 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _info(name: str, size: int) -> tarfile.TarInfo:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size = size
     info.mode = 0o644
@@ -472,6 +479,9 @@ def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> int:
                 )
         return layer.descriptor.size
     # Compressed input: docker save stores uncompressed tars and needs the size up front.
+    import shutil
+    import tempfile
+
     with tempfile.TemporaryFile() as spool:
         with layer.open_uncompressed() as stream:
             shutil.copyfileobj(stream, spool, 1 << 20)
@@ -483,6 +493,8 @@ def _add_layer(tar: tarfile.TarFile, name: str, layer: Layer) -> int:
 
 def manifest_entries(path: Path) -> list[dict[str, object]]:
     """The raw ``manifest.json`` of an archive (for tests and diagnostics)."""
+    import tarfile
+
     with tarfile.open(path, "r:*") as tar:
         handle = tar.extractfile("manifest.json")
         if handle is None:
