@@ -179,6 +179,7 @@ LINT_MODULES = frozenset({
     "scratchpack.dockerfile.shell", "scratchpack.dockerfile.locations",
     "scratchpack.dockerfile.shellcheck", "scratchpack.dockerfile.shellcheck_cache",
     "scratchpack.cachefiles", "scratchpack.lazyre", "scratchpack.dockerfile.rules",
+    "scratchpack.dockerfile.rules.examples",  # the examples of the docs beside the rules
     *(f"scratchpack.dockerfile.rules.{family}" for family in (
         "core", "bases", "buildkit", "cache", "correctness", "metadata", "packages",
         "security", "shell", "static",

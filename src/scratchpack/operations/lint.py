@@ -16,7 +16,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from scratchpack import progress
 from scratchpack.dockerfile.config import LintConfig
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import parse_bytes, read
@@ -32,8 +31,11 @@ PARSE_ERROR = "SP000"
 if TYPE_CHECKING:
     # Fixing (and its file writing) is imported by the functions that fix: lint alone, one
     # process per file in pre-commit hooks and editors, does not pay for it.
+    from contextlib import AbstractContextManager
+
     from scratchpack.dockerfile.fix import DigestResolver, FixResult
     from scratchpack.dockerfile.shellcheck import Notice
+    from scratchpack.progress import Task
 
 
 class FileReport:
@@ -256,11 +258,15 @@ def lint_files(
     parsed: list[tuple[FileReport, Dockerfile]] = []
     # A tree of Dockerfiles takes seconds: progress then (a bar after a second on a terminal,
     # one line in a log); the one file of an editor or a pre-commit hook reports nothing.
-    what = f"linting {len(paths)} Dockerfiles"
-    steps = progress.step(what, len(paths), unit="files") if len(paths) >= MANY_FILES else None
-    with steps or nullcontext(progress.SILENT) as task:
+    steps: AbstractContextManager[Task | None] = nullcontext()
+    if len(paths) >= MANY_FILES:  # (progress is not even imported for the one file of a hook)
+        from scratchpack import progress
+
+        steps = progress.step(f"linting {len(paths)} Dockerfiles", len(paths), unit="files")
+    with steps as task:
         for path in paths:
-            task.advance(1)
+            if task is not None:
+                task.advance(1)
             try:
                 dockerfile = read(path)
             except ScratchpackError as exc:
