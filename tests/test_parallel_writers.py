@@ -305,3 +305,105 @@ def test_parallel_lints_share_the_shellcheck_cache(tmp_path: Path) -> None:
     assert any(cache.iterdir()) and temporaries(cache) == []
     again = run_cli("lint", dockerfile, "--format", "json", env=env)
     assert (again.code, again.stdout) == (expected.code, expected.stdout)
+
+
+# -- the vulnerability database ------------------------------------------------------------
+
+
+def test_parallel_db_imports_keep_every_advisory_and_readers_answer(tmp_path: Path) -> None:
+    """Six ``db import --add`` of different advisories into one database at once, with
+    ``db status`` reading it all the while: every advisory is in it afterwards (each import
+    copies the database under ``vulns.db.lock``, so none builds on a copy another replaces),
+    every read answers, no temporary database is left."""
+    import zipfile
+
+    from helpers import ROOT
+
+    database = tmp_path / "v.db"
+    seeded = run_cli("db", "import", ROOT / "tests/data/osv", "--db", database)
+    assert seeded.code == 0, seeded.stderr
+    sources = []
+    for n in range(6):
+        advisory = {"id": f"PAR-{n}", "modified": "2026-01-01T00:00:00Z", "affected": [
+            {"package": {"ecosystem": "PyPI", "name": f"par{n}"},
+             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
+                                                        {"fixed": "1.0"}]}]}]}  # fmt: skip
+        source = tmp_path / f"a{n}.zip"
+        with zipfile.ZipFile(source, "w") as archive:
+            archive.writestr(f"PAR-{n}.json", json.dumps(advisory))
+        sources.append(source)
+    failures: list[str] = []
+    writing = threading.Event()
+    writing.set()
+
+    def read() -> None:
+        while writing.is_set():
+            got = run_cli("db", "status", "--db", database, "--format", "json", timeout=120)
+            if got.code != 0 or got.json()["advisories"] < 10:
+                failures.append(got.stderr)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        done = together([["db", "import", "--add", s, "--db", database] for s in sources])
+    finally:
+        writing.clear()
+        reader.join()
+    assert [d.code for d in done] == [0] * len(sources), [d.stderr for d in done]
+    assert failures == []
+    final = run_cli("db", "status", "--db", database, "--format", "json")
+    assert final.code == 0 and final.json()["advisories"] == 10 + len(sources), final.stdout
+    assert temporaries(tmp_path) == []
+
+
+# -- the lint server's lock, socket and pid -------------------------------------------------
+
+
+def _lint_servers(socket_path: Path) -> set[int]:
+    """The pids of lint server processes serving ``socket_path``."""
+    import contextlib
+
+    wanted = os.fsencode(socket_path)
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"scratchpack.cli.lintserver" in argv and wanted in argv:
+                    found.add(int(entry.name))
+    return found
+
+
+def test_parallel_daemon_starts_leave_one_server_and_all_say_so(tmp_path: Path) -> None:
+    """Eight ``lint --daemon start`` at once: one server runs; every command exits 0 saying
+    it started it or that it already runs, with that server's pid (the losers of the start
+    lock used to fail: "the lint server did not start: ... already running or starting")."""
+    import re
+    import signal
+    import time
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    socket_path = runtime / "scratchpack-lint.sock"
+    env = {"XDG_RUNTIME_DIR": str(runtime), "SCRATCHPACK_LINT_SERVER": ""}
+    try:
+        done = together([["lint", "--daemon", "start"]] * WRITERS, env=env)
+        assert [d.code for d in done] == [0] * WRITERS, [d.stderr for d in done]
+        pids = set()
+        for finished in done:
+            said = re.fullmatch(
+                r"lint server (?:started|already running) \(pid (\d+)\) at (.+)\n",
+                finished.stdout,
+            )
+            assert said is not None and said[2] == str(socket_path), finished.stdout
+            pids.add(int(said[1]))
+        deadline = time.monotonic() + 30
+        while _lint_servers(socket_path) != pids and time.monotonic() < deadline:
+            time.sleep(0.1)  # the losers' own servers exit at once
+        assert len(pids) == 1 and _lint_servers(socket_path) == pids
+        stopped = run_cli("lint", "--daemon", "stop", env=env)
+        assert stopped.code == 0 and "stopped" in stopped.stdout, stopped.stderr
+        assert not socket_path.exists()
+    finally:
+        for pid in _lint_servers(socket_path):
+            os.killpg(pid, signal.SIGKILL)
