@@ -407,3 +407,45 @@ def test_parallel_daemon_starts_leave_one_server_and_all_say_so(tmp_path: Path) 
     finally:
         for pid in _lint_servers(socket_path):
             os.killpg(pid, signal.SIGKILL)
+
+
+# -- the Debian package cache (build, pack's runtimes) --------------------------------------
+
+
+def test_parallel_builds_share_an_empty_package_cache(tmp_path: Path) -> None:
+    """Six locked builds at once with one empty ``$XDG_CACHE_HOME``, into one layout: each
+    downloads the same .deb into the by-hash cache (a temporary, then a rename: the same
+    bytes under the same name), every build succeeds with the same image, every tag is there,
+    and the cache holds the one whole .deb and no temporary."""
+    import hashlib
+
+    from debgen import codec_deb
+
+    pool = tmp_path / "mirror" / "pool"
+    pool.mkdir(parents=True)
+    deb = codec_deb(pool / "bomb_1.0_all.deb", "zst", [("./usr/share/doc/bomb/x", b"x" * 4096)])
+    body = deb.read_bytes()
+    sha256 = hashlib.sha256(body).hexdigest()
+    package = {"name": "bomb", "version": "1.0", "architecture": "all", "url": f"file://{deb}",
+               "sha256": sha256, "size": len(body), "reason": "asked"}  # fmt: skip
+    lock = tmp_path / "image.lock.json"
+    lock.write_text(json.dumps({"version": 1, "architecture": "amd64", "skipped": [],
+                                "packages": [package]}))  # fmt: skip
+    spec = tmp_path / "image.toml"
+    spec.write_text('[image]\npackages = ["bomb"]\n')
+    xdg = tmp_path / "xdg"
+    layout = tmp_path / "out"
+    env = {"XDG_CACHE_HOME": str(xdg), "SOURCE_DATE_EPOCH": "1700000000"}
+    done = together(
+        [["build", spec, "--locked", "--lock", lock, "-o", f"oci:{layout}:b{n}", "--format",
+          "json"] for n in range(6)],
+        env=env,
+    )  # fmt: skip
+    assert [d.code for d in done] == [0] * 6, [d.stderr for d in done]
+    assert len({json.loads(d.stdout)["digest"] for d in done}) == 1
+    index = json.loads((layout / "index.json").read_text())
+    tags = {m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]}
+    assert tags == {f"b{n}" for n in range(6)}
+    cached = [p for p in xdg.rglob("*") if p.is_file()]
+    assert [p.read_bytes() == body for p in cached if p.name == sha256] == [True], cached
+    assert temporaries(xdg) == [] and temporaries(layout) == []
