@@ -449,3 +449,30 @@ def test_parallel_builds_share_an_empty_package_cache(tmp_path: Path) -> None:
     cached = [p for p in xdg.rglob("*") if p.is_file()]
     assert [p.read_bytes() == body for p in cached if p.name == sha256] == [True], cached
     assert temporaries(xdg) == [] and temporaries(layout) == []
+
+
+# -- init: a set of files that belong together ----------------------------------------------
+
+
+def test_parallel_inits_write_one_consistent_set(tmp_path: Path) -> None:
+    """Eight ``init`` of one project at once, four for ``--runtime scratch`` and four for
+    ``distroless``, none with ``--force``: one writes its files; every other one says they
+    exist (exit 2) and writes none, so the Dockerfile and compose.yaml left are one run's
+    (every run found no file, all wrote, and the set left could mix two runs' files)."""
+    import shutil
+
+    from helpers import ROOT
+
+    project = tmp_path / "greeter"
+    shutil.copytree(ROOT / "examples/init/go-greeter", project)
+    runtimes = ["scratch", "distroless"] * (WRITERS // 2)
+    done = together([["init", project, "--no-pin", "--runtime", runtime] for runtime in runtimes])
+    winners = [runtimes[n] for n, d in enumerate(done) if d.code == 0]
+    assert len(winners) == 1, [d.stderr for d in done]
+    for lost in (d for d in done if d.code != 0):
+        lines = lost.stderr.strip().splitlines()
+        assert lost.code == 2 and len(lines) == 1 and "--force" in lines[0], lost.stderr
+    for name in ("Dockerfile", ".dockerignore", "compose.yaml"):
+        printed = run_cli("init", project, "--no-pin", "--runtime", winners[0], "--stdout")
+        assert (project / name).read_text() in printed.stdout, name
+    assert temporaries(project) == []

@@ -120,6 +120,10 @@ def atomic_file(
         raise
 
 
+class AlreadyExists(ScratchpackError):
+    """``atomic_file(replace=False)`` found the name taken when it came to publish."""
+
+
 _NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS)
 
 
@@ -128,12 +132,12 @@ def _publish_new(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path, follow_symlinks=False)
     except FileExistsError:
-        raise ScratchpackError(f"{path} already exists; use --force to replace it") from None
+        raise AlreadyExists(f"{path} already exists; use --force to replace it") from None
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise
         if os.path.lexists(path):
-            raise ScratchpackError(f"{path} already exists; use --force to replace it") from None
+            raise AlreadyExists(f"{path} already exists; use --force to replace it") from None
         tmp.replace(path)
         return
     tmp.unlink()
