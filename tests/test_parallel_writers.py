@@ -476,3 +476,32 @@ def test_parallel_inits_write_one_consistent_set(tmp_path: Path) -> None:
         printed = run_cli("init", project, "--no-pin", "--runtime", winners[0], "--stdout")
         assert (project / name).read_text() in printed.stdout, name
     assert temporaries(project) == []
+
+
+# -- lint --fix: a read-modify-write of the user's Dockerfile --------------------------------
+
+
+def test_parallel_fixes_of_one_dockerfile_keep_every_fix(tmp_path: Path) -> None:
+    """Four ``lint --fix --unsafe-fixes --ignore SP201`` (adds --no-install-recommends) and
+    four ``lint --fix --ignore SP200`` (removes the apt lists) of one Dockerfile at once: as
+    run one after another, both fixes are in the file (each fixed the text it had read, and
+    a replace from the original text dropped the other group's fix), 3 trials."""
+    project = tmp_path / "p"
+    project.mkdir()
+    dockerfile = project / "Dockerfile"
+    original = f"FROM debian:12@sha256:{'a' * 64}\nRUN apt-get update && apt-get install -y curl\n"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "SCRATCHPACK_LINT_SERVER": "0"}
+    group: list[list[str | Path]] = [
+        ["lint", "--fix", "--unsafe-fixes", "--ignore", "SP201", dockerfile],
+        ["lint", "--fix", "--ignore", "SP200", dockerfile],
+    ]
+    for _trial in range(3):
+        dockerfile.write_text(original)
+        done = together(group * (WRITERS // 2), env=env)
+        assert all(d.code in (0, 1) for d in done), [d.stderr for d in done]
+        run = dockerfile.read_text().splitlines()[1]
+        assert run == (
+            "RUN apt-get update && apt-get install --no-install-recommends -y curl"
+            " && rm -rf /var/lib/apt/lists/*"
+        ), run
+        assert temporaries(project) == []
