@@ -15,7 +15,7 @@ import pytest
 
 from helpers import Examples, run_cli
 from scratchpack.errors import ScratchpackError
-from scratchpack.fsutil import exclusive_lock, lock_timeout
+from scratchpack.fsutil import AlreadyExists, atomic_file, exclusive_lock, lock_timeout
 
 HOLDER = textwrap.dedent(
     """
@@ -130,3 +130,23 @@ def test_cli_waiting_for_a_layout_lock_says_so_then_gives_up(
     assert "gave up after 3 s waiting for the lock" in result.stderr
     assert "Traceback" not in result.stderr
     assert (layout / "index.json").read_bytes() == before  # nothing half-committed
+
+
+def test_a_publish_without_replace_never_takes_a_name_made_meanwhile(tmp_path: Path) -> None:
+    """``atomic_file(replace=False)``: a file made under the name while ours was written (a
+    parallel run that passed the same early check) is kept, ours fails as "already exists"
+    and leaves no temporary; a free name gets our whole file, with its mode."""
+    taken = tmp_path / "out.tar"
+    with (
+        pytest.raises(AlreadyExists, match="already exists; use --force"),
+        atomic_file(taken, replace=False) as out,
+    ):
+        out.write(b"ours")
+        taken.write_bytes(b"theirs")
+    assert taken.read_bytes() == b"theirs"
+    free = tmp_path / "free.tar"
+    with atomic_file(free, 0o600, replace=False) as out:
+        out.write(b"ours")
+    assert free.read_bytes() == b"ours" and free.stat().st_mode & 0o777 == 0o600
+    assert free.stat().st_nlink == 1  # the temporary's link is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["free.tar", "out.tar"]

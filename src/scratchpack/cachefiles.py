@@ -83,7 +83,7 @@ def write_entry(path: Path, data: bytes) -> bool:
     (``SCRATCHPACK_DPKG_CACHE=/dev/null``) must not have its device replaced by our file
     (running as root, that replaced /dev/null). A symlink is replaced itself, never
     followed."""
-    if not _replaceable(path):
+    if not replaceable(path):
         return False
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
@@ -97,7 +97,7 @@ def write_entry(path: Path, data: bytes) -> bool:
                     done += os.write(fd, view[done:])
         finally:
             os.close(fd)
-        if not _replaceable(path):  # made in the meantime
+        if not replaceable(path):  # made in the meantime
             raise OSError(errno.EEXIST, "not a regular file", os.fspath(path))
         tmp.replace(path)
     except OSError:
@@ -107,7 +107,7 @@ def write_entry(path: Path, data: bytes) -> bool:
     return True
 
 
-def _replaceable(path: Path) -> bool:
+def replaceable(path: Path) -> bool:
     """Whether ``path`` is absent, a regular file or a symlink (not followed)."""
     try:
         mode = path.lstat().st_mode

@@ -65,7 +65,12 @@ def _hold(fd: int) -> None:
 
 @contextlib.contextmanager
 def atomic_file(
-    path: Path, mode: int = 0o644, *, fsync: bool = False, sync_directory: bool = True
+    path: Path,
+    mode: int = 0o644,
+    *,
+    fsync: bool = False,
+    sync_directory: bool = True,
+    replace: bool = True,
 ) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
 
@@ -74,6 +79,14 @@ def atomic_file(
     so that the name itself survives, unless ``sync_directory`` is False: for a caller that
     syncs the directory once after many files (a layout's staged blobs, synced at commit
     before anything names them), not once per file.
+
+    Without ``replace`` the temporary gets the name only if nothing holds it at that
+    instant, else "PATH already exists; use --force to replace it": the check a caller made
+    before its work is then not the last word (two packs to one new archive without
+    ``--force`` both found no file, and the second silently replaced the first's). A hard
+    link publishes it (``link`` fails on an existing name, atomically, where ``rename``
+    replaces), so nothing but the file is left beside it, unlike a lock file; on a file
+    system without hard links the name is checked just before the rename (racy, as before).
     """
     try:
         import tempfile  # (slow to import: only writers need it)
@@ -92,7 +105,10 @@ def atomic_file(
             if fsync:
                 os.fsync(handle.fileno())
             os.fchmod(handle.fileno(), mode & ~_umask())
-            tmp.replace(path)
+            if replace:
+                tmp.replace(path)
+            else:
+                _publish_new(tmp, path)
         if fsync and sync_directory:
             fsync_directory(path.parent)
     except OSError as exc:
@@ -103,10 +119,41 @@ def atomic_file(
         raise
 
 
+class AlreadyExists(ScratchpackError):
+    """``atomic_file(replace=False)`` found the name taken when it came to publish."""
+
+
+_NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS)
+
+
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if it is free (see ``atomic_file``)."""
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise AlreadyExists(f"{path} already exists; use --force to replace it") from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if os.path.lexists(path):
+            raise AlreadyExists(f"{path} already exists; use --force to replace it") from None
+        tmp.replace(path)
+        return
+    tmp.unlink()
+
+
 def atomic_write(
-    path: Path, data: bytes, mode: int = 0o644, *, fsync: bool = False, sync_directory: bool = True
+    path: Path,
+    data: bytes,
+    mode: int = 0o644,
+    *,
+    fsync: bool = False,
+    sync_directory: bool = True,
+    replace: bool = True,
 ) -> None:
-    with atomic_file(path, mode, fsync=fsync, sync_directory=sync_directory) as handle:
+    with atomic_file(
+        path, mode, fsync=fsync, sync_directory=sync_directory, replace=replace
+    ) as handle:
         handle.write(data)
 
 

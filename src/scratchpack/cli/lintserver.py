@@ -73,6 +73,9 @@ _STDIN_LIMIT = (256 << 10) + 1  # parser.MAX_SIZE + 1, as lint reads it (not imp
 _CONNECT_TIMEOUT = 2.0
 _READ_TIMEOUT = 10.0  # a client that stops sending mid-request holds the server this long
 _STOP_WAIT = 30.0  # `--daemon stop` returns once the socket is gone (a loaded machine is slow)
+# the exit status of a server that found another holding the lock (EX_TEMPFAIL): the
+# `--daemon start` that started it then waits (up to _STOP_WAIT) for that one to answer
+_BUSY = 75
 # a lint request: protocol, kind, cwd, encoding, errors, stdout's mode, stderr's, stdin, argc,
 # then argv (argv[0] included) and the environment, one KEY=value a field
 _ARGV = 9
@@ -577,9 +580,10 @@ def serve(path: str, idle: float | None = None, detached: bool = False) -> None:
     except BlockingIOError:
         if detached:
             raise SystemExit(0) from None  # another client's server got there first
-        raise SystemExit(
-            f"scratchpack: error: a lint server is already running or starting at {path}"
-        ) from None
+        sys.stderr.write(
+            f"scratchpack: error: a lint server is already running or starting at {path}\n"
+        )
+        raise SystemExit(_BUSY) from None
     if detached:
         os.ftruncate(1, 0)  # the log is this server's
     if os.path.lexists(path):
@@ -720,12 +724,32 @@ def _start(path: str, out: Output) -> int:
     with proc.stderr:
         said = proc.stderr.read()  # until the server is ready (or has failed)
     status = ask("status", path)
+    if status is None and proc.wait() == _BUSY:
+        # Another start got the lock first (eight `--daemon start` at once): its server is
+        # warming up. Waiting for it to answer makes this start succeed as if it had come a
+        # moment later, instead of failing with the loser's "already running or starting".
+        status = _answer_within(path, _STOP_WAIT)
+        if status is not None:
+            out.line(f"lint server already running (pid {status[1].decode()}) at {path}")
+            return 0
     if status is None:
-        proc.wait()
         detail = " ".join(said.decode(errors="replace").split())[-300:]
         raise ScratchpackError(f"the lint server did not start: {detail or 'no reason given'}")
     out.line(f"lint server started (pid {status[1].decode()}) at {path}")
     return 0
+
+
+def _answer_within(path: str, seconds: float) -> list[bytes] | None:
+    """The status answer of the server at ``path``, asked until it comes or ``seconds``
+    pass."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        status = ask("status", path)
+        if status is not None or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
 
 
 def _main(argv: list[str]) -> None:

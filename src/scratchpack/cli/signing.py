@@ -195,22 +195,32 @@ def password(*, confirm: bool) -> bytes:
     return first.encode()
 
 
+def _check_free(key_path: Path, pub_path: Path, force: bool) -> None:
+    for path in (key_path, pub_path):
+        if path.exists() and not force:
+            raise ScratchpackError(f"{path} already exists; use --force to replace it")
+
+
 def cmd_generate_key_pair(args: argparse.Namespace, out: Output) -> int:
-    from scratchpack.fsutil import atomic_write
+    from scratchpack.fsutil import atomic_write, exclusive_lock
     from scratchpack.signing import keys
 
     prefix = str(args.output_key_prefix)
     key_path, pub_path = Path(prefix + ".key"), Path(prefix + ".pub")
-    for path in (key_path, pub_path):
-        if path.exists() and not args.force:
-            raise ScratchpackError(f"{path} already exists; use --force to replace it")
+    _check_free(key_path, pub_path, args.force)  # early, before the password is asked for
     pair = keys.generate(password(confirm=True))
-    atomic_write(key_path, pair.private_pem, 0o600, fsync=True)
-    try:
-        atomic_write(pub_path, pair.public_pem, 0o644, fsync=True)
-    except BaseException:
-        key_path.unlink(missing_ok=True)  # both files or neither
-        raise
+    # Why a lock (PREFIX.key.lock, left beside the key): two runs at once each wrote their
+    # .key then their .pub, and interleaved left one's key with another's pub (every
+    # signature then failed to verify), and both found no file and both "wrote" the pair
+    # without --force. Under the lock the check is the authoritative one.
+    with exclusive_lock(key_path.with_name(key_path.name + ".lock")):
+        _check_free(key_path, pub_path, args.force)
+        atomic_write(key_path, pair.private_pem, 0o600, fsync=True)
+        try:
+            atomic_write(pub_path, pair.public_pem, 0o644, fsync=True)
+        except BaseException:
+            key_path.unlink(missing_ok=True)  # both files or neither
+            raise
     sys.stderr.write(f"Private key written to {key_path}\nPublic key written to {pub_path}\n")
     return 0
 

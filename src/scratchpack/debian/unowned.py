@@ -20,7 +20,8 @@ in place by something other than dpkg (it never does that).
 Where: ``$SCRATCHPACK_DPKG_CACHE`` when set (a file; ``0`` or empty: no cache), else
 ``$XDG_CACHE_HOME/scratchpack/dpkg-unowned.json``, in a directory of ours closed to others
 (``cachefiles``). One small JSON document for every database (one per ``--root``, keyed by its
-admindir and state), written whole; bounded: ``MAX_DATABASES`` databases and ``MAX_PATHS``
+admindir and state), written whole, read again and changed under ``FILE.lock`` (two packs of
+different roots at once keep both answers); bounded: ``MAX_DATABASES`` databases and ``MAX_PATHS``
 paths in all, the least recently used dropped first. A file that is not exactly what this
 module writes (corrupt, foreign, too large, a symlink) is ignored as a whole, and replaced at
 the next miss.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from scratchpack import cachefiles
@@ -40,6 +42,7 @@ MAX_DATABASES = 8
 MAX_PATHS = 1024  # in all databases together
 MAX_PATH = 1024  # bytes of one name: longer ones are not kept
 MAX_FILE = 2 << 20  # bytes: MAX_PATHS names of MAX_PATH and their quotes fit
+_LOCK_WAIT = 5.0  # seconds for another process's write of the file, then no write
 
 # [admindir, state, unowned names]: least recently used first, in both lists
 _Database = tuple[str, str, list[str]]
@@ -85,7 +88,10 @@ class UnownedCache:
         return self._databases
 
     def _mine(self) -> _Database | None:
-        for database in self._load():
+        return self._find(self._load())
+
+    def _find(self, databases: list[_Database]) -> _Database | None:
+        for database in databases:
             if database[0] == self._admindir and database[1] == self._state:
                 return database
         return None
@@ -97,25 +103,33 @@ class UnownedCache:
         mine = self._mine()
         if mine is None or not names or not set(names) <= set(mine[2]):
             return False
-        databases = self._load()
         unowned = mine[2]
         oldest = min(unowned.index(name) for name in names)
-        if databases[-1] is not mine or oldest < len(unowned) // 2:
+        if self._load()[-1] is not mine or oldest < len(unowned) // 2:
+            self._change(lambda databases: self._promoted(databases, names))
+        return True
+
+    def _promoted(self, databases: list[_Database], names: list[str]) -> list[_Database]:
+        mine = self._find(databases)
+        if mine is not None and set(names) <= set(mine[2]):
             for name in names:
-                unowned.remove(name)
-            unowned += names
+                mine[2].remove(name)
+            mine[2].extend(names)
             databases.remove(mine)
             databases.append(mine)
-            self._save()
-        return True
+        return databases
 
     def add(self, names: list[str]) -> None:
         """Remember that no package lists any of ``names`` (a search just found none)."""
         self._load()
         if self._where is None or self._state is None or not all(map(_name, names)) or not names:
             return
-        databases = [d for d in self._load() if d[0] != self._admindir or d[1] == self._state]
-        mine = self._mine()
+        self._change(lambda databases: self._added(databases, names))
+
+    def _added(self, databases: list[_Database], names: list[str]) -> list[_Database]:
+        assert self._state is not None
+        databases = [d for d in databases if d[0] != self._admindir or d[1] == self._state]
+        mine = self._find(databases)
         if mine is None:
             mine = (self._admindir, self._state, [])
         else:
@@ -128,13 +142,32 @@ class UnownedCache:
             cut = min(max(excess, 0), len(database[2]) - (len(names) if database is mine else 0))
             del database[2][:cut]
             excess -= cut
-        self._databases = [d for d in databases if d[2]]
-        self._save()
+        return [d for d in databases if d[2]]
 
-    def _save(self) -> None:
+    def _change(self, update: Callable[[list[_Database]], list[_Database]]) -> None:
+        """Apply ``update`` to what this process knows, then to the file as it is now, under
+        an exclusive lock on ``FILE.lock`` beside it: a read-modify-write. Why under a lock
+        and re-read: the file is one document for every root, and two packs of different
+        roots at once each wrote back the copy they had read, losing the other's answers
+        (``tests/test_parallel_writers.py``). A lock that cannot be had within
+        ``_LOCK_WAIT`` leaves the file as it is: a cache is never worth a failed pack."""
         assert self._where is not None and self._databases is not None
-        if cachefiles.usable_directory(self._where.parent, create=True):
-            cachefiles.write_entry(self._where, dump(self._databases))
+        self._databases = update(self._databases)
+        if not cachefiles.replaceable(self._where) or not cachefiles.usable_directory(
+            self._where.parent, create=True
+        ):
+            return  # (no lock file beside a FIFO or device named as the cache either)
+        from scratchpack.errors import ScratchpackError
+        from scratchpack.fsutil import exclusive_lock  # (only on a miss: off the start-up path)
+
+        try:
+            with exclusive_lock(self._where.with_name(self._where.name + ".lock"), _LOCK_WAIT):
+                read = cachefiles.read_entry(self._where, MAX_FILE)
+                fresh = (parse(read[0]) if read is not None else None) or []
+                self._databases = update(fresh)
+                cachefiles.write_entry(self._where, dump(self._databases))
+        except ScratchpackError:
+            return
 
 
 def dump(databases: list[_Database]) -> bytes:

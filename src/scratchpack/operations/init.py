@@ -15,7 +15,7 @@ from pathlib import Path
 from scratchpack.dockerfile import generate
 from scratchpack.dockerfile.project import Project, detect
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.fsutil import atomic_write
+from scratchpack.fsutil import AlreadyExists, atomic_write
 
 FILES = ("Dockerfile", ".dockerignore", "compose.yaml", "pack.sh")
 EXECUTABLE = frozenset({"pack.sh"})
@@ -78,12 +78,25 @@ def write(result: InitResult, root: Path, force: bool) -> None:
     """All or nothing: every file is checked before any is written."""
     existing = [name for name in FILES if name in result.files and (root / name).exists()]
     if existing and not force:
-        raise UsageError(
-            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {root}: "
-            "use --force to overwrite, or --stdout to print"
-        )
+        raise _exist(existing, root)
     for name in FILES:
         if name in result.files:
             mode = 0o755 if name in EXECUTABLE else 0o644
-            atomic_write(root / name, result.files[name].encode(), mode)
+            try:
+                # without --force a file is published only under a free name: another init
+                # of the project at the same moment (the check above passed for both) must
+                # not leave a set of files mixing two runs
+                atomic_write(root / name, result.files[name].encode(), mode, replace=force)
+            except AlreadyExists:
+                for path in result.written:  # ours, made just now: all or nothing
+                    path.unlink(missing_ok=True)
+                result.written.clear()
+                raise _exist([name], root) from None
             result.written.append(root / name)
+
+
+def _exist(names: list[str], root: Path) -> UsageError:
+    return UsageError(
+        f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {root}: "
+        "use --force to overwrite, or --stdout to print"
+    )

@@ -415,7 +415,7 @@ def write_archive(
     if path.exists() and not force:
         raise ScratchpackError(f"docker-archive:{path} already exists; use --force to replace it")
     check_parent_writable(path)
-    with atomic_file(path) as out:
+    with atomic_file(path, replace=force) as out:  # (the check above only fails early)
         return write_archive_stream(out, image, reference)
 
 
