@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scratchpack.cli.flags import SharedFlags, tls_flag
+from scratchpack.cli.flags import SharedFlags, seconds, tls_flag
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
@@ -47,7 +47,7 @@ def add_login(sub: Any, flags: SharedFlags) -> None:
     lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     tls_flag(lg)
     lg.add_argument("--authfile", type=Path, metavar="FILE", help=_AUTHFILE)
-    lg.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+    lg.add_argument("--timeout", type=seconds, default=60.0, metavar="SECONDS",
                     help="give up on a request that makes no progress for this long")  # fmt: skip
     lg.set_defaults(func=cmd_login)
 

@@ -72,7 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from scratchpack.cli.completion import autocomplete
 
         autocomplete(parser)
-    args = parser.parse_args(bare_booleans(words))
+    try:
+        args = parser.parse_args(bare_booleans(words))
+    except Exception as exc:
+        # a flag's type that raised what argparse does not catch (it takes only ValueError,
+        # TypeError and ArgumentTypeError): a bug, but still one line, never a traceback
+        if "--debug" in words or _debugging(argparse.Namespace()):
+            _print_traceback()
+        sys.stderr.write(f"scratchpack: error: the command line: {_unexpected(exc)}\n")
+        return 2
     debug = _debugging(args)
     out = Output()
     if lint or getattr(args, "quiet", False):  # nothing to render: no renderer to import
