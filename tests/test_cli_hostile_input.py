@@ -133,6 +133,7 @@ def _inputs(image: str, path: Path, db: Path) -> list[list[str]]:
         ["sign", image, "--key", str(path)],
         ["attest", image, "--key", str(path), "--predicate", str(path)],
         ["pack", str(path), "-o", f"oci:{path.parent / 'out'}:x"],
+        ["inspect", f"docker-archive:{path}"],
     ]
 
 
