@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, Examples, assert_clean_error, run_cli
+from helpers import ROOT, CliResult, Examples, assert_clean_error, run_cli
 from registryserver import htpasswd_yaml, running_registry
 
 
@@ -257,3 +259,32 @@ def test_control_characters_in_a_name_stay_on_one_line(tmp_path: Path) -> None:
     result = run_cli("pack", name, "-o", f"oci:{tmp_path / 'out'}:x")
     assert_clean_error(result, 2, "a\\nb\\x1b[31m")
     assert "\x1b" not in result.stderr
+
+
+# -- stdin and credentials -------------------------------------------------------------------
+
+
+def test_password_stdin_that_never_ends_or_is_not_text(registry: str, tmp_path: Path) -> None:
+    """``--password-stdin`` read a line without bound (``< /dev/zero`` never ends); bytes that
+    are not UTF-8, or a non-UTF-8 ``--username`` or ``--creds``, were "unexpected
+    UnicodeEncodeError"; a ``:`` in a username was stored, and read back as another user."""
+    authfile = tmp_path / "auth.json"
+    base = ["login", registry, "--authfile", authfile]
+    with Path("/dev/zero").open("rb") as zero:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scratchpack", *map(str, base), "-u", "x", "--password-stdin"],
+            stdin=zero, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert_clean_error(CliResult(proc.returncode, proc.stdout, proc.stderr), 2, "longer than")
+    binary = subprocess.run(
+        [sys.executable, "-m", "scratchpack", *map(str, base), "-u", "x", "--password-stdin"],
+        input=b"\xff\xfe\n", capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    stderr = binary.stderr.decode()
+    assert_clean_error(CliResult(binary.returncode, "", stderr), 2, "password is not valid UTF-8")
+    odd_user = os.fsdecode(b"a\xff")
+    assert_clean_error(run_cli(*base, "-u", odd_user, "-p", "p"), 2, "username is not valid")
+    assert_clean_error(run_cli(*base, "-u", "a:b", "-p", "p"), 2, "cannot contain ':'")
+    assert_clean_error(run_cli("digest", f"docker://{registry}/x:1", "--creds",
+                               f"{odd_user}:p"), 2, "username is not valid")  # fmt: skip
+    assert not authfile.exists()

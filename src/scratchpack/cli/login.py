@@ -18,6 +18,7 @@ from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
 
+MAX_PASSWORD = 64 << 10  # a registry token is a few kB; 64 KiB is no password
 _INSECURE = "Using --password via the CLI is insecure. Use --password-stdin."
 _AUTHFILE = "credentials file, as skopeo's and podman's (default: $REGISTRY_AUTH_FILE)"
 
@@ -97,7 +98,11 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         if args.username is None:
             raise UsageError("--password-stdin needs --username")
-        return sys.stdin.readline().rstrip("\r\n")
+        # one line, bounded: stdin from /dev/zero (no newline ever) read without end
+        line = sys.stdin.readline(MAX_PASSWORD + 1)
+        if len(line) > MAX_PASSWORD:
+            raise UsageError(f"--password-stdin: a password longer than {MAX_PASSWORD} characters")
+        return line.rstrip("\r\n")
     if args.password is not None:
         sys.stderr.write(f"scratchpack: warning: {_INSECURE}\n")
         return str(args.password)
@@ -132,6 +137,8 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
         args.username = _ask(input, "Username: ").strip()
     if not args.username:
         raise UsageError("a username is required")
+    if ":" in args.username:  # Basic auth's USER:PASS cannot carry it (RFC 7617), nor "auth"
+        raise UsageError("a username cannot contain ':'")
     password = _password(args)
     if not password:
         raise UsageError("the password is empty")

@@ -34,6 +34,15 @@ class Credentials:
     username: str
     password: str
 
+    def __post_init__(self) -> None:
+        # a name or password from argv, stdin or a JSON "\\udcff" that is no UTF-8 text (a
+        # lone surrogate) cannot be sent: "unexpected UnicodeEncodeError" at the first request
+        for what, text in (("username", self.username), ("password", self.password)):
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                raise UsageError(f"the {what} is not valid UTF-8 text") from None
+
     @classmethod
     def parse(cls, text: str) -> Credentials:
         user, sep, password = text.partition(":")
