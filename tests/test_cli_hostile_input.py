@@ -269,7 +269,7 @@ def test_password_stdin_that_never_ends_or_is_not_text(registry: str, tmp_path: 
     are not UTF-8, or a non-UTF-8 ``--username`` or ``--creds``, were "unexpected
     UnicodeEncodeError"; a ``:`` in a username was stored, and read back as another user."""
     authfile = tmp_path / "auth.json"
-    base = ["login", registry, "--authfile", authfile]
+    base: list[str | Path] = ["login", registry, "--authfile", authfile]
     with Path("/dev/zero").open("rb") as zero:
         proc = subprocess.run(
             [sys.executable, "-m", "scratchpack", *map(str, base), "-u", "x", "--password-stdin"],
