@@ -162,7 +162,10 @@ def test_login_and_logout_with_an_authfile_that_is_no_file(
 ) -> None:
     """``login`` read the auth file whole before rewriting it: /dev/zero without end, a FIFO
     for ever; and had it ended, it would have renamed the new file over the device."""
-    path = fifo if name == "fifo" else Path("/dev/zero")
+    path = fifo
+    if name == "zero":  # the test's own node: a regression renames over it, not /dev/zero
+        path = fifo.parent / "zero"
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
     before = path.stat()
     login = run_cli("login", registry, "--username", "u", "--password-stdin",
                     "--authfile", path, stdin="p\n", timeout=30)  # fmt: skip
@@ -210,20 +213,26 @@ def test_odd_auth_files_for_a_registry_that_asks(
 def test_outputs_to_devices_and_stdout_are_written_through(image: str, tmp_path: Path) -> None:
     """As root, ``-o /dev/null`` (or ``/dev/zero``) renamed the report over the device node,
     and ``-o /dev/stdout`` replaced the /dev/stdout link with a file: every later reader of
-    the device read the report. Now a device or FIFO is written to, not replaced."""
-    for device in ("/dev/null", "/dev/zero"):
-        before = os.stat(device)
-        result = run_cli("sbom", image, "-q", "-o", f"cyclonedx-json={device}")
+    the device read the report. Now a device or FIFO is written to, not replaced. The nodes
+    and the link are the test's own, made as /dev's are: a regression replaces them, not the
+    machine's /dev/null (which it did, for every process on it, while this was written)."""
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    for name, minor in (("null", 3), ("zero", 5), ("full", 7)):
+        os.mknod(devices / name, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    (devices / "stdout").symlink_to("/proc/self/fd/1")
+    for name in ("null", "zero"):
+        result = run_cli("sbom", image, "-q", "-o", f"cyclonedx-json={devices / name}")
         assert result.code == 0, result.stderr
-        after = os.stat(device)
-        assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
-    link = os.readlink("/dev/stdout")
-    result = run_cli("audit", image, "-q", "--format", "json", "-o", "/dev/stdout")
+        after = (devices / name).stat()
+        assert stat.S_ISCHR(after.st_mode), name
+    result = run_cli("audit", image, "-q", "--format", "json", "-o", devices / "stdout")
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["image"] == image
-    assert os.readlink("/dev/stdout") == link
-    full = run_cli("audit", image, "-q", "--format", "json", "-o", "/dev/full")
-    assert_clean_error(full, 1, "/dev/full", "No space left")
+    assert os.readlink(devices / "stdout") == "/proc/self/fd/1"
+    full = run_cli("audit", image, "-q", "--format", "json", "-o", devices / "full")
+    assert_clean_error(full, 1, str(devices / "full"), "No space left")
+    assert sorted(p.name for p in devices.iterdir()) == ["full", "null", "stdout", "zero"]
 
 
 def test_an_output_fifo_nobody_reads_is_an_error_not_a_hang(image: str, fifo: Path) -> None:
