@@ -297,3 +297,18 @@ def test_password_stdin_that_never_ends_or_is_not_text(registry: str, tmp_path: 
     assert_clean_error(run_cli("digest", f"docker://{registry}/x:1", "--creds",
                                f"{odd_user}:p"), 2, "username is not valid")  # fmt: skip
     assert not authfile.exists()
+
+
+def test_a_digestfile_that_cannot_be_written_is_refused_before_the_work(
+    examples: Examples, image: str, tmp_path: Path
+) -> None:
+    """The image was written (or pushed) and only then did ``--digestfile`` fail: exit 1 for
+    a run that had done its work."""
+    out = tmp_path / "out"
+    cases = [(tmp_path / "missing" / "d", 1, "does not exist"), (tmp_path, 2, "is a directory")]
+    for digestfile, code, fragment in cases:
+        copied = run_cli("copy", image, f"oci:{out}:x", "--digestfile", digestfile)
+        assert_clean_error(copied, code, "--digestfile" if code == 2 else "", fragment)
+        packed = run_cli("pack", examples.hello, "-o", f"oci:{out}:x", "--digestfile", digestfile)
+        assert_clean_error(packed, code, fragment)
+        assert not out.exists()
