@@ -180,6 +180,8 @@ LINT_MODULES = frozenset({
     "scratchpack.dockerfile.shellcheck", "scratchpack.dockerfile.shellcheck_cache",
     "scratchpack.cachefiles", "scratchpack.lazyre", "scratchpack.dockerfile.rules",
     "scratchpack.dockerfile.rules.examples",  # the examples of the docs beside the rules
+    # regularfile: Dockerfiles and configurations opened only if regular (a FIFO hung lint)
+    "scratchpack.regularfile",
     *(f"scratchpack.dockerfile.rules.{family}" for family in (
         "core", "bases", "buildkit", "cache", "correctness", "metadata", "packages",
         "security", "shell", "static",
@@ -320,6 +322,7 @@ REGISTRY_COPY_MODULES = frozenset({
     "scratchpack.cli.format", "scratchpack.cli.helptext", "scratchpack.cli.options",
     "scratchpack.cli.output", "scratchpack.cli.signing", "scratchpack.errors",
     "scratchpack.units", "scratchpack.progress", "scratchpack.fsutil", "scratchpack.httpclient",
+    "scratchpack.regularfile",  # fsutil's readers of named files
     "scratchpack.model", "scratchpack.model.mediatypes", "scratchpack.model.digest",
     "scratchpack.model.descriptor", "scratchpack.model.limits", "scratchpack.model.manifest",
     "scratchpack.model.config", "scratchpack.model.image", "scratchpack.model.reference",
@@ -506,7 +509,7 @@ STATIC_PACK_MODULES = frozenset({
     "scratchpack.cli.output", "scratchpack.cli.probe", "scratchpack.cli.progress",
     "scratchpack.cli.buildflags", "scratchpack.debian", "scratchpack.debian.control",
     "scratchpack.debian.installed", "scratchpack.debian.unowned", "scratchpack.cachefiles",
-    "scratchpack.errors", "scratchpack.fsutil", "scratchpack.layers",
+    "scratchpack.errors", "scratchpack.fsutil", "scratchpack.regularfile", "scratchpack.layers",
     "scratchpack.layers.compress", "scratchpack.layers.readahead", "scratchpack.layers.tarwriter",
     "scratchpack.model", "scratchpack.model.config", "scratchpack.model.descriptor",
     "scratchpack.model.digest", "scratchpack.model.image",

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from scratchpack.errors import ScratchpackError
+from scratchpack.regularfile import open_regular, read_regular
+
+__all__ = ["open_regular", "read_regular"]  # where most callers look for them
 
 STALE_AGE = 3600  # seconds: a temporary whose creator cannot be identified is stale after this
 _TEMP_RE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?(?P<token>[A-Za-z0-9_]+)\.tmp$")
@@ -29,27 +32,6 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?(?P<token>[A-Za-z0-
 
 def describe_os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
-
-
-def open_regular(path: Path) -> BinaryIO:
-    """``path`` opened for reading, only if it is (or links to) a regular file; else an
-    ``OSError`` ("not a regular file"). Why not ``open()``: opening a FIFO blocks until some
-    writer comes, forever, and a device reads without end; an image layout or archive
-    unpacked from someone else's tar can hold either under a blob's or index.json's name
-    (``audit`` hung on one). ``O_NONBLOCK`` makes the open itself return at once; it is
-    cleared again once the file is known to be regular."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def temp_prefix(name: str) -> str:
@@ -61,6 +43,60 @@ def _hold(fd: int) -> None:
     """A shared lock on our own temporary, so cleaners know it is alive."""
     with contextlib.suppress(OSError):
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+
+
+def _through_proc(path: Path) -> bool:
+    """Whether ``path`` is a process's open file in /proc or reaches one by symbolic links
+    (``/dev/stdout`` -> ``/proc/self/fd/1``): realpath() resolves the magic fd link to the
+    file fd 1 has open, so the links are followed one by one. Any other file of /proc
+    (``/proc/self/mem``...) is refused."""
+    current = Path.cwd() / path
+    for _ in range(40):  # the kernel's own limit of links in one lookup
+        if current.parts[:2] == ("/", "proc"):
+            if len(current.parts) == 5 and current.parts[3] == "fd":
+                return True
+            raise ScratchpackError(f"cannot write {path}: a file of /proc: refused")
+        try:
+            target = current.readlink()
+        except OSError:
+            return False  # not a link (or gone): an ordinary file, renamed over as ever
+        current = Path(os.path.normpath(current.parent / target))
+    return False
+
+
+def _stream_target(path: Path) -> bool:
+    """Whether ``path`` names something a rename must not replace, to be written through
+    instead: a character device or FIFO (``-o /dev/null``, a shell's ``>(...)``), or a link
+    into /proc (``/dev/stdout``, whatever fd 1 is). Renaming a temporary over them replaced
+    the device node itself (running as root, ``-o /dev/zero`` left a JSON file in its place,
+    and every later reader of /dev/zero read that) or the /dev/stdout link. A block device
+    is refused: writing an SBOM over a disk is never what was meant."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False  # absent (or unnameable: the temporary's creation will say so)
+    if stat.S_ISBLK(mode):
+        raise ScratchpackError(f"cannot write {path}: a block device: refused")
+    if stat.S_ISREG(mode):
+        return _through_proc(path)
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+@contextlib.contextmanager
+def _written_through(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for appending (after what the process already wrote to its stdout, if
+    that is where it leads); ``O_NONBLOCK`` only for the open, so that a FIFO nobody reads is
+    an error at once (ENXIO), not a hang."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except OSError as exc:
+        raise ScratchpackError(f"cannot write {path}: {describe_os_error(exc)}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+    except OSError as exc:
+        raise ScratchpackError(f"cannot write {path}: {describe_os_error(exc)}") from exc
 
 
 @contextlib.contextmanager
@@ -87,7 +123,14 @@ def atomic_file(
     link publishes it (``link`` fails on an existing name, atomically, where ``rename``
     replaces), so nothing but the file is left beside it, unlike a lock file; on a file
     system without hard links the name is checked just before the rename (racy, as before).
+
+    A device, FIFO or /proc link (``/dev/null``, ``/dev/stdout``) is written through instead
+    (see :func:`_stream_target`): there is no file to be half-written.
     """
+    if _stream_target(path):
+        with _written_through(path) as handle:
+            yield handle
+        return
     try:
         import tempfile  # (slow to import: only writers need it)
 

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +44,12 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*")
 
 
 def _size(text: str) -> int:
-    """``20MB`` (dive's units: powers of 1000), ``5MiB``, or plain bytes."""
+    """``20MB`` (dive's units: powers of 1000), ``5MiB``, or plain bytes; exact (a Fraction,
+    not a float: 400 nines are a size, not an OverflowError)."""
     match = _SIZE.fullmatch(text.lower())
     if match is None or match.group(2) not in _UNITS:
         raise argparse.ArgumentTypeError(f"not a size (e.g. 20MB, 5MiB, 1000): {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return int(Fraction(match.group(1)) * _UNITS[match.group(2)])
 
 
 def add_parser(sub: Any, flags: SharedFlags) -> None:

@@ -12,7 +12,7 @@ from scratchpack.cli.buildflags import add_build_flags
 from scratchpack.cli.flags import SharedFlags, tls_flag
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import registry_options
-from scratchpack.cli.output import Output, write_digest
+from scratchpack.cli.output import Output, check_digestfile, write_digest
 from scratchpack.errors import ScratchpackError, UsageError
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def cmd_copy(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.transports.names import parse_image_name
 
     source, destination = parse_image_name(args.source), parse_image_name(args.destination)
+    check_digestfile(args.digestfile)
     if args.with_signatures:
         from scratchpack.signing import carry
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gettext
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,57 @@ class Parser(argparse.ArgumentParser):
 
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+# The longest wait a flag may ask for: a year. float() takes ``inf``, ``1e400`` and
+# ``99999999999999999999``, and a deadline that far away overflows the time_t and int
+# arithmetic of sockets, poll() and subprocess waits (an OverflowError, not a usage error).
+MAX_SECONDS = 366 * 24 * 3600
+
+
+MAX_RETRIES = 100
+MAX_JOBS = 256  # blobs in flight at once: far more than any registry serves to one client
+
+
+def seconds(text: str) -> float:
+    """A timeout flag's value: a positive, finite number of seconds up to ``MAX_SECONDS``
+    (``nan``, ``inf``, ``0`` and ``-1`` are refused as the flag's usage error, at parse time)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= MAX_SECONDS:  # nan compares false too
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, at most {MAX_SECONDS}: {text!r}"
+        )
+    return value
+
+
+def days(text: str) -> float:
+    """A number of days, 0 or more and finite (``nan`` would silently turn a check off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be 0 or more days: {text!r}")
+    return value
+
+
+def whole_number(low: int, high: int) -> Any:
+    """An integer flag's type, ``low`` to ``high``: ``int()`` alone takes any size, and a
+    ``--retries`` or ``--jobs`` of 10**20 is a mistake (hours of retrying, a thread per blob),
+    not a wish."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}: {text!r}")
+        return value
+
+    return parse
 
 
 def _bool(text: str) -> bool:
@@ -122,7 +174,7 @@ def digest_lookup_flags(group: Any, creds_help: str = "for digest lookups") -> N
         help="for digest lookups: credentials file (default: $REGISTRY_AUTH_FILE)",
     )  # fmt: skip
     group.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS",
+        "--timeout", type=seconds, default=10.0, metavar="SECONDS",
         help="for digest lookups: give up on a registry after this long (default 10)",
     )  # fmt: skip
 
@@ -140,14 +192,14 @@ def registry_flags() -> Parser:
     )  # fmt: skip
     group.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="give up on a registry request that makes no progress for this long (default 60)",
     )
     group.add_argument(
         "--retries",
-        type=int,
+        type=whole_number(0, MAX_RETRIES),
         default=4,
         metavar="N",
         help="retries of a failed registry request (5xx, 429, resets, timeouts; default 4)",
@@ -159,7 +211,11 @@ def jobs_flag() -> Parser:
     """For the commands that move blobs (pack, copy, build): elsewhere it would do nothing."""
     flags = Parser(add_help=False)
     flags.add_argument(
-        "--jobs", type=int, default=4, metavar="N", help="blobs transferred in parallel (default 4)"
+        "--jobs",
+        type=whole_number(1, MAX_JOBS),
+        default=4,
+        metavar="N",
+        help="blobs transferred in parallel (default 4)",
     )
     return flags
 

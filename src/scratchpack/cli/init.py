@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scratchpack.cli.flags import SharedFlags, digest_lookup_flags
+from scratchpack.cli.flags import SharedFlags, digest_lookup_flags, whole_number
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import digest_resolver
 from scratchpack.cli.output import Output
@@ -72,7 +72,10 @@ def add_parser(sub: Any, flags: SharedFlags) -> None:
         "--platform", default="linux/amd64", metavar="OS/ARCH", help="linux/amd64 or linux/arm64"
     )
     it.add_argument(
-        "--port", type=int, metavar="PORT", help="the port to EXPOSE (default: from the sources)"
+        "--port",
+        type=whole_number(1, 65535),
+        metavar="PORT",
+        help="the port to EXPOSE (default: from the sources)",
     )
     it.add_argument("--buildkit", action="store_true",
                     help="declare the BuildKit syntax and use cache mounts")  # fmt: skip

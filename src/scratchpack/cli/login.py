@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scratchpack.cli.flags import SharedFlags, tls_flag
+from scratchpack.cli.flags import SharedFlags, seconds, tls_flag
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.output import Output
 from scratchpack.errors import UsageError
 
+MAX_PASSWORD = 64 << 10  # a registry token is a few kB; 64 KiB is no password
 _INSECURE = "Using --password via the CLI is insecure. Use --password-stdin."
 _AUTHFILE = "credentials file, as skopeo's and podman's (default: $REGISTRY_AUTH_FILE)"
 
@@ -47,7 +48,7 @@ def add_login(sub: Any, flags: SharedFlags) -> None:
     lg.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     tls_flag(lg)
     lg.add_argument("--authfile", type=Path, metavar="FILE", help=_AUTHFILE)
-    lg.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+    lg.add_argument("--timeout", type=seconds, default=60.0, metavar="SECONDS",
                     help="give up on a request that makes no progress for this long")  # fmt: skip
     lg.set_defaults(func=cmd_login)
 
@@ -97,7 +98,11 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         if args.username is None:
             raise UsageError("--password-stdin needs --username")
-        return sys.stdin.readline().rstrip("\r\n")
+        # one line, bounded: stdin from /dev/zero (no newline ever) read without end
+        line = sys.stdin.readline(MAX_PASSWORD + 1)
+        if len(line) > MAX_PASSWORD:
+            raise UsageError(f"--password-stdin: a password longer than {MAX_PASSWORD} characters")
+        return line.rstrip("\r\n")
     if args.password is not None:
         sys.stderr.write(f"scratchpack: warning: {_INSECURE}\n")
         return str(args.password)
@@ -132,6 +137,8 @@ def cmd_login(args: argparse.Namespace, out: Output) -> int:
         args.username = _ask(input, "Username: ").strip()
     if not args.username:
         raise UsageError("a username is required")
+    if ":" in args.username:  # Basic auth's USER:PASS cannot carry it (RFC 7617), nor "auth"
+        raise UsageError("a username cannot contain ':'")
     password = _password(args)
     if not password:
         raise UsageError("the password is empty")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +33,16 @@ def _subject(args: argparse.Namespace) -> str:
             shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
             return f"{args.command} {shown}"
     return str(args.command)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """An error message as one line: a file name with a newline or an escape sequence in it
+    (someone else's archive or repository picks the names) is shown escaped, ``\\n`` and
+    ``\\x1b``, not as a second line or a command to the terminal."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def _unexpected(exc: Exception) -> str:
@@ -73,7 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from scratchpack.cli.completion import autocomplete
 
         autocomplete(parser)
-    args = parser.parse_args(bare_booleans(words))
+    try:
+        args = parser.parse_args(bare_booleans(words))
+    except Exception as exc:
+        # a flag's type that raised what argparse does not catch (it takes only ValueError,
+        # TypeError and ArgumentTypeError): a bug, but still one line, never a traceback
+        if "--debug" in words or _debugging(argparse.Namespace()):
+            _print_traceback()
+        sys.stderr.write(f"scratchpack: error: the command line: {_unexpected(exc)}\n")
+        return 2
     debug = _debugging(args)
     out = Output()
     if lint or getattr(args, "quiet", False):  # nothing to render: no renderer to import
@@ -93,21 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScratchpackError as exc:
         if debug:
             _print_traceback()
-        sys.stderr.write(f"scratchpack: error: {exc}\n")
+        sys.stderr.write(f"scratchpack: error: {_one_line(str(exc))}\n")
         return exc.exit_code
     except OSError as exc:
         # Environmental failures (disk full, permissions) that escaped a more specific message.
         if debug:
             _print_traceback()
         where = f" ({exc.filename})" if exc.filename else ""
-        sys.stderr.write(f"scratchpack: error: {exc.strerror or exc}{where}\n")
+        sys.stderr.write(f"scratchpack: error: {_one_line(f'{exc.strerror or exc}{where}')}\n")
         return 1
     except Exception as exc:
         # A bug, or memory or recursion exhausted: still one line, naming the input.
         if debug:
             _print_traceback()
         hint = "" if debug else " (run with --debug for the traceback)"
-        sys.stderr.write(f"scratchpack: error: {_subject(args)}: {_unexpected(exc)}{hint}\n")
+        what = _one_line(f"{_subject(args)}: {_unexpected(exc)}")
+        sys.stderr.write(f"scratchpack: error: {what}{hint}\n")
         return 2
 
 

@@ -101,6 +101,20 @@ class Output:
         self.console().print(item)
 
 
+def check_digestfile(path: Path | None) -> None:
+    """Before the work, that ``--digestfile`` can be written: a missing directory or a
+    directory's name found only after the image was written (or pushed) made a run that did
+    its work exit 1, and a script believe it had not."""
+    if path is None:
+        return
+    from scratchpack.errors import UsageError
+    from scratchpack.fsutil import check_parent_writable
+
+    if path.is_dir():
+        raise UsageError(f"--digestfile {path} is a directory")
+    check_parent_writable(path)
+
+
 def write_digest(path: Path, digest: str) -> None:
     """``--digestfile``: the manifest digest alone, no newline, as skopeo writes it; atomic,
     so a script waiting for the file never reads half of it."""

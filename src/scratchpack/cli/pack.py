@@ -13,7 +13,7 @@ from scratchpack.cli.flags import SharedFlags
 from scratchpack.cli.format import human_size, key_values, percent
 from scratchpack.cli.helptext import examples
 from scratchpack.cli.options import check_registry_flags, image_name, registry_options
-from scratchpack.cli.output import Output, write_digest
+from scratchpack.cli.output import Output, check_digestfile, write_digest
 from scratchpack.cli.probe import add_check_flags
 from scratchpack.errors import ScratchpackError, UsageError
 from scratchpack.model.mediatypes import COMPRESSIONS
@@ -247,6 +247,7 @@ def cmd_pack(args: argparse.Namespace, out: Output) -> int:
     from scratchpack.transports.names import RegistryName, parse_image_name
 
     check_level(args.compression or "gzip", args.compression_level)
+    check_digestfile(args.digestfile)
     destination = parse_image_name(args.output)
     from_image = image_name(args.from_image) if args.from_image else None
     base = image_name(args.base) if args.base else None

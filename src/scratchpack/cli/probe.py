@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from scratchpack.cli.flags import seconds
 from scratchpack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def add_check_flags(parser: argparse.ArgumentParser, what: str) -> None:
     )
     group.add_argument(
         "--check-timeout",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="kill the probe after this long, a failure (default 60)",

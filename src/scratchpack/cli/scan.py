@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scratchpack.cli.flags import SharedFlags
+from scratchpack.cli.flags import SharedFlags, days
 from scratchpack.cli.helptext import examples, platform_option
 from scratchpack.cli.output import Output
 from scratchpack.errors import ScratchpackError, UsageError
@@ -125,7 +125,7 @@ def add_scan(sub: Any, flags: SharedFlags) -> None:
     )
     s.add_argument(
         "--max-db-age",
-        type=float,
+        type=days,
         default=MAX_DB_AGE,
         metavar="DAYS",
         help="warn when the newest advisory is older than this (default 7; 0: never)",

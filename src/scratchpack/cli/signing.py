@@ -391,10 +391,11 @@ def _report_attested(
 
 
 def _read_predicate(path: Path) -> bytes:
+    from scratchpack.fsutil import open_regular
     from scratchpack.signing.dsse import MAX_ENVELOPE_BYTES
 
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:  # a FIFO blocked for ever
             data = handle.read(MAX_ENVELOPE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read --predicate {path}: {exc.strerror or exc}") from None

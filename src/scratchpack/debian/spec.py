@@ -12,6 +12,7 @@ from typing import Any
 
 from scratchpack.debian.sources import Source
 from scratchpack.errors import UsageError
+from scratchpack.fsutil import read_regular
 from scratchpack.operations.essentials import RunUser
 
 _IMAGE_KEYS = {
@@ -156,11 +157,16 @@ def parse_spec(text: str, path: Path | None = None) -> ImageSpec:
     )
 
 
+MAX_SPEC = 16 << 20  # a spec is a few lines of TOML
+
+
 def read_spec(path: Path) -> ImageSpec:
     try:
-        text = path.read_text()
+        text = read_regular(path, MAX_SPEC).decode()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from exc
     return parse_spec(text, path)

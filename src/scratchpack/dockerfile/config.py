@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scratchpack.errors import UsageError
+from scratchpack.regularfile import open_regular
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.model import BaseLookup
@@ -110,7 +111,7 @@ def _mentions_scratchpack(path: Path) -> bool:
     """Whether the file can hold a [tool.scratchpack] table, in any TOML spelling of it (an
     unreadable or oversized file is left to _load to report)."""
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:  # a FIFO blocked for ever
             head = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError:
         return True
@@ -120,7 +121,7 @@ def _mentions_scratchpack(path: Path) -> bool:
 def _read_text(path: Path) -> str:
     """The file's text, read with a cap rather than whole."""
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:  # a FIFO blocked for ever
             data = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc

@@ -16,6 +16,7 @@ import dockerfile as buildkit
 from scratchpack.dockerfile.model import Dockerfile, Heredoc, Instruction, Stage
 from scratchpack.errors import FormatError, ScratchpackError
 from scratchpack.lazyre import lazy
+from scratchpack.regularfile import open_regular
 
 INSTRUCTIONS = frozenset(
     {
@@ -52,8 +53,9 @@ class DockerfileError(FormatError):
 
 def read(path: Path) -> Dockerfile:
     try:
-        # At most one byte past the limit: /dev/zero or a 50 GB file costs no more than this.
-        with path.open("rb") as stream:
+        # At most one byte past the limit: /dev/zero or a 50 GB file costs no more than this;
+        # and a regular file only: a FIFO named Dockerfile blocked the open for ever
+        with open_regular(path) as stream:
             raw = stream.read(MAX_SIZE + 1)
     except FileNotFoundError:
         raise ScratchpackError(f"{path}: no such file") from None

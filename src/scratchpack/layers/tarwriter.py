@@ -23,6 +23,12 @@ from scratchpack.errors import ScratchpackError, UsageError
 EntryKind = Literal["file", "dir", "symlink", "hardlink"]
 
 
+# 9999-12-31T23:59:59Z: the last second an RFC 3339 date (a config's "created", an SBOM's
+# timestamp) can write; a later one was Python's "year 10000 is out of range" (or a time_t
+# overflow) deep inside a pack, not a usage error.
+MAX_SOURCE_DATE_EPOCH = 253402300799
+
+
 def source_date_epoch() -> int:
     """``SOURCE_DATE_EPOCH`` as an int (0 when unset), per reproducible-builds.org."""
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -34,6 +40,10 @@ def source_date_epoch() -> int:
         raise UsageError(f"SOURCE_DATE_EPOCH must be an integer, got {value!r}") from None
     if epoch < 0:
         raise UsageError(f"SOURCE_DATE_EPOCH must not be negative, got {epoch}")
+    if epoch > MAX_SOURCE_DATE_EPOCH:
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH must be at most {MAX_SOURCE_DATE_EPOCH} (9999-12-31), got {value}"
+        )
     return epoch
 
 

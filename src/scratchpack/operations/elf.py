@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.fsutil import describe_os_error
+from scratchpack.fsutil import describe_os_error, open_regular
 from scratchpack.operations.glibcfiles import ICONV_SYMBOLS
 
 if TYPE_CHECKING:  # pyelftools is loaded by pack, which reads a local binary; audit streams
@@ -93,7 +93,7 @@ def read_elf(path: Path) -> ElfInfo:
     """What pack needs to know of a local binary: its platform, its type, and whether it is
     dynamic (its loader and DT_NEEDED libraries)."""
     try:
-        handle = path.open("rb")
+        handle = open_regular(path)  # a FIFO blocked the open for ever, a device read on
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a binary") from None
     except FileNotFoundError:

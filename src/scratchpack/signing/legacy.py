@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Protocol
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from scratchpack.errors import FormatError, ImageNotFoundError, ScratchpackError, UsageError
+from scratchpack.fsutil import open_regular
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor
 from scratchpack.model.digest import Digest
@@ -348,7 +349,7 @@ def _config(layers: list[Descriptor]) -> bytes:
 
 def read_key_file(path: Path, what: str) -> bytes:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:  # a FIFO named as the key blocked for ever
             return handle.read(keys.MAX_KEY_FILE + 1)
     except OSError as exc:
         raise keys.KeyError_(f"cannot read {what} {path}: {exc.strerror or exc}") from None

@@ -27,7 +27,7 @@ from scratchpack.errors import (
     NotFoundError,
     ScratchpackError,
 )
-from scratchpack.fsutil import atomic_file, check_parent_writable
+from scratchpack.fsutil import atomic_file, check_parent_writable, open_regular
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Descriptor
@@ -256,7 +256,8 @@ def open_archive(path: Path, reference: Reference | None) -> Iterator[Image]:
         raise ScratchpackError(f"{where}: is a directory, not an archive")
     with ExitStack() as stack:
         try:
-            opened = cast(BinaryIO, stack.enter_context(path.open("rb")))
+            # a FIFO blocked the open for ever; members are read by offset: a file only
+            opened = stack.enter_context(open_regular(path))
         except OSError as exc:
             raise ScratchpackError(f"{where}: cannot read: {exc.strerror or exc}") from exc
         handle = _uncompressed(opened, stack, where)

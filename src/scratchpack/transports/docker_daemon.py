@@ -36,7 +36,14 @@ def _client() -> tuple[httpx.Client, str]:
         transport = httpx.HTTPTransport(uds=socket_path)
         return httpx.Client(transport=transport, base_url="http://docker", timeout=timeout), host
     if host.startswith("tcp://"):
-        return httpx.Client(base_url="http://" + host.removeprefix("tcp://"), timeout=timeout), host
+        # parsed here: httpx's InvalidURL (``tcp://[::1``, a port of 99999) is no HTTPError
+        try:
+            base = httpx.URL("http://" + host.removeprefix("tcp://"))
+        except httpx.InvalidURL as exc:
+            raise TransportError(f"bad DOCKER_HOST {host!r}: {exc}") from None
+        if not base.host:
+            raise TransportError(f"bad DOCKER_HOST {host!r}: no host; use tcp://HOST:PORT")
+        return httpx.Client(base_url=base, timeout=timeout), host
     raise TransportError(f"unsupported DOCKER_HOST {host!r}: use unix://PATH or tcp://HOST:PORT")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from scratchpack.errors import ScratchpackError
+from scratchpack.fsutil import read_regular
 from scratchpack.operations.sbom.packages import Package
 from scratchpack.vulns.db import normalise_name
 
@@ -106,10 +107,7 @@ def read_sbom(path: Path) -> list[Package]:
     import msgspec
 
     try:
-        size = path.stat().st_size
-        if size > MAX_SBOM:
-            raise SbomError(f"{path}: larger than {MAX_SBOM >> 20} MiB: refused")
-        doc = msgspec.json.decode(path.read_bytes())
+        doc = msgspec.json.decode(read_regular(path, MAX_SBOM))
     except OSError as exc:
         raise SbomError(f"{path}: {exc.strerror or exc}") from exc
     except msgspec.DecodeError as exc:

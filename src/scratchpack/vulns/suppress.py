@@ -17,6 +17,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from scratchpack.errors import ScratchpackError
+from scratchpack.fsutil import read_regular
 from scratchpack.vulns.match import Finding
 
 MAX_FILE = 16 << 20
@@ -48,9 +49,7 @@ class Statement:
 
 def _read(path: Path) -> bytes:
     try:
-        if path.stat().st_size > MAX_FILE:
-            raise SuppressionError(f"{path}: larger than {MAX_FILE >> 20} MiB: refused")
-        return path.read_bytes()
+        return read_regular(path, MAX_FILE)
     except OSError as exc:
         raise SuppressionError(f"{path}: {exc.strerror or exc}") from exc
 

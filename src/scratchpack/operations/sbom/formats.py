@@ -55,9 +55,10 @@ def spdx_supplier(maintainer: str, *, organization: bool = False) -> str:
 def timestamp(created: str | None) -> dt.datetime:
     """A document's time: ``SOURCE_DATE_EPOCH``, else the image's creation, else the epoch
     (never the clock: the same image gives the same document)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    if os.environ.get("SOURCE_DATE_EPOCH", "").strip():  # what pack refuses, sbom refuses
+        from scratchpack.layers.tarwriter import source_date_epoch
+
+        return dt.datetime.fromtimestamp(source_date_epoch(), dt.UTC)
     if created:
         try:
             parsed = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))

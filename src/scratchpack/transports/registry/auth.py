@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scratchpack.errors import ScratchpackError, UsageError
-from scratchpack.fsutil import atomic_write, exclusive_lock
+from scratchpack.fsutil import atomic_write, exclusive_lock, open_regular
 
 if TYPE_CHECKING:
     import subprocess
@@ -33,6 +33,15 @@ DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io"
 class Credentials:
     username: str
     password: str
+
+    def __post_init__(self) -> None:
+        # a name or password from argv, stdin or a JSON "\\udcff" that is no UTF-8 text (a
+        # lone surrogate) cannot be sent: "unexpected UnicodeEncodeError" at the first request
+        for what, text in (("username", self.username), ("password", self.password)):
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                raise UsageError(f"the {what} is not valid UTF-8 text") from None
 
     @classmethod
     def parse(cls, text: str) -> Credentials:
@@ -89,12 +98,29 @@ def config_paths(auth_file: Path | None = None) -> list[Path]:
     return paths
 
 
+MAX_CONFIG_BYTES = 16 << 20  # a config.json with hundreds of registries is a few kB
+
+
 def _load(path: Path) -> dict[str, Any]:
+    """The JSON object in a credentials file; {} when there is none. Read only if regular and
+    bounded: ``REGISTRY_AUTH_FILE=/dev/zero`` read without end and a FIFO blocked ``login``
+    for ever (and ``login`` would then have renamed its new file over the device)."""
     try:
-        data = json.loads(path.read_text())
+        with open_regular(path) as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, RecursionError) as exc:
+    except OSError as exc:
+        raise ScratchpackError(
+            f"cannot read credentials from {path}: {exc.strerror or exc}"
+        ) from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ScratchpackError(
+            f"cannot read credentials from {path}: larger than {MAX_CONFIG_BYTES >> 20} MiB"
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise ScratchpackError(f"cannot read credentials from {path}: {exc}") from exc
     return data if isinstance(data, dict) else {}
 
@@ -157,7 +183,9 @@ def _from_helper(helper: str, host: str) -> Credentials | None:
     return None
 
 
-def _from_auths(auths: dict[str, Any], host: str) -> Credentials | None:
+def _from_auths(auths: Any, host: str) -> Credentials | None:
+    if not isinstance(auths, dict):  # a hand-edited file's "auths": [...]: no entries
+        return None
     for key in _keys_for(host):
         entry = auths.get(key)
         if not isinstance(entry, dict):
@@ -165,7 +193,7 @@ def _from_auths(auths: dict[str, Any], host: str) -> Credentials | None:
         if entry.get("auth"):
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, TypeError) as exc:  # not base64, not UTF-8, not a string
                 raise ScratchpackError(f"malformed 'auth' entry for {key}") from exc
             return Credentials(user, password)
         if entry.get("username"):
@@ -272,6 +300,10 @@ def store(host: str, credentials: Credentials, auth_file: Path | None = None) ->
     path = login_path(auth_file)
     with _locked_config(path) as config:
         auths = config.setdefault("auths", {})
+        if not isinstance(auths, dict):  # rewriting it would lose what the user put there
+            raise ScratchpackError(
+                f'cannot save credentials in {path}: its "auths" is not an object'
+            )
         token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode())
         auths[_store_key(host)] = {"auth": token.decode()}
         _write_config(path, config)

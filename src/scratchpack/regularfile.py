@@ -1,0 +1,50 @@
+"""Reading a file the user (or someone else's repository) named, without hanging on it: only a
+regular file, and only up to a bound.
+
+Apart from ``fsutil`` (which re-exports both) so that the lint path, which reads every
+Dockerfile and configuration through here, does not import fsutil's shutil, threading and
+compression modules at start-up.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, only if it is (or links to) a regular file; else an
+    ``OSError`` ("not a regular file"). Why not ``open()``: opening a FIFO blocks until some
+    writer comes, forever, and a device reads without end; an image layout or archive
+    unpacked from someone else's tar can hold either under a blob's or index.json's name
+    (``audit`` hung on one). ``O_NONBLOCK`` makes the open itself return at once; it is
+    cleared again once the file is known to be regular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user named (``--vex``, ``--sbom``, a spec, a key...), read only
+    if it is regular (:func:`open_regular`) and at most ``limit`` long; else an ``OSError``
+    whose ``strerror`` says why ("not a regular file", "larger than 16 MiB: refused"). A size
+    checked with ``stat()`` first passed ``/dev/zero`` (st_size 0), which then read for ever."""
+    with open_regular(path) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        shown = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+        raise OSError(errno.EFBIG, f"larger than {shown}: refused", str(path))
+    return data
