@@ -312,3 +312,20 @@ def test_a_digestfile_that_cannot_be_written_is_refused_before_the_work(
         packed = run_cli("pack", examples.hello, "-o", f"oci:{out}:x", "--digestfile", digestfile)
         assert_clean_error(packed, code, fragment)
         assert not out.exists()
+
+
+def test_lint_reads_the_shells_pipes_and_dev_null_but_no_other_fifo(tmp_path: Path) -> None:
+    """What a user names on purpose still works: ``lint <(git show HEAD:Dockerfile)`` (a pipe
+    at /dev/fd/N) and ``-c /dev/null`` (no configuration); a FIFO anywhere else (a cloned
+    repository's ``Dockerfile``) is refused by the test above."""
+    import subprocess
+    import sys
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nUSER 65532\nWORKDIR /app\n")
+    script = (f'{sys.executable} -m scratchpack lint -f json -c /dev/null '
+              f'<(cat {tmp_path / "Dockerfile"})')  # fmt: skip
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src"),
+                               "SCRATCHPACK_LINT_SERVER": "0"}, check=False)  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "/dev/fd/" in proc.stdout and "error" not in proc.stderr, (proc.stdout, proc.stderr)

@@ -302,7 +302,7 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert_clean_error(bad, 2, "DOCKER_DEFAULT_PLATFORM", "invalid platform 'amd64'")
     timeout = run_cli("lint", "--lookup-bases", "--timeout", "0", str(dockerfile))
-    assert_clean_error(timeout, 2, "--timeout must be a positive number")
+    assert_clean_error(timeout, 2, "argument --timeout: must be a positive number of seconds")
 
 
 def test_the_documented_example() -> None:

@@ -224,7 +224,7 @@ def test_audit_runs_the_probe_on_an_existing_image(
         (["--check-entrypoint", "/bin/x"], "--check-entrypoint goes with --check"),
         (["--check", "[1, 2]"], "invalid --check"),
         (["--check", '["unclosed'], "invalid --check"),
-        (["--check", "ok", "--check-timeout", "0"], "--check-timeout must be a positive"),
+        (["--check", "ok", "--check-timeout", "0"], "--check-timeout: must be a positive number"),
         (["--check", ""], "--check needs a command"),
     ],
 )

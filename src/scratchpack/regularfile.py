@@ -37,6 +37,38 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
+def open_named(path: Path) -> BinaryIO:
+    """A file the user named on the command line for a bounded read (lint's Dockerfile, its
+    ``-c``): a regular file, a character device (``-c /dev/null`` for no configuration,
+    ``/dev/zero`` is then refused by the bound) or a pipe the shell made (``lint <(git show
+    HEAD:Dockerfile)``: ``/dev/fd/N``, ``/proc/self/fd/N``); not a FIFO elsewhere, which is
+    what a cloned repository can hold under the default name ``Dockerfile`` (the open blocked
+    for ever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        from_shell = stat.S_ISFIFO(mode) and _is_fd_path(path)
+        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or from_shell):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _is_fd_path(path: Path) -> bool:
+    """``/dev/fd/N``, ``/dev/stdin`` or ``/proc/self/fd/N`` as written (process substitution)."""
+    parts = path.absolute().parts  # as written: resolving would follow /dev/fd's links
+    return (
+        parts[:3] == ("/", "dev", "fd")
+        or parts == ("/", "dev", "stdin")
+        or (parts[:2] == ("/", "proc") and len(parts) == 5 and parts[3] == "fd")
+    )
+
+
 def read_regular(path: Path, limit: int) -> bytes:
     """The bytes of a file the user named (``--vex``, ``--sbom``, a spec, a key...), read only
     if it is regular (:func:`open_regular`) and at most ``limit`` long; else an ``OSError``

@@ -11,6 +11,7 @@ command's module (``cli/pack.py``, ``cli/audit.py``...) builds its parser from t
 from __future__ import annotations
 
 import argparse
+import functools
 import gettext
 import math
 import os
@@ -101,6 +102,7 @@ def days(text: str) -> float:
     return value
 
 
+@functools.cache  # one function per range: a parser built alone equals the whole one's
 def whole_number(low: int, high: int) -> Any:
     """An integer flag's type, ``low`` to ``high``: ``int()`` alone takes any size, and a
     ``--retries`` or ``--jobs`` of 10**20 is a mistake (hours of retrying, a thread per blob),

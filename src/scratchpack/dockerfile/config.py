@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scratchpack.errors import UsageError
-from scratchpack.regularfile import open_regular
+from scratchpack.regularfile import open_named, open_regular
 
 if TYPE_CHECKING:
     from scratchpack.dockerfile.model import BaseLookup
@@ -119,9 +119,10 @@ def _mentions_scratchpack(path: Path) -> bool:
 
 
 def _read_text(path: Path) -> str:
-    """The file's text, read with a cap rather than whole."""
+    """The file's text, read with a cap rather than whole (a configuration found by walking up
+    is a regular file, ``is_file``; one named with ``-c`` may be ``/dev/null`` or ``<(...)``)."""
     try:
-        with open_regular(path) as stream:  # a FIFO blocked for ever
+        with open_named(path) as stream:  # a FIFO elsewhere blocked for ever
             data = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc

@@ -16,7 +16,7 @@ import dockerfile as buildkit
 from scratchpack.dockerfile.model import Dockerfile, Heredoc, Instruction, Stage
 from scratchpack.errors import FormatError, ScratchpackError
 from scratchpack.lazyre import lazy
-from scratchpack.regularfile import open_regular
+from scratchpack.regularfile import open_named
 
 INSTRUCTIONS = frozenset(
     {
@@ -54,8 +54,8 @@ class DockerfileError(FormatError):
 def read(path: Path) -> Dockerfile:
     try:
         # At most one byte past the limit: /dev/zero or a 50 GB file costs no more than this;
-        # and a regular file only: a FIFO named Dockerfile blocked the open for ever
-        with open_regular(path) as stream:
+        # and no FIFO but the shell's (a FIFO named Dockerfile blocked the open for ever)
+        with open_named(path) as stream:
             raw = stream.read(MAX_SIZE + 1)
     except FileNotFoundError:
         raise ScratchpackError(f"{path}: no such file") from None
