@@ -23,18 +23,7 @@ def open_regular(path: Path) -> BinaryIO:
     unpacked from someone else's tar can hold either under a blob's or index.json's name
     (``audit`` hung on one). ``O_NONBLOCK`` makes the open itself return at once; it is
     cleared again once the file is known to be regular."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    return _open_checked(path, named=False)
 
 
 def open_named(path: Path) -> BinaryIO:
@@ -44,13 +33,19 @@ def open_named(path: Path) -> BinaryIO:
     HEAD:Dockerfile)``: ``/dev/fd/N``, ``/proc/self/fd/N``); not a FIFO elsewhere, which is
     what a cloned repository can hold under the default name ``Dockerfile`` (the open blocked
     for ever)."""
+    return _open_checked(path, named=True)
+
+
+def _open_checked(path: Path, named: bool) -> BinaryIO:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        from_shell = stat.S_ISFIFO(mode) and _is_fd_path(path)
-        if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or from_shell):
+        accepted = stat.S_ISREG(mode) or (
+            named and (stat.S_ISCHR(mode) or (stat.S_ISFIFO(mode) and _is_fd_path(path)))
+        )
+        if not accepted:
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         return os.fdopen(fd, "rb")

@@ -329,6 +329,14 @@ def _write_tar(members: list[tuple[str, bytes, str, bytes, dict[str, str]]], fmt
     return out.getvalue()
 
 
+def damaged(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
+    """``data`` with bytes overwritten at a few offsets, then maybe cut short."""
+    out = bytearray(data)
+    for at, patch in changes:
+        out[at : at + len(patch)] = patch
+    return bytes(out[:cut] if cut is not None else out)
+
+
 def layers() -> st.SearchStrategy[bytes]:
     """A tar written by tarfile (odd names, types and PAX records), then maybe corrupted:
     bytes overwritten at a few places, or cut short."""
@@ -365,14 +373,8 @@ def layers() -> st.SearchStrategy[bytes]:
         st.tuples(st.integers(0, 4096), st.binary(min_size=1, max_size=8)), max_size=3
     )
 
-    def damage(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
-        out = bytearray(data)
-        for at, patch in changes:
-            out[at : at + len(patch)] = patch
-        return bytes(out[:cut] if cut is not None else out)
-
     return st.one_of(
-        st.builds(damage, tars, corrupt, st.one_of(st.none(), st.integers(0, 4096))),
+        st.builds(damaged, tars, corrupt, st.one_of(st.none(), st.integers(0, 4096))),
         st.binary(max_size=1200),
     )
 
@@ -541,16 +543,10 @@ def elves() -> st.SearchStrategy[bytes]:
     patches = st.lists(st.tuples(st.integers(0, 600), st.binary(min_size=1, max_size=8)),
                        max_size=3)  # fmt: skip
 
-    def damage(data: bytes, changes: list[tuple[int, bytes]], cut: int | None) -> bytes:
-        out = bytearray(data)
-        for at, patch in changes:
-            out[at : at + len(patch)] = patch
-        return bytes(out[:cut] if cut is not None else out)
-
     return st.one_of(
         valid,
         st.builds(
-            damage,
+            damaged,
             valid,
             st.builds(lambda a, b: a + b, fields, patches),
             st.one_of(st.none(), st.integers(0, 700)),
