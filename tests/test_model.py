@@ -91,6 +91,20 @@ def test_reference_rejects(text: str) -> None:
         Reference.parse(text)
 
 
+@pytest.mark.parametrize(
+    "text", ["localhost:0/app", "localhost:65536/app", "127.0.0.1:99999999999/app", "[::1]:70000/a"]
+)
+def test_reference_rejects_a_port_no_socket_takes(text: str) -> None:
+    with pytest.raises(ReferenceError_, match="not in 1-65535"):
+        Reference.parse(text)
+
+
+def test_reference_keeps_ports_and_ipv6_hosts_in_range() -> None:
+    assert Reference.parse("localhost:65535/app").domain == "localhost:65535"
+    assert Reference.parse("[::1]:5000/app").domain == "[::1]:5000"
+    assert Reference.parse("[::1]/app").domain == "[::1]"
+
+
 def test_image_names() -> None:
     assert parse_image_name("oci:out/hello:v1") == OciName(Path("out/hello"), "v1")
     assert parse_image_name("oci:out") == OciName(Path("out"), None)

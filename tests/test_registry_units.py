@@ -87,6 +87,47 @@ def test_missing_credential_helper_is_a_clear_error(
         auth.lookup("reg.example.com")
 
 
+@pytest.mark.parametrize("name", ["x/../evil", "x/../../work/evil", "a\\b", "nul\0"])
+def test_a_credential_helper_name_that_is_a_path_never_runs(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # shutil.which takes a name with a slash as a path from the working directory: the
+    # "helper" would be a checkout's own file (here ./evil, through ./docker-credential-x/..)
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    (tmp_path / "docker").mkdir()
+    work = tmp_path / "work"
+    (work / "docker-credential-x").mkdir(parents=True)
+    (work / "evil").write_text(f"#!/bin/sh\ntouch {work / 'ran'}\n")
+    (work / "evil").chmod(0o755)
+    monkeypatch.chdir(work)
+    (tmp_path / "docker" / "config.json").write_text(
+        json.dumps({"credHelpers": {"reg.example.com": name}, "credsStore": name})
+    )
+    for host in ("reg.example.com", "other.example.com"):
+        with pytest.raises(ScratchpackError, match="is not a program name"):
+            auth.lookup(host)
+    assert not (work / "ran").exists()
+
+
+def test_an_empty_credential_helper_means_the_files_own_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    entry = base64.b64encode(b"u:p").decode()
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "credHelpers": {"reg.example.com": ""},
+                "credsStore": "nonexistent-helper",
+                "auths": {"reg.example.com": {"auth": entry}},
+            }
+        )
+    )
+    assert auth.lookup("reg.example.com") == auth.Credentials("u", "p")
+
+
 def test_bad_creds_flag() -> None:
     with pytest.raises(UsageError):
         auth.Credentials.parse("no-colon")

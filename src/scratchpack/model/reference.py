@@ -63,6 +63,10 @@ class Reference:
         domain, path = _split_domain(text)
         if not domain or not _DOMAIN_RE.match(domain):
             raise ReferenceError_(f"invalid image reference {original!r}: bad registry {domain!r}")
+        if not _valid_port(domain):
+            raise ReferenceError_(
+                f"invalid image reference {original!r}: port of {domain!r} not in 1-65535"
+            )
         if path != path.lower() and not _PATH_RE.match(path):
             raise ReferenceError_(
                 f"invalid image reference {original!r}: repository names must be lowercase"
@@ -98,6 +102,17 @@ class Reference:
     def familiar(self) -> str:
         """The short form ``docker images`` shows, e.g. ``alpine:3.21``."""
         return self._with_tag_and_digest(self.familiar_name)
+
+
+def _valid_port(domain: str) -> bool:
+    """A ``:PORT`` the grammar admits is any digit run; a socket takes 1-65535 only, so a
+    larger or zero port is refused here rather than as an obscure error at connect time."""
+    host_end = domain.rfind("]")
+    colon = domain.rfind(":")
+    if colon <= host_end:
+        return True
+    port = domain[colon + 1 :]
+    return len(port) <= 5 and 0 < int(port) <= 65535
 
 
 def _split_domain(name: str) -> tuple[str, str]:

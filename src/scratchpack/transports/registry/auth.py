@@ -132,6 +132,13 @@ def _keys_for(host: str) -> tuple[str, ...]:
 
 
 def _helper_program(helper: str, host: str) -> str:
+    """The helper's program on PATH. A name with a path separator (or empty, or a NUL) is
+    refused: ``shutil.which`` would take ``docker-credential-x/../../bin/y`` as a path relative
+    to the working directory, so a checkout's files could run as the "helper"."""
+    if not helper or "/" in helper or "\\" in helper or "\0" in helper:
+        raise ScratchpackError(
+            f"credential helper name {helper!r} (configured for {host}) is not a program name"
+        )
     program = shutil.which(f"docker-credential-{helper}")
     if program is None:
         raise ScratchpackError(
@@ -212,6 +219,10 @@ def lookup(
         helpers = config.get("credHelpers") or {}
         for key in _keys_for(host):
             if isinstance(helpers, dict) and key in helpers:
+                if not helpers[key]:
+                    # docker's getConfiguredCredentialStore: an empty helper means the
+                    # file's own ``auths``, not the default store
+                    return _from_auths(config.get("auths") or {}, host)
                 return _from_helper(str(helpers[key]), host)
         # Docker's order: with a default store, its helper answers first (an ``auths`` entry
         # left from before the store was set up is stale); the file's own entry only when the
