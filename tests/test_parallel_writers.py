@@ -478,6 +478,31 @@ def test_parallel_inits_write_one_consistent_set(tmp_path: Path) -> None:
     assert temporaries(project) == []
 
 
+def test_parallel_forced_inits_leave_one_runs_files(tmp_path: Path) -> None:
+    """Eight ``init --force`` of one project at once, half for port 8081 and half for 8082
+    (EXPOSE in the Dockerfile, the mapping in compose.yaml), 4 trials: every run succeeds and
+    the files left are one run's, both naming the same port (each run replaced the files one
+    by one, and the set left could hold two runs' files)."""
+    import re
+    import shutil
+
+    from helpers import ROOT
+
+    project = tmp_path / "greeter"
+    shutil.copytree(ROOT / "examples/init/go-greeter", project)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    ports = ["8081", "8082"] * (WRITERS // 2)
+    for _trial in range(4):
+        done = together(
+            [["init", project, "--no-pin", "--force", "--port", port] for port in ports], env=env
+        )
+        assert [d.code for d in done] == [0] * WRITERS, [d.stderr for d in done]
+        exposed = re.findall(r"^EXPOSE (\d+)", (project / "Dockerfile").read_text(), re.M)
+        composed = re.findall(r"(808[12])", (project / "compose.yaml").read_text())
+        assert len(set(exposed)) == 1 and set(composed) == set(exposed), (exposed, composed)
+        assert temporaries(project) == []
+
+
 # -- lint --fix: a read-modify-write of the user's Dockerfile --------------------------------
 
 

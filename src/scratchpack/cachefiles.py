@@ -116,3 +116,27 @@ def replaceable(path: Path) -> bool:
         return True
     except OSError:
         return False
+
+
+def path_lock(kind: str, path: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock for one read-change-replace of the user's file or directory ``path``
+    (``kind`` names the writer: ``fix``, ``init``), kept in ``$XDG_CACHE_HOME/scratchpack/locks/``
+    (a private directory) and not beside it, where a lock file would be clutter in the user's
+    project. Why: two ``lint --fix`` of one file at once each fixed the text they had read, and
+    the second replace dropped the first's fixes; two ``init --force`` of one project could
+    leave a set of files from two runs (``tests/test_parallel_writers.py``). It orders
+    scratchpack runs of one user; an editor saving meanwhile is not excluded. One empty lock
+    file per path ever locked, never deleted (deleting a lock file another process waits on
+    would let a third lock a new one). No usable lock directory: no lock."""
+    import hashlib
+
+    from scratchpack.fsutil import exclusive_lock
+
+    directory = cache_home() / "locks"
+    try:
+        target = os.fsencode(path.resolve())
+    except (OSError, RuntimeError):
+        return contextlib.nullcontext()
+    if not usable_directory(directory, create=True):
+        return contextlib.nullcontext()
+    return exclusive_lock(directory / f"{kind}-{hashlib.sha256(target).hexdigest()[:32]}.lock")

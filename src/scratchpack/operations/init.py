@@ -79,6 +79,18 @@ def write(result: InitResult, root: Path, force: bool) -> None:
     existing = [name for name in FILES if name in result.files and (root / name).exists()]
     if existing and not force:
         raise _exist(existing, root)
+    if force:
+        from scratchpack.cachefiles import path_lock
+
+        # --force replaces: two runs at once would each replace some files, and the set left
+        # could mix them; one writer at a time per project
+        with path_lock("init", root):
+            _publish(result, root, force)
+    else:
+        _publish(result, root, force)
+
+
+def _publish(result: InitResult, root: Path, force: bool) -> None:
     for name in FILES:
         if name in result.files:
             mode = 0o755 if name in EXECUTABLE else 0o644

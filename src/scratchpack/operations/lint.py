@@ -12,9 +12,7 @@ does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -260,7 +258,7 @@ def lint_files(
     parsed: list[tuple[FileReport, Dockerfile]] = []
     # A tree of Dockerfiles takes seconds: progress then (a bar after a second on a terminal,
     # one line in a log); the one file of an editor or a pre-commit hook reports nothing.
-    steps: AbstractContextManager[Task | None] = nullcontext()
+    steps: AbstractContextManager[Task | None] = contextlib.nullcontext()
     if len(paths) >= MANY_FILES:  # (progress is not even imported for the one file of a hook)
         from scratchpack import progress
 
@@ -390,33 +388,13 @@ def fix_file(
     """Fix what can be fixed safely (and the unsafe fixes too with ``unsafe``); with ``write``
     the file is replaced atomically (mode kept, through a symlink to its target) and the
     report is of the fixed file. A write reads, fixes and replaces the file under
-    :func:`fix_lock`."""
+    :func:`scratchpack.cachefiles.path_lock`."""
     if not write:
         return _fix_file(path, ignore, config, resolve, write, unsafe)
-    with fix_lock(path):
+    from scratchpack.cachefiles import path_lock
+
+    with path_lock("fix", path):
         return _fix_file(path, ignore, config, resolve, write, unsafe)
-
-
-def fix_lock(path: Path) -> contextlib.AbstractContextManager[None]:
-    """An exclusive lock for one Dockerfile's read-fix-replace, per target file, kept in
-    ``$XDG_CACHE_HOME/scratchpack/locks/`` (a private directory) and not beside the file,
-    where a lock file would be clutter in the user's project. Why: two ``lint --fix`` of one
-    file at once each fixed the text they had read, and the second replace dropped the
-    first's fixes (``tests/test_parallel_writers.py``). It orders scratchpack runs of one
-    user; an editor saving meanwhile is not excluded. No usable lock directory: no lock."""
-    import hashlib
-
-    from scratchpack import cachefiles
-    from scratchpack.fsutil import exclusive_lock
-
-    directory = cachefiles.cache_home() / "locks"
-    try:
-        target = os.fsencode(path.resolve())
-    except (OSError, RuntimeError):
-        return contextlib.nullcontext()
-    if not cachefiles.usable_directory(directory, create=True):
-        return contextlib.nullcontext()
-    return exclusive_lock(directory / f"fix-{hashlib.sha256(target).hexdigest()[:32]}.lock")
 
 
 def _fix_file(
