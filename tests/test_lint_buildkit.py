@@ -181,6 +181,10 @@ def test_secrets_used_in_arg_or_env_by_name() -> None:
     # a secret value is SP400's error; the name finding does not repeat it
     both = f"{BASE}ENV API_TOKEN=abc123\n"
     assert fires(both, "SP400") and not fires(both, "SP430")
+    # KEY alone: a warning whatever the value (GPG_KEY fingerprints are public), never SP400
+    for line in ("ENV LICENSE_KEY lgNvGyhnUKpa5PJi", "ENV GPG_KEY=A035C8C19219BA82"):
+        assert places(f"{BASE}{line}\n", "SP430") == [(2, 5)], line
+        assert not fires(f"{BASE}{line}\n", "SP400"), line
 
 
 # -- variables --------------------------------------------------------------------------------

@@ -78,7 +78,10 @@ def _sp430_doc() -> RuleDoc:
         "finding, an error, not repeated here (both declare DL3064, so `# hadolint "
         "ignore=DL3064` silences either). Unlike DL3064, an ARG before the first FROM is not "
         "reported: only FROM lines see it and nothing records it, until a stage declares it "
-        "again (which is then reported).",
+        "again (which is then reported). A value under a name whose only secret word is KEY "
+        "(`ENV LICENSE_KEY=...`) is this warning, not SP400's error: the KEY names of real "
+        "Dockerfiles mostly hold public values (`ENV GPG_KEY` fingerprints in the official "
+        "python and node images), so an error there would fail their builds' lint.",
         bad=f"FROM {PINNED}\nARG GITHUB_TOKEN\n{SAFE_TAIL}",
         good=f"FROM {PINNED}\nARG GITHUB_TOKEN_FILE=/run/secrets/token\n{SAFE_TAIL}",
         fix="Pass it as a build secret: `RUN --mount=type=secret,id=token ...` and "
