@@ -105,8 +105,24 @@ def docker(tool_env: dict[str, str]) -> Runner:
 
 
 @pytest.fixture(scope="session")
-def podman(tool_env: dict[str, str]) -> Runner:
-    return _tool("podman", tool_env)
+def podman(tool_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    """podman, and at the end of this worker's session the images its tests left in the test
+    environment's storage: ``podman load``/``run`` of an ``oci:`` layout names the image after
+    the layout's path (``localhost/tmp/pytest-of-root/pytest-N/...``), and every run of the
+    suite would otherwise add a few hundred MB to the shared storage. Only names under this
+    worker's own temporary directory go (another worker's or a parallel run's are theirs);
+    untagged layers are left to podman (pruning could remove those of a build running now)."""
+    run = _tool("podman", tool_env)
+    yield run
+    prefix = f"localhost{tmp_path_factory.getbasetemp()}/"
+    listed = run("images", "--format", "{{.Repository}}:{{.Tag}}", check=False, timeout=60)
+    ours = [
+        name
+        for name in listed.stdout.decode(errors="replace").split()
+        if name.startswith(prefix)
+    ]
+    if ours:
+        run("rmi", *ours, check=False, timeout=120)
 
 
 @pytest.fixture(scope="session")
