@@ -117,9 +117,7 @@ def podman(tool_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     prefix = f"localhost{tmp_path_factory.getbasetemp()}/"
     listed = run("images", "--format", "{{.Repository}}:{{.Tag}}", check=False, timeout=60)
     ours = [
-        name
-        for name in listed.stdout.decode(errors="replace").split()
-        if name.startswith(prefix)
+        name for name in listed.stdout.decode(errors="replace").split() if name.startswith(prefix)
     ]
     if ours:
         run("rmi", *ours, check=False, timeout=120)
