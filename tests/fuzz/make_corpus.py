@@ -183,6 +183,26 @@ def ignore_files() -> dict[str, bytes]:
     }  # fmt: skip
 
 
+def debian_files() -> dict[str, bytes]:
+    from fuzz.strategies import deb_file, tar_gz
+
+    digest = hashlib.sha256(b"scratchpack fuzz").hexdigest()
+    stanza = (
+        b"Package: hello\nVersion: 2.10-3\nArchitecture: amd64\nDepends: libc6 (>= 2.34)\n"
+        b"Filename: pool/main/h/hello/hello_2.10-3_amd64.deb\nSize: 53000\n"
+        b"SHA256: " + digest.encode() + b"\nDescription: example\n more\n .\n"
+    )
+    control = b"Package: hello\nVersion: 2.10-3\nArchitecture: amd64\n"
+    names = ("debian-binary", "control.tar.gz", "data.tar.gz")
+    return {
+        "packages": b"Packages\n" + stanza + b"\n" + stanza.replace(b"hello", b"hola"),
+        "release": b"Release\nOrigin: Debian\nSuite: bookworm\nSHA256:\n "
+        + digest.encode()
+        + b" 12345 main/binary-amd64/Packages.xz\n",
+        "deb": b"deb\n" + deb_file(control, tar_gz({"./usr/bin/hello": b"\x7fELF"}), names),
+    }
+
+
 def write(target: str, name: str, data: bytes) -> None:
     directory = CORPUS / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -212,6 +232,10 @@ def main() -> None:
         write("osv", name, data)
     for name, data in ignore_files().items():
         write("ignore", name, data)
+    for old in (CORPUS / "debian").glob("seed-*"):
+        old.unlink()
+    for name, data in debian_files().items():
+        write("debian", name, data)
 
 
 if __name__ == "__main__":

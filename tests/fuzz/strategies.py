@@ -591,3 +591,84 @@ def package_databases() -> st.SearchStrategy[bytes]:
         metadata.map(lambda data: b"usr/lib/python3/dist-packages/six.dist-info/METADATA\n" + data),
         package_json.map(lambda data: b"usr/lib/node_modules/x/package.json\n" + data),
     )
+
+
+_STANZA_LINES = (
+    b"Package: libc6", b"Version: 2.36-9+deb12u4", b"Architecture: amd64", b"Architecture: all",
+    b"Depends: libgcc-s1, libc6 (>= 2.36) | foo", b"Pre-Depends: dpkg (>= 1.19)",
+    b"Provides: libc6-x (= 1)", b"Filename: pool/main/g/glibc/libc6_2.36-9_amd64.deb",
+    b"Size: 2757936", b"Size: -1", b"Size: 1e9", b"SHA256: " + b"ab" * 32, b"SHA256: xyz",
+    b"Multi-Arch: same", b"Priority: optional", b"Essential: yes", b"Source: glibc (2.36-9)",
+    b"Description: GNU C Library", b" continuation line", b" .", b"Package:", b"Version:",
+    b"\xff\xfe", b"Package: a\r", b"#comment", b"Package: " + b"x" * 300, b"",
+)  # fmt: skip
+
+
+def deb_file(control: bytes, data_member: bytes, names: tuple[str, str, str]) -> bytes:
+    """A .deb (ar of debian-binary, control.tar.gz, data.tar.gz) with these bytes, written
+    here as dpkg-deb lays it out (the test's own generator is outside the fuzz package)."""
+    out = bytearray(b"!<arch>\n")
+    members = [(names[0], b"2.0\n"), (names[1], tar_gz({"./control": control})),
+               (names[2], data_member)]  # fmt: skip
+    for name, body in members:
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{0o100644:<8o}{len(body):<10}`\n".encode() + body
+        if len(body) % 2:
+            out += b"\n"
+    return bytes(out)
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    import gzip
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, body in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def debian_archive_files() -> st.SearchStrategy[bytes]:
+    """What a Debian mirror serves, as the kind (``Packages``, ``Release``, ``deb``), a line
+    feed and the bytes: index stanzas from real fields and broken ones (blank lines, CRs,
+    continuations, binary), SHA256 lists of release files with bad sizes and digests, and
+    small .deb files whose control or data member is damaged, cut or renamed."""
+    stanzas = st.lists(st.sampled_from(_STANZA_LINES), max_size=24).map(b"\n".join)
+    packages = st.one_of(stanzas, st.builds(damaged, stanzas, st.lists(
+        st.tuples(st.integers(0, 400), st.sampled_from((b"\n\n", b"\r", b"\r\n", b"\x00", b": "))),
+        max_size=3), st.none()))  # fmt: skip
+    sha_line = st.builds(
+        lambda digest, size, name: b" " + digest + b" " + size + b" " + name,
+        st.sampled_from((b"ab" * 32, b"AB" * 32, b"ab" * 31, b"zz" * 32, b"")),
+        st.sampled_from((b"12", b"0", b"-1", b"1x", b"99999999999999999999999", b"")),
+        st.sampled_from((b"main/binary-amd64/Packages.xz", b"", b"a b", b"\xff")),
+    )
+    release = st.builds(
+        lambda head, lines: head + b"\n".join(lines) + b"\n",
+        st.sampled_from((b"Origin: Debian\nSHA256:\n", b"SHA256:", b"MD5Sum:\n", b"SHA256: x\n")),
+        st.lists(sha_line, max_size=4),
+    )
+    control = st.sampled_from((
+        b"Package: hello\nVersion: 1.0\nArchitecture: amd64\n", b"Package: hello\n", b"",
+        b"\xff\xfe", b"Package: a\nVersion: 1\nArchitecture: all\nDescription: x\n .\n",
+    ))  # fmt: skip
+    data_member = st.one_of(
+        st.builds(lambda body: tar_gz({"./usr/bin/hello": body}), st.binary(max_size=64)),
+        st.sampled_from(
+            (tar_gz({"../etc/passwd": b"x"}), tar_gz({"/abs": b"x"}), b"", b"\x1f\x8b")
+        ),
+    )
+    names = st.sampled_from((("debian-binary", "control.tar.gz", "data.tar.gz"),
+                             ("debian-binary", "control.tar.gz", "data.tar.zst"),
+                             ("debian-binary", "control.tar", "data.tar.gz"),
+                             ("x", "control.tar.gz", "data.tar.gz")))  # fmt: skip
+    deb = st.builds(deb_file, control, data_member, names)
+    deb = st.one_of(deb, st.builds(damaged, deb, st.lists(
+        st.tuples(st.integers(0, 300), st.binary(min_size=1, max_size=4)), max_size=2),
+        st.one_of(st.none(), st.integers(0, 400))))  # fmt: skip
+    return st.one_of(
+        packages.map(lambda data: b"Packages\n" + data),
+        release.map(lambda data: b"Release\n" + data),
+        deb.map(lambda data: b"deb\n" + data),
+    )

@@ -34,6 +34,12 @@ Contracts:
   start-up probe returns what the loader needs (strings, bounded) or raises
   :class:`DamagedElf`; ``read_elf`` returns an :class:`ElfInfo` or raises
   :class:`ScratchpackError`; the sbom's binary readers return a list.
+- ``debian``: what a Debian mirror serves ``build`` (the kind, a line feed, its bytes): a
+  ``Packages`` index, parsed streamed, gives the same columns however its bytes are cut into
+  chunks, or raises :class:`FormatError`; a release file's SHA256 list gives ``name ->
+  (sha256, size)`` or raises :class:`FormatError` (a repository's own ``Signed-By`` key proves
+  who wrote it, not that it is well formed); a ``.deb`` is read whole or raises
+  :class:`ScratchpackError`.
 - ``packages``: a package database of an image (the path it was found at, a line feed, its
   bytes: dpkg ``status``, apk ``installed``, Python ``METADATA``, a ``package.json``). The sbom's
   reader for it returns a list of packages and raises nothing.
@@ -56,7 +62,7 @@ from scratchpack.dockerfile.fix import fix as fix_dockerfile
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import DockerfileError, parse, parse_bytes
 from scratchpack.dockerfile.shell import ScriptTooComplex, commands, spanned_commands, time_budget
-from scratchpack.errors import ScratchpackError, UsageError
+from scratchpack.errors import FormatError, ScratchpackError, UsageError
 from scratchpack.layers.reader import LayerEntry, read_layer
 from scratchpack.model.config import ImageConfig
 from scratchpack.model.descriptor import Platform
@@ -386,6 +392,46 @@ def packages(data: bytes) -> None:
         raise ContractViolation(f"{path}: the reader gave {found!r}")
 
 
+def debian(data: bytes) -> None:
+    import msgspec
+
+    from scratchpack.debian.deb import read_deb
+    from scratchpack.debian.index import release_checksums
+    from scratchpack.debian.packages import parse as parse_packages
+
+    kind, _, content = data.partition(b"\n")
+    if kind == b"Release":
+        try:
+            checksums = release_checksums(content, "fuzz")
+        except FormatError as exc:
+            if "\n" in str(exc):
+                raise ContractViolation(f"release error is not one line: {exc}") from exc
+            return
+        for name, (sha256, size) in checksums.items():
+            if not (name and len(sha256) == 64 and isinstance(size, int) and size >= 0):
+                raise ContractViolation(f"release checksum {name!r}: {sha256!r} {size!r}")
+    elif kind == b"deb":
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "fuzz.deb"
+            path.write_bytes(content)
+            try:
+                read_deb(path)
+            except ScratchpackError:
+                return
+    else:
+        results: list[tuple[str, object]] = []
+        for size in (len(content) or 1, 1, 7, 4096):
+            chunks = [content[i : i + size] for i in range(0, len(content), size)]
+            try:
+                columns = parse_packages(iter(chunks), "fuzz Packages")
+            except FormatError as exc:
+                results.append(("error", str(exc)))
+            else:
+                results.append(("columns", msgspec.structs.astuple(columns)))
+        if len({repr(r) for r in results}) != 1:
+            raise ContractViolation(f"the index parses differently by chunk size: {results!r}")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dockerfile": dockerfile,
     "shell": shell,
@@ -397,4 +443,5 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "ignore": ignore,
     "elf": elf,
     "packages": packages,
+    "debian": debian,
 }

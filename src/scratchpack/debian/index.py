@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import lzma
 import os
+import re
 import subprocess
 import tempfile
 import zlib
@@ -158,12 +159,31 @@ def verify_inrelease(data: bytes, source: Source) -> bytes:
     return proc.stdout
 
 
-def release_checksums(text: bytes) -> dict[str, tuple[str, int]]:
-    """name -> (sha256, size) from a release file's SHA256 list."""
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_DECIMAL = re.compile(r"[0-9]{1,20}")
+
+
+def release_checksums(text: bytes, where: str = "InRelease") -> dict[str, tuple[str, int]]:
+    """name -> (sha256, size) from a release file's SHA256 list. A signature proves who wrote
+    the file, not that it is well formed (a third-party repository's, with its own
+    ``Signed-By`` key): a missing list or a malformed line is a FormatError naming it."""
     from debian.deb822 import Release
 
-    release = Release(text.decode("utf-8", "replace"))
-    return {entry["name"]: (entry["sha256"], int(entry["size"])) for entry in release["SHA256"]}
+    try:
+        release = Release(text.decode("utf-8", "replace"))
+        entries = release.get("SHA256")
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise FormatError(f"{where}: malformed release file: {exc}") from None
+    if not isinstance(entries, list):
+        raise FormatError(f"{where}: the release file has no SHA256 list (apt needs one)")
+    checksums: dict[str, tuple[str, int]] = {}
+    for entry in entries:
+        name, sha256, size = (str(entry.get(key, "")) for key in ("name", "sha256", "size"))
+        if not name or not _SHA256_HEX.fullmatch(sha256) or not _DECIMAL.fullmatch(size):
+            line = " ".join(filter(None, (sha256, size, name)))
+            raise FormatError(f"{where}: malformed SHA256 line in the release file: {line[:200]!r}")
+        checksums[name] = (sha256.lower(), int(size))
+    return checksums
 
 
 def _cached(sha256: str) -> Path:
@@ -205,7 +225,7 @@ def read_index(fetcher: Fetcher, source: Source, arch: str) -> Iterator[PackageR
         inrelease = fetcher.get(f"{base}/InRelease")
     except FileNotFoundError:
         raise SourceUnreachable(f"{source}: no InRelease at {base}/InRelease") from None
-    checksums = release_checksums(verify_inrelease(inrelease, source))
+    checksums = release_checksums(verify_inrelease(inrelease, source), f"{source} InRelease")
     for component in source.components or ("main",):
         for name in _INDEX_NAMES:
             key = f"{component}/binary-{arch}/{name}"

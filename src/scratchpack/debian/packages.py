@@ -143,24 +143,33 @@ class _Builder:
         raise FormatError(f"{self.where}: line {line}: {why}: {shown!r}")
 
     def _check(self, block: bytes) -> None:
-        """Every line of ``block`` (which starts after a newline) is well formed."""
+        """Every line of ``block`` (which starts after a newline) is well formed. Of several
+        faults the first in the file is named, whichever its kind: a block's extent depends on
+        how the stream was cut into chunks, and the message must not."""
+        faults: list[tuple[int, int, str]] = []  # (where, rank on a tie, why)
         text = b"\n\n" + block
         bad = _BAD_LINE.search(text)
         if bad is not None:
             at = text.rfind(b"\n", bad.start(), bad.end()) + 1 - 2  # its line's start in block
             first = block[at : at + 1]
             if first in (b" ", b"\t"):
-                self._fail(block, at, "a continuation line with no field before it")
-            why = (
-                "a comment or an OpenPGP armour line, which an index may not have"
-                if first in (b"#", b"-")
-                else "neither a field ('Name: value') nor a continuation line"
-            )
+                why = "a continuation line with no field before it"
+            elif first in (b"#", b"-"):
+                why = "a comment or an OpenPGP armour line, which an index may not have"
+            else:
+                why = "neither a field ('Name: value') nor a continuation line"
+            faults.append((at, 0, why))
+        others = (
+            (b"\r", "a carriage return inside a line"),
+            (b"\0", "a NUL byte: not a text index"),
+        )
+        for rank, (byte, why) in enumerate(others, 1):
+            at = block.find(byte)
+            if at >= 0:
+                faults.append((at, rank, why))
+        if faults:
+            at, _, why = min(faults)
             self._fail(block, at, why)
-        if b"\r" in block:
-            self._fail(block, block.find(b"\r"), "a carriage return inside a line")
-        if b"\0" in block:
-            self._fail(block, block.find(b"\0"), "a NUL byte: not a text index")
 
     def block(self, block: bytes) -> None:
         """Parse whole paragraphs (``block`` ends at a paragraph break or at the end)."""
