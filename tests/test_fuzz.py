@@ -121,6 +121,18 @@ def test_package_database_readers(data: bytes) -> None:
     _check("packages", TARGETS["packages"], data)
 
 
+@FUZZ
+@given(strategies.debian_archive_files())
+def test_debian_archive_readers(data: bytes) -> None:
+    _check("debian", TARGETS["debian"], data)
+
+
+@FUZZ
+@given(strategies.documents())
+def test_user_and_registry_documents(data: bytes) -> None:
+    _check("documents", TARGETS["documents"], data)
+
+
 @settings(max_examples=50, derandomize=True, database=None, deadline=None)
 @given(st.sampled_from(sorted(TARGETS)), st.binary(max_size=2000))
 def test_every_target_on_raw_bytes(target: str, data: bytes) -> None:

@@ -236,6 +236,11 @@ def main() -> None:
         old.unlink()
     for name, data in debian_files().items():
         write("debian", name, data)
+    from fuzz.strategies import DOCUMENT_KINDS, valid_documents
+
+    for name, doc in valid_documents().items():
+        write("documents", name, DOCUMENT_KINDS[name] + b"\n" + json.dumps(doc, indent=1).encode())
+    write("documents", "spec", b'spec\n[image]\npackages = ["base-files", "ca-certificates"]\n')
 
 
 if __name__ == "__main__":

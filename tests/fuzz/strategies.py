@@ -672,3 +672,68 @@ def debian_archive_files() -> st.SearchStrategy[bytes]:
         release.map(lambda data: b"Release\n" + data),
         deb.map(lambda data: b"deb\n" + data),
     )
+
+
+_HEX = "ab" * 32
+
+
+def valid_documents() -> dict[str, object]:
+    """A valid document of each kind the ``documents`` target reads."""
+    return {
+        "sbom": {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
+            {"type": "library", "name": "six", "version": "1.16.0",
+             "purl": "pkg:pypi/six@1.16.0"}]},
+        "spdx": {"spdxVersion": "SPDX-2.3", "packages": [{"name": "zlib", "externalRefs": [
+            {"referenceType": "purl", "referenceLocator": "pkg:deb/debian/zlib1g@1.2.13"}]}]},
+        "syft": {"artifacts": [{"purl": "pkg:npm/express@4.21.2"}]},
+        "dsse": {"payloadType": "application/vnd.in-toto+json", "payload": "e30",
+                 "signatures": [{"keyid": "", "sig": "AAAA"}]},
+        "statement": {"_type": "https://in-toto.io/Statement/v1", "predicateType": "x",
+                      "subject": [{"name": "img", "digest": {"sha256": _HEX},
+                                   "annotations": {"a": "b"}}], "predicate": {}},
+        "auth": {"auths": {"reg.example.com": {"auth": "dTpw"}}, "credHelpers": {
+            "docker.io": "x/../evil"}, "credsStore": ""},
+    }  # fmt: skip
+
+
+DOCUMENT_KINDS = {"sbom": b"sbom", "spdx": b"sbom", "syft": b"sbom", "dsse": b"dsse",
+          "statement": b"statement", "auth": b"auth"}  # fmt: skip
+
+
+def _json_bytes(value: object) -> bytes:
+    return json.dumps(value).encode("utf-8", "surrogatepass")
+
+
+def documents() -> st.SearchStrategy[bytes]:
+    """The JSON documents of the ``documents`` target (SBOMs of three formats, a DSSE
+    envelope, an in-toto statement, a Docker config.json) with fields replaced by hostile
+    values, raw JSON values, and build specs from TOML pieces; each as the kind, a line feed
+    and the bytes."""
+    valid = valid_documents()
+
+    def mutate(name: str, changes: list[tuple[list[str], object]]) -> bytes:
+        doc = json.loads(json.dumps(valid[name]))
+        return DOCUMENT_KINDS[name] + b"\n" + replaced(doc, changes, into_lists=True)
+
+    paths = st.lists(
+        st.sampled_from(("components", "packages", "artifacts", "externalRefs", "subject",
+                         "digest", "signatures", "auths", "reg.example.com", "credHelpers",
+                         "purl", "referenceLocator", "sha256", "payload", "sig", "auth",
+                         "credsStore", "docker.io", "annotations", *JSON_KEYS)),
+        min_size=1, max_size=3,
+    )  # fmt: skip
+    changes = st.lists(st.tuples(paths, _json_values), min_size=1, max_size=3)
+    spec_lines = st.lists(
+        st.sampled_from(('[image]', 'packages = ["base-files"]', 'packages = []', "packages = 5",
+                         'suite = "bookworm"', 'arch = "amd64"', 'user = "nonroot"',
+                         '[source]', 'uri = "http://deb.debian.org/debian"', "x = [[[[[", "= 1",
+                         'entrypoint = ["/x"]', 'packages = ["' + "a" * 300 + '"]', '[[file]]',
+                         'path = "../etc/passwd"', 'mode = 0o4755', "\x00", '"\\u0000" = 1')),
+        max_size=10,
+    ).map(lambda lines: b"spec\n" + "\n".join(lines).encode("utf-8", "surrogatepass"))  # fmt: skip
+    return st.one_of(
+        st.builds(mutate, st.sampled_from(sorted(valid)), changes),
+        st.builds(lambda kind, value: kind + b"\n" + _json_bytes(value),
+                  st.sampled_from(sorted(set(DOCUMENT_KINDS.values()))), _json_values),
+        spec_lines,
+    )  # fmt: skip

@@ -40,6 +40,12 @@ Contracts:
   (sha256, size)`` or raises :class:`FormatError` (a repository's own ``Signed-By`` key proves
   who wrote it, not that it is well formed); a ``.deb`` is read whole or raises
   :class:`ScratchpackError`.
+- ``documents``: the JSON and TOML documents a user or a registry hands scratchpack (the
+  kind, a line feed, the bytes): ``scan --sbom``'s SBOM (CycloneDX, SPDX, syft, our own list),
+  ``build``'s spec, a DSSE envelope, the in-toto statement inside a bundle that verifies (signed
+  here with a key of the run's own, so the statement's reader is reached), and a Docker
+  ``config.json``. Each gives its result or raises :class:`ScratchpackError` with a one-line
+  message; no credential helper is ever run from a name that is a path.
 - ``packages``: a package database of an image (the path it was found at, a line feed, its
   bytes: dpkg ``status``, apk ``installed``, Python ``METADATA``, a ``package.json``). The sbom's
   reader for it returns a list of packages and raises nothing.
@@ -432,6 +438,61 @@ def debian(data: bytes) -> None:
             raise ContractViolation(f"the index parses differently by chunk size: {results!r}")
 
 
+_SIGNING_KEY: list[object] = []  # one key for the run: generating one per input is slow
+
+
+def documents(data: bytes) -> None:
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from scratchpack.debian.spec import parse_spec
+    from scratchpack.signing import bundle, dsse
+    from scratchpack.transports.registry import auth
+    from scratchpack.vulns.sbomfile import read_sbom
+
+    kind, _, content = data.partition(b"\n")
+    try:
+        if kind == b"spec":
+            parse_spec(content.decode("utf-8", "replace"))
+        elif kind == b"dsse":
+            dsse.parse(content, "fuzz")
+        elif kind == b"statement":
+            if not _SIGNING_KEY:
+                _SIGNING_KEY.append(ec.generate_private_key(ec.SECP256R1()))
+            key = _SIGNING_KEY[0]
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            claims = bundle.verify(bundle.make(key, content), key.public_key(), "fuzz")
+            if not all(str(d).startswith("sha256:") for d in claims.digests):
+                raise ContractViolation(f"claimed digests: {claims.digests!r}")
+        else:
+            with tempfile.TemporaryDirectory() as directory:
+                path = Path(directory) / ("config.json" if kind == b"auth" else "sbom.json")
+                path.write_bytes(content)
+                if kind != b"auth":
+                    if not isinstance(read_sbom(path), list):
+                        raise ContractViolation("read_sbom gave no list")
+                    return
+                saved = {name: os.environ.get(name) for name in ("DOCKER_CONFIG", "PATH",
+                                                                 "REGISTRY_AUTH_FILE")}  # fmt: skip
+                os.environ.update(DOCKER_CONFIG=directory, PATH=directory)
+                os.environ.pop("REGISTRY_AUTH_FILE", None)
+                try:
+                    for host in ("reg.example.com", "docker.io", "localhost:5000"):
+                        found = auth.lookup(host)
+                        if found is not None and not isinstance(found, auth.Credentials):
+                            raise ContractViolation(f"lookup gave {found!r}")
+                finally:
+                    for name, value in saved.items():
+                        if value is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = value
+    except ScratchpackError as exc:
+        if "\n" in str(exc):
+            raise ContractViolation(f"{kind!r}: error is not one line: {exc}") from exc
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "dockerfile": dockerfile,
     "shell": shell,
@@ -444,4 +505,5 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "elf": elf,
     "packages": packages,
     "debian": debian,
+    "documents": documents,
 }

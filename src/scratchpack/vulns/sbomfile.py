@@ -50,23 +50,35 @@ def from_purl(text: str, path: str = "") -> Package | None:
                    source_version=source_version)  # fmt: skip
 
 
+def _list(value: Any) -> list[Any]:
+    """A field that should hold a list: anything else (``true``, a number, an object) holds
+    nothing, rather than a TypeError from iterating it."""
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A field that should hold text: anything else is no text (``str()`` of a deeply nested
+    value would raise RecursionError, and of an object would invent a path)."""
+    return value if isinstance(value, str) else ""
+
+
 def _cyclonedx(doc: dict[str, Any]) -> list[Package]:
     found: list[Package] = []
-    stack = list(doc.get("components") or [])
+    stack = list(_list(doc.get("components")))
     while stack:
         component = stack.pop()
         if not isinstance(component, dict):
             continue
-        stack.extend(c for c in component.get("components") or [] if isinstance(c, dict))
+        stack.extend(c for c in _list(component.get("components")) if isinstance(c, dict))
         purl = component.get("purl")
         if not isinstance(purl, str):
             continue
         path = ""
-        for prop in component.get("properties") or []:
+        for prop in _list(component.get("properties")):
             if isinstance(prop, dict) and prop.get("name") in (
                 "scratchpack:location", "syft:location:0:path"
             ):  # fmt: skip
-                path = str(prop.get("value", ""))
+                path = _text(prop.get("value"))
         package = from_purl(purl, path)
         if package is not None:
             found.append(package)
@@ -75,13 +87,13 @@ def _cyclonedx(doc: dict[str, Any]) -> list[Package]:
 
 def _spdx(doc: dict[str, Any]) -> list[Package]:
     found: list[Package] = []
-    for entry in doc.get("packages") or []:
+    for entry in _list(doc.get("packages")):
         if not isinstance(entry, dict):
             continue
-        path = str(entry.get("sourceInfo", "")).removeprefix("found in ")
-        for ref in entry.get("externalRefs") or []:
+        path = _text(entry.get("sourceInfo")).removeprefix("found in ")
+        for ref in _list(entry.get("externalRefs")):
             if isinstance(ref, dict) and ref.get("referenceType") == "purl":
-                package = from_purl(str(ref.get("referenceLocator", "")), path)
+                package = from_purl(_text(ref.get("referenceLocator")), path)
                 if package is not None:
                     found.append(package)
     return found
@@ -92,10 +104,10 @@ def _purls(items: list[Any]) -> list[Package]:
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("purl"), str):
             locations = item.get("locations")
-            path = str(item.get("path", ""))
+            path = _text(item.get("path"))
             if not path and isinstance(locations, list) and locations:
                 first = locations[0]
-                path = str(first.get("path", "")) if isinstance(first, dict) else ""
+                path = _text(first.get("path")) if isinstance(first, dict) else ""
             package = from_purl(item["purl"], path)
             if package is not None:
                 found.append(package)
