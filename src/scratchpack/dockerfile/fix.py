@@ -140,6 +140,8 @@ class _Source:
     def __init__(self, dockerfile: Dockerfile) -> None:
         self.data = dockerfile.source.encode()
         self.escape = dockerfile.directives.get("escape", "\\").encode()[:1] or b"\\"
+        # BuildKit's continuation: the escape character, then blanks, at the end of a line
+        self.continuation = re.compile(re.escape(self.escape) + rb"[ \t]*$")
         # Line 1 starts after a UTF-8 BOM, as BuildKit reads it: else `FROM` behind a BOM is
         # not seen as the keyword and the fixes of line 1 (pinning the base) are skipped.
         first = len(_BOM) if self.data.startswith(_BOM) else 0
@@ -165,27 +167,42 @@ class _Source:
             if data[pos : pos + 2] != b"--":
                 return pos
             while pos < len(data) and data[pos : pos + 1] not in (b" ", b"\t", b"\n", b"\r"):
-                if data[pos : pos + 1] == self.escape and data[pos + 1 : pos + 2] in (b"\n", b"\r"):
+                if self.continuation.match(data, pos, self.line_end_at(pos)):
                     break
                 pos += 1
 
     def _skip_blank(self, pos: int) -> int:
-        data, esc = self.data, self.escape
+        """Past blanks and continuations (with the comment and empty lines BuildKit drops
+        after one): ``FROM \\`` then the image on the next line."""
+        data = self.data
         while pos < len(data):
             if data[pos : pos + 1] in (b" ", b"\t"):
                 pos += 1
-            elif data[pos : pos + 1] == esc and data[pos + 1 : pos + 3] in (b"\n", b"\r\n"):
-                pos += 2 if data[pos + 1 : pos + 2] == b"\n" else 3
-            else:
+                continue
+            end = self.line_end_at(pos)
+            if self.continuation.match(data, pos, end) is None:
                 return pos
+            pos = data.find(b"\n", end)
+            while pos >= 0 and _dropped(data[pos + 1 : self.line_end_at(pos + 1)]):
+                pos = data.find(b"\n", pos + 1)
+            if pos < 0:
+                return len(data)
+            pos += 1
         return pos
 
-    def script(self, start: int, end: int) -> tuple[bytes, list[int]]:
+    def line_end_at(self, pos: int) -> int:
+        """The end of the line ``pos`` is on, before its ``\\r\\n`` or ``\\n``."""
+        end = self.data.find(b"\n", pos)
+        end = len(self.data) if end < 0 else end
+        return end - 1 if end > pos and self.data[end - 1 : end] == b"\r" else end
+
+    def script(self, start: int, end: int, heredoc: bool = False) -> tuple[bytes, list[int]]:
         """``[start, end)`` as bash reads it, and where each of its bytes is in the source.
 
-        The Dockerfile's continuations become backslash-newlines, and the comment and empty
-        lines BuildKit drops inside a continued instruction are left out, so that the shell
-        grammar sees one command where BuildKit does.
+        The Dockerfile's continuations (the escape character, maybe followed by blanks)
+        become backslash-newlines, and the comment and empty lines BuildKit drops inside a
+        continued instruction are left out, so that the shell grammar sees one command where
+        BuildKit does. A ``heredoc`` body reaches the shell as written: none of that applies.
         """
         out = bytearray()
         where: list[int] = []
@@ -193,10 +210,11 @@ class _Source:
         pos = start
         for raw in self.data[start:end].split(b"\n"):
             line = raw.removesuffix(b"\r")
-            skip = continuing and (not line.strip() or line.lstrip().startswith(b"#"))
+            skip = continuing and _dropped(line)
             if not skip:
-                continues = line.endswith(self.escape)
-                body = line[:-1] if continues else line
+                found = None if heredoc else self.continuation.search(line)
+                continues = found is not None
+                body = line[: found.start()] if found else line
                 out += body
                 where += range(pos, pos + len(body))
                 if continues:
@@ -216,6 +234,15 @@ class _Source:
 # -- where things are: scripts, stages and shells ---------------------------------------------
 
 Region = tuple[bytes, list[int]]  # a script as the shell reads it, and each byte's source offset
+# What Go's unicode.IsSpace is (BuildKit trims lines with it): ASCII blanks, NEL, NBSP, Zs
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # noqa: E501
+
+
+def _dropped(line: bytes) -> bool:
+    """Whether BuildKit drops this line inside a continued instruction: empty or a comment
+    once its leading white space (Unicode's, as Go trims it) is gone."""
+    rest = line.decode("utf-8", "replace").lstrip(_GO_SPACE)
+    return not rest or rest.startswith("#")
 
 
 def _heredoc_body(source: _Source, instruction: Instruction) -> tuple[int, int] | None:
@@ -231,15 +258,17 @@ def _heredoc_body(source: _Source, instruction: Instruction) -> tuple[int, int] 
         r"#!\s*\S*/(?:env\s+)?(?:sh|bash|dash|ash)\b", heredoc.content
     ):
         return None  # a shebang BuildKit runs the body with
-    if instruction.line >= instruction.end_line:
+    # BuildKit ends the instruction at the terminator, and the body is the lines before it
+    # (a RUN line continued onto the next one comes before). Only ``<<-`` strips tabs: a
+    # ``\tEOF`` line in the body of ``<<EOF`` is a command, not its end.
+    last = instruction.end_line
+    first = last - heredoc.content.count("\n")
+    terminator = source.data[source.line_start(last) : source.line_end(last)]
+    if instruction.text.startswith("<<-"):
+        terminator = terminator.lstrip(b"\t")
+    if first <= instruction.line or terminator != heredoc.name.encode():
         return None
-    start = source.line_start(instruction.line + 1)
-    name = heredoc.name.encode()
-    for line in range(instruction.line + 1, instruction.end_line + 1):
-        text = source.data[source.line_start(line) : source.line_end(line)]
-        if text.lstrip(b"\t") == name:
-            return start, source.line_start(line)
-    return None
+    return source.line_start(first), source.line_start(last)
 
 
 def _script(source: _Source, instruction: Instruction) -> Region | str:
@@ -251,7 +280,7 @@ def _script(source: _Source, instruction: Instruction) -> Region | str:
         body = _heredoc_body(source, instruction)
         if body is None:
             return "the RUN has a here-document that is not its shell script"
-        return source.script(*body)
+        return source.script(*body, heredoc=True)
     region = source.script(source.after_keyword(instruction), source.line_end(instruction.end_line))
     if comments_continued(region[0]):
         return (
@@ -650,10 +679,19 @@ def _pin_edit(
     notices: list[str],
 ) -> Edit | None:
     base = stage.base
+    if "@" in base:
+        # a digest docker refuses (SHA256:, upper-case hex): another @digest after it would be
+        # a second error, not a pin
+        notices.append(
+            f"line {stage.line}: FROM {base} not pinned: it has a digest already, one that is "
+            "not sha256: and 64 lower-case hex digits: correct it by hand"
+        )
+        return None
     from_line = stage.instructions[0]
     start = source.after_keyword(from_line)
     word = re.compile(rb"[^\s\\`]+").match(source.data, start)
     if word is None:
+        notices.append(f"line {stage.line}: FROM {base} not pinned: its image word was not found")
         return None
     at = word.end()
     if word.group().decode() != base:
@@ -754,6 +792,12 @@ def plan(
                     outcomes.append(("SP202", _merge_update_edits(source, stage, instruction)))
             elif instruction.cmd in ("CMD", "ENTRYPOINT") and "SP303" in codes:
                 outcomes.append(("SP303", _exec_form_edit(source, dockerfile, stage, instruction)))
+            else:
+                # ONBUILD RUN apk add ...: found by the rules, never edited
+                outcomes += [
+                    (code, f"the fixes do not edit {instruction.cmd} instructions")
+                    for code in wanted
+                ]
             for code, outcome in outcomes:
                 made, notice = _settle(code, instruction.line, outcome, unsafe, explained)
                 edits += made
