@@ -100,7 +100,7 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
                 f"{stage.base} has a digest docker refuses (invalid checksum digest format): a "
                 "digest is sha256: and 64 lower-case hex digits (see `scratchpack digest`)",
             )
-        elif "@sha256:" not in stage.base:
+        elif digest is None:
             yield at_image(
                 meta,
                 dockerfile,
