@@ -364,6 +364,26 @@ def test_a_comment_continued_by_an_escape_and_blanks_gets_no_edit(blanks: str) -
     assert fixed(fixed(code)) == fixed(code)
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "PATH=/opt/tool/bin", "export PATH=/opt/tool/bin", "rm() { :; }", "alias rm=echo",
+        "shopt -s failglob", "unset PATH", "ulimit -u 1",
+    ],
+)  # fmt: skip
+def test_no_cleanup_after_a_script_that_rebinds_rm(tail: str) -> None:
+    """``... && PATH=/opt/tool/bin`` as the RUN's last command: the ``&& rm -rf ...``
+    appended after it was not found (exit 127) and a build that passed failed; a function
+    or alias rm, failglob or a process limit make it fail or do nothing (red team
+    2026-12-03). Left alone, with why; a PATH for one command only is no such case."""
+    text = HEAD + f"RUN apt-get update && apt-get install -y curl && {tail}\n"
+    result = run_fix(text)
+    assert CLEANUP not in result.fixed
+    assert any("SP201 not fixed" in n and "rm appended" in n for n in result.notices)
+    prefix = HEAD + "RUN apt-get update && apt-get install -y curl && PATH=/opt/bin tool\n"
+    assert fixed(prefix) == prefix.replace(" tool\n", f" tool && {CLEANUP}\n")
+
+
 def test_a_tab_indented_eof_does_not_end_a_plain_heredoc() -> None:
     """Only ``<<-EOF`` ends at a tab-indented ``EOF``; in a ``<<EOF`` body that line is a
     command and the script goes on. --fix ended the body there: the cleanup went before a

@@ -38,6 +38,7 @@ from scratchpack.dockerfile.shell import (
     Word,
     comments_continued,
     literal_argv,
+    rebinds,
     spanned_commands,
     statements,
 )
@@ -564,8 +565,29 @@ def _apt_lists_edit(
         return "its last statement leaves the shell (exit or exec): a cleanup would not run"
     if any(c.name.text == "set" and _sets_noglob(c) for c in spanned):
         return "the script turns globbing off (set -f): lists/* would not match"
+    rebound = rebinds(script, "rm") or next((why for c in spanned if (why := _rebinds_rm(c))), "")
+    if rebound:
+        return f"{rebound}: the rm appended could fail or do nothing"
     at = _at(region, last.end)
     return [Edit(at, at, f" && {APT_LISTS_CLEANUP}".encode(), "SP201")]
+
+
+def _rebinds_rm(cmd: SpannedCommand) -> str:
+    """Why a command makes a later ``rm -rf .../lists/*`` fail or do nothing: an alias of
+    rm, PATH unset or read, bash's failglob (an error when lists/* matches nothing), a
+    process limit (``ulimit -u``); '' when it does not."""
+    name, words = cmd.name.text, [a.text for a in cmd.args]
+    if name == "alias" and any(w.startswith("rm=") for w in words):
+        return "it makes rm an alias"
+    if name in ("unset", "read", "readonly", "export", "declare", "typeset", "local") and (
+        "PATH" in words
+    ):
+        return "it sets PATH"
+    if name == "shopt" and "failglob" in words:
+        return "it sets failglob"
+    if name == "ulimit":
+        return "it sets a ulimit"
+    return ""
 
 
 def _sets_noglob(cmd: SpannedCommand) -> bool:
