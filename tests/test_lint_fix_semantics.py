@@ -384,6 +384,23 @@ def test_no_cleanup_after_a_script_that_rebinds_rm(tail: str) -> None:
     assert fixed(prefix) == prefix.replace(" tool\n", f" tool && {CLEANUP}\n")
 
 
+@pytest.mark.parametrize(
+    "run",
+    [
+        "sudo apt-get update && sudo apt-get install -y curl",
+        "sudo -E apt-get update && sudo -E apt-get install -y curl",
+        "sudo sh -c 'apt-get update && apt-get install -y curl'",
+    ],
+)
+def test_no_cleanup_where_apt_runs_through_sudo(run: str) -> None:
+    """sudo says the RUN's user is not root: a USER set by the base image (CI images run as
+    circleci, gitpod...), which the file does not show. A plain ``rm -rf`` of the lists
+    root owns failed there, and the build with it (red team 2026-12-03)."""
+    result = run_fix(HEAD + f"RUN {run}\n")
+    assert CLEANUP not in result.fixed
+    assert any("SP201 not fixed" in n and "sudo" in n for n in result.notices), result.notices
+
+
 def test_a_tab_indented_eof_does_not_end_a_plain_heredoc() -> None:
     """Only ``<<-EOF`` ends at a tab-indented ``EOF``; in a ``<<EOF`` body that line is a
     command and the script goes on. --fix ended the body there: the cleanup went before a

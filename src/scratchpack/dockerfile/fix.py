@@ -563,6 +563,11 @@ def _apt_lists_edit(
         for c in spanned
     ):
         return "its last statement leaves the shell (exit or exec): a cleanup would not run"
+    if any(script[c.start : c.end].split()[:1] in ([b"sudo"], [b"doas"]) for c in spanned):
+        return (
+            "it runs commands through sudo: the RUN's user (from the base image) is not root, "
+            "and a plain rm could not remove the lists root owns"
+        )
     if any(c.name.text == "set" and _sets_noglob(c) for c in spanned):
         return "the script turns globbing off (set -f): lists/* would not match"
     rebound = rebinds(script, "rm") or next((why for c in spanned if (why := _rebinds_rm(c))), "")
