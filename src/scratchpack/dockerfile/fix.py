@@ -236,7 +236,10 @@ class _Source:
 
 Region = tuple[bytes, list[int]]  # a script as the shell reads it, and each byte's source offset
 # What Go's unicode.IsSpace is (BuildKit trims lines with it): ASCII blanks, NEL, NBSP, Zs
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # noqa: E501
+_GO_SPACE = "".join(
+    map(chr, (9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029,
+              0x202F, 0x205F, 0x3000))
+)  # fmt: skip
 
 
 def _dropped(line: bytes) -> bool:
