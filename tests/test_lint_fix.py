@@ -380,3 +380,19 @@ def test_a_digest_docker_refuses_is_not_pinned_again(
     assert dockerfile.read_text() == text
     assert "has a digest already" in result.stderr, result.stderr
     assert "a digest docker refuses" in result.stdout, result.stdout
+
+
+def test_a_build_argument_used_elsewhere_is_not_pinned(
+    registry: str, unique_name: str, tmp_path: Path
+) -> None:
+    """``ARG BASE=img:1`` for ``FROM ${BASE}`` and ``FROM ${BASE}-slim``: pinning the default
+    made the second ``img:1@sha256:...-slim``, a reference docker refuses, and a ``RUN echo
+    $BASE`` or LABEL would change too (red team 2026-12-03). Such an ARG is left alone."""
+    image, _ = _pushed(registry, f"{unique_name}:1", tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    for other, line in (("FROM ${BASE}-slim AS b\n", 3), ("ARG BASE\nLABEL base=$BASE\n", 4)):
+        text = f"ARG BASE={image}\nFROM ${{BASE}} AS a\n{other}USER 1\n"
+        dockerfile.write_text(text)
+        result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+        assert dockerfile.read_text() == text
+        assert f"its build argument BASE is used at line {line} too" in result.stderr

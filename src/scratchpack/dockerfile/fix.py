@@ -703,6 +703,7 @@ def _exec_form_edit(
 
 def _pin_edit(
     source: _Source,
+    dockerfile: Dockerfile,
     stage: Stage,
     resolve: DigestResolver | None,
     cache: dict[str | int, str | Exception],
@@ -734,6 +735,14 @@ def _pin_edit(
         at = argument[0]
         if at in cache:
             return None  # the same ARG, pinned for an earlier stage
+        name = variable.group(1).decode() if variable else ""
+        other = _other_use(dockerfile, name)
+        if other:
+            notices.append(
+                f"line {stage.line}: FROM {base} not pinned: its build argument {name} is used "
+                f"at line {other} too, where a digest in its default would change what it means"
+            )
+            return None
     if "$" in base:
         notices.append(f"line {stage.line}: FROM {base} not pinned: it uses build arguments")
         return None
@@ -752,6 +761,37 @@ def _pin_edit(
     if at != word.end():
         cache[at] = digest
     return Edit(at, at, f"@{digest}".encode(), "SP101")
+
+
+def _other_use(dockerfile: Dockerfile, name: str, seen: frozenset[str] = frozenset()) -> int:
+    """The line of a use of build argument ``name`` that a digest in its default would
+    change (0: none): anything but a FROM whose image is the variable alone, or a global ARG
+    defaulting to it alone and used only so itself. ``FROM ${BASE}-slim`` became
+    ``debian:12@sha256:...-slim``, a reference docker refuses; ``RUN echo $BASE`` and a
+    LABEL would get other text."""
+    used = re.compile(r"\$\{?" + re.escape(name) + r"(?!\w)")
+    alone = re.compile(r"\$(?:\{" + re.escape(name) + r"\}|" + re.escape(name) + r")")
+    globals_ = {id(i) for i in dockerfile.global_arg_instructions}
+    everything = [
+        *dockerfile.global_arg_instructions,
+        *(i for stage in dockerfile.stages for i in stage.instructions),
+    ]
+    for instruction in everything:
+        texts = [instruction.original, *(h.content for h in instruction.heredocs)]
+        uses = sum(len(used.findall(text)) for text in texts)
+        if not uses:
+            continue
+        if instruction.cmd == "FROM" and uses == 1 and alone.fullmatch(instruction.args[0]):
+            continue
+        if id(instruction) in globals_ and all(
+            not used.search(value)
+            or (alone.fullmatch(value.strip('"')) and arg not in seen | {name}
+                and not _other_use(dockerfile, arg, seen | {name}))
+            for arg, _, value in (item.partition("=") for item in instruction.args)
+        ):  # fmt: skip
+            continue
+        return instruction.line
+    return 0
 
 
 def _arg_default(source: _Source, name: bytes) -> tuple[int, bytes] | None:
@@ -795,7 +835,7 @@ def plan(
                 continue
             outcomes: list[tuple[str, Outcome]] = []
             if instruction.cmd == "FROM" and "SP101" in codes:
-                edit = _pin_edit(source, stage, resolve, digests, notices)
+                edit = _pin_edit(source, dockerfile, stage, resolve, digests, notices)
                 edits += [replace(edit, line=instruction.line)] if edit else []
             shell_instruction = shells[instruction.line]
             shell = shell_instruction.args if shell_instruction else DEFAULT_SHELL
