@@ -470,9 +470,8 @@ def _replace_fixed(path: Path, result: FixResult) -> None:
         raise ScratchpackError(f"{path}: cannot fix: {why}") from None
     mode = stat.S_IMODE(info.st_mode)
     if not mode & 0o222 or not os.access(target, os.W_OK):
-        raise ScratchpackError(
-            f"{path}: read-only (mode {mode:04o}): not fixed; make it writable to fix it"
-        )
+        why = f"read-only (mode {mode:04o})" if not mode & 0o222 else "not writable by this user"
+        raise ScratchpackError(f"{path}: {why}: not fixed; make it writable to fix it")
     original = result.original.encode()
     try:
         with open_regular(target) as stream:
