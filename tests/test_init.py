@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -527,3 +528,55 @@ def test_tmp_is_writable_under_the_generated_compose_file(
     finally:
         compose("down", timeout=120, check=False)
         podman("rmi", "-f", f"localhost/{unique_name}:latest", check=False)
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", ".dockerignore", "compose.yaml"])
+def test_init_never_writes_through_a_symlink_out_of_the_project(tmp_path: Path, name: str) -> None:
+    """A cloned project can link one of init's names to a file, FIFO or device elsewhere.
+    Without --force that is an existing file; with --force the link is replaced by the file
+    and nothing outside changes. A FIFO behind a link was written through (red team
+    2026-12-03): a reader of it got the compose file."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "target").write_text("keep\n")
+    os.mkfifo(outside / "fifo")
+    for target in ("target", "fifo", "absent"):
+        project = _copy_sample("go", tmp_path / target)
+        link = project / name
+        link.symlink_to(outside / target)
+        assert_clean_error(run_cli("init", str(project), "--no-pin"), 2, name, "--force")
+        assert link.is_symlink()
+        # a reader on the FIFO: a write through it would reach it and not block
+        reader = os.open(outside / "fifo", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            forced = run_cli("init", str(project), "--no-pin", "--force")
+            assert forced.code == 0, forced.stderr
+            assert os.read(reader, 4096) == b""
+        finally:
+            os.close(reader)
+        assert not link.is_symlink() and link.stat().st_size > 0
+        assert (outside / "target").read_text() == "keep\n"
+        assert not (outside / "absent").exists()
+        assert sorted(p.name for p in outside.iterdir()) == ["fifo", "target"]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_init_refuses_a_directory_or_fifo_before_writing_anything(
+    tmp_path: Path, kind: str
+) -> None:
+    """A directory (or FIFO) named .dockerignore: init wrote the Dockerfile over the old one,
+    then failed on it with "Is a directory", leaving half a set of files (red team
+    2026-12-03). It is refused first, --force or not, and nothing is written."""
+    project = _copy_sample("go", tmp_path)
+    (project / "Dockerfile").write_text("FROM scratch\n")
+    blocker = project / ".dockerignore"
+    if kind == "directory":
+        blocker.mkdir()
+    else:
+        os.mkfifo(blocker)
+    for force in ([], ["--force"]):
+        result = run_cli("init", str(project), "--no-pin", *force)
+        what = "a directory" if kind == "directory" else "not a regular file"
+        assert_clean_error(result, 2, ".dockerignore", what)
+        assert (project / "Dockerfile").read_text() == "FROM scratch\n"
+        assert not (project / "compose.yaml").exists()

@@ -345,3 +345,54 @@ def test_no_fix_inside_a_comment_that_a_continuation_extends() -> None:
     # a comment line inside the continuation is dropped by BuildKit: that RUN is fixed
     dropped = "FROM debian:12\nRUN apt-get update && apt-get install -y x \\\n # c\\\n  && true\n"
     assert fixed(dropped).endswith("&& true && rm -rf /var/lib/apt/lists/*\n")
+
+
+def test_from_whose_image_is_on_a_continued_line_is_pinned(
+    registry: str, unique_name: str, tmp_path: Path
+) -> None:
+    """``FROM \\`` with the image (after flags, comment or empty lines, blanks after the
+    backslash, or the ` escape) on a later line: it was left unpinned without a notice (red
+    team 2026-12-03)."""
+    image, digest = _pushed(registry, f"{unique_name}:next", tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    text = (
+        f"FROM \\\n  {image} AS one\n"
+        f"FROM --platform=linux/amd64 \\ \n# the image\n\n  {image}\n"
+        "USER 1\n"
+    )
+    for body in (text, "# escape=`\n" + text.replace("\\", "`").replace("\n", "\r\n")):
+        dockerfile.write_bytes(body.encode())
+        result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+        assert "not pinned" not in result.stderr, result.stderr
+        assert dockerfile.read_bytes() == body.replace(image, f"{image}@{digest}").encode()
+
+
+def test_a_digest_docker_refuses_is_not_pinned_again(
+    registry: str, unique_name: str, tmp_path: Path
+) -> None:
+    """``image@SHA256:...`` names no image docker accepts: SP101 says so, and --fix adds no
+    second digest (red team 2026-12-03)."""
+    image, _ = _pushed(registry, f"{unique_name}:bad", tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    text = f"FROM {image}@SHA256:{'A' * 64}\nUSER 1\n"
+    dockerfile.write_text(text)
+    result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+    assert dockerfile.read_text() == text
+    assert "has a digest already" in result.stderr, result.stderr
+    assert "a digest docker refuses" in result.stdout, result.stdout
+
+
+def test_a_build_argument_used_elsewhere_is_not_pinned(
+    registry: str, unique_name: str, tmp_path: Path
+) -> None:
+    """``ARG BASE=img:1`` for ``FROM ${BASE}`` and ``FROM ${BASE}-slim``: pinning the default
+    made the second ``img:1@sha256:...-slim``, a reference docker refuses, and a ``RUN echo
+    $BASE`` or LABEL would change too (red team 2026-12-03). Such an ARG is left alone."""
+    image, _ = _pushed(registry, f"{unique_name}:1", tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    for other, line in (("FROM ${BASE}-slim AS b\n", 3), ("ARG BASE\nLABEL base=$BASE\n", 4)):
+        text = f"ARG BASE={image}\nFROM ${{BASE}} AS a\n{other}USER 1\n"
+        dockerfile.write_text(text)
+        result = run_cli("lint", "--fix", "--timeout", "3", str(dockerfile))
+        assert dockerfile.read_text() == text
+        assert f"its build argument BASE is used at line {line} too" in result.stderr

@@ -349,6 +349,110 @@ def test_update_is_not_merged_where_it_would_run_differently(install: str) -> No
     assert any(n.startswith("line 2: SP202 not fixed") for n in result.notices), result.notices
 
 
+@pytest.mark.parametrize("blanks", [" ", "\t", "  \t"])
+def test_a_comment_continued_by_an_escape_and_blanks_gets_no_edit(blanks: str) -> None:
+    """BuildKit reads ``\\`` then blanks at the end of a line as a continuation: ``# note \\ ``
+    joins the next line into the comment. --fix read it as no continuation and appended the
+    cleanup there, where it never runs, and again at every --fix (red team 2026-12-03)."""
+    text = HEAD + f"RUN apt-get update && apt-get install -y curl # note \\{blanks}\n    git\n"
+    result = run_fix(text, unsafe=True)
+    assert result.fixed == text
+    assert any("SP201 not fixed" in n and "comment" in n for n in result.notices)
+    # the same blanks after a continuation in code: the RUN is read as BuildKit joins it
+    code = HEAD + f"RUN apt-get update && apt-get install -y \\{blanks}\n  # c\n    git\n"
+    assert fixed(code) == code.replace("    git\n", f"    git && {CLEANUP}\n")
+    assert fixed(fixed(code)) == fixed(code)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "PATH=/opt/tool/bin", "export PATH=/opt/tool/bin", "rm() { :; }", "alias rm=echo",
+        "shopt -s failglob", "unset PATH", "ulimit -u 1",
+    ],
+)  # fmt: skip
+def test_no_cleanup_after_a_script_that_rebinds_rm(tail: str) -> None:
+    """``... && PATH=/opt/tool/bin`` as the RUN's last command: the ``&& rm -rf ...``
+    appended after it was not found (exit 127) and a build that passed failed; a function
+    or alias rm, failglob or a process limit make it fail or do nothing (red team
+    2026-12-03). Left alone, with why; a PATH for one command only is no such case."""
+    text = HEAD + f"RUN apt-get update && apt-get install -y curl && {tail}\n"
+    result = run_fix(text)
+    assert CLEANUP not in result.fixed
+    assert any("SP201 not fixed" in n and "rm appended" in n for n in result.notices)
+    prefix = HEAD + "RUN apt-get update && apt-get install -y curl && PATH=/opt/bin tool\n"
+    assert fixed(prefix) == prefix.replace(" tool\n", f" tool && {CLEANUP}\n")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "sudo apt-get update && sudo apt-get install -y curl",
+        "sudo -E apt-get update && sudo -E apt-get install -y curl",
+        "sudo sh -c 'apt-get update && apt-get install -y curl'",
+    ],
+)
+def test_no_cleanup_where_apt_runs_through_sudo(run: str) -> None:
+    """sudo says the RUN's user is not root: a USER set by the base image (CI images run as
+    circleci, gitpod...), which the file does not show. A plain ``rm -rf`` of the lists
+    root owns failed there, and the build with it (red team 2026-12-03)."""
+    result = run_fix(HEAD + f"RUN {run}\n")
+    assert CLEANUP not in result.fixed
+    assert any("SP201 not fixed" in n and "sudo" in n for n in result.notices), result.notices
+
+
+def test_a_tab_indented_eof_does_not_end_a_plain_heredoc() -> None:
+    """Only ``<<-EOF`` ends at a tab-indented ``EOF``; in a ``<<EOF`` body that line is a
+    command and the script goes on. --fix ended the body there: the cleanup went before a
+    later install, which then ran with no package lists (red team 2026-12-03)."""
+    body = "apt-get update\napt-get install -y curl\n\tEOF\napt-get install -y git\n"
+    text = HEAD + f"RUN <<EOF\n{body}EOF\n"
+    once = fixed(text)
+    assert once == text.replace("-y git\n", f"-y git && {CLEANUP}\n")
+    assert broken_installs(parse(once)) == broken_installs(parse(text)) == set()
+    dashed = HEAD + "RUN <<-EOF\n\tapt-get update\n\tapt-get install -y curl\n\tEOF\n"
+    assert fixed(dashed) == dashed.replace("curl\n", f"curl && {CLEANUP}\n")
+
+
+def test_a_heredoc_body_is_read_as_the_shell_reads_it() -> None:
+    """A here-document is shell text: a ``\\`` line then a comment line is ``cmd # c`` and
+    the next line a command of its own. --fix dropped the comment line as BuildKit does in
+    a continued instruction, read ``exit 0`` as arguments of the install, and appended a
+    cleanup after ``exit``, where it never runs (red team 2026-12-03)."""
+    for escape, directive in (("\\", ""), ("`", "# escape=`\n")):
+        body = f"apt-get update\napt-get install -y curl {escape}\n# c\nexit 0\n"
+        result = run_fix(directive + HEAD + f"RUN <<EOF\n{body}EOF\n", unsafe=True)
+        assert CLEANUP not in result.fixed
+        assert any("SP201 not fixed" in n for n in result.notices), result.notices
+
+
+def test_onbuild_and_continued_from_findings_are_explained() -> None:
+    """Every finding --fix leaves alone gets a notice: ONBUILD RUN's (the fixes do not edit
+    them) and a FROM whose image is on the next line, which was skipped silently (red team
+    2026-12-03)."""
+    text = "FROM \\\n  debian:12\nONBUILD RUN apk add curl\nONBUILD RUN pip install x\nUSER 1\n"
+    result = run_fix(text)
+    assert result.fixed == text
+    assert "line 1: FROM debian:12 not pinned: digest lookup is off" in result.notices
+    assert "line 3: SP204 not fixed: the fixes do not edit ONBUILD instructions" in result.notices
+    assert "line 4: SP205 not fixed: the fixes do not edit ONBUILD instructions" in result.notices
+
+
+def test_a_digest_docker_refuses_is_reported_and_never_doubled() -> None:
+    """``@SHA256:...`` or upper-case hex: docker refuses the reference ("invalid checksum
+    digest format"). SP101 said "not pinned" and suggested appending ``@sha256:...`` to it,
+    a second error; the fix now leaves such a FROM alone, with why (red team 2026-12-03)."""
+    for digest in ("SHA256:" + "A" * 64, "sha256:" + "A" * 64, "sha256:abc"):
+        text = f"FROM debian:12@{digest}\nUSER 1\n"
+        findings = [f for f in lint_dockerfile(parse(text)) if f.code == "SP101"]
+        assert len(findings) == 1 and "a digest docker refuses" in findings[0].message
+        assert "@sha256:..." not in findings[0].message
+        result = fix(parse(text), findings, resolve=lambda base: "sha256:" + "b" * 64)
+        assert result.fixed == text
+        assert any("has a digest already" in n for n in result.notices), result.notices
+    assert "SP101" not in codes("FROM debian:12@sha512:" + "a" * 128 + "\nUSER 1\n")
+
+
 def test_runs_under_shell_are_fixed_when_posix_and_reported_when_not() -> None:
     bash = HEAD + 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\nRUN pip install flask\n'
     assert "pip install --no-cache-dir flask" in fixed(bash)

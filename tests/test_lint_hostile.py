@@ -5,6 +5,7 @@ or unbounded memory before (issue 12; found by hand or by tests/fuzz, see docs/f
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -219,3 +220,67 @@ def test_hostile_configuration_is_one_clear_error(
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     result = run_cli("lint", "--no-shellcheck", cwd=tmp_path)
     assert_clean_error(result, 2, f"{name}: {fragment}")
+
+
+FIXABLE_FILE = "FROM alpine:3.21@sha256:" + "a" * 64 + "\nRUN apk add curl\nUSER 1\n"
+
+
+def test_fix_refuses_a_read_only_file_and_goes_on_with_the_others(tmp_path: Path) -> None:
+    """A Dockerfile its owner made read-only (0444) was replaced by --fix (a rename needs
+    only the directory writable, and root ignores modes): refused, as a file error, and
+    the next file is fixed (red team 2026-12-03)."""
+    locked, other = tmp_path / "locked", tmp_path / "other"
+    for path in (locked, other):
+        path.write_text(FIXABLE_FILE)
+    locked.chmod(0o444)
+    result = run_cli("lint", "--fix", "--no-pin", str(locked), str(other))
+    assert_clean_error(result, 2, "locked: read-only (mode 0444)", "not fixed")
+    assert locked.read_text() == FIXABLE_FILE and locked.stat().st_mode & 0o777 == 0o444
+    assert "apk add --no-cache curl" in other.read_text()
+
+
+def test_fix_of_a_pipe_is_refused_in_one_line(tmp_path: Path) -> None:
+    """``lint --fix <(cat Dockerfile)``: the pipe's /proc link resolves to no path, and the
+    error was "No such file or directory (/proc/N/fd/pipe:[M])" with exit 1 (red team
+    2026-12-03). --diff of it still works."""
+    script = (
+        f"cd {tmp_path} && {sys.executable} -m scratchpack "
+        "lint {mode} --no-pin <(printf '%s' \"$DOCKERFILE\")"
+    )
+    env = {**os.environ, "DOCKERFILE": FIXABLE_FILE}
+    fixing = subprocess.run(
+        ["bash", "-c", script.format(mode="--fix")], capture_output=True, text=True, env=env,
+        check=False, timeout=120,
+    )  # fmt: skip
+    assert_clean_error(
+        CliResult(fixing.returncode, fixing.stdout, fixing.stderr),
+        2,
+        "not a regular file: it can be linted, not fixed",
+    )
+    assert list(tmp_path.iterdir()) == []
+    diff = subprocess.run(
+        ["bash", "-c", script.format(mode="--diff")], capture_output=True, text=True, env=env,
+        check=False, timeout=120,
+    )  # fmt: skip
+    assert diff.returncode == 1 and "+RUN apk add --no-cache curl" in diff.stdout, diff.stderr
+
+
+def test_fix_keeps_what_an_editor_saved_meanwhile(tmp_path: Path) -> None:
+    """The file changed between --fix reading it and replacing it (an editor saving, not
+    excluded by the fix lock): the fixed old text replaced the new one. Now the new text
+    stays and the file's error says why (red team 2026-12-03). The digest lookup is where
+    the editor saves: it runs between the read and the write."""
+    from scratchpack.operations.lint import fix_file
+
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM alpine:3.21\nRUN apk add curl\nUSER 1\n")
+    saved = "FROM alpine:3.21\nRUN apk add git\nUSER 1\n"
+
+    def editor_saves(base: str) -> str:
+        path.write_text(saved)
+        return "sha256:" + "b" * 64
+
+    report, result = fix_file(path, resolve=editor_saves, write=True)
+    assert result is None and report.error is not None
+    assert "changed while it was being fixed: not written" in report.error
+    assert path.read_text() == saved

@@ -107,6 +107,7 @@ def atomic_file(
     fsync: bool = False,
     sync_directory: bool = True,
     replace: bool = True,
+    write_through: bool = True,
 ) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
 
@@ -125,9 +126,12 @@ def atomic_file(
     system without hard links the name is checked just before the rename (racy, as before).
 
     A device, FIFO or /proc link (``/dev/null``, ``/dev/stdout``) is written through instead
-    (see :func:`_stream_target`): there is no file to be half-written.
+    (see :func:`_stream_target`): there is no file to be half-written. Not with
+    ``write_through=False``, for a name in a directory the caller owns (``init``'s files in a
+    project someone else made): there a symlink is replaced, never followed to a FIFO or
+    device outside it.
     """
-    if _stream_target(path):
+    if write_through and _stream_target(path):
         with _written_through(path) as handle:
             yield handle
         return
@@ -193,9 +197,15 @@ def atomic_write(
     fsync: bool = False,
     sync_directory: bool = True,
     replace: bool = True,
+    write_through: bool = True,
 ) -> None:
     with atomic_file(
-        path, mode, fsync=fsync, sync_directory=sync_directory, replace=replace
+        path,
+        mode,
+        fsync=fsync,
+        sync_directory=sync_directory,
+        replace=replace,
+        write_through=write_through,
     ) as handle:
         handle.write(data)
 

@@ -38,6 +38,7 @@ from scratchpack.dockerfile.shell import (
     Word,
     comments_continued,
     literal_argv,
+    rebinds,
     spanned_commands,
     statements,
 )
@@ -140,6 +141,8 @@ class _Source:
     def __init__(self, dockerfile: Dockerfile) -> None:
         self.data = dockerfile.source.encode()
         self.escape = dockerfile.directives.get("escape", "\\").encode()[:1] or b"\\"
+        # BuildKit's continuation: the escape character, then blanks, at the end of a line
+        self.continuation = re.compile(re.escape(self.escape) + rb"[ \t]*$")
         # Line 1 starts after a UTF-8 BOM, as BuildKit reads it: else `FROM` behind a BOM is
         # not seen as the keyword and the fixes of line 1 (pinning the base) are skipped.
         first = len(_BOM) if self.data.startswith(_BOM) else 0
@@ -165,27 +168,42 @@ class _Source:
             if data[pos : pos + 2] != b"--":
                 return pos
             while pos < len(data) and data[pos : pos + 1] not in (b" ", b"\t", b"\n", b"\r"):
-                if data[pos : pos + 1] == self.escape and data[pos + 1 : pos + 2] in (b"\n", b"\r"):
+                if self.continuation.match(data, pos, self.line_end_at(pos)):
                     break
                 pos += 1
 
     def _skip_blank(self, pos: int) -> int:
-        data, esc = self.data, self.escape
+        """Past blanks and continuations (with the comment and empty lines BuildKit drops
+        after one): ``FROM \\`` then the image on the next line."""
+        data = self.data
         while pos < len(data):
             if data[pos : pos + 1] in (b" ", b"\t"):
                 pos += 1
-            elif data[pos : pos + 1] == esc and data[pos + 1 : pos + 3] in (b"\n", b"\r\n"):
-                pos += 2 if data[pos + 1 : pos + 2] == b"\n" else 3
-            else:
+                continue
+            end = self.line_end_at(pos)
+            if self.continuation.match(data, pos, end) is None:
                 return pos
+            pos = data.find(b"\n", end)
+            while pos >= 0 and _dropped(data[pos + 1 : self.line_end_at(pos + 1)]):
+                pos = data.find(b"\n", pos + 1)
+            if pos < 0:
+                return len(data)
+            pos += 1
         return pos
 
-    def script(self, start: int, end: int) -> tuple[bytes, list[int]]:
+    def line_end_at(self, pos: int) -> int:
+        """The end of the line ``pos`` is on, before its ``\\r\\n`` or ``\\n``."""
+        end = self.data.find(b"\n", pos)
+        end = len(self.data) if end < 0 else end
+        return end - 1 if end > pos and self.data[end - 1 : end] == b"\r" else end
+
+    def script(self, start: int, end: int, heredoc: bool = False) -> tuple[bytes, list[int]]:
         """``[start, end)`` as bash reads it, and where each of its bytes is in the source.
 
-        The Dockerfile's continuations become backslash-newlines, and the comment and empty
-        lines BuildKit drops inside a continued instruction are left out, so that the shell
-        grammar sees one command where BuildKit does.
+        The Dockerfile's continuations (the escape character, maybe followed by blanks)
+        become backslash-newlines, and the comment and empty lines BuildKit drops inside a
+        continued instruction are left out, so that the shell grammar sees one command where
+        BuildKit does. A ``heredoc`` body reaches the shell as written: none of that applies.
         """
         out = bytearray()
         where: list[int] = []
@@ -193,10 +211,11 @@ class _Source:
         pos = start
         for raw in self.data[start:end].split(b"\n"):
             line = raw.removesuffix(b"\r")
-            skip = continuing and (not line.strip() or line.lstrip().startswith(b"#"))
+            skip = continuing and _dropped(line)
             if not skip:
-                continues = line.endswith(self.escape)
-                body = line[:-1] if continues else line
+                found = None if heredoc else self.continuation.search(line)
+                continues = found is not None
+                body = line[: found.start()] if found else line
                 out += body
                 where += range(pos, pos + len(body))
                 if continues:
@@ -216,6 +235,18 @@ class _Source:
 # -- where things are: scripts, stages and shells ---------------------------------------------
 
 Region = tuple[bytes, list[int]]  # a script as the shell reads it, and each byte's source offset
+# What Go's unicode.IsSpace is (BuildKit trims lines with it): ASCII blanks, NEL, NBSP, Zs
+_GO_SPACE = "".join(
+    map(chr, (9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029,
+              0x202F, 0x205F, 0x3000))
+)  # fmt: skip
+
+
+def _dropped(line: bytes) -> bool:
+    """Whether BuildKit drops this line inside a continued instruction: empty or a comment
+    once its leading white space (Unicode's, as Go trims it) is gone."""
+    rest = line.decode("utf-8", "replace").lstrip(_GO_SPACE)
+    return not rest or rest.startswith("#")
 
 
 def _heredoc_body(source: _Source, instruction: Instruction) -> tuple[int, int] | None:
@@ -231,15 +262,17 @@ def _heredoc_body(source: _Source, instruction: Instruction) -> tuple[int, int] 
         r"#!\s*\S*/(?:env\s+)?(?:sh|bash|dash|ash)\b", heredoc.content
     ):
         return None  # a shebang BuildKit runs the body with
-    if instruction.line >= instruction.end_line:
+    # BuildKit ends the instruction at the terminator, and the body is the lines before it
+    # (a RUN line continued onto the next one comes before). Only ``<<-`` strips tabs: a
+    # ``\tEOF`` line in the body of ``<<EOF`` is a command, not its end.
+    last = instruction.end_line
+    first = last - heredoc.content.count("\n")
+    terminator = source.data[source.line_start(last) : source.line_end(last)]
+    if instruction.text.startswith("<<-"):
+        terminator = terminator.lstrip(b"\t")
+    if first <= instruction.line or terminator != heredoc.name.encode():
         return None
-    start = source.line_start(instruction.line + 1)
-    name = heredoc.name.encode()
-    for line in range(instruction.line + 1, instruction.end_line + 1):
-        text = source.data[source.line_start(line) : source.line_end(line)]
-        if text.lstrip(b"\t") == name:
-            return start, source.line_start(line)
-    return None
+    return source.line_start(first), source.line_start(last)
 
 
 def _script(source: _Source, instruction: Instruction) -> Region | str:
@@ -251,7 +284,7 @@ def _script(source: _Source, instruction: Instruction) -> Region | str:
         body = _heredoc_body(source, instruction)
         if body is None:
             return "the RUN has a here-document that is not its shell script"
-        return source.script(*body)
+        return source.script(*body, heredoc=True)
     region = source.script(source.after_keyword(instruction), source.line_end(instruction.end_line))
     if comments_continued(region[0]):
         return (
@@ -533,10 +566,36 @@ def _apt_lists_edit(
         for c in spanned
     ):
         return "its last statement leaves the shell (exit or exec): a cleanup would not run"
+    if any(script[c.start : c.end].split()[:1] in ([b"sudo"], [b"doas"]) for c in spanned):
+        return (
+            "it runs commands through sudo: the RUN's user (from the base image) is not root, "
+            "and a plain rm could not remove the lists root owns"
+        )
     if any(c.name.text == "set" and _sets_noglob(c) for c in spanned):
         return "the script turns globbing off (set -f): lists/* would not match"
+    rebound = rebinds(script, "rm") or next((why for c in spanned if (why := _rebinds_rm(c))), "")
+    if rebound:
+        return f"{rebound}: the rm appended could fail or do nothing"
     at = _at(region, last.end)
     return [Edit(at, at, f" && {APT_LISTS_CLEANUP}".encode(), "SP201")]
+
+
+def _rebinds_rm(cmd: SpannedCommand) -> str:
+    """Why a command makes a later ``rm -rf .../lists/*`` fail or do nothing: an alias of
+    rm, PATH unset or read, bash's failglob (an error when lists/* matches nothing), a
+    process limit (``ulimit -u``); '' when it does not."""
+    name, words = cmd.name.text, [a.text for a in cmd.args]
+    if name == "alias" and any(w.startswith("rm=") for w in words):
+        return "it makes rm an alias"
+    if name in ("unset", "read", "readonly", "export", "declare", "typeset", "local") and (
+        "PATH" in words
+    ):
+        return "it sets PATH"
+    if name == "shopt" and "failglob" in words:
+        return "it sets failglob"
+    if name == "ulimit":
+        return "it sets a ulimit"
+    return ""
 
 
 def _sets_noglob(cmd: SpannedCommand) -> bool:
@@ -644,16 +703,26 @@ def _exec_form_edit(
 
 def _pin_edit(
     source: _Source,
+    dockerfile: Dockerfile,
     stage: Stage,
     resolve: DigestResolver | None,
     cache: dict[str | int, str | Exception],
     notices: list[str],
 ) -> Edit | None:
     base = stage.base
+    if "@" in base:
+        # a digest docker refuses (SHA256:, upper-case hex): another @digest after it would be
+        # a second error, not a pin
+        notices.append(
+            f"line {stage.line}: FROM {base} not pinned: it has a digest already, one that is "
+            "not sha256: and 64 lower-case hex digits: correct it by hand"
+        )
+        return None
     from_line = stage.instructions[0]
     start = source.after_keyword(from_line)
     word = re.compile(rb"[^\s\\`]+").match(source.data, start)
     if word is None:
+        notices.append(f"line {stage.line}: FROM {base} not pinned: its image word was not found")
         return None
     at = word.end()
     if word.group().decode() != base:
@@ -666,6 +735,14 @@ def _pin_edit(
         at = argument[0]
         if at in cache:
             return None  # the same ARG, pinned for an earlier stage
+        name = variable.group(1).decode() if variable else ""
+        other = _other_use(dockerfile, name)
+        if other:
+            notices.append(
+                f"line {stage.line}: FROM {base} not pinned: its build argument {name} is used "
+                f"at line {other} too, where a digest in its default would change what it means"
+            )
+            return None
     if "$" in base:
         notices.append(f"line {stage.line}: FROM {base} not pinned: it uses build arguments")
         return None
@@ -684,6 +761,37 @@ def _pin_edit(
     if at != word.end():
         cache[at] = digest
     return Edit(at, at, f"@{digest}".encode(), "SP101")
+
+
+def _other_use(dockerfile: Dockerfile, name: str, seen: frozenset[str] = frozenset()) -> int:
+    """The line of a use of build argument ``name`` that a digest in its default would
+    change (0: none): anything but a FROM whose image is the variable alone, or a global ARG
+    defaulting to it alone and used only so itself. ``FROM ${BASE}-slim`` became
+    ``debian:12@sha256:...-slim``, a reference docker refuses; ``RUN echo $BASE`` and a
+    LABEL would get other text."""
+    used = re.compile(r"\$\{?" + re.escape(name) + r"(?!\w)")
+    alone = re.compile(r"\$(?:\{" + re.escape(name) + r"\}|" + re.escape(name) + r")")
+    globals_ = {id(i) for i in dockerfile.global_arg_instructions}
+    everything = [
+        *dockerfile.global_arg_instructions,
+        *(i for stage in dockerfile.stages for i in stage.instructions),
+    ]
+    for instruction in everything:
+        texts = [instruction.original, *(h.content for h in instruction.heredocs)]
+        uses = sum(len(used.findall(text)) for text in texts)
+        if not uses:
+            continue
+        if instruction.cmd == "FROM" and uses == 1 and alone.fullmatch(instruction.args[0]):
+            continue
+        if id(instruction) in globals_ and all(
+            not used.search(value)
+            or (alone.fullmatch(value.strip('"')) and arg not in seen | {name}
+                and not _other_use(dockerfile, arg, seen | {name}))
+            for arg, _, value in (item.partition("=") for item in instruction.args)
+        ):  # fmt: skip
+            continue
+        return instruction.line
+    return 0
 
 
 def _arg_default(source: _Source, name: bytes) -> tuple[int, bytes] | None:
@@ -727,7 +835,7 @@ def plan(
                 continue
             outcomes: list[tuple[str, Outcome]] = []
             if instruction.cmd == "FROM" and "SP101" in codes:
-                edit = _pin_edit(source, stage, resolve, digests, notices)
+                edit = _pin_edit(source, dockerfile, stage, resolve, digests, notices)
                 edits += [replace(edit, line=instruction.line)] if edit else []
             shell_instruction = shells[instruction.line]
             shell = shell_instruction.args if shell_instruction else DEFAULT_SHELL
@@ -754,6 +862,12 @@ def plan(
                     outcomes.append(("SP202", _merge_update_edits(source, stage, instruction)))
             elif instruction.cmd in ("CMD", "ENTRYPOINT") and "SP303" in codes:
                 outcomes.append(("SP303", _exec_form_edit(source, dockerfile, stage, instruction)))
+            else:
+                # ONBUILD RUN apk add ...: found by the rules, never edited
+                outcomes += [
+                    (code, f"the fixes do not edit {instruction.cmd} instructions")
+                    for code in wanted
+                ]
             for code, outcome in outcomes:
                 made, notice = _settle(code, instruction.line, outcome, unsafe, explained)
                 edits += made

@@ -439,6 +439,30 @@ def _has_heredoc(node: tree_sitter.Node) -> bool:
     return node.type == "heredoc_redirect" or any(_has_heredoc(c) for c in node.children)
 
 
+def rebinds(script: bytes, name: str) -> str:
+    """What in the script makes a ``name`` command appended to it run something else, or
+    nothing ('' when nothing does): PATH set for the rest of the script (``PATH=/opt/bin``,
+    ``export PATH=...``, ``for PATH in``: not ``PATH=... cmd``, which is for that command
+    alone), or a function of that name. Read from the tree, so a quoted word is not one."""
+    stack = [_tree(script).root_node]
+    while stack:
+        node = stack.pop()
+        text = script[node.start_byte : node.end_byte]
+        parent = node.parent
+        if node.type == "variable_name" and text == b"PATH" and parent is not None:
+            prefix = parent.type == "variable_assignment" and (
+                parent.parent is not None and parent.parent.type == "command"
+            )
+            if not prefix:
+                return "it sets PATH"
+        elif node.type == "function_definition":
+            word = next((c for c in node.children if c.type == "word"), None)
+            if word is not None and script[word.start_byte : word.end_byte] == name.encode():
+                return f"it defines a function {name}"
+        stack.extend(node.children)
+    return ""
+
+
 def comments_continued(script: bytes) -> bool:
     """Whether a comment of the script ends in a backslash continuation (``# note\\``): bash
     ends the comment at the newline, but BuildKit removes the continuation before the shell

@@ -8,6 +8,7 @@ at a mirror (``HOST/library/golang:...``), which is also how an air-gapped site 
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +76,27 @@ def init(
 
 
 def write(result: InitResult, root: Path, force: bool) -> None:
-    """All or nothing: every file is checked before any is written."""
-    existing = [name for name in FILES if name in result.files and (root / name).exists()]
+    """All or nothing: every file is checked before any is written. A name that is a
+    symlink is replaced by the file, with ``--force`` (never written through: a project
+    cloned from someone else can link ``compose.yaml`` to a FIFO or device outside it); a
+    directory, FIFO or device there is refused, ``--force`` or not."""
+    existing: list[str] = []
+    for name in FILES:
+        if name not in result.files:
+            continue
+        try:
+            mode = (root / name).lstat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot write {root / name}: {exc.strerror}") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise UsageError(
+                f"{root / name} is {what}: init writes a file there; move it away, or use "
+                "--stdout to print"
+            )
+        existing.append(name)
     if existing and not force:
         raise _exist(existing, root)
     if force:
@@ -98,7 +118,13 @@ def _publish(result: InitResult, root: Path, force: bool) -> None:
                 # without --force a file is published only under a free name: another init
                 # of the project at the same moment (the check above passed for both) must
                 # not leave a set of files mixing two runs
-                atomic_write(root / name, result.files[name].encode(), mode, replace=force)
+                atomic_write(
+                    root / name,
+                    result.files[name].encode(),
+                    mode,
+                    replace=force,
+                    write_through=False,
+                )
             except AlreadyExists:
                 for path in result.written:  # ours, made just now: all or nothing
                     path.unlink(missing_ok=True)

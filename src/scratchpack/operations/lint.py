@@ -405,10 +405,7 @@ def _fix_file(
     write: bool,
     unsafe: bool,
 ) -> tuple[FileReport, FixResult | None]:
-    import stat
-
     from scratchpack.dockerfile.fix import fix
-    from scratchpack.fsutil import atomic_write
 
     try:
         dockerfile = read(path)
@@ -420,14 +417,50 @@ def _fix_file(
         return FileReport(str(path), error=findings), None
     result = fix(dockerfile, findings, resolve, unsafe)
     if write and result.changed:
-        target = path.resolve()
-        mode = stat.S_IMODE(target.stat().st_mode)
-        atomic_write(target, result.fixed.encode(), mode=mode)
+        try:
+            _replace_fixed(path, result)
+        except ScratchpackError as exc:
+            return FileReport(str(path), error=str(exc)), None
         dockerfile = read(path)
         notices = []
         findings = lint_dockerfile(dockerfile, ignore, config, notices)
     report = FileReport(str(path), findings, source=dockerfile.lines, notices=notices)
     return report, result
+
+
+def _replace_fixed(path: Path, result: FixResult) -> None:
+    """Replace the file (through a symlink, its target) with the fixed text, mode kept;
+    refused, with why, for what is not a regular file (``<(...)``, a device), a read-only
+    file, and a file that changed since it was read (an editor saving meanwhile: its text,
+    not the fixed old one, is kept)."""
+    import stat
+
+    from scratchpack.fsutil import atomic_write, open_regular
+
+    try:
+        # what the name leads to first: a pipe's /proc link resolves to no path at all
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ScratchpackError(f"{path}: not a regular file: it can be linted, not fixed")
+        target = path.resolve(strict=True)
+        info = target.stat()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ScratchpackError(f"{path}: cannot fix: {why}") from None
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o222 or not os.access(target, os.W_OK):
+        why = f"read-only (mode {mode:04o})" if not mode & 0o222 else "not writable by this user"
+        raise ScratchpackError(f"{path}: {why}: not fixed; make it writable to fix it")
+    original = result.original.encode()
+    try:
+        with open_regular(target) as stream:
+            current = stream.read(len(original) + 1)
+    except OSError as exc:
+        raise ScratchpackError(f"{path}: cannot fix: {exc.strerror or exc}") from None
+    if current != original:
+        raise ScratchpackError(
+            f"{path}: changed while it was being fixed: not written; run lint --fix again"
+        )
+    atomic_write(target, result.fixed.encode(), mode=mode)
 
 
 def unified_diff(result: FixResult) -> str:

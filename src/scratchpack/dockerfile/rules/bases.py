@@ -19,6 +19,7 @@ from scratchpack.dockerfile.rules.core import (
     rule,
 )
 from scratchpack.dockerfile.rules.examples import GO, PINNED, SAFE_TAIL, SCRATCH_TAIL
+from scratchpack.lazyre import lazy
 from scratchpack.reports.severity import Severity
 
 
@@ -90,7 +91,16 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
     for stage in dockerfile.stages:
         if not from_image(dockerfile, stage):
             continue
-        if "@sha256:" not in stage.base:
+        digest = image_parts(stage.base)[2]
+        if digest is not None and not _VALID_DIGEST.fullmatch(digest):
+            yield at_image(
+                meta,
+                dockerfile,
+                stage,
+                f"{stage.base} has a digest docker refuses (invalid checksum digest format): a "
+                "digest is sha256: and 64 lower-case hex digits (see `scratchpack digest`)",
+            )
+        elif digest is None:
             yield at_image(
                 meta,
                 dockerfile,
@@ -98,6 +108,10 @@ def from_without_digest(dockerfile: Dockerfile, meta: Rule) -> Iterator[Finding]
                 f"{stage.base} is not pinned by digest: the image can change under the same tag "
                 f"(pin it: {stage.base}@sha256:..., see `scratchpack digest`)",
             )
+
+
+# what docker accepts after @ (sha512 too); SHA256: or upper-case hex it refuses
+_VALID_DIGEST = lazy(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
 
 
 def _sp102_doc() -> RuleDoc:
