@@ -1,0 +1,149 @@
+"""Red team, 2026-12-03: the network side attacked with hostile servers of our own.
+
+A fake Docker daemon on a unix socket (``DOCKER_HOST``) and hostile HTTP servers on
+127.0.0.1 (``tests/hostileserver.py``) answer with endless or gzip-bomb bodies, drops
+mid-stream, silence and malformed documents. Each attack must end in one error line, a
+non-zero exit, bounded memory and time, and nothing half-written. The attacks that held are
+listed in docs/security.md ("2026-12-03 red team: network").
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from helpers import assert_clean_error, run_cli
+from hostileserver import (
+    HostileServer,
+    Request,
+    gzip_bomb,
+    never_answer,
+    send,
+    send_endless,
+)
+from scratchpack.errors import TransportError
+from scratchpack.model.reference import Reference
+from scratchpack.transports import docker_daemon
+
+MIB = 1 << 20
+
+
+def _daemon_env(server: HostileServer, tmp_path: Path) -> dict[str, str]:
+    return {"DOCKER_HOST": server.address, "TMPDIR": str(tmp_path)}
+
+
+def _no_leftovers(tmp_path: Path) -> None:
+    """The export's temporary directory is gone (TMPDIR is the test's own)."""
+    assert not list(tmp_path.glob("scratchpack-daemon.*"))
+
+
+# -- a hostile Docker daemon ----------------------------------------------------------------
+
+
+def test_a_daemon_error_that_never_ends_is_cut_short(tmp_path: Path) -> None:
+    """``response.read()`` read an endless error document from /images/get until memory ran
+    out (killed by the test's timeout)."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        send_endless(conn, 500, b"x" * MIB, Content_Type="application/json")
+
+    with HostileServer(answer, unix=tmp_path / "d.sock") as daemon:
+        result = run_cli("inspect", "docker-daemon:x:1", env=_daemon_env(daemon, tmp_path),
+                         timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "Docker daemon", "more than the 65536 bytes allowed")
+    _no_leftovers(tmp_path)
+
+
+def test_a_daemon_gzip_error_is_not_inflated(tmp_path: Path) -> None:
+    """A gzip-encoded error was decoded whole (256 MiB of NULs from 250 KB) and printed as
+    the error line."""
+    bomb = gzip_bomb(256 * MIB)
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        send(conn, 500, bomb, Content_Encoding="gzip", Content_Type="application/json")
+
+    with HostileServer(answer, unix=tmp_path / "d.sock") as daemon:
+        result = run_cli("inspect", "docker-daemon:x:1", env=_daemon_env(daemon, tmp_path),
+                         timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "Docker daemon", "more than the 65536 allowed")
+    assert len(result.stderr) < 1000
+    _no_leftovers(tmp_path)
+
+
+def test_a_daemon_error_message_is_one_line(tmp_path: Path) -> None:
+    def answer(request: Request, conn: socket.socket) -> None:
+        message = "no such image\nscratchpack: error: forged second line\n" + "y" * 5000
+        send(conn, 500, json.dumps({"message": message}).encode())
+
+    with HostileServer(answer, unix=tmp_path / "d.sock") as daemon:
+        result = run_cli("inspect", "docker-daemon:x:1", env=_daemon_env(daemon, tmp_path),
+                         timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "could not export x:1: no such image scratchpack: error: forged")
+    assert len(result.stderr) < 600
+
+
+def test_a_daemon_that_closes_mid_export_says_so(tmp_path: Path) -> None:
+    """It was reported as ``cannot reach the Docker daemon ... (is dockerd running?)``."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"\0" * 1000)
+        conn.shutdown(socket.SHUT_RDWR)
+
+    with HostileServer(answer, unix=tmp_path / "d.sock") as daemon:
+        result = run_cli("inspect", "docker-daemon:x:1", env=_daemon_env(daemon, tmp_path),
+                         timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "closed the connection without a complete answer")
+    assert "is dockerd running" not in result.stderr
+    _no_leftovers(tmp_path)
+
+
+def test_a_daemon_that_never_answers_times_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read timeout was None: a daemon that accepted and never answered hung the command
+    for ever. In-process, with the idle timeout shortened (it is 10 minutes)."""
+    monkeypatch.setattr(docker_daemon, "IDLE_TIMEOUT", 1.0)
+    with HostileServer(never_answer, unix=tmp_path / "d.sock") as daemon:
+        monkeypatch.setenv("DOCKER_HOST", daemon.address)
+        with (
+            pytest.raises(TransportError, match="stopped answering"),
+            docker_daemon.open_daemon_image(Reference.parse("x:1")),
+        ):
+            pass
+
+
+@pytest.mark.parametrize(
+    "answer_body",
+    [b"[1]\n", b"[" * 100_000 + b"\n", b'"just a string"\n'],
+    ids=["list", "deep", "string"],
+)
+def test_hostile_load_answers_are_one_line(
+    layout: Path, tmp_path: Path, answer_body: bytes
+) -> None:
+    """``copy ... docker-daemon:``: a JSON line that is no object was ``unexpected
+    AttributeError`` (exit 2); an endless answer is cut at 1 MiB (next test)."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/images/load":
+            send(conn, 200, answer_body)
+        else:
+            send(conn, 404, b"{}")
+
+    with HostileServer(answer, unix=tmp_path / "d.sock") as daemon:
+        result = run_cli("copy", f"oci:{layout}:v1", "docker-daemon:x:1",
+                         env=_daemon_env(daemon, tmp_path), timeout=60)  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_endless_load_answer_is_cut_short(layout: Path, tmp_path: Path) -> None:
+    def answer(request: Request, conn: socket.socket) -> None:
+        send_endless(conn, 200, b'{"stream":"x"}\n' * 65536)
+
+    with HostileServer(answer, unix=tmp_path / "d.sock") as daemon:
+        result = run_cli("copy", f"oci:{layout}:v1", "docker-daemon:x:1",
+                         env=_daemon_env(daemon, tmp_path), timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "Docker daemon", "more than the 1048576 bytes allowed")
