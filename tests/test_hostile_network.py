@@ -147,3 +147,19 @@ def test_an_endless_load_answer_is_cut_short(layout: Path, tmp_path: Path) -> No
         result = run_cli("copy", f"oci:{layout}:v1", "docker-daemon:x:1",
                          env=_daemon_env(daemon, tmp_path), timeout=60)  # fmt: skip
     assert_clean_error(result, 1, "Docker daemon", "more than the 1048576 bytes allowed")
+
+
+# -- a hostile registry -----------------------------------------------------------------------
+
+
+def test_a_huge_challenge_is_parsed_in_linear_time() -> None:
+    """A 401 whose ``WWW-Authenticate`` holds 90 KB of one word took minutes (the parameter
+    expression was tried from every character of it); now one error line at once."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        send(conn, 401, b"{}", WWW_Authenticate="Bearer " + "a" * 90_000)
+
+    with HostileServer(answer) as registry:
+        result = run_cli("digest", f"docker://{registry.address}/x/y:1", "--creds", "u:p",
+                         timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "Bearer challenge names no token realm")

@@ -411,7 +411,9 @@ class RegistryClient:
             with self._lock:
                 self._basic = True
             return
-        if challenge.scheme != "bearer" or "realm" not in challenge.params:
+        if challenge.scheme == "bearer" and "realm" not in challenge.params:
+            raise AuthError(f"{self.host}: its Bearer challenge names no token realm")
+        if challenge.scheme != "bearer":
             raise AuthError(f"{self.host}: unsupported authentication scheme {challenge.scheme!r}")
         with self._token_lock:
             current = self._tokens.get(scope)
