@@ -9,8 +9,10 @@ listed in docs/security.md ("2026-12-03 red team: network").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from hostileserver import (
     Request,
     gzip_bomb,
     never_answer,
+    response_head,
     send,
     send_endless,
 )
@@ -29,6 +32,28 @@ from scratchpack.model.reference import Reference
 from scratchpack.transports import docker_daemon
 
 MIB = 1 << 20
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+CONFIG = json.dumps(
+    {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+).encode()
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": _digest(CONFIG),
+            "size": len(CONFIG),
+        },
+        "layers": [],
+    }
+).encode()
 
 
 def _daemon_env(server: HostileServer, tmp_path: Path) -> dict[str, str]:
@@ -163,3 +188,28 @@ def test_a_huge_challenge_is_parsed_in_linear_time() -> None:
         result = run_cli("digest", f"docker://{registry.address}/x/y:1", "--creds", "u:p",
                          timeout=60)  # fmt: skip
     assert_clean_error(result, 1, "Bearer challenge names no token realm")
+
+
+def test_a_manifest_dripped_byte_by_byte_times_out(tmp_path: Path) -> None:
+    """The read timeout bounds only the silence between two pieces: a manifest sent one byte
+    every 0.3 s (300 bytes: 90 s; a 4 MiB one, two weeks) kept ``inspect --timeout 1`` going.
+    A capped answer must now be whole within its timeout (plus 1 s per 64 KiB)."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif "/manifests/" in request.path:
+            conn.sendall(response_head(200, {"Content-Type": OCI_MANIFEST,
+                                             "Content-Length": str(len(MANIFEST))}))  # fmt: skip
+            for byte in MANIFEST:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.3)
+        else:
+            send(conn, 200, CONFIG)
+
+    with HostileServer(answer) as registry:
+        started = time.monotonic()
+        result = run_cli("inspect", f"docker://{registry.address}/x/y:1", "--timeout", "1",
+                         timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, "GET /v2/x/y/manifests/1: the answer came too slowly")
+    assert time.monotonic() - started < 30
