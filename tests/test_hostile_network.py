@@ -13,6 +13,7 @@ import hashlib
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from scratchpack.transports import docker_daemon
 
 MIB = 1 << 20
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def _digest(data: bytes) -> str:
@@ -213,3 +215,53 @@ def test_a_manifest_dripped_byte_by_byte_times_out(tmp_path: Path) -> None:
                          timeout=60)  # fmt: skip
     assert_clean_error(result, 1, "GET /v2/x/y/manifests/1: the answer came too slowly")
     assert time.monotonic() - started < 30
+
+
+def _chained_indexes(depth: int) -> list[bytes]:
+    """The manifest, then ``depth`` indexes each naming the one before (the last is the tag)."""
+    chain = [MANIFEST]
+    media_type = OCI_MANIFEST
+    for _ in range(depth):
+        child = chain[-1]
+        entry = {"mediaType": media_type, "digest": _digest(child), "size": len(child),
+                 "platform": {"architecture": "amd64", "os": "linux"}}  # fmt: skip
+        chain.append(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                 "manifests": [entry]}).encode())  # fmt: skip
+        media_type = OCI_INDEX
+    return chain
+
+
+def _serving(documents: list[bytes]) -> Callable[[Request, socket.socket], None]:
+    """A registry holding ``documents`` (by digest; the last one is every tag) and CONFIG."""
+    by_digest = {_digest(d): d for d in [*documents, CONFIG]}
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        reference = request.path.rsplit("/", 1)[-1]
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif "/manifests/" in request.path:
+            data = by_digest.get(reference, documents[-1])
+            send(conn, 200, data, Content_Type=json.loads(data)["mediaType"])
+        elif "/blobs/" in request.path and reference in by_digest:
+            send(conn, 200, by_digest[reference])
+        else:
+            send(conn, 404, b'{"errors": []}')
+
+    return answer
+
+
+@pytest.mark.parametrize("everything", [[], ["--all"]], ids=["picked", "all"])
+def test_indexes_chained_without_end_are_refused_by_copy(
+    tmp_path: Path, everything: list[str]
+) -> None:
+    """``copy`` followed nested indexes by recursion without a bound: 1500 of them were
+    ``unexpected RecursionError`` (exit 2); ``inspect`` and ``audit`` stopped at 4."""
+    with HostileServer(_serving(_chained_indexes(1500))) as registry:
+        result = run_cli("copy", f"docker://{registry.address}/x/y:1", f"oci:{tmp_path}/out:v1",
+                         *everything, timeout=120)  # fmt: skip
+        assert_clean_error(result, 1, "indexes nested too deep")
+        assert not (tmp_path / "out").exists()
+    with HostileServer(_serving(_chained_indexes(4))) as registry:
+        fine = run_cli("copy", f"docker://{registry.address}/x/y:1", f"oci:{tmp_path}/ok:v1",
+                       *everything)  # fmt: skip
+    assert fine.code == 0, fine.stderr
