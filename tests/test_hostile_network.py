@@ -28,7 +28,8 @@ from hostileserver import (
     send,
     send_endless,
 )
-from scratchpack.errors import TransportError
+from scratchpack.debian.index import Fetcher, fetch_verified
+from scratchpack.errors import FormatError, TransportError
 from scratchpack.model.reference import Reference
 from scratchpack.transports import docker_daemon
 
@@ -265,3 +266,32 @@ def test_indexes_chained_without_end_are_refused_by_copy(
         fine = run_cli("copy", f"docker://{registry.address}/x/y:1", f"oci:{tmp_path}/ok:v1",
                        *everything)  # fmt: skip
     assert fine.code == 0, fine.stderr
+
+
+# -- a hostile Debian mirror ------------------------------------------------------------------
+
+
+def test_a_mirror_cannot_fill_memory_with_its_release_or_inflate_an_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The InRelease was read whole, unbounded, before its signature was checked (40 MB
+    here; endless there), and a ``Content-Encoding: gzip`` index was inflated (100 MiB from
+    100 kB) before its size was compared: both now stop at the size expected."""
+    bomb = gzip_bomb(100 * MIB)
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path.endswith("/InRelease"):
+            send(conn, 200, b"x" * (40 * MIB))
+        else:
+            send(conn, 200, bomb, Content_Encoding="gzip")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fetcher = Fetcher(timeout=10)
+    with HostileServer(answer) as mirror:
+        base = f"http://{mirror.address}/debian/dists/bookworm"
+        with pytest.raises(FormatError, match="more than the 16777216 bytes expected"):
+            fetcher.get(f"{base}/InRelease")
+        with pytest.raises(FormatError, match="more than the 4096 bytes expected"):
+            fetch_verified(fetcher, f"{base}/main/binary-amd64/Packages.xz", "0" * 64, 4096, "x")
+    fetcher.close()
+    assert not (tmp_path / "cache" / "scratchpack" / "debian" / "by-hash").exists()
