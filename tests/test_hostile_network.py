@@ -295,3 +295,34 @@ def test_a_mirror_cannot_fill_memory_with_its_release_or_inflate_an_index(
             fetch_verified(fetcher, f"{base}/main/binary-amd64/Packages.xz", "0" * 64, 4096, "x")
     fetcher.close()
     assert not (tmp_path / "cache" / "scratchpack" / "debian" / "by-hash").exists()
+
+
+def test_a_manifest_named_by_sha512_is_verified(tmp_path: Path) -> None:
+    """Only ``sha256:`` references were checked: an index naming its image by a sha512
+    digest let the registry answer any manifest for it (here one with another config)."""
+    sha512 = "sha512:" + hashlib.sha512(MANIFEST).hexdigest()
+    other_config = CONFIG.replace(b'"amd64"', b'"arm64"')
+    forged = MANIFEST.replace(_digest(CONFIG).encode(), _digest(other_config).encode())
+    entry = {"mediaType": OCI_MANIFEST, "digest": sha512, "size": len(MANIFEST),
+             "platform": {"architecture": "amd64", "os": "linux"}}  # fmt: skip
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]})
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif request.path.endswith("/manifests/1"):
+            send(conn, 200, index.encode(), Content_Type=OCI_INDEX)
+        elif request.path.endswith(f"/manifests/{sha512}"):
+            send(conn, 200, forged, Content_Type=OCI_MANIFEST)
+        elif request.path.endswith(_digest(other_config)):
+            send(conn, 200, other_config)
+        else:
+            send(conn, 404, b'{"errors": []}')
+
+    with HostileServer(answer) as registry:
+        for args in (["inspect", f"docker://{registry.address}/x/y:1"],
+                     ["copy", f"docker://{registry.address}/x/y:1", f"oci:{tmp_path}/out:v1",
+                      "--all"]):  # fmt: skip
+            result = run_cli(*args, "--platform", "linux/amd64", timeout=60)
+            assert_clean_error(result, 1, "digest mismatch", sha512)
+    assert not (tmp_path / "out").exists()

@@ -659,7 +659,7 @@ class RegistryClient:
             image = _IMAGE_PATH.match(bare)
             if image:
                 # the image (or its repository) is absent, not a part of it: one exit code
-                sep = "@" if image["ref"] and image["ref"].startswith("sha256:") else ":"
+                sep = "@" if image["ref"] and ":" in image["ref"] else ":"
                 name = f"{self.host}/{image['name']}" + (sep + image["ref"] if image["ref"] else "")
                 return ImageNotFoundError(f"{name}: no such image ({detail or 'HTTP 404'})")
             return NotFoundError(f"{where}: not found ({detail or 'HTTP 404'})")
