@@ -326,3 +326,21 @@ def test_a_manifest_named_by_sha512_is_verified(tmp_path: Path) -> None:
             result = run_cli(*args, "--platform", "linux/amd64", timeout=60)
             assert_clean_error(result, 1, "digest mismatch", sha512)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("retry_after", ["-1", "nan", "-inf"])
+def test_a_retry_after_that_is_no_delay_falls_back_to_backoff(retry_after: str) -> None:
+    """``Retry-After: -1`` or ``nan`` went to ``time.sleep`` as given: ``unexpected
+    ValueError`` (exit 2) instead of a retry."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        else:
+            send(conn, 503, b"{}", Retry_After=retry_after)
+
+    with HostileServer(answer) as registry:
+        result = run_cli("inspect", f"docker://{registry.address}/x/y:1", "--retries", "1",
+                         timeout=60)  # fmt: skip
+        assert len([r for r in registry.requests if "/manifests/" in r.path]) == 2
+    assert_clean_error(result, 1, "HTTP 503")

@@ -227,11 +227,16 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep)
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
+        """The registry's ``Retry-After`` seconds (at most 60) when it is a number of them,
+        else exponential backoff: ``-1`` or ``nan`` reached ``time.sleep`` as given and
+        ended the command with ``unexpected ValueError`` (red team 2026-12-03)."""
         if retry_after:
             try:
-                return min(float(retry_after), 60.0)
+                asked = float(retry_after)
             except ValueError:
-                pass
+                asked = -1.0
+            if asked >= 0.0:  # False for nan
+                return min(asked, 60.0)
         backoff = min(self.max_delay, self.base_delay * (2**attempt))
         return float(backoff * (0.5 + random.random()))
 
