@@ -344,3 +344,58 @@ def test_a_retry_after_that_is_no_delay_falls_back_to_backoff(retry_after: str) 
                          timeout=60)  # fmt: skip
         assert len([r for r in registry.requests if "/manifests/" in r.path]) == 2
     assert_clean_error(result, 1, "HTTP 503")
+
+
+def _pushing_to(location: str) -> Callable[[Request, socket.socket], None]:
+    """A registry that has no blob and starts every upload at ``location``."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif request.method == "POST":
+            send(conn, 202, b"", Location=location)
+        else:
+            send(conn, 404, b'{"errors": []}')
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [("http://[::1", "its upload location is not a valid URL"),
+     ("ftp://x/y", "is not an HTTP(S) URL: ftp:")],
+    ids=["invalid", "ftp"],
+)  # fmt: skip
+def test_an_upload_location_that_is_no_http_url_is_one_line(
+    layout: Path, location: str, message: str
+) -> None:
+    """``unexpected ValueError: Invalid IPv6 URL`` and ``unexpected InvalidURL: Invalid port``
+    (the ftp URL glued after the registry's base), exit 2."""
+    with HostileServer(_pushing_to(location)) as registry:
+        result = run_cli("copy", f"oci:{layout}:v1", f"docker://{registry.address}/x/y:1",
+                         "--retries", "1", timeout=60)  # fmt: skip
+    assert_clean_error(result, 1, message)
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [('<http://[::1>; rel="next"', "its tags Link is not a valid URL"),
+     ("<" + "/a" * 30_000 + '>; rel="next"', "GET http://")],
+    ids=["invalid", "huge"],
+)  # fmt: skip
+def test_a_hostile_tags_link_is_one_short_line(link: str, message: str) -> None:
+    """An invalid ``Link`` was ``unexpected ValueError``; a 60 kB one (404) was quoted whole
+    in the error line."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif request.path.endswith("/tags/list"):
+            send(conn, 200, b'{"tags": ["a"]}', Link=link)
+        else:
+            send(conn, 404, b'{"errors": []}')
+
+    with HostileServer(answer) as registry:
+        result = run_cli("tags", f"docker://{registry.address}/x/y", timeout=60)
+    assert_clean_error(result, 1, message)
+    assert len(result.stderr) < 600

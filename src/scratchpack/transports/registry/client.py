@@ -498,7 +498,13 @@ class RegistryClient:
     def url(self, path: str, params: dict[str, str] | None = None) -> httpx.URL:
         """``path`` on the registry, or an absolute URL it gave us, with ``params`` merged in
         (httpx would replace the query; upload locations carry state there)."""
-        url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base + path)
+        absolute = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
+        try:
+            # any scheme is taken as given, for check_scheme to refuse (an ``ftp://`` upload
+            # location, glued after the base, was ``unexpected InvalidURL``)
+            url = httpx.URL(path if absolute else self.base + path)
+        except httpx.InvalidURL:
+            raise TransportError(f"{self.host}: not a valid URL: {path[:100]!r}") from None
         return url.copy_merge_params(params) if params else url
 
     def _send_following(
@@ -649,7 +655,8 @@ class RegistryClient:
             response.close()
         detail = detail[:300]
         status = response.status_code
-        where = f"{self.host}: {method} {path}"
+        shown = path if len(path) <= 200 else path[:200] + "..."  # a registry's Link may be huge
+        where = f"{self.host}: {method} {shown}"
         if status == 401:
             if not self.owns(response.url):
                 return AuthError(

@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
-from urllib.parse import urljoin
 
 from scratchpack import progress
 from scratchpack.errors import (
@@ -445,7 +444,18 @@ class Repository:
             )  # fmt: skip
 
     def _absolute(self, location: str) -> str:
-        return urljoin(self.client.base + "/", location)
+        return self._join(self.client.base + "/", location, "its upload location")
+
+    def _join(self, base: str, location: str, what: str) -> str:
+        """``location`` (a header the registry sent) resolved against ``base``; one error
+        line when it is no URL (``http://[::1``, a bad port: urljoin and httpx raised
+        ``ValueError``/``InvalidURL``, which ended ``copy`` and ``tags`` as "unexpected")."""
+        try:
+            return str(httpx.URL(base).join(location))
+        except (httpx.InvalidURL, ValueError):
+            raise TransportError(
+                f"{self.client.host}: {what} is not a valid URL: {location[:100]!r}"
+            ) from None
 
     def _start_upload(self) -> str:
         response = self.client.request(
@@ -570,7 +580,7 @@ class Repository:
                 raise FormatError(f"{self.client.host}/{self.name}: malformed tags list")
             tags.extend(page)
             match = _LINK_NEXT.search(response.headers.get("Link", ""))
-            url = urljoin(full, match.group(1)) if match else None
+            url = self._join(full, match.group(1), "its tags Link") if match else None
             params = None
         return sorted(set(tags))
 
