@@ -28,6 +28,7 @@ from hostileserver import (
     send,
     send_endless,
 )
+from realtools import Runner
 from scratchpack.debian.index import Fetcher, fetch_verified
 from scratchpack.errors import FormatError, TransportError
 from scratchpack.model.reference import Reference
@@ -399,3 +400,30 @@ def test_a_hostile_tags_link_is_one_short_line(link: str, message: str) -> None:
         result = run_cli("tags", f"docker://{registry.address}/x/y", timeout=60)
     assert_clean_error(result, 1, message)
     assert len(result.stderr) < 600
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "application/octet-stream"])
+def test_a_content_type_that_is_no_manifest_type_is_not_written_into_a_layout(
+    tmp_path: Path, umoci: Runner, content_type: str
+) -> None:
+    """The registry's ``Content-Type`` went into the layout's ``index.json`` as given
+    (``"mediaType": "text/html"``); the document's own media type is used instead, and umoci
+    reads the result."""
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif "/manifests/" in request.path:
+            send(conn, 200, MANIFEST, Content_Type=content_type)
+        elif request.path.endswith(_digest(CONFIG)):
+            send(conn, 200, CONFIG)
+        else:
+            send(conn, 404, b'{"errors": []}')
+
+    with HostileServer(answer) as registry:
+        result = run_cli("copy", f"docker://{registry.address}/x/y:1", f"oci:{tmp_path}/out:v1",
+                         timeout=60)  # fmt: skip
+    assert result.code == 0, result.stderr
+    index = json.loads((tmp_path / "out/index.json").read_text())
+    assert [m["mediaType"] for m in index["manifests"]] == [OCI_MANIFEST]
+    umoci("stat", "--image", f"{tmp_path}/out:v1")

@@ -308,6 +308,11 @@ class Repository:
             # any manifest for them (red team 2026-12-03)
             verify_bytes(data, Digest.parse(reference), None, f"manifest {self.name}@{reference}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type not in mt.MANIFEST_TYPES | mt.INDEX_TYPES and "+json" not in media_type:
+            # ``text/html``, ``application/octet-stream``: no manifest type, so the document's
+            # own says (callers sniff an empty one); it went into an oci: layout's index.json
+            # as given, which umoci and skopeo then refuse (red team 2026-12-03)
+            media_type = ""
         return data, media_type
 
     def find_manifest(self, digest: Digest) -> bool:
