@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -427,3 +429,43 @@ def test_a_content_type_that_is_no_manifest_type_is_not_written_into_a_layout(
     index = json.loads((tmp_path / "out/index.json").read_text())
     assert [m["mediaType"] for m in index["manifests"]] == [OCI_MANIFEST]
     umoci("stat", "--image", f"{tmp_path}/out:v1")
+
+
+_PEAK_RSS_MAIN = """
+import sys
+from scratchpack.cli.main import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    sys.stderr.write(f"\\npeak-kb {peak}\\n")
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("status", [302, 401])
+def test_a_gzip_body_on_a_redirect_or_401_is_not_inflated(status: int) -> None:
+    """The body of an answer we throw away (a redirect, a 401) was read with ``read()``,
+    which decodes: 60 kB of gzip took 120 MB. Peak RSS of the real process, as
+    ``tests/test_registry_trust.py`` measures it."""
+    bomb = gzip_bomb(60 * MIB)
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif request.path.endswith("/manifests/1"):
+            send(conn, status, bomb, Content_Encoding="gzip", Location="/v2/x/y/manifests/2",
+                 WWW_Authenticate='Basic realm="r"')  # fmt: skip
+        else:
+            send(conn, 404, b"{}")
+
+    with HostileServer(answer) as registry:
+        proc = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS_MAIN, "inspect",
+             f"docker://{registry.address}/x/y:1", "--creds", "u:p"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    peak_kb = int(proc.stderr.rsplit("peak-kb ", 1)[1])
+    assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
+    assert peak_kb < 90 << 10, f"peak RSS {peak_kb} KiB"
