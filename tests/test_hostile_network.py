@@ -469,3 +469,18 @@ def test_a_gzip_body_on_a_redirect_or_401_is_not_inflated(status: int) -> None:
     peak_kb = int(proc.stderr.rsplit("peak-kb ", 1)[1])
     assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
     assert peak_kb < 90 << 10, f"peak RSS {peak_kb} KiB"
+
+
+def test_a_tags_page_nested_too_deep_is_malformed() -> None:
+    """``{"tags": [[[...]]]}`` 100,000 deep was ``unexpected RecursionError`` (exit 2)."""
+    deep = b'{"tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        else:
+            send(conn, 200, deep)
+
+    with HostileServer(answer) as registry:
+        result = run_cli("tags", f"docker://{registry.address}/x/y", timeout=60)
+    assert_clean_error(result, 1, "malformed tags list")

@@ -579,7 +579,7 @@ class Repository:
                 )
             try:
                 page = response.json().get("tags") or []
-            except (ValueError, AttributeError) as exc:
+            except (ValueError, AttributeError, RecursionError) as exc:  # 100k ``[``: deep
                 raise FormatError(f"{self.client.host}/{self.name}: malformed tags list") from exc
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise FormatError(f"{self.client.host}/{self.name}: malformed tags list")
