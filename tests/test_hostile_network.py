@@ -484,3 +484,20 @@ def test_a_tags_page_nested_too_deep_is_malformed() -> None:
     with HostileServer(answer) as registry:
         result = run_cli("tags", f"docker://{registry.address}/x/y", timeout=60)
     assert_clean_error(result, 1, "malformed tags list")
+
+
+def test_a_registry_error_message_cannot_forge_a_second_line() -> None:
+    """The registry's error ``message`` went into the error line with its newlines: a
+    second ``scratchpack: error:`` line of the registry's choosing."""
+    message = "denied\nscratchpack: error: forged\r\nthird"
+    body = json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        else:
+            send(conn, 403, body)
+
+    with HostileServer(answer) as registry:
+        result = run_cli("inspect", f"docker://{registry.address}/x/y:1", timeout=60)
+    assert_clean_error(result, 1, "DENIED: denied scratchpack: error: forged third")

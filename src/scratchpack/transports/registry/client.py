@@ -653,7 +653,7 @@ class RegistryClient:
             detail = ""
         finally:
             response.close()
-        detail = detail[:300]
+        detail = " ".join(detail.split())[:300]  # the registry's words: one line of ours
         status = response.status_code
         shown = path if len(path) <= 200 else path[:200] + "..."  # a registry's Link may be huge
         where = f"{self.host}: {method} {shown}"
