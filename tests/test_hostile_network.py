@@ -501,3 +501,25 @@ def test_a_registry_error_message_cannot_forge_a_second_line() -> None:
     with HostileServer(answer) as registry:
         result = run_cli("inspect", f"docker://{registry.address}/x/y:1", timeout=60)
     assert_clean_error(result, 1, "DENIED: denied scratchpack: error: forged third")
+
+
+@pytest.mark.parametrize("token", ["abc\r\nX-Injected: 1", "caf\u00e9"], ids=["crlf", "non-ascii"])
+def test_a_token_that_cannot_be_a_header_is_refused_unquoted(token: str) -> None:
+    """A token with CR/LF was sent on, refused by httpx, retried, and quoted in the error line
+    (a credential in the log); a non-ASCII one was ``unexpected UnicodeEncodeError``."""
+    realm: list[str] = []
+
+    def answer(request: Request, conn: socket.socket) -> None:
+        if request.path == "/v2/":
+            send(conn, 200, b"{}")
+        elif request.path == "/token":
+            send(conn, 200, json.dumps({"token": token}).encode())
+        else:
+            send(conn, 401, b"{}", WWW_Authenticate=f'Bearer realm="http://{realm[0]}/token"')
+
+    with HostileServer(answer) as registry:
+        realm.append(registry.address)
+        result = run_cli("inspect", f"docker://{registry.address}/x/y:1", timeout=60)
+        assert not [r for r in registry.requests if "x-injected" in r.headers]
+    assert_clean_error(result, 1, "token server sent a token that is not printable ASCII")
+    assert "abc" not in result.stderr and "caf" not in result.stderr

@@ -165,6 +165,9 @@ def describe_transport_error(exc: BaseException, url: httpx.URL) -> tuple[str, b
     return f"connection to {_netloc(url)} failed: {text[:1].lower()}{text[1:]}", True
 
 
+# A bearer token as it may go in a header: printable ASCII, no spaces (RFC 6750's b64token
+# is narrower; Docker Hub's and distribution's are JWTs).
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
 _IMAGE_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?:manifests/(?P<ref>[^/]+)|tags/list)$")
 
 
@@ -487,6 +490,10 @@ class RegistryClient:
             token = None
         if not token or not isinstance(token, str):
             raise AuthError(f"{self.host}: token server sent no token")
+        if not _TOKEN_TEXT.fullmatch(token):
+            # a CR/LF made httpx refuse the header and the error line quote it (the token,
+            # a credential, in a CI log); a non-ASCII one was ``unexpected UnicodeEncodeError``
+            raise AuthError(f"{self.host}: token server sent a token that is not printable ASCII")
         return token
 
     def check_login(self) -> None:
