@@ -244,7 +244,9 @@ def test_downloads_are_verified_and_cached(
     assert path.read_bytes()[:8] == b"!<arch>\n"
 
     class Offline(Fetcher):
-        def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
+        def get(
+            self, url: str, count: Callable[[int], None] | None = None, limit: int = 0
+        ) -> bytes:
             raise AssertionError(f"fetched {url} although it is cached")
 
     assert download(Offline(), record) == path
@@ -280,7 +282,9 @@ def test_parsed_indexes_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     [parsed] = list((tmp_path / "scratchpack/debian/parsed").iterdir())
 
     class Offline(Fetcher):
-        def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
+        def get(
+            self, url: str, count: Callable[[int], None] | None = None, limit: int = 0
+        ) -> bytes:
             if url.endswith("InRelease"):
                 return fetcher.get(url, count)  # the release is always checked afresh
             raise AssertionError(f"fetched {url} although it is cached")

@@ -73,16 +73,27 @@ class PackageRecord(msgspec.Struct, frozen=True):
         return f"{self.source.uri}/{self.filename}"
 
 
+MAX_RELEASE_BYTES = 16 << 20  # an InRelease: bookworm's is 150 kB
+
+
 @dataclass
 class Fetcher:
-    """HTTP(S) and file: reads with a timeout and a few retries on connection errors."""
+    """HTTP(S) and file: reads with a timeout and a few retries on connection errors.
+
+    A mirror may be hostile or broken (red team 2026-12-03): bodies are read raw
+    (``Accept-Encoding: identity``: a small gzip answer cannot inflate) and capped, at the
+    size the release names for an index or a package, else ``MAX_RELEASE_BYTES``; an
+    endless InRelease filled memory before the signature was ever checked."""
 
     timeout: float = 30.0
     retries: int = 2
     _client: httpx.Client | None = None
 
-    def get(self, url: str, count: Callable[[int], None] | None = None) -> bytes:
-        """The body at ``url``; ``count`` is told the bytes as they arrive (progress)."""
+    def get(
+        self, url: str, count: Callable[[int], None] | None = None, limit: int = MAX_RELEASE_BYTES
+    ) -> bytes:
+        """The body at ``url``, at most ``limit`` bytes (else FormatError); ``count`` is told
+        the bytes as they arrive (progress)."""
         if url.startswith("file:"):
             path = Path(url.removeprefix("file://").removeprefix("file:"))
             try:
@@ -93,7 +104,10 @@ class Fetcher:
                 count(len(data))
             return data
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, follow_redirects=True)
+            self._client = httpx.Client(
+                timeout=self.timeout, follow_redirects=True,
+                headers={"Accept-Encoding": "identity"},
+            )  # fmt: skip
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             if attempt:
@@ -105,8 +119,10 @@ class Fetcher:
                         raise FileNotFoundError(url)
                     if response.status_code >= 400:
                         raise SourceUnreachable(f"{url}: HTTP {response.status_code}")
-                    for chunk in response.iter_bytes(1 << 16):
+                    for chunk in response.iter_raw(1 << 16):
                         received += chunk
+                        if len(received) > limit:
+                            raise FormatError(f"{url}: more than the {limit} bytes expected")
                         if count is not None:
                             count(len(chunk))
             except httpx.HTTPError as exc:
@@ -206,7 +222,7 @@ def fetch_verified(
     path = _cached(sha256)
     if path.is_file():
         return path
-    data = fetcher.get(url, count)
+    data = fetcher.get(url, count, limit=size)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256 or len(data) != size:
         raise DigestMismatchError(

@@ -13,6 +13,9 @@ from __future__ import annotations
 MAX_MANIFEST_BYTES = 4 << 20
 MAX_CONFIG_BYTES = 20 << 20
 MAX_ARCHIVE_MANIFEST_BYTES = 20 << 20
+# Indexes followed inside one another (a real one nests one level: an attestation index
+# under a multi-platform one); a hostile source could chain them without end.
+MAX_INDEX_DEPTH = 4
 
 
 def too_large(what: str, size: int, limit: int) -> str:

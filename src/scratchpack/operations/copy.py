@@ -32,7 +32,7 @@ from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest, VerifyingReader
 from scratchpack.model.image import BlobSource, Image, Layer
-from scratchpack.model.limits import MAX_CONFIG_BYTES, too_large
+from scratchpack.model.limits import MAX_CONFIG_BYTES, MAX_INDEX_DEPTH, too_large
 from scratchpack.model.manifest import Index, Manifest, load_json, sniff_media_type
 from scratchpack.transports import oci_layout
 from scratchpack.transports.names import ImageName, OciName, RegistryName
@@ -324,15 +324,29 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             with lock:
                 result.count(outcome)
 
-        def copy_manifest(data: bytes, media_type: str, top: bool) -> Descriptor:
+        copied: dict[Digest, Descriptor] = {}
+
+        def copy_manifest(data: bytes, media_type: str, top: bool, depth: int = 0) -> Descriptor:
             """Copy the blobs, then write the manifest (or index) itself; returns what was
-            written, which differs from ``data`` only when converted for an OCI layout."""
+            written, which differs from ``data`` only when converted for an OCI layout.
+
+            Indexes nest at most ``MAX_INDEX_DEPTH`` deep, as every reader of ours allows
+            (1500 nested indexes from a hostile registry were an ``unexpected
+            RecursionError``), and a child listed many times is fetched and copied once."""
             if media_type in mt.INDEX_TYPES:
+                if depth >= MAX_INDEX_DEPTH:
+                    raise FormatError(f"{options.source}: indexes nested too deep")
                 index = Index.parse(data)
                 written = []
                 for child in index.manifests:
-                    child_data, child_type = source.manifest(child)
-                    done = copy_manifest(child_data, child_type or child.media_type, False)
+                    if child.digest in copied:
+                        done = copied[child.digest]
+                    else:
+                        child_data, child_type = source.manifest(child)
+                        done = copy_manifest(
+                            child_data, child_type or child.media_type, False, depth + 1
+                        )
+                        copied[child.digest] = done
                     written.append(replace(child, media_type=done.media_type, digest=done.digest,
                                            size=done.size))  # fmt: skip
                 if to_oci and mt.is_docker_type(media_type):
@@ -376,14 +390,16 @@ def _copy_raw(options: CopyOptions) -> CopyResult:
             return Descriptor(media_type, Digest.of(data), len(data))
 
         picked = media_type in mt.INDEX_TYPES  # chosen from an index by platform already
+        depth = 0  # indexes already followed
         if media_type in mt.INDEX_TYPES and not options.all_platforms:
+            depth = 1
             index = Index.parse(data, str(options.source))
             chosen = index.choose(
                 options.platform, str(options.source), "; use --platform or --all"
             )
             data, media_type = source.manifest(chosen)
             result.digest, result.media_type = Digest.of(data), media_type or chosen.media_type
-        top = copy_manifest(data, result.media_type, True)
+        top = copy_manifest(data, result.media_type, True, depth)
         if top.digest != result.digest:
             result.digest, result.media_type, result.preserved = top.digest, top.media_type, False
     return result

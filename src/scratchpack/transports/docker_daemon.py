@@ -3,6 +3,12 @@
 Writing streams a ``docker save`` archive to ``POST /images/load``; reading fetches one from
 ``GET /images/get`` and opens it like any archive. Uses httpx, which speaks HTTP over a unix
 socket, rather than shelling out to a ``docker`` CLI that may not match the daemon.
+
+Whatever listens on ``DOCKER_HOST`` may be hostile or broken (red team, 2026-12-03): every
+answer but the export is read raw (``Accept-Encoding: identity``: a small gzip answer cannot
+expand) with a cap, and every read has an idle timeout, so an endless error document, a gzip
+bomb or a daemon that accepts and never answers ends with one error line, not a process that
+grows without end or waits for ever.
 """
 
 from __future__ import annotations
@@ -26,15 +32,25 @@ from scratchpack.model.reference import Reference
 from scratchpack.transports.docker_archive import open_archive, write_archive_stream
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+# The longest silence between two pieces of an answer. A load answers only once the whole
+# image is in (quiet=1 sends no progress), and an export of a large image may pause while a
+# layer is diffed: minutes, not hours. A daemon silent for longer is not coming back.
+IDLE_TIMEOUT = 600.0
+ANSWER_LIMIT = 1 << 20  # a load's messages, an image's JSON: a few kB from a real daemon
+ERROR_LIMIT = 64 << 10  # the part of an error document worth reading
 
 
 def _client() -> tuple[httpx.Client, str]:
     host = os.environ.get("DOCKER_HOST", "").strip() or f"unix://{DEFAULT_SOCKET}"
-    timeout = httpx.Timeout(connect=10.0, read=None, write=None, pool=10.0)
+    timeout = httpx.Timeout(connect=10.0, read=IDLE_TIMEOUT, write=IDLE_TIMEOUT, pool=10.0)
+    headers = {"Accept-Encoding": "identity"}
     if host.startswith("unix://"):
         socket_path = host.removeprefix("unix://")
         transport = httpx.HTTPTransport(uds=socket_path)
-        return httpx.Client(transport=transport, base_url="http://docker", timeout=timeout), host
+        client = httpx.Client(
+            transport=transport, base_url="http://docker", timeout=timeout, headers=headers
+        )
+        return client, host
     if host.startswith("tcp://"):
         # parsed here: httpx's InvalidURL (``tcp://[::1``, a port of 99999) is no HTTPError
         try:
@@ -43,13 +59,37 @@ def _client() -> tuple[httpx.Client, str]:
             raise TransportError(f"bad DOCKER_HOST {host!r}: {exc}") from None
         if not base.host:
             raise TransportError(f"bad DOCKER_HOST {host!r}: no host; use tcp://HOST:PORT")
-        return httpx.Client(base_url=base, timeout=timeout), host
+        return httpx.Client(base_url=base, timeout=timeout, headers=headers), host
     raise TransportError(f"unsupported DOCKER_HOST {host!r}: use unix://PATH or tcp://HOST:PORT")
+
+
+def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The raw body of a streamed ``response``, refused past ``limit`` bytes (on its
+    ``Content-Length`` first, else at ``limit + 1``): ``response.read()`` kept reading an
+    endless error document, and decoded a gzip bomb into 2 GB, before anything was checked."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TransportError(f"{what}: {int(declared)} bytes, more than the {limit} allowed")
+    parts: list[bytes] = []
+    total = 0
+    for piece in response.iter_raw(1 << 16):
+        total += len(piece)
+        if total > limit:
+            raise TransportError(f"{what}: more than the {limit} bytes allowed")
+        parts.append(piece)
+    return b"".join(parts)
 
 
 def _request_error(host: str, exc: httpx.HTTPError) -> TransportError:
     """One sentence: the socket error's own words (``no such file or directory``,
-    ``connection refused``), not Python's ``[Errno 111] Connection refused``."""
+    ``connection refused``), not Python's ``[Errno 111] Connection refused``; a daemon that
+    stopped mid-answer or fell silent is said to, not asked whether it runs."""
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        return TransportError(f"the Docker daemon at {host} stopped answering (timed out)")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return TransportError(
+            f"the Docker daemon at {host} closed the connection without a complete answer"
+        )
     reason = str(exc) or type(exc).__name__
     current: BaseException | None = exc
     while current is not None:
@@ -89,7 +129,9 @@ def load_image(image: Image, reference: Reference) -> tuple[str, Digest]:
                     content=chunks(),
                     headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
                 ) as response:
-                    body = response.read().decode(errors="replace")
+                    body = _read_capped(
+                        response, ANSWER_LIMIT, f"the Docker daemon at {host}: its answer"
+                    ).decode(errors="replace")
         except httpx.HTTPError as exc:
             raise _request_error(host, exc) from exc
     if response.status_code != 200:
@@ -98,32 +140,42 @@ def load_image(image: Image, reference: Reference) -> tuple[str, Digest]:
     for line in body.splitlines():
         try:
             item = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(item, dict):
             continue
         if item.get("error") or item.get("errorDetail"):
-            raise TransportError(f"docker daemon failed to load the image: {item.get('error')}")
+            error = _one_line(str(item.get("error")))
+            raise TransportError(f"docker daemon failed to load the image: {error}")
         if item.get("stream"):
-            messages.append(str(item["stream"]).strip())
+            messages.append(_one_line(str(item["stream"])))
     return "; ".join(messages), digest
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, at most 300 characters: a daemon's words go into one error line."""
+    return " ".join(text.split())[:300]
 
 
 def _message(body: str) -> str:
     try:
-        return str(json.loads(body).get("message", body)).strip()
-    except (json.JSONDecodeError, AttributeError):
-        return body.strip()
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return _one_line(body)
+    message = document.get("message", body) if isinstance(document, dict) else body
+    return _one_line(str(message))
 
 
 def _image_size(client: httpx.Client, name: str) -> int | None:
     """The image's size as the daemon reports it (its layers' sum, within the archive's tar
     headers of the export's size), or None when it will not say."""
-    response = client.get(f"/images/{name}/json")
-    if response.status_code != 200:
-        return None  # the export says why (no such image...)
-    try:
-        size = json.loads(response.content).get("Size")
-    except (json.JSONDecodeError, AttributeError):
-        return None
+    with client.stream("GET", f"/images/{name}/json") as response:
+        if response.status_code != 200:
+            return None  # the export says why (no such image...)
+        try:
+            size = json.loads(_read_capped(response, ANSWER_LIMIT, "image")).get("Size")
+        except (ValueError, AttributeError, RecursionError, TransportError):
+            return None
     return size if isinstance(size, int) and size > 0 else None
 
 
@@ -148,10 +200,13 @@ def open_daemon_image(reference: Reference) -> Iterator[Image]:
                             f"docker-daemon:{name}: no such image in the daemon"
                         )
                     if response.status_code != 200:
-                        detail = _message(response.read().decode(errors="replace"))
+                        body = _read_capped(
+                            response, ERROR_LIMIT, f"the Docker daemon at {host}: its error"
+                        )
+                        detail = _message(body.decode(errors="replace"))
                         raise TransportError(f"docker daemon could not export {name}: {detail}")
                     with archive.open("wb") as out:
-                        for chunk in response.iter_bytes(1 << 20):
+                        for chunk in response.iter_raw(1 << 20):
                             out.write(chunk)
                             task.advance(len(chunk))
         except httpx.HTTPError as exc:

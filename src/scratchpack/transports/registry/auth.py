@@ -61,14 +61,21 @@ class Challenge:
     params: dict[str, str]
 
 
-_PARAM_RE = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+# A name starts only where no word character precedes it: without the look-behind, a 90 KB
+# word with no ``=`` was tried from each of its characters, quadratic (20 KB took 4 s, and a
+# hostile registry's 401 can carry 100 KB of header; red team 2026-12-03).
+_PARAM_RE = re.compile(r'(?<!\w)(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+MAX_CHALLENGE = 16 << 10  # Docker Hub's is 150 bytes; the scope list of a big mount, a few kB
 
 
 def parse_challenge(header: str) -> Challenge | None:
-    """Parse one ``WWW-Authenticate`` value (``Bearer realm="...",service="..."``)."""
+    """Parse one ``WWW-Authenticate`` value (``Bearer realm="...",service="..."``); one
+    longer than ``MAX_CHALLENGE`` keeps its scheme and no parameters (no realm to ask)."""
     header = header.strip()
     if not header:
         return None
+    if len(header) > MAX_CHALLENGE:
+        return Challenge(header.partition(" ")[0].lower()[:20], {})
     scheme, _, rest = header.partition(" ")
     params = {
         m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))

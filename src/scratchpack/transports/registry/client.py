@@ -165,6 +165,9 @@ def describe_transport_error(exc: BaseException, url: httpx.URL) -> tuple[str, b
     return f"connection to {_netloc(url)} failed: {text[:1].lower()}{text[1:]}", True
 
 
+# A bearer token as it may go in a header: printable ASCII, no spaces (RFC 6750's b64token
+# is narrower; Docker Hub's and distribution's are JWTs).
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
 _IMAGE_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?:manifests/(?P<ref>[^/]+)|tags/list)$")
 
 
@@ -173,21 +176,37 @@ def attempts(n: int) -> str:
     return f"{n} attempt" if n == 1 else f"{n} attempts"
 
 
-def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+SLOWEST_BODY = 64 << 10  # bytes per second a capped answer is allowed beyond its timeout
+
+
+def read_capped(
+    response: httpx.Response, limit: int, what: str, timeout: float | None = None
+) -> bytes:
     """The body of a streamed ``response``, refused when larger than ``limit`` bytes: on its
-    ``Content-Length`` before reading anything, else as soon as ``limit + 1`` bytes arrived."""
+    ``Content-Length`` before reading anything, else as soon as ``limit + 1`` bytes arrived.
+
+    With ``timeout``, the whole body must also arrive within ``timeout`` seconds plus one
+    second per ``SLOWEST_BODY`` bytes received: the read timeout bounds only the silence
+    between two pieces, and a registry dripping a byte a second kept a manifest read going
+    for days (red team 2026-12-03). Blobs are not read here: their time is their size's."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
         raise FormatError(f"{what}: {int(declared)} bytes, more than the {_size(limit)} allowed")
     parts: list[bytes] = []
     total = 0
-    for piece in response.iter_raw(min(limit + 1, 1 << 18)):
+    started = time.monotonic()
+    for piece in response.iter_raw():  # pieces as they arrive (a size would buffer them)
         total += len(piece)
         if total > limit:
             response.close()
             raise FormatError(f"{what}: more than the {_size(limit)} allowed")
         parts.append(piece)
+        if timeout is not None and time.monotonic() - started > timeout + total / SLOWEST_BODY:
+            response.close()
+            raise TransportError(
+                f"{what}: the answer came too slowly ({total} bytes in more than {timeout:g} s)"
+            )
     return b"".join(parts)
 
 
@@ -211,11 +230,16 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep)
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
+        """The registry's ``Retry-After`` seconds (at most 60) when it is a number of them,
+        else exponential backoff: ``-1`` or ``nan`` reached ``time.sleep`` as given and
+        ended the command with ``unexpected ValueError`` (red team 2026-12-03)."""
         if retry_after:
             try:
-                return min(float(retry_after), 60.0)
+                asked = float(retry_after)
             except ValueError:
-                pass
+                asked = -1.0
+            if asked >= 0.0:  # False for nan
+                return min(asked, 60.0)
         backoff = min(self.max_delay, self.base_delay * (2**attempt))
         return float(backoff * (0.5 + random.random()))
 
@@ -411,7 +435,9 @@ class RegistryClient:
             with self._lock:
                 self._basic = True
             return
-        if challenge.scheme != "bearer" or "realm" not in challenge.params:
+        if challenge.scheme == "bearer" and "realm" not in challenge.params:
+            raise AuthError(f"{self.host}: its Bearer challenge names no token realm")
+        if challenge.scheme != "bearer":
             raise AuthError(f"{self.host}: unsupported authentication scheme {challenge.scheme!r}")
         with self._token_lock:
             current = self._tokens.get(scope)
@@ -445,7 +471,9 @@ class RegistryClient:
             )
             try:
                 status = response.status_code
-                data = read_capped(response, TOKEN_LIMIT, f"{self.host}: token server answer")
+                data = read_capped(
+                    response, TOKEN_LIMIT, f"{self.host}: token server answer", self.timeout
+                )
             finally:
                 response.close()
         except httpx.TransportError as exc:
@@ -462,6 +490,10 @@ class RegistryClient:
             token = None
         if not token or not isinstance(token, str):
             raise AuthError(f"{self.host}: token server sent no token")
+        if not _TOKEN_TEXT.fullmatch(token):
+            # a CR/LF made httpx refuse the header and the error line quote it (the token,
+            # a credential, in a CI log); a non-ASCII one was ``unexpected UnicodeEncodeError``
+            raise AuthError(f"{self.host}: token server sent a token that is not printable ASCII")
         return token
 
     def check_login(self) -> None:
@@ -473,7 +505,13 @@ class RegistryClient:
     def url(self, path: str, params: dict[str, str] | None = None) -> httpx.URL:
         """``path`` on the registry, or an absolute URL it gave us, with ``params`` merged in
         (httpx would replace the query; upload locations carry state there)."""
-        url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base + path)
+        absolute = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
+        try:
+            # any scheme is taken as given, for check_scheme to refuse (an ``ftp://`` upload
+            # location, glued after the base, was ``unexpected InvalidURL``)
+            url = httpx.URL(path if absolute else self.base + path)
+        except httpx.InvalidURL:
+            raise TransportError(f"{self.host}: not a valid URL: {path[:100]!r}") from None
         return url.copy_merge_params(params) if params else url
 
     def _send_following(
@@ -544,7 +582,7 @@ class RegistryClient:
                 if status in ok and not stream:
                     data = b""
                     if method != "HEAD":
-                        data = read_capped(response, limit, f"{self.host}: {where}")
+                        data = read_capped(response, limit, f"{self.host}: {where}", self.timeout)
                     response.close()
                     return _buffered(response, data)
             except httpx.TransportError as exc:
@@ -614,7 +652,7 @@ class RegistryClient:
     def _error(self, method: str, path: str, response: httpx.Response) -> ScratchpackError:
         detail = ""
         try:
-            body = read_capped(response, ERROR_LIMIT, "error")
+            body = read_capped(response, ERROR_LIMIT, "error", self.timeout)
             errors = json.loads(body).get("errors") or []
             detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
         except (ValueError, AttributeError, TypeError, RecursionError, httpx.HTTPError,
@@ -622,9 +660,10 @@ class RegistryClient:
             detail = ""
         finally:
             response.close()
-        detail = detail[:300]
+        detail = " ".join(detail.split())[:300]  # the registry's words: one line of ours
         status = response.status_code
-        where = f"{self.host}: {method} {path}"
+        shown = path if len(path) <= 200 else path[:200] + "..."  # a registry's Link may be huge
+        where = f"{self.host}: {method} {shown}"
         if status == 401:
             if not self.owns(response.url):
                 return AuthError(
@@ -639,7 +678,7 @@ class RegistryClient:
             image = _IMAGE_PATH.match(bare)
             if image:
                 # the image (or its repository) is absent, not a part of it: one exit code
-                sep = "@" if image["ref"] and image["ref"].startswith("sha256:") else ":"
+                sep = "@" if image["ref"] and ":" in image["ref"] else ":"
                 name = f"{self.host}/{image['name']}" + (sep + image["ref"] if image["ref"] else "")
                 return ImageNotFoundError(f"{name}: no such image ({detail or 'HTTP 404'})")
             return NotFoundError(f"{where}: not found ({detail or 'HTTP 404'})")
@@ -656,11 +695,13 @@ class RegistryClient:
 
 def _discard(response: httpx.Response) -> None:
     """Close a response we will not use, reading a small body first so that the connection
-    can be reused."""
+    can be reused. Raw: ``read()`` decoded a gzip body, and 60 kB of one on a redirect or a
+    401 took 120 MB (red team 2026-12-03)."""
     try:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) <= ERROR_LIMIT:
-            response.read()
+            for _ in response.iter_raw():
+                pass
     except httpx.HTTPError:
         pass
     finally:

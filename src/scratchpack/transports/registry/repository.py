@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
-from urllib.parse import urljoin
 
 from scratchpack import progress
 from scratchpack.errors import (
@@ -304,9 +303,16 @@ class Repository:
             limit=MAX_MANIFEST,
         )
         data = response.content
-        if reference.startswith("sha256:"):
+        if ":" in reference:  # a digest (a tag holds no colon), verified whatever its algorithm:
+            # only sha256 was, so an index naming its children by sha512 let a registry serve
+            # any manifest for them (red team 2026-12-03)
             verify_bytes(data, Digest.parse(reference), None, f"manifest {self.name}@{reference}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type not in mt.MANIFEST_TYPES | mt.INDEX_TYPES and "+json" not in media_type:
+            # ``text/html``, ``application/octet-stream``: no manifest type, so the document's
+            # own says (callers sniff an empty one); it went into an oci: layout's index.json
+            # as given, which umoci and skopeo then refuse (red team 2026-12-03)
+            media_type = ""
         return data, media_type
 
     def find_manifest(self, digest: Digest) -> bool:
@@ -443,7 +449,18 @@ class Repository:
             )  # fmt: skip
 
     def _absolute(self, location: str) -> str:
-        return urljoin(self.client.base + "/", location)
+        return self._join(self.client.base + "/", location, "its upload location")
+
+    def _join(self, base: str, location: str, what: str) -> str:
+        """``location`` (a header the registry sent) resolved against ``base``; one error
+        line when it is no URL (``http://[::1``, a bad port: urljoin and httpx raised
+        ``ValueError``/``InvalidURL``, which ended ``copy`` and ``tags`` as "unexpected")."""
+        try:
+            return str(httpx.URL(base).join(location))
+        except (httpx.InvalidURL, ValueError):
+            raise TransportError(
+                f"{self.client.host}: {what} is not a valid URL: {location[:100]!r}"
+            ) from None
 
     def _start_upload(self) -> str:
         response = self.client.request(
@@ -562,13 +579,13 @@ class Repository:
                 )
             try:
                 page = response.json().get("tags") or []
-            except (ValueError, AttributeError) as exc:
+            except (ValueError, AttributeError, RecursionError) as exc:  # 100k ``[``: deep
                 raise FormatError(f"{self.client.host}/{self.name}: malformed tags list") from exc
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise FormatError(f"{self.client.host}/{self.name}: malformed tags list")
             tags.extend(page)
             match = _LINK_NEXT.search(response.headers.get("Link", ""))
-            url = urljoin(full, match.group(1)) if match else None
+            url = self._join(full, match.group(1), "its tags Link") if match else None
             params = None
         return sorted(set(tags))
 
