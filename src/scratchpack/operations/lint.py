@@ -12,6 +12,7 @@ does not turn it off; the same ignores apply to them, ``# shellcheck disable=`` 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -466,7 +467,6 @@ def _replace_fixed(path: Path, result: FixResult) -> None:
 def unified_diff(result: FixResult) -> str:
     """The fix as ``git diff`` shows it: ``a/`` and ``b/`` and the path from the current
     directory, so ``git apply`` (or ``patch -p1``) run there applies it."""
-    import os
 
     try:
         shown = Path(os.path.relpath(result.path)).as_posix()
