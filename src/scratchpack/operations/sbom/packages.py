@@ -106,7 +106,7 @@ def dpkg_packages(data: bytes, path: str, os_release: bytes | None) -> list[Pack
     """The packages dpkg's ``status`` lists as installed. Read with
     :func:`scratchpack.debian.control.paragraphs`, which gives python-debian's values for the
     same text (``tests/test_debian_control.py``): importing ``debian.deb822`` for it cost
-    ``audit`` of a Debian image 0.08-0.16 s, and its parse of 95 packages 0.03 s more
+    ``audit`` of a Debian image 0.05-0.07 s of CPU, and its parse of 95 packages 0.03 s more
     (docs/benchmarks.md, "## audit", 2026-12-03 12:00)."""
     distro_id, version_id = distro(os_release)
     namespace = distro_id or "debian"
