@@ -1,8 +1,8 @@
 """Paragraphs of a Debian control file (Debian Policy §5.1) as plain dicts: the reader of the
-host's dpkg ``status`` for pack.
+host's dpkg ``status`` for pack, and of an image's for audit and sbom (``sbom/packages.py``).
 
-Why not python-debian's ``Deb822`` (the field's library, still used for ``InRelease``, ``.deb``
-control members and images' databases): importing ``debian.deb822`` costs ~42 ms (it loads
+Why not python-debian's ``Deb822`` (the field's library, still used for ``InRelease`` and
+``.deb`` control members): importing ``debian.deb822`` costs ~42 ms (it loads
 ``charset_normalizer``, ``email.utils`` and ``debian.changelog``), a fifth of a whole ``pack``
 of a 5 MB static binary, only to read six one-line fields of the two or three packages the
 essentials come from (issue 17). Why not :mod:`scratchpack.debian.packages`, the streaming
