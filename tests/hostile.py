@@ -285,6 +285,11 @@ def cases(canary: Path) -> list[Case]:
                                       b"\x00"), member(b"f"), END), "error", "PAX"),
         Case("root-names", _bytes(member(b"././", kind=b"5"), member(b".//", kind=b"5"), hello,
                                   END), "clean", base_ok=True),
+        # whiteouts of "..", "." and "" (found 2026-12-03: pack --from's unpacking removed
+        # what "dir/.." names, the scratch directory above the root; audit deleted "dir")
+        Case("whiteout-parent", _bytes(hello, member(b"d/f", b"x"), member(b"d/.wh.."),
+                                       member(b".wh..."), member(b"d/.wh."), END), "finding",
+             "names no entry of its directory"),
         Case("long-path", _bytes(pax({"path": b"a" * 5000}), member(b"x"), END), "finding",
              "longer than"),
         Case("deep-path", _bytes(pax({"path": deep_path(30_000)}), member(b"x"), END),
