@@ -127,7 +127,7 @@ def analyse(
             result.kind = "other"
             result.note = f"damaged ELF file: {found.damage}"
             return result
-        _elf(scan, result, found.needs, env)
+        _elf(scan, result, found.needs, env, workdir)
         result.uses_tls = result.uses_tls or found.uses_tls
     else:
         result.kind = "other"
@@ -140,8 +140,21 @@ def _script(scan: Scan, result: Startup, head: bytes, env: list[str], workdir: s
     line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
     interpreter = line.split()[0] if line else ""
     result.interpreter = interpreter
-    if not interpreter or scan.filesystem.resolve(interpreter) is None:
+    # as PT_INTERP, a relative interpreter is opened from the working directory
+    found = (
+        scan.filesystem.resolve(posixpath.join(workdir or "/", interpreter))
+        if interpreter
+        else None
+    )
+    if found is None:
         result.missing.append(interpreter or "(empty #! line)")
+        return
+    if found == result.path:  # the kernel rewrites the exec 5 times at most, then ELOOP
+        result.kind = "other"
+        result.note = (
+            f"/{result.path} names itself as its #! interpreter (exec fails: too many levels "
+            "of symbolic links)"
+        )
         return
     if posixpath.basename(interpreter) == "env" and len(line.split()) > 1:
         program = line.split()[-1]
@@ -172,15 +185,20 @@ def _search_dirs(scan: Scan, needs: StartupNeeds, origin: str, env: list[str]) -
     return list(dict.fromkeys(dirs))[:256]
 
 
-def _elf(scan: Scan, result: Startup, needs: StartupNeeds, env: list[str]) -> None:
+def _elf(
+    scan: Scan, result: Startup, needs: StartupNeeds, env: list[str], workdir: str = "/"
+) -> None:
     interpreter, needed = needs.interpreter, list(needs.needed)
     origin = "/" + posixpath.dirname(result.path or "")
     dirs = _search_dirs(scan, needs, origin, env) if needed else []
+    if interpreter == "":  # a PT_INTERP of no name: the kernel refuses the exec (EACCES)
+        interpreter = "(empty PT_INTERP)"
     result.interpreter = interpreter
     result.needed = needed
-    result.kind = "elf-dynamic" if interpreter or needed else "elf-static"
+    result.kind = "elf-dynamic" if interpreter is not None or needed else "elf-static"
     fs = scan.filesystem
-    if interpreter and fs.resolve(interpreter) is None:
+    # the kernel opens PT_INTERP as it is: a relative one from the process's working directory
+    if interpreter is not None and fs.resolve(posixpath.join(workdir or "/", interpreter)) is None:
         result.missing.append(interpreter)
     for library in needed:
         if "/" in library:
