@@ -301,6 +301,8 @@ def cases(canary: Path) -> list[Case]:
         Case("many-distinct", _many_entries(200_000, True), "clean", big=True, base_ok=True),
         Case("many-same", _many_entries(200_000, False), "clean", big=True, base_ok=True),
         Case("bomb", _bomb(1), "clean", gzip_layer=True, big=True, base_ok=True),
+        Case("package-databases", _package_databases, "clean", gzip_layer=True, big=True,
+             base_ok=True),
         # package manifests the sbom and audit read, nested deeper than any decoder's stack
         Case("deep-documents", _bytes(*(member(name, DEEP_JSON) for name in (
             "usr/lib/node_modules/x/package.json", "app/node_modules/y/package.json",
@@ -311,6 +313,24 @@ def cases(canary: Path) -> list[Case]:
 
 
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+
+
+def _package_databases(out: BinaryIO) -> None:
+    """Package files an sbom reads, each huge in its own way (found 2026-12-03: a dpkg status
+    of one-character continuation lines took 3.3 GB, 64 MiB of METADATA headers 1.4 GB, one
+    64 MiB apk line 600 MB)."""
+    status = (b"Package: a\nStatus: install ok installed\nVersion: 1\nDescription: x\n"
+              + b" .\n" * (16 << 20) + b"\nPackage: b\nStatus: install ok installed\n"
+              b"Version: " + b"9" * (30 << 20) + b"\n")  # fmt: skip
+    apk = b"P:c\nV:" + b"1" * (30 << 20) + b"\n\nP:d\nV:2\n"
+    metadata = b"Metadata-Version: 2.1\nName: e\nVersion: 1\n" + b"Classifier: x\n" * (2 << 20)
+    npm = json.dumps({"name": "f", "version": "1",
+                      "dependencies": {f"d{n}": "1" for n in range(400_000)}}).encode()  # fmt: skip
+    for name, data in (("var/lib/dpkg/status", status), ("lib/apk/db/installed", apk),
+                       ("usr/lib/python3/site-packages/e-1.dist-info/METADATA", metadata),
+                       ("app/node_modules/f/package.json", npm)):  # fmt: skip
+        out.write(member(name, data))
+    out.write(END)
 
 
 # -- images ----------------------------------------------------------------------------------
