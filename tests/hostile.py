@@ -248,6 +248,10 @@ def cases(canary: Path) -> list[Case]:
              "AWS access key", base_ok=True),
         Case("negative-mode", _bytes(member(b"app", b"x", mode=-1), END), "finding",
              "negative"),
+        # a base-256 mode past mode_t (found 2026-12-03: "unexpected OverflowError: mode out
+        # of range" from stat.S_IMODE in the will-it-start check)
+        Case("huge-mode", _bytes(member(b"app", b"x", mode=(1 << 56) - 1), END), "finding",
+             "neither an ELF binary nor a script", ENTRY, base_ok=True),
         Case("negative-ids", _bytes(member(b"f", b"x", uid=-5, gid=-7), END), "finding",
              "negative"),
         Case("pax-negative", _bytes(pax({"uid": "-1", "size": "-3"}), member(b"f"), END),

@@ -11,7 +11,6 @@ directories). Anything missing means "exec format error" or "no such file or dir
 from __future__ import annotations
 
 import posixpath
-import stat
 import struct
 from dataclasses import dataclass, field
 from typing import IO
@@ -110,9 +109,9 @@ def analyse(
         result.kind = "other"
         result.note = f"/{path} is a {node.kind}, not a file"
         return result
-    if not stat.S_IMODE(node.mode) & 0o111:
+    if not (node.mode & 0o7777) & 0o111:
         result.kind = "not-executable"
-        result.note = f"/{path} has mode {stat.S_IMODE(node.mode):04o}: no execute permission"
+        result.note = f"/{path} has mode {(node.mode & 0o7777):04o}: no execute permission"
         return result
     found = scan.binary(path)
     if found is None or found.behind is not None:
