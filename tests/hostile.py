@@ -248,6 +248,10 @@ def cases(canary: Path) -> list[Case]:
              "AWS access key", base_ok=True),
         Case("negative-mode", _bytes(member(b"app", b"x", mode=-1), END), "finding",
              "negative"),
+        # a base-256 mode past mode_t (found 2026-12-03: "unexpected OverflowError: mode out
+        # of range" from stat.S_IMODE in the will-it-start check)
+        Case("huge-mode", _bytes(member(b"app", b"x", mode=(1 << 56) - 1), END), "finding",
+             "neither an ELF binary nor a script", ENTRY, base_ok=True),
         Case("negative-ids", _bytes(member(b"f", b"x", uid=-5, gid=-7), END), "finding",
              "negative"),
         Case("pax-negative", _bytes(pax({"uid": "-1", "size": "-3"}), member(b"f"), END),
@@ -285,6 +289,11 @@ def cases(canary: Path) -> list[Case]:
                                       b"\x00"), member(b"f"), END), "error", "PAX"),
         Case("root-names", _bytes(member(b"././", kind=b"5"), member(b".//", kind=b"5"), hello,
                                   END), "clean", base_ok=True),
+        # whiteouts of "..", "." and "" (found 2026-12-03: pack --from's unpacking removed
+        # what "dir/.." names, the scratch directory above the root; audit deleted "dir")
+        Case("whiteout-parent", _bytes(hello, member(b"d/f", b"x"), member(b"d/.wh.."),
+                                       member(b".wh..."), member(b"d/.wh."), END), "finding",
+             "names no entry of its directory"),
         Case("long-path", _bytes(pax({"path": b"a" * 5000}), member(b"x"), END), "finding",
              "longer than"),
         Case("deep-path", _bytes(pax({"path": deep_path(30_000)}), member(b"x"), END),
@@ -296,6 +305,8 @@ def cases(canary: Path) -> list[Case]:
         Case("many-distinct", _many_entries(200_000, True), "clean", big=True, base_ok=True),
         Case("many-same", _many_entries(200_000, False), "clean", big=True, base_ok=True),
         Case("bomb", _bomb(1), "clean", gzip_layer=True, big=True, base_ok=True),
+        Case("package-databases", _package_databases, "clean", gzip_layer=True, big=True,
+             base_ok=True),
         # package manifests the sbom and audit read, nested deeper than any decoder's stack
         Case("deep-documents", _bytes(*(member(name, DEEP_JSON) for name in (
             "usr/lib/node_modules/x/package.json", "app/node_modules/y/package.json",
@@ -306,6 +317,24 @@ def cases(canary: Path) -> list[Case]:
 
 
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+
+
+def _package_databases(out: BinaryIO) -> None:
+    """Package files an sbom reads, each huge in its own way (found 2026-12-03: a dpkg status
+    of one-character continuation lines took 3.3 GB, 64 MiB of METADATA headers 1.4 GB, one
+    64 MiB apk line 600 MB)."""
+    status = (b"Package: a\nStatus: install ok installed\nVersion: 1\nDescription: x\n"
+              + b" .\n" * (16 << 20) + b"\nPackage: b\nStatus: install ok installed\n"
+              b"Version: " + b"9" * (30 << 20) + b"\n")  # fmt: skip
+    apk = b"P:c\nV:" + b"1" * (30 << 20) + b"\n\nP:d\nV:2\n"
+    metadata = b"Metadata-Version: 2.1\nName: e\nVersion: 1\n" + b"Classifier: x\n" * (2 << 20)
+    npm = json.dumps({"name": "f", "version": "1",
+                      "dependencies": {f"d{n}": "1" for n in range(400_000)}}).encode()  # fmt: skip
+    for name, data in (("var/lib/dpkg/status", status), ("lib/apk/db/installed", apk),
+                       ("usr/lib/python3/site-packages/e-1.dist-info/METADATA", metadata),
+                       ("app/node_modules/f/package.json", npm)):  # fmt: skip
+        out.write(member(name, data))
+    out.write(END)
 
 
 # -- images ----------------------------------------------------------------------------------

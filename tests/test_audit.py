@@ -428,6 +428,62 @@ def test_entrypoint_resolution(tmp_path: Path, binaries: dict[str, Path]) -> Non
     assert report["startup"]["missing"] == ["python3"]
 
 
+def _with_interp(binary: bytes, interp: bytes) -> bytes:
+    """``binary`` with its PT_INTERP string replaced in place (padded with NULs)."""
+    import struct
+
+    out = bytearray(binary)
+    (phoff,) = struct.unpack_from("<Q", out, 0x20)
+    size, count = struct.unpack_from("<HH", out, 0x36)
+    for n in range(count):
+        header = phoff + n * size
+        if struct.unpack_from("<I", out, header)[0] == 3:  # PT_INTERP
+            (offset,) = struct.unpack_from("<Q", out, header + 8)
+            (filesz,) = struct.unpack_from("<Q", out, header + 32)
+            out[offset : offset + filesz] = interp.ljust(filesz, b"\0")
+            return bytes(out)
+    raise AssertionError("no PT_INTERP")
+
+
+def test_loaders_and_interpreters_the_kernel_refuses(
+    tmp_path: Path, binaries: dict[str, Path]
+) -> None:
+    """Found 2026-12-03, each checked against this machine's kernel first: a PT_INTERP of
+    no name (exec: EACCES), a relative PT_INTERP from another working directory (ENOENT: the
+    kernel opens it from the cwd) and a script naming itself as its #! interpreter (ELOOP)
+    were all said to start."""
+    dynamic = binaries["dynamic"].read_bytes()
+    loader = [T("lib64/ld-linux-x86-64.so.2", _host_lib("/lib64/ld-linux-x86-64.so.2"), 0o755),
+              T("lib/x86_64-linux-gnu/libc.so.6", _host_lib("/lib/x86_64-linux-gnu/libc.so.6"),
+                0o755), D("srv")]  # fmt: skip
+    empty = _with_interp(dynamic, b"")
+    relative = _with_interp(dynamic, b"lib64/ld-linux-x86-64.so.2")
+    host = tmp_path / "host"
+    host.mkdir()
+    for name, data in (("empty", empty), ("relative", relative), ("self", b"#!SELF\n")):
+        (host / name).write_bytes(data.replace(b"SELF", str(host / name).encode()))
+        (host / name).chmod(0o755)
+    for name, cwd, errno in (("empty", "/", 13), ("relative", str(host), 2), ("self", "/", 40)):
+        with pytest.raises(OSError) as refused:
+            subprocess.run([host / name], cwd=cwd, check=False, capture_output=True)
+        assert refused.value.errno == errno, (name, refused.value)
+    subprocess.run([host / "relative"], cwd="/", check=True, capture_output=True)
+    cases = [  # (the entrypoint's bytes, WorkingDir, what is missing, the finding)
+        (empty, "/", ["(empty PT_INTERP)"], "SPI201"),
+        (relative, "/srv", ["lib64/ld-linux-x86-64.so.2"], "SPI201"),
+        (relative, "/", [], None),
+        (b"#!/app\n", "/", [], "SPI200"),
+    ]
+    for n, (data, workdir, missing, code) in enumerate(cases):
+        layer = [*loader, T("app", data, 0o755)]
+        config = {"Entrypoint": ["/app"], "User": "1", "WorkingDir": workdir}
+        report = audit_json(write_layout(tmp_path / f"c{n}", [layer], config))
+        assert report["startup"]["missing"] == missing, (n, report["startup"])
+        found = {c for c in codes(report) if c.startswith("SPI2")}
+        assert found == ({code} if code else set()), (n, report["findings"])
+    assert "names itself as its #! interpreter" in codes(report)["SPI200"][0]["message"]
+
+
 def test_tls_code_without_ca_certificates(tmp_path: Path, binaries: dict[str, Path]) -> None:
     config = {"Entrypoint": ["/app"], "User": "65532"}
     bare = audit_json(write_layout(tmp_path / "bare", [[_elf(binaries["tls"], "app")]], config))

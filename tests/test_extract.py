@@ -23,6 +23,7 @@ from hostile import (
     iter_tree,
     member,
     oci_with_canary,
+    pax,
     put_blob,
     write_layout,
     write_oci,
@@ -178,7 +179,8 @@ def test_a_real_debian_image_unpacks_as_umoci_does(
     "case_name",
     ["traversal", "traversal-inner", "absolute", "symlink-escape", "hardlink-escape",
      "hardlink-missing", "hardlink-later", "devices", "nul-name", "unknown-type",
-     "symlink-loop", "negative-mode", "sparse-gnu-0.1", "truncated-content"],
+     "symlink-loop", "negative-mode", "sparse-gnu-0.1", "truncated-content",
+     "whiteout-parent"],
 )  # fmt: skip
 def test_hostile_layers_are_refused_or_kept_inside_the_root(tmp_path: Path, case_name: str) -> None:
     name, canary = oci_with_canary(case_name, tmp_path)
@@ -195,7 +197,7 @@ def test_hostile_layers_are_refused_or_kept_inside_the_root(tmp_path: Path, case
     assert after == [item for item in before if not item[0].startswith("root")]
     expected_refusal = {"traversal", "traversal-inner", "hardlink-escape", "hardlink-missing",
                         "hardlink-later", "nul-name", "unknown-type", "sparse-gnu-0.1",
-                        "truncated-content"}  # fmt: skip
+                        "truncated-content", "whiteout-parent"}  # fmt: skip
     assert refused == (case_name in expected_refusal)
     if case_name == "absolute":
         assert (root / str(canary).lstrip("/") / "abs").read_bytes() == b"x"
@@ -219,6 +221,31 @@ def test_a_symlink_to_etc_then_a_file_through_it_writes_inside(tmp_path: Path) -
     assert (tmp_path / "root" / str(outside).lstrip("/") / "passwd").read_bytes() == b"pwned"
     assert (tmp_path / "root/escaped").read_bytes() == b"pwned"
     assert not (tmp_path / "escaped").exists()
+
+
+def test_a_whiteout_of_the_parent_removes_nothing_above_its_directory(tmp_path: Path) -> None:
+    """Found 2026-12-03: ``.wh...`` (a whiteout of "..") removed the directory above the
+    root it was unpacked in (``rmtree("..")``), everything beside the root included."""
+    layers = [member("keep", b"k") + member("d/f", b"x") + END,
+              member(".wh...") + member("d/.wh...") + END]  # fmt: skip
+    image = layered(tmp_path / "img", layers)
+    beside = tmp_path / "scratch" / "beside"
+    beside.parent.mkdir()
+    beside.write_bytes(b"mine")
+    with pytest.raises(FormatError, match=r"whiteout \.wh\.\.\. names no entry"):
+        unpack(image, tmp_path / "scratch/root")
+    assert beside.read_bytes() == b"mine"
+    assert (tmp_path / "scratch/root/keep").read_bytes() == b"k"
+
+
+def test_a_name_the_file_system_refuses_is_named_in_the_error(tmp_path: Path) -> None:
+    """A component over NAME_MAX (255 bytes) fails in ``open``: the error names the member
+    and the reason, not "layer X: cannot decompress" (the layer's stream took any OSError
+    passing through it for its own)."""
+    layer = member("ok", b"x") + pax({"path": "d" * 300}) + member("placeholder", b"x") + END
+    image = layered(tmp_path / "img", [layer])
+    with pytest.raises(ScratchpackError, match=r"cannot unpack /d{100}.*: File name too long"):
+        unpack(image, tmp_path / "root")
 
 
 def test_bombs_stop_at_the_limits_with_one_message(tmp_path: Path) -> None:

@@ -152,6 +152,18 @@ def _bytes(data: Callable[[], bytes]) -> Callable[[Path], None]:
     return write
 
 
+def _many_tags() -> bytes:
+    """One image under 20,000 tags, each entry of manifest.json its own image."""
+    layer = _layer()
+    images = [{"Config": "config.json", "RepoTags": [f"evil:{n}"], "Layers": ["l/layer.tar"]}
+              for n in range(20_000)]  # fmt: skip
+    return _archive(
+        hostile.member("manifest.json", json.dumps(images).encode()),
+        hostile.member("config.json", _config(layer)),
+        hostile.member("l/layer.tar", layer),
+    )
+
+
 # name -> (writer, expected error fragment)
 CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "link-loop": (_bytes(_link_loop), "links (a loop?)"),
@@ -165,6 +177,8 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "bad-checksum": (_bytes(_bad_checksum), "checksum"),
     "many-members": (_many_members(150_000), "members"),
     "gzip-garbage": (_bytes(lambda: b"\x1f\x8b" + b"\x00" * 100), "decompress"),
+    # found 2026-12-03: the error listed every tag, a line of 430 KB for 50,000
+    "many-tags": (_bytes(_many_tags), "evil:9 and 19990 more): name one"),
 }
 
 COMMANDS: dict[str, Callable[[str, Path], list[str]]] = {
@@ -198,6 +212,7 @@ def test_hostile_archive_is_one_clean_error(
     errors = [ln for ln in run.stderr.splitlines() if ln.startswith("scratchpack: error:")]
     assert run.code in (1, 2) and len(errors) == 1, (run.code, run.stderr)
     assert fragment in errors[0], errors[0]
+    assert len(errors[0]) < 1000, f"{len(errors[0])} characters"
     assert "--debug" not in errors[0], errors[0]  # understood, not a crash caught at the top
     assert run.rss_mb <= RSS_LIMIT_MB, f"{run.rss_mb:.0f} MB"
     assert list(hostile.iter_tree(world / "canary")) == before

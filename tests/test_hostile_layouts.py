@@ -78,3 +78,26 @@ def test_a_layout_file_that_is_not_a_file_is_refused_at_once(
         code = 1  # README: 1 a failure; audit and sbom say 2 for any image they cannot read
     assert_clean_error(result, code, message, f"cannot read {target}:")
     assert not out.exists(), sorted(p.name for p in out.iterdir())
+
+
+def test_a_layout_of_thousands_of_tags_is_named_in_a_short_line(tmp_path: Path) -> None:
+    """Found 2026-12-03: ``oci:DIR:nope`` (or no tag) listed every tag of ``index.json``
+    in its error, and a multi-platform index every platform: one line of hundreds of KB."""
+    import json
+
+    import hostile
+
+    case = hostile.Case("ok", hostile._bytes(hostile.member("ok", b"x"), hostile.END), "clean")
+    name = hostile.write_oci(case, tmp_path / "img")
+    index = json.loads((tmp_path / "img/index.json").read_text())
+    entry = index["manifests"][0]
+    index["manifests"] = [{**entry, "annotations": {"org.opencontainers.image.ref.name": f"t{n}"},
+                           "platform": {"os": "linux", "architecture": f"a{n}"}}
+                          for n in range(5000)]  # fmt: skip
+    (tmp_path / "img/index.json").write_text(json.dumps(index))
+    for image, fragment in ((name.replace(":t", ":nope"), "t1005 and 4990 more)"),
+                            (name.rpartition(":")[0], "t1005 and 4990 more)")):  # fmt: skip
+        result = run_cli("inspect", image)
+        assert result.code in (1, 2), result.stderr
+        [line] = result.stderr.splitlines()
+        assert fragment in line and len(line) < 1000, line

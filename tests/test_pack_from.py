@@ -104,7 +104,7 @@ def test_the_records_and_whiteouts_are_the_images_through_containers_storage(
     [("traversal", "climbs out of the image root"), ("symlink-escape", "lacks what it needs"),
      ("absolute", "lacks what it needs"), ("devices", "lacks what it needs"),
      ("hardlink-missing", "hard link"), ("sparse-gnu-0.1", "sparse"),
-     ("huge-size", "truncated")],
+     ("huge-size", "truncated"), ("whiteout-parent", "names no entry of its directory")],
 )  # fmt: skip
 def test_a_hostile_image_gives_one_error_and_writes_nothing_outside(
     examples: Examples, tmp_path: Path, case_name: str, fragment: str

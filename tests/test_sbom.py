@@ -160,6 +160,48 @@ def test_cyclonedx_and_spdx_validate_and_are_reproducible(
     assert len(text) == len(EXPECTED) and any("left-pad" in line for line in text)
 
 
+def test_hostile_package_metadata_still_validates(tmp_path: Path) -> None:
+    """An image's package manifests name what they like: blank, huge and broken licence
+    expressions, names and versions with spaces, ``..``, ``%``, ``#``, ``@``, line feeds and
+    non-ASCII. Both documents still validate and every purl parses back to itself; a blank
+    licence is no licence (it was written as the CycloneDX "expression" ``" "``, 2026-12-03)."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+    from packageurl import PackageURL
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    weird = [("@sc/../../x", "1 2", "MIT AND ("), ("a b", "../1", "GPL-2.0+ WITH"),
+             ("x%2F?#y", "%", "LicenseRef-../x"), ("@", "#1", "(MIT OR"), ("..", "?", " "),
+             ("\u4e2d\u6587", "1\n2", "MIT\nAND BSD"), ("n:x", "1", "a" * 100_000),
+             ("q", "1", "\t")]  # fmt: skip
+    members = [T(f"app/node_modules/p{n}/package.json",
+                 json.dumps({"name": name, "version": version, "license": lic}).encode())
+               for n, (name, version, lic) in enumerate(weird)]  # fmt: skip
+    members += [
+        T("lib/apk/db/installed", b"P:a pk\nV:1 2\nL:MIT AND (\n\nP:\nV:\n\n"),
+        T("var/lib/dpkg/status", b"Package: x y\nStatus: install ok installed\n"
+          b"Version: 1:2:3-4-5\nArchitecture: amd64\nSource: src (9 9)\n\n"),
+        T("usr/lib/python3/site-packages/y-1.dist-info/METADATA",
+          b"Metadata-Version: 2.1\nName: ../../y z\nVersion: 1@2\nLicense: \n\n"),
+    ]  # fmt: skip
+    name = write_layout(tmp_path / "img", [members])
+    cdx = sbom(name)
+    assert cdx.code == 0, cdx.stderr
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cdx.stdout) is None
+    components = json.loads(cdx.stdout)["components"]
+    assert len(components) == len(weird) + 3
+    for component in components:
+        assert PackageURL.from_string(component["purl"]).to_string() == component["purl"]
+        for entry in component.get("licenses", []):
+            assert (entry.get("expression") or entry["license"]["name"]).strip(), component
+    blank = [c for c in components if c["name"] in ("..", "q")]
+    assert len(blank) == 2 and not any("licenses" in c for c in blank), blank
+    out = tmp_path / "sbom.spdx.json"
+    assert sbom(name, "--format", "spdx", "-o", out).code == 0
+    assert validate_full_spdx_document(parse_file(str(out))) == []
+
+
 def test_sbom_bad_input(tmp_path: Path) -> None:
     assert_clean_error(sbom(f"oci:{tmp_path}/nothing:t"), 2)
     assert_clean_error(sbom("oci:x", "--format", "xml"), 2, "invalid choice")

@@ -170,3 +170,108 @@ def test_line_feeds_in_file_names_and_history_start_no_log_line(
                 if not line.startswith(("::error ", "::warning ", "::notice "))
             ]
         assert not started, started
+
+
+# -- 2026-12-03 red team: package strings, bidi overrides, report files, Markdown ---------------
+
+BIDI = "\u202egnp.exe"  # shown as "exe.png" by a terminal that obeys the override
+# what a listing may not carry raw either: bidirectional formatting and line separators
+FORMATTING = re.compile("[\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _with_hostile_packages(directory: Path) -> str:
+    """An image whose package manifests (npm, dpkg) name packages with escapes, line feeds
+    that start workflow commands and a bidi override, and whose files and env carry them."""
+    npm = json.dumps({"name": f"n{HOSTILE}{INJECTED}", "version": f"1{BIDI}{INJECTED}",
+                      "license": INJECTED}).encode()  # fmt: skip
+    status = (f"Package: evil{BIDI}\nStatus: install ok installed\nVersion: 1\n ::error::cont\n"
+              f"Architecture: amd64\n\n").encode()  # fmt: skip
+    layer = b"".join([
+        hostile.member("app/node_modules/nx/package.json", npm),
+        hostile.member("var/lib/dpkg/status", status),
+        hostile.member(f"etc/{BIDI}", b"x" * 4096),
+        hostile.member(f"etc/{HOSTILE}.pem", b"-----BEGIN RSA PRIVATE KEY-----\nx\n"),
+    ]) + hostile.END  # fmt: skip
+    blob = hostile.put_blob(directory, layer)
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Entrypoint": [f"/{BIDI}{HOSTILE}"], "Env": [f"B={BIDI}"],
+                   "Labels": {"l": BIDI}},
+        "rootfs": {"type": "layers", "diff_ids": [blob["digest"]]},
+    }).encode()  # fmt: skip
+    return hostile.write_layout(directory, [{"mediaType": hostile.OCI_TAR, **blob}], config)
+
+
+def _assert_inert(text: str, what: str, annotations: bool = False) -> None:
+    assert not CONTROL.search(text), (what, CONTROL.findall(text))
+    assert not FORMATTING.search(text), (what, FORMATTING.findall(text))
+    started = [line for line in text.splitlines() if line.lstrip().startswith("::")]
+    if annotations:  # our own, one line each
+        started = [s for s in started if not s.startswith(("::error ", "::warning ", "::notice "))]
+    assert not started, (what, started)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["inspect"], ["audit"], ["sbom", "--format", "text"], ["audit", "--format", "github"]],
+    ids="-".join,
+)
+def test_package_names_and_bidi_overrides_are_shown_not_obeyed(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """Found 2026-12-03: ``sbom --format text`` wrote a package.json's line feeds raw (a log
+    line ``::error::pwned`` or ``::add-mask::`` is a CI runner's command), and every text
+    output wrote U+202E raw, which shows the rest of its line reversed."""
+    image = _with_hostile_packages(tmp_path / "img")
+    result = run_cli(args[0], image, *args[1:])
+    assert result.code in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    for stream in (result.stdout, result.stderr):
+        _assert_inert(stream, " ".join(args), annotations=args[-1] == "github")
+    if args[0] == "sbom":
+        assert "\\u202e" in result.stdout and "\\n::error::pwned" in result.stdout
+        assert len(result.stdout.splitlines()) == 2  # one line a package
+
+
+@pytest.mark.parametrize(
+    "args", [["sbom", "-o", "text=FILE"], ["audit", "--format", "github", "-o", "FILE"]],
+    ids=lambda a: a[0],
+)  # fmt: skip
+def test_report_files_meant_for_terminals_are_inert_too(tmp_path: Path, args: list[str]) -> None:
+    """Found 2026-12-03: ``sbom -o text=FILE`` and ``audit --format github -o FILE`` wrote an
+    image's escape sequences raw into the file, obeyed by the terminal that ``cat``s it or by
+    the CI log that shows it (only the process's own streams were made visible)."""
+    image = _with_hostile_packages(tmp_path / "img")
+    report = tmp_path / "report.txt"
+    result = run_cli(args[0], image, *(a.replace("FILE", str(report)) for a in args[1:]))
+    assert result.code in (0, 1), result.stderr
+    text = report.read_text()
+    _assert_inert(text, args[0], annotations=args[0] == "audit")
+    assert "\\x1b[2K" in text, text
+
+
+def test_compare_markdown_keeps_an_images_strings_in_their_cell(
+    layout: Path, tmp_path: Path
+) -> None:
+    """Found 2026-12-03: ``compare --format markdown`` (made for PR comments) wrote the
+    image's ``User`` raw: a ``|`` or a line feed added cells and rows, and ``<img src=...>``
+    or ``[x](...)`` became markup (a tracking pixel in the comment)."""
+    user = "a|b\n| fake | row |\n<img src=https://evil.example/x.png> [x](javascript:1) &amp;"
+    image = _with_config(layout, tmp_path / "hostile", user)
+    result = run_cli("compare", image, f"oci:{layout}:v1", "--format", "markdown")
+    assert result.code == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    [row] = [line for line in table if line.startswith("| user |")]
+    assert row.count(" | ") == 2, row  # three cells: the label and two images
+    assert "fake" not in "".join(line for line in table if line is not row)
+    assert not re.search(r"(?<!\\)[<\[&]", row), row  # each one backslash-escaped
+    assert "\\<img src=https://evil.example/x.png\\> \\[x\\](javascript:1) \\&amp;" in row
+
+
+def test_the_html_page_shows_a_bidi_override_in_a_name() -> None:
+    """Found 2026-12-03: the page escaped control characters in names but not U+202E, which
+    shows ``\\u202egnp.exe`` as ``exe.png`` in the treemap and its tooltip."""
+    from scratchpack.reports.html import display_name
+
+    assert display_name(BIDI) == "\\u202egnp.exe"
+    assert display_name("a\x1b\u2028\u05d0") == "a\\x1b\u2028\u05d0"  # Hebrew is no override

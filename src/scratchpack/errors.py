@@ -57,3 +57,13 @@ class PlatformNotFoundError(NotFoundError):
 
 class TransportError(ScratchpackError):
     """A daemon or registry could not be reached or refused the request."""
+
+
+def some(names: list[str], none: str = "none", limit: int = 10) -> str:
+    """``names`` for an error message, the first ``limit`` of them then how many more: an
+    image's own lists (its tags, its platforms) can hold tens of thousands of entries, and
+    an error is one line someone reads (a docker archive of 50,000 tags made a 430 KB line)."""
+    if not names:
+        return none
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

@@ -218,9 +218,11 @@ def _formatted(kind: str, result: Any, crossed: list[str]) -> str:
 
         return json.dumps(audit_sarif(result), indent=2) + "\n"
     if kind == "github":
+        from scratchpack.cli.visible import visible
         from scratchpack.operations.audit.github import audit_annotations
 
-        return "".join(line + "\n" for line in audit_annotations(result, crossed))
+        # a runner's log (or a `cat` of the -o file) renders ANSI escapes: shown, never obeyed
+        return visible("".join(line + "\n" for line in audit_annotations(result, crossed)))
     from scratchpack.reports.html import audit_page, image_data
 
     return audit_page(image_data(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -140,10 +141,13 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
                 )
             elif kind == "json":
                 texts[kind] = json.dumps([p.as_dict() for p in packages], indent=2)
-            else:
-                width = max((len(p.name) for p in packages), default=4)
+            else:  # a table for terminals, whether read now or `cat` from its -o file later
+                rows = [[_one_line(f) for f in (p.type, p.name, p.version, p.path)]
+                        for p in packages]  # fmt: skip
+                width = max((len(row[1]) for row in rows), default=4)
                 texts[kind] = "\n".join(
-                    f"{p.type:7} {p.name:{width}} {p.version:20} {p.path}" for p in packages
+                    f"{ecosystem:7} {name:{width}} {version:20} {path}"
+                    for ecosystem, name, version, path in rows
                 )
         return texts
 
@@ -157,6 +161,14 @@ def cmd_sbom(args: argparse.Namespace, out: Output) -> int:
         else:
             atomic_write(file, text.encode())
     return 0
+
+
+def _one_line(field: str) -> str:
+    """A package's field as one cell of the text table: an image's package manifests may hold
+    line feeds (a log line starting ``::error::`` is a CI runner's command) and escapes."""
+    from scratchpack.cli.visible import visible
+
+    return visible(field).replace("\n", "\\n")
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
@@ -204,10 +216,10 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     header = ["", *(c["image"] for c in columns)]
     rows = [[label, *(_cell(key, c) for c in columns)] for key, label in ROWS]
     if args.format == "markdown":
-        print("| " + " | ".join(header) + " |")
+        print("| " + " | ".join(map(_markdown_cell, header)) + " |")
         print("|---|" + "---:|" * len(columns))
         for row in rows:
-            print("| " + " | ".join(row) + " |")
+            print("| " + " | ".join(map(_markdown_cell, row)) + " |")
         if note:
             print(f"\n{FOOTNOTE}")
         return 0
@@ -215,6 +227,18 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     if note:
         out.wrapped(FOOTNOTE, "dim")
     return 0
+
+
+# what makes cells, markup or links; emphasis (``*``, ``_``) can only restyle a cell, and our
+# own cells use ``*`` (the estimate's mark)
+_MARKDOWN = re.compile(r"[\\`<>|&\[\]]")
+
+
+def _markdown_cell(text: str) -> str:
+    """One cell of a GitHub-flavoured Markdown table, showing exactly ``text``: an image's
+    strings (its ``User``) end up in PR comments, where a raw ``|`` or line feed adds cells
+    and rows, and ``<img src=...>`` or ``[x](...)`` is markup (a tracking pixel, a link)."""
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(), text).replace("\n", "\\n")
 
 
 def _print_compare_text(header: list[str], rows: list[list[str]], out: Output) -> None:

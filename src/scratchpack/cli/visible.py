@@ -10,7 +10,9 @@ break inside a label starts a new log line, where a CI runner reads ``::add-mask
 ``Text`` (it strips only BEL, BS, VT, FF and CR) and ``print`` writes anything.
 
 So every text stream of the CLI goes through :class:`VisibleStream`: each C0 control but tab
-and line feed, DEL and each C1 control is written as a visible escape (``\\x1b``, ``\\u009b``).
+and line feed, DEL, each C1 control and each bidirectional formatting character (``U+202E``
+reverses what follows it on screen) is written as a visible escape (``\\x1b``, ``\\u009b``,
+``\\u202e``).
 Line feed stays (our own lines need it; a line break *inside* a foreign string is already
 escaped where the string is formatted as one field, e.g. ``created by``). JSON output passes
 through unchanged in meaning: ``json.dumps`` never writes a raw C0 control, and DEL and C1
@@ -30,11 +32,21 @@ if TYPE_CHECKING:
 
 _C0 = {code: f"\\x{code:02x}" for code in range(0x20) if code not in (0x09, 0x0A)}
 _DEL_C1 = {code: f"\\u{code:04x}" for code in (0x7F, *range(0x80, 0xA0))}
-_TABLE = {**_C0, **_DEL_C1}
+# Unicode's bidirectional formatting characters (embeddings, overrides, isolates, marks) and
+# its line and paragraph separators: no terminal obeys them as commands, but a U+202E in a file
+# name shows the rest of the line reversed ("Trojan Source", CVE-2021-42574), so a listed
+# "/etc/\u202egnp.exe" reads as "exe.png", and U+2028 breaks a line where a log has none
+_FORMAT = {
+    code: f"\\u{code:04x}"
+    for code in (0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+                 *range(0x2066, 0x206A))
+}  # fmt: skip
+_TABLE = {**_C0, **_DEL_C1, **_FORMAT}
 
 
 def visible(text: str) -> str:
-    """``text`` with every control character but tab and line feed written as an escape."""
+    """``text`` with every control character but tab and line feed, and every bidirectional
+    formatting character, written as an escape."""
     return text.translate(_TABLE)
 
 

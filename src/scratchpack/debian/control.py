@@ -24,15 +24,17 @@ last of a repeated field wins; a paragraph without any field ends the file, as i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 # A field's first line: its name (no whitespace, no colon), optional whitespace, the colon.
 _FIELD = re.compile(r"([^: \t\n\r\f\v]+)\s*:(.*)", re.DOTALL)
 
 
-def paragraphs(text: str) -> Iterator[dict[str, str]]:
-    """Each paragraph of ``text`` as ``{lower-case name: value}``, in order."""
-    lines = iter(text.splitlines())
+def paragraphs(text: str | Iterable[str]) -> Iterator[dict[str, str]]:
+    """Each paragraph of ``text`` as ``{lower-case name: value}``, in order. ``text`` may also
+    be its lines, without their line ends, read one at a time: an image's database is read so,
+    never as one list of lines (which for 64 MiB of one-character lines took gigabytes)."""
+    lines = iter(text.splitlines()) if isinstance(text, str) else iter(text)
     while True:
         fields: dict[str, str] = {}
         key = ""

@@ -338,12 +338,31 @@ def extract_image(
     FormatError for a malformed or hostile layer); the caller removes ``root`` either way.
     ``count`` is told the stored bytes of the layers as they are read (progress)."""
     extractor = _Extractor(root, max_bytes, max_entries, where)
+
+    def unpacking(action: Callable[..., None]) -> Callable[..., None]:
+        """``action`` with its own system errors named as ours, here: the layer's stream
+        takes any OSError that passes through it for a decompression error ("layer X: cannot
+        decompress: File name too long"). A gzip error is an OSError without an errno."""
+
+        def run(entry: LayerEntry, *content: IO[bytes]) -> None:
+            try:
+                action(entry, *content)
+            except OSError as exc:
+                if exc.errno is None:
+                    raise
+                raise ScratchpackError(
+                    f"{where}: cannot unpack /{shown(entry.path)}: {describe_os_error(exc)}"
+                ) from exc
+
+        return run
+
+    write_file, apply = unpacking(extractor.file), unpacking(extractor.apply)
     try:
         for layer in image.layers:
             extractor.written = set()
             with layer.open_uncompressed(count) as stream:
-                for entry in read_layer(stream, lambda _e: True, extractor.file):
-                    extractor.apply(entry)
+                for entry in read_layer(stream, lambda _e: True, write_file):
+                    apply(entry)
             extractor.report.layers += 1
         extractor.finish()
     except OSError as exc:

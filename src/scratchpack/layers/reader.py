@@ -151,6 +151,14 @@ def _entry(member: TarMember, report: Report | None) -> LayerEntry | None:
     if base.startswith(WHITEOUT_PREFIX):
         if base == OPAQUE_MARKER:
             return LayerEntry(directory, "opaque", member.size, mode, member.uid, member.gid)
+        if base[4:] in ("", ".", ".."):
+            # names its own directory or the one above (containerd refuses the layer: "invalid
+            # whiteout name"); deleting "dir/.." would reach past the directory it is in
+            problem = f"whiteout {shown(base)} names no entry of its directory"
+            if report is None:
+                raise HostilePath(f"{problem}: {shown(name)}")
+            report(shown(name), problem)
+            return None
         target = f"{directory}/{base[4:]}" if directory else base[4:]
         return LayerEntry(target, "whiteout", member.size, mode, member.uid, member.gid)
     size = member.size if kind == "file" else 0

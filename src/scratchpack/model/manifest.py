@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scratchpack.errors import FormatError, PlatformNotFoundError
+from scratchpack.errors import FormatError, PlatformNotFoundError, some
 from scratchpack.model import mediatypes as mt
 from scratchpack.model.descriptor import Descriptor, Platform
 from scratchpack.model.digest import Digest
@@ -146,9 +146,9 @@ class Index:
         platform = wanted or Platform.host()
         chosen = self.select_platform(platform)
         if chosen is None:
-            available = ", ".join(str(d.platform) for d in self.manifests if d.platform)
+            available = some([str(d.platform) for d in self.manifests if d.platform])
             raise PlatformNotFoundError(
-                f"{where}: no image for {platform} (available: {available or 'none'}){hint}"
+                f"{where}: no image for {platform} (available: {available}){hint}"
             )
         return chosen
 

@@ -39,14 +39,22 @@ _CACHE = re.compile(
     r"(^|/)(var/cache/(apt|apk|dnf|yum)|var/lib/apt/lists|root/\.cache|root/\.npm|"
     r"\.cache/pip|__pycache__|tmp|var/tmp)(/|$)"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# controls, and the bidirectional formatting characters (a U+202E shows what follows reversed;
+# a line separator is only white space in a page, and names keep it)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def display_name(name: str) -> str:
     """A path component as the page shows it: bytes that are not UTF-8 (kept by tar as
-    surrogate escapes) become U+FFFD, control characters a visible ``\\xNN``."""
+    surrogate escapes) become U+FFFD, control and bidirectional formatting characters a
+    visible ``\\xNN`` or ``\\uNNNN``."""
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @dataclass

@@ -26,6 +26,7 @@ from scratchpack.errors import (
     ImageNotFoundError,
     NotFoundError,
     ScratchpackError,
+    some,
 )
 from scratchpack.fsutil import atomic_file, check_parent_writable, open_regular
 from scratchpack.model import mediatypes as mt
@@ -305,14 +306,14 @@ def _uncompressed(handle: BinaryIO, stack: ExitStack, where: str) -> BinaryIO:
 def _choose(entries: list[ArchiveEntry], reference: Reference | None, where: str) -> ArchiveEntry:
     if reference is None:
         if len(entries) != 1:
-            names = ", ".join(t for e in entries for t in e.repo_tags) or "untagged"
+            names = some([t for e in entries for t in e.repo_tags], "untagged")
             raise FormatError(f"{where} holds {len(entries)} images ({names}): name one")
         return entries[0]
     wanted = str(reference)
     for entry in entries:
         if any(_normalise_tag(tag) == wanted for tag in entry.repo_tags):
             return entry
-    names = ", ".join(t for e in entries for t in e.repo_tags) or "none"
+    names = some([t for e in entries for t in e.repo_tags])
     raise ImageNotFoundError(f"{where}: no image tagged {reference.familiar()} (tags: {names})")
 
 

@@ -28,6 +28,7 @@ from scratchpack.errors import (
     NotFoundError,
     ScratchpackError,
     UsageError,
+    some,
 )
 from scratchpack.fsutil import (
     TempDirectory,
@@ -154,12 +155,12 @@ def find_entry(directory: Path, tag: str | None) -> Descriptor:
     if tag:
         matches = [d for d in index.manifests if d.annotations.get(mt.ANNOTATION_REF_NAME) == tag]
         if not matches:
-            known = ", ".join(list_tags(directory)) or "none"
+            known = some(list_tags(directory))
             raise ImageNotFoundError(f"oci:{directory}: no image tagged {tag!r} (tags: {known})")
     else:
         matches = list(index.manifests)
         if len(matches) != 1:
-            known = ", ".join(list_tags(directory)) or "none"
+            known = some(list_tags(directory))
             raise UsageError(
                 f"oci:{directory} holds {len(matches)} images: name one with oci:DIR:TAG "
                 f"(tags: {known})"

@@ -176,7 +176,7 @@ def setuid_files(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
             bits = "setuid and setgid"
         yield _finding(
             meta,
-            f"/{path} is {bits} (mode {stat.S_IMODE(node.mode):04o}): a way to root for "
+            f"/{path} is {bits} (mode {(node.mode & 0o7777):04o}): a way to root for "
             "anyone who can run it; remove the bit (chmod u-s,g-s)",
             path,
         )
@@ -189,7 +189,7 @@ def world_writable(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
             continue  # a sticky /tmp: users cannot touch each other's files
         yield _finding(
             meta,
-            f"/{path} ({node.kind}, mode {stat.S_IMODE(node.mode):04o}) is writable by every "
+            f"/{path} ({node.kind}, mode {(node.mode & 0o7777):04o}) is writable by every "
             "user" + ("; make it sticky (1777) or private" if node.kind == "dir" else ""),
             path,
         )
@@ -298,7 +298,7 @@ def writable_config(evidence: Evidence, meta: Check) -> Iterator[AuditFinding]:
         if writable:
             yield _finding(
                 meta,
-                f"/{path} (mode {stat.S_IMODE(node.mode):04o}, owner {node.uid}) can be "
+                f"/{path} (mode {(node.mode & 0o7777):04o}, owner {node.uid}) can be "
                 f"rewritten by the user the image runs as (uid {uid}); make it root-owned 0444",
                 path,
             )

@@ -11,7 +11,6 @@ directories). Anything missing means "exec format error" or "no such file or dir
 from __future__ import annotations
 
 import posixpath
-import stat
 import struct
 from dataclasses import dataclass, field
 from typing import IO
@@ -110,9 +109,9 @@ def analyse(
         result.kind = "other"
         result.note = f"/{path} is a {node.kind}, not a file"
         return result
-    if not stat.S_IMODE(node.mode) & 0o111:
+    if not (node.mode & 0o7777) & 0o111:
         result.kind = "not-executable"
-        result.note = f"/{path} has mode {stat.S_IMODE(node.mode):04o}: no execute permission"
+        result.note = f"/{path} has mode {(node.mode & 0o7777):04o}: no execute permission"
         return result
     found = scan.binary(path)
     if found is None or found.behind is not None:
@@ -127,7 +126,7 @@ def analyse(
             result.kind = "other"
             result.note = f"damaged ELF file: {found.damage}"
             return result
-        _elf(scan, result, found.needs, env)
+        _elf(scan, result, found.needs, env, workdir)
         result.uses_tls = result.uses_tls or found.uses_tls
     else:
         result.kind = "other"
@@ -140,8 +139,21 @@ def _script(scan: Scan, result: Startup, head: bytes, env: list[str], workdir: s
     line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
     interpreter = line.split()[0] if line else ""
     result.interpreter = interpreter
-    if not interpreter or scan.filesystem.resolve(interpreter) is None:
+    # as PT_INTERP, a relative interpreter is opened from the working directory
+    found = (
+        scan.filesystem.resolve(posixpath.join(workdir or "/", interpreter))
+        if interpreter
+        else None
+    )
+    if found is None:
         result.missing.append(interpreter or "(empty #! line)")
+        return
+    if found == result.path:  # the kernel rewrites the exec 5 times at most, then ELOOP
+        result.kind = "other"
+        result.note = (
+            f"/{result.path} names itself as its #! interpreter (exec fails: too many levels "
+            "of symbolic links)"
+        )
         return
     if posixpath.basename(interpreter) == "env" and len(line.split()) > 1:
         program = line.split()[-1]
@@ -172,15 +184,20 @@ def _search_dirs(scan: Scan, needs: StartupNeeds, origin: str, env: list[str]) -
     return list(dict.fromkeys(dirs))[:256]
 
 
-def _elf(scan: Scan, result: Startup, needs: StartupNeeds, env: list[str]) -> None:
+def _elf(
+    scan: Scan, result: Startup, needs: StartupNeeds, env: list[str], workdir: str = "/"
+) -> None:
     interpreter, needed = needs.interpreter, list(needs.needed)
     origin = "/" + posixpath.dirname(result.path or "")
     dirs = _search_dirs(scan, needs, origin, env) if needed else []
+    if interpreter == "":  # a PT_INTERP of no name: the kernel refuses the exec (EACCES)
+        interpreter = "(empty PT_INTERP)"
     result.interpreter = interpreter
     result.needed = needed
-    result.kind = "elf-dynamic" if interpreter or needed else "elf-static"
+    result.kind = "elf-dynamic" if interpreter is not None or needed else "elf-static"
     fs = scan.filesystem
-    if interpreter and fs.resolve(interpreter) is None:
+    # the kernel opens PT_INTERP as it is: a relative one from the process's working directory
+    if interpreter is not None and fs.resolve(posixpath.join(workdir or "/", interpreter)) is None:
         result.missing.append(interpreter)
     for library in needed:
         if "/" in library:

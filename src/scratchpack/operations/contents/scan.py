@@ -31,14 +31,18 @@ from scratchpack.layers.reader import CountingReader, LayerEntry, every_file, re
 from scratchpack.model.image import Image
 from scratchpack.operations.contents.filesystem import FileSystem
 from scratchpack.operations.elf import TLS_MARKERS, DamagedElf, ElfProbe, StartupNeeds
-from scratchpack.operations.sbom.packages import GO_MAGIC, go_build_info, is_package_file
+from scratchpack.operations.sbom.packages import (
+    GO_MAGIC,
+    go_build_info,
+    is_package_file,
+    package_file_limit,
+)
 from scratchpack.secrets import find_secrets, is_sample_path
 
 SPOOL_IN_MEMORY = 32 << 20
 SMALL_FILE_LIMIT = 4 << 20
 SECRET_SCAN_LIMIT = 1 << 20
 HEAD_LIMIT = 64 << 10  # what is read of a file first, to tell what it is
-PACKAGE_DB_LIMIT = 64 << 20  # a dpkg status of a large distribution is a few MB
 
 # Files the checks read, by exact path.
 CONFIG_FILES = frozenset(
@@ -409,7 +413,7 @@ class _Collector:
                 self.scan.binaries[(path, self.layer)] = Executable(b"")
             return  # nothing to search for in an empty file
         elif (name in _PACKAGE_NAMES or path.startswith(_DPKG_STATUS_D)) and is_package_file(path):
-            data = content.read(PACKAGE_DB_LIMIT)
+            data = content.read(package_file_limit(path))
             self.scan.package_files[(path, self.layer)] = data
             head = data[:SECRET_SCAN_LIMIT]
         else:

@@ -103,8 +103,8 @@ def cyclonedx_json(
             bom_ref=BomRef(f"{package.purl}#{package.path}"),
             properties=[Property(name="scratchpack:location", value=package.path)],
         )
-        if package.license:
-            component.licenses.add(licenses.make_from_string(package.license))
+        if package.license.strip():  # a blank one became the "expression" " " (not SPDX)
+            component.licenses.add(licenses.make_from_string(package.license.strip()))
         if package.supplier:
             name, email = parse_contact(package.supplier)
             component.supplier = OrganizationalEntity(
@@ -194,7 +194,7 @@ def spdx_json(
         }
         if package.version:
             entry["versionInfo"] = package.version
-        if package.license:
+        if package.license.strip():
             entry["licenseComments"] = f"declared by the package: {package.license}"
         document["packages"].append(entry)
         document["relationships"].append(

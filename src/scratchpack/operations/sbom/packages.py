@@ -10,10 +10,12 @@ binaries built with cargo-auditable (the ``.dep-v0`` section). Each package gets
 
 from __future__ import annotations
 
+import io
 import json
 import posixpath
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -69,6 +71,27 @@ def is_package_file(path: str) -> bool:
     return name == "package.json" and "node_modules/" in path and _npm_package_dir(directory)
 
 
+# How much of each package file is read. A database (dpkg's status, apk's installed) of a
+# large distribution is a few MB; a package's own METADATA is read for its headers only (the
+# description follows them), a package.json is rarely 100 KB. An image's file can be any size:
+# 64 MiB of METADATA headers took the email parser 1.4 GB, a 64 MiB package.json 330 MB.
+PACKAGE_DB_LIMIT = 32 << 20
+_OWN_FILE_LIMIT = {"METADATA": 1 << 20, "PKG-INFO": 1 << 20, "package.json": 4 << 20}
+# A name or version longer than this is no package's (Debian's longest versions are ~100
+# characters, npm names are at most 214): such an entry is skipped, not copied into the SBOM.
+MAX_FIELD = 512
+_MAX_LINE = 64 << 10  # a database line longer than this holds no field read here
+
+
+def package_file_limit(path: str) -> int:
+    """How many bytes of the package file at ``path`` are read (see PACKAGE_DB_LIMIT)."""
+    return _OWN_FILE_LIMIT.get(posixpath.basename(path), PACKAGE_DB_LIMIT)
+
+
+def _plausible(name: str, version: str) -> bool:
+    return bool(name) and len(name) <= MAX_FIELD and len(version) <= MAX_FIELD
+
+
 def _npm_package_dir(directory: str) -> bool:
     """``.../node_modules/NAME`` or ``.../node_modules/@scope/NAME``: a package's own
     package.json, not one of the stubs some packages keep in subdirectories."""
@@ -111,10 +134,17 @@ def dpkg_packages(data: bytes, path: str, os_release: bytes | None) -> list[Pack
     distro_id, version_id = distro(os_release)
     namespace = distro_id or "debian"
     found = []
-    for para in paragraphs(data.decode("utf-8", "replace")):
+    # Lines one at a time (a list of them took 3.3 GB for 64 MiB of one-character lines), and
+    # none of the continuation lines: the fields read here are single-line ones
+    lines = (
+        line.decode("utf-8", "replace").rstrip("\r\n")
+        for line in io.BytesIO(data)
+        if len(line) <= _MAX_LINE and not (line[:1] in (b" ", b"\t") and line.strip())
+    )
+    for para in paragraphs(lines):
         name, version = para.get("package", ""), para.get("version", "")
         status = para.get("status", "install ok installed")
-        if not name or not status.endswith(" installed"):
+        if not _plausible(name, version) or not status.endswith(" installed"):
             continue
         arch = para.get("architecture", "")
         qualifiers = {"arch": arch} if arch else {}
@@ -150,14 +180,9 @@ def apk_packages(data: bytes, path: str, os_release: bytes | None) -> list[Packa
     a blank line between packages. No library reads it; the format is this simple."""
     distro_id, version_id = distro(os_release)
     found = []
-    for block in data.decode("utf-8", "replace").split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            key, sep, value = line.partition(":")
-            if sep and len(key) == 1 and key not in fields:
-                fields[key] = value
+    for fields in _apk_blocks(data):
         name, version = fields.get("P", ""), fields.get("V", "")
-        if not name:
+        if not _plausible(name, version):
             continue
         qualifiers = {"arch": fields["A"]} if fields.get("A") else {}
         if distro_id and version_id:
@@ -170,12 +195,32 @@ def apk_packages(data: bytes, path: str, os_release: bytes | None) -> list[Packa
     return found
 
 
+def _apk_blocks(data: bytes) -> Iterator[dict[str, str]]:
+    """Each package's ``X:value`` lines, read one line at a time (splitting the whole text
+    made copies of it: 350 MB for one 64 MiB line)."""
+    fields: dict[str, str] = {}
+    for raw in io.BytesIO(data):
+        line = raw.rstrip(b"\r\n")
+        if not line:
+            if fields:
+                yield fields
+            fields = {}
+            continue
+        if len(line) > _MAX_LINE or line[1:2] != b":":
+            continue
+        key = chr(line[0])
+        if key not in fields:
+            fields[key] = line[2:].decode("utf-8", "replace")
+    if fields:
+        yield fields
+
+
 def python_package(data: bytes, path: str) -> list[Package]:
     from email.parser import BytesHeaderParser  # (slow to import; only Python images need it)
 
-    headers = BytesHeaderParser().parsebytes(data)
+    headers = BytesHeaderParser().parsebytes(data.split(b"\n\n", 1)[0])
     name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
-    if not name:
+    if not _plausible(name, version):
         return []
     normalised = re.sub(r"[-_.]+", "-", name).lower()
     license_ = str(headers.get("License-Expression") or headers.get("License") or "")
@@ -195,7 +240,7 @@ def npm_package(data: bytes, path: str) -> list[Package]:
     if not isinstance(doc, dict):
         return []
     name, version = doc.get("name"), doc.get("version")
-    if not isinstance(name, str) or not isinstance(version, str) or not name:
+    if not isinstance(name, str) or not isinstance(version, str) or not _plausible(name, version):
         return []
     namespace, _, bare = name.rpartition("/")
     if not bare:
