@@ -71,7 +71,7 @@ def timestamp(created: str | None) -> dt.datetime:
 def cyclonedx_json(
     image_name: str, digest: str, created: str | None, packages: list[Package]
 ) -> str:
-    from cyclonedx.factory.license import LicenseFactory
+    from cyclonedx.contrib.license.factories import LicenseFactory
     from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.bom_ref import BomRef
