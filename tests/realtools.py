@@ -239,3 +239,21 @@ def node_stand_ins(run: Runner, major: str = "18") -> tuple[str, str]:
         except module.BuildError as exc:
             unavailable(f"the Node stand-in images: {exc}")
     return builder, runtime
+
+
+def built_and_run(
+    docker: Runner, name: str, context: Path, dockerfiles: tuple[Path, ...]
+) -> dict[Path, str]:
+    """Each Dockerfile built by ``docker`` offline in ``context`` (tagged ``name:STEM``, STEM
+    its name up to the first dot) and run once: what each printed. The images are removed
+    after, built or not: the lint --fix tests compare a file's build before and after a fix."""
+    outputs: dict[Path, str] = {}
+    tags = [f"{name}:{path.stem.split('.')[0]}" for path in dockerfiles]
+    try:
+        for path, tag in zip(dockerfiles, tags, strict=True):
+            docker("build", "-q", "--network", "none", "-f", str(path), "-t", tag, str(context),
+                   timeout=600)  # fmt: skip
+            outputs[path] = docker("run", "--rm", "--network", "none", tag).stdout.decode()
+    finally:
+        docker("rmi", "-f", *tags, check=False)
+    return outputs

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from realtools import Runner
+from realtools import Runner, built_and_run
 from scratchpack.dockerfile.fix import FIXABLE, FixResult
 from scratchpack.dockerfile.model import Dockerfile
 from scratchpack.dockerfile.parser import parse
@@ -460,14 +460,6 @@ def test_docker_builds_the_fixed_mutated_file_and_runs_the_same(
     fixed = run_cli("lint", "--fix", "--unsafe-fixes", "--no-pin", str(after))
     assert ": fixed SP" in fixed.stderr, fixed.stderr
     assert after.read_bytes() != before.read_bytes()
-    outputs = {}
-    try:
-        for path in (before, after):
-            tag = f"{unique_name}:{path.stem.split('.')[0]}"
-            docker("build", "-q", "--network", "none", "-f", str(path), "-t", tag, str(context),
-                   timeout=600)  # fmt: skip
-            outputs[path] = docker("run", "--rm", "--network", "none", tag).stdout.decode()
-    finally:
-        docker("rmi", "-f", f"{unique_name}:before", f"{unique_name}:after", check=False)
+    outputs = built_and_run(docker, unique_name, context, (before, after))
     assert outputs[after].replace(" --no-install-recommends", "") == outputs[before]
     assert "apt-get install -y tini" in outputs[before], outputs[before]

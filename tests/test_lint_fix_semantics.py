@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from realtools import Runner
+from realtools import Runner, built_and_run
 from scratchpack.dockerfile.fix import FIXABLE, FixResult, fix
 from scratchpack.dockerfile.model import Dockerfile, Instruction
 from scratchpack.dockerfile.parser import parse
@@ -976,15 +976,7 @@ def test_docker_builds_the_fixed_file_and_runs_the_same_commands(
     assert "gcc && echo after-gcc >> /log\n" in text
     assert f"install --no-install-recommends -y tini && {CLEANUP}\n" in text
     assert 'CMD ["app", "--port", "8080"]' in text
-    outputs = {}
-    try:
-        for path in (before, after):
-            tag = f"{unique_name}:{path.stem.split('.')[0]}"
-            docker("build", "-q", "--network", "none", "-f", str(path), "-t", tag, str(context),
-                   timeout=600)  # fmt: skip
-            outputs[path] = docker("run", "--rm", "--network", "none", tag).stdout.decode()
-    finally:
-        docker("rmi", "-f", f"{unique_name}:before", f"{unique_name}:after", check=False)
+    outputs = built_and_run(docker, unique_name, context, (before, after))
     assert outputs[after].replace(" --no-install-recommends", "") == outputs[before]
     assert outputs[before].endswith("after-gcc\napt-get install -y tini\napp --port 8080\n")
 
