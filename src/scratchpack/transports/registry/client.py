@@ -168,6 +168,7 @@ def describe_transport_error(exc: BaseException, url: httpx.URL) -> tuple[str, b
 # A bearer token as it may go in a header: printable ASCII, no spaces (RFC 6750's b64token
 # is narrower; Docker Hub's and distribution's are JWTs).
 _TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # a scheme: the URL is taken as given
 _IMAGE_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?:manifests/(?P<ref>[^/]+)|tags/list)$")
 
 
@@ -505,7 +506,7 @@ class RegistryClient:
     def url(self, path: str, params: dict[str, str] | None = None) -> httpx.URL:
         """``path`` on the registry, or an absolute URL it gave us, with ``params`` merged in
         (httpx would replace the query; upload locations carry state there)."""
-        absolute = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
+        absolute = _ABSOLUTE_URL.match(path) is not None
         try:
             # any scheme is taken as given, for check_scheme to refuse (an ``ftp://`` upload
             # location, glued after the base, was ``unexpected InvalidURL``)
